@@ -1,0 +1,133 @@
+#include "cli/commands.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "config/engine_config.hpp"
+#include "config/pipeline_config.hpp"
+#include "loader/registry.hpp"
+#include "log/logging.hpp"
+#include "runtime/engine.hpp"
+#include "cli/describe.hpp"
+
+namespace switchyard::cli {
+namespace {
+
+struct Setup {
+  config::EngineConfig engine;
+  loader::PluginRegistry registry;
+  config::Diagnostics diagnostics;
+  std::vector<std::string> plugin_errors;
+};
+
+// Reads the engine config, sets up logging and loads the plugins. False when the engine
+// configuration itself is invalid (diagnostics say why).
+bool prepare(const Common& common, Setup& setup) {
+  log::setup("info", "text");
+  if (!config::load_engine_config(common.config_file, common.config_explicit, setup.engine,
+                                  setup.diagnostics)) {
+    return false;
+  }
+  log::setup(setup.engine.log_level, setup.engine.log_format);
+  std::vector<std::filesystem::path> dirs;
+  for (const auto& p : setup.engine.plugin_paths) dirs.emplace_back(p);
+  if (dirs.empty()) dirs = loader::default_plugin_paths();
+  setup.registry.load_directories(dirs, setup.plugin_errors);
+  return true;
+}
+
+void print_diagnostics(const config::Diagnostics& diagnostics) {
+  for (const auto& d : diagnostics) std::cerr << config::format(d) << "\n";
+}
+
+}  // namespace
+
+int run(const Common& common) {
+  Setup setup;
+  auto& log = log::engine();
+  if (!prepare(common, setup)) {
+    print_diagnostics(setup.diagnostics);
+    return 1;
+  }
+  for (const auto& e : setup.plugin_errors) log.error("plugin refused: {}", e);
+  auto pipelines = config::load_pipelines(setup.engine.pipelines_dir, {}, setup.registry,
+                                          setup.diagnostics);
+  if (!setup.diagnostics.empty()) {
+    print_diagnostics(setup.diagnostics);
+    std::cerr << setup.diagnostics.size() << " configuration error(s); nothing started\n";
+    return 1;
+  }
+  if (pipelines.empty()) log.warn("no pipelines in {}", setup.engine.pipelines_dir);
+  log.info("switchyard starting: {} plugin librar{}, {} pipeline(s), config {}",
+           setup.registry.plugins().size(), setup.registry.plugins().size() == 1 ? "y" : "ies",
+           pipelines.size(), setup.engine.file.empty() ? "<defaults>" : setup.engine.file);
+  runtime::Engine engine(setup.engine);
+  engine.start(std::move(pipelines));
+  return engine.run();
+}
+
+int validate(const Common& common, const std::vector<std::string>& files) {
+  Setup setup;
+  if (!prepare(common, setup)) {
+    print_diagnostics(setup.diagnostics);
+    std::cerr << setup.diagnostics.size() << " error(s)\n";
+    return 1;
+  }
+  for (const auto& e : setup.plugin_errors) std::cerr << "plugin refused: " << e << "\n";
+  std::vector<std::filesystem::path> paths(files.begin(), files.end());
+  auto pipelines = config::load_pipelines(setup.engine.pipelines_dir, paths, setup.registry,
+                                          setup.diagnostics);
+  print_diagnostics(setup.diagnostics);
+  const std::size_t errors = setup.diagnostics.size() + setup.plugin_errors.size();
+  if (errors > 0) {
+    std::cerr << errors << " error(s)\n";
+    return 1;
+  }
+  std::cout << "ok: " << pipelines.size() << " pipeline(s) valid\n";
+  return 0;
+}
+
+int plugins_list(const Common& common) {
+  Setup setup;
+  if (!prepare(common, setup)) {
+    print_diagnostics(setup.diagnostics);
+    return 1;
+  }
+  for (const auto& e : setup.plugin_errors) std::cerr << "plugin refused: " << e << "\n";
+  print_component_list(setup.registry, std::cout);
+  return 0;
+}
+
+int plugins_describe(const Common& common, const std::string& type) {
+  Setup setup;
+  if (!prepare(common, setup)) {
+    print_diagnostics(setup.diagnostics);
+    return 1;
+  }
+  bool found = false;
+  for (const auto* component : setup.registry.components()) {
+    if (type != component->decl->type) continue;
+    if (found) std::cout << "\n";
+    describe_component(*component, std::cout);
+    found = true;
+  }
+  if (!found) {
+    std::cerr << "unknown component type '" << type << "' (see `switchyard plugins list`)\n";
+    return 1;
+  }
+  return 0;
+}
+
+int plugins_docs(const Common& common) {
+  Setup setup;
+  if (!prepare(common, setup)) {
+    print_diagnostics(setup.diagnostics);
+    return 1;
+  }
+  print_reference_markdown(setup.registry, std::cout);
+  return 0;
+}
+
+}  // namespace switchyard::cli

@@ -1,0 +1,21 @@
+#pragma once
+// The `switchyard` subcommands. Each returns the process exit code.
+
+#include <string>
+#include <vector>
+
+namespace switchyard::cli {
+
+struct Common {
+  std::string config_file;     ///< -c; empty: config/switchyard.yaml when present
+  bool config_explicit = false;
+};
+
+int run(const Common& common);
+int validate(const Common& common, const std::vector<std::string>& files);
+int plugins_list(const Common& common);
+int plugins_describe(const Common& common, const std::string& type);
+int plugins_docs(const Common& common);
+int plugins_check(const std::string& file);
+
+}  // namespace switchyard::cli

@@ -1,0 +1,58 @@
+// switchyard: the one binary. See docs/operations.md for every command.
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "cli/commands.hpp"
+
+#ifndef SWITCHYARD_VERSION
+#define SWITCHYARD_VERSION "0.0.0"
+#endif
+
+int main(int argc, char** argv) {
+  using namespace switchyard;
+  CLI::App app{"Switchyard: plugin-based event pipelines (GitHub to chat, e-mail, dashboards, PostgreSQL)"};
+  app.set_version_flag("--version", std::string("switchyard ") + SWITCHYARD_VERSION);
+  app.require_subcommand(1);
+
+  cli::Common common;
+  auto add_config = [&](CLI::App* sub) {
+    sub->add_option("-c,--config", common.config_file,
+                    "Engine configuration file (default: config/switchyard.yaml when present)");
+  };
+
+  auto* run = app.add_subcommand("run", "Run the engine");
+  add_config(run);
+
+  std::vector<std::string> files;
+  auto* validate = app.add_subcommand("validate", "Check the configuration and pipelines; exit 1 on errors");
+  add_config(validate);
+  validate->add_option("pipelines", files, "Pipeline files (default: every file in pipelines.dir)");
+
+  auto* plugins = app.add_subcommand("plugins", "Inspect component types");
+  plugins->require_subcommand(1);
+  auto* list = plugins->add_subcommand("list", "List every component type");
+  add_config(list);
+  std::string type;
+  auto* describe = plugins->add_subcommand("describe", "Show a component type's options");
+  describe->add_option("type", type, "Component type, e.g. generate")->required();
+  add_config(describe);
+  auto* docs = plugins->add_subcommand("docs", "Print the pipeline reference (Markdown)");
+  add_config(docs);
+  std::string library;
+  auto* check = plugins->add_subcommand("check", "Load one plugin library alone and run its components' lifecycle");
+  check->add_option("file", library, "Plugin library (.so)")->required();
+
+  CLI11_PARSE(app, argc, argv);
+  common.config_explicit = !common.config_file.empty();
+  if (!common.config_explicit) common.config_file = "config/switchyard.yaml";
+
+  if (*run) return cli::run(common);
+  if (*validate) return cli::validate(common, files);
+  if (*list) return cli::plugins_list(common);
+  if (*describe) return cli::plugins_describe(common, type);
+  if (*docs) return cli::plugins_docs(common);
+  if (*check) return cli::plugins_check(library);
+  return 1;
+}

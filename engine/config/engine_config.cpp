@@ -1,0 +1,102 @@
+#include "config/engine_config.hpp"
+
+#include <filesystem>
+
+#include "config/yaml_json.hpp"
+
+namespace switchyard::config {
+namespace {
+
+constexpr const char* kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
+constexpr const char* kLogFormats[] = {"text", "json"};
+
+constexpr OptionSpec kTls[] = {
+    {.name = "cert", .type = OptionType::string, .description = "PEM certificate chain file; enables TLS on http.listen."},
+    {.name = "key", .type = OptionType::string, .description = "PEM private key file.", .secret = false},
+};
+constexpr OptionSpec kHttp[] = {
+    {.name = "listen", .type = OptionType::string, .default_value = "0.0.0.0:8080", .description = "Address:port of the shared listener that sources register routes on."},
+    {.name = "max_body", .type = OptionType::size, .default_value = "25MiB", .description = "Largest request body accepted (GitHub's own cap is 25 MiB)."},
+    {.name = "tls", .type = OptionType::object, .description = "Serve HTTPS instead of HTTP.", .children = kTls},
+};
+constexpr OptionSpec kAdmin[] = {
+    {.name = "listen", .type = OptionType::string, .default_value = "127.0.0.1:9090", .description = "Address:port of the admin API, metrics and console."},
+    {.name = "token", .type = OptionType::string, .default_value = "", .description = "Bearer token required by the admin API when set.", .secret = true},
+};
+constexpr OptionSpec kPlugins[] = {
+    {.name = "paths", .type = OptionType::string_list, .description = "Directories scanned for plugin libraries. Default: lib/switchyard/plugins next to the binary, then under the install prefix.", .example = "[/opt/switchyard/plugins]"},
+};
+constexpr OptionSpec kPipelines[] = {
+    {.name = "dir", .type = OptionType::string, .default_value = "pipelines", .description = "Directory of pipeline files (*.yaml, *.yml), one pipeline each."},
+    {.name = "watch", .type = OptionType::boolean, .default_value = "true", .description = "Reload pipelines when files in dir change."},
+};
+constexpr OptionSpec kState[] = {
+    {.name = "dir", .type = OptionType::string, .default_value = "var/switchyard", .description = "Directory for the journal and component state."},
+};
+constexpr OptionSpec kLog[] = {
+    {.name = "level", .type = OptionType::string, .default_value = "info", .description = "Lowest level written.", .choices = kLogLevels},
+    {.name = "format", .type = OptionType::string, .default_value = "text", .description = "text for people, json for machines (one object per line).", .choices = kLogFormats},
+};
+constexpr OptionSpec kRuntime[] = {
+    {.name = "threads", .type = OptionType::integer, .default_value = "0", .description = "Executor threads; 0 means one per CPU core."},
+    {.name = "shutdown_timeout", .type = OptionType::duration, .default_value = "30s", .description = "How long SIGTERM waits for in-flight events before exiting."},
+};
+constexpr OptionSpec kEnv[] = {
+    {.name = "allow", .type = OptionType::string_list, .default_value = "[]", .description = "Environment variables that expressions may read as env.NAME."},
+};
+constexpr OptionSpec kSchema[] = {
+    {.name = "http", .type = OptionType::object, .description = "The shared HTTP listener for sources.", .children = kHttp},
+    {.name = "admin", .type = OptionType::object, .description = "The admin listener.", .children = kAdmin},
+    {.name = "plugins", .type = OptionType::object, .description = "Where plugin libraries are found.", .children = kPlugins},
+    {.name = "pipelines", .type = OptionType::object, .description = "Where pipeline files are found.", .children = kPipelines},
+    {.name = "state", .type = OptionType::object, .description = "Durable state.", .children = kState},
+    {.name = "log", .type = OptionType::object, .description = "Logging.", .children = kLog},
+    {.name = "runtime", .type = OptionType::object, .description = "Executor and shutdown.", .children = kRuntime},
+    {.name = "env", .type = OptionType::object, .description = "Environment exposed to expressions.", .children = kEnv},
+};
+
+}  // namespace
+
+std::span<const OptionSpec> engine_config_schema() { return kSchema; }
+
+bool load_engine_config(const std::string& path, bool explicit_path, EngineConfig& out,
+                        Diagnostics& diagnostics) {
+  JsonFile file;
+  const std::size_t errors_before = diagnostics.size();
+  if (!path.empty() && (explicit_path || std::filesystem::exists(path))) {
+    if (!load_yaml_file(path, file, diagnostics)) return false;
+    out.file = path;
+  } else {
+    file.file = "<defaults>";
+    file.json.SetObject();
+  }
+  rapidjson::Document values;
+  std::vector<OptionError> errors;
+  normalize_options(kSchema, file.json, values, values.GetAllocator(), errors);
+  for (auto& e : errors) diagnostics.push_back(file.error(e.path, e.message));
+
+  const Options root(values, kSchema);
+  const Options http = root.object("http");
+  out.http.listen = http.string("listen");
+  out.http.max_body = http.size("max_body");
+  out.http.tls_cert = http.object("tls").string("cert");
+  out.http.tls_key = http.object("tls").string("key");
+  out.admin.listen = root.object("admin").string("listen");
+  out.admin.token = root.object("admin").string("token");
+  out.plugin_paths = root.object("plugins").strings("paths");
+  out.pipelines_dir = root.object("pipelines").string("dir");
+  out.watch = root.object("pipelines").boolean("watch", true);
+  out.state_dir = root.object("state").string("dir");
+  out.log_level = root.object("log").string("level");
+  out.log_format = root.object("log").string("format");
+  const std::int64_t threads = root.object("runtime").integer("threads");
+  if (threads < 0 || threads > 256) {
+    diagnostics.push_back(file.error("runtime.threads", "expected 0 (one per core) to 256"));
+  }
+  out.threads = static_cast<unsigned>(threads < 0 ? 0 : threads);
+  out.shutdown_timeout = root.object("runtime").duration("shutdown_timeout");
+  out.env_allow = root.object("env").strings("allow");
+  return diagnostics.size() == errors_before;
+}
+
+}  // namespace switchyard::config

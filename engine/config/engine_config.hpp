@@ -1,0 +1,48 @@
+#pragma once
+// The engine's own configuration (config/switchyard.yaml). Every key has a default and the
+// file may be absent; it is validated with the same option schemas plugins use.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "config/diagnostics.hpp"
+#include "switchyard/options.hpp"
+
+namespace switchyard::config {
+
+struct EngineConfig {
+  std::string file;  ///< The file read; empty when running on defaults.
+  struct Http {
+    std::string listen;
+    std::uint64_t max_body = 0;
+    std::string tls_cert;
+    std::string tls_key;
+  } http;
+  struct Admin {
+    std::string listen;
+    std::string token;
+  } admin;
+  std::vector<std::string> plugin_paths;  ///< Empty: the defaults next to the binary.
+  std::string pipelines_dir;
+  bool watch = true;
+  std::string state_dir;
+  std::string log_level;
+  std::string log_format;
+  unsigned threads = 0;  ///< Executor threads; 0 = one per core.
+  std::chrono::milliseconds shutdown_timeout{0};
+  std::vector<std::string> env_allow;  ///< Variables visible to expressions as `env`.
+};
+
+/// The declared schema of the engine configuration (for validation and docs).
+std::span<const OptionSpec> engine_config_schema();
+
+/// Loads `path`, or the defaults when `path` is empty and config/switchyard.yaml is absent.
+/// `explicit_path` says whether the user named the file (then it must exist).
+bool load_engine_config(const std::string& path, bool explicit_path, EngineConfig& out,
+                        Diagnostics& diagnostics);
+
+}  // namespace switchyard::config

@@ -1,0 +1,295 @@
+#include "config/pipeline_config.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "config/yaml_json.hpp"
+#include "loader/registry.hpp"
+
+namespace switchyard::config {
+namespace {
+
+constexpr const char* kDurabilities[] = {"disk", "memory"};
+
+constexpr OptionSpec kPipeline[] = {
+    {.name = "name", .type = OptionType::string, .description = "Unique pipeline name; defaults to the file name without extension."},
+    {.name = "description", .type = OptionType::string, .description = "Free text shown by the admin API."},
+    {.name = "durability", .type = OptionType::string, .default_value = "disk", .description = "disk: events are journaled before the source acknowledges them; memory: opt out.", .choices = kDurabilities},
+    {.name = "queue_size", .type = OptionType::integer, .default_value = "1024", .description = "Events waiting for the transforms before the source is pushed back (HTTP sources answer 503)."},
+    {.name = "source", .type = OptionType::json, .required = true, .description = "The source component: type and its options."},
+    {.name = "transforms", .type = OptionType::json, .default_value = "[]", .description = "Transforms applied in order: type and options each."},
+    {.name = "sinks", .type = OptionType::json, .required = true, .description = "Sinks; every event reaching the end of the transforms goes to each sink whose if: holds."},
+};
+
+constexpr OptionSpec kRetry[] = {
+    {.name = "max_attempts", .type = OptionType::integer, .default_value = "5", .description = "Attempts before the event is dead-lettered."},
+    {.name = "initial", .type = OptionType::duration, .default_value = "1s", .description = "First back-off; doubles each attempt, with full jitter."},
+    {.name = "max", .type = OptionType::duration, .default_value = "5m", .description = "Largest back-off."},
+    {.name = "max_age", .type = OptionType::duration, .default_value = "24h", .description = "Give up once the event is this old."},
+};
+
+constexpr OptionSpec kSourceKeys[] = {
+    {.name = "type", .type = OptionType::string, .required = true, .description = "Source type, e.g. github.webhook."},
+};
+constexpr OptionSpec kTransformKeys[] = {
+    {.name = "type", .type = OptionType::string, .required = true, .description = "Transform type, e.g. filter."},
+    {.name = "name", .type = OptionType::string, .description = "Name in logs and metrics; defaults to the type."},
+};
+constexpr OptionSpec kSinkKeys[] = {
+    {.name = "type", .type = OptionType::string, .required = true, .description = "Sink type, e.g. slack.webhook."},
+    {.name = "name", .type = OptionType::string, .description = "Unique within the pipeline; defaults to the type."},
+    {.name = "if", .type = OptionType::json, .description = "Routing condition: the sink receives an event only when it holds.", .example = "${{ payload.workflow_run.head_branch == 'main' }}"},
+    {.name = "retry", .type = OptionType::object, .description = "Retry policy for failed deliveries.", .children = kRetry},
+    {.name = "queue_size", .type = OptionType::integer, .default_value = "1024", .description = "Events waiting for this sink before the pipeline is pushed back."},
+    {.name = "concurrency", .type = OptionType::integer, .default_value = "1", .description = "Deliveries in flight at once (1 keeps order)."},
+};
+
+bool is_engine_key(std::span<const OptionSpec> keys, std::string_view name) {
+  return std::any_of(keys.begin(), keys.end(), [&](const OptionSpec& s) { return name == s.name; });
+}
+
+std::string kind_name(ComponentKind kind) { return to_string(kind); }
+
+class PipelineLoader {
+ public:
+  PipelineLoader(const JsonFile& file, const loader::PluginRegistry& registry,
+                 Diagnostics& diagnostics)
+      : file_(file), registry_(registry), diagnostics_(diagnostics) {}
+
+  bool load(PipelineConfig& out) {
+    const std::size_t before = diagnostics_.size();
+    rapidjson::Document top;
+    std::vector<OptionError> errors;
+    normalize_options(kPipeline, file_.json, top, top.GetAllocator(), errors);
+    report(errors);
+    const Options options(top, kPipeline);
+    out.file = file_.file;
+    out.name = std::string(options.string("name"));
+    if (out.name.empty()) out.name = std::filesystem::path(file_.file).stem().string();
+    out.description = std::string(options.string("description"));
+    out.durability = options.string("durability") == "memory" ? Durability::memory : Durability::disk;
+    out.queue_size = positive(options.integer("queue_size", 1024), "queue_size");
+
+    if (file_.json.IsObject()) {
+      if (auto it = file_.json.FindMember("source"); it != file_.json.MemberEnd()) {
+        component(it->value, "source", ComponentKind::source, kSourceKeys, out.source, nullptr);
+      }
+      if (auto it = file_.json.FindMember("transforms"); it != file_.json.MemberEnd()) {
+        list(it->value, "transforms", [&](const rapidjson::Value& v, const std::string& path) {
+          ComponentConfig c;
+          component(v, path, ComponentKind::transform, kTransformKeys, c, nullptr);
+          out.transforms.push_back(std::move(c));
+        });
+      }
+      if (auto it = file_.json.FindMember("sinks"); it != file_.json.MemberEnd()) {
+        list(it->value, "sinks", [&](const rapidjson::Value& v, const std::string& path) {
+          SinkConfig c;
+          component(v, path, ComponentKind::sink, kSinkKeys, c, &c);
+          out.sinks.push_back(std::move(c));
+        });
+        if (it->value.IsArray() && it->value.Empty()) {
+          diagnostics_.push_back(file_.error("sinks", "a pipeline needs at least one sink"));
+        }
+      }
+    }
+    unique_names(out.transforms, "transforms");
+    unique_names(out.sinks, "sinks");
+    return diagnostics_.size() == before;
+  }
+
+ private:
+  void report(const std::vector<OptionError>& errors) {
+    for (const auto& e : errors) diagnostics_.push_back(file_.error(e.path, e.message));
+  }
+
+  std::size_t positive(std::int64_t v, const std::string& path) {
+    if (v < 1 || v > 10'000'000) {
+      diagnostics_.push_back(file_.error(path, "expected a number from 1 to 10000000"));
+      return 1;
+    }
+    return static_cast<std::size_t>(v);
+  }
+
+  template <class F>
+  void list(const rapidjson::Value& value, const std::string& path, F&& each) {
+    if (value.IsNull()) return;
+    if (!value.IsArray()) {
+      diagnostics_.push_back(file_.error(path, "expected a list"));
+      return;
+    }
+    for (rapidjson::SizeType i = 0; i < value.Size(); ++i) {
+      each(value[i], path + "[" + std::to_string(i) + "]");
+    }
+  }
+
+  void component(const rapidjson::Value& value, const std::string& path, ComponentKind kind,
+                 std::span<const OptionSpec> engine_keys, ComponentConfig& out, SinkConfig* sink) {
+    const Mark mark = file_.marks.find(path);
+    out.location = file_.file + ":" + std::to_string(mark.line) + ":" + std::to_string(mark.column);
+    if (!value.IsObject()) {
+      diagnostics_.push_back(file_.error(path, "expected a map with a type and its options"));
+      return;
+    }
+    // Split the engine's keys from the plugin's options.
+    rapidjson::Document engine_input(rapidjson::kObjectType);
+    rapidjson::Document plugin_input(rapidjson::kObjectType);
+    for (const auto& m : value.GetObject()) {
+      const std::string_view key(m.name.GetString(), m.name.GetStringLength());
+      auto& target = is_engine_key(engine_keys, key) ? engine_input : plugin_input;
+      target.AddMember(rapidjson::Value(m.name, target.GetAllocator()),
+                       rapidjson::Value(m.value, target.GetAllocator()), target.GetAllocator());
+    }
+    rapidjson::Document engine;
+    std::vector<OptionError> errors;
+    normalize_options(engine_keys, engine_input, engine, engine.GetAllocator(), errors, path);
+    const Options keys(engine, engine_keys);
+    out.type = std::string(keys.string("type"));
+    out.name = keys.has("name") ? std::string(keys.string("name")) : out.type;
+    if (sink) sink_keys(keys, path, *sink);
+
+    const loader::RegisteredComponent* found = out.type.empty() ? nullptr : registry_.find(kind, out.type);
+    if (!found && !out.type.empty()) {
+      errors.push_back({path + ".type", unknown_type_message(kind, out.type)});
+    }
+    report(errors);
+    if (!found) return;
+    out.decl = found->decl;
+    auto options = std::make_shared<rapidjson::Document>();
+    std::vector<OptionError> plugin_errors;
+    normalize_options(found->decl->options, plugin_input, *options, options->GetAllocator(),
+                      plugin_errors, path);
+    report(plugin_errors);
+    auto redacted = std::make_shared<rapidjson::Document>();
+    redact_options(found->decl->options, *options, *redacted, redacted->GetAllocator());
+    out.options = std::move(options);
+    out.redacted = std::move(redacted);
+  }
+
+  void sink_keys(const Options& keys, const std::string& path, SinkConfig& sink) {
+    const rapidjson::Value& condition = keys.json("if");
+    if (!condition.IsNull()) {
+      std::string error;
+      sink.condition = compile_condition(condition, error);
+      if (!sink.condition) diagnostics_.push_back(file_.error(path + ".if", error));
+    }
+    const Options retry = keys.object("retry");
+    const std::int64_t attempts = retry.integer("max_attempts", 5);
+    if (attempts < 1 || attempts > 1000) {
+      diagnostics_.push_back(file_.error(path + ".retry.max_attempts", "expected 1 to 1000"));
+    }
+    sink.retry.max_attempts = static_cast<std::uint32_t>(std::clamp<std::int64_t>(attempts, 1, 1000));
+    sink.retry.initial = retry.duration("initial", sink.retry.initial);
+    sink.retry.max = retry.duration("max", sink.retry.max);
+    sink.retry.max_age = retry.duration("max_age", sink.retry.max_age);
+    if (sink.retry.initial > sink.retry.max) {
+      diagnostics_.push_back(file_.error(path + ".retry.initial", "must not exceed retry.max"));
+    }
+    sink.queue_size = positive(keys.integer("queue_size", 1024), path + ".queue_size");
+    sink.concurrency = positive(keys.integer("concurrency", 1), path + ".concurrency");
+  }
+
+  std::string unknown_type_message(ComponentKind kind, const std::string& type) {
+    const auto kinds = registry_.kinds_of(type);
+    if (!kinds.empty()) {
+      return "'" + type + "' is a " + kind_name(kinds.front()) + ", not a " + kind_name(kind);
+    }
+    std::string message = "unknown " + kind_name(kind) + " type '" + type + "'";
+    std::string closest;
+    std::size_t best = 3;
+    for (const auto* c : registry_.components()) {
+      if (c->decl->kind != kind) continue;
+      const std::size_t d = detail::edit_distance(type, c->decl->type);
+      if (d < best) {
+        best = d;
+        closest = c->decl->type;
+      }
+    }
+    if (!closest.empty()) return message + " (did you mean '" + closest + "'?)";
+    return message + " (see `switchyard plugins list`)";
+  }
+
+  template <class C>
+  void unique_names(const std::vector<C>& components, const std::string& path) {
+    std::map<std::string, std::size_t> seen;
+    for (std::size_t i = 0; i < components.size(); ++i) {
+      auto [it, inserted] = seen.emplace(components[i].name, i);
+      if (!inserted && !components[i].name.empty()) {
+        diagnostics_.push_back(file_.error(
+            path + "[" + std::to_string(i) + "]",
+            "name '" + components[i].name + "' is already used by " + path + "[" +
+                std::to_string(it->second) + "]; give one of them a distinct name"));
+      }
+    }
+  }
+
+  const JsonFile& file_;
+  const loader::PluginRegistry& registry_;
+  Diagnostics& diagnostics_;
+};
+
+}  // namespace
+
+std::span<const OptionSpec> pipeline_schema() { return kPipeline; }
+std::span<const OptionSpec> sink_schema() { return kSinkKeys; }
+
+bool load_pipeline(const std::filesystem::path& file, const loader::PluginRegistry& registry,
+                   PipelineConfig& out, Diagnostics& diagnostics) {
+  JsonFile json;
+  const std::size_t before = diagnostics.size();
+  if (!load_yaml_file(file.string(), json, diagnostics)) return false;
+  if (!json.json.IsObject()) {
+    diagnostics.push_back({file.string(), 1, 1, "", "expected a map with source and sinks"});
+    return false;
+  }
+  PipelineLoader(json, registry, diagnostics).load(out);
+  // Report in file order, as an editor would list them.
+  std::stable_sort(diagnostics.begin() + static_cast<std::ptrdiff_t>(before), diagnostics.end(),
+                   [](const Diagnostic& a, const Diagnostic& b) {
+                     return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+                   });
+  return diagnostics.size() == before;
+}
+
+std::vector<std::filesystem::path> pipeline_files(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> files;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const auto ext = entry.path().extension();
+    if (entry.is_regular_file() && (ext == ".yaml" || ext == ".yml")) files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::vector<PipelineConfig> load_pipelines(const std::filesystem::path& dir,
+                                           const std::vector<std::filesystem::path>& files,
+                                           const loader::PluginRegistry& registry,
+                                           Diagnostics& diagnostics) {
+  std::vector<std::filesystem::path> inputs = files;
+  if (inputs.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) {
+      diagnostics.push_back({dir.string(), 0, 0, "", "pipelines directory does not exist"});
+      return {};
+    }
+    inputs = pipeline_files(dir);
+  }
+  std::vector<PipelineConfig> out;
+  std::map<std::string, std::string> names;
+  for (const auto& file : inputs) {
+    PipelineConfig pipeline;
+    if (!load_pipeline(file, registry, pipeline, diagnostics)) continue;
+    auto [it, inserted] = names.emplace(pipeline.name, file.string());
+    if (!inserted) {
+      diagnostics.push_back({file.string(), 1, 1, "name",
+                             "pipeline name '" + pipeline.name + "' is already used by " + it->second});
+      continue;
+    }
+    out.push_back(std::move(pipeline));
+  }
+  return out;
+}
+
+}  // namespace switchyard::config

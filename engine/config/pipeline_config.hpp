@@ -1,0 +1,82 @@
+#pragma once
+// Pipeline files: one pipeline per YAML file, validated against the engine's pipeline
+// schema and each component's declared options. Every error is collected with its position.
+
+#include <rapidjson/document.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "config/condition.hpp"
+#include "config/diagnostics.hpp"
+#include "switchyard/component.hpp"
+
+namespace switchyard::loader {
+class PluginRegistry;
+}
+
+namespace switchyard::config {
+
+/// A configured component: its declaration and its validated, defaulted options.
+struct ComponentConfig {
+  const ComponentDecl* decl = nullptr;
+  std::string type;
+  std::string name;      ///< Unique within the pipeline; defaults to the type.
+  std::string location;  ///< "file:line:col" of its entry, for messages.
+  std::shared_ptr<const rapidjson::Document> options;
+  /// The options with secrets replaced, safe for logs and the admin API.
+  std::shared_ptr<const rapidjson::Document> redacted;
+};
+
+/// Retry policy of a sink (contract section 7).
+struct RetryPolicy {
+  std::uint32_t max_attempts = 5;
+  std::chrono::milliseconds initial{1000};
+  std::chrono::milliseconds max{300000};
+  std::chrono::milliseconds max_age{86400000};
+};
+
+struct SinkConfig : ComponentConfig {
+  std::shared_ptr<const Condition> condition;  ///< nullptr: every event.
+  RetryPolicy retry;
+  std::size_t queue_size = 1024;
+  std::size_t concurrency = 1;
+};
+
+enum class Durability { disk, memory };
+
+struct PipelineConfig {
+  std::string name;
+  std::string file;
+  std::string description;
+  Durability durability = Durability::disk;
+  std::size_t queue_size = 1024;
+  ComponentConfig source;
+  std::vector<ComponentConfig> transforms;
+  std::vector<SinkConfig> sinks;
+};
+
+/// Declared engine-owned keys, for docs.
+std::span<const OptionSpec> pipeline_schema();
+std::span<const OptionSpec> sink_schema();
+
+/// Loads and validates one pipeline file. Returns false (with diagnostics) when invalid.
+bool load_pipeline(const std::filesystem::path& file, const loader::PluginRegistry& registry,
+                   PipelineConfig& out, Diagnostics& diagnostics);
+
+/// Loads the given files (or every *.yaml / *.yml in `dir` when `files` is empty), checking
+/// that pipeline names are unique. Returns the valid pipelines; errors go to diagnostics.
+std::vector<PipelineConfig> load_pipelines(const std::filesystem::path& dir,
+                                           const std::vector<std::filesystem::path>& files,
+                                           const loader::PluginRegistry& registry,
+                                           Diagnostics& diagnostics);
+
+/// Pipeline files in `dir`, sorted.
+std::vector<std::filesystem::path> pipeline_files(const std::filesystem::path& dir);
+
+}  // namespace switchyard::config

@@ -1,0 +1,54 @@
+#pragma once
+// YAML → JSON with source positions. Scalars are interpolated (${VAR}, ${VAR:-default},
+// ${file:/path}) and then typed by the YAML 1.2 core schema when plain (unquoted).
+
+#include <rapidjson/document.h>
+
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "config/diagnostics.hpp"
+
+namespace YAML {
+class Node;
+}
+
+namespace switchyard::config {
+
+/// A 1-based position in a file.
+struct Mark {
+  int line = 0;
+  int column = 0;
+};
+
+/// Option path → position of its key (map members) or of the item (list items).
+class SourceMap {
+ public:
+  void set(std::string path, Mark mark) { marks_[std::move(path)] = mark; }
+  /// The position of `path`, else of its closest ancestor that has one.
+  Mark find(std::string_view path) const;
+
+ private:
+  std::map<std::string, Mark, std::less<>> marks_;
+};
+
+/// A parsed YAML file as JSON, with positions.
+struct JsonFile {
+  std::string file;
+  rapidjson::Document json;
+  SourceMap marks;
+
+  /// A diagnostic for `path` positioned at the path's mark.
+  Diagnostic error(const std::string& path, std::string message) const;
+};
+
+/// Reads and converts a YAML file. Appends diagnostics (syntax errors with their position,
+/// duplicate keys, failed interpolations); returns false if the file could not be read or parsed.
+bool load_yaml_file(const std::string& file, JsonFile& out, Diagnostics& diagnostics);
+
+/// Same, from text already in memory (`file` names it in diagnostics).
+bool load_yaml_text(const std::string& file, std::string_view text, JsonFile& out,
+                    Diagnostics& diagnostics);
+
+}  // namespace switchyard::config

@@ -1,0 +1,173 @@
+#include "loader/registry.hpp"
+
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <boost/dll/shared_library.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+
+#ifndef SWITCHYARD_INSTALL_PLUGIN_DIR
+#define SWITCHYARD_INSTALL_PLUGIN_DIR "/usr/local/lib/switchyard/plugins"
+#endif
+
+namespace switchyard::loader {
+
+struct PluginRegistry::Library {
+  boost::dll::shared_library library;
+  std::filesystem::path file;
+};
+
+namespace {
+
+bool is_elf(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  char magic[4] = {};
+  in.read(magic, sizeof magic);
+  return in.gcount() == 4 && std::memcmp(magic, "\x7f" "ELF", 4) == 0;
+}
+
+}  // namespace
+
+PluginRegistry::PluginRegistry() = default;
+PluginRegistry::~PluginRegistry() = default;
+
+bool PluginRegistry::load(const std::filesystem::path& file, std::string& error) {
+  const std::string name = file.string();
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec)) {
+    error = name + ": not a file";
+    return false;
+  }
+  if (!is_elf(file)) {
+    error = name + ": not a shared library (no ELF header)";
+    return false;
+  }
+  auto lib = std::make_unique<Library>();
+  lib->file = file;
+  boost::dll::fs::error_code load_error;
+  // rtld_now: unresolved symbols fail here, with a message, not at the first call.
+  lib->library.load(boost::dll::fs::path(name),
+                    boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local,
+                    load_error);
+  if (load_error) {
+    error = name + ": cannot be loaded as a shared library: " + load_error.message();
+    return false;
+  }
+  if (!lib->library.has(kEntryPoint)) {
+    error = name + ": not a Switchyard plugin (no " + kEntryPoint + " entry point)";
+    return false;
+  }
+  const auto entry = lib->library.get<const PluginDescriptor*()>(kEntryPoint);
+  const PluginDescriptor* descriptor = entry();
+  if (descriptor == nullptr) {
+    error = name + ": entry point returned no descriptor";
+    return false;
+  }
+  // Only the first two fields may be read before these checks pass.
+  if (descriptor->abi_version != kAbiVersion) {
+    error = name + ": built for SDK ABI version " + std::to_string(descriptor->abi_version) +
+            ", this engine needs version " + std::to_string(kAbiVersion) +
+            "; rebuild the plugin against this SDK";
+    return false;
+  }
+  if (descriptor->toolchain == nullptr || std::strcmp(descriptor->toolchain, kToolchainTag) != 0) {
+    error = name + ": built with toolchain '" +
+            (descriptor->toolchain ? descriptor->toolchain : "?") + "', this engine uses '" +
+            kToolchainTag + "'; rebuild the plugin with the same compiler and standard library";
+    return false;
+  }
+  if (!register_components(*descriptor, name, error)) return false;
+  plugins_.emplace_back(descriptor, name);
+  libraries_.push_back(std::move(lib));
+  return true;
+}
+
+bool PluginRegistry::add(const PluginDescriptor& plugin, std::string origin, std::string& error) {
+  if (!register_components(plugin, origin, error)) return false;
+  plugins_.emplace_back(&plugin, std::move(origin));
+  return true;
+}
+
+bool PluginRegistry::register_components(const PluginDescriptor& plugin,
+                                         const std::string& origin, std::string& error) {
+  // All or nothing: check every component before registering any.
+  for (std::size_t i = 0; i < plugin.components.size(); ++i) {
+    const ComponentDecl& decl = plugin.components[i];
+    if (decl.type == nullptr || *decl.type == '\0' || decl.create == nullptr) {
+      error = origin + ": component #" + std::to_string(i) + " has no type name or no factory";
+      return false;
+    }
+    if (auto* existing = find(decl.kind, decl.type)) {
+      error = origin + ": duplicate component type '" + decl.type + "' (" + to_string(decl.kind) +
+              "), already provided by " + existing->origin;
+      return false;
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      const ComponentDecl& other = plugin.components[j];
+      if (other.kind == decl.kind && std::strcmp(other.type, decl.type) == 0) {
+        error = origin + ": duplicate component type '" + decl.type + "' (" +
+                to_string(decl.kind) + ") declared twice in the same library";
+        return false;
+      }
+    }
+  }
+  for (const ComponentDecl& decl : plugin.components) {
+    components_[{decl.type, decl.kind}] = RegisteredComponent{&decl, &plugin, origin};
+  }
+  return true;
+}
+
+void PluginRegistry::load_directories(const std::vector<std::filesystem::path>& dirs,
+                                      std::vector<std::string>& errors) {
+  for (const auto& dir : dirs) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) {
+      errors.push_back(dir.string() + ": plugin directory does not exist");
+      continue;
+    }
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      const auto& p = entry.path();
+      if (entry.is_regular_file() && p.extension() == ".so") files.push_back(p);
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& file : files) {
+      std::string error;
+      if (!load(file, error)) errors.push_back(error);
+    }
+  }
+}
+
+const RegisteredComponent* PluginRegistry::find(ComponentKind kind, std::string_view type) const {
+  auto it = components_.find(std::make_pair(std::string(type), kind));
+  return it == components_.end() ? nullptr : &it->second;
+}
+
+std::vector<ComponentKind> PluginRegistry::kinds_of(std::string_view type) const {
+  std::vector<ComponentKind> out;
+  for (ComponentKind k : {ComponentKind::source, ComponentKind::transform, ComponentKind::sink}) {
+    if (find(k, type)) out.push_back(k);
+  }
+  return out;
+}
+
+std::vector<const RegisteredComponent*> PluginRegistry::components() const {
+  std::vector<const RegisteredComponent*> out;
+  for (const auto& [key, component] : components_) out.push_back(&component);
+  return out;
+}
+
+std::vector<std::pair<const PluginDescriptor*, std::string>> PluginRegistry::plugins() const {
+  return plugins_;
+}
+
+std::vector<std::filesystem::path> default_plugin_paths() {
+  std::error_code ec;
+  const std::filesystem::path exe = boost::dll::program_location().string();
+  const auto beside = exe.parent_path().parent_path() / "lib" / "switchyard" / "plugins";
+  if (std::filesystem::is_directory(beside, ec)) return {beside};
+  return {std::filesystem::path(SWITCHYARD_INSTALL_PLUGIN_DIR)};
+}
+
+}  // namespace switchyard::loader

@@ -1,0 +1,54 @@
+#pragma once
+// Internal: the Context the engine gives each component.
+
+#include <memory>
+#include <string>
+
+#include "log/logging.hpp"
+#include "runtime/io.hpp"
+#include "runtime/state_store.hpp"
+#include "switchyard/context.hpp"
+
+namespace switchyard::runtime {
+
+class ComponentContext final : public Context {
+ public:
+  ComponentContext(std::string pipeline, std::string component, Strand strand,
+                   MemoryStateStore& store, Emitter& emitter)
+      : pipeline_(std::move(pipeline)),
+        component_(std::move(component)),
+        logger_(pipeline_ + "/" + component_),
+        executor_(std::move(strand)),
+        state_(store, pipeline_ + "/" + component_ + "/"),
+        emitter_(emitter) {}
+
+  std::string_view pipeline() const override { return pipeline_; }
+  std::string_view component() const override { return component_; }
+  Logger& logger() override { return logger_; }
+  Executor& executor() override { return executor_; }
+  StateStore& state() override { return state_; }
+  Emitter& emitter() override { return emitter_; }
+  const Strand& strand() const { return executor_.strand(); }
+  /// Drops tasks the component posted but that have not run yet; call after stop().
+  void close() { executor_.close(); }
+
+ private:
+  std::string pipeline_;
+  std::string component_;
+  log::ComponentLogger logger_;
+  StrandExecutor executor_;
+  ScopedStateStore state_;
+  Emitter& emitter_;
+};
+
+/// The emitter of components that are not sources: emitting is a programming error.
+class RefusingEmitter final : public Emitter {
+ public:
+  void emit(std::unique_ptr<Event>, EmitCallback done) override {
+    if (done) done(permanent("only sources can emit events"));
+  }
+  bool saturated() const override { return true; }
+  void when_ready(std::function<void()>) override {}
+};
+
+}  // namespace switchyard::runtime

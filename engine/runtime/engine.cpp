@@ -1,0 +1,109 @@
+#include "runtime/engine.hpp"
+
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <csignal>
+#include <mutex>
+
+#include "log/logging.hpp"
+#include "runtime/io.hpp"
+#include "runtime/pipeline.hpp"
+#include "runtime/state_store.hpp"
+
+namespace switchyard::runtime {
+
+struct Engine::State {
+  explicit State(const config::EngineConfig& c) : config(c), io(c.threads) {}
+
+  config::EngineConfig config;
+  Io io;
+  MemoryStateStore store;
+  std::vector<std::shared_ptr<Pipeline>> pipelines;
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool stop_requested = false;
+};
+
+Engine::Engine(const config::EngineConfig& config) : state_(std::make_unique<State>(config)) {
+  state_->io.start();
+}
+
+Engine::~Engine() { state_->io.stop(); }
+
+std::size_t Engine::start(std::vector<config::PipelineConfig> pipelines) {
+  auto& log = log::engine();
+  std::size_t started = 0;
+  for (auto& config : pipelines) {
+    auto shared = std::make_shared<const config::PipelineConfig>(std::move(config));
+    if (shared->durability == config::Durability::disk) {
+      // TODO(journal): disk durability needs the journal (issue 6); until then say so.
+      log.warn("pipeline {}: durability 'disk' is not available yet; events are kept in memory",
+               shared->name);
+    }
+    auto pipeline = make_pipeline(shared, state_->io, state_->store);
+    Status status = pipeline->build();
+    if (status) status = pipeline->start();
+    if (!status) {
+      log.error("pipeline {} ({}) failed to start: {}", shared->name, shared->file,
+                status.error().message);
+      continue;
+    }
+    log.info("pipeline {} started ({} -> {} transform(s) -> {} sink(s))", shared->name,
+             shared->source.type, shared->transforms.size(), shared->sinks.size());
+    state_->pipelines.push_back(std::move(pipeline));
+    ++started;
+  }
+  return started;
+}
+
+void Engine::request_stop() {
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->stop_requested = true;
+  }
+  state_->changed.notify_all();
+}
+
+int Engine::run() {
+  auto& log = log::engine();
+  boost::asio::signal_set signals(state_->io.context(), SIGINT, SIGTERM);
+  signals.async_wait([this](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    log::engine().info("received {}, shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
+    request_stop();
+  });
+  {
+    std::unique_lock lock(state_->mutex);
+    state_->changed.wait(lock, [&] { return state_->stop_requested; });
+  }
+  signals.cancel();
+
+  const auto timeout = state_->config.shutdown_timeout;
+  log.info("draining {} pipeline(s) for up to {} ms", state_->pipelines.size(), timeout.count());
+  std::size_t remaining = state_->pipelines.size();
+  for (auto& pipeline : state_->pipelines) {
+    pipeline->drain([this, &remaining] {
+      {
+        std::lock_guard lock(state_->mutex);
+        --remaining;
+      }
+      state_->changed.notify_all();
+    });
+  }
+  bool drained = false;
+  {
+    std::unique_lock lock(state_->mutex);
+    drained = state_->changed.wait_for(lock, timeout, [&] { return remaining == 0; });
+  }
+  if (!drained) log.warn("shutdown_timeout reached before every event was delivered");
+  for (auto& pipeline : state_->pipelines) pipeline->stop();
+  state_->io.stop();
+  log.info("stopped");
+  return 0;
+}
+
+std::vector<std::shared_ptr<Pipeline>> Engine::pipelines() const { return state_->pipelines; }
+
+}  // namespace switchyard::runtime

@@ -1,0 +1,49 @@
+#include "runtime/io.hpp"
+
+namespace switchyard::runtime {
+
+Io::Io(unsigned threads)
+    : threads_(threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : threads),
+      context_(static_cast<int>(threads_)),
+      work_(asio::make_work_guard(context_)) {}
+
+Io::~Io() { stop(); }
+
+void Io::start() {
+  if (!pool_.empty()) return;
+  for (unsigned i = 0; i < threads_; ++i) {
+    pool_.emplace_back([this] { context_.run(); });
+  }
+}
+
+void Io::stop() {
+  work_.reset();
+  context_.stop();
+  for (auto& t : pool_) {
+    if (t.joinable()) t.join();
+  }
+  pool_.clear();
+}
+
+StrandTimer::StrandTimer(const Strand& strand)
+    : timer_(strand), generation_(std::make_shared<std::uint64_t>(0)) {}
+
+StrandTimer::~StrandTimer() { cancel(); }
+
+void StrandTimer::expires_after(std::chrono::milliseconds delay, std::function<void()> fired) {
+  const std::uint64_t generation = ++*generation_;
+  timer_.expires_after(delay);
+  timer_.async_wait([weak = std::weak_ptr<std::uint64_t>(generation_), generation,
+                     fired = std::move(fired)](const boost::system::error_code& ec) {
+    auto current = weak.lock();
+    if (ec || !current || *current != generation) return;
+    fired();
+  });
+}
+
+void StrandTimer::cancel() {
+  ++*generation_;
+  timer_.cancel();
+}
+
+}  // namespace switchyard::runtime

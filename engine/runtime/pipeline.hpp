@@ -1,0 +1,60 @@
+#pragma once
+// A running pipeline: source → transforms → fan-out to sinks, with bounded queues and
+// backpressure back to the source.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/pipeline_config.hpp"
+#include "switchyard/result.hpp"
+
+namespace switchyard::runtime {
+
+class Io;
+class MemoryStateStore;
+
+/// Counters of one sink, for logs, tests and (later) metrics.
+struct SinkStats {
+  std::string name;
+  std::uint64_t delivered = 0;
+  std::uint64_t retried = 0;
+  std::uint64_t failed = 0;        ///< Attempts that failed.
+  std::uint64_t dead_lettered = 0; ///< Events given up on.
+  std::uint64_t skipped = 0;       ///< Events its if: did not select.
+  std::size_t queued = 0;
+};
+
+struct PipelineStats {
+  std::uint64_t received = 0;  ///< Accepted from the source.
+  std::uint64_t refused = 0;   ///< Refused while saturated or stopping.
+  std::uint64_t dropped = 0;   ///< Dropped by a transform.
+  std::uint64_t transform_errors = 0;
+  std::vector<SinkStats> sinks;
+};
+
+class Pipeline {
+ public:
+  virtual ~Pipeline() = default;
+  /// Creates and configures every component; exceptions from plugins become errors.
+  virtual Status build() = 0;
+  /// Starts sinks, then transforms, then the source. On failure, stops what started.
+  virtual Status start() = 0;
+  /// Stops the source and calls `done` once every accepted event has been handled
+  /// (delivered, dead-lettered or dropped). `done` runs on an executor thread.
+  virtual void drain(std::function<void()> done) = 0;
+  /// Stops every component. Call after drain (or after its timeout).
+  virtual void stop() = 0;
+  virtual const std::string& name() const = 0;
+  virtual PipelineStats stats() const = 0;
+  /// Events accepted but not yet finished.
+  virtual std::size_t in_flight() const = 0;
+};
+
+/// A pipeline for `config` on `io`; components get state from `state`.
+std::shared_ptr<Pipeline> make_pipeline(std::shared_ptr<const config::PipelineConfig> config,
+                                        Io& io, MemoryStateStore& state);
+
+}  // namespace switchyard::runtime

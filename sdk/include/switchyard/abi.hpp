@@ -1,0 +1,35 @@
+#pragma once
+// The binary contract between the engine and a plugin library. Plugins are C++ and share
+// vtables and standard-library types with the engine, so both the SDK ABI version and the
+// toolchain that built them must match; the loader refuses a library when either differs.
+
+#include <cstdint>
+
+namespace switchyard {
+
+/// Bumped whenever a change to sdk/include/switchyard breaks binary compatibility.
+inline constexpr std::uint32_t kAbiVersion = 1;
+
+#define SWITCHYARD_STRINGIFY_IMPL(x) #x
+#define SWITCHYARD_STRINGIFY(x) SWITCHYARD_STRINGIFY_IMPL(x)
+
+#if defined(__clang__)
+#define SWITCHYARD_COMPILER "clang-" SWITCHYARD_STRINGIFY(__clang_major__)
+#elif defined(__GNUC__)
+#define SWITCHYARD_COMPILER "gcc-" SWITCHYARD_STRINGIFY(__GNUC__)
+#else
+#define SWITCHYARD_COMPILER "unknown"
+#endif
+
+#if defined(_GLIBCXX_USE_CXX11_ABI) && _GLIBCXX_USE_CXX11_ABI
+#define SWITCHYARD_STDLIB "libstdc++-cxx11"
+#elif defined(_LIBCPP_VERSION)
+#define SWITCHYARD_STDLIB "libc++"
+#else
+#define SWITCHYARD_STDLIB "libstdc++-old"
+#endif
+
+/// Identifies the compiler family/major version and standard library a library was built with.
+inline constexpr const char* kToolchainTag = SWITCHYARD_COMPILER ";" SWITCHYARD_STDLIB;
+
+}  // namespace switchyard

@@ -1,0 +1,88 @@
+#pragma once
+// The three kinds of component and their lifecycle:
+//   configure (options already validated) → start → (events) → drain → stop.
+// The engine catches exceptions where it calls into a component, but components should
+// report failures as Status values and must not throw on the per-event path.
+
+#include <functional>
+#include <memory>
+#include <span>
+
+#include "switchyard/context.hpp"
+#include "switchyard/event.hpp"
+#include "switchyard/options.hpp"
+#include "switchyard/result.hpp"
+
+namespace switchyard {
+
+/// Base of every component.
+class Component {
+ public:
+  virtual ~Component() = default;
+  /// Builds the component from validated options. `context` outlives the component.
+  virtual Status configure(const Options& options, Context& context) = 0;
+  /// Starts work (listen, connect, arm timers). A failure fails this pipeline only.
+  virtual Status start() { return {}; }
+  /// Stops taking new work and calls `done` once in-flight work has finished. Sources stop
+  /// emitting; sinks finish their deliveries. The engine bounds the wait by shutdown_timeout.
+  virtual void drain(std::function<void()> done) { done(); }
+  /// Releases resources; every timer and operation the component started is cancelled.
+  virtual void stop() {}
+};
+
+/// Produces events and hands them to context.emitter().
+class Source : public Component {};
+
+/// What a transform decided for an event.
+enum class Verdict {
+  keep,  ///< Pass the (possibly modified) event on.
+  drop,  ///< Stop here: no sink receives it.
+};
+
+/// Inspects and may modify or drop each event, synchronously, on the pipeline's strand.
+class Transform : public Component {
+ public:
+  /// Decides an event's fate. An error counts as a failure of this event (not retried).
+  virtual Result<Verdict> apply(Event& event) = 0;
+};
+
+/// Called once a sink has finished with an event: success, or an error whose kind decides
+/// between a retry (retryable, honouring retry_after) and the dead-letter queue (permanent).
+using DeliveryCallback = std::function<void(Status)>;
+
+/// Delivers events somewhere outside.
+class Sink : public Component {
+ public:
+  /// Delivers one event; calls `done` exactly once, from any thread, possibly before returning.
+  virtual void deliver(EventPtr event, DeliveryCallback done) = 0;
+};
+
+/// The kind of a component.
+enum class ComponentKind { source, transform, sink };
+
+inline const char* to_string(ComponentKind kind) {
+  switch (kind) {
+    case ComponentKind::source: return "source";
+    case ComponentKind::transform: return "transform";
+    case ComponentKind::sink: return "sink";
+  }
+  return "unknown";
+}
+
+/// One component type a plugin provides, declared once: kind, type name, summary, options
+/// and a factory. The engine derives validation, defaults, docs and redaction from it.
+struct ComponentDecl {
+  ComponentKind kind = ComponentKind::source;
+  const char* type = "";     ///< Type name used in pipeline YAML, e.g. "github.webhook".
+  const char* summary = "";  ///< One line for `plugins list` and the docs.
+  std::span<const OptionSpec> options;
+  std::unique_ptr<Component> (*create)() = nullptr;
+};
+
+/// A factory for ComponentDecl::create.
+template <class T>
+std::unique_ptr<Component> make_component() {
+  return std::make_unique<T>();
+}
+
+}  // namespace switchyard

@@ -1,0 +1,105 @@
+#pragma once
+// Services the engine hands a component. Interfaces only: the engine implements them on
+// Boost.Asio and spdlog, the test harness (switchyard/testing.hpp) with captures, and no
+// plugin needs Asio or spdlog headers to use them.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "switchyard/event.hpp"
+#include "switchyard/result.hpp"
+
+namespace switchyard {
+
+/// Log severity. Error: an operator must act; warn: degraded; info: lifecycle; debug: per event.
+enum class LogLevel { trace, debug, info, warn, error };
+
+/// A logger with the pipeline and component already attached to every line.
+class Logger {
+ public:
+  virtual ~Logger() = default;
+  /// Whether a line at `level` would be written (skip building expensive messages).
+  virtual bool enabled(LogLevel level) const = 0;
+  /// Writes one line. Never pass secrets; payloads only at debug.
+  virtual void log(LogLevel level, std::string_view message) = 0;
+
+  void debug(std::string_view m) { if (enabled(LogLevel::debug)) log(LogLevel::debug, m); }
+  void info(std::string_view m) { log(LogLevel::info, m); }
+  void warn(std::string_view m) { log(LogLevel::warn, m); }
+  void error(std::string_view m) { log(LogLevel::error, m); }
+};
+
+/// A one-shot timer on the engine's executor. Its callback runs on the component's strand.
+class Timer {
+ public:
+  virtual ~Timer() = default;
+  /// Arms the timer; re-arming cancels the previous wait. `fired` is not called if cancelled.
+  virtual void expires_after(std::chrono::milliseconds delay, std::function<void()> fired) = 0;
+  /// Cancels a pending wait. Safe to call at any time; destruction cancels too.
+  virtual void cancel() = 0;
+};
+
+/// Runs work on the component's strand: callbacks of one component never run concurrently.
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  /// Queues `task` to run soon on the component's strand.
+  virtual void post(std::function<void()> task) = 0;
+  /// A new timer bound to the component's strand.
+  virtual std::unique_ptr<Timer> make_timer() = 0;
+};
+
+/// A key-value store with per-key expiry, private to one component.
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+  /// The value of `key`, or nullopt when absent or expired.
+  virtual std::optional<std::string> get(std::string_view key) = 0;
+  /// Stores `value` under `key` for `ttl` (zero: no expiry).
+  virtual Status put(std::string_view key, std::string_view value,
+                     std::chrono::milliseconds ttl) = 0;
+  /// Stores `value` only if `key` is absent or expired; returns whether it stored.
+  virtual Result<bool> put_if_absent(std::string_view key, std::string_view value,
+                                     std::chrono::milliseconds ttl) = 0;
+  /// Removes `key`.
+  virtual Status erase(std::string_view key) = 0;
+};
+
+/// Called once an emitted event is safely accepted (durable where the pipeline is durable)
+/// or refused. A source acknowledges upstream (e.g. a 2xx to GitHub) only on success.
+using EmitCallback = std::function<void(Status)>;
+
+/// How a source hands events to its pipeline.
+class Emitter {
+ public:
+  virtual ~Emitter() = default;
+  /// Hands an event to the pipeline. `done` (may be empty) runs exactly once: success when
+  /// the event is accepted, a retryable error when the pipeline is saturated or stopping.
+  virtual void emit(std::unique_ptr<Event> event, EmitCallback done) = 0;
+  /// Whether the pipeline's bounded queue is full: a pull-style source should wait.
+  virtual bool saturated() const = 0;
+  /// Runs `ready` once on the source's strand when the pipeline has room again.
+  virtual void when_ready(std::function<void()> ready) = 0;
+};
+
+/// What a component gets from the engine.
+class Context {
+ public:
+  virtual ~Context() = default;
+  /// The pipeline this component belongs to.
+  virtual std::string_view pipeline() const = 0;
+  /// The component's name within the pipeline (a sink's `name`, else its type).
+  virtual std::string_view component() const = 0;
+  virtual Logger& logger() = 0;
+  virtual Executor& executor() = 0;
+  virtual StateStore& state() = 0;
+  /// The pipeline's emit interface; meaningful for sources only.
+  virtual Emitter& emitter() = 0;
+};
+
+}  // namespace switchyard

@@ -1,0 +1,310 @@
+#pragma once
+// A header-only harness to unit-test one component without the engine: it validates the
+// options against the component's declaration exactly as the engine does, and gives the
+// component a captured context — a manual executor with virtual time, an in-memory state
+// store, an emitter that records what a source emits, and a logger that records lines.
+//
+//   switchyard::testing::Harness h(kStampDecl, R"({"field": "env", "value": "prod"})");
+//   ASSERT_TRUE(h.configure());
+//   auto event = switchyard::testing::make_event("demo.created", R"({"id": 1})");
+//   EXPECT_EQ(h.apply(*event).value(), switchyard::Verdict::keep);
+
+#include <rapidjson/document.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "switchyard/switchyard.hpp"
+
+namespace switchyard::testing {
+
+/// An event with the given type and JSON payload (throws std::invalid_argument on bad JSON).
+inline std::unique_ptr<Event> make_event(std::string type, std::string_view payload_json,
+                                         std::string source = "test://harness") {
+  auto event = std::make_unique<Event>();
+  event->id = make_event_id();
+  event->type = std::move(type);
+  event->source = std::move(source);
+  event->time = std::chrono::system_clock::now();
+  event->data.Parse(payload_json.data(), payload_json.size());
+  if (event->data.HasParseError()) throw std::invalid_argument("make_event: payload is not JSON");
+  return event;
+}
+
+/// One captured log line.
+struct LogLine {
+  LogLevel level;
+  std::string message;
+};
+
+class CapturedLogger final : public Logger {
+ public:
+  bool enabled(LogLevel) const override { return true; }
+  void log(LogLevel level, std::string_view message) override {
+    lines.push_back({level, std::string(message)});
+  }
+  /// Whether any line at `level` or above contains `needle`.
+  bool contains(std::string_view needle, LogLevel level = LogLevel::trace) const {
+    return std::any_of(lines.begin(), lines.end(), [&](const LogLine& l) {
+      return l.level >= level && l.message.find(needle) != std::string::npos;
+    });
+  }
+  std::vector<LogLine> lines;
+};
+
+/// Runs posted tasks and timers on the test's thread, in virtual time.
+class ManualExecutor final : public Executor {
+ public:
+  class ManualTimer final : public Timer {
+   public:
+    explicit ManualTimer(ManualExecutor& owner) : owner_(owner) {}
+    ~ManualTimer() override { cancel(); }
+    void expires_after(std::chrono::milliseconds delay, std::function<void()> fired) override {
+      cancel();
+      id_ = owner_.schedule(owner_.now_ + delay, std::move(fired));
+    }
+    void cancel() override {
+      if (id_ != 0) owner_.timers_.erase(id_);
+      id_ = 0;
+    }
+
+   private:
+    ManualExecutor& owner_;
+    std::uint64_t id_ = 0;
+  };
+
+  void post(std::function<void()> task) override { tasks_.push_back(std::move(task)); }
+  std::unique_ptr<Timer> make_timer() override { return std::make_unique<ManualTimer>(*this); }
+
+  /// Runs posted tasks until none is left; returns how many ran.
+  std::size_t run_pending() {
+    std::size_t ran = 0;
+    while (!tasks_.empty()) {
+      auto task = std::move(tasks_.front());
+      tasks_.erase(tasks_.begin());
+      task();
+      ++ran;
+    }
+    return ran;
+  }
+
+  /// Moves virtual time forward, firing due timers in order and running posted tasks.
+  void advance(std::chrono::milliseconds by) {
+    const auto until = now_ + by;
+    run_pending();
+    for (;;) {
+      auto next = std::min_element(timers_.begin(), timers_.end(), [](auto& a, auto& b) {
+        return a.second.due < b.second.due;
+      });
+      if (next == timers_.end() || next->second.due > until) break;
+      now_ = next->second.due;
+      auto fired = std::move(next->second.fired);
+      timers_.erase(next);
+      fired();
+      run_pending();
+    }
+    now_ = until;
+  }
+
+  /// Virtual time since the harness started.
+  std::chrono::milliseconds now() const { return now_; }
+  std::size_t pending_timers() const { return timers_.size(); }
+
+ private:
+  struct Pending {
+    std::chrono::milliseconds due;
+    std::function<void()> fired;
+  };
+  std::uint64_t schedule(std::chrono::milliseconds due, std::function<void()> fired) {
+    timers_.emplace(++next_id_, Pending{due, std::move(fired)});
+    return next_id_;
+  }
+
+  std::vector<std::function<void()>> tasks_;
+  std::map<std::uint64_t, Pending> timers_;
+  std::uint64_t next_id_ = 0;
+  std::chrono::milliseconds now_{0};
+};
+
+/// State store in memory, expiring entries in the executor's virtual time.
+class MemoryStateStore final : public StateStore {
+ public:
+  explicit MemoryStateStore(const ManualExecutor& clock) : clock_(clock) {}
+  std::optional<std::string> get(std::string_view key) override {
+    auto it = entries_.find(std::string(key));
+    if (it == entries_.end() || expired(it->second)) return std::nullopt;
+    return it->second.value;
+  }
+  Status put(std::string_view key, std::string_view value,
+             std::chrono::milliseconds ttl) override {
+    entries_[std::string(key)] = Entry{std::string(value), expiry(ttl)};
+    return {};
+  }
+  Result<bool> put_if_absent(std::string_view key, std::string_view value,
+                             std::chrono::milliseconds ttl) override {
+    if (get(key)) return false;
+    entries_[std::string(key)] = Entry{std::string(value), expiry(ttl)};
+    return true;
+  }
+  Status erase(std::string_view key) override {
+    entries_.erase(std::string(key));
+    return {};
+  }
+
+ private:
+  struct Entry {
+    std::string value;
+    std::chrono::milliseconds expires;  // zero: never
+  };
+  std::chrono::milliseconds expiry(std::chrono::milliseconds ttl) const {
+    return ttl.count() == 0 ? ttl : clock_.now() + ttl;
+  }
+  bool expired(const Entry& e) const {
+    return e.expires.count() != 0 && e.expires <= clock_.now();
+  }
+  const ManualExecutor& clock_;
+  std::map<std::string, Entry> entries_;
+};
+
+/// Records what a source emits. `capacity` simulates a saturated pipeline.
+class CapturingEmitter final : public Emitter {
+ public:
+  void emit(std::unique_ptr<Event> event, EmitCallback done) override {
+    if (saturated()) {
+      ++refused;
+      if (done) done(retryable("pipeline saturated"));
+      return;
+    }
+    events.push_back(std::move(event));
+    if (done) done({});
+  }
+  bool saturated() const override { return events.size() >= capacity; }
+  void when_ready(std::function<void()> ready) override { waiters.push_back(std::move(ready)); }
+
+  /// Empties the captured events and wakes sources waiting for room.
+  std::vector<std::unique_ptr<Event>> take() {
+    auto out = std::move(events);
+    events.clear();
+    auto wake = std::move(waiters);
+    waiters.clear();
+    for (auto& w : wake) w();
+    return out;
+  }
+
+  std::vector<std::unique_ptr<Event>> events;
+  std::vector<std::function<void()>> waiters;
+  std::size_t capacity = SIZE_MAX;
+  std::size_t refused = 0;
+};
+
+/// The captured context given to the component under test.
+class TestContext final : public Context {
+ public:
+  explicit TestContext(std::string pipeline, std::string component)
+      : pipeline_(std::move(pipeline)), component_(std::move(component)) {}
+  std::string_view pipeline() const override { return pipeline_; }
+  std::string_view component() const override { return component_; }
+  Logger& logger() override { return logger_; }
+  Executor& executor() override { return executor_; }
+  StateStore& state() override { return state_; }
+  Emitter& emitter() override { return emitter_; }
+
+  CapturedLogger& captured_logger() { return logger_; }
+  ManualExecutor& manual_executor() { return executor_; }
+  CapturingEmitter& capturing_emitter() { return emitter_; }
+
+ private:
+  std::string pipeline_;
+  std::string component_;
+  CapturedLogger logger_;
+  ManualExecutor executor_;
+  MemoryStateStore state_{executor_};
+  CapturingEmitter emitter_;
+};
+
+/// Runs one component through its lifecycle with a captured context.
+class Harness {
+ public:
+  /// `options_json` is the component's options as JSON, in the same forms as YAML
+  /// ("interval": "1s"); it is validated and defaulted against the declaration.
+  Harness(const ComponentDecl& decl, std::string_view options_json = "{}",
+          std::string pipeline = "test")
+      : decl_(decl), context_(std::move(pipeline), decl.type) {
+    rapidjson::Document input;
+    input.Parse(options_json.data(), options_json.size());
+    if (input.HasParseError()) throw std::invalid_argument("Harness: options are not JSON");
+    normalize_options(decl_.options, input, options_, options_.GetAllocator(), option_errors_);
+    component_ = decl_.create();
+  }
+
+  /// Errors found validating the options ("path: message").
+  std::vector<std::string> option_errors() const {
+    std::vector<std::string> out;
+    for (const auto& e : option_errors_) out.push_back(e.path + ": " + e.message);
+    return out;
+  }
+
+  /// Validates and configures; invalid options give an invalid_config error listing them all.
+  Status configure() {
+    if (!option_errors_.empty()) {
+      std::string message;
+      for (const auto& line : option_errors()) message += (message.empty() ? "" : "; ") + line;
+      return invalid_config(message);
+    }
+    view_ = std::make_unique<Options>(options_, decl_.options);
+    return component_->configure(*view_, context_);
+  }
+  Status start() { return component_->start(); }
+  /// Drains and stops, running whatever the drain needs on the manual executor.
+  void stop() {
+    component_->drain([] {});
+    executor().run_pending();
+    component_->stop();
+  }
+
+  /// Applies a transform to `event`.
+  Result<Verdict> apply(Event& event) {
+    return static_cast<Transform&>(*component_).apply(event);
+  }
+  /// Delivers `event` to a sink and runs the executor until the sink reports; a sink that
+  /// never calls back within `timeout` of virtual time yields a retryable "no callback" error.
+  Status deliver(EventPtr event, std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+    std::optional<Status> outcome;
+    static_cast<Sink&>(*component_).deliver(std::move(event), [&](Status s) {
+      outcome = std::move(s);
+    });
+    for (auto waited = std::chrono::milliseconds(0); !outcome && waited < timeout;
+         waited += std::chrono::milliseconds(10)) {
+      executor().advance(std::chrono::milliseconds(10));
+    }
+    if (!outcome) return retryable("sink did not call back");
+    return *outcome;
+  }
+
+  /// Events a source has emitted so far.
+  std::vector<std::unique_ptr<Event>>& emitted() { return context_.capturing_emitter().events; }
+  CapturingEmitter& emitter() { return context_.capturing_emitter(); }
+  CapturedLogger& logs() { return context_.captured_logger(); }
+  ManualExecutor& executor() { return context_.manual_executor(); }
+  /// Moves virtual time forward (timers fire, posted tasks run).
+  void advance(std::chrono::milliseconds by) { executor().advance(by); }
+  TestContext& context() { return context_; }
+  template <class T>
+  T& component() { return static_cast<T&>(*component_); }
+
+ private:
+  const ComponentDecl& decl_;
+  TestContext context_;
+  rapidjson::Document options_;
+  std::vector<OptionError> option_errors_;
+  std::unique_ptr<Options> view_;
+  std::unique_ptr<Component> component_;
+};
+
+}  // namespace switchyard::testing

@@ -1,0 +1,201 @@
+// The `switchyard` binary end to end: what an operator types and sees.
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include <sstream>
+
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+namespace switchyard {
+namespace {
+
+using test::run_to_end;
+
+const std::string kBinary = SWITCHYARD_BINARY;
+const std::string kFixtures = SWITCHYARD_FIXTURE_DIR;
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+template <class Pred>
+bool wait_until(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  // A config whose pipelines dir is <tmp>/pipelines.
+  std::string config(const std::string& extra = "") {
+    return dir_.write("switchyard.yaml", "pipelines: {dir: " + (dir_ / "pipelines").string() +
+                                             "}\nstate: {dir: " + (dir_ / "state").string() + "}\n" + extra)
+        .string();
+  }
+  test::TempDir dir_;
+};
+
+TEST_F(Cli, PrintsItsVersion) {
+  auto r = run_to_end({kBinary, "--version"}, dir_);
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out, "switchyard 0.1.0\n");
+}
+
+TEST_F(Cli, PluginsListShowsCoreAndTheSdkExample) {
+  auto r = run_to_end({kBinary, "plugins", "list", "-c", config()}, dir_);
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* type : {"generate ", "stdout ", "file ", "example.stamp "}) {
+    EXPECT_NE(r.out.find(type), std::string::npos) << type << " missing from\n" << r.out;
+  }
+}
+
+TEST_F(Cli, PluginsDescribePrintsTheDeclaration) {
+  auto r = run_to_end({kBinary, "plugins", "describe", "file", "-c", config()}, dir_);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("file (sink)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("path  (string, required)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("format  (string, default: cloudevent)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("one of: cloudevent | data"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("retry  (object, optional)"), std::string::npos) << r.out;
+
+  auto unknown = run_to_end({kBinary, "plugins", "describe", "nope", "-c", config()}, dir_);
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_EQ(unknown.err, "unknown component type 'nope' (see `switchyard plugins list`)\n");
+}
+
+TEST_F(Cli, ValidateReportsEveryErrorInEveryFileWithPosition) {
+  dir_.write("pipelines/one.yaml", "source:\n  type: generate\n  interval: often\nsinks:\n  - type: fiel\n");
+  dir_.write("pipelines/two.yaml", "source: {type: generate}\nsinks:\n  - type: stdout\n    colour: red\n");
+  dir_.write("pipelines/three.yaml", "source: [unclosed\n");
+  auto r = run_to_end({kBinary, "validate", "-c", config()}, dir_);
+  EXPECT_EQ(r.code, 1);
+  const std::string p = (dir_ / "pipelines").string() + "/";
+  EXPECT_EQ(lines(r.err), (std::vector<std::string>{
+                              p + "one.yaml:3:3: source.interval: expected a duration like 500ms, 30s, 5m or 24h",
+                              p + "one.yaml:5:5: sinks[0].type: unknown sink type 'fiel' (did you mean 'file'?)",
+                              p + "three.yaml:2:1: end of sequence flow not found",
+                              p + "two.yaml:4:5: sinks[0].colour: unknown option",
+                              "4 error(s)",
+                          }));
+}
+
+TEST_F(Cli, ValidateAcceptsGoodPipelinesAndNamedFiles) {
+  dir_.write("pipelines/ok.yaml", "source: {type: generate}\nsinks: [{type: stdout}]\n");
+  const auto other = dir_.write("elsewhere/bad.yaml", "source: {type: generate}\n");
+  auto r = run_to_end({kBinary, "validate", "-c", config()}, dir_);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "ok: 1 pipeline(s) valid\n");
+  auto named = run_to_end({kBinary, "validate", "-c", config(), other.string()}, dir_);
+  EXPECT_EQ(named.code, 1);
+  EXPECT_NE(named.err.find("bad.yaml:1:1: sinks: required option is missing"), std::string::npos) << named.err;
+}
+
+TEST_F(Cli, RunDeliversEventsAndExitsCleanlyOnSigterm) {
+  const auto out = dir_ / "events.jsonl";
+  dir_.write("pipelines/demo.yaml", "source:\n  type: generate\n  interval: 10ms\n  payload: {n: 1}\n"
+                                    "sinks:\n  - type: file\n    path: " + out.string() + "\n");
+  test::Child engine({kBinary, "run", "-c", config("log: {format: json}\n")}, dir_.path());
+  ASSERT_TRUE(wait_until([&] { return lines(test::read_file(out)).size() >= 5; })) << engine.err();
+  engine.signal(SIGTERM);
+  ASSERT_EQ(engine.wait(), 0) << engine.err();
+  for (const auto& line : lines(test::read_file(out))) {
+    rapidjson::Document d;
+    d.Parse(line.c_str());
+    ASSERT_FALSE(d.HasParseError()) << line;
+    EXPECT_STREQ(d["pipeline"].GetString(), "demo");
+    EXPECT_EQ(d["data"]["n"].GetInt(), 1);
+  }
+  // log.format: json gives one JSON object per line, with the lifecycle in it.
+  const auto log_lines = lines(engine.err());
+  ASSERT_FALSE(log_lines.empty());
+  bool saw_started = false;
+  for (const auto& line : log_lines) {
+    rapidjson::Document d;
+    d.Parse(line.c_str());
+    ASSERT_FALSE(d.HasParseError()) << line;
+    ASSERT_TRUE(d.HasMember("level") && d.HasMember("msg") && d.HasMember("time")) << line;
+    if (std::string(d["msg"].GetString()).find("pipeline demo started") != std::string::npos) saw_started = true;
+  }
+  EXPECT_TRUE(saw_started) << engine.err();
+}
+
+TEST_F(Cli, SigtermDrainsEverythingAlreadyAccepted) {
+  const auto out = dir_ / "events.jsonl";
+  dir_.write("pipelines/burst.yaml",
+             "source: {type: generate, interval: 0, count: 20000}\n"
+             "sinks:\n  - {type: file, path: " + out.string() + ", concurrency: 1}\n");
+  test::Child engine({kBinary, "run", "-c", config()}, dir_.path());
+  ASSERT_TRUE(wait_until([&] { return !test::read_file(out).empty(); })) << engine.err();
+  engine.signal(SIGINT);
+  ASSERT_EQ(engine.wait(), 0) << engine.err();
+  // Whatever the source had handed over before the signal was written out: the log says
+  // nothing was left behind, and every written line is whole.
+  EXPECT_EQ(engine.err().find("not delivered"), std::string::npos) << engine.err();
+  const auto written = lines(test::read_file(out));
+  EXPECT_GT(written.size(), 0u);
+  for (const auto& line : written) ASSERT_EQ(line.back(), '}') << line;
+}
+
+TEST_F(Cli, RunRefusesInvalidPipelinesAndStartsNothing) {
+  const auto out = dir_ / "events.jsonl";
+  dir_.write("pipelines/good.yaml", "source: {type: generate, interval: 10ms}\n"
+                                    "sinks: [{type: file, path: " + out.string() + "}]\n");
+  dir_.write("pipelines/bad.yaml", "source: {type: generate, count: many}\nsinks: [{type: stdout}]\n");
+  auto r = run_to_end({kBinary, "run", "-c", config()}, dir_);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("bad.yaml:1:26: source.count: expected an integer, got a string"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("1 configuration error(s); nothing started"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
+TEST_F(Cli, APipelineThatFailsToStartDoesNotStopTheOthers) {
+  const auto out = dir_ / "events.jsonl";
+  dir_.write("pipelines/good.yaml", "source: {type: generate, interval: 10ms}\n"
+                                    "sinks: [{type: file, path: " + out.string() + "}]\n");
+  dir_.write("pipelines/bad.yaml", "source: {type: generate}\nsinks: [{type: test.throwing_sink}]\n");
+  const std::string paths = "plugins: {paths: [" + std::string(SWITCHYARD_PLUGIN_DIR) + ", " + kFixtures + "/faulty]}\n";
+  test::Child engine({kBinary, "run", "-c", config(paths)}, dir_.path());
+  ASSERT_TRUE(wait_until([&] { return lines(test::read_file(out)).size() >= 3; })) << engine.err();
+  engine.signal(SIGTERM);
+  ASSERT_EQ(engine.wait(), 0);
+  EXPECT_NE(engine.err().find("pipeline bad (" + (dir_ / "pipelines/bad.yaml").string() +
+                              ") failed to start: sinks[0] 'test.throwing_sink': start threw: boom in start"),
+            std::string::npos)
+      << engine.err();
+}
+
+TEST_F(Cli, PluginsCheckRunsEachComponentsLifecycle) {
+  auto ok = run_to_end({kBinary, "plugins", "check", std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-core.so"}, dir_);
+  EXPECT_EQ(ok.code, 0) << ok.out << ok.err;
+  EXPECT_NE(ok.out.find("plugin core 0.1.0"), std::string::npos) << ok.out;
+  EXPECT_NE(ok.out.find("all components passed"), std::string::npos) << ok.out;
+
+  auto faulty = run_to_end({kBinary, "plugins", "check", kFixtures + "/faulty/faulty.so"}, dir_);
+  EXPECT_EQ(faulty.code, 1);
+  EXPECT_NE(faulty.out.find("check: FAILED: start threw: boom in start"), std::string::npos) << faulty.out;
+  EXPECT_NE(faulty.out.find("1 component(s) failed"), std::string::npos) << faulty.out;
+
+  auto refused = run_to_end({kBinary, "plugins", "check", kFixtures + "/wrong_abi/wrong_abi.so"}, dir_);
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_NE(refused.err.find("refused: " + kFixtures + "/wrong_abi/wrong_abi.so: built for SDK ABI version"),
+            std::string::npos) << refused.err;
+}
+
+TEST_F(Cli, ARefusedLibraryIsReportedByValidate) {
+  dir_.write("pipelines/ok.yaml", "source: {type: generate}\nsinks: [{type: stdout}]\n");
+  const std::string paths = "plugins: {paths: [" + std::string(SWITCHYARD_PLUGIN_DIR) + ", " + kFixtures + "/no_entry]}\n";
+  auto r = run_to_end({kBinary, "validate", "-c", config(paths)}, dir_);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("plugin refused: " + kFixtures + "/no_entry/no_entry.so: not a Switchyard plugin"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace switchyard

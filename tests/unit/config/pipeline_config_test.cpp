@@ -1,0 +1,190 @@
+// Pipeline files: validation against the declarations, with file:line:col for every error.
+#include "config/pipeline_config.hpp"
+
+#include <gtest/gtest.h>
+
+#include "config/engine_config.hpp"
+#include "loader/registry.hpp"
+#include "support/temp_dir.hpp"
+
+namespace switchyard::config {
+namespace {
+
+class PipelineConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string error;
+    ASSERT_TRUE(registry_.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-core.so", error)) << error;
+  }
+
+  // Loads `yaml` as pipelines/<name>; returns the formatted diagnostics, one per line.
+  std::string errors_of(const std::string& yaml, const std::string& name = "p.yaml") {
+    const auto file = dir_.write(name, yaml);
+    Diagnostics diagnostics;
+    PipelineConfig config;
+    load_pipeline(file, registry_, config, diagnostics);
+    std::string out;
+    for (const auto& d : diagnostics) out += format(d).substr(dir_.path().string().size() + 1) + "\n";
+    return out;
+  }
+
+  loader::PluginRegistry registry_;
+  test::TempDir dir_;
+};
+
+TEST_F(PipelineConfigTest, ValidPipelineGetsDefaultsAndFileNameAsName) {
+  const auto file = dir_.write("demo.yaml", R"(
+source:
+  type: generate
+  interval: 250ms
+sinks:
+  - type: stdout
+  - name: archive
+    type: file
+    path: /tmp/x.jsonl
+    retry: { max_attempts: 8, initial: 2s, max: 1m }
+    concurrency: 4
+)");
+  Diagnostics diagnostics;
+  PipelineConfig config;
+  ASSERT_TRUE(load_pipeline(file, registry_, config, diagnostics)) << format(diagnostics.front());
+  EXPECT_EQ(config.name, "demo");
+  EXPECT_EQ(config.durability, Durability::disk);
+  EXPECT_EQ(config.queue_size, 1024u);
+  ASSERT_EQ(config.sinks.size(), 2u);
+  EXPECT_EQ(config.sinks[0].name, "stdout");
+  EXPECT_EQ(config.sinks[1].name, "archive");
+  EXPECT_EQ(config.sinks[1].retry.max_attempts, 8u);
+  EXPECT_EQ(config.sinks[1].retry.initial, std::chrono::seconds(2));
+  EXPECT_EQ(config.sinks[1].retry.max, std::chrono::minutes(1));
+  EXPECT_EQ(config.sinks[1].concurrency, 4u);
+  const Options source(*config.source.options, config.source.decl->options);
+  EXPECT_EQ(source.duration("interval"), std::chrono::milliseconds(250));
+  EXPECT_EQ(source.string("event_type"), "switchyard.generated");  // declared default
+}
+
+TEST_F(PipelineConfigTest, ReportsEveryErrorWithLineAndColumn) {
+  const std::string errors = errors_of(R"(name: broken
+source:
+  type: generate
+  interval: often
+  colour: blue
+transforms:
+  - type: nope
+sinks:
+  - type: file
+  - type: stdout
+    format: yaml
+    retry:
+      max: soon
+  - type: generate
+)");
+  EXPECT_EQ(errors,
+            "p.yaml:4:3: source.interval: expected a duration like 500ms, 30s, 5m or 24h\n"
+            "p.yaml:5:3: source.colour: unknown option\n"
+            "p.yaml:7:5: transforms[0].type: unknown transform type 'nope' (see `switchyard plugins list`)\n"
+            "p.yaml:9:5: sinks[0].path: required option is missing\n"
+            "p.yaml:11:5: sinks[1].format: expected one of cloudevent, data, got 'yaml'\n"
+            "p.yaml:13:7: sinks[1].retry.max: expected a duration like 500ms, 30s, 5m or 24h\n"
+            "p.yaml:14:5: sinks[2].type: 'generate' is a source, not a sink\n");
+}
+
+TEST_F(PipelineConfigTest, SyntaxErrorsNameTheirPosition) {
+  const std::string errors = errors_of("source:\n  type: generate\nsinks: [stdout\n");
+  EXPECT_NE(errors.find("p.yaml:4:1: "), std::string::npos) << errors;
+}
+
+TEST_F(PipelineConfigTest, UnsetVariableAndUnreadableFileAreReportedAtTheirOption) {
+  ::unsetenv("SY_TEST_NOT_SET");
+  const std::string errors = errors_of(R"(source:
+  type: generate
+sinks:
+  - type: file
+    path: ${SY_TEST_NOT_SET}
+  - name: second
+    type: file
+    path: ${file:/nonexistent/path/secret}
+)");
+  EXPECT_NE(errors.find("p.yaml:5:11: sinks[0].path: environment variable SY_TEST_NOT_SET is not set"),
+            std::string::npos) << errors;
+  EXPECT_NE(errors.find("p.yaml:8:11: sinks[1].path: cannot read ${file:/nonexistent/path/secret}"),
+            std::string::npos) << errors;
+}
+
+TEST_F(PipelineConfigTest, DuplicateKeysAndSinkNamesAreErrors) {
+  const std::string errors = errors_of(R"(source:
+  type: generate
+  interval: 1s
+  interval: 2s
+sinks:
+  - type: stdout
+  - type: stdout
+)");
+  EXPECT_NE(errors.find("p.yaml:4:3: source.interval: duplicate key"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("sinks[1]: name 'stdout' is already used by sinks[0]"), std::string::npos) << errors;
+}
+
+TEST_F(PipelineConfigTest, InterpolatedSecretsNeverAppearInErrors) {
+  ::setenv("SY_TEST_SECRET", "hunter2-very-secret", 1);
+  const std::string errors = errors_of(R"(source:
+  type: generate
+  count: ${SY_TEST_SECRET}
+sinks:
+  - type: stdout
+    pretty: ${SY_TEST_SECRET}
+)");
+  EXPECT_NE(errors.find("source.count: expected an integer, got a string"), std::string::npos) << errors;
+  EXPECT_EQ(errors.find("hunter2"), std::string::npos) << errors;
+}
+
+TEST_F(PipelineConfigTest, MissingSourceAndSinksAreReported) {
+  const std::string errors = errors_of("name: empty\n");
+  EXPECT_NE(errors.find("source: required option is missing"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("sinks: required option is missing"), std::string::npos) << errors;
+}
+
+TEST_F(PipelineConfigTest, PipelineNamesMustBeUnique) {
+  dir_.write("a.yaml", "name: same\nsource: {type: generate}\nsinks: [{type: stdout}]\n");
+  dir_.write("b.yaml", "name: same\nsource: {type: generate}\nsinks: [{type: stdout}]\n");
+  dir_.write("notes.txt", "not a pipeline");
+  Diagnostics diagnostics;
+  auto pipelines = load_pipelines(dir_.path(), {}, registry_, diagnostics);
+  EXPECT_EQ(pipelines.size(), 1u);
+  ASSERT_EQ(diagnostics.size(), 1u);
+  EXPECT_NE(format(diagnostics[0]).find("pipeline name 'same' is already used by"), std::string::npos);
+}
+
+TEST(EngineConfig, AbsentFileMeansDefaults) {
+  EngineConfig config;
+  Diagnostics diagnostics;
+  ASSERT_TRUE(load_engine_config("/nonexistent/switchyard.yaml", false, config, diagnostics));
+  EXPECT_EQ(config.http.listen, "0.0.0.0:8080");
+  EXPECT_EQ(config.http.max_body, 25u * 1024 * 1024);
+  EXPECT_EQ(config.admin.listen, "127.0.0.1:9090");
+  EXPECT_EQ(config.pipelines_dir, "pipelines");
+  EXPECT_EQ(config.state_dir, "var/switchyard");
+  EXPECT_EQ(config.log_format, "text");
+  EXPECT_EQ(config.shutdown_timeout, std::chrono::seconds(30));
+}
+
+TEST(EngineConfig, ExplicitMissingFileIsAnError) {
+  EngineConfig config;
+  Diagnostics diagnostics;
+  EXPECT_FALSE(load_engine_config("/nonexistent/switchyard.yaml", true, config, diagnostics));
+  ASSERT_EQ(diagnostics.size(), 1u);
+  EXPECT_NE(format(diagnostics[0]).find("cannot read file"), std::string::npos);
+}
+
+TEST(EngineConfig, InvalidKeysAreReportedWithPositions) {
+  test::TempDir dir;
+  const auto file = dir.write("s.yaml", "log:\n  level: loud\nhttp:\n  max_body: huge\n");
+  EngineConfig config;
+  Diagnostics diagnostics;
+  EXPECT_FALSE(load_engine_config(file.string(), true, config, diagnostics));
+  ASSERT_EQ(diagnostics.size(), 2u);
+  EXPECT_EQ(format(diagnostics[0]), file.string() + ":4:3: http.max_body: expected a size like 1024, 64KB or 25MiB");
+  EXPECT_EQ(format(diagnostics[1]), file.string() + ":2:3: log.level: expected one of trace, debug, info, warn, error, got 'loud'");
+}
+
+}  // namespace
+}  // namespace switchyard::config

@@ -1,0 +1,222 @@
+// The runtime: fan-out, routing, transforms, backpressure, retries, drain and isolation.
+#include "runtime/pipeline.hpp"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <numeric>
+#include <thread>
+
+#include "config/pipeline_config.hpp"
+#include "loader/registry.hpp"
+#include "log/logging.hpp"
+#include "runtime/engine.hpp"
+#include "runtime/io.hpp"
+#include "runtime/state_store.hpp"
+#include "support/temp_dir.hpp"
+#include "test_components.hpp"
+
+namespace switchyard::runtime {
+namespace {
+
+using test::Captured;
+
+template <class Pred>
+bool wait_until(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+std::vector<int> iota(int n, int step = 1) {
+  std::vector<int> v;
+  for (int i = 0; i < n; i += step) v.push_back(i);
+  return v;
+}
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    log::setup("warn", "text");
+    Captured::instance().clear();
+    test::SequenceSource::waits = 0;
+    std::string error;
+    ASSERT_TRUE(registry_.add(test::kTestPlugin, "<test>", error)) << error;
+    ASSERT_TRUE(registry_.load(std::string(SWITCHYARD_FIXTURE_DIR) + "/faulty/faulty.so", error)) << error;
+    io_.start();
+  }
+
+  std::shared_ptr<Pipeline> start(const std::string& yaml, Status* status_out = nullptr) {
+    const auto file = dir_.write("p.yaml", yaml);
+    config::Diagnostics diagnostics;
+    auto config = std::make_shared<config::PipelineConfig>();
+    EXPECT_TRUE(config::load_pipeline(file, registry_, *config, diagnostics))
+        << (diagnostics.empty() ? "" : config::format(diagnostics[0]));
+    auto pipeline = make_pipeline(config, io_, store_);
+    Status status = pipeline->build();
+    if (status) status = pipeline->start();
+    if (status_out) *status_out = status;
+    else EXPECT_TRUE(status) << status.error().message;
+    return pipeline;
+  }
+
+  void drain(Pipeline& pipeline) {
+    std::mutex m;
+    std::condition_variable cv;
+    bool done = false;
+    pipeline.drain([&] {
+      std::lock_guard lock(m);
+      done = true;
+      cv.notify_all();
+    });
+    std::unique_lock lock(m);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return done; }));
+  }
+
+  loader::PluginRegistry registry_;  // outlives everything: components' code lives in it
+  test::TempDir dir_;
+  MemoryStateStore store_;
+  Io io_{2};
+};
+
+TEST_F(PipelineTest, EverySinkReceivesEveryEventInOrder) {
+  auto p = start(R"(
+source: {type: test.sequence, count: 2000}
+sinks:
+  - {name: a, type: test.capture, bucket: a}
+  - {name: b, type: test.capture, bucket: b}
+)");
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("b").size() == 2000; }));
+  EXPECT_EQ(Captured::instance().of("a"), iota(2000));
+  EXPECT_EQ(Captured::instance().of("b"), iota(2000));
+  drain(*p);
+  p->stop();
+  const auto stats = p->stats();
+  EXPECT_EQ(stats.received, 2000u);
+  EXPECT_EQ(stats.sinks[0].delivered, 2000u);
+  EXPECT_EQ(stats.sinks[1].delivered, 2000u);
+}
+
+TEST_F(PipelineTest, SinkWithFalseConditionReceivesNothing) {
+  auto p = start(R"(
+source: {type: test.sequence, count: 100}
+sinks:
+  - {name: on, type: test.capture, bucket: on, if: true}
+  - {name: off, type: test.capture, bucket: off, if: false}
+)");
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("on").size() == 100; }));
+  drain(*p);
+  p->stop();
+  EXPECT_TRUE(Captured::instance().of("off").empty());
+  EXPECT_EQ(p->stats().sinks[1].skipped, 100u);
+}
+
+TEST_F(PipelineTest, TransformsRunInOrderAndDropsReachNoSink) {
+  auto p = start(R"(
+source: {type: test.sequence, count: 100}
+transforms:
+  - {type: test.drop_odd}
+sinks:
+  - {type: test.capture, bucket: evens}
+)");
+  ASSERT_TRUE(wait_until([p] { return p->stats().received == 100 && p->in_flight() == 0; }));
+  drain(*p);
+  p->stop();
+  EXPECT_EQ(Captured::instance().of("evens"), iota(100, 2));
+  EXPECT_EQ(p->stats().dropped, 50u);
+}
+
+TEST_F(PipelineTest, SlowSinkPushesBackOnTheSourceWithoutLosingEvents) {
+  auto p = start(R"(
+queue_size: 8
+source: {type: test.sequence, count: 3000}
+sinks:
+  - {type: test.capture, bucket: slow, delay: 1ms, queue_size: 8, concurrency: 4}
+)");
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("slow").size() == 3000; }, std::chrono::seconds(60)));
+  drain(*p);
+  p->stop();
+  auto got = Captured::instance().of("slow");
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, iota(3000));
+  EXPECT_GT(test::SequenceSource::waits.load(), 0) << "the source was never pushed back";
+  EXPECT_EQ(p->stats().refused, 0u);
+  EXPECT_LE(Captured::instance().max_in_flight["slow"], 4);
+}
+
+TEST_F(PipelineTest, RetryableFailuresAreRetriedUntilDelivered) {
+  auto p = start(R"(
+source: {type: test.sequence, count: 50}
+sinks:
+  - type: test.capture
+    bucket: flaky
+    fail_first: 2
+    retry: {max_attempts: 3, initial: 1ms, max: 5ms}
+)");
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("flaky").size() == 50; }));
+  drain(*p);
+  p->stop();
+  EXPECT_EQ(Captured::instance().of("flaky"), iota(50));
+  const auto s = p->stats().sinks[0];
+  EXPECT_EQ(s.retried, 100u);
+  EXPECT_EQ(s.dead_lettered, 0u);
+}
+
+TEST_F(PipelineTest, EventsAreGivenUpAfterMaxAttemptsOrAtOnceWhenPermanent) {
+  auto p = start(R"(
+source: {type: test.sequence, count: 10}
+sinks:
+  - {name: tired, type: test.capture, bucket: tired, fail_first: 5, retry: {max_attempts: 2, initial: 1ms, max: 2ms}}
+  - {name: broken, type: test.capture, bucket: broken, fail_first: 1, permanent: true}
+)");
+  ASSERT_TRUE(wait_until([p] {
+    auto s = p->stats();
+    return s.sinks[0].dead_lettered == 10 && s.sinks[1].dead_lettered == 10;
+  }));
+  drain(*p);
+  p->stop();
+  const auto s = p->stats();
+  EXPECT_EQ(s.sinks[0].failed, 20u);  // two attempts each
+  EXPECT_EQ(s.sinks[1].failed, 10u);  // one attempt each: permanent is not retried
+  EXPECT_TRUE(Captured::instance().of("tired").empty());
+}
+
+TEST_F(PipelineTest, DrainWaitsForDeliveriesInFlight) {
+  auto p = start(R"(
+source: {type: test.sequence, count: 40}
+sinks:
+  - {type: test.capture, bucket: slow, delay: 5ms}
+)");
+  ASSERT_TRUE(wait_until([p] { return p->stats().received == 40; }));
+  drain(*p);
+  EXPECT_EQ(Captured::instance().of("slow").size(), 40u);
+  EXPECT_EQ(p->in_flight(), 0u);
+  p->stop();
+}
+
+TEST_F(PipelineTest, PluginThatThrowsInStartFailsOnlyItsPipeline) {
+  Status status;
+  auto bad = start(R"(
+source: {type: test.sequence, count: 10}
+sinks:
+  - {type: test.capture, bucket: never}
+  - {name: thrower, type: test.throwing_sink}
+)", &status);
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().message, "sinks[1] 'thrower': start threw: boom in start");
+  auto good = start(R"(
+source: {type: test.sequence, count: 10}
+sinks:
+  - {type: test.capture, bucket: good}
+)");
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("good").size() == 10; }));
+  EXPECT_TRUE(Captured::instance().of("never").empty());
+  drain(*good);
+  good->stop();
+}
+
+}  // namespace
+}  // namespace switchyard::runtime

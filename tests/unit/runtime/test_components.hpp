@@ -1,0 +1,162 @@
+#pragma once
+// In-process components for runtime tests, registered through PluginRegistry::add.
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "switchyard/switchyard.hpp"
+
+namespace switchyard::test {
+
+/// What capture sinks received, by bucket.
+struct Captured {
+  std::mutex mutex;
+  std::map<std::string, std::vector<int>> received;
+  std::map<std::string, int> max_in_flight;
+
+  static Captured& instance() {
+    static Captured c;
+    return c;
+  }
+  std::vector<int> of(const std::string& bucket) {
+    std::lock_guard lock(mutex);
+    return received[bucket];
+  }
+  void clear() {
+    std::lock_guard lock(mutex);
+    received.clear();
+    max_in_flight.clear();
+  }
+};
+
+// Emits {"n": 0..count-1} as fast as the pipeline accepts, respecting backpressure.
+class SequenceSource final : public Source {
+ public:
+  static inline std::atomic<int> waits{0};
+  Status configure(const Options& options, Context& context) override {
+    count_ = static_cast<int>(options.integer("count"));
+    context_ = &context;
+    return {};
+  }
+  Status start() override {
+    running_ = true;
+    context_->executor().post([this] { pump(); });
+    return {};
+  }
+  void drain(std::function<void()> done) override {
+    running_ = false;
+    done();
+  }
+
+ private:
+  void pump() {
+    auto& emitter = context_->emitter();
+    for (int i = 0; i < 64 && running_ && next_ < count_; ++i) {
+      if (emitter.saturated()) {
+        ++waits;
+        emitter.when_ready([this] { pump(); });
+        return;
+      }
+      auto event = std::make_unique<Event>();
+      event->type = "test.sequence";
+      event->source = "test://sequence";
+      event->data.SetObject();
+      event->data.AddMember("n", next_++, event->allocator());
+      emitter.emit(std::move(event), {});
+    }
+    if (running_ && next_ < count_) context_->executor().post([this] { pump(); });
+  }
+
+  Context* context_ = nullptr;
+  int count_ = 0;
+  int next_ = 0;
+  bool running_ = false;
+};
+
+// Records payload.n per bucket; optionally completes later (async) or fails first attempts.
+class CaptureSink final : public Sink {
+ public:
+  Status configure(const Options& options, Context& context) override {
+    bucket_ = options.string("bucket");
+    delay_ = options.duration("delay");
+    fail_first_ = options.integer("fail_first");
+    permanent_ = options.boolean("permanent");
+    context_ = &context;
+    return {};
+  }
+  void deliver(EventPtr event, DeliveryCallback done) override {
+    const int n = event->data["n"].GetInt();
+    if (attempts_[n]++ < fail_first_) {
+      return done(permanent_ ? permanent("nope") : retryable("later", std::chrono::milliseconds(1)));
+    }
+    const int now = ++in_flight_;
+    {
+      auto& c = Captured::instance();
+      std::lock_guard lock(c.mutex);
+      c.max_in_flight[bucket_] = std::max(c.max_in_flight[bucket_], now);
+    }
+    auto finish = [this, n, done = std::move(done)] {
+      --in_flight_;
+      auto& c = Captured::instance();
+      {
+        std::lock_guard lock(c.mutex);
+        c.received[bucket_].push_back(n);
+      }
+      done({});
+    };
+    if (delay_.count() > 0) {
+      // Completes from another thread, as a network client would.
+      std::thread([delay = delay_, finish = std::move(finish)] {
+        std::this_thread::sleep_for(delay);
+        finish();
+      }).detach();
+    } else {
+      finish();
+    }
+  }
+
+ private:
+  Context* context_ = nullptr;
+  std::string bucket_;
+  std::chrono::milliseconds delay_{0};
+  std::int64_t fail_first_ = 0;
+  bool permanent_ = false;
+  std::map<int, std::int64_t> attempts_;
+  std::atomic<int> in_flight_{0};
+};
+
+// Drops events whose payload.n is odd.
+class DropOddTransform final : public Transform {
+ public:
+  Status configure(const Options&, Context&) override { return {}; }
+  Result<Verdict> apply(Event& event) override {
+    if (!event.data.IsObject() || !event.data.HasMember("n")) return permanent("no n");
+    return event.data["n"].GetInt() % 2 ? Verdict::drop : Verdict::keep;
+  }
+};
+
+inline constexpr OptionSpec kSequenceOptions[] = {
+    {.name = "count", .type = OptionType::integer, .default_value = "100"},
+};
+inline constexpr OptionSpec kCaptureOptions[] = {
+    {.name = "bucket", .type = OptionType::string, .required = true},
+    {.name = "delay", .type = OptionType::duration, .default_value = "0"},
+    {.name = "fail_first", .type = OptionType::integer, .default_value = "0"},
+    {.name = "permanent", .type = OptionType::boolean, .default_value = "false"},
+};
+inline const ComponentDecl kTestComponents[] = {
+    {.kind = ComponentKind::source, .type = "test.sequence", .summary = "", .options = kSequenceOptions,
+     .create = &make_component<SequenceSource>},
+    {.kind = ComponentKind::sink, .type = "test.capture", .summary = "", .options = kCaptureOptions,
+     .create = &make_component<CaptureSink>},
+    {.kind = ComponentKind::transform, .type = "test.drop_odd", .summary = "", .options = {},
+     .create = &make_component<DropOddTransform>},
+};
+inline const PluginDescriptor kTestPlugin{kAbiVersion, kToolchainTag, "test", "0", kTestComponents};
+
+}  // namespace switchyard::test
