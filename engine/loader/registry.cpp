@@ -3,6 +3,8 @@
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/dll/shared_library.hpp>
 
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <cstring>
 #include <fstream>
@@ -51,7 +53,16 @@ bool PluginRegistry::load(const std::filesystem::path& file, std::string& error)
                     boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local,
                     load_error);
   if (load_error) {
-    error = name + ": cannot be loaded as a shared library: " + load_error.message();
+    // Boost.DLL keeps only an errno-style code; dlopen's own message says what is wrong
+    // (an undefined symbol, a missing dependency), so ask for it once more.
+    std::string reason = load_error.message();
+    if (void* handle = ::dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL)) {
+      ::dlclose(handle);
+    } else if (const char* message = ::dlerror()) {
+      reason = message;
+      if (const auto prefix = name + ": "; reason.starts_with(prefix)) reason.erase(0, prefix.size());
+    }
+    error = name + ": cannot be loaded: " + reason;
     return false;
   }
   if (!lib->library.has(kEntryPoint)) {

@@ -55,6 +55,14 @@ TEST(PluginRegistry, RefusesAFileThatIsNotASharedLibrary) {
   EXPECT_EQ(error, file + ": not a shared library (no ELF header)");
 }
 
+TEST(PluginRegistry, RefusesALibraryWithUnresolvedSymbolsSayingWhich) {
+  PluginRegistry registry;
+  std::string error;
+  EXPECT_FALSE(registry.load(fixture("unresolved"), error));
+  EXPECT_EQ(error, fixture("unresolved") +
+                       ": cannot be loaded: undefined symbol: switchyard_symbol_that_does_not_exist");
+}
+
 TEST(PluginRegistry, RefusesADuplicateTypeAndKeepsTheFirst) {
   PluginRegistry registry;
   std::string error;
