@@ -10,6 +10,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/describe.hpp"
+#include "config/templates.hpp"
 #include "config/yaml_json.hpp"
 #include "log/logging.hpp"
 #include "runtime/component_context.hpp"
@@ -69,10 +70,17 @@ Status check_component(const ComponentDecl& decl, runtime::Io& io, runtime::Memo
     return invalid_config("cannot configure with defaults and examples: " + problems +
                           " (declare an example for each required option)");
   }
+  config::CompiledTemplates templates;
+  std::vector<config::TemplateError> template_errors;
+  config::compile_option_templates(decl.options, values, "", templates, template_errors);
+  if (!template_errors.empty()) {
+    return invalid_config("declared defaults or examples do not compile: " + template_errors.front().path +
+                          ": " + template_errors.front().message);
+  }
   CountingEmitter emitter;
   runtime::Strand strand = io.make_strand();
   runtime::ComponentContext context("check", decl.type, strand, store, emitter);
-  Options options(values, decl.options);
+  Options options(values, decl.options, &templates);
   std::unique_ptr<Component> component;
   if (Status s = step(strand, "create", [&]() -> Status {
         component = decl.create();

@@ -7,6 +7,7 @@
 
 #include "config/engine_config.hpp"
 #include "config/pipeline_config.hpp"
+#include "config/templates.hpp"
 #include "loader/registry.hpp"
 #include "log/logging.hpp"
 #include "runtime/engine.hpp"
@@ -31,6 +32,7 @@ bool prepare(const Common& common, Setup& setup) {
     return false;
   }
   log::setup(setup.engine.log_level, setup.engine.log_format);
+  config::set_expression_env(setup.engine.env_allow);
   std::vector<std::filesystem::path> dirs;
   for (const auto& p : setup.engine.plugin_paths) dirs.emplace_back(p);
   if (dirs.empty()) dirs = loader::default_plugin_paths();

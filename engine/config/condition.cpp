@@ -5,31 +5,22 @@
 namespace switchyard::config {
 namespace {
 
-class ConstantCondition final : public Condition {
+class ExpressionCondition final : public Condition {
  public:
-  explicit ConstantCondition(bool value) : value_(value) {}
-  bool evaluate(const Event&) const override { return value_; }
+  explicit ExpressionCondition(std::shared_ptr<const Template> t) : template_(std::move(t)) {}
+  bool evaluate(const Event& event) const override { return template_->test(event); }
 
  private:
-  bool value_;
+  std::shared_ptr<const Template> template_;
 };
 
 }  // namespace
 
 std::shared_ptr<const Condition> compile_condition(const rapidjson::Value& value,
-                                                   std::string& error) {
-  if (value.IsBool()) return std::make_shared<ConstantCondition>(value.GetBool());
-  if (value.IsString()) {
-    const std::string_view text(value.GetString(), value.GetStringLength());
-    if (text == "true") return std::make_shared<ConstantCondition>(true);
-    if (text == "false") return std::make_shared<ConstantCondition>(false);
-    if (text.find("${{") != std::string_view::npos) {
-      error = "expressions in conditions are not supported by this build yet";
-      return nullptr;
-    }
-  }
-  error = "expected a condition: true, false or ${{ expression }}";
-  return nullptr;
+                                                   TemplateError& error) {
+  auto t = compile_condition_template(value, error);
+  if (!t) return nullptr;
+  return std::make_shared<ExpressionCondition>(std::move(t));
 }
 
 }  // namespace switchyard::config

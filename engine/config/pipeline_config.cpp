@@ -40,7 +40,7 @@ constexpr OptionSpec kTransformKeys[] = {
 constexpr OptionSpec kSinkKeys[] = {
     {.name = "type", .type = OptionType::string, .required = true, .description = "Sink type, e.g. slack.webhook."},
     {.name = "name", .type = OptionType::string, .description = "Unique within the pipeline; defaults to the type."},
-    {.name = "if", .type = OptionType::json, .description = "Routing condition: the sink receives an event only when it holds.", .example = "${{ payload.workflow_run.head_branch == 'main' }}"},
+    {.name = "if", .type = OptionType::condition, .description = "Routing condition: the sink receives an event only when it holds.", .example = "${{ payload.workflow_run.head_branch == 'main' }}"},
     {.name = "retry", .type = OptionType::object, .description = "Retry policy for failed deliveries.", .children = kRetry},
     {.name = "queue_size", .type = OptionType::integer, .default_value = "1024", .description = "Events waiting for this sink before the pipeline is pushed back."},
     {.name = "concurrency", .type = OptionType::integer, .default_value = "1", .description = "Deliveries in flight at once (1 keeps order)."},
@@ -161,18 +161,28 @@ class PipelineLoader {
     normalize_options(found->decl->options, plugin_input, *options, options->GetAllocator(),
                       plugin_errors, path);
     report(plugin_errors);
+    auto templates = std::make_shared<CompiledTemplates>();
+    std::vector<TemplateError> template_errors;
+    compile_option_templates(found->decl->options, *options, path, *templates, template_errors);
+    for (const auto& e : template_errors) template_error(e.path, e);
+    out.templates = std::move(templates);
     auto redacted = std::make_shared<rapidjson::Document>();
     redact_options(found->decl->options, *options, *redacted, redacted->GetAllocator());
     out.options = std::move(options);
     out.redacted = std::move(redacted);
   }
 
+  void template_error(const std::string& path, const TemplateError& error) {
+    const Mark m = file_.marks.find_in_value(path, error.offset);
+    diagnostics_.push_back(Diagnostic{file_.file, m.line, m.column, path, error.message});
+  }
+
   void sink_keys(const Options& keys, const std::string& path, SinkConfig& sink) {
     const rapidjson::Value& condition = keys.json("if");
     if (!condition.IsNull()) {
-      std::string error;
+      TemplateError error;
       sink.condition = compile_condition(condition, error);
-      if (!sink.condition) diagnostics_.push_back(file_.error(path + ".if", error));
+      if (!sink.condition) template_error(path + ".if", error);
     }
     const Options retry = keys.object("retry");
     const std::int64_t attempts = retry.integer("max_attempts", 5);

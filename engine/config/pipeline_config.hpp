@@ -29,6 +29,8 @@ struct ComponentConfig {
   std::string name;      ///< Unique within the pipeline; defaults to the type.
   std::string location;  ///< "file:line:col" of its entry, for messages.
   std::shared_ptr<const rapidjson::Document> options;
+  /// The compiled templates of its text_template / json_template options.
+  std::shared_ptr<const TemplateSet> templates;
   /// The options with secrets replaced, safe for logs and the admin API.
   std::shared_ptr<const rapidjson::Document> redacted;
 };

@@ -126,6 +126,9 @@ class Converter {
 
   void scalar(const YAML::Node& node, rapidjson::Value& out, const std::string& path) {
     const std::string& raw = node.Scalar();
+    if (raw.find('\n') == std::string::npos) {
+      file_.marks.set_value(path, mark_of(node), node.Tag() != "?");
+    }
     std::string value;
     std::string failure;
     if (!interpolate(raw, value, failure)) {
@@ -167,6 +170,14 @@ Mark SourceMap::find(std::string_view path) const {
   if (auto it = marks_.find(p); it != marks_.end()) return it->second;
   if (auto it = marks_.find(""); it != marks_.end()) return it->second;  // the document itself
   return Mark{};
+}
+
+Mark SourceMap::find_in_value(std::string_view path, std::size_t offset) const {
+  if (auto it = values_.find(path); it != values_.end()) {
+    const auto& [mark, quoted] = it->second;
+    return Mark{mark.line, mark.column + static_cast<int>(offset) + (quoted ? 1 : 0)};
+  }
+  return find(path);
 }
 
 Diagnostic JsonFile::error(const std::string& path, std::string message) const {

@@ -28,9 +28,15 @@ class SourceMap {
   void set(std::string path, Mark mark) { marks_[std::move(path)] = mark; }
   /// The position of `path`, else of its closest ancestor that has one.
   Mark find(std::string_view path) const;
+  /// Records where the scalar value of `path` starts; `quoted` when it opens with a quote.
+  void set_value(std::string path, Mark mark, bool quoted) { values_[std::move(path)] = {mark, quoted}; }
+  /// The position of byte `offset` inside the string value at `path` (single-line values),
+  /// else the position of the path itself.
+  Mark find_in_value(std::string_view path, std::size_t offset) const;
 
  private:
   std::map<std::string, Mark, std::less<>> marks_;
+  std::map<std::string, std::pair<Mark, bool>, std::less<>> values_;
 };
 
 /// A parsed YAML file as JSON, with positions.

@@ -15,10 +15,13 @@
 namespace switchyard::runtime {
 
 struct Engine::State {
-  explicit State(const config::EngineConfig& c) : config(c), io(c.threads) {}
+  explicit State(const config::EngineConfig& c)
+      : config(c), io(c.threads), signals(io.context(), SIGINT, SIGTERM) {}
 
   config::EngineConfig config;
   Io io;
+  // Installed before any pipeline starts, so a signal during start-up drains too.
+  boost::asio::signal_set signals;
   MemoryStateStore store;
   std::vector<std::shared_ptr<Pipeline>> pipelines;
   std::mutex mutex;
@@ -27,6 +30,11 @@ struct Engine::State {
 };
 
 Engine::Engine(const config::EngineConfig& config) : state_(std::make_unique<State>(config)) {
+  state_->signals.async_wait([this](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    log::engine().info("received {}, shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
+    request_stop();
+  });
   state_->io.start();
 }
 
@@ -68,17 +76,12 @@ void Engine::request_stop() {
 
 int Engine::run() {
   auto& log = log::engine();
-  boost::asio::signal_set signals(state_->io.context(), SIGINT, SIGTERM);
-  signals.async_wait([this](const boost::system::error_code& ec, int signal) {
-    if (ec) return;
-    log::engine().info("received {}, shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
-    request_stop();
-  });
   {
     std::unique_lock lock(state_->mutex);
     state_->changed.wait(lock, [&] { return state_->stop_requested; });
   }
-  signals.cancel();
+  boost::system::error_code ignored;
+  state_->signals.cancel(ignored);
 
   const auto timeout = state_->config.shutdown_timeout;
   log.info("draining {} pipeline(s) for up to {} ms", state_->pipelines.size(), timeout.count());

@@ -51,7 +51,7 @@ Status build_stage(Stage& stage, const config::ComponentConfig& config, std::str
   stage.label = std::move(label);
   stage.context = std::make_unique<ComponentContext>(pipeline, config.name, std::move(strand),
                                                      store, emitter);
-  stage.options = std::make_unique<Options>(*config.options, config.decl->options);
+  stage.options = std::make_unique<Options>(*config.options, config.decl->options, config.templates.get());
   return guarded(stage.label, "configure", [&]() -> Status {
     stage.component = config.decl->create();
     if (!stage.component) return permanent("factory returned nothing");

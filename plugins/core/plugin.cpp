@@ -1,5 +1,9 @@
 // The core plugin library: components every deployment has.
+#include "dedup/dedup.hpp"
 #include "file/file_sink.hpp"
+#include "filter/filter.hpp"
+#include "map/map.hpp"
+#include "rate_limit/rate_limit.hpp"
 #include "generate/generate.hpp"
 #include "sanitize/sanitize.hpp"
 #include "stdout/stdout_sink.hpp"
@@ -11,6 +15,10 @@ const switchyard::ComponentDecl kComponents[] = {
     switchyard::core::kStdoutDecl,
     switchyard::core::kFileDecl,
     switchyard::core::kSanitizeDecl,
+    switchyard::core::kFilterDecl,
+    switchyard::core::kMapDecl,
+    switchyard::core::kDedupDecl,
+    switchyard::core::kRateLimitDecl,
 };
 }  // namespace
 

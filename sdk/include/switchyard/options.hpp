@@ -15,6 +15,9 @@
 
 namespace switchyard {
 
+class Template;
+class TemplateSet;
+
 /// The type of an option; the normalized value a component reads is noted for each.
 enum class OptionType {
   string,         ///< A string. Scalars are accepted and converted.
@@ -29,6 +32,7 @@ enum class OptionType {
   json,           ///< Any YAML value, taken as JSON.
   text_template,  ///< A string that may contain ${{ }} expressions.
   json_template,  ///< Any YAML value whose strings may contain ${{ }} expressions.
+  condition,      ///< true, false or a "${{ expression }}" tested for GitHub truthiness.
 };
 
 /// The declaration of one option.
@@ -67,6 +71,7 @@ inline const char* to_string(OptionType type) {
     case OptionType::json: return "json";
     case OptionType::text_template: return "template";
     case OptionType::json_template: return "json template";
+    case OptionType::condition: return "condition";
   }
   return "unknown";
 }
@@ -86,8 +91,9 @@ inline void redact_options(std::span<const OptionSpec> schema, const rapidjson::
 /// the values alive for the component's lifetime.
 class Options {
  public:
-  Options(const rapidjson::Value& values, std::span<const OptionSpec> schema)
-      : values_(&values), schema_(schema) {}
+  Options(const rapidjson::Value& values, std::span<const OptionSpec> schema,
+          const TemplateSet* templates = nullptr, std::string prefix = {})
+      : values_(&values), schema_(schema), templates_(templates), prefix_(std::move(prefix)) {}
 
   /// Whether the option was given or has a default.
   bool has(std::string_view name) const { return find(name) != nullptr; }
@@ -147,8 +153,12 @@ class Options {
     for (const auto& spec : schema_) {
       if (name == spec.name) children = spec.children;
     }
-    return Options(v && v->IsObject() ? *v : kEmpty, children);
+    return Options(v && v->IsObject() ? *v : kEmpty, children, templates_,
+                   prefix_ + std::string(name) + ".");
   }
+  /// The compiled template of a text_template or json_template option; nullptr when the
+  /// option is absent (or when no engine compiled templates, as in a bare unit test).
+  inline const Template* template_of(std::string_view name) const;
   /// All normalized values as one JSON object.
   const rapidjson::Value& values() const { return *values_; }
   std::span<const OptionSpec> schema() const { return schema_; }
@@ -164,6 +174,8 @@ class Options {
 
   const rapidjson::Value* values_;
   std::span<const OptionSpec> schema_;
+  const TemplateSet* templates_;
+  std::string prefix_;
 };
 
 }  // namespace switchyard

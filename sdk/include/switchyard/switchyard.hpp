@@ -7,4 +7,5 @@
 #include "switchyard/options.hpp"
 #include "switchyard/plugin.hpp"
 #include "switchyard/result.hpp"
+#include "switchyard/template.hpp"
 #include "switchyard/units.hpp"

@@ -24,6 +24,14 @@
 
 namespace switchyard::testing {
 
+/// Compiles the template options (text_template, json_template, condition) of normalized
+/// `values` with the engine's expression language. Defined by the Switchyard::testing
+/// library; weak here so a test that does not link it still builds (its template options
+/// then fail to configure with a message saying so).
+std::unique_ptr<TemplateSet> compile_templates(std::span<const OptionSpec> schema,
+                                               const rapidjson::Value& values,
+                                               std::string& error) __attribute__((weak));
+
 /// An event with the given type and JSON payload (throws std::invalid_argument on bad JSON).
 inline std::unique_ptr<Event> make_event(std::string type, std::string_view payload_json,
                                          std::string source = "test://harness") {
@@ -257,7 +265,12 @@ class Harness {
       for (const auto& line : option_errors()) message += (message.empty() ? "" : "; ") + line;
       return invalid_config(message);
     }
-    view_ = std::make_unique<Options>(options_, decl_.options);
+    if (compile_templates != nullptr) {
+      std::string error;
+      templates_ = compile_templates(decl_.options, options_, error);
+      if (!templates_) return invalid_config(error);
+    }
+    view_ = std::make_unique<Options>(options_, decl_.options, templates_.get());
     return component_->configure(*view_, context_);
   }
   Status start() { return component_->start(); }
@@ -303,6 +316,7 @@ class Harness {
   TestContext context_;
   rapidjson::Document options_;
   std::vector<OptionError> option_errors_;
+  std::unique_ptr<TemplateSet> templates_;
   std::unique_ptr<Options> view_;
   std::unique_ptr<Component> component_;
 };

@@ -137,6 +137,25 @@ sinks:
   EXPECT_EQ(errors.find("hunter2"), std::string::npos) << errors;
 }
 
+TEST_F(PipelineConfigTest, ExpressionErrorsPointInsideTheString) {
+  const std::string errors = errors_of(R"(source:
+  type: generate
+sinks:
+  - type: stdout
+    if: ${{ payload.action == 'x' && nosuch.thing }}
+  - name: b
+    type: stdout
+    if: "${{ startsWith(payload.ref) }}"
+  - name: c
+    type: stdout
+    if: payload.action == 'x'
+)");
+  EXPECT_NE(errors.find("p.yaml:5:38: sinks[0].if: unknown context 'nosuch'"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("p.yaml:8:14: sinks[1].if: wrong number of arguments to 'startsWith'"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("sinks[1].if: "), std::string::npos) << errors;
+  EXPECT_NE(errors.find("sinks[2].if: expected a condition: true, false or ${{ expression }}"), std::string::npos) << errors;
+}
+
 TEST_F(PipelineConfigTest, MissingSourceAndSinksAreReported) {
   const std::string errors = errors_of("name: empty\n");
   EXPECT_NE(errors.find("source: required option is missing"), std::string::npos) << errors;

@@ -114,6 +114,21 @@ sinks:
   EXPECT_EQ(p->stats().sinks[1].skipped, 100u);
 }
 
+TEST_F(PipelineTest, SinkConditionsAreExpressionsOverTheEvent) {
+  auto p = start(R"(
+source: {type: test.sequence, count: 100}
+sinks:
+  - {name: low, type: test.capture, bucket: low, if: "${{ payload.n < 10 }}"}
+  - {name: typed, type: test.capture, bucket: typed, if: "${{ event.type == 'TEST.SEQUENCE' && payload.n >= 95 }}"}
+)");
+  ASSERT_TRUE(wait_until([p] { return p->stats().received == 100 && p->in_flight() == 0; }));
+  drain(*p);
+  p->stop();
+  EXPECT_EQ(Captured::instance().of("low"), iota(10));
+  EXPECT_EQ(Captured::instance().of("typed"), (std::vector<int>{95, 96, 97, 98, 99}));
+  EXPECT_EQ(p->stats().sinks[0].skipped, 90u);
+}
+
 TEST_F(PipelineTest, TransformsRunInOrderAndDropsReachNoSink) {
   auto p = start(R"(
 source: {type: test.sequence, count: 100}

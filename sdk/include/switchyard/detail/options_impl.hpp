@@ -10,6 +10,7 @@
 #include <cstdlib>
 
 #include "switchyard/options.hpp"
+#include "switchyard/template.hpp"
 #include "switchyard/units.hpp"
 
 namespace switchyard {
@@ -87,6 +88,13 @@ inline void default_input(const OptionSpec& spec, rapidjson::Value& out,
     case OptionType::size:
     case OptionType::text_template:
       out.SetString(spec.default_value, alloc);
+      return;
+    case OptionType::condition:
+      if (std::string_view(spec.default_value) == "true" || std::string_view(spec.default_value) == "false") {
+        out.SetBool(std::string_view(spec.default_value) == "true");
+      } else {
+        out.SetString(spec.default_value, alloc);
+      }
       return;
     default: {
       rapidjson::Document doc(&alloc);
@@ -206,6 +214,10 @@ inline void normalize_value(const OptionSpec& spec, const rapidjson::Value& in,
     case OptionType::json_template:
       out.CopyFrom(in, alloc);
       return;
+    case OptionType::condition:
+      if (!in.IsBool() && !in.IsString()) return fail("true, false or ${{ expression }}");
+      out.CopyFrom(in, alloc);
+      return;
   }
 }
 
@@ -279,6 +291,11 @@ inline void redact_options(std::span<const OptionSpec> schema, const rapidjson::
     }
     out.AddMember(rapidjson::Value(m.name, alloc), copy, alloc);
   }
+}
+
+inline const Template* Options::template_of(std::string_view name) const {
+  if (!templates_ || !has(name)) return nullptr;
+  return templates_->find(prefix_ + std::string(name));
 }
 
 }  // namespace switchyard

@@ -1,0 +1,242 @@
+#include "config/templates.hpp"
+
+#include <cstdlib>
+#include <mutex>
+#include <optional>
+
+#include "expr/expr.hpp"
+#include "switchyard/event.hpp"
+
+namespace switchyard::config {
+namespace {
+
+// The env context: only the variables the engine config allows. Written once at load.
+rapidjson::Document& env_document() {
+  static rapidjson::Document doc(rapidjson::kObjectType);
+  return doc;
+}
+
+// Builds the `event` context (the CloudEvents envelope) for expressions that use it.
+void build_envelope(const Event& event, rapidjson::Document& out) {
+  auto& a = out.GetAllocator();
+  out.SetObject();
+  auto str = [&](const char* key, const std::string& v) {
+    out.AddMember(rapidjson::StringRef(key),
+                  rapidjson::Value(v.data(), static_cast<rapidjson::SizeType>(v.size()), a), a);
+  };
+  out.AddMember("specversion", "1.0", a);
+  str("id", event.id);
+  str("source", event.source);
+  str("type", event.type);
+  str("subject", event.subject);
+  str("time", format_rfc3339(event.time));
+  str("pipeline", event.pipeline);
+  out.AddMember("attempt", event.attempt, a);
+  out.AddMember("meta", rapidjson::Value(event.meta, a), a);
+  out.AddMember("data", rapidjson::Value(event.data, a), a);
+}
+
+class ExprTemplate final : public Template {
+ public:
+  explicit ExprTemplate(expr::Template t) : template_(std::move(t)) {}
+
+  bool is_constant() const override { return template_.is_constant(); }
+
+  void render(const Event& event, rapidjson::Value& out,
+              rapidjson::MemoryPoolAllocator<>& alloc) const override {
+    std::optional<rapidjson::Document> envelope;
+    template_.render(scope(event, envelope), out, alloc);
+  }
+  void render_string(const Event& event, std::string& out) const override {
+    std::optional<rapidjson::Document> envelope;
+    template_.render_string(scope(event, envelope), out);
+  }
+  bool test(const Event& event) const override {
+    std::optional<rapidjson::Document> envelope;
+    rapidjson::Document result;
+    template_.render(scope(event, envelope), result, result.GetAllocator());
+    return truthy(result);
+  }
+
+ private:
+  expr::Scope scope(const Event& event, std::optional<rapidjson::Document>& envelope) const {
+    expr::Scope s;
+    s.payload = &event.data;
+    s.meta = &event.meta;
+    s.env = &env_document();
+    if (template_.uses_event()) {
+      build_envelope(event, envelope.emplace());
+      s.event = &*envelope;
+    }
+    return s;
+  }
+  // GitHub truthiness of a typed JSON result.
+  static bool truthy(const rapidjson::Value& v) {
+    if (v.IsNull()) return false;
+    if (v.IsBool()) return v.GetBool();
+    if (v.IsNumber()) {
+      const double d = v.GetDouble();
+      return d == d && d != 0;
+    }
+    if (v.IsString()) return v.GetStringLength() > 0;
+    return true;
+  }
+
+  expr::Template template_;
+};
+
+// Conditions compile to a single expression: evaluate_bool avoids building any JSON.
+class ExprCondition final : public Template {
+ public:
+  ExprCondition(expr::Expression e, expr::Template t) : expression_(std::move(e)), template_(std::move(t)) {}
+  bool is_constant() const override { return false; }
+  void render(const Event& event, rapidjson::Value& out,
+              rapidjson::MemoryPoolAllocator<>& alloc) const override {
+    std::optional<rapidjson::Document> envelope;
+    template_.render(scope(event, envelope), out, alloc);
+  }
+  void render_string(const Event& event, std::string& out) const override {
+    std::optional<rapidjson::Document> envelope;
+    template_.render_string(scope(event, envelope), out);
+  }
+  bool test(const Event& event) const override {
+    std::optional<rapidjson::Document> envelope;
+    return expression_.evaluate_bool(scope(event, envelope));
+  }
+
+ private:
+  expr::Scope scope(const Event& event, std::optional<rapidjson::Document>& envelope) const {
+    expr::Scope s;
+    s.payload = &event.data;
+    s.meta = &event.meta;
+    s.env = &env_document();
+    if (expression_.uses_event()) {
+      build_envelope(event, envelope.emplace());
+      s.event = &*envelope;
+    }
+    return s;
+  }
+  expr::Expression expression_;
+  expr::Template template_;
+};
+
+// A fixed value: `if: true`, or a condition that is a plain boolean.
+class ConstantTemplate final : public Template {
+ public:
+  explicit ConstantTemplate(bool value) : value_(value) {}
+  bool is_constant() const override { return true; }
+  void render(const Event&, rapidjson::Value& out, rapidjson::MemoryPoolAllocator<>&) const override {
+    out.SetBool(value_);
+  }
+  void render_string(const Event&, std::string& out) const override { out += value_ ? "true" : "false"; }
+  bool test(const Event&) const override { return value_; }
+
+ private:
+  bool value_;
+};
+
+// "${{ expr }}" exactly (surrounding blanks allowed): the inside, else nullopt.
+std::optional<std::string_view> single_expression(std::string_view text) {
+  const auto first = text.find_first_not_of(" \t\r\n");
+  const auto last = text.find_last_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return std::nullopt;
+  text = text.substr(first, last - first + 1);
+  if (!text.starts_with("${{") || !text.ends_with("}}")) return std::nullopt;
+  const std::string_view inner = text.substr(3, text.size() - 5);
+  if (inner.find("${{") != std::string_view::npos || inner.find("}}") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  return inner;
+}
+
+}  // namespace
+
+void set_expression_env(const std::vector<std::string>& allowed) {
+  auto& doc = env_document();
+  doc.SetObject();
+  for (const auto& name : allowed) {
+    if (const char* value = std::getenv(name.c_str())) {
+      doc.AddMember(rapidjson::Value(name.c_str(), doc.GetAllocator()),
+                    rapidjson::Value(value, doc.GetAllocator()), doc.GetAllocator());
+    }
+  }
+}
+
+std::shared_ptr<const Template> compile_template(const rapidjson::Value& value, bool tree,
+                                                 TemplateError& error) {
+  auto compiled = tree ? expr::Template::compile(value)
+                       : (value.IsString() ? expr::Template::compile(std::string_view(
+                                                 value.GetString(), value.GetStringLength()))
+                                           : expr::Template::compile(value));
+  if (auto* e = std::get_if<expr::ParseError>(&compiled)) {
+    error = TemplateError{e->path, e->offset, e->message};
+    return nullptr;
+  }
+  auto& t = std::get<expr::Template>(compiled);
+  if (!tree && value.IsString()) {
+    if (auto inner = single_expression(std::string_view(value.GetString(), value.GetStringLength()))) {
+      auto parsed = expr::Expression::parse(*inner);
+      if (auto* e = std::get_if<expr::Expression>(&parsed)) {
+        return std::make_shared<ExprCondition>(std::move(*e), std::move(t));
+      }
+    }
+  }
+  return std::make_shared<ExprTemplate>(std::move(t));
+}
+
+std::shared_ptr<const Template> compile_condition_template(const rapidjson::Value& value,
+                                                           TemplateError& error) {
+  if (value.IsBool()) return std::make_shared<ConstantTemplate>(value.GetBool());
+  if (!value.IsString()) {
+    error.message = "expected a condition: true, false or ${{ expression }}";
+    return nullptr;
+  }
+  const std::string_view text(value.GetString(), value.GetStringLength());
+  if (text == "true" || text == "false") return std::make_shared<ConstantTemplate>(text == "true");
+  if (text.find("${{") == std::string_view::npos) {
+    // GitHub evaluates a bare `if:` as an expression; we ask for the ${{ }} so that a
+    // misplaced plain string is an error rather than always true.
+    error.message = "expected a condition: true, false or ${{ expression }}";
+    return nullptr;
+  }
+  return compile_template(value, false, error);
+}
+
+const Template* CompiledTemplates::find(std::string_view path) const {
+  auto it = templates_.find(path);
+  return it == templates_.end() ? nullptr : it->second.get();
+}
+
+void compile_option_templates(std::span<const OptionSpec> schema, const rapidjson::Value& values,
+                              const std::string& prefix, CompiledTemplates& out,
+                              std::vector<TemplateError>& errors, const std::string& relative) {
+  if (!values.IsObject()) return;
+  for (const auto& spec : schema) {
+    auto it = values.FindMember(spec.name);
+    if (it == values.MemberEnd() || it->value.IsNull()) continue;
+    const std::string rel = relative + spec.name;
+    if (spec.type == OptionType::object) {
+      compile_option_templates(spec.children, it->value, prefix, out, errors, rel + ".");
+      continue;
+    }
+    if (spec.type != OptionType::text_template && spec.type != OptionType::json_template &&
+        spec.type != OptionType::condition) {
+      continue;
+    }
+    TemplateError error;
+    auto t = spec.type == OptionType::condition
+                 ? compile_condition_template(it->value, error)
+                 : compile_template(it->value, spec.type == OptionType::json_template, error);
+    if (!t) {
+      const std::string base = prefix.empty() ? rel : prefix + "." + rel;
+      error.path = error.path.empty() ? base
+                   : error.path.front() == '[' ? base + error.path
+                                                : base + "." + error.path;
+      errors.push_back(std::move(error));
+      continue;
+    }
+    out.add(rel, std::move(t));
+  }
+}
+
+}  // namespace switchyard::config

@@ -1,0 +1,383 @@
+// Built-in functions: GitHub's (contains, startsWith, endsWith, format, join,
+// toJSON, fromJSON) and Switchyard's (truncate, lower, upper, replace,
+// matches, now, coalesce). Names are case-insensitive.
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+
+#include "expr/internal.hpp"
+
+namespace switchyard::expr::detail {
+
+namespace {
+
+constexpr FnInfo kFunctions[] = {
+    {"contains", Fn::Contains, 2, 2},    {"startswith", Fn::StartsWith, 2, 2},
+    {"endswith", Fn::EndsWith, 2, 2},    {"format", Fn::Format, 1, kMaxArgs},
+    {"join", Fn::Join, 1, 2},            {"tojson", Fn::ToJson, 1, 1},
+    {"fromjson", Fn::FromJson, 1, 1},    {"truncate", Fn::Truncate, 2, 2},
+    {"lower", Fn::Lower, 1, 1},          {"upper", Fn::Upper, 1, 1},
+    {"replace", Fn::Replace, 3, 3},      {"matches", Fn::Matches, 2, 2},
+    {"now", Fn::Now, 0, 0},              {"coalesce", Fn::Coalesce, 1, kMaxArgs},
+};
+
+constexpr char kEllipsis[] = "\xE2\x80\xA6";  // U+2026 '…'
+
+char lower_char(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char upper_char(char c) noexcept { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
+
+bool icontains(std::string_view hay, std::string_view needle) noexcept {
+  if (needle.size() > hay.size()) return false;
+  for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i) {
+    if (iequals(hay.substr(i, needle.size()), needle)) return true;
+  }
+  return false;
+}
+
+// libstdc++ accumulates `{n,m}` counts and `\N` escapes in a `long` without
+// overflow checks; reject absurdly long digit runs there before compiling.
+bool has_huge_count(std::string_view p) noexcept {
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    if (p[i] != '{' && p[i] != '\\') continue;
+    std::size_t run = 0;
+    for (std::size_t j = i + 1; j < p.size(); ++j) {
+      if (p[j] >= '0' && p[j] <= '9') {
+        if (++run > 6) return true;
+      } else if (p[i] == '{' && p[j] == ',') {
+        run = 0;
+      } else {
+        break;
+      }
+    }
+  }
+  return false;
+}
+
+// Rough size of the NFA a pattern expands to: atoms count 1, groups the sum
+// of their contents, and `{n,m}` multiplies the item before it. Bounds both
+// compile time and the per-character cost of matching (Thompson NFA).
+constexpr std::size_t kCap = std::size_t{1} << 40;  // saturation for regex_cost
+
+std::size_t regex_cost(std::string_view p) noexcept {
+  auto mul = [](std::size_t a, std::size_t b) { return (b != 0 && a > kCap / b) ? kCap : a * b; };
+  struct Level {
+    std::size_t total = 0, last = 0;
+    void add(std::size_t n) {
+      total = std::min(total + n, kCap);
+      last = n;
+    }
+  };
+  std::vector<Level> st(1);
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    char c = p[i];
+    if (c == '\\') {
+      ++i;
+      st.back().add(1);
+    } else if (c == '[') {  // character class: one state
+      ++i;
+      if (i < p.size() && p[i] == '^') ++i;
+      if (i < p.size() && p[i] == ']') ++i;
+      while (i < p.size() && p[i] != ']') i += p[i] == '\\' ? 2 : 1;
+      st.back().add(1);
+    } else if (c == '(') {
+      st.emplace_back();
+    } else if (c == ')' && st.size() > 1) {
+      std::size_t group = std::min(st.back().total + 2, kCap);
+      st.pop_back();
+      st.back().add(group);
+    } else if (c == '{') {
+      std::size_t j = i + 1, n = 0, m = 0;
+      bool digits = false;
+      for (; j < p.size() && ((p[j] >= '0' && p[j] <= '9') || p[j] == ','); ++j) {
+        if (p[j] == ',') continue;
+        digits = true;
+        std::size_t& v = (p.substr(i + 1, j - i).find(',') == std::string_view::npos) ? n : m;
+        v = std::min<std::size_t>(v * 10 + static_cast<std::size_t>(p[j] - '0'), kCap);
+      }
+      if (digits && j < p.size() && p[j] == '}') {
+        Level& l = st.back();
+        std::size_t grown = mul(l.last, std::max(n, m) + 1);
+        l.total = std::min(l.total - std::min(l.last, l.total) + grown, kCap);
+        l.last = grown;
+        i = j;
+      } else {
+        st.back().add(1);
+      }
+    } else {
+      st.back().add(1);
+    }
+  }
+  std::size_t total = 0;
+  for (const Level& l : st) total = std::min(total + l.total, kCap);
+  return total;
+}
+
+std::unique_ptr<const std::regex> compile_regex(std::string_view pattern, std::string& error) {
+  if (pattern.size() > kMaxRegexLength) {
+    error = "regex too long (max " + std::to_string(kMaxRegexLength) + " bytes)";
+    return nullptr;
+  }
+  if (has_huge_count(pattern)) {
+    error = "number too large in repetition count or escape";
+    return nullptr;
+  }
+  if (regex_cost(pattern) > kMaxRegexCost) {
+    error = "regex too complex (expands to more than " + std::to_string(kMaxRegexCost) + " states)";
+    return nullptr;
+  }
+  auto flags = std::regex::ECMAScript;
+#ifdef __GLIBCXX__
+  // libstdc++: use the Thompson-NFA executor, whose stack use does not grow
+  // with the subject's length (no back-references in this mode).
+  flags |= std::regex_constants::__polynomial;
+#endif
+  try {
+    // Validate the pattern as written, then compile it behind a lazy
+    // any-prefix so a search is a single pass (see regex_matches): the
+    // standard search retries at every position, O(n^2) on failing input.
+    std::regex check(pattern.begin(), pattern.end(), flags);
+    std::string wrapped = "[\\s\\S]*?(?:";
+    wrapped.append(pattern);
+    wrapped += ')';
+    return std::make_unique<const std::regex>(wrapped, flags);
+  } catch (const std::exception& e) {
+    error = e.what();
+    return nullptr;
+  }
+}
+
+bool regex_matches(const std::regex& re, std::string_view s) noexcept {
+  try {
+    return std::regex_search(s.begin(), s.end(), re, std::regex_constants::match_continuous);
+  } catch (...) {  // error_complexity / error_stack / bad_alloc
+    return false;
+  }
+}
+
+Value arg(const Node& call, std::size_t i, const Scope& scope) { return eval_node(*call.kids[i], scope); }
+
+// A value as a string Value: strings are passed through without copying.
+Value stringify(Value v) {
+  if (v.is_string()) return v;
+  return Value::make_string(v.to_string());
+}
+
+Value truncate(const Value& sv, double limit) {
+  std::string buf;
+  std::string_view s = view_of(sv, buf);
+  if (std::isnan(limit) || limit < 0) limit = 0;
+  std::size_t n = limit >= static_cast<double>(s.size()) ? s.size() : static_cast<std::size_t>(limit);
+  // Count code points (UTF-8 lead bytes); never cut inside a sequence.
+  std::size_t points = 0;
+  for (char c : s) points += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  if (points <= n) return stringify(sv);
+  if (n == 0) return Value::make_string_ref("");
+  std::size_t keep = n - 1, seen = 0, cut = 0;
+  for (; cut < s.size(); ++cut) {
+    if ((static_cast<unsigned char>(s[cut]) & 0xC0) != 0x80) {
+      if (seen == keep) break;
+      ++seen;
+    }
+  }
+  std::string out(s.substr(0, cut));
+  out += kEllipsis;
+  return Value::make_string(std::move(out));
+}
+
+Value replace_all(std::string_view s, std::string_view from, std::string_view to) {
+  if (from.empty()) return Value::make_string(std::string(s));
+  std::string out;
+  std::size_t pos = 0;
+  for (;;) {
+    std::size_t hit = s.find(from, pos);
+    if (hit == std::string_view::npos) break;
+    out.append(s.substr(pos, hit - pos));
+    out.append(to);
+    pos = hit + from.size();
+  }
+  out.append(s.substr(pos));
+  return Value::make_string(std::move(out));
+}
+
+Value now_rfc3339() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::size_t len = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return Value::make_string(std::string(buf, len));
+}
+
+Value from_json(const Value& text) {
+  std::string buf;
+  std::string_view s = view_of(text, buf);
+  auto doc = std::make_shared<Doc>();
+  doc->Parse<rapidjson::kParseIterativeFlag>(s.data(), s.size());
+  if (doc->HasParseError()) return Value();  // documented: bad JSON -> null
+  return Value::make_json(std::move(doc));
+}
+
+Value join(const Node& call, const Scope& scope) {
+  Value items = arg(call, 0, scope);
+  if (items.is_primitive()) return stringify(std::move(items));
+  if (!items.is_array()) return Value::make_string_ref("");
+  std::string sep_buf = ",";
+  std::string_view sep = sep_buf;
+  Value sep_val;
+  if (call.kids.size() > 1) {
+    sep_val = arg(call, 1, scope);
+    if (sep_val.is_primitive()) sep = view_of(sep_val, sep_buf);
+  }
+  std::string out;
+  for (std::size_t i = 0, n = items.size(); i < n; ++i) {
+    if (i) out.append(sep);
+    items.at(i).append_string(out);
+  }
+  return Value::make_string(std::move(out));
+}
+
+}  // namespace
+
+const FnInfo* lookup_function(std::string_view name) noexcept {
+  for (const FnInfo& f : kFunctions) {
+    if (iequals(f.name, name)) return &f;
+  }
+  return nullptr;
+}
+
+bool apply_format(std::string_view fmt, const Value* args, std::size_t nargs, std::string* out, std::string* error) {
+  auto fail = [&](std::string msg) {
+    if (error) *error = std::move(msg);
+    return false;
+  };
+  std::size_t i = 0, run = 0;
+  while (i < fmt.size()) {
+    char c = fmt[i];
+    if (c != '{' && c != '}') {
+      ++i;
+      continue;
+    }
+    if (out) out->append(fmt.substr(run, i - run));
+    if (i + 1 < fmt.size() && fmt[i + 1] == c) {  // '{{' or '}}'
+      if (out) *out += c;
+      i += 2;
+      run = i;
+      continue;
+    }
+    if (c == '}') return fail("invalid format string: unmatched '}' at byte " + std::to_string(i));
+    std::size_t j = i + 1, index = 0;
+    while (j < fmt.size() && fmt[j] >= '0' && fmt[j] <= '9') {
+      if (index < 1000000) index = index * 10 + static_cast<std::size_t>(fmt[j] - '0');
+      ++j;
+    }
+    if (j == i + 1 || j >= fmt.size() || fmt[j] != '}') {
+      return fail("invalid format string: expected '{N}' at byte " + std::to_string(i));
+    }
+    if (index >= nargs) {
+      return fail("format string references argument {" + std::to_string(index) + "} but " +
+                  std::to_string(nargs) + " argument(s) given");
+    }
+    if (out) args[index].append_string(*out);
+    i = j + 1;
+    run = i;
+  }
+  if (out) out->append(fmt.substr(run));
+  return true;
+}
+
+std::string check_call(Node& call, std::uint32_t& offset) {
+  auto literal_string = [&](std::size_t i) -> const Node* {
+    const Node* k = call.kids[i].get();
+    return (k->op == Op::Literal && k->literal.is_string()) ? k : nullptr;
+  };
+  if (call.fn == Fn::Format) {
+    if (const Node* f = literal_string(0)) {
+      std::string error;
+      if (!apply_format(f->literal.string_value(), nullptr, call.kids.size() - 1, nullptr, &error)) {
+        offset = f->offset;
+        return error;
+      }
+    }
+  } else if (call.fn == Fn::Matches) {
+    if (const Node* p = literal_string(1)) {
+      std::string error;
+      call.re = compile_regex(p->literal.string_value(), error);
+      if (!call.re) {
+        offset = p->offset;
+        return "invalid regex: " + error;
+      }
+    }
+  }
+  return {};
+}
+
+Value call_function(const Node& call, const Scope& scope) {
+  std::string b1, b2;
+  switch (call.fn) {
+    case Fn::Contains: {
+      Value hay = arg(call, 0, scope), item = arg(call, 1, scope);
+      if (hay.is_primitive()) {
+        return Value::make_bool(item.is_primitive() && icontains(view_of(hay, b1), view_of(item, b2)));
+      }
+      if (hay.is_array()) {
+        for (std::size_t i = 0, n = hay.size(); i < n; ++i) {
+          if (item.loose_equals(hay.at(i))) return Value::make_bool(true);
+        }
+      }
+      return Value::make_bool(false);
+    }
+    case Fn::StartsWith:
+    case Fn::EndsWith: {
+      Value s = arg(call, 0, scope), affix = arg(call, 1, scope);
+      if (!s.is_primitive() || !affix.is_primitive()) return Value::make_bool(false);
+      std::string_view sv = view_of(s, b1), av = view_of(affix, b2);
+      if (av.size() > sv.size()) return Value::make_bool(false);
+      std::string_view part = call.fn == Fn::StartsWith ? sv.substr(0, av.size()) : sv.substr(sv.size() - av.size());
+      return Value::make_bool(iequals(part, av));
+    }
+    case Fn::Format: {
+      Value fmt = arg(call, 0, scope);
+      std::vector<Value> args;
+      args.reserve(call.kids.size() - 1);
+      for (std::size_t i = 1; i < call.kids.size(); ++i) args.push_back(arg(call, i, scope));
+      std::string out;
+      if (!apply_format(view_of(fmt, b1), args.data(), args.size(), &out)) return Value();
+      return Value::make_string(std::move(out));
+    }
+    case Fn::Join: return join(call, scope);
+    case Fn::ToJson: return Value::make_string(arg(call, 0, scope).to_json_string(true));
+    case Fn::FromJson: return from_json(arg(call, 0, scope));
+    case Fn::Truncate: {
+      Value s = arg(call, 0, scope);
+      return truncate(s, arg(call, 1, scope).as_number());
+    }
+    case Fn::Lower:
+    case Fn::Upper: {
+      std::string s = arg(call, 0, scope).to_string();
+      for (char& c : s) c = call.fn == Fn::Lower ? lower_char(c) : upper_char(c);
+      return Value::make_string(std::move(s));
+    }
+    case Fn::Replace: {
+      Value s = arg(call, 0, scope), from = arg(call, 1, scope), to = arg(call, 2, scope);
+      std::string b3;
+      return replace_all(view_of(s, b1), view_of(from, b2), view_of(to, b3));
+    }
+    case Fn::Matches: {
+      Value s = arg(call, 0, scope);
+      if (call.re) return Value::make_bool(regex_matches(*call.re, view_of(s, b1)));
+      std::string error;
+      auto re = compile_regex(view_of(arg(call, 1, scope), b2), error);
+      return Value::make_bool(re && regex_matches(*re, view_of(s, b1)));
+    }
+    case Fn::Now: return now_rfc3339();
+    case Fn::Coalesce:
+      for (const auto& kid : call.kids) {
+        Value v = eval_node(*kid, scope);
+        if (!v.is_null() && !(v.is_string() && v.string_value().empty())) return v;
+      }
+      return Value();
+  }
+  return Value();
+}
+
+}  // namespace switchyard::expr::detail

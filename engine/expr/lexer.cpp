@@ -1,0 +1,138 @@
+// Lexer for the expression language (the text inside ${{ }}).
+#include "expr/lexer.hpp"
+
+#include <cmath>
+
+#include "expr/internal.hpp"
+
+namespace switchyard::expr::detail {
+
+namespace {
+
+bool is_ident_start(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+bool is_ident_char(char c) noexcept { return is_ident_start(c) || (c >= '0' && c <= '9') || c == '-'; }
+bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+// Characters that end a number token (GitHub reads a number up to the next
+// operator, bracket, quote or whitespace; '.' stays inside it).
+bool ends_number(char c) noexcept {
+  switch (c) {
+    case '(': case ')': case '[': case ']': case ',': case '!': case '<': case '>':
+    case '=': case '&': case '|': case '\'': case '*':
+      return true;
+    default:
+      return is_space(c);
+  }
+}
+
+std::string quote_char(char c) {
+  auto u = static_cast<unsigned char>(c);
+  if (u >= 0x20 && u < 0x7f) return std::string("'") + c + "'";
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  return std::string("byte 0x") + kHex[u >> 4] + kHex[u & 15];
+}
+
+}  // namespace
+
+bool lex(std::string_view src, std::vector<Token>& out, ParseError& err) {
+  out.clear();
+  auto fail = [&](std::size_t at, std::string msg) {
+    err.offset = at;
+    err.message = std::move(msg);
+    return false;
+  };
+  auto prev_is_value = [&] {
+    if (out.empty()) return false;
+    Tok t = out.back().type;
+    return t == Tok::Ident || t == Tok::RBracket || t == Tok::RParen || t == Tok::Star;
+  };
+  std::size_t i = 0, n = src.size();
+  while (i < n) {
+    char c = src[i];
+    if (is_space(c)) {
+      ++i;
+      continue;
+    }
+    Token t;
+    t.offset = static_cast<std::uint32_t>(i);
+    auto single = [&](Tok type, std::size_t len) {
+      t.type = type;
+      t.length = static_cast<std::uint32_t>(len);
+      i += len;
+    };
+    bool two = i + 1 < n;
+    switch (c) {
+      case '(': single(Tok::LParen, 1); break;
+      case ')': single(Tok::RParen, 1); break;
+      case '[': single(Tok::LBracket, 1); break;
+      case ']': single(Tok::RBracket, 1); break;
+      case ',': single(Tok::Comma, 1); break;
+      case '*': single(Tok::Star, 1); break;
+      case '!': single(two && src[i + 1] == '=' ? Tok::Ne : Tok::Not, two && src[i + 1] == '=' ? 2 : 1); break;
+      case '<': single(two && src[i + 1] == '=' ? Tok::Le : Tok::Lt, two && src[i + 1] == '=' ? 2 : 1); break;
+      case '>': single(two && src[i + 1] == '=' ? Tok::Ge : Tok::Gt, two && src[i + 1] == '=' ? 2 : 1); break;
+      case '=':
+        if (!(two && src[i + 1] == '=')) return fail(i, "unexpected '=' (did you mean '==')");
+        single(Tok::Eq, 2);
+        break;
+      case '&':
+        if (!(two && src[i + 1] == '&')) return fail(i, "unexpected '&' (did you mean '&&')");
+        single(Tok::And, 2);
+        break;
+      case '|':
+        if (!(two && src[i + 1] == '|')) return fail(i, "unexpected '|' (did you mean '||')");
+        single(Tok::Or, 2);
+        break;
+      case '\'': {
+        std::size_t j = i + 1;
+        for (;;) {
+          if (j >= n) return fail(i, "unterminated string");
+          if (src[j] == '\'') {
+            if (j + 1 < n && src[j + 1] == '\'') {
+              t.text += '\'';
+              j += 2;
+              continue;
+            }
+            break;
+          }
+          t.text += src[j++];
+        }
+        single(Tok::String, j + 1 - i);
+        break;
+      }
+      default: {
+        bool number_start = (c >= '0' && c <= '9') || c == '-' || c == '+' || (c == '.' && !prev_is_value());
+        if (c == '.' && !number_start) {
+          single(Tok::Dot, 1);
+          break;
+        }
+        if (number_start) {
+          std::size_t j = i + 1;
+          while (j < n && !ends_number(src[j])) ++j;
+          std::string_view lexeme = src.substr(i, j - i);
+          double d = parse_number(lexeme, true);
+          if (std::isnan(d)) return fail(i, "invalid number '" + std::string(lexeme) + "'");
+          t.number = d;
+          single(Tok::Number, j - i);
+          break;
+        }
+        if (is_ident_start(c)) {
+          std::size_t j = i + 1;
+          while (j < n && is_ident_char(src[j])) ++j;
+          t.text.assign(src.substr(i, j - i));
+          single(Tok::Ident, j - i);
+          break;
+        }
+        return fail(i, "unexpected character " + quote_char(c));
+      }
+    }
+    out.push_back(std::move(t));
+  }
+  Token end;
+  end.type = Tok::End;
+  end.offset = static_cast<std::uint32_t>(n);
+  out.push_back(std::move(end));
+  return true;
+}
+
+}  // namespace switchyard::expr::detail

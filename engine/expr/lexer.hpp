@@ -1,0 +1,31 @@
+// Internal: tokens of the expression language. Not part of the public API.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "expr/expr.hpp"
+
+namespace switchyard::expr::detail {
+
+enum class Tok : std::uint8_t {
+  LParen, RParen, LBracket, RBracket, Comma, Dot, Star,
+  Not, Eq, Ne, Lt, Le, Gt, Ge, And, Or,
+  Number, String, Ident, End
+};
+
+struct Token {
+  Tok type = Tok::End;
+  std::uint32_t offset = 0;  // byte offset in the source
+  std::uint32_t length = 0;  // bytes of source text
+  double number = 0;         // Number
+  std::string text;          // String (unescaped) / Ident
+};
+
+// Splits `src` into tokens (always terminated by an End token). Returns
+// false and fills `err` on a lexical error.
+bool lex(std::string_view src, std::vector<Token>& out, ParseError& err);
+
+}  // namespace switchyard::expr::detail

@@ -1,0 +1,134 @@
+// filter, map, dedup and rate_limit with the harness and the engine's expressions.
+#include <gtest/gtest.h>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <switchyard/testing.hpp>
+
+#include "dedup/dedup.hpp"
+#include "filter/filter.hpp"
+#include "map/map.hpp"
+#include "rate_limit/rate_limit.hpp"
+
+namespace switchyard::core {
+namespace {
+
+using testing::Harness;
+using testing::make_event;
+using namespace std::chrono_literals;
+
+std::string json(const rapidjson::Value& v) {
+  rapidjson::StringBuffer b;
+  rapidjson::Writer<rapidjson::StringBuffer> w(b);
+  v.Accept(w);
+  return b.GetString();
+}
+
+constexpr const char* kRun = R"({"action": "completed",
+  "workflow_run": {"id": 30433642, "name": "CI", "head_branch": "main", "conclusion": "failure",
+                   "html_url": "https://github.com/octo/hello/actions/runs/30433642"},
+  "repository": {"full_name": "octo/hello", "owner": {"login": "octo"}},
+  "sender": {"login": "mona"}})";
+
+TEST(Filter, KeepsOnlyEventsWhereTheConditionHolds) {
+  Harness h(kFilterDecl, R"({"if": "${{ payload.action == 'completed' && payload.workflow_run.conclusion == 'failure' }}"})");
+  ASSERT_TRUE(h.configure());
+  auto failed = make_event("github.workflow_run.completed", kRun);
+  EXPECT_EQ(*h.apply(*failed), Verdict::keep);
+  auto ok = make_event("github.workflow_run.completed",
+                       R"({"action": "completed", "workflow_run": {"conclusion": "success"}})");
+  EXPECT_EQ(*h.apply(*ok), Verdict::drop);
+  auto odd = make_event("x", "[1, 2, 3]");
+  EXPECT_EQ(*h.apply(*odd), Verdict::drop) << "missing fields are null, not a crash";
+}
+
+TEST(Filter, ComparesStringsCaseInsensitivelyLikeGitHub) {
+  Harness h(kFilterDecl, R"({"if": "${{ payload.workflow_run.conclusion == 'FAILURE' }}"})");
+  ASSERT_TRUE(h.configure());
+  EXPECT_EQ(*h.apply(*make_event("x", kRun)), Verdict::keep);
+}
+
+TEST(Filter, SyntaxErrorsAreReportedAtConfigure) {
+  Harness h(kFilterDecl, R"({"if": "${{ payload.action == }}"})");
+  auto s = h.configure();
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("if: "), std::string::npos) << s.error().message;
+}
+
+TEST(Filter, PlainStringsAreNotConditions) {
+  Harness h(kFilterDecl, R"({"if": "payload.action == 'completed'"})");
+  auto s = h.configure();
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("expected a condition: true, false or ${{ expression }}"), std::string::npos);
+}
+
+TEST(Map, BuildsANewTypedPayload) {
+  Harness h(kMapDecl, R"({"payload": {"external_id": "${{ payload.workflow_run.id }}",
+                                       "status": "${{ payload.workflow_run.conclusion }}",
+                                       "title": "Build ${{ payload.workflow_run.name }} on ${{ payload.repository.full_name }}",
+                                       "failed": "${{ payload.workflow_run.conclusion == 'failure' }}"},
+                          "event_type": "ci.build.${{ payload.workflow_run.conclusion }}",
+                          "subject": "${{ payload.workflow_run.head_branch }}"})");
+  ASSERT_TRUE(h.configure());
+  auto e = make_event("github.workflow_run.completed", kRun);
+  ASSERT_EQ(*h.apply(*e), Verdict::keep);
+  EXPECT_EQ(json(e->data),
+            R"({"external_id":30433642,"status":"failure","title":"Build CI on octo/hello","failed":true})");
+  EXPECT_EQ(e->type, "ci.build.failure");
+  EXPECT_EQ(e->subject, "main");
+}
+
+TEST(Map, SetsAndDropsFieldsEvaluatedOnTheIncomingEvent) {
+  Harness h(kMapDecl, R"({"set": {"repo": "${{ payload.repository.full_name }}",
+                                   "meta.by": "${{ payload.sender.login }}",
+                                   "sender": "${{ payload.workflow_run.id }}"},
+                           "drop": ["workflow_run", "repository.owner"]})");
+  ASSERT_TRUE(h.configure());
+  auto e = make_event("x", kRun);
+  ASSERT_TRUE(h.apply(*e));
+  EXPECT_EQ(json(e->data),
+            R"({"action":"completed","repository":{"full_name":"octo/hello"},"sender":30433642,)"
+            R"("repo":"octo/hello","meta":{"by":"mona"}})");
+}
+
+TEST(Dedup, DropsRepeatsWithinTheWindowOnly) {
+  Harness h(kDedupDecl, R"({"key": "${{ payload.workflow_run.id }}", "window": "1h"})");
+  ASSERT_TRUE(h.configure());
+  EXPECT_EQ(*h.apply(*make_event("x", kRun)), Verdict::keep);
+  EXPECT_EQ(*h.apply(*make_event("x", kRun)), Verdict::drop);
+  EXPECT_EQ(*h.apply(*make_event("x", R"({"workflow_run": {"id": 2}})")), Verdict::keep);
+  h.advance(61min);
+  EXPECT_EQ(*h.apply(*make_event("x", kRun)), Verdict::keep) << "the window has passed";
+}
+
+TEST(RateLimit, AllowsTheBurstThenRefillsAtTheRate) {
+  Harness h(kRateLimitDecl, R"({"rate": 60, "per": "1m", "burst": 3})");
+  ASSERT_TRUE(h.configure());
+  auto& t = h.component<RateLimitTransform>();
+  const auto t0 = RateLimitTransform::Clock::now();
+  EXPECT_EQ(t.admit("", t0), Verdict::keep);
+  EXPECT_EQ(t.admit("", t0), Verdict::keep);
+  EXPECT_EQ(t.admit("", t0), Verdict::keep);
+  EXPECT_EQ(t.admit("", t0), Verdict::drop);
+  EXPECT_EQ(t.admit("", t0 + 999ms), Verdict::drop);
+  EXPECT_EQ(t.admit("", t0 + 1001ms), Verdict::keep) << "one token per second at 60/min";
+  EXPECT_EQ(t.admit("", t0 + 1002ms), Verdict::drop);
+}
+
+TEST(RateLimit, KeysHaveSeparateBuckets) {
+  Harness h(kRateLimitDecl, R"({"rate": 1, "per": "1h", "key": "${{ payload.repository.full_name }}"})");
+  ASSERT_TRUE(h.configure());
+  EXPECT_EQ(*h.apply(*make_event("x", kRun)), Verdict::keep);
+  EXPECT_EQ(*h.apply(*make_event("x", kRun)), Verdict::drop);
+  EXPECT_EQ(*h.apply(*make_event("x", R"({"repository": {"full_name": "octo/other"}})")), Verdict::keep);
+}
+
+TEST(RateLimit, RejectsAZeroRate) {
+  Harness h(kRateLimitDecl, R"({"rate": 0})");
+  auto s = h.configure();
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message, "rate: must be at least 1");
+}
+
+}  // namespace
+}  // namespace switchyard::core

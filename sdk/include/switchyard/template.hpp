@@ -1,0 +1,47 @@
+#pragma once
+// Compiled templates and conditions. The engine compiles every option declared as
+// text_template or json_template (and every `if:`) once at load — `${{ }}` expressions
+// with GitHub Actions semantics — and a component evaluates them per event through these
+// interfaces. Syntax errors are load-time errors with file, line and column.
+
+#include <rapidjson/document.h>
+
+#include <string>
+#include <string_view>
+
+#include "switchyard/event.hpp"
+
+namespace switchyard {
+
+/// A compiled template. Thread-safe: evaluation is const.
+class Template {
+ public:
+  virtual ~Template() = default;
+  /// True when the template holds no expression (its value never changes).
+  virtual bool is_constant() const = 0;
+  /// Typed result: a string that is exactly one ${{ }} keeps the expression's type, mixed
+  /// text gives a string, a YAML map/list gives JSON. Written into `out` using `alloc`.
+  virtual void render(const Event& event, rapidjson::Value& out,
+                      rapidjson::MemoryPoolAllocator<>& alloc) const = 0;
+  /// String result, appended to `out` (objects and arrays as compact JSON).
+  virtual void render_string(const Event& event, std::string& out) const = 0;
+  /// GitHub truthiness of the typed result (null, false, 0, NaN and '' are false).
+  virtual bool test(const Event& event) const = 0;
+
+  /// Convenience: the string result.
+  std::string render_string(const Event& event) const {
+    std::string out;
+    render_string(event, out);
+    return out;
+  }
+};
+
+/// The compiled templates of one component's options, by option path ("text", "embed.title").
+class TemplateSet {
+ public:
+  virtual ~TemplateSet() = default;
+  /// The template compiled for the option at `path`, or nullptr when it has none.
+  virtual const Template* find(std::string_view path) const = 0;
+};
+
+}  // namespace switchyard
