@@ -12,6 +12,7 @@
 #include "log/logging.hpp"
 #include "runtime/engine.hpp"
 #include "cli/describe.hpp"
+#include "cli/pipeline_tests.hpp"
 
 namespace switchyard::cli {
 namespace {
@@ -89,6 +90,34 @@ int validate(const Common& common, const std::vector<std::string>& files) {
   }
   std::cout << "ok: " << pipelines.size() << " pipeline(s) valid\n";
   return 0;
+}
+
+int test(const Common& common, const std::vector<std::string>& args) {
+  Setup setup;
+  if (!prepare(common, setup)) {
+    print_diagnostics(setup.diagnostics);
+    return 1;
+  }
+  log::setup("warn", setup.engine.log_format);
+  for (const auto& e : setup.plugin_errors) std::cerr << "plugin refused: " << e << "\n";
+  std::vector<std::filesystem::path> files;
+  std::vector<std::string> inputs = args;
+  if (inputs.empty()) inputs.push_back((std::filesystem::path(setup.engine.pipelines_dir) / "tests").string());
+  for (const auto& a : inputs) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(a, ec)) {
+      for (const auto& f : config::pipeline_files(a)) files.push_back(f);
+    } else {
+      files.emplace_back(a);
+    }
+  }
+  if (files.empty()) {
+    std::cerr << "no test files found in " << inputs.front() << "\n";
+    return 1;
+  }
+  const TestTotals totals = run_pipeline_tests(files, setup.registry, std::cout);
+  std::cout << totals.passed << " passed, " << totals.failed << " failed\n";
+  return totals.failed == 0 ? 0 : 1;
 }
 
 int plugins_list(const Common& common) {

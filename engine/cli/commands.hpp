@@ -13,6 +13,7 @@ struct Common {
 
 int run(const Common& common);
 int validate(const Common& common, const std::vector<std::string>& files);
+int test(const Common& common, const std::vector<std::string>& files);
 int plugins_list(const Common& common);
 int plugins_describe(const Common& common, const std::string& type);
 int plugins_docs(const Common& common);

@@ -30,6 +30,11 @@ int main(int argc, char** argv) {
   add_config(validate);
   validate->add_option("pipelines", files, "Pipeline files (default: every file in pipelines.dir)");
 
+  std::vector<std::string> test_files;
+  auto* test = app.add_subcommand("test", "Run pipeline unit tests (default: pipelines/tests/)");
+  add_config(test);
+  test->add_option("files", test_files, "Test files or directories");
+
   auto* plugins = app.add_subcommand("plugins", "Inspect component types");
   plugins->require_subcommand(1);
   auto* list = plugins->add_subcommand("list", "List every component type");
@@ -50,6 +55,7 @@ int main(int argc, char** argv) {
 
   if (*run) return cli::run(common);
   if (*validate) return cli::validate(common, files);
+  if (*test) return cli::test(common, test_files);
   if (*list) return cli::plugins_list(common);
   if (*describe) return cli::plugins_describe(common, type);
   if (*docs) return cli::plugins_docs(common);

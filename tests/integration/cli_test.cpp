@@ -197,5 +197,47 @@ TEST_F(Cli, ARefusedLibraryIsReportedByValidate) {
   EXPECT_NE(r.err.find("plugin refused: " + kFixtures + "/no_entry/no_entry.so: not a Switchyard plugin"), std::string::npos) << r.err;
 }
 
+TEST_F(Cli, PipelineTestsReportADiffAndFailTheRun) {
+  const std::string pipeline = std::string(SWITCHYARD_SOURCE_DIR) + "/pipelines/ci-failures.yaml";
+  const auto file = dir_.write("broken.yaml", "pipeline: " + pipeline + R"(
+cases:
+  - name: expects the wrong status
+    input:
+      payload: {action: completed, workflow_run: {id: 1, name: CI, conclusion: failure, head_branch: main},
+                repository: {full_name: o/r}}
+    expect:
+      alert:
+        - payload_subset: {status: success, nope: 1}
+          type: ci.build.failure
+          that: ["${{ payload.external_id == 2 }}"]
+  - name: expects nothing but gets an alert
+    input:
+      payload: {action: completed, workflow_run: {id: 2, conclusion: failure, head_branch: main}}
+    expect:
+      alert: []
+  - name: names a sink the pipeline lacks
+    input:
+      payload: {action: completed, workflow_run: {id: 3, conclusion: success}}
+    expect:
+      alert: []
+      nosuchsink: []
+)");
+  auto r = run_to_end({kBinary, "test", "-c", config(), file.string()}, dir_);
+  EXPECT_EQ(r.code, 1);
+  const std::string f = file.string();
+  EXPECT_NE(r.out.find("FAIL  " + f + ": expects the wrong status\n"
+                       "      sink 'alert' event 1 differs:\n"
+                       "        payload.status: expected \"success\", got \"failure\"\n"
+                       "        payload.nope: missing (expected 1)\n"
+                       "        that: \"${{ payload.external_id == 2 }}\" is false\n"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("FAIL  " + f + ": expects nothing but gets an alert\n"
+                       "      sink 'alert': expected 0 event(s), got 1\n"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(f + ":22:7: cases[2].expect.nosuchsink: the pipeline has no sink named 'nosuchsink'"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\n0 passed, 3 failed\n"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace switchyard
