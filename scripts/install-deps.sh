@@ -9,6 +9,7 @@ packages=(
   libyaml-cpp-dev rapidjson-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev libsqlite3-dev
+  clang libclang-rt-14-dev
 )
 
 missing=()
