@@ -36,9 +36,12 @@ void build_envelope(const Event& event, rapidjson::Document& out) {
   out.AddMember("data", rapidjson::Value(event.data, a), a);
 }
 
+// A compiled template. When the template is exactly one expression, `single_` lets test()
+// evaluate it directly for its truthiness without building any JSON (conditions).
 class ExprTemplate final : public Template {
  public:
-  explicit ExprTemplate(expr::Template t) : template_(std::move(t)) {}
+  ExprTemplate(expr::Template t, std::optional<expr::Expression> single)
+      : template_(std::move(t)), single_(std::move(single)) {}
 
   bool is_constant() const override { return template_.is_constant(); }
 
@@ -53,6 +56,7 @@ class ExprTemplate final : public Template {
   }
   bool test(const Event& event) const override {
     std::optional<rapidjson::Document> envelope;
+    if (single_) return single_->evaluate_bool(scope(event, envelope));
     rapidjson::Document result;
     template_.render(scope(event, envelope), result, result.GetAllocator());
     return truthy(result);
@@ -83,41 +87,7 @@ class ExprTemplate final : public Template {
   }
 
   expr::Template template_;
-};
-
-// Conditions compile to a single expression: evaluate_bool avoids building any JSON.
-class ExprCondition final : public Template {
- public:
-  ExprCondition(expr::Expression e, expr::Template t) : expression_(std::move(e)), template_(std::move(t)) {}
-  bool is_constant() const override { return false; }
-  void render(const Event& event, rapidjson::Value& out,
-              rapidjson::MemoryPoolAllocator<>& alloc) const override {
-    std::optional<rapidjson::Document> envelope;
-    template_.render(scope(event, envelope), out, alloc);
-  }
-  void render_string(const Event& event, std::string& out) const override {
-    std::optional<rapidjson::Document> envelope;
-    template_.render_string(scope(event, envelope), out);
-  }
-  bool test(const Event& event) const override {
-    std::optional<rapidjson::Document> envelope;
-    return expression_.evaluate_bool(scope(event, envelope));
-  }
-
- private:
-  expr::Scope scope(const Event& event, std::optional<rapidjson::Document>& envelope) const {
-    expr::Scope s;
-    s.payload = &event.data;
-    s.meta = &event.meta;
-    s.env = &env_document();
-    if (expression_.uses_event()) {
-      build_envelope(event, envelope.emplace());
-      s.event = &*envelope;
-    }
-    return s;
-  }
-  expr::Expression expression_;
-  expr::Template template_;
+  std::optional<expr::Expression> single_;
 };
 
 // A fixed value: `if: true`, or a condition that is a plain boolean.
@@ -173,15 +143,14 @@ std::shared_ptr<const Template> compile_template(const rapidjson::Value& value, 
     return nullptr;
   }
   auto& t = std::get<expr::Template>(compiled);
+  std::optional<expr::Expression> single;
   if (!tree && value.IsString()) {
     if (auto inner = single_expression(std::string_view(value.GetString(), value.GetStringLength()))) {
       auto parsed = expr::Expression::parse(*inner);
-      if (auto* e = std::get_if<expr::Expression>(&parsed)) {
-        return std::make_shared<ExprCondition>(std::move(*e), std::move(t));
-      }
+      if (auto* e = std::get_if<expr::Expression>(&parsed)) single = std::move(*e);
     }
   }
-  return std::make_shared<ExprTemplate>(std::move(t));
+  return std::make_shared<ExprTemplate>(std::move(t), std::move(single));
 }
 
 std::shared_ptr<const Template> compile_condition_template(const rapidjson::Value& value,
