@@ -5,6 +5,7 @@
 #include <rapidjson/writer.h>
 #include <switchyard/testing.hpp>
 
+#include "config/templates.hpp"
 #include "dedup/dedup.hpp"
 #include "filter/filter.hpp"
 #include "map/map.hpp"
@@ -60,6 +61,17 @@ TEST(Filter, PlainStringsAreNotConditions) {
   auto s = h.configure();
   ASSERT_FALSE(s);
   EXPECT_NE(s.error().message.find("expected a condition: true, false or ${{ expression }}"), std::string::npos);
+}
+
+TEST(Filter, EnvContextSeesOnlyAllowedVariables) {
+  ::setenv("SY_TEST_STAGE", "prod", 1);
+  ::setenv("SY_TEST_SECRET", "hunter2", 1);
+  config::set_expression_env({"SY_TEST_STAGE"});
+  Harness h(kFilterDecl, R"({"if": "${{ env.SY_TEST_STAGE == 'prod' && env.SY_TEST_SECRET == null }}"})");
+  ASSERT_TRUE(h.configure());
+  EXPECT_EQ(*h.apply(*make_event("x", "{}")), Verdict::keep);
+  config::set_expression_env({});
+  EXPECT_EQ(*h.apply(*make_event("x", "{}")), Verdict::drop);
 }
 
 TEST(Map, BuildsANewTypedPayload) {
