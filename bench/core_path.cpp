@@ -15,6 +15,8 @@
 #include "config/yaml_json.hpp"
 #include "loader/registry.hpp"
 #include "log/logging.hpp"
+#include "http/server.hpp"
+#include "runtime/component_context.hpp"
 #include "runtime/io.hpp"
 #include "runtime/pipeline.hpp"
 #include "runtime/state_store.hpp"
@@ -85,7 +87,9 @@ Figures run(const loader::PluginRegistry& registry, unsigned threads, std::uint6
   runtime::MemoryStateStore store;
   runtime::Io io(threads);
   io.start();
-  auto pipeline = runtime::make_pipeline(config, io, store);
+  http::Server server(io, {.name = "http", .listen = "127.0.0.1:0"});
+  runtime::Services services{io, store, server};
+  auto pipeline = runtime::make_pipeline(config, services);
   if (!pipeline->build()) std::abort();
   const std::uint64_t allocations_before = g_allocations.load();
   const auto start = std::chrono::steady_clock::now();

@@ -13,6 +13,7 @@
 #include "config/templates.hpp"
 #include "config/yaml_json.hpp"
 #include "log/logging.hpp"
+#include "http/server.hpp"
 #include "runtime/component_context.hpp"
 #include "runtime/io.hpp"
 
@@ -63,7 +64,7 @@ Status step(runtime::Strand& strand, const char* what, const std::function<Statu
   }
 }
 
-Status check_component(const ComponentDecl& decl, runtime::Io& io, runtime::MemoryStateStore& store) {
+Status check_component(const ComponentDecl& decl, runtime::Io& io, runtime::Services& services) {
   rapidjson::Document values;
   std::string problems;
   if (!check_options(decl, values, problems)) {
@@ -79,7 +80,7 @@ Status check_component(const ComponentDecl& decl, runtime::Io& io, runtime::Memo
   }
   CountingEmitter emitter;
   runtime::Strand strand = io.make_strand();
-  runtime::ComponentContext context("check", decl.type, strand, store, emitter);
+  runtime::ComponentContext context("check", decl.type, strand, services, emitter);
   Options options(values, decl.options, &templates);
   std::unique_ptr<Component> component;
   if (Status s = step(strand, "create", [&]() -> Status {
@@ -134,10 +135,12 @@ int plugins_check(const std::string& file) {
   runtime::Io io(1);
   io.start();
   runtime::MemoryStateStore store;
+  http::Server server(io, {.name = "http", .listen = "127.0.0.1:0"});
+  runtime::Services services{io, store, server};
   int failures = 0;
   for (const auto* component : registry.components()) {
     describe_component(*component, std::cout);
-    Status s = check_component(*component->decl, io, store);
+    Status s = check_component(*component->decl, io, services);
     std::cout << (s ? "  check: ok (configure, start, drain, stop)\n\n"
                     : "  check: FAILED: " + s.error().message + "\n\n");
     if (!s) ++failures;

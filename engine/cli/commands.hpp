@@ -19,4 +19,15 @@ int plugins_describe(const Common& common, const std::string& type);
 int plugins_docs(const Common& common);
 int plugins_check(const std::string& file);
 
+struct SendOptions {
+  std::string event;   ///< X-GitHub-Event, e.g. workflow_run
+  std::string file;    ///< payload file, "-" for stdin
+  std::string secret;  ///< webhook secret
+  std::string url;
+  std::string delivery;  ///< X-GitHub-Delivery; a fresh UUID when empty
+  std::string ca_file;
+  bool insecure = false;
+};
+int send_github(const SendOptions& options);
+
 }  // namespace switchyard::cli

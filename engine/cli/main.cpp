@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
 #include <iostream>
 
 #include "cli/commands.hpp"
@@ -49,6 +50,20 @@ int main(int argc, char** argv) {
   auto* check = plugins->add_subcommand("check", "Load one plugin library alone and run its components' lifecycle");
   check->add_option("file", library, "Plugin library (.so)")->required();
 
+  cli::SendOptions send_options;
+  if (const char* s = std::getenv("GITHUB_WEBHOOK_SECRET")) send_options.secret = s;
+  send_options.url = "http://127.0.0.1:8080/github/webhook";
+  auto* send = app.add_subcommand("send", "Send a sample event, signed as the real service signs it");
+  send->require_subcommand(1);
+  auto* send_github = send->add_subcommand("github", "Sign a payload with X-Hub-Signature-256 and POST it");
+  send_github->add_option("event", send_options.event, "X-GitHub-Event, e.g. workflow_run")->required();
+  send_github->add_option("file", send_options.file, "Payload JSON file ('-' for stdin)")->required();
+  send_github->add_option("--secret", send_options.secret, "Webhook secret (default: $GITHUB_WEBHOOK_SECRET)");
+  send_github->add_option("--url", send_options.url, "Webhook URL")->capture_default_str();
+  send_github->add_option("--delivery", send_options.delivery, "X-GitHub-Delivery (default: a new UUID)");
+  send_github->add_option("--ca-file", send_options.ca_file, "PEM CA bundle for https URLs");
+  send_github->add_flag("--insecure", send_options.insecure, "Skip certificate verification");
+
   CLI11_PARSE(app, argc, argv);
   common.config_explicit = !common.config_file.empty();
   if (!common.config_explicit) common.config_file = "config/switchyard.yaml";
@@ -60,5 +75,6 @@ int main(int argc, char** argv) {
   if (*describe) return cli::plugins_describe(common, type);
   if (*docs) return cli::plugins_docs(common);
   if (*check) return cli::plugins_check(library);
+  if (*send_github) return cli::send_github(send_options);
   return 1;
 }

@@ -12,6 +12,7 @@
 #include "config/templates.hpp"
 #include "config/yaml_json.hpp"
 #include "loader/registry.hpp"
+#include "http/server.hpp"
 #include "runtime/component_context.hpp"
 #include "runtime/io.hpp"
 #include "runtime/state_store.hpp"
@@ -179,6 +180,7 @@ class TestFile {
     // Fresh transforms for every case: state (dedup, rate limits) never leaks between cases.
     runtime::MemoryStateStore store;
     runtime::RefusingEmitter emitter;
+    runtime::Services services{io_, store, server_};
     runtime::Strand strand = io_.make_strand();
     struct Stage {
       std::unique_ptr<runtime::ComponentContext> context;
@@ -188,7 +190,7 @@ class TestFile {
     std::vector<Stage> transforms;
     for (const auto& t : pipeline_.transforms) {
       Stage s;
-      s.context = std::make_unique<runtime::ComponentContext>(pipeline_.name, t.name, strand, store, emitter);
+      s.context = std::make_unique<runtime::ComponentContext>(pipeline_.name, t.name, strand, services, emitter);
       s.options = std::make_unique<Options>(*t.options, t.decl->options, t.templates.get());
       s.component = t.decl->create();
       Status st = runtime::run_on(strand, [&] { return s.component->configure(*s.options, *s.context); });
@@ -342,6 +344,7 @@ class TestFile {
   config::JsonFile doc_;
   config::PipelineConfig pipeline_;
   runtime::Io io_{1};
+  http::Server server_{io_, {.name = "http", .listen = "127.0.0.1:0"}};
 };
 
 }  // namespace

@@ -17,6 +17,10 @@ constexpr OptionSpec kTls[] = {
 constexpr OptionSpec kHttp[] = {
     {.name = "listen", .type = OptionType::string, .default_value = "0.0.0.0:8080", .description = "Address:port of the shared listener that sources register routes on."},
     {.name = "max_body", .type = OptionType::size, .default_value = "25MiB", .description = "Largest request body accepted (GitHub's own cap is 25 MiB)."},
+    {.name = "max_header", .type = OptionType::size, .default_value = "16KiB", .description = "Largest request line plus headers; larger requests get 431."},
+    {.name = "read_timeout", .type = OptionType::duration, .default_value = "15s", .description = "Time a client has to send a whole request (headers and body); slower clients are cut off."},
+    {.name = "idle_timeout", .type = OptionType::duration, .default_value = "60s", .description = "How long an idle keep-alive connection stays open."},
+    {.name = "max_connections", .type = OptionType::integer, .default_value = "10000", .description = "Concurrent connections; further ones are closed at once."},
     {.name = "tls", .type = OptionType::object, .description = "Serve HTTPS instead of HTTP.", .children = kTls},
 };
 constexpr OptionSpec kAdmin[] = {
@@ -79,6 +83,10 @@ bool load_engine_config(const std::string& path, bool explicit_path, EngineConfi
   const Options http = root.object("http");
   out.http.listen = http.string("listen");
   out.http.max_body = http.size("max_body");
+  out.http.max_header = http.size("max_header");
+  out.http.read_timeout = http.duration("read_timeout");
+  out.http.idle_timeout = http.duration("idle_timeout");
+  out.http.max_connections = static_cast<std::uint64_t>(http.integer("max_connections"));
   out.http.tls_cert = http.object("tls").string("cert");
   out.http.tls_key = http.object("tls").string("key");
   out.admin.listen = root.object("admin").string("listen");

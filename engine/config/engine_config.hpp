@@ -19,6 +19,10 @@ struct EngineConfig {
   struct Http {
     std::string listen;
     std::uint64_t max_body = 0;
+    std::uint64_t max_header = 0;
+    std::chrono::milliseconds read_timeout{0};
+    std::chrono::milliseconds idle_timeout{0};
+    std::uint64_t max_connections = 0;
     std::string tls_cert;
     std::string tls_key;
   } http;

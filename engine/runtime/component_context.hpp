@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "http/client.hpp"
 #include "log/logging.hpp"
 #include "runtime/io.hpp"
 #include "runtime/state_store.hpp"
@@ -11,16 +12,24 @@
 
 namespace switchyard::runtime {
 
+/// What the engine shares with every component.
+struct Services {
+  Io& io;
+  MemoryStateStore& state;
+  HttpRoutes& routes;
+};
+
 class ComponentContext final : public Context {
  public:
   ComponentContext(std::string pipeline, std::string component, Strand strand,
-                   MemoryStateStore& store, Emitter& emitter)
+                   Services& services, Emitter& emitter)
       : pipeline_(std::move(pipeline)),
         component_(std::move(component)),
         logger_(pipeline_ + "/" + component_),
         executor_(std::move(strand)),
-        state_(store, pipeline_ + "/" + component_ + "/"),
-        emitter_(emitter) {}
+        state_(services.state, pipeline_ + "/" + component_ + "/"),
+        emitter_(emitter),
+        services_(services) {}
 
   std::string_view pipeline() const override { return pipeline_; }
   std::string_view component() const override { return component_; }
@@ -28,6 +37,10 @@ class ComponentContext final : public Context {
   Executor& executor() override { return executor_; }
   StateStore& state() override { return state_; }
   Emitter& emitter() override { return emitter_; }
+  HttpRoutes& routes() override { return services_.routes; }
+  std::unique_ptr<HttpClient> http_client(const HttpClientOptions& options) override {
+    return http::make_client(services_.io, executor_, logger_, options);
+  }
   const Strand& strand() const { return executor_.strand(); }
   /// Drops tasks the component posted but that have not run yet; call after stop().
   void close() { executor_.close(); }
@@ -39,6 +52,7 @@ class ComponentContext final : public Context {
   StrandExecutor executor_;
   ScopedStateStore state_;
   Emitter& emitter_;
+  Services& services_;
 };
 
 /// The emitter of components that are not sources: emitting is a programming error.

@@ -7,7 +7,9 @@
 #include <csignal>
 #include <mutex>
 
+#include "http/server.hpp"
 #include "log/logging.hpp"
+#include "runtime/component_context.hpp"
 #include "runtime/io.hpp"
 #include "runtime/pipeline.hpp"
 #include "runtime/state_store.hpp"
@@ -16,13 +18,25 @@ namespace switchyard::runtime {
 
 struct Engine::State {
   explicit State(const config::EngineConfig& c)
-      : config(c), io(c.threads), signals(io.context(), SIGINT, SIGTERM) {}
+      : config(c), io(c.threads), signals(io.context(), SIGINT, SIGTERM),
+        server(io, http::ServerSettings{.name = "http",
+                                        .listen = c.http.listen,
+                                        .max_body = c.http.max_body,
+                                        .max_header = c.http.max_header,
+                                        .read_timeout = c.http.read_timeout,
+                                        .idle_timeout = c.http.idle_timeout,
+                                        .max_connections = c.http.max_connections,
+                                        .tls_cert = c.http.tls_cert,
+                                        .tls_key = c.http.tls_key}),
+        services{io, store, server} {}
 
   config::EngineConfig config;
   Io io;
   // Installed before any pipeline starts, so a signal during start-up drains too.
   boost::asio::signal_set signals;
   MemoryStateStore store;
+  http::Server server;
+  Services services;
   std::vector<std::shared_ptr<Pipeline>> pipelines;
   std::mutex mutex;
   std::condition_variable changed;
@@ -50,7 +64,7 @@ std::size_t Engine::start(std::vector<config::PipelineConfig> pipelines) {
       log.warn("pipeline {}: durability 'disk' is not available yet; events are kept in memory",
                shared->name);
     }
-    auto pipeline = make_pipeline(shared, state_->io, state_->store);
+    auto pipeline = make_pipeline(shared, state_->services);
     Status status = pipeline->build();
     if (status) status = pipeline->start();
     if (!status) {
@@ -102,6 +116,7 @@ int Engine::run() {
   }
   if (!drained) log.warn("shutdown_timeout reached before every event was delivered");
   for (auto& pipeline : state_->pipelines) pipeline->stop();
+  state_->server.close();
   state_->io.stop();
   log.info("stopped");
   return 0;

@@ -45,12 +45,12 @@ Status guarded(const std::string& label, const char* what, F&& call) {
 }
 
 Status build_stage(Stage& stage, const config::ComponentConfig& config, std::string label,
-                   const std::string& pipeline, Strand strand, MemoryStateStore& store,
+                   const std::string& pipeline, Strand strand, Services& services,
                    Emitter& emitter) {
   stage.config = &config;
   stage.label = std::move(label);
   stage.context = std::make_unique<ComponentContext>(pipeline, config.name, std::move(strand),
-                                                     store, emitter);
+                                                     services, emitter);
   stage.options = std::make_unique<Options>(*config.options, config.decl->options, config.templates.get());
   return guarded(stage.label, "configure", [&]() -> Status {
     stage.component = config.decl->create();
@@ -178,10 +178,9 @@ class PipelineRuntime final : public Pipeline,
                               public Emitter,
                               public std::enable_shared_from_this<PipelineRuntime> {
  public:
-  PipelineRuntime(std::shared_ptr<const config::PipelineConfig> config, Io& io,
-                  MemoryStateStore& state)
-      : config_(std::move(config)), io_(io), state_(state), strand_(io.make_strand()),
-        source_strand_(io.make_strand()), log_(log::make(config_->name)) {}
+  PipelineRuntime(std::shared_ptr<const config::PipelineConfig> config, Services& services)
+      : config_(std::move(config)), io_(services.io), state_(services), strand_(services.io.make_strand()),
+        source_strand_(services.io.make_strand()), log_(log::make(config_->name)) {}
 
   // --- Pipeline ---
   Status build() override {
@@ -451,7 +450,7 @@ class PipelineRuntime final : public Pipeline,
 
   std::shared_ptr<const config::PipelineConfig> config_;
   Io& io_;
-  MemoryStateStore& state_;
+  Services& state_;
   Strand strand_;         // transforms, sinks and the queues between them
   Strand source_strand_;  // the source's own callbacks
   std::shared_ptr<spdlog::logger> log_;
@@ -534,8 +533,8 @@ std::chrono::milliseconds SinkRunner::backoff(const Slot& slot, const Error& err
 }  // namespace
 
 std::shared_ptr<Pipeline> make_pipeline(std::shared_ptr<const config::PipelineConfig> config,
-                                        Io& io, MemoryStateStore& state) {
-  return std::make_shared<PipelineRuntime>(std::move(config), io, state);
+                                        Services& services) {
+  return std::make_shared<PipelineRuntime>(std::move(config), services);
 }
 
 }  // namespace switchyard::runtime

@@ -13,8 +13,7 @@
 
 namespace switchyard::runtime {
 
-class Io;
-class MemoryStateStore;
+struct Services;
 
 /// Counters of one sink, for logs, tests and (later) metrics.
 struct SinkStats {
@@ -53,8 +52,8 @@ class Pipeline {
   virtual std::size_t in_flight() const = 0;
 };
 
-/// A pipeline for `config` on `io`; components get state from `state`.
+/// A pipeline for `config`; its components get the engine's shared `services`.
 std::shared_ptr<Pipeline> make_pipeline(std::shared_ptr<const config::PipelineConfig> config,
-                                        Io& io, MemoryStateStore& state);
+                                        Services& services);
 
 }  // namespace switchyard::runtime

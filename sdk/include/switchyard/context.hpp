@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "switchyard/event.hpp"
+#include "switchyard/http.hpp"
 #include "switchyard/result.hpp"
 
 namespace switchyard {
@@ -100,6 +101,10 @@ class Context {
   virtual StateStore& state() = 0;
   /// The pipeline's emit interface; meaningful for sources only.
   virtual Emitter& emitter() = 0;
+  /// Routes on the engine's shared HTTP listener (`http.listen`), for sources.
+  virtual HttpRoutes& routes() = 0;
+  /// A new outbound HTTP(S) client whose callbacks run on this component's strand.
+  virtual std::unique_ptr<HttpClient> http_client(const HttpClientOptions& options) = 0;
 };
 
 }  // namespace switchyard

@@ -211,6 +211,90 @@ class CapturingEmitter final : public Emitter {
   std::size_t refused = 0;
 };
 
+/// The listener of the harness: records routes so a test can call them directly.
+class CapturingRoutes final : public HttpRoutes {
+ public:
+  struct Entry {
+    std::string method;
+    std::string path;
+    HttpHandler handler;
+    HttpRouteOptions options;
+    bool live = true;
+  };
+
+  Result<std::unique_ptr<HttpRoute>> add(std::string method, std::string path,
+                                         HttpHandler handler, HttpRouteOptions options) override {
+    for (const auto& e : *entries_) {
+      if (e.live && e.method == method && e.path == path) {
+        return invalid_config(method + " " + path + " is already registered");
+      }
+    }
+    entries_->push_back({std::move(method), std::move(path), std::move(handler), options, true});
+    return std::unique_ptr<HttpRoute>(new Handle(entries_, entries_->size() - 1));
+  }
+
+  /// Whether `method path` is registered now.
+  bool has(std::string_view method, std::string_view path) const {
+    return find(method, path) != nullptr;
+  }
+
+  /// Calls the handler of `method path` and returns its answer; runs `pump` (e.g. the
+  /// executor) until the handler replies. 404 when no route matches, as the engine does.
+  HttpResponse call(std::string_view method, std::string_view path, const HttpHeaders& headers,
+                    std::string_view body, const std::function<void()>& pump = {}) {
+    const Entry* entry = find(method, path);
+    if (entry == nullptr) return HttpResponse::error(404, "no route");
+    auto outcome = std::make_shared<std::optional<HttpResponse>>();
+    HttpRequest request{method, path, {}, headers, body, "127.0.0.1:1"};
+    entry->handler(request, [outcome](HttpResponse r) {
+      if (!*outcome) *outcome = std::move(r);
+    });
+    for (int i = 0; i < 1000 && !*outcome && pump; ++i) pump();
+    if (!*outcome) return HttpResponse::error(599, "handler did not reply");
+    return std::move(**outcome);
+  }
+
+ private:
+  struct Handle final : HttpRoute {
+    Handle(std::shared_ptr<std::vector<Entry>> entries, std::size_t index)
+        : entries(std::move(entries)), index(index) {}
+    ~Handle() override { (*entries)[index].live = false; }
+    std::shared_ptr<std::vector<Entry>> entries;
+    std::size_t index;
+  };
+  const Entry* find(std::string_view method, std::string_view path) const {
+    for (const auto& e : *entries_) {
+      if (e.live && e.method == method && e.path == path) return &e;
+    }
+    return nullptr;
+  }
+  std::shared_ptr<std::vector<Entry>> entries_ = std::make_shared<std::vector<Entry>>();
+};
+
+/// The outbound client of the harness: answers from a test-supplied function and records
+/// every request. Callbacks run on the manual executor, as the engine runs them on the strand.
+class ScriptedHttpClient final : public HttpClient {
+ public:
+  using Responder = std::function<Result<HttpClientResponse>(const HttpClientRequest&)>;
+  ScriptedHttpClient(Executor& executor, std::shared_ptr<Responder> responder,
+                     std::shared_ptr<std::vector<HttpClientRequest>> log)
+      : executor_(executor), responder_(std::move(responder)), log_(std::move(log)) {}
+  void send(HttpClientRequest request, HttpClientCallback done) override {
+    log_->push_back(request);
+    Result<HttpClientResponse> result =
+        *responder_ ? (*responder_)(request)
+                    : Result<HttpClientResponse>(permanent("no responder set in the harness"));
+    executor_.post([done = std::move(done), result = std::move(result)]() mutable {
+      done(std::move(result));
+    });
+  }
+
+ private:
+  Executor& executor_;
+  std::shared_ptr<Responder> responder_;
+  std::shared_ptr<std::vector<HttpClientRequest>> log_;
+};
+
 /// The captured context given to the component under test.
 class TestContext final : public Context {
  public:
@@ -222,8 +306,21 @@ class TestContext final : public Context {
   Executor& executor() override { return executor_; }
   StateStore& state() override { return state_; }
   Emitter& emitter() override { return emitter_; }
+  HttpRoutes& routes() override { return routes_; }
+  std::unique_ptr<HttpClient> http_client(const HttpClientOptions& options) override {
+    client_options.push_back(options);
+    return std::make_unique<ScriptedHttpClient>(executor_, responder_, requests_);
+  }
+
+  /// Sets how the components' HTTP clients answer (called once per request).
+  void respond_with(ScriptedHttpClient::Responder responder) { *responder_ = std::move(responder); }
+  /// Every request the component's clients sent, in order.
+  std::vector<HttpClientRequest>& http_requests() { return *requests_; }
+  /// The options of every client the component asked for.
+  std::vector<HttpClientOptions> client_options;
 
   CapturedLogger& captured_logger() { return logger_; }
+  CapturingRoutes& capturing_routes() { return routes_; }
   ManualExecutor& manual_executor() { return executor_; }
   CapturingEmitter& capturing_emitter() { return emitter_; }
 
@@ -234,6 +331,11 @@ class TestContext final : public Context {
   ManualExecutor executor_;
   MemoryStateStore state_{executor_};
   CapturingEmitter emitter_;
+  CapturingRoutes routes_;
+  std::shared_ptr<ScriptedHttpClient::Responder> responder_ =
+      std::make_shared<ScriptedHttpClient::Responder>();
+  std::shared_ptr<std::vector<HttpClientRequest>> requests_ =
+      std::make_shared<std::vector<HttpClientRequest>>();
 };
 
 /// Runs one component through its lifecycle with a captured context.
@@ -304,6 +406,18 @@ class Harness {
   std::vector<std::unique_ptr<Event>>& emitted() { return context_.capturing_emitter().events; }
   CapturingEmitter& emitter() { return context_.capturing_emitter(); }
   CapturedLogger& logs() { return context_.captured_logger(); }
+  /// Calls one of the component's HTTP routes, running the executor until it replies.
+  HttpResponse request(std::string_view method, std::string_view path,
+                       const HttpHeaders& headers, std::string_view body) {
+    return context_.capturing_routes().call(method, path, headers, body,
+                                            [this] { advance(std::chrono::milliseconds(1)); });
+  }
+  CapturingRoutes& routes() { return context_.capturing_routes(); }
+  /// Sets how the component's outbound HTTP requests are answered.
+  void respond_with(ScriptedHttpClient::Responder responder) {
+    context_.respond_with(std::move(responder));
+  }
+  std::vector<HttpClientRequest>& http_requests() { return context_.http_requests(); }
   ManualExecutor& executor() { return context_.manual_executor(); }
   /// Moves virtual time forward (timers fire, posted tasks run).
   void advance(std::chrono::milliseconds by) { executor().advance(by); }

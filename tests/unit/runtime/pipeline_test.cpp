@@ -10,6 +10,8 @@
 #include "config/pipeline_config.hpp"
 #include "loader/registry.hpp"
 #include "log/logging.hpp"
+#include "http/server.hpp"
+#include "runtime/component_context.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/io.hpp"
 #include "runtime/state_store.hpp"
@@ -55,7 +57,7 @@ class PipelineTest : public ::testing::Test {
     auto config = std::make_shared<config::PipelineConfig>();
     EXPECT_TRUE(config::load_pipeline(file, registry_, *config, diagnostics))
         << (diagnostics.empty() ? "" : config::format(diagnostics[0]));
-    auto pipeline = make_pipeline(config, io_, store_);
+    auto pipeline = make_pipeline(config, services_);
     Status status = pipeline->build();
     if (status) status = pipeline->start();
     if (status_out) *status_out = status;
@@ -80,6 +82,8 @@ class PipelineTest : public ::testing::Test {
   test::TempDir dir_;
   MemoryStateStore store_;
   Io io_{2};
+  http::Server server_{io_, {.name = "http", .listen = "127.0.0.1:0"}};
+  Services services_{io_, store_, server_};
 };
 
 TEST_F(PipelineTest, EverySinkReceivesEveryEventInOrder) {

@@ -1,0 +1,449 @@
+#include "http/server.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+
+#include "http/endpoint.hpp"
+#include "log/logging.hpp"
+#include "runtime/io.hpp"
+
+namespace switchyard::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+struct RouteEntry {
+  HttpHandler handler;
+  std::uint64_t max_body = 0;
+};
+
+}  // namespace
+
+struct Server::Impl : std::enable_shared_from_this<Impl> {
+  Impl(runtime::Io& io, ServerSettings s)
+      : io(io), settings(std::move(s)), log(log::make(settings.name)),
+        acceptor(asio::make_strand(io.context())) {}
+
+  runtime::Io& io;
+  ServerSettings settings;
+  std::shared_ptr<spdlog::logger> log;
+  tcp::acceptor acceptor;
+  std::unique_ptr<ssl::context> tls;
+  std::mutex open_mutex;
+  bool opened = false;
+  std::string bound;
+
+  mutable std::shared_mutex routes_mutex;
+  // method → path → entry. Lookups copy the shared_ptr, so a route removed while a request
+  // is in its handler stays alive until that handler is done with it.
+  std::map<std::string, std::map<std::string, std::shared_ptr<RouteEntry>, std::less<>>, std::less<>> routes;
+
+  std::atomic<std::uint64_t> accepted{0}, refused{0}, active{0}, requests{0}, not_found{0},
+      too_large{0}, timed_out{0};
+
+  // Finds the route for method + path. When only another method matches, `allow` lists them.
+  std::shared_ptr<RouteEntry> find(std::string_view method, std::string_view path,
+                                   std::string& allow) const {
+    std::shared_lock lock(routes_mutex);
+    if (auto m = routes.find(method); m != routes.end()) {
+      if (auto p = m->second.find(path); p != m->second.end()) return p->second;
+    }
+    for (const auto& [name, paths] : routes) {
+      if (paths.find(path) != paths.end()) allow += (allow.empty() ? "" : ", ") + name;
+    }
+    return nullptr;
+  }
+
+  Status open();
+  void accept();
+  template <class Stream>
+  void start_session(Stream stream, std::string remote);
+};
+
+namespace {
+
+// One client connection: reads requests one after the other (keep-alive), routes them,
+// and writes answers. All of it on the connection's strand.
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  Session(std::shared_ptr<Server::Impl> server, Stream stream, std::string remote)
+      : server_(std::move(server)), stream_(std::move(stream)), remote_(std::move(remote)),
+        handler_timer_(stream_.get_executor()) {}
+
+  ~Session() { server_->active.fetch_sub(1, std::memory_order_relaxed); }
+
+  void run() {
+    if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
+      beast::get_lowest_layer(stream_).expires_after(server_->settings.read_timeout);
+      stream_.async_handshake(ssl::stream_base::server,
+                              [self = this->shared_from_this()](beast::error_code ec) {
+                                if (ec) return self->fail(ec, "TLS handshake");
+                                self->read_header();
+                              });
+    } else {
+      read_header();
+    }
+  }
+
+ private:
+  auto& lowest() { return beast::get_lowest_layer(stream_); }
+  const ServerSettings& settings() const { return server_->settings; }
+
+  // Between keep-alive requests: wait for the first bytes of the next one for idle_timeout,
+  // then give the whole request read_timeout.
+  void wait_next() {
+    if (buffer_.size() > 0) return read_header();
+    lowest().expires_after(settings().idle_timeout);
+    stream_.async_read_some(buffer_.prepare(4096), [self = this->shared_from_this()](
+                                                       beast::error_code ec, std::size_t n) {
+      if (ec) return self->close();  // idle timeout or the client left: not an error
+      self->buffer_.commit(n);
+      self->read_header();
+    });
+  }
+
+  void read_header() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(settings().max_header));
+    parser_->body_limit(settings().max_body);
+    lowest().expires_after(settings().read_timeout);
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                               self->on_header(ec);
+                             });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec == bhttp::error::header_limit) {
+      return respond_and_close(HttpResponse::error(431, "request headers too large"));
+    }
+    if (ec) return fail(ec, "reading request headers");
+    server_->requests.fetch_add(1, std::memory_order_relaxed);
+    const auto& req = parser_->get();
+    const std::string_view target(req.target().data(), req.target().size());
+    const auto q = target.find('?');
+    path_ = std::string(target.substr(0, q));
+    query_ = q == std::string_view::npos ? std::string() : std::string(target.substr(q + 1));
+    method_ = std::string(req.method_string());
+
+    std::string allow;
+    route_ = server_->find(method_, path_, allow);
+    const bool has_body = parser_->chunked() || parser_->content_length().value_or(0) > 0;
+    if (!route_) {
+      server_->not_found.fetch_add(1, std::memory_order_relaxed);
+      HttpResponse r = allow.empty() ? HttpResponse::error(404, "no route for " + path_)
+                                     : HttpResponse::error(405, method_ + " is not allowed on " + path_);
+      if (!allow.empty()) r.headers.set("Allow", allow);
+      // The body was not read: the connection cannot carry another request.
+      return has_body ? respond_and_close(std::move(r)) : respond(std::move(r), req.keep_alive());
+    }
+    const std::uint64_t limit = route_->max_body != 0 ? route_->max_body : settings().max_body;
+    if (parser_->content_length() && *parser_->content_length() > limit) {
+      server_->too_large.fetch_add(1, std::memory_order_relaxed);
+      return respond_and_close(HttpResponse::error(
+          413, "body of " + std::to_string(*parser_->content_length()) +
+                   " bytes exceeds the limit of " + std::to_string(limit)));
+    }
+    parser_->body_limit(limit);
+    if (beast::iequals(req[bhttp::field::expect], "100-continue")) {
+      auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_,
+                                                                       req.version());
+      return bhttp::async_write(stream_, *cont,
+                                [self = this->shared_from_this(), cont](beast::error_code e, std::size_t) {
+                                  if (e) return self->fail(e, "writing 100 Continue");
+                                  self->read_body();
+                                });
+    }
+    read_body();
+  }
+
+  void read_body() {
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                        self->on_body(ec);
+                      });
+  }
+
+  void on_body(beast::error_code ec) {
+    if (ec == bhttp::error::body_limit) {
+      server_->too_large.fetch_add(1, std::memory_order_relaxed);
+      return respond_and_close(HttpResponse::error(413, "body exceeds the size limit"));
+    }
+    if (ec) return fail(ec, "reading request body");
+    lowest().expires_never();
+    dispatch();
+  }
+
+  void dispatch() {
+    auto& req = parser_->get();
+    HttpHeaders headers;
+    for (const auto& field : req) {
+      headers.add(std::string(field.name_string()), std::string(field.value()));
+    }
+    keep_alive_ = req.keep_alive();
+    const HttpRequest request{method_, path_, query_, headers, req.body(), remote_};
+
+    // The reply may come from any thread, once; the first of reply and timeout wins.
+    auto once = std::make_shared<std::atomic<bool>>(false);
+    auto self = this->shared_from_this();
+    HttpReply reply = [self, once](HttpResponse response) {
+      if (once->exchange(true)) return;
+      asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+        self->handler_timer_.cancel();
+        self->respond(std::move(response), self->keep_alive_);
+      });
+    };
+    handler_timer_.expires_after(settings().handler_timeout);
+    handler_timer_.async_wait([reply, self](beast::error_code ec) {
+      if (ec) return;
+      self->server_->log->warn("{} {}: handler did not answer in time", self->method_, self->path_);
+      HttpResponse r = HttpResponse::error(503, "the pipeline did not answer in time");
+      r.headers.set("Retry-After", "5");
+      reply(std::move(r));
+    });
+    auto route = std::move(route_);
+    try {
+      route->handler(request, reply);
+    } catch (const std::exception& ex) {
+      server_->log->error("{} {}: handler threw: {}", method_, path_, ex.what());
+      reply(HttpResponse::error(500, "internal error"));
+    } catch (...) {
+      server_->log->error("{} {}: handler threw", method_, path_);
+      reply(HttpResponse::error(500, "internal error"));
+    }
+  }
+
+  void respond_and_close(HttpResponse response) { respond(std::move(response), false); }
+
+  void respond(HttpResponse response, bool keep_alive) {
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
+    res->result(static_cast<unsigned>(response.status));
+    res->version(11);
+    res->set(bhttp::field::server, "switchyard");
+    for (const auto& f : response.headers) res->insert(f.name, f.value);
+    res->body() = std::move(response.body);
+    res->keep_alive(keep_alive);
+    res->prepare_payload();
+    lowest().expires_after(settings().read_timeout);
+    bhttp::async_write(stream_, *res, [self = this->shared_from_this(), res, keep_alive](
+                                          beast::error_code ec, std::size_t) {
+      if (ec) return self->fail(ec, "writing response");
+      if (!keep_alive) return self->close();
+      self->parser_.reset();
+      self->wait_next();
+    });
+  }
+
+  void fail(beast::error_code ec, const char* what) {
+    if (ec == beast::error::timeout) {
+      server_->timed_out.fetch_add(1, std::memory_order_relaxed);
+      server_->log->debug("{}: {} timed out; closing", remote_, what);
+    } else if (ec != bhttp::error::end_of_stream && ec != asio::error::eof &&
+               ec != asio::error::connection_reset && ec != asio::error::operation_aborted) {
+      server_->log->debug("{}: {}: {}", remote_, what, ec.message());
+    }
+    close();
+  }
+
+  void close() {
+    beast::error_code ignored;
+    if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
+      lowest().expires_after(std::chrono::seconds(2));
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
+        beast::error_code ignore;
+        self->lowest().socket().close(ignore);
+      });
+    } else {
+      lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+      lowest().socket().close(ignored);
+    }
+  }
+
+  std::shared_ptr<Server::Impl> server_;
+  Stream stream_;
+  std::string remote_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::shared_ptr<RouteEntry> route_;
+  std::string method_, path_, query_;
+  bool keep_alive_ = true;
+  asio::steady_timer handler_timer_;
+};
+
+}  // namespace
+
+Status Server::Impl::open() {
+  std::lock_guard lock(open_mutex);
+  if (opened) return {};
+  auto endpoint = parse_endpoint(settings.listen);
+  if (!endpoint) return invalid_config(settings.name + ".listen: " + endpoint.error().message);
+  if (!settings.tls_cert.empty() || !settings.tls_key.empty()) {
+    if (settings.tls_cert.empty() || settings.tls_key.empty()) {
+      return invalid_config(settings.name + ".tls: cert and key must be given together");
+    }
+    auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    beast::error_code ec;
+    ctx->use_certificate_chain_file(settings.tls_cert, ec);
+    if (ec) return invalid_config(settings.name + ".tls.cert " + settings.tls_cert + ": " + ec.message());
+    ctx->use_private_key_file(settings.tls_key, ssl::context::pem, ec);
+    if (ec) return invalid_config(settings.name + ".tls.key " + settings.tls_key + ": " + ec.message());
+    tls = std::move(ctx);
+  }
+  const tcp::endpoint ep(asio::ip::make_address(endpoint->host), endpoint->port);
+  beast::error_code ec;
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    beast::error_code ignored;
+    acceptor.close(ignored);
+    return permanent(settings.name + ".listen " + settings.listen + ": " + ec.message());
+  }
+  const auto local = acceptor.local_endpoint();
+  bound = format_endpoint(local.address().to_string(), local.port());
+  opened = true;
+  log->info("listening on {}{}", tls ? "https://" : "http://", bound);
+  asio::post(acceptor.get_executor(), [self = shared_from_this()] { self->accept(); });
+  return {};
+}
+
+void Server::Impl::accept() {
+  acceptor.async_accept(asio::make_strand(io.context()), [self = shared_from_this()](
+                                                             beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) return;
+    if (ec) {
+      // EMFILE and friends: back off briefly instead of spinning.
+      self->log->warn("accept failed: {}", ec.message());
+      auto timer = std::make_shared<asio::steady_timer>(self->acceptor.get_executor(),
+                                                        std::chrono::milliseconds(50));
+      timer->async_wait([self, timer](beast::error_code) { self->accept(); });
+      return;
+    }
+    self->accepted.fetch_add(1, std::memory_order_relaxed);
+    if (self->active.load(std::memory_order_relaxed) >= self->settings.max_connections) {
+      self->refused.fetch_add(1, std::memory_order_relaxed);
+      beast::error_code ignored;
+      socket.close(ignored);
+    } else {
+      beast::error_code remote_ec;
+      const auto remote_ep = socket.remote_endpoint(remote_ec);
+      std::string remote = remote_ec ? std::string("unknown")
+                                     : format_endpoint(remote_ep.address().to_string(), remote_ep.port());
+      socket.set_option(tcp::no_delay(true), remote_ec);
+      self->active.fetch_add(1, std::memory_order_relaxed);
+      if (self->tls) {
+        self->start_session(beast::ssl_stream<beast::tcp_stream>(std::move(socket), *self->tls),
+                            std::move(remote));
+      } else {
+        self->start_session(beast::tcp_stream(std::move(socket)), std::move(remote));
+      }
+    }
+    self->accept();
+  });
+}
+
+template <class Stream>
+void Server::Impl::start_session(Stream stream, std::string remote) {
+  std::make_shared<Session<Stream>>(shared_from_this(), std::move(stream), std::move(remote))->run();
+}
+
+Server::Server(runtime::Io& io, ServerSettings settings)
+    : impl_(std::make_shared<Impl>(io, std::move(settings))) {}
+
+Server::~Server() { close(); }
+
+Status Server::open() { return impl_->open(); }
+
+void Server::close() {
+  std::lock_guard lock(impl_->open_mutex);
+  if (!impl_->opened) return;
+  asio::post(impl_->acceptor.get_executor(), [impl = impl_] {
+    beast::error_code ignored;
+    impl->acceptor.close(ignored);
+  });
+}
+
+std::string Server::local_endpoint() const {
+  std::lock_guard lock(impl_->open_mutex);
+  return impl_->bound;
+}
+
+ServerStats Server::stats() const {
+  ServerStats s;
+  s.accepted = impl_->accepted.load();
+  s.refused = impl_->refused.load();
+  s.active = impl_->active.load();
+  s.requests = impl_->requests.load();
+  s.not_found = impl_->not_found.load();
+  s.too_large = impl_->too_large.load();
+  s.timed_out = impl_->timed_out.load();
+  return s;
+}
+
+namespace {
+class RouteHandle final : public HttpRoute {
+ public:
+  RouteHandle(std::weak_ptr<Server::Impl> server, std::string method, std::string path,
+              std::shared_ptr<RouteEntry> entry)
+      : server_(std::move(server)), method_(std::move(method)), path_(std::move(path)),
+        entry_(std::move(entry)) {}
+  ~RouteHandle() override {
+    auto server = server_.lock();
+    if (!server) return;
+    std::unique_lock lock(server->routes_mutex);
+    auto m = server->routes.find(method_);
+    if (m == server->routes.end()) return;
+    auto p = m->second.find(path_);
+    if (p != m->second.end() && p->second == entry_) m->second.erase(p);
+    if (m->second.empty()) server->routes.erase(m);
+  }
+
+ private:
+  std::weak_ptr<Server::Impl> server_;
+  std::string method_, path_;
+  std::shared_ptr<RouteEntry> entry_;
+};
+}  // namespace
+
+Result<std::unique_ptr<HttpRoute>> Server::add(std::string method, std::string path,
+                                               HttpHandler handler, HttpRouteOptions options) {
+  if (path.empty() || path.front() != '/') {
+    return invalid_config("path '" + path + "' must start with '/'");
+  }
+  if (!handler) return invalid_config("route " + path + " has no handler");
+  auto entry = std::make_shared<RouteEntry>(RouteEntry{std::move(handler), options.max_body});
+  {
+    std::unique_lock lock(impl_->routes_mutex);
+    auto& paths = impl_->routes[method];
+    if (paths.find(path) != paths.end()) {
+      return invalid_config(method + " " + path + " is already served by another pipeline");
+    }
+    paths.emplace(path, entry);
+  }
+  auto handle = std::make_unique<RouteHandle>(impl_, method, path, entry);
+  if (Status s = open(); !s) return s.error();  // the handle's destructor removes the route
+  impl_->log->debug("route {} {} added", method, path);
+  return std::unique_ptr<HttpRoute>(std::move(handle));
+}
+
+}  // namespace switchyard::http

@@ -1,0 +1,11 @@
+// The github plugin library: webhooks in, and the Actions API poller.
+#include "switchyard/plugin.hpp"
+#include "webhook.hpp"
+
+namespace {
+const switchyard::ComponentDecl kComponents[] = {
+    switchyard::github::kWebhookDecl,
+};
+}  // namespace
+
+SWITCHYARD_PLUGIN("github", "0.1.0", kComponents)

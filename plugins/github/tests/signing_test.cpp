@@ -1,0 +1,48 @@
+// HMAC-SHA256 signatures against published vectors.
+#include <gtest/gtest.h>
+
+#include "common/signing.hpp"
+
+namespace switchyard::signing {
+namespace {
+
+// GitHub's documented example ("Validating webhook deliveries").
+TEST(Signing, MatchesGitHubsDocumentedExample) {
+  EXPECT_EQ(sign("It's a Secret to Everybody", "Hello, World!"),
+            "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17");
+  EXPECT_TRUE(verify({"It's a Secret to Everybody"}, "Hello, World!",
+                     "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"));
+}
+
+// RFC 4231, test cases 1 and 2 (HMAC-SHA-256).
+TEST(Signing, MatchesRfc4231Vectors) {
+  EXPECT_EQ(to_hex(hmac_sha256(std::string(20, '\x0b'), "Hi There")),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  EXPECT_EQ(to_hex(hmac_sha256("Jefe", "what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+TEST(Signing, RefusesMalformedAndWrongSignatures) {
+  const std::string good = sign("s3cret", "body");
+  EXPECT_TRUE(verify({"s3cret"}, "body", good));
+  EXPECT_FALSE(verify({"other"}, "body", good));
+  EXPECT_FALSE(verify({"s3cret"}, "bodY", good));
+  EXPECT_FALSE(verify({"s3cret"}, "body", good.substr(0, good.size() - 1)));
+  EXPECT_FALSE(verify({"s3cret"}, "body", "sha1=" + good.substr(7)));
+  EXPECT_FALSE(verify({"s3cret"}, "body", good.substr(7)));
+  EXPECT_FALSE(verify({"s3cret"}, "body", "sha256=" + std::string(64, 'z')));
+  EXPECT_FALSE(verify({}, "body", good));
+  // Upper-case hex is still the same digest.
+  std::string upper = good;
+  for (std::size_t i = 7; i < upper.size(); ++i) upper[i] = static_cast<char>(std::toupper(upper[i]));
+  EXPECT_TRUE(verify({"s3cret"}, "body", upper));
+}
+
+TEST(Signing, AnyOfSeveralSecretsMatches) {
+  EXPECT_TRUE(verify({"old", "new"}, "x", sign("new", "x")));
+  EXPECT_TRUE(verify({"old", "new"}, "x", sign("old", "x")));
+  EXPECT_FALSE(verify({"old", "new"}, "x", sign("neither", "x")));
+}
+
+}  // namespace
+}  // namespace switchyard::signing

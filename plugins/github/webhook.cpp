@@ -1,0 +1,248 @@
+#include "webhook.hpp"
+
+#include <algorithm>
+
+#include "common/signing.hpp"
+#include "github_event.hpp"
+
+namespace switchyard::github {
+namespace {
+
+constexpr OptionSpec kOptions[] = {
+    {.name = "path", .type = OptionType::string, .default_value = "/github/webhook",
+     .description = "Route on the shared listener; the webhook's Payload URL ends with it."},
+    {.name = "secret", .type = OptionType::string_list, .required = true,
+     .description = "The webhook secret; a list during a rotation (any one may match).",
+     .example = "${GITHUB_WEBHOOK_SECRET}", .secret = true},
+    {.name = "events", .type = OptionType::string_list, .default_value = "[]",
+     .description = "X-GitHub-Event names accepted (e.g. push, workflow_run); empty accepts all. "
+                    "Others are answered 200 and not emitted.",
+     .example = "[workflow_run, pull_request]"},
+    {.name = "actions", .type = OptionType::string_list, .default_value = "[]",
+     .description = "Payload actions accepted (e.g. completed, opened); empty accepts all. "
+                    "Events without an action always pass.",
+     .example = "[completed]"},
+    {.name = "headers", .type = OptionType::string_list,
+     .default_value = R"(["x-github-event", "x-github-delivery", "x-github-hook-id", )"
+                      R"("x-github-hook-installation-target-type", "x-github-hook-installation-target-id", "user-agent"])",
+     .description = "Request headers copied into the event's meta (names in lower case)."},
+    {.name = "dedup_window", .type = OptionType::duration, .default_value = "72h",
+     .description = "How long delivery ids are remembered; a redelivery within it is answered "
+                    "200 and not emitted again. 0 turns this off."},
+    {.name = "max_body", .type = OptionType::size, .default_value = "25MiB",
+     .description = "Largest payload accepted (GitHub caps payloads at 25 MiB); larger gets 413."},
+};
+
+std::string lower(std::string_view in) {
+  std::string s(in);
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return s;
+}
+
+bool listed(const std::vector<std::string>& list, std::string_view value) {
+  return list.empty() || std::find(list.begin(), list.end(), value) != list.end();
+}
+
+// Decodes application/x-www-form-urlencoded and returns the "payload" field.
+std::optional<std::string> form_payload(std::string_view body) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::size_t start = 0;
+  while (start <= body.size()) {
+    auto end = body.find('&', start);
+    if (end == std::string_view::npos) end = body.size();
+    std::string_view pair = body.substr(start, end - start);
+    if (pair.substr(0, 8) == "payload=") {
+      std::string out;
+      out.reserve(pair.size());
+      for (std::size_t i = 8; i < pair.size(); ++i) {
+        if (pair[i] == '+') {
+          out += ' ';
+        } else if (pair[i] == '%' && i + 2 < pair.size() + 0 && hex(pair[i + 1]) >= 0 && hex(pair[i + 2]) >= 0) {
+          out += static_cast<char>(hex(pair[i + 1]) << 4 | hex(pair[i + 2]));
+          i += 2;
+        } else if (pair[i] == '%') {
+          return std::nullopt;
+        } else {
+          out += pair[i];
+        }
+      }
+      return out;
+    }
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+HttpResponse ok(std::string_view status, std::string_view id) {
+  return HttpResponse::json(200, "{\"status\":" + HttpResponse::json_quote(status) +
+                                     ",\"id\":" + HttpResponse::json_quote(id) + "}");
+}
+
+}  // namespace
+
+const ComponentDecl kWebhookDecl{
+    .kind = ComponentKind::source,
+    .type = "github.webhook",
+    .summary = "Receives GitHub webhooks: verifies X-Hub-Signature-256, answers ping, filters "
+               "events and actions, recognises redeliveries, and emits github.<event>[.<action>].",
+    .options = kOptions,
+    .create = &make_component<WebhookSource>,
+};
+
+Status WebhookSource::configure(const Options& options, Context& context) {
+  Settings& s = shared_->settings;
+  shared_->context = &context;
+  s.path = options.string("path");
+  s.secrets = options.strings("secret");
+  s.events = options.strings("events");
+  s.actions = options.strings("actions");
+  for (const auto& h : options.strings("headers")) s.headers.push_back(lower(h));
+  s.dedup_window = options.duration("dedup_window");
+  s.max_body = options.size("max_body");
+  if (s.path.empty() || s.path.front() != '/') return invalid_config("path: must start with '/'");
+  std::erase_if(s.secrets, [](const std::string& x) { return x.empty(); });
+  if (s.secrets.empty()) {
+    return invalid_config("secret: must not be empty (GitHub signs deliveries with it)");
+  }
+  return {};
+}
+
+Status WebhookSource::start() {
+  auto shared = shared_;
+  auto route = shared_->context->routes().add(
+      "POST", shared_->settings.path,
+      [shared](const HttpRequest& request, HttpReply reply) { handle(shared, request, std::move(reply)); },
+      HttpRouteOptions{.max_body = shared_->settings.max_body});
+  if (!route) return route.error();
+  route_ = std::move(*route);
+  return {};
+}
+
+void WebhookSource::drain(std::function<void()> done) {
+  route_.reset();
+  done();
+}
+
+void WebhookSource::stop() {
+  route_.reset();
+  shared_->gate.close();
+}
+
+void WebhookSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequest& request,
+                           HttpReply reply) {
+  auto pass = shared->gate.enter();
+  if (!pass) return reply(HttpResponse::error(503, "pipeline is stopping"));
+  const Settings& s = shared->settings;
+  Context& context = *shared->context;
+
+  // 1. Authenticity first: nothing about an unsigned request is looked at.
+  const auto signature = request.headers.get("X-Hub-Signature-256");
+  if (!signature || !signing::verify(s.secrets, request.body, *signature)) {
+    const auto failures = shared->signature_failures.fetch_add(1, std::memory_order_relaxed) + 1;
+    // One warning per 10 s at most: a flood of forged requests must not flood the log.
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now().time_since_epoch()).count();
+    auto last = shared->last_warning_ms.load(std::memory_order_relaxed);
+    if (now - last >= 10'000 && shared->last_warning_ms.compare_exchange_strong(last, now)) {
+      context.logger().warn("refused a delivery from " + std::string(request.remote) + ": " +
+                            (signature ? "X-Hub-Signature-256 does not match"
+                                       : "no X-Hub-Signature-256 header") +
+                            " (" + std::to_string(failures) + " refused so far)");
+    }
+    return reply(HttpResponse::error(401, signature ? "X-Hub-Signature-256 does not match the body"
+                                                    : "missing X-Hub-Signature-256"));
+  }
+
+  const auto event_name = request.headers.get("X-GitHub-Event");
+  if (!event_name || event_name->empty()) return reply(HttpResponse::error(400, "missing X-GitHub-Event"));
+  const auto delivery = request.headers.get("X-GitHub-Delivery");
+  if (!delivery || delivery->empty() || delivery->size() > 128) {
+    return reply(HttpResponse::error(400, "missing or invalid X-GitHub-Delivery"));
+  }
+
+  auto event = std::make_unique<Event>();
+  std::string_view json = request.body;
+  std::optional<std::string> decoded;
+  const auto content_type = lower(request.headers.get("Content-Type").value_or("application/json"));
+  if (content_type.rfind("application/x-www-form-urlencoded", 0) == 0) {
+    decoded = form_payload(request.body);
+    if (!decoded) return reply(HttpResponse::error(400, "form body has no valid payload field"));
+    json = *decoded;
+  }
+  event->data.Parse(json.data(), json.size());
+  if (event->data.HasParseError()) {
+    return reply(HttpResponse::error(
+        400, "body is not valid JSON (offset " + std::to_string(event->data.GetErrorOffset()) + ")"));
+  }
+  if (!event->data.IsObject()) return reply(HttpResponse::error(400, "payload must be a JSON object"));
+
+  if (*event_name == "ping") {
+    std::string zen;
+    if (auto it = event->data.FindMember("zen"); it != event->data.MemberEnd() && it->value.IsString()) {
+      zen = it->value.GetString();
+    }
+    context.logger().info("ping from GitHub (hook " +
+                          std::string(request.headers.get("X-GitHub-Hook-ID").value_or("?")) + "): " + zen);
+    return reply(HttpResponse::json(200, "{\"status\":\"pong\"}"));
+  }
+  std::string action;
+  if (auto it = event->data.FindMember("action"); it != event->data.MemberEnd() && it->value.IsString()) {
+    action.assign(it->value.GetString(), it->value.GetStringLength());
+  }
+  if (!listed(s.events, *event_name) || (!action.empty() && !listed(s.actions, action))) {
+    return reply(ok("ignored", *delivery));
+  }
+
+  std::string id(*delivery);
+  if (context.emitter().saturated()) {
+    HttpResponse r = HttpResponse::error(503, "pipeline is saturated; retry later");
+    r.headers.set("Retry-After", "5");
+    return reply(std::move(r));
+  }
+  // Reserve the delivery id before emitting (two concurrent redeliveries emit once); a
+  // refused emit releases it, so GitHub's retry of a 503 is not mistaken for a duplicate.
+  std::string dedup_key;
+  if (s.dedup_window.count() > 0) {
+    dedup_key = "delivery/" + id;
+    auto fresh = context.state().put_if_absent(dedup_key, "1", s.dedup_window);
+    if (!fresh) {
+      context.logger().warn("delivery " + id + ": state store failed (" + fresh.error().message +
+                            "); accepting without redelivery check");
+      dedup_key.clear();
+    } else if (!*fresh) {
+      return reply(ok("duplicate", id));
+    }
+  }
+
+  event->id = id;
+  event->type = event_type(*event_name, event->data);
+  event->source = event_source(event->data);
+  event->subject = event_subject(*event_name, event->data);
+  event->time = std::chrono::system_clock::now();
+  for (const auto& name : s.headers) {
+    if (auto value = request.headers.get(name)) event->set_meta(name, *value);
+  }
+  context.emitter().emit(std::move(event), [shared, reply, id, dedup_key](Status status) {
+    if (!status && !dedup_key.empty()) {
+      if (auto p = shared->gate.enter()) (void)shared->context->state().erase(dedup_key);
+    }
+    if (status) {
+      return reply(HttpResponse::json(202, "{\"status\":\"accepted\",\"id\":" + HttpResponse::json_quote(id) + "}"));
+    }
+    if (status.error().kind == ErrorKind::retryable) {
+      HttpResponse r = HttpResponse::error(503, status.error().message);
+      r.headers.set("Retry-After", "5");
+      return reply(std::move(r));
+    }
+    reply(HttpResponse::error(500, status.error().message));
+  });
+}
+
+}  // namespace switchyard::github

@@ -1,0 +1,50 @@
+#pragma once
+// `github.webhook` source: GitHub's signed webhook deliveries become events.
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "switchyard/switchyard.hpp"
+
+namespace switchyard::github {
+
+extern const ComponentDecl kWebhookDecl;
+
+class WebhookSource final : public Source {
+ public:
+  Status configure(const Options& options, Context& context) override;
+  Status start() override;
+  void drain(std::function<void()> done) override;
+  void stop() override;
+
+  /// Requests refused for a missing or wrong signature so far.
+  std::uint64_t signature_failures() const { return shared_->signature_failures.load(); }
+
+ private:
+  struct Settings {
+    std::string path;
+    std::vector<std::string> secrets;
+    std::vector<std::string> events;   // empty: all
+    std::vector<std::string> actions;  // empty: all
+    std::vector<std::string> headers;  // copied into meta, lower case
+    std::chrono::milliseconds dedup_window{0};
+    std::size_t max_body = 0;
+  };
+  struct Shared {
+    Settings settings;
+    Context* context = nullptr;
+    HttpGate gate;
+    std::atomic<std::uint64_t> signature_failures{0};
+    std::atomic<std::int64_t> last_warning_ms{0};
+  };
+  static void handle(const std::shared_ptr<Shared>& shared, const HttpRequest& request,
+                     HttpReply reply);
+
+  std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
+  std::unique_ptr<HttpRoute> route_;
+};
+
+}  // namespace switchyard::github

@@ -1,0 +1,113 @@
+#include "http_sink.hpp"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace switchyard::http_plugin {
+namespace {
+
+constexpr const char* kMethods[] = {"POST", "PUT", "PATCH"};
+constexpr const char* kFormats[] = {"cloudevent", "data"};
+
+constexpr OptionSpec kOptions[] = {
+    {.name = "url", .type = OptionType::string, .required = true,
+     .description = "Endpoint the events are sent to (http:// or https://).",
+     .example = "https://example.com/hooks/switchyard"},
+    {.name = "method", .type = OptionType::string, .default_value = "POST",
+     .description = "HTTP method.", .choices = kMethods},
+    {.name = "body", .type = OptionType::json_template,
+     .description = "JSON body built from the event; when absent, the body follows format.",
+     .example = R"({text: "${{ event.type }} on ${{ payload.repository.full_name }}"})"},
+    {.name = "format", .type = OptionType::string, .default_value = "cloudevent",
+     .description = "Without body: cloudevent sends the structured CloudEvents JSON "
+                    "(application/cloudevents+json), data sends the payload alone.",
+     .choices = kFormats},
+    {.name = "headers", .type = OptionType::string_map,
+     .description = "Extra request headers (e.g. Authorization); redacted in logs and the admin API.",
+     .example = "{Authorization: \"Bearer ${TOKEN}\"}", .secret = true},
+    {.name = "timeout", .type = OptionType::duration, .default_value = "10s",
+     .description = "Whole request, from connect to the last byte of the answer."},
+    {.name = "connect_timeout", .type = OptionType::duration, .default_value = "5s",
+     .description = "TCP connect plus TLS handshake."},
+    {.name = "ca_file", .type = OptionType::string,
+     .description = "PEM file of CAs to trust instead of the system store (private CAs)."},
+    {.name = "insecure_skip_verify", .type = OptionType::boolean, .default_value = "false",
+     .description = "Do not verify the server's certificate. For tests only; logged as a warning."},
+    {.name = "max_response", .type = OptionType::size, .default_value = "1MiB",
+     .description = "Largest response body read; larger answers fail the delivery."},
+};
+
+}  // namespace
+
+const ComponentDecl kHttpSinkDecl{
+    .kind = ComponentKind::sink,
+    .type = "http",
+    .summary = "Sends each event to a URL; 2xx is success, 408/429/5xx and network errors "
+               "are retried (honouring Retry-After), other answers dead-letter the event.",
+    .options = kOptions,
+    .create = &make_component<HttpSink>,
+};
+
+Status HttpSink::configure(const Options& options, Context& context) {
+  context_ = &context;
+  url_ = options.string("url");
+  method_ = options.string("method");
+  cloudevent_ = options.string("format") == "cloudevent";
+  body_ = options.template_of("body");
+  if (options.has("body") && body_ == nullptr) return invalid_config("body: template was not compiled");
+  const auto& headers = options.json("headers");
+  if (headers.IsObject()) {
+    for (const auto& m : headers.GetObject()) {
+      if (!m.value.IsString()) return invalid_config("headers: values must be strings");
+      headers_.set(m.name.GetString(), m.value.GetString());
+    }
+  }
+  if (url_.rfind("http://", 0) != 0 && url_.rfind("https://", 0) != 0) {
+    return invalid_config("url: must start with http:// or https://");
+  }
+  client_options_.request_timeout = options.duration("timeout");
+  client_options_.connect_timeout = options.duration("connect_timeout");
+  client_options_.ca_file = options.string("ca_file");
+  client_options_.insecure_skip_verify = options.boolean("insecure_skip_verify");
+  client_options_.max_response_bytes = options.size("max_response");
+  return {};
+}
+
+Status HttpSink::start() {
+  client_ = context_->http_client(client_options_);
+  return {};
+}
+
+void HttpSink::deliver(EventPtr event, DeliveryCallback done) {
+  HttpClientRequest request;
+  request.method = method_;
+  request.url = url_;
+  request.headers = headers_;
+  if (body_ != nullptr) {
+    rapidjson::Document doc;
+    body_->render(*event, doc, doc.GetAllocator());
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+    doc.Accept(writer);
+    request.body.assign(buffer.GetString(), buffer.GetSize());
+    if (!request.headers.get("Content-Type")) request.headers.set("Content-Type", "application/json");
+  } else if (cloudevent_) {
+    request.body = to_cloudevent_json(*event);
+    if (!request.headers.get("Content-Type")) {
+      request.headers.set("Content-Type", "application/cloudevents+json");
+    }
+  } else {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+    event->data.Accept(writer);
+    request.body.assign(buffer.GetString(), buffer.GetSize());
+    if (!request.headers.get("Content-Type")) request.headers.set("Content-Type", "application/json");
+  }
+  if (!request.headers.get("Idempotency-Key")) request.headers.set("Idempotency-Key", event->id);
+  client_->send(std::move(request), [done = std::move(done)](Result<HttpClientResponse> result) {
+    if (!result) return done(result.error());
+    done(classify_http_response(*result));
+  });
+}
+
+}  // namespace switchyard::http_plugin

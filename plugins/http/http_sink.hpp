@@ -1,0 +1,32 @@
+#pragma once
+// `http` sink: POST/PUT each event to a URL.
+
+#include <memory>
+#include <string>
+
+#include "switchyard/switchyard.hpp"
+
+namespace switchyard::http_plugin {
+
+extern const ComponentDecl kHttpSinkDecl;
+
+class HttpSink final : public Sink {
+ public:
+  Status configure(const Options& options, Context& context) override;
+  Status start() override;
+  void deliver(EventPtr event, DeliveryCallback done) override;
+  void drain(std::function<void()> done) override { done(); }
+  void stop() override { client_.reset(); }
+
+ private:
+  Context* context_ = nullptr;
+  std::string url_;
+  std::string method_;
+  bool cloudevent_ = true;
+  const Template* body_ = nullptr;
+  HttpHeaders headers_;
+  HttpClientOptions client_options_;
+  std::unique_ptr<HttpClient> client_;
+};
+
+}  // namespace switchyard::http_plugin
