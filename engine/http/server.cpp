@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -122,7 +123,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void read_header() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(settings().max_header));
-    parser_->body_limit(settings().max_body);
+    // The body limit depends on the route, known only once the headers are in: no limit
+    // while reading them (the parser would otherwise refuse a large Content-Length early,
+    // before we can answer 413).
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     lowest().expires_after(settings().read_timeout);
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
@@ -271,9 +275,33 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         self->lowest().socket().close(ignore);
       });
     } else {
+      // Lingering close: stop sending, then discard what the client still sends for a
+      // moment. Closing with unread data makes the kernel send RST, and the client may
+      // lose the answer (a 413 for a body we refused to read) before it reads it.
       lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
-      lowest().socket().close(ignored);
+      lowest().expires_after(std::chrono::seconds(1));
+      linger(0);
     }
+  }
+
+  void linger(std::size_t discarded) {
+    static constexpr std::size_t kMaxDiscard = 1024 * 1024;
+    if (discarded > kMaxDiscard) {
+      beast::error_code ignored;
+      lowest().socket().close(ignored);
+      return;
+    }
+    buffer_.consume(buffer_.size());
+    lowest().async_read_some(buffer_.prepare(64 * 1024), [self = this->shared_from_this(), discarded](
+                                                            beast::error_code ec, std::size_t n) {
+      if (ec) {
+        beast::error_code ignored;
+        self->lowest().socket().close(ignored);
+        return;
+      }
+      self->buffer_.commit(n);
+      self->linger(discarded + n);
+    });
   }
 
   std::shared_ptr<Server::Impl> server_;

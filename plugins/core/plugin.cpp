@@ -1,4 +1,5 @@
 // The core plugin library: components every deployment has.
+#include "blackhole/blackhole.hpp"
 #include "dedup/dedup.hpp"
 #include "file/file_sink.hpp"
 #include "filter/filter.hpp"
@@ -14,6 +15,7 @@ const switchyard::ComponentDecl kComponents[] = {
     switchyard::core::kGenerateDecl,
     switchyard::core::kStdoutDecl,
     switchyard::core::kFileDecl,
+    switchyard::core::kBlackholeDecl,
     switchyard::core::kSanitizeDecl,
     switchyard::core::kFilterDecl,
     switchyard::core::kMapDecl,

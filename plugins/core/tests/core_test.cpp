@@ -3,6 +3,7 @@
 
 #include <switchyard/testing.hpp>
 
+#include "blackhole/blackhole.hpp"
 #include "file/file_sink.hpp"
 #include "generate/generate.hpp"
 #include "stdout/stdout_sink.hpp"
@@ -13,6 +14,18 @@ namespace {
 
 using testing::Harness;
 using namespace std::chrono_literals;
+
+TEST(Blackhole, AcceptsEverythingAndReportsCounts) {
+  Harness h(kBlackholeDecl, R"({"print_interval": "1s"})");
+  ASSERT_TRUE(h.configure());
+  ASSERT_TRUE(h.start());
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(h.deliver(std::make_shared<Event>()));
+  h.advance(1s);
+  EXPECT_TRUE(h.logs().contains("3 events", LogLevel::info));
+  EXPECT_TRUE(h.deliver(std::make_shared<Event>()));
+  h.stop();
+  EXPECT_TRUE(h.logs().contains("4 events received in all"));
+}
 
 TEST(Generate, EmitsOneEventPerIntervalUntilCount) {
   Harness h(kGenerateDecl, R"({"interval": "1s", "count": 3, "event_type": "demo.tick",

@@ -1,0 +1,162 @@
+// The shared listener and github.webhook over real sockets: signatures, status codes,
+// size limits, slow clients and many connections.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { startEngine, sign } from './lib/engine.mjs';
+
+const SECRET = 'current-secret';
+const OLD = 'previous-secret';
+let engine;
+
+before(async () => {
+  engine = await startEngine({
+    config: `http: {listen: "127.0.0.1:0", read_timeout: 1s, idle_timeout: 2s, max_connections: 1500}\n`,
+    pipelines: {
+      gh: `name: gh
+durability: memory
+source: {type: github.webhook, path: /gh, secret: [${OLD}, ${SECRET}]}
+sinks: [{name: out, type: stdout}]
+`,
+    },
+  });
+});
+after(async () => { await engine?.stop(); });
+
+// One raw HTTP/1.1 exchange; resolves with the status line, headers and body text.
+function raw(text, { waitClose = true, timeoutMs = 5000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const socket = connect(engine.port, '127.0.0.1');
+    let data = '';
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no answer: ${data}`)); }, timeoutMs);
+    socket.on('data', (d) => {
+      data += d;
+      if (!waitClose && /\r\n\r\n/.test(data)) {
+        const m = /content-length: (\d+)/i.exec(data);
+        if (m && data.length >= data.indexOf('\r\n\r\n') + 4 + Number(m[1])) { clearTimeout(timer); socket.end(); resolve(parse(data)); }
+      }
+    });
+    socket.on('close', () => { clearTimeout(timer); resolve(parse(data)); });
+    socket.on('error', () => {});
+    socket.write(text);
+  });
+}
+function parse(data) {
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0);
+  return { status, text: data, body: data.slice(data.indexOf('\r\n\r\n') + 4) };
+}
+
+function webhook(body, headers) {
+  const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  return `POST /gh HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n${lines}\r\n${body}`;
+}
+
+const PUSH = JSON.stringify({ ref: 'refs/heads/main', repository: { html_url: 'https://github.com/o/r' } });
+let seq = 0;
+const delivery = () => `sig-${++seq}`;
+
+test('signature: missing, wrong, wrong secret, modified body are 401; both rotated secrets pass', async () => {
+  const before = engine.events().length;
+  let r = await raw(webhook(PUSH, { 'X-GitHub-Event': 'push', 'X-GitHub-Delivery': delivery() }));
+  assert.equal(r.status, 401);
+  assert.match(r.body, /missing X-Hub-Signature-256/);
+  r = await raw(webhook(PUSH, { 'X-GitHub-Event': 'push', 'X-GitHub-Delivery': delivery(), 'X-Hub-Signature-256': 'sha256=' + '0'.repeat(64) }));
+  assert.equal(r.status, 401);
+  r = await raw(webhook(PUSH, { 'X-GitHub-Event': 'push', 'X-GitHub-Delivery': delivery(), 'X-Hub-Signature-256': sign('not-the-secret', PUSH) }));
+  assert.equal(r.status, 401);
+  const modified = PUSH.replace('main', 'mait');  // one byte differs from what was signed
+  r = await raw(webhook(modified, { 'X-GitHub-Event': 'push', 'X-GitHub-Delivery': delivery(), 'X-Hub-Signature-256': sign(SECRET, PUSH) }));
+  assert.equal(r.status, 401);
+  assert.match(r.text, /content-type: application\/json/i);
+  assert.deepEqual(Object.keys(JSON.parse(r.body)), ['error']);
+  r = await raw(webhook(PUSH, { 'X-GitHub-Event': 'push', 'X-GitHub-Delivery': delivery(), 'X-Hub-Signature-256': sign(OLD, PUSH) }));
+  assert.equal(r.status, 202, r.text);
+  r = await raw(webhook(PUSH, { 'X-GitHub-Event': 'push', 'X-GitHub-Delivery': delivery(), 'X-Hub-Signature-256': sign(SECRET, PUSH) }));
+  assert.equal(r.status, 202, r.text);
+  await engine.waitFor((e) => e.events().length === before + 2, 5000, 'two accepted events');
+  assert.match(engine.stderr, /refused a delivery from 127\.0\.0\.1/);
+});
+
+test('header names in upper and lower case are the same header', async () => {
+  for (const [ev, dl, sig] of [['X-GITHUB-EVENT', 'X-GITHUB-DELIVERY', 'X-HUB-SIGNATURE-256'],
+    ['x-github-event', 'x-github-delivery', 'x-hub-signature-256']]) {
+    const r = await raw(webhook(PUSH, { [ev]: 'push', [dl]: delivery(), [sig]: sign(SECRET, PUSH) }));
+    assert.equal(r.status, 202, r.text);
+  }
+});
+
+test('redelivery of the same delivery id is answered 200 and emitted once', async () => {
+  const id = delivery();
+  const headers = { 'X-GitHub-Event': 'push', 'X-GitHub-Delivery': id, 'X-Hub-Signature-256': sign(SECRET, PUSH) };
+  assert.equal((await raw(webhook(PUSH, headers))).status, 202);
+  const again = await raw(webhook(PUSH, headers));
+  assert.equal(again.status, 200);
+  assert.match(again.body, /duplicate/);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(engine.events().filter((e) => e.id === id).length, 1);
+});
+
+test('malformed JSON is 400; unknown path 404; wrong method 405', async () => {
+  const bad = '{"ref": ';
+  let r = await raw(webhook(bad, { 'X-GitHub-Event': 'push', 'X-GitHub-Delivery': delivery(), 'X-Hub-Signature-256': sign(SECRET, bad) }));
+  assert.equal(r.status, 400);
+  assert.match(r.body, /not valid JSON/);
+  r = await raw('GET /nothing-here HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.equal(r.status, 404);
+  assert.match(r.body, /no route/);
+  r = await raw('GET /gh HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.equal(r.status, 405);
+  assert.match(r.text, /allow: POST/i);
+});
+
+test('a body over 25 MiB is refused with 413 before it is read', async () => {
+  const size = 25 * 1024 * 1024 + 1;
+  const head = `POST /gh HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${size}\r\n` +
+    `X-GitHub-Event: push\r\nX-GitHub-Delivery: big\r\nX-Hub-Signature-256: sha256=${'0'.repeat(64)}\r\n\r\n`;
+  // Only the headers and 1 KiB are sent: the answer must come without the rest.
+  const r = await raw(head + 'x'.repeat(1024), { timeoutMs: 3000 });
+  assert.equal(r.status, 413);
+  assert.match(r.body, /exceeds the limit/);
+});
+
+test('oversized headers are refused with 431', async () => {
+  const r = await raw(`GET /gh HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20000)}\r\n\r\n`);
+  assert.equal(r.status, 431);
+});
+
+test('a slowloris client is cut off by read_timeout', async () => {
+  const started = Date.now();
+  const closed = await new Promise((resolve) => {
+    const socket = connect(engine.port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write('POST /gh HTTP/1.1\r\nHost: x\r\n');
+    // One header byte every 200 ms: never finishes within the 1 s read_timeout.
+    const drip = setInterval(() => socket.write('X'), 200);
+    socket.on('close', () => { clearInterval(drip); resolve(Date.now() - started); });
+    setTimeout(() => { clearInterval(drip); socket.destroy(); resolve(-1); }, 8000);
+  });
+  assert.ok(closed > 0, 'the server never closed the slow connection');
+  assert.ok(closed < 5000, `closed after ${closed} ms`);
+});
+
+test('1,000 concurrent connections do not exhaust the process', async () => {
+  const sockets = [];
+  await Promise.all(Array.from({ length: 1000 }, () => new Promise((resolve, reject) => {
+    const s = connect(engine.port, '127.0.0.1', resolve);
+    s.on('error', reject);
+    sockets.push(s);
+  })));
+  // While all 1,000 are open, a signed webhook is still served.
+  const r = await raw(webhook(PUSH, { 'X-GitHub-Event': 'push', 'X-GitHub-Delivery': delivery(), 'X-Hub-Signature-256': sign(SECRET, PUSH) }));
+  assert.equal(r.status, 202, r.text);
+  // And 1,000 requests over them all get answers.
+  const answers = await Promise.all(sockets.map((s) => new Promise((resolve) => {
+    let data = '';
+    s.on('data', (d) => { data += d; if (data.includes('\r\n\r\n')) resolve(Number(data.slice(9, 12))); });
+    s.on('close', () => resolve(Number(data.slice(9, 12)) || 0));
+    s.write('GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n');
+  })));
+  assert.equal(answers.filter((s) => s === 404).length, 1000);
+  for (const s of sockets) s.destroy();
+  assert.equal(engine.exited, null);
+});
