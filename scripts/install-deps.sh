@@ -8,9 +8,15 @@ packages=(
   libboost1.81-dev
   libyaml-cpp-dev rapidjson-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libssl-dev libsqlite3-dev
+  libssl-dev libsqlite3-dev openssl ca-certificates
   clang libclang-rt-14-dev
 )
+
+# The end-to-end tests run in Node (node --test) with packages from npm; use the machine's
+# Node.js when it has one, else Debian's.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -120,3 +120,47 @@ ${sinks('unknown_ca', `https://127.0.0.1:${servers.good}/x`, 'timeout: 5s')}
   assert.equal(hits.wrong, 0, 'no request may reach a server whose name does not match');
   assert.equal(hits.good, 1, 'the unknown-CA sink must not have sent its request');
 });
+
+test('HTTPS_PROXY: requests tunnel through CONNECT, with TLS verified end to end; NO_PROXY bypasses', async () => {
+  const { connect: netConnect } = await import('node:net');
+  const dir = tempDir();
+  const certs = makeCerts(dir, { good: 'IP:127.0.0.1' });
+  let hits = 0;
+  const target = createTlsServer({ key: readFileSync(certs.file('good', 'key')), cert: readFileSync(certs.file('good', 'pem')) },
+    (req, res) => { req.resume(); req.on('end', () => { hits += 1; res.writeHead(204); res.end(); }); });
+  const targetPort = await listen(target);
+  cleanups.push(() => new Promise((r) => target.close(r)));
+  const tunnels = [];
+  const proxy = createServer();
+  proxy.on('connect', (req, client, head) => {
+    tunnels.push(req.url);
+    const [host, port] = req.url.split(':');
+    const upstream = netConnect(Number(port), host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+  });
+  const proxyPort = await listen(proxy);
+  cleanups.push(() => new Promise((r) => { proxy.closeAllConnections?.(); proxy.close(r); }));
+
+  const yaml = (name) => `name: ${name}
+durability: memory
+source: {type: http, path: /${name}}
+sinks: [{name: out, type: http, url: "https://127.0.0.1:${targetPort}/x", ca_file: ${certs.ca}, retry: {max_attempts: 1}}]
+`;
+  const proxied = await startEngine({ pipelines: { p: yaml('p') }, env: { HTTPS_PROXY: `http://127.0.0.1:${proxyPort}`, NO_PROXY: '' } });
+  cleanups.push(() => proxied.stop());
+  assert.equal((await post(proxied, '/p', '{}')).status, 202);
+  await proxied.waitFor(() => hits === 1, 5000, 'delivery through the proxy');
+  assert.deepEqual(tunnels, [`127.0.0.1:${targetPort}`]);
+
+  const bypass = await startEngine({ pipelines: { b: yaml('b') }, env: { HTTPS_PROXY: `http://127.0.0.1:${proxyPort}`, NO_PROXY: '127.0.0.1' } });
+  cleanups.push(() => bypass.stop());
+  assert.equal((await post(bypass, '/b', '{}')).status, 202);
+  await bypass.waitFor(() => hits === 2, 5000, 'direct delivery');
+  assert.equal(tunnels.length, 1, 'NO_PROXY must bypass the proxy');
+});
