@@ -1,7 +1,9 @@
 #include "cli/commands.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 
@@ -47,6 +49,22 @@ void print_diagnostics(const config::Diagnostics& diagnostics) {
 
 }  // namespace
 
+// Every connection is a descriptor: lift the soft limit (often 1024) towards the hard one so
+// http.max_connections can be reached, and say so when the hard limit is too low.
+static void raise_open_file_limit(std::uint64_t connections) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const rlim_t wanted = static_cast<rlim_t>(connections) + 256;
+  if (limit.rlim_cur < wanted) {
+    limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, limit.rlim_max);
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+  if (limit.rlim_cur < wanted) {
+    log::engine().warn("open-file limit {} is below http.max_connections + 256; raise it (ulimit -n)",
+                       static_cast<unsigned long long>(limit.rlim_cur));
+  }
+}
+
 int run(const Common& common) {
   Setup setup;
   auto& log = log::engine();
@@ -66,6 +84,7 @@ int run(const Common& common) {
   log.info("switchyard starting: {} plugin librar{}, {} pipeline(s), config {}",
            setup.registry.plugins().size(), setup.registry.plugins().size() == 1 ? "y" : "ies",
            pipelines.size(), setup.engine.file.empty() ? "<defaults>" : setup.engine.file);
+  raise_open_file_limit(setup.engine.http.max_connections);
   runtime::Engine engine(setup.engine);
   engine.start(std::move(pipelines));
   return engine.run();
