@@ -8,9 +8,9 @@ local body = f:read("*a")
 f:close()
 
 local counter = 0
-local thread_id = 0
 local next_thread = 0
 
+-- thread_id is a global set in each thread's Lua state (a local would shadow it).
 function setup(thread)
   next_thread = next_thread + 1
   thread:set("thread_id", next_thread)

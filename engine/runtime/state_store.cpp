@@ -13,34 +13,47 @@ std::optional<std::string> MemoryStateStore::get(const std::string& key) {
   return it->second.value;
 }
 
+void MemoryStateStore::store(const std::string& key, std::string_view value, Clock::time_point expires) {
+  auto [it, inserted] = entries_.try_emplace(key);
+  if (!inserted && it->second.in_expiries != expiries_.end()) expiries_.erase(it->second.in_expiries);
+  it->second.value.assign(value);
+  it->second.expires = expires;
+  it->second.in_expiries =
+      expires == Clock::time_point::max() ? expiries_.end() : expiries_.emplace(expires, key);
+}
+
 void MemoryStateStore::put(const std::string& key, std::string_view value,
                            std::chrono::milliseconds ttl) {
   std::lock_guard lock(mutex_);
-  entries_[key] = Entry{std::string(value), expiry(ttl)};
-  purge_some(Clock::now());
+  const auto now = Clock::now();
+  purge(now);
+  store(key, value, expiry(ttl));
 }
 
 bool MemoryStateStore::put_if_absent(const std::string& key, std::string_view value,
                                      std::chrono::milliseconds ttl) {
   std::lock_guard lock(mutex_);
   const auto now = Clock::now();
+  purge(now);
   auto it = entries_.find(key);
   if (it != entries_.end() && it->second.expires > now) return false;
-  entries_[key] = Entry{std::string(value), expiry(ttl)};
-  purge_some(now);
+  store(key, value, expiry(ttl));
   return true;
 }
 
 void MemoryStateStore::erase(const std::string& key) {
   std::lock_guard lock(mutex_);
-  entries_.erase(key);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return;
+  if (it->second.in_expiries != expiries_.end()) expiries_.erase(it->second.in_expiries);
+  entries_.erase(it);
 }
 
-// Amortised expiry: a full sweep every 1024 writes keeps memory bounded by live keys.
-void MemoryStateStore::purge_some(Clock::time_point now) {
-  if (++writes_since_purge_ < 1024) return;
-  writes_since_purge_ = 0;
-  std::erase_if(entries_, [&](const auto& kv) { return kv.second.expires <= now; });
+void MemoryStateStore::purge(Clock::time_point now) {
+  while (!expiries_.empty() && expiries_.begin()->first <= now) {
+    entries_.erase(expiries_.begin()->second);
+    expiries_.erase(expiries_.begin());
+  }
 }
 
 std::optional<std::string> ScopedStateStore::get(std::string_view key) {

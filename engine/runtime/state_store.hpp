@@ -3,6 +3,7 @@
 // TODO(journal): the durable store in state.dir replaces this with the journal (issue 6).
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -21,16 +22,21 @@ class MemoryStateStore {
 
  private:
   using Clock = std::chrono::steady_clock;
+  using Expiries = std::multimap<Clock::time_point, std::string>;
   struct Entry {
     std::string value;
     Clock::time_point expires;  // max(): never
+    Expiries::iterator in_expiries;
   };
   static Clock::time_point expiry(std::chrono::milliseconds ttl);
-  void purge_some(Clock::time_point now);
+  void store(const std::string& key, std::string_view value, Clock::time_point expires);
+  void purge(Clock::time_point now);
 
   std::mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;
-  std::size_t writes_since_purge_ = 0;
+  // Keys by expiry time, so expired entries are removed oldest first at a cost
+  // proportional to what expires, not to what is stored.
+  Expiries expiries_;
 };
 
 /// The StateStore a component sees: its keys prefixed with "pipeline/component/".
