@@ -150,6 +150,18 @@ struct ClientState : std::enable_shared_from_this<ClientState> {
   }
 };
 
+// Header names must be tokens and values free of CR, LF and NUL: Beast copies them as
+// they are, and a newline would inject headers or a whole second request.
+bool valid_header(std::string_view name, std::string_view value) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    const bool token = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    if (!token) return false;
+  }
+  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
 Exchange::Exchange(std::shared_ptr<ClientState> client, Url url, HttpClientRequest request,
                    HttpClientCallback done, int redirects)
     : client_(std::move(client)), url_(std::move(url)), request_(std::move(request)),
@@ -271,9 +283,7 @@ void Exchange::handshake() {
         return self->finish(permanent("TLS certificate of " + self->url_.host +
                                       " not trusted: " + X509_verify_cert_error_string(verify)));
       }
-      if (!self->timed_out_ && ec != beast::error::timeout) {
-        return self->finish(permanent("TLS handshake with " + self->url_.host + " failed: " + ec.message()));
-      }
+      // Anything else (reset, EOF, a server restarting) may well work next time.
       return self->fail_io(ec, "TLS handshake");
     }
     self->conn_->tcp().expires_never();
@@ -310,6 +320,9 @@ void Exchange::on_response(beast::error_code ec) {
   }
   if (ec) return fail_io(ec, "reading the response");
   auto& res = parser_->get();
+  if (res.result_int() >= 100 && res.result_int() < 200 && res.result_int() != 101) {
+    return read();  // 100 Continue, 103 Early Hints: the real answer follows
+  }
   HttpClientResponse out;
   out.status = static_cast<int>(res.result_int());
   for (const auto& f : res) out.headers.add(std::string(f.name_string()), std::string(f.value()));
@@ -402,6 +415,16 @@ class Client final : public HttpClient {
   void send(HttpClientRequest request, HttpClientCallback done) override {
     if (state_->setup_error) {
       state_->deliver(std::move(done), *state_->setup_error);
+      return;
+    }
+    for (const auto& f : request.headers) {
+      if (!valid_header(f.name, f.value)) {
+        state_->deliver(std::move(done), permanent("header '" + f.name + "' has an invalid name or value"));
+        return;
+      }
+    }
+    if (!valid_header(request.method, "")) {
+      state_->deliver(std::move(done), permanent("invalid HTTP method"));
       return;
     }
     auto url = parse_url(request.url);

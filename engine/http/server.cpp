@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <shared_mutex>
+#include <thread>
 
 #include "http/endpoint.hpp"
 #include "log/logging.hpp"
@@ -148,6 +149,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     query_ = q == std::string_view::npos ? std::string() : std::string(target.substr(q + 1));
     method_ = std::string(req.method_string());
 
+    // A Transfer-Encoding that does not end in chunked leaves the body length undefined
+    // (RFC 9112 6.1): refuse it rather than guess where the next request starts.
+    if (req.find(bhttp::field::transfer_encoding) != req.end() && !parser_->chunked()) {
+      return respond_and_close(HttpResponse::error(400, "Transfer-Encoding must end in chunked"));
+    }
     std::string allow;
     route_ = server_->find(method_, path_, allow);
     const bool has_body = parser_->chunked() || parser_->content_length().value_or(0) > 0;
@@ -205,24 +211,26 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     keep_alive_ = req.keep_alive();
     const HttpRequest request{method_, path_, query_, headers, req.body(), remote_};
 
-    // The reply may come from any thread, once; the first of reply and timeout wins.
+    // The reply may come from any thread, once; the first of reply and timeout wins. A
+    // reply made while the handler is still running on this thread (the usual case: the
+    // pipeline accepted the event at once) is answered right here, without a post or a
+    // timer; only a handler that returns without answering arms the handler timeout.
     auto once = std::make_shared<std::atomic<bool>>(false);
     auto self = this->shared_from_this();
+    dispatch_thread_ = std::this_thread::get_id();
+    dispatching_.store(true, std::memory_order_release);
     HttpReply reply = [self, once](HttpResponse response) {
       if (once->exchange(true)) return;
+      if (self->dispatching_.load(std::memory_order_acquire) &&
+          self->dispatch_thread_ == std::this_thread::get_id()) {
+        self->sync_response_ = std::move(response);
+        return;
+      }
       asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
         self->handler_timer_.cancel();
         self->respond(std::move(response), self->keep_alive_);
       });
     };
-    handler_timer_.expires_after(settings().handler_timeout);
-    handler_timer_.async_wait([reply, self](beast::error_code ec) {
-      if (ec) return;
-      self->server_->log->warn("{} {}: handler did not answer in time", self->method_, self->path_);
-      HttpResponse r = HttpResponse::error(503, "the pipeline did not answer in time");
-      r.headers.set("Retry-After", "5");
-      reply(std::move(r));
-    });
     auto route = std::move(route_);
     try {
       route->handler(request, reply);
@@ -233,6 +241,21 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       server_->log->error("{} {}: handler threw", method_, path_);
       reply(HttpResponse::error(500, "internal error"));
     }
+    dispatching_.store(false, std::memory_order_release);
+    if (sync_response_) {
+      HttpResponse response = std::move(*sync_response_);
+      sync_response_.reset();
+      return respond(std::move(response), keep_alive_);
+    }
+    if (once->load()) return;  // answered from another thread; its post responds
+    handler_timer_.expires_after(settings().handler_timeout);
+    handler_timer_.async_wait([reply, self](beast::error_code ec) {
+      if (ec) return;
+      self->server_->log->warn("{} {}: handler did not answer in time", self->method_, self->path_);
+      HttpResponse r = HttpResponse::error(503, "the pipeline did not answer in time");
+      r.headers.set("Retry-After", "5");
+      reply(std::move(r));
+    });
   }
 
   void respond_and_close(HttpResponse response) { respond(std::move(response), false); }
@@ -242,7 +265,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     res->result(static_cast<unsigned>(response.status));
     res->version(11);
     res->set(bhttp::field::server, "switchyard");
-    for (const auto& f : response.headers) res->insert(f.name, f.value);
+    for (const auto& f : response.headers) {
+      // Handlers may echo request data into headers: never let a newline through.
+      if (f.value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) continue;
+      res->insert(f.name, f.value);
+    }
     res->body() = std::move(response.body);
     res->keep_alive(keep_alive);
     res->prepare_payload();
@@ -314,6 +341,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::string method_, path_, query_;
   bool keep_alive_ = true;
   asio::steady_timer handler_timer_;
+  std::atomic<bool> dispatching_{false};
+  std::thread::id dispatch_thread_;
+  std::optional<HttpResponse> sync_response_;
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include <array>
 #include <optional>
@@ -16,11 +17,17 @@ namespace switchyard::signing {
 
 using Digest = std::array<unsigned char, 32>;
 
+/// HMAC-SHA256 of `data` under `key`. Should OpenSSL fail, the digest is random, so a
+/// comparison against it fails closed instead of matching an all-zero signature.
 inline Digest hmac_sha256(std::string_view key, std::string_view data) {
   Digest out{};
   unsigned int length = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(), &length);
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(),
+           &length) == nullptr ||
+      length != out.size()) {
+    RAND_bytes(out.data(), static_cast<int>(out.size()));
+  }
   return out;
 }
 

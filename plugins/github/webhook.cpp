@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/json_limits.hpp"
 #include "common/signing.hpp"
 #include "github_event.hpp"
 
@@ -125,8 +126,10 @@ Status WebhookSource::start() {
   return {};
 }
 
+// The route stays until stop(): while draining, deliveries get 503 + Retry-After (GitHub
+// shows them as failed and they can be redelivered) instead of 404.
 void WebhookSource::drain(std::function<void()> done) {
-  route_.reset();
+  shared_->draining.store(true, std::memory_order_release);
   done();
 }
 
@@ -138,7 +141,11 @@ void WebhookSource::stop() {
 void WebhookSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequest& request,
                            HttpReply reply) {
   auto pass = shared->gate.enter();
-  if (!pass) return reply(HttpResponse::error(503, "pipeline is stopping"));
+  if (!pass || shared->draining.load(std::memory_order_acquire)) {
+    HttpResponse r = HttpResponse::error(503, "pipeline is stopping; retry later");
+    r.headers.set("Retry-After", "10");
+    return reply(std::move(r));
+  }
   const Settings& s = shared->settings;
   Context& context = *shared->context;
 
@@ -176,7 +183,11 @@ void WebhookSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequ
     if (!decoded) return reply(HttpResponse::error(400, "form body has no valid payload field"));
     json = *decoded;
   }
-  event->data.Parse(json.data(), json.size());
+  if (json_limits::too_deep(json)) {
+    return reply(HttpResponse::error(400, "payload nests deeper than " +
+                                              std::to_string(json_limits::kMaxDepth) + " levels"));
+  }
+  event->data.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
   if (event->data.HasParseError()) {
     return reply(HttpResponse::error(
         400, "body is not valid JSON (offset " + std::to_string(event->data.GetErrorOffset()) + ")"));

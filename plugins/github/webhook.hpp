@@ -37,6 +37,7 @@ class WebhookSource final : public Source {
     Settings settings;
     Context* context = nullptr;
     HttpGate gate;
+    std::atomic<bool> draining{false};
     std::atomic<std::uint64_t> signature_failures{0};
     std::atomic<std::int64_t> last_warning_ms{0};
   };

@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 
+#include "common/json_limits.hpp"
 #include "common/signing.hpp"
 
 namespace switchyard::http_plugin {
@@ -104,8 +105,9 @@ Status HttpSource::start() {
   return {};
 }
 
+// The route stays until stop(): while draining, requests get 503 + Retry-After, not 404.
 void HttpSource::drain(std::function<void()> done) {
-  route_.reset();
+  shared_->draining.store(true, std::memory_order_release);
   done();
 }
 
@@ -117,7 +119,11 @@ void HttpSource::stop() {
 void HttpSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequest& request,
                         HttpReply reply) {
   auto pass = shared->gate.enter();
-  if (!pass) return reply(HttpResponse::error(503, "pipeline is stopping"));
+  if (!pass || shared->draining.load(std::memory_order_acquire)) {
+    HttpResponse r = HttpResponse::error(503, "pipeline is stopping; retry later");
+    r.headers.set("Retry-After", "10");
+    return reply(std::move(r));
+  }
   const Settings& s = shared->settings;
   Context& context = *shared->context;
 
@@ -143,8 +149,12 @@ void HttpSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequest
     return reply(std::move(r));
   }
 
+  if (json_limits::too_deep(request.body)) {
+    return reply(HttpResponse::error(400, "body nests deeper than " +
+                                              std::to_string(json_limits::kMaxDepth) + " levels"));
+  }
   auto event = std::make_unique<Event>();
-  event->data.Parse(request.body.data(), request.body.size());
+  event->data.Parse<rapidjson::kParseIterativeFlag>(request.body.data(), request.body.size());
   if (event->data.HasParseError() || request.body.empty()) {
     event->data.SetString(request.body.data(), static_cast<rapidjson::SizeType>(request.body.size()),
                           event->allocator());

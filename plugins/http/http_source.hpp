@@ -33,6 +33,7 @@ class HttpSource final : public Source {
     Settings settings;
     Context* context = nullptr;
     HttpGate gate;
+    std::atomic<bool> draining{false};
     std::atomic<std::uint64_t> auth_failures{0};
   };
   static void handle(const std::shared_ptr<Shared>& shared, const HttpRequest& request,

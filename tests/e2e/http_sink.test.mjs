@@ -69,6 +69,31 @@ test('503, then 429 with Retry-After: 2, then success: every event arrives once 
   assert.ok(times[3] - times[2] >= 1900, `waited only ${times[3] - times[2]} ms after 429`);
 });
 
+test('a 100 Continue before the answer is skipped, and the pooled connection stays in step', async () => {
+  const received = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => {
+      res.writeContinue();
+      received.push(JSON.parse(body).id);
+      res.writeHead(received.length === 1 ? 204 : 202);
+      res.end();
+    });
+  });
+  const port = await listen(server);
+  cleanups.push(() => new Promise((r) => { server.closeAllConnections(); server.close(r); }));
+  const engine = await startEngine({ pipelines: { relay: pipeline(`http://127.0.0.1:${port}/hook`) } });
+  cleanups.push(() => engine.stop());
+  for (const id of ['c-1', 'c-2', 'c-3']) {
+    assert.equal((await post(engine, '/in', '{}', { 'X-Request-Id': id })).status, 202);
+    await engine.waitFor(() => received.includes(id), 5000, `delivery of ${id}`);
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(received, ['c-1', 'c-2', 'c-3'], 'each event delivered once, none retried');
+  assert.doesNotMatch(engine.stderr, /HTTP 100/);
+});
+
 test('a 400 answer is not retried', async () => {
   let calls = 0;
   const server = createServer((req, res) => { calls += 1; req.resume(); req.on('end', () => { res.writeHead(400); res.end('{"message":"bad"}'); }); });

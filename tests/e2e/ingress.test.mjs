@@ -119,6 +119,12 @@ test('a body over 25 MiB is refused with 413 before it is read', async () => {
   assert.match(r.body, /exceeds the limit/);
 });
 
+test('a Transfer-Encoding other than chunked is refused (no guessing where the body ends)', async () => {
+  const r = await raw('POST /gh HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nabc');
+  assert.equal(r.status, 400);
+  assert.match(r.body, /chunked/);
+});
+
 test('oversized headers are refused with 431', async () => {
   const r = await raw(`GET /gh HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20000)}\r\n\r\n`);
   assert.equal(r.status, 431);

@@ -103,6 +103,24 @@ TEST_F(Webhook, MalformedJsonIs400) {
   EXPECT_EQ(post(signed_headers("s3cret", "[1]", "push"), "[1]").status, 400);
 }
 
+TEST_F(Webhook, DeeplyNestedPayloadIs400NotACrash) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const auto r = post(signed_headers("s3cret", deep, "push"), deep);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("deeper"), std::string::npos);
+  const std::string in_string = R"({"text":")" + std::string(1000, '[') + R"("})";
+  EXPECT_EQ(post(signed_headers("s3cret", in_string, "push", "str"), in_string).status, 202)
+      << "brackets inside strings do not count";
+}
+
+TEST_F(Webhook, DrainingAnswers503WithRetryAfterInsteadOf404) {
+  h.component<WebhookSource>().drain([] {});
+  const auto r = post(signed_headers("s3cret", kPush, "push"), kPush);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_TRUE(r.headers.get("Retry-After").has_value());
+  EXPECT_TRUE(h.emitted().empty());
+}
+
 TEST_F(Webhook, MissingEventOrDeliveryHeaderIs400) {
   HttpHeaders h1 = signed_headers("s3cret", kPush, "push");
   h1.erase("X-GitHub-Event");

@@ -79,6 +79,15 @@ TEST(HttpSource, SaturatedPipelineGets503) {
   EXPECT_EQ(r.headers.get("Retry-After"), std::optional<std::string_view>("1"));
 }
 
+TEST(HttpSource, DeeplyNestedJsonIs400) {
+  Harness h(kHttpSourceDecl, R"({"path": "/in"})");
+  ASSERT_TRUE(h.configure());
+  ASSERT_TRUE(h.start());
+  const auto r = h.request("POST", "/in", {}, std::string(50000, '{'));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_TRUE(h.emitted().empty());
+}
+
 TEST(HttpSource, AuthWithoutSecretIsAConfigError) {
   Harness h(kHttpSourceDecl, R"({"path": "/in", "auth": "token"})");
   EXPECT_FALSE(h.configure());
