@@ -34,6 +34,9 @@ using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 constexpr int kMaxRedirects = 5;
 constexpr std::size_t kMaxResponseHeader = 64 * 1024;
+// Servers close idle keep-alive connections after a while (nginx: 75 s, many CDNs: 60 s or
+// less); a connection idle longer than this is closed rather than reused.
+constexpr std::chrono::seconds kIdleLifetime{30};
 
 std::string env(const char* upper, const char* lower) {
   if (const char* v = std::getenv(upper); v != nullptr && *v != '\0') return v;
@@ -49,6 +52,7 @@ struct Connection {
   TlsStream stream;
   bool tls = false;
   std::string key;
+  Clock::time_point idle_since;
 
   beast::tcp_stream& tcp() { return stream.next_layer(); }
   bool open() { return tcp().socket().is_open(); }
@@ -67,6 +71,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   Exchange(std::shared_ptr<ClientState> client, Url url, HttpClientRequest request,
            HttpClientCallback done, int redirects);
   void start();
+  /// Abandons the exchange from any thread: no callback, sockets closed.
+  void cancel_async();
 
  private:
   void connect_new();
@@ -117,26 +123,34 @@ struct ClientState : std::enable_shared_from_this<ClientState> {
   std::optional<Error> setup_error;
   std::optional<Url> https_proxy, http_proxy;
   std::string no_proxy;
-  std::map<std::string, std::deque<std::unique_ptr<Connection>>> idle;
+  std::map<std::string, std::deque<std::unique_ptr<Connection>>> idle;  // oldest first
+  std::map<Exchange*, std::weak_ptr<Exchange>> live;  // exchanges in flight, for cancellation
   std::shared_ptr<std::atomic<bool>> alive = std::make_shared<std::atomic<bool>>(true);
 
+  // Idle connections have no operation pending, so any thread may close them.
   std::unique_ptr<Connection> take_idle(const std::string& key) {
     std::lock_guard lock(mutex);
     auto it = idle.find(key);
     if (it == idle.end()) return nullptr;
-    while (!it->second.empty()) {
+    const auto now = Clock::now();
+    std::unique_ptr<Connection> found;
+    while (!it->second.empty() && !found) {
       auto conn = std::move(it->second.back());
       it->second.pop_back();
-      if (conn->open()) return conn;
+      if (conn->open() && now - conn->idle_since < kIdleLifetime) found = std::move(conn);
     }
-    return nullptr;
+    if (it->second.empty()) idle.erase(it);
+    return found;
   }
 
   void give_back(std::unique_ptr<Connection> conn) {
     std::lock_guard lock(mutex);
     if (executor == nullptr) return;
+    const auto now = Clock::now();
+    conn->idle_since = now;
     auto& list = idle[conn->key];
-    if (list.size() >= options.max_idle_per_host) return;
+    while (!list.empty() && now - list.front()->idle_since >= kIdleLifetime) list.pop_front();
+    if (list.size() >= options.max_idle_per_host) list.pop_front();
     list.push_back(std::move(conn));
   }
 
@@ -190,6 +204,10 @@ void Exchange::start() {
   conn_ = client_->take_idle(key);
   reused_ = conn_ != nullptr;
   strand_.emplace(reused_ ? conn_->strand : asio::make_strand(client_->io.context()));
+  {
+    std::lock_guard lock(client_->mutex);
+    client_->live.emplace(this, weak_from_this());
+  }
   timer_ = std::make_unique<asio::steady_timer>(*strand_);
   timer_->expires_at(deadline_);
   timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
@@ -205,7 +223,18 @@ void Exchange::start() {
   }
 }
 
+void Exchange::cancel_async() {
+  asio::post(*strand_, [self = shared_from_this()] {
+    if (self->finished_) return;
+    self->finished_ = true;
+    if (self->timer_) self->timer_->cancel();
+    if (self->resolver_) self->resolver_->cancel();
+    if (self->conn_) self->conn_->close();
+  });
+}
+
 void Exchange::connect_new() {
+  if (finished_) return;
   conn_ = std::make_unique<Connection>(*strand_, client_->tls);
   conn_->tls = url_.https;
   conn_->key = std::string(url_.https ? "https://" : "http://") + url_.authority();
@@ -344,11 +373,17 @@ void Exchange::on_response(beast::error_code ec) {
       again.method = "GET";
       again.body.clear();
     }
-    if (!iequals(next->host, url_.host)) again.headers.erase("Authorization");
+    if (!iequals(next->authority(), url_.authority()) || next->https != url_.https) {
+      for (const char* secret : {"Authorization", "Cookie", "Proxy-Authorization"}) again.headers.erase(secret);
+    }
     again.headers.erase("Host");
     if (keep) client_->give_back(std::move(conn_)); else conn_->close();
     finished_ = true;
     timer_->cancel();
+    {
+      std::lock_guard lock(client_->mutex);
+      client_->live.erase(this);
+    }
     auto ex = std::make_shared<Exchange>(client_, std::move(*next), std::move(again), std::move(done_),
                                          redirects_ + 1);
     ex->start();
@@ -363,6 +398,7 @@ void Exchange::on_response(beast::error_code ec) {
 }
 
 void Exchange::fail_io(beast::error_code ec, const char* stage) {
+  if (finished_) return;  // cancelled
   if (timed_out_ || ec == beast::error::timeout) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
         request_.timeout.value_or(client_->options.request_timeout));
@@ -389,6 +425,10 @@ void Exchange::finish(Result<HttpClientResponse> result) {
   if (finished_) return;
   finished_ = true;
   if (timer_) timer_->cancel();
+  {
+    std::lock_guard lock(client_->mutex);
+    client_->live.erase(this);
+  }
   client_->deliver(std::move(done_), std::move(result));
 }
 
@@ -399,6 +439,12 @@ class Client final : public HttpClient {
     state_->alive->store(false, std::memory_order_release);
     std::lock_guard lock(state_->mutex);
     state_->executor = nullptr;
+    // Requests in flight stop now rather than at their timeout: a POST must not reach the
+    // server after the engine has stopped counting on it.
+    for (auto& [raw, weak] : state_->live) {
+      if (auto exchange = weak.lock()) exchange->cancel_async();
+    }
+    state_->live.clear();
     for (auto& [key, list] : state_->idle) {
       for (auto& conn : list) {
         // Close on the connection's strand; the connection dies with the last handler.

@@ -367,8 +367,13 @@ Status Server::Impl::open() {
     if (ec) return invalid_config(settings.name + ".tls.key " + settings.tls_key + ": " + ec.message());
     tls = std::move(ctx);
   }
-  const tcp::endpoint ep(asio::ip::make_address(endpoint->host), endpoint->port);
   beast::error_code ec;
+  const auto address = asio::ip::make_address(endpoint->host, ec);
+  if (ec) {
+    return invalid_config(settings.name + ".listen: '" + endpoint->host +
+                          "' is not an IP address (use 0.0.0.0, 127.0.0.1, [::] ...)");
+  }
+  const tcp::endpoint ep(address, endpoint->port);
   acceptor.open(ep.protocol(), ec);
   if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor.bind(ep, ec);

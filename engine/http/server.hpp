@@ -25,8 +25,9 @@ struct ServerSettings {
   std::uint64_t max_connections = 10'000;
   std::string tls_cert;  ///< PEM chain; with tls_key, the listener speaks HTTPS.
   std::string tls_key;
-  /// How long a handler may take before the client gets 503.
-  std::chrono::milliseconds handler_timeout{30'000};
+  /// How long a handler may take before the client gets 503: under GitHub's 10 s, so a
+  /// slow pipeline is seen as "retry" rather than as a timed-out delivery.
+  std::chrono::milliseconds handler_timeout{9'000};
 };
 
 /// Counters, for logs, tests and metrics.
@@ -55,7 +56,8 @@ class Server final : public HttpRoutes {
 
   /// Binds and starts accepting (idempotent). Errors name the address.
   Status open();
-  /// Stops accepting and closes every connection.
+  /// Stops accepting. Open connections end with the engine's executor (or at their
+  /// timeouts); routes stay until their handles are dropped.
   void close();
   /// The bound address ("127.0.0.1:43117"); empty before open().
   std::string local_endpoint() const;
