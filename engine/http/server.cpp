@@ -252,9 +252,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     handler_timer_.async_wait([reply, self](beast::error_code ec) {
       if (ec) return;
       self->server_->log->warn("{} {}: handler did not answer in time", self->method_, self->path_);
-      HttpResponse r = HttpResponse::error(503, "the pipeline did not answer in time");
-      r.headers.set("Retry-After", "5");
-      reply(std::move(r));
+      reply(HttpResponse::unavailable("the pipeline did not answer in time", 5));
     });
   }
 

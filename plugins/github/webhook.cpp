@@ -142,9 +142,7 @@ void WebhookSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequ
                            HttpReply reply) {
   auto pass = shared->gate.enter();
   if (!pass || shared->draining.load(std::memory_order_acquire)) {
-    HttpResponse r = HttpResponse::error(503, "pipeline is stopping; retry later");
-    r.headers.set("Retry-After", "10");
-    return reply(std::move(r));
+    return reply(HttpResponse::unavailable("pipeline is stopping; retry later", 10));
   }
   const Settings& s = shared->settings;
   Context& context = *shared->context;
@@ -213,9 +211,7 @@ void WebhookSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequ
 
   std::string id(*delivery);
   if (context.emitter().saturated()) {
-    HttpResponse r = HttpResponse::error(503, "pipeline is saturated; retry later");
-    r.headers.set("Retry-After", "5");
-    return reply(std::move(r));
+    return reply(HttpResponse::unavailable("pipeline is saturated; retry later", 5));
   }
   // Reserve the delivery id before emitting (two concurrent redeliveries emit once); a
   // refused emit releases it, so GitHub's retry of a 503 is not mistaken for a duplicate.
@@ -248,9 +244,7 @@ void WebhookSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequ
       return reply(HttpResponse::json(202, "{\"status\":\"accepted\",\"id\":" + HttpResponse::json_quote(id) + "}"));
     }
     if (status.error().kind == ErrorKind::retryable) {
-      HttpResponse r = HttpResponse::error(503, status.error().message);
-      r.headers.set("Retry-After", "5");
-      return reply(std::move(r));
+      return reply(HttpResponse::unavailable(status.error().message, 5));
     }
     reply(HttpResponse::error(500, status.error().message));
   });

@@ -120,9 +120,7 @@ void HttpSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequest
                         HttpReply reply) {
   auto pass = shared->gate.enter();
   if (!pass || shared->draining.load(std::memory_order_acquire)) {
-    HttpResponse r = HttpResponse::error(503, "pipeline is stopping; retry later");
-    r.headers.set("Retry-After", "10");
-    return reply(std::move(r));
+    return reply(HttpResponse::unavailable("pipeline is stopping; retry later", 10));
   }
   const Settings& s = shared->settings;
   Context& context = *shared->context;
@@ -144,9 +142,7 @@ void HttpSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequest
     }
   }
   if (context.emitter().saturated()) {
-    HttpResponse r = HttpResponse::error(503, "pipeline is saturated; retry later");
-    r.headers.set("Retry-After", "1");
-    return reply(std::move(r));
+    return reply(HttpResponse::unavailable("pipeline is saturated; retry later", 1));
   }
 
   if (json_limits::too_deep(request.body)) {
@@ -171,9 +167,7 @@ void HttpSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequest
   context.emitter().emit(std::move(event), [reply, id_copy](Status status) {
     if (status) return reply(HttpResponse::json(202, "{\"id\":" + HttpResponse::json_quote(id_copy) + "}"));
     if (status.error().kind == ErrorKind::retryable) {
-      HttpResponse r = HttpResponse::error(503, status.error().message);
-      r.headers.set("Retry-After", "1");
-      return reply(std::move(r));
+      return reply(HttpResponse::unavailable(status.error().message, 1));
     }
     reply(HttpResponse::error(500, status.error().message));
   });

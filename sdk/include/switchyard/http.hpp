@@ -104,6 +104,13 @@ struct HttpResponse {
     return json(status, "{\"error\":" + json_quote(reason) + "}");
   }
 
+  /// 503 with Retry-After: the sender should come back in `retry_after_seconds`.
+  static HttpResponse unavailable(std::string_view reason, int retry_after_seconds) {
+    HttpResponse r = error(503, reason);
+    r.headers.set("Retry-After", std::to_string(retry_after_seconds));
+    return r;
+  }
+
   /// `text` as a quoted, escaped JSON string.
   static std::string json_quote(std::string_view text) {
     std::string out = "\"";
