@@ -86,6 +86,10 @@ int run(const Common& common) {
            pipelines.size(), setup.engine.file.empty() ? "<defaults>" : setup.engine.file);
   raise_open_file_limit(setup.engine.http.max_connections);
   runtime::Engine engine(setup.engine);
+  if (Status s = engine.open_journal(); !s) {
+    log.error("cannot open the journal: {}", s.error().message);
+    return 1;
+  }
   engine.start(std::move(pipelines));
   return engine.run();
 }

@@ -35,7 +35,9 @@ constexpr OptionSpec kPipelines[] = {
     {.name = "watch", .type = OptionType::boolean, .default_value = "true", .description = "Reload pipelines when files in dir change."},
 };
 constexpr OptionSpec kState[] = {
-    {.name = "dir", .type = OptionType::string, .default_value = "var/switchyard", .description = "Directory for the journal and component state."},
+    {.name = "dir", .type = OptionType::string, .default_value = "var/switchyard", .description = "Directory for the journal (journal.db: events not yet delivered, the dead-letter queue, component state)."},
+    {.name = "max_bytes", .type = OptionType::size, .default_value = "1GiB", .description = "Cap on the journal's live data; at the cap, sources of durable pipelines refuse events (HTTP 503) until sinks catch up. 0: no cap."},
+    {.name = "fsync", .type = OptionType::boolean, .default_value = "true", .description = "Sync the journal to disk at every group commit (survives power loss); false survives a crash of the process only, for more throughput."},
 };
 constexpr OptionSpec kLog[] = {
     {.name = "level", .type = OptionType::string, .default_value = "info", .description = "Lowest level written.", .choices = kLogLevels},
@@ -95,6 +97,8 @@ bool load_engine_config(const std::string& path, bool explicit_path, EngineConfi
   out.pipelines_dir = root.object("pipelines").string("dir");
   out.watch = root.object("pipelines").boolean("watch", true);
   out.state_dir = root.object("state").string("dir");
+  out.state_max_bytes = static_cast<std::uint64_t>(root.object("state").size("max_bytes"));
+  out.state_fsync = root.object("state").boolean("fsync");
   out.log_level = root.object("log").string("level");
   out.log_format = root.object("log").string("format");
   const std::int64_t threads = root.object("runtime").integer("threads");

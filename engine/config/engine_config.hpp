@@ -34,6 +34,8 @@ struct EngineConfig {
   std::string pipelines_dir;
   bool watch = true;
   std::string state_dir;
+  std::uint64_t state_max_bytes = 0;  ///< 0: no cap.
+  bool state_fsync = true;
   std::string log_level;
   std::string log_format;
   unsigned threads = 0;  ///< Executor threads; 0 = one per core.

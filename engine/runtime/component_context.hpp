@@ -17,6 +17,8 @@ struct Services {
   Io& io;
   MemoryStateStore& state;
   HttpRoutes& routes;
+  /// The journal in state.dir; nullptr keeps every pipeline in memory (tests, `switchyard test`).
+  journal::Journal* journal = nullptr;
 };
 
 class ComponentContext final : public Context {

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "http/server.hpp"
+#include "journal/journal.hpp"
 #include "log/logging.hpp"
 #include "runtime/component_context.hpp"
 #include "runtime/io.hpp"
@@ -32,6 +33,9 @@ struct Engine::State {
 
   config::EngineConfig config;
   Io io;
+  // After io (its writer thread, joined first, posts into io's strands) and before the
+  // state store and pipelines, which write to it.
+  std::unique_ptr<journal::Journal> journal;
   // Installed before any pipeline starts, so a signal during start-up drains too.
   boost::asio::signal_set signals;
   MemoryStateStore store;
@@ -54,15 +58,30 @@ Engine::Engine(const config::EngineConfig& config) : state_(std::make_unique<Sta
 
 Engine::~Engine() { state_->io.stop(); }
 
+Status Engine::open_journal() {
+  if (state_->config.state_dir.empty()) return {};
+  auto journal = journal::Journal::open(journal::Options{.dir = state_->config.state_dir,
+                                                         .max_bytes = state_->config.state_max_bytes,
+                                                         .fsync = state_->config.state_fsync});
+  if (!journal) return journal.error();
+  auto entries = (*journal)->load_state();
+  if (!entries) return entries.error();
+  state_->store.attach(**journal, std::move(*entries));
+  state_->journal = std::move(*journal);
+  state_->services.journal = state_->journal.get();
+  const auto stats = state_->journal->stats();
+  log::engine().info("journal {} ({} KiB in use{})", state_->journal->file().string(), stats.bytes_used / 1024,
+                     state_->config.state_fsync ? "" : ", fsync off");
+  return {};
+}
+
 std::size_t Engine::start(std::vector<config::PipelineConfig> pipelines) {
   auto& log = log::engine();
   std::size_t started = 0;
   for (auto& config : pipelines) {
     auto shared = std::make_shared<const config::PipelineConfig>(std::move(config));
-    if (shared->durability == config::Durability::disk) {
-      // TODO(journal): disk durability needs the journal (issue 6); until then say so.
-      log.warn("pipeline {}: durability 'disk' is not available yet; events are kept in memory",
-               shared->name);
+    if (shared->durability == config::Durability::disk && !state_->journal) {
+      log.warn("pipeline {}: durability 'disk' needs state.dir; events are kept in memory", shared->name);
     }
     auto pipeline = make_pipeline(shared, state_->services);
     Status status = pipeline->build();

@@ -6,6 +6,7 @@
 
 #include "config/engine_config.hpp"
 #include "config/pipeline_config.hpp"
+#include "switchyard/result.hpp"
 
 namespace switchyard::runtime {
 
@@ -17,6 +18,10 @@ class Engine {
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
+
+  /// Opens the journal in state.dir (when set) and loads the components' state. An error
+  /// (a damaged or foreign file, an unwritable directory) means the engine must not run.
+  Status open_journal();
 
   /// Builds and starts each pipeline. One that fails is logged and left out; the others
   /// run. Returns how many started.

@@ -8,6 +8,8 @@
 #include <mutex>
 #include <random>
 
+#include "journal/codec.hpp"
+#include "journal/journal.hpp"
 #include "log/logging.hpp"
 #include "runtime/component_context.hpp"
 #include "runtime/io.hpp"
@@ -63,6 +65,12 @@ class PipelineRuntime;
 
 // Delivers events to one sink: a bounded queue, `concurrency` slots in flight, retries
 // with exponential back-off and full jitter. Lives on the pipeline's strand.
+//
+// With a journal, the journal is the sink's real queue and the in-memory one a window
+// onto it: an event that arrives while the window is full is not kept (it is durable),
+// and the sink reads it back later, in order, once it has room ("catching up"). A slow
+// or failing sink therefore never blocks the pipeline or the other sinks, and after a
+// restart every sink starts by catching up on what it had not finished.
 class SinkRunner {
  public:
   SinkRunner(PipelineRuntime& pipeline, const config::SinkConfig& config, Strand strand)
@@ -74,23 +82,51 @@ class SinkRunner {
   Stage stage;
 
   bool full() const { return queue_.size() >= config_.queue_size; }
-  bool idle() const { return queue_.empty() && free_.size() == slots_.size(); }
+  bool idle() const { return queue_.empty() && free_.size() == slots_.size() && !catching_up_; }
   const config::SinkConfig& config() const { return config_; }
 
-  void enqueue(EventPtr event) {
-    queue_.push_back(std::move(event));
+  /// Journal identity, set when the pipeline attaches to the journal.
+  void bind(journal::Journal* journal, std::int64_t pipeline_id, std::uint64_t bit) {
+    journal_ = journal;
+    pipeline_id_ = pipeline_id;
+    bit_ = bit;
+  }
+  std::uint64_t bit() const { return bit_; }
+
+  /// An event for this sink; `seq` is its journal sequence number, 0 when not journaled.
+  /// Journaled events arrive in sequence order.
+  void arrive(std::uint64_t seq, EventPtr event) {
+    if (seq != 0) {
+      if (seq <= loaded_through_ || catching_up_) return;  // read (or to be read) from the journal
+      if (full()) {
+        catching_up_ = true;
+        read_from_ = seq;
+        return;
+      }
+    }
+    queue_.push_back(Entry{seq, std::move(event)});
     outstanding_.fetch_add(1, std::memory_order_relaxed);
     queued_.store(queue_.size(), std::memory_order_relaxed);
     dispatch();
   }
 
+  /// Reads what the journal holds for this sink from the start (after a restart).
+  void recover() {
+    if (!journal_) return;
+    catching_up_ = true;
+    read_from_ = 0;
+    dispatch();
+  }
+
   void skip() { skipped_.fetch_add(1, std::memory_order_relaxed); }
 
-  // Cancels retry waits; queued events stay (they are reported as not delivered).
+  // Cancels retry waits; queued events stay (in the journal, when there is one).
   void cancel_timers() {
     for (auto& slot : slots_) {
       if (slot.timer) slot.timer->cancel();
     }
+    if (refill_timer_) refill_timer_->cancel();
+    stopped_ = true;
   }
 
   SinkStats stats() const {
@@ -109,29 +145,40 @@ class SinkRunner {
   std::size_t outstanding() const { return outstanding_.load(std::memory_order_relaxed); }
 
  private:
-  struct Slot {
+  struct Entry {
+    std::uint64_t seq = 0;
     EventPtr event;
+  };
+  struct Slot {
+    Entry entry;
     std::uint32_t attempt = 0;
     Clock::time_point first_attempt;
     std::unique_ptr<asio::steady_timer> timer;
   };
 
   void dispatch() {
-    if (dispatching_) return;  // a synchronous sink completed inside attempt(); the loop goes on
+    if (dispatching_ || stopped_) return;  // a synchronous sink completed inside attempt(); the loop goes on
     dispatching_ = true;
-    while (!free_.empty() && !queue_.empty()) {
-      const std::uint32_t index = free_.back();
-      free_.pop_back();
-      Slot& slot = slots_[index];
-      slot.event = std::move(queue_.front());
-      queue_.pop_front();
-      slot.attempt = 0;
-      slot.first_attempt = Clock::now();
-      attempt(index);
+    for (;;) {
+      while (!free_.empty() && !queue_.empty()) {
+        const std::uint32_t index = free_.back();
+        free_.pop_back();
+        Slot& slot = slots_[index];
+        slot.entry = std::move(queue_.front());
+        queue_.pop_front();
+        slot.attempt = 0;
+        slot.first_attempt = Clock::now();
+        attempt(index);
+      }
+      // Refill the window from the journal when it runs low.
+      if (!catching_up_ || queue_.size() > config_.queue_size / 2 || !refill()) break;
     }
     queued_.store(queue_.size(), std::memory_order_relaxed);
     dispatching_ = false;
   }
+
+  // Reads the next events for this sink from the journal; false when nothing was added.
+  bool refill();
 
   void attempt(std::uint32_t index) {
     Slot& slot = slots_[index];
@@ -140,7 +187,7 @@ class SinkRunner {
     // The callback is two words so it fits std::function's small buffer: no allocation.
     SinkRunner* self = this;
     try {
-      sink->deliver(slot.event, [self, index](Status status) { self->report(index, std::move(status)); });
+      sink->deliver(slot.entry.event, [self, index](Status status) { self->report(index, std::move(status)); });
     } catch (const std::exception& ex) {
       report(index, permanent(std::string("deliver threw: ") + ex.what()));
     } catch (...) {
@@ -159,16 +206,28 @@ class SinkRunner {
   }
 
   void complete(std::uint32_t index, Status status);
+  void dead_letter(const Entry& entry, std::uint32_t attempts, const Error& error);
   std::chrono::milliseconds backoff(const Slot& slot, const Error& error);
 
   PipelineRuntime& pipeline_;
   const config::SinkConfig& config_;
   Strand strand_;
-  std::deque<EventPtr> queue_;
+  std::deque<Entry> queue_;
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_;
   bool dispatching_ = false;
+  bool stopped_ = false;
   std::mt19937_64 rng_;
+
+  // Journal: this sink's bit in its pipeline, and the catch-up cursor.
+  journal::Journal* journal_ = nullptr;
+  std::int64_t pipeline_id_ = 0;
+  std::uint64_t bit_ = 0;
+  bool catching_up_ = false;        // events from read_from_ on are read from the journal
+  std::uint64_t read_from_ = 0;
+  std::uint64_t loaded_through_ = 0;  // journaled events up to here were read back already
+  std::unique_ptr<asio::steady_timer> refill_timer_;
+
   std::atomic<std::uint64_t> delivered_{0}, retried_{0}, failed_{0}, dead_lettered_{0}, skipped_{0};
   std::atomic<std::size_t> queued_{0};
   std::atomic<std::size_t> outstanding_{0};
@@ -179,8 +238,10 @@ class PipelineRuntime final : public Pipeline,
                               public std::enable_shared_from_this<PipelineRuntime> {
  public:
   PipelineRuntime(std::shared_ptr<const config::PipelineConfig> config, Services& services)
-      : config_(std::move(config)), io_(services.io), state_(services), strand_(services.io.make_strand()),
-        source_strand_(services.io.make_strand()), log_(log::make(config_->name)) {}
+      : config_(std::move(config)), io_(services.io), state_(services), journal_(services.journal),
+        durable_(journal_ && config_->durability == config::Durability::disk),
+        strand_(services.io.make_strand()), source_strand_(services.io.make_strand()),
+        log_(log::make(config_->name)) {}
 
   // --- Pipeline ---
   Status build() override {
@@ -217,7 +278,12 @@ class PipelineRuntime final : public Pipeline,
     for (std::size_t i = 0; i < order.size(); ++i) {
       Stage& stage = *order[i];
       if (&stage == &source_) {
-        // Sinks and transforms are up: a source may emit from inside its start().
+        // Sinks are up: resume what the journal holds for them, then let the source emit
+        // (it may do so from inside its start()).
+        if (Status s = attach_journal(); !s) {
+          for (std::size_t j = i; j-- > 0;) stop_stage(*order[j]);
+          return s;
+        }
         std::lock_guard lock(mutex_);
         accepting_ = true;
       }
@@ -229,6 +295,7 @@ class PipelineRuntime final : public Pipeline,
           std::lock_guard lock(mutex_);
           accepting_ = false;
         }
+        if (journal_) journal_->detach(config_->name);
         for (std::size_t j = i; j-- > 0;) stop_stage(*order[j]);
         return s;
       }
@@ -265,7 +332,9 @@ class PipelineRuntime final : public Pipeline,
       accepting_ = false;
     }
     if (source_.component) stop_stage(source_);
+    if (journal_ && attached_) journal_->detach(config_->name);
     run_on(strand_, [&] {
+      stopped_ = true;
       for (auto& t : transforms_) stop_stage(t);
       for (auto& sink : sinks_) {
         sink->cancel_timers();
@@ -274,7 +343,11 @@ class PipelineRuntime final : public Pipeline,
     });
     const std::size_t left = in_flight();
     if (left > 0) {
-      log_->warn("stopped with {} event(s) not delivered", left);
+      if (durable_) {
+        log_->info("stopped with {} event(s) in flight; they stay in the journal for the next start", left);
+      } else {
+        log_->warn("stopped with {} event(s) not delivered", left);
+      }
     }
   }
 
@@ -310,27 +383,31 @@ class PipelineRuntime final : public Pipeline,
     bool schedule = false;
     {
       std::lock_guard lock(mutex_);
-      if (!accepting_ || queued_.load(std::memory_order_relaxed) >= config_->queue_size) {
-        const bool stopping = !accepting_;
+      const bool saturated = queued_.load(std::memory_order_relaxed) >= config_->queue_size;
+      const bool journal_full = durable_ && journal_->full();
+      if (!accepting_ || saturated || journal_full) {
         refused_.fetch_add(1, std::memory_order_relaxed);
         if (done) {
-          done(stopping ? retryable("pipeline is stopping")
-                        : retryable("pipeline saturated", std::chrono::milliseconds(1000)));
+          done(!accepting_ ? retryable("pipeline is stopping")
+               : journal_full
+                   ? retryable("journal is full (state.max_bytes or disk); retry later", std::chrono::seconds(5))
+                   : retryable("pipeline saturated", std::chrono::milliseconds(1000)));
         }
         return;
       }
-      ingress_.push_back(std::move(event));
+      // Durable: the source hears back once the event is in the journal. Memory: now.
+      ingress_.push_back(Incoming{std::move(event), durable_ ? std::move(done) : EmitCallback()});
       queued_.fetch_add(1, std::memory_order_relaxed);
       schedule = !scheduled_;
       scheduled_ = true;
     }
     received_.fetch_add(1, std::memory_order_relaxed);
     if (schedule) asio::post(strand_, [self = shared_from_this()] { self->process(); });
-    if (done) done({});
+    if (done && !durable_) done({});
   }
 
   bool saturated() const override {
-    return queued_.load(std::memory_order_relaxed) >= config_->queue_size;
+    return queued_.load(std::memory_order_relaxed) >= config_->queue_size || (durable_ && journal_->full());
   }
 
   void when_ready(std::function<void()> ready) override {
@@ -353,9 +430,50 @@ class PipelineRuntime final : public Pipeline,
     check_drained();
   }
   spdlog::logger& logger() { return *log_; }
+  const std::string& pipeline_name() const { return config_->name; }
 
  private:
   static constexpr std::size_t kBatch = 512;  // events per strand turn, for fairness
+
+  struct Incoming {
+    std::unique_ptr<Event> event;
+    EmitCallback done;  // durable pipelines only: answered once the event is journaled
+  };
+
+  // Registers with the journal and makes every sink catch up on what it holds.
+  Status attach_journal() {
+    if (!journal_) return {};
+    std::vector<std::string> names;
+    for (const auto& sink : config_->sinks) names.push_back(sink.name);
+    std::weak_ptr<PipelineRuntime> weak = weak_from_this();
+    auto key = journal_->attach(config_->name, names, durable_, [weak](journal::Replay replay) {
+      if (auto self = weak.lock()) {
+        asio::post(self->strand_, [self, replay = std::move(replay)]() mutable { self->replayed(std::move(replay)); });
+      }
+    });
+    if (!key) return Error{key.error().kind, "journal: " + key.error().message, std::nullopt};
+    for (const auto& warning : key->warnings) log_->warn("{}", warning);
+    key_ = std::move(*key);
+    attached_ = true;
+    run_on(strand_, [&] {
+      for (std::size_t i = 0; i < sinks_.size(); ++i) {
+        sinks_[i]->bind(journal_, key_.id, key_.sink_bits[i]);
+        sinks_[i]->recover();
+      }
+    });
+    return {};
+  }
+
+  // A dead-lettered event an operator replayed, for one sink.
+  void replayed(journal::Replay replay) {
+    if (stopped_) return;  // still journaled (or back in the DLQ's hands at the next start)
+    auto event = journal::decode_event(replay.body);
+    auto sink = std::find_if(sinks_.begin(), sinks_.end(),
+                             [&](const auto& s) { return s->config().name == replay.sink; });
+    if (!event || sink == sinks_.end()) return;
+    log_->info("event {} replayed from the dead-letter queue to sink '{}'", (*event)->id, replay.sink);
+    (*sink)->arrive(replay.seq, EventPtr(std::move(*event)));
+  }
 
   void process() {
     processing_ = true;
@@ -367,14 +485,15 @@ class PipelineRuntime final : public Pipeline,
     }
     std::size_t budget = kBatch;
     while (!pending_.empty() && budget-- > 0) {
-      if (std::any_of(sinks_.begin(), sinks_.end(), [](const auto& s) { return s->full(); })) {
+      // In memory, a full sink pushes back on the whole pipeline; with a journal it reads
+      // its overflow back later instead.
+      if (!durable_ && std::any_of(sinks_.begin(), sinks_.end(), [](const auto& s) { return s->full(); })) {
         blocked_ = true;
         break;
       }
-      std::unique_ptr<Event> event = std::move(pending_.front());
+      Incoming incoming = std::move(pending_.front());
       pending_.pop_front();
-      handle(std::move(event));
-      queued_.fetch_sub(1, std::memory_order_relaxed);
+      if (handle(std::move(incoming))) queued_.fetch_sub(1, std::memory_order_relaxed);
     }
     processing_ = false;
     if (!pending_.empty() && !blocked_) {
@@ -384,11 +503,84 @@ class PipelineRuntime final : public Pipeline,
     check_drained();
   }
 
-  void handle(std::unique_ptr<Event> event) {
+  // Runs the transforms and hands the event to its sinks. Returns false when the event
+  // is still on its way into the journal (it leaves the ingress count once committed).
+  bool handle(Incoming incoming) {
+    Event& event = *incoming.event;
+    journal::StateWrites writes;
+    const bool kept = [&] {
+      std::optional<StateWriteCapture> capture;
+      if (durable_) capture.emplace(writes);
+      return transform(event);
+    }();
+    std::uint64_t mask = 0;
+    std::vector<SinkRunner*> selected;
+    if (kept) {
+      for (auto& sink : sinks_) {
+        const auto& condition = sink->config().condition;
+        if (condition && !condition->evaluate(event)) {
+          sink->skip();
+          continue;
+        }
+        selected.push_back(sink.get());
+        mask |= sink->bit();
+      }
+    }
+    if (!durable_) {
+      EventPtr shared(std::move(incoming.event));
+      for (auto* sink : selected) sink->arrive(0, shared);
+      return true;
+    }
+    if (selected.empty()) {
+      // Nothing to deliver: only the transforms' state changes need the journal.
+      if (!writes.empty()) journal_->append(key_.id, 0, {}, std::move(writes), nullptr);
+      acknowledge(std::move(incoming.done), {});
+      return true;
+    }
+    std::string body = journal::encode_event(event);
+    std::vector<std::string> keys;
+    for (const auto& w : writes) keys.push_back(w.key);
+    auto self = shared_from_this();
+    journal_->append(
+        key_.id, mask, std::move(body), std::move(writes),
+        [self, event = EventPtr(std::move(incoming.event)), selected = std::move(selected),
+         done = std::move(incoming.done), keys = std::move(keys)](Result<std::uint64_t> seq) mutable {
+          asio::post(self->strand_, [self, event = std::move(event), selected = std::move(selected),
+                                     done = std::move(done), keys = std::move(keys),
+                                     seq = std::move(seq)]() mutable {
+            self->committed(seq, event, selected, std::move(done), keys);
+          });
+        });
+    return false;
+  }
+
+  // The journal has the event (or failed to take it): deliver and acknowledge the source.
+  void committed(const Result<std::uint64_t>& seq, const EventPtr& event,
+                 const std::vector<SinkRunner*>& selected, EmitCallback done,
+                 const std::vector<std::string>& keys) {
+    queued_.fetch_sub(1, std::memory_order_relaxed);
+    if (!seq) {
+      // The source is told to retry; state the transforms recorded for this event would
+      // otherwise make its redelivery look like a duplicate.
+      for (const auto& key : keys) state_.state.forget(key);
+      log_->warn("event {} refused: {}", event->id, seq.error().message);
+      acknowledge(std::move(done), seq.error());
+    } else {
+      if (!stopped_) {
+        for (auto* sink : selected) sink->arrive(*seq, event);
+      }
+      acknowledge(std::move(done), {});
+    }
+    wake_waiters();
+    check_drained();
+  }
+
+  // Runs the transforms over `event`; false when one dropped it or failed.
+  bool transform(Event& event) {
     for (auto& t : transforms_) {
       Result<Verdict> verdict = Verdict::keep;
       try {
-        verdict = static_cast<Transform&>(*t.component).apply(*event);
+        verdict = static_cast<Transform&>(*t.component).apply(event);
       } catch (const std::exception& ex) {
         verdict = permanent(std::string("threw: ") + ex.what());
       } catch (...) {
@@ -396,23 +588,23 @@ class PipelineRuntime final : public Pipeline,
       }
       if (!verdict) {
         transform_errors_.fetch_add(1, std::memory_order_relaxed);
-        log_->warn("{}: event {} failed: {}", t.label, event->id, verdict.error().message);
-        return;
+        log_->warn("{}: event {} failed: {}", t.label, event.id, verdict.error().message);
+        return false;
       }
       if (*verdict == Verdict::drop) {
         dropped_.fetch_add(1, std::memory_order_relaxed);
-        return;
+        return false;
       }
     }
-    EventPtr shared(std::move(event));
-    for (auto& sink : sinks_) {
-      const auto& condition = sink->config().condition;
-      if (condition && !condition->evaluate(*shared)) {
-        sink->skip();
-        continue;
-      }
-      sink->enqueue(shared);
-    }
+    return true;
+  }
+
+  // Answers the source on its own strand.
+  void acknowledge(EmitCallback done, Status status) {
+    if (!done) return;
+    source_.context->executor().post([done = std::move(done), status = std::move(status)]() mutable {
+      done(std::move(status));
+    });
   }
 
   void wake_waiters() {
@@ -451,6 +643,10 @@ class PipelineRuntime final : public Pipeline,
   std::shared_ptr<const config::PipelineConfig> config_;
   Io& io_;
   Services& state_;
+  journal::Journal* journal_;  // nullptr: no state.dir (tests); events stay in memory
+  const bool durable_;         // events are journaled before the source is acknowledged
+  journal::PipelineKey key_;
+  bool attached_ = false;
   Strand strand_;         // transforms, sinks and the queues between them
   Strand source_strand_;  // the source's own callbacks
   std::shared_ptr<spdlog::logger> log_;
@@ -463,26 +659,67 @@ class PipelineRuntime final : public Pipeline,
 
   // Ingress: written by the source from any thread.
   std::mutex mutex_;
-  std::vector<std::unique_ptr<Event>> ingress_;
+  std::vector<Incoming> ingress_;
   std::vector<std::function<void()>> waiters_;
   bool scheduled_ = false;
   bool accepting_ = false;
-  std::atomic<std::size_t> queued_{0};  // ingress + pending
+  std::atomic<std::size_t> queued_{0};  // ingress + pending + on the way into the journal
 
   // Strand-only state.
-  std::deque<std::unique_ptr<Event>> pending_;
+  std::deque<Incoming> pending_;
   bool blocked_ = false;
   bool processing_ = false;
+  bool stopped_ = false;
   std::function<void()> drained_;
 
   std::atomic<std::uint64_t> received_{0}, refused_{0}, dropped_{0}, transform_errors_{0};
 };
 
+bool SinkRunner::refill() {
+  const std::size_t room = config_.queue_size - queue_.size();
+  auto rows = journal_->pending(pipeline_id_, bit_, read_from_, room);
+  if (!rows) {
+    // The read failed (I/O error): try again shortly rather than spin.
+    pipeline_.logger().error("{}: reading the journal failed ({}); retrying in 1 s", stage.label,
+                             rows.error().message);
+    if (!refill_timer_) refill_timer_ = std::make_unique<asio::steady_timer>(strand_);
+    refill_timer_->expires_after(std::chrono::seconds(1));
+    refill_timer_->async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) dispatch();
+    });
+    return false;
+  }
+  for (auto& row : *rows) {
+    auto event = journal::decode_event(row.body);
+    if (!event) {
+      // Not deliverable, but not to be lost either: the DLQ keeps the stored bytes.
+      dead_lettered_.fetch_add(1, std::memory_order_relaxed);
+      pipeline_.logger().error("{}: journal entry {} cannot be read ({}); moved to the dead-letter queue",
+                               stage.label, row.seq, event.error().message);
+      journal_->dead_letter(journal::Failure{.pipeline = pipeline_.pipeline_name(), .sink = config_.name,
+                                             .error = event.error().message},
+                            row.seq, bit_, {});
+      continue;
+    }
+    queue_.push_back(Entry{row.seq, EventPtr(std::move(*event))});
+    outstanding_.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (!rows->empty()) {
+    read_from_ = rows->back().seq + 1;
+    loaded_through_ = rows->back().seq;
+  }
+  if (rows->size() < room) catching_up_ = false;  // caught up: live events arrive in memory again
+  if (!catching_up_) pipeline_.on_sink_progress();
+  return !rows->empty();
+}
+
 void SinkRunner::complete(std::uint32_t index, Status status) {
   Slot& slot = slots_[index];
+  if (stopped_) return;  // the journal keeps it for the next start
   bool finished = true;
   if (status) {
     delivered_.fetch_add(1, std::memory_order_relaxed);
+    if (journal_) journal_->complete(slot.entry.seq, bit_);
   } else {
     failed_.fetch_add(1, std::memory_order_relaxed);
     const Error& error = status.error();
@@ -495,26 +732,42 @@ void SinkRunner::complete(std::uint32_t index, Status status) {
       finished = false;
       retried_.fetch_add(1, std::memory_order_relaxed);
       pipeline_.logger().warn("{}: event {} attempt {} failed ({}), retrying in {} ms", stage.label,
-                              slot.event->id, slot.attempt, error.message, delay.count());
+                              slot.entry.event->id, slot.attempt, error.message, delay.count());
       if (!slot.timer) slot.timer = std::make_unique<asio::steady_timer>(strand_);
       slot.timer->expires_after(delay);
       slot.timer->async_wait([this, index](const boost::system::error_code& ec) {
-        if (!ec) attempt(index);
+        if (!ec && !stopped_) attempt(index);
       });
     } else {
-      // TODO(dlq): hand the event to the dead-letter queue once the journal exists (issue 6).
-      dead_lettered_.fetch_add(1, std::memory_order_relaxed);
-      pipeline_.logger().error("{}: event {} given up after {} attempt(s): {} ({})", stage.label,
-                               slot.event->id, slot.attempt, error.message, to_string(error.kind));
+      dead_letter(slot.entry, slot.attempt, error);
     }
   }
   if (finished) {
-    slot.event.reset();
+    slot.entry = {};
     free_.push_back(index);
     outstanding_.fetch_sub(1, std::memory_order_relaxed);
   }
   dispatch();
   pipeline_.on_sink_progress();
+}
+
+void SinkRunner::dead_letter(const Entry& entry, std::uint32_t attempts, const Error& error) {
+  dead_lettered_.fetch_add(1, std::memory_order_relaxed);
+  const Event& event = *entry.event;
+  if (!journal_) {
+    pipeline_.logger().error("{}: event {} given up after {} attempt(s): {} ({}); no state.dir, so it is lost",
+                             stage.label, event.id, attempts, error.message, to_string(error.kind));
+    return;
+  }
+  pipeline_.logger().error("{}: event {} moved to the dead-letter queue after {} attempt(s): {} ({})",
+                           stage.label, event.id, attempts, error.message, to_string(error.kind));
+  journal_->dead_letter(journal::Failure{.pipeline = pipeline_.pipeline_name(),
+                                         .sink = config_.name,
+                                         .event_id = event.id,
+                                         .type = event.type,
+                                         .error = error.message,
+                                         .attempts = attempts},
+                        entry.seq, bit_, entry.seq ? std::string() : journal::encode_event(event));
 }
 
 std::chrono::milliseconds SinkRunner::backoff(const Slot& slot, const Error& error) {

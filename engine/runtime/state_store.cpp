@@ -1,6 +1,55 @@
 #include "runtime/state_store.hpp"
 
 namespace switchyard::runtime {
+namespace {
+thread_local journal::StateWrites* t_capture = nullptr;
+
+std::int64_t unix_ms_after(std::chrono::milliseconds ttl) {
+  if (ttl.count() <= 0) return 0;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             (std::chrono::system_clock::now() + ttl).time_since_epoch())
+      .count();
+}
+}  // namespace
+
+StateWriteCapture::StateWriteCapture(journal::StateWrites& into) : previous_(t_capture) {
+  t_capture = &into;
+}
+StateWriteCapture::~StateWriteCapture() { t_capture = previous_; }
+journal::StateWrites* StateWriteCapture::current() { return t_capture; }
+
+void MemoryStateStore::attach(journal::Journal& journal, std::vector<journal::StateEntry> entries) {
+  std::lock_guard lock(mutex_);
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  const auto now = Clock::now();
+  for (auto& e : entries) {
+    if (e.expires_ms != 0 && e.expires_ms <= now_ms) continue;
+    store(e.key, e.value,
+          e.expires_ms == 0 ? Clock::time_point::max() : now + std::chrono::milliseconds(e.expires_ms - now_ms));
+  }
+  journal_ = &journal;
+}
+
+void MemoryStateStore::persist(const std::string& key, std::string_view value,
+                               std::chrono::milliseconds ttl) {
+  if (!journal_) return;
+  journal::StateWrite write{.key = key, .value = std::string(value), .expires_ms = unix_ms_after(ttl)};
+  if (auto* capture = StateWriteCapture::current()) {
+    capture->push_back(std::move(write));
+  } else {
+    journal_->write_state(std::move(write));
+  }
+}
+
+void MemoryStateStore::forget(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return;
+  if (it->second.in_expiries != expiries_.end()) expiries_.erase(it->second.in_expiries);
+  entries_.erase(it);
+}
 
 MemoryStateStore::Clock::time_point MemoryStateStore::expiry(std::chrono::milliseconds ttl) {
   return ttl.count() <= 0 ? Clock::time_point::max() : Clock::now() + ttl;
@@ -28,6 +77,7 @@ void MemoryStateStore::put(const std::string& key, std::string_view value,
   const auto now = Clock::now();
   purge(now);
   store(key, value, expiry(ttl));
+  persist(key, value, ttl);
 }
 
 bool MemoryStateStore::put_if_absent(const std::string& key, std::string_view value,
@@ -38,15 +88,19 @@ bool MemoryStateStore::put_if_absent(const std::string& key, std::string_view va
   auto it = entries_.find(key);
   if (it != entries_.end() && it->second.expires > now) return false;
   store(key, value, expiry(ttl));
+  persist(key, value, ttl);
   return true;
 }
 
 void MemoryStateStore::erase(const std::string& key) {
-  std::lock_guard lock(mutex_);
-  auto it = entries_.find(key);
-  if (it == entries_.end()) return;
-  if (it->second.in_expiries != expiries_.end()) expiries_.erase(it->second.in_expiries);
-  entries_.erase(it);
+  forget(key);
+  if (!journal_) return;
+  journal::StateWrite write{.key = key, .erase = true};
+  if (auto* capture = StateWriteCapture::current()) {
+    capture->push_back(std::move(write));
+  } else {
+    journal_->write_state(std::move(write));
+  }
 }
 
 void MemoryStateStore::purge(Clock::time_point now) {

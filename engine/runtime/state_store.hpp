@@ -1,6 +1,7 @@
 #pragma once
-// Component state in memory, expiring by TTL. Each component sees its own key space.
-// TODO(journal): the durable store in state.dir replaces this with the journal (issue 6).
+// Component state: kept in memory for reads, expiring by TTL, and written through to the
+// journal when the engine has one, so it survives restarts. Each component sees its own
+// key space.
 
 #include <chrono>
 #include <map>
@@ -9,18 +10,43 @@
 #include <string>
 #include <unordered_map>
 
+#include "journal/journal.hpp"
 #include "switchyard/context.hpp"
 
 namespace switchyard::runtime {
 
+/// While alive, durable state writes made on this thread are collected into `into` instead
+/// of going to the journal on their own: the pipeline commits a transform's writes in the
+/// same transaction as the event it was handling, so a write never outlives a lost event
+/// (a dedup key recorded for an event that was never journaled would drop its redelivery).
+class StateWriteCapture {
+ public:
+  explicit StateWriteCapture(journal::StateWrites& into);
+  ~StateWriteCapture();
+  StateWriteCapture(const StateWriteCapture&) = delete;
+  StateWriteCapture& operator=(const StateWriteCapture&) = delete;
+  static journal::StateWrites* current();
+
+ private:
+  journal::StateWrites* previous_;
+};
+
 class MemoryStateStore {
  public:
+  /// Writes go through to `journal` from now on; `entries` (from journal.load_state()) are
+  /// what it already holds.
+  void attach(journal::Journal& journal, std::vector<journal::StateEntry> entries);
+
   std::optional<std::string> get(const std::string& key);
   void put(const std::string& key, std::string_view value, std::chrono::milliseconds ttl);
   bool put_if_absent(const std::string& key, std::string_view value, std::chrono::milliseconds ttl);
   void erase(const std::string& key);
+  /// Forgets `key` in memory only: undoes a captured write whose event was not journaled.
+  void forget(const std::string& key);
 
  private:
+  void persist(const std::string& key, std::string_view value, std::chrono::milliseconds ttl);
+
   using Clock = std::chrono::steady_clock;
   using Expiries = std::multimap<Clock::time_point, std::string>;
   struct Entry {
@@ -37,6 +63,7 @@ class MemoryStateStore {
   // Keys by expiry time, so expired entries are removed oldest first at a cost
   // proportional to what expires, not to what is stored.
   Expiries expiries_;
+  journal::Journal* journal_ = nullptr;
 };
 
 /// The StateStore a component sees: its keys prefixed with "pipeline/component/".

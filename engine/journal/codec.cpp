@@ -1,0 +1,80 @@
+#include "journal/codec.hpp"
+
+#include <rapidjson/error/en.h>
+
+namespace switchyard::journal {
+namespace {
+
+constexpr const char* kMagic = "sy1";  // first key of every envelope: the format version
+
+std::string_view string_member(const rapidjson::Value& object, const char* name) {
+  auto it = object.FindMember(name);
+  if (it == object.MemberEnd() || !it->value.IsString()) return {};
+  return {it->value.GetString(), it->value.GetStringLength()};
+}
+
+}  // namespace
+
+std::string encode_event(const Event& event) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  auto str = [&](const char* key, const std::string& value) {
+    w.Key(key);
+    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+  };
+  w.StartObject();
+  w.Key(kMagic);
+  w.Int(1);
+  str("id", event.id);
+  str("source", event.source);
+  str("type", event.type);
+  if (!event.subject.empty()) str("subject", event.subject);
+  w.Key("time");
+  w.Int64(std::chrono::duration_cast<std::chrono::milliseconds>(event.time.time_since_epoch()).count());
+  if (!event.pipeline.empty()) str("pipeline", event.pipeline);
+  if (event.meta.IsObject() && event.meta.MemberCount() > 0) {
+    w.Key("meta");
+    event.meta.Accept(w);
+  }
+  w.EndObject();
+  buffer.Put('\n');
+  w.Reset(buffer);
+  event.data.Accept(w);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+Result<std::unique_ptr<Event>> decode_event(std::string_view body) {
+  const auto newline = body.find('\n');
+  if (newline == std::string_view::npos) return permanent("stored event has no payload line");
+  rapidjson::Document envelope;
+  envelope.Parse(body.data(), newline);
+  if (envelope.HasParseError() || !envelope.IsObject()) {
+    return permanent(std::string("stored event envelope is not valid JSON: ") +
+                     rapidjson::GetParseError_En(envelope.GetParseError()));
+  }
+  auto magic = envelope.FindMember(kMagic);
+  if (magic == envelope.MemberEnd() || !magic->value.IsInt() || magic->value.GetInt() != 1) {
+    return permanent("stored event has an unknown format version");
+  }
+  auto event = std::make_unique<Event>();
+  event->id = string_member(envelope, "id");
+  event->source = string_member(envelope, "source");
+  event->type = string_member(envelope, "type");
+  event->subject = string_member(envelope, "subject");
+  event->pipeline = string_member(envelope, "pipeline");
+  if (auto t = envelope.FindMember("time"); t != envelope.MemberEnd() && t->value.IsInt64()) {
+    event->time = std::chrono::system_clock::time_point(std::chrono::milliseconds(t->value.GetInt64()));
+  }
+  if (auto m = envelope.FindMember("meta"); m != envelope.MemberEnd() && m->value.IsObject()) {
+    event->meta.CopyFrom(m->value, event->allocator());  // parsed strings are copied
+  }
+  const std::string_view data = body.substr(newline + 1);
+  event->data.Parse(data.data(), data.size());
+  if (event->data.HasParseError()) {
+    return permanent(std::string("stored event payload is not valid JSON: ") +
+                     rapidjson::GetParseError_En(event->data.GetParseError()));
+  }
+  return event;
+}
+
+}  // namespace switchyard::journal

@@ -1,0 +1,504 @@
+#include "journal/journal.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <variant>
+
+#include "journal/schema.hpp"
+#include "journal/sqlite.hpp"
+
+namespace switchyard::journal {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// How often the idle writer looks for replays requested by `switchyard dlq replay`.
+constexpr auto kPollInterval = 500ms;
+// How often expired state entries are deleted.
+constexpr auto kPurgeInterval = 60s;
+// Bits 0..62 of the pending mask name sinks; 63 stays clear so masks are positive.
+constexpr std::uint64_t kMaxSinks = 63;
+
+struct AppendOp {
+  std::int64_t pipeline;
+  std::uint64_t mask;
+  std::string body;
+  StateWrites writes;
+  std::function<void(Result<std::uint64_t>)> done;
+};
+struct CompleteOp {
+  std::uint64_t seq;
+  std::uint64_t bit;
+};
+struct DeadLetterOp {
+  Failure failure;
+  std::uint64_t seq;
+  std::uint64_t bit;
+  std::string body;
+};
+// Rare work that runs inside a transaction on the writer thread (attach, flush).
+struct TaskOp {
+  std::function<void()> run;
+};
+using Op = std::variant<AppendOp, CompleteOp, DeadLetterOp, StateWrite, TaskOp>;
+
+struct Attached {
+  PipelineKey key;
+  std::map<std::string, std::uint64_t> bits;  // sink name → bit
+  bool durable = true;
+  std::function<void(Replay)> on_replay;
+};
+
+}  // namespace
+
+struct Journal::Impl {
+  Options options;
+  std::filesystem::path file;
+  sql::Db db;      // writer thread only (and open/attach before it starts)
+  sql::Db reader;  // pending() and load_state(), under read_mutex
+  std::mutex read_mutex;
+
+  // Prepared statements of the writer.
+  sql::Stmt insert_event, delete_done, clear_bit, insert_dlq_from_event, insert_dlq, put_state,
+      erase_state;
+
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::deque<Op> queue;
+  bool stopping = false;
+  bool poll_now = true;
+  std::thread writer;
+
+  std::uint64_t last_seq = 0;  // writer thread
+  std::int64_t page_size = 4096;
+  std::int64_t data_version = -1;
+  std::chrono::steady_clock::time_point next_purge;
+  std::map<std::string, Attached> attached;  // writer thread
+
+  std::atomic<bool> full{false};
+  std::atomic<std::uint64_t> commits{0}, appended{0}, bytes_used{0};
+
+  void push(Op op) {
+    {
+      std::lock_guard lock(mutex);
+      queue.push_back(std::move(op));
+    }
+    wake.notify_one();
+  }
+
+  void run() {
+    std::deque<Op> batch;
+    for (;;) {
+      {
+        std::unique_lock lock(mutex);
+        wake.wait_for(lock, kPollInterval, [&] { return stopping || !queue.empty() || poll_now; });
+        batch.swap(queue);
+        if (batch.empty() && stopping) return;
+      }
+      commit(batch);
+      batch.clear();
+    }
+  }
+
+  // One transaction for everything queued; callbacks after it is durable.
+  void commit(std::deque<Op>& batch) {
+    std::vector<std::pair<std::function<void(Result<std::uint64_t>)>, std::uint64_t>> acks;
+    std::vector<std::pair<std::function<void(Replay)>, Replay>> replays;
+    std::vector<std::function<void()>> tasks_done;
+    const bool due = poll_due();
+    if (batch.empty() && !due) return;
+    Status status = db.exec("BEGIN IMMEDIATE");
+    for (auto& op : batch) {
+      if (status) {
+        status = apply(op, acks);
+      } else if (auto* t = std::get_if<TaskOp>(&op)) {
+        t->run();  // reports its own failure; never left waiting
+      }
+    }
+    if (status && due) status = poll(replays);
+    if (status) status = db.exec("COMMIT");
+    if (!status) {
+      (void)db.exec("ROLLBACK");
+      const bool disk_full = sqlite3_errcode(db.get()) == SQLITE_FULL ||
+                             status.error().message.find("full") != std::string::npos;
+      if (disk_full) full = true;
+      // Appends report the failure (sources answer 503 and keep nothing); completions and
+      // state changes of this batch are lost, which costs at most a redelivery after restart.
+      const Error error = retryable("journal: " + status.error().message, std::chrono::seconds(5));
+      for (auto& op : batch) {
+        if (auto* a = std::get_if<AppendOp>(&op); a && a->done) a->done(error);
+      }
+      return;
+    }
+    if (!batch.empty()) commits.fetch_add(1, std::memory_order_relaxed);
+    measure();
+    for (auto& [done, seq] : acks) done(seq);
+    for (auto& [handler, replay] : replays) handler(std::move(replay));
+  }
+
+  Status apply(Op& op, std::vector<std::pair<std::function<void(Result<std::uint64_t>)>, std::uint64_t>>& acks) {
+    return std::visit(
+        [&](auto& o) -> Status {
+          using T = std::decay_t<decltype(o)>;
+          if constexpr (std::is_same_v<T, AppendOp>) {
+            const std::uint64_t seq = ++last_seq;
+            if (o.mask != 0) {
+              insert_event.bind(1, seq).bind(2, o.pipeline).bind(3, o.mask).bind_blob_static(4, o.body);
+              if (Status s = insert_event.run(); !s) return s;
+              appended.fetch_add(1, std::memory_order_relaxed);
+            }
+            for (auto& w : o.writes) {
+              if (Status s = state(w); !s) return s;
+            }
+            if (o.done) acks.emplace_back(std::move(o.done), seq);
+            return {};
+          } else if constexpr (std::is_same_v<T, CompleteOp>) {
+            return complete(o.seq, o.bit);
+          } else if constexpr (std::is_same_v<T, DeadLetterOp>) {
+            return dead_letter(o);
+          } else if constexpr (std::is_same_v<T, StateWrite>) {
+            return state(o);
+          } else {
+            o.run();
+            return {};
+          }
+        },
+        op);
+  }
+
+  Status complete(std::uint64_t seq, std::uint64_t bit) {
+    // Usually the last sink: one delete. Otherwise clear this sink's bit.
+    delete_done.bind(1, seq).bind(2, bit);
+    if (Status s = delete_done.run(); !s) return s;
+    if (db.changes() > 0) return {};
+    clear_bit.bind(1, bit).bind(2, seq);
+    return clear_bit.run();
+  }
+
+  Status dead_letter(const DeadLetterOp& o) {
+    const auto& f = o.failure;
+    sql::Stmt& stmt = o.seq ? insert_dlq_from_event : insert_dlq;
+    stmt.bind(1, f.pipeline).bind(2, f.sink).bind(3, f.event_id).bind(4, f.type)
+        .bind(5, static_cast<std::int64_t>(f.attempts)).bind(6, f.error).bind(7, unix_ms());
+    if (o.seq) {
+      stmt.bind(8, o.seq);
+    } else {
+      stmt.bind_blob_static(8, o.body);
+    }
+    if (Status s = stmt.run(); !s) return s;
+    return o.seq ? complete(o.seq, o.bit) : Status{};
+  }
+
+  Status state(const StateWrite& w) {
+    if (w.erase) {
+      erase_state.bind(1, w.key);
+      return erase_state.run();
+    }
+    put_state.bind(1, w.key).bind_blob_static(2, w.value).bind(3, w.expires_ms);
+    return put_state.run();
+  }
+
+  // Replays requested by `switchyard dlq replay` (another connection), and state expiry.
+  // Whether another connection committed (a `dlq` command), a pipeline attached, or
+  // expired state is due for deletion.
+  bool poll_due() {
+    auto version = db.scalar("PRAGMA data_version");
+    const bool changed = version && *version != data_version;
+    if (version) data_version = *version;
+    return changed || poll_now || std::chrono::steady_clock::now() >= next_purge;
+  }
+
+  Status poll(std::vector<std::pair<std::function<void(Replay)>, Replay>>& replays) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_purge) {
+      next_purge = now + kPurgeInterval;
+      auto purge = db.prepare("DELETE FROM state WHERE expires != 0 AND expires <= ?");
+      if (!purge) return purge.error();
+      purge->bind(1, unix_ms());
+      if (Status s = purge->run(); !s) return s;
+    }
+    poll_now = false;
+    if (attached.empty()) return {};
+    auto select = db.prepare("SELECT id, pipeline, sink, body FROM dlq WHERE replay = 1 ORDER BY id");
+    auto remove = db.prepare("DELETE FROM dlq WHERE id = ?");
+    if (!select) return select.error();
+    if (!remove) return remove.error();
+    int rc;
+    while ((rc = select->step()) == SQLITE_ROW) {
+      auto it = attached.find(select->text(1));
+      if (it == attached.end()) continue;  // not running: replayed when it starts
+      auto bit = it->second.bits.find(select->text(2));
+      if (bit == it->second.bits.end()) continue;  // no such sink (yet)
+      Replay replay{.sink = bit->first, .seq = 0, .body = select->blob(3)};
+      if (it->second.durable) {
+        replay.seq = ++last_seq;
+        insert_event.bind(1, replay.seq).bind(2, it->second.key.id).bind(3, bit->second)
+            .bind_blob_static(4, replay.body);
+        if (Status s = insert_event.run(); !s) return s;
+      }
+      remove->bind(1, select->integer(0));
+      if (Status s = remove->run(); !s) return s;
+      replays.emplace_back(it->second.on_replay, std::move(replay));
+    }
+    if (rc != SQLITE_DONE) return permanent(db.error());
+    return {};
+  }
+
+  void measure() {
+    auto pages = db.scalar("PRAGMA page_count");
+    auto free_pages = db.scalar("PRAGMA freelist_count");
+    if (!pages || !free_pages) return;
+    const auto used = static_cast<std::uint64_t>((*pages - *free_pages) * page_size);
+    bytes_used.store(used, std::memory_order_relaxed);
+    full.store(options.max_bytes > 0 && used >= options.max_bytes, std::memory_order_relaxed);
+  }
+
+  // Runs `fn` on the writer thread inside a transaction and waits for it.
+  template <class F>
+  auto on_writer(F&& fn) -> decltype(fn()) {
+    using R = decltype(fn());
+    std::promise<R> promise;
+    auto future = promise.get_future();
+    push(TaskOp{[&] {
+      try {
+        promise.set_value(fn());
+      } catch (...) {
+        promise.set_exception(std::current_exception());
+      }
+    }});
+    return future.get();
+  }
+
+  Result<PipelineKey> attach(const std::string& name, const std::vector<std::string>& sinks,
+                             bool durable, std::function<void(Replay)> on_replay) {
+    if (sinks.size() > kMaxSinks) return invalid_config("a pipeline has at most 63 sinks");
+    auto ins = db.prepare("INSERT OR IGNORE INTO pipelines(name) VALUES (?)");
+    if (!ins) return ins.error();
+    ins->bind(1, name);
+    if (Status s = ins->run(); !s) return s.error();
+    auto sel = db.prepare("SELECT id FROM pipelines WHERE name = ?");
+    if (!sel) return sel.error();
+    sel->bind(1, name);
+    if (sel->step() != SQLITE_ROW) return permanent(db.error());
+    Attached a;
+    a.key.id = sel->integer(0);
+    a.durable = durable;
+    a.on_replay = std::move(on_replay);
+
+    std::map<std::string, std::uint64_t> known;
+    auto list = db.prepare("SELECT name, bit FROM sinks WHERE pipeline = ?");
+    if (!list) return list.error();
+    list->bind(1, a.key.id);
+    while (list->step() == SQLITE_ROW) known.emplace(list->text(0), std::uint64_t{1} << list->integer(1));
+
+    // Sinks gone from the configuration: their pending deliveries go to the DLQ, where an
+    // operator sees them (and can replay them if the sink comes back), and their bit is freed.
+    for (auto it = known.begin(); it != known.end();) {
+      if (std::find(sinks.begin(), sinks.end(), it->first) != sinks.end()) {
+        ++it;
+        continue;
+      }
+      if (Status s = orphan(name, a.key.id, it->first, it->second); !s) return s.error();
+      it = known.erase(it);
+    }
+    std::uint64_t used = 0;
+    for (auto& [_, bit] : known) used |= bit;
+    auto add = db.prepare("INSERT INTO sinks(pipeline, name, bit) VALUES (?, ?, ?)");
+    if (!add) return add.error();
+    for (const auto& sink : sinks) {
+      auto it = known.find(sink);
+      if (it == known.end()) {
+        std::uint64_t b = 0;
+        while (used & (std::uint64_t{1} << b)) ++b;
+        used |= std::uint64_t{1} << b;
+        add->bind(1, a.key.id).bind(2, sink).bind(3, b);
+        if (Status s = add->run(); !s) return s.error();
+        it = known.emplace(sink, std::uint64_t{1} << b).first;
+      }
+      a.key.sink_bits.push_back(it->second);
+      a.bits.emplace(sink, it->second);
+    }
+    PipelineKey key = a.key;
+    key.warnings = std::move(orphaned);
+    orphaned.clear();
+    attached[name] = std::move(a);
+    poll_now = true;  // replays that waited for this pipeline
+    return key;
+  }
+
+  Status orphan(const std::string& pipeline, std::int64_t id, const std::string& sink, std::uint64_t bit) {
+    auto move = db.prepare(
+        "INSERT INTO dlq(pipeline, sink, event_id, type, attempts, error, failed_at, body) "
+        "SELECT ?1, ?2, coalesce(json_extract(substr(body, 1, instr(body, x'0a') - 1), '$.id'), ''), "
+        "coalesce(json_extract(substr(body, 1, instr(body, x'0a') - 1), '$.type'), ''), 0, "
+        "'sink ' || ?2 || ' is no longer in the pipeline', ?3, body "
+        "FROM events WHERE pipeline = ?4 AND (pending & ?5) != 0");
+    if (!move) return move.error();
+    move->bind(1, pipeline).bind(2, sink).bind(3, unix_ms()).bind(4, id).bind(5, bit);
+    if (Status s = move->run(); !s) return s;
+    const auto moved = db.changes();
+    auto clear = db.prepare("UPDATE events SET pending = pending & ~?1 WHERE pipeline = ?2 AND (pending & ?1) != 0");
+    auto drop = db.prepare("DELETE FROM events WHERE pipeline = ? AND pending = 0");
+    auto forget = db.prepare("DELETE FROM sinks WHERE pipeline = ? AND name = ?");
+    if (!clear || !drop || !forget) return permanent(db.error());
+    clear->bind(1, bit).bind(2, id);
+    drop->bind(1, id);
+    forget->bind(1, id).bind(2, sink);
+    if (Status s = clear->run(); !s) return s;
+    if (Status s = drop->run(); !s) return s;
+    if (Status s = forget->run(); !s) return s;
+    if (moved > 0) {
+      orphaned.push_back(std::to_string(moved) + " pending event(s) of sink '" + sink + "' of pipeline '" +
+                         pipeline + "' moved to the dead-letter queue: the sink is no longer configured");
+    }
+    return {};
+  }
+  std::vector<std::string> orphaned;  // messages for the caller of attach()
+};
+
+Journal::Journal(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Journal::~Journal() {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stopping = true;
+  }
+  impl_->wake.notify_one();
+  if (impl_->writer.joinable()) impl_->writer.join();
+  // A clean close checkpoints the WAL into the database file.
+}
+
+Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  std::error_code ec;
+  std::filesystem::create_directories(options.dir, ec);
+  if (ec) return permanent("state.dir " + options.dir.string() + ": " + ec.message());
+  impl->file = options.dir / kJournalFile;
+  auto db = open_database(impl->file, /*create=*/true);
+  if (!db) return db.error();
+  impl->db = std::move(*db);
+  auto& d = impl->db;
+  if (Status s = d.exec(options.fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"); !s) {
+    return s.error();
+  }
+  auto reader = sql::Db::open(impl->file, false);
+  if (!reader) return reader.error();
+  impl->reader = std::move(*reader);
+
+  auto prepare = [&](sql::Stmt& out, std::string_view text) -> Status {
+    auto stmt = d.prepare(text);
+    if (!stmt) return stmt.error();
+    out = std::move(*stmt);
+    return {};
+  };
+  for (Status s : {
+           prepare(impl->insert_event, "INSERT INTO events(seq, pipeline, pending, body) VALUES (?, ?, ?, ?)"),
+           prepare(impl->delete_done, "DELETE FROM events WHERE seq = ? AND pending = ?"),
+           prepare(impl->clear_bit, "UPDATE events SET pending = pending & ~? WHERE seq = ?"),
+           prepare(impl->insert_dlq_from_event,
+                   "INSERT INTO dlq(pipeline, sink, event_id, type, attempts, error, failed_at, body) "
+                   "SELECT ?, ?, ?, ?, ?, ?, ?, body FROM events WHERE seq = ?"),
+           prepare(impl->insert_dlq,
+                   "INSERT INTO dlq(pipeline, sink, event_id, type, attempts, error, failed_at, body) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+           prepare(impl->put_state,
+                   "INSERT INTO state(key, value, expires) VALUES (?, ?, ?) "
+                   "ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires = excluded.expires"),
+           prepare(impl->erase_state, "DELETE FROM state WHERE key = ?"),
+       }) {
+    if (!s) return permanent(impl->file.string() + ": " + s.error().message);
+  }
+  auto last = d.scalar("SELECT coalesce(max(seq), 0) FROM events");
+  auto page_size = d.scalar("PRAGMA page_size");
+  if (!last || !page_size) return permanent(impl->file.string() + ": " + d.error());
+  impl->last_seq = static_cast<std::uint64_t>(*last);
+  impl->page_size = *page_size;
+  impl->measure();
+  impl->next_purge = std::chrono::steady_clock::now();
+  Impl* raw = impl.get();
+  raw->writer = std::thread([raw] { raw->run(); });
+  return std::unique_ptr<Journal>(new Journal(std::move(impl)));
+}
+
+const std::filesystem::path& Journal::file() const { return impl_->file; }
+
+Result<PipelineKey> Journal::attach(const std::string& pipeline, const std::vector<std::string>& sinks,
+                                    bool durable, std::function<void(Replay)> on_replay) {
+  auto result = impl_->on_writer([&] { return impl_->attach(pipeline, sinks, durable, std::move(on_replay)); });
+  return result;
+}
+
+void Journal::detach(const std::string& pipeline) {
+  impl_->on_writer([&] { return impl_->attached.erase(pipeline); });
+}
+
+void Journal::append(std::int64_t pipeline, std::uint64_t mask, std::string body, StateWrites writes,
+                     std::function<void(Result<std::uint64_t>)> done) {
+  impl_->push(AppendOp{pipeline, mask, std::move(body), std::move(writes), std::move(done)});
+}
+
+void Journal::complete(std::uint64_t seq, std::uint64_t bit) {
+  if (seq != 0) impl_->push(CompleteOp{seq, bit});
+}
+
+void Journal::dead_letter(Failure failure, std::uint64_t seq, std::uint64_t bit, std::string body) {
+  impl_->push(DeadLetterOp{std::move(failure), seq, bit, seq ? std::string() : std::move(body)});
+}
+
+void Journal::write_state(StateWrite write) { impl_->push(std::move(write)); }
+
+bool Journal::full() const { return impl_->full.load(std::memory_order_relaxed); }
+
+Result<std::vector<Pending>> Journal::pending(std::int64_t pipeline, std::uint64_t bit,
+                                              std::uint64_t from_seq, std::size_t limit) {
+  std::lock_guard lock(impl_->read_mutex);
+  auto stmt = impl_->reader.prepare(
+      "SELECT seq, body FROM events WHERE seq >= ? AND pipeline = ? AND (pending & ?) != 0 "
+      "ORDER BY seq LIMIT ?");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, from_seq).bind(2, pipeline).bind(3, bit).bind(4, static_cast<std::int64_t>(limit));
+  std::vector<Pending> out;
+  int rc;
+  while ((rc = stmt->step()) == SQLITE_ROW) {
+    out.push_back(Pending{static_cast<std::uint64_t>(stmt->integer(0)), stmt->blob(1)});
+  }
+  if (rc != SQLITE_DONE) return retryable("journal read: " + impl_->reader.error());
+  return out;
+}
+
+Result<std::vector<StateEntry>> Journal::load_state() {
+  std::lock_guard lock(impl_->read_mutex);
+  auto stmt = impl_->reader.prepare("SELECT key, value, expires FROM state WHERE expires = 0 OR expires > ?");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, unix_ms());
+  std::vector<StateEntry> out;
+  int rc;
+  while ((rc = stmt->step()) == SQLITE_ROW) {
+    out.push_back(StateEntry{stmt->text(0), stmt->blob(1), stmt->integer(2)});
+  }
+  if (rc != SQLITE_DONE) return permanent("journal read: " + impl_->reader.error());
+  return out;
+}
+
+void Journal::flush() {
+  impl_->on_writer([] { return 0; });
+}
+
+Stats Journal::stats() const {
+  return Stats{impl_->commits.load(), impl_->appended.load(), impl_->bytes_used.load(), full()};
+}
+
+}  // namespace switchyard::journal

@@ -1,0 +1,145 @@
+#pragma once
+// The journal: the embedded store behind the delivery promise (contract section 7).
+//
+// One SQLite database in WAL mode, `state.dir/journal.db`, holds
+//   events    one row per accepted event still wanted by some sink, with a bit mask of the
+//             sinks that have not finished with it (each sink's own delivery state),
+//   dlq       deliveries given up on, with the last error, until replayed or dropped,
+//   state     the components' key-value state with expiry.
+// A single writer thread applies every change in order and commits in groups: whatever
+// queued up while the previous commit was being synced goes into the next transaction,
+// so throughput does not pay one fsync per event. Completion callbacks run on the writer
+// thread after the commit; callers post them to their own strands.
+//
+// The journal is also each sink's overflow queue: a sink that falls behind stops keeping
+// events in memory and reads them back from here, oldest first (pending()).
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "switchyard/result.hpp"
+
+namespace switchyard::journal {
+
+struct Options {
+  std::filesystem::path dir;
+  /// Refuse new events once the live data reaches this many bytes (0: no cap).
+  std::uint64_t max_bytes = 0;
+  /// true: fsync on every commit (survives power loss); false: survives a process crash only.
+  bool fsync = true;
+};
+
+/// A pipeline's identity in the journal: its id and one bit per sink, in configuration order.
+struct PipelineKey {
+  std::int64_t id = 0;
+  std::vector<std::uint64_t> sink_bits;
+  std::vector<std::string> warnings;  ///< What attach() did that an operator should know.
+};
+
+/// What the dead-letter queue records about a delivery given up on.
+struct Failure {
+  std::string pipeline;
+  std::string sink;
+  std::string event_id;
+  std::string type;
+  std::string error;
+  std::uint32_t attempts = 0;
+};
+
+/// A change to a component's state, made durable in order with the events.
+struct StateWrite {
+  std::string key;
+  std::string value;
+  std::int64_t expires_ms = 0;  ///< Unix milliseconds; 0: never.
+  bool erase = false;
+};
+using StateWrites = std::vector<StateWrite>;
+
+struct StateEntry {
+  std::string key;
+  std::string value;
+  std::int64_t expires_ms = 0;
+};
+
+/// A journaled event a sink has not finished with.
+struct Pending {
+  std::uint64_t seq = 0;
+  std::string body;  ///< encode_event() form.
+};
+
+/// A dead-lettered event an operator asked to replay, back for one sink. `seq` is 0 when the
+/// pipeline keeps events in memory (nothing was journaled).
+struct Replay {
+  std::string sink;
+  std::uint64_t seq = 0;
+  std::string body;
+};
+
+struct Stats {
+  std::uint64_t commits = 0;   ///< Transactions committed (one fsync each when fsync is on).
+  std::uint64_t appended = 0;  ///< Events made durable.
+  std::uint64_t bytes_used = 0;
+  bool full = false;
+};
+
+class Journal {
+ public:
+  /// Opens (creating when absent) the journal in `options.dir`. A damaged or foreign file is
+  /// an error that names it; nothing is overwritten.
+  static Result<std::unique_ptr<Journal>> open(const Options& options);
+  /// Commits what is queued, then closes.
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  const std::filesystem::path& file() const;
+
+  /// Registers a running pipeline and its sinks (bits are kept across restarts). Deliveries
+  /// still pending for sinks that are no longer configured move to the dead-letter queue.
+  /// `on_replay` (writer thread) receives dead-lettered events an operator replays.
+  Result<PipelineKey> attach(const std::string& pipeline, const std::vector<std::string>& sinks,
+                             bool durable, std::function<void(Replay)> on_replay);
+  /// Stops handing replays to `pipeline`.
+  void detach(const std::string& pipeline);
+
+  /// Makes an event durable for the sinks in `mask`, together with `writes`; `done` gets its
+  /// sequence number once committed, or a retryable error (disk full, I/O error).
+  void append(std::int64_t pipeline, std::uint64_t mask, std::string body, StateWrites writes,
+              std::function<void(Result<std::uint64_t>)> done);
+  /// The sink with `bit` is done with event `seq`; the event goes once no sink wants it.
+  void complete(std::uint64_t seq, std::uint64_t bit);
+  /// Moves the delivery of `seq` to sink `bit` into the dead-letter queue. For an event that
+  /// was never journaled (seq 0), `body` is stored instead.
+  void dead_letter(Failure failure, std::uint64_t seq, std::uint64_t bit, std::string body);
+  /// Applies a state change in order with the events.
+  void write_state(StateWrite write);
+
+  /// Whether new events must be refused: live data at max_bytes, or the last commit found
+  /// the disk full. Clears once space returns.
+  bool full() const;
+
+  /// Up to `limit` events of `pipeline` still wanted by sink `bit`, from `from_seq` on,
+  /// oldest first. Thread-safe (its own connection).
+  Result<std::vector<Pending>> pending(std::int64_t pipeline, std::uint64_t bit,
+                                       std::uint64_t from_seq, std::size_t limit);
+  /// Every unexpired state entry.
+  Result<std::vector<StateEntry>> load_state();
+
+  /// Blocks until everything queued before the call is committed.
+  void flush();
+  Stats stats() const;
+
+ private:
+  struct Impl;
+  explicit Journal(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+/// The file name of the journal inside state.dir.
+inline constexpr const char* kJournalFile = "journal.db";
+
+}  // namespace switchyard::journal

@@ -1,0 +1,84 @@
+#include "journal/schema.hpp"
+
+namespace switchyard::journal {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS pipelines(
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS sinks(
+  pipeline INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  bit INTEGER NOT NULL,
+  PRIMARY KEY (pipeline, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events(
+  seq INTEGER PRIMARY KEY,
+  pipeline INTEGER NOT NULL,
+  pending INTEGER NOT NULL,
+  body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS dlq(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  pipeline TEXT NOT NULL,
+  sink TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  error TEXT NOT NULL,
+  failed_at INTEGER NOT NULL,
+  replay INTEGER NOT NULL DEFAULT 0,
+  body BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS dlq_replay ON dlq(replay) WHERE replay = 1;
+CREATE TABLE IF NOT EXISTS state(
+  key TEXT PRIMARY KEY,
+  value BLOB NOT NULL,
+  expires INTEGER NOT NULL) WITHOUT ROWID;
+)sql";
+
+Error damaged(const std::filesystem::path& file, const std::string& why) {
+  return permanent(file.string() + " is damaged (" + why +
+                   "). The engine will not run on it, so nothing in it is lost: stop here, "
+                   "move the file (with its -wal and -shm files) aside to start with an empty "
+                   "journal, and keep it for recovery (sqlite3 FILE '.recover').");
+}
+
+}  // namespace
+
+Result<sql::Db> open_database(const std::filesystem::path& file, bool create) {
+  std::error_code ec;
+  if (!create && !std::filesystem::exists(file, ec)) {
+    return permanent("no journal at " + file.string() + " (check state.dir; the engine creates it on first run)");
+  }
+  auto opened = sql::Db::open(file, create);
+  if (!opened) return opened.error();
+  sql::Db db = std::move(*opened);
+  // The first read of the header tells a foreign or truncated file apart.
+  auto mode = db.prepare("PRAGMA journal_mode=WAL");
+  if (!mode) return damaged(file, db.error());
+  if (mode->step() != SQLITE_ROW) return damaged(file, db.error());
+  if (mode->text(0) != "wal") return permanent(file.string() + ": cannot use WAL mode (" + mode->text(0) + ")");
+  mode->reset();
+  auto check = db.prepare("PRAGMA quick_check(1)");
+  if (!check) return damaged(file, db.error());
+  if (check->step() != SQLITE_ROW) return damaged(file, db.error());
+  if (const std::string result = check->text(0); result != "ok") return damaged(file, result);
+  check->reset();
+  auto version = db.scalar("PRAGMA user_version");
+  if (!version) return damaged(file, version.error().message);
+  if (*version > kSchemaVersion) {
+    return permanent(file.string() + " was written by a newer Switchyard (journal version " +
+                     std::to_string(*version) + "; this build reads " + std::to_string(kSchemaVersion) + ")");
+  }
+  if (*version == 0) {
+    if (Status s = db.exec(std::string("BEGIN IMMEDIATE;") + kSchema + "PRAGMA user_version = " +
+                           std::to_string(kSchemaVersion) + "; COMMIT;");
+        !s) {
+      return permanent(file.string() + ": cannot create the journal: " + s.error().message);
+    }
+  }
+  return db;
+}
+
+}  // namespace switchyard::journal
