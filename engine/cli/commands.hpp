@@ -30,4 +30,17 @@ struct SendOptions {
 };
 int send_github(const SendOptions& options);
 
+struct DlqOptions {
+  std::vector<std::string> ids;
+  std::string pipeline;
+  std::string sink;
+  std::string older_than;  ///< a duration: entries that failed at least this long ago
+  bool all = false;        ///< replay/drop: every entry (when no id or filter is given)
+  bool json = false;       ///< list: a JSON array instead of a table
+};
+int dlq_list(const Common& common, const DlqOptions& options);
+int dlq_show(const Common& common, const DlqOptions& options);
+int dlq_replay(const Common& common, const DlqOptions& options);
+int dlq_drop(const Common& common, const DlqOptions& options);
+
 }  // namespace switchyard::cli

@@ -64,6 +64,30 @@ int main(int argc, char** argv) {
   send_github->add_option("--ca-file", send_options.ca_file, "PEM CA bundle for https URLs");
   send_github->add_flag("--insecure", send_options.insecure, "Skip certificate verification");
 
+  cli::DlqOptions dlq_options;
+  auto* dlq = app.add_subcommand("dlq", "The dead-letter queue in state.dir (engine running or not)");
+  dlq->require_subcommand(1);
+  auto add_filters = [&](CLI::App* sub) {
+    add_config(sub);
+    sub->add_option("--pipeline", dlq_options.pipeline, "Only entries of this pipeline");
+    sub->add_option("--sink", dlq_options.sink, "Only entries of this sink");
+    sub->add_option("--older-than", dlq_options.older_than, "Only entries that failed at least this long ago (e.g. 2h)");
+  };
+  auto* dlq_list = dlq->add_subcommand("list", "List entries: id, pipeline, sink, event, attempts, age, last error");
+  add_filters(dlq_list);
+  dlq_list->add_flag("--json", dlq_options.json, "Print a JSON array");
+  auto* dlq_show = dlq->add_subcommand("show", "Show one entry with its event");
+  add_config(dlq_show);
+  dlq_show->add_option("id", dlq_options.ids, "Entry id")->required()->expected(1);
+  auto* dlq_replay = dlq->add_subcommand("replay", "Deliver entries again, to their sink only");
+  add_filters(dlq_replay);
+  dlq_replay->add_option("ids", dlq_options.ids, "Entry ids");
+  dlq_replay->add_flag("--all", dlq_options.all, "Every entry (that matches the filters)");
+  auto* dlq_drop = dlq->add_subcommand("drop", "Delete entries");
+  add_filters(dlq_drop);
+  dlq_drop->add_option("ids", dlq_options.ids, "Entry ids");
+  dlq_drop->add_flag("--all", dlq_options.all, "Every entry (that matches the filters)");
+
   CLI11_PARSE(app, argc, argv);
   common.config_explicit = !common.config_file.empty();
   if (!common.config_explicit) common.config_file = "config/switchyard.yaml";
@@ -76,5 +100,9 @@ int main(int argc, char** argv) {
   if (*docs) return cli::plugins_docs(common);
   if (*check) return cli::plugins_check(library);
   if (*send_github) return cli::send_github(send_options);
+  if (*dlq_list) return cli::dlq_list(common, dlq_options);
+  if (*dlq_show) return cli::dlq_show(common, dlq_options);
+  if (*dlq_replay) return cli::dlq_replay(common, dlq_options);
+  if (*dlq_drop) return cli::dlq_drop(common, dlq_options);
   return 1;
 }

@@ -17,20 +17,33 @@ export function tempDir(prefix = 'switchyard-e2e-') {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-// `pipelines`: { name: yamlText }. `config`: extra YAML appended to the engine config.
-export async function startEngine({ pipelines, config = '', env = {}, timeoutMs = 15000 }) {
-  const dir = tempDir();
-  mkdirSync(join(dir, 'pipelines'));
+// Writes an engine directory: switchyard.yaml, pipelines/ and (on first run) state/.
+// `pipelines`: { name: yamlText }. `config`: extra YAML appended to the engine config;
+// `state`: extra keys of its `state:` mapping (e.g. 'max_bytes: 300KiB').
+export function writeEngineDir(dir, { pipelines, config = '', state = '' }) {
+  mkdirSync(join(dir, 'pipelines'), { recursive: true });
   for (const [name, text] of Object.entries(pipelines)) writeFileSync(join(dir, 'pipelines', `${name}.yaml`), text);
   const http = /^http:/m.test(config) ? '' : 'http: {listen: "127.0.0.1:0"}\n';
+  const stateKeys = [`dir: ${join(dir, 'state')}`, ...(state ? [state] : [])].join(', ');
   writeFileSync(join(dir, 'switchyard.yaml'),
-    `${http}pipelines: {dir: ${join(dir, 'pipelines')}, watch: false}\nstate: {dir: ${join(dir, 'state')}}\n` +
+    `${http}pipelines: {dir: ${join(dir, 'pipelines')}, watch: false}\nstate: {${stateKeys}}\n` +
     `runtime: {shutdown_timeout: 5s}\n${config}`);
-  const child = spawn(BINARY, ['run', '-c', join(dir, 'switchyard.yaml')], {
+  return join(dir, 'switchyard.yaml');
+}
+
+// Starts `switchyard run` on a fresh temp dir, or on `dir` when given (a restart: with no
+// `pipelines`, the files already there are used as they are). stop() deletes the dir unless
+// `keep` is set or `dir` was given; kill(signal) ends the process and never deletes it.
+export async function startEngine({ pipelines, config = '', state = '', env = {}, timeoutMs = 15000, dir, keep = false }) {
+  const ownDir = !dir;
+  if (ownDir) dir = tempDir();
+  if (pipelines || ownDir) writeEngineDir(dir, { pipelines: pipelines ?? {}, config, state });
+  const configFile = join(dir, 'switchyard.yaml');
+  const child = spawn(BINARY, ['run', '-c', configFile], {
     env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   const engine = {
-    dir, child, stdout: '', stderr: '', port: 0, url: '', exited: null,
+    dir, configFile, child, stdout: '', stderr: '', port: 0, url: '', exited: null,
     events() {
       return this.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
     },
@@ -47,16 +60,28 @@ export async function startEngine({ pipelines, config = '', env = {}, timeoutMs 
       if (this.exited === null) {
         child.kill('SIGTERM');
         const killer = setTimeout(() => child.kill('SIGKILL'), 10000);
-        await new Promise((r) => child.once('exit', r));
+        await exited;
         clearTimeout(killer);
       }
-      rmSync(dir, { recursive: true, force: true });
+      if (ownDir && !keep) rmSync(dir, { recursive: true, force: true });
+      return this.exited;
+    },
+    // Sends `signal` (default SIGKILL: a crash) and waits for the process to end.
+    async kill(signal = 'SIGKILL') {
+      if (this.exited === null) {
+        child.kill(signal);
+        await exited;
+      }
       return this.exited;
     },
   };
   child.stdout.on('data', (d) => { engine.stdout += d; });
   child.stderr.on('data', (d) => { engine.stderr += d; });
-  child.on('exit', (code, signal) => { engine.exited = code ?? 128; if (signal) engine.signal = signal; });
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => {
+    engine.exited = code ?? 128;
+    if (signal) engine.signal = signal;
+    resolve();
+  }));
   const started = Date.now();
   while (!engine.port) {
     const m = /listening on (https?):\/\/([\d.]+):(\d+)/.exec(engine.stderr);
@@ -73,4 +98,40 @@ export async function startEngine({ pipelines, config = '', env = {}, timeoutMs 
     await new Promise((r) => setTimeout(r, 20));
   }
   return engine;
+}
+
+// Runs one switchyard command to completion (killed by PID after `timeoutMs`); resolves with
+// { code, signal, stdout, stderr, timedOut }.
+export function runSwitchyard(args, { timeoutMs = 15000, env = {} } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(BINARY, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutMs);
+    child.on('error', (e) => { clearTimeout(timer); reject(e); });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, timedOut });
+    });
+  });
+}
+
+// `switchyard dlq ARGS... -c CONFIG`; throws with the output unless it exits 0.
+export async function dlq(configFile, ...args) {
+  const r = await runSwitchyard(['dlq', ...args, '-c', configFile]);
+  if (r.code !== 0) throw new Error(`switchyard dlq ${args.join(' ')} exited ${r.code ?? r.signal}:\n${r.stdout}${r.stderr}`);
+  return r;
+}
+
+// The dead-letter queue as `dlq list --json` prints it (an array of entries).
+export async function dlqList(configFile, ...filters) {
+  const r = await dlq(configFile, 'list', '--json', ...filters);
+  try {
+    return JSON.parse(r.stdout);
+  } catch (e) {
+    throw new Error(`dlq list --json printed something that is not JSON (${e.message}):\n${r.stdout}`);
+  }
 }

@@ -1,0 +1,186 @@
+// `switchyard dlq list|show|replay|drop`: the dead-letter queue of the journal in state.dir,
+// whether the engine is running or not.
+
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "config/engine_config.hpp"
+#include "journal/codec.hpp"
+#include "journal/dead_letters.hpp"
+#include "switchyard/event.hpp"
+#include "switchyard/units.hpp"
+
+namespace switchyard::cli {
+namespace {
+
+std::string rfc3339(std::int64_t unix_ms) {
+  return format_rfc3339(std::chrono::system_clock::time_point(std::chrono::milliseconds(unix_ms)));
+}
+
+std::string age(std::int64_t unix_ms) {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  const auto s = std::max<std::int64_t>(0, now - unix_ms / 1000);
+  if (s < 120) return std::to_string(s) + "s";
+  if (s < 7200) return std::to_string(s / 60) + "m";
+  if (s < 172800) return std::to_string(s / 3600) + "h";
+  return std::to_string(s / 86400) + "d";
+}
+
+template <class Writer>
+void write_entry(Writer& w, const journal::DeadLetter& d) {
+  w.Key("id");
+  w.Int64(d.id);
+  auto str = [&](const char* key, const std::string& v) {
+    w.Key(key);
+    w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+  };
+  str("pipeline", d.pipeline);
+  str("sink", d.sink);
+  str("event_id", d.event_id);
+  str("type", d.type);
+  w.Key("attempts");
+  w.Uint(d.attempts);
+  str("error", d.error);
+  str("failed_at", rfc3339(d.failed_at_ms));
+  w.Key("replay_requested");
+  w.Bool(d.replay_requested);
+}
+
+// Opens the journal of the configured state.dir; prints the reason and returns nullopt on failure.
+std::optional<journal::DeadLetters> open(const Common& common) {
+  config::EngineConfig engine;
+  config::Diagnostics diagnostics;
+  if (!config::load_engine_config(common.config_file, common.config_explicit, engine, diagnostics)) {
+    for (const auto& d : diagnostics) std::cerr << config::format(d) << "\n";
+    return std::nullopt;
+  }
+  if (engine.state_dir.empty()) {
+    std::cerr << "dlq: state.dir is empty in the configuration: there is no journal\n";
+    return std::nullopt;
+  }
+  auto dlq = journal::DeadLetters::open(engine.state_dir);
+  if (!dlq) {
+    std::cerr << "dlq: " << dlq.error().message << "\n";
+    return std::nullopt;
+  }
+  return std::move(*dlq);
+}
+
+Result<journal::DeadLetterFilter> filter_of(const DlqOptions& o, bool need_selection) {
+  journal::DeadLetterFilter f;
+  f.pipeline = o.pipeline;
+  f.sink = o.sink;
+  for (const auto& id : o.ids) {
+    try {
+      std::size_t used = 0;
+      f.ids.push_back(std::stoll(id, &used));
+      if (used != id.size()) throw std::invalid_argument(id);
+    } catch (const std::exception&) {
+      return invalid_config("'" + id + "' is not an entry id (see `switchyard dlq list`)");
+    }
+  }
+  if (!o.older_than.empty()) {
+    auto d = parse_duration(o.older_than);
+    if (!d) return invalid_config("--older-than: '" + o.older_than + "' is not a duration (e.g. 30m, 2h, 7d)");
+    f.older_than = *d;
+  }
+  if (need_selection && f.ids.empty() && f.pipeline.empty() && f.sink.empty() && !f.older_than && !o.all) {
+    return invalid_config("name entry ids, a filter (--pipeline, --sink, --older-than) or --all");
+  }
+  return f;
+}
+
+}  // namespace
+
+int dlq_list(const Common& common, const DlqOptions& options) {
+  auto filter = filter_of(options, false);
+  if (!filter) return std::cerr << "dlq list: " << filter.error().message << "\n", 2;
+  auto dlq = open(common);
+  if (!dlq) return 1;
+  auto entries = dlq->list(*filter);
+  if (!entries) return std::cerr << "dlq list: " << entries.error().message << "\n", 1;
+  if (options.json) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+    w.StartArray();
+    for (const auto& d : *entries) {
+      w.StartObject();
+      write_entry(w, d);
+      w.EndObject();
+    }
+    w.EndArray();
+    std::cout << buffer.GetString() << "\n";
+    return 0;
+  }
+  if (entries->empty()) {
+    std::cout << "the dead-letter queue is empty" << (filter->pipeline.empty() && filter->sink.empty() ? "" : " (for this filter)") << "\n";
+    return 0;
+  }
+  std::printf("%-6s %-20s %-16s %-38s %-28s %8s %6s  %s\n", "ID", "PIPELINE", "SINK", "EVENT", "TYPE",
+              "ATTEMPTS", "AGE", "ERROR");
+  for (const auto& d : *entries) {
+    std::printf("%-6lld %-20s %-16s %-38s %-28s %8u %6s  %s%s\n", static_cast<long long>(d.id),
+                d.pipeline.c_str(), d.sink.c_str(), d.event_id.c_str(), d.type.c_str(), d.attempts,
+                age(d.failed_at_ms).c_str(), d.replay_requested ? "[replay pending] " : "", d.error.c_str());
+  }
+  return 0;
+}
+
+int dlq_show(const Common& common, const DlqOptions& options) {
+  auto filter = filter_of(options, false);
+  if (!filter) return std::cerr << "dlq show: " << filter.error().message << "\n", 2;
+  if (filter->ids.size() != 1) return std::cerr << "dlq show: name one entry id\n", 2;
+  auto dlq = open(common);
+  if (!dlq) return 1;
+  auto entry = dlq->get(filter->ids.front());
+  if (!entry) return std::cerr << "dlq show: " << entry.error().message << "\n", 1;
+  if (!*entry) return std::cerr << "dlq show: no entry " << filter->ids.front() << "\n", 1;
+  const auto& d = **entry;
+  rapidjson::StringBuffer buffer;
+  rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buffer);
+  w.SetIndent(' ', 2);
+  w.StartObject();
+  write_entry(w, d);
+  w.Key("event");
+  auto event = journal::decode_event(d.body);
+  if (event) {
+    write_cloudevent(**event, w);
+  } else {
+    // Keep what was stored visible even when it cannot be decoded.
+    w.String(d.body.data(), static_cast<rapidjson::SizeType>(d.body.size()));
+  }
+  w.EndObject();
+  std::cout << buffer.GetString() << "\n";
+  return 0;
+}
+
+int dlq_replay(const Common& common, const DlqOptions& options) {
+  auto filter = filter_of(options, true);
+  if (!filter) return std::cerr << "dlq replay: " << filter.error().message << "\n", 2;
+  auto dlq = open(common);
+  if (!dlq) return 1;
+  auto n = dlq->replay(*filter);
+  if (!n) return std::cerr << "dlq replay: " << n.error().message << "\n", 1;
+  std::cout << *n << " event(s) queued for replay; a running engine delivers them within a second, "
+               "a stopped one when it next starts\n";
+  return (*n == 0 && !filter->ids.empty()) ? 1 : 0;
+}
+
+int dlq_drop(const Common& common, const DlqOptions& options) {
+  auto filter = filter_of(options, true);
+  if (!filter) return std::cerr << "dlq drop: " << filter.error().message << "\n", 2;
+  auto dlq = open(common);
+  if (!dlq) return 1;
+  auto n = dlq->drop(*filter);
+  if (!n) return std::cerr << "dlq drop: " << n.error().message << "\n", 1;
+  std::cout << *n << " event(s) dropped\n";
+  return (*n == 0 && !filter->ids.empty()) ? 1 : 0;
+}
+
+}  // namespace switchyard::cli
