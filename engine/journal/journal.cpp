@@ -6,6 +6,7 @@
 #include <deque>
 #include <future>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <thread>
 #include <variant>
@@ -48,9 +49,11 @@ struct DeadLetterOp {
   std::uint64_t bit;
   std::string body;
 };
-// Rare work that runs inside a transaction on the writer thread (attach, flush).
+// Rare work that runs inside a transaction on the writer thread (attach, flush); `after`
+// runs once the transaction has committed or failed.
 struct TaskOp {
   std::function<void()> run;
+  std::function<void()> after;
 };
 using Op = std::variant<AppendOp, CompleteOp, DeadLetterOp, StateWrite, TaskOp>;
 
@@ -129,6 +132,11 @@ struct Journal::Impl {
     }
     if (status && due) status = poll(replays);
     if (status) status = db.exec("COMMIT");
+    auto after_tasks = [&] {
+      for (auto& op : batch) {
+        if (auto* t = std::get_if<TaskOp>(&op); t && t->after) t->after();
+      }
+    };
     if (!status) {
       (void)db.exec("ROLLBACK");
       const bool disk_full = sqlite3_errcode(db.get()) == SQLITE_FULL ||
@@ -140,12 +148,14 @@ struct Journal::Impl {
       for (auto& op : batch) {
         if (auto* a = std::get_if<AppendOp>(&op); a && a->done) a->done(error);
       }
+      after_tasks();
       return;
     }
     if (!batch.empty()) commits.fetch_add(1, std::memory_order_relaxed);
     measure();
     for (auto& [done, seq] : acks) done(seq);
     for (auto& [handler, replay] : replays) handler(std::move(replay));
+    after_tasks();
   }
 
   Status apply(Op& op, std::vector<std::pair<std::function<void(Result<std::uint64_t>)>, std::uint64_t>>& acks) {
@@ -265,20 +275,26 @@ struct Journal::Impl {
     full.store(options.max_bytes > 0 && used >= options.max_bytes, std::memory_order_relaxed);
   }
 
-  // Runs `fn` on the writer thread inside a transaction and waits for it.
+  // Runs `fn` on the writer thread inside a transaction and returns its result once the
+  // transaction has ended.
   template <class F>
   auto on_writer(F&& fn) -> decltype(fn()) {
     using R = decltype(fn());
-    std::promise<R> promise;
-    auto future = promise.get_future();
+    std::optional<R> result;
+    std::exception_ptr failure;
+    std::promise<void> ended;
+    auto future = ended.get_future();
     push(TaskOp{[&] {
-      try {
-        promise.set_value(fn());
-      } catch (...) {
-        promise.set_exception(std::current_exception());
-      }
-    }});
-    return future.get();
+                  try {
+                    result.emplace(fn());
+                  } catch (...) {
+                    failure = std::current_exception();
+                  }
+                },
+                [&] { ended.set_value(); }});
+    future.wait();
+    if (failure) std::rethrow_exception(failure);
+    return std::move(*result);
   }
 
   Result<PipelineKey> attach(const std::string& name, const std::vector<std::string>& sinks,

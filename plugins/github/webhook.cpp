@@ -213,17 +213,13 @@ void WebhookSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequ
   if (context.emitter().saturated()) {
     return reply(HttpResponse::unavailable("pipeline is saturated; retry later", 5));
   }
-  // Reserve the delivery id before emitting (two concurrent redeliveries emit once); a
-  // refused emit releases it, so GitHub's retry of a 503 is not mistaken for a duplicate.
-  std::string dedup_key;
-  if (s.dedup_window.count() > 0) {
-    dedup_key = "delivery/" + id;
-    auto fresh = context.state().put_if_absent(dedup_key, "1", s.dedup_window);
-    if (!fresh) {
-      context.logger().warn("delivery " + id + ": state store failed (" + fresh.error().message +
-                            "); accepting without redelivery check");
-      dedup_key.clear();
-    } else if (!*fresh) {
+  // A delivery seen before (state store: survives restarts) or being emitted right now is
+  // a redelivery: answered 200, not emitted again.
+  const std::string dedup_key = s.dedup_window.count() > 0 ? "delivery/" + id : std::string();
+  if (!dedup_key.empty()) {
+    // Under the lock: the callback below records the id before it leaves `inflight`.
+    std::lock_guard lock(shared->inflight_mutex);
+    if (context.state().get(dedup_key) || !shared->inflight.insert(id).second) {
       return reply(ok("duplicate", id));
     }
   }
@@ -237,8 +233,17 @@ void WebhookSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequ
     if (auto value = request.headers.get(name)) event->set_meta(name, *value);
   }
   context.emitter().emit(std::move(event), [shared, reply, id, dedup_key](Status status) {
-    if (!status && !dedup_key.empty()) {
-      if (auto p = shared->gate.enter()) (void)shared->context->state().erase(dedup_key);
+    if (!dedup_key.empty()) {
+      if (status) {
+        if (auto p = shared->gate.enter()) {
+          if (auto put = shared->context->state().put(dedup_key, "1", shared->settings.dedup_window); !put) {
+            shared->context->logger().warn("delivery " + id + ": could not record it for redelivery checks: " +
+                                           put.error().message);
+          }
+        }
+      }
+      std::lock_guard lock(shared->inflight_mutex);
+      shared->inflight.erase(id);
     }
     if (status) {
       return reply(HttpResponse::json(202, "{\"status\":\"accepted\",\"id\":" + HttpResponse::json_quote(id) + "}"));

@@ -4,6 +4,8 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
+#include <unordered_set>
 #include <string>
 #include <vector>
 
@@ -40,6 +42,11 @@ class WebhookSource final : public Source {
     std::atomic<bool> draining{false};
     std::atomic<std::uint64_t> signature_failures{0};
     std::atomic<std::int64_t> last_warning_ms{0};
+    // Delivery ids being emitted now: a concurrent redelivery is a duplicate, but the id is
+    // recorded in the state store only once the event is accepted (journaled), so a crash
+    // in between never turns GitHub's retry into a "duplicate" that was never delivered.
+    std::mutex inflight_mutex;
+    std::unordered_set<std::string> inflight;
   };
   static void handle(const std::shared_ptr<Shared>& shared, const HttpRequest& request,
                      HttpReply reply);

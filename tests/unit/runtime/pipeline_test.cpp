@@ -5,12 +5,15 @@
 
 #include <condition_variable>
 #include <numeric>
+#include <set>
 #include <thread>
 
 #include "config/pipeline_config.hpp"
 #include "loader/registry.hpp"
 #include "log/logging.hpp"
 #include "http/server.hpp"
+#include "journal/dead_letters.hpp"
+#include "journal/journal.hpp"
 #include "runtime/component_context.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/io.hpp"
@@ -235,6 +238,147 @@ sinks:
   EXPECT_TRUE(Captured::instance().of("never").empty());
   drain(*good);
   good->stop();
+}
+
+// With a journal: the same promises, plus overflow, restart and the dead-letter queue.
+class JournaledPipelineTest : public PipelineTest {
+ protected:
+  void SetUp() override {
+    PipelineTest::SetUp();
+    open_journal();
+  }
+  void open_journal() {
+    auto j = journal::Journal::open({.dir = dir_ / "state", .fsync = false});
+    ASSERT_TRUE(j) << j.error().message;
+    journal_ = std::move(*j);
+    services_.journal = journal_.get();
+  }
+  void close_journal() {
+    services_.journal = nullptr;
+    journal_.reset();
+  }
+  std::vector<journal::DeadLetter> dead_letters() {
+    journal_->flush();
+    auto dlq = journal::DeadLetters::open(dir_ / "state");
+    EXPECT_TRUE(dlq);
+    auto list = dlq->list({});
+    return list ? *list : std::vector<journal::DeadLetter>{};
+  }
+  std::unique_ptr<journal::Journal> journal_;
+};
+
+TEST_F(JournaledPipelineTest, ASlowSinkOverflowsToTheJournalInOrderWithoutHoldingBackTheOthers) {
+  auto p = start(R"(
+name: overflow
+source: {type: test.sequence, count: 3000}
+sinks:
+  - {name: slow, type: test.capture, bucket: slow, delay: 1ms, queue_size: 16}
+  - {name: fast, type: test.capture, bucket: fast, queue_size: 16}
+)");
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("fast").size() == 3000; }));
+  EXPECT_LT(Captured::instance().of("slow").size(), 3000u) << "the fast sink waited for the slow one";
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("slow").size() == 3000; }, std::chrono::seconds(60)));
+  drain(*p);
+  p->stop();
+  EXPECT_EQ(Captured::instance().of("slow"), iota(3000)) << "read back from the journal out of order";
+  EXPECT_EQ(Captured::instance().of("fast"), iota(3000));
+  journal_->flush();
+  EXPECT_EQ(journal_->stats().appended, 3000u);
+  auto key = journal_->attach("overflow", {"slow", "fast"}, true, nullptr);
+  ASSERT_TRUE(key);
+  EXPECT_TRUE(journal_->pending(key->id, key->sink_bits[0] | key->sink_bits[1], 0, 10)->empty())
+      << "delivered events left in the journal";
+}
+
+TEST_F(JournaledPipelineTest, UndeliveredEventsResumeAfterARestart) {
+  auto first = start(R"(
+name: resume
+source: {type: test.sequence, count: 200}
+sinks:
+  - {name: out, type: test.capture, bucket: before, delay: 20ms}
+)");
+  ASSERT_TRUE(wait_until([first] { return first->stats().received == 200; }));
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("before").size() >= 3; }));
+  first->stop();  // no drain: as if killed mid-way
+  const auto before = Captured::instance().of("before");
+  ASSERT_LT(before.size(), 200u);
+  // The capture sink's delivery threads outlive stop(); let them finish before the pipeline goes.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  first.reset();
+  close_journal();
+  open_journal();
+  auto second = start(R"(
+name: resume
+source: {type: test.sequence, count: 0}
+sinks:
+  - {name: out, type: test.capture, bucket: after}
+)");
+  ASSERT_TRUE(wait_until([&] { return before.size() + Captured::instance().of("after").size() >= 200; }));
+  drain(*second);
+  second->stop();
+  std::vector<int> all = before;
+  const auto after = Captured::instance().of("after");
+  all.insert(all.end(), after.begin(), after.end());
+  std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  EXPECT_EQ(all, iota(200)) << "an accepted event was lost across the restart";
+  EXPECT_TRUE(std::is_sorted(after.begin(), after.end())) << "resumed out of order";
+  EXPECT_LE(after.size() + before.size(), 200u + 1) << "more than the one in flight was sent twice";
+}
+
+TEST_F(JournaledPipelineTest, GivenUpEventsGoToTheDeadLetterQueueAndReplayToThatSinkOnly) {
+  auto p = start(R"(
+name: dlq
+source: {type: test.sequence, count: 5}
+sinks:
+  - {name: broken, type: test.capture, bucket: broken, fail_first: 1, permanent: true}
+  - {name: tired, type: test.capture, bucket: tired, fail_first: 3, retry: {max_attempts: 2, initial: 1ms, max: 2ms}}
+  - {name: fine, type: test.capture, bucket: fine}
+)");
+  ASSERT_TRUE(wait_until([p] {
+    auto s = p->stats();
+    return s.sinks[0].dead_lettered == 5 && s.sinks[1].dead_lettered == 5;
+  }));
+  auto entries = dead_letters();
+  ASSERT_EQ(entries.size(), 10u);
+  std::map<std::string, std::set<std::uint32_t>> attempts;
+  for (const auto& e : entries) attempts[e.sink].insert(e.attempts);
+  EXPECT_EQ(attempts["broken"], std::set<std::uint32_t>{1}) << "a permanent failure was retried";
+  EXPECT_EQ(attempts["tired"], std::set<std::uint32_t>{2});
+  EXPECT_EQ(entries[0].error, "nope");
+
+  // The capture sink fails only the first attempt per event for 'broken': a replay succeeds.
+  auto dlq = journal::DeadLetters::open(dir_ / "state");
+  ASSERT_TRUE(dlq);
+  ASSERT_EQ(*dlq->replay({.sink = "broken"}), 5);
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("broken").size() == 5; }));
+  drain(*p);
+  p->stop();
+  auto broken = Captured::instance().of("broken");
+  std::sort(broken.begin(), broken.end());
+  EXPECT_EQ(broken, iota(5));
+  EXPECT_EQ(Captured::instance().of("fine"), iota(5)) << "the replay reached another sink";
+  EXPECT_EQ(dead_letters().size(), 5u) << "only 'tired' entries should remain";
+}
+
+TEST_F(JournaledPipelineTest, MemoryDurabilityStillDeadLettersWithTheEvent) {
+  auto p = start(R"(
+name: mem
+durability: memory
+source: {type: test.sequence, count: 3}
+sinks:
+  - {name: broken, type: test.capture, bucket: broken, fail_first: 1, permanent: true}
+)");
+  ASSERT_TRUE(wait_until([p] { return p->stats().sinks[0].dead_lettered == 3; }));
+  drain(*p);
+  p->stop();
+  EXPECT_EQ(journal_->stats().appended, 0u) << "a memory pipeline journaled its events";
+  auto entries = dead_letters();
+  ASSERT_EQ(entries.size(), 3u);
+  auto dlq = journal::DeadLetters::open(dir_ / "state");
+  auto full = dlq->get(entries[0].id);
+  ASSERT_TRUE(full && *full);
+  EXPECT_NE((*full)->body.find("\"n\":0"), std::string::npos) << (*full)->body;
 }
 
 }  // namespace

@@ -1,0 +1,298 @@
+// The journal on its own: codec round trip, per-sink delivery state, dead letters and
+// replays, state, the size cap, and refusing damaged files.
+#include "journal/journal.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <future>
+
+#include "journal/codec.hpp"
+#include "journal/dead_letters.hpp"
+#include "support/temp_dir.hpp"
+
+namespace switchyard::journal {
+namespace {
+
+std::unique_ptr<Journal> open_journal(const std::filesystem::path& dir, std::uint64_t max_bytes = 0) {
+  auto j = Journal::open(Options{.dir = dir, .max_bytes = max_bytes, .fsync = false});
+  EXPECT_TRUE(j) << (j ? "" : j.error().message);
+  return j ? std::move(*j) : nullptr;
+}
+
+// Appends and waits for the sequence number.
+std::uint64_t append(Journal& j, std::int64_t pipeline, std::uint64_t mask, std::string body,
+                     StateWrites writes = {}) {
+  std::promise<Result<std::uint64_t>> done;
+  auto f = done.get_future();
+  j.append(pipeline, mask, std::move(body), std::move(writes),
+           [&](Result<std::uint64_t> seq) { done.set_value(std::move(seq)); });
+  auto seq = f.get();
+  EXPECT_TRUE(seq) << (seq ? "" : seq.error().message);
+  return seq ? *seq : 0;
+}
+
+std::string body_of(int n) {
+  Event e;
+  e.id = "id-" + std::to_string(n);
+  e.type = "test.event";
+  e.source = "test://journal";
+  e.data.SetObject();
+  e.data.AddMember("n", n, e.allocator());
+  return encode_event(e);
+}
+
+std::vector<std::uint64_t> seqs(const Result<std::vector<Pending>>& rows) {
+  std::vector<std::uint64_t> out;
+  if (rows) {
+    for (const auto& r : *rows) out.push_back(r.seq);
+  }
+  return out;
+}
+
+TEST(Codec, RoundTripKeepsEnvelopeMetaAndPayload) {
+  Event e;
+  e.id = "d-1";
+  e.source = "https://github.com/o/r";
+  e.type = "github.push";
+  e.subject = "main";
+  e.pipeline = "p";
+  e.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(1'700'000'000'123));
+  e.set_meta("x-github-delivery", "d-1");
+  e.data.Parse(R"({"ref":"refs/heads/main","commits":[{"id":"abc","message":"ünïcode \"q\"\n"}],"n":1.5})");
+  auto back = decode_event(encode_event(e));
+  ASSERT_TRUE(back) << back.error().message;
+  const Event& b = **back;
+  EXPECT_EQ(b.id, e.id);
+  EXPECT_EQ(b.source, e.source);
+  EXPECT_EQ(b.type, e.type);
+  EXPECT_EQ(b.subject, e.subject);
+  EXPECT_EQ(b.pipeline, e.pipeline);
+  EXPECT_EQ(b.time, e.time);
+  EXPECT_EQ(to_cloudevent_json(b), to_cloudevent_json(e));
+}
+
+TEST(Codec, MalformedBodiesAreErrorsNotCrashes) {
+  for (std::string_view bad : {"", "{}", "no newline", "{\"sy1\":1}\n{", "{\"sy1\":2}\n{}", "[1]\n{}",
+                               "{\"sy1\":1}\n"}) {
+    EXPECT_FALSE(decode_event(bad)) << bad;
+  }
+}
+
+TEST(Journal, EachSinkHasItsOwnDeliveryState) {
+  test::TempDir dir;
+  auto j = open_journal(dir.path());
+  auto key = j->attach("p", {"a", "b"}, true, nullptr);
+  ASSERT_TRUE(key);
+  const auto a = key->sink_bits[0], b = key->sink_bits[1];
+  ASSERT_NE(a, b);
+  const auto s1 = append(*j, key->id, a | b, body_of(1));
+  const auto s2 = append(*j, key->id, a | b, body_of(2));
+  const auto s3 = append(*j, key->id, b, body_of(3));  // a's if: said no
+  EXPECT_LT(s1, s2);
+  EXPECT_LT(s2, s3);
+  j->complete(s1, a);
+  j->complete(s2, b);
+  j->flush();
+  EXPECT_EQ(seqs(j->pending(key->id, a, 0, 100)), (std::vector<std::uint64_t>{s2}));
+  EXPECT_EQ(seqs(j->pending(key->id, b, 0, 100)), (std::vector<std::uint64_t>{s1, s3}));
+  EXPECT_EQ(seqs(j->pending(key->id, b, s1 + 1, 100)), (std::vector<std::uint64_t>{s3}));
+  EXPECT_EQ(seqs(j->pending(key->id, b, 0, 1)), (std::vector<std::uint64_t>{s1}));
+  // The body read back is the one stored.
+  auto rows = j->pending(key->id, a, 0, 1);
+  ASSERT_TRUE(rows);
+  auto event = decode_event(rows->at(0).body);
+  ASSERT_TRUE(event);
+  EXPECT_EQ((*event)->data["n"].GetInt(), 2);
+}
+
+TEST(Journal, PendingDeliveriesAndSinkBitsSurviveReopening) {
+  test::TempDir dir;
+  std::uint64_t s2 = 0;
+  std::uint64_t bit_b = 0;
+  {
+    auto j = open_journal(dir.path());
+    auto key = j->attach("p", {"a", "b"}, true, nullptr);
+    ASSERT_TRUE(key);
+    bit_b = key->sink_bits[1];
+    const auto s1 = append(*j, key->id, key->sink_bits[0] | bit_b, body_of(1));
+    s2 = append(*j, key->id, bit_b, body_of(2));
+    j->complete(s1, key->sink_bits[0]);
+    j->complete(s1, bit_b);
+  }
+  auto j = open_journal(dir.path());
+  // Sinks in another order keep their bits; a new sequence number follows the old ones.
+  auto key = j->attach("p", {"b", "a"}, true, nullptr);
+  ASSERT_TRUE(key);
+  EXPECT_EQ(key->sink_bits[0], bit_b);
+  EXPECT_EQ(seqs(j->pending(key->id, bit_b, 0, 100)), (std::vector<std::uint64_t>{s2}));
+  EXPECT_GT(append(*j, key->id, bit_b, body_of(3)), s2);
+  EXPECT_EQ(j->stats().appended, 1u);
+}
+
+TEST(Journal, DeliveriesOfARemovedSinkMoveToTheDeadLetterQueue) {
+  test::TempDir dir;
+  {
+    auto j = open_journal(dir.path());
+    auto key = j->attach("p", {"keep", "gone"}, true, nullptr);
+    ASSERT_TRUE(key);
+    append(*j, key->id, key->sink_bits[0] | key->sink_bits[1], body_of(1));
+  }
+  auto j = open_journal(dir.path());
+  auto key = j->attach("p", {"keep"}, true, nullptr);
+  ASSERT_TRUE(key);
+  ASSERT_EQ(key->warnings.size(), 1u);
+  EXPECT_NE(key->warnings[0].find("sink 'gone'"), std::string::npos) << key->warnings[0];
+  EXPECT_EQ(seqs(j->pending(key->id, key->sink_bits[0], 0, 10)).size(), 1u);
+  j.reset();
+  auto dlq = DeadLetters::open(dir.path());
+  ASSERT_TRUE(dlq) << dlq.error().message;
+  auto entries = dlq->list({});
+  ASSERT_TRUE(entries);
+  ASSERT_EQ(entries->size(), 1u);
+  EXPECT_EQ(entries->at(0).sink, "gone");
+  EXPECT_EQ(entries->at(0).event_id, "id-1");
+  EXPECT_EQ(entries->at(0).type, "test.event");
+  EXPECT_NE(entries->at(0).error.find("no longer in the pipeline"), std::string::npos);
+}
+
+TEST(Journal, DeadLettersKeepTheEventAndReplayToTheirSink) {
+  test::TempDir dir;
+  auto j = open_journal(dir.path());
+  std::promise<Replay> replayed;
+  auto key = j->attach("p", {"a", "b"}, true, [&](Replay r) { replayed.set_value(std::move(r)); });
+  ASSERT_TRUE(key);
+  const auto a = key->sink_bits[0], b = key->sink_bits[1];
+  const auto seq = append(*j, key->id, a | b, body_of(7));
+  j->dead_letter(Failure{.pipeline = "p", .sink = "a", .event_id = "id-7", .type = "test.event",
+                         .error = "HTTP 400: bad", .attempts = 1},
+                 seq, a, {});
+  j->flush();
+  EXPECT_TRUE(seqs(j->pending(key->id, a, 0, 10)).empty()) << "a is done with it";
+  EXPECT_EQ(seqs(j->pending(key->id, b, 0, 10)).size(), 1u) << "b still wants it";
+
+  auto dlq = DeadLetters::open(dir.path());
+  ASSERT_TRUE(dlq);
+  auto entries = dlq->list({.sink = "a"});
+  ASSERT_TRUE(entries);
+  ASSERT_EQ(entries->size(), 1u);
+  const auto& d = entries->at(0);
+  EXPECT_EQ(d.attempts, 1u);
+  EXPECT_EQ(d.error, "HTTP 400: bad");
+  auto full = dlq->get(d.id);
+  ASSERT_TRUE(full && *full);
+  EXPECT_EQ((*full)->body, body_of(7));
+  EXPECT_TRUE(dlq->list({.pipeline = "other"})->empty());
+  EXPECT_TRUE(dlq->list({.older_than = std::chrono::hours(1)})->empty());
+
+  // Replay from "another process": the running journal notices and hands it back for "a".
+  ASSERT_EQ(*dlq->replay({.ids = {d.id}}), 1);
+  auto future = replayed.get_future();
+  ASSERT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  const Replay r = future.get();
+  EXPECT_EQ(r.sink, "a");
+  EXPECT_GT(r.seq, seq);
+  EXPECT_EQ(r.body, body_of(7));
+  EXPECT_EQ(seqs(j->pending(key->id, a, 0, 10)), (std::vector<std::uint64_t>{r.seq}));
+  EXPECT_EQ(*dlq->count(), 0);
+}
+
+TEST(Journal, DropRemovesOnlyMatchingEntries) {
+  test::TempDir dir;
+  auto j = open_journal(dir.path());
+  auto key = j->attach("p", {"a"}, false, nullptr);
+  ASSERT_TRUE(key);
+  for (int i = 0; i < 3; ++i) {
+    j->dead_letter(Failure{.pipeline = "p", .sink = i == 2 ? "b" : "a", .error = "x", .attempts = 5}, 0,
+                   key->sink_bits[0], body_of(i));  // memory pipeline: body stored as given
+  }
+  j->flush();
+  auto dlq = DeadLetters::open(dir.path());
+  ASSERT_TRUE(dlq);
+  EXPECT_EQ(*dlq->drop({.sink = "a"}), 2);
+  auto left = dlq->list({});
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ(left->at(0).sink, "b");
+  EXPECT_EQ((*dlq->get(left->at(0).id))->body, body_of(2));
+}
+
+TEST(Journal, StateWritesAreKeptWithTheirExpiry) {
+  test::TempDir dir;
+  {
+    auto j = open_journal(dir.path());
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+    j->write_state({.key = "p/c/forever", .value = "1"});
+    j->write_state({.key = "p/c/later", .value = "2", .expires_ms = now + 3'600'000});
+    j->write_state({.key = "p/c/expired", .value = "3", .expires_ms = now - 1});
+    j->write_state({.key = "p/c/erased", .value = "4"});
+    j->write_state({.key = "p/c/erased", .erase = true});
+    // State captured with an event commits with it.
+    auto key = j->attach("p", {"a"}, true, nullptr);
+    append(*j, key->id, key->sink_bits[0], body_of(1), {{.key = "p/t/with-event", .value = "5"}});
+  }
+  auto j = open_journal(dir.path());
+  auto entries = j->load_state();
+  ASSERT_TRUE(entries);
+  std::map<std::string, std::string> got;
+  for (const auto& e : *entries) got[e.key] = e.value;
+  EXPECT_EQ(got, (std::map<std::string, std::string>{
+                     {"p/c/forever", "1"}, {"p/c/later", "2"}, {"p/t/with-event", "5"}}));
+}
+
+TEST(Journal, IsFullAtMaxBytesAndNotOnceDeliveriesFreeSpace) {
+  test::TempDir dir;
+  auto j = open_journal(dir.path(), 256 * 1024);
+  auto key = j->attach("p", {"a"}, true, nullptr);
+  ASSERT_TRUE(key);
+  const std::string big(4096, 'x');
+  std::vector<std::uint64_t> appended;
+  while (!j->full() && appended.size() < 1000) {
+    appended.push_back(append(*j, key->id, key->sink_bits[0], "{\"sy1\":1}\n\"" + big + "\""));
+  }
+  ASSERT_TRUE(j->full()) << "never reached 256 KiB";
+  EXPECT_GE(j->stats().bytes_used, 256u * 1024);
+  EXPECT_LT(appended.size(), 100u);
+  for (auto seq : appended) j->complete(seq, key->sink_bits[0]);
+  j->flush();
+  EXPECT_FALSE(j->full());
+}
+
+TEST(Journal, RefusesAFileThatIsNotAJournal) {
+  test::TempDir dir;
+  dir.write(kJournalFile, std::string(8192, 'g'));
+  auto j = Journal::open(Options{.dir = dir.path()});
+  ASSERT_FALSE(j);
+  EXPECT_NE(j.error().message.find("journal.db is damaged"), std::string::npos) << j.error().message;
+  // And it was not overwritten.
+  std::ifstream in(dir / kJournalFile, std::ios::binary);
+  std::string content((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(content, std::string(8192, 'g'));
+}
+
+TEST(Journal, RefusesATruncatedJournal) {
+  test::TempDir dir;
+  {
+    auto j = open_journal(dir.path());
+    auto key = j->attach("p", {"a"}, true, nullptr);
+    for (int i = 0; i < 2000; ++i) j->append(key->id, key->sink_bits[0], body_of(i) + std::string(200, ' '), {}, nullptr);
+    j->flush();
+  }  // closed cleanly: the WAL is checkpointed into journal.db
+  const auto file = dir / kJournalFile;
+  const auto size = std::filesystem::file_size(file);
+  ASSERT_GT(size, 100'000u);
+  std::filesystem::resize_file(file, size / 2);
+  auto j = Journal::open(Options{.dir = dir.path()});
+  ASSERT_FALSE(j) << "a journal missing half its pages was accepted";
+  EXPECT_NE(j.error().message.find("is damaged"), std::string::npos) << j.error().message;
+}
+
+TEST(DeadLetters, NoJournalIsAClearError) {
+  test::TempDir dir;
+  auto dlq = DeadLetters::open(dir.path());
+  ASSERT_FALSE(dlq);
+  EXPECT_NE(dlq.error().message.find("no journal at"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace switchyard::journal
