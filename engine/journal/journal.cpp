@@ -13,6 +13,7 @@
 
 #include "journal/schema.hpp"
 #include "journal/sqlite.hpp"
+#include "log/logging.hpp"
 
 namespace switchyard::journal {
 namespace {
@@ -142,6 +143,8 @@ struct Journal::Impl {
       const bool disk_full = sqlite3_errcode(db.get()) == SQLITE_FULL ||
                              status.error().message.find("full") != std::string::npos;
       if (disk_full) full = true;
+      log::engine().error("journal commit of {} change(s) failed: {}{}", batch.size(), status.error().message,
+                          disk_full ? "; durable pipelines refuse new events until space returns" : "");
       // Appends report the failure (sources answer 503 and keep nothing); completions and
       // state changes of this batch are lost, which costs at most a redelivery after restart.
       const Error error = retryable("journal: " + status.error().message, std::chrono::seconds(5));
@@ -272,7 +275,15 @@ struct Journal::Impl {
     if (!pages || !free_pages) return;
     const auto used = static_cast<std::uint64_t>((*pages - *free_pages) * page_size);
     bytes_used.store(used, std::memory_order_relaxed);
-    full.store(options.max_bytes > 0 && used >= options.max_bytes, std::memory_order_relaxed);
+    const bool now_full = options.max_bytes > 0 && used >= options.max_bytes;
+    const bool was_full = full.exchange(now_full, std::memory_order_relaxed);
+    if (now_full && !was_full) {
+      log::engine().warn("journal is full ({} KiB in use, state.max_bytes {} KiB): durable pipelines refuse "
+                         "new events (HTTP 503) until their sinks catch up",
+                         used / 1024, options.max_bytes / 1024);
+    } else if (was_full && !now_full) {
+      log::engine().info("journal has room again ({} KiB in use): accepting events", used / 1024);
+    }
   }
 
   // Runs `fn` on the writer thread inside a transaction and returns its result once the
@@ -493,6 +504,15 @@ Result<std::vector<Pending>> Journal::pending(std::int64_t pipeline, std::uint64
   }
   if (rc != SQLITE_DONE) return retryable("journal read: " + impl_->reader.error());
   return out;
+}
+
+Result<std::int64_t> Journal::pending_count(std::int64_t pipeline) {
+  std::lock_guard lock(impl_->read_mutex);
+  auto stmt = impl_->reader.prepare("SELECT count(*) FROM events WHERE pipeline = ?");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, pipeline);
+  if (stmt->step() != SQLITE_ROW) return retryable("journal read: " + impl_->reader.error());
+  return stmt->integer(0);
 }
 
 Result<std::vector<StateEntry>> Journal::load_state() {

@@ -17,8 +17,6 @@
 namespace switchyard::runtime {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 // A configured component with everything it borrows from the engine.
 struct Stage {
   const config::ComponentConfig* config = nullptr;
@@ -152,7 +150,6 @@ class SinkRunner {
   struct Slot {
     Entry entry;
     std::uint32_t attempt = 0;
-    Clock::time_point first_attempt;
     std::unique_ptr<asio::steady_timer> timer;
   };
 
@@ -167,7 +164,6 @@ class SinkRunner {
         slot.entry = std::move(queue_.front());
         queue_.pop_front();
         slot.attempt = 0;
-        slot.first_attempt = Clock::now();
         attempt(index);
       }
       // Refill the window from the journal when it runs low.
@@ -341,13 +337,13 @@ class PipelineRuntime final : public Pipeline,
         if (sink->stage.component) stop_stage(sink->stage);
       }
     });
-    const std::size_t left = in_flight();
-    if (left > 0) {
-      if (durable_) {
-        log_->info("stopped with {} event(s) in flight; they stay in the journal for the next start", left);
-      } else {
-        log_->warn("stopped with {} event(s) not delivered", left);
+    if (durable_ && attached_) {
+      if (auto left = journal_->pending_count(key_.id); left && *left > 0) {
+        log_->info("stopped with {} event(s) not yet delivered to every sink; they stay in the journal "
+                   "for the next start", *left);
       }
+    } else if (const std::size_t left = in_flight(); left > 0) {
+      log_->warn("stopped with {} event(s) not delivered", left);
     }
   }
 
@@ -460,6 +456,7 @@ class PipelineRuntime final : public Pipeline,
         sinks_[i]->bind(journal_, key_.id, key_.sink_bits[i]);
         sinks_[i]->recover();
       }
+      bound_ = true;
     });
     return {};
   }
@@ -467,6 +464,10 @@ class PipelineRuntime final : public Pipeline,
   // A dead-lettered event an operator replayed, for one sink.
   void replayed(journal::Replay replay) {
     if (stopped_) return;  // still journaled (or back in the DLQ's hands at the next start)
+    // Replays can be handed over while attach_journal() is still binding the sinks; a
+    // journaled one is then read back by the sinks' recovery, so taking it here would
+    // deliver it twice.
+    if (replay.seq != 0 && !bound_) return;
     auto event = journal::decode_event(replay.body);
     auto sink = std::find_if(sinks_.begin(), sinks_.end(),
                              [&](const auto& s) { return s->config().name == replay.sink; });
@@ -670,6 +671,7 @@ class PipelineRuntime final : public Pipeline,
   bool blocked_ = false;
   bool processing_ = false;
   bool stopped_ = false;
+  bool bound_ = false;  // sinks know their journal bits (attach_journal)
   std::function<void()> drained_;
 
   std::atomic<std::uint64_t> received_{0}, refused_{0}, dropped_{0}, transform_errors_{0};
@@ -723,7 +725,8 @@ void SinkRunner::complete(std::uint32_t index, Status status) {
   } else {
     failed_.fetch_add(1, std::memory_order_relaxed);
     const Error& error = status.error();
-    const auto age = Clock::now() - slot.first_attempt;
+    // The event's age counts from when its source saw it, across queueing and restarts.
+    const auto age = std::chrono::system_clock::now() - slot.entry.event->time;
     const auto delay = backoff(slot, error);
     const bool can_retry = error.kind == ErrorKind::retryable &&
                            slot.attempt < config_.retry.max_attempts &&
