@@ -44,6 +44,8 @@ constexpr OptionSpec kSinkKeys[] = {
     {.name = "retry", .type = OptionType::object, .description = "Retry policy for failed deliveries.", .children = kRetry},
     {.name = "queue_size", .type = OptionType::integer, .default_value = "1024", .description = "Events waiting for this sink before the pipeline is pushed back."},
     {.name = "concurrency", .type = OptionType::integer, .default_value = "1", .description = "Deliveries in flight at once (1 keeps order)."},
+    {.name = "ordered", .type = OptionType::boolean, .default_value = "false", .description = "With concurrency above 1: hold an event while an earlier one with the same order_key is in flight or being retried, until it succeeded or was dead-lettered."},
+    {.name = "order_key", .type = OptionType::text_template, .description = "The key events are ordered by when ordered is true; without it, all events of the sink are one key.", .example = "${{ payload.repository.full_name }}"},
 };
 
 bool is_engine_key(std::span<const OptionSpec> keys, std::string_view name) {
@@ -198,6 +200,14 @@ class PipelineLoader {
     }
     sink.queue_size = positive(keys.integer("queue_size", 1024), path + ".queue_size");
     sink.concurrency = positive(keys.integer("concurrency", 1), path + ".concurrency");
+    sink.ordered = keys.boolean("ordered", false);
+    const rapidjson::Value& order_key = keys.json("order_key");
+    if (!order_key.IsNull()) {
+      TemplateError error;
+      sink.order_key = compile_template(order_key, false, error);
+      if (!sink.order_key) template_error(path + ".order_key", error);
+      if (!sink.ordered) diagnostics_.push_back(file_.error(path + ".order_key", "has no effect without ordered: true"));
+    }
   }
 
   std::string unknown_type_message(ComponentKind kind, const std::string& type) {

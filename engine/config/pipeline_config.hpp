@@ -48,6 +48,8 @@ struct SinkConfig : ComponentConfig {
   RetryPolicy retry;
   std::size_t queue_size = 1024;
   std::size_t concurrency = 1;
+  bool ordered = false;
+  std::shared_ptr<const Template> order_key;  ///< nullptr with ordered: one key for all.
 };
 
 enum class Durability { disk, memory };

@@ -7,6 +7,7 @@
 #include <deque>
 #include <mutex>
 #include <random>
+#include <unordered_set>
 
 #include "journal/codec.hpp"
 #include "journal/journal.hpp"
@@ -102,8 +103,7 @@ class SinkRunner {
         return;
       }
     }
-    queue_.push_back(Entry{seq, std::move(event)});
-    outstanding_.fetch_add(1, std::memory_order_relaxed);
+    push(seq, std::move(event));
     queued_.store(queue_.size(), std::memory_order_relaxed);
     dispatch();
   }
@@ -146,6 +146,7 @@ class SinkRunner {
   struct Entry {
     std::uint64_t seq = 0;
     EventPtr event;
+    std::string key;  // ordered sinks: events with one key are delivered one at a time
   };
   struct Slot {
     Entry entry;
@@ -158,11 +159,18 @@ class SinkRunner {
     dispatching_ = true;
     for (;;) {
       while (!free_.empty() && !queue_.empty()) {
+        auto next = queue_.begin();
+        if (config_.ordered) {
+          // The oldest event whose key has nothing in flight; later ones of a busy key wait.
+          next = std::find_if(queue_.begin(), queue_.end(), [&](const Entry& e) { return !busy_.contains(e.key); });
+          if (next == queue_.end()) break;
+          busy_.insert(next->key);
+        }
         const std::uint32_t index = free_.back();
         free_.pop_back();
         Slot& slot = slots_[index];
-        slot.entry = std::move(queue_.front());
-        queue_.pop_front();
+        slot.entry = std::move(*next);
+        queue_.erase(next);
         slot.attempt = 0;
         attempt(index);
       }
@@ -175,6 +183,13 @@ class SinkRunner {
 
   // Reads the next events for this sink from the journal; false when nothing was added.
   bool refill();
+
+  void push(std::uint64_t seq, EventPtr event) {
+    std::string key;
+    if (config_.ordered && config_.order_key) config_.order_key->render_string(*event, key);
+    queue_.push_back(Entry{seq, std::move(event), std::move(key)});
+    outstanding_.fetch_add(1, std::memory_order_relaxed);
+  }
 
   void attempt(std::uint32_t index) {
     Slot& slot = slots_[index];
@@ -209,6 +224,7 @@ class SinkRunner {
   const config::SinkConfig& config_;
   Strand strand_;
   std::deque<Entry> queue_;
+  std::unordered_set<std::string> busy_;  // ordered: keys with a delivery in flight
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_;
   bool dispatching_ = false;
@@ -703,8 +719,7 @@ bool SinkRunner::refill() {
                             row.seq, bit_, {});
       continue;
     }
-    queue_.push_back(Entry{row.seq, EventPtr(std::move(*event))});
-    outstanding_.fetch_add(1, std::memory_order_relaxed);
+    push(row.seq, EventPtr(std::move(*event)));
   }
   if (!rows->empty()) {
     read_from_ = rows->back().seq + 1;
@@ -746,6 +761,7 @@ void SinkRunner::complete(std::uint32_t index, Status status) {
     }
   }
   if (finished) {
+    if (config_.ordered) busy_.erase(slot.entry.key);
     slot.entry = {};
     free_.push_back(index);
     outstanding_.fetch_sub(1, std::memory_order_relaxed);

@@ -206,6 +206,33 @@ sinks:
   EXPECT_TRUE(Captured::instance().of("tired").empty());
 }
 
+TEST_F(PipelineTest, OrderedSinksHoldLaterEventsOfTheSameKeyUntilTheEarlierOneIsDone) {
+  auto p = start(R"(
+source: {type: test.sequence, count: 60}
+sinks:
+  - type: test.capture
+    bucket: ordered
+    delay: 2ms
+    fail_first: 1
+    concurrency: 4
+    ordered: true
+    order_key: ${{ payload.n < 30 }}
+    retry: {initial: 1ms, max: 3ms}
+)");
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("ordered").size() == 60; }));
+  drain(*p);
+  p->stop();
+  std::vector<int> low, high;
+  for (int n : Captured::instance().of("ordered")) (n < 30 ? low : high).push_back(n);
+  // Every event failed its first attempt and was retried, yet each key kept its order.
+  EXPECT_EQ(low, iota(30));
+  std::vector<int> expected_high;
+  for (int n = 30; n < 60; ++n) expected_high.push_back(n);
+  EXPECT_EQ(high, expected_high);
+  EXPECT_LE(Captured::instance().max_in_flight["ordered"], 2) << "two keys, so at most two in flight";
+  EXPECT_EQ(p->stats().sinks[0].retried, 60u);
+}
+
 TEST_F(PipelineTest, DrainWaitsForDeliveriesInFlight) {
   auto p = start(R"(
 source: {type: test.sequence, count: 40}
