@@ -3,7 +3,7 @@
 # over keep-alive connections into github.webhook -> blackhole, and the same load against
 # nginx answering 204 (the ceiling on this machine). Prints requests/s, p50/p99 latency
 # and the engine's peak RSS. Usage: bench/webhook_load.sh  (env: DURATION, CONNECTIONS,
-# THREADS, BUILD). Needs wrk and nginx (installed from Debian when missing).
+# THREADS, BUILD, DURABILITY=memory|disk, FSYNC=true|false). Needs wrk and nginx (installed from Debian when missing).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$root/build}
@@ -11,6 +11,8 @@ duration=${DURATION:-15s}
 connections=${CONNECTIONS:-64}
 threads=${THREADS:-2}
 secret=bench-secret
+durability=${DURABILITY:-memory}
+fsync=${FSYNC:-true}
 
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
@@ -70,7 +72,7 @@ kill "$nginx_pid"; wait "$nginx_pid" 2>/dev/null || true; nginx_pid=""
 mkdir -p "$tmp/pipelines"
 cat > "$tmp/pipelines/bench.yaml" <<YAML
 name: bench
-durability: memory
+durability: $durability
 queue_size: 65536
 source: {type: github.webhook, path: /github/webhook, secret: $secret, dedup_window: 10m}
 sinks: [{name: count, type: blackhole, queue_size: 65536}]
@@ -78,6 +80,7 @@ YAML
 cat > "$tmp/switchyard.yaml" <<YAML
 http: {listen: "127.0.0.1:0"}
 pipelines: {dir: $tmp/pipelines, watch: false}
+state: {dir: $tmp/state, fsync: $fsync}
 log: {level: info}
 YAML
 "$build/bin/switchyard" run -c "$tmp/switchyard.yaml" 2> "$tmp/engine.log" > /dev/null &
@@ -92,5 +95,5 @@ delivered=$(sed -n 's/.*\] \([0-9]*\) events received in all.*/\1/p' "$tmp/engin
 
 echo "body: $(wc -c < "$body") bytes, $connections connections, $threads wrk threads, $duration, $(nproc) cores"
 summarise "nginx return 204 (ceiling)" "$tmp/nginx.txt"
-summarise "switchyard github.webhook" "$tmp/switchyard.txt"
+summarise "switchyard github.webhook ($durability)" "$tmp/switchyard.txt"
 echo "switchyard peak RSS: $rss; events counted by the sink: ${delivered:-?}"

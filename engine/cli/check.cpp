@@ -80,7 +80,7 @@ Status check_component(const ComponentDecl& decl, runtime::Io& io, runtime::Serv
   }
   CountingEmitter emitter;
   runtime::Strand strand = io.make_strand();
-  runtime::ComponentContext context("check", decl.type, strand, services, emitter);
+  runtime::ComponentContext context("check", decl.type, strand, services, emitter, false);
   Options options(values, decl.options, &templates);
   std::unique_ptr<Component> component;
   if (Status s = step(strand, "create", [&]() -> Status {

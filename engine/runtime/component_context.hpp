@@ -24,12 +24,12 @@ struct Services {
 class ComponentContext final : public Context {
  public:
   ComponentContext(std::string pipeline, std::string component, Strand strand,
-                   Services& services, Emitter& emitter)
+                   Services& services, Emitter& emitter, bool durable_state)
       : pipeline_(std::move(pipeline)),
         component_(std::move(component)),
         logger_(pipeline_ + "/" + component_),
         executor_(std::move(strand)),
-        state_(services.state, pipeline_ + "/" + component_ + "/"),
+        state_(services.state, pipeline_ + "/" + component_ + "/", durable_state),
         emitter_(emitter),
         services_(services) {}
 

@@ -46,12 +46,12 @@ Status guarded(const std::string& label, const char* what, F&& call) {
 }
 
 Status build_stage(Stage& stage, const config::ComponentConfig& config, std::string label,
-                   const std::string& pipeline, Strand strand, Services& services,
+                   const config::PipelineConfig& pipeline, Strand strand, Services& services,
                    Emitter& emitter) {
   stage.config = &config;
   stage.label = std::move(label);
-  stage.context = std::make_unique<ComponentContext>(pipeline, config.name, std::move(strand),
-                                                     services, emitter);
+  stage.context = std::make_unique<ComponentContext>(pipeline.name, config.name, std::move(strand), services,
+                                                     emitter, pipeline.durability == config::Durability::disk);
   stage.options = std::make_unique<Options>(*config.options, config.decl->options, config.templates.get());
   return guarded(stage.label, "configure", [&]() -> Status {
     stage.component = config.decl->create();
@@ -262,7 +262,7 @@ class PipelineRuntime final : public Pipeline,
       auto runner = std::make_unique<SinkRunner>(*this, c.sinks[i], strand_);
       if (Status s = build_stage(runner->stage, c.sinks[i],
                                  "sinks[" + std::to_string(i) + "] '" + c.sinks[i].name + "'",
-                                 c.name, strand_, state_, refusing_);
+                                 c, strand_, state_, refusing_);
           !s) {
         return s;
       }
@@ -272,13 +272,13 @@ class PipelineRuntime final : public Pipeline,
       Stage stage;
       if (Status s = build_stage(stage, c.transforms[i],
                                  "transforms[" + std::to_string(i) + "] '" + c.transforms[i].name + "'",
-                                 c.name, strand_, state_, refusing_);
+                                 c, strand_, state_, refusing_);
           !s) {
         return s;
       }
       transforms_.push_back(std::move(stage));
     }
-    return build_stage(source_, c.source, "source '" + c.source.name + "'", c.name,
+    return build_stage(source_, c.source, "source '" + c.source.name + "'", c,
                        source_strand_, state_, *this);
   }
 

@@ -72,29 +72,29 @@ void MemoryStateStore::store(const std::string& key, std::string_view value, Clo
 }
 
 void MemoryStateStore::put(const std::string& key, std::string_view value,
-                           std::chrono::milliseconds ttl) {
+                           std::chrono::milliseconds ttl, bool durable) {
   std::lock_guard lock(mutex_);
   const auto now = Clock::now();
   purge(now);
   store(key, value, expiry(ttl));
-  persist(key, value, ttl);
+  if (durable) persist(key, value, ttl);
 }
 
 bool MemoryStateStore::put_if_absent(const std::string& key, std::string_view value,
-                                     std::chrono::milliseconds ttl) {
+                                     std::chrono::milliseconds ttl, bool durable) {
   std::lock_guard lock(mutex_);
   const auto now = Clock::now();
   purge(now);
   auto it = entries_.find(key);
   if (it != entries_.end() && it->second.expires > now) return false;
   store(key, value, expiry(ttl));
-  persist(key, value, ttl);
+  if (durable) persist(key, value, ttl);
   return true;
 }
 
-void MemoryStateStore::erase(const std::string& key) {
+void MemoryStateStore::erase(const std::string& key, bool durable) {
   forget(key);
-  if (!journal_) return;
+  if (!journal_ || !durable) return;
   journal::StateWrite write{.key = key, .erase = true};
   if (auto* capture = StateWriteCapture::current()) {
     capture->push_back(std::move(write));
@@ -115,15 +115,15 @@ std::optional<std::string> ScopedStateStore::get(std::string_view key) {
 }
 Status ScopedStateStore::put(std::string_view key, std::string_view value,
                              std::chrono::milliseconds ttl) {
-  store_.put(scoped(key), value, ttl);
+  store_.put(scoped(key), value, ttl, durable_);
   return {};
 }
 Result<bool> ScopedStateStore::put_if_absent(std::string_view key, std::string_view value,
                                              std::chrono::milliseconds ttl) {
-  return store_.put_if_absent(scoped(key), value, ttl);
+  return store_.put_if_absent(scoped(key), value, ttl, durable_);
 }
 Status ScopedStateStore::erase(std::string_view key) {
-  store_.erase(scoped(key));
+  store_.erase(scoped(key), durable_);
   return {};
 }
 

@@ -38,9 +38,11 @@ class MemoryStateStore {
   void attach(journal::Journal& journal, std::vector<journal::StateEntry> entries);
 
   std::optional<std::string> get(const std::string& key);
-  void put(const std::string& key, std::string_view value, std::chrono::milliseconds ttl);
-  bool put_if_absent(const std::string& key, std::string_view value, std::chrono::milliseconds ttl);
-  void erase(const std::string& key);
+  // `durable`: also write the change to the journal (when attached).
+  void put(const std::string& key, std::string_view value, std::chrono::milliseconds ttl, bool durable = true);
+  bool put_if_absent(const std::string& key, std::string_view value, std::chrono::milliseconds ttl,
+                     bool durable = true);
+  void erase(const std::string& key, bool durable = true);
   /// Forgets `key` in memory only: undoes a captured write whose event was not journaled.
   void forget(const std::string& key);
 
@@ -66,11 +68,12 @@ class MemoryStateStore {
   journal::Journal* journal_ = nullptr;
 };
 
-/// The StateStore a component sees: its keys prefixed with "pipeline/component/".
+/// The StateStore a component sees: its keys prefixed with "pipeline/component/". Components
+/// of `durability: memory` pipelines keep their state in memory only, like their events.
 class ScopedStateStore final : public StateStore {
  public:
-  ScopedStateStore(MemoryStateStore& store, std::string prefix)
-      : store_(store), prefix_(std::move(prefix)) {}
+  ScopedStateStore(MemoryStateStore& store, std::string prefix, bool durable)
+      : store_(store), prefix_(std::move(prefix)), durable_(durable) {}
   std::optional<std::string> get(std::string_view key) override;
   Status put(std::string_view key, std::string_view value, std::chrono::milliseconds ttl) override;
   Result<bool> put_if_absent(std::string_view key, std::string_view value,
@@ -81,6 +84,7 @@ class ScopedStateStore final : public StateStore {
   std::string scoped(std::string_view key) const { return prefix_ + std::string(key); }
   MemoryStateStore& store_;
   std::string prefix_;
+  bool durable_;
 };
 
 }  // namespace switchyard::runtime
