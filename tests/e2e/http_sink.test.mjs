@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { startEngine, tempDir } from './lib/engine.mjs';
 import { makeCerts } from './lib/certs.mjs';
 
@@ -109,6 +109,7 @@ test('a 400 answer is not retried', async () => {
 
 test('TLS: a private CA via ca_file is trusted; wrong host name and unknown CA are refused', async () => {
   const dir = tempDir();
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const certs = makeCerts(dir, { good: 'IP:127.0.0.1,DNS:localhost', wrong: 'DNS:other.example' });
   const hits = { good: 0, wrong: 0 };
   const servers = {};
@@ -149,6 +150,7 @@ ${sinks('unknown_ca', `https://127.0.0.1:${servers.good}/x`, 'timeout: 5s')}
 test('HTTPS_PROXY: requests tunnel through CONNECT, with TLS verified end to end; NO_PROXY bypasses', async () => {
   const { connect: netConnect } = await import('node:net');
   const dir = tempDir();
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const certs = makeCerts(dir, { good: 'IP:127.0.0.1' });
   let hits = 0;
   const target = createTlsServer({ key: readFileSync(certs.file('good', 'key')), cert: readFileSync(certs.file('good', 'pem')) },
