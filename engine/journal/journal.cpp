@@ -91,7 +91,9 @@ struct Journal::Impl {
   std::chrono::steady_clock::time_point next_purge;
   std::map<std::string, Attached> attached;  // writer thread
 
-  std::atomic<bool> full{false};
+  std::atomic<bool> cap_full{false};   // live data at state.max_bytes
+  std::atomic<bool> disk_full{false};  // the last commit found no space on the disk
+  std::chrono::steady_clock::time_point next_probe;
   std::atomic<std::uint64_t> commits{0}, appended{0}, bytes_used{0};
 
   void push(Op op) {
@@ -113,7 +115,28 @@ struct Journal::Impl {
       }
       commit(batch);
       batch.clear();
+      if (disk_full) probe_space();
     }
+  }
+
+  // After the disk filled up, tries a small write now and then; once one commits, new
+  // events are accepted again.
+  void probe_space() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_probe) return;
+    next_probe = now + 1s;
+    const bool ok = db.exec("BEGIN IMMEDIATE;"
+                            "INSERT OR REPLACE INTO state(key, value, expires) VALUES ('switchyard/space-probe', zeroblob(8192), 1);"
+                            "DELETE FROM state WHERE key = 'switchyard/space-probe';"
+                            "COMMIT;")
+                        .has_value();
+    if (!ok) {
+      (void)db.exec("ROLLBACK");
+      return;
+    }
+    disk_full = false;
+    measure();
+    log::engine().info("journal: the disk has room again; accepting events");
   }
 
   // One transaction for everything queued; callbacks after it is durable.
@@ -139,12 +162,11 @@ struct Journal::Impl {
       }
     };
     if (!status) {
+      const bool no_space = (sqlite3_extended_errcode(db.get()) & 0xff) == SQLITE_FULL;
       (void)db.exec("ROLLBACK");
-      const bool disk_full = sqlite3_errcode(db.get()) == SQLITE_FULL ||
-                             status.error().message.find("full") != std::string::npos;
-      if (disk_full) full = true;
+      if (no_space) disk_full = true;
       log::engine().error("journal commit of {} change(s) failed: {}{}", batch.size(), status.error().message,
-                          disk_full ? "; durable pipelines refuse new events until space returns" : "");
+                          no_space ? "; durable pipelines refuse new events until space returns" : "");
       // Appends report the failure (sources answer 503 and keep nothing); completions and
       // state changes of this batch are lost, which costs at most a redelivery after restart.
       const Error error = retryable("journal: " + status.error().message, std::chrono::seconds(5));
@@ -276,7 +298,7 @@ struct Journal::Impl {
     const auto used = static_cast<std::uint64_t>((*pages - *free_pages) * page_size);
     bytes_used.store(used, std::memory_order_relaxed);
     const bool now_full = options.max_bytes > 0 && used >= options.max_bytes;
-    const bool was_full = full.exchange(now_full, std::memory_order_relaxed);
+    const bool was_full = cap_full.exchange(now_full, std::memory_order_relaxed);
     if (now_full && !was_full) {
       log::engine().warn("journal is full ({} KiB in use, state.max_bytes {} KiB): durable pipelines refuse "
                          "new events (HTTP 503) until their sinks catch up",
@@ -487,7 +509,9 @@ void Journal::dead_letter(Failure failure, std::uint64_t seq, std::uint64_t bit,
 
 void Journal::write_state(StateWrite write) { impl_->push(std::move(write)); }
 
-bool Journal::full() const { return impl_->full.load(std::memory_order_relaxed); }
+bool Journal::full() const {
+  return impl_->cap_full.load(std::memory_order_relaxed) || impl_->disk_full.load(std::memory_order_relaxed);
+}
 
 Result<std::vector<Pending>> Journal::pending(std::int64_t pipeline, std::uint64_t bit,
                                               std::uint64_t from_seq, std::size_t limit) {

@@ -1,6 +1,6 @@
-// What sources remember survives a restart (the journal's state table): GitHub's
-// redelivery of a webhook is still recognised, and github.actions does not re-emit the run
-// states it emitted before.
+// What components remember survives a restart (the journal's state table): GitHub's
+// redelivery of a webhook is still recognised, github.actions does not re-emit the run
+// states it emitted before, and the dedup transform still knows its keys.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -99,5 +99,40 @@ sinks: [{name: none, type: blackhole}]
   await second.waitFor((e) => runEvents(e).length >= 1, 10000, 'the new state');
   await sleep(1500);
   assert.deepEqual(runEvents(second).map((ev) => `${ev.data.workflow_run.id}/${ev.data.action}`), ['21/completed']);
+  assert.equal(await second.stop(), 0);
+});
+
+test('the dedup transform remembers its keys across a restart', async () => {
+  const dir = tempDir();
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const pipelines = {
+    d: `name: d
+source: {type: http, path: /in}
+transforms:
+  - {type: dedup, key: "\${{ payload.build }}", window: 1h}
+sinks: [{name: out, type: stdout}]
+`,
+  };
+  const post = async (engine, build) => {
+    const res = await fetch(`${engine.url}/in`, { method: 'POST', body: JSON.stringify({ build }), headers: { 'content-type': 'application/json' } });
+    return res.status;
+  };
+  const builds = (e) => e.events().map((ev) => ev.data.build);
+  const first = await startEngine({ dir, pipelines });
+  cleanups.push(() => first.kill());
+  assert.equal(await post(first, 1), 202);
+  assert.equal(await post(first, 1), 202);
+  await first.waitFor((e) => builds(e).length >= 1, 5000, 'build 1');
+  await sleep(200);
+  assert.deepEqual(builds(first), [1]);
+  assert.equal(await first.stop(), 0);
+
+  const second = await startEngine({ dir });
+  cleanups.push(() => second.kill());
+  assert.equal(await post(second, 1), 202);
+  assert.equal(await post(second, 2), 202);
+  await second.waitFor((e) => builds(e).length >= 1, 5000, 'build 2');
+  await sleep(200);
+  assert.deepEqual(builds(second), [2], 'build 1 passed the dedup again after the restart');
   assert.equal(await second.stop(), 0);
 });
