@@ -9,6 +9,8 @@ packages=(
   libyaml-cpp-dev rapidjson-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev libsqlite3-dev openssl ca-certificates
+  prometheus-cpp-dev
+  prometheus  # test-only: a real server scrapes /metrics, promtool checks the format
   clang libclang-rt-14-dev
 )
 

@@ -6,6 +6,7 @@
 
 #include "http/client.hpp"
 #include "log/logging.hpp"
+#include "metrics/registry.hpp"
 #include "runtime/io.hpp"
 #include "runtime/state_store.hpp"
 #include "switchyard/context.hpp"
@@ -19,7 +20,12 @@ struct Services {
   HttpRoutes& routes;
   /// The journal in state.dir; nullptr keeps every pipeline in memory (tests, `switchyard test`).
   journal::Journal* journal = nullptr;
+  /// Where components' metrics go; nullptr: a registry nobody scrapes.
+  metrics::Registry* metrics = nullptr;
 };
+
+/// The registry of engines without an admin API (tests, `switchyard test`, `plugins check`).
+metrics::Registry& unscraped_metrics();
 
 class ComponentContext final : public Context {
  public:
@@ -31,7 +37,8 @@ class ComponentContext final : public Context {
         executor_(std::move(strand)),
         state_(services.state, pipeline_ + "/" + component_ + "/", durable_state),
         emitter_(emitter),
-        services_(services) {}
+        services_(services),
+        metrics_((services.metrics ? *services.metrics : unscraped_metrics()).scoped(pipeline_, component_)) {}
 
   std::string_view pipeline() const override { return pipeline_; }
   std::string_view component() const override { return component_; }
@@ -43,6 +50,7 @@ class ComponentContext final : public Context {
   std::unique_ptr<HttpClient> http_client(const HttpClientOptions& options) override {
     return http::make_client(services_.io, executor_, logger_, options);
   }
+  Metrics& metrics() override { return *metrics_; }
   const Strand& strand() const { return executor_.strand(); }
   /// Drops tasks the component posted but that have not run yet; call after stop().
   void close() { executor_.close(); }
@@ -55,6 +63,7 @@ class ComponentContext final : public Context {
   ScopedStateStore state_;
   Emitter& emitter_;
   Services& services_;
+  std::unique_ptr<Metrics> metrics_;
 };
 
 /// The emitter of components that are not sources: emitting is a programming error.

@@ -16,7 +16,18 @@
 #include "runtime/io.hpp"
 
 namespace switchyard::runtime {
+
+metrics::Registry& unscraped_metrics() {
+  static metrics::Registry registry;
+  return registry;
+}
+
 namespace {
+
+constexpr const char* kReceivedHelp = "Events the pipeline accepted from this source.";
+constexpr const char* kDeliveredHelp = "Events this sink delivered.";
+constexpr const char* kFailuresHelp = "Failed delivery attempts of this sink, by reason (retryable, permanent).";
+constexpr const char* kLatencyHelp = "Seconds from the source receiving an event to this sink's success.";
 
 // A configured component with everything it borrows from the engine.
 struct Stage {
@@ -83,6 +94,15 @@ class SinkRunner {
   bool full() const { return queue_.size() >= config_.queue_size; }
   bool idle() const { return queue_.empty() && free_.size() == slots_.size() && !catching_up_; }
   const config::SinkConfig& config() const { return config_; }
+
+  /// Creates this sink's series (after its context exists).
+  void register_metrics() {
+    auto& m = stage.context->metrics();
+    delivered_metric_ = &m.counter(metrics::names::kDelivered, kDeliveredHelp);
+    retryable_metric_ = &m.counter(metrics::names::kFailures, kFailuresHelp, {{"reason", "retryable"}});
+    permanent_metric_ = &m.counter(metrics::names::kFailures, kFailuresHelp, {{"reason", "permanent"}});
+    latency_metric_ = &m.histogram(metrics::names::kLatency, kLatencyHelp);
+  }
 
   /// Journal identity, set when the pipeline attaches to the journal.
   void bind(journal::Journal* journal, std::int64_t pipeline_id, std::uint64_t bit) {
@@ -240,6 +260,11 @@ class SinkRunner {
   std::uint64_t loaded_through_ = 0;  // journaled events up to here were read back already
   std::unique_ptr<asio::steady_timer> refill_timer_;
 
+  Counter* delivered_metric_ = nullptr;
+  Counter* retryable_metric_ = nullptr;
+  Counter* permanent_metric_ = nullptr;
+  Histogram* latency_metric_ = nullptr;
+
   std::atomic<std::uint64_t> delivered_{0}, retried_{0}, failed_{0}, dead_lettered_{0}, skipped_{0};
   std::atomic<std::size_t> queued_{0};
   std::atomic<std::size_t> outstanding_{0};
@@ -266,6 +291,7 @@ class PipelineRuntime final : public Pipeline,
           !s) {
         return s;
       }
+      runner->register_metrics();
       sinks_.push_back(std::move(runner));
     }
     for (std::size_t i = 0; i < c.transforms.size(); ++i) {
@@ -278,8 +304,9 @@ class PipelineRuntime final : public Pipeline,
       }
       transforms_.push_back(std::move(stage));
     }
-    return build_stage(source_, c.source, "source '" + c.source.name + "'", c,
-                       source_strand_, state_, *this);
+    Status s = build_stage(source_, c.source, "source '" + c.source.name + "'", c, source_strand_, state_, *this);
+    if (s) received_metric_ = &source_.context->metrics().counter(metrics::names::kReceived, kReceivedHelp);
+    return s;
   }
 
   Status start() override {
@@ -414,6 +441,7 @@ class PipelineRuntime final : public Pipeline,
       scheduled_ = true;
     }
     received_.fetch_add(1, std::memory_order_relaxed);
+    received_metric_->inc();
     if (schedule) asio::post(strand_, [self = shared_from_this()] { self->process(); });
     if (done && !durable_) done({});
   }
@@ -690,6 +718,7 @@ class PipelineRuntime final : public Pipeline,
   bool bound_ = false;  // sinks know their journal bits (attach_journal)
   std::function<void()> drained_;
 
+  Counter* received_metric_ = nullptr;
   std::atomic<std::uint64_t> received_{0}, refused_{0}, dropped_{0}, transform_errors_{0};
 };
 
@@ -736,10 +765,14 @@ void SinkRunner::complete(std::uint32_t index, Status status) {
   bool finished = true;
   if (status) {
     delivered_.fetch_add(1, std::memory_order_relaxed);
+    delivered_metric_->inc();
+    latency_metric_->observe(
+        std::chrono::duration<double>(std::chrono::system_clock::now() - slot.entry.event->time).count());
     if (journal_) journal_->complete(slot.entry.seq, bit_);
   } else {
     failed_.fetch_add(1, std::memory_order_relaxed);
     const Error& error = status.error();
+    (error.kind == ErrorKind::retryable ? retryable_metric_ : permanent_metric_)->inc();
     // The event's age counts from when its source saw it, across queueing and restarts.
     const auto age = std::chrono::system_clock::now() - slot.entry.event->time;
     const auto delay = backoff(slot, error);

@@ -100,6 +100,8 @@ const ComponentDecl kWebhookDecl{
 Status WebhookSource::configure(const Options& options, Context& context) {
   Settings& s = shared_->settings;
   shared_->context = &context;
+  shared_->signature_failures = &context.metrics().counter(
+      "switchyard_signature_failures_total", "Requests refused because their signature was missing or wrong.");
   s.path = options.string("path");
   s.secrets = options.strings("secret");
   s.events = options.strings("events");
@@ -150,7 +152,8 @@ void WebhookSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequ
   // 1. Authenticity first: nothing about an unsigned request is looked at.
   const auto signature = request.headers.get("X-Hub-Signature-256");
   if (!signature || !signing::verify(s.secrets, request.body, *signature)) {
-    const auto failures = shared->signature_failures.fetch_add(1, std::memory_order_relaxed) + 1;
+    shared->signature_failures->inc();
+    const auto failures = shared->refused.fetch_add(1, std::memory_order_relaxed) + 1;
     // One warning per 10 s at most: a flood of forged requests must not flood the log.
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::steady_clock::now().time_since_epoch()).count();

@@ -23,7 +23,6 @@ class WebhookSource final : public Source {
   void stop() override;
 
   /// Requests refused for a missing or wrong signature so far.
-  std::uint64_t signature_failures() const { return shared_->signature_failures.load(); }
 
  private:
   struct Settings {
@@ -40,7 +39,8 @@ class WebhookSource final : public Source {
     Context* context = nullptr;
     HttpGate gate;
     std::atomic<bool> draining{false};
-    std::atomic<std::uint64_t> signature_failures{0};
+    Counter* signature_failures = nullptr;  // switchyard_signature_failures_total
+    std::atomic<std::uint64_t> refused{0};  // for the throttled warning
     std::atomic<std::int64_t> last_warning_ms{0};
     // Delivery ids being emitted now: a concurrent redelivery is a duplicate, but the id is
     // recorded in the state store only once the event is accepted (journaled), so a crash

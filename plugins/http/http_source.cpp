@@ -72,6 +72,8 @@ const ComponentDecl kHttpSourceDecl{
 Status HttpSource::configure(const Options& options, Context& context) {
   Settings& s = shared_->settings;
   shared_->context = &context;
+  shared_->auth_failures = &context.metrics().counter(
+      "switchyard_signature_failures_total", "Requests refused because their signature was missing or wrong.");
   s.path = options.string("path");
   s.method = options.string("method");
   s.event_type = options.string("event_type");
@@ -127,17 +129,17 @@ void HttpSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequest
 
   if (s.auth == Auth::token) {
     if (!token_matches(s.secrets, request.headers.get("Authorization").value_or(""))) {
-      shared->auth_failures.fetch_add(1, std::memory_order_relaxed);
+      shared->auth_failures->inc();
       return reply(HttpResponse::error(401, "missing or wrong bearer token"));
     }
   } else if (s.auth == Auth::hmac) {
     const auto header = request.headers.get(s.signature_header);
     if (!header) {
-      shared->auth_failures.fetch_add(1, std::memory_order_relaxed);
+      shared->auth_failures->inc();
       return reply(HttpResponse::error(401, "missing " + s.signature_header));
     }
     if (!signing::verify(s.secrets, request.body, *header)) {
-      shared->auth_failures.fetch_add(1, std::memory_order_relaxed);
+      shared->auth_failures->inc();
       return reply(HttpResponse::error(401, s.signature_header + " does not match the body"));
     }
   }

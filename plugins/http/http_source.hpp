@@ -34,7 +34,7 @@ class HttpSource final : public Source {
     Context* context = nullptr;
     HttpGate gate;
     std::atomic<bool> draining{false};
-    std::atomic<std::uint64_t> auth_failures{0};
+    Counter* auth_failures = nullptr;  // switchyard_signature_failures_total
   };
   static void handle(const std::shared_ptr<Shared>& shared, const HttpRequest& request,
                      HttpReply reply);

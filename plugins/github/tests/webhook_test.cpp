@@ -69,7 +69,7 @@ TEST_F(Webhook, RefusesMissingAndWrongSignaturesWith401) {
   tampered[10] = 'X';  // one byte changed after signing
   EXPECT_EQ(post(signed_headers("s3cret", kPush, "push"), tampered).status, 401);
   EXPECT_TRUE(h.emitted().empty());
-  EXPECT_EQ(h.component<WebhookSource>().signature_failures(), 3u);
+  EXPECT_EQ(h.metrics().value("switchyard_signature_failures_total"), 3);
   EXPECT_TRUE(h.logs().contains("X-Hub-Signature-256", LogLevel::warn));
 }
 

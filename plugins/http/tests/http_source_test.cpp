@@ -67,6 +67,7 @@ TEST(HttpSource, HmacAuthChecksTheRawBody) {
   EXPECT_EQ(h.request("POST", "/in", headers, R"({"a":2})").status, 401);
   EXPECT_EQ(h.request("POST", "/in", {}, R"({"a":1})").status, 401);
   EXPECT_EQ(h.emitted().size(), 1u);
+  EXPECT_EQ(h.metrics().value("switchyard_signature_failures_total"), 2);
 }
 
 TEST(HttpSource, SaturatedPipelineGets503) {

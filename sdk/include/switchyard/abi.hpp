@@ -8,7 +8,7 @@
 namespace switchyard {
 
 /// Bumped whenever a change to sdk/include/switchyard breaks binary compatibility.
-inline constexpr std::uint32_t kAbiVersion = 2;
+inline constexpr std::uint32_t kAbiVersion = 3;
 
 #define SWITCHYARD_STRINGIFY_IMPL(x) #x
 #define SWITCHYARD_STRINGIFY(x) SWITCHYARD_STRINGIFY_IMPL(x)

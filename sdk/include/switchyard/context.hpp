@@ -13,6 +13,7 @@
 
 #include "switchyard/event.hpp"
 #include "switchyard/http.hpp"
+#include "switchyard/metrics.hpp"
 #include "switchyard/result.hpp"
 
 namespace switchyard {
@@ -105,6 +106,8 @@ class Context {
   virtual HttpRoutes& routes() = 0;
   /// A new outbound HTTP(S) client whose callbacks run on this component's strand.
   virtual std::unique_ptr<HttpClient> http_client(const HttpClientOptions& options) = 0;
+  /// Metrics with this component's `pipeline` and `component` labels (GET /metrics).
+  virtual Metrics& metrics() = 0;
 };
 
 }  // namespace switchyard

@@ -295,6 +295,52 @@ class ScriptedHttpClient final : public HttpClient {
   std::shared_ptr<std::vector<HttpClientRequest>> log_;
 };
 
+/// Metrics recorded in memory: value() reads a counter or gauge, observations() a histogram.
+class CapturingMetrics final : public Metrics {
+ public:
+  /// The current value of the counter or gauge `name` with `labels` (0 when never set).
+  double value(std::string_view name, const MetricLabels& labels = {}) const {
+    auto it = values_.find(key(name, labels));
+    return it == values_.end() ? 0 : it->second->value;
+  }
+  /// Every value observed by the histogram `name` with `labels`.
+  std::vector<double> observations(std::string_view name, const MetricLabels& labels = {}) const {
+    auto it = values_.find(key(name, labels));
+    return it == values_.end() ? std::vector<double>{} : it->second->observed;
+  }
+  Counter& counter(std::string_view name, std::string_view, const MetricLabels& labels) override {
+    return slot(name, labels);
+  }
+  Gauge& gauge(std::string_view name, std::string_view, const MetricLabels& labels) override {
+    return slot(name, labels);
+  }
+  Histogram& histogram(std::string_view name, std::string_view, std::span<const double>,
+                       const MetricLabels& labels) override {
+    return slot(name, labels);
+  }
+
+ private:
+  struct Value final : Counter, Gauge, Histogram {
+    double value = 0;
+    std::vector<double> observed;
+    void inc(double by) override { value += by; }
+    void set(double v) override { value = v; }
+    void dec(double by) override { value -= by; }
+    void observe(double v) override { observed.push_back(v); }
+  };
+  static std::string key(std::string_view name, const MetricLabels& labels) {
+    std::string k(name);
+    for (const auto& [n, v] : labels) k += "|" + n + "=" + v;
+    return k;
+  }
+  Value& slot(std::string_view name, const MetricLabels& labels) {
+    auto& v = values_[key(name, labels)];
+    if (!v) v = std::make_unique<Value>();
+    return *v;
+  }
+  std::map<std::string, std::unique_ptr<Value>, std::less<>> values_;
+};
+
 /// The captured context given to the component under test.
 class TestContext final : public Context {
  public:
@@ -311,6 +357,8 @@ class TestContext final : public Context {
     client_options.push_back(options);
     return std::make_unique<ScriptedHttpClient>(executor_, responder_, requests_);
   }
+  Metrics& metrics() override { return metrics_; }
+  CapturingMetrics& capturing_metrics() { return metrics_; }
 
   /// Sets how the components' HTTP clients answer (called once per request).
   void respond_with(ScriptedHttpClient::Responder responder) { *responder_ = std::move(responder); }
@@ -332,6 +380,7 @@ class TestContext final : public Context {
   MemoryStateStore state_{executor_};
   CapturingEmitter emitter_;
   CapturingRoutes routes_;
+  CapturingMetrics metrics_;
   std::shared_ptr<ScriptedHttpClient::Responder> responder_ =
       std::make_shared<ScriptedHttpClient::Responder>();
   std::shared_ptr<std::vector<HttpClientRequest>> requests_ =
@@ -418,6 +467,8 @@ class Harness {
     context_.respond_with(std::move(responder));
   }
   std::vector<HttpClientRequest>& http_requests() { return context_.http_requests(); }
+  /// What the component reported through context.metrics() (labels: its own only).
+  CapturingMetrics& metrics() { return context_.capturing_metrics(); }
   ManualExecutor& executor() { return context_.manual_executor(); }
   /// Moves virtual time forward (timers fire, posted tasks run).
   void advance(std::chrono::milliseconds by) { executor().advance(by); }
