@@ -79,14 +79,15 @@ sinks: [{name: count, type: blackhole, queue_size: 65536}]
 YAML
 cat > "$tmp/switchyard.yaml" <<YAML
 http: {listen: "127.0.0.1:0"}
+admin: {listen: "127.0.0.1:0"}
 pipelines: {dir: $tmp/pipelines, watch: false}
 state: {dir: $tmp/state, fsync: $fsync}
 log: {level: info}
 YAML
 "$build/bin/switchyard" run -c "$tmp/switchyard.yaml" 2> "$tmp/engine.log" > /dev/null &
 engine_pid=$!
-for _ in $(seq 100); do grep -q "listening on" "$tmp/engine.log" && break; sleep 0.05; done
-port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$tmp/engine.log" | head -1)
+for _ in $(seq 100); do grep -q "\[http\] listening on" "$tmp/engine.log" && break; sleep 0.05; done
+port=$(sed -n 's/.*\[http\] listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$tmp/engine.log" | head -1)
 wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$root/bench/webhook.lua" \
   "http://127.0.0.1:$port/github/webhook" > "$tmp/switchyard.txt"
 rss=$(awk '/VmHWM/ {print $2 " " $3}' "/proc/$engine_pid/status")

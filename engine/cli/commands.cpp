@@ -90,6 +90,10 @@ int run(const Common& common) {
     log.error("cannot open the journal: {}", s.error().message);
     return 1;
   }
+  if (Status s = engine.open_admin(); !s) {
+    log.error("cannot open the admin listener: {}", s.error().message);
+    return 1;
+  }
   engine.start(std::move(pipelines));
   return engine.run();
 }

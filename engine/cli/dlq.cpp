@@ -17,10 +17,6 @@
 namespace switchyard::cli {
 namespace {
 
-std::string rfc3339(std::int64_t unix_ms) {
-  return format_rfc3339(std::chrono::system_clock::time_point(std::chrono::milliseconds(unix_ms)));
-}
-
 std::string age(std::int64_t unix_ms) {
   const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch())
@@ -30,26 +26,6 @@ std::string age(std::int64_t unix_ms) {
   if (s < 7200) return std::to_string(s / 60) + "m";
   if (s < 172800) return std::to_string(s / 3600) + "h";
   return std::to_string(s / 86400) + "d";
-}
-
-template <class Writer>
-void write_entry(Writer& w, const journal::DeadLetter& d) {
-  w.Key("id");
-  w.Int64(d.id);
-  auto str = [&](const char* key, const std::string& v) {
-    w.Key(key);
-    w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
-  };
-  str("pipeline", d.pipeline);
-  str("sink", d.sink);
-  str("event_id", d.event_id);
-  str("type", d.type);
-  w.Key("attempts");
-  w.Uint(d.attempts);
-  str("error", d.error);
-  str("failed_at", rfc3339(d.failed_at_ms));
-  w.Key("replay_requested");
-  w.Bool(d.replay_requested);
 }
 
 // Opens the journal of the configured state.dir; prints the reason and returns nullopt on failure.
@@ -111,7 +87,7 @@ int dlq_list(const Common& common, const DlqOptions& options) {
     w.StartArray();
     for (const auto& d : *entries) {
       w.StartObject();
-      write_entry(w, d);
+      journal::write_dead_letter(w, d);
       w.EndObject();
     }
     w.EndArray();
@@ -146,7 +122,7 @@ int dlq_show(const Common& common, const DlqOptions& options) {
   rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buffer);
   w.SetIndent(' ', 2);
   w.StartObject();
-  write_entry(w, d);
+  journal::write_dead_letter(w, d);
   w.Key("event");
   auto event = journal::decode_event(d.body);
   if (event) {

@@ -113,4 +113,14 @@ Result<std::int64_t> DeadLetters::drop(const DeadLetterFilter& filter) {
 
 Result<std::int64_t> DeadLetters::count() { return db_.scalar("SELECT count(*) FROM dlq"); }
 
+Result<std::vector<std::pair<std::pair<std::string, std::string>, std::int64_t>>> DeadLetters::counts() {
+  auto stmt = db_.prepare("SELECT pipeline, sink, count(*) FROM dlq GROUP BY pipeline, sink");
+  if (!stmt) return stmt.error();
+  std::vector<std::pair<std::pair<std::string, std::string>, std::int64_t>> out;
+  int rc;
+  while ((rc = stmt->step()) == SQLITE_ROW) out.push_back({{stmt->text(0), stmt->text(1)}, stmt->integer(2)});
+  if (rc != SQLITE_DONE) return permanent(db_.error());
+  return out;
+}
+
 }  // namespace switchyard::journal

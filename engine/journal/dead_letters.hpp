@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "journal/sqlite.hpp"
+#include "switchyard/event.hpp"
 
 namespace switchyard::journal {
 
@@ -35,6 +36,27 @@ struct DeadLetterFilter {
   std::optional<std::chrono::milliseconds> older_than;  ///< failed at least this long ago
 };
 
+/// Writes the fields of `d` (not its body) as members of the current JSON object.
+template <class Writer>
+void write_dead_letter(Writer& w, const DeadLetter& d) {
+  auto str = [&](const char* key, const std::string& v) {
+    w.Key(key);
+    w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+  };
+  w.Key("id");
+  w.Int64(d.id);
+  str("pipeline", d.pipeline);
+  str("sink", d.sink);
+  str("event_id", d.event_id);
+  str("type", d.type);
+  w.Key("attempts");
+  w.Uint(d.attempts);
+  str("error", d.error);
+  str("failed_at", format_rfc3339(std::chrono::system_clock::time_point(std::chrono::milliseconds(d.failed_at_ms))));
+  w.Key("replay_requested");
+  w.Bool(d.replay_requested);
+}
+
 class DeadLetters {
  public:
   /// Opens the journal in `state_dir`; an error when there is none or it is damaged.
@@ -50,6 +72,8 @@ class DeadLetters {
   Result<std::int64_t> drop(const DeadLetterFilter& filter);
   /// How many entries there are.
   Result<std::int64_t> count();
+  /// Entries per pipeline and sink.
+  Result<std::vector<std::pair<std::pair<std::string, std::string>, std::int64_t>>> counts();
 
  private:
   explicit DeadLetters(sql::Db db) : db_(std::move(db)) {}

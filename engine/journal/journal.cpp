@@ -530,11 +530,11 @@ Result<std::vector<Pending>> Journal::pending(std::int64_t pipeline, std::uint64
   return out;
 }
 
-Result<std::int64_t> Journal::pending_count(std::int64_t pipeline) {
+Result<std::int64_t> Journal::pending_count(std::int64_t pipeline, std::uint64_t mask) {
   std::lock_guard lock(impl_->read_mutex);
-  auto stmt = impl_->reader.prepare("SELECT count(*) FROM events WHERE pipeline = ?");
+  auto stmt = impl_->reader.prepare("SELECT count(*) FROM events WHERE pipeline = ? AND (pending & ?) != 0");
   if (!stmt) return stmt.error();
-  stmt->bind(1, pipeline);
+  stmt->bind(1, pipeline).bind(2, mask);
   if (stmt->step() != SQLITE_ROW) return retryable("journal read: " + impl_->reader.error());
   return stmt->integer(0);
 }

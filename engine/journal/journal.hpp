@@ -126,8 +126,8 @@ class Journal {
   /// oldest first. Thread-safe (its own connection).
   Result<std::vector<Pending>> pending(std::int64_t pipeline, std::uint64_t bit,
                                        std::uint64_t from_seq, std::size_t limit);
-  /// Events of `pipeline` some sink has not finished with (committed so far).
-  Result<std::int64_t> pending_count(std::int64_t pipeline);
+  /// Events of `pipeline` that a sink in `mask` has not finished with (committed so far).
+  Result<std::int64_t> pending_count(std::int64_t pipeline, std::uint64_t mask);
   /// Every unexpired state entry.
   Result<std::vector<StateEntry>> load_state();
 

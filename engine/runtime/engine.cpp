@@ -7,8 +7,10 @@
 #include <csignal>
 #include <mutex>
 
+#include "admin/admin.hpp"
 #include "http/server.hpp"
 #include "journal/journal.hpp"
+#include "metrics/registry.hpp"
 #include "log/logging.hpp"
 #include "runtime/component_context.hpp"
 #include "runtime/io.hpp"
@@ -29,7 +31,25 @@ struct Engine::State {
                                         .max_connections = c.http.max_connections,
                                         .tls_cert = c.http.tls_cert,
                                         .tls_key = c.http.tls_key}),
-        services{io, store, server} {}
+        services{io, store, server},
+        admin(io,
+              admin::Settings{.listen = c.admin.listen, .token = c.admin.token, .state_dir = c.state_dir,
+                              .version = SWITCHYARD_VERSION},
+              metrics,
+              admin::Hooks{.pipelines = [this] { return running(); },
+                           .problems = [this] { return failed(); },
+                           .reload = nullptr}) {
+    services.metrics = &metrics;
+  }
+
+  std::vector<std::shared_ptr<Pipeline>> running() {
+    std::lock_guard lock(mutex);
+    return pipelines;
+  }
+  std::vector<admin::PipelineProblem> failed() {
+    std::lock_guard lock(mutex);
+    return problems;
+  }
 
   config::EngineConfig config;
   Io io;
@@ -39,9 +59,12 @@ struct Engine::State {
   // Installed before any pipeline starts, so a signal during start-up drains too.
   boost::asio::signal_set signals;
   MemoryStateStore store;
+  metrics::Registry metrics;
   http::Server server;
   Services services;
-  std::vector<std::shared_ptr<Pipeline>> pipelines;
+  std::vector<std::shared_ptr<Pipeline>> pipelines;   // under mutex
+  std::vector<admin::PipelineProblem> problems;       // pipelines that failed to start, under mutex
+  admin::Admin admin;
   std::mutex mutex;
   std::condition_variable changed;
   bool stop_requested = false;
@@ -75,6 +98,8 @@ Status Engine::open_journal() {
   return {};
 }
 
+Status Engine::open_admin() { return state_->admin.start(); }
+
 std::size_t Engine::start(std::vector<config::PipelineConfig> pipelines) {
   auto& log = log::engine();
   std::size_t started = 0;
@@ -89,10 +114,13 @@ std::size_t Engine::start(std::vector<config::PipelineConfig> pipelines) {
     if (!status) {
       log.error("pipeline {} ({}) failed to start: {}", shared->name, shared->file,
                 status.error().message);
+      std::lock_guard lock(state_->mutex);
+      state_->problems.push_back({shared->name, shared->file, status.error().message});
       continue;
     }
     log.info("pipeline {} started ({} -> {} transform(s) -> {} sink(s))", shared->name,
              shared->source.type, shared->transforms.size(), shared->sinks.size());
+    std::lock_guard lock(state_->mutex);
     state_->pipelines.push_back(std::move(pipeline));
     ++started;
   }
@@ -135,12 +163,13 @@ int Engine::run() {
   }
   if (!drained) log.warn("shutdown_timeout reached before every event was delivered");
   for (auto& pipeline : state_->pipelines) pipeline->stop();
+  state_->admin.stop();
   state_->server.close();
   state_->io.stop();
   log.info("stopped");
   return 0;
 }
 
-std::vector<std::shared_ptr<Pipeline>> Engine::pipelines() const { return state_->pipelines; }
+std::vector<std::shared_ptr<Pipeline>> Engine::pipelines() const { return state_->running(); }
 
 }  // namespace switchyard::runtime

@@ -23,6 +23,10 @@ class Engine {
   /// (a damaged or foreign file, an unwritable directory) means the engine must not run.
   Status open_journal();
 
+  /// Opens the admin listener (admin.listen; nothing when empty). An error (address in
+  /// use, not an IP) means the engine must not run.
+  Status open_admin();
+
   /// Builds and starts each pipeline. One that fails is logged and left out; the others
   /// run. Returns how many started.
   std::size_t start(std::vector<config::PipelineConfig> pipelines);

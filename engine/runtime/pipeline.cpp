@@ -381,7 +381,7 @@ class PipelineRuntime final : public Pipeline,
       }
     });
     if (durable_ && attached_) {
-      if (auto left = journal_->pending_count(key_.id); left && *left > 0) {
+      if (auto left = journal_->pending_count(key_.id, ~std::uint64_t{0} >> 1); left && *left > 0) {
         log_->info("stopped with {} event(s) not yet delivered to every sink; they stay in the journal "
                    "for the next start", *left);
       }
@@ -392,14 +392,33 @@ class PipelineRuntime final : public Pipeline,
 
   const std::string& name() const override { return config_->name; }
 
-  PipelineStats stats() const override {
+  PipelineStats stats(bool backlog) const override {
     PipelineStats s;
     s.received = received_.load(std::memory_order_relaxed);
     s.refused = refused_.load(std::memory_order_relaxed);
     s.dropped = dropped_.load(std::memory_order_relaxed);
     s.transform_errors = transform_errors_.load(std::memory_order_relaxed);
-    for (const auto& sink : sinks_) s.sinks.push_back(sink->stats());
+    {
+      std::lock_guard lock(error_mutex_);
+      s.last_error = last_error_;
+    }
+    for (const auto& sink : sinks_) {
+      SinkStats ss = sink->stats();
+      ss.backlog = sink->outstanding();
+      if (backlog && durable_ && attached_) {
+        if (auto n = journal_->pending_count(key_.id, sink->bit()); n) ss.backlog = static_cast<std::size_t>(*n);
+      }
+      s.sinks.push_back(std::move(ss));
+    }
     return s;
+  }
+
+  const config::PipelineConfig& config() const override { return *config_; }
+
+  /// Remembers the latest failure for the admin API (any thread).
+  void note_error(std::string what) {
+    std::lock_guard lock(error_mutex_);
+    last_error_ = format_rfc3339(std::chrono::system_clock::now()) + " " + std::move(what);
   }
 
   std::size_t in_flight() const override {
@@ -609,6 +628,7 @@ class PipelineRuntime final : public Pipeline,
       // otherwise make its redelivery look like a duplicate.
       for (const auto& key : keys) state_.state.forget(key);
       log_->warn("event {} refused: {}", event->id, seq.error().message);
+      note_error(seq.error().message);
       acknowledge(std::move(done), seq.error());
     } else {
       if (!stopped_) {
@@ -634,6 +654,7 @@ class PipelineRuntime final : public Pipeline,
       if (!verdict) {
         transform_errors_.fetch_add(1, std::memory_order_relaxed);
         log_->warn("{}: event {} failed: {}", t.label, event.id, verdict.error().message);
+        note_error(t.label + ": " + verdict.error().message);
         return false;
       }
       if (*verdict == Verdict::drop) {
@@ -720,6 +741,8 @@ class PipelineRuntime final : public Pipeline,
 
   Counter* received_metric_ = nullptr;
   std::atomic<std::uint64_t> received_{0}, refused_{0}, dropped_{0}, transform_errors_{0};
+  mutable std::mutex error_mutex_;
+  std::string last_error_;
 };
 
 bool SinkRunner::refill() {
@@ -773,6 +796,7 @@ void SinkRunner::complete(std::uint32_t index, Status status) {
     failed_.fetch_add(1, std::memory_order_relaxed);
     const Error& error = status.error();
     (error.kind == ErrorKind::retryable ? retryable_metric_ : permanent_metric_)->inc();
+    pipeline_.note_error(stage.label + ": " + error.message);
     // The event's age counts from when its source saw it, across queueing and restarts.
     const auto age = std::chrono::system_clock::now() - slot.entry.event->time;
     const auto delay = backoff(slot, error);

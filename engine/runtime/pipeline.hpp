@@ -23,7 +23,8 @@ struct SinkStats {
   std::uint64_t failed = 0;        ///< Attempts that failed.
   std::uint64_t dead_lettered = 0; ///< Events given up on.
   std::uint64_t skipped = 0;       ///< Events its if: did not select.
-  std::size_t queued = 0;
+  std::size_t queued = 0;          ///< Waiting in memory or in flight.
+  std::size_t backlog = 0;         ///< Not yet delivered: in the journal (durable) or queued.
 };
 
 struct PipelineStats {
@@ -31,6 +32,7 @@ struct PipelineStats {
   std::uint64_t refused = 0;   ///< Refused while saturated or stopping.
   std::uint64_t dropped = 0;   ///< Dropped by a transform.
   std::uint64_t transform_errors = 0;
+  std::string last_error;  ///< The latest failure of any component, with its time; empty: none.
   std::vector<SinkStats> sinks;
 };
 
@@ -47,7 +49,9 @@ class Pipeline {
   /// Stops every component. Call after drain (or after its timeout).
   virtual void stop() = 0;
   virtual const std::string& name() const = 0;
-  virtual PipelineStats stats() const = 0;
+  /// Counters; with `backlog`, also each sink's undelivered events (a journal query).
+  virtual PipelineStats stats(bool backlog = false) const = 0;
+  virtual const config::PipelineConfig& config() const = 0;
   /// Events accepted but not yet finished.
   virtual std::size_t in_flight() const = 0;
 };

@@ -36,7 +36,7 @@ class Cli : public ::testing::Test {
  protected:
   // A config whose pipelines dir is <tmp>/pipelines.
   std::string config(const std::string& extra = "") {
-    return dir_.write("switchyard.yaml", "pipelines: {dir: " + (dir_ / "pipelines").string() +
+    return dir_.write("switchyard.yaml", "admin: {listen: \"127.0.0.1:0\"}\npipelines: {dir: " + (dir_ / "pipelines").string() +
                                              "}\nstate: {dir: " + (dir_ / "state").string() + "}\n" + extra)
         .string();
   }

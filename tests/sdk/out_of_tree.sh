@@ -27,6 +27,7 @@ plugin="$tmp/examples/plugins/libswitchyard-stamp.so"
 mkdir -p "$tmp/run/pipelines"
 cat > "$tmp/run/switchyard.yaml" <<YAML
 plugins: { paths: [ "$tmp/prefix/lib/switchyard/plugins", "$tmp/examples/plugins" ] }
+admin: { listen: "127.0.0.1:0" }
 pipelines: { dir: "$tmp/run/pipelines" }
 state: { dir: "$tmp/run/state" }
 YAML

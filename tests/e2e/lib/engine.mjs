@@ -24,9 +24,10 @@ export function writeEngineDir(dir, { pipelines, config = '', state = '' }) {
   mkdirSync(join(dir, 'pipelines'), { recursive: true });
   for (const [name, text] of Object.entries(pipelines)) writeFileSync(join(dir, 'pipelines', `${name}.yaml`), text);
   const http = /^http:/m.test(config) ? '' : 'http: {listen: "127.0.0.1:0"}\n';
+  const admin = /^admin:/m.test(config) ? '' : 'admin: {listen: "127.0.0.1:0"}\n';
   const stateKeys = [`dir: ${join(dir, 'state')}`, ...(state ? [state] : [])].join(', ');
   writeFileSync(join(dir, 'switchyard.yaml'),
-    `${http}pipelines: {dir: ${join(dir, 'pipelines')}, watch: false}\nstate: {${stateKeys}}\n` +
+    `${http}${admin}pipelines: {dir: ${join(dir, 'pipelines')}, watch: false}\nstate: {${stateKeys}}\n` +
     `runtime: {shutdown_timeout: 5s}\n${config}`);
   return join(dir, 'switchyard.yaml');
 }
@@ -43,7 +44,7 @@ export async function startEngine({ pipelines, config = '', state = '', env = {}
     env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   const engine = {
-    dir, configFile, child, stdout: '', stderr: '', port: 0, url: '', exited: null,
+    dir, configFile, child, stdout: '', stderr: '', port: 0, url: '', adminUrl: '', exited: null,
     events() {
       return this.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
     },
@@ -84,7 +85,9 @@ export async function startEngine({ pipelines, config = '', state = '', env = {}
   }));
   const started = Date.now();
   while (!engine.port) {
-    const m = /listening on (https?):\/\/([\d.]+):(\d+)/.exec(engine.stderr);
+    const m = /\[http\] listening on (https?):\/\/([\d.]+):(\d+)/.exec(engine.stderr);
+    const a = /\[admin\] listening on (https?):\/\/([\d.]+):(\d+)/.exec(engine.stderr);
+    if (a) engine.adminUrl = `${a[1]}://127.0.0.1:${a[3]}`;
     if (m) {
       engine.port = Number(m[3]);
       engine.url = `${m[1]}://127.0.0.1:${engine.port}`;

@@ -1,0 +1,410 @@
+#include "admin/admin.hpp"
+
+#include <openssl/crypto.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <map>
+#include <mutex>
+#include <optional>
+
+#include "config/pipeline_config.hpp"
+#include "http/server.hpp"
+#include "journal/codec.hpp"
+#include "journal/dead_letters.hpp"
+#include "log/logging.hpp"
+#include "metrics/registry.hpp"
+#include "runtime/pipeline.hpp"
+#include "switchyard/units.hpp"
+
+namespace switchyard::admin {
+namespace {
+
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void str(JsonWriter& w, const char* key, std::string_view value) {
+  w.Key(key);
+  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+int hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string percent_decode(std::string_view in) {
+  std::string out;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '+') {
+      out += ' ';
+    } else if (in[i] == '%' && i + 2 < in.size() && hex(in[i + 1]) >= 0 && hex(in[i + 2]) >= 0) {
+      out += static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2]));
+      i += 2;
+    } else {
+      out += in[i];
+    }
+  }
+  return out;
+}
+
+// The value of `name` in a query string ("a=1&b=2"), percent-decoded.
+std::optional<std::string> query_param(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const auto eq = pair.find('=');
+    if (percent_decode(pair.substr(0, eq)) == name) {
+      return eq == std::string_view::npos ? std::string() : percent_decode(pair.substr(eq + 1));
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+HttpResponse json(int status, const rapidjson::StringBuffer& buffer) {
+  return HttpResponse::json(status, std::string(buffer.GetString(), buffer.GetSize()));
+}
+
+void write_pipeline(JsonWriter& w, runtime::Pipeline& p) {
+  const auto& c = p.config();
+  const auto stats = p.stats(/*backlog=*/true);
+  auto component = [&](const config::ComponentConfig& cc) {
+    str(w, "name", cc.name);
+    str(w, "type", cc.type);
+    w.Key("options");
+    if (cc.redacted) {
+      cc.redacted->Accept(w);
+    } else {
+      w.StartObject();
+      w.EndObject();
+    }
+  };
+  w.StartObject();
+  str(w, "name", c.name);
+  str(w, "file", c.file);
+  str(w, "state", "running");
+  str(w, "durability", c.durability == config::Durability::disk ? "disk" : "memory");
+  w.Key("received");
+  w.Uint64(stats.received);
+  w.Key("refused");
+  w.Uint64(stats.refused);
+  w.Key("dropped");
+  w.Uint64(stats.dropped);
+  w.Key("transform_errors");
+  w.Uint64(stats.transform_errors);
+  w.Key("last_error");
+  if (stats.last_error.empty()) w.Null(); else w.String(stats.last_error.c_str());
+  w.Key("source");
+  w.StartObject();
+  component(c.source);
+  w.EndObject();
+  w.Key("transforms");
+  w.StartArray();
+  for (const auto& t : c.transforms) {
+    w.StartObject();
+    component(t);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("sinks");
+  w.StartArray();
+  for (std::size_t i = 0; i < c.sinks.size() && i < stats.sinks.size(); ++i) {
+    const auto& s = stats.sinks[i];
+    w.StartObject();
+    component(c.sinks[i]);
+    w.Key("delivered");
+    w.Uint64(s.delivered);
+    w.Key("failed");
+    w.Uint64(s.failed);
+    w.Key("retried");
+    w.Uint64(s.retried);
+    w.Key("dead_lettered");
+    w.Uint64(s.dead_lettered);
+    w.Key("skipped");
+    w.Uint64(s.skipped);
+    w.Key("backlog");
+    w.Uint64(s.backlog);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+}
+
+}  // namespace
+
+struct Admin::Impl {
+  Impl(runtime::Io& io, Settings s, metrics::Registry& m, Hooks h)
+      : settings(std::move(s)), metrics(m), hooks(std::move(h)),
+        server(io, http::ServerSettings{.name = "admin", .listen = settings.listen, .max_body = 1024 * 1024}) {}
+
+  Settings settings;
+  metrics::Registry& metrics;
+  Hooks hooks;
+  http::Server server;
+  std::vector<std::unique_ptr<HttpRoute>> routes;
+  std::mutex dlq_mutex;
+  std::optional<journal::DeadLetters> dlq;  // opened on first use
+
+  bool authorized(const HttpRequest& request) const {
+    if (settings.token.empty()) return true;
+    const std::string expected = "Bearer " + settings.token;
+    const auto given = request.headers.get("Authorization").value_or("");
+    return given.size() == expected.size() && CRYPTO_memcmp(given.data(), expected.data(), given.size()) == 0;
+  }
+
+  Status add(const char* method, const char* path, std::function<HttpResponse(const HttpRequest&)> handle) {
+    auto route = server.add(method, path, [this, handle = std::move(handle)](const HttpRequest& request, HttpReply reply) {
+      if (!authorized(request)) {
+        HttpResponse r = HttpResponse::error(401, "missing or wrong bearer token (admin.token)");
+        r.headers.set("WWW-Authenticate", "Bearer realm=\"switchyard\"");
+        return reply(std::move(r));
+      }
+      try {
+        reply(handle(request));
+      } catch (const std::exception& ex) {
+        reply(HttpResponse::error(500, ex.what()));
+      }
+    });
+    if (!route) return route.error();
+    routes.push_back(std::move(*route));
+    return {};
+  }
+
+  // Gauges read at scrape time: each sink's backlog and dead letters.
+  void collect() {
+    auto pipelines = hooks.pipelines();
+    std::map<std::pair<std::string, std::string>, std::int64_t> dead;
+    {
+      std::lock_guard lock(dlq_mutex);
+      if (open_dlq()) {
+        if (auto counts = dlq->counts()) {
+          for (auto& [key, n] : *counts) dead[key] = n;
+        }
+      }
+    }
+    for (const auto& p : pipelines) {
+      const auto stats = p->stats(/*backlog=*/true);
+      const auto& sinks = p->config().sinks;
+      for (std::size_t i = 0; i < sinks.size() && i < stats.sinks.size(); ++i) {
+        const MetricLabels labels{{"pipeline", p->name()}, {"component", sinks[i].name}};
+        metrics.gauge(metrics::names::kQueueDepth, "Events waiting for this sink (in memory or in the journal).", labels)
+            .set(static_cast<double>(stats.sinks[i].backlog));
+        auto it = dead.find({p->name(), sinks[i].name});
+        metrics.gauge(metrics::names::kDlqEvents, "Events of this sink in the dead-letter queue.", labels)
+            .set(it == dead.end() ? 0 : static_cast<double>(it->second));
+      }
+    }
+  }
+
+  // Call with dlq_mutex held.
+  bool open_dlq() {
+    if (dlq) return true;
+    if (settings.state_dir.empty()) return false;
+    auto opened = journal::DeadLetters::open(settings.state_dir);
+    if (!opened) return false;
+    dlq.emplace(std::move(*opened));
+    return true;
+  }
+
+  Result<journal::DeadLetterFilter> filter_from_json(std::string_view body, bool need_selection) {
+    rapidjson::Document doc;
+    doc.Parse(body.data(), body.size());
+    if (doc.HasParseError() || !doc.IsObject()) return invalid_config("the body must be a JSON object");
+    journal::DeadLetterFilter f;
+    bool all = false;
+    for (auto& m : doc.GetObject()) {
+      const std::string_view key(m.name.GetString(), m.name.GetStringLength());
+      if (key == "ids" && m.value.IsArray()) {
+        for (auto& id : m.value.GetArray()) {
+          if (!id.IsInt64()) return invalid_config("ids: expected integers");
+          f.ids.push_back(id.GetInt64());
+        }
+      } else if (key == "pipeline" && m.value.IsString()) {
+        f.pipeline = m.value.GetString();
+      } else if (key == "sink" && m.value.IsString()) {
+        f.sink = m.value.GetString();
+      } else if (key == "older_than" && m.value.IsString()) {
+        auto d = parse_duration(m.value.GetString());
+        if (!d) return invalid_config("older_than: not a duration (e.g. 30m, 2h)");
+        f.older_than = *d;
+      } else if (key == "all" && m.value.IsBool()) {
+        all = m.value.GetBool();
+      } else {
+        return invalid_config("unknown or mistyped key '" + std::string(key) + "' (ids, pipeline, sink, older_than, all)");
+      }
+    }
+    if (need_selection && f.ids.empty() && f.pipeline.empty() && f.sink.empty() && !f.older_than && !all) {
+      return invalid_config("name ids, a filter (pipeline, sink, older_than) or all: true");
+    }
+    return f;
+  }
+
+  Result<journal::DeadLetterFilter> filter_from_query(std::string_view query) {
+    journal::DeadLetterFilter f;
+    f.pipeline = query_param(query, "pipeline").value_or("");
+    f.sink = query_param(query, "sink").value_or("");
+    if (auto older = query_param(query, "older_than")) {
+      auto d = parse_duration(*older);
+      if (!d) return invalid_config("older_than: not a duration (e.g. 30m, 2h)");
+      f.older_than = *d;
+    }
+    return f;
+  }
+
+  Status routes_up() {
+    for (Status s : {
+             add("GET", "/metrics", [this](const HttpRequest&) {
+               HttpResponse r;
+               r.headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+               r.body = metrics.serialize();
+               return r;
+             }),
+             add("GET", "/healthz", [](const HttpRequest&) { return HttpResponse::json(200, R"({"status":"ok"})"); }),
+             add("GET", "/readyz", [this](const HttpRequest&) { return readyz(); }),
+             add("GET", "/api/pipelines", [this](const HttpRequest&) { return pipelines(); }),
+             add("GET", "/api/dlq", [this](const HttpRequest& r) { return dlq_list(r); }),
+             add("GET", "/api/dlq/entry", [this](const HttpRequest& r) { return dlq_entry(r); }),
+             add("POST", "/api/dlq/replay", [this](const HttpRequest& r) { return dlq_change(r, true); }),
+             add("POST", "/api/dlq/drop", [this](const HttpRequest& r) { return dlq_change(r, false); }),
+         }) {
+      if (!s) return s;
+    }
+    if (hooks.reload) {
+      return add("POST", "/api/reload", [this](const HttpRequest&) {
+        auto summary = hooks.reload();
+        if (!summary) return HttpResponse::error(422, summary.error().message);
+        return HttpResponse::json(200, "{\"status\":\"reloaded\",\"summary\":" + HttpResponse::json_quote(*summary) + "}");
+      });
+    }
+    return {};
+  }
+
+  HttpResponse readyz() {
+    const auto problems = hooks.problems();
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    w.StartObject();
+    str(w, "status", problems.empty() ? "ready" : "not ready");
+    w.Key("pipelines");
+    w.Uint64(hooks.pipelines().size());
+    w.Key("reasons");
+    w.StartArray();
+    for (const auto& p : problems) w.String((p.name + " (" + p.file + "): " + p.error).c_str());
+    w.EndArray();
+    w.EndObject();
+    return json(problems.empty() ? 200 : 503, buffer);
+  }
+
+  HttpResponse pipelines() {
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    w.StartArray();
+    for (const auto& p : hooks.pipelines()) write_pipeline(w, *p);
+    for (const auto& p : hooks.problems()) {
+      w.StartObject();
+      str(w, "name", p.name);
+      str(w, "file", p.file);
+      str(w, "state", "failed");
+      str(w, "last_error", p.error);
+      w.EndObject();
+    }
+    w.EndArray();
+    return json(200, buffer);
+  }
+
+  HttpResponse dlq_list(const HttpRequest& request) {
+    auto filter = filter_from_query(request.query);
+    if (!filter) return HttpResponse::error(400, filter.error().message);
+    std::lock_guard lock(dlq_mutex);
+    if (!open_dlq()) return HttpResponse::error(503, "no journal (state.dir)");
+    auto entries = dlq->list(*filter, 1000);
+    if (!entries) return HttpResponse::error(500, entries.error().message);
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    w.StartArray();
+    for (const auto& d : *entries) {
+      w.StartObject();
+      journal::write_dead_letter(w, d);
+      w.EndObject();
+    }
+    w.EndArray();
+    return json(200, buffer);
+  }
+
+  HttpResponse dlq_entry(const HttpRequest& request) {
+    const auto id_text = query_param(request.query, "id");
+    std::int64_t id = 0;
+    try {
+      std::size_t used = 0;
+      id = id_text ? std::stoll(*id_text, &used) : 0;
+      if (!id_text || used != id_text->size()) throw std::invalid_argument("id");
+    } catch (const std::exception&) {
+      return HttpResponse::error(400, "expected ?id=<entry id>");
+    }
+    std::lock_guard lock(dlq_mutex);
+    if (!open_dlq()) return HttpResponse::error(503, "no journal (state.dir)");
+    auto entry = dlq->get(id);
+    if (!entry) return HttpResponse::error(500, entry.error().message);
+    if (!*entry) return HttpResponse::error(404, "no dead-letter entry " + std::to_string(id));
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    w.StartObject();
+    journal::write_dead_letter(w, **entry);
+    w.Key("event");
+    if (auto event = journal::decode_event((*entry)->body)) {
+      write_cloudevent(**event, w);
+    } else {
+      w.String((*entry)->body.data(), static_cast<rapidjson::SizeType>((*entry)->body.size()));
+    }
+    w.EndObject();
+    return json(200, buffer);
+  }
+
+  HttpResponse dlq_change(const HttpRequest& request, bool replay) {
+    auto filter = filter_from_json(request.body, true);
+    if (!filter) return HttpResponse::error(400, filter.error().message);
+    std::lock_guard lock(dlq_mutex);
+    if (!open_dlq()) return HttpResponse::error(503, "no journal (state.dir)");
+    auto n = replay ? dlq->replay(*filter) : dlq->drop(*filter);
+    if (!n) return HttpResponse::error(500, n.error().message);
+    return HttpResponse::json(200, std::string("{\"") + (replay ? "replayed" : "dropped") + "\":" + std::to_string(*n) + "}");
+  }
+};
+
+Admin::Admin(runtime::Io& io, Settings settings, metrics::Registry& metrics, Hooks hooks)
+    : impl_(std::make_unique<Impl>(io, std::move(settings), metrics, std::move(hooks))) {}
+
+Admin::~Admin() { stop(); }
+
+Status Admin::start() {
+  auto& s = impl_->settings;
+  impl_->metrics.gauge(metrics::names::kBuildInfo, "Always 1; the version label says which build runs.",
+                       {{"version", s.version}})
+      .set(1);
+  for (const char* result : {"ok", "error"}) {
+    (void)impl_->metrics.counter(metrics::names::kReloads, "Pipeline reloads, by result (ok, error).",
+                                 {{"result", result}});
+  }
+  impl_->metrics.set_collector([impl = impl_.get()] { impl->collect(); });
+  if (s.listen.empty()) return {};
+  if (Status st = impl_->routes_up(); !st) return st;
+  if (Status st = impl_->server.open(); !st) return st;
+  if (s.token.empty() && s.listen.rfind("127.", 0) != 0 && s.listen.rfind("[::1]", 0) != 0 &&
+      s.listen.rfind("localhost", 0) != 0) {
+    log::engine().warn("admin.listen {} is not loopback and admin.token is empty: anyone who can reach it can "
+                       "replay and drop dead letters", s.listen);
+  }
+  return {};
+}
+
+void Admin::stop() {
+  impl_->metrics.set_collector(nullptr);
+  impl_->routes.clear();
+  impl_->server.close();
+}
+
+}  // namespace switchyard::admin

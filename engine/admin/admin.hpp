@@ -1,0 +1,75 @@
+#pragma once
+// The admin API on its own listener (admin.listen, loopback by default): metrics, health,
+// pipelines, reload and the dead-letter queue. With admin.token set, every endpoint wants
+// `Authorization: Bearer <token>` and answers 401 without it.
+//
+//   GET  /metrics                 Prometheus text format
+//   GET  /healthz                 200 while the process runs
+//   GET  /readyz                  200 when every pipeline runs, else 503 with the reasons
+//   GET  /api/pipelines           state, counters, last error, configuration (secrets redacted)
+//   POST /api/reload              re-reads the pipelines directory (hot reload)
+//   GET  /api/dlq                 dead-letter entries (?pipeline=&sink=&older_than=)
+//   GET  /api/dlq/entry?id=N      one entry with its event
+//   POST /api/dlq/replay          {"ids":[..]} or filters, or {"all":true}
+//   POST /api/dlq/drop            same body
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "switchyard/result.hpp"
+
+namespace switchyard::runtime {
+class Io;
+class Pipeline;
+}  // namespace switchyard::runtime
+namespace switchyard::metrics {
+class Registry;
+}
+namespace switchyard::journal {
+class Journal;
+}
+
+namespace switchyard::admin {
+
+/// A pipeline file that is not running, and why.
+struct PipelineProblem {
+  std::string name;
+  std::string file;
+  std::string error;
+};
+
+/// What the admin API reads from the engine.
+struct Hooks {
+  std::function<std::vector<std::shared_ptr<runtime::Pipeline>>()> pipelines;
+  std::function<std::vector<PipelineProblem>()> problems;
+  /// Reloads the pipelines directory; the summary, or an error. Empty: no reload endpoint.
+  std::function<Result<std::string>()> reload;
+};
+
+struct Settings {
+  std::string listen;  ///< Empty: no admin listener.
+  std::string token;   ///< Empty: no authentication.
+  std::string state_dir;
+  std::string version;
+};
+
+class Admin {
+ public:
+  Admin(runtime::Io& io, Settings settings, metrics::Registry& metrics, Hooks hooks);
+  ~Admin();
+  Admin(const Admin&) = delete;
+  Admin& operator=(const Admin&) = delete;
+
+  /// Registers the routes and opens the listener; an error names the address.
+  Status start();
+  /// Closes the listener.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace switchyard::admin
