@@ -12,6 +12,7 @@ packages=(
   prometheus-cpp-dev
   prometheus  # test-only: a real server scrapes /metrics, promtool checks the format
   clang libclang-rt-14-dev
+  chromium  # test-only: the e2e console test drives it with playwright-core
 )
 
 # The end-to-end tests run in Node (node --test) with packages from npm; use the machine's

@@ -9,12 +9,14 @@
 #include <mutex>
 #include <optional>
 
+#include "admin/console.hpp"
 #include "config/pipeline_config.hpp"
 #include "http/server.hpp"
 #include "journal/codec.hpp"
 #include "journal/dead_letters.hpp"
 #include "log/logging.hpp"
 #include "metrics/registry.hpp"
+#include "runtime/event_tap.hpp"
 #include "runtime/pipeline.hpp"
 #include "switchyard/units.hpp"
 
@@ -138,9 +140,10 @@ void write_pipeline(JsonWriter& w, runtime::Pipeline& p) {
 
 struct Admin::Impl {
   Impl(runtime::Io& io, Settings s, metrics::Registry& m, Hooks h)
-      : settings(std::move(s)), metrics(m), hooks(std::move(h)),
+      : server_io(io), settings(std::move(s)), metrics(m), hooks(std::move(h)),
         server(io, http::ServerSettings{.name = "admin", .listen = settings.listen, .max_body = 1024 * 1024}) {}
 
+  runtime::Io& server_io;
   Settings settings;
   metrics::Registry& metrics;
   Hooks hooks;
@@ -148,21 +151,34 @@ struct Admin::Impl {
   std::vector<std::unique_ptr<HttpRoute>> routes;
   std::mutex dlq_mutex;
   std::optional<journal::DeadLetters> dlq;  // opened on first use
+  // The live console (GET /, GET /api/stream) and the recent events the pipelines feed it.
+  std::shared_ptr<runtime::EventTap> tap = std::make_shared<runtime::EventTap>();
+  Console console{server_io, tap, [this] { return pipelines().body; }};
 
-  bool authorized(const HttpRequest& request) const {
+  // `query_token`: also accept ?token=<admin.token> (the console's page and stream: a browser
+  // opening a page, and EventSource, cannot send an Authorization header).
+  bool authorized(const HttpRequest& request, bool query_token = false) const {
     if (settings.token.empty()) return true;
-    const std::string expected = "Bearer " + settings.token;
-    const auto given = request.headers.get("Authorization").value_or("");
-    return given.size() == expected.size() && CRYPTO_memcmp(given.data(), expected.data(), given.size()) == 0;
+    auto same = [](std::string_view given, std::string_view expected) {
+      return given.size() == expected.size() && CRYPTO_memcmp(given.data(), expected.data(), given.size()) == 0;
+    };
+    if (same(request.headers.get("Authorization").value_or(""), "Bearer " + settings.token)) return true;
+    if (!query_token) return false;
+    const auto given = query_param(request.query, "token");
+    return given && same(*given, settings.token);
   }
 
-  Status add(const char* method, const char* path, std::function<HttpResponse(const HttpRequest&)> handle) {
-    auto route = server.add(method, path, [this, handle = std::move(handle)](const HttpRequest& request, HttpReply reply) {
-      if (!authorized(request)) {
-        HttpResponse r = HttpResponse::error(401, "missing or wrong bearer token (admin.token)");
-        r.headers.set("WWW-Authenticate", "Bearer realm=\"switchyard\"");
-        return reply(std::move(r));
-      }
+  static HttpResponse unauthorized() {
+    HttpResponse r = HttpResponse::error(401, "missing or wrong bearer token (admin.token)");
+    r.headers.set("WWW-Authenticate", "Bearer realm=\"switchyard\"");
+    return r;
+  }
+
+  Status add(const char* method, const char* path, std::function<HttpResponse(const HttpRequest&)> handle,
+             bool query_token = false) {
+    auto route = server.add(method, path, [this, handle = std::move(handle), query_token](const HttpRequest& request,
+                                                                                        HttpReply reply) {
+      if (!authorized(request, query_token)) return reply(unauthorized());
       try {
         reply(handle(request));
       } catch (const std::exception& ex) {
@@ -257,6 +273,8 @@ struct Admin::Impl {
 
   Status routes_up() {
     for (Status s : {
+             add("GET", "/", [](const HttpRequest&) { return Console::page(); }, /*query_token=*/true),
+             add_stream(),
              add("GET", "/metrics", [this](const HttpRequest&) {
                HttpResponse r;
                r.headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
@@ -274,12 +292,28 @@ struct Admin::Impl {
       if (!s) return s;
     }
     if (hooks.reload) {
-      return add("POST", "/api/reload", [this](const HttpRequest&) {
-        auto summary = hooks.reload();
-        if (!summary) return HttpResponse::error(422, summary.error().message);
-        return HttpResponse::json(200, "{\"status\":\"reloaded\",\"summary\":" + HttpResponse::json_quote(*summary) + "}");
+      // Answered once the reload is applied (on the engine's reload thread).
+      auto route = server.add("POST", "/api/reload", [this](const HttpRequest& request, HttpReply reply) {
+        if (!authorized(request)) return reply(unauthorized());
+        hooks.reload([reply](Result<std::string> summary) {
+          if (!summary) return reply(HttpResponse::error(422, summary.error().message));
+          reply(HttpResponse::json(200, "{\"status\":\"reloaded\",\"summary\":" + HttpResponse::json_quote(*summary) + "}"));
+        });
       });
+      if (!route) return route.error();
+      routes.push_back(std::move(*route));
     }
+    return {};
+  }
+
+  Status add_stream() {
+    auto route = server.add_event_stream(
+        "/api/stream", [this](const HttpRequest& request, std::shared_ptr<http::EventStream> stream) {
+          if (!authorized(request, /*query_token=*/true)) return std::optional<HttpResponse>(unauthorized());
+          return console.subscribe(std::move(stream));
+        });
+    if (!route) return route.error();
+    routes.push_back(std::move(*route));
     return {};
   }
 
@@ -401,7 +435,12 @@ Status Admin::start() {
   return {};
 }
 
+std::shared_ptr<runtime::EventTap> Admin::tap() const {
+  return impl_->settings.listen.empty() ? nullptr : impl_->tap;
+}
+
 void Admin::stop() {
+  impl_->console.stop();
   impl_->metrics.set_collector(nullptr);
   impl_->routes.clear();
   impl_->server.close();

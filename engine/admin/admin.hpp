@@ -3,6 +3,8 @@
 // pipelines, reload and the dead-letter queue. With admin.token set, every endpoint wants
 // `Authorization: Bearer <token>` and answers 401 without it.
 //
+//   GET  /                        the live console (a page; admin/console.hpp)
+//   GET  /api/stream              its Server-Sent Events stream (also takes ?token=, as does /)
 //   GET  /metrics                 Prometheus text format
 //   GET  /healthz                 200 while the process runs
 //   GET  /readyz                  200 when every pipeline runs, else 503 with the reasons
@@ -21,6 +23,7 @@
 #include "switchyard/result.hpp"
 
 namespace switchyard::runtime {
+class EventTap;
 class Io;
 class Pipeline;
 }  // namespace switchyard::runtime
@@ -44,8 +47,9 @@ struct PipelineProblem {
 struct Hooks {
   std::function<std::vector<std::shared_ptr<runtime::Pipeline>>()> pipelines;
   std::function<std::vector<PipelineProblem>()> problems;
-  /// Reloads the pipelines directory; the summary, or an error. Empty: no reload endpoint.
-  std::function<Result<std::string>()> reload;
+  /// Reloads the pipelines directory and calls back (any thread) with the summary or the
+  /// errors. Empty: no reload endpoint.
+  std::function<void(std::function<void(Result<std::string>)>)> reload;
 };
 
 struct Settings {
@@ -66,6 +70,9 @@ class Admin {
   Status start();
   /// Closes the listener.
   void stop();
+  /// Where pipelines report recent events for the console (Services::tap); nullptr without
+  /// an admin listener.
+  std::shared_ptr<runtime::EventTap> tap() const;
 
  private:
   struct Impl;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "config/engine_config.hpp"
@@ -95,6 +96,29 @@ int run(const Common& common) {
     return 1;
   }
   engine.start(std::move(pipelines));
+  // Hot reload re-reads every file; the registry and engine config stay as they were.
+  const std::filesystem::path dir = setup.engine.pipelines_dir;
+  auto load = [&setup, dir] {
+    std::vector<runtime::PipelineFile> files;
+    for (const auto& path : config::pipeline_files(dir)) {
+      runtime::PipelineFile f;
+      f.file = path.string();
+      std::ifstream in(path, std::ios::binary);
+      f.content.assign(std::istreambuf_iterator<char>(in), {});
+      config::Diagnostics diagnostics;
+      config::PipelineConfig pipeline;
+      if (config::load_pipeline(path, setup.registry, pipeline, diagnostics)) {
+        f.config = std::move(pipeline);
+      } else {
+        for (const auto& d : diagnostics) f.error += (f.error.empty() ? "" : "\n") + config::format(d);
+      }
+      files.push_back(std::move(f));
+    }
+    return files;
+  };
+  if (Status s = engine.enable_reload(load, setup.engine.watch); !s) {
+    log.warn("pipelines.watch: {}; reload with SIGHUP or POST /api/reload", s.error().message);
+  }
   return engine.run();
 }
 

@@ -33,7 +33,155 @@ using Clock = std::chrono::steady_clock;
 struct RouteEntry {
   HttpHandler handler;
   std::uint64_t max_body = 0;
+  std::string owner;  // the pipeline that registered it; empty: none
+  // The route this one replaced (the previous version of the same pipeline during a hot
+  // reload); it serves again if this one goes first.
+  std::shared_ptr<RouteEntry> shadowed;
+  EventStreamHandler stream;  // set: a Server-Sent Events route (handler is empty)
+  std::size_t max_buffered = 0;
 };
+
+// One Server-Sent Events response: the frames the handler's side queues (any thread) and
+// the session writes (its strand). At most one write is in flight; the bytes queued plus
+// the bytes of that write are bounded by max_buffered, past which the client is dropped.
+class StreamState final : public EventStream {
+ public:
+  enum class Next { wait, write, finish, drop };
+
+  explicit StreamState(std::size_t max_buffered) : max_(max_buffered) {}
+
+  bool send(std::string_view name, std::string_view data) override {
+    std::string frame;
+    frame.reserve(name.size() + data.size() + 16);
+    if (!name.empty()) {
+      frame += "event: ";
+      for (char c : name) frame += (c == '\r' || c == '\n') ? ' ' : c;
+      frame += '\n';
+    }
+    // One data: line per line of `data`: CR, LF and CRLF all end a line in SSE, so none
+    // can smuggle in a field of its own.
+    std::size_t start = 0;
+    for (;;) {
+      const std::size_t end = data.find_first_of("\r\n", start);
+      frame += "data: ";
+      frame.append(data.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+      frame += '\n';
+      if (end == std::string_view::npos) break;
+      start = end + 1;
+      if (data[end] == '\r' && start < data.size() && data[start] == '\n') ++start;
+    }
+    frame += '\n';
+    return queue(std::move(frame));
+  }
+
+  bool comment(std::string_view text) override {
+    std::string frame = ": ";
+    for (char c : text) frame += (c == '\r' || c == '\n') ? ' ' : c;
+    frame += "\n\n";
+    return queue(std::move(frame));
+  }
+
+  bool open() const override {
+    std::lock_guard lock(mutex_);
+    return !ended_;
+  }
+
+  void close() override {
+    std::function<void()> kick;
+    {
+      std::lock_guard lock(mutex_);
+      if (ended_) return;
+      ended_ = true;
+      kick = take_kick();
+    }
+    if (kick) kick();
+  }
+
+  // --- the session's side (its strand) ---
+
+  /// Starts writing: `head` goes before anything queued; `kick` schedules a flush.
+  void attach(std::string_view head, std::function<void()> kick) {
+    std::lock_guard lock(mutex_);
+    pending_.insert(0, head);
+    kick_ = std::move(kick);
+  }
+  /// What to do next; with Next::write, `out` holds the bytes to write.
+  Next take(std::string& out) {
+    std::lock_guard lock(mutex_);
+    kicked_ = false;
+    if (dropped_) return Next::drop;
+    if (writing_) return Next::wait;
+    if (!pending_.empty()) {
+      out.clear();
+      out.swap(pending_);
+      in_flight_ = out.size();
+      writing_ = true;
+      return Next::write;
+    }
+    return ended_ ? Next::finish : Next::wait;
+  }
+  void written() {
+    std::lock_guard lock(mutex_);
+    in_flight_ = 0;
+    writing_ = false;
+  }
+  /// The connection is gone: refuse frames from now on.
+  void detach() {
+    std::lock_guard lock(mutex_);
+    ended_ = true;
+    kick_ = nullptr;
+    pending_.clear();
+  }
+  std::size_t limit() const { return max_; }
+
+ private:
+  bool queue(std::string frame) {
+    std::function<void()> kick;
+    bool accepted = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (ended_) return false;
+      if (pending_.size() + in_flight_ + frame.size() > max_) {
+        ended_ = true;
+        dropped_ = true;
+        pending_.clear();
+      } else {
+        pending_ += frame;
+        accepted = true;
+      }
+      kick = take_kick();
+    }
+    if (kick) kick();
+    return accepted;
+  }
+
+  // Call with the mutex held: the kick to run once unlocked, unless one is already due.
+  std::function<void()> take_kick() {
+    if (kicked_ || !kick_) return nullptr;
+    kicked_ = true;
+    return kick_;
+  }
+
+  const std::size_t max_;
+  mutable std::mutex mutex_;
+  std::string pending_;
+  std::size_t in_flight_ = 0;
+  bool writing_ = false;
+  bool ended_ = false;
+  bool dropped_ = false;
+  bool kicked_ = false;
+  std::function<void()> kick_;
+};
+
+constexpr std::string_view kStreamHead =
+    "HTTP/1.1 200 OK\r\n"
+    "Server: switchyard\r\n"
+    "Content-Type: text/event-stream; charset=utf-8\r\n"
+    "Cache-Control: no-store\r\n"
+    "X-Accel-Buffering: no\r\n"
+    "X-Content-Type-Options: nosniff\r\n"
+    "Connection: close\r\n"
+    "\r\n";
 
 }  // namespace
 
@@ -57,7 +205,28 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   std::map<std::string, std::map<std::string, std::shared_ptr<RouteEntry>, std::less<>>, std::less<>> routes;
 
   std::atomic<std::uint64_t> accepted{0}, refused{0}, active{0}, requests{0}, not_found{0},
-      too_large{0}, timed_out{0};
+      too_large{0}, timed_out{0}, streams_open{0}, streams_dropped{0};
+
+  // Open event streams, ended by close().
+  std::mutex streams_mutex;
+  std::vector<std::weak_ptr<StreamState>> streams;
+
+  void add_stream(const std::shared_ptr<StreamState>& stream) {
+    std::lock_guard lock(streams_mutex);
+    std::erase_if(streams, [](const auto& w) { return w.expired(); });
+    streams.push_back(stream);
+  }
+  void close_streams() {
+    std::vector<std::shared_ptr<StreamState>> open;
+    {
+      std::lock_guard lock(streams_mutex);
+      for (auto& w : streams) {
+        if (auto s = w.lock()) open.push_back(std::move(s));
+      }
+      streams.clear();
+    }
+    for (auto& s : open) s->close();
+  }
 
   // Finds the route for method + path. When only another method matches, `allow` lists them.
   std::shared_ptr<RouteEntry> find(std::string_view method, std::string_view path,
@@ -89,7 +258,13 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       : server_(std::move(server)), stream_(std::move(stream)), remote_(std::move(remote)),
         handler_timer_(stream_.get_executor()) {}
 
-  ~Session() { server_->active.fetch_sub(1, std::memory_order_relaxed); }
+  ~Session() {
+    if (stream_state_) {
+      stream_state_->detach();
+      server_->streams_open.fetch_sub(1, std::memory_order_relaxed);
+    }
+    server_->active.fetch_sub(1, std::memory_order_relaxed);
+  }
 
   void run() {
     if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
@@ -210,6 +385,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     keep_alive_ = req.keep_alive();
     const HttpRequest request{method_, path_, query_, headers, req.body(), remote_};
+    if (route_->stream) return dispatch_stream(request);
 
     // The reply may come from any thread, once; the first of reply and timeout wins. A
     // reply made while the handler is still running on this thread (the usual case: the
@@ -255,6 +431,92 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       reply(HttpResponse::unavailable("the pipeline did not answer in time", 5));
     });
   }
+
+  // --- Server-Sent Events ---
+
+  void dispatch_stream(const HttpRequest& request) {
+    auto route = std::move(route_);
+    auto state = std::make_shared<StreamState>(route->max_buffered);
+    std::optional<HttpResponse> answer;
+    try {
+      answer = route->stream(request, state);
+    } catch (const std::exception& ex) {
+      server_->log->error("{} {}: handler threw: {}", method_, path_, ex.what());
+      answer = HttpResponse::error(500, "internal error");
+    } catch (...) {
+      server_->log->error("{} {}: handler threw", method_, path_);
+      answer = HttpResponse::error(500, "internal error");
+    }
+    if (answer) {
+      state->detach();
+      return respond(std::move(*answer), keep_alive_);
+    }
+    // From here the connection carries this one response until either side ends it. The
+    // read has no deadline (the client only listens); each write has read_timeout.
+    stream_state_ = state;
+    server_->streams_open.fetch_add(1, std::memory_order_relaxed);
+    server_->add_stream(state);
+    std::weak_ptr<Session> weak = this->shared_from_this();
+    state->attach(kStreamHead, [weak, executor = stream_.get_executor()] {
+      asio::post(executor, [weak] {
+        if (auto self = weak.lock()) self->flush_stream();
+      });
+    });
+    lowest().expires_never();
+    watch_client();
+    flush_stream();
+  }
+
+  // Keeps a read open to notice the client leaving; what it sends is ignored.
+  void watch_client() {
+    buffer_.consume(buffer_.size());
+    stream_.async_read_some(buffer_.prepare(4096), [self = this->shared_from_this()](beast::error_code ec,
+                                                                                    std::size_t n) {
+      if (ec) return self->end_stream();
+      self->buffer_.commit(n);
+      self->watch_client();
+    });
+  }
+
+  void flush_stream() {
+    if (!stream_state_) return;
+    switch (stream_state_->take(stream_out_)) {
+      case StreamState::Next::wait:
+        return;
+      case StreamState::Next::finish:
+        return end_stream();
+      case StreamState::Next::drop:
+        server_->streams_dropped.fetch_add(1, std::memory_order_relaxed);
+        server_->log->warn("{} {}: event-stream client {} fell more than {} bytes behind; dropped", method_, path_,
+                           remote_, stream_state_->limit());
+        return end_stream();
+      case StreamState::Next::write:
+        break;
+    }
+    lowest().expires_after(settings().read_timeout);  // the write's deadline (the read has none)
+    asio::async_write(stream_, asio::buffer(stream_out_), [self = this->shared_from_this()](
+                                                              beast::error_code ec, std::size_t) {
+      if (!self->stream_state_) return;
+      if (ec) {
+        if (ec == beast::error::timeout) self->server_->timed_out.fetch_add(1, std::memory_order_relaxed);
+        self->server_->log->debug("{}: event stream: {}", self->remote_, ec.message());
+        return self->end_stream();
+      }
+      self->stream_state_->written();
+      self->flush_stream();
+    });
+  }
+
+  // Ends the stream and closes the connection (which cancels the pending read and write).
+  void end_stream() {
+    if (!stream_state_) return;
+    stream_state_->detach();
+    stream_state_.reset();
+    server_->streams_open.fetch_sub(1, std::memory_order_relaxed);
+    beast::error_code ignored;
+    lowest().socket().close(ignored);
+  }
+
 
   void respond_and_close(HttpResponse response) { respond(std::move(response), false); }
 
@@ -342,6 +604,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::atomic<bool> dispatching_{false};
   std::thread::id dispatch_thread_;
   std::optional<HttpResponse> sync_response_;
+  std::shared_ptr<StreamState> stream_state_;  // set while the connection carries an event stream
+  std::string stream_out_;                     // the bytes of the stream's write in flight
 };
 
 }  // namespace
@@ -443,6 +707,7 @@ void Server::close() {
     beast::error_code ignored;
     impl->acceptor.close(ignored);
   });
+  impl_->close_streams();
 }
 
 std::string Server::local_endpoint() const {
@@ -459,6 +724,8 @@ ServerStats Server::stats() const {
   s.not_found = impl_->not_found.load();
   s.too_large = impl_->too_large.load();
   s.timed_out = impl_->timed_out.load();
+  s.streams = impl_->streams_open.load();
+  s.streams_dropped = impl_->streams_dropped.load();
   return s;
 }
 
@@ -476,7 +743,23 @@ class RouteHandle final : public HttpRoute {
     auto m = server->routes.find(method_);
     if (m == server->routes.end()) return;
     auto p = m->second.find(path_);
-    if (p != m->second.end() && p->second == entry_) m->second.erase(p);
+    if (p == m->second.end()) return;
+    if (p->second == entry_) {
+      // The serving route goes: the one it shadowed (if any) serves again.
+      if (entry_->shadowed) {
+        p->second = entry_->shadowed;
+      } else {
+        m->second.erase(p);
+      }
+    } else {
+      // A shadowed route goes (the old version after a reload): unlink it from the chain.
+      for (auto* e = &p->second; *e; e = &(*e)->shadowed) {
+        if ((*e)->shadowed == entry_) {
+          (*e)->shadowed = entry_->shadowed;
+          break;
+        }
+      }
+    }
     if (m->second.empty()) server->routes.erase(m);
   }
 
@@ -489,22 +772,57 @@ class RouteHandle final : public HttpRoute {
 
 Result<std::unique_ptr<HttpRoute>> Server::add(std::string method, std::string path,
                                                HttpHandler handler, HttpRouteOptions options) {
+  return add_owned({}, std::move(method), std::move(path), std::move(handler), options);
+}
+
+Result<std::unique_ptr<HttpRoute>> Server::add_owned(std::string owner, std::string method, std::string path,
+                                                     HttpHandler handler, HttpRouteOptions options) {
   if (path.empty() || path.front() != '/') {
     return invalid_config("path '" + path + "' must start with '/'");
   }
   if (!handler) return invalid_config("route " + path + " has no handler");
-  auto entry = std::make_shared<RouteEntry>(RouteEntry{std::move(handler), options.max_body});
+  auto entry = std::make_shared<RouteEntry>(RouteEntry{std::move(handler), options.max_body, std::move(owner), nullptr});
   {
     std::unique_lock lock(impl_->routes_mutex);
     auto& paths = impl_->routes[method];
-    if (paths.find(path) != paths.end()) {
-      return invalid_config(method + " " + path + " is already served by another pipeline");
+    auto it = paths.find(path);
+    if (it != paths.end()) {
+      if (entry->owner.empty() || it->second->owner != entry->owner) {
+        return invalid_config(method + " " + path + " is already served by " +
+                              (it->second->owner.empty() ? std::string("another component")
+                                                         : "pipeline '" + it->second->owner + "'"));
+      }
+      // A new version of the same pipeline: it takes the path over at once.
+      entry->shadowed = it->second;
+      it->second = entry;
+    } else {
+      paths.emplace(path, entry);
     }
-    paths.emplace(path, entry);
   }
   auto handle = std::make_unique<RouteHandle>(impl_, method, path, entry);
   if (Status s = open(); !s) return s.error();  // the handle's destructor removes the route
   impl_->log->debug("route {} {} added", method, path);
+  return std::unique_ptr<HttpRoute>(std::move(handle));
+}
+
+Result<std::unique_ptr<HttpRoute>> Server::add_event_stream(std::string path, EventStreamHandler handler,
+                                                            EventStreamOptions options) {
+  if (path.empty() || path.front() != '/') {
+    return invalid_config("path '" + path + "' must start with '/'");
+  }
+  if (!handler) return invalid_config("route " + path + " has no handler");
+  auto entry = std::make_shared<RouteEntry>();
+  entry->stream = std::move(handler);
+  entry->max_buffered = options.max_buffered;
+  {
+    std::unique_lock lock(impl_->routes_mutex);
+    auto& paths = impl_->routes["GET"];
+    if (paths.find(path) != paths.end()) return invalid_config("GET " + path + " is already served");
+    paths.emplace(path, entry);
+  }
+  auto handle = std::make_unique<RouteHandle>(impl_, "GET", path, entry);
+  if (Status s = open(); !s) return s.error();  // the handle's destructor removes the route
+  impl_->log->debug("event stream GET {} added", path);
   return std::unique_ptr<HttpRoute>(std::move(handle));
 }
 

@@ -3,9 +3,13 @@
 // Beast stays in server.cpp; this header is all the rest of the engine sees.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "switchyard/http.hpp"
 
@@ -39,7 +43,41 @@ struct ServerStats {
   std::uint64_t not_found = 0;
   std::uint64_t too_large = 0;
   std::uint64_t timed_out = 0;  ///< Connections cut off by read_timeout.
+  std::uint64_t streams = 0;    ///< Event streams open now.
+  std::uint64_t streams_dropped = 0;  ///< Event-stream clients dropped for falling behind.
 };
+
+/// The sending end of one Server-Sent Events response (`text/event-stream`). Thread-safe,
+/// and it never blocks: frames queue per client up to a bound (EventStreamOptions); a client
+/// that falls that far behind is dropped (its connection closed), so a slow reader never
+/// holds up the engine. The stream ends when the client goes, on close(), or when the
+/// server closes.
+class EventStream {
+ public:
+  virtual ~EventStream() = default;
+  /// Queues one event: `event: <name>` (omitted when empty) and one `data:` line per line
+  /// of `data`. False once the stream has ended (then nothing is queued).
+  virtual bool send(std::string_view name, std::string_view data) = 0;
+  /// Queues a comment line (": text"), e.g. a keep-alive. False once ended.
+  virtual bool comment(std::string_view text) = 0;
+  /// Whether frames are still accepted.
+  virtual bool open() const = 0;
+  /// Ends the stream: what is queued is still written, then the connection closes.
+  virtual void close() = 0;
+};
+
+struct EventStreamOptions {
+  /// Bytes queued for one client (written or not yet acknowledged by its socket) before
+  /// that client is dropped.
+  std::size_t max_buffered = 1024 * 1024;
+};
+
+/// Handles a request on an event-stream route. Return a response to answer it as usual
+/// (401, 503...); return nullopt to accept it: the 200 `text/event-stream` head goes out
+/// and `stream` is the handler's to keep and send to from any thread (frames sent during
+/// the call follow the head). Runs on an I/O thread; must not block.
+using EventStreamHandler =
+    std::function<std::optional<HttpResponse>(const HttpRequest&, std::shared_ptr<EventStream> stream)>;
 
 /// The listener. Thread-safe. It opens its socket on the first route (or on open()), so an
 /// engine whose pipelines take no HTTP opens no port.
@@ -53,11 +91,21 @@ class Server final : public HttpRoutes {
   Result<std::unique_ptr<HttpRoute>> add(std::string method, std::string path,
                                          HttpHandler handler,
                                          HttpRouteOptions options = {}) override;
+  /// add() for a route of pipeline `owner`: a pipeline may register a path its own previous
+  /// version still holds (hot reload); the new route serves from now on, and the old one
+  /// again only if the new one goes first. Other pipelines get the usual conflict error.
+  Result<std::unique_ptr<HttpRoute>> add_owned(std::string owner, std::string method, std::string path,
+                                               HttpHandler handler, HttpRouteOptions options = {});
+
+  /// A Server-Sent Events route: GET `path`, answered by `handler` (see EventStreamHandler).
+  Result<std::unique_ptr<HttpRoute>> add_event_stream(std::string path, EventStreamHandler handler,
+                                                      EventStreamOptions options = {});
 
   /// Binds and starts accepting (idempotent). Errors name the address.
   Status open();
-  /// Stops accepting. Open connections end with the engine's executor (or at their
-  /// timeouts); routes stay until their handles are dropped.
+  /// Stops accepting and ends every event stream (after what is queued). Other open
+  /// connections end with the engine's executor (or at their timeouts); routes stay until
+  /// their handles are dropped.
   void close();
   /// The bound address ("127.0.0.1:43117"); empty before open().
   std::string local_endpoint() const;

@@ -60,6 +60,7 @@ using Op = std::variant<AppendOp, CompleteOp, DeadLetterOp, StateWrite, TaskOp>;
 
 struct Attached {
   PipelineKey key;
+  std::uint64_t token = 0;
   std::map<std::string, std::uint64_t> bits;  // sink name → bit
   bool durable = true;
   std::function<void(Replay)> on_replay;
@@ -86,6 +87,8 @@ struct Journal::Impl {
   std::thread writer;
 
   std::uint64_t last_seq = 0;  // writer thread
+  std::atomic<std::uint64_t> committed_seq{0};
+  std::uint64_t next_token = 1;
   std::int64_t page_size = 4096;
   std::int64_t data_version = -1;
   std::chrono::steady_clock::time_point next_purge;
@@ -177,6 +180,7 @@ struct Journal::Impl {
       return;
     }
     if (!batch.empty()) commits.fetch_add(1, std::memory_order_relaxed);
+    committed_seq.store(last_seq, std::memory_order_release);
     measure();
     for (auto& [done, seq] : acks) done(seq);
     for (auto& [handler, replay] : replays) handler(std::move(replay));
@@ -331,7 +335,7 @@ struct Journal::Impl {
   }
 
   Result<PipelineKey> attach(const std::string& name, const std::vector<std::string>& sinks,
-                             bool durable, std::function<void(Replay)> on_replay) {
+                             bool durable, std::function<void(Replay)> on_replay, bool replacing) {
     if (sinks.size() > kMaxSinks) return invalid_config("a pipeline has at most 63 sinks");
     auto ins = db.prepare("INSERT OR IGNORE INTO pipelines(name) VALUES (?)");
     if (!ins) return ins.error();
@@ -343,6 +347,7 @@ struct Journal::Impl {
     if (sel->step() != SQLITE_ROW) return permanent(db.error());
     Attached a;
     a.key.id = sel->integer(0);
+    a.key.token = next_token++;
     a.durable = durable;
     a.on_replay = std::move(on_replay);
 
@@ -355,7 +360,7 @@ struct Journal::Impl {
     // Sinks gone from the configuration: their pending deliveries go to the DLQ, where an
     // operator sees them (and can replay them if the sink comes back), and their bit is freed.
     for (auto it = known.begin(); it != known.end();) {
-      if (std::find(sinks.begin(), sinks.end(), it->first) != sinks.end()) {
+      if (replacing || std::find(sinks.begin(), sinks.end(), it->first) != sinks.end()) {
         ++it;
         continue;
       }
@@ -485,14 +490,19 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
 const std::filesystem::path& Journal::file() const { return impl_->file; }
 
 Result<PipelineKey> Journal::attach(const std::string& pipeline, const std::vector<std::string>& sinks,
-                                    bool durable, std::function<void(Replay)> on_replay) {
-  auto result = impl_->on_writer([&] { return impl_->attach(pipeline, sinks, durable, std::move(on_replay)); });
-  return result;
+                                    bool durable, std::function<void(Replay)> on_replay, bool replacing) {
+  return impl_->on_writer([&] { return impl_->attach(pipeline, sinks, durable, std::move(on_replay), replacing); });
 }
 
-void Journal::detach(const std::string& pipeline) {
-  impl_->on_writer([&] { return impl_->attached.erase(pipeline); });
+void Journal::detach(const std::string& pipeline, std::uint64_t token) {
+  impl_->on_writer([&] {
+    auto it = impl_->attached.find(pipeline);
+    if (it != impl_->attached.end() && it->second.key.token == token) impl_->attached.erase(it);
+    return 0;
+  });
 }
+
+std::uint64_t Journal::last_committed() const { return impl_->committed_seq.load(std::memory_order_acquire); }
 
 void Journal::append(std::int64_t pipeline, std::uint64_t mask, std::string body, StateWrites writes,
                      std::function<void(Result<std::uint64_t>)> done) {
@@ -513,14 +523,14 @@ bool Journal::full() const {
   return impl_->cap_full.load(std::memory_order_relaxed) || impl_->disk_full.load(std::memory_order_relaxed);
 }
 
-Result<std::vector<Pending>> Journal::pending(std::int64_t pipeline, std::uint64_t bit,
-                                              std::uint64_t from_seq, std::size_t limit) {
+Result<std::vector<Pending>> Journal::pending(std::int64_t pipeline, std::uint64_t bit, std::uint64_t from_seq,
+                                              std::size_t limit, std::uint64_t to_seq) {
   std::lock_guard lock(impl_->read_mutex);
   auto stmt = impl_->reader.prepare(
-      "SELECT seq, body FROM events WHERE seq >= ? AND pipeline = ? AND (pending & ?) != 0 "
+      "SELECT seq, body FROM events WHERE seq >= ? AND seq <= ? AND pipeline = ? AND (pending & ?) != 0 "
       "ORDER BY seq LIMIT ?");
   if (!stmt) return stmt.error();
-  stmt->bind(1, from_seq).bind(2, pipeline).bind(3, bit).bind(4, static_cast<std::int64_t>(limit));
+  stmt->bind(1, from_seq).bind(2, to_seq).bind(3, pipeline).bind(4, bit).bind(5, static_cast<std::int64_t>(limit));
   std::vector<Pending> out;
   int rc;
   while ((rc = stmt->step()) == SQLITE_ROW) {

@@ -36,6 +36,7 @@ struct Options {
 /// A pipeline's identity in the journal: its id and one bit per sink, in configuration order.
 struct PipelineKey {
   std::int64_t id = 0;
+  std::uint64_t token = 0;  ///< This attachment, for detach().
   std::vector<std::uint64_t> sink_bits;
   std::vector<std::string> warnings;  ///< What attach() did that an operator should know.
 };
@@ -99,12 +100,16 @@ class Journal {
   const std::filesystem::path& file() const;
 
   /// Registers a running pipeline and its sinks (bits are kept across restarts). Deliveries
-  /// still pending for sinks that are no longer configured move to the dead-letter queue.
-  /// `on_replay` (writer thread) receives dead-lettered events an operator replays.
+  /// still pending for sinks that are no longer configured move to the dead-letter queue,
+  /// unless `replacing` (a hot reload: the previous version may still be delivering them;
+  /// they move at the next start). `on_replay` (writer thread) receives dead-lettered
+  /// events an operator replays; the latest attachment of a name gets them.
   Result<PipelineKey> attach(const std::string& pipeline, const std::vector<std::string>& sinks,
-                             bool durable, std::function<void(Replay)> on_replay);
-  /// Stops handing replays to `pipeline`.
-  void detach(const std::string& pipeline);
+                             bool durable, std::function<void(Replay)> on_replay, bool replacing = false);
+  /// Ends the attachment `token` of `pipeline` (a newer one stays).
+  void detach(const std::string& pipeline, std::uint64_t token);
+  /// The sequence number of the latest committed event.
+  std::uint64_t last_committed() const;
 
   /// Makes an event durable for the sinks in `mask`, together with `writes`; `done` gets its
   /// sequence number once committed, or a retryable error (disk full, I/O error).
@@ -122,10 +127,10 @@ class Journal {
   /// the disk full. Clears once space returns.
   bool full() const;
 
-  /// Up to `limit` events of `pipeline` still wanted by sink `bit`, from `from_seq` on,
-  /// oldest first. Thread-safe (its own connection).
-  Result<std::vector<Pending>> pending(std::int64_t pipeline, std::uint64_t bit,
-                                       std::uint64_t from_seq, std::size_t limit);
+  /// Up to `limit` events of `pipeline` still wanted by sink `bit`, from `from_seq` up to
+  /// `to_seq`, oldest first. Thread-safe (its own connection).
+  Result<std::vector<Pending>> pending(std::int64_t pipeline, std::uint64_t bit, std::uint64_t from_seq,
+                                       std::size_t limit, std::uint64_t to_seq = ~std::uint64_t{0} >> 1);
   /// Events of `pipeline` that a sink in `mask` has not finished with (committed so far).
   Result<std::int64_t> pending_count(std::int64_t pipeline, std::uint64_t mask);
   /// Every unexpired state entry.

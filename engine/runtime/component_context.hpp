@@ -5,6 +5,7 @@
 #include <string>
 
 #include "http/client.hpp"
+#include "http/server.hpp"
 #include "log/logging.hpp"
 #include "metrics/registry.hpp"
 #include "runtime/io.hpp"
@@ -13,19 +14,38 @@
 
 namespace switchyard::runtime {
 
+class EventTap;
+
 /// What the engine shares with every component.
 struct Services {
   Io& io;
   MemoryStateStore& state;
-  HttpRoutes& routes;
+  http::Server& routes;
   /// The journal in state.dir; nullptr keeps every pipeline in memory (tests, `switchyard test`).
   journal::Journal* journal = nullptr;
   /// Where components' metrics go; nullptr: a registry nobody scrapes.
   metrics::Registry* metrics = nullptr;
+  /// Recent events for the admin console (runtime/event_tap.hpp); nullptr: none kept.
+  std::shared_ptr<EventTap> tap;
 };
 
 /// The registry of engines without an admin API (tests, `switchyard test`, `plugins check`).
 metrics::Registry& unscraped_metrics();
+
+/// The shared listener as a pipeline's components see it: routes are registered in the
+/// pipeline's name, so its next version (hot reload) can take them over.
+class PipelineRoutes final : public HttpRoutes {
+ public:
+  PipelineRoutes(http::Server& server, std::string pipeline) : server_(server), pipeline_(std::move(pipeline)) {}
+  Result<std::unique_ptr<HttpRoute>> add(std::string method, std::string path, HttpHandler handler,
+                                         HttpRouteOptions options) override {
+    return server_.add_owned(pipeline_, std::move(method), std::move(path), std::move(handler), options);
+  }
+
+ private:
+  http::Server& server_;
+  std::string pipeline_;
+};
 
 class ComponentContext final : public Context {
  public:
@@ -38,6 +58,7 @@ class ComponentContext final : public Context {
         state_(services.state, pipeline_ + "/" + component_ + "/", durable_state),
         emitter_(emitter),
         services_(services),
+        routes_(services.routes, pipeline_),
         metrics_((services.metrics ? *services.metrics : unscraped_metrics()).scoped(pipeline_, component_)) {}
 
   std::string_view pipeline() const override { return pipeline_; }
@@ -46,7 +67,7 @@ class ComponentContext final : public Context {
   Executor& executor() override { return executor_; }
   StateStore& state() override { return state_; }
   Emitter& emitter() override { return emitter_; }
-  HttpRoutes& routes() override { return services_.routes; }
+  HttpRoutes& routes() override { return routes_; }
   std::unique_ptr<HttpClient> http_client(const HttpClientOptions& options) override {
     return http::make_client(services_.io, executor_, logger_, options);
   }
@@ -63,6 +84,7 @@ class ComponentContext final : public Context {
   ScopedStateStore state_;
   Emitter& emitter_;
   Services& services_;
+  PipelineRoutes routes_;
   std::unique_ptr<Metrics> metrics_;
 };
 

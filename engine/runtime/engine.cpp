@@ -5,7 +5,13 @@
 
 #include <condition_variable>
 #include <csignal>
+#include <deque>
+#include <fstream>
+#include <future>
+#include <map>
 #include <mutex>
+#include <set>
+#include <thread>
 
 #include "admin/admin.hpp"
 #include "http/server.hpp"
@@ -16,12 +22,13 @@
 #include "runtime/io.hpp"
 #include "runtime/pipeline.hpp"
 #include "runtime/state_store.hpp"
+#include "runtime/watch.hpp"
 
 namespace switchyard::runtime {
 
 struct Engine::State {
   explicit State(const config::EngineConfig& c)
-      : config(c), io(c.threads), signals(io.context(), SIGINT, SIGTERM),
+      : config(c), io(c.threads), signals(io.context(), SIGINT, SIGTERM, SIGHUP),
         server(io, http::ServerSettings{.name = "http",
                                         .listen = c.http.listen,
                                         .max_body = c.http.max_body,
@@ -38,8 +45,21 @@ struct Engine::State {
               metrics,
               admin::Hooks{.pipelines = [this] { return running(); },
                            .problems = [this] { return failed(); },
-                           .reload = nullptr}) {
+                           .reload = [this](ReloadDone done) { queue_reload(std::move(done)); }}) {
     services.metrics = &metrics;
+    services.tap = admin.tap();  // recent events for the admin console
+  }
+
+  void queue_reload(ReloadDone done) {
+    {
+      std::lock_guard lock(reload_mutex);
+      if (!loader) {
+        if (done) done(permanent("hot reload is not enabled"));
+        return;
+      }
+      reload_requests.push_back(std::move(done));
+    }
+    reload_cv.notify_one();
   }
 
   std::vector<std::shared_ptr<Pipeline>> running() {
@@ -68,18 +88,231 @@ struct Engine::State {
   std::mutex mutex;
   std::condition_variable changed;
   bool stop_requested = false;
+
+  // Hot reload: one thread applies reloads one at a time.
+  std::mutex reload_mutex;
+  std::condition_variable reload_cv;
+  std::deque<ReloadDone> reload_requests;
+  bool reload_stopping = false;
+  PipelineLoader loader;
+  std::thread reloader;
+  std::unique_ptr<DirectoryWatcher> watcher;
+  std::map<std::string, std::string> contents;  // file → content of its running pipeline
+  std::vector<std::future<void>> retiring;      // old versions draining after a swap
 };
 
-Engine::Engine(const config::EngineConfig& config) : state_(std::make_unique<State>(config)) {
+namespace {
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+}  // namespace
+
+void Engine::wait_for_signal() {
   state_->signals.async_wait([this](const boost::system::error_code& ec, int signal) {
     if (ec) return;
+    if (signal == SIGHUP) {
+      log::engine().info("received SIGHUP, reloading pipelines");
+      state_->queue_reload(nullptr);
+      return wait_for_signal();
+    }
     log::engine().info("received {}, shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
     request_stop();
   });
+}
+
+Engine::Engine(const config::EngineConfig& config) : state_(std::make_unique<State>(config)) {
+  wait_for_signal();
   state_->io.start();
 }
 
-Engine::~Engine() { state_->io.stop(); }
+Engine::~Engine() {
+  stop_reloading();
+  state_->io.stop();
+}
+
+void Engine::stop_reloading() {
+  if (state_->watcher) state_->watcher->stop();
+  {
+    std::lock_guard lock(state_->reload_mutex);
+    state_->reload_stopping = true;
+  }
+  state_->reload_cv.notify_all();
+  if (state_->reloader.joinable()) state_->reloader.join();
+  for (auto& f : state_->retiring) f.wait();
+  state_->retiring.clear();
+}
+
+Status Engine::enable_reload(PipelineLoader load, bool watch) {
+  {
+    std::lock_guard lock(state_->reload_mutex);
+    state_->loader = std::move(load);
+  }
+  state_->reloader = std::thread([this] {
+    for (;;) {
+      std::vector<ReloadDone> waiting;
+      {
+        std::unique_lock lock(state_->reload_mutex);
+        state_->reload_cv.wait(lock, [&] { return state_->reload_stopping || !state_->reload_requests.empty(); });
+        if (state_->reload_stopping) break;
+        // Requests that queued up while the last reload ran are answered by one reload.
+        waiting.assign(std::make_move_iterator(state_->reload_requests.begin()),
+                       std::make_move_iterator(state_->reload_requests.end()));
+        state_->reload_requests.clear();
+      }
+      Result<std::string> result = reload();
+      for (auto& done : waiting) {
+        if (done) done(result);
+      }
+    }
+    std::lock_guard lock(state_->reload_mutex);
+    for (auto& done : state_->reload_requests) {
+      if (done) done(retryable("the engine is stopping"));
+    }
+    state_->reload_requests.clear();
+  });
+  if (!watch) return {};
+  state_->watcher = std::make_unique<DirectoryWatcher>(state_->config.pipelines_dir, std::chrono::milliseconds(50),
+                                                       [this] { state_->queue_reload(nullptr); });
+  return state_->watcher->start();
+}
+
+void Engine::request_reload(ReloadDone done) { state_->queue_reload(std::move(done)); }
+
+// Starts `config` as a new pipeline, or as the new version of `previous`.
+Result<std::shared_ptr<Pipeline>> Engine::launch(const config::PipelineConfig& config,
+                                                const std::shared_ptr<Pipeline>& previous) {
+  auto shared = std::make_shared<const config::PipelineConfig>(config);
+  if (shared->durability == config::Durability::disk && !state_->journal) {
+    log::engine().warn("pipeline {}: durability 'disk' needs state.dir; events are kept in memory", shared->name);
+  }
+  auto pipeline = make_pipeline(shared, state_->services);
+  Status status = pipeline->build();
+  if (status && previous) pipeline->hold_deliveries();
+  if (status) status = pipeline->start();  // a failed start stops what it started
+  if (!status) return status.error();
+  return pipeline;
+}
+
+// Drains and stops `old` in the background; then releases `next` (its new version), which
+// delivers whatever the old one left in the journal.
+void Engine::retire(std::shared_ptr<Pipeline> old, std::shared_ptr<Pipeline> next) {
+  const auto timeout = state_->config.shutdown_timeout;
+  state_->retiring.push_back(std::async(std::launch::async, [old, next, timeout] {
+    // Requests already inside the old version's handlers finish emitting into it first.
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    auto drained = std::make_shared<std::promise<void>>();
+    auto future = drained->get_future();
+    auto finish = [drained] { drained->set_value(); };
+    if (next) {
+      old->drain_for_replacement(finish);
+    } else {
+      old->drain(finish);
+    }
+    if (future.wait_for(timeout) != std::future_status::ready) {
+      log::engine().warn("pipeline {}: the previous version did not drain within shutdown_timeout; what is left "
+                         "stays in the journal", old->name());
+    }
+    old->stop();
+    if (next) next->release();
+    log::engine().info("pipeline {}: previous version stopped", old->name());
+  }));
+  // Forget swaps that have finished.
+  std::erase_if(state_->retiring, [](std::future<void>& f) {
+    return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  });
+}
+
+Result<std::string> Engine::reload() {
+  auto& log = log::engine();
+  const auto started_at = std::chrono::steady_clock::now();
+  PipelineLoader loader;
+  {
+    std::lock_guard lock(state_->reload_mutex);
+    loader = state_->loader;
+  }
+  std::vector<PipelineFile> files = loader();
+  std::map<std::string, std::shared_ptr<Pipeline>> running;
+  for (auto& p : state_->running()) running[p->name()] = p;
+
+  std::vector<std::string> errors, done;
+  std::vector<admin::PipelineProblem> problems;
+  std::set<std::string> names, invalid_files;
+  for (auto& f : files) {
+    if (!f.config) {
+      invalid_files.insert(f.file);
+      errors.push_back(f.error);
+      std::string name;
+      for (auto& [n, p] : running) {
+        if (p->config().file == f.file) name = n;
+      }
+      problems.push_back({name, f.file, (name.empty() ? "" : "still running the previous version; ") + f.error});
+      continue;
+    }
+    const std::string name = f.config->name;
+    if (!names.insert(name).second) {
+      errors.push_back(f.file + ": pipeline name '" + name + "' is used by another file");
+      invalid_files.insert(f.file);
+      problems.push_back({name, f.file, errors.back()});
+      continue;
+    }
+    auto it = running.find(name);
+    const std::shared_ptr<Pipeline> previous = it == running.end() ? nullptr : it->second;
+    if (previous && previous->config().file == f.file && state_->contents[f.file] == f.content) continue;
+    auto next = launch(*f.config, previous);
+    if (!next) {
+      errors.push_back(f.file + ": pipeline " + name + " failed to start: " + next.error().message);
+      problems.push_back({name, f.file, (previous ? "still running the previous version; " : "") + next.error().message});
+      continue;
+    }
+    {
+      std::lock_guard lock(state_->mutex);
+      if (previous) std::erase(state_->pipelines, previous);
+      state_->pipelines.push_back(*next);
+    }
+    state_->contents[f.file] = std::move(f.content);
+    if (previous) retire(previous, *next);
+    done.push_back((previous ? "replaced " : "started ") + name);
+    log.info("pipeline {} {} ({})", name, previous ? "replaced by its new version" : "started", f.file);
+  }
+  // Running pipelines no file defines any more: stopped (drained). A pipeline whose file is
+  // invalid keeps running.
+  for (auto& [name, p] : running) {
+    if (names.count(name) || invalid_files.count(p->config().file)) continue;
+    bool replaced_by_other_file = false;
+    for (auto& f : files) replaced_by_other_file |= f.config && f.config->name == name;
+    if (replaced_by_other_file) continue;
+    {
+      std::lock_guard lock(state_->mutex);
+      std::erase(state_->pipelines, p);
+    }
+    state_->contents.erase(p->config().file);
+    retire(p, nullptr);
+    done.push_back("stopped " + name);
+    log.info("pipeline {} stopped: its file is gone ({})", name, p->config().file);
+  }
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->problems = problems;
+  }
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_at);
+  const bool ok = errors.empty();
+  state_->metrics.counter(metrics::names::kReloads, "Pipeline reloads, by result (ok, error).",
+                          {{"result", ok ? "ok" : "error"}})
+      .inc();
+  std::string summary = done.empty() ? "no changes" : "";
+  for (std::size_t i = 0; i < done.size(); ++i) summary += (i ? ", " : "") + done[i];
+  summary += " (" + std::to_string(ms.count()) + " ms)";
+  if (ok) {
+    log.info("reload: {}", summary);
+    return summary;
+  }
+  std::string message;
+  for (const auto& e : errors) message += (message.empty() ? "" : "\n") + e;
+  log.error("reload: {} file(s) not applied, the running version stays: {} (applied: {})", errors.size(), message,
+            summary);
+  return invalid_config(message + "\napplied: " + summary);
+}
 
 Status Engine::open_journal() {
   if (state_->config.state_dir.empty()) return {};
@@ -104,24 +337,18 @@ std::size_t Engine::start(std::vector<config::PipelineConfig> pipelines) {
   auto& log = log::engine();
   std::size_t started = 0;
   for (auto& config : pipelines) {
-    auto shared = std::make_shared<const config::PipelineConfig>(std::move(config));
-    if (shared->durability == config::Durability::disk && !state_->journal) {
-      log.warn("pipeline {}: durability 'disk' needs state.dir; events are kept in memory", shared->name);
-    }
-    auto pipeline = make_pipeline(shared, state_->services);
-    Status status = pipeline->build();
-    if (status) status = pipeline->start();
-    if (!status) {
-      log.error("pipeline {} ({}) failed to start: {}", shared->name, shared->file,
-                status.error().message);
+    auto pipeline = launch(config, nullptr);
+    if (!pipeline) {
+      log.error("pipeline {} ({}) failed to start: {}", config.name, config.file, pipeline.error().message);
       std::lock_guard lock(state_->mutex);
-      state_->problems.push_back({shared->name, shared->file, status.error().message});
+      state_->problems.push_back({config.name, config.file, pipeline.error().message});
       continue;
     }
-    log.info("pipeline {} started ({} -> {} transform(s) -> {} sink(s))", shared->name,
-             shared->source.type, shared->transforms.size(), shared->sinks.size());
+    log.info("pipeline {} started ({} -> {} transform(s) -> {} sink(s))", config.name, config.source.type,
+             config.transforms.size(), config.sinks.size());
+    state_->contents[config.file] = read_file(config.file);
     std::lock_guard lock(state_->mutex);
-    state_->pipelines.push_back(std::move(pipeline));
+    state_->pipelines.push_back(std::move(*pipeline));
     ++started;
   }
   return started;
@@ -143,11 +370,13 @@ int Engine::run() {
   }
   boost::system::error_code ignored;
   state_->signals.cancel(ignored);
+  stop_reloading();  // no reload starts now; swaps in progress finish
 
   const auto timeout = state_->config.shutdown_timeout;
-  log.info("draining {} pipeline(s) for up to {} ms", state_->pipelines.size(), timeout.count());
-  std::size_t remaining = state_->pipelines.size();
-  for (auto& pipeline : state_->pipelines) {
+  const auto pipelines = state_->running();
+  log.info("draining {} pipeline(s) for up to {} ms", pipelines.size(), timeout.count());
+  std::size_t remaining = pipelines.size();
+  for (auto& pipeline : pipelines) {
     pipeline->drain([this, &remaining] {
       {
         std::lock_guard lock(state_->mutex);
@@ -162,7 +391,7 @@ int Engine::run() {
     drained = state_->changed.wait_for(lock, timeout, [&] { return remaining == 0; });
   }
   if (!drained) log.warn("shutdown_timeout reached before every event was delivered");
-  for (auto& pipeline : state_->pipelines) pipeline->stop();
+  for (auto& pipeline : pipelines) pipeline->stop();
   state_->admin.stop();
   state_->server.close();
   state_->io.stop();

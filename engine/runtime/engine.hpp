@@ -1,7 +1,10 @@
 #pragma once
 // The engine: runs pipelines on one executor, handles SIGTERM/SIGINT with a bounded drain.
 
+#include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "config/engine_config.hpp"
@@ -11,6 +14,17 @@
 namespace switchyard::runtime {
 
 class Pipeline;
+
+/// One pipeline file as read for a reload.
+struct PipelineFile {
+  std::string file;
+  std::string content;                           ///< Unchanged content: the pipeline is left alone.
+  std::optional<config::PipelineConfig> config;  ///< nullopt when the file is invalid
+  std::string error;                             ///< Why it is invalid (file:line:col: ..., one per line).
+};
+/// Reads every file of the pipelines directory.
+using PipelineLoader = std::function<std::vector<PipelineFile>()>;
+using ReloadDone = std::function<void(Result<std::string>)>;
 
 class Engine {
  public:
@@ -31,6 +45,17 @@ class Engine {
   /// run. Returns how many started.
   std::size_t start(std::vector<config::PipelineConfig> pipelines);
 
+  /// Turns hot reload on: SIGHUP and POST /api/reload re-read the pipelines with `load`,
+  /// and with `watch` so does any change of a pipeline file (inotify, debounced).
+  Status enable_reload(PipelineLoader load, bool watch);
+
+  /// Queues a reload. Each changed valid file replaces its running pipeline without losing
+  /// an event (new requests go to the new version, the old one drains); added files start
+  /// pipelines, removed files stop theirs (drained); an invalid file leaves its running
+  /// pipeline untouched. `done` (any thread) gets a summary, or an error naming every
+  /// invalid file.
+  void request_reload(ReloadDone done);
+
   /// Blocks until SIGTERM/SIGINT or request_stop(), then stops accepting, drains for
   /// shutdown_timeout and stops every component. Returns the process exit code.
   int run();
@@ -43,6 +68,12 @@ class Engine {
 
  private:
   struct State;
+  void wait_for_signal();
+  void stop_reloading();
+  Result<std::string> reload();
+  Result<std::shared_ptr<Pipeline>> launch(const config::PipelineConfig& config,
+                                           const std::shared_ptr<Pipeline>& previous);
+  void retire(std::shared_ptr<Pipeline> old, std::shared_ptr<Pipeline> next);
   std::unique_ptr<State> state_;
 };
 

@@ -13,6 +13,7 @@
 #include "journal/journal.hpp"
 #include "log/logging.hpp"
 #include "runtime/component_context.hpp"
+#include "runtime/event_tap.hpp"
 #include "runtime/io.hpp"
 
 namespace switchyard::runtime {
@@ -133,8 +134,18 @@ class SinkRunner {
     if (!journal_) return;
     catching_up_ = true;
     read_from_ = 0;
+    held_ = false;
     dispatch();
   }
+  /// Like recover(), but nothing is read until recover() is called (hot reload).
+  void hold() {
+    if (!journal_) return;
+    catching_up_ = true;
+    read_from_ = 0;
+    held_ = true;
+  }
+  /// Reads nothing committed after `seq` (the previous version of a reloaded pipeline).
+  void limit_reads(std::uint64_t seq) { read_to_ = seq; }
 
   void skip() { skipped_.fetch_add(1, std::memory_order_relaxed); }
 
@@ -195,7 +206,7 @@ class SinkRunner {
         attempt(index);
       }
       // Refill the window from the journal when it runs low.
-      if (!catching_up_ || queue_.size() > config_.queue_size / 2 || !refill()) break;
+      if (!catching_up_ || held_ || queue_.size() > config_.queue_size / 2 || !refill()) break;
     }
     queued_.store(queue_.size(), std::memory_order_relaxed);
     dispatching_ = false;
@@ -237,6 +248,7 @@ class SinkRunner {
   }
 
   void complete(std::uint32_t index, Status status);
+  void tap(const Slot& slot, EventTap::Outcome outcome, std::string_view error = {});
   void dead_letter(const Entry& entry, std::uint32_t attempts, const Error& error);
   std::chrono::milliseconds backoff(const Slot& slot, const Error& error);
 
@@ -256,7 +268,9 @@ class SinkRunner {
   std::int64_t pipeline_id_ = 0;
   std::uint64_t bit_ = 0;
   bool catching_up_ = false;        // events from read_from_ on are read from the journal
+  bool held_ = false;               // catching up, but not reading yet (hot reload)
   std::uint64_t read_from_ = 0;
+  std::uint64_t read_to_ = ~std::uint64_t{0} >> 1;
   std::uint64_t loaded_through_ = 0;  // journaled events up to here were read back already
   std::unique_ptr<asio::steady_timer> refill_timer_;
 
@@ -334,7 +348,7 @@ class PipelineRuntime final : public Pipeline,
           std::lock_guard lock(mutex_);
           accepting_ = false;
         }
-        if (journal_) journal_->detach(config_->name);
+        if (journal_ && attached_) journal_->detach(config_->name, key_.token);
         for (std::size_t j = i; j-- > 0;) stop_stage(*order[j]);
         return s;
       }
@@ -371,7 +385,7 @@ class PipelineRuntime final : public Pipeline,
       accepting_ = false;
     }
     if (source_.component) stop_stage(source_);
-    if (journal_ && attached_) journal_->detach(config_->name);
+    if (journal_ && attached_) journal_->detach(config_->name, key_.token);
     run_on(strand_, [&] {
       stopped_ = true;
       for (auto& t : transforms_) stop_stage(t);
@@ -391,6 +405,27 @@ class PipelineRuntime final : public Pipeline,
   }
 
   const std::string& name() const override { return config_->name; }
+
+  void hold_deliveries() override { hold_ = durable_; }
+
+  void release() override {
+    if (!hold_) return;
+    hold_ = false;
+    journal_->flush();  // the previous version's completions are committed: none is read twice
+    run_on(strand_, [&] {
+      for (auto& sink : sinks_) sink->recover();
+    });
+  }
+
+  void drain_for_replacement(std::function<void()> done) override {
+    if (durable_ && attached_) {
+      const std::uint64_t limit = journal_->last_committed();
+      run_on(strand_, [&] {
+        for (auto& sink : sinks_) sink->limit_reads(limit);
+      });
+    }
+    drain(std::move(done));
+  }
 
   PipelineStats stats(bool backlog) const override {
     PipelineStats s;
@@ -489,6 +524,7 @@ class PipelineRuntime final : public Pipeline,
     check_drained();
   }
   spdlog::logger& logger() { return *log_; }
+  EventTap* tap() const { return state_.tap.get(); }
   const std::string& pipeline_name() const { return config_->name; }
 
  private:
@@ -505,11 +541,14 @@ class PipelineRuntime final : public Pipeline,
     std::vector<std::string> names;
     for (const auto& sink : config_->sinks) names.push_back(sink.name);
     std::weak_ptr<PipelineRuntime> weak = weak_from_this();
-    auto key = journal_->attach(config_->name, names, durable_, [weak](journal::Replay replay) {
-      if (auto self = weak.lock()) {
-        asio::post(self->strand_, [self, replay = std::move(replay)]() mutable { self->replayed(std::move(replay)); });
-      }
-    });
+    auto key = journal_->attach(
+        config_->name, names, durable_,
+        [weak](journal::Replay replay) {
+          if (auto self = weak.lock()) {
+            asio::post(self->strand_, [self, replay = std::move(replay)]() mutable { self->replayed(std::move(replay)); });
+          }
+        },
+        /*replacing=*/hold_);
     if (!key) return Error{key.error().kind, "journal: " + key.error().message, std::nullopt};
     for (const auto& warning : key->warnings) log_->warn("{}", warning);
     key_ = std::move(*key);
@@ -517,7 +556,11 @@ class PipelineRuntime final : public Pipeline,
     run_on(strand_, [&] {
       for (std::size_t i = 0; i < sinks_.size(); ++i) {
         sinks_[i]->bind(journal_, key_.id, key_.sink_bits[i]);
-        sinks_[i]->recover();
+        if (hold_) {
+          sinks_[i]->hold();
+        } else {
+          sinks_[i]->recover();
+        }
       }
       bound_ = true;
     });
@@ -577,6 +620,7 @@ class PipelineRuntime final : public Pipeline,
       if (durable_) capture.emplace(writes);
       return transform(event);
     }();
+    if (state_.tap) state_.tap->accepted(config_->name, event, kept);
     std::uint64_t mask = 0;
     std::vector<SinkRunner*> selected;
     if (kept) {
@@ -713,6 +757,7 @@ class PipelineRuntime final : public Pipeline,
   const bool durable_;         // events are journaled before the source is acknowledged
   journal::PipelineKey key_;
   bool attached_ = false;
+  bool hold_ = false;  // hot reload: sinks wait for release()
   Strand strand_;         // transforms, sinks and the queues between them
   Strand source_strand_;  // the source's own callbacks
   std::shared_ptr<spdlog::logger> log_;
@@ -747,7 +792,7 @@ class PipelineRuntime final : public Pipeline,
 
 bool SinkRunner::refill() {
   const std::size_t room = config_.queue_size - queue_.size();
-  auto rows = journal_->pending(pipeline_id_, bit_, read_from_, room);
+  auto rows = journal_->pending(pipeline_id_, bit_, read_from_, room, read_to_);
   if (!rows) {
     // The read failed (I/O error): try again shortly rather than spin.
     pipeline_.logger().error("{}: reading the journal failed ({}); retrying in 1 s", stage.label,
@@ -789,6 +834,7 @@ void SinkRunner::complete(std::uint32_t index, Status status) {
   if (status) {
     delivered_.fetch_add(1, std::memory_order_relaxed);
     delivered_metric_->inc();
+    tap(slot, EventTap::Outcome::delivered);
     latency_metric_->observe(
         std::chrono::duration<double>(std::chrono::system_clock::now() - slot.entry.event->time).count());
     if (journal_) journal_->complete(slot.entry.seq, bit_);
@@ -805,6 +851,7 @@ void SinkRunner::complete(std::uint32_t index, Status status) {
                            age + delay < config_.retry.max_age;
     if (can_retry) {
       finished = false;
+      tap(slot, EventTap::Outcome::failed, error.message);
       retried_.fetch_add(1, std::memory_order_relaxed);
       pipeline_.logger().warn("{}: event {} attempt {} failed ({}), retrying in {} ms", stage.label,
                               slot.entry.event->id, slot.attempt, error.message, delay.count());
@@ -814,6 +861,7 @@ void SinkRunner::complete(std::uint32_t index, Status status) {
         if (!ec && !stopped_) attempt(index);
       });
     } else {
+      tap(slot, EventTap::Outcome::dead_lettered, error.message);
       dead_letter(slot.entry, slot.attempt, error);
     }
   }
@@ -825,6 +873,12 @@ void SinkRunner::complete(std::uint32_t index, Status status) {
   }
   dispatch();
   pipeline_.on_sink_progress();
+}
+
+void SinkRunner::tap(const Slot& slot, EventTap::Outcome outcome, std::string_view error) {
+  if (auto* recent = pipeline_.tap()) {
+    recent->outcome(pipeline_.pipeline_name(), config_.name, *slot.entry.event, outcome, slot.attempt, error);
+  }
 }
 
 void SinkRunner::dead_letter(const Entry& entry, std::uint32_t attempts, const Error& error) {

@@ -48,6 +48,16 @@ class Pipeline {
   virtual void drain(std::function<void()> done) = 0;
   /// Stops every component. Call after drain (or after its timeout).
   virtual void stop() = 0;
+
+  // Hot reload: the new version of a running pipeline starts with its deliveries held, so
+  // the two versions never deliver the same journaled event; the old one is drained with
+  // drain_for_replacement() and stopped, then the new one is released and delivers what
+  // the old one left in the journal, then its own events, in order.
+  /// Call before start(): sinks wait for release() before delivering (durable pipelines).
+  virtual void hold_deliveries() = 0;
+  virtual void release() = 0;
+  /// drain(), reading nothing from the journal that was committed after this call.
+  virtual void drain_for_replacement(std::function<void()> done) = 0;
   virtual const std::string& name() const = 0;
   /// Counters; with `backlog`, also each sink's undelivered events (a journal query).
   virtual PipelineStats stats(bool backlog = false) const = 0;

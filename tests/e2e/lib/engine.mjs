@@ -20,14 +20,14 @@ export function tempDir(prefix = 'switchyard-e2e-') {
 // Writes an engine directory: switchyard.yaml, pipelines/ and (on first run) state/.
 // `pipelines`: { name: yamlText }. `config`: extra YAML appended to the engine config;
 // `state`: extra keys of its `state:` mapping (e.g. 'max_bytes: 300KiB').
-export function writeEngineDir(dir, { pipelines, config = '', state = '' }) {
+export function writeEngineDir(dir, { pipelines, config = '', state = '', watch = false }) {
   mkdirSync(join(dir, 'pipelines'), { recursive: true });
   for (const [name, text] of Object.entries(pipelines)) writeFileSync(join(dir, 'pipelines', `${name}.yaml`), text);
   const http = /^http:/m.test(config) ? '' : 'http: {listen: "127.0.0.1:0"}\n';
   const admin = /^admin:/m.test(config) ? '' : 'admin: {listen: "127.0.0.1:0"}\n';
   const stateKeys = [`dir: ${join(dir, 'state')}`, ...(state ? [state] : [])].join(', ');
   writeFileSync(join(dir, 'switchyard.yaml'),
-    `${http}${admin}pipelines: {dir: ${join(dir, 'pipelines')}, watch: false}\nstate: {${stateKeys}}\n` +
+    `${http}${admin}pipelines: {dir: ${join(dir, 'pipelines')}, watch: ${watch}}\nstate: {${stateKeys}}\n` +
     `runtime: {shutdown_timeout: 5s}\n${config}`);
   return join(dir, 'switchyard.yaml');
 }
@@ -35,10 +35,10 @@ export function writeEngineDir(dir, { pipelines, config = '', state = '' }) {
 // Starts `switchyard run` on a fresh temp dir, or on `dir` when given (a restart: with no
 // `pipelines`, the files already there are used as they are). stop() deletes the dir unless
 // `keep` is set or `dir` was given; kill(signal) ends the process and never deletes it.
-export async function startEngine({ pipelines, config = '', state = '', env = {}, timeoutMs = 15000, dir, keep = false }) {
+export async function startEngine({ pipelines, config = '', state = '', env = {}, timeoutMs = 15000, dir, keep = false, watch = false }) {
   const ownDir = !dir;
   if (ownDir) dir = tempDir();
-  if (pipelines || ownDir) writeEngineDir(dir, { pipelines: pipelines ?? {}, config, state });
+  if (pipelines || ownDir) writeEngineDir(dir, { pipelines: pipelines ?? {}, config, state, watch });
   const configFile = join(dir, 'switchyard.yaml');
   const child = spawn(BINARY, ['run', '-c', configFile], {
     env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,159 @@
+// Hot reload under load (contract section 8): while a client posts at a steady rate through
+// an http source, the pipeline file is rewritten 20 times, some valid changes and some
+// invalid ones. The client must never see an error status, the receiver must get every
+// acknowledged event, each valid version must start serving, and each invalid version must
+// be reported (log, switchyard_reloads_total{result="error"}, /api/pipelines) while the
+// running version stays. Also: SIGHUP and POST /api/reload, added and removed files.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { startEngine } from './lib/engine.mjs';
+import { startReceiver, waitUntil, sleep } from './lib/receiver.mjs';
+
+const cleanups = [];
+after(async () => { for (const c of cleanups.reverse()) await c(); });
+
+const relay = (receiverUrl, version) => `name: relay
+source: {type: http, path: /in, id_header: X-Request-Id}
+transforms:
+  - {type: map, set: {version: ${version}}}
+sinks:
+  - {name: out, type: http, url: ${receiverUrl}/hook, concurrency: 4, retry: {max_attempts: 100, initial: 50ms, max: 500ms}}
+`;
+const INVALID = [
+  (url) => `name: relay\nsource: {type: http, path: /in\n`,                                   // YAML syntax
+  (url) => relay(url, 1).replace('concurrency: 4', 'concurency: 4'),                          // unknown key
+  (url) => relay(url, 1).replace('{type: map', '{type: no.such.transform'),                   // unknown type
+  (url) => relay(url, 1).replace('set: {version: 1}', "set: {version: '${{ payload.( }}'}"),  // bad expression
+];
+
+async function metric(engine, name, labels) {
+  const text = await (await fetch(`${engine.adminUrl}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+test('20 rewrites under load: no error answers, no acknowledged event lost, invalid versions reported', { timeout: 120_000 }, async () => {
+  const receiver = await startReceiver(() => ({ status: 200 }));
+  cleanups.push(() => receiver.close());
+  // Reloads here are asked for explicitly (POST /api/reload, SIGHUP); the watcher is the next test.
+  const engine = await startEngine({ pipelines: { relay: relay(receiver.url, 0) } });
+  cleanups.push(() => engine.stop());
+  const file = join(engine.dir, 'pipelines', 'relay.yaml');
+
+  // The load: 4 clients posting back to back with a small pause, ids unique.
+  let stop = false;
+  let n = 0;
+  const statuses = new Map();
+  const acked = [];
+  const acks = [];  // times of acknowledgements, for the throughput dip
+  const client = async () => {
+    while (!stop) {
+      const id = `r-${n++}`;
+      try {
+        const res = await fetch(`${engine.url}/in`, {
+          method: 'POST', body: JSON.stringify({ id }), headers: { 'content-type': 'application/json', 'x-request-id': id },
+        });
+        await res.text();
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        if (res.status === 202) { acked.push(id); acks.push(performance.now()); }
+      } catch (e) {
+        statuses.set(`error: ${e.cause?.code ?? e.message}`, (statuses.get(`error: ${e.cause?.code ?? e.message}`) ?? 0) + 1);
+      }
+      await sleep(2);
+    }
+  };
+  const load = Promise.all([client(), client(), client(), client()]);
+  await sleep(300);
+
+  const serving = [];  // ms from write to the first event carrying the new version
+  let invalidReported = 0;
+  let version = 0;
+  for (let k = 0; k < 20; k++) {
+    if (k % 3 === 2) {
+      // An invalid version: refused, reported, the running one stays.
+      const errorsBefore = await metric(engine, 'switchyard_reloads_total', 'result="error"');
+      writeFileSync(file, INVALID[k % INVALID.length](receiver.url));
+      const res = await fetch(`${engine.adminUrl}/api/reload`, { method: 'POST' });
+      const body = await res.json();
+      assert.equal(res.status, 422, JSON.stringify(body));
+      assert.match(body.error, /relay\.yaml:\d+:\d+/, 'the error names file, line and column');
+      assert.equal(await metric(engine, 'switchyard_reloads_total', 'result="error"'), errorsBefore + 1);
+      const pipelines = await (await fetch(`${engine.adminUrl}/api/pipelines`)).json();
+      const running = pipelines.find((p) => p.name === 'relay' && p.state === 'running');
+      assert.ok(running, 'the running version was stopped by an invalid file');
+      assert.ok(pipelines.some((p) => p.state === 'failed' && p.file === file), 'the invalid file is not reported in /api/pipelines');
+      invalidReported++;
+    } else {
+      // A valid change: via the editor's write-to-temp-then-rename.
+      version += 1;
+      const tmp = `${file}.tmp`;
+      writeFileSync(tmp, relay(receiver.url, version));
+      const written = performance.now();
+      renameSync(tmp, file);
+      const useSighup = k % 2 === 1;
+      if (useSighup) {
+        engine.child.kill('SIGHUP');
+      } else {
+        const res = await fetch(`${engine.adminUrl}/api/reload`, { method: 'POST' });
+        assert.equal(res.status, 200, await res.text());
+      }
+      const v = version;
+      await waitUntil(() => receiver.requests.some((r) => r.body?.data?.version === v), 10_000, `version ${v} serving`);
+      const first = receiver.requests.find((r) => r.body?.data?.version === v);
+      serving.push(Math.round(first.at - written));
+    }
+    await sleep(100);
+  }
+  stop = true;
+  await load;
+
+  // No error answers at all, and everything acknowledged arrives.
+  assert.deepEqual([...statuses.keys()], [202], `answers during the reloads: ${JSON.stringify([...statuses])}`);
+  await waitUntil(() => {
+    const got = new Set(receiver.delivered());
+    return acked.every((id) => got.has(id));
+  }, 30_000, `all ${acked.length} acknowledged events at the receiver`);
+  assert.equal(invalidReported, 6);
+
+  // Throughput in 100 ms windows across the run (recorded in docs/performance.md).
+  const start = acks[0];
+  const windows = new Map();
+  for (const t of acks) windows.set(Math.floor((t - start) / 100), (windows.get(Math.floor((t - start) / 100)) ?? 0) + 1);
+  const last = Math.max(...windows.keys());
+  const counts = [];
+  for (let w = 0; w < last; w++) counts.push(windows.get(w) ?? 0);  // the last window is partial
+  if (process.env.RELOAD_DEBUG) console.log(`windows: ${counts.join(' ')}`);
+  console.log(`reload under load: ${acked.length} events acknowledged, ${statuses.get(202)} 202s, 0 errors; ` +
+    `write→serving ms: ${serving.join(', ')} (max ${Math.max(...serving)}); ` +
+    `acks per 100 ms: min ${Math.min(...counts)}, median ${counts.sort((a, b) => a - b)[counts.length >> 1]}`);
+});
+
+test('the watcher: an added file starts a pipeline, an edit replaces it, a removed file stops it', { timeout: 60_000 }, async () => {
+  const engine = await startEngine({
+    pipelines: { base: `name: base\nsource: {type: http, path: /base}\nsinks: [{name: out, type: stdout}]\n` },
+    watch: true,
+  });
+  cleanups.push(() => engine.stop());
+  const dir = join(engine.dir, 'pipelines');
+  const post = async (path) => (await fetch(`${engine.url}${path}`, { method: 'POST', body: '{}' })).status;
+  assert.equal(await post('/added'), 404);
+  writeFileSync(join(dir, 'added.yaml'), `name: added\nsource: {type: http, path: /added}\nsinks: [{name: out, type: stdout}]\n`);
+  await waitUntil(async () => (await post('/added')) === 202, 5000, 'the added pipeline serving');
+  writeFileSync(join(dir, 'added.yaml'), `name: added\nsource: {type: http, path: /moved}\nsinks: [{name: out, type: stdout}]\n`);
+  await waitUntil(async () => (await post('/moved')) === 202, 5000, 'the edited pipeline serving its new path');
+  // The old version's path goes once it has drained.
+  await waitUntil(async () => (await post('/added')) === 404, 5000, 'the old version to give up its path');
+  rmSync(join(dir, 'added.yaml'));
+  await waitUntil(async () => (await post('/moved')) === 404, 5000, 'the removed pipeline gone');
+  assert.equal(await post('/base'), 202, 'an unrelated pipeline was disturbed');
+  // Editor droppings are ignored: no reload for them.
+  const reloads = async () => (await metric(engine, 'switchyard_reloads_total', 'result="ok"'));
+  const before = await reloads();
+  writeFileSync(join(dir, '.base.yaml.swp'), 'garbage');
+  writeFileSync(join(dir, 'notes.txt'), 'garbage');
+  await sleep(400);
+  assert.equal(await reloads(), before);
+});
