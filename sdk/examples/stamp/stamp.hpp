@@ -1,6 +1,7 @@
 #pragma once
-// `example.stamp` transform: sets one field of every event's payload to a fixed value,
-// e.g. to tag events with the environment they passed through.
+// `example.stamp` transform: sets one field of every event's payload to a value, e.g. to
+// tag events with the environment they passed through. The value is a template, so it
+// may also be computed per event: "${{ event.type }}@${{ payload.repository.name }}".
 
 #include <string>
 
@@ -18,7 +19,7 @@ class StampTransform final : public switchyard::Transform {
 
  private:
   std::string field_;
-  std::string value_;
+  const switchyard::Template* value_ = nullptr;  // compiled by the engine (or the harness)
   bool overwrite_ = true;
   switchyard::Logger* logger_ = nullptr;
 };

@@ -19,6 +19,15 @@ TEST(Stamp, SetsTheFieldOnEveryEvent) {
   EXPECT_EQ(event->data["id"].GetInt(), 7);
 }
 
+TEST(Stamp, TheValueIsATemplateEvaluatedPerEvent) {
+  // Template options are compiled by Switchyard::testing, which this test links.
+  Harness h(stamp::kStampDecl, R"({"field": "tag", "value": "${{ event.type }}@${{ payload.repo }}"})");
+  ASSERT_TRUE(h.configure());
+  auto event = make_event("demo.created", R"({"repo": "octo/app"})");
+  ASSERT_TRUE(h.apply(*event));
+  EXPECT_STREQ(event->data["tag"].GetString(), "demo.created@octo/app");
+}
+
 TEST(Stamp, KeepsExistingValueWhenOverwriteIsOff) {
   Harness h(stamp::kStampDecl,
             R"({"field": "environment", "value": "production", "overwrite": false})");
