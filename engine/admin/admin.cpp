@@ -30,6 +30,11 @@ void str(JsonWriter& w, const char* key, std::string_view value) {
   w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
 }
 
+void num(JsonWriter& w, const char* key, std::uint64_t value) {
+  w.Key(key);
+  w.Uint64(value);
+}
+
 int hex(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -90,14 +95,10 @@ void write_pipeline(JsonWriter& w, runtime::Pipeline& p) {
   str(w, "file", c.file);
   str(w, "state", "running");
   str(w, "durability", c.durability == config::Durability::disk ? "disk" : "memory");
-  w.Key("received");
-  w.Uint64(stats.received);
-  w.Key("refused");
-  w.Uint64(stats.refused);
-  w.Key("dropped");
-  w.Uint64(stats.dropped);
-  w.Key("transform_errors");
-  w.Uint64(stats.transform_errors);
+  num(w, "received", stats.received);
+  num(w, "refused", stats.refused);
+  num(w, "dropped", stats.dropped);
+  num(w, "transform_errors", stats.transform_errors);
   w.Key("last_error");
   if (stats.last_error.empty()) w.Null(); else w.String(stats.last_error.c_str());
   w.Key("source");
@@ -118,18 +119,12 @@ void write_pipeline(JsonWriter& w, runtime::Pipeline& p) {
     const auto& s = stats.sinks[i];
     w.StartObject();
     component(c.sinks[i]);
-    w.Key("delivered");
-    w.Uint64(s.delivered);
-    w.Key("failed");
-    w.Uint64(s.failed);
-    w.Key("retried");
-    w.Uint64(s.retried);
-    w.Key("dead_lettered");
-    w.Uint64(s.dead_lettered);
-    w.Key("skipped");
-    w.Uint64(s.skipped);
-    w.Key("backlog");
-    w.Uint64(s.backlog);
+    num(w, "delivered", s.delivered);
+    num(w, "failed", s.failed);
+    num(w, "retried", s.retried);
+    num(w, "dead_lettered", s.dead_lettered);
+    num(w, "skipped", s.skipped);
+    num(w, "backlog", s.backlog);
     w.EndObject();
   }
   w.EndArray();
@@ -357,16 +352,7 @@ struct Admin::Impl {
     if (!open_dlq()) return HttpResponse::error(503, "no journal (state.dir)");
     auto entries = dlq->list(*filter, 1000);
     if (!entries) return HttpResponse::error(500, entries.error().message);
-    rapidjson::StringBuffer buffer;
-    JsonWriter w(buffer);
-    w.StartArray();
-    for (const auto& d : *entries) {
-      w.StartObject();
-      journal::write_dead_letter(w, d);
-      w.EndObject();
-    }
-    w.EndArray();
-    return json(200, buffer);
+    return HttpResponse::json(200, journal::dead_letters_json(*entries));
   }
 
   HttpResponse dlq_entry(const HttpRequest& request) {
@@ -386,15 +372,7 @@ struct Admin::Impl {
     if (!*entry) return HttpResponse::error(404, "no dead-letter entry " + std::to_string(id));
     rapidjson::StringBuffer buffer;
     JsonWriter w(buffer);
-    w.StartObject();
-    journal::write_dead_letter(w, **entry);
-    w.Key("event");
-    if (auto event = journal::decode_event((*entry)->body)) {
-      write_cloudevent(**event, w);
-    } else {
-      w.String((*entry)->body.data(), static_cast<rapidjson::SizeType>((*entry)->body.size()));
-    }
-    w.EndObject();
+    journal::write_dead_letter_with_event(w, **entry);
     return json(200, buffer);
   }
 

@@ -82,16 +82,7 @@ int dlq_list(const Common& common, const DlqOptions& options) {
   auto entries = dlq->list(*filter);
   if (!entries) return std::cerr << "dlq list: " << entries.error().message << "\n", 1;
   if (options.json) {
-    rapidjson::StringBuffer buffer;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
-    w.StartArray();
-    for (const auto& d : *entries) {
-      w.StartObject();
-      journal::write_dead_letter(w, d);
-      w.EndObject();
-    }
-    w.EndArray();
-    std::cout << buffer.GetString() << "\n";
+    std::cout << journal::dead_letters_json(*entries) << "\n";
     return 0;
   }
   if (entries->empty()) {
@@ -117,21 +108,10 @@ int dlq_show(const Common& common, const DlqOptions& options) {
   auto entry = dlq->get(filter->ids.front());
   if (!entry) return std::cerr << "dlq show: " << entry.error().message << "\n", 1;
   if (!*entry) return std::cerr << "dlq show: no entry " << filter->ids.front() << "\n", 1;
-  const auto& d = **entry;
   rapidjson::StringBuffer buffer;
   rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buffer);
   w.SetIndent(' ', 2);
-  w.StartObject();
-  journal::write_dead_letter(w, d);
-  w.Key("event");
-  auto event = journal::decode_event(d.body);
-  if (event) {
-    write_cloudevent(**event, w);
-  } else {
-    // Keep what was stored visible even when it cannot be decoded.
-    w.String(d.body.data(), static_cast<rapidjson::SizeType>(d.body.size()));
-  }
-  w.EndObject();
+  journal::write_dead_letter_with_event(w, **entry);
   std::cout << buffer.GetString() << "\n";
   return 0;
 }

@@ -1,5 +1,8 @@
 #include "journal/dead_letters.hpp"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include "journal/journal.hpp"
 #include "journal/schema.hpp"
 
@@ -65,6 +68,19 @@ Result<std::int64_t> change(sql::Db& db, const std::string& statement, const Dea
 }
 
 }  // namespace
+
+std::string dead_letters_json(const std::vector<DeadLetter>& entries) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  w.StartArray();
+  for (const auto& d : entries) {
+    w.StartObject();
+    write_dead_letter(w, d);
+    w.EndObject();
+  }
+  w.EndArray();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
 
 Result<DeadLetters> DeadLetters::open(const std::filesystem::path& state_dir) {
   auto db = open_database(state_dir / kJournalFile, /*create=*/false);

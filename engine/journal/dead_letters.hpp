@@ -57,6 +57,14 @@ void write_dead_letter(Writer& w, const DeadLetter& d) {
   w.Bool(d.replay_requested);
 }
 
+/// The entries as a JSON array (one line).
+std::string dead_letters_json(const std::vector<DeadLetter>& entries);
+
+/// Writes one entry with its stored event (CloudEvents form; the raw bytes when they cannot
+/// be decoded) as a JSON object.
+template <class Writer>
+void write_dead_letter_with_event(Writer& w, const DeadLetter& d);
+
 class DeadLetters {
  public:
   /// Opens the journal in `state_dir`; an error when there is none or it is damaged.
@@ -81,3 +89,18 @@ class DeadLetters {
 };
 
 }  // namespace switchyard::journal
+
+#include "journal/codec.hpp"
+
+template <class Writer>
+void switchyard::journal::write_dead_letter_with_event(Writer& w, const DeadLetter& d) {
+  w.StartObject();
+  write_dead_letter(w, d);
+  w.Key("event");
+  if (auto event = decode_event(d.body)) {
+    write_cloudevent(**event, w);
+  } else {
+    w.String(d.body.data(), static_cast<rapidjson::SizeType>(d.body.size()));
+  }
+  w.EndObject();
+}
