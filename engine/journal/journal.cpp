@@ -116,9 +116,12 @@ struct Journal::Impl {
         batch.swap(queue);
         if (batch.empty() && stopping) return;
       }
-      commit(batch);
+      const bool ok = commit(batch);
       batch.clear();
       if (disk_full) probe_space();
+      // After a failure the changes that must not be lost are queued again: give the disk
+      // (or whatever failed) a moment before trying them again.
+      if (!ok) std::this_thread::sleep_for(1s);
     }
   }
 
@@ -142,13 +145,14 @@ struct Journal::Impl {
     log::engine().info("journal: the disk has room again; accepting events");
   }
 
-  // One transaction for everything queued; callbacks after it is durable.
-  void commit(std::deque<Op>& batch) {
-    std::vector<std::pair<std::function<void(Result<std::uint64_t>)>, std::uint64_t>> acks;
+  // One transaction for everything queued; callbacks after it is durable. False when it
+  // failed.
+  bool commit(std::deque<Op>& batch) {
+    std::vector<std::pair<AppendOp*, std::uint64_t>> acks;
     std::vector<std::pair<std::function<void(Replay)>, Replay>> replays;
     std::vector<std::function<void()>> tasks_done;
     const bool due = poll_due();
-    if (batch.empty() && !due) return;
+    if (batch.empty() && !due) return true;
     Status status = db.exec("BEGIN IMMEDIATE");
     for (auto& op : batch) {
       if (status) {
@@ -170,24 +174,36 @@ struct Journal::Impl {
       if (no_space) disk_full = true;
       log::engine().error("journal commit of {} change(s) failed: {}{}", batch.size(), status.error().message,
                           no_space ? "; durable pipelines refuse new events until space returns" : "");
-      // Appends report the failure (sources answer 503 and keep nothing); completions and
-      // state changes of this batch are lost, which costs at most a redelivery after restart.
+      // Every append of the batch reports the failure (its source answers 503 and keeps
+      // nothing). Completions, dead-letter moves and state changes are idempotent and must
+      // not be lost (a reloaded pipeline relies on its predecessor's completions): they go
+      // back to the front of the queue, in order.
       const Error error = retryable("journal: " + status.error().message, std::chrono::seconds(5));
+      std::deque<Op> again;
       for (auto& op : batch) {
-        if (auto* a = std::get_if<AppendOp>(&op); a && a->done) a->done(error);
+        if (auto* a = std::get_if<AppendOp>(&op)) {
+          if (a->done) a->done(error);
+        } else if (!std::holds_alternative<TaskOp>(op)) {
+          again.push_back(std::move(op));
+        }
+      }
+      if (!again.empty()) {
+        std::lock_guard lock(mutex);
+        queue.insert(queue.begin(), std::make_move_iterator(again.begin()), std::make_move_iterator(again.end()));
       }
       after_tasks();
-      return;
+      return false;
     }
     if (!batch.empty()) commits.fetch_add(1, std::memory_order_relaxed);
     committed_seq.store(last_seq, std::memory_order_release);
     measure();
-    for (auto& [done, seq] : acks) done(seq);
+    for (auto& [append, seq] : acks) append->done(seq);
     for (auto& [handler, replay] : replays) handler(std::move(replay));
     after_tasks();
+    return true;
   }
 
-  Status apply(Op& op, std::vector<std::pair<std::function<void(Result<std::uint64_t>)>, std::uint64_t>>& acks) {
+  Status apply(Op& op, std::vector<std::pair<AppendOp*, std::uint64_t>>& acks) {
     return std::visit(
         [&](auto& o) -> Status {
           using T = std::decay_t<decltype(o)>;
@@ -201,7 +217,7 @@ struct Journal::Impl {
             for (auto& w : o.writes) {
               if (Status s = state(w); !s) return s;
             }
-            if (o.done) acks.emplace_back(std::move(o.done), seq);
+            if (o.done) acks.emplace_back(&o, seq);
             return {};
           } else if constexpr (std::is_same_v<T, CompleteOp>) {
             return complete(o.seq, o.bit);
@@ -375,7 +391,11 @@ struct Journal::Impl {
       auto it = known.find(sink);
       if (it == known.end()) {
         std::uint64_t b = 0;
-        while (used & (std::uint64_t{1} << b)) ++b;
+        while (b < kMaxSinks && (used & (std::uint64_t{1} << b))) ++b;
+        if (b >= kMaxSinks) {
+          return invalid_config("pipeline " + name + ": no free sink slot in the journal (63 sinks, counting sinks "
+                                "removed by reloads since the last start); restart the engine");
+        }
         used |= std::uint64_t{1} << b;
         add->bind(1, a.key.id).bind(2, sink).bind(3, b);
         if (Status s = add->run(); !s) return s.error();

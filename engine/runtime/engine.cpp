@@ -53,8 +53,8 @@ struct Engine::State {
   void queue_reload(ReloadDone done) {
     {
       std::lock_guard lock(reload_mutex);
-      if (!loader) {
-        if (done) done(permanent("hot reload is not enabled"));
+      if (!loader || reload_stopping) {
+        if (done) done(loader ? retryable("the engine is stopping") : permanent("hot reload is not enabled"));
         return;
       }
       reload_requests.push_back(std::move(done));
@@ -98,7 +98,8 @@ struct Engine::State {
   std::thread reloader;
   std::unique_ptr<DirectoryWatcher> watcher;
   std::map<std::string, std::string> contents;  // file → content of its running pipeline
-  std::vector<std::future<void>> retiring;      // old versions draining after a swap
+  std::vector<std::shared_future<void>> retiring;              // old versions draining after a swap
+  std::map<std::string, std::shared_future<void>> last_swap;   // per pipeline name: its latest swap
 };
 
 namespace {
@@ -180,45 +181,53 @@ Status Engine::enable_reload(PipelineLoader load, bool watch) {
 void Engine::request_reload(ReloadDone done) { state_->queue_reload(std::move(done)); }
 
 // Starts `config` as a new pipeline, or as the new version of `previous`.
-Result<std::shared_ptr<Pipeline>> Engine::launch(const config::PipelineConfig& config,
-                                                const std::shared_ptr<Pipeline>& previous) {
+Result<std::shared_ptr<Pipeline>> Engine::launch(const config::PipelineConfig& config, bool hold) {
   auto shared = std::make_shared<const config::PipelineConfig>(config);
   if (shared->durability == config::Durability::disk && !state_->journal) {
     log::engine().warn("pipeline {}: durability 'disk' needs state.dir; events are kept in memory", shared->name);
   }
   auto pipeline = make_pipeline(shared, state_->services);
   Status status = pipeline->build();
-  if (status && previous) pipeline->hold_deliveries();
+  if (status && hold) pipeline->hold_deliveries();
   if (status) status = pipeline->start();  // a failed start stops what it started
   if (!status) return status.error();
   return pipeline;
 }
 
-// Drains and stops `old` in the background; then releases `next` (its new version), which
-// delivers whatever the old one left in the journal.
-void Engine::retire(std::shared_ptr<Pipeline> old, std::shared_ptr<Pipeline> next) {
+// In the background: waits for the previous swap of the same pipeline, drains and stops
+// `old` (if any), then releases `next` (its new version, if any), which delivers whatever
+// the old ones left in the journal. Swaps of one name run one after the other, so two
+// versions never read the same journal rows.
+void Engine::retire(const std::string& name, std::shared_ptr<Pipeline> old, std::shared_ptr<Pipeline> next,
+                    std::uint64_t last_seq) {
   const auto timeout = state_->config.shutdown_timeout;
-  state_->retiring.push_back(std::async(std::launch::async, [old, next, timeout] {
-    // Requests already inside the old version's handlers finish emitting into it first.
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    auto drained = std::make_shared<std::promise<void>>();
-    auto future = drained->get_future();
-    auto finish = [drained] { drained->set_value(); };
-    if (next) {
-      old->drain_for_replacement(finish);
-    } else {
-      old->drain(finish);
-    }
-    if (future.wait_for(timeout) != std::future_status::ready) {
-      log::engine().warn("pipeline {}: the previous version did not drain within shutdown_timeout; what is left "
-                         "stays in the journal", old->name());
-    }
-    old->stop();
-    if (next) next->release();
-    log::engine().info("pipeline {}: previous version stopped", old->name());
-  }));
+  std::shared_future<void> before = state_->last_swap[name];
+  auto task = std::async(std::launch::async, [before, old, next, timeout, last_seq] {
+                if (before.valid()) before.wait();
+                if (old) {
+                  // Requests already inside the old version's handlers finish emitting into it first.
+                  std::this_thread::sleep_for(std::chrono::milliseconds(25));
+                  auto drained = std::make_shared<std::promise<void>>();
+                  auto future = drained->get_future();
+                  auto finish = [drained] { drained->set_value(); };
+                  if (next) {
+                    old->drain_for_replacement(finish, last_seq);
+                  } else {
+                    old->drain(finish);
+                  }
+                  if (future.wait_for(timeout) != std::future_status::ready) {
+                    log::engine().warn("pipeline {}: the previous version did not drain within shutdown_timeout; "
+                                       "what is left stays in the journal", old->name());
+                  }
+                  old->stop();
+                  log::engine().info("pipeline {}: previous version stopped", old->name());
+                }
+                if (next) next->release();
+              }).share();
+  state_->last_swap[name] = task;
+  state_->retiring.push_back(task);
   // Forget swaps that have finished.
-  std::erase_if(state_->retiring, [](std::future<void>& f) {
+  std::erase_if(state_->retiring, [](const std::shared_future<void>& f) {
     return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
   });
 }
@@ -259,10 +268,17 @@ Result<std::string> Engine::reload() {
     auto it = running.find(name);
     const std::shared_ptr<Pipeline> previous = it == running.end() ? nullptr : it->second;
     if (previous && previous->config().file == f.file && state_->contents[f.file] == f.content) continue;
-    auto next = launch(*f.config, previous);
+    // A version of this name may still be draining (an earlier swap, or a file removed and
+    // added again): the new one then holds its deliveries until it has stopped.
+    const auto swap = state_->last_swap.find(name);
+    const bool swapping = swap != state_->last_swap.end() &&
+                          swap->second.wait_for(std::chrono::seconds(0)) != std::future_status::ready;
+    const std::uint64_t last_seq = state_->journal ? state_->journal->last_committed() : 0;
+    auto next = launch(*f.config, previous != nullptr || swapping);
     if (!next) {
       errors.push_back(f.file + ": pipeline " + name + " failed to start: " + next.error().message);
       problems.push_back({name, f.file, (previous ? "still running the previous version; " : "") + next.error().message});
+      invalid_files.insert(f.file);  // whatever this file ran before keeps running
       continue;
     }
     {
@@ -271,7 +287,7 @@ Result<std::string> Engine::reload() {
       state_->pipelines.push_back(*next);
     }
     state_->contents[f.file] = std::move(f.content);
-    if (previous) retire(previous, *next);
+    if (previous || swapping) retire(name, previous, *next, last_seq);
     done.push_back((previous ? "replaced " : "started ") + name);
     log.info("pipeline {} {} ({})", name, previous ? "replaced by its new version" : "started", f.file);
   }
@@ -287,7 +303,7 @@ Result<std::string> Engine::reload() {
       std::erase(state_->pipelines, p);
     }
     state_->contents.erase(p->config().file);
-    retire(p, nullptr);
+    retire(name, p, nullptr, 0);
     done.push_back("stopped " + name);
     log.info("pipeline {} stopped: its file is gone ({})", name, p->config().file);
   }
@@ -337,7 +353,7 @@ std::size_t Engine::start(std::vector<config::PipelineConfig> pipelines) {
   auto& log = log::engine();
   std::size_t started = 0;
   for (auto& config : pipelines) {
-    auto pipeline = launch(config, nullptr);
+    auto pipeline = launch(config, false);
     if (!pipeline) {
       log.error("pipeline {} ({}) failed to start: {}", config.name, config.file, pipeline.error().message);
       std::lock_guard lock(state_->mutex);

@@ -71,9 +71,9 @@ class Engine {
   void wait_for_signal();
   void stop_reloading();
   Result<std::string> reload();
-  Result<std::shared_ptr<Pipeline>> launch(const config::PipelineConfig& config,
-                                           const std::shared_ptr<Pipeline>& previous);
-  void retire(std::shared_ptr<Pipeline> old, std::shared_ptr<Pipeline> next);
+  Result<std::shared_ptr<Pipeline>> launch(const config::PipelineConfig& config, bool hold);
+  void retire(const std::string& name, std::shared_ptr<Pipeline> old, std::shared_ptr<Pipeline> next,
+              std::uint64_t last_seq);
   std::unique_ptr<State> state_;
 };
 

@@ -406,7 +406,9 @@ class PipelineRuntime final : public Pipeline,
 
   const std::string& name() const override { return config_->name; }
 
-  void hold_deliveries() override { hold_ = durable_; }
+  // With a journal, even a memory pipeline may have journaled leftovers of a durable
+  // predecessor: it holds too.
+  void hold_deliveries() override { hold_ = journal_ != nullptr; }
 
   void release() override {
     if (!hold_) return;
@@ -417,11 +419,10 @@ class PipelineRuntime final : public Pipeline,
     });
   }
 
-  void drain_for_replacement(std::function<void()> done) override {
-    if (durable_ && attached_) {
-      const std::uint64_t limit = journal_->last_committed();
+  void drain_for_replacement(std::function<void()> done, std::uint64_t last_seq) override {
+    if (attached_) {
       run_on(strand_, [&] {
-        for (auto& sink : sinks_) sink->limit_reads(limit);
+        for (auto& sink : sinks_) sink->limit_reads(last_seq);
       });
     }
     drain(std::move(done));
@@ -583,6 +584,7 @@ class PipelineRuntime final : public Pipeline,
   }
 
   void process() {
+    if (stopped_) return;  // nothing runs through stopped components
     processing_ = true;
     {
       std::lock_guard lock(mutex_);

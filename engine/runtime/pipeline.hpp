@@ -56,8 +56,9 @@ class Pipeline {
   /// Call before start(): sinks wait for release() before delivering (durable pipelines).
   virtual void hold_deliveries() = 0;
   virtual void release() = 0;
-  /// drain(), reading nothing from the journal that was committed after this call.
-  virtual void drain_for_replacement(std::function<void()> done) = 0;
+  /// drain(), reading nothing from the journal committed after `last_seq` (the journal's
+  /// last sequence number before the new version started).
+  virtual void drain_for_replacement(std::function<void()> done, std::uint64_t last_seq) = 0;
   virtual const std::string& name() const = 0;
   /// Counters; with `backlog`, also each sink's undelivered events (a journal query).
   virtual PipelineStats stats(bool backlog = false) const = 0;

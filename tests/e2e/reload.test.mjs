@@ -157,3 +157,20 @@ test('the watcher: an added file starts a pipeline, an edit replaces it, a remov
   await sleep(400);
   assert.equal(await reloads(), before);
 });
+
+test('renaming a pipeline in its file while keeping its path: the running version keeps serving, the clash is reported', async () => {
+  const engine = await startEngine({
+    pipelines: { orders: `name: orders\nsource: {type: http, path: /orders}\nsinks: [{name: out, type: stdout}]\n` },
+  });
+  cleanups.push(() => engine.stop());
+  const file = join(engine.dir, 'pipelines', 'orders.yaml');
+  writeFileSync(file, `name: orders2\nsource: {type: http, path: /orders}\nsinks: [{name: out, type: stdout}]\n`);
+  const res = await fetch(`${engine.adminUrl}/api/reload`, { method: 'POST' });
+  assert.equal(res.status, 422);
+  assert.match((await res.json()).error, /orders2 failed to start: .*already served by pipeline 'orders'/);
+  await sleep(300);
+  const post = await fetch(`${engine.url}/orders`, { method: 'POST', body: '{}' });
+  assert.equal(post.status, 202, 'the endpoint went offline');
+  const pipelines = await (await fetch(`${engine.adminUrl}/api/pipelines`)).json();
+  assert.ok(pipelines.some((p) => p.name === 'orders' && p.state === 'running'));
+});
