@@ -247,6 +247,17 @@ Result<std::string> Engine::reload() {
   std::vector<std::string> errors, done;
   std::vector<admin::PipelineProblem> problems;
   std::set<std::string> names, invalid_files;
+  // A name defined by two files: the file running it keeps it (a copy of a running
+  // pipeline's file must not take it over); otherwise the first file in order does.
+  std::map<std::string, std::string> owner;
+  for (auto& f : files) {
+    if (!f.config) continue;
+    auto r = running.find(f.config->name);
+    if (r != running.end() && r->second->config().file == f.file) owner[f.config->name] = f.file;
+  }
+  for (auto& f : files) {
+    if (f.config) owner.emplace(f.config->name, f.file);
+  }
   for (auto& f : files) {
     if (!f.config) {
       invalid_files.insert(f.file);
@@ -259,8 +270,8 @@ Result<std::string> Engine::reload() {
       continue;
     }
     const std::string name = f.config->name;
-    if (!names.insert(name).second) {
-      errors.push_back(f.file + ": pipeline name '" + name + "' is used by another file");
+    if (owner[name] != f.file || !names.insert(name).second) {
+      errors.push_back(f.file + ": pipeline name '" + name + "' is already defined by " + owner[name]);
       invalid_files.insert(f.file);
       problems.push_back({name, f.file, errors.back()});
       continue;

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "log/logging.hpp"
+
 namespace switchyard::runtime {
 
 bool is_pipeline_file_name(std::string_view name) {
@@ -24,9 +26,12 @@ DirectoryWatcher::~DirectoryWatcher() { stop(); }
 Status DirectoryWatcher::start() {
   inotify_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (inotify_ < 0) return permanent(std::string("inotify: ") + std::strerror(errno));
-  // Writes, renames in and out, deletions: what editors and deployment tools do.
+  // Finished writes, renames in and out, new files (symlinks have no write), deletions:
+  // what editors and deployment tools do. Not IN_MODIFY: a slow writer would get each
+  // partial state reloaded (a half-written file that is still valid YAML).
   if (::inotify_add_watch(inotify_, dir_.c_str(),
-                          IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_MODIFY) < 0) {
+                          IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_DELETE_SELF |
+                              IN_MOVE_SELF) < 0) {
     const int e = errno;
     ::close(inotify_);
     inotify_ = -1;
@@ -67,8 +72,16 @@ void DirectoryWatcher::run() {
       const ssize_t len = ::read(inotify_, buffer, sizeof buffer);
       for (ssize_t off = 0; off < len;) {
         const auto* ev = reinterpret_cast<const inotify_event*>(buffer + off);
-        if (ev->len > 0 && is_pipeline_file_name(ev->name)) pending = true;
+        // Pipeline files, and Kubernetes ConfigMap volumes, which swap a "..data" symlink.
+        if (ev->len > 0 && (is_pipeline_file_name(ev->name) || std::string_view(ev->name).starts_with(".."))) {
+          pending = true;
+        }
         if (ev->mask & IN_Q_OVERFLOW) pending = true;
+        if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
+          log::engine().warn("pipelines directory {} was removed or moved: no longer watching it (SIGHUP or "
+                             "POST /api/reload still reload)", dir_.string());
+          return;
+        }
         off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
       }
     }

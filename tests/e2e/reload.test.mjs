@@ -174,3 +174,41 @@ test('renaming a pipeline in its file while keeping its path: the running versio
   const pipelines = await (await fetch(`${engine.adminUrl}/api/pipelines`)).json();
   assert.ok(pipelines.some((p) => p.name === 'orders' && p.state === 'running'));
 });
+
+test('a copy of a running pipeline file does not take the pipeline over', async () => {
+  const engine = await startEngine({
+    pipelines: { orders: `name: orders\nsource: {type: http, path: /orders}\nsinks: [{name: out, type: stdout}]\n` },
+  });
+  cleanups.push(() => engine.stop());
+  const dir = join(engine.dir, 'pipelines');
+  writeFileSync(join(dir, 'a-copy.yaml'), `name: orders\nsource: {type: http, path: /copy}\nsinks: [{name: out, type: stdout}]\n`);
+  const res = await fetch(`${engine.adminUrl}/api/reload`, { method: 'POST' });
+  assert.equal(res.status, 422);
+  assert.match((await res.json()).error, /a-copy\.yaml: pipeline name 'orders' is already defined by .*orders\.yaml/);
+  await sleep(300);
+  assert.equal((await fetch(`${engine.url}/orders`, { method: 'POST', body: '{}' })).status, 202);
+  assert.equal((await fetch(`${engine.url}/copy`, { method: 'POST', body: '{}' })).status, 404);
+});
+
+test('a Kubernetes ConfigMap update (a "..data" symlink swap) is picked up by the watcher', async () => {
+  // An HTTP route from the start, so startEngine has a listening line to wait for.
+  const engine = await startEngine({
+    pipelines: { base: `name: base\nsource: {type: http, path: /base}\nsinks: [{name: out, type: stdout}]\n` },
+    watch: true,
+  });
+  cleanups.push(() => engine.stop());
+  const { mkdirSync, symlinkSync } = await import('node:fs');
+  const dir = join(engine.dir, 'pipelines');
+  const version = (n, path) => {
+    mkdirSync(join(dir, `..v${n}`));
+    writeFileSync(join(dir, `..v${n}`, 'cm.yaml'), `name: cm\nsource: {type: http, path: ${path}}\nsinks: [{name: out, type: stdout}]\n`);
+    symlinkSync(`..v${n}`, join(dir, '..data_tmp'));
+    renameSync(join(dir, '..data_tmp'), join(dir, '..data'));  // what the kubelet does
+  };
+  version(1, '/v1');
+  symlinkSync('..data/cm.yaml', join(dir, 'cm.yaml'));
+  const post = async (path) => (await fetch(`${engine.url}${path}`, { method: 'POST', body: '{}' })).status;
+  await waitUntil(async () => (await post('/v1')) === 202, 5000, 'the first version serving');
+  version(2, '/v2');
+  await waitUntil(async () => (await post('/v2')) === 202, 5000, 'the ConfigMap update serving');
+});
