@@ -279,6 +279,9 @@ test('the console lists dead letters; Replay delivers an entry once and Drop del
   await dropButton.click();
   await page.waitForSelector(dlqRow('dlq-drop'), { state: 'detached', timeout: 10000 });
   assert.match(question, /dlq-drop/);
+  // The row can go with a list refresh before the POST's answer updates the message.
+  await page.waitForFunction(() => /^Dropped entry/.test(document.querySelector('#dlq-message')?.textContent ?? ''),
+    null, { timeout: 10000 });
   assert.match(await cell(page, '#dlq-message'), /^Dropped entry \d+ \(event dlq-drop/);
   assert.deepEqual(await dlqList(engine), [], 'GET /api/dlq is empty');
   await page.waitForSelector('#dlq tr.empty', { timeout: 5000 });
@@ -341,7 +344,8 @@ test('with admin.token the dead-letter section sends the ?token= as a bearer tok
   page.once('dialog', (d) => d.accept());
   await page.locator(`${dlqRow('token-dead-2')} button[data-action="drop"]`).click();
   await page.waitForSelector(dlqRow('token-dead-2'), { state: 'detached', timeout: 10000 });
-  assert.match(await cell(page, '#dlq-message'), /^Dropped entry/);
+  await page.waitForFunction(() => /^Dropped entry/.test(document.querySelector('#dlq-message')?.textContent ?? ''),
+    null, { timeout: 10000 });
   assert.deepEqual(await dlqList(engine, auth), []);
   assert.deepEqual(receiver.requestsFor('token-dead-1').map((r) => r.status), [400, 200]);
   assert.deepEqual(receiver.requestsFor('token-dead-2').map((r) => r.status), [400]);
