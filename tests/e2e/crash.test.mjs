@@ -53,20 +53,20 @@ test(`kill -9 ${KILLS} times while posting ${EVENTS} events: every acknowledged 
     const live = { url: engine.url };
     const acked = new Set();
     const refused = { count: 0 };  // answers other than 202: the client retries them
-    const todo = Array.from({ length: EVENTS }, (_, i) => i);
+    const unacked = Array.from({ length: EVENTS }, (_, i) => i);
     let agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
 
     // The load: CLIENTS workers take the next unacknowledged event and post it until 202.
     const worker = async () => {
-      while (todo.length > 0) {
-        const i = todo.shift();
+      while (unacked.length > 0) {
+        const i = unacked.shift();
         const url = live.url;
         const status = url ? await post(agent, url, JSON.stringify({ i, pad: 'x'.repeat(100) })) : 0;
         if (status === 202) {
           acked.add(i);
         } else {
           refused.count++;
-          todo.push(i);
+          unacked.push(i);
           await sleep(20);
         }
       }
