@@ -3,7 +3,7 @@
 # over keep-alive connections into github.webhook -> blackhole, and the same load against
 # nginx answering 204 (the ceiling on this machine). Prints requests/s, p50/p99 latency
 # and the engine's peak RSS. Usage: bench/webhook_load.sh  (env: DURATION, CONNECTIONS,
-# THREADS, BUILD, DURABILITY=memory|disk, FSYNC=true|false). Needs wrk and nginx (installed from Debian when missing).
+# THREADS, BUILD, DURABILITY=memory|disk, FSYNC=true|false, ENGINE_THREADS = runtime.threads). Needs wrk and nginx (installed from Debian when missing).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$root/build}
@@ -13,6 +13,7 @@ threads=${THREADS:-2}
 secret=bench-secret
 durability=${DURABILITY:-memory}
 fsync=${FSYNC:-true}
+engine_threads=${ENGINE_THREADS:-0}
 
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
@@ -83,13 +84,17 @@ admin: {listen: "127.0.0.1:0"}
 pipelines: {dir: $tmp/pipelines, watch: false}
 state: {dir: $tmp/state, fsync: $fsync}
 log: {level: info}
+runtime: {threads: $engine_threads}
 YAML
 "$build/bin/switchyard" run -c "$tmp/switchyard.yaml" 2> "$tmp/engine.log" > /dev/null &
 engine_pid=$!
 for _ in $(seq 100); do grep -q "\[http\] listening on" "$tmp/engine.log" && break; sleep 0.05; done
 port=$(sed -n 's/.*\[http\] listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$tmp/engine.log" | head -1)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$engine_pid/stat"; }  # user + system, in clock ticks
+ticks_before=$(cpu_ticks)
 wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$root/bench/webhook.lua" \
   "http://127.0.0.1:$port/github/webhook" > "$tmp/switchyard.txt"
+ticks_after=$(cpu_ticks)
 rss=$(awk '/VmHWM/ {print $2 " " $3}' "/proc/$engine_pid/status")
 kill -TERM "$engine_pid"; wait "$engine_pid" || true; engine_pid=""
 delivered=$(sed -n 's/.*\] \([0-9]*\) events received in all.*/\1/p' "$tmp/engine.log" | tail -1)
@@ -97,4 +102,8 @@ delivered=$(sed -n 's/.*\] \([0-9]*\) events received in all.*/\1/p' "$tmp/engin
 echo "body: $(wc -c < "$body") bytes, $connections connections, $threads wrk threads, $duration, $(nproc) cores"
 summarise "nginx return 204 (ceiling)" "$tmp/nginx.txt"
 summarise "switchyard github.webhook ($durability)" "$tmp/switchyard.txt"
+requests=$(awk '/requests in/ {print $1}' "$tmp/switchyard.txt")
+cpu_us=$(awk -v t=$((ticks_after - ticks_before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" \
+  'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
 echo "switchyard peak RSS: $rss; events counted by the sink: ${delivered:-?}"
+echo "switchyard CPU per request (user + system, all threads): $cpu_us us"

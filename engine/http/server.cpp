@@ -480,7 +480,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void flush_stream() {
     if (!stream_state_) return;
-    switch (stream_state_->take(stream_out_)) {
+    switch (stream_state_->take(out_)) {
       case StreamState::Next::wait:
         return;
       case StreamState::Next::finish:
@@ -494,7 +494,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         break;
     }
     lowest().expires_after(settings().read_timeout);  // the write's deadline (the read has none)
-    asio::async_write(stream_, asio::buffer(stream_out_), [self = this->shared_from_this()](
+    asio::async_write(stream_, asio::buffer(out_), [self = this->shared_from_this()](
                                                               beast::error_code ec, std::size_t) {
       if (!self->stream_state_) return;
       if (ec) {
@@ -520,22 +520,42 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void respond_and_close(HttpResponse response) { respond(std::move(response), false); }
 
+  // Serialises the answer by hand into the session's output buffer (reused across
+  // keep-alive requests, so a typical answer costs no allocation) and writes it at once.
   void respond(HttpResponse response, bool keep_alive) {
-    auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
-    res->result(static_cast<unsigned>(response.status));
-    res->version(11);
-    res->set(bhttp::field::server, "switchyard");
+    const auto status = static_cast<unsigned>(response.status);
+    const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+    out_.clear();
+    out_ += "HTTP/1.1 ";
+    out_ += std::to_string(status);
+    out_ += ' ';
+    out_.append(reason.data(), reason.size());
+    out_ += "\r\nServer: switchyard\r\n";
     for (const auto& f : response.headers) {
-      // Handlers may echo request data into headers: never let a newline through.
-      if (f.value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) continue;
-      res->insert(f.name, f.value);
+      // Handlers may echo request data into headers: never let a line break through, and
+      // the framing headers are the server's to write.
+      if (f.name.empty() || f.name.find_first_of(std::string_view(":\r\n\0 \t", 6)) != std::string::npos ||
+          f.value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos ||
+          beast::iequals(f.name, "Content-Length") || beast::iequals(f.name, "Connection") ||
+          beast::iequals(f.name, "Transfer-Encoding")) {
+        continue;
+      }
+      out_ += f.name;
+      out_ += ": ";
+      out_ += f.value;
+      out_ += "\r\n";
     }
-    res->body() = std::move(response.body);
-    res->keep_alive(keep_alive);
-    res->prepare_payload();
+    if (status >= 200 && status != 204 && status != 304) {
+      out_ += "Content-Length: ";
+      out_ += std::to_string(response.body.size());
+      out_ += "\r\n";
+    }
+    if (!keep_alive) out_ += "Connection: close\r\n";
+    out_ += "\r\n";
+    if (status != 204 && status != 304) out_ += response.body;
     lowest().expires_after(settings().read_timeout);
-    bhttp::async_write(stream_, *res, [self = this->shared_from_this(), res, keep_alive](
-                                          beast::error_code ec, std::size_t) {
+    asio::async_write(stream_, asio::buffer(out_), [self = this->shared_from_this(), keep_alive](
+                                                       beast::error_code ec, std::size_t) {
       if (ec) return self->fail(ec, "writing response");
       if (!keep_alive) return self->close();
       self->parser_.reset();
@@ -605,7 +625,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::thread::id dispatch_thread_;
   std::optional<HttpResponse> sync_response_;
   std::shared_ptr<StreamState> stream_state_;  // set while the connection carries an event stream
-  std::string stream_out_;                     // the bytes of the stream's write in flight
+  std::string out_;  // the bytes of the write in flight (an answer, or event-stream frames)
 };
 
 }  // namespace

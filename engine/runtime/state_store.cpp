@@ -68,7 +68,7 @@ void MemoryStateStore::store(const std::string& key, std::string_view value, Clo
   it->second.value.assign(value);
   it->second.expires = expires;
   it->second.in_expiries =
-      expires == Clock::time_point::max() ? expiries_.end() : expiries_.emplace(expires, key);
+      expires == Clock::time_point::max() ? expiries_.end() : expiries_.emplace(expires, &it->first);
 }
 
 void MemoryStateStore::put(const std::string& key, std::string_view value,
@@ -105,8 +105,9 @@ void MemoryStateStore::erase(const std::string& key, bool durable) {
 
 void MemoryStateStore::purge(Clock::time_point now) {
   while (!expiries_.empty() && expiries_.begin()->first <= now) {
-    entries_.erase(expiries_.begin()->second);
-    expiries_.erase(expiries_.begin());
+    const auto due = expiries_.begin();
+    entries_.erase(entries_.find(*due->second));  // find first: the key dies with its entry
+    expiries_.erase(due);
   }
 }
 

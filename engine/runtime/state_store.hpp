@@ -50,7 +50,8 @@ class MemoryStateStore {
   void persist(const std::string& key, std::string_view value, std::chrono::milliseconds ttl);
 
   using Clock = std::chrono::steady_clock;
-  using Expiries = std::multimap<Clock::time_point, std::string>;
+  // Points at the key inside entries_ (node-based: the key stays put across rehashes).
+  using Expiries = std::multimap<Clock::time_point, const std::string*>;
   struct Entry {
     std::string value;
     Clock::time_point expires;  // max(): never

@@ -184,14 +184,12 @@ void WebhookSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequ
     if (!decoded) return reply(HttpResponse::error(400, "form body has no valid payload field"));
     json = *decoded;
   }
-  if (json_limits::too_deep(json)) {
-    return reply(HttpResponse::error(400, "payload nests deeper than " +
-                                              std::to_string(json_limits::kMaxDepth) + " levels"));
-  }
-  event->data.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
-  if (event->data.HasParseError()) {
-    return reply(HttpResponse::error(
-        400, "body is not valid JSON (offset " + std::to_string(event->data.GetErrorOffset()) + ")"));
+  if (const auto parsed = json_limits::parse(event->data, json); !parsed) {
+    if (parsed.outcome == json_limits::Outcome::too_deep) {
+      return reply(HttpResponse::error(400, "payload nests deeper than " +
+                                                std::to_string(json_limits::kMaxDepth) + " levels"));
+    }
+    return reply(HttpResponse::error(400, "body is not valid JSON (offset " + std::to_string(parsed.offset) + ")"));
   }
   if (!event->data.IsObject()) return reply(HttpResponse::error(400, "payload must be a JSON object"));
 

@@ -147,13 +147,13 @@ void HttpSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequest
     return reply(HttpResponse::unavailable("pipeline is saturated; retry later", 1));
   }
 
-  if (json_limits::too_deep(request.body)) {
+  auto event = std::make_unique<Event>();
+  const auto parsed = json_limits::parse(event->data, request.body);
+  if (parsed.outcome == json_limits::Outcome::too_deep) {
     return reply(HttpResponse::error(400, "body nests deeper than " +
                                               std::to_string(json_limits::kMaxDepth) + " levels"));
   }
-  auto event = std::make_unique<Event>();
-  event->data.Parse<rapidjson::kParseIterativeFlag>(request.body.data(), request.body.size());
-  if (event->data.HasParseError() || request.body.empty()) {
+  if (!parsed || request.body.empty()) {
     event->data.SetString(request.body.data(), static_cast<rapidjson::SizeType>(request.body.size()),
                           event->allocator());
   }

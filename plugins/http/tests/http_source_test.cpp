@@ -84,8 +84,9 @@ TEST(HttpSource, DeeplyNestedJsonIs400) {
   Harness h(kHttpSourceDecl, R"({"path": "/in"})");
   ASSERT_TRUE(h.configure());
   ASSERT_TRUE(h.start());
-  const auto r = h.request("POST", "/in", {}, std::string(50000, '{'));
+  const auto r = h.request("POST", "/in", {}, std::string(50000, '[') + std::string(50000, ']'));
   EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("deeper"), std::string::npos);
   EXPECT_TRUE(h.emitted().empty());
 }
 
