@@ -50,10 +50,10 @@ void print_diagnostics(const config::Diagnostics& diagnostics) {
 }
 
 
-// Every request parses its payload into a document whose first pool chunk is 64 KiB. With
-// glibc's default trim threshold the I/O threads' heaps grew and shrank by that much per
-// request (an mprotect or madvise system call and fresh page faults each time, ~12 % of
-// CPU under webhook load). Keeping up to 64 MiB of freed memory per heap avoids that; the
+// Every request allocates and frees tens of KiB (the body, the event's pool chunks, the
+// parser's stacks). With glibc's default trim threshold (128 KiB) the I/O threads' heaps
+// shrank and grew again around that on almost every request (a madvise or mprotect system
+// call and fresh page faults each time: ~12 % of CPU under webhook load). Keeping up to 64 MiB of freed memory per heap avoids that; the
 // cost is memory an idle engine does not hand back until it is reused.
 void tune_allocator() {
   ::mallopt(M_TRIM_THRESHOLD, 64 << 20);

@@ -14,6 +14,7 @@
 
 #include "config/condition.hpp"
 #include "config/diagnostics.hpp"
+#include "config/templates.hpp"
 #include "switchyard/component.hpp"
 
 namespace switchyard::loader {
@@ -29,11 +30,16 @@ struct ComponentConfig {
   std::string name;      ///< Unique within the pipeline; defaults to the type.
   std::string location;  ///< "file:line:col" of its entry, for messages.
   std::shared_ptr<const rapidjson::Document> options;
-  /// The compiled templates of its text_template / json_template options.
-  std::shared_ptr<const TemplateSet> templates;
+  /// The compiled templates of its template and condition options, and of ${{ }} in its
+  /// string options (sinks and transforms).
+  std::shared_ptr<const CompiledTemplates> templates;
   /// The options with secrets replaced, safe for logs and the admin API.
   std::shared_ptr<const rapidjson::Document> redacted;
 };
+
+/// To call after the component's configure(): an error when one of its string options holds
+/// ${{ }} that the component read as plain text, so the expression would never be evaluated.
+Status check_expressions_used(const ComponentConfig& component);
 
 /// Retry policy of a sink (contract section 7).
 struct RetryPolicy {

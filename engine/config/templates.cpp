@@ -173,35 +173,107 @@ std::shared_ptr<const Template> compile_condition_template(const rapidjson::Valu
 
 const Template* CompiledTemplates::find(std::string_view path) const {
   auto it = templates_.find(path);
-  return it == templates_.end() ? nullptr : it->second.get();
+  if (it == templates_.end()) return nullptr;
+  it->second.asked.store(true, std::memory_order_relaxed);
+  return it->second.compiled.get();
 }
+
+void CompiledTemplates::add(std::string path, std::shared_ptr<const Template> t, bool from_string) {
+  Entry& e = templates_[std::move(path)];
+  e.compiled = std::move(t);
+  e.from_string = from_string;
+}
+
+std::vector<std::string> CompiledTemplates::unused_string_templates() const {
+  std::vector<std::string> out;
+  for (const auto& [path, e] : templates_) {
+    if (e.from_string && !e.asked.load(std::memory_order_relaxed)) out.push_back(path);
+  }
+  return out;
+}
+
+namespace {
+
+// The error's option path: `base` (prefix + relative path) joined with the path inside the
+// value the expression compiler reported.
+void report(const std::string& prefix, const std::string& rel, TemplateError error,
+            std::vector<TemplateError>& errors) {
+  const std::string base = prefix.empty() ? rel : prefix + "." + rel;
+  error.path = error.path.empty() ? base
+               : error.path.front() == '[' ? base + error.path
+                                            : base + "." + error.path;
+  errors.push_back(std::move(error));
+}
+
+// ${{ }} inside one string of a plain string option.
+void compile_string(const rapidjson::Value& value, const std::string& prefix, const std::string& rel,
+                    StringExpressions strings, CompiledTemplates& out, std::vector<TemplateError>& errors) {
+  if (!value.IsString()) return;
+  const std::string_view text(value.GetString(), value.GetStringLength());
+  const auto at = text.find("${{");
+  if (at == std::string_view::npos) return;
+  if (strings == StringExpressions::refuse) {
+    report(prefix, rel,
+           TemplateError{"", at,
+                         "a source reads its options once at start, with no event: ${{ }} is "
+                         "evaluated only in transforms and sinks (use ${VAR} for environment variables)"},
+           errors);
+    return;
+  }
+  TemplateError error;
+  if (auto t = compile_template(value, false, error)) {
+    out.add(rel, std::move(t), /*from_string=*/true);
+  } else {
+    report(prefix, rel, std::move(error), errors);
+  }
+}
+
+}  // namespace
 
 void compile_option_templates(std::span<const OptionSpec> schema, const rapidjson::Value& values,
                               const std::string& prefix, CompiledTemplates& out,
-                              std::vector<TemplateError>& errors, const std::string& relative) {
+                              std::vector<TemplateError>& errors, const std::string& relative,
+                              StringExpressions strings) {
   if (!values.IsObject()) return;
   for (const auto& spec : schema) {
     auto it = values.FindMember(spec.name);
     if (it == values.MemberEnd() || it->value.IsNull()) continue;
     const std::string rel = relative + spec.name;
-    if (spec.type == OptionType::object) {
-      compile_option_templates(spec.children, it->value, prefix, out, errors, rel + ".");
-      continue;
-    }
-    if (spec.type != OptionType::text_template && spec.type != OptionType::json_template &&
-        spec.type != OptionType::condition) {
-      continue;
+    const rapidjson::Value& value = it->value;
+    switch (spec.type) {
+      case OptionType::object:
+        compile_option_templates(spec.children, value, prefix, out, errors, rel + ".", strings);
+        continue;
+      case OptionType::string:
+        compile_string(value, prefix, rel, strings, out, errors);
+        continue;
+      case OptionType::string_list:
+        if (value.IsArray()) {
+          for (rapidjson::SizeType i = 0; i < value.Size(); ++i) {
+            compile_string(value[i], prefix, rel + "[" + std::to_string(i) + "]", strings, out, errors);
+          }
+        }
+        continue;
+      case OptionType::string_map:
+        if (value.IsObject()) {
+          for (const auto& m : value.GetObject()) {
+            compile_string(m.value, prefix, rel + "." + m.name.GetString(), strings, out, errors);
+          }
+        }
+        continue;
+      case OptionType::text_template:
+      case OptionType::json_template:
+      case OptionType::condition:
+        break;
+      default:
+        continue;
     }
     TemplateError error;
     auto t = spec.type == OptionType::condition
-                 ? compile_condition_template(it->value, error)
-                 : compile_template(it->value, spec.type == OptionType::json_template, error);
+                 ? compile_condition_template(value, error)
+                 : compile_template(value, spec.type == OptionType::json_template, error);
     if (!t) {
-      const std::string base = prefix.empty() ? rel : prefix + "." + rel;
-      error.path = error.path.empty() ? base
-                   : error.path.front() == '[' ? base + error.path
-                                                : base + "." + error.path;
-      errors.push_back(std::move(error));
+      report(prefix, rel, std::move(error), errors);
       continue;
     }
     out.add(rel, std::move(t));

@@ -32,6 +32,10 @@ std::string encode_event(const Event& event) {
   w.Key("time");
   w.Int64(std::chrono::duration_cast<std::chrono::milliseconds>(event.time.time_since_epoch()).count());
   if (!event.pipeline.empty()) str("pipeline", event.pipeline);
+  if (event.not_before != std::chrono::system_clock::time_point{}) {
+    w.Key("not_before");
+    w.Int64(std::chrono::duration_cast<std::chrono::milliseconds>(event.not_before.time_since_epoch()).count());
+  }
   if (event.meta.IsObject() && event.meta.MemberCount() > 0) {
     w.Key("meta");
     event.meta.Accept(w);
@@ -64,6 +68,9 @@ Result<std::unique_ptr<Event>> decode_event(std::string_view body) {
   event->pipeline = string_member(envelope, "pipeline");
   if (auto t = envelope.FindMember("time"); t != envelope.MemberEnd() && t->value.IsInt64()) {
     event->time = std::chrono::system_clock::time_point(std::chrono::milliseconds(t->value.GetInt64()));
+  }
+  if (auto t = envelope.FindMember("not_before"); t != envelope.MemberEnd() && t->value.IsInt64()) {
+    event->not_before = std::chrono::system_clock::time_point(std::chrono::milliseconds(t->value.GetInt64()));
   }
   if (auto m = envelope.FindMember("meta"); m != envelope.MemberEnd() && m->value.IsObject()) {
     event->meta.CopyFrom(m->value, event->allocator());  // parsed strings are copied

@@ -68,7 +68,8 @@ Status build_stage(Stage& stage, const config::ComponentConfig& config, std::str
   return guarded(stage.label, "configure", [&]() -> Status {
     stage.component = config.decl->create();
     if (!stage.component) return permanent("factory returned nothing");
-    return stage.component->configure(*stage.options, *stage.context);
+    if (Status s = stage.component->configure(*stage.options, *stage.context); !s) return s;
+    return config::check_expressions_used(config);
   });
 }
 
@@ -155,6 +156,7 @@ class SinkRunner {
       if (slot.timer) slot.timer->cancel();
     }
     if (refill_timer_) refill_timer_->cancel();
+    if (delay_timer_) delay_timer_->cancel();
     stopped_ = true;
   }
 
@@ -188,15 +190,12 @@ class SinkRunner {
   void dispatch() {
     if (dispatching_ || stopped_) return;  // a synchronous sink completed inside attempt(); the loop goes on
     dispatching_ = true;
+    const auto now = std::chrono::system_clock::now();
     for (;;) {
       while (!free_.empty() && !queue_.empty()) {
-        auto next = queue_.begin();
-        if (config_.ordered) {
-          // The oldest event whose key has nothing in flight; later ones of a busy key wait.
-          next = std::find_if(queue_.begin(), queue_.end(), [&](const Entry& e) { return !busy_.contains(e.key); });
-          if (next == queue_.end()) break;
-          busy_.insert(next->key);
-        }
+        auto next = next_due(now);
+        if (next == queue_.end()) break;
+        if (config_.ordered) busy_.insert(next->key);
         const std::uint32_t index = free_.back();
         free_.pop_back();
         Slot& slot = slots_[index];
@@ -210,6 +209,45 @@ class SinkRunner {
     }
     queued_.store(queue_.size(), std::memory_order_relaxed);
     dispatching_ = false;
+  }
+
+  // The oldest queued event that may go now: its not_before has passed (a transform such as
+  // rate_limit may delay events; others go ahead of them) and, for ordered sinks, nothing
+  // of its key is in flight or waiting ahead of it. end() when none; the delay timer is
+  // then armed for the earliest delayed event.
+  std::deque<Entry>::iterator next_due(std::chrono::system_clock::time_point now) {
+    auto first = queue_.begin();
+    if (first->event->not_before <= now && (!config_.ordered || !busy_.contains(first->key))) return first;
+    std::vector<std::string_view> waiting;  // ordered: keys held back by a delayed event
+    std::optional<std::chrono::system_clock::time_point> earliest;
+    for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+      if (config_.ordered &&
+          (busy_.contains(it->key) || std::find(waiting.begin(), waiting.end(), it->key) != waiting.end())) {
+        continue;
+      }
+      if (it->event->not_before > now) {
+        if (!earliest || it->event->not_before < *earliest) earliest = it->event->not_before;
+        if (config_.ordered) waiting.push_back(it->key);
+        continue;
+      }
+      return it;
+    }
+    if (earliest) wake_at(*earliest);
+    return queue_.end();
+  }
+
+  // Dispatches again at `when` (system clock), unless a wake-up at or before it is set.
+  void wake_at(std::chrono::system_clock::time_point when) {
+    if (delay_due_ && *delay_due_ <= when) return;
+    delay_due_ = when;
+    if (!delay_timer_) delay_timer_ = std::make_unique<asio::steady_timer>(strand_);
+    const auto wait = std::chrono::ceil<std::chrono::milliseconds>(when - std::chrono::system_clock::now());
+    delay_timer_->expires_after(std::max(wait, std::chrono::milliseconds(0)));
+    delay_timer_->async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;  // cancelled: re-armed earlier, or stopping
+      delay_due_.reset();
+      dispatch();
+    });
   }
 
   // Reads the next events for this sink from the journal; false when nothing was added.
@@ -273,6 +311,8 @@ class SinkRunner {
   std::uint64_t read_to_ = ~std::uint64_t{0} >> 1;
   std::uint64_t loaded_through_ = 0;  // journaled events up to here were read back already
   std::unique_ptr<asio::steady_timer> refill_timer_;
+  std::unique_ptr<asio::steady_timer> delay_timer_;  // the next delayed event falls due
+  std::optional<std::chrono::system_clock::time_point> delay_due_;
 
   Counter* delivered_metric_ = nullptr;
   Counter* retryable_metric_ = nullptr;

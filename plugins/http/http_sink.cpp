@@ -1,5 +1,7 @@
 #include "http_sink.hpp"
 
+#include <algorithm>
+
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -11,8 +13,9 @@ constexpr const char* kFormats[] = {"cloudevent", "data"};
 
 constexpr OptionSpec kOptions[] = {
     {.name = "url", .type = OptionType::string, .required = true,
-     .description = "Endpoint the events are sent to (http:// or https://).",
-     .example = "https://example.com/hooks/switchyard"},
+     .description = "Endpoint the events are sent to (http:// or https://); may hold ${{ }} "
+                    "expressions, evaluated per event.",
+     .example = "https://example.com/hooks/${{ payload.repository.name }}"},
     {.name = "method", .type = OptionType::string, .default_value = "POST",
      .description = "HTTP method.", .choices = kMethods},
     {.name = "body", .type = OptionType::json_template,
@@ -23,7 +26,8 @@ constexpr OptionSpec kOptions[] = {
                     "(application/cloudevents+json), data sends the payload alone.",
      .choices = kFormats},
     {.name = "headers", .type = OptionType::string_map,
-     .description = "Extra request headers (e.g. Authorization); redacted in logs and the admin API.",
+     .description = "Extra request headers (e.g. Authorization); values may hold ${{ }} "
+                    "expressions. Redacted in logs and the admin API.",
      .example = "{Authorization: \"Bearer ${TOKEN}\"}", .secret = true},
     {.name = "timeout", .type = OptionType::duration, .default_value = "10s",
      .description = "Whole request, from connect to the last byte of the answer."},
@@ -50,19 +54,21 @@ const ComponentDecl kHttpSinkDecl{
 
 Status HttpSink::configure(const Options& options, Context& context) {
   context_ = &context;
-  url_ = options.string("url");
+  url_ = options.text("url");
   method_ = options.string("method");
   cloudevent_ = options.string("format") == "cloudevent";
   body_ = options.template_of("body");
   if (options.has("body") && body_ == nullptr) return invalid_config("body: template was not compiled");
-  const auto& headers = options.json("headers");
-  if (headers.IsObject()) {
-    for (const auto& m : headers.GetObject()) {
-      if (!m.value.IsString()) return invalid_config("headers: values must be strings");
-      headers_.set(m.name.GetString(), m.value.GetString());
+  for (const auto& [name, value] : options.text_map("headers")) {
+    if (value.is_constant()) {
+      headers_.set(std::string(name), std::string(value.literal()));
+    } else {
+      header_templates_.emplace_back(std::string(name), value);
     }
   }
-  if (url_.rfind("http://", 0) != 0 && url_.rfind("https://", 0) != 0) {
+  // A URL that starts with an expression is checked per event instead.
+  const std::string_view url = url_.literal();
+  if (!url.starts_with("${{") && !url.starts_with("http://") && !url.starts_with("https://")) {
     return invalid_config("url: must start with http:// or https://");
   }
   client_options_.request_timeout = options.duration("timeout");
@@ -81,8 +87,24 @@ Status HttpSink::start() {
 void HttpSink::deliver(EventPtr event, DeliveryCallback done) {
   HttpClientRequest request;
   request.method = method_;
-  request.url = url_;
+  request.url = url_.render(*event);
+  if (!url_.is_constant()) {
+    const bool controls = std::any_of(request.url.begin(), request.url.end(),
+                                      [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; });
+    if (controls || (!request.url.starts_with("http://") && !request.url.starts_with("https://"))) {
+      return done(permanent("url: the url template gave '" + request.url.substr(0, 200) +
+                            "', not an http:// or https:// URL"));
+    }
+  }
   request.headers = headers_;
+  for (const auto& [name, value] : header_templates_) {
+    std::string rendered = value.render(*event);
+    // A value taken from the event must not smuggle in a header of its own.
+    if (rendered.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+      return done(permanent("header " + name + ": the rendered value holds a line break"));
+    }
+    request.headers.set(name, std::move(rendered));
+  }
   if (body_ != nullptr) {
     rapidjson::Document doc;
     body_->render(*event, doc, doc.GetAllocator());

@@ -3,6 +3,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "switchyard/switchyard.hpp"
 
@@ -20,11 +22,12 @@ class HttpSink final : public Sink {
 
  private:
   Context* context_ = nullptr;
-  std::string url_;
+  TextOption url_;
   std::string method_;
   bool cloudevent_ = true;
   const Template* body_ = nullptr;
-  HttpHeaders headers_;
+  HttpHeaders headers_;                                        // constant values
+  std::vector<std::pair<std::string, TextOption>> header_templates_;  // rendered per event
   HttpClientOptions client_options_;
   std::unique_ptr<HttpClient> client_;
 };

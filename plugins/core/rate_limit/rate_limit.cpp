@@ -1,9 +1,12 @@
 #include "rate_limit/rate_limit.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace switchyard::core {
 namespace {
+
+constexpr const char* kOverLimit[] = {"drop", "delay"};
 
 constexpr OptionSpec kOptions[] = {
     {.name = "rate", .type = OptionType::integer, .required = true,
@@ -17,6 +20,13 @@ constexpr OptionSpec kOptions[] = {
      .example = "${{ payload.repository.full_name }}"},
     {.name = "max_keys", .type = OptionType::integer, .default_value = "100000",
      .description = "Buckets kept at most; full (idle) buckets are forgotten first."},
+    {.name = "over_limit", .type = OptionType::string, .default_value = "drop",
+     .description = "What happens to an event over the limit: drop it, or delay it — it goes on "
+                    "at once (journaled, acknowledged) and its sinks deliver it when the bucket "
+                    "has a token for it, in order per key.",
+     .choices = kOverLimit},
+    {.name = "max_delay", .type = OptionType::duration, .default_value = "10m",
+     .description = "Delay mode: an event that would wait longer than this is dropped instead."},
 };
 
 }  // namespace
@@ -24,7 +34,7 @@ constexpr OptionSpec kOptions[] = {
 const ComponentDecl kRateLimitDecl{
     .kind = ComponentKind::transform,
     .type = "rate_limit",
-    .summary = "Token bucket per key; events over the limit are dropped.",
+    .summary = "Token bucket per key; events over the limit are dropped or delayed.",
     .options = kOptions,
     .create = &make_component<RateLimitTransform>,
 };
@@ -41,6 +51,8 @@ Status RateLimitTransform::configure(const Options& options, Context& context) {
   capacity_ = static_cast<double>(burst > 0 ? burst : rate);
   per_ms_ = static_cast<double>(rate) / static_cast<double>(per.count());
   key_ = options.template_of("key");
+  delay_ = options.string("over_limit") == "delay";
+  max_delay_ = options.duration("max_delay");
   return {};
 }
 
@@ -53,7 +65,7 @@ void RateLimitTransform::evict(Clock::time_point now) {
   if (buckets_.size() >= max_keys_) buckets_.clear();
 }
 
-Verdict RateLimitTransform::admit(const std::string& key, Clock::time_point now) {
+RateLimitTransform::Decision RateLimitTransform::admit(const std::string& key, Clock::time_point now) {
   auto it = buckets_.find(key);
   if (it == buckets_.end()) {
     if (buckets_.size() >= max_keys_) evict(now);
@@ -65,22 +77,30 @@ Verdict RateLimitTransform::admit(const std::string& key, Clock::time_point now)
   b.updated = now;
   if (b.tokens >= 1.0) {
     b.tokens -= 1.0;
-    return Verdict::keep;
+    return {};
   }
-  return Verdict::drop;
+  if (!delay_) return {Verdict::drop};
+  // Delay: the event takes a token the bucket does not have yet (tokens go below zero), so
+  // each further event over the limit waits one period/rate longer than the one before.
+  const auto wait = std::chrono::milliseconds(static_cast<std::int64_t>(std::ceil((1.0 - b.tokens) / per_ms_)));
+  if (wait > max_delay_) return {Verdict::drop};
+  b.tokens -= 1.0;
+  return {Verdict::keep, wait};
 }
 
 Result<Verdict> RateLimitTransform::apply(Event& event) {
   std::string key;
   if (key_) key_->render_string(event, key);
-  const Verdict v = admit(key, Clock::now());
-  if (v == Verdict::drop) {
+  const Decision d = admit(key, Clock::now());
+  if (d.verdict == Verdict::drop) {
     ++dropped_;
     if (context_->logger().enabled(LogLevel::debug)) {
       context_->logger().debug("event " + event.id + " over the rate limit for '" + key + "'; dropped");
     }
+  } else if (d.delay.count() > 0) {
+    event.not_before = std::max(event.not_before, std::chrono::system_clock::now() + d.delay);
   }
-  return v;
+  return d.verdict;
 }
 
 }  // namespace switchyard::core

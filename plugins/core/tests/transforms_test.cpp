@@ -118,13 +118,13 @@ TEST(RateLimit, AllowsTheBurstThenRefillsAtTheRate) {
   ASSERT_TRUE(h.configure());
   auto& t = h.component<RateLimitTransform>();
   const auto t0 = RateLimitTransform::Clock::now();
-  EXPECT_EQ(t.admit("", t0), Verdict::keep);
-  EXPECT_EQ(t.admit("", t0), Verdict::keep);
-  EXPECT_EQ(t.admit("", t0), Verdict::keep);
-  EXPECT_EQ(t.admit("", t0), Verdict::drop);
-  EXPECT_EQ(t.admit("", t0 + 999ms), Verdict::drop);
-  EXPECT_EQ(t.admit("", t0 + 1001ms), Verdict::keep) << "one token per second at 60/min";
-  EXPECT_EQ(t.admit("", t0 + 1002ms), Verdict::drop);
+  EXPECT_EQ(t.admit("", t0).verdict, Verdict::keep);
+  EXPECT_EQ(t.admit("", t0).verdict, Verdict::keep);
+  EXPECT_EQ(t.admit("", t0).verdict, Verdict::keep);
+  EXPECT_EQ(t.admit("", t0).verdict, Verdict::drop);
+  EXPECT_EQ(t.admit("", t0 + 999ms).verdict, Verdict::drop);
+  EXPECT_EQ(t.admit("", t0 + 1001ms).verdict, Verdict::keep) << "one token per second at 60/min";
+  EXPECT_EQ(t.admit("", t0 + 1002ms).verdict, Verdict::drop);
 }
 
 TEST(RateLimit, KeysHaveSeparateBuckets) {
@@ -133,6 +133,41 @@ TEST(RateLimit, KeysHaveSeparateBuckets) {
   EXPECT_EQ(*h.apply(*make_event("x", kRun)), Verdict::keep);
   EXPECT_EQ(*h.apply(*make_event("x", kRun)), Verdict::drop);
   EXPECT_EQ(*h.apply(*make_event("x", R"({"repository": {"full_name": "octo/other"}})")), Verdict::keep);
+}
+
+TEST(RateLimit, DelayModeSpacesEventsOverTheLimitAtTheRate) {
+  Harness h(kRateLimitDecl, R"({"rate": 60, "per": "1m", "burst": 2, "over_limit": "delay", "max_delay": "3s"})");
+  ASSERT_TRUE(h.configure());
+  auto& t = h.component<RateLimitTransform>();
+  const auto t0 = RateLimitTransform::Clock::now();
+  EXPECT_EQ(t.admit("", t0).delay, 0ms);
+  EXPECT_EQ(t.admit("", t0).delay, 0ms) << "the burst goes at once";
+  const auto third = t.admit("", t0);
+  EXPECT_EQ(third.verdict, Verdict::keep);
+  EXPECT_EQ(third.delay, 1000ms) << "one token per second: the next is a second away";
+  EXPECT_EQ(t.admit("", t0).delay, 2000ms);
+  EXPECT_EQ(t.admit("", t0).delay, 3000ms);
+  EXPECT_EQ(t.admit("", t0).verdict, Verdict::drop) << "4 s would exceed max_delay";
+  EXPECT_EQ(t.admit("", t0 + 1000ms).delay, 3000ms) << "a second later the queue is a second shorter";
+  EXPECT_EQ(t.admit("", t0 + 10s).verdict, Verdict::keep);
+}
+
+TEST(RateLimit, DelayModeSetsNotBeforeOnTheEvent) {
+  Harness h(kRateLimitDecl, R"({"rate": 1, "per": "1h", "over_limit": "delay", "max_delay": "2h"})");
+  ASSERT_TRUE(h.configure());
+  auto first = make_event("x", kRun);
+  EXPECT_EQ(*h.apply(*first), Verdict::keep);
+  EXPECT_EQ(first->not_before, std::chrono::system_clock::time_point{}) << "within the limit: no delay";
+  auto second = make_event("x", kRun);
+  const auto before = std::chrono::system_clock::now();
+  EXPECT_EQ(*h.apply(*second), Verdict::keep);
+  EXPECT_GE(second->not_before, before + 59min);
+  EXPECT_LE(second->not_before, std::chrono::system_clock::now() + 61min);
+}
+
+TEST(RateLimit, RejectsAnUnknownOverLimitMode) {
+  Harness h(kRateLimitDecl, R"({"rate": 1, "over_limit": "queue"})");
+  EXPECT_FALSE(h.configure());
 }
 
 TEST(RateLimit, RejectsAZeroRate) {

@@ -102,3 +102,65 @@ TEST(RetryAfter, ParsesSecondsAndToleratesDates) {
 
 }  // namespace
 }  // namespace switchyard::http_plugin
+
+namespace switchyard::http_plugin {
+namespace {
+
+EventPtr repo_event(const std::string& repo) {
+  auto e = std::make_shared<Event>();
+  e->id = "ev-" + repo;
+  e->data.SetObject();
+  e->data.AddMember("repo", rapidjson::Value(repo.c_str(), e->data.GetAllocator()), e->data.GetAllocator());
+  return e;
+}
+
+TEST(HttpSink, UrlAndHeaderValuesAreRenderedPerEvent) {
+  Harness h(kHttpSinkDecl, R"({"url": "https://hooks.example.com/${{ payload.repo }}/notify",
+                               "headers": {"X-Repo": "repo ${{ payload.repo }}", "X-Fixed": "yes"}})");
+  ASSERT_TRUE(h.configure());
+  ASSERT_TRUE(h.start());
+  h.respond_with([](const HttpClientRequest&) { return answer(204); });
+  EXPECT_TRUE(h.deliver(repo_event("app")));
+  EXPECT_TRUE(h.deliver(repo_event("docs")));
+  ASSERT_EQ(h.http_requests().size(), 2u);
+  EXPECT_EQ(h.http_requests()[0].url, "https://hooks.example.com/app/notify");
+  EXPECT_EQ(h.http_requests()[1].url, "https://hooks.example.com/docs/notify");
+  EXPECT_EQ(h.http_requests()[1].headers.get("X-Repo"), std::optional<std::string_view>("repo docs"));
+  EXPECT_EQ(h.http_requests()[1].headers.get("X-Fixed"), std::optional<std::string_view>("yes"));
+}
+
+TEST(HttpSink, ARenderedUrlOrHeaderThatIsUnsafeFailsTheDeliveryNotTheProcess) {
+  Harness h(kHttpSinkDecl, R"({"url": "${{ payload.repo }}", "headers": {"X-Repo": "${{ payload.repo }}"}})");
+  ASSERT_TRUE(h.configure());
+  ASSERT_TRUE(h.start());
+  h.respond_with([](const HttpClientRequest&) { return answer(204); });
+  const Status not_a_url = h.deliver(repo_event("file:///etc/passwd"));
+  ASSERT_FALSE(not_a_url);
+  EXPECT_EQ(not_a_url.error().kind, ErrorKind::permanent);
+  EXPECT_NE(not_a_url.error().message.find("not an http:// or https:// URL"), std::string::npos);
+  const Status smuggled = h.deliver(repo_event("https://ok.example.com/\r\nX-Evil: 1"));
+  ASSERT_FALSE(smuggled);
+  EXPECT_NE(smuggled.error().message.find("not an http:// or https:// URL"), std::string::npos);
+  EXPECT_TRUE(h.http_requests().empty()) << "nothing was sent";
+  EXPECT_TRUE(h.deliver(repo_event("https://ok.example.com/hook")));
+  EXPECT_EQ(h.http_requests().size(), 1u);
+}
+
+TEST(HttpSink, ARenderedHeaderValueCannotAddHeaders) {
+  Harness h(kHttpSinkDecl, R"({"url": "https://hooks.example.com/x", "headers": {"X-Repo": "${{ payload.repo }}"}})");
+  ASSERT_TRUE(h.configure());
+  ASSERT_TRUE(h.start());
+  h.respond_with([](const HttpClientRequest&) { return answer(204); });
+  const Status smuggled = h.deliver(repo_event("app\r\nX-Evil: 1"));
+  ASSERT_FALSE(smuggled);
+  EXPECT_NE(smuggled.error().message.find("line break"), std::string::npos);
+  EXPECT_TRUE(h.http_requests().empty());
+}
+
+TEST(HttpSink, AConstantUrlIsStillCheckedAtConfigure) {
+  Harness h(kHttpSinkDecl, R"({"url": "ftp://example.com/${{ payload.repo }}"})");
+  EXPECT_FALSE(h.configure());
+}
+
+}  // namespace
+}  // namespace switchyard::http_plugin

@@ -8,7 +8,7 @@
 namespace switchyard {
 
 /// Bumped whenever a change to sdk/include/switchyard breaks binary compatibility.
-inline constexpr std::uint32_t kAbiVersion = 3;
+inline constexpr std::uint32_t kAbiVersion = 4;  // 4: Event::not_before
 
 #define SWITCHYARD_STRINGIFY_IMPL(x) #x
 #define SWITCHYARD_STRINGIFY(x) SWITCHYARD_STRINGIFY_IMPL(x)

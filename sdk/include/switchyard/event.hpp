@@ -51,6 +51,9 @@ class Event {
   rapidjson::Value meta;     ///< Object of source metadata (selected headers...), allocated from allocator().
   std::string pipeline;      ///< Extension: the pipeline carrying the event (set by the engine).
   std::uint32_t attempt = 0; ///< Extension: delivery attempt, 1-based once a sink has tried it.
+  /// Sinks deliver the event no earlier than this (set by a transform, e.g. rate_limit's
+  /// delay mode; kept in the journal). The epoch, the default, means at once.
+  std::chrono::system_clock::time_point not_before{};
 
   /// The allocator for values stored in data and meta.
   Allocator& allocator() { return allocator_; }
@@ -79,6 +82,7 @@ class Event {
     copy->meta.CopyFrom(meta, copy->allocator_);
     copy->pipeline = pipeline;
     copy->attempt = attempt;
+    copy->not_before = not_before;
     return copy;
   }
 

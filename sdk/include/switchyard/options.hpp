@@ -11,12 +11,14 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace switchyard {
 
 class Template;
 class TemplateSet;
+class TextOption;
 
 /// The type of an option; the normalized value a component reads is noted for each.
 enum class OptionType {
@@ -159,6 +161,14 @@ class Options {
   /// The compiled template of a text_template or json_template option; nullptr when the
   /// option is absent (or when no engine compiled templates, as in a bare unit test).
   inline const Template* template_of(std::string_view name) const;
+  /// A string option of a sink or transform, rendered per event: it may hold ${{ }}
+  /// expressions. A component that reads a string option with string() instead takes it as
+  /// plain text, and the engine refuses expressions there (they would never be evaluated).
+  inline TextOption text(std::string_view name) const;
+  /// The items of a string_list option, each of which may hold ${{ }} expressions.
+  inline std::vector<TextOption> texts(std::string_view name) const;
+  /// The entries of a string_map option (e.g. headers), whose values may hold ${{ }}.
+  inline std::vector<std::pair<std::string_view, TextOption>> text_map(std::string_view name) const;
   /// All normalized values as one JSON object.
   const rapidjson::Value& values() const { return *values_; }
   std::span<const OptionSpec> schema() const { return schema_; }

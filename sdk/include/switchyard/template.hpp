@@ -1,6 +1,7 @@
 #pragma once
 // Compiled templates and conditions. The engine compiles every option declared as
-// text_template or json_template (and every `if:`) once at load — `${{ }}` expressions
+// text_template or json_template, every `if:`, and ${{ }} inside the plain string options
+// of sinks and transforms once at load — `${{ }}` expressions
 // with GitHub Actions semantics — and a component evaluates them per event through these
 // interfaces. Syntax errors are load-time errors with file, line and column.
 
@@ -34,6 +35,37 @@ class Template {
     render_string(event, out);
     return out;
   }
+};
+
+/// A string option of a sink or transform as written, with the template the engine compiled
+/// when it holds ${{ }} expressions: Options::text("url") in configure(), render() per
+/// event. Borrowed, like Options: valid for the component's lifetime.
+class TextOption {
+ public:
+  TextOption() = default;
+  TextOption(std::string_view literal, const Template* compiled) : literal_(literal), compiled_(compiled) {}
+
+  /// True when the value is the same for every event (no expression).
+  bool is_constant() const { return compiled_ == nullptr || compiled_->is_constant(); }
+  /// The option's text as written (expressions unevaluated).
+  std::string_view literal() const { return literal_; }
+  /// The value for `event`, appended to `out`.
+  void render(const Event& event, std::string& out) const {
+    if (compiled_ != nullptr) {
+      compiled_->render_string(event, out);
+    } else {
+      out.append(literal_);
+    }
+  }
+  std::string render(const Event& event) const {
+    std::string out;
+    render(event, out);
+    return out;
+  }
+
+ private:
+  std::string_view literal_;
+  const Template* compiled_ = nullptr;
 };
 
 /// The compiled templates of one component's options, by option path ("text", "embed.title").

@@ -207,3 +207,80 @@ TEST(EngineConfig, InvalidKeysAreReportedWithPositions) {
 
 }  // namespace
 }  // namespace switchyard::config
+
+namespace switchyard::config {
+namespace {
+
+class StringExpressionsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string error;
+    ASSERT_TRUE(registry_.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-core.so", error)) << error;
+  }
+  bool load(const std::string& yaml, PipelineConfig& config, std::string& errors) {
+    const auto file = dir_.write("p.yaml", yaml);
+    Diagnostics diagnostics;
+    const bool ok = load_pipeline(file, registry_, config, diagnostics);
+    for (const auto& d : diagnostics) errors += format(d).substr(dir_.path().string().size() + 1) + "\n";
+    return ok;
+  }
+  loader::PluginRegistry registry_;
+  test::TempDir dir_;
+};
+
+TEST_F(StringExpressionsTest, SinkStringOptionsAreCompiledAndErrorsPointInsideTheString) {
+  PipelineConfig config;
+  std::string errors;
+  ASSERT_TRUE(load(R"(source: {type: generate}
+sinks:
+  - type: file
+    path: "/tmp/${{ payload.repo }}.log"
+)", config, errors)) << errors;
+  ASSERT_TRUE(config.sinks[0].templates);
+  EXPECT_NE(config.sinks[0].templates->unused_string_templates().size(), 0u);
+
+  PipelineConfig bad;
+  errors.clear();
+  EXPECT_FALSE(load(R"(source: {type: generate}
+sinks:
+  - type: file
+    path: "/tmp/${{ payload.repo ==  }}.log"
+)", bad, errors));
+  EXPECT_NE(errors.find("p.yaml:4:"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("sinks[0].path: "), std::string::npos) << errors;
+}
+
+TEST_F(StringExpressionsTest, SourcesRefuseExpressionsInStringOptionsWithTheirPosition) {
+  PipelineConfig config;
+  std::string errors;
+  EXPECT_FALSE(load(R"(source:
+  type: generate
+  event_type: "ci.${{ payload.kind }}"
+sinks: [{type: stdout}]
+)", config, errors));
+  EXPECT_NE(errors.find("p.yaml:3:19: source.event_type: a source reads its options once at start"),
+            std::string::npos)
+      << errors;
+}
+
+TEST_F(StringExpressionsTest, AComponentThatReadsTheOptionAsPlainTextIsRefusedAtStart) {
+  PipelineConfig config;
+  std::string errors;
+  ASSERT_TRUE(load(R"(source: {type: generate}
+sinks:
+  - type: file
+    path: "/tmp/${{ payload.repo }}.log"
+)", config, errors)) << errors;
+  // The file sink reads `path` once with Options::string(): the expression would never run.
+  const Status unused = check_expressions_used(config.sinks[0]);
+  ASSERT_FALSE(unused);
+  EXPECT_NE(unused.error().message.find("p.yaml:3:5: file reads option 'path' once as plain text"),
+            std::string::npos)
+      << unused.error().message;
+  // Once asked for (as a component using Options::text() does), it is fine.
+  ASSERT_NE(config.sinks[0].templates->find("path"), nullptr);
+  EXPECT_TRUE(check_expressions_used(config.sinks[0]));
+}
+
+}  // namespace
+}  // namespace switchyard::config

@@ -69,7 +69,18 @@ TEST(Codec, RoundTripKeepsEnvelopeMetaAndPayload) {
   EXPECT_EQ(b.subject, e.subject);
   EXPECT_EQ(b.pipeline, e.pipeline);
   EXPECT_EQ(b.time, e.time);
+  EXPECT_EQ(b.not_before, std::chrono::system_clock::time_point{}) << "no delay stays no delay";
   EXPECT_EQ(to_cloudevent_json(b), to_cloudevent_json(e));
+}
+
+TEST(Codec, ADelayedEventKeepsItsNotBefore) {
+  Event e;
+  e.id = "d-2";
+  e.data.Parse("{}");
+  e.not_before = std::chrono::system_clock::time_point(std::chrono::milliseconds(1'800'000'000'456));
+  auto back = decode_event(encode_event(e));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ((*back)->not_before, e.not_before);
 }
 
 TEST(Codec, MalformedBodiesAreErrorsNotCrashes) {

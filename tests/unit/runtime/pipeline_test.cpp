@@ -268,6 +268,62 @@ sinks:
 }
 
 // With a journal: the same promises, plus overflow, restart and the dead-letter queue.
+// rate_limit's delay mode: the transform sets not_before, the sinks hold the event until then.
+class DelayedDeliveryTest : public PipelineTest {
+ protected:
+  void SetUp() override {
+    PipelineTest::SetUp();
+    std::string error;
+    ASSERT_TRUE(registry_.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-core.so", error)) << error;
+  }
+};
+
+TEST_F(DelayedDeliveryTest, EventsOverTheLimitAreDeliveredNoEarlierThanTheirTurnInOrder) {
+  const auto start_time = std::chrono::system_clock::now();
+  auto p = start(R"(
+source: {type: test.sequence, count: 5}
+transforms: [{type: rate_limit, rate: 10, per: 1s, burst: 2, over_limit: delay}]
+sinks: [{name: out, type: test.capture, bucket: out}]
+)");
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("out").size() == 5; }));
+  drain(*p);
+  p->stop();
+  EXPECT_EQ(Captured::instance().of("out"), iota(5)) << "nothing dropped, order kept";
+  const auto at = Captured::instance().times("out");
+  // 10 per second after a burst of 2: the 3rd, 4th and 5th wait 100, 200 and 300 ms.
+  EXPECT_GE(at[2] - start_time, std::chrono::milliseconds(100));
+  EXPECT_GE(at[4] - start_time, std::chrono::milliseconds(300));
+  EXPECT_EQ(p->stats().dropped, 0u);
+}
+
+TEST_F(DelayedDeliveryTest, ADelayedEventDoesNotHoldBackEventsOfAnotherKey) {
+  auto p = start(R"(
+source: {type: test.sequence, count: 3}
+transforms:
+  - {type: rate_limit, rate: 1, per: 1s, key: "${{ payload.n == 2 }}", over_limit: delay}
+sinks: [{name: out, type: test.capture, bucket: out}]
+)");
+  // n=0 and n=1 share a key: 1 waits a second. n=2 has its own bucket and goes at once.
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("out").size() == 3; }));
+  drain(*p);
+  p->stop();
+  EXPECT_EQ(Captured::instance().of("out"), (std::vector<int>{0, 2, 1}));
+}
+
+TEST_F(DelayedDeliveryTest, EventsBeyondMaxDelayAreDropped) {
+  auto p = start(R"(
+source: {type: test.sequence, count: 6}
+transforms: [{type: rate_limit, rate: 1, per: 1h, burst: 2, over_limit: delay, max_delay: 90m}]
+sinks: [{name: out, type: test.capture, bucket: out}]
+)");
+  ASSERT_TRUE(wait_until([p] { return p->stats().received == 6; }));
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("out").size() == 2; }));
+  EXPECT_TRUE(wait_until([p] { return p->stats().dropped == 3; }))
+      << "the 3rd waits an hour (kept, held), the 4th to 6th would wait longer than 90m";
+  EXPECT_EQ(Captured::instance().of("out"), (std::vector<int>{0, 1}));
+  p->stop();
+}
+
 class JournaledPipelineTest : public PipelineTest {
  protected:
   void SetUp() override {
@@ -351,6 +407,37 @@ sinks:
   EXPECT_EQ(all, iota(200)) << "an accepted event was lost across the restart";
   EXPECT_TRUE(std::is_sorted(after.begin(), after.end())) << "resumed out of order";
   EXPECT_LE(after.size() + before.size(), 200u + 1) << "more than the one in flight was sent twice";
+}
+
+TEST_F(JournaledPipelineTest, ADelayedEventWaitsOutItsDelayAcrossARestart) {
+  std::string error;
+  ASSERT_TRUE(registry_.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-core.so", error)) << error;
+  const auto started = std::chrono::system_clock::now();
+  auto first = start(R"(
+name: delayed
+source: {type: test.sequence, count: 2}
+transforms: [{type: rate_limit, rate: 1, per: 2s, over_limit: delay}]
+sinks: [{name: out, type: test.capture, bucket: before}]
+)");
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("before").size() == 1; }));
+  ASSERT_TRUE(wait_until([first] { return first->stats().received == 2; }));
+  first->stop();  // before the second event's turn, without draining: as if killed
+  first.reset();
+  close_journal();
+  open_journal();
+  auto second = start(R"(
+name: delayed
+source: {type: test.sequence, count: 0}
+transforms: [{type: rate_limit, rate: 1, per: 2s, over_limit: delay}]
+sinks: [{name: out, type: test.capture, bucket: after}]
+)");
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("after").size() == 1; }));
+  drain(*second);
+  second->stop();
+  EXPECT_EQ(Captured::instance().of("before"), std::vector<int>{0});
+  EXPECT_EQ(Captured::instance().of("after"), std::vector<int>{1}) << "the delayed event was lost or repeated";
+  EXPECT_GE(Captured::instance().times("after")[0] - started, std::chrono::milliseconds(1900))
+      << "the restart forgot the event's delay";
 }
 
 TEST_F(JournaledPipelineTest, GivenUpEventsGoToTheDeadLetterQueueAndReplayToThatSinkOnly) {

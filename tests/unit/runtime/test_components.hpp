@@ -17,6 +17,7 @@ namespace switchyard::test {
 struct Captured {
   std::mutex mutex;
   std::map<std::string, std::vector<int>> received;
+  std::map<std::string, std::vector<std::chrono::system_clock::time_point>> received_at;  // parallel to received
   std::map<std::string, int> max_in_flight;
 
   static Captured& instance() {
@@ -27,9 +28,14 @@ struct Captured {
     std::lock_guard lock(mutex);
     return received[bucket];
   }
+  std::vector<std::chrono::system_clock::time_point> times(const std::string& bucket) {
+    std::lock_guard lock(mutex);
+    return received_at[bucket];
+  }
   void clear() {
     std::lock_guard lock(mutex);
     received.clear();
+    received_at.clear();
     max_in_flight.clear();
   }
 };
@@ -106,6 +112,7 @@ class CaptureSink final : public Sink {
       {
         std::lock_guard lock(c.mutex);
         c.received[bucket_].push_back(n);
+        c.received_at[bucket_].push_back(std::chrono::system_clock::now());
       }
       done({});
     };

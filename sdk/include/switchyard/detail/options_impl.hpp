@@ -298,4 +298,35 @@ inline const Template* Options::template_of(std::string_view name) const {
   return templates_->find(prefix_ + std::string(name));
 }
 
+inline TextOption Options::text(std::string_view name) const {
+  return TextOption(string(name), template_of(name));
+}
+
+inline std::vector<TextOption> Options::texts(std::string_view name) const {
+  std::vector<TextOption> out;
+  const rapidjson::Value& list = json(name);
+  if (!list.IsArray()) return out;
+  for (rapidjson::SizeType i = 0; i < list.Size(); ++i) {
+    if (!list[i].IsString()) continue;
+    const std::string path = prefix_ + std::string(name) + "[" + std::to_string(i) + "]";
+    out.emplace_back(std::string_view(list[i].GetString(), list[i].GetStringLength()),
+                     templates_ ? templates_->find(path) : nullptr);
+  }
+  return out;
+}
+
+inline std::vector<std::pair<std::string_view, TextOption>> Options::text_map(std::string_view name) const {
+  std::vector<std::pair<std::string_view, TextOption>> out;
+  const rapidjson::Value& map = json(name);
+  if (!map.IsObject()) return out;
+  for (const auto& m : map.GetObject()) {
+    if (!m.value.IsString()) continue;
+    const std::string_view key(m.name.GetString(), m.name.GetStringLength());
+    const std::string path = prefix_ + std::string(name) + "." + std::string(key);
+    out.emplace_back(key, TextOption(std::string_view(m.value.GetString(), m.value.GetStringLength()),
+                                     templates_ ? templates_->find(path) : nullptr));
+  }
+  return out;
+}
+
 }  // namespace switchyard
