@@ -54,7 +54,8 @@ void print_diagnostics(const config::Diagnostics& diagnostics) {
 // parser's stacks). With glibc's default trim threshold (128 KiB) the I/O threads' heaps
 // shrank and grew again around that on almost every request (a madvise or mprotect system
 // call and fresh page faults each time: ~12 % of CPU under webhook load). Keeping up to 64 MiB of freed memory per heap avoids that; the
-// cost is memory an idle engine does not hand back until it is reused.
+// cost is memory an idle engine does not hand back until it is reused. Builds linked with
+// jemalloc (the default when it is installed) do not use glibc's malloc; this is then moot.
 void tune_allocator() {
   ::mallopt(M_TRIM_THRESHOLD, 64 << 20);
   ::mallopt(M_MMAP_THRESHOLD, 4 << 20);  // fixed: bodies of several MiB still come from mmap

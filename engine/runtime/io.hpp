@@ -2,6 +2,7 @@
 // Internal: the Asio executor and the SDK Executor/Timer over strands. Only runtime .cpp
 // files include this header, so Asio stays out of the rest of the engine and of plugins.
 
+#include <boost/asio/defer.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>

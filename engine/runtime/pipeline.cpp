@@ -537,7 +537,10 @@ class PipelineRuntime final : public Pipeline,
     }
     received_.fetch_add(1, std::memory_order_relaxed);
     received_metric_->inc();
-    if (schedule) asio::post(strand_, [self = shared_from_this()] { self->process(); });
+    // Deferred, not posted: when the source runs on a pool thread (an HTTP handler), the
+    // batch is processed by this same thread once the handler returns, instead of waking
+    // another thread for it (a futex and an inter-processor interrupt per request).
+    if (schedule) asio::defer(strand_, [self = shared_from_this()] { self->process(); });
     if (done && !durable_) done({});
   }
 
