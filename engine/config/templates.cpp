@@ -205,9 +205,17 @@ void report(const std::string& prefix, const std::string& rel, TemplateError err
   errors.push_back(std::move(error));
 }
 
+// A secret option's value must not reach an error message, and the compiler's messages
+// quote what they stumble on: keep the position, withhold the details.
+TemplateError withheld(TemplateError error) {
+  error.message = "this expression does not compile (details withheld: the option is secret)";
+  return error;
+}
+
 // ${{ }} inside one string of a plain string option.
 void compile_string(const rapidjson::Value& value, const std::string& prefix, const std::string& rel,
-                    StringExpressions strings, CompiledTemplates& out, std::vector<TemplateError>& errors) {
+                    bool secret, StringExpressions strings, CompiledTemplates& out,
+                    std::vector<TemplateError>& errors) {
   if (!value.IsString()) return;
   const std::string_view text(value.GetString(), value.GetStringLength());
   const auto at = text.find("${{");
@@ -224,7 +232,7 @@ void compile_string(const rapidjson::Value& value, const std::string& prefix, co
   if (auto t = compile_template(value, false, error)) {
     out.add(rel, std::move(t), /*from_string=*/true);
   } else {
-    report(prefix, rel, std::move(error), errors);
+    report(prefix, rel, secret ? withheld(std::move(error)) : std::move(error), errors);
   }
 }
 
@@ -245,19 +253,20 @@ void compile_option_templates(std::span<const OptionSpec> schema, const rapidjso
         compile_option_templates(spec.children, value, prefix, out, errors, rel + ".", strings);
         continue;
       case OptionType::string:
-        compile_string(value, prefix, rel, strings, out, errors);
+        compile_string(value, prefix, rel, spec.secret, strings, out, errors);
         continue;
       case OptionType::string_list:
         if (value.IsArray()) {
           for (rapidjson::SizeType i = 0; i < value.Size(); ++i) {
-            compile_string(value[i], prefix, rel + "[" + std::to_string(i) + "]", strings, out, errors);
+            compile_string(value[i], prefix, rel + "[" + std::to_string(i) + "]", spec.secret, strings, out,
+                           errors);
           }
         }
         continue;
       case OptionType::string_map:
         if (value.IsObject()) {
           for (const auto& m : value.GetObject()) {
-            compile_string(m.value, prefix, rel + "." + m.name.GetString(), strings, out, errors);
+            compile_string(m.value, prefix, rel + "." + m.name.GetString(), spec.secret, strings, out, errors);
           }
         }
         continue;
@@ -273,7 +282,7 @@ void compile_option_templates(std::span<const OptionSpec> schema, const rapidjso
                  ? compile_condition_template(value, error)
                  : compile_template(value, spec.type == OptionType::json_template, error);
     if (!t) {
-      report(prefix, rel, std::move(error), errors);
+      report(prefix, rel, spec.secret ? withheld(std::move(error)) : std::move(error), errors);
       continue;
     }
     out.add(rel, std::move(t));

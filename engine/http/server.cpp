@@ -9,6 +9,7 @@
 #include <boost/beast/ssl.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <limits>
 #include <map>
@@ -172,6 +173,15 @@ class StreamState final : public EventStream {
   bool kicked_ = false;
   std::function<void()> kick_;
 };
+
+// An HTTP field name (RFC 9110 5.1: a token).
+bool is_token(std::string_view name) {
+  static constexpr std::string_view kSpecials = "!#$%&'*+-.^_`|~";
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           kSpecials.find(c) != std::string_view::npos;
+  });
+}
 
 constexpr std::string_view kStreamHead =
     "HTTP/1.1 200 OK\r\n"
@@ -523,6 +533,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   // Serialises the answer by hand into the session's output buffer (reused across
   // keep-alive requests, so a typical answer costs no allocation) and writes it at once.
   void respond(HttpResponse response, bool keep_alive) {
+    // 1xx answers would need different framing and nothing sends them here: a handler's
+    // status outside 200-599 is a bug, answered as one.
+    if (response.status < 200 || response.status > 599) {
+      server_->log->error("{} {}: handler answered status {}; sending 500", method_, path_, response.status);
+      response = HttpResponse::error(500, "internal error");
+    }
     const auto status = static_cast<unsigned>(response.status);
     const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
     out_.clear();
@@ -534,8 +550,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     for (const auto& f : response.headers) {
       // Handlers may echo request data into headers: never let a line break through, and
       // the framing headers are the server's to write.
-      if (f.name.empty() || f.name.find_first_of(std::string_view(":\r\n\0 \t", 6)) != std::string::npos ||
-          f.value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos ||
+      if (!is_token(f.name) ||
+          std::any_of(f.value.begin(), f.value.end(),
+                      [](char c) { return (static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f; }) ||
           beast::iequals(f.name, "Content-Length") || beast::iequals(f.name, "Connection") ||
           beast::iequals(f.name, "Transfer-Encoding")) {
         continue;
@@ -556,6 +573,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     lowest().expires_after(settings().read_timeout);
     asio::async_write(stream_, asio::buffer(out_), [self = this->shared_from_this(), keep_alive](
                                                        beast::error_code ec, std::size_t) {
+      // A large answer does not keep its buffer for the rest of a keep-alive connection.
+      if (self->out_.capacity() > 64 * 1024) std::string().swap(self->out_);
       if (ec) return self->fail(ec, "writing response");
       if (!keep_alive) return self->close();
       self->parser_.reset();

@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <atomic>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <random>
 #include <unordered_set>
+#include <vector>
 
 #include "journal/codec.hpp"
 #include "journal/journal.hpp"
@@ -93,8 +95,14 @@ class SinkRunner {
 
   Stage stage;
 
-  bool full() const { return queue_.size() >= config_.queue_size; }
-  bool idle() const { return queue_.empty() && free_.size() == slots_.size() && !catching_up_; }
+  /// Delayed events held in memory beyond the queue, at most: past it the sink is full.
+  std::size_t delayed_limit() const { return config_.queue_size * 8; }
+  bool full() const { return queue_.size() >= config_.queue_size || delayed_.size() >= delayed_limit(); }
+  /// Nothing queued or in flight. Journaled events delayed until later do not count: the
+  /// journal keeps them for the next version or the next start.
+  bool idle() const {
+    return queue_.empty() && free_.size() == slots_.size() && !catching_up_ && delayed_in_memory_only_ == 0;
+  }
   const config::SinkConfig& config() const { return config_; }
 
   /// Creates this sink's series (after its context exists).
@@ -126,7 +134,7 @@ class SinkRunner {
       }
     }
     push(seq, std::move(event));
-    queued_.store(queue_.size(), std::memory_order_relaxed);
+    queued_.store(queue_.size() + delayed_.size(), std::memory_order_relaxed);
     dispatch();
   }
 
@@ -190,12 +198,18 @@ class SinkRunner {
   void dispatch() {
     if (dispatching_ || stopped_) return;  // a synchronous sink completed inside attempt(); the loop goes on
     dispatching_ = true;
-    const auto now = std::chrono::system_clock::now();
+    release_due();
     for (;;) {
       while (!free_.empty() && !queue_.empty()) {
-        auto next = next_due(now);
-        if (next == queue_.end()) break;
-        if (config_.ordered) busy_.insert(next->key);
+        auto next = queue_.begin();
+        if (config_.ordered) {
+          // The oldest event whose key has nothing in flight or delayed ahead of it.
+          next = std::find_if(queue_.begin(), queue_.end(), [&](const Entry& e) {
+            return !busy_.contains(e.key) && !delayed_keys_.contains(e.key);
+          });
+          if (next == queue_.end()) break;
+          busy_.insert(next->key);
+        }
         const std::uint32_t index = free_.back();
         free_.pop_back();
         Slot& slot = slots_[index];
@@ -207,44 +221,35 @@ class SinkRunner {
       // Refill the window from the journal when it runs low.
       if (!catching_up_ || held_ || queue_.size() > config_.queue_size / 2 || !refill()) break;
     }
-    queued_.store(queue_.size(), std::memory_order_relaxed);
+    queued_.store(queue_.size() + delayed_.size(), std::memory_order_relaxed);
     dispatching_ = false;
   }
 
-  // The oldest queued event that may go now: its not_before has passed (a transform such as
-  // rate_limit may delay events; others go ahead of them) and, for ordered sinks, nothing
-  // of its key is in flight or waiting ahead of it. end() when none; the delay timer is
-  // then armed for the earliest delayed event.
-  std::deque<Entry>::iterator next_due(std::chrono::system_clock::time_point now) {
-    auto first = queue_.begin();
-    if (first->event->not_before <= now && (!config_.ordered || !busy_.contains(first->key))) return first;
-    std::vector<std::string_view> waiting;  // ordered: keys held back by a delayed event
-    std::optional<std::chrono::system_clock::time_point> earliest;
-    for (auto it = queue_.begin(); it != queue_.end(); ++it) {
-      if (config_.ordered &&
-          (busy_.contains(it->key) || std::find(waiting.begin(), waiting.end(), it->key) != waiting.end())) {
-        continue;
-      }
-      if (it->event->not_before > now) {
-        if (!earliest || it->event->not_before < *earliest) earliest = it->event->not_before;
-        if (config_.ordered) waiting.push_back(it->key);
-        continue;
-      }
-      return it;
+  // Delayed events (a transform such as rate_limit set not_before) wait in delayed_, by due
+  // time, outside the window: they neither fill the queue nor hold back other events.
+  // The ones now due go to the front of the queue, oldest due first.
+  void release_due() {
+    if (delayed_.empty()) return;
+    const auto end = delayed_.upper_bound(std::chrono::system_clock::now());
+    std::vector<Entry> due;
+    for (auto it = delayed_.begin(); it != end; ++it) due.push_back(std::move(it->second));
+    delayed_.erase(delayed_.begin(), end);
+    for (auto it = due.rbegin(); it != due.rend(); ++it) {
+      if (config_.ordered) delayed_keys_.erase(delayed_keys_.find(it->key));
+      if (it->seq == 0) --delayed_in_memory_only_;
+      queue_.push_front(std::move(*it));
     }
-    if (earliest) wake_at(*earliest);
-    return queue_.end();
+    if (!delayed_.empty()) wake_at(delayed_.begin()->first);
   }
 
   // Dispatches again at `when` (system clock), unless a wake-up at or before it is set.
   void wake_at(std::chrono::system_clock::time_point when) {
     if (delay_due_ && *delay_due_ <= when) return;
     delay_due_ = when;
-    if (!delay_timer_) delay_timer_ = std::make_unique<asio::steady_timer>(strand_);
+    if (!delay_timer_) delay_timer_ = std::make_unique<StrandTimer>(strand_);
     const auto wait = std::chrono::ceil<std::chrono::milliseconds>(when - std::chrono::system_clock::now());
-    delay_timer_->expires_after(std::max(wait, std::chrono::milliseconds(0)));
-    delay_timer_->async_wait([this](const boost::system::error_code& ec) {
-      if (ec) return;  // cancelled: re-armed earlier, or stopping
+    // The timer drops the callback once re-armed, cancelled or destroyed with this runner.
+    delay_timer_->expires_after(std::max(wait, std::chrono::milliseconds(0)), [this] {
       delay_due_.reset();
       dispatch();
     });
@@ -256,8 +261,16 @@ class SinkRunner {
   void push(std::uint64_t seq, EventPtr event) {
     std::string key;
     if (config_.ordered && config_.order_key) config_.order_key->render_string(*event, key);
-    queue_.push_back(Entry{seq, std::move(event), std::move(key)});
     outstanding_.fetch_add(1, std::memory_order_relaxed);
+    if (event->not_before > std::chrono::system_clock::now()) {
+      const auto due = event->not_before;
+      if (config_.ordered) delayed_keys_.insert(key);
+      if (seq == 0) ++delayed_in_memory_only_;
+      delayed_.emplace(due, Entry{seq, std::move(event), std::move(key)});
+      wake_at(due);
+      return;
+    }
+    queue_.push_back(Entry{seq, std::move(event), std::move(key)});
   }
 
   void attempt(std::uint32_t index) {
@@ -311,7 +324,12 @@ class SinkRunner {
   std::uint64_t read_to_ = ~std::uint64_t{0} >> 1;
   std::uint64_t loaded_through_ = 0;  // journaled events up to here were read back already
   std::unique_ptr<asio::steady_timer> refill_timer_;
-  std::unique_ptr<asio::steady_timer> delay_timer_;  // the next delayed event falls due
+  // Delayed events by due time (insertion order among equal times), and for ordered sinks
+  // their keys: later events of such a key wait behind them.
+  std::multimap<std::chrono::system_clock::time_point, Entry> delayed_;
+  std::unordered_multiset<std::string> delayed_keys_;
+  std::size_t delayed_in_memory_only_ = 0;  // of delayed_, those not in the journal (seq 0)
+  std::unique_ptr<StrandTimer> delay_timer_;  // the next delayed event falls due
   std::optional<std::chrono::system_clock::time_point> delay_due_;
 
   Counter* delivered_metric_ = nullptr;
@@ -836,6 +854,7 @@ class PipelineRuntime final : public Pipeline,
 };
 
 bool SinkRunner::refill() {
+  if (delayed_.size() >= delayed_limit()) return false;  // read on once some fall due
   const std::size_t room = config_.queue_size - queue_.size();
   auto rows = journal_->pending(pipeline_id_, bit_, read_from_, room, read_to_);
   if (!rows) {

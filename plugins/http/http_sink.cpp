@@ -71,6 +71,19 @@ Status HttpSink::configure(const Options& options, Context& context) {
   if (!url.starts_with("${{") && !url.starts_with("http://") && !url.starts_with("https://")) {
     return invalid_config("url: must start with http:// or https://");
   }
+  if (!url_.is_constant()) {
+    // When the written text fixes scheme and host before the first expression, every
+    // rendered URL keeps them (it starts with that text): an event cannot send this sink's
+    // requests, and its headers, elsewhere. When an expression decides the host, say so.
+    const auto expression = url.find("${{");
+    const auto scheme = url.find("://");
+    const auto authority_end = scheme == std::string_view::npos ? std::string_view::npos
+                                                                : url.find_first_of("/?#", scheme + 3);
+    if (authority_end == std::string_view::npos || authority_end > expression) {
+      context.logger().warn("url: an expression decides the host, so events choose where this sink's "
+                            "requests and headers go; write the scheme and host out to pin them");
+    }
+  }
   client_options_.request_timeout = options.duration("timeout");
   client_options_.connect_timeout = options.duration("connect_timeout");
   client_options_.ca_file = options.string("ca_file");
@@ -95,6 +108,7 @@ void HttpSink::deliver(EventPtr event, DeliveryCallback done) {
       return done(permanent("url: the url template gave '" + request.url.substr(0, 200) +
                             "', not an http:// or https:// URL"));
     }
+
   }
   request.headers = headers_;
   for (const auto& [name, value] : header_templates_) {

@@ -62,7 +62,10 @@ void RateLimitTransform::evict(Clock::time_point now) {
     const double ms = std::chrono::duration<double, std::milli>(now - kv.second.updated).count();
     return kv.second.tokens + ms * per_ms_ >= capacity_;
   });
-  if (buckets_.size() >= max_keys_) buckets_.clear();
+  // Then the partly refilled ones. Buckets in debt stay: they pace events already delayed,
+  // and forgetting one would let its key's next events overtake them. (They clear within
+  // max_delay, so their number is bounded by the rate at which keys go over the limit.)
+  if (buckets_.size() >= max_keys_) std::erase_if(buckets_, [](const auto& kv) { return kv.second.tokens >= 0; });
 }
 
 RateLimitTransform::Decision RateLimitTransform::admit(const std::string& key, Clock::time_point now) {

@@ -157,6 +157,18 @@ TEST(HttpSink, ARenderedHeaderValueCannotAddHeaders) {
   EXPECT_TRUE(h.http_requests().empty());
 }
 
+TEST(HttpSink, AUrlWhoseHostAnExpressionDecidesIsWarnedAbout) {
+  Harness pinned(kHttpSinkDecl, R"({"url": "https://hooks.example.com/${{ payload.repo }}"})");
+  ASSERT_TRUE(pinned.configure());
+  EXPECT_FALSE(pinned.logs().contains("decides the host")) << "scheme and host are written out";
+  Harness unpinned(kHttpSinkDecl, R"({"url": "https://hooks.example.com${{ payload.repo }}"})");
+  ASSERT_TRUE(unpinned.configure());
+  EXPECT_TRUE(unpinned.logs().contains("an expression decides the host", LogLevel::warn));
+  Harness whole(kHttpSinkDecl, R"({"url": "${{ payload.url }}"})");
+  ASSERT_TRUE(whole.configure());
+  EXPECT_TRUE(whole.logs().contains("an expression decides the host", LogLevel::warn));
+}
+
 TEST(HttpSink, AConstantUrlIsStillCheckedAtConfigure) {
   Harness h(kHttpSinkDecl, R"({"url": "ftp://example.com/${{ payload.repo }}"})");
   EXPECT_FALSE(h.configure());

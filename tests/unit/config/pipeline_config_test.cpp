@@ -284,3 +284,27 @@ sinks:
 
 }  // namespace
 }  // namespace switchyard::config
+
+namespace switchyard::config {
+namespace {
+
+TEST(OptionTemplates, ErrorsInSecretOptionsKeepThePositionButNotTheText) {
+  static constexpr OptionSpec kSchema[] = {
+      {.name = "token", .type = OptionType::string, .secret = true},
+      {.name = "label", .type = OptionType::string},
+  };
+  rapidjson::Document values;
+  values.Parse(R"({"token": "Bearer ${{ hunter2secret(1) }}", "label": "${{ hunter3name(1) }}"})");
+  CompiledTemplates out;
+  std::vector<TemplateError> errors;
+  compile_option_templates(kSchema, values, "sinks[0]", out, errors);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].path, "sinks[0].token");
+  EXPECT_GT(errors[0].offset, 0u);
+  EXPECT_EQ(errors[0].message.find("hunter2secret"), std::string::npos) << errors[0].message;
+  EXPECT_NE(errors[0].message.find("withheld"), std::string::npos);
+  EXPECT_NE(errors[1].message.find("hunter3name"), std::string::npos) << "other options say what is wrong";
+}
+
+}  // namespace
+}  // namespace switchyard::config

@@ -147,6 +147,16 @@ class DropOddTransform final : public Transform {
   }
 };
 
+// Delays events whose payload.n is even by an hour (sets not_before).
+class DelayEvenTransform final : public Transform {
+ public:
+  Status configure(const Options&, Context&) override { return {}; }
+  Result<Verdict> apply(Event& event) override {
+    if (event.data["n"].GetInt() % 2 == 0) event.not_before = std::chrono::system_clock::now() + std::chrono::hours(1);
+    return Verdict::keep;
+  }
+};
+
 inline constexpr OptionSpec kSequenceOptions[] = {
     {.name = "count", .type = OptionType::integer, .default_value = "100"},
 };
@@ -163,6 +173,8 @@ inline const ComponentDecl kTestComponents[] = {
      .create = &make_component<CaptureSink>},
     {.kind = ComponentKind::transform, .type = "test.drop_odd", .summary = "", .options = {},
      .create = &make_component<DropOddTransform>},
+    {.kind = ComponentKind::transform, .type = "test.delay_even", .summary = "", .options = {},
+     .create = &make_component<DelayEvenTransform>},
 };
 inline const PluginDescriptor kTestPlugin{kAbiVersion, kToolchainTag, "test", "0", kTestComponents};
 
