@@ -211,6 +211,13 @@ TEST(EngineConfig, InvalidKeysAreReportedWithPositions) {
 namespace switchyard::config {
 namespace {
 
+// A file sink whose path holds an expression (the file sink reads `path` as plain text).
+constexpr const char* kFileSinkWithExpression = R"(source: {type: generate}
+sinks:
+  - type: file
+    path: "/tmp/${{ payload.repo }}.log"
+)";
+
 class StringExpressionsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -231,11 +238,7 @@ class StringExpressionsTest : public ::testing::Test {
 TEST_F(StringExpressionsTest, SinkStringOptionsAreCompiledAndErrorsPointInsideTheString) {
   PipelineConfig config;
   std::string errors;
-  ASSERT_TRUE(load(R"(source: {type: generate}
-sinks:
-  - type: file
-    path: "/tmp/${{ payload.repo }}.log"
-)", config, errors)) << errors;
+  ASSERT_TRUE(load(kFileSinkWithExpression, config, errors)) << errors;
   ASSERT_TRUE(config.sinks[0].templates);
   EXPECT_NE(config.sinks[0].templates->unused_string_templates().size(), 0u);
 
@@ -266,11 +269,7 @@ sinks: [{type: stdout}]
 TEST_F(StringExpressionsTest, AComponentThatReadsTheOptionAsPlainTextIsRefusedAtStart) {
   PipelineConfig config;
   std::string errors;
-  ASSERT_TRUE(load(R"(source: {type: generate}
-sinks:
-  - type: file
-    path: "/tmp/${{ payload.repo }}.log"
-)", config, errors)) << errors;
+  ASSERT_TRUE(load(kFileSinkWithExpression, config, errors)) << errors;
   // The file sink reads `path` once with Options::string(): the expression would never run.
   const Status unused = check_expressions_used(config.sinks[0]);
   ASSERT_FALSE(unused);

@@ -426,24 +426,21 @@ TEST_F(JournaledPipelineTest, ADelayedEventWaitsOutItsDelayAcrossARestart) {
   std::string error;
   ASSERT_TRUE(registry_.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-core.so", error)) << error;
   const auto started = std::chrono::system_clock::now();
-  auto first = start(R"(
-name: delayed
-source: {type: test.sequence, count: 2}
-transforms: [{type: rate_limit, rate: 1, per: 2s, over_limit: delay}]
-sinks: [{name: out, type: test.capture, bucket: before}]
-)");
+  // The same pipeline before and after the restart; only the source's count and the
+  // capture bucket differ.
+  auto pipeline = [](int count, const char* bucket) {
+    return "name: delayed\nsource: {type: test.sequence, count: " + std::to_string(count) +
+           "}\ntransforms: [{type: rate_limit, rate: 1, per: 2s, over_limit: delay}]\n"
+           "sinks: [{name: out, type: test.capture, bucket: " + bucket + "}]\n";
+  };
+  auto first = start(pipeline(2, "before"));
   ASSERT_TRUE(wait_until([] { return Captured::instance().of("before").size() == 1; }));
   ASSERT_TRUE(wait_until([first] { return first->stats().received == 2; }));
   first->stop();  // before the second event's turn, without draining: as if killed
   first.reset();
   close_journal();
   open_journal();
-  auto second = start(R"(
-name: delayed
-source: {type: test.sequence, count: 0}
-transforms: [{type: rate_limit, rate: 1, per: 2s, over_limit: delay}]
-sinks: [{name: out, type: test.capture, bucket: after}]
-)");
+  auto second = start(pipeline(0, "after"));
   ASSERT_TRUE(wait_until([] { return Captured::instance().of("after").size() == 1; }));
   drain(*second);
   second->stop();
