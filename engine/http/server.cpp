@@ -277,6 +277,13 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void run() {
+    if constexpr (kPlain) {
+      // Synchronous reads and writes below must never block the thread: they try, and an
+      // operation that would block goes the asynchronous way.
+      beast::error_code ec;
+      lowest().socket().non_blocking(true, ec);
+      if (ec) return fail(ec, "making the socket non-blocking");
+    }
     if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
       beast::get_lowest_layer(stream_).expires_after(server_->settings.read_timeout);
       stream_.async_handshake(ssl::stream_base::server,
@@ -290,6 +297,13 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
  private:
+  // Plain TCP (not TLS): requests are read and answers written synchronously when the
+  // data is already there or the socket has room (see read_header, respond).
+  static constexpr bool kPlain = std::is_same_v<Stream, beast::tcp_stream>;
+  static bool would_block(const beast::error_code& ec) {
+    return ec == asio::error::would_block || ec == asio::error::try_again;
+  }
+
   auto& lowest() { return beast::get_lowest_layer(stream_); }
   const ServerSettings& settings() const { return server_->settings; }
 
@@ -314,7 +328,16 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     // while reading them (the parser would otherwise refuse a large Content-Length early,
     // before we can answer 413).
     parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
-    lowest().expires_after(settings().read_timeout);
+    deadline_ = Clock::now() + settings().read_timeout;  // for the whole request
+    if constexpr (kPlain) {
+      // The first read usually brought the whole request: parse what is buffered now
+      // rather than through a queued completion. Only a request still on its way goes
+      // the asynchronous way, under the read timeout.
+      beast::error_code ec;
+      bhttp::read_header(stream_, buffer_, *parser_, ec);
+      if (!would_block(ec)) return on_header(ec);
+    }
+    lowest().expires_at(deadline_);
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                                self->on_header(ec);
@@ -371,6 +394,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void read_body() {
+    if constexpr (kPlain) {
+      beast::error_code ec;
+      bhttp::read(stream_, buffer_, *parser_, ec);
+      if (!would_block(ec)) return on_body(ec);
+    }
+    lowest().expires_at(deadline_);
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                         self->on_body(ec);
@@ -570,16 +599,31 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (!keep_alive) out_ += "Connection: close\r\n";
     out_ += "\r\n";
     if (status != 204 && status != 304) out_ += response.body;
+    std::size_t sent = 0;
+    if constexpr (kPlain) {
+      // Usually the answer fits the socket's send buffer: write it now, without arming the
+      // write timeout and queueing a completion (a timer, a cancel and a scheduler round
+      // trip per request). Whatever does not fit goes the asynchronous way, with the timeout.
+      beast::error_code ec;
+      sent = lowest().socket().write_some(asio::buffer(out_), ec);
+      if (ec && !would_block(ec)) return fail(ec, "writing response");
+      if (sent == out_.size()) return written(keep_alive);
+    }
     lowest().expires_after(settings().read_timeout);
-    asio::async_write(stream_, asio::buffer(out_), [self = this->shared_from_this(), keep_alive](
-                                                       beast::error_code ec, std::size_t) {
-      // A large answer does not keep its buffer for the rest of a keep-alive connection.
-      if (self->out_.capacity() > 64 * 1024) std::string().swap(self->out_);
-      if (ec) return self->fail(ec, "writing response");
-      if (!keep_alive) return self->close();
-      self->parser_.reset();
-      self->wait_next(self->settings().idle_timeout);
-    });
+    asio::async_write(stream_, asio::buffer(out_.data() + sent, out_.size() - sent),
+                      [self = this->shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+                        if (ec) return self->fail(ec, "writing response");
+                        self->written(keep_alive);
+                      });
+  }
+
+  // The answer is out: close, or wait for the next request on this connection.
+  void written(bool keep_alive) {
+    // A large answer does not keep its buffer for the rest of a keep-alive connection.
+    if (out_.capacity() > 64 * 1024) std::string().swap(out_);
+    if (!keep_alive) return close();
+    parser_.reset();
+    wait_next(settings().idle_timeout);
   }
 
   void fail(beast::error_code ec, const char* what) {
@@ -645,6 +689,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::optional<HttpResponse> sync_response_;
   std::shared_ptr<StreamState> stream_state_;  // set while the connection carries an event stream
   std::string out_;  // the bytes of the write in flight (an answer, or event-stream frames)
+  Clock::time_point deadline_;  // the current request must be read by then (read_timeout)
 };
 
 }  // namespace
