@@ -384,6 +384,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (beast::iequals(req[bhttp::field::expect], "100-continue")) {
       auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_,
                                                                        req.version());
+      lowest().expires_at(deadline_);  // the header may have been read without a deadline armed
       return bhttp::async_write(stream_, *cont,
                                 [self = this->shared_from_this(), cont](beast::error_code e, std::size_t) {
                                   if (e) return self->fail(e, "writing 100 Continue");
@@ -623,6 +624,13 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (out_.capacity() > 64 * 1024) std::string().swap(out_);
     if (!keep_alive) return close();
     parser_.reset();
+    if (buffer_.size() > 0) {
+      // The client pipelined the next request: continue from the event loop rather than
+      // deeper in this call stack (reads, handler and answer can all complete synchronously,
+      // so thousands of pipelined requests would otherwise nest as deep).
+      asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->read_header(); });
+      return;
+    }
     wait_next(settings().idle_timeout);
   }
 

@@ -145,6 +145,52 @@ test('a slowloris client is cut off by read_timeout', async () => {
   assert.ok(closed < 5000, `closed after ${closed} ms`);
 });
 
+test('20,000 requests pipelined in one write are all answered, in order, and the engine survives', async () => {
+  // Requests that arrive together are parsed and answered without waiting on the network;
+  // they must not nest in one call stack (a stack overflow would kill the engine).
+  const n = 20000;
+  const request = (i) => `GET /nope-${i} HTTP/1.1\r\nHost: x\r\n\r\n`;
+  const answers = await new Promise((resolve, reject) => {
+    const socket = connect(engine.port, '127.0.0.1');
+    let data = '';
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`only ${(data.match(/HTTP\/1\.1 404/g) ?? []).length} answers`)); }, 30000);
+    socket.on('data', (d) => {
+      data += d;
+      if ((data.match(/HTTP\/1\.1 404/g) ?? []).length >= n) { clearTimeout(timer); socket.end(); resolve(data); }
+    });
+    socket.on('error', (e) => { clearTimeout(timer); reject(e); });
+    let all = '';
+    for (let i = 0; i < n; i++) all += request(i);
+    socket.write(all);
+  });
+  const paths = [...answers.matchAll(/no route for \/nope-(\d+)/g)].map((m) => Number(m[1]));
+  assert.equal(paths.length, n);
+  assert.ok(paths.every((p, i) => p === i), 'answers came back out of order');
+  const r = await raw(webhook(PUSH, { 'X-GitHub-Event': 'push', 'X-GitHub-Delivery': delivery(),
+    'X-Hub-Signature-256': sign(SECRET, PUSH) }));
+  assert.equal(r.status, 202, 'the engine still answers');
+});
+
+test('Expect: 100-continue gets 100 Continue, then the body is read and answered', async () => {
+  const id = delivery();
+  const head = `POST /gh HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(PUSH)}\r\n` +
+    `Expect: 100-continue\r\nX-GitHub-Event: push\r\nX-GitHub-Delivery: ${id}\r\nX-Hub-Signature-256: ${sign(SECRET, PUSH)}\r\nConnection: close\r\n\r\n`;
+  const text = await new Promise((resolve, reject) => {
+    const socket = connect(engine.port, '127.0.0.1');
+    let data = '';
+    let sent = false;
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no answer: ${data}`)); }, 5000);
+    socket.on('data', (d) => {
+      data += d;
+      if (!sent && data.startsWith('HTTP/1.1 100')) { sent = true; socket.write(PUSH); }
+    });
+    socket.on('close', () => { clearTimeout(timer); resolve(data); });
+    socket.on('error', () => {});
+    socket.write(head);  // the body only after 100 Continue, as curl does
+  });
+  assert.match(text, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 202 /);
+});
+
 test('1,000 concurrent connections do not exhaust the process', async () => {
   const sockets = [];
   await Promise.all(Array.from({ length: 1000 }, () => new Promise((resolve, reject) => {
