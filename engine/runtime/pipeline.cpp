@@ -192,7 +192,7 @@ class SinkRunner {
   struct Slot {
     Entry entry;
     std::uint32_t attempt = 0;
-    std::unique_ptr<asio::steady_timer> timer;
+    std::unique_ptr<StrandTimer> timer;  // retry back-off
   };
 
   void dispatch() {
@@ -323,7 +323,7 @@ class SinkRunner {
   std::uint64_t read_from_ = 0;
   std::uint64_t read_to_ = ~std::uint64_t{0} >> 1;
   std::uint64_t loaded_through_ = 0;  // journaled events up to here were read back already
-  std::unique_ptr<asio::steady_timer> refill_timer_;
+  std::unique_ptr<StrandTimer> refill_timer_;
   // Delayed events by due time (insertion order among equal times), and for ordered sinks
   // their keys: later events of such a key wait behind them.
   std::multimap<std::chrono::system_clock::time_point, Entry> delayed_;
@@ -861,11 +861,8 @@ bool SinkRunner::refill() {
     // The read failed (I/O error): try again shortly rather than spin.
     pipeline_.logger().error("{}: reading the journal failed ({}); retrying in 1 s", stage.label,
                              rows.error().message);
-    if (!refill_timer_) refill_timer_ = std::make_unique<asio::steady_timer>(strand_);
-    refill_timer_->expires_after(std::chrono::seconds(1));
-    refill_timer_->async_wait([this](const boost::system::error_code& ec) {
-      if (!ec) dispatch();
-    });
+    if (!refill_timer_) refill_timer_ = std::make_unique<StrandTimer>(strand_);
+    refill_timer_->expires_after(std::chrono::seconds(1), [this] { dispatch(); });
     return false;
   }
   for (auto& row : *rows) {
@@ -919,10 +916,10 @@ void SinkRunner::complete(std::uint32_t index, Status status) {
       retried_.fetch_add(1, std::memory_order_relaxed);
       pipeline_.logger().warn("{}: event {} attempt {} failed ({}), retrying in {} ms", stage.label,
                               slot.entry.event->id, slot.attempt, error.message, delay.count());
-      if (!slot.timer) slot.timer = std::make_unique<asio::steady_timer>(strand_);
-      slot.timer->expires_after(delay);
-      slot.timer->async_wait([this, index](const boost::system::error_code& ec) {
-        if (!ec && !stopped_) attempt(index);
+      if (!slot.timer) slot.timer = std::make_unique<StrandTimer>(strand_);
+      // Dropped once cancelled (stop) or destroyed with this runner.
+      slot.timer->expires_after(delay, [this, index] {
+        if (!stopped_) attempt(index);
       });
     } else {
       tap(slot, EventTap::Outcome::dead_lettered, error.message);
