@@ -566,6 +566,16 @@ class PipelineRuntime final : public Pipeline,
     return queued_.load(std::memory_order_relaxed) >= config_->queue_size || (durable_ && journal_->full());
   }
 
+  std::optional<Error> refusal() const override {
+    if (durable_ && journal_->full()) {
+      return retryable("journal is full (state.max_bytes or the disk)", std::chrono::seconds(5));
+    }
+    if (queued_.load(std::memory_order_relaxed) >= config_->queue_size) {
+      return retryable("pipeline is saturated", std::chrono::seconds(1));
+    }
+    return std::nullopt;
+  }
+
   void when_ready(std::function<void()> ready) override {
     {
       std::lock_guard lock(mutex_);

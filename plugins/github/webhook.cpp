@@ -211,8 +211,8 @@ void WebhookSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequ
   }
 
   std::string id(*delivery);
-  if (context.emitter().saturated()) {
-    return reply(HttpResponse::unavailable("pipeline is saturated; retry later", 5));
+  if (const auto refused = context.emitter().refusal()) {
+    return reply(HttpResponse::unavailable(refused->message + "; retry later", retry_after_seconds(*refused, 5)));
   }
   // A delivery seen before (state store: survives restarts) or being emitted right now is
   // a redelivery: answered 200, not emitted again.

@@ -143,8 +143,8 @@ void HttpSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequest
       return reply(HttpResponse::error(401, s.signature_header + " does not match the body"));
     }
   }
-  if (context.emitter().saturated()) {
-    return reply(HttpResponse::unavailable("pipeline is saturated; retry later", 1));
+  if (const auto refused = context.emitter().refusal()) {
+    return reply(HttpResponse::unavailable(refused->message + "; retry later", retry_after_seconds(*refused, 1)));
   }
 
   auto event = std::make_unique<Event>();

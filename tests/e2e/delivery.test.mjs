@@ -238,6 +238,7 @@ test('journal cap: 503 + Retry-After once state.max_bytes is reached, nothing ac
   assert.equal(refused.length, 1, 'the source must refuse once the journal reaches max_bytes');
   assert.equal(refused[0].status, 503, JSON.stringify(refused[0]));
   assert.ok(Number(refused[0].retryAfter) > 0, `a 503 carries Retry-After (got ${refused[0].retryAfter})`);
+  assert.match(refused[0].body, /journal is full/, 'the answer says why, not just "saturated"');
   // ~1.1 KiB per event: 300 KiB holds a couple of hundred; far fewer or far more means the cap is off.
   assert.ok(accepted.length >= 100 && accepted.length <= 400, `${accepted.length} events accepted under a 300 KiB cap`);
   // Still full while the receiver is down.

@@ -87,6 +87,13 @@ class Emitter {
   virtual bool saturated() const = 0;
   /// Runs `ready` once on the source's strand when the pipeline has room again.
   virtual void when_ready(std::function<void()> ready) = 0;
+  /// Why the pipeline takes no events now ("pipeline saturated", "journal is full ..."),
+  /// with how long to wait; nullopt when it takes them. For answers such as HTTP 503 with
+  /// Retry-After that tell the sender what is wrong.
+  virtual std::optional<Error> refusal() const {
+    if (!saturated()) return std::nullopt;
+    return retryable("pipeline is saturated", std::chrono::seconds(1));
+  }
 };
 
 /// What a component gets from the engine.

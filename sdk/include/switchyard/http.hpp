@@ -134,6 +134,14 @@ struct HttpResponse {
   }
 };
 
+/// Whole seconds for a Retry-After header: the error's retry_after rounded up (at least 1),
+/// else `fallback`.
+inline int retry_after_seconds(const Error& error, int fallback) {
+  if (!error.retry_after) return fallback;
+  const auto seconds = std::chrono::ceil<std::chrono::seconds>(*error.retry_after).count();
+  return static_cast<int>(std::clamp<std::int64_t>(seconds, 1, 86'400));
+}
+
 /// Answers a request. Call exactly once, from any thread; later calls are ignored.
 using HttpReply = std::function<void(HttpResponse)>;
 /// Handles one request. Runs on an engine I/O thread, possibly on several threads at once
