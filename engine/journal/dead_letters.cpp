@@ -57,14 +57,32 @@ DeadLetter row(const sql::Stmt& s, bool with_body) {
 
 constexpr const char* kColumns = "id, pipeline, sink, event_id, type, attempts, error, failed_at, replay";
 
-Result<std::int64_t> change(sql::Db& db, const std::string& statement, const DeadLetterFilter& filter) {
-  std::string sql = statement;
-  sql += where(filter);
+// Applies `action` ("DELETE FROM dlq", "UPDATE dlq SET replay = 1") to the matching rows a
+// chunk at a time, each chunk its own transaction: a large drop or replay never holds the
+// journal's write lock for long (durable sources answer 503 while it is held).
+// `unchanged` is the condition that excludes rows already changed, so each chunk moves on.
+Result<std::int64_t> change(sql::Db& db, const std::string& action, const DeadLetterFilter& filter,
+                            const char* unchanged = nullptr) {
+  constexpr int kChunk = 1000;
+  const std::string w = where(filter);
+  std::string sql = action;
+  sql += " WHERE id IN (SELECT id FROM dlq";
+  sql += w;
+  if (unchanged != nullptr) {
+    sql += w.empty() ? " WHERE " : " AND ";
+    sql += unchanged;
+  }
+  sql += " ORDER BY id LIMIT " + std::to_string(kChunk) + ")";
   auto stmt = db.prepare(sql);
   if (!stmt) return stmt.error();
-  bind(*stmt, filter);
-  if (Status s = stmt->run(); !s) return s.error();
-  return db.changes();
+  std::int64_t total = 0;
+  for (;;) {
+    bind(*stmt, filter);
+    if (Status s = stmt->run(); !s) return s.error();
+    const std::int64_t n = db.changes();
+    total += n;
+    if (n < kChunk) return total;
+  }
 }
 
 }  // namespace
@@ -120,7 +138,7 @@ Result<std::optional<DeadLetter>> DeadLetters::get(std::int64_t id) {
 }
 
 Result<std::int64_t> DeadLetters::replay(const DeadLetterFilter& filter) {
-  return change(db_, "UPDATE dlq SET replay = 1", filter);
+  return change(db_, "UPDATE dlq SET replay = 1", filter, "replay = 0");
 }
 
 Result<std::int64_t> DeadLetters::drop(const DeadLetterFilter& filter) {

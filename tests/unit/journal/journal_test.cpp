@@ -227,6 +227,28 @@ TEST(Journal, DropRemovesOnlyMatchingEntries) {
   EXPECT_EQ((*dlq->get(left->at(0).id))->body, body_of(2));
 }
 
+TEST(Journal, LargeDropsAndReplaysWorkInChunksAndCountEachEntryOnce) {
+  test::TempDir dir;
+  auto j = open_journal(dir.path());
+  auto key = j->attach("p", {"a"}, false, nullptr);
+  ASSERT_TRUE(key);
+  for (int i = 0; i < 2500; ++i) {
+    j->dead_letter(Failure{.pipeline = "p", .sink = i % 5 == 0 ? "b" : "a", .error = "x", .attempts = 1}, 0,
+                   key->sink_bits[0], body_of(i));
+  }
+  j->flush();
+  j.reset();  // nobody takes the replays: they stay marked
+  auto dlq = DeadLetters::open(dir.path());
+  ASSERT_TRUE(dlq);
+  EXPECT_EQ(*dlq->replay({.sink = "a"}), 2000) << "more than one chunk of 1,000";
+  EXPECT_EQ(*dlq->replay({.sink = "a"}), 0) << "already queued entries are not counted again";
+  EXPECT_EQ(*dlq->replay({}), 500) << "only b's were left to queue";
+  EXPECT_EQ(*dlq->drop({.sink = "a"}), 2000);
+  EXPECT_EQ(*dlq->count(), 500);
+  EXPECT_EQ(*dlq->drop({}), 500);
+  EXPECT_EQ(*dlq->count(), 0);
+}
+
 TEST(Journal, StateWritesAreKeptWithTheirExpiry) {
   test::TempDir dir;
   {
