@@ -569,6 +569,19 @@ Result<std::int64_t> Journal::pending_count(std::int64_t pipeline, std::uint64_t
   return stmt->integer(0);
 }
 
+Result<std::vector<std::pair<std::string, std::int64_t>>> Journal::pending_by_pipeline() {
+  std::lock_guard lock(impl_->read_mutex);
+  auto stmt = impl_->reader.prepare(
+      "SELECT p.name, count(*) FROM events e JOIN pipelines p ON p.id = e.pipeline "
+      "WHERE e.pending != 0 GROUP BY e.pipeline ORDER BY p.name");
+  if (!stmt) return stmt.error();
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  int rc;
+  while ((rc = stmt->step()) == SQLITE_ROW) out.emplace_back(stmt->text(0), stmt->integer(1));
+  if (rc != SQLITE_DONE) return retryable("journal read: " + impl_->reader.error());
+  return out;
+}
+
 Result<std::vector<StateEntry>> Journal::load_state() {
   std::lock_guard lock(impl_->read_mutex);
   auto stmt = impl_->reader.prepare("SELECT key, value, expires FROM state WHERE expires = 0 OR expires > ?");

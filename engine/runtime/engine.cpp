@@ -378,7 +378,26 @@ std::size_t Engine::start(std::vector<config::PipelineConfig> pipelines) {
     state_->pipelines.push_back(std::move(*pipeline));
     ++started;
   }
+  warn_about_orphans(pipelines);
   return started;
+}
+
+// Events journaled for a pipeline that no configured file defines (removed, renamed, or
+// its file is invalid) are neither delivered nor dead-lettered: say so at start, since they
+// also count toward state.max_bytes.
+void Engine::warn_about_orphans(const std::vector<config::PipelineConfig>& configured) {
+  if (!state_->journal) return;
+  auto pending = state_->journal->pending_by_pipeline();
+  if (!pending) return;
+  for (const auto& [name, count] : *pending) {
+    const bool known = std::any_of(configured.begin(), configured.end(),
+                                   [&](const config::PipelineConfig& c) { return c.name == name; });
+    if (known) continue;
+    log::engine().warn("the journal holds {} undelivered event(s) of pipeline '{}', which no pipeline file "
+                       "defines (removed, renamed or invalid): they wait there, counting toward "
+                       "state.max_bytes, until a pipeline of that name runs again",
+                       count, name);
+  }
 }
 
 void Engine::request_stop() {

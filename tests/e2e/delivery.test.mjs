@@ -217,6 +217,23 @@ test('kill -9 with deliveries pending: every acknowledged event is delivered aft
   assert.equal(await second.stop(), 0);
 });
 
+test('undelivered events of a pipeline that was renamed away are reported at start', async () => {
+  const receiver = track.receiver(await startReceiver(() => ({ status: 503, headers: { 'Retry-After': '1' } })));
+  const dir = track.dir(tempDir());
+  const first = track.engine(await startEngine({
+    dir, pipelines: { relay: relay(receiver.url, { retry: '{max_attempts: 100, initial: 200ms, max: 1s, max_age: 1h}' }) },
+  }));
+  for (const id of ['orphan-1', 'orphan-2']) assert.equal((await post(first, id, { id })).status, 202);
+  await first.kill('SIGKILL');
+  // The file now defines the pipeline under another name: the journal's two events have no owner.
+  rmSync(join(dir, 'pipelines', 'relay.yaml'));
+  writeFileSync(join(dir, 'pipelines', 'renamed.yaml'), relay(receiver.url).replace('name: relay', 'name: renamed'));
+  const second = track.engine(await startEngine({ dir }));
+  await second.waitFor(() => /the journal holds/.test(second.stderr), 5000, 'the warning about the orphaned events');
+  assert.match(second.stderr, /the journal holds 2 undelivered event\(s\) of pipeline 'relay', which no pipeline file defines/);
+  assert.equal(await second.stop(), 0);
+});
+
 test('journal cap: 503 + Retry-After once state.max_bytes is reached, nothing acknowledged lost, accepting again after the backlog drains', async () => {
   let up = false;
   const receiver = track.receiver(await startReceiver(() => (up ? { status: 200 } : { status: 503, headers: { 'Retry-After': '1' } })));
