@@ -262,7 +262,8 @@ class SinkRunner {
     std::string key;
     if (config_.ordered && config_.order_key) config_.order_key->render_string(*event, key);
     outstanding_.fetch_add(1, std::memory_order_relaxed);
-    if (event->not_before > std::chrono::system_clock::now()) {
+    if (event->not_before != std::chrono::system_clock::time_point{} &&
+        event->not_before > std::chrono::system_clock::now()) {
       const auto due = event->not_before;
       if (config_.ordered) delayed_keys_.insert(key);
       if (seq == 0) ++delayed_in_memory_only_;
@@ -535,16 +536,10 @@ class PipelineRuntime final : public Pipeline,
     bool schedule = false;
     {
       std::lock_guard lock(mutex_);
-      const bool saturated = queued_.load(std::memory_order_relaxed) >= config_->queue_size;
-      const bool journal_full = durable_ && journal_->full();
-      if (!accepting_ || saturated || journal_full) {
+      auto refused = accepting_ ? refusal() : std::optional<Error>(retryable("pipeline is stopping"));
+      if (refused) {
         refused_.fetch_add(1, std::memory_order_relaxed);
-        if (done) {
-          done(!accepting_ ? retryable("pipeline is stopping")
-               : journal_full
-                   ? retryable("journal is full (state.max_bytes or disk); retry later", std::chrono::seconds(5))
-                   : retryable("pipeline saturated", std::chrono::milliseconds(1000)));
-        }
+        if (done) done(std::move(*refused));
         return;
       }
       // Durable: the source hears back once the event is in the journal. Memory: now.
@@ -562,10 +557,10 @@ class PipelineRuntime final : public Pipeline,
     if (done && !durable_) done({});
   }
 
-  bool saturated() const override {
-    return queued_.load(std::memory_order_relaxed) >= config_->queue_size || (durable_ && journal_->full());
-  }
+  bool saturated() const override { return refusal().has_value(); }
 
+  // The one place that decides whether the pipeline takes events (emit, saturated, HTTP
+  // sources' 503 answers).
   std::optional<Error> refusal() const override {
     if (durable_ && journal_->full()) {
       return retryable("journal is full (state.max_bytes or the disk)", std::chrono::seconds(5));

@@ -114,6 +114,12 @@ struct ServerStreamTest : ::testing::Test {
     return nullptr;
   }
 
+  // Subscribes `client` to /events and waits for the greeting; true when it arrived.
+  static bool subscribe(Client& client) {
+    client.send("GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+    return client.read_until("data: hi\n\n");
+  }
+
   runtime::Io io{2};
   Server server{io, ServerSettings{.name = "test", .listen = "127.0.0.1:0"}};
   std::unique_ptr<HttpRoute> route_;
@@ -167,8 +173,7 @@ TEST_F(ServerStreamTest, TheStreamEndsWhenTheClientLeaves) {
   serve();
   {
     Client client(port());
-    client.send("GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
-    ASSERT_TRUE(client.read_until("data: hi\n\n"));
+    ASSERT_TRUE(subscribe(client));
   }
   auto stream = wait_stream();
   ASSERT_TRUE(stream);
@@ -182,8 +187,7 @@ TEST_F(ServerStreamTest, TheStreamEndsWhenTheClientLeaves) {
 TEST_F(ServerStreamTest, AClientThatStopsReadingIsDroppedWithoutBlockingTheSender) {
   serve(EventStreamOptions{.max_buffered = 64 * 1024});
   Client slow(port(), /*rcvbuf=*/4096);
-  slow.send("GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
-  ASSERT_TRUE(slow.read_until("data: hi\n\n"));
+  ASSERT_TRUE(subscribe(slow));
   auto stream = wait_stream();
   ASSERT_TRUE(stream);
   // The client reads nothing more. Kernel buffers take a few MiB, then 64 KiB queue up
@@ -205,15 +209,13 @@ TEST_F(ServerStreamTest, AClientThatStopsReadingIsDroppedWithoutBlockingTheSende
 
   // Another client is unaffected.
   Client other(port());
-  other.send("GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
-  ASSERT_TRUE(other.read_until("data: hi\n\n"));
+  ASSERT_TRUE(subscribe(other));
 }
 
 TEST_F(ServerStreamTest, ClosingTheServerEndsOpenStreams) {
   serve();
   Client client(port());
-  client.send("GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
-  ASSERT_TRUE(client.read_until("data: hi\n\n"));
+  ASSERT_TRUE(subscribe(client));
   auto stream = wait_stream();
   ASSERT_TRUE(stream);
   server.close();

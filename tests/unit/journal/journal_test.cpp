@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include <fstream>
 #include <future>
 
@@ -208,16 +210,22 @@ TEST(Journal, DeadLettersKeepTheEventAndReplayToTheirSink) {
   EXPECT_EQ(*dlq->count(), 0);
 }
 
-TEST(Journal, DropRemovesOnlyMatchingEntries) {
-  test::TempDir dir;
-  auto j = open_journal(dir.path());
+// Dead-letters `n` events of memory pipeline "p" (bodies stored as given), event i to sink
+// sink_of(i), and closes the journal so that nothing takes replays from the queue.
+void fill_dead_letters(const std::filesystem::path& dir, int n, const std::function<std::string(int)>& sink_of) {
+  auto j = open_journal(dir);
   auto key = j->attach("p", {"a"}, false, nullptr);
   ASSERT_TRUE(key);
-  for (int i = 0; i < 3; ++i) {
-    j->dead_letter(Failure{.pipeline = "p", .sink = i == 2 ? "b" : "a", .error = "x", .attempts = 5}, 0,
-                   key->sink_bits[0], body_of(i));  // memory pipeline: body stored as given
+  for (int i = 0; i < n; ++i) {
+    j->dead_letter(Failure{.pipeline = "p", .sink = sink_of(i), .error = "x", .attempts = 5}, 0,
+                   key->sink_bits[0], body_of(i));
   }
   j->flush();
+}
+
+TEST(Journal, DropRemovesOnlyMatchingEntries) {
+  test::TempDir dir;
+  fill_dead_letters(dir.path(), 3, [](int i) { return i == 2 ? "b" : "a"; });
   auto dlq = DeadLetters::open(dir.path());
   ASSERT_TRUE(dlq);
   EXPECT_EQ(*dlq->drop({.sink = "a"}), 2);
@@ -229,15 +237,7 @@ TEST(Journal, DropRemovesOnlyMatchingEntries) {
 
 TEST(Journal, LargeDropsAndReplaysWorkInChunksAndCountEachEntryOnce) {
   test::TempDir dir;
-  auto j = open_journal(dir.path());
-  auto key = j->attach("p", {"a"}, false, nullptr);
-  ASSERT_TRUE(key);
-  for (int i = 0; i < 2500; ++i) {
-    j->dead_letter(Failure{.pipeline = "p", .sink = i % 5 == 0 ? "b" : "a", .error = "x", .attempts = 1}, 0,
-                   key->sink_bits[0], body_of(i));
-  }
-  j->flush();
-  j.reset();  // nobody takes the replays: they stay marked
+  fill_dead_letters(dir.path(), 2500, [](int i) { return i % 5 == 0 ? "b" : "a"; });  // replays stay marked
   auto dlq = DeadLetters::open(dir.path());
   ASSERT_TRUE(dlq);
   EXPECT_EQ(*dlq->replay({.sink = "a"}), 2000) << "more than one chunk of 1,000";
