@@ -5,10 +5,9 @@
 // parsing, in the same pass: a request body is read once.
 
 #include <rapidjson/document.h>
-#include <rapidjson/encodedstream.h>
-#include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -72,7 +71,14 @@ class DepthLimited {
 
 /// Parses `json` into `doc` (replacing what it held), refusing nesting deeper than
 /// `max_depth`. On failure `doc` is left as it was.
+///
+/// `json` must be followed by a NUL byte that is not part of it, as a std::string's text
+/// and an HttpRequest's body are: the parser then reads it in place as a terminated string,
+/// which is the input RapidJSON scans 16 bytes at a time (about twice as fast on webhook
+/// payloads as a length-bounded stream).
 inline ParseResult parse(rapidjson::Document& doc, std::string_view json, int max_depth = kMaxDepth) {
+  if (json.empty()) return ParseResult{.outcome = Outcome::invalid, .offset = 0};
+  assert(json.data()[json.size()] == '\0');
   // The reader keeps its scratch stack between parses on this thread; a body larger than
   // any webhook gets a reader of its own so one huge string does not stay allocated.
   constexpr std::size_t kReuseUpTo = 1 << 20;
@@ -81,14 +87,14 @@ inline ParseResult parse(rapidjson::Document& doc, std::string_view json, int ma
   rapidjson::Reader& reader = json.size() <= kReuseUpTo ? shared_reader : own_reader.emplace();
 
   ParseResult result;
-  // RapidJSON reads a NUL as the end of its input; JSON text never holds one.
+  // RapidJSON reads a NUL as the end of its input; JSON text never holds one. Without a NUL
+  // inside, the one it stops at is the terminator, so the whole text was read.
   if (const auto nul = json.find('\0'); nul != std::string_view::npos) {
     return ParseResult{.outcome = Outcome::invalid, .offset = nul};
   }
   auto generate = [&](rapidjson::Document& handler) {
     detail::DepthLimited<rapidjson::Document> limited(handler, max_depth);
-    rapidjson::MemoryStream bytes(json.data(), json.size());
-    rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> stream(bytes);
+    rapidjson::StringStream stream(json.data());
     const rapidjson::ParseResult parsed = reader.Parse<rapidjson::kParseDefaultFlags>(stream, limited);
     if (parsed) return true;
     result.outcome = limited.exceeded() ? Outcome::too_deep : Outcome::invalid;

@@ -2,12 +2,15 @@
 // HMAC-SHA256 signatures as webhook senders use them ("sha256=<hex>"), compared in constant
 // time. Header-only; a plugin using it links OpenSSL::Crypto.
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <array>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -65,20 +68,79 @@ inline std::string sign(std::string_view secret, std::string_view body) {
   return "sha256=" + to_hex(hmac_sha256(secret, body));
 }
 
+/// Parses "sha256=<hex>"; nullopt when the header has another form.
+inline std::optional<Digest> parse_header(std::string_view header) {
+  constexpr std::string_view kPrefix = "sha256=";
+  if (header.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
+  return from_hex(header.substr(kPrefix.size()));
+}
+
+/// The secrets a receiver accepts, each kept as an HMAC context with its key already
+/// absorbed. Checking a request then copies a context instead of fetching the algorithm
+/// and hashing the key again (OpenSSL 3's one-shot HMAC() does both on every call, under
+/// a lock shared by all threads). Thread-safe: verify() only reads the prepared contexts.
+class Keys {
+ public:
+  Keys() = default;  // accepts nothing
+  explicit Keys(const std::vector<std::string>& secrets) {
+    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    char digest[] = "SHA256";
+    const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                                 OSSL_PARAM_construct_end()};
+    for (const auto& secret : secrets) {
+      Context context(mac ? EVP_MAC_CTX_new(mac) : nullptr);
+      if (context && EVP_MAC_init(context.get(), reinterpret_cast<const unsigned char*>(secret.data()),
+                                  secret.size(), params) != 1) {
+        context.reset();  // fails closed in verify()
+      }
+      keys_.push_back(std::move(context));
+    }
+    EVP_MAC_free(mac);
+  }
+
+  /// Whether `header` ("sha256=<hex>") is the signature of `body` under any of the secrets.
+  /// Every secret is tried (no early exit), each comparison in constant time.
+  bool verify(std::string_view body, std::string_view header) const {
+    const auto given = parse_header(header);
+    if (!given) return false;
+    bool match = false;
+    for (const auto& key : keys_) {
+      const Digest expected = mac(key.get(), body);
+      match |= CRYPTO_memcmp(expected.data(), given->data(), expected.size()) == 0;
+    }
+    return match;
+  }
+
+  std::size_t size() const { return keys_.size(); }
+
+ private:
+  struct Free {
+    void operator()(EVP_MAC_CTX* context) const { EVP_MAC_CTX_free(context); }
+  };
+  using Context = std::unique_ptr<EVP_MAC_CTX, Free>;
+
+  // The MAC of `data` under a prepared key; random (so never matching) should OpenSSL fail.
+  static Digest mac(const EVP_MAC_CTX* key, std::string_view data) {
+    Digest out{};
+    std::size_t length = 0;
+    const Context work(key ? EVP_MAC_CTX_dup(key) : nullptr);
+    if (!work ||
+        EVP_MAC_update(work.get(), reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 ||
+        EVP_MAC_final(work.get(), out.data(), &length, out.size()) != 1 || length != out.size()) {
+      RAND_bytes(out.data(), static_cast<int>(out.size()));
+    }
+    return out;
+  }
+
+  std::vector<Context> keys_;
+};
+
 /// Whether `header` ("sha256=<hex>") is the signature of `body` under any of `secrets`.
-/// Every secret is tried (no early exit), each comparison in constant time.
+/// Every secret is tried (no early exit), each comparison in constant time. Receivers
+/// that check many requests keep a Keys instead.
 inline bool verify(const std::vector<std::string>& secrets, std::string_view body,
                    std::string_view header) {
-  constexpr std::string_view kPrefix = "sha256=";
-  if (header.substr(0, kPrefix.size()) != kPrefix) return false;
-  const auto given = from_hex(header.substr(kPrefix.size()));
-  if (!given) return false;
-  bool match = false;
-  for (const auto& secret : secrets) {
-    const Digest expected = hmac_sha256(secret, body);
-    match |= CRYPTO_memcmp(expected.data(), given->data(), expected.size()) == 0;
-  }
-  return match;
+  return Keys(secrets).verify(body, header);
 }
 
 }  // namespace switchyard::signing

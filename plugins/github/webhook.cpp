@@ -103,17 +103,18 @@ Status WebhookSource::configure(const Options& options, Context& context) {
   shared_->signature_failures = &context.metrics().counter(
       "switchyard_signature_failures_total", "Requests refused because their signature was missing or wrong.");
   s.path = options.string("path");
-  s.secrets = options.strings("secret");
+  auto secrets = options.strings("secret");
   s.events = options.strings("events");
   s.actions = options.strings("actions");
   for (const auto& h : options.strings("headers")) s.headers.push_back(lower(h));
   s.dedup_window = options.duration("dedup_window");
   s.max_body = options.size("max_body");
   if (s.path.empty() || s.path.front() != '/') return invalid_config("path: must start with '/'");
-  std::erase_if(s.secrets, [](const std::string& x) { return x.empty(); });
-  if (s.secrets.empty()) {
+  std::erase_if(secrets, [](const std::string& x) { return x.empty(); });
+  if (secrets.empty()) {
     return invalid_config("secret: must not be empty (GitHub signs deliveries with it)");
   }
+  s.keys = signing::Keys(secrets);
   return {};
 }
 
@@ -151,7 +152,7 @@ void WebhookSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequ
 
   // 1. Authenticity first: nothing about an unsigned request is looked at.
   const auto signature = request.headers.get("X-Hub-Signature-256");
-  if (!signature || !signing::verify(s.secrets, request.body, *signature)) {
+  if (!signature || !s.keys.verify(request.body, *signature)) {
     shared->signature_failures->inc();
     const auto failures = shared->refused.fetch_add(1, std::memory_order_relaxed) + 1;
     // One warning per 10 s at most: a flood of forged requests must not flood the log.

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/signing.hpp"
 #include "switchyard/switchyard.hpp"
 
 namespace switchyard::github {
@@ -27,7 +28,7 @@ class WebhookSource final : public Source {
  private:
   struct Settings {
     std::string path;
-    std::vector<std::string> secrets;
+    signing::Keys keys;                // the secrets, prepared
     std::vector<std::string> events;   // empty: all
     std::vector<std::string> actions;  // empty: all
     std::vector<std::string> headers;  // copied into meta, lower case

@@ -93,6 +93,7 @@ Status HttpSource::configure(const Options& options, Context& context) {
   if (s.auth == Auth::none && !s.secrets.empty()) {
     return invalid_config("auth: set to token or hmac-sha256 when a secret is given");
   }
+  if (s.auth == Auth::hmac) s.keys = signing::Keys(s.secrets);
   return {};
 }
 
@@ -138,7 +139,7 @@ void HttpSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequest
       shared->auth_failures->inc();
       return reply(HttpResponse::error(401, "missing " + s.signature_header));
     }
-    if (!signing::verify(s.secrets, request.body, *header)) {
+    if (!s.keys.verify(request.body, *header)) {
       shared->auth_failures->inc();
       return reply(HttpResponse::error(401, s.signature_header + " does not match the body"));
     }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/signing.hpp"
 #include "switchyard/switchyard.hpp"
 
 namespace switchyard::http_plugin {
@@ -24,7 +25,8 @@ class HttpSource final : public Source {
   struct Settings {
     std::string method, path, event_type, event_source, id_header, signature_header;
     std::vector<std::string> headers;  // copied into meta (lower-case names)
-    std::vector<std::string> secrets;
+    std::vector<std::string> secrets;  // bearer tokens (auth: token)
+    signing::Keys keys;                // HMAC secrets, prepared (auth: hmac-sha256)
     Auth auth = Auth::none;
     std::size_t max_body = 0;
   };

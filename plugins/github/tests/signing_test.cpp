@@ -3,6 +3,10 @@
 
 #include "common/signing.hpp"
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 namespace switchyard::signing {
 namespace {
 
@@ -42,6 +46,36 @@ TEST(Signing, AnyOfSeveralSecretsMatches) {
   EXPECT_TRUE(verify({"old", "new"}, "x", sign("new", "x")));
   EXPECT_TRUE(verify({"old", "new"}, "x", sign("old", "x")));
   EXPECT_FALSE(verify({"old", "new"}, "x", sign("neither", "x")));
+}
+
+TEST(Signing, PreparedKeysAcceptWhatTheSecretsSignedAndNothingElse) {
+  const Keys keys({"old", "new"});
+  EXPECT_EQ(keys.size(), 2u);
+  EXPECT_TRUE(keys.verify("x", sign("new", "x")));
+  EXPECT_TRUE(keys.verify("x", sign("old", "x")));
+  EXPECT_FALSE(keys.verify("x", sign("neither", "x")));
+  EXPECT_FALSE(keys.verify("y", sign("new", "x")));
+  EXPECT_FALSE(Keys().verify("x", sign("new", "x"))) << "no secrets accept nothing";
+  // RFC 4231 case 6: a key longer than the block size is hashed first.
+  const std::string long_key(131, '\xaa');
+  EXPECT_TRUE(Keys({long_key}).verify("Test Using Larger Than Block-Size Key - Hash Key First",
+                                      "sha256=60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"));
+}
+
+TEST(Signing, PreparedKeysAreSharedByThreads) {
+  const Keys keys({"s3cret"});
+  const std::string good = sign("s3cret", "payload"), bad = sign("other", "payload");
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 2000; ++i) {
+        if (!keys.verify("payload", good) || keys.verify("payload", bad)) wrong.fetch_add(1);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 }  // namespace

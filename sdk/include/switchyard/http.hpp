@@ -81,7 +81,10 @@ struct HttpRequest {
   std::string_view path;    ///< "/hooks/github" (no query)
   std::string_view query;   ///< "a=1&b=2" (no '?'), may be empty
   const HttpHeaders& headers;
-  std::string_view body;    ///< The raw body, exactly as received (signatures need it).
+  /// The raw body, exactly as received (signatures need it). A NUL byte follows it
+  /// (`body.data()[body.size()] == '\0'`, outside the view), so parsers that want
+  /// terminated text can read it in place.
+  std::string_view body;
   std::string_view remote;  ///< Peer address "ip:port".
 };
 
