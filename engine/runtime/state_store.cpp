@@ -68,7 +68,10 @@ void MemoryStateStore::store(const std::string& key, std::string_view value, Clo
   it->second.value.assign(value);
   it->second.expires = expires;
   it->second.in_expiries =
-      expires == Clock::time_point::max() ? expiries_.end() : expiries_.emplace(expires, &it->first);
+      // Entries mostly expire in the order they are written (one TTL per kind of key): the
+      // hint makes that insertion constant time instead of a descent through the tree.
+      expires == Clock::time_point::max() ? expiries_.end()
+                                          : expiries_.emplace_hint(expiries_.end(), expires, &it->first);
 }
 
 void MemoryStateStore::put(const std::string& key, std::string_view value,
