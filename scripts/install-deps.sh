@@ -9,7 +9,7 @@ packages=(
   libyaml-cpp-dev rapidjson-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev libsqlite3-dev openssl ca-certificates
-  prometheus-cpp-dev libjemalloc-dev
+  prometheus-cpp-dev libjemalloc-dev libsimdjson-dev
   prometheus  # test-only: a real server scrapes /metrics, promtool checks the format
   clang libclang-rt-14-dev
   chromium  # test-only: the e2e console test drives it with playwright-core

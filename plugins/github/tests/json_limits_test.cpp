@@ -3,11 +3,24 @@
 #include "common/json_limits.hpp"
 
 #include <gtest/gtest.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
+#include <fstream>
+#include <iterator>
 #include <string>
+#include <vector>
 
 namespace switchyard::json_limits {
 namespace {
+
+// The document as text: unlike operator==, this tells duplicate keys and their order apart.
+std::string text_of(const rapidjson::Document& doc) {
+  rapidjson::StringBuffer out;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(out);
+  doc.Accept(writer);
+  return out.GetString();
+}
 
 std::string nested(int depth) { return std::string(depth, '[') + std::string(depth, ']'); }
 
@@ -67,6 +80,43 @@ TEST(JsonLimits, LargeBodiesParseWithAReaderOfTheirOwn) {
   EXPECT_EQ(doc["blob"].GetStringLength(), 3u << 20);
   ASSERT_TRUE(parse(doc, R"({"small":1})")) << "the shared reader still works afterwards";
   EXPECT_EQ(doc["small"].GetInt(), 1);
+}
+
+// parse() reads with simdjson where it can and falls back to RapidJSON; the document must be
+// the one RapidJSON alone builds, and what RapidJSON refuses stays refused.
+TEST(JsonLimits, AgreesWithRapidJsonAloneOnEdgeCases) {
+  const std::vector<std::string> inputs = {
+      R"({"a":1,"a":2,"b":[true,false,null],"c":{}})",  // duplicate keys are kept, in order
+      R"([0,-0,1,-1,2147483647,2147483648,4294967295,4294967296,-2147483648,-2147483649])",
+      R"([9223372036854775807,9223372036854775808,18446744073709551615,-9223372036854775808])",
+      R"([18446744073709551616,-9223372036854775809,1e308,5e-324,0.1,1E2,-0.0,123456789012345678901234567890])",
+      R"(["\u0000x","\ud83d\ude00","é","\"\\\/\b\f\n\r\t"])",
+      "[\"\xff\xfe not UTF-8\"]",  // RapidJSON does not check encoding; simdjson does and defers
+      "  {\n\t\"spaced\" : [ 1 , 2 ] }  ",
+      R"("just a string")", "42", "null",
+      R"(["\ud800"])", "[1,]", "{\"a\" 1}", "01", "[1e400]", "\"\x01\"", "[",
+  };
+  for (const auto& input : inputs) {
+    rapidjson::Document fast, reference;
+    const auto a = parse(fast, input);
+    const auto b = detail::parse_rapidjson(reference, input, kMaxDepth);
+    EXPECT_EQ(a.outcome, b.outcome) << input;
+    EXPECT_EQ(a.offset, b.offset) << input;
+    if (a && b) {
+      EXPECT_EQ(text_of(fast), text_of(reference)) << input;
+    }
+  }
+}
+
+TEST(JsonLimits, TheBenchPayloadParsesToTheSameDocument) {
+  std::ifstream file(std::string(SWITCHYARD_SOURCE_DIR) + "/bench/fixtures/workflow_run.json", std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  ASSERT_GT(text.size(), 8000u);
+  rapidjson::Document fast, reference;
+  ASSERT_TRUE(parse(fast, text));
+  ASSERT_TRUE(detail::parse_rapidjson(reference, text, kMaxDepth));
+  EXPECT_EQ(text_of(fast), text_of(reference));
+  EXPECT_STREQ(fast["workflow_run"]["name"].GetString(), "CI");
 }
 
 }  // namespace

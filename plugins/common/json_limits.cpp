@@ -1,0 +1,177 @@
+#include "common/json_limits.hpp"
+
+#include <rapidjson/reader.h>
+
+#include <cassert>
+#include <cstdint>
+#include <optional>
+
+#ifdef SWITCHYARD_HAVE_SIMDJSON
+#include <simdjson.h>
+#endif
+
+namespace switchyard::json_limits {
+namespace {
+
+// Bodies up to this size are parsed with per-thread scratch state kept between parses;
+// a larger one gets its own, so one huge payload does not stay allocated.
+constexpr std::size_t kReuseUpTo = 1 << 20;
+// simdjson's scratch buffers are about 13 bytes per byte of text, so only bodies up to
+// this size are read with it (a thread then keeps at most ~3 MiB).
+constexpr std::size_t kSimdjsonUpTo = 256 << 10;
+
+// Forwards SAX events to `Handler` (a document) and stops the parse when arrays and
+// objects nest deeper than the limit. Recursion in the parser is bounded by the same limit.
+template <class Handler>
+class DepthLimited {
+ public:
+  using Ch = char;
+  DepthLimited(Handler& handler, int max_depth) : handler_(handler), max_(max_depth) {}
+
+  bool Null() { return handler_.Null(); }
+  bool Bool(bool b) { return handler_.Bool(b); }
+  bool Int(int i) { return handler_.Int(i); }
+  bool Uint(unsigned u) { return handler_.Uint(u); }
+  bool Int64(std::int64_t i) { return handler_.Int64(i); }
+  bool Uint64(std::uint64_t u) { return handler_.Uint64(u); }
+  bool Double(double d) { return handler_.Double(d); }
+  bool RawNumber(const Ch* s, rapidjson::SizeType n, bool copy) { return handler_.RawNumber(s, n, copy); }
+  bool String(const Ch* s, rapidjson::SizeType n, bool copy) { return handler_.String(s, n, copy); }
+  bool Key(const Ch* s, rapidjson::SizeType n, bool copy) { return handler_.Key(s, n, copy); }
+  bool StartObject() { return enter() && handler_.StartObject(); }
+  bool EndObject(rapidjson::SizeType members) { --depth_; return handler_.EndObject(members); }
+  bool StartArray() { return enter() && handler_.StartArray(); }
+  bool EndArray(rapidjson::SizeType elements) { --depth_; return handler_.EndArray(elements); }
+
+  bool exceeded() const { return exceeded_; }
+
+ private:
+  bool enter() {
+    if (++depth_ <= max_) return true;
+    exceeded_ = true;
+    return false;
+  }
+
+  Handler& handler_;
+  const int max_;
+  int depth_ = 0;
+  bool exceeded_ = false;
+};
+
+#ifdef SWITCHYARD_HAVE_SIMDJSON
+// Replays a simdjson document as SAX events into `handler` (a RapidJSON document), which
+// builds its values exactly as when its own reader calls it. Recursion is bounded by the
+// depth simdjson already enforced.
+template <class Handler>
+bool replay(simdjson::dom::element element, Handler& handler) {
+  using Type = simdjson::dom::element_type;
+  switch (element.type()) {
+    case Type::OBJECT: {
+      simdjson::dom::object object;
+      if (element.get(object) != simdjson::SUCCESS || !handler.StartObject()) return false;
+      rapidjson::SizeType members = 0;
+      for (const auto field : object) {
+        if (!handler.Key(field.key.data(), static_cast<rapidjson::SizeType>(field.key.size()), true) ||
+            !replay(field.value, handler)) {
+          return false;
+        }
+        ++members;
+      }
+      return handler.EndObject(members);
+    }
+    case Type::ARRAY: {
+      simdjson::dom::array array;
+      if (element.get(array) != simdjson::SUCCESS || !handler.StartArray()) return false;
+      rapidjson::SizeType elements = 0;
+      for (const auto item : array) {
+        if (!replay(item, handler)) return false;
+        ++elements;
+      }
+      return handler.EndArray(elements);
+    }
+    case Type::STRING: {
+      std::string_view s;
+      return element.get(s) == simdjson::SUCCESS &&
+             handler.String(s.data(), static_cast<rapidjson::SizeType>(s.size()), true);
+    }
+    // RapidJSON's reader reports integers by the smallest kind that holds them; the
+    // document stores them the same way whichever it is told, so int64/uint64 suffice.
+    case Type::INT64: {
+      std::int64_t i = 0;
+      return element.get(i) == simdjson::SUCCESS && handler.Int64(i);
+    }
+    case Type::UINT64: {
+      std::uint64_t u = 0;
+      return element.get(u) == simdjson::SUCCESS && handler.Uint64(u);
+    }
+    case Type::DOUBLE: {
+      double d = 0;
+      return element.get(d) == simdjson::SUCCESS && handler.Double(d);
+    }
+    case Type::BOOL: {
+      bool b = false;
+      return element.get(b) == simdjson::SUCCESS && handler.Bool(b);
+    }
+    case Type::NULL_VALUE:
+      return handler.Null();
+  }
+  return false;
+}
+
+// True when simdjson read `json` and `doc` now holds it; false leaves `doc` alone.
+bool parse_simdjson(rapidjson::Document& doc, std::string_view json, int max_depth) {
+  thread_local simdjson::dom::parser parser;  // its buffers are kept between parses
+  const auto depth = static_cast<std::size_t>(max_depth);
+  if (parser.max_depth() != depth &&
+      parser.allocate(std::max(parser.capacity(), json.size()), depth) != simdjson::SUCCESS) {
+    return false;
+  }
+  simdjson::dom::element root;
+  // `true`: the text is copied into simdjson's padded buffer (it reads past the end).
+  if (parser.parse(json.data(), json.size(), true).get(root) != simdjson::SUCCESS) return false;
+  bool built = false;
+  auto generate = [&](rapidjson::Document& handler) { return built = replay(root, handler); };
+  doc.Populate(generate);
+  return built;
+}
+#endif
+
+}  // namespace
+
+ParseResult parse(rapidjson::Document& doc, std::string_view json, int max_depth) {
+#ifdef SWITCHYARD_HAVE_SIMDJSON
+  if (!json.empty() && json.size() <= kSimdjsonUpTo && parse_simdjson(doc, json, max_depth)) return {};
+#endif
+  return detail::parse_rapidjson(doc, json, max_depth);
+}
+
+namespace detail {
+
+ParseResult parse_rapidjson(rapidjson::Document& doc, std::string_view json, int max_depth) {
+  if (json.empty()) return ParseResult{.outcome = Outcome::invalid, .offset = 0};
+  assert(json.data()[json.size()] == '\0');
+  // RapidJSON reads a NUL as the end of its input; JSON text never holds one. Without a NUL
+  // inside, the one it stops at is the terminator, so the whole text was read.
+  if (const auto nul = json.find('\0'); nul != std::string_view::npos) {
+    return ParseResult{.outcome = Outcome::invalid, .offset = nul};
+  }
+  thread_local rapidjson::Reader shared_reader;  // keeps its scratch stack between parses
+  std::optional<rapidjson::Reader> own_reader;
+  rapidjson::Reader& reader = json.size() <= kReuseUpTo ? shared_reader : own_reader.emplace();
+
+  ParseResult result;
+  auto generate = [&](rapidjson::Document& handler) {
+    DepthLimited<rapidjson::Document> limited(handler, max_depth);
+    rapidjson::StringStream stream(json.data());
+    const rapidjson::ParseResult parsed = reader.Parse<rapidjson::kParseDefaultFlags>(stream, limited);
+    if (parsed) return true;
+    result.outcome = limited.exceeded() ? Outcome::too_deep : Outcome::invalid;
+    result.offset = parsed.Offset();
+    return false;
+  };
+  doc.Populate(generate);
+  return result;
+}
+
+}  // namespace detail
+}  // namespace switchyard::json_limits
