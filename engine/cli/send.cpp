@@ -44,7 +44,12 @@ int send_github(const SendOptions& o) {
   request.headers.set("User-Agent", "GitHub-Hookshot/switchyard-send");
   request.headers.set("X-GitHub-Event", o.event);
   request.headers.set("X-GitHub-Delivery", o.delivery.empty() ? make_event_id() : o.delivery);
-  request.headers.set("X-Hub-Signature-256", signing::sign(o.secret, body));
+  const std::string signature = signing::sign(o.secret, body);
+  if (signature.empty()) {
+    std::cerr << "send: OpenSSL could not compute the HMAC-SHA256 signature\n";
+    return 1;
+  }
+  request.headers.set("X-Hub-Signature-256", signature);
   request.body = std::move(body);
 
   runtime::Io io(1);

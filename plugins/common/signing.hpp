@@ -7,8 +7,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/params.h>
-#include <openssl/rand.h>
 
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <optional>
@@ -20,16 +20,15 @@ namespace switchyard::signing {
 
 using Digest = std::array<unsigned char, 32>;
 
-/// HMAC-SHA256 of `data` under `key`. Should OpenSSL fail, the digest is random, so a
-/// comparison against it fails closed instead of matching an all-zero signature.
-inline Digest hmac_sha256(std::string_view key, std::string_view data) {
+/// HMAC-SHA256 of `data` under `key`; nullopt should OpenSSL fail.
+inline std::optional<Digest> hmac_sha256(std::string_view key, std::string_view data) {
   Digest out{};
   unsigned int length = 0;
   if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
            reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(),
            &length) == nullptr ||
       length != out.size()) {
-    RAND_bytes(out.data(), static_cast<int>(out.size()));
+    return std::nullopt;
   }
   return out;
 }
@@ -63,9 +62,10 @@ inline std::optional<Digest> from_hex(std::string_view hex) {
   return out;
 }
 
-/// "sha256=<hex>" for `body` under `secret`.
+/// "sha256=<hex>" for `body` under `secret`; empty should OpenSSL fail.
 inline std::string sign(std::string_view secret, std::string_view body) {
-  return "sha256=" + to_hex(hmac_sha256(secret, body));
+  const auto digest = hmac_sha256(secret, body);
+  return digest ? "sha256=" + to_hex(*digest) : std::string();
 }
 
 /// Parses "sha256=<hex>"; nullopt when the header has another form.
@@ -105,13 +105,19 @@ class Keys {
     if (!given) return false;
     bool match = false;
     for (const auto& key : keys_) {
-      const Digest expected = mac(key.get(), body);
-      match |= CRYPTO_memcmp(expected.data(), given->data(), expected.size()) == 0;
+      Digest expected{};
+      const bool computed = mac(key.get(), body, expected);
+      match |= computed & (CRYPTO_memcmp(expected.data(), given->data(), expected.size()) == 0);
     }
     return match;
   }
 
   std::size_t size() const { return keys_.size(); }
+  /// Whether every secret could be prepared (OpenSSL has HMAC-SHA256 and took each key).
+  /// A receiver refuses to start otherwise: a key that failed matches nothing.
+  bool ok() const {
+    return std::all_of(keys_.begin(), keys_.end(), [](const Context& key) { return key != nullptr; });
+  }
 
  private:
   struct Free {
@@ -119,17 +125,14 @@ class Keys {
   };
   using Context = std::unique_ptr<EVP_MAC_CTX, Free>;
 
-  // The MAC of `data` under a prepared key; random (so never matching) should OpenSSL fail.
-  static Digest mac(const EVP_MAC_CTX* key, std::string_view data) {
-    Digest out{};
+  // The MAC of `data` under a prepared key into `out`; false (and `out` untouched) should
+  // OpenSSL fail, which verify() counts as no match.
+  static bool mac(const EVP_MAC_CTX* key, std::string_view data, Digest& out) {
     std::size_t length = 0;
     const Context work(key ? EVP_MAC_CTX_dup(key) : nullptr);
-    if (!work ||
-        EVP_MAC_update(work.get(), reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 ||
-        EVP_MAC_final(work.get(), out.data(), &length, out.size()) != 1 || length != out.size()) {
-      RAND_bytes(out.data(), static_cast<int>(out.size()));
-    }
-    return out;
+    return work &&
+           EVP_MAC_update(work.get(), reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1 &&
+           EVP_MAC_final(work.get(), out.data(), &length, out.size()) == 1 && length == out.size();
   }
 
   std::vector<Context> keys_;

@@ -115,6 +115,7 @@ Status WebhookSource::configure(const Options& options, Context& context) {
     return invalid_config("secret: must not be empty (GitHub signs deliveries with it)");
   }
   s.keys = signing::Keys(secrets);
+  if (!s.keys.ok()) return invalid_config("secret: OpenSSL could not prepare an HMAC-SHA256 key");
   return {};
 }
 

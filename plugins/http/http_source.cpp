@@ -2,6 +2,8 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
+
 #include "common/json_limits.hpp"
 #include "common/signing.hpp"
 
@@ -50,10 +52,11 @@ bool token_matches(const std::vector<std::string>& secrets, std::string_view hea
   const std::string_view given = header.substr(kBearer.size());
   bool match = false;
   for (const auto& secret : secrets) {
-    // Compare digests, so neither the length nor the content leaks through timing.
+    // Compare digests, so neither the length nor the content leaks through timing. Should
+    // OpenSSL fail, nothing matches.
     const auto a = signing::hmac_sha256("token", secret);
     const auto b = signing::hmac_sha256("token", given);
-    match |= CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+    match |= a && b && CRYPTO_memcmp(a->data(), b->data(), a->size()) == 0;
   }
   return match;
 }
@@ -87,13 +90,19 @@ Status HttpSource::configure(const Options& options, Context& context) {
   const std::string_view auth = options.string("auth");
   s.auth = auth == "token" ? Auth::token : auth == "hmac-sha256" ? Auth::hmac : Auth::none;
   if (s.path.empty() || s.path.front() != '/') return invalid_config("path: must start with '/'");
+  if (std::any_of(s.secrets.begin(), s.secrets.end(), [](const std::string& x) { return x.empty(); })) {
+    return invalid_config("secret: must not be empty (anyone could sign or present an empty secret)");
+  }
   if (s.auth != Auth::none && s.secrets.empty()) {
     return invalid_config("secret: required when auth is " + std::string(auth));
   }
   if (s.auth == Auth::none && !s.secrets.empty()) {
     return invalid_config("auth: set to token or hmac-sha256 when a secret is given");
   }
-  if (s.auth == Auth::hmac) s.keys = signing::Keys(s.secrets);
+  if (s.auth == Auth::hmac) {
+    s.keys = signing::Keys(s.secrets);
+    if (!s.keys.ok()) return invalid_config("secret: OpenSSL could not prepare an HMAC-SHA256 key");
+  }
   return {};
 }
 

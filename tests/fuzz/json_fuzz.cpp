@@ -17,9 +17,29 @@
 namespace {
 
 // RapidJSON's fast reading of a decimal with many digits can be off in the last digits
-// (seen: 7e-16 relative); simdjson's is the nearest double.
+// (seen: 7e-16 relative); simdjson's is the nearest double. Non-finite values (which
+// neither path should produce) must match exactly.
 bool close(double a, double b) {
-  return a == b || std::fabs(a - b) <= 1e-14 * std::fabs(b);
+  if (a == b) return true;
+  return std::isfinite(a) && std::isfinite(b) && std::fabs(a - b) <= 1e-14 * std::fabs(b);
+}
+
+// Whether RapidJSON refused `text` for a number too big, and that number is a zero with
+// an exponent ("-0.00e999"): valid JSON whose value is 0, which simdjson reads as such.
+bool zero_with_a_huge_exponent(std::string_view text) {
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // parse() skips a BOM
+  rapidjson::Document raw;
+  raw.Parse(text.data());  // a suffix of a std::string: NUL-terminated
+  if (raw.GetParseError() != rapidjson::kParseErrorNumberTooBig) return false;
+  std::string_view number = text.substr(raw.GetErrorOffset());
+  if (number.substr(0, 1) == "-") number.remove_prefix(1);
+  if (number.substr(0, 1) != "0") return false;
+  number.remove_prefix(1);
+  if (number.substr(0, 1) == ".") {
+    number.remove_prefix(1);
+    while (number.substr(0, 1) == "0") number.remove_prefix(1);
+  }
+  return number.substr(0, 1) == "e" || number.substr(0, 1) == "E";
 }
 
 // Values equal in order: members by position (keys and all), numbers by kind and value.
@@ -66,9 +86,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (a.outcome != b.outcome || a.offset != b.offset) {
       // The one accepted difference: simdjson reads a zero with a huge exponent ("0e400",
       // valid JSON) as 0, where RapidJSON refuses the exponent as too big.
-      rapidjson::Document raw;
-      raw.Parse(text.c_str());
-      if (!a || raw.GetParseError() != rapidjson::kParseErrorNumberTooBig) std::abort();
+      if (!a || !zero_with_a_huge_exponent(text)) std::abort();
       continue;
     }
     if (a && !same(fast, reference)) std::abort();

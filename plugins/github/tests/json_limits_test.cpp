@@ -82,6 +82,34 @@ TEST(JsonLimits, LargeBodiesParseWithAReaderOfTheirOwn) {
   EXPECT_EQ(doc["small"].GetInt(), 1);
 }
 
+TEST(JsonLimits, NestingLimitCountsAContainerHoldingAValueToo) {
+  auto holding = [](int depth) { return std::string(depth, '[') + "1" + std::string(depth, ']'); };
+  rapidjson::Document doc;
+  EXPECT_EQ(parse(doc, holding(kMaxDepth)).outcome, Outcome::ok);
+  EXPECT_EQ(parse(doc, holding(kMaxDepth + 1)).outcome, Outcome::too_deep);
+  EXPECT_EQ(parse(doc, R"({"a":{"b":{"c":1}}})", 3).outcome, Outcome::ok);
+  EXPECT_EQ(parse(doc, R"({"a":{"b":{"c":{"d":1}}}})", 3).outcome, Outcome::too_deep);
+}
+
+TEST(JsonLimits, AByteOrderMarkBeforeTheTextIsSkipped) {
+  rapidjson::Document doc;
+  ASSERT_TRUE(parse(doc, "\xEF\xBB\xBF{\"a\":1}"));
+  EXPECT_EQ(doc["a"].GetInt(), 1);
+  const auto bad = parse(doc, "\xEF\xBB\xBF{\"a\": }");
+  EXPECT_EQ(bad.outcome, Outcome::invalid);
+  EXPECT_EQ(bad.offset, 9u) << "offsets count from the first byte of the body, BOM included";
+  EXPECT_EQ(parse(doc, "\xEF\xBB\xBF").outcome, Outcome::invalid);
+  EXPECT_EQ(parse(doc, "{}\xEF\xBB\xBF").outcome, Outcome::invalid) << "only at the start";
+}
+
+TEST(JsonLimits, NumbersBeyondTheDoubleRangeAreRefused) {
+  rapidjson::Document doc;
+  EXPECT_TRUE(parse(doc, "[1.7e308]"));
+  EXPECT_EQ(parse(doc, "[9.9e308]").outcome, Outcome::invalid) << "would be infinity, which JSON cannot hold";
+  EXPECT_EQ(parse(doc, "[-9.9e308]").outcome, Outcome::invalid);
+  EXPECT_EQ(parse(doc, "[1e400]").outcome, Outcome::invalid);
+}
+
 // parse() reads with simdjson where it can and falls back to RapidJSON; the document must be
 // the one RapidJSON alone builds, and what RapidJSON refuses stays refused.
 TEST(JsonLimits, AgreesWithRapidJsonAloneOnEdgeCases) {

@@ -97,5 +97,15 @@ TEST(HttpSource, AuthWithoutSecretIsAConfigError) {
   EXPECT_FALSE(bad_path.configure());
 }
 
+TEST(HttpSource, AnEmptySecretIsAConfigError) {
+  // Anyone can compute an HMAC under an empty key, or present an empty bearer token.
+  for (const char* auth : {"hmac-sha256", "token"}) {
+    Harness h(kHttpSourceDecl, std::string(R"({"path": "/in", "secret": ["ok", ""], "auth": ")") + auth + "\"}");
+    const Status configured = h.configure();
+    ASSERT_FALSE(configured) << auth;
+    EXPECT_NE(configured.error().message.find("must not be empty"), std::string::npos) << configured.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace switchyard::http_plugin

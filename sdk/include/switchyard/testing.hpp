@@ -245,7 +245,8 @@ class CapturingRoutes final : public HttpRoutes {
     const Entry* entry = find(method, path);
     if (entry == nullptr) return HttpResponse::error(404, "no route");
     auto outcome = std::make_shared<std::optional<HttpResponse>>();
-    HttpRequest request{method, path, {}, headers, body, "127.0.0.1:1"};
+    const std::string owned(body);  // a body is followed by a NUL, as the engine's are
+    HttpRequest request{method, path, {}, headers, owned, "127.0.0.1:1"};
     entry->handler(request, [outcome](HttpResponse r) {
       if (!*outcome) *outcome = std::move(r);
     });
