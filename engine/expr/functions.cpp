@@ -1,6 +1,6 @@
 // Built-in functions: GitHub's (contains, startsWith, endsWith, format, join,
 // toJSON, fromJSON) and Switchyard's (truncate, lower, upper, replace,
-// matches, now, coalesce). Names are case-insensitive.
+// matches, now, coalesce, urlencode). Names are case-insensitive.
 #include <algorithm>
 #include <cmath>
 #include <ctime>
@@ -19,9 +19,30 @@ constexpr FnInfo kFunctions[] = {
     {"lower", Fn::Lower, 1, 1},          {"upper", Fn::Upper, 1, 1},
     {"replace", Fn::Replace, 3, 3},      {"matches", Fn::Matches, 2, 2},
     {"now", Fn::Now, 0, 0},              {"coalesce", Fn::Coalesce, 1, kMaxArgs},
+    {"urlencode", Fn::UrlEncode, 1, 1},
 };
 
 constexpr char kEllipsis[] = "\xE2\x80\xA6";  // U+2026 '…'
+
+// Percent-encodes every byte but RFC 3986's unreserved characters (A-Z a-z 0-9 - . _ ~),
+// so the result is safe as one path segment or one query value.
+std::string url_encode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (const char c : s) {
+    const auto b = static_cast<unsigned char>(c);
+    if ((b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z') || (b >= '0' && b <= '9') || b == '-' || b == '.' ||
+        b == '_' || b == '~') {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[b >> 4];
+      out += kHex[b & 0xf];
+    }
+  }
+  return out;
+}
 
 char lower_char(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 char upper_char(char c) noexcept { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
@@ -370,6 +391,7 @@ Value call_function(const Node& call, const Scope& scope) {
       return Value::make_bool(re && regex_matches(*re, view_of(s, b1)));
     }
     case Fn::Now: return now_rfc3339();
+    case Fn::UrlEncode: return Value::make_string(url_encode(arg(call, 0, scope).to_string()));
     case Fn::Coalesce:
       for (const auto& kid : call.kids) {
         Value v = eval_node(*kid, scope);

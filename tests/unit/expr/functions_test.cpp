@@ -121,7 +121,13 @@ INSTANTIATE_TEST_SUITE_P(Strings, FunctionCase, ::testing::Values(
     Case{"replace('abc', 'z', 'y')", "\"abc\""},
     Case{"replace('AbaA', 'a', 'x')", "\"AbxA\""},   // case-sensitive
     Case{"replace('1.5', '.', ',')", "\"1,5\""},
-    Case{"replace(payload.workflow_run.head_branch, 'main', 'trunk')", "\"trunk\""}));
+    Case{"replace(payload.workflow_run.head_branch, 'main', 'trunk')", "\"trunk\""},
+    Case{"urlencode('a b/c?d=1&e=é#f')", "\"a%20b%2Fc%3Fd%3D1%26e%3D%C3%A9%23f\""},
+    Case{"urlencode('Az09-._~')", "\"Az09-._~\""},  // RFC 3986 unreserved: kept
+    Case{"urlencode('100%')", "\"100%25\""},
+    Case{"URLENCODE(null)", "\"\""},
+    Case{"urlencode(12.5)", "\"12.5\""},
+    Case{"urlencode(payload.workflow_run.head_branch)", "\"main\""}));
 
 INSTANTIATE_TEST_SUITE_P(Matches, FunctionCase, ::testing::Values(
     Case{"matches('release/v1.2', '^release/v\\d+')", "true"},  // no escapes in '' strings
