@@ -56,7 +56,10 @@ struct TaskOp {
   std::function<void()> run;
   std::function<void()> after;
 };
-using Op = std::variant<AppendOp, CompleteOp, DeadLetterOp, StateWrite, TaskOp>;
+struct ReplayDoneOp {
+  std::int64_t dlq_id;
+};
+using Op = std::variant<AppendOp, CompleteOp, DeadLetterOp, ReplayDoneOp, StateWrite, TaskOp>;
 
 struct Attached {
   PipelineKey key;
@@ -76,7 +79,7 @@ struct Journal::Impl {
   std::mutex read_mutex;
 
   // Prepared statements of the writer.
-  sql::Stmt insert_event, delete_done, clear_bit, insert_dlq_from_event, insert_dlq, put_state,
+  sql::Stmt insert_event, delete_done, clear_bit, insert_dlq_from_event, insert_dlq, delete_dlq, put_state,
       erase_state;
 
   std::mutex mutex;
@@ -223,6 +226,8 @@ struct Journal::Impl {
             return complete(o.seq, o.bit);
           } else if constexpr (std::is_same_v<T, DeadLetterOp>) {
             return dead_letter(o);
+          } else if constexpr (std::is_same_v<T, ReplayDoneOp>) {
+            return forget_dead_letter(o.dlq_id);
           } else if constexpr (std::is_same_v<T, StateWrite>) {
             return state(o);
           } else {
@@ -253,8 +258,20 @@ struct Journal::Impl {
       stmt.bind_blob_static(8, o.body);
     }
     if (Status s = stmt.run(); !s) return s;
+    if (f.replaces != 0) {
+      if (Status s = forget_dead_letter(f.replaces); !s) return s;
+    }
     return o.seq ? complete(o.seq, o.bit) : Status{};
   }
+
+  Status forget_dead_letter(std::int64_t id) {
+    delete_dlq.bind(1, id);
+    return delete_dlq.run();
+  }
+
+  // A memory pipeline's replay in flight is marked with replay = kInFlight + the token of
+  // the attachment that took it, so a detach (or the next open) can ask for it again.
+  static constexpr std::int64_t kInFlight = 2;
 
   Status state(const StateWrite& w) {
     if (w.erase) {
@@ -288,8 +305,10 @@ struct Journal::Impl {
     if (attached.empty()) return {};
     auto select = db.prepare("SELECT id, pipeline, sink, body FROM dlq WHERE replay = 1 ORDER BY id");
     auto remove = db.prepare("DELETE FROM dlq WHERE id = ?");
+    auto mark = db.prepare("UPDATE dlq SET replay = ? WHERE id = ?");
     if (!select) return select.error();
     if (!remove) return remove.error();
+    if (!mark) return mark.error();
     int rc;
     while ((rc = select->step()) == SQLITE_ROW) {
       auto it = attached.find(select->text(1));
@@ -297,14 +316,21 @@ struct Journal::Impl {
       auto bit = it->second.bits.find(select->text(2));
       if (bit == it->second.bits.end()) continue;  // no such sink (yet)
       Replay replay{.sink = bit->first, .seq = 0, .body = select->blob(3)};
+      const std::int64_t id = select->integer(0);
       if (it->second.durable) {
+        // Into the journal and out of the DLQ in one transaction.
         replay.seq = ++last_seq;
         insert_event.bind(1, replay.seq).bind(2, it->second.key.id).bind(3, bit->second)
             .bind_blob_static(4, replay.body);
         if (Status s = insert_event.run(); !s) return s;
+        remove->bind(1, id);
+        if (Status s = remove->run(); !s) return s;
+      } else {
+        // A memory pipeline holds it only in memory: the entry stays until it is delivered.
+        mark->bind(1, kInFlight + static_cast<std::int64_t>(it->second.key.token)).bind(2, id);
+        if (Status s = mark->run(); !s) return s;
+        replay.dlq_id = id;
       }
-      remove->bind(1, select->integer(0));
-      if (Status s = remove->run(); !s) return s;
       replays.emplace_back(it->second.on_replay, std::move(replay));
     }
     if (rc != SQLITE_DONE) return permanent(db.error());
@@ -492,8 +518,13 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
                    "INSERT INTO state(key, value, expires) VALUES (?, ?, ?) "
                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires = excluded.expires"),
            prepare(impl->erase_state, "DELETE FROM state WHERE key = ?"),
+           prepare(impl->delete_dlq, "DELETE FROM dlq WHERE id = ?"),
        }) {
     if (!s) return permanent(impl->file.string() + ": " + s.error().message);
+  }
+  // Replays a memory pipeline of the previous run held in memory and never finished.
+  if (Status s = d.exec("UPDATE dlq SET replay = 1 WHERE replay >= 2"); !s) {
+    return permanent(impl->file.string() + ": " + s.error().message);
   }
   auto last = d.scalar("SELECT coalesce(max(seq), 0) FROM events");
   auto page_size = d.scalar("PRAGMA page_size");
@@ -520,6 +551,24 @@ void Journal::detach(const std::string& pipeline, std::uint64_t token) {
     if (it != impl_->attached.end() && it->second.key.token == token) impl_->attached.erase(it);
     return 0;
   });
+}
+
+void Journal::requeue_replays(std::uint64_t token) {
+  impl_->on_writer([&] {
+    auto again = impl_->db.prepare("UPDATE dlq SET replay = 1 WHERE replay = ?");
+    if (!again) return 0;
+    again->bind(1, Impl::kInFlight + static_cast<std::int64_t>(token));
+    if (Status s = again->run(); !s) {
+      log::engine().error("journal: could not request unfinished replays again: {}", s.error().message);
+    } else if (impl_->db.changes() > 0) {
+      impl_->poll_now = true;
+    }
+    return 0;
+  });
+}
+
+void Journal::replay_done(std::int64_t dlq_id) {
+  if (dlq_id != 0) impl_->push(ReplayDoneOp{dlq_id});
 }
 
 std::uint64_t Journal::last_committed() const { return impl_->committed_seq.load(std::memory_order_acquire); }

@@ -49,6 +49,7 @@ struct Failure {
   std::string type;
   std::string error;
   std::uint32_t attempts = 0;
+  std::int64_t replaces = 0;  ///< a replayed dead-letter entry this one takes the place of
 };
 
 /// A change to a component's state, made durable in order with the events.
@@ -78,6 +79,10 @@ struct Replay {
   std::string sink;
   std::uint64_t seq = 0;
   std::string body;
+  /// Memory pipelines (seq 0): the dead-letter entry, which stays in the DLQ, marked as in
+  /// flight, until the sink is done with the event (replay_done(), or a new dead letter
+  /// that replaces it). Should the pipeline stop first, the entry is requested again.
+  std::int64_t dlq_id = 0;
 };
 
 struct Stats {
@@ -108,6 +113,10 @@ class Journal {
                              bool durable, std::function<void(Replay)> on_replay, bool replacing = false);
   /// Ends the attachment `token` of `pipeline` (a newer one stays).
   void detach(const std::string& pipeline, std::uint64_t token);
+  /// Replays that attachment `token` (a memory pipeline) took and did not finish are
+  /// requested again: for the pipeline's next version or its next start. Call once its
+  /// sinks no longer deliver.
+  void requeue_replays(std::uint64_t token);
   /// The sequence number of the latest committed event.
   std::uint64_t last_committed() const;
 
@@ -120,6 +129,9 @@ class Journal {
   /// Moves the delivery of `seq` to sink `bit` into the dead-letter queue. For an event that
   /// was never journaled (seq 0), `body` is stored instead.
   void dead_letter(Failure failure, std::uint64_t seq, std::uint64_t bit, std::string body);
+  /// A replayed dead-letter entry of a memory pipeline (Replay::dlq_id) was delivered: it
+  /// leaves the DLQ.
+  void replay_done(std::int64_t dlq_id);
   /// Applies a state change in order with the events.
   void write_state(StateWrite write);
 

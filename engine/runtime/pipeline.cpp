@@ -124,7 +124,9 @@ class SinkRunner {
 
   /// An event for this sink; `seq` is its journal sequence number, 0 when not journaled.
   /// Journaled events arrive in sequence order.
-  void arrive(std::uint64_t seq, EventPtr event) {
+  /// `dlq_id`: a replayed dead-letter entry of a memory pipeline, removed from the DLQ once
+  /// this sink is done with the event (Replay::dlq_id).
+  void arrive(std::uint64_t seq, EventPtr event, std::int64_t dlq_id = 0) {
     if (seq != 0) {
       if (seq <= loaded_through_ || catching_up_) return;  // read (or to be read) from the journal
       if (full()) {
@@ -133,7 +135,7 @@ class SinkRunner {
         return;
       }
     }
-    push(seq, std::move(event));
+    push(seq, std::move(event), dlq_id);
     queued_.store(queue_.size() + delayed_.size(), std::memory_order_relaxed);
     dispatch();
   }
@@ -188,6 +190,7 @@ class SinkRunner {
     std::uint64_t seq = 0;
     EventPtr event;
     std::string key;  // ordered sinks: events with one key are delivered one at a time
+    std::int64_t dlq_id = 0;  // a memory pipeline's replay: its DLQ entry, until done
   };
   struct Slot {
     Entry entry;
@@ -258,7 +261,7 @@ class SinkRunner {
   // Reads the next events for this sink from the journal; false when nothing was added.
   bool refill();
 
-  void push(std::uint64_t seq, EventPtr event) {
+  void push(std::uint64_t seq, EventPtr event, std::int64_t dlq_id = 0) {
     std::string key;
     if (config_.ordered && config_.order_key) config_.order_key->render_string(*event, key);
     outstanding_.fetch_add(1, std::memory_order_relaxed);
@@ -267,11 +270,11 @@ class SinkRunner {
       const auto due = event->not_before;
       if (config_.ordered) delayed_keys_.insert(key);
       if (seq == 0) ++delayed_in_memory_only_;
-      delayed_.emplace(due, Entry{seq, std::move(event), std::move(key)});
+      delayed_.emplace(due, Entry{seq, std::move(event), std::move(key), dlq_id});
       wake_at(due);
       return;
     }
-    queue_.push_back(Entry{seq, std::move(event), std::move(key)});
+    queue_.push_back(Entry{seq, std::move(event), std::move(key), dlq_id});
   }
 
   void attempt(std::uint32_t index) {
@@ -409,6 +412,7 @@ class PipelineRuntime final : public Pipeline,
         }
         if (journal_ && attached_) journal_->detach(config_->name, key_.token);
         for (std::size_t j = i; j-- > 0;) stop_stage(*order[j]);
+        if (journal_ && attached_) journal_->requeue_replays(key_.token);
         return s;
       }
     }
@@ -453,6 +457,9 @@ class PipelineRuntime final : public Pipeline,
         if (sink->stage.component) stop_stage(sink->stage);
       }
     });
+    // Dead-letter replays this memory pipeline held and did not deliver go back to the DLQ's
+    // queue (its sinks deliver nothing from here on).
+    if (journal_ && attached_ && !durable_) journal_->requeue_replays(key_.token);
     if (durable_ && attached_) {
       if (auto left = journal_->pending_count(key_.id, ~std::uint64_t{0} >> 1); left && *left > 0) {
         log_->info("stopped with {} event(s) not yet delivered to every sink; they stay in the journal "
@@ -630,6 +637,7 @@ class PipelineRuntime final : public Pipeline,
         }
       }
       bound_ = true;
+      for (auto& replay : std::exchange(early_replays_, {})) replayed(std::move(replay));
     });
     return {};
   }
@@ -641,12 +649,15 @@ class PipelineRuntime final : public Pipeline,
     // journaled one is then read back by the sinks' recovery, so taking it here would
     // deliver it twice.
     if (replay.seq != 0 && !bound_) return;
+    // A memory pipeline's replay exists only here: it waits until the sinks know the
+    // journal (to take it out of the DLQ once delivered).
+    if (!bound_) return early_replays_.push_back(std::move(replay));
     auto event = journal::decode_event(replay.body);
     auto sink = std::find_if(sinks_.begin(), sinks_.end(),
                              [&](const auto& s) { return s->config().name == replay.sink; });
     if (!event || sink == sinks_.end()) return;
     log_->info("event {} replayed from the dead-letter queue to sink '{}'", (*event)->id, replay.sink);
-    (*sink)->arrive(replay.seq, EventPtr(std::move(*event)));
+    (*sink)->arrive(replay.seq, EventPtr(std::move(*event)), replay.dlq_id);
   }
 
   void process() {
@@ -850,6 +861,7 @@ class PipelineRuntime final : public Pipeline,
   bool processing_ = false;
   bool stopped_ = false;
   bool bound_ = false;  // sinks know their journal bits (attach_journal)
+  std::vector<journal::Replay> early_replays_;  // memory replays handed over before that
   std::function<void()> drained_;
 
   Counter* received_metric_ = nullptr;
@@ -903,7 +915,10 @@ void SinkRunner::complete(std::uint32_t index, Status status) {
     tap(slot, EventTap::Outcome::delivered);
     latency_metric_->observe(
         std::chrono::duration<double>(std::chrono::system_clock::now() - slot.entry.event->time).count());
-    if (journal_) journal_->complete(slot.entry.seq, bit_);
+    if (journal_) {
+      journal_->complete(slot.entry.seq, bit_);
+      journal_->replay_done(slot.entry.dlq_id);
+    }
   } else {
     failed_.fetch_add(1, std::memory_order_relaxed);
     const Error& error = status.error();
@@ -962,7 +977,8 @@ void SinkRunner::dead_letter(const Entry& entry, std::uint32_t attempts, const E
                                          .event_id = event.id,
                                          .type = event.type,
                                          .error = error.message,
-                                         .attempts = attempts},
+                                         .attempts = attempts,
+                                         .replaces = entry.dlq_id},
                         entry.seq, bit_, entry.seq ? std::string() : journal::encode_event(event));
 }
 

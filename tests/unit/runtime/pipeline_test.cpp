@@ -14,6 +14,7 @@
 #include "http/server.hpp"
 #include "journal/dead_letters.hpp"
 #include "journal/journal.hpp"
+#include "journal/sqlite.hpp"
 #include "runtime/component_context.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/io.hpp"
@@ -353,6 +354,11 @@ class JournaledPipelineTest : public PipelineTest {
     services_.journal = nullptr;
     journal_.reset();
   }
+  // For wait_until: looks every 50 ms (each look opens a connection to the journal).
+  bool dlq_empty() {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return dead_letters().empty();
+  }
   std::vector<journal::DeadLetter> dead_letters() {
     journal_->flush();
     auto dlq = journal::DeadLetters::open(dir_ / "state");
@@ -519,6 +525,108 @@ sinks:
   auto full = dlq->get(entries[0].id);
   ASSERT_TRUE(full && *full);
   EXPECT_NE((*full)->body.find("\"n\":0"), std::string::npos) << (*full)->body;
+}
+
+// A memory pipeline holds a replayed event only in memory: its dead-letter entry stays in
+// the DLQ until the sink is done with it, and is requested again should the pipeline stop
+// first. A replay that fails again replaces its entry instead of adding one.
+TEST_F(JournaledPipelineTest, AMemoryPipelinesReplayLeavesTheDeadLetterQueueOnlyOnceDelivered) {
+  auto version = [](const char* sink) {
+    return std::string(R"(
+name: mem
+durability: memory
+source: {type: test.sequence, count: 0}
+sinks:
+  - )") + sink + "\n";
+  };
+  auto first = start(R"(
+name: mem
+durability: memory
+source: {type: test.sequence, count: 3}
+sinks: [{name: out, type: test.capture, bucket: refused, fail_first: 1, permanent: true}]
+)");
+  ASSERT_TRUE(wait_until([first] { return first->stats().sinks[0].dead_lettered == 3; }));
+  drain(*first);
+  first->stop();
+  first.reset();
+  ASSERT_EQ(dead_letters().size(), 3u);
+  auto dlq = journal::DeadLetters::open(dir_ / "state");
+  ASSERT_TRUE(dlq);
+
+  // Fails again: still three entries, not six.
+  auto again = start(version("{name: out, type: test.capture, bucket: again, fail_first: 1, permanent: true}"));
+  ASSERT_EQ(*dlq->replay({.pipeline = "mem"}), 3);
+  ASSERT_TRUE(wait_until([again] { return again->stats().sinks[0].dead_lettered == 3; }));
+  drain(*again);
+  again->stop();
+  again.reset();
+  auto entries = dead_letters();
+  ASSERT_EQ(entries.size(), 3u) << "a failed replay added an entry instead of replacing its own";
+  for (const auto& e : entries) EXPECT_FALSE(e.replay_requested);
+
+  // Stops while the deliveries are in flight: the entries stay and are requested again.
+  auto slow = start(version("{name: out, type: test.capture, bucket: slow, delay: 700ms}"));
+  ASSERT_EQ(*dlq->replay({.pipeline = "mem"}), 3);
+  ASSERT_TRUE(wait_until([] {
+    auto& c = Captured::instance();
+    std::lock_guard lock(c.mutex);
+    return c.max_in_flight["slow"] >= 1;
+  }));
+  EXPECT_EQ(dead_letters().size(), 3u) << "entries left the DLQ while their events were only in memory";
+  slow->stop();
+  std::this_thread::sleep_for(std::chrono::milliseconds(900));  // the sink's late answers arrive and are ignored
+  slow.reset();
+  entries = dead_letters();
+  ASSERT_EQ(entries.size(), 3u) << "a replay lost when the pipeline stopped";
+  for (const auto& e : entries) EXPECT_TRUE(e.replay_requested) << "entry " << e.id << " is not requested again";
+
+  // The next version delivers them; only then do they leave the DLQ.
+  auto fine = start(version("{name: out, type: test.capture, bucket: fine}"));
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("fine").size() == 3; }));
+  ASSERT_TRUE(wait_until([this] { return dlq_empty(); }));
+  drain(*fine);
+  fine->stop();
+  auto fine_events = Captured::instance().of("fine");
+  std::sort(fine_events.begin(), fine_events.end());
+  EXPECT_EQ(fine_events, iota(3));
+}
+
+// Entries a memory pipeline held in flight when the process ended are requested again
+// when the journal opens.
+TEST_F(JournaledPipelineTest, ReplaysInFlightWhenTheProcessEndedAreRequestedAgainAtOpen) {
+  auto p = start(R"(
+name: mem
+durability: memory
+source: {type: test.sequence, count: 2}
+sinks: [{name: out, type: test.capture, bucket: refused, fail_first: 1, permanent: true}]
+)");
+  ASSERT_TRUE(wait_until([p] { return p->stats().sinks[0].dead_lettered == 2; }));
+  drain(*p);
+  p->stop();
+  p.reset();
+  journal_->flush();
+  {
+    // As a crash leaves them: marked in flight by an attachment of the previous process.
+    auto db = journal::sql::Db::open(dir_ / "state" / journal::kJournalFile, false);
+    ASSERT_TRUE(db);
+    ASSERT_TRUE(db->exec("UPDATE dlq SET replay = 7"));
+  }
+  close_journal();
+  open_journal();
+  auto entries = dead_letters();
+  ASSERT_EQ(entries.size(), 2u);
+  auto dlq = journal::DeadLetters::open(dir_ / "state");
+  ASSERT_TRUE(dlq);
+  EXPECT_EQ(*dlq->replay({.pipeline = "mem"}), 0) << "in-flight entries should already be requested again";
+  auto again = start(R"(
+name: mem
+durability: memory
+source: {type: test.sequence, count: 0}
+sinks: [{name: out, type: test.capture, bucket: after}]
+)");
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("after").size() == 2; }));
+  ASSERT_TRUE(wait_until([this] { return dlq_empty(); }));
+  again->stop();
 }
 
 }  // namespace
