@@ -41,6 +41,7 @@ struct DlqOptions {
 int dlq_list(const Common& common, const DlqOptions& options);
 int dlq_show(const Common& common, const DlqOptions& options);
 int dlq_replay(const Common& common, const DlqOptions& options);
+int dlq_adopt(const Common& common, const DlqOptions& options);
 int dlq_drop(const Common& common, const DlqOptions& options);
 
 }  // namespace switchyard::cli

@@ -1,9 +1,11 @@
 // `switchyard dlq list|show|replay|drop`: the dead-letter queue of the journal in state.dir,
-// whether the engine is running or not.
+// whether the engine is running or not; `dlq adopt`, with the engine stopped.
 
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+
+#include <yaml-cpp/yaml.h>
 
 #include <iostream>
 
@@ -11,6 +13,7 @@
 #include "config/engine_config.hpp"
 #include "journal/codec.hpp"
 #include "journal/dead_letters.hpp"
+#include "journal/lock.hpp"
 #include "switchyard/event.hpp"
 #include "switchyard/units.hpp"
 
@@ -137,6 +140,63 @@ int dlq_drop(const Common& common, const DlqOptions& options) {
   if (!n) return std::cerr << "dlq drop: " << n.error().message << "\n", 1;
   std::cout << *n << " event(s) dropped\n";
   return (*n == 0 && !filter->ids.empty()) ? 1 : 0;
+}
+
+namespace {
+
+// The pipeline file in `dir` that defines `name` (its `name:`, else its file name), if any.
+// Files are read as YAML only: an invalid pipeline still counts as defining its name.
+std::optional<std::filesystem::path> defined_in(const std::string& dir, const std::string& name) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const auto ext = entry.path().extension();
+    if (!entry.is_regular_file() || (ext != ".yaml" && ext != ".yml")) continue;
+    std::string defined = entry.path().stem().string();
+    try {
+      const YAML::Node root = YAML::LoadFile(entry.path().string());
+      if (root.IsMap() && root["name"] && root["name"].IsScalar()) defined = root["name"].as<std::string>();
+    } catch (const std::exception&) {
+      // unreadable YAML: the file name stands for the pipeline, as the engine would name it
+    }
+    if (defined == name) return entry.path();
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int dlq_adopt(const Common& common, const DlqOptions& options) {
+  config::EngineConfig engine;
+  config::Diagnostics diagnostics;
+  if (!config::load_engine_config(common.config_file, common.config_explicit, engine, diagnostics)) {
+    for (const auto& d : diagnostics) std::cerr << config::format(d) << "\n";
+    return 1;
+  }
+  if (engine.state_dir.empty()) {
+    std::cerr << "dlq adopt: state.dir is empty in the configuration: there is no journal\n";
+    return 1;
+  }
+  const std::string& name = options.pipeline;
+  if (auto file = defined_in(engine.pipelines_dir, name)) {
+    std::cerr << "dlq adopt: " << file->string() << " defines pipeline '" << name
+              << "': its events are delivered when it runs. Remove or rename that file first.\n";
+    return 1;
+  }
+  // Held until done: no engine starts on the journal meanwhile.
+  auto lock = journal::StateDirLock::take(engine.state_dir);
+  if (!lock) {
+    std::cerr << "dlq adopt: " << lock.error().message
+              << ". Stop the engine first: it may still deliver the events of '" << name << "'.\n";
+    return 1;
+  }
+  auto dlq = journal::DeadLetters::open(engine.state_dir);
+  if (!dlq) return std::cerr << "dlq adopt: " << dlq.error().message << "\n", 1;
+  auto moved = dlq->adopt(name);
+  if (!moved) return std::cerr << "dlq adopt: " << moved.error().message << "\n", 1;
+  std::cout << *moved << " dead-letter entr" << (*moved == 1 ? "y" : "ies") << " made from the undelivered events of '"
+            << name << "' (one per sink that still owed an event); see `switchyard dlq list --pipeline " << name
+            << "`\n";
+  return 0;
 }
 
 }  // namespace switchyard::cli

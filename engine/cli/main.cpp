@@ -87,6 +87,11 @@ int main(int argc, char** argv) {
   add_filters(dlq_drop);
   dlq_drop->add_option("ids", dlq_options.ids, "Entry ids");
   dlq_drop->add_flag("--all", dlq_options.all, "Every entry (that matches the filters)");
+  auto* dlq_adopt = dlq->add_subcommand(
+      "adopt", "Move the undelivered journal events of a pipeline no file defines any more into the DLQ "
+               "(engine stopped)");
+  add_config(dlq_adopt);
+  dlq_adopt->add_option("pipeline", dlq_options.pipeline, "Pipeline name")->required();
 
   CLI11_PARSE(app, argc, argv);
   common.config_explicit = !common.config_file.empty();
@@ -104,5 +109,6 @@ int main(int argc, char** argv) {
   if (*dlq_show) return cli::dlq_show(common, dlq_options);
   if (*dlq_replay) return cli::dlq_replay(common, dlq_options);
   if (*dlq_drop) return cli::dlq_drop(common, dlq_options);
+  if (*dlq_adopt) return cli::dlq_adopt(common, dlq_options);
   return 1;
 }

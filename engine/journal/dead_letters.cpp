@@ -1,5 +1,8 @@
 #include "journal/dead_letters.hpp"
 
+#include <chrono>
+#include <vector>
+
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -143,6 +146,50 @@ Result<std::int64_t> DeadLetters::replay(const DeadLetterFilter& filter) {
 
 Result<std::int64_t> DeadLetters::drop(const DeadLetterFilter& filter) {
   return change(db_, "DELETE FROM dlq", filter);
+}
+
+Result<std::int64_t> DeadLetters::adopt(const std::string& pipeline) {
+  auto id = db_.prepare("SELECT id FROM pipelines WHERE name = ?");
+  auto sinks = db_.prepare("SELECT name, bit FROM sinks WHERE pipeline = ?");
+  // The event's id and type come from its envelope, the first line of the body.
+  auto move = db_.prepare(
+      "INSERT INTO dlq(pipeline, sink, event_id, type, attempts, error, failed_at, body) "
+      "SELECT ?1, ?2, coalesce(json_extract(substr(body, 1, instr(body, x'0a') - 1), '$.id'), ''), "
+      "coalesce(json_extract(substr(body, 1, instr(body, x'0a') - 1), '$.type'), ''), 0, "
+      "'pipeline ' || ?1 || ' is no longer configured (moved by switchyard dlq adopt)', ?3, body "
+      "FROM events WHERE pipeline = ?4 AND (pending & ?5) != 0 ORDER BY seq");
+  auto forget_events = db_.prepare("DELETE FROM events WHERE pipeline = ?");
+  auto forget_sinks = db_.prepare("DELETE FROM sinks WHERE pipeline = ?");
+  for (auto* stmt : {&id, &sinks, &move, &forget_events, &forget_sinks}) {
+    if (!*stmt) return stmt->error();
+  }
+  id->bind(1, pipeline);
+  if (id->step() != SQLITE_ROW) return std::int64_t{0};  // never ran: nothing to move
+  const std::int64_t pipeline_id = id->integer(0);
+  id->reset();
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  if (Status s = db_.exec("BEGIN IMMEDIATE"); !s) return s.error();
+  auto fail = [&](const Error& error) -> Result<std::int64_t> {
+    (void)db_.exec("ROLLBACK");
+    return error;
+  };
+  std::int64_t moved = 0;
+  sinks->bind(1, pipeline_id);
+  std::vector<std::pair<std::string, std::int64_t>> bits;
+  while (sinks->step() == SQLITE_ROW) bits.emplace_back(sinks->text(0), sinks->integer(1));
+  for (const auto& [sink, bit] : bits) {
+    move->bind(1, pipeline).bind(2, sink).bind(3, now).bind(4, pipeline_id).bind(5, std::int64_t{1} << bit);
+    if (Status s = move->run(); !s) return fail(s.error());
+    moved += db_.changes();
+  }
+  forget_events->bind(1, pipeline_id);
+  forget_sinks->bind(1, pipeline_id);
+  if (Status s = forget_events->run(); !s) return fail(s.error());
+  if (Status s = forget_sinks->run(); !s) return fail(s.error());
+  if (Status s = db_.exec("COMMIT"); !s) return fail(s.error());
+  return moved;
 }
 
 Result<std::int64_t> DeadLetters::count() { return db_.scalar("SELECT count(*) FROM dlq"); }

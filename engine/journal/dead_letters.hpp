@@ -78,6 +78,11 @@ class DeadLetters {
   Result<std::int64_t> replay(const DeadLetterFilter& filter);
   /// Deletes matching entries; returns how many.
   Result<std::int64_t> drop(const DeadLetterFilter& filter);
+  /// Moves the undelivered journal events of `pipeline` into the DLQ, one entry per sink
+  /// that still owed each, and forgets the pipeline's sinks: for a pipeline that no file
+  /// defines any more, whose events would otherwise wait in the journal. Only with no
+  /// engine on the journal (the caller holds its StateDirLock). Returns the entries made.
+  Result<std::int64_t> adopt(const std::string& pipeline);
   /// How many entries there are.
   Result<std::int64_t> count();
   /// Entries per pipeline and sink.

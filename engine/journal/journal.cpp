@@ -11,6 +11,7 @@
 #include <thread>
 #include <variant>
 
+#include "journal/lock.hpp"
 #include "journal/schema.hpp"
 #include "journal/sqlite.hpp"
 #include "log/logging.hpp"
@@ -73,6 +74,7 @@ struct Attached {
 
 struct Journal::Impl {
   Options options;
+  std::optional<StateDirLock> lock;  // this engine's claim on state.dir
   std::filesystem::path file;
   sql::Db db;      // writer thread only (and open/attach before it starts)
   sql::Db reader;  // pending() and load_state(), under read_mutex
@@ -486,6 +488,9 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
   std::error_code ec;
   std::filesystem::create_directories(options.dir, ec);
   if (ec) return permanent("state.dir " + options.dir.string() + ": " + ec.message());
+  auto lock = StateDirLock::take(options.dir);
+  if (!lock) return lock.error();
+  impl->lock.emplace(std::move(*lock));
   impl->file = options.dir / kJournalFile;
   auto db = open_database(impl->file, /*create=*/true);
   if (!db) return db.error();

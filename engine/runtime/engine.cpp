@@ -395,8 +395,9 @@ void Engine::warn_about_orphans(const std::vector<config::PipelineConfig>& confi
     if (known) continue;
     log::engine().warn("the journal holds {} undelivered event(s) of pipeline '{}', which no pipeline file "
                        "defines (removed, renamed or invalid): they wait there, counting toward "
-                       "state.max_bytes, until a pipeline of that name runs again",
-                       count, name);
+                       "state.max_bytes, until a pipeline of that name runs again (or, with the engine "
+                       "stopped, `switchyard dlq adopt {}` moves them to the dead-letter queue)",
+                       count, name, name);
   }
 }
 

@@ -217,7 +217,7 @@ test('kill -9 with deliveries pending: every acknowledged event is delivered aft
   assert.equal(await second.stop(), 0);
 });
 
-test('undelivered events of a pipeline that was renamed away are reported at start', async () => {
+test('undelivered events of a pipeline that was renamed away are reported at start, and dlq adopt moves them to the DLQ', async () => {
   const receiver = track.receiver(await startReceiver(() => ({ status: 503, headers: { 'Retry-After': '1' } })));
   const dir = track.dir(tempDir());
   const first = track.engine(await startEngine({
@@ -231,7 +231,29 @@ test('undelivered events of a pipeline that was renamed away are reported at sta
   const second = track.engine(await startEngine({ dir }));
   await second.waitFor(() => /the journal holds/.test(second.stderr), 5000, 'the warning about the orphaned events');
   assert.match(second.stderr, /the journal holds 2 undelivered event\(s\) of pipeline 'relay', which no pipeline file defines/);
+  assert.match(second.stderr, /switchyard dlq adopt relay/, 'the warning names the way out');
+  const config = second.configFile;
+
+  const whileRunning = await runSwitchyard(['dlq', 'adopt', 'relay', '-c', config]);
+  assert.equal(whileRunning.code, 1, 'adopt must refuse while an engine runs on the journal');
+  assert.match(whileRunning.stderr, /in use by another engine \(pid \d+\).*Stop the engine first/);
   assert.equal(await second.stop(), 0);
+
+  const defined = await runSwitchyard(['dlq', 'adopt', 'renamed', '-c', config]);
+  assert.equal(defined.code, 1, 'adopt must refuse a pipeline a file defines');
+  assert.match(defined.stderr, /renamed\.yaml defines pipeline 'renamed'/);
+
+  const adopted = await runSwitchyard(['dlq', 'adopt', 'relay', '-c', config]);
+  assert.equal(adopted.code, 0, adopted.stderr);
+  assert.match(adopted.stdout, /^2 dead-letter entries made from the undelivered events of 'relay'/);
+  const entries = await dlqList(config, '--pipeline', 'relay');
+  assert.deepEqual(entries.map((e) => e.event_id).sort(), ['orphan-1', 'orphan-2']);
+  assert.ok(entries.every((e) => e.sink === 'out' && /no longer configured/.test(e.error)), JSON.stringify(entries));
+
+  const third = track.engine(await startEngine({ dir }));
+  await sleep(300);
+  assert.doesNotMatch(third.stderr, /the journal holds/, 'nothing is left stranded in the journal');
+  assert.equal(await third.stop(), 0);
 });
 
 test('journal cap: 503 + Retry-After once state.max_bytes is reached, nothing acknowledged lost, accepting again after the backlog drains', async () => {

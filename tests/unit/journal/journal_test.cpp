@@ -8,9 +8,13 @@
 
 #include <fstream>
 #include <future>
+#include <map>
+
+#include <unistd.h>
 
 #include "journal/codec.hpp"
 #include "journal/dead_letters.hpp"
+#include "journal/lock.hpp"
 #include "support/temp_dir.hpp"
 
 namespace switchyard::journal {
@@ -208,6 +212,66 @@ TEST(Journal, DeadLettersKeepTheEventAndReplayToTheirSink) {
   EXPECT_EQ(r.body, body_of(7));
   EXPECT_EQ(seqs(j->pending(key->id, a, 0, 10)), (std::vector<std::uint64_t>{r.seq}));
   EXPECT_EQ(*dlq->count(), 0);
+}
+
+TEST(Journal, ASecondJournalOnTheSameStateDirIsRefused) {
+  test::TempDir dir;
+  auto first = open_journal(dir.path());
+  ASSERT_TRUE(first);
+  auto second = Journal::open(Options{.dir = dir.path(), .fsync = false});
+  ASSERT_FALSE(second) << "two engines would deliver every event twice";
+  EXPECT_NE(second.error().message.find("in use by another engine (pid " + std::to_string(::getpid()) + ")"),
+            std::string::npos)
+      << second.error().message;
+  first.reset();
+  EXPECT_TRUE(Journal::open(Options{.dir = dir.path(), .fsync = false})) << "the lock goes with its journal";
+}
+
+TEST(Journal, AdoptMovesAPipelinesUndeliveredEventsToTheDeadLetterQueuePerSink) {
+  test::TempDir dir;
+  {
+    auto j = open_journal(dir.path());
+    auto key = j->attach("gone", {"a", "b"}, true, nullptr);
+    ASSERT_TRUE(key);
+    const auto a = key->sink_bits[0], b = key->sink_bits[1];
+    const auto first = append(*j, key->id, a | b, body_of(1));
+    append(*j, key->id, a | b, body_of(2));
+    append(*j, key->id, a | b, body_of(3));
+    j->complete(first, a);  // a has delivered event 1; b has not
+    auto kept = j->attach("kept", {"a"}, true, nullptr);
+    ASSERT_TRUE(kept);
+    append(*j, kept->id, kept->sink_bits[0], body_of(9));
+    j->flush();
+  }
+  {
+    // While an engine holds the journal, adoption is the CLI's to refuse (StateDirLock).
+    auto lock = StateDirLock::take(dir.path());
+    ASSERT_TRUE(lock) << lock.error().message;
+    auto dlq = DeadLetters::open(dir.path());
+    ASSERT_TRUE(dlq);
+    EXPECT_EQ(*dlq->adopt("never-ran"), 0);
+    ASSERT_EQ(*dlq->adopt("gone"), 5) << "a owed events 2 and 3, b owed all three";
+    auto entries = dlq->list({.pipeline = "gone"});
+    ASSERT_TRUE(entries);
+    std::map<std::string, std::vector<std::string>> by_sink;
+    for (const auto& e : *entries) {
+      by_sink[e.sink].push_back(e.event_id);
+      EXPECT_EQ(e.type, "test.event");
+      EXPECT_EQ(e.error, "pipeline gone is no longer configured (moved by switchyard dlq adopt)");
+    }
+    EXPECT_EQ(by_sink["a"], (std::vector<std::string>{"id-2", "id-3"}));
+    EXPECT_EQ(by_sink["b"], (std::vector<std::string>{"id-1", "id-2", "id-3"}));
+    EXPECT_EQ((*dlq->get(entries->front().id))->body, body_of(2)) << "the entry keeps the whole event";
+    EXPECT_EQ(*dlq->adopt("gone"), 0) << "a second adoption finds nothing";
+  }
+  auto j = open_journal(dir.path());
+  auto again = j->attach("gone", {"a", "b"}, true, nullptr);
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(seqs(j->pending(again->id, again->sink_bits[0], 0, 10)).empty());
+  EXPECT_TRUE(seqs(j->pending(again->id, again->sink_bits[1], 0, 10)).empty());
+  auto kept = j->attach("kept", {"a"}, true, nullptr);
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(seqs(j->pending(kept->id, kept->sink_bits[0], 0, 10)).size(), 1u) << "another pipeline's events moved";
 }
 
 // Dead-letters `n` events of memory pipeline "p" (bodies stored as given), event i to sink
