@@ -182,15 +182,18 @@ int dlq_adopt(const Common& common, const DlqOptions& options) {
               << "': its events are delivered when it runs. Remove or rename that file first.\n";
     return 1;
   }
+  auto dlq = journal::DeadLetters::open(engine.state_dir);  // first: says so when there is no journal
+  if (!dlq) return std::cerr << "dlq adopt: " << dlq.error().message << "\n", 1;
   // Held until done: no engine starts on the journal meanwhile.
   auto lock = journal::StateDirLock::take(engine.state_dir);
   if (!lock) {
-    std::cerr << "dlq adopt: " << lock.error().message
-              << ". Stop the engine first: it may still deliver the events of '" << name << "'.\n";
+    std::cerr << "dlq adopt: " << lock.error().message;
+    if (lock.error().message.find("in use by another engine") != std::string::npos) {
+      std::cerr << ". Stop the engine first: it may still deliver the events of '" << name << "'";
+    }
+    std::cerr << "\n";
     return 1;
   }
-  auto dlq = journal::DeadLetters::open(engine.state_dir);
-  if (!dlq) return std::cerr << "dlq adopt: " << dlq.error().message << "\n", 1;
   auto moved = dlq->adopt(name);
   if (!moved) return std::cerr << "dlq adopt: " << moved.error().message << "\n", 1;
   std::cout << *moved << " dead-letter entr" << (*moved == 1 ? "y" : "ies") << " made from the undelivered events of '"

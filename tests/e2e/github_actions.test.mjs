@@ -8,12 +8,17 @@ import { startEngine } from './lib/engine.mjs';
 const cleanups = [];
 after(async () => { for (const c of cleanups.reverse()) await c(); });
 
+function isoSecondsAgo(seconds) {
+  return new Date(Date.now() - seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
 function run(id, status, conclusion = null, branch = 'main') {
   return {
     id, name: 'CI', head_branch: branch, head_sha: 'a'.repeat(40), run_number: id, run_attempt: 1,
     event: 'push', status, conclusion, workflow_id: 161335,
     html_url: `https://github.com/octo/app/actions/runs/${id}`,
-    created_at: '2026-11-20T10:00:00Z', updated_at: '2026-11-20T10:05:00Z',
+    // Recent: runs older than the source's remember window (7 days) are not emitted.
+    created_at: isoSecondsAgo(300), updated_at: isoSecondsAgo(60),
     actor: { login: 'mona' }, triggering_actor: { login: 'mona' },
     repository: { id: 1, name: 'app', full_name: 'octo/app', html_url: 'https://github.com/octo/app' },
   };
