@@ -447,12 +447,10 @@ class Client final : public HttpClient {
     state_->live.clear();
     for (auto& [key, list] : state_->idle) {
       for (auto& conn : list) {
-        // Close on the connection's strand; the connection dies with the last handler.
-        auto* raw = conn.release();
-        asio::post(raw->strand, [raw] {
-          raw->close();
-          delete raw;
-        });
+        // Closed on the connection's strand. The handler owns it: when the io_context stops
+        // before running it, destroying the handler closes and frees the connection.
+        Strand strand = conn->strand;
+        asio::post(strand, [conn = std::move(conn)] { conn->close(); });
       }
     }
     state_->idle.clear();

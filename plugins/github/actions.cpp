@@ -170,6 +170,7 @@ bool mentions_rate_limit(std::string_view body) {
 std::string human(milliseconds d) {
   if (d < 1s) return std::to_string(d.count()) + "ms";
   const auto s = (d.count() + 999) / 1000;
+  if (s % 86400 == 0) return std::to_string(s / 86400) + "d";
   if (s % 3600 == 0) return std::to_string(s / 3600) + "h";
   if (s % 60 == 0) return std::to_string(s / 60) + "m";
   return std::to_string(s) + "s";
@@ -451,7 +452,10 @@ void ActionsSource::emit_next(const std::shared_ptr<Page>& page) {
     const auto state = read_run(run);
     if (!state) continue;  // no id, or a status the webhook has no action for
     // Older than what is remembered: emitting it could repeat one emitted long ago.
-    if (state->updated && *state->updated < cutoff) continue;
+    if (state->updated && *state->updated < cutoff) {
+      ++page->too_old;
+      continue;
+    }
     std::string key = state_key(state->id, state->attempt, state->state);
     if (context_->state().get(key)) continue;
     if (emitter.saturated()) {
@@ -499,7 +503,14 @@ void ActionsSource::on_emitted(const std::shared_ptr<Page>& page, const std::str
 }
 
 void ActionsSource::finish(const Page& page, bool complete) {
-  if (complete) repos_[page.repo].etag = page.etag;
+  Repo& repo = repos_[page.repo];
+  if (complete) repo.etag = page.etag;
+  if (page.too_old > 0 && !repo.told_too_old) {
+    // Said once: a first poll lists old runs as a matter of course.
+    repo.told_too_old = true;
+    context_->logger().info(repo.name + ": " + std::to_string(page.too_old) + " run(s) last updated more than " +
+                            human(settings_.remember) + " ago (remember) are not emitted");
+  }
   schedule(page.repo, settings_.interval);
 }
 

@@ -58,6 +58,7 @@ class ActionsSource final : public Source {
     bool busy = false;        // a request or its page is in progress: the timer is idle
     int failures = 0;         // consecutive 5xx, network and secondary-limit failures
     int refused_status = 0;   // the 4xx last logged, so a streak logs once
+    bool told_too_old = false;  // runs older than `remember` were reported once
   };
   // A 200 page whose new run states are being emitted, one at a time.
   struct Page {
@@ -65,6 +66,7 @@ class ActionsSource final : public Source {
     rapidjson::Document doc;
     std::vector<const rapidjson::Value*> runs;  // oldest first
     std::size_t next = 0;
+    std::size_t too_old = 0;  // runs skipped as last updated before `remember`
     std::string etag;
   };
 

@@ -5,6 +5,7 @@
 set -euo pipefail
 src=$1
 build=$2
+sanitize=${3:-}  # SWITCHYARD_SANITIZE of that build, e.g. address,undefined
 tmp=$(mktemp -d)
 engine_pid=
 cleanup() {
@@ -17,8 +18,15 @@ cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 test -f "$tmp/prefix/include/switchyard/testing.hpp"
 test -f "$tmp/prefix/lib/cmake/Switchyard/SwitchyardConfig.cmake"
 
-cmake -S "$src/sdk/examples" -B "$tmp/examples" -G Ninja -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
-cmake --build "$tmp/examples" >/dev/null
+# A sanitizer build installs sanitized libraries: the plugin must be built the same way.
+flags=()
+if [ -n "$sanitize" ]; then
+  flags=("-DCMAKE_CXX_FLAGS=-fsanitize=$sanitize" "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=$sanitize"
+         "-DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=$sanitize")
+fi
+cmake -S "$src/sdk/examples" -B "$tmp/examples" -G Ninja -DCMAKE_PREFIX_PATH="$tmp/prefix" "${flags[@]}" \
+  >"$tmp/configure.log" 2>&1 || { cat "$tmp/configure.log"; exit 1; }
+cmake --build "$tmp/examples" >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; exit 1; }
 ctest --test-dir "$tmp/examples" --output-on-failure | tail -n 3
 
 plugin="$tmp/examples/plugins/libswitchyard-stamp.so"

@@ -266,6 +266,8 @@ TEST(GithubActions, RunsLastUpdatedBeforeTheRememberWindowAreNotEmitted) {
   };
   p.start();
   EXPECT_EQ(p.ids(), (std::vector<std::string>{"actions:2:1:completed"}));
+  // Said at info, so an operator sees why an old run never arrives.
+  EXPECT_EQ(p.log_lines(LogLevel::info, "octo-org/octo-repo: 1 run(s) last updated more than 7d ago"), 1u);
 }
 
 // --- conditional requests and the pipeline's back-pressure -------------------------------
