@@ -5,12 +5,12 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <yaml-cpp/yaml.h>
 
 #include <iostream>
 
 #include "cli/commands.hpp"
 #include "config/engine_config.hpp"
+#include "config/yaml_json.hpp"
 #include "journal/codec.hpp"
 #include "journal/dead_letters.hpp"
 #include "journal/lock.hpp"
@@ -152,11 +152,14 @@ std::optional<std::filesystem::path> defined_in(const std::string& dir, const st
     const auto ext = entry.path().extension();
     if (!entry.is_regular_file() || (ext != ".yaml" && ext != ".yml")) continue;
     std::string defined = entry.path().stem().string();
-    try {
-      const YAML::Node root = YAML::LoadFile(entry.path().string());
-      if (root.IsMap() && root["name"] && root["name"].IsScalar()) defined = root["name"].as<std::string>();
-    } catch (const std::exception&) {
-      // unreadable YAML: the file name stands for the pipeline, as the engine would name it
+    // Read as the engine reads it (interpolated); unreadable YAML: the file name stands for
+    // the pipeline, as the engine would name it.
+    config::JsonFile file;
+    config::Diagnostics ignored;
+    if (config::load_yaml_file(entry.path().string(), file, ignored) && file.json.IsObject()) {
+      if (auto it = file.json.FindMember("name"); it != file.json.MemberEnd() && it->value.IsString()) {
+        defined = it->value.GetString();
+      }
     }
     if (defined == name) return entry.path();
   }

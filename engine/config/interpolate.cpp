@@ -4,7 +4,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 namespace switchyard::config {
 namespace {
@@ -27,9 +26,10 @@ bool read_file(const std::string& path, std::string& out, std::string& error) {
     error = "cannot read ${file:" + path + "}: " + std::strerror(errno);
     return false;
   }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  out = buffer.str();
+  // Read no more than the cap allows: /dev/zero or a huge file must not fill memory.
+  out.assign(kMaxFileBytes + 1, '\0');
+  in.read(out.data(), static_cast<std::streamsize>(out.size()));
+  out.resize(static_cast<std::size_t>(in.gcount()));
   if (out.size() > kMaxFileBytes) {
     error = "${file:" + path + "} is larger than 1 MiB";
     return false;

@@ -67,11 +67,31 @@ void type_plain_scalar(const std::string& s, rapidjson::Value& out, Alloc& alloc
   out.SetString(s.data(), static_cast<rapidjson::SizeType>(s.size()), alloc);
 }
 
+// Bounds on what a file may expand to. YAML aliases repeat a node without repeating its
+// text: a few lines can nest themselves (`b: &b [*b]`) or multiply (`c: [*b, *b]`, and so
+// on) into more values than memory holds. Real pipelines stay far below both.
+constexpr int kMaxDepth = 64;
+constexpr std::size_t kMaxValues = 100'000;
+
 class Converter {
  public:
   Converter(JsonFile& file, Diagnostics& diagnostics) : file_(file), diagnostics_(diagnostics) {}
 
-  void convert(const YAML::Node& node, rapidjson::Value& out, const std::string& path) {
+  /// False when the document went past a bound (and says so, once).
+  bool ok() const { return !exceeded_; }
+
+  void convert(const YAML::Node& node, rapidjson::Value& out, const std::string& path, int depth = 0) {
+    if (exceeded_) return out.SetNull(), void();
+    if (depth > kMaxDepth || ++values_ > kMaxValues) {
+      exceeded_ = true;
+      // Named by its top-level key: the path through the aliases only repeats itself.
+      error(mark_of(node), path.substr(0, path.find_first_of(".[")),
+            depth > kMaxDepth
+                ? "nested deeper than " + std::to_string(kMaxDepth) + " levels (an alias inside its own anchor?)"
+                : "more than " + std::to_string(kMaxValues) + " values once aliases are expanded");
+      out.SetNull();
+      return;
+    }
     switch (node.Type()) {
       case YAML::NodeType::Undefined:
       case YAML::NodeType::Null:
@@ -86,7 +106,7 @@ class Converter {
           const std::string item_path = path + "[" + std::to_string(i++) + "]";
           file_.marks.set(item_path, mark_of(item));
           rapidjson::Value v;
-          convert(item, v, item_path);
+          convert(item, v, item_path, depth + 1);
           out.PushBack(v, alloc());
         }
         return;
@@ -107,7 +127,7 @@ class Converter {
           }
           file_.marks.set(member_path, mark_of(member.first));
           rapidjson::Value v;
-          convert(member.second, v, member_path);
+          convert(member.second, v, member_path, depth + 1);
           out.AddMember(rapidjson::Value(key.data(), static_cast<rapidjson::SizeType>(key.size()),
                                          alloc()),
                         v, alloc());
@@ -146,6 +166,8 @@ class Converter {
 
   JsonFile& file_;
   Diagnostics& diagnostics_;
+  std::size_t values_ = 0;
+  bool exceeded_ = false;
 };
 
 }  // namespace
@@ -196,8 +218,9 @@ bool load_yaml_text(const std::string& file, std::string_view text, JsonFile& ou
     return false;
   }
   out.marks.set("", Mark{1, 1});
-  Converter(out, diagnostics).convert(root, out.json, "");
-  return true;
+  Converter converter(out, diagnostics);
+  converter.convert(root, out.json, "");
+  return converter.ok();
 }
 
 bool load_yaml_file(const std::string& file, JsonFile& out, Diagnostics& diagnostics) {

@@ -2,8 +2,9 @@
 # A short, bounded libFuzzer run of one parser (part of `make test`). The long run is the
 # same command with a bigger FUZZ_SECONDS (docs/performance.md).
 #   tests/fuzz/run_fuzz.sh SOURCE_DIR BUILD_DIR TARGET
-# TARGET: expr (the expression parser/evaluator) or json (webhook payload parsing,
-# differential against RapidJSON alone).
+# TARGET: expr (the expression parser/evaluator), json (webhook payload parsing,
+# differential against RapidJSON alone) or yaml (configuration files: YAML to JSON with
+# positions and interpolation).
 set -euo pipefail
 src=$1
 out=$2/fuzz
@@ -28,6 +29,11 @@ case "$target" in
     build() { clang++ "${flags[@]}" -I "$src/plugins" -I "$src/sdk/include" "$src/tests/fuzz/json_fuzz.cpp" \
                 "$src/plugins/common/json_limits.cpp" "${extra[@]}" -o "$bin"; }
     max_len=16384 ;;
+  yaml)
+    inputs=("$src/engine/config/yaml_json.cpp" "$src/engine/config/interpolate.cpp" "$src/tests/fuzz/yaml_fuzz.cpp")
+    build() { clang++ "${flags[@]}" -I "$src/engine" "$src/tests/fuzz/yaml_fuzz.cpp" \
+                "$src/engine/config/yaml_json.cpp" "$src/engine/config/interpolate.cpp" -lyaml-cpp -o "$bin"; }
+    max_len=4096 ;;
   *) echo "unknown fuzz target: $target" >&2; exit 2 ;;
 esac
 if [ ! -x "$bin" ] || [ -n "$(find "${inputs[@]}" -newer "$bin" -print -quit)" ]; then

@@ -51,6 +51,11 @@ TEST(Interpolate, UnreadableFileIsAnErrorThatNamesThePath) {
   EXPECT_NE(error.find("No such file"), std::string::npos);
 }
 
+TEST(Interpolate, AnEndlessFileIsRefusedAfterOneMebibyte) {
+  // /dev/zero never ends: reading it whole would fill memory before the size check.
+  EXPECT_EQ(failure("${file:/dev/zero}"), "${file:/dev/zero} is larger than 1 MiB");
+}
+
 TEST(Interpolate, LeavesExpressionsAlone) {
   ::setenv("SY_TEST_HOST", "example.org", 1);
   EXPECT_EQ(expand("${{ payload.action }} on ${SY_TEST_HOST}"), "${{ payload.action }} on example.org");

@@ -124,6 +124,23 @@ sinks:
   EXPECT_NE(errors.find("sinks[1]: name 'stdout' is already used by sinks[0]"), std::string::npos) << errors;
 }
 
+TEST_F(PipelineConfigTest, AliasesThatNestThemselvesOrMultiplyAreRefusedWithTheirPosition) {
+  // An alias inside its own anchor would recurse for ever.
+  EXPECT_EQ(errors_of("source: {type: generate}\nsinks: &s [{type: stdout}, *s]\n"),
+            "p.yaml:2:19: sinks: nested deeper than 64 levels (an alias inside its own anchor?)\n");
+  // Ten aliases of ten aliases...: 10^6 values from six short lines.
+  std::string laughs = "source: {type: generate}\nsinks: [{type: stdout}]\nl0: &l0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i <= 5; ++i) {
+    const std::string prev = "*l" + std::to_string(i - 1);
+    laughs += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [" + prev;
+    for (int k = 1; k < 10; ++k) laughs += ", " + prev;
+    laughs += "]\n";
+  }
+  const std::string errors = errors_of(laughs);
+  EXPECT_NE(errors.find("more than 100000 values once aliases are expanded"), std::string::npos) << errors;
+  EXPECT_EQ(errors.find('\n'), errors.size() - 1) << "said once: " << errors;
+}
+
 TEST_F(PipelineConfigTest, InterpolatedSecretsNeverAppearInErrors) {
   ::setenv("SY_TEST_SECRET", "hunter2-very-secret", 1);
   const std::string errors = errors_of(R"(source:
