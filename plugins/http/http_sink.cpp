@@ -1,9 +1,12 @@
 #include "http_sink.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+
+#include "common/http_options.hpp"
 
 namespace switchyard::http_plugin {
 namespace {
@@ -11,7 +14,7 @@ namespace {
 constexpr const char* kMethods[] = {"POST", "PUT", "PATCH"};
 constexpr const char* kFormats[] = {"cloudevent", "data"};
 
-constexpr OptionSpec kOptions[] = {
+constexpr std::array<OptionSpec, 5> kOwnOptions = {{
     {.name = "url", .type = OptionType::string, .required = true,
      .description = "Endpoint the events are sent to (http:// or https://); may hold ${{ }} "
                     "expressions, evaluated per event.",
@@ -29,17 +32,8 @@ constexpr OptionSpec kOptions[] = {
      .description = "Extra request headers (e.g. Authorization); values may hold ${{ }} "
                     "expressions. Redacted in logs and the admin API.",
      .example = "{Authorization: \"Bearer ${TOKEN}\"}", .secret = true},
-    {.name = "timeout", .type = OptionType::duration, .default_value = "10s",
-     .description = "Whole request, from connect to the last byte of the answer."},
-    {.name = "connect_timeout", .type = OptionType::duration, .default_value = "5s",
-     .description = "TCP connect plus TLS handshake."},
-    {.name = "ca_file", .type = OptionType::string,
-     .description = "PEM file of CAs to trust instead of the system store (private CAs)."},
-    {.name = "insecure_skip_verify", .type = OptionType::boolean, .default_value = "false",
-     .description = "Do not verify the server's certificate. For tests only; logged as a warning."},
-    {.name = "max_response", .type = OptionType::size, .default_value = "1MiB",
-     .description = "Largest response body read; larger answers fail the delivery."},
-};
+}};
+constexpr auto kOptions = http_options::with_client_options(kOwnOptions);
 
 }  // namespace
 
@@ -84,11 +78,7 @@ Status HttpSink::configure(const Options& options, Context& context) {
                             "requests and headers go; write the scheme and host out to pin them");
     }
   }
-  client_options_.request_timeout = options.duration("timeout");
-  client_options_.connect_timeout = options.duration("connect_timeout");
-  client_options_.ca_file = options.string("ca_file");
-  client_options_.insecure_skip_verify = options.boolean("insecure_skip_verify");
-  client_options_.max_response_bytes = options.size("max_response");
+  client_options_ = http_options::client_options(options);
   return {};
 }
 

@@ -1,0 +1,264 @@
+// discord.webhook run alone with the SDK's harness and a scripted client that answers as
+// Discord does.
+#include <gtest/gtest.h>
+
+#include <switchyard/testing.hpp>
+
+#include "common/text_limits.hpp"
+#include "webhook_sink.hpp"
+
+namespace switchyard::discord {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::Harness;
+
+constexpr const char* kUrl = "https://discord.com/api/webhooks/123/tok3n-SECRET";
+
+EventPtr push_event(std::string message = "Fix the flaky retry test") {
+  rapidjson::Document payload(rapidjson::kObjectType);
+  auto& a = payload.GetAllocator();
+  payload.AddMember("ref", "refs/heads/main", a);
+  payload.AddMember("compare", "https://github.com/octo/app/compare/a...b", a);
+  rapidjson::Value commit(rapidjson::kObjectType);
+  commit.AddMember("message", rapidjson::Value(message.c_str(), a), a);
+  payload.AddMember("head_commit", commit, a);
+  payload.AddMember("sender", rapidjson::Value(rapidjson::kObjectType).AddMember("login", "mona", a), a);
+  payload.AddMember("number", 42, a);
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  payload.Accept(writer);
+  EventPtr e = testing::make_event("github.push", buffer.GetString());
+  return e;
+}
+
+HttpClientResponse answer(int status, std::string body = {}) {
+  HttpClientResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+rapidjson::Document json(const std::string& body) {
+  rapidjson::Document d;
+  d.Parse(body.c_str());
+  EXPECT_FALSE(d.HasParseError()) << body;
+  return d;
+}
+
+struct Sink {
+  explicit Sink(std::string options) : h(kWebhookSinkDecl, options) {
+    auto configured = h.configure();
+    EXPECT_TRUE(configured) << (configured ? "" : configured.error().message);
+    EXPECT_TRUE(h.start());
+    h.respond_with([](const HttpClientRequest&) { return answer(204); });
+  }
+  std::vector<rapidjson::Document> bodies() {
+    std::vector<rapidjson::Document> out;
+    for (const auto& r : h.http_requests()) out.push_back(json(r.body));
+    return out;
+  }
+  Harness h;
+};
+
+std::string options(std::string more) {
+  return std::string(R"({"url": ")") + kUrl + "\"" + (more.empty() ? "" : ", " + more) + "}";
+}
+
+TEST(DiscordWebhook, PostsContentAndEmbedsBuiltFromTheEvent) {
+  Sink s(options(R"("content": "**${{ payload.sender.login }}** pushed", "username": "Switchyard",
+    "embeds": {"title": "${{ payload.head_commit.message }}", "url": "${{ payload.compare }}",
+               "color": "#0077FF", "footer": {"text": "PR ${{ payload.number }}"},
+               "fields": [{"name": "Number", "value": "${{ payload.number }}", "inline": true}]})"));
+  ASSERT_TRUE(s.h.deliver(push_event()));
+  ASSERT_EQ(s.h.http_requests().size(), 1u);
+  const auto& request = s.h.http_requests()[0];
+  EXPECT_EQ(request.url, kUrl);
+  EXPECT_EQ(request.method, "POST");
+  EXPECT_EQ(request.headers.get("Content-Type"), std::optional<std::string_view>("application/json"));
+  auto body = json(request.body);
+  EXPECT_STREQ(body["content"].GetString(), "**mona** pushed");
+  EXPECT_STREQ(body["username"].GetString(), "Switchyard");
+  const auto& embed = body["embeds"][0];
+  EXPECT_STREQ(embed["title"].GetString(), "Fix the flaky retry test");
+  EXPECT_EQ(embed["color"].GetInt(), 0x0077FF);
+  EXPECT_STREQ(embed["footer"]["text"].GetString(), "PR 42");
+  EXPECT_STREQ(embed["fields"][0]["value"].GetString(), "42");  // a number became text
+  EXPECT_TRUE(embed["fields"][0]["inline"].GetBool());
+  // Nobody is pinged unless the pipeline allows it: "@everyone" in a commit stays text.
+  EXPECT_TRUE(body["allowed_mentions"]["parse"].IsArray());
+  EXPECT_EQ(body["allowed_mentions"]["parse"].Size(), 0u);
+}
+
+TEST(DiscordWebhook, LongTextIsSplitAtLineBreaksIntoMessagesDiscordAccepts) {
+  std::string message;
+  for (int i = 0; text::length(message) < 4500; ++i) message += "line " + std::to_string(i) + " \u00e9\u00e9\u00e9\n";
+  Sink s(options(R"("content": "${{ payload.head_commit.message }}", "embeds": {"title": "after the text"})"));
+  ASSERT_TRUE(s.h.deliver(push_event(message)));
+  auto bodies = s.bodies();
+  ASSERT_EQ(bodies.size(), 3u);
+  std::string joined;
+  for (auto& b : bodies) {
+    const std::string content = b["content"].GetString();
+    EXPECT_LE(text::length(content), Limits::content);
+    EXPECT_TRUE(content.ends_with("\n") || &b == &bodies.back()) << "cut inside a line";
+    joined += content;
+  }
+  EXPECT_EQ(joined, message);
+  EXPECT_FALSE(bodies[0].HasMember("embeds"));
+  EXPECT_STREQ(bodies[2]["embeds"][0]["title"].GetString(), "after the text");  // with the last piece
+}
+
+TEST(DiscordWebhook, EmbedTextsAreCutToDiscordsLimits) {
+  Sink s(options(R"("embeds": {"title": "${{ payload.head_commit.message }}",
+    "description": "${{ payload.head_commit.message }}",
+    "author": {"name": "${{ payload.head_commit.message }}"}, "footer": {"text": ""}})"));
+  ASSERT_TRUE(s.h.deliver(push_event(std::string(5000, 'x'))));
+  auto body = json(s.h.http_requests().at(0).body);
+  const auto& embed = body["embeds"][0];
+  EXPECT_EQ(text::length(embed["title"].GetString()), Limits::title);
+  EXPECT_TRUE(std::string(embed["title"].GetString()).ends_with("\u2026"));
+  EXPECT_EQ(text::length(embed["author"]["name"].GetString()), Limits::author_name);
+  // title + author + description must stay within 6,000 for the whole message.
+  EXPECT_LE(text::length(embed["title"].GetString()) + text::length(embed["author"]["name"].GetString()) +
+                text::length(embed["description"].GetString()),
+            Limits::embed_total);
+  EXPECT_FALSE(embed.HasMember("footer")) << "an empty footer is refused by Discord: left out";
+}
+
+TEST(DiscordWebhook, FieldsBeyondTwentyFiveAreDroppedAndEmptyOnesFilled) {
+  std::string fields;
+  for (int i = 0; i < 30; ++i) fields += std::string(i ? "," : "") + R"({"name": "f)" + std::to_string(i) + R"(", "value": ""})";
+  Sink s(options(R"("embeds": {"title": "t", "fields": [)" + fields + "]}"));
+  ASSERT_TRUE(s.h.deliver(push_event()));
+  auto body = json(s.h.http_requests().at(0).body);
+  const auto& list = body["embeds"][0]["fields"];
+  ASSERT_EQ(list.Size(), Limits::fields);
+  EXPECT_STREQ(list[0]["value"].GetString(), "\u200b");
+}
+
+TEST(DiscordWebhook, MoreThanTenEmbedsOrSixThousandCharactersGoOnInFurtherMessages) {
+  std::string many;
+  for (int i = 0; i < 12; ++i) many += std::string(i ? "," : "") + R"({"title": "e)" + std::to_string(i) + "\"}";
+  Sink s(options(R"("content": "twelve", "embeds": [)" + many + "]"));
+  ASSERT_TRUE(s.h.deliver(push_event()));
+  auto bodies = s.bodies();
+  ASSERT_EQ(bodies.size(), 2u);
+  EXPECT_EQ(bodies[0]["embeds"].Size(), 10u);
+  EXPECT_STREQ(bodies[0]["content"].GetString(), "twelve");
+  EXPECT_EQ(bodies[1]["embeds"].Size(), 2u);
+  EXPECT_STREQ(bodies[1]["embeds"][1]["title"].GetString(), "e11");
+  EXPECT_FALSE(bodies[1].HasMember("content"));
+
+  // Three embeds of 2,500 characters each: two messages (5,000 + 2,500).
+  Sink big(options(R"("embeds": [{"description": "${{ payload.head_commit.message }}"},
+    {"description": "${{ payload.head_commit.message }}"}, {"description": "${{ payload.head_commit.message }}"}])"));
+  ASSERT_TRUE(big.h.deliver(push_event(std::string(2500, 'y'))));
+  bodies = big.bodies();
+  ASSERT_EQ(bodies.size(), 2u);
+  EXPECT_EQ(bodies[0]["embeds"].Size(), 2u);
+  EXPECT_EQ(bodies[1]["embeds"].Size(), 1u);
+}
+
+TEST(DiscordWebhook, SplitFalseSendsOneMessageCutToFit) {
+  std::string many;
+  for (int i = 0; i < 12; ++i) many += std::string(i ? "," : "") + R"({"title": "e)" + std::to_string(i) + "\"}";
+  Sink s(options(R"("split": false, "content": "${{ payload.head_commit.message }}", "embeds": [)" + many + "]"));
+  ASSERT_TRUE(s.h.deliver(push_event(std::string(3000, 'z'))));
+  auto bodies = s.bodies();
+  ASSERT_EQ(bodies.size(), 1u);
+  EXPECT_EQ(text::length(bodies[0]["content"].GetString()), Limits::content);
+  EXPECT_EQ(bodies[0]["embeds"].Size(), 10u);
+}
+
+TEST(DiscordWebhook, A429WaitsForRetryAfterAndARetrySendsOnlyTheMessagesNotYetAccepted) {
+  std::string message;
+  for (int i = 0; message.size() < 5000; ++i) message += "line " + std::to_string(i) + "\n";
+  Sink s(options(R"("content": "${{ payload.head_commit.message }}")"));
+  int calls = 0;
+  s.h.respond_with([&](const HttpClientRequest&) {
+    // The second message meets the rate limit, as Discord answers it.
+    return ++calls == 2 ? answer(429, R"({"message": "You are being rate limited.", "retry_after": 1.25, "global": false})")
+                        : answer(204);
+  });
+  auto event = push_event(message);
+  Status first = s.h.deliver(event);
+  ASSERT_FALSE(first);
+  EXPECT_EQ(first.error().kind, ErrorKind::retryable);
+  EXPECT_EQ(first.error().retry_after, std::optional<milliseconds>(1250));
+  ASSERT_EQ(s.h.http_requests().size(), 2u);
+  const std::string second = s.h.http_requests()[1].body;
+  // The delivery layer retries the event: messages 2 and 3 go, message 1 is not repeated.
+  ASSERT_TRUE(s.h.deliver(event));
+  ASSERT_EQ(s.h.http_requests().size(), 4u);
+  EXPECT_EQ(s.h.http_requests()[2].body, second);
+  std::string joined;
+  for (std::size_t i : {0u, 2u, 3u}) joined += json(s.h.http_requests()[i].body)["content"].GetString();
+  EXPECT_EQ(joined, message);
+}
+
+TEST(DiscordWebhook, AnEmptyRateLimitBucketIsWaitedOutBeforeTheNextRequest) {
+  Sink s(options(R"("content": "hello")"));
+  std::vector<milliseconds> at;
+  s.h.respond_with([&](const HttpClientRequest&) {
+    at.push_back(s.h.executor().now());
+    HttpClientResponse r = answer(204);
+    r.headers.set("X-RateLimit-Limit", "5");
+    r.headers.set("X-RateLimit-Remaining", "0");
+    r.headers.set("X-RateLimit-Reset-After", "2.000");
+    return r;
+  });
+  ASSERT_TRUE(s.h.deliver(push_event()));
+  ASSERT_TRUE(s.h.deliver(push_event()));
+  ASSERT_EQ(at.size(), 2u);
+  EXPECT_GE(at[1] - at[0], milliseconds(1900)) << "the second request did not wait for the bucket to refill";
+}
+
+TEST(DiscordWebhook, ErrorsNeverShowTheWebhookToken) {
+  Sink s(options(R"("content": "hello")"));
+  s.h.respond_with([](const HttpClientRequest&) { return answer(404, R"({"message": "Unknown Webhook", "code": 10015})"); });
+  Status status = s.h.deliver(push_event());
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().kind, ErrorKind::permanent);
+  EXPECT_NE(status.error().message.find("Unknown Webhook"), std::string::npos) << status.error().message;
+  EXPECT_EQ(status.error().message.find("tok3n"), std::string::npos);
+
+  Sink templated(R"({"url": "${{ payload.ref }}", "content": "x"})");
+  status = templated.h.deliver(push_event());
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().message.find("refs/heads"), std::string::npos) << status.error().message;
+}
+
+TEST(DiscordWebhook, ThreadIdIsAddedToTheUrlAndMustBeDigits) {
+  Sink s(options(R"("content": "hello", "thread_id": "${{ payload.number }}")"));
+  ASSERT_TRUE(s.h.deliver(push_event()));
+  EXPECT_EQ(s.h.http_requests()[0].url, std::string(kUrl) + "?thread_id=42");
+  Sink bad(options(R"("content": "hello", "thread_id": "${{ payload.ref }}")"));
+  EXPECT_EQ(bad.h.deliver(push_event()).error().kind, ErrorKind::permanent);
+  EXPECT_TRUE(bad.h.http_requests().empty());
+}
+
+TEST(DiscordWebhook, AnEventThatRendersNothingIsRefusedAndAConfigWithoutContentIsInvalid) {
+  Sink s(options(R"("content": "${{ payload.missing }}")"));
+  Status status = s.h.deliver(push_event());
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().kind, ErrorKind::permanent);
+  EXPECT_NE(status.error().message.find("nothing to send"), std::string::npos);
+  Harness h(kWebhookSinkDecl, options(""));
+  EXPECT_FALSE(h.configure());
+  Harness http(kWebhookSinkDecl, R"({"url": "discord.com/api/webhooks/1/x", "content": "x"})");
+  EXPECT_FALSE(http.configure());
+}
+
+TEST(DiscordWebhook, ServerErrorsAndTimeoutsAreRetried) {
+  Sink s(options(R"("content": "hello")"));
+  s.h.respond_with([](const HttpClientRequest&) { return answer(502); });
+  EXPECT_EQ(s.h.deliver(push_event()).error().kind, ErrorKind::retryable);
+  s.h.respond_with([](const HttpClientRequest&) -> Result<HttpClientResponse> { return retryable("timed out"); });
+  EXPECT_EQ(s.h.deliver(push_event()).error().kind, ErrorKind::retryable);
+  s.h.respond_with([](const HttpClientRequest&) { return answer(400, R"({"content": ["Must be 2000 or fewer in length."]})"); });
+  EXPECT_EQ(s.h.deliver(push_event()).error().kind, ErrorKind::permanent);
+}
+
+}  // namespace
+}  // namespace switchyard::discord

@@ -1,0 +1,473 @@
+#include "webhook_sink.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "common/http_options.hpp"
+#include "common/text_limits.hpp"
+
+namespace switchyard::discord {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Alloc = rapidjson::Document::AllocatorType;
+using std::chrono::milliseconds;
+
+constexpr std::array<OptionSpec, 8> kOwnOptions = {{
+    {.name = "url", .type = OptionType::string, .required = true,
+     .description = "The channel's webhook URL (Server Settings → Integrations → Webhooks). It "
+                    "holds the webhook's token. May hold ${{ }} expressions, evaluated per event.",
+     .example = "${DISCORD_WEBHOOK_URL}", .secret = true},
+    {.name = "content", .type = OptionType::text_template, .default_value = "",
+     .description = "Message text (Markdown). Longer than Discord's 2,000 characters, it is "
+                    "split into several messages at line breaks (see split).",
+     .example = "**${{ payload.sender.login }}** pushed to ${{ payload.repository.full_name }}"},
+    {.name = "embeds", .type = OptionType::json_template,
+     .description = "One embed or a list of them, as Discord's embed objects (title, "
+                    "description, url, color, author, footer, fields, timestamp...). Texts "
+                    "longer than Discord allows are cut with an ellipsis; more than 10 embeds, "
+                    "or more than 6,000 characters together, go on in further messages. color "
+                    "takes a number or \"#RRGGBB\".",
+     .example = R"({title: "${{ payload.head_commit.message }}", color: "#0077FF", url: "${{ payload.compare }}"})"},
+    {.name = "username", .type = OptionType::text_template, .default_value = "",
+     .description = "Overrides the webhook's name for these messages (at most 80 characters)."},
+    {.name = "avatar_url", .type = OptionType::text_template, .default_value = "",
+     .description = "Overrides the webhook's avatar for these messages."},
+    {.name = "thread_id", .type = OptionType::text_template, .default_value = "",
+     .description = "Posts into this thread of the channel (a thread id, digits only)."},
+    {.name = "allowed_mentions", .type = OptionType::json, .default_value = R"({"parse": []})",
+     .description = "Which mentions in the text notify anyone. The default notifies nobody: "
+                    "text from GitHub (commit messages, titles) cannot ping @everyone or a "
+                    "role. Discord's allowed_mentions object."},
+    {.name = "split", .type = OptionType::boolean, .default_value = "true",
+     .description = "Send what does not fit one message as further messages, in order (a "
+                    "retry resends only the messages Discord has not accepted). false: one "
+                    "message per event, text cut to fit and embeds beyond it dropped (logged)."},
+}};
+constexpr auto kOptions = http_options::with_client_options(kOwnOptions);
+
+void write_json(const rapidjson::Value& value, std::string& out) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  value.Accept(writer);
+  out.assign(buffer.GetString(), buffer.GetSize());
+}
+
+rapidjson::Value string_value(std::string_view s, Alloc& a) {
+  return rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
+}
+
+// A text member as Discord wants it: numbers and booleans (a template like
+// "${{ payload.number }}" renders a number) become strings; null and "" are removed, as
+// Discord refuses empty texts. Cut to `max` characters. Returns its length afterwards.
+std::size_t fit_text(rapidjson::Value& object, const char* key, std::size_t max, Alloc& a,
+                     std::vector<std::string>& notes, const std::string& where) {
+  auto it = object.FindMember(key);
+  if (it == object.MemberEnd()) return 0;
+  rapidjson::Value& v = it->value;
+  std::string text;
+  if (v.IsString()) {
+    text.assign(v.GetString(), v.GetStringLength());
+  } else if (v.IsNumber() || v.IsBool()) {
+    write_json(v, text);
+  } else if (!v.IsNull()) {
+    return 0;  // an object or a list: left for Discord to judge
+  }
+  if (text.empty()) {
+    object.RemoveMember(it);
+    return 0;
+  }
+  if (text::length(text) > max) {
+    notes.push_back(where + key + " cut to " + std::to_string(max) + " characters");
+    text = text::truncate(text, max);
+  }
+  v = string_value(text, a);
+  return text::length(text);
+}
+
+// "#0077FF", "0x0077FF" or "30719" → 30719; nullopt when it is none of those.
+std::optional<std::int64_t> parse_color(std::string_view s) {
+  int base = 10;
+  if (s.starts_with('#')) {
+    s.remove_prefix(1);
+    base = 16;
+  } else if (s.starts_with("0x") || s.starts_with("0X")) {
+    s.remove_prefix(2);
+    base = 16;
+  }
+  std::int64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || v < 0 || v > 0xFFFFFF) return std::nullopt;
+  return v;
+}
+
+// Cuts one embed to Discord's limits; returns the characters that count toward the 6,000
+// of a message.
+std::size_t fit_embed(rapidjson::Value& embed, Alloc& a, std::vector<std::string>& notes,
+                      const std::string& where) {
+  std::size_t size = 0;
+  size += fit_text(embed, "title", Limits::title, a, notes, where);
+  size += fit_text(embed, "description", Limits::description, a, notes, where);
+  fit_text(embed, "url", SIZE_MAX, a, notes, where);
+  fit_text(embed, "timestamp", SIZE_MAX, a, notes, where);
+  if (auto c = embed.FindMember("color"); c != embed.MemberEnd()) {
+    std::optional<std::int64_t> color;
+    if (c->value.IsString()) color = parse_color({c->value.GetString(), c->value.GetStringLength()});
+    if (c->value.IsInt64() && c->value.GetInt64() >= 0 && c->value.GetInt64() <= 0xFFFFFF) color = c->value.GetInt64();
+    if (color) {
+      c->value.SetInt64(*color);
+    } else {
+      if (!c->value.IsNull()) notes.push_back(where + "color is not a colour (#RRGGBB or 0..16777215): left out");
+      embed.RemoveMember(c);
+    }
+  }
+  // Nested objects whose one text is required: without it, the object goes.
+  for (const auto& [object, key, max] : {std::tuple{"author", "name", Limits::author_name},
+                                         std::tuple{"footer", "text", Limits::footer_text}}) {
+    auto it = embed.FindMember(object);
+    if (it == embed.MemberEnd()) continue;
+    if (!it->value.IsObject()) {
+      embed.RemoveMember(it);
+      continue;
+    }
+    const std::size_t n = fit_text(it->value, key, max, a, notes, where + object + ".");
+    if (n == 0) {
+      embed.RemoveMember(object);
+      continue;
+    }
+    size += n;
+  }
+  for (const char* image : {"image", "thumbnail"}) {
+    auto it = embed.FindMember(image);
+    if (it == embed.MemberEnd()) continue;
+    if (!it->value.IsObject() || fit_text(it->value, "url", SIZE_MAX, a, notes, where) == 0) embed.RemoveMember(image);
+  }
+  if (auto f = embed.FindMember("fields"); f != embed.MemberEnd()) {
+    if (!f->value.IsArray()) {
+      embed.RemoveMember(f);
+    } else {
+      auto& fields = f->value;
+      if (fields.Size() > Limits::fields) {
+        notes.push_back(where + "fields: " + std::to_string(fields.Size()) + " cut to " + std::to_string(Limits::fields));
+        while (fields.Size() > Limits::fields) fields.PopBack();
+      }
+      for (rapidjson::SizeType i = 0; i < fields.Size(); ++i) {
+        auto& field = fields[i];
+        if (!field.IsObject()) field.SetObject();
+        const std::string at = where + "fields[" + std::to_string(i) + "].";
+        // Both are required: an empty one shows as a zero-width space.
+        for (const auto& [key, max] : {std::pair{"name", Limits::field_name}, std::pair{"value", Limits::field_value}}) {
+          std::size_t n = fit_text(field, key, max, a, notes, at);
+          if (n == 0) {
+            field.RemoveMember(key);
+            field.AddMember(rapidjson::StringRef(key), string_value("\u200b", a), a);
+            n = 1;
+          }
+          size += n;
+        }
+      }
+    }
+  }
+  if (size <= Limits::embed_total) return size;
+  // Too big for any message: shorten the description, then drop fields from the end.
+  notes.push_back(where + "more than " + std::to_string(Limits::embed_total) + " characters: shortened");
+  auto length_of = [&](const rapidjson::Value& object, const char* key) -> std::size_t {
+    auto it = object.FindMember(key);
+    return it != object.MemberEnd() && it->value.IsString() ? text::length(it->value.GetString()) : 0;
+  };
+  if (auto d = embed.FindMember("description"); d != embed.MemberEnd() && d->value.IsString()) {
+    const std::size_t length = text::length(d->value.GetString());
+    const std::size_t excess = size - Limits::embed_total;
+    const std::size_t keep = length > excess ? length - excess : 0;
+    size -= length;
+    if (keep > 0) {
+      d->value = string_value(text::truncate(d->value.GetString(), keep), a);
+      size += keep;
+    } else {
+      embed.RemoveMember(d);
+    }
+  }
+  if (auto f = embed.FindMember("fields"); f != embed.MemberEnd() && f->value.IsArray()) {
+    auto& fields = f->value;
+    while (size > Limits::embed_total && !fields.Empty()) {
+      const auto& last = fields[fields.Size() - 1];
+      size -= length_of(last, "name") + length_of(last, "value");
+      fields.PopBack();
+    }
+  }
+  return size;
+}
+
+bool digits_only(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Seconds as Discord gives them (0.337, 1.5) → milliseconds, rounded up, at most a day.
+std::optional<milliseconds> from_seconds(double v) {
+  if (!std::isfinite(v) || v < 0) return std::nullopt;
+  return milliseconds(static_cast<std::int64_t>(std::ceil(std::min(v, 86'400.0) * 1000)));
+}
+
+std::optional<milliseconds> seconds_of(std::string_view s) {
+  double v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return from_seconds(v);
+}
+
+}  // namespace
+
+const ComponentDecl kWebhookSinkDecl{
+    .kind = ComponentKind::sink,
+    .type = "discord.webhook",
+    .summary = "Posts each event to a Discord channel through a webhook: text and embeds from "
+               "templates, cut or split to Discord's limits, rate limits and 429 retry_after "
+               "honoured, no mass mentions unless allowed.",
+    .options = kOptions,
+    .create = &make_component<WebhookSink>,
+};
+
+// One event on its way: its messages and how far it got.
+struct WebhookSink::Delivery {
+  std::string event_id;
+  std::string url;
+  std::vector<std::string> bodies;
+  std::size_t next = 0;
+  DeliveryCallback done;
+  std::unique_ptr<Timer> timer;  // waiting out the webhook's rate limit
+};
+
+Status WebhookSink::configure(const Options& options, Context& context) {
+  context_ = &context;
+  url_ = options.text("url");
+  content_ = options.text("content");
+  username_ = options.text("username");
+  avatar_url_ = options.text("avatar_url");
+  thread_id_ = options.text("thread_id");
+  embeds_ = options.template_of("embeds");
+  if (options.has("embeds") && embeds_ == nullptr) return invalid_config("embeds: template was not compiled");
+  allowed_mentions_.CopyFrom(options.json("allowed_mentions"), allowed_mentions_.GetAllocator());
+  if (!allowed_mentions_.IsObject()) return invalid_config("allowed_mentions: must be an object, e.g. {parse: [users]}");
+  split_ = options.boolean("split", true);
+  const std::string_view url = url_.literal();
+  if (!url.starts_with("${{") && !url.starts_with("https://") && !url.starts_with("http://")) {
+    return invalid_config("url: must be the webhook's https:// URL");
+  }
+  if (content_.literal().empty() && !options.has("embeds")) {
+    return invalid_config("content or embeds: a message needs at least one of them");
+  }
+  client_options_ = http_options::client_options(options);
+  return {};
+}
+
+Status WebhookSink::start() {
+  client_ = context_->http_client(client_options_);
+  return {};
+}
+
+void WebhookSink::stop() {
+  client_.reset();  // no callback after this
+  std::lock_guard lock(mutex_);
+  in_flight_.clear();  // cancels rate-limit waits
+  sent_.clear();
+}
+
+Result<Messages> WebhookSink::messages_for(const Event& event) const {
+  Messages out;
+  rapidjson::Document embeds(rapidjson::kArrayType);
+  if (embeds_ != nullptr) {
+    rapidjson::Document rendered;
+    embeds_->render(event, rendered, rendered.GetAllocator());
+    if (rendered.IsObject()) {
+      embeds.PushBack(rapidjson::Value(rendered, embeds.GetAllocator()), embeds.GetAllocator());
+    } else if (rendered.IsArray()) {
+      embeds.CopyFrom(rendered, embeds.GetAllocator());
+    } else if (!rendered.IsNull()) {
+      return permanent("embeds: the template gave neither an embed object nor a list of them");
+    }
+  }
+  // Fit every embed, then group them: at most 10 and 6,000 characters per message.
+  std::vector<std::vector<std::size_t>> groups;
+  std::size_t group_size = 0;
+  for (rapidjson::SizeType i = 0; i < embeds.Size(); ++i) {
+    if (!embeds[i].IsObject()) return permanent("embeds[" + std::to_string(i) + "]: not an object");
+    const std::size_t size = fit_embed(embeds[i], embeds.GetAllocator(), out.notes,
+                                       "embeds[" + std::to_string(i) + "].");
+    if (groups.empty() || groups.back().size() == Limits::embeds_per_message ||
+        group_size + size > Limits::embed_total) {
+      groups.emplace_back();
+      group_size = 0;
+    }
+    groups.back().push_back(i);
+    group_size += size;
+  }
+  const std::string content = content_.render(event);
+  std::vector<std::string> pieces;
+  if (split_) {
+    pieces = text::split(content, Limits::content);
+  } else if (!content.empty()) {
+    pieces.push_back(text::truncate(content, Limits::content));
+  }
+  if (pieces.size() > 1) out.notes.push_back("content split into " + std::to_string(pieces.size()) + " messages");
+  if (!split_ && text::length(content) > Limits::content) out.notes.push_back("content cut to 2000 characters");
+  if (pieces.empty() && groups.empty()) {
+    return permanent("nothing to send: content and embeds are both empty for this event");
+  }
+  if (!split_ && groups.size() > 1) {
+    std::size_t dropped = 0;
+    for (std::size_t g = 1; g < groups.size(); ++g) dropped += groups[g].size();
+    out.notes.push_back(std::to_string(dropped) + " embed(s) beyond one message dropped (split: false)");
+    groups.resize(1);
+  }
+  const std::string username = text::truncate(username_.render(event), Limits::username);
+  const std::string avatar = avatar_url_.render(event);
+  const std::size_t count = std::max<std::size_t>(pieces.size(), 1) + (groups.empty() ? 0 : groups.size() - 1);
+  for (std::size_t m = 0; m < count; ++m) {
+    rapidjson::Document message(rapidjson::kObjectType);
+    auto& a = message.GetAllocator();
+    if (m < pieces.size()) message.AddMember("content", string_value(pieces[m], a), a);
+    // The embeds start with the last piece of text and go on in messages of their own.
+    const std::size_t first_embeds = pieces.empty() ? 0 : pieces.size() - 1;
+    if (m >= first_embeds && m - first_embeds < groups.size()) {
+      rapidjson::Value list(rapidjson::kArrayType);
+      for (std::size_t i : groups[m - first_embeds]) {
+        list.PushBack(rapidjson::Value(embeds[static_cast<rapidjson::SizeType>(i)], a), a);
+      }
+      message.AddMember("embeds", list, a);
+    }
+    if (!username.empty()) message.AddMember("username", string_value(username, a), a);
+    if (!avatar.empty()) message.AddMember("avatar_url", string_value(avatar, a), a);
+    message.AddMember("allowed_mentions", rapidjson::Value(allowed_mentions_, a), a);
+    write_json(message, out.bodies.emplace_back());
+  }
+  return out;
+}
+
+void WebhookSink::deliver(EventPtr event, DeliveryCallback done) {
+  std::string url = url_.render(*event);
+  if (!url.starts_with("https://") && !url.starts_with("http://")) {
+    // Never the URL itself: it holds the webhook's token.
+    return done(permanent("url: the template did not give an http(s):// URL"));
+  }
+  if (!thread_id_.is_constant() || !thread_id_.literal().empty()) {
+    const std::string thread = thread_id_.render(*event);
+    if (!thread.empty()) {
+      if (!digits_only(thread)) return done(permanent("thread_id: '" + thread.substr(0, 40) + "' is not a thread id"));
+      url += (url.find('?') == std::string::npos ? "?thread_id=" : "&thread_id=") + thread;
+    }
+  }
+  auto messages = messages_for(*event);
+  if (!messages) return done(messages.error());
+  for (const auto& note : messages->notes) context_->logger().debug("event " + event->id + ": " + note);
+  auto delivery = std::make_shared<Delivery>();
+  delivery->event_id = event->id;
+  delivery->url = std::move(url);
+  delivery->bodies = std::move(messages->bodies);
+  delivery->done = std::move(done);
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = sent_.find(delivery->event_id); it != sent_.end()) delivery->next = it->second;
+    in_flight_.insert(delivery);
+  }
+  send_next(delivery);
+}
+
+void WebhookSink::send_next(const std::shared_ptr<Delivery>& delivery, bool waited) {
+  if (delivery->next >= delivery->bodies.size()) return finish(delivery, {});
+  milliseconds wait{0};
+  if (!waited) {
+    std::lock_guard lock(mutex_);
+    if (auto it = blocked_until_.find(delivery->url); it != blocked_until_.end()) {
+      const auto now = Clock::now();
+      if (it->second > now) {
+        wait = std::chrono::ceil<milliseconds>(it->second - now);
+      } else {
+        blocked_until_.erase(it);
+      }
+    }
+  }
+  if (wait > milliseconds(0)) {
+    // The webhook's bucket is empty: wait for it here rather than collect a 429.
+    if (!delivery->timer) delivery->timer = context_->executor().make_timer();
+    std::weak_ptr<Delivery> weak = delivery;
+    delivery->timer->expires_after(wait, [this, weak] {
+      if (auto d = weak.lock()) send_next(d, true);
+    });
+    return;
+  }
+  if (!client_) return finish(delivery, retryable("sink stopped"));
+  HttpClientRequest request;
+  request.method = "POST";
+  request.url = delivery->url;
+  request.body = delivery->bodies[delivery->next];
+  request.headers.set("Content-Type", "application/json");
+  std::weak_ptr<Delivery> weak = delivery;
+  client_->send(std::move(request), [this, weak](Result<HttpClientResponse> result) {
+    if (auto d = weak.lock()) on_answer(d, std::move(result));
+  });
+}
+
+void WebhookSink::note_limits(const std::string& url, const HttpClientResponse& response) {
+  // X-RateLimit-Remaining: 0 with X-RateLimit-Reset-After: the bucket is empty until then.
+  const auto remaining = response.headers.get("X-RateLimit-Remaining");
+  const auto reset_after = response.headers.get("X-RateLimit-Reset-After");
+  if (!remaining || *remaining != "0" || !reset_after) return;
+  if (auto delay = seconds_of(*reset_after)) {
+    std::lock_guard lock(mutex_);
+    auto& until = blocked_until_[url];
+    until = std::max(until, Clock::now() + *delay);
+  }
+}
+
+void WebhookSink::on_answer(const std::shared_ptr<Delivery>& delivery, Result<HttpClientResponse> result) {
+  if (!result) return finish(delivery, result.error());
+  const HttpClientResponse& response = *result;
+  note_limits(delivery->url, response);
+  if (response.status >= 200 && response.status < 300) {
+    ++delivery->next;
+    if (delivery->next < delivery->bodies.size()) {
+      std::lock_guard lock(mutex_);
+      sent_[delivery->event_id] = delivery->next;
+    }
+    return send_next(delivery);
+  }
+  if (response.status == 429) {
+    // Discord says how long in the body (seconds, with a fraction), and whether every
+    // route is limited ("global").
+    std::optional<milliseconds> wait = parse_retry_after(response.headers.get("Retry-After"));
+    rapidjson::Document body;
+    body.Parse(response.body.data(), response.body.size());
+    if (!body.HasParseError() && body.IsObject()) {
+      if (auto r = body.FindMember("retry_after"); r != body.MemberEnd() && r->value.IsNumber()) {
+        if (auto ms = from_seconds(r->value.GetDouble())) wait = *ms;
+      }
+    }
+    const milliseconds delay = wait.value_or(milliseconds(1000));
+    {
+      std::lock_guard lock(mutex_);
+      auto& until = blocked_until_[delivery->url];
+      until = std::max(until, Clock::now() + delay);
+    }
+    return finish(delivery, retryable("Discord rate limit (HTTP 429); retry in " + std::to_string(delay.count()) + " ms",
+                                      delay));
+  }
+  finish(delivery, classify_http_response(response));
+}
+
+void WebhookSink::finish(const std::shared_ptr<Delivery>& delivery, Status status) {
+  DeliveryCallback done = std::move(delivery->done);
+  {
+    std::lock_guard lock(mutex_);
+    // Done, or dead-lettered: a replay starts from the first message again.
+    if (status || status.error().kind != ErrorKind::retryable) sent_.erase(delivery->event_id);
+    in_flight_.erase(delivery);
+  }
+  if (done) done(std::move(status));
+}
+
+}  // namespace switchyard::discord

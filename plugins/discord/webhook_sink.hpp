@@ -1,0 +1,82 @@
+#pragma once
+// `discord.webhook` sink: posts each event to a Discord channel through a webhook URL, as
+// message text and embeds built from templates, within Discord's limits.
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <rapidjson/document.h>
+
+#include "switchyard/switchyard.hpp"
+
+namespace switchyard::discord {
+
+extern const ComponentDecl kWebhookSinkDecl;
+
+/// Discord's documented limits, in characters.
+struct Limits {
+  static constexpr std::size_t content = 2000;
+  static constexpr std::size_t embeds_per_message = 10;
+  static constexpr std::size_t embed_total = 6000;  // all embeds of one message together
+  static constexpr std::size_t title = 256;
+  static constexpr std::size_t description = 4096;
+  static constexpr std::size_t fields = 25;
+  static constexpr std::size_t field_name = 256;
+  static constexpr std::size_t field_value = 1024;
+  static constexpr std::size_t footer_text = 2048;
+  static constexpr std::size_t author_name = 256;
+  static constexpr std::size_t username = 80;
+};
+
+/// What one event becomes: the JSON bodies of the messages to post, in order.
+struct Messages {
+  std::vector<std::string> bodies;
+  std::vector<std::string> notes;  ///< what was cut to fit, for the log
+};
+
+class WebhookSink final : public Sink {
+ public:
+  Status configure(const Options& options, Context& context) override;
+  Status start() override;
+  void deliver(EventPtr event, DeliveryCallback done) override;
+  void drain(std::function<void()> done) override { done(); }
+  void stop() override;
+
+  /// The messages `event` becomes (public for tests).
+  Result<Messages> messages_for(const Event& event) const;
+
+ private:
+  struct Delivery;
+  // `waited`: the rate-limit wait computed before this call is over.
+  void send_next(const std::shared_ptr<Delivery>& delivery, bool waited = false);
+  void on_answer(const std::shared_ptr<Delivery>& delivery, Result<HttpClientResponse> result);
+  void finish(const std::shared_ptr<Delivery>& delivery, Status status);
+  void note_limits(const std::string& url, const HttpClientResponse& response);
+
+  Context* context_ = nullptr;
+  TextOption url_;
+  TextOption content_;
+  TextOption username_;
+  TextOption avatar_url_;
+  TextOption thread_id_;
+  const Template* embeds_ = nullptr;
+  rapidjson::Document allowed_mentions_;
+  bool split_ = true;
+  HttpClientOptions client_options_;
+  std::unique_ptr<HttpClient> client_;
+
+  std::mutex mutex_;  // guards what follows
+  // Messages of an event already accepted by Discord: a retry after a failure part-way
+  // through a split event sends only the rest.
+  std::map<std::string, std::size_t> sent_;
+  // Until when a webhook URL takes no request (its rate-limit bucket is empty, or a 429).
+  std::map<std::string, std::chrono::steady_clock::time_point> blocked_until_;
+  std::set<std::shared_ptr<Delivery>> in_flight_;
+};
+
+}  // namespace switchyard::discord
