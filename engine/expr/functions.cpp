@@ -1,6 +1,6 @@
 // Built-in functions: GitHub's (contains, startsWith, endsWith, format, join,
 // toJSON, fromJSON) and Switchyard's (truncate, lower, upper, replace,
-// matches, now, coalesce, urlencode). Names are case-insensitive.
+// matches, now, coalesce, urlencode, length). Names are case-insensitive.
 #include <algorithm>
 #include <cmath>
 #include <ctime>
@@ -19,7 +19,7 @@ constexpr FnInfo kFunctions[] = {
     {"lower", Fn::Lower, 1, 1},          {"upper", Fn::Upper, 1, 1},
     {"replace", Fn::Replace, 3, 3},      {"matches", Fn::Matches, 2, 2},
     {"now", Fn::Now, 0, 0},              {"coalesce", Fn::Coalesce, 1, kMaxArgs},
-    {"urlencode", Fn::UrlEncode, 1, 1},
+    {"urlencode", Fn::UrlEncode, 1, 1},  {"length", Fn::Length, 1, 1},
 };
 
 constexpr char kEllipsis[] = "\xE2\x80\xA6";  // U+2026 '…'
@@ -392,6 +392,14 @@ Value call_function(const Node& call, const Scope& scope) {
     }
     case Fn::Now: return now_rfc3339();
     case Fn::UrlEncode: return Value::make_string(url_encode(arg(call, 0, scope).to_string()));
+    case Fn::Length: {
+      // Items of a list, members of an object, characters (not bytes) of anything else.
+      Value v = arg(call, 0, scope);
+      if (v.is_array() || v.is_object()) return Value::make_number(static_cast<double>(v.size()));
+      std::size_t n = 0;
+      for (char c : view_of(v, b1)) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+      return Value::make_number(static_cast<double>(n));
+    }
     case Fn::Coalesce:
       for (const auto& kid : call.kids) {
         Value v = eval_node(*kid, scope);

@@ -81,7 +81,7 @@ enum class Op : std::uint8_t {
 enum class Ctx : std::uint8_t { Event, Payload, Meta, Env };
 enum class Fn : std::uint8_t {
   Contains, StartsWith, EndsWith, Format, Join, ToJson, FromJson,
-  Truncate, Lower, Upper, Replace, Matches, Now, Coalesce, UrlEncode
+  Truncate, Lower, Upper, Replace, Matches, Now, Coalesce, UrlEncode, Length
 };
 
 struct Node {

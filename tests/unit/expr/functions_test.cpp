@@ -125,6 +125,11 @@ INSTANTIATE_TEST_SUITE_P(Strings, FunctionCase, ::testing::Values(
     Case{"urlencode('a b/c?d=1&e=é#f')", "\"a%20b%2Fc%3Fd%3D1%26e%3D%C3%A9%23f\""},
     Case{"urlencode('Az09-._~')", "\"Az09-._~\""},  // RFC 3986 unreserved: kept
     Case{"urlencode('100%')", "\"100%25\""},
+    Case{"length(payload.labels)", "3"},                       // list items
+    Case{"length(payload.workflow_run)", "6"},                 // object members
+    Case{"length('h\u00e9llo')", "5"},                          // characters, not bytes
+    Case{"length(payload.missing)", "0"},
+    Case{"length(payload.labels.*.name)", "2"},                // a filter's result
     Case{"URLENCODE(null)", "\"\""},
     Case{"urlencode(12.5)", "\"12.5\""},
     Case{"urlencode(payload.workflow_run.head_branch)", "\"main\""}));

@@ -1,0 +1,129 @@
+// github.webhook → discord.webhook against a fake Discord that enforces Discord's message
+// limits and rate limits: signed pushes become embeds, long commit messages are split into
+// messages Discord accepts, the rate limit is waited out, a 429 is honoured, and the
+// webhook's token appears nowhere but in the requests.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startEngine, sign, SOURCE_DIR } from './lib/engine.mjs';
+import { startFakeDiscord } from './lib/fake_discord.mjs';
+
+const cleanups = [];
+after(async () => { for (const c of cleanups.reverse()) await c(); });
+
+const SECRET = 'discord-e2e-secret';
+const PUSH = JSON.parse(readFileSync(join(SOURCE_DIR, 'pipelines/tests/fixtures/push.json'), 'utf8'));
+
+function pipeline(url) {
+  return `name: push-to-discord
+durability: disk
+source: {type: github.webhook, path: /gh, secret: ${SECRET}, events: [push]}
+sinks:
+  - name: channel
+    type: discord.webhook
+    url: ${url}
+    username: Switchyard
+    content: "\${{ payload.head_commit.message }}"
+    embeds:
+      title: "\${{ payload.repository.full_name }}: \${{ length(payload.commits) }} commit(s) to \${{ payload.ref }}"
+      url: "\${{ payload.compare }}"
+      color: "#2EA043"
+      author: {name: "\${{ payload.sender.login }}"}
+      fields: [{name: Pusher, value: "\${{ payload.pusher.name }}", inline: true}]
+      footer: {text: "delivery \${{ event.id }}"}
+    retry: {max_attempts: 10, initial: 100ms, max: 5s}
+`;
+}
+
+async function push(engine, message, n) {
+  const payload = structuredClone(PUSH);
+  payload.head_commit.message = message;
+  payload.commits = [payload.head_commit];
+  const body = JSON.stringify(payload);
+  const res = await fetch(`${engine.url}/gh`, {
+    method: 'POST', body,
+    headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': `${n}-${randomUUID()}`,
+      'x-hub-signature-256': sign(SECRET, body) },
+  });
+  assert.equal(res.status, 202, await res.text());
+}
+
+test('pushes reach the channel as embeds, within the rate limit, long messages split, nothing refused', async () => {
+  const discord = await startFakeDiscord({ limit: 5, windowMs: 2000 });
+  cleanups.push(discord.close);
+  const engine = await startEngine({ pipelines: { 'push-to-discord': pipeline(discord.url) } });
+  cleanups.push(() => engine.stop());
+
+  // Twelve ordinary pushes and one whose message is longer than a Discord message.
+  const long = Array.from({ length: 120 }, (_, i) => `line ${i}: ${'é'.repeat(30)}`).join('\n');
+  for (let n = 0; n < 12; n++) await push(engine, `commit ${n} @everyone`, n);
+  await push(engine, long, 12);
+
+  const { state } = discord;
+  await engine.waitFor(() => state.accepted.length >= 15, 30000, 'every message accepted');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(state.refused, [], 'Discord refused nothing');
+  assert.equal(state.accepted.length, 15, 'twelve messages plus the long one in three');
+  assert.equal(state.limited.length, 0, 'the sink waits out an empty bucket instead of collecting 429s');
+
+  const messages = state.accepted.map((a) => a.message);
+  // In order (one delivery at a time), each with its embed.
+  messages.slice(0, 12).forEach((m, n) => {
+    assert.equal(m.content, `commit ${n} @everyone`);
+    assert.equal(m.username, 'Switchyard');
+    assert.deepEqual(m.allowed_mentions, { parse: [] }, '@everyone in a commit message pings nobody');
+    const [embed] = m.embeds;
+    assert.equal(embed.title, `${PUSH.repository.full_name}: 1 commit(s) to ${PUSH.ref}`);
+    assert.equal(embed.color, 0x2ea043);
+    assert.equal(embed.author.name, PUSH.sender.login);
+    assert.equal(embed.url, PUSH.compare);
+  });
+  const parts = messages.slice(12);
+  assert.equal(parts.map((m) => m.content).join(''), long, 'the split message reads as the commit message');
+  assert.ok(parts.every((m) => [...m.content].length <= 2000));
+  assert.ok(parts[2].embeds && !parts[0].embeds, 'the embed follows the last part of the text');
+
+  // Five requests per two seconds: fifteen messages need at least two refills.
+  const times = state.accepted.map((a) => a.at);
+  assert.ok(times[14] - times[0] >= 4000, `15 messages in ${times[14] - times[0]} ms breaks 5 per 2 s`);
+  assert.doesNotMatch(engine.stderr, /fake-webhook-token/, 'the webhook token is never logged');
+  const api = await (await fetch(`${engine.adminUrl}/api/pipelines`)).text();
+  assert.doesNotMatch(api, /fake-webhook-token/, 'the admin API redacts the webhook URL');
+});
+
+test('a 429 with retry_after is honoured and the message arrives once', async () => {
+  const discord = await startFakeDiscord({ rateLimitFirst: 1.5 });
+  cleanups.push(discord.close);
+  const engine = await startEngine({ pipelines: { 'push-to-discord': pipeline(discord.url) } });
+  cleanups.push(() => engine.stop());
+  await push(engine, 'after a rate limit', 0);
+  const { state } = discord;
+  await engine.waitFor(() => state.accepted.length === 1, 15000, 'the message after the 429');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(state.accepted.length, 1);
+  assert.equal(state.limited.length, 1);
+  const gap = state.accepted[0].at - state.limited[0];
+  assert.ok(gap >= 1450, `retried ${gap} ms after a 429 that asked for 1.5 s`);
+});
+
+test('a wrong token dead-letters the event with Discord\'s reason, and the token stays out of it', async () => {
+  const discord = await startFakeDiscord();
+  cleanups.push(discord.close);
+  const wrong = discord.url.replace('fake-webhook-token', 'revoked-token-value');
+  const engine = await startEngine({ pipelines: { 'push-to-discord': pipeline(wrong) } });
+  cleanups.push(() => engine.stop());
+  await push(engine, 'to a revoked webhook', 0);
+  let entries = [];
+  const deadline = Date.now() + 10000;
+  while (Date.now() < deadline && entries.length === 0) {
+    entries = await (await fetch(`${engine.adminUrl}/api/dlq`)).json();
+    entries = Array.isArray(entries) ? entries : entries.entries ?? [];
+    if (entries.length === 0) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(entries.length, 1, 'one dead letter');
+  assert.match(JSON.stringify(entries[0]), /Invalid Webhook Token/);
+  assert.equal(discord.state.requests, 1, 'a 401 is not retried');
+  assert.doesNotMatch(engine.stderr + JSON.stringify(entries), /revoked-token-value/);
+});
