@@ -9,12 +9,12 @@
 #include <rapidjson/writer.h>
 
 #include "common/http_options.hpp"
+#include "common/message_sender.hpp"
 #include "common/text_limits.hpp"
 
 namespace switchyard::discord {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using Alloc = rapidjson::Document::AllocatorType;
 using std::chrono::milliseconds;
 
@@ -207,17 +207,24 @@ bool digits_only(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// Seconds as Discord gives them (0.337, 1.5) → milliseconds, rounded up, at most a day.
-std::optional<milliseconds> from_seconds(double v) {
-  if (!std::isfinite(v) || v < 0) return std::nullopt;
-  return milliseconds(static_cast<std::int64_t>(std::ceil(std::min(v, 86'400.0) * 1000)));
-}
-
-std::optional<milliseconds> seconds_of(std::string_view s) {
-  double v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-  return from_seconds(v);
+// How long the webhook takes no request after this answer: a 429 says it in its body
+// (seconds, with a fraction); an empty bucket (X-RateLimit-Remaining: 0) refills after
+// X-RateLimit-Reset-After seconds.
+std::optional<milliseconds> pause_after(const HttpClientResponse& response) {
+  if (response.status == 429) {
+    rapidjson::Document body;
+    body.Parse(response.body.data(), response.body.size());
+    if (!body.HasParseError() && body.IsObject()) {
+      if (auto r = body.FindMember("retry_after"); r != body.MemberEnd() && r->value.IsNumber()) {
+        if (auto ms = chat::seconds(r->value.GetDouble())) return ms;
+      }
+    }
+    return parse_retry_after(response.headers.get("Retry-After"));
+  }
+  const auto remaining = response.headers.get("X-RateLimit-Remaining");
+  const auto reset_after = response.headers.get("X-RateLimit-Reset-After");
+  if (remaining && *remaining == "0" && reset_after) return chat::seconds(*reset_after);
+  return std::nullopt;
 }
 
 }  // namespace
@@ -232,15 +239,6 @@ const ComponentDecl kWebhookSinkDecl{
     .create = &make_component<WebhookSink>,
 };
 
-// One event on its way: its messages and how far it got.
-struct WebhookSink::Delivery {
-  std::string event_id;
-  std::string url;
-  std::vector<std::string> bodies;
-  std::size_t next = 0;
-  DeliveryCallback done;
-  std::unique_ptr<Timer> timer;  // waiting out the webhook's rate limit
-};
 
 Status WebhookSink::configure(const Options& options, Context& context) {
   context_ = &context;
@@ -266,15 +264,13 @@ Status WebhookSink::configure(const Options& options, Context& context) {
 }
 
 Status WebhookSink::start() {
-  client_ = context_->http_client(client_options_);
+  sender_ = std::make_unique<chat::MessageSender>(*context_, &pause_after);
+  sender_->start(client_options_);
   return {};
 }
 
 void WebhookSink::stop() {
-  client_.reset();  // no callback after this
-  std::lock_guard lock(mutex_);
-  in_flight_.clear();  // cancels rate-limit waits
-  sent_.clear();
+  if (sender_) sender_->stop();
 }
 
 Result<Messages> WebhookSink::messages_for(const Event& event) const {
@@ -364,110 +360,7 @@ void WebhookSink::deliver(EventPtr event, DeliveryCallback done) {
   auto messages = messages_for(*event);
   if (!messages) return done(messages.error());
   for (const auto& note : messages->notes) context_->logger().debug("event " + event->id + ": " + note);
-  auto delivery = std::make_shared<Delivery>();
-  delivery->event_id = event->id;
-  delivery->url = std::move(url);
-  delivery->bodies = std::move(messages->bodies);
-  delivery->done = std::move(done);
-  {
-    std::lock_guard lock(mutex_);
-    if (auto it = sent_.find(delivery->event_id); it != sent_.end()) delivery->next = it->second;
-    in_flight_.insert(delivery);
-  }
-  send_next(delivery);
-}
-
-void WebhookSink::send_next(const std::shared_ptr<Delivery>& delivery, bool waited) {
-  if (delivery->next >= delivery->bodies.size()) return finish(delivery, {});
-  milliseconds wait{0};
-  if (!waited) {
-    std::lock_guard lock(mutex_);
-    if (auto it = blocked_until_.find(delivery->url); it != blocked_until_.end()) {
-      const auto now = Clock::now();
-      if (it->second > now) {
-        wait = std::chrono::ceil<milliseconds>(it->second - now);
-      } else {
-        blocked_until_.erase(it);
-      }
-    }
-  }
-  if (wait > milliseconds(0)) {
-    // The webhook's bucket is empty: wait for it here rather than collect a 429.
-    if (!delivery->timer) delivery->timer = context_->executor().make_timer();
-    std::weak_ptr<Delivery> weak = delivery;
-    delivery->timer->expires_after(wait, [this, weak] {
-      if (auto d = weak.lock()) send_next(d, true);
-    });
-    return;
-  }
-  if (!client_) return finish(delivery, retryable("sink stopped"));
-  HttpClientRequest request;
-  request.method = "POST";
-  request.url = delivery->url;
-  request.body = delivery->bodies[delivery->next];
-  request.headers.set("Content-Type", "application/json");
-  std::weak_ptr<Delivery> weak = delivery;
-  client_->send(std::move(request), [this, weak](Result<HttpClientResponse> result) {
-    if (auto d = weak.lock()) on_answer(d, std::move(result));
-  });
-}
-
-void WebhookSink::note_limits(const std::string& url, const HttpClientResponse& response) {
-  // X-RateLimit-Remaining: 0 with X-RateLimit-Reset-After: the bucket is empty until then.
-  const auto remaining = response.headers.get("X-RateLimit-Remaining");
-  const auto reset_after = response.headers.get("X-RateLimit-Reset-After");
-  if (!remaining || *remaining != "0" || !reset_after) return;
-  if (auto delay = seconds_of(*reset_after)) {
-    std::lock_guard lock(mutex_);
-    auto& until = blocked_until_[url];
-    until = std::max(until, Clock::now() + *delay);
-  }
-}
-
-void WebhookSink::on_answer(const std::shared_ptr<Delivery>& delivery, Result<HttpClientResponse> result) {
-  if (!result) return finish(delivery, result.error());
-  const HttpClientResponse& response = *result;
-  note_limits(delivery->url, response);
-  if (response.status >= 200 && response.status < 300) {
-    ++delivery->next;
-    if (delivery->next < delivery->bodies.size()) {
-      std::lock_guard lock(mutex_);
-      sent_[delivery->event_id] = delivery->next;
-    }
-    return send_next(delivery);
-  }
-  if (response.status == 429) {
-    // Discord says how long in the body (seconds, with a fraction), and whether every
-    // route is limited ("global").
-    std::optional<milliseconds> wait = parse_retry_after(response.headers.get("Retry-After"));
-    rapidjson::Document body;
-    body.Parse(response.body.data(), response.body.size());
-    if (!body.HasParseError() && body.IsObject()) {
-      if (auto r = body.FindMember("retry_after"); r != body.MemberEnd() && r->value.IsNumber()) {
-        if (auto ms = from_seconds(r->value.GetDouble())) wait = *ms;
-      }
-    }
-    const milliseconds delay = wait.value_or(milliseconds(1000));
-    {
-      std::lock_guard lock(mutex_);
-      auto& until = blocked_until_[delivery->url];
-      until = std::max(until, Clock::now() + delay);
-    }
-    return finish(delivery, retryable("Discord rate limit (HTTP 429); retry in " + std::to_string(delay.count()) + " ms",
-                                      delay));
-  }
-  finish(delivery, classify_http_response(response));
-}
-
-void WebhookSink::finish(const std::shared_ptr<Delivery>& delivery, Status status) {
-  DeliveryCallback done = std::move(delivery->done);
-  {
-    std::lock_guard lock(mutex_);
-    // Done, or dead-lettered: a replay starts from the first message again.
-    if (status || status.error().kind != ErrorKind::retryable) sent_.erase(delivery->event_id);
-    in_flight_.erase(delivery);
-  }
-  if (done) done(std::move(status));
+  sender_->send(event->id, std::move(url), std::move(messages->bodies), std::move(done));
 }
 
 }  // namespace switchyard::discord

@@ -2,16 +2,13 @@
 // `discord.webhook` sink: posts each event to a Discord channel through a webhook URL, as
 // message text and embeds built from templates, within Discord's limits.
 
-#include <chrono>
-#include <map>
 #include <memory>
-#include <mutex>
-#include <set>
 #include <string>
 #include <vector>
 
 #include <rapidjson/document.h>
 
+#include "common/message_sender.hpp"
 #include "switchyard/switchyard.hpp"
 
 namespace switchyard::discord {
@@ -51,13 +48,6 @@ class WebhookSink final : public Sink {
   Result<Messages> messages_for(const Event& event) const;
 
  private:
-  struct Delivery;
-  // `waited`: the rate-limit wait computed before this call is over.
-  void send_next(const std::shared_ptr<Delivery>& delivery, bool waited = false);
-  void on_answer(const std::shared_ptr<Delivery>& delivery, Result<HttpClientResponse> result);
-  void finish(const std::shared_ptr<Delivery>& delivery, Status status);
-  void note_limits(const std::string& url, const HttpClientResponse& response);
-
   Context* context_ = nullptr;
   TextOption url_;
   TextOption content_;
@@ -68,15 +58,7 @@ class WebhookSink final : public Sink {
   rapidjson::Document allowed_mentions_;
   bool split_ = true;
   HttpClientOptions client_options_;
-  std::unique_ptr<HttpClient> client_;
-
-  std::mutex mutex_;  // guards what follows
-  // Messages of an event already accepted by Discord: a retry after a failure part-way
-  // through a split event sends only the rest.
-  std::map<std::string, std::size_t> sent_;
-  // Until when a webhook URL takes no request (its rate-limit bucket is empty, or a 429).
-  std::map<std::string, std::chrono::steady_clock::time_point> blocked_until_;
-  std::set<std::shared_ptr<Delivery>> in_flight_;
+  std::unique_ptr<chat::MessageSender> sender_;
 };
 
 }  // namespace switchyard::discord

@@ -1,0 +1,135 @@
+#include "common/message_sender.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+namespace switchyard::chat {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+std::optional<milliseconds> seconds(double value) {
+  if (!std::isfinite(value) || value < 0) return std::nullopt;
+  return milliseconds(static_cast<std::int64_t>(std::ceil(std::min(value, 86'400.0) * 1000)));
+}
+
+std::optional<milliseconds> seconds(std::string_view text) {
+  double v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return seconds(v);
+}
+
+// One event on its way: its messages and how far it got.
+struct MessageSender::Delivery {
+  std::string event_id;
+  std::string url;
+  std::vector<std::string> bodies;
+  std::size_t next = 0;
+  DeliveryCallback done;
+  std::unique_ptr<Timer> timer;  // waiting out the URL's rate limit
+};
+
+MessageSender::MessageSender(Context& context, PauseAfter pause_after)
+    : context_(context), pause_after_(std::move(pause_after)) {}
+
+MessageSender::~MessageSender() { stop(); }
+
+void MessageSender::start(const HttpClientOptions& options) { client_ = context_.http_client(options); }
+
+void MessageSender::stop() {
+  client_.reset();  // no callback after this
+  std::lock_guard lock(mutex_);
+  in_flight_.clear();  // cancels rate-limit waits
+  sent_.clear();
+}
+
+void MessageSender::send(const std::string& event_id, std::string url, std::vector<std::string> bodies,
+                         DeliveryCallback done) {
+  auto delivery = std::make_shared<Delivery>();
+  delivery->event_id = event_id;
+  delivery->url = std::move(url);
+  delivery->bodies = std::move(bodies);
+  delivery->done = std::move(done);
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = sent_.find(event_id); it != sent_.end()) delivery->next = it->second;
+    in_flight_.insert(delivery);
+  }
+  send_next(delivery, false);
+}
+
+void MessageSender::send_next(const std::shared_ptr<Delivery>& delivery, bool waited) {
+  if (delivery->next >= delivery->bodies.size()) return finish(delivery, {});
+  milliseconds wait{0};
+  if (!waited) {
+    std::lock_guard lock(mutex_);
+    if (auto it = paused_until_.find(delivery->url); it != paused_until_.end()) {
+      const auto now = Clock::now();
+      if (it->second > now) {
+        wait = std::chrono::ceil<milliseconds>(it->second - now);
+      } else {
+        paused_until_.erase(it);
+      }
+    }
+  }
+  if (wait > milliseconds(0)) {
+    if (!delivery->timer) delivery->timer = context_.executor().make_timer();
+    std::weak_ptr<Delivery> weak = delivery;
+    delivery->timer->expires_after(wait, [this, weak] {
+      if (auto d = weak.lock()) send_next(d, true);
+    });
+    return;
+  }
+  if (!client_) return finish(delivery, retryable("sink stopped"));
+  HttpClientRequest request;
+  request.method = "POST";
+  request.url = delivery->url;
+  request.body = delivery->bodies[delivery->next];
+  request.headers.set("Content-Type", "application/json");
+  std::weak_ptr<Delivery> weak = delivery;
+  client_->send(std::move(request), [this, weak](Result<HttpClientResponse> result) {
+    if (auto d = weak.lock()) on_answer(d, std::move(result));
+  });
+}
+
+void MessageSender::pause(const std::string& url, milliseconds for_how_long) {
+  std::lock_guard lock(mutex_);
+  auto& until = paused_until_[url];
+  until = std::max(until, Clock::now() + for_how_long);
+}
+
+void MessageSender::on_answer(const std::shared_ptr<Delivery>& delivery, Result<HttpClientResponse> result) {
+  if (!result) return finish(delivery, result.error());
+  const HttpClientResponse& response = *result;
+  std::optional<milliseconds> paused = pause_after_(response);
+  if (response.status == 429 && !paused) paused = milliseconds(1000);
+  if (paused) pause(delivery->url, *paused);
+  if (response.status >= 200 && response.status < 300) {
+    ++delivery->next;
+    if (delivery->next < delivery->bodies.size()) {
+      std::lock_guard lock(mutex_);
+      sent_[delivery->event_id] = delivery->next;
+    }
+    return send_next(delivery, false);
+  }
+  if (response.status == 429) {
+    return finish(delivery, retryable("rate limited (HTTP 429); retry in " + std::to_string(paused->count()) + " ms",
+                                      paused));
+  }
+  finish(delivery, classify_http_response(response));
+}
+
+void MessageSender::finish(const std::shared_ptr<Delivery>& delivery, Status status) {
+  DeliveryCallback done = std::move(delivery->done);
+  {
+    std::lock_guard lock(mutex_);
+    // Done, or dead-lettered: a replay starts from the first message again.
+    if (status || status.error().kind != ErrorKind::retryable) sent_.erase(delivery->event_id);
+    in_flight_.erase(delivery);
+  }
+  if (done) done(std::move(status));
+}
+
+}  // namespace switchyard::chat

@@ -1,0 +1,185 @@
+// slack.webhook run alone with the SDK's harness and a scripted client that answers as
+// Slack's incoming webhooks do ("ok", or an error code as text).
+#include <gtest/gtest.h>
+
+#include <switchyard/testing.hpp>
+
+#include "common/text_limits.hpp"
+#include "webhook_sink.hpp"
+
+namespace switchyard::slack {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::Harness;
+
+constexpr const char* kUrl = "https://hooks.slack.com/services/T000/B000/s3cr3tXYZ";
+
+EventPtr run_event(std::string name = "CI", std::string branch = "main") {
+  std::string payload = R"({"action": "completed", "workflow_run": {"id": 7, "name": ")" + name +
+                        R"(", "head_branch": ")" + branch +
+                        R"(", "conclusion": "failure", "html_url": "https://github.com/octo/app/actions/runs/7?a=1&b=2"},
+      "repository": {"full_name": "octo/app"}, "number": 12})";
+  return testing::make_event("github.workflow_run.completed", payload);
+}
+
+HttpClientResponse answer(int status, std::string body = "ok") {
+  HttpClientResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+rapidjson::Document json(const std::string& body) {
+  rapidjson::Document d;
+  d.Parse(body.c_str());
+  EXPECT_FALSE(d.HasParseError()) << body;
+  return d;
+}
+
+struct Sink {
+  explicit Sink(std::string options) : h(kWebhookSinkDecl, options) {
+    auto configured = h.configure();
+    EXPECT_TRUE(configured) << (configured ? "" : configured.error().message);
+    EXPECT_TRUE(h.start());
+    h.respond_with([](const HttpClientRequest&) { return answer(200); });
+  }
+  rapidjson::Document body(std::size_t i) { return json(h.http_requests().at(i).body); }
+  Harness h;
+};
+
+std::string options(std::string more) {
+  return std::string(R"({"url": ")") + kUrl + "\", \"min_interval\": \"0s\"" + (more.empty() ? "" : ", " + more) + "}";
+}
+
+TEST(SlackWebhook, PostsTextBlocksAndAttachmentsBuiltFromTheEvent) {
+  Sink s(options(R"("text": "Build failed: <${{ payload.workflow_run.html_url }}|${{ payload.workflow_run.name }}>",
+    "blocks": [{"type": "header", "text": {"type": "plain_text", "text": "${{ payload.repository.full_name }}"}},
+               {"type": "section", "fields": [{"type": "mrkdwn", "text": "*Branch*\n${{ payload.workflow_run.head_branch }}"},
+                                              {"type": "mrkdwn", "text": "${{ payload.number }}"}]}],
+    "attachments": [{"color": "#D73A49", "text": "run ${{ payload.workflow_run.id }}"}])"));
+  ASSERT_TRUE(s.h.deliver(run_event()));
+  ASSERT_EQ(s.h.http_requests().size(), 1u);
+  const auto& request = s.h.http_requests()[0];
+  EXPECT_EQ(request.method, "POST");
+  EXPECT_EQ(request.url, kUrl);
+  EXPECT_EQ(request.headers.get("Content-Type"), std::optional<std::string_view>("application/json"));
+  auto body = s.body(0);
+  // The template's own link markup stays; the URL from the event has & escaped as Slack asks.
+  EXPECT_STREQ(body["text"].GetString(),
+               "Build failed: <https://github.com/octo/app/actions/runs/7?a=1&amp;b=2|CI>");
+  EXPECT_STREQ(body["blocks"][0]["text"]["text"].GetString(), "octo/app");
+  EXPECT_STREQ(body["blocks"][1]["fields"][0]["text"].GetString(), "*Branch*\nmain");
+  EXPECT_STREQ(body["blocks"][1]["fields"][1]["text"].GetString(), "12");  // a number became text
+  EXPECT_STREQ(body["attachments"][0]["color"].GetString(), "#D73A49");
+  EXPECT_FALSE(body["unfurl_links"].GetBool());
+}
+
+TEST(SlackWebhook, ValuesFromTheEventCannotMentionOrForgeLinks) {
+  Sink s(options(R"("text": "<!here> ${{ payload.workflow_run.name }} on ${{ payload.workflow_run.head_branch }}")"));
+  ASSERT_TRUE(s.h.deliver(run_event("<!channel> & <https://evil.example|docs>", "a>b")));
+  EXPECT_STREQ(s.body(0)["text"].GetString(),
+               "<!here> &lt;!channel&gt; &amp; &lt;https://evil.example|docs&gt; on a&gt;b");
+  Sink raw(options(R"("escape": false, "text": "${{ payload.workflow_run.name }}")"));
+  ASSERT_TRUE(raw.h.deliver(run_event("<!channel>")));
+  EXPECT_STREQ(raw.body(0)["text"].GetString(), "<!channel>");
+}
+
+TEST(SlackWebhook, BlockTextsAreCutAndEmptyBlocksLeftOut) {
+  const std::string long_name(5000, 'n');
+  Sink s(options(R"("text": "fallback", "blocks": [
+      {"type": "header", "text": {"type": "plain_text", "text": "${{ payload.workflow_run.name }}"}},
+      {"type": "section", "text": {"type": "mrkdwn", "text": "${{ payload.workflow_run.name }}"}},
+      {"type": "section", "text": {"type": "mrkdwn", "text": "${{ payload.missing }}"}},
+      {"type": "divider"}])"));
+  ASSERT_TRUE(s.h.deliver(run_event(long_name)));
+  auto body = s.body(0);
+  ASSERT_EQ(body["blocks"].Size(), 3u) << "the empty section is left out: Slack refuses it";
+  EXPECT_EQ(text::length(body["blocks"][0]["text"]["text"].GetString()), Limits::header);
+  EXPECT_EQ(text::length(body["blocks"][1]["text"]["text"].GetString()), Limits::section);
+  EXPECT_STREQ(body["blocks"][2]["type"].GetString(), "divider");
+}
+
+TEST(SlackWebhook, MoreThanFiftyBlocksGoOnInAFurtherMessage) {
+  std::string many;
+  for (int i = 0; i < 60; ++i) many += std::string(i ? "," : "") + R"({"type": "divider"})";
+  Sink s(options(R"("text": "sixty", "blocks": [)" + many + "]"));
+  ASSERT_TRUE(s.h.deliver(run_event()));
+  ASSERT_EQ(s.h.http_requests().size(), 2u);
+  EXPECT_EQ(s.body(0)["blocks"].Size(), 50u);
+  EXPECT_STREQ(s.body(0)["text"].GetString(), "sixty");
+  EXPECT_EQ(s.body(1)["blocks"].Size(), 10u);
+  Sink one(options(R"("split": false, "text": "sixty", "blocks": [)" + many + "]"));
+  ASSERT_TRUE(one.h.deliver(run_event()));
+  ASSERT_EQ(one.h.http_requests().size(), 1u);
+  EXPECT_EQ(one.body(0)["blocks"].Size(), 50u);
+}
+
+TEST(SlackWebhook, A429IsWaitedOutAndARetrySendsOnlyWhatSlackHasNotAccepted) {
+  std::string many;
+  for (int i = 0; i < 60; ++i) many += std::string(i ? "," : "") + R"({"type": "divider"})";
+  Sink s(options(R"("text": "sixty", "blocks": [)" + many + "]"));
+  int calls = 0;
+  s.h.respond_with([&](const HttpClientRequest&) {
+    if (++calls != 2) return answer(200);
+    HttpClientResponse r = answer(429, "rate_limited");
+    r.headers.set("Retry-After", "3");
+    return r;
+  });
+  auto event = run_event();
+  Status first = s.h.deliver(event);
+  ASSERT_FALSE(first);
+  EXPECT_EQ(first.error().kind, ErrorKind::retryable);
+  EXPECT_EQ(first.error().retry_after, std::optional<milliseconds>(3000));
+  ASSERT_TRUE(s.h.deliver(event));
+  ASSERT_EQ(s.h.http_requests().size(), 3u) << "the first message is not sent again";
+  EXPECT_EQ(s.h.http_requests()[2].body, s.h.http_requests()[1].body);
+}
+
+TEST(SlackWebhook, MessagesToOneWebhookAreSpacedByMinInterval) {
+  Sink s(R"({"url": "https://hooks.slack.com/services/T/B/x", "text": "hi", "min_interval": "1s"})");
+  std::vector<milliseconds> at;
+  s.h.respond_with([&](const HttpClientRequest&) {
+    at.push_back(s.h.executor().now());
+    return answer(200);
+  });
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(s.h.deliver(run_event()));
+  ASSERT_EQ(at.size(), 3u);
+  EXPECT_GE(at[1] - at[0], milliseconds(990));
+  EXPECT_GE(at[2] - at[1], milliseconds(990));
+}
+
+TEST(SlackWebhook, SlacksErrorCodesDecideRetryOrDeadLetterAndTheUrlStaysSecret) {
+  Sink s(options(R"("text": "hi")"));
+  s.h.respond_with([](const HttpClientRequest&) { return answer(404, "no_service"); });
+  Status status = s.h.deliver(run_event());
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().kind, ErrorKind::permanent);
+  EXPECT_NE(status.error().message.find("no_service"), std::string::npos);
+  EXPECT_EQ(status.error().message.find("s3cr3t"), std::string::npos);
+  s.h.respond_with([](const HttpClientRequest&) { return answer(410, "channel_is_archived"); });
+  EXPECT_EQ(s.h.deliver(run_event()).error().kind, ErrorKind::permanent);
+  s.h.respond_with([](const HttpClientRequest&) { return answer(500, "rollup_error"); });
+  EXPECT_EQ(s.h.deliver(run_event()).error().kind, ErrorKind::retryable);
+}
+
+TEST(SlackWebhook, AnEventThatRendersNothingIsRefusedAndConfigsNeedAMessage) {
+  Sink s(options(R"("text": "${{ payload.missing }}")"));
+  Status status = s.h.deliver(run_event());
+  ASSERT_FALSE(status);
+  EXPECT_NE(status.error().message.find("nothing to send"), std::string::npos);
+  EXPECT_TRUE(s.h.http_requests().empty());
+  Harness none(kWebhookSinkDecl, options(""));
+  EXPECT_FALSE(none.configure());
+  Harness bad(kWebhookSinkDecl, R"({"url": "hooks.slack.com/services/x", "text": "x"})");
+  EXPECT_FALSE(bad.configure());
+}
+
+TEST(SlackWebhook, ThreadTsIsPassedOn) {
+  Sink s(options(R"("text": "reply", "thread_ts": "1700000000.000100")"));
+  ASSERT_TRUE(s.h.deliver(run_event()));
+  EXPECT_STREQ(s.body(0)["thread_ts"].GetString(), "1700000000.000100");
+}
+
+}  // namespace
+}  // namespace switchyard::slack
