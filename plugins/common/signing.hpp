@@ -102,12 +102,16 @@ class Keys {
   /// Every secret is tried (no early exit), each comparison in constant time.
   bool verify(std::string_view body, std::string_view header) const {
     const auto given = parse_header(header);
-    if (!given) return false;
+    return given && verify(body, *given);
+  }
+
+  /// Whether `given` is the HMAC of `data` under any of the secrets (same guarantees).
+  bool verify(std::string_view data, const Digest& given) const {
     bool match = false;
     for (const auto& key : keys_) {
       Digest expected{};
-      const bool computed = mac(key.get(), body, expected);
-      match |= computed & (CRYPTO_memcmp(expected.data(), given->data(), expected.size()) == 0);
+      const bool computed = mac(key.get(), data, expected);
+      match |= computed & (CRYPTO_memcmp(expected.data(), given.data(), expected.size()) == 0);
     }
     return match;
   }

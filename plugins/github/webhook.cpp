@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/form.hpp"
 #include "common/json_limits.hpp"
 #include "common/signing.hpp"
 #include "github_event.hpp"
@@ -48,37 +49,10 @@ bool listed(const std::vector<std::string>& list, std::string_view value) {
 
 // Decodes application/x-www-form-urlencoded and returns the "payload" field.
 std::optional<std::string> form_payload(std::string_view body) {
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  std::size_t start = 0;
-  while (start <= body.size()) {
-    auto end = body.find('&', start);
-    if (end == std::string_view::npos) end = body.size();
-    std::string_view pair = body.substr(start, end - start);
-    if (pair.substr(0, 8) == "payload=") {
-      std::string out;
-      out.reserve(pair.size());
-      for (std::size_t i = 8; i < pair.size(); ++i) {
-        if (pair[i] == '+') {
-          out += ' ';
-        } else if (pair[i] == '%' && i + 2 < pair.size() + 0 && hex(pair[i + 1]) >= 0 && hex(pair[i + 2]) >= 0) {
-          out += static_cast<char>(hex(pair[i + 1]) << 4 | hex(pair[i + 2]));
-          i += 2;
-        } else if (pair[i] == '%') {
-          return std::nullopt;
-        } else {
-          out += pair[i];
-        }
-      }
-      return out;
-    }
-    start = end + 1;
-  }
-  return std::nullopt;
+  const auto fields = form::decode(body);
+  if (!fields) return std::nullopt;
+  const std::string* payload = form::find(*fields, "payload");
+  return payload ? std::optional<std::string>(*payload) : std::nullopt;
 }
 
 HttpResponse ok(std::string_view status, std::string_view id) {

@@ -4,7 +4,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startEngine, sign, SOURCE_DIR } from './lib/engine.mjs';
@@ -145,4 +145,55 @@ test('a 429 is waited out for its Retry-After and the alert arrives once', async
   assert.equal(state.limited.length, 1);
   const gap = state.accepted[0].at - state.limited[0];
   assert.ok(gap >= 1950, `retried ${gap} ms after Retry-After: 2`);
+});
+
+test('slack.events over HTTP: url_verification, a signed event once despite a retry, a slash command, forgeries refused', async () => {
+  const SIGNING = 'e2e-signing-secret';
+  const engine = await startEngine({
+    pipelines: {
+      app: `name: app
+durability: disk
+source: {type: slack.events, path: /slack/events, secret: ${SIGNING}, command_reply: "Deploying…"}
+sinks: [{name: out, type: stdout}]
+`,
+    },
+  });
+  cleanups.push(() => engine.stop());
+  const slackPost = (body, { contentType = 'application/json', secret = SIGNING, age = 0, headers = {} } = {}) => {
+    const ts = String(Math.floor(Date.now() / 1000) - age);
+    const signature = 'v0=' + createHmac('sha256', secret).update(`v0:${ts}:${body}`).digest('hex');
+    return fetch(`${engine.url}/slack/events`, {
+      method: 'POST', body,
+      headers: { 'content-type': contentType, 'x-slack-request-timestamp': ts, 'x-slack-signature': signature, ...headers },
+    });
+  };
+
+  let res = await slackPost(JSON.stringify({ type: 'url_verification', challenge: 'chal-123', token: 't' }));
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { challenge: 'chal-123' });
+
+  const callback = JSON.stringify({ type: 'event_callback', team_id: 'T1', event_id: 'Ev42', event_time: 1,
+    event: { type: 'app_mention', channel: 'C1', text: '<@U1> deploy', user: 'U2', ts: '1.2' } });
+  assert.equal((await slackPost(callback)).status, 200);
+  res = await slackPost(callback, { headers: { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' } });
+  assert.equal(res.status, 200);
+  assert.equal((await res.json()).status, 'duplicate');
+
+  res = await slackPost('command=%2Fdeploy&text=api&team_id=T1&channel_id=C1&trigger_id=trig-1&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2Fx',
+    { contentType: 'application/x-www-form-urlencoded' });
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { response_type: 'ephemeral', text: 'Deploying…' });
+
+  // Forged, replayed and unsigned requests.
+  assert.equal((await slackPost(callback.replace('Ev42', 'Ev43'), { secret: 'guess' })).status, 401);
+  assert.equal((await slackPost(callback.replace('Ev42', 'Ev44'), { age: 600 })).status, 401);
+  assert.equal((await fetch(`${engine.url}/slack/events`, { method: 'POST', body: callback })).status, 401);
+
+  await engine.waitFor(() => engine.events().length >= 2, 10000, 'the event and the command');
+  await new Promise((r) => setTimeout(r, 300));
+  const events = engine.events();
+  assert.deepEqual(events.map((e) => e.type), ['slack.app_mention', 'slack.command']);
+  assert.equal(events[0].id, 'Ev42');
+  assert.equal(events[1].subject, '/deploy');
+  assert.equal(events[1].data.text, 'api');
 });
