@@ -4,6 +4,9 @@
 #include <charconv>
 #include <cmath>
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 namespace switchyard::chat {
 
 using Clock = std::chrono::steady_clock;
@@ -19,6 +22,13 @@ std::optional<milliseconds> seconds(std::string_view text) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
   return seconds(v);
+}
+
+std::string to_json(const rapidjson::Value& value) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  value.Accept(writer);
+  return std::string(buffer.GetString(), buffer.GetSize());
 }
 
 // One event on its way: its messages and how far it got.
@@ -58,6 +68,16 @@ void MessageSender::send(const std::string& event_id, std::string url, std::vect
     in_flight_.insert(delivery);
   }
   send_next(delivery, false);
+}
+
+void MessageSender::deliver(const Event& event, std::string url, Result<Messages> messages, DeliveryCallback done) {
+  if (!url.starts_with("https://") && !url.starts_with("http://")) {
+    // Never the URL itself: it holds the webhook's token.
+    return done(permanent("url: the template did not give an http(s):// URL"));
+  }
+  if (!messages) return done(messages.error());
+  for (const auto& note : messages->notes) context_.logger().debug("event " + event.id + ": " + note);
+  send(event.id, std::move(url), std::move(messages->bodies), std::move(done));
 }
 
 void MessageSender::send_next(const std::shared_ptr<Delivery>& delivery, bool waited) {

@@ -14,9 +14,20 @@
 #include <string>
 #include <vector>
 
+#include <rapidjson/document.h>
+
 #include "switchyard/switchyard.hpp"
 
 namespace switchyard::chat {
+
+/// What one event becomes: the JSON bodies of the messages to post, in order.
+struct Messages {
+  std::vector<std::string> bodies;
+  std::vector<std::string> notes;  ///< what was cut to fit, for the log
+};
+
+/// Compact JSON text of `value`.
+std::string to_json(const rapidjson::Value& value);
 
 class MessageSender {
  public:
@@ -35,6 +46,10 @@ class MessageSender {
   /// success once all are accepted. The URL never appears in an error: it may hold a token.
   void send(const std::string& event_id, std::string url, std::vector<std::string> bodies,
             DeliveryCallback done);
+
+  /// A sink's deliver(): `url` (rendered from a template) must be http(s); `messages` are
+  /// what the event became, or why it cannot be sent (dead-lettered); notes go to the log.
+  void deliver(const Event& event, std::string url, Result<Messages> messages, DeliveryCallback done);
 
  private:
   struct Delivery;

@@ -5,9 +5,6 @@
 #include <charconv>
 #include <cmath>
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include "common/http_options.hpp"
 #include "common/message_sender.hpp"
 #include "common/text_limits.hpp"
@@ -51,13 +48,6 @@ constexpr std::array<OptionSpec, 8> kOwnOptions = {{
 }};
 constexpr auto kOptions = http_options::with_client_options(kOwnOptions);
 
-void write_json(const rapidjson::Value& value, std::string& out) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  value.Accept(writer);
-  out.assign(buffer.GetString(), buffer.GetSize());
-}
-
 rapidjson::Value string_value(std::string_view s, Alloc& a) {
   return rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
 }
@@ -74,7 +64,7 @@ std::size_t fit_text(rapidjson::Value& object, const char* key, std::size_t max,
   if (v.IsString()) {
     text.assign(v.GetString(), v.GetStringLength());
   } else if (v.IsNumber() || v.IsBool()) {
-    write_json(v, text);
+    text = chat::to_json(v);
   } else if (!v.IsNull()) {
     return 0;  // an object or a list: left for Discord to judge
   }
@@ -339,17 +329,13 @@ Result<Messages> WebhookSink::messages_for(const Event& event) const {
     if (!username.empty()) message.AddMember("username", string_value(username, a), a);
     if (!avatar.empty()) message.AddMember("avatar_url", string_value(avatar, a), a);
     message.AddMember("allowed_mentions", rapidjson::Value(allowed_mentions_, a), a);
-    write_json(message, out.bodies.emplace_back());
+    out.bodies.push_back(chat::to_json(message));
   }
   return out;
 }
 
 void WebhookSink::deliver(EventPtr event, DeliveryCallback done) {
   std::string url = url_.render(*event);
-  if (!url.starts_with("https://") && !url.starts_with("http://")) {
-    // Never the URL itself: it holds the webhook's token.
-    return done(permanent("url: the template did not give an http(s):// URL"));
-  }
   if (!thread_id_.is_constant() || !thread_id_.literal().empty()) {
     const std::string thread = thread_id_.render(*event);
     if (!thread.empty()) {
@@ -357,10 +343,7 @@ void WebhookSink::deliver(EventPtr event, DeliveryCallback done) {
       url += (url.find('?') == std::string::npos ? "?thread_id=" : "&thread_id=") + thread;
     }
   }
-  auto messages = messages_for(*event);
-  if (!messages) return done(messages.error());
-  for (const auto& note : messages->notes) context_->logger().debug("event " + event->id + ": " + note);
-  sender_->send(event->id, std::move(url), std::move(messages->bodies), std::move(done));
+  sender_->deliver(*event, std::move(url), messages_for(*event), std::move(done));
 }
 
 }  // namespace switchyard::discord

@@ -30,11 +30,7 @@ struct Limits {
   static constexpr std::size_t username = 80;
 };
 
-/// What one event becomes: the JSON bodies of the messages to post, in order.
-struct Messages {
-  std::vector<std::string> bodies;
-  std::vector<std::string> notes;  ///< what was cut to fit, for the log
-};
+using chat::Messages;
 
 class WebhookSink final : public Sink {
  public:

@@ -4,6 +4,7 @@
 
 #include "common/form.hpp"
 #include "common/json_limits.hpp"
+#include "common/redelivery.hpp"
 #include "common/signing.hpp"
 #include "github_event.hpp"
 
@@ -81,7 +82,7 @@ Status WebhookSource::configure(const Options& options, Context& context) {
   s.events = options.strings("events");
   s.actions = options.strings("actions");
   for (const auto& h : options.strings("headers")) s.headers.push_back(lower(h));
-  s.dedup_window = options.duration("dedup_window");
+  shared_->redeliveries.configure("delivery/", options.duration("dedup_window"));
   s.max_body = options.size("max_body");
   if (s.path.empty() || s.path.front() != '/') return invalid_config("path: must start with '/'");
   std::erase_if(secrets, [](const std::string& x) { return x.empty(); });
@@ -129,17 +130,9 @@ void WebhookSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequ
   const auto signature = request.headers.get("X-Hub-Signature-256");
   if (!signature || !s.keys.verify(request.body, *signature)) {
     shared->signature_failures->inc();
-    const auto failures = shared->refused.fetch_add(1, std::memory_order_relaxed) + 1;
-    // One warning per 10 s at most: a flood of forged requests must not flood the log.
-    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::steady_clock::now().time_since_epoch()).count();
-    auto last = shared->last_warning_ms.load(std::memory_order_relaxed);
-    if (now - last >= 10'000 && shared->last_warning_ms.compare_exchange_strong(last, now)) {
-      context.logger().warn("refused a delivery from " + std::string(request.remote) + ": " +
-                            (signature ? "X-Hub-Signature-256 does not match"
-                                       : "no X-Hub-Signature-256 header") +
-                            " (" + std::to_string(failures) + " refused so far)");
-    }
+    shared->refusals.warn(context.logger(), "refused a delivery from " + std::string(request.remote) + ": " +
+                                                (signature ? "X-Hub-Signature-256 does not match"
+                                                           : "no X-Hub-Signature-256 header"));
     return reply(HttpResponse::error(401, signature ? "X-Hub-Signature-256 does not match the body"
                                                     : "missing X-Hub-Signature-256"));
   }
@@ -192,14 +185,7 @@ void WebhookSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequ
   }
   // A delivery seen before (state store: survives restarts) or being emitted right now is
   // a redelivery: answered 200, not emitted again.
-  const std::string dedup_key = s.dedup_window.count() > 0 ? "delivery/" + id : std::string();
-  if (!dedup_key.empty()) {
-    // Under the lock: the callback below records the id before it leaves `inflight`.
-    std::lock_guard lock(shared->inflight_mutex);
-    if (context.state().get(dedup_key) || !shared->inflight.insert(id).second) {
-      return reply(ok("duplicate", id));
-    }
-  }
+  if (!shared->redeliveries.claim(context, id)) return reply(ok("duplicate", id));
 
   event->id = id;
   event->type = event_type(*event_name, event->data);
@@ -209,19 +195,10 @@ void WebhookSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequ
   for (const auto& name : s.headers) {
     if (auto value = request.headers.get(name)) event->set_meta(name, *value);
   }
-  context.emitter().emit(std::move(event), [shared, reply, id, dedup_key](Status status) {
-    if (!dedup_key.empty()) {
-      if (status) {
-        if (auto p = shared->gate.enter()) {
-          if (auto put = shared->context->state().put(dedup_key, "1", shared->settings.dedup_window); !put) {
-            shared->context->logger().warn("delivery " + id + ": could not record it for redelivery checks: " +
-                                           put.error().message);
-          }
-        }
-      }
-      std::lock_guard lock(shared->inflight_mutex);
-      shared->inflight.erase(id);
-    }
+  context.emitter().emit(std::move(event), [shared, reply, id](Status status) {
+    // Recorded only while the component runs: a stopped one has no state store to write.
+    auto pass = shared->gate.enter();
+    shared->redeliveries.settle(*shared->context, id, status && pass.has_value());
     if (status) {
       return reply(HttpResponse::json(202, "{\"status\":\"accepted\",\"id\":" + HttpResponse::json_quote(id) + "}"));
     }

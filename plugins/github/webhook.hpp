@@ -4,11 +4,10 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
-#include <mutex>
-#include <unordered_set>
 #include <string>
 #include <vector>
 
+#include "common/redelivery.hpp"
 #include "common/signing.hpp"
 #include "switchyard/switchyard.hpp"
 
@@ -23,8 +22,6 @@ class WebhookSource final : public Source {
   void drain(std::function<void()> done) override;
   void stop() override;
 
-  /// Requests refused for a missing or wrong signature so far.
-
  private:
   struct Settings {
     std::string path;
@@ -32,7 +29,6 @@ class WebhookSource final : public Source {
     std::vector<std::string> events;   // empty: all
     std::vector<std::string> actions;  // empty: all
     std::vector<std::string> headers;  // copied into meta, lower case
-    std::chrono::milliseconds dedup_window{0};
     std::size_t max_body = 0;
   };
   struct Shared {
@@ -41,13 +37,8 @@ class WebhookSource final : public Source {
     HttpGate gate;
     std::atomic<bool> draining{false};
     Counter* signature_failures = nullptr;  // switchyard_signature_failures_total
-    std::atomic<std::uint64_t> refused{0};  // for the throttled warning
-    std::atomic<std::int64_t> last_warning_ms{0};
-    // Delivery ids being emitted now: a concurrent redelivery is a duplicate, but the id is
-    // recorded in the state store only once the event is accepted (journaled), so a crash
-    // in between never turns GitHub's retry into a "duplicate" that was never delivered.
-    std::mutex inflight_mutex;
-    std::unordered_set<std::string> inflight;
+    intake::ThrottledWarning refusals;
+    intake::Redeliveries redeliveries;
   };
   static void handle(const std::shared_ptr<Shared>& shared, const HttpRequest& request,
                      HttpReply reply);

@@ -5,6 +5,7 @@
 
 #include "common/form.hpp"
 #include "common/json_limits.hpp"
+#include "common/redelivery.hpp"
 
 namespace switchyard::slack {
 namespace {
@@ -120,7 +121,7 @@ Status EventsSource::configure(const Options& options, Context& context) {
   }
   s.events = options.strings("events");
   s.command_reply = options.string("command_reply");
-  s.dedup_window = options.duration("dedup_window");
+  shared_->redeliveries.configure("event/", options.duration("dedup_window"));
   s.max_body = options.size("max_body");
   if (s.path.empty() || s.path.front() != '/') return invalid_config("path: must start with '/'");
   return {};
@@ -160,11 +161,7 @@ void EventsSource::handle(const std::shared_ptr<Shared>& shared, const HttpReque
                         request.headers.get("X-Slack-Request-Timestamp"), request.body,
                         std::chrono::system_clock::now(), s.max_age)) {
     shared->signature_failures->inc();
-    const auto now = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
-    auto last = shared->last_warning_ms.load(std::memory_order_relaxed);
-    if (now - last >= 10'000 && shared->last_warning_ms.compare_exchange_strong(last, now)) {
-      context.logger().warn("refused a request from " + std::string(request.remote) + ": " + *why);
-    }
+    shared->refusals.warn(context.logger(), "refused a request from " + std::string(request.remote) + ": " + *why);
     return reply(HttpResponse::error(401, *why));
   }
 
@@ -243,11 +240,7 @@ void EventsSource::handle(const std::shared_ptr<Shared>& shared, const HttpReque
   }
   // Slack retries an event it got no 200 for within 3 s (X-Slack-Retry-Num): one it has
   // delivered already is answered, not emitted again.
-  const std::string dedup_key = kind == "callback" && s.dedup_window.count() > 0 ? "event/" + id : std::string();
-  if (!dedup_key.empty()) {
-    std::lock_guard lock(shared->inflight_mutex);
-    if (context.state().get(dedup_key) || !shared->inflight.insert(id).second) return reply(answer("duplicate", id));
-  }
+  if (kind == "callback" && !shared->redeliveries.claim(context, id)) return reply(answer("duplicate", id));
   event->id = id;
   event->type = type;
   event->subject = subject;
@@ -257,17 +250,11 @@ void EventsSource::handle(const std::shared_ptr<Shared>& shared, const HttpReque
     if (auto value = request.headers.get(header)) event->set_meta(header, *value);
   }
   const bool command = kind == "command";
-  context.emitter().emit(std::move(event), [shared, reply, id, dedup_key, command](Status status) {
-    if (!dedup_key.empty()) {
-      if (status) {
-        if (auto p = shared->gate.enter()) {
-          if (auto put = shared->context->state().put(dedup_key, "1", shared->settings.dedup_window); !put) {
-            shared->context->logger().warn("event " + id + ": could not record it for retry checks: " + put.error().message);
-          }
-        }
-      }
-      std::lock_guard lock(shared->inflight_mutex);
-      shared->inflight.erase(id);
+  const bool callback = kind == "callback";
+  context.emitter().emit(std::move(event), [shared, reply, id, callback, command](Status status) {
+    if (callback) {
+      auto pass = shared->gate.enter();  // recorded only while the component runs
+      shared->redeliveries.settle(*shared->context, id, status && pass.has_value());
     }
     if (!status) {
       // Slack shows the user an error for a command; events are retried by Slack.

@@ -5,12 +5,11 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
+#include "common/redelivery.hpp"
 #include "common/signing.hpp"
 #include "switchyard/switchyard.hpp"
 
@@ -41,7 +40,6 @@ class EventsSource final : public Source {
     std::string path;
     signing::Keys keys;
     std::chrono::milliseconds max_age{0};
-    std::chrono::milliseconds dedup_window{0};
     std::vector<std::string> events;  // Events API event types accepted; empty: all
     std::string command_reply;        // immediate answer to a slash command ("" none)
     std::size_t max_body = 0;
@@ -52,9 +50,8 @@ class EventsSource final : public Source {
     HttpGate gate;
     std::atomic<bool> draining{false};
     Counter* signature_failures = nullptr;
-    std::atomic<std::int64_t> last_warning_ms{0};
-    std::mutex inflight_mutex;
-    std::unordered_set<std::string> inflight;  // ids being emitted now (Slack retries fast)
+    intake::ThrottledWarning refusals;
+    intake::Redeliveries redeliveries;  // Events API event ids (Slack retries)
   };
   static void handle(const std::shared_ptr<Shared>& shared, const HttpRequest& request, HttpReply reply);
 

@@ -2,9 +2,6 @@
 
 #include <array>
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include "common/http_options.hpp"
 #include "common/text_limits.hpp"
 
@@ -50,13 +47,6 @@ constexpr std::array<OptionSpec, 9> kOwnOptions = {{
 }};
 constexpr auto kOptions = http_options::with_client_options(kOwnOptions);
 
-void write_json(const rapidjson::Value& value, std::string& out) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  value.Accept(writer);
-  out.assign(buffer.GetString(), buffer.GetSize());
-}
-
 std::string escape_text(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -96,7 +86,7 @@ std::size_t fit_text_object(rapidjson::Value& object, std::size_t max, Alloc& a,
   if (t->value.IsString()) {
     text.assign(t->value.GetString(), t->value.GetStringLength());
   } else if (t->value.IsNumber() || t->value.IsBool()) {
-    write_json(t->value, text);  // "${{ payload.number }}" renders a number
+    text = chat::to_json(t->value);  // "${{ payload.number }}" renders a number
   }
   if (text::length(text) > max) {
     notes.push_back(where + " cut to " + std::to_string(max) + " characters");
@@ -300,22 +290,14 @@ Result<Messages> WebhookSink::messages_for(const Event& original) const {
     }
     if (!thread.empty()) message.AddMember("thread_ts", rapidjson::Value(thread.c_str(), a), a);
     message.AddMember("unfurl_links", unfurl_links_, a);
-    write_json(message, out.bodies.emplace_back());
+    out.bodies.push_back(chat::to_json(message));
   }
   if (out.bodies.size() > 1) out.notes.push_back("sent as " + std::to_string(out.bodies.size()) + " messages");
   return out;
 }
 
 void WebhookSink::deliver(EventPtr event, DeliveryCallback done) {
-  std::string url = url_.render(*event);
-  if (!url.starts_with("https://") && !url.starts_with("http://")) {
-    // Never the URL itself: it holds the webhook's secret.
-    return done(permanent("url: the template did not give an http(s):// URL"));
-  }
-  auto messages = messages_for(*event);
-  if (!messages) return done(messages.error());
-  for (const auto& note : messages->notes) context_->logger().debug("event " + event->id + ": " + note);
-  sender_->send(event->id, std::move(url), std::move(messages->bodies), std::move(done));
+  sender_->deliver(*event, url_.render(*event), messages_for(*event), std::move(done));
 }
 
 }  // namespace switchyard::slack

@@ -25,11 +25,7 @@ struct Limits {
   static constexpr std::size_t context_elements = 10;
 };
 
-/// What one event becomes: the JSON bodies of the messages to post, in order.
-struct Messages {
-  std::vector<std::string> bodies;
-  std::vector<std::string> notes;  ///< what was cut to fit, for the log
-};
+using chat::Messages;
 
 /// `event` with &, < and > escaped in every string of its envelope, meta and payload, as
 /// Slack's mrkdwn requires of text that is not markup: templates rendered against it keep
