@@ -8,7 +8,7 @@ packages=(
   libboost1.81-dev
   libyaml-cpp-dev rapidjson-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libssl-dev libsqlite3-dev openssl ca-certificates
+  libssl-dev libsqlite3-dev openssl ca-certificates libsodium-dev
   prometheus-cpp-dev libjemalloc-dev libsimdjson-dev
   prometheus  # test-only: a real server scrapes /metrics, promtool checks the format
   clang libclang-rt-14-dev

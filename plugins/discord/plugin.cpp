@@ -1,10 +1,13 @@
-// The discord plugin library: messages to channels through webhooks.
+// The discord plugin library: messages to channels through webhooks, and an application's
+// interactions (slash commands, components, modals).
+#include "interactions_source.hpp"
 #include "switchyard/plugin.hpp"
 #include "webhook_sink.hpp"
 
 namespace {
 const switchyard::ComponentDecl kComponents[] = {
     switchyard::discord::kWebhookSinkDecl,
+    switchyard::discord::kInteractionsSourceDecl,
 };
 }  // namespace
 

@@ -127,3 +127,56 @@ test('a wrong token dead-letters the event with Discord\'s reason, and the token
   assert.equal(discord.state.requests, 1, 'a 401 is not retried');
   assert.doesNotMatch(engine.stderr + JSON.stringify(entries), /revoked-token-value/);
 });
+
+test('a slash command is verified, deferred at once, and answered by a follow-up message', async () => {
+  const { generateKeyPairSync, sign: edSign } = await import('node:crypto');
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const publicHex = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex');
+  const discord = await startFakeDiscord();
+  cleanups.push(discord.close);
+  const engine = await startEngine({
+    pipelines: {
+      bot: `name: bot
+durability: disk
+source: {type: discord.interactions, path: /discord, public_key: ${publicHex}, ephemeral: true}
+sinks:
+  - name: followup
+    type: discord.webhook
+    url: ${discord.base}/api/v10/webhooks/\${{ payload.application_id }}/\${{ payload.token }}
+    content: "Stats for **\${{ payload.data.options[0].value }}**, asked by \${{ payload.member.user.username }}"
+`,
+    },
+  });
+  cleanups.push(() => engine.stop());
+  const send = (body, { key = privateKey, age = 0 } = {}) => {
+    const ts = String(Math.floor(Date.now() / 1000) - age);
+    const signature = edSign(null, Buffer.from(ts + body), key).toString('hex');
+    return fetch(`${engine.url}/discord`, { method: 'POST', body,
+      headers: { 'content-type': 'application/json', 'x-signature-ed25519': signature, 'x-signature-timestamp': ts } });
+  };
+
+  // Registering the endpoint: Discord PINGs with a good signature and expects 401 for a bad one.
+  let res = await send(JSON.stringify({ id: '1', application_id: '1180000000000000000', type: 1, token: 'x', version: 1 }));
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { type: 1 });
+  const stranger = generateKeyPairSync('ed25519').privateKey;
+  assert.equal((await send(JSON.stringify({ id: '1', type: 1 }), { key: stranger })).status, 401);
+  assert.equal((await send(JSON.stringify({ id: '1', type: 1 }), { age: 3600 })).status, 401);
+
+  const token = 'aW50ZXJhY3Rpb246MTE4MDAw.interaction-token_1';
+  discord.issueInteractionToken(token);
+  const started = Date.now();
+  res = await send(JSON.stringify({ id: '1180000000000000042', application_id: '1180000000000000000', type: 2, token,
+    guild_id: '77', member: { user: { id: '5', username: 'mona' } },
+    data: { id: '9', name: 'stats', type: 1, options: [{ name: 'user', type: 3, value: 'octocat' }] } }));
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { type: 5, data: { flags: 64 } }, 'deferred, ephemeral');
+  assert.ok(Date.now() - started < 3000, 'answered within Discord\'s 3 seconds');
+
+  await engine.waitFor(() => discord.state.accepted.length === 1, 10000, 'the follow-up message');
+  const [followup] = discord.state.accepted;
+  assert.ok(followup.followup);
+  assert.equal(followup.token, token);
+  assert.equal(followup.message.content, 'Stats for **octocat**, asked by mona');
+  assert.deepEqual(discord.state.refused, []);
+});

@@ -43,11 +43,12 @@ export function problems(message) {
   return out;
 }
 
-// Options: id, token, limit (requests per window), windowMs, and rateLimitFirst (answer
+// Options: id (also the application id of follow-ups), token, limit (requests per window), windowMs, and rateLimitFirst (answer
 // the first request with a 429 of that many seconds, as a shared bucket would).
 export async function startFakeDiscord({ id = '1180000000000000000', token = 'fake-webhook-token',
   limit = 5, windowMs = 2000, rateLimitFirst = 0 } = {}) {
   const state = { accepted: [], refused: [], limited: [], requests: 0 };
+  const interactionTokens = new Set();  // tokens of interactions "sent" by the test
   let windowStart = 0;
   let used = 0;
   let forced = rateLimitFirst;
@@ -62,10 +63,15 @@ export async function startFakeDiscord({ id = '1180000000000000000', token = 'fa
         res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
         res.end(json === undefined ? undefined : JSON.stringify(json));
       };
-      const m = /^\/api\/webhooks\/(\d+)\/([\w-]+)$/.exec(url.pathname);
+      // A channel webhook, or an interaction's follow-up webhook (application id + the
+      // interaction's token, which Discord accepts for 15 minutes).
+      const m = /^\/api\/(v10\/)?webhooks\/(\d+)\/([\w.-]+)$/.exec(url.pathname);
       if (req.method !== 'POST') return reply(405, { message: '405: Method Not Allowed', code: 0 });
-      if (!m || m[1] !== id) return reply(404, { message: 'Unknown Webhook', code: 10015 });
-      if (m[2] !== token) return reply(401, { message: 'Invalid Webhook Token', code: 50027 });
+      if (!m || m[2] !== id) return reply(404, { message: 'Unknown Webhook', code: 10015 });
+      const followup = Boolean(m[1]);
+      if (followup ? !interactionTokens.has(m[3]) : m[3] !== token) {
+        return reply(401, { message: 'Invalid Webhook Token', code: 50027 });
+      }
       const now = Date.now();
       if (forced > 0) {
         state.limited.push(now);
@@ -94,7 +100,7 @@ export async function startFakeDiscord({ id = '1180000000000000000', token = 'fa
         state.refused.push({ message, problems: found });
         return reply(400, { message: 'Invalid Form Body', code: 50035, errors: found }, headers);
       }
-      state.accepted.push({ at: now, message, thread: url.searchParams.get('thread_id') });
+      state.accepted.push({ at: now, message, thread: url.searchParams.get('thread_id'), followup, token: m[3] });
       res.writeHead(204, headers);
       res.end();
     });
@@ -102,6 +108,8 @@ export async function startFakeDiscord({ id = '1180000000000000000', token = 'fa
   const port = await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
   return {
     state,
+    // An interaction token the fake accepts for follow-ups, as Discord does after sending it.
+    issueInteractionToken: (t) => interactionTokens.add(t),
     url: `http://127.0.0.1:${port}/api/webhooks/${id}/${token}`,
     base: `http://127.0.0.1:${port}`,
     close: () => new Promise((r) => server.close(r)),

@@ -1,0 +1,204 @@
+#include "interactions_source.hpp"
+
+#include <sodium.h>
+
+#include <charconv>
+
+#include "common/json_limits.hpp"
+
+namespace switchyard::discord {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr OptionSpec kOptions[] = {
+    {.name = "path", .type = OptionType::string, .default_value = "/discord/interactions",
+     .description = "Route on the shared listener: the application's Interactions Endpoint URL."},
+    {.name = "public_key", .type = OptionType::string, .required = true,
+     .description = "The application's public key (General Information → Public Key, 64 hex "
+                    "digits). Requests not signed with its private key are refused with 401.",
+     .example = "${DISCORD_PUBLIC_KEY}"},
+    {.name = "max_age", .type = OptionType::duration, .default_value = "5m",
+     .description = "How far X-Signature-Timestamp may be from the engine's clock, either way; "
+                    "older requests are refused as replays."},
+    {.name = "ephemeral", .type = OptionType::boolean, .default_value = "false",
+     .description = "Deferred answers to commands are seen only by the user who ran them."},
+    {.name = "max_body", .type = OptionType::size, .default_value = "1MiB",
+     .description = "Largest request accepted."},
+};
+
+// Interaction types and callback types (discord.com/developers/docs/interactions/receiving-and-responding).
+constexpr int kPing = 1, kCommand = 2, kComponent = 3, kAutocomplete = 4, kModal = 5;
+constexpr int kPong = 1, kDeferredMessage = 5, kDeferredUpdate = 6, kAutocompleteResult = 8;
+constexpr int kEphemeralFlag = 1 << 6;
+
+std::optional<std::array<unsigned char, 64>> parse_signature(std::string_view hex) {
+  std::array<unsigned char, 64> out{};
+  std::size_t written = 0;
+  if (hex.size() != 128 ||
+      sodium_hex2bin(out.data(), out.size(), hex.data(), hex.size(), nullptr, &written, nullptr) != 0 ||
+      written != out.size()) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::string member_string(const rapidjson::Value& object, const char* name) {
+  if (!object.IsObject()) return {};
+  auto it = object.FindMember(name);
+  return it != object.MemberEnd() && it->value.IsString() ? std::string(it->value.GetString(), it->value.GetStringLength())
+                                                          : std::string();
+}
+
+}  // namespace
+
+const ComponentDecl kInteractionsSourceDecl{
+    .kind = ComponentKind::source,
+    .type = "discord.interactions",
+    .summary = "A Discord application's Interactions Endpoint: verifies the Ed25519 signature "
+               "(libsodium) within a replay window, answers PING, acknowledges slash commands, "
+               "components and modals at once with a deferred response and emits them "
+               "(discord.command, discord.component, discord.modal) for a follow-up message.",
+    .options = kOptions,
+    .create = &make_component<InteractionsSource>,
+};
+
+std::optional<PublicKey> parse_public_key(std::string_view hex) {
+  PublicKey out{};
+  std::size_t written = 0;
+  if (hex.size() != 64 ||
+      sodium_hex2bin(out.data(), out.size(), hex.data(), hex.size(), nullptr, &written, nullptr) != 0 ||
+      written != out.size()) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::optional<std::string> refuse(const PublicKey& key, std::optional<std::string_view> signature,
+                                  std::optional<std::string_view> timestamp, std::string_view body,
+                                  std::chrono::system_clock::time_point now, milliseconds max_age) {
+  if (!signature || !timestamp) return std::string("missing X-Signature-Ed25519 or X-Signature-Timestamp");
+  const auto sig = parse_signature(*signature);
+  if (!sig) return std::string("X-Signature-Ed25519 is not 128 hex digits");
+  std::string message(*timestamp);
+  message.append(body);
+  if (crypto_sign_verify_detached(sig->data(), reinterpret_cast<const unsigned char*>(message.data()),
+                                  message.size(), key.data()) != 0) {
+    return std::string("invalid request signature");
+  }
+  std::int64_t seconds = 0;
+  auto [end, ec] = std::from_chars(timestamp->data(), timestamp->data() + timestamp->size(), seconds);
+  if (timestamp->empty() || ec != std::errc() || end != timestamp->data() + timestamp->size()) {
+    return std::string("X-Signature-Timestamp is not a number of seconds");
+  }
+  const auto sent = std::chrono::system_clock::time_point(std::chrono::seconds(seconds));
+  if ((now > sent ? now - sent : sent - now) > max_age) {
+    return std::string("X-Signature-Timestamp is more than max_age away: a replay, or a clock off");
+  }
+  return std::nullopt;
+}
+
+Status InteractionsSource::configure(const Options& options, Context& context) {
+  if (sodium_init() < 0) return invalid_config("libsodium could not be initialised");
+  Shared& s = *shared_;
+  s.context = &context;
+  s.signature_failures = &context.metrics().counter(
+      "switchyard_signature_failures_total", "Requests refused because their signature was missing or wrong.");
+  s.path = options.string("path");
+  if (s.path.empty() || s.path.front() != '/') return invalid_config("path: must start with '/'");
+  const auto key = parse_public_key(options.string("public_key"));
+  if (!key) return invalid_config("public_key: must be the application's public key, 64 hex digits");
+  s.key = *key;
+  s.max_age = options.duration("max_age");
+  if (s.max_age <= milliseconds(0) || s.max_age > std::chrono::hours(1)) {
+    return invalid_config("max_age: must be more than 0 and at most 1h (it is the replay window)");
+  }
+  s.ephemeral = options.boolean("ephemeral", false);
+  s.max_body = options.size("max_body");
+  return {};
+}
+
+Status InteractionsSource::start() {
+  auto shared = shared_;
+  auto route = shared_->context->routes().add(
+      "POST", shared_->path,
+      [shared](const HttpRequest& request, HttpReply reply) { handle(shared, request, std::move(reply)); },
+      HttpRouteOptions{.max_body = shared_->max_body});
+  if (!route) return route.error();
+  route_ = std::move(*route);
+  return {};
+}
+
+void InteractionsSource::drain(std::function<void()> done) {
+  shared_->draining.store(true, std::memory_order_release);
+  done();
+}
+
+void InteractionsSource::stop() {
+  route_.reset();
+  shared_->gate.close();
+}
+
+void InteractionsSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequest& request, HttpReply reply) {
+  auto pass = shared->gate.enter();
+  if (!pass || shared->draining.load(std::memory_order_acquire)) {
+    return reply(HttpResponse::unavailable("pipeline is stopping; retry later", 10));
+  }
+  Context& context = *shared->context;
+  // Discord sends deliberately bad signatures when the endpoint is registered, and expects 401.
+  if (auto why = refuse(shared->key, request.headers.get("X-Signature-Ed25519"),
+                        request.headers.get("X-Signature-Timestamp"), request.body,
+                        std::chrono::system_clock::now(), shared->max_age)) {
+    shared->signature_failures->inc();
+    shared->refusals.warn(context.logger(), "refused a request from " + std::string(request.remote) + ": " + *why);
+    return reply(HttpResponse::error(401, *why));
+  }
+  auto event = std::make_unique<Event>();
+  if (!json_limits::parse(event->data, request.body) || !event->data.IsObject()) {
+    return reply(HttpResponse::error(400, "body is not a JSON object"));
+  }
+  const rapidjson::Value& data = event->data;
+  auto type_it = data.FindMember("type");
+  const int type = type_it != data.MemberEnd() && type_it->value.IsInt() ? type_it->value.GetInt() : 0;
+  if (type == kPing) return reply(HttpResponse::json(200, "{\"type\":" + std::to_string(kPong) + "}"));
+  if (type == kAutocomplete) {
+    // Suggestions must come within 3 s from this answer; a pipeline cannot give them.
+    return reply(HttpResponse::json(200, "{\"type\":8,\"data\":{\"choices\":[]}}"));
+  }
+  const rapidjson::Value* inner = data.HasMember("data") ? &data["data"] : nullptr;
+  std::string kind, subject;
+  if (type == kCommand) {
+    kind = "discord.command";
+    subject = inner ? member_string(*inner, "name") : std::string();
+  } else if (type == kComponent || type == kModal) {
+    kind = type == kComponent ? "discord.component" : "discord.modal";
+    subject = inner ? member_string(*inner, "custom_id") : std::string();
+  } else {
+    return reply(HttpResponse::error(400, "unknown interaction type " + std::to_string(type)));
+  }
+  const std::string id = member_string(data, "id");
+  if (id.empty() || id.size() > 64) return reply(HttpResponse::error(400, "interaction without an id"));
+  if (const auto refused = context.emitter().refusal()) {
+    return reply(HttpResponse::unavailable(refused->message + "; retry later", retry_after_seconds(*refused, 5)));
+  }
+  const std::string guild = member_string(data, "guild_id");
+  event->id = id;
+  event->type = kind;
+  event->subject = subject;
+  event->source = guild.empty() ? "https://discord.com" : "https://discord.com/guilds/" + guild;
+  event->time = std::chrono::system_clock::now();
+  // A command gets "thinking…" until the follow-up; a component keeps its message as is.
+  const int callback = type == kComponent ? kDeferredUpdate : kDeferredMessage;
+  const bool ephemeral = shared->ephemeral && type != kComponent;
+  context.emitter().emit(std::move(event), [reply, callback, ephemeral](Status status) {
+    if (!status) {
+      if (status.error().kind == ErrorKind::retryable) return reply(HttpResponse::unavailable(status.error().message, 5));
+      return reply(HttpResponse::error(500, status.error().message));
+    }
+    std::string body = "{\"type\":" + std::to_string(callback);
+    if (ephemeral) body += ",\"data\":{\"flags\":" + std::to_string(kEphemeralFlag) + "}";
+    reply(HttpResponse::json(200, body + "}"));
+  });
+}
+
+}  // namespace switchyard::discord

@@ -1,0 +1,61 @@
+#pragma once
+// `discord.interactions` source: a Discord application's Interactions Endpoint. Requests
+// signed with the application's Ed25519 key become events (slash commands, components,
+// modals); PING is answered. Each is acknowledged at once with a deferred response, and
+// the pipeline answers with a follow-up message (discord.webhook to the interaction's
+// webhook URL) within Discord's 15 minutes.
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/redelivery.hpp"
+#include "switchyard/switchyard.hpp"
+
+namespace switchyard::discord {
+
+extern const ComponentDecl kInteractionsSourceDecl;
+
+using PublicKey = std::array<unsigned char, 32>;
+
+/// The application's public key from its 64 hex digits; nullopt otherwise.
+std::optional<PublicKey> parse_public_key(std::string_view hex);
+
+/// Why a request is not Discord's, or nullopt: X-Signature-Ed25519 must be the Ed25519
+/// signature (128 hex digits) of timestamp + body under `key`, and X-Signature-Timestamp
+/// within `max_age` of `now` either way.
+std::optional<std::string> refuse(const PublicKey& key, std::optional<std::string_view> signature,
+                                  std::optional<std::string_view> timestamp, std::string_view body,
+                                  std::chrono::system_clock::time_point now, std::chrono::milliseconds max_age);
+
+class InteractionsSource final : public Source {
+ public:
+  Status configure(const Options& options, Context& context) override;
+  Status start() override;
+  void drain(std::function<void()> done) override;
+  void stop() override;
+
+ private:
+  struct Shared {
+    std::string path;
+    PublicKey key{};
+    std::chrono::milliseconds max_age{0};
+    bool ephemeral = false;
+    std::size_t max_body = 0;
+    Context* context = nullptr;
+    HttpGate gate;
+    std::atomic<bool> draining{false};
+    Counter* signature_failures = nullptr;
+    intake::ThrottledWarning refusals;
+  };
+  static void handle(const std::shared_ptr<Shared>& shared, const HttpRequest& request, HttpReply reply);
+
+  std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
+  std::unique_ptr<HttpRoute> route_;
+};
+
+}  // namespace switchyard::discord

@@ -1,0 +1,139 @@
+// discord.interactions: Ed25519 request signatures (RFC 8032's test vector, and keys made
+// here), the replay window, PING, and what commands, components and modals become.
+#include <gtest/gtest.h>
+#include <sodium.h>
+
+#include <switchyard/testing.hpp>
+
+#include "interactions_source.hpp"
+
+namespace switchyard::discord {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Harness;
+
+std::string hex(const unsigned char* data, std::size_t size) {
+  std::string out(size * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), data, size);
+  out.pop_back();
+  return out;
+}
+
+TEST(DiscordSignature, Rfc8032TestVectorTwoVerifies) {
+  // RFC 8032, 7.1, TEST 2: the one-byte message 0x72 ("r").
+  const auto key = parse_public_key("3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c");
+  ASSERT_TRUE(key);
+  const std::string signature =
+      "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da"
+      "085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00";
+  // Signed text = timestamp + body; split "r" as timestamp "r" and an empty body: the
+  // signature holds, and only the timestamp (not a number) is refused.
+  const auto why = refuse(*key, signature, "r", "", std::chrono::system_clock::now(), 5min);
+  ASSERT_TRUE(why);
+  EXPECT_NE(why->find("X-Signature-Timestamp"), std::string::npos) << *why;
+  std::string wrong = signature;
+  wrong[0] = '8';
+  EXPECT_EQ(refuse(*key, wrong, "r", "", std::chrono::system_clock::now(), 5min), "invalid request signature");
+}
+
+struct Keys {
+  Keys() {
+    EXPECT_GE(sodium_init(), 0);
+    crypto_sign_keypair(pk, sk);
+  }
+  std::string public_hex() const { return hex(pk, sizeof pk); }
+  std::string sign(const std::string& message) const {
+    unsigned char sig[crypto_sign_BYTES];
+    crypto_sign_detached(sig, nullptr, reinterpret_cast<const unsigned char*>(message.data()), message.size(), sk);
+    return hex(sig, sizeof sig);
+  }
+  unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+  unsigned char sk[crypto_sign_SECRETKEYBYTES];
+};
+
+struct Source {
+  explicit Source(std::string more = "")
+      : h(kInteractionsSourceDecl, R"({"public_key": ")" + keys.public_hex() + "\"" + more + "}") {
+    auto configured = h.configure();
+    EXPECT_TRUE(configured) << (configured ? "" : configured.error().message);
+    EXPECT_TRUE(h.start());
+  }
+  HttpResponse post(const std::string& body, std::chrono::seconds age = 0s, const Keys* signer = nullptr) {
+    const std::string ts = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+        (std::chrono::system_clock::now() - age).time_since_epoch()).count());
+    HttpHeaders headers;
+    headers.set("Content-Type", "application/json");
+    headers.set("X-Signature-Timestamp", ts);
+    headers.set("X-Signature-Ed25519", (signer ? *signer : keys).sign(ts + body));
+    return h.request("POST", "/discord/interactions", headers, body);
+  }
+  Keys keys;
+  Harness h;
+};
+
+TEST(DiscordInteractions, PingIsAnsweredWithPong) {
+  Source s;
+  auto r = s.post(R"({"id": "1", "application_id": "2", "type": 1, "token": "t", "version": 1})");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"({"type":1})");
+  EXPECT_TRUE(s.h.emitted().empty());
+}
+
+TEST(DiscordInteractions, SlashCommandsAreDeferredAndEmitted) {
+  Source s(R"(, "ephemeral": true)");
+  auto r = s.post(R"({"id": "1180000000000000001", "application_id": "9", "type": 2, "token": "itoken",
+    "guild_id": "55", "channel_id": "66", "member": {"user": {"id": "7", "username": "mona"}},
+    "data": {"id": "3", "name": "stats", "type": 1, "options": [{"name": "user", "type": 3, "value": "octocat"}]}})");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"({"type":5,"data":{"flags":64}})");
+  ASSERT_EQ(s.h.emitted().size(), 1u);
+  const auto& e = *s.h.emitted()[0];
+  EXPECT_EQ(e.type, "discord.command");
+  EXPECT_EQ(e.subject, "stats");
+  EXPECT_EQ(e.id, "1180000000000000001");
+  EXPECT_EQ(e.source, "https://discord.com/guilds/55");
+  EXPECT_STREQ(e.data["data"]["options"][0]["value"].GetString(), "octocat");
+  EXPECT_STREQ(e.data["token"].GetString(), "itoken");  // for the follow-up's URL
+}
+
+TEST(DiscordInteractions, ComponentsKeepTheirMessageAndModalsAreEmitted) {
+  Source s(R"(, "ephemeral": true)");
+  auto r = s.post(R"({"id": "11", "type": 3, "token": "t", "data": {"custom_id": "approve", "component_type": 2}})");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"({"type":6})");
+  r = s.post(R"({"id": "12", "type": 5, "token": "t", "data": {"custom_id": "feedback", "components": []}})");
+  EXPECT_EQ(r.body, R"({"type":5,"data":{"flags":64}})");
+  ASSERT_EQ(s.h.emitted().size(), 2u);
+  EXPECT_EQ(s.h.emitted()[0]->type, "discord.component");
+  EXPECT_EQ(s.h.emitted()[0]->subject, "approve");
+  EXPECT_EQ(s.h.emitted()[1]->type, "discord.modal");
+  r = s.post(R"({"id": "13", "type": 4, "token": "t", "data": {"name": "stats"}})");
+  EXPECT_EQ(r.body, R"({"type":8,"data":{"choices":[]}})");
+  EXPECT_EQ(s.h.emitted().size(), 2u);
+}
+
+TEST(DiscordInteractions, ForgedStaleAndMalformedRequestsAreRefused) {
+  Source s;
+  const std::string ping = R"({"id": "1", "type": 1})";
+  Keys other;
+  EXPECT_EQ(s.post(ping, 0s, &other).status, 401);  // another application's key
+  EXPECT_EQ(s.post(ping, 10min).status, 401);       // replayed
+  HttpHeaders none;
+  EXPECT_EQ(s.h.request("POST", "/discord/interactions", none, ping).status, 401);
+  EXPECT_EQ(s.h.metrics().value("switchyard_signature_failures_total"), 3);
+  EXPECT_EQ(s.post("{broken").status, 400);
+  EXPECT_EQ(s.post(R"({"id": "1", "type": 99})").status, 400);
+  EXPECT_EQ(s.post(R"({"type": 2, "data": {"name": "x"}})").status, 400);
+  EXPECT_TRUE(s.h.emitted().empty());
+}
+
+TEST(DiscordInteractions, ThePublicKeyMustBeAKey) {
+  Harness h(kInteractionsSourceDecl, R"({"public_key": "not-a-key"})");
+  EXPECT_FALSE(h.configure());
+  Harness short_key(kInteractionsSourceDecl, R"({"public_key": "3d4017c3e843895a92b70aa74d1b7ebc"})");
+  EXPECT_FALSE(short_key.configure());
+}
+
+}  // namespace
+}  // namespace switchyard::discord
