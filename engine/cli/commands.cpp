@@ -108,12 +108,9 @@ int run(const Common& common) {
     log.error("cannot open the journal: {}", s.error().message);
     return 1;
   }
-  if (Status s = engine.open_admin(); !s) {
-    log.error("cannot open the admin listener: {}", s.error().message);
-    return 1;
-  }
-  engine.start(std::move(pipelines));
   // Hot reload re-reads every file; the registry and engine config stay as they were.
+  // Enabled before the admin API opens, so a reload asked for at once is not refused; it
+  // runs once start() has.
   const std::filesystem::path dir = setup.engine.pipelines_dir;
   auto load = [&setup, dir] {
     std::vector<runtime::PipelineFile> files;
@@ -136,6 +133,11 @@ int run(const Common& common) {
   if (Status s = engine.enable_reload(load, setup.engine.watch); !s) {
     log.warn("pipelines.watch: {}; reload with SIGHUP or POST /api/reload", s.error().message);
   }
+  if (Status s = engine.open_admin(); !s) {
+    log.error("cannot open the admin listener: {}", s.error().message);
+    return 1;
+  }
+  engine.start(std::move(pipelines));
   return engine.run();
 }
 

@@ -94,6 +94,7 @@ struct Engine::State {
   std::condition_variable reload_cv;
   std::deque<ReloadDone> reload_requests;
   bool reload_stopping = false;
+  bool started = false;  // start() has run: reloads asked for before wait for it
   PipelineLoader loader;
   std::thread reloader;
   std::unique_ptr<DirectoryWatcher> watcher;
@@ -154,7 +155,9 @@ Status Engine::enable_reload(PipelineLoader load, bool watch) {
       std::vector<ReloadDone> waiting;
       {
         std::unique_lock lock(state_->reload_mutex);
-        state_->reload_cv.wait(lock, [&] { return state_->reload_stopping || !state_->reload_requests.empty(); });
+        state_->reload_cv.wait(lock, [&] {
+          return state_->reload_stopping || (state_->started && !state_->reload_requests.empty());
+        });
         if (state_->reload_stopping) break;
         // Requests that queued up while the last reload ran are answered by one reload.
         waiting.assign(std::make_move_iterator(state_->reload_requests.begin()),
@@ -379,6 +382,11 @@ std::size_t Engine::start(std::vector<config::PipelineConfig> pipelines) {
     ++started;
   }
   warn_about_orphans(pipelines);
+  {
+    std::lock_guard lock(state_->reload_mutex);
+    state_->started = true;
+  }
+  state_->reload_cv.notify_all();
   return started;
 }
 
