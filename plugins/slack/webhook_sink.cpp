@@ -120,19 +120,29 @@ bool fit_block(rapidjson::Value& block, Alloc& a, std::vector<std::string>& note
     bool has_fields = false;
     if (auto f = block.FindMember("fields"); f != block.MemberEnd() && f->value.IsArray()) {
       auto& fields = f->value;
+      // Slack refuses an empty text anywhere: such fields go, then what is beyond ten.
+      for (rapidjson::SizeType i = fields.Size(); i-- > 0;) {
+        if (fit_text_object(fields, i, Limits::field, a, notes, where + "fields") == 0) fields.Erase(fields.Begin() + i);
+      }
       if (fields.Size() > Limits::section_fields) {
         notes.push_back(where + "fields: " + std::to_string(fields.Size()) + " cut to 10");
         while (fields.Size() > Limits::section_fields) fields.PopBack();
       }
-      for (rapidjson::SizeType i = 0; i < fields.Size(); ++i) {
-        fit_text_object(fields, i, Limits::field, a, notes, where + "fields");
-      }
       has_fields = !fields.Empty();
+      if (!has_fields) block.RemoveMember("fields");
     }
     return has_text || has_fields || block.HasMember("accessory");
   }
   if (kind == "context") {
     if (auto e = block.FindMember("elements"); e != block.MemberEnd() && e->value.IsArray()) {
+      auto& elements = e->value;
+      for (rapidjson::SizeType i = elements.Size(); i-- > 0;) {
+        // Text elements (mrkdwn, plain_text) must not be empty; images are left alone.
+        const bool text_element = elements[i].IsObject() && elements[i].HasMember("text");
+        if (text_element && fit_text_object(elements, i, Limits::section, a, notes, where + "elements") == 0) {
+          elements.Erase(elements.Begin() + i);
+        }
+      }
       if (e->value.Size() > Limits::context_elements) {
         notes.push_back(where + "elements cut to 10");
         while (e->value.Size() > Limits::context_elements) e->value.PopBack();

@@ -262,3 +262,127 @@ TEST(DiscordWebhook, ServerErrorsAndTimeoutsAreRetried) {
 
 }  // namespace
 }  // namespace switchyard::discord
+
+namespace switchyard::discord {
+namespace {
+
+// Whatever the templates render, every message sent stays within Discord's limits and the
+// text arrives whole: random embeds (lengths around each limit, multi-byte characters,
+// too many fields, bad colours, empty texts) checked as Discord checks them.
+class Random {
+ public:
+  explicit Random(std::uint32_t seed) : state_(seed) {}
+  std::uint32_t next(std::uint32_t bound) {
+    state_ = state_ * 1664525u + 1013904223u;
+    return (state_ >> 8) % bound;
+  }
+  std::string text(std::size_t max_chars) {
+    static const char* pieces[] = {"a", "Z", " ", "\n", "\u00e9", "\u65e5", "\U0001F680", "@everyone", "<@1>"};
+    std::string out;
+    const std::size_t n = next(static_cast<std::uint32_t>(max_chars + 1));
+    for (std::size_t i = 0; i < n; ++i) out += pieces[next(9)];
+    return out;
+  }
+
+ private:
+  std::uint32_t state_;
+};
+
+void check_message(const rapidjson::Value& m, std::string& content) {
+  ASSERT_TRUE(m.IsObject());
+  std::size_t embeds = 0, total = 0;
+  if (m.HasMember("content")) {
+    EXPECT_LE(text::length(m["content"].GetString()), Limits::content);
+    content += m["content"].GetString();
+  }
+  if (m.HasMember("embeds")) {
+    embeds = m["embeds"].Size();
+    EXPECT_GE(embeds, 1u);
+    EXPECT_LE(embeds, Limits::embeds_per_message);
+    for (const auto& e : m["embeds"].GetArray()) {
+      auto check = [&](const rapidjson::Value& object, const char* key, std::size_t max) {
+        if (!object.HasMember(key)) return;
+        ASSERT_TRUE(object[key].IsString()) << key;
+        const std::size_t n = text::length(object[key].GetString());
+        EXPECT_GE(n, 1u) << key << " is empty";
+        EXPECT_LE(n, max) << key;
+        total += n;
+      };
+      check(e, "title", Limits::title);
+      check(e, "description", Limits::description);
+      if (e.HasMember("footer")) check(e["footer"], "text", Limits::footer_text);
+      if (e.HasMember("author")) check(e["author"], "name", Limits::author_name);
+      if (e.HasMember("color")) {
+        EXPECT_TRUE(e["color"].IsInt64());
+        EXPECT_LE(e["color"].GetInt64(), 0xFFFFFF);
+      }
+      if (e.HasMember("fields")) {
+        EXPECT_LE(e["fields"].Size(), Limits::fields);
+        for (const auto& f : e["fields"].GetArray()) {
+          check(f, "name", Limits::field_name);
+          check(f, "value", Limits::field_value);
+        }
+      }
+    }
+  }
+  EXPECT_LE(total, Limits::embed_total);
+  EXPECT_TRUE(m.HasMember("content") || embeds > 0) << "an empty message";
+}
+
+TEST(DiscordWebhookProperty, EveryMessageFitsDiscordsLimitsAndTheTextArrivesWhole) {
+  Random random(20261203);
+  for (int round = 0; round < 300; ++round) {
+    rapidjson::Document payload(rapidjson::kObjectType);
+    auto& a = payload.GetAllocator();
+    const std::string content = random.text(round % 3 == 0 ? 5000 : 300);
+    payload.AddMember("content", rapidjson::Value(content.c_str(), a), a);
+    rapidjson::Value embeds(rapidjson::kArrayType);
+    const std::size_t count = random.next(15);
+    for (std::size_t i = 0; i < count; ++i) {
+      rapidjson::Value e(rapidjson::kObjectType);
+      e.AddMember("title", rapidjson::Value(random.text(300).c_str(), a), a);
+      e.AddMember("description", rapidjson::Value(random.text(random.next(2) ? 5000 : 500).c_str(), a), a);
+      if (random.next(2)) {
+        e.AddMember("footer", rapidjson::Value(rapidjson::kObjectType).AddMember("text", rapidjson::Value(random.text(2100).c_str(), a), a), a);
+      }
+      if (random.next(2)) {
+        e.AddMember("author", rapidjson::Value(rapidjson::kObjectType).AddMember("name", rapidjson::Value(random.text(300).c_str(), a), a), a);
+      }
+      const char* colours[] = {"#00FF00", "0x123456", "red", "#FFFFFFF", "16777215"};
+      e.AddMember("color", rapidjson::StringRef(colours[random.next(5)]), a);
+      rapidjson::Value fields(rapidjson::kArrayType);
+      const std::size_t n = random.next(30);
+      for (std::size_t k = 0; k < n; ++k) {
+        rapidjson::Value f(rapidjson::kObjectType);
+        f.AddMember("name", rapidjson::Value(random.text(300).c_str(), a), a);
+        f.AddMember("value", rapidjson::Value(random.text(1100).c_str(), a), a);
+        fields.PushBack(f, a);
+      }
+      e.AddMember("fields", fields, a);
+      embeds.PushBack(e, a);
+    }
+    payload.AddMember("embeds", embeds, a);
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+    payload.Accept(writer);
+
+    Harness h(kWebhookSinkDecl, std::string(R"({"url": ")") + kUrl +
+                                    R"(", "content": "${{ payload.content }}", "embeds": "${{ payload.embeds }}"})");
+    ASSERT_TRUE(h.configure());
+    ASSERT_TRUE(h.start());
+    h.respond_with([](const HttpClientRequest&) { return answer(204); });
+    const Status status = h.deliver(testing::make_event("x", buffer.GetString()));
+    if (content.empty() && count == 0) {
+      EXPECT_FALSE(status);  // nothing to send
+      continue;
+    }
+    ASSERT_TRUE(status) << status.error().message;
+    std::string joined;
+    for (const auto& request : h.http_requests()) check_message(json(request.body), joined);
+    EXPECT_EQ(joined, content) << "round " << round;
+    if (::testing::Test::HasFailure()) FAIL() << "round " << round;
+  }
+}
+
+}  // namespace
+}  // namespace switchyard::discord

@@ -183,3 +183,129 @@ TEST(SlackWebhook, ThreadTsIsPassedOn) {
 
 }  // namespace
 }  // namespace switchyard::slack
+
+namespace switchyard::slack {
+namespace {
+
+// Whatever the templates render, every message sent is one Slack accepts (Block Kit
+// limits, no empty block) and the text arrives whole.
+class Random {
+ public:
+  explicit Random(std::uint32_t seed) : state_(seed) {}
+  std::uint32_t next(std::uint32_t bound) {
+    state_ = state_ * 1664525u + 1013904223u;
+    return (state_ >> 8) % bound;
+  }
+  std::string text(std::size_t max_chars) {
+    static const char* pieces[] = {"a", " ", "\n", "\u00e9", "\U0001F680", "<!channel>", "&"};
+    std::string out;
+    const std::size_t n = next(static_cast<std::uint32_t>(max_chars + 1));
+    for (std::size_t i = 0; i < n; ++i) out += pieces[next(7)];
+    return out;
+  }
+
+ private:
+  std::uint32_t state_;
+};
+
+TEST(SlackWebhookProperty, EveryMessageIsOneSlackAcceptsAndTheTextArrivesWhole) {
+  Random random(1203);
+  for (int round = 0; round < 200; ++round) {
+    rapidjson::Document payload(rapidjson::kObjectType);
+    auto& a = payload.GetAllocator();
+    const std::string text = random.text(round % 4 == 0 ? 45000 : 200);
+    payload.AddMember("text", rapidjson::Value(text.c_str(), a), a);
+    rapidjson::Value blocks(rapidjson::kArrayType);
+    const std::size_t count = random.next(70);
+    auto text_object = [&](std::size_t max) {
+      rapidjson::Value t(rapidjson::kObjectType);
+      t.AddMember("type", "mrkdwn", a);
+      t.AddMember("text", rapidjson::Value(random.text(max).c_str(), a), a);
+      return t;
+    };
+    for (std::size_t i = 0; i < count; ++i) {
+      rapidjson::Value b(rapidjson::kObjectType);
+      switch (random.next(4)) {
+        case 0:
+          b.AddMember("type", "header", a);
+          b.AddMember("text", text_object(200), a);
+          break;
+        case 1: {
+          b.AddMember("type", "section", a);
+          if (random.next(2)) b.AddMember("text", text_object(3500), a);
+          rapidjson::Value fields(rapidjson::kArrayType);
+          for (std::size_t k = random.next(14); k > 0; --k) fields.PushBack(text_object(2200), a);
+          if (random.next(2)) b.AddMember("fields", fields, a);
+          break;
+        }
+        case 2: {
+          b.AddMember("type", "context", a);
+          rapidjson::Value elements(rapidjson::kArrayType);
+          for (std::size_t k = random.next(14); k > 0; --k) elements.PushBack(text_object(50), a);
+          b.AddMember("elements", elements, a);
+          break;
+        }
+        default: b.AddMember("type", "divider", a);
+      }
+      blocks.PushBack(b, a);
+    }
+    payload.AddMember("blocks", blocks, a);
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+    payload.Accept(writer);
+
+    Harness h(kWebhookSinkDecl, std::string(R"({"url": ")") + kUrl +
+                                    R"(", "min_interval": "0s", "escape": false, "text": "${{ payload.text }}", "blocks": "${{ payload.blocks }}"})");
+    ASSERT_TRUE(h.configure());
+    ASSERT_TRUE(h.start());
+    h.respond_with([](const HttpClientRequest&) { return answer(200); });
+    const Status status = h.deliver(testing::make_event("x", buffer.GetString()));
+    if (!status) {
+      // Only an event that renders nothing at all may be refused.
+      EXPECT_NE(status.error().message.find("nothing to send"), std::string::npos) << status.error().message;
+      EXPECT_TRUE(text.empty());
+      continue;
+    }
+    std::string joined;
+    for (const auto& request : h.http_requests()) {
+      auto m = json(request.body);
+      if (m.HasMember("text")) {
+        EXPECT_LE(text::length(m["text"].GetString()), Limits::text);
+        joined += m["text"].GetString();
+      }
+      const bool has_blocks = m.HasMember("blocks");
+      EXPECT_TRUE(m.HasMember("text") || has_blocks) << "an empty message";
+      if (!has_blocks) continue;
+      EXPECT_LE(m["blocks"].Size(), Limits::blocks);
+      for (const auto& b : m["blocks"].GetArray()) {
+        const std::string type = b["type"].GetString();
+        if (type == "header") {
+          const std::size_t n = text::length(b["text"]["text"].GetString());
+          EXPECT_TRUE(n >= 1 && n <= Limits::header) << n;
+        } else if (type == "section") {
+          EXPECT_TRUE(b.HasMember("text") || (b.HasMember("fields") && !b["fields"].Empty()));
+          if (b.HasMember("text")) {
+            const std::size_t n = text::length(b["text"]["text"].GetString());
+            EXPECT_TRUE(n >= 1 && n <= Limits::section) << n;
+          }
+          if (b.HasMember("fields")) {
+            EXPECT_LE(b["fields"].Size(), Limits::section_fields);
+            for (const auto& f : b["fields"].GetArray()) {
+              const std::size_t n = text::length(f["text"].GetString());
+              EXPECT_TRUE(n >= 1 && n <= Limits::field) << n;
+            }
+          }
+        } else if (type == "context") {
+          EXPECT_GE(b["elements"].Size(), 1u);
+          EXPECT_LE(b["elements"].Size(), Limits::context_elements);
+          for (const auto& e : b["elements"].GetArray()) EXPECT_GE(text::length(e["text"].GetString()), 1u);
+        }
+      }
+    }
+    EXPECT_EQ(joined, text);
+    if (::testing::Test::HasFailure()) FAIL() << "round " << round;
+  }
+}
+
+}  // namespace
+}  // namespace switchyard::slack
