@@ -27,8 +27,11 @@ struct SendOptions {
   std::string delivery;  ///< X-GitHub-Delivery; a fresh UUID when empty
   std::string ca_file;
   bool insecure = false;
+  std::string slack_secret;  ///< send slack: the signing secret
+  std::string slack_url;
 };
 int send_github(const SendOptions& options);
+int send_slack(const SendOptions& options);
 
 struct DlqOptions {
   std::vector<std::string> ids;

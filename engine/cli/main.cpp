@@ -53,6 +53,8 @@ int main(int argc, char** argv) {
   cli::SendOptions send_options;
   if (const char* s = std::getenv("GITHUB_WEBHOOK_SECRET")) send_options.secret = s;
   send_options.url = "http://127.0.0.1:8080/github/webhook";
+  if (const char* s = std::getenv("SLACK_SIGNING_SECRET")) send_options.slack_secret = s;
+  send_options.slack_url = "http://127.0.0.1:8080/slack/events";
   auto* send = app.add_subcommand("send", "Send a sample event, signed as the real service signs it");
   send->require_subcommand(1);
   auto* send_github = send->add_subcommand("github", "Sign a payload with X-Hub-Signature-256 and POST it");
@@ -63,6 +65,14 @@ int main(int argc, char** argv) {
   send_github->add_option("--delivery", send_options.delivery, "X-GitHub-Delivery (default: a new UUID)");
   send_github->add_option("--ca-file", send_options.ca_file, "PEM CA bundle for https URLs");
   send_github->add_flag("--insecure", send_options.insecure, "Skip certificate verification");
+  auto* send_slack = send->add_subcommand(
+      "slack", "Sign a request with X-Slack-Signature (v0) and POST it: a JSON file as an Events API "
+               "callback, anything else as a form (slash command, interaction)");
+  send_slack->add_option("file", send_options.file, "Body file ('-' for stdin)")->required();
+  send_slack->add_option("--secret", send_options.slack_secret, "Signing secret (default: $SLACK_SIGNING_SECRET)");
+  send_slack->add_option("--url", send_options.slack_url, "Request URL")->capture_default_str();
+  send_slack->add_option("--ca-file", send_options.ca_file, "PEM CA bundle for https URLs");
+  send_slack->add_flag("--insecure", send_options.insecure, "Skip certificate verification");
 
   cli::DlqOptions dlq_options;
   auto* dlq = app.add_subcommand("dlq", "The dead-letter queue in state.dir (engine running or not)");
@@ -105,6 +115,12 @@ int main(int argc, char** argv) {
   if (*docs) return cli::plugins_docs(common);
   if (*check) return cli::plugins_check(library);
   if (*send_github) return cli::send_github(send_options);
+  if (*send_slack) {
+    cli::SendOptions slack = send_options;  // its own defaults: the Slack secret and route
+    slack.secret = slack.slack_secret;
+    slack.url = slack.slack_url;
+    return cli::send_slack(slack);
+  }
   if (*dlq_list) return cli::dlq_list(common, dlq_options);
   if (*dlq_show) return cli::dlq_show(common, dlq_options);
   if (*dlq_replay) return cli::dlq_replay(common, dlq_options);

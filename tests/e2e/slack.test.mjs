@@ -197,3 +197,32 @@ sinks: [{name: out, type: stdout}]
   assert.equal(events[1].subject, '/deploy');
   assert.equal(events[1].data.text, 'api');
 });
+
+test('switchyard send slack signs a slash command and an event as Slack does', async () => {
+  const { runSwitchyard, tempDir } = await import('./lib/engine.mjs');
+  const { writeFileSync, rmSync } = await import('node:fs');
+  const engine = await startEngine({
+    pipelines: {
+      app: `name: app
+source: {type: slack.events, secret: send-secret}
+sinks: [{name: out, type: stdout}]
+`,
+    },
+  });
+  cleanups.push(() => engine.stop());
+  const dir = tempDir('switchyard-send-');
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'command.txt'), 'command=%2Fstatus&text=api&team_id=T1&trigger_id=trig-send-1');
+  writeFileSync(join(dir, 'event.json'), JSON.stringify({ type: 'event_callback', team_id: 'T1', event_id: 'EvSend1',
+    event: { type: 'app_mention', channel: 'C1', text: 'hi' } }));
+  const url = `${engine.url}/slack/events`;
+  let r = await runSwitchyard(['send', 'slack', join(dir, 'command.txt'), '--url', url], { env: { SLACK_SIGNING_SECRET: 'send-secret' } });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  r = await runSwitchyard(['send', 'slack', join(dir, 'event.json'), '--secret', 'send-secret', '--url', url]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  r = await runSwitchyard(['send', 'slack', join(dir, 'event.json'), '--secret', 'wrong', '--url', url]);
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /^HTTP 401/);
+  await engine.waitFor(() => engine.events().length >= 2, 10000, 'both requests as events');
+  assert.deepEqual(engine.events().map((e) => e.type), ['slack.command', 'slack.app_mention']);
+});
