@@ -12,6 +12,10 @@ namespace switchyard::chat {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
+namespace {
+constexpr std::size_t kMaxRemembered = 10'000;  // events part-way through their messages
+}  // namespace
+
 std::optional<milliseconds> seconds(double value) {
   if (!std::isfinite(value) || value < 0) return std::nullopt;
   return milliseconds(static_cast<std::int64_t>(std::ceil(std::min(value, 86'400.0) * 1000)));
@@ -116,8 +120,12 @@ void MessageSender::send_next(const std::shared_ptr<Delivery>& delivery, bool wa
 
 void MessageSender::pause(const std::string& url, milliseconds for_how_long) {
   std::lock_guard lock(mutex_);
+  const auto now = Clock::now();
+  // URLs made per event (an interaction's follow-up URL) are seldom seen twice: pauses
+  // that are over go, so the map stays small.
+  if (paused_until_.size() >= 1024) std::erase_if(paused_until_, [now](const auto& p) { return p.second <= now; });
   auto& until = paused_until_[url];
-  until = std::max(until, Clock::now() + for_how_long);
+  until = std::max(until, now + for_how_long);
 }
 
 void MessageSender::on_answer(const std::shared_ptr<Delivery>& delivery, Result<HttpClientResponse> result) {
@@ -130,6 +138,9 @@ void MessageSender::on_answer(const std::shared_ptr<Delivery>& delivery, Result<
     ++delivery->next;
     if (delivery->next < delivery->bodies.size()) {
       std::lock_guard lock(mutex_);
+      // Bounded: an event the delivery layer gave up on is never finished here. Forgetting
+      // one means a later replay of it resends its first messages, nothing worse.
+      if (sent_.size() >= kMaxRemembered && !sent_.contains(delivery->event_id)) sent_.erase(sent_.begin());
       sent_[delivery->event_id] = delivery->next;
     }
     return send_next(delivery, false);
