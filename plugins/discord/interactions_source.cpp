@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "common/json_limits.hpp"
+#include "pending_replies.hpp"
 
 namespace switchyard::discord {
 namespace {
@@ -23,6 +24,11 @@ constexpr OptionSpec kOptions[] = {
                     "older requests are refused as replays."},
     {.name = "ephemeral", .type = OptionType::boolean, .default_value = "false",
      .description = "Deferred answers to commands are seen only by the user who ran them."},
+    {.name = "reply_within", .type = OptionType::duration, .default_value = "0s",
+     .description = "How long a slash command waits for the pipeline's discord.reply sink to "
+                    "answer it (Discord allows 3 s; 2s leaves room for the network). Past it, "
+                    "or with 0, the command is answered \"thinking…\" and discord.reply sends "
+                    "a follow-up. Use durability: memory for answers this quick."},
     {.name = "max_body", .type = OptionType::size, .default_value = "1MiB",
      .description = "Largest request accepted."},
 };
@@ -31,6 +37,7 @@ constexpr OptionSpec kOptions[] = {
 constexpr int kPing = 1, kCommand = 2, kComponent = 3, kAutocomplete = 4, kModal = 5;
 constexpr int kPong = 1, kDeferredMessage = 5, kDeferredUpdate = 6, kAutocompleteResult = 8;
 constexpr int kEphemeralFlag = 1 << 6;
+constexpr milliseconds kSweep{50};  // how often parked commands are checked for their time
 
 std::optional<std::array<unsigned char, 64>> parse_signature(std::string_view hex) {
   std::array<unsigned char, 64> out{};
@@ -114,6 +121,10 @@ Status InteractionsSource::configure(const Options& options, Context& context) {
     return invalid_config("max_age: must be more than 0 and at most 1h (it is the replay window)");
   }
   s.ephemeral = options.boolean("ephemeral", false);
+  s.reply_within = options.duration("reply_within");
+  if (s.reply_within > milliseconds(2900)) {
+    return invalid_config("reply_within: at most 2900ms (Discord drops interactions not answered within 3 s)");
+  }
   s.max_body = options.size("max_body");
   return {};
 }
@@ -126,7 +137,18 @@ Status InteractionsSource::start() {
       HttpRouteOptions{.max_body = shared_->max_body});
   if (!route) return route.error();
   route_ = std::move(*route);
+  running_ = true;
+  if (shared_->reply_within > milliseconds(0)) {
+    sweeper_ = shared_->context->executor().make_timer();
+    sweep();
+  }
   return {};
+}
+
+void InteractionsSource::sweep() {
+  if (!running_) return;
+  PendingReplies::instance().expire(shared_.get());
+  sweeper_->expires_after(kSweep, [this] { sweep(); });
 }
 
 void InteractionsSource::drain(std::function<void()> done) {
@@ -135,8 +157,11 @@ void InteractionsSource::drain(std::function<void()> done) {
 }
 
 void InteractionsSource::stop() {
+  running_ = false;
+  sweeper_.reset();
   route_.reset();
   shared_->gate.close();
+  PendingReplies::instance().expire(shared_.get(), true);
 }
 
 void InteractionsSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequest& request, HttpReply reply) {
@@ -190,14 +215,28 @@ void InteractionsSource::handle(const std::shared_ptr<Shared>& shared, const Htt
   // A command gets "thinking…" until the follow-up; a component keeps its message as is.
   const int callback = type == kComponent ? kDeferredUpdate : kDeferredMessage;
   const bool ephemeral = shared->ephemeral && type != kComponent;
-  context.emitter().emit(std::move(event), [reply, callback, ephemeral](Status status) {
+  std::string deferred = "{\"type\":" + std::to_string(callback);
+  if (ephemeral) deferred += ",\"data\":{\"flags\":" + std::to_string(kEphemeralFlag) + "}";
+  deferred += "}";
+  // A command may be answered by the pipeline itself: parked before the emit, since
+  // discord.reply may run before the emit's callback does.
+  const bool wait = type == kCommand && shared->reply_within > milliseconds(0);
+  if (wait) {
+    const auto ticks = static_cast<int>((shared->reply_within + kSweep - milliseconds(1)) / kSweep);
+    PendingReplies::instance().park(id, reply, ticks, deferred, shared.get());
+  }
+  context.emitter().emit(std::move(event), [reply, deferred, wait, id](Status status) {
     if (!status) {
-      if (status.error().kind == ErrorKind::retryable) return reply(HttpResponse::unavailable(status.error().message, 5));
-      return reply(HttpResponse::error(500, status.error().message));
+      // Not accepted: answered with the error now, unless discord.reply somehow did.
+      auto response = status.error().kind == ErrorKind::retryable ? HttpResponse::unavailable(status.error().message, 5)
+                                                                   : HttpResponse::error(500, status.error().message);
+      if (wait) {
+        PendingReplies::instance().answer_with(id, std::move(response));  // if still parked
+        return;
+      }
+      return reply(std::move(response));
     }
-    std::string body = "{\"type\":" + std::to_string(callback);
-    if (ephemeral) body += ",\"data\":{\"flags\":" + std::to_string(kEphemeralFlag) + "}";
-    reply(HttpResponse::json(200, body + "}"));
+    if (!wait) reply(HttpResponse::json(200, deferred));
   });
 }
 

@@ -1,9 +1,10 @@
 #pragma once
 // `discord.interactions` source: a Discord application's Interactions Endpoint. Requests
 // signed with the application's Ed25519 key become events (slash commands, components,
-// modals); PING is answered. Each is acknowledged at once with a deferred response, and
-// the pipeline answers with a follow-up message (discord.webhook to the interaction's
-// webhook URL) within Discord's 15 minutes.
+// modals); PING is answered. A command waits up to reply_within for the pipeline's
+// discord.reply sink to answer it; otherwise (and components and modals at once) it gets a
+// deferred response, and discord.reply (or discord.webhook to the interaction's webhook URL)
+// sends a follow-up message within Discord's 15 minutes.
 
 #include <array>
 #include <atomic>
@@ -45,6 +46,7 @@ class InteractionsSource final : public Source {
     PublicKey key{};
     std::chrono::milliseconds max_age{0};
     bool ephemeral = false;
+    std::chrono::milliseconds reply_within{0};  // how long a command waits for discord.reply
     std::size_t max_body = 0;
     Context* context = nullptr;
     HttpGate gate;
@@ -54,8 +56,12 @@ class InteractionsSource final : public Source {
   };
   static void handle(const std::shared_ptr<Shared>& shared, const HttpRequest& request, HttpReply reply);
 
+  void sweep();  // answers "deferred" to parked commands whose moment is over
+
   std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
   std::unique_ptr<HttpRoute> route_;
+  std::unique_ptr<Timer> sweeper_;
+  std::atomic<bool> running_{false};
 };
 
 }  // namespace switchyard::discord

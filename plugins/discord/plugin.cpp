@@ -8,6 +8,7 @@ namespace {
 const switchyard::ComponentDecl kComponents[] = {
     switchyard::discord::kWebhookSinkDecl,
     switchyard::discord::kInteractionsSourceDecl,
+    switchyard::discord::kReplySinkDecl,
 };
 }  // namespace
 

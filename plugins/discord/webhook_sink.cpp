@@ -8,6 +8,7 @@
 #include "common/http_options.hpp"
 #include "common/message_sender.hpp"
 #include "common/text_limits.hpp"
+#include "pending_replies.hpp"
 
 namespace switchyard::discord {
 namespace {
@@ -47,6 +48,26 @@ constexpr std::array<OptionSpec, 8> kOwnOptions = {{
                     "message per event, text cut to fit and embeds beyond it dropped (logged)."},
 }};
 constexpr auto kOptions = http_options::with_client_options(kOwnOptions);
+
+constexpr std::array<OptionSpec, 6> kReplyOwnOptions = {{
+    {.name = "content", .type = OptionType::text_template, .default_value = "",
+     .description = "Answer text (Markdown); split into follow-up messages past 2,000 characters.",
+     .example = "Pong! ${{ payload.member.user.username }}"},
+    {.name = "embeds", .type = OptionType::json_template,
+     .description = "One embed or a list of them, as for discord.webhook (cut and split to Discord's limits)."},
+    {.name = "ephemeral", .type = OptionType::boolean, .default_value = "false",
+     .description = "The answer is seen only by the user who ran the command."},
+    {.name = "allowed_mentions", .type = OptionType::json, .default_value = R"({"parse": []})",
+     .description = "Which mentions in the answer notify anyone; the default notifies nobody."},
+    {.name = "split", .type = OptionType::boolean, .default_value = "true",
+     .description = "What does not fit one message goes on in follow-up messages."},
+    {.name = "api_base", .type = OptionType::string, .default_value = "https://discord.com/api/v10",
+     .description = "Discord's API, where follow-up messages are posted (webhooks/<application "
+                    "id>/<interaction token>). Changed only for tests."},
+}};
+constexpr auto kReplyOptions = http_options::with_client_options(kReplyOwnOptions);
+
+std::unique_ptr<Component> make_reply_sink() { return std::make_unique<WebhookSink>(true); }
 
 rapidjson::Value string_value(std::string_view s, Alloc& a) {
   return rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
@@ -197,6 +218,8 @@ bool digits_only(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+constexpr std::size_t kMaxAnswered = 10'000;
+
 // How long the webhook takes no request after this answer: a 429 says it in its body
 // (seconds, with a fraction); an empty bucket (X-RateLimit-Remaining: 0) refills after
 // X-RateLimit-Reset-After seconds.
@@ -230,20 +253,39 @@ const ComponentDecl kWebhookSinkDecl{
 };
 
 
+const ComponentDecl kReplySinkDecl{
+    .kind = ComponentKind::sink,
+    .type = "discord.reply",
+    .summary = "Answers the slash commands of discord.interactions with text and embeds from "
+               "templates: within Discord's 3 s when the pipeline is that quick (the source's "
+               "reply_within), else as a follow-up message to the deferred answer.",
+    .options = kReplyOptions,
+    .create = &make_reply_sink,
+};
+
 Status WebhookSink::configure(const Options& options, Context& context) {
   context_ = &context;
-  url_ = options.text("url");
   content_ = options.text("content");
-  username_ = options.text("username");
-  avatar_url_ = options.text("avatar_url");
-  thread_id_ = options.text("thread_id");
+  if (reply_) {
+    flags_ = options.boolean("ephemeral", false) ? 64 : 0;
+    api_base_ = options.string("api_base");
+    if (!api_base_.starts_with("https://") && !api_base_.starts_with("http://")) {
+      return invalid_config("api_base: must be an http(s):// URL");
+    }
+    while (api_base_.ends_with('/')) api_base_.pop_back();
+  } else {
+    url_ = options.text("url");
+    username_ = options.text("username");
+    avatar_url_ = options.text("avatar_url");
+    thread_id_ = options.text("thread_id");
+  }
   embeds_ = options.template_of("embeds");
   if (options.has("embeds") && embeds_ == nullptr) return invalid_config("embeds: template was not compiled");
   allowed_mentions_.CopyFrom(options.json("allowed_mentions"), allowed_mentions_.GetAllocator());
   if (!allowed_mentions_.IsObject()) return invalid_config("allowed_mentions: must be an object, e.g. {parse: [users]}");
   split_ = options.boolean("split", true);
   const std::string_view url = url_.literal();
-  if (!url.starts_with("${{") && !url.starts_with("https://") && !url.starts_with("http://")) {
+  if (!reply_ && !url.starts_with("${{") && !url.starts_with("https://") && !url.starts_with("http://")) {
     return invalid_config("url: must be the webhook's https:// URL");
   }
   if (content_.literal().empty() && !options.has("embeds")) {
@@ -329,12 +371,14 @@ Result<Messages> WebhookSink::messages_for(const Event& event) const {
     if (!username.empty()) message.AddMember("username", string_value(username, a), a);
     if (!avatar.empty()) message.AddMember("avatar_url", string_value(avatar, a), a);
     message.AddMember("allowed_mentions", rapidjson::Value(allowed_mentions_, a), a);
+    if (flags_ != 0) message.AddMember("flags", flags_, a);
     out.bodies.push_back(chat::to_json(message));
   }
   return out;
 }
 
 void WebhookSink::deliver(EventPtr event, DeliveryCallback done) {
+  if (reply_) return reply(*event, std::move(done));
   std::string url = url_.render(*event);
   if (!thread_id_.is_constant() || !thread_id_.literal().empty()) {
     const std::string thread = thread_id_.render(*event);
@@ -344,6 +388,39 @@ void WebhookSink::deliver(EventPtr event, DeliveryCallback done) {
     }
   }
   sender_->deliver(*event, std::move(url), messages_for(*event), std::move(done));
+}
+
+void WebhookSink::reply(const Event& event, DeliveryCallback done) {
+  auto member = [&](const char* name) {
+    auto it = event.data.IsObject() ? event.data.FindMember(name) : event.data.MemberEnd();
+    return it != event.data.MemberEnd() && it->value.IsString() ? std::string(it->value.GetString()) : std::string();
+  };
+  const std::string application = member("application_id");
+  const std::string token = member("token");
+  if (application.empty() || token.empty()) {
+    return done(permanent("not an interaction (no application_id and token): discord.reply answers discord.interactions events"));
+  }
+  auto messages = messages_for(event);
+  if (!messages) return done(messages.error());
+  // The first message answers the interaction itself while the source still holds it;
+  // a retry after that sends only the rest, as follow-ups.
+  bool answered = false;
+  {
+    std::lock_guard lock(mutex_);
+    answered = answered_.contains(event.id);
+  }
+  if (!answered && PendingReplies::instance().answer(event.id, "{\"type\":4,\"data\":" + messages->bodies.front() + "}")) {
+    std::lock_guard lock(mutex_);
+    if (answered_.size() >= kMaxAnswered) answered_.erase(answered_.begin());
+    answered_.insert(event.id);
+    answered = true;
+  }
+  if (answered) {
+    messages->bodies.erase(messages->bodies.begin());
+    if (messages->bodies.empty()) return done({});
+  }
+  const std::string url = api_base_ + "/webhooks/" + application + "/" + token;
+  sender_->deliver(event, url, std::move(messages), std::move(done));
 }
 
 }  // namespace switchyard::discord

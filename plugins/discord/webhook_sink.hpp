@@ -3,6 +3,8 @@
 // message text and embeds built from templates, within Discord's limits.
 
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,9 @@
 namespace switchyard::discord {
 
 extern const ComponentDecl kWebhookSinkDecl;
+/// `discord.reply`: answers the interactions of discord.interactions with the same message
+/// options, in the interaction's 3 s when it can, else as a follow-up message.
+extern const ComponentDecl kReplySinkDecl;
 
 /// Discord's documented limits, in characters.
 struct Limits {
@@ -34,6 +39,8 @@ using chat::Messages;
 
 class WebhookSink final : public Sink {
  public:
+  /// `reply`: the discord.reply sink.
+  explicit WebhookSink(bool reply = false) : reply_(reply) {}
   Status configure(const Options& options, Context& context) override;
   Status start() override;
   void deliver(EventPtr event, DeliveryCallback done) override;
@@ -44,6 +51,8 @@ class WebhookSink final : public Sink {
   Result<Messages> messages_for(const Event& event) const;
 
  private:
+  void reply(const Event& event, DeliveryCallback done);
+
   Context* context_ = nullptr;
   TextOption url_;
   TextOption content_;
@@ -53,6 +62,11 @@ class WebhookSink final : public Sink {
   const Template* embeds_ = nullptr;
   rapidjson::Document allowed_mentions_;
   bool split_ = true;
+  bool reply_ = false;
+  int flags_ = 0;              // message flags (64: ephemeral), discord.reply only
+  std::string api_base_;       // discord.reply: where follow-ups go
+  std::mutex mutex_;
+  std::set<std::string> answered_;  // interactions answered in their 3 s (discord.reply)
   HttpClientOptions client_options_;
   std::unique_ptr<chat::MessageSender> sender_;
 };

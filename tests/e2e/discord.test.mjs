@@ -180,3 +180,70 @@ sinks:
   assert.equal(followup.message.content, 'Stats for **octocat**, asked by mona');
   assert.deepEqual(discord.state.refused, []);
 });
+
+test('discord.reply answers a command within its 3 s, and after a deferral as a follow-up', async () => {
+  const { generateKeyPairSync, sign: edSign } = await import('node:crypto');
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const publicHex = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex');
+  const discord = await startFakeDiscord();
+  cleanups.push(discord.close);
+  // One answer per second per user: a second /ping within the second is delayed past
+  // reply_within, so it is deferred and answered by a follow-up.
+  const engine = await startEngine({
+    pipelines: {
+      bot: `name: bot
+durability: memory
+source: {type: discord.interactions, path: /discord, public_key: ${publicHex}, reply_within: 1500ms}
+transforms:
+  - {type: rate_limit, rate: 1, per: 2s, key: "\${{ payload.member.user.id }}", over_limit: delay}
+sinks:
+  - name: answer
+    type: discord.reply
+    if: \${{ payload.data.name != 'silent' }}
+    api_base: ${discord.base}/api/v10
+    content: "\${{ payload.data.options[0].value || 'Pong!' }}"
+`,
+    },
+  });
+  cleanups.push(() => engine.stop());
+  const APP = '1180000000000000000';
+  let n = 0;
+  const command = async (name, value, token) => {
+    const body = JSON.stringify({ id: `11900000000000000${++n}`, application_id: APP, type: 2, token,
+      member: { user: { id: '5', username: 'mona' } },
+      data: { id: '9', name, type: 1, options: value === undefined ? [] : [{ name: 'text', type: 3, value }] } });
+    const ts = String(Math.floor(Date.now() / 1000));
+    const started = Date.now();
+    const res = await fetch(`${engine.url}/discord`, { method: 'POST', body,
+      headers: { 'content-type': 'application/json', 'x-signature-ed25519': edSign(null, Buffer.from(ts + body), privateKey).toString('hex'), 'x-signature-timestamp': ts } });
+    return { status: res.status, body: await res.json(), ms: Date.now() - started };
+  };
+
+  // In time: the answer is the HTTP response itself; what does not fit goes on as a follow-up.
+  const long = Array.from({ length: 60 }, (_, i) => `line ${i} ${'x'.repeat(40)}`).join('\n');
+  discord.issueInteractionToken('tok-1');
+  let r = await command('echo', long, 'tok-1');
+  assert.equal(r.status, 200);
+  assert.equal(r.body.type, 4, 'answered with a message, not deferred');
+  assert.ok([...r.body.data.content].length <= 2000);
+  assert.deepEqual(r.body.data.allowed_mentions, { parse: [] });
+  await engine.waitFor(() => discord.state.accepted.length === 1, 10000, 'the rest of the long answer');
+  assert.equal(r.body.data.content + discord.state.accepted[0].message.content, long);
+  assert.ok(discord.state.accepted[0].followup);
+
+  // Delayed past reply_within by the rate limit: "thinking…", then the answer as a follow-up.
+  discord.issueInteractionToken('tok-2');
+  r = await command('ping', undefined, 'tok-2');
+  assert.deepEqual(r.body, { type: 5 });
+  assert.ok(r.ms >= 1400, `deferred after ${r.ms} ms, before reply_within`);
+  await engine.waitFor(() => discord.state.accepted.length === 2, 10000, 'the follow-up answer');
+  assert.equal(discord.state.accepted[1].token, 'tok-2');
+  assert.equal(discord.state.accepted[1].message.content, 'Pong!');
+
+  // No sink answers it: deferred when reply_within is over.
+  await new Promise((res) => setTimeout(res, 2100));  // the rate limit's bucket refills
+  r = await command('silent', undefined, 'tok-3');
+  assert.deepEqual(r.body, { type: 5 });
+  assert.ok(r.ms >= 1400 && r.ms < 2900, `deferred after ${r.ms} ms`);
+  assert.deepEqual(discord.state.refused, []);
+});

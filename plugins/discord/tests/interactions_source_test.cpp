@@ -6,6 +6,7 @@
 #include <switchyard/testing.hpp>
 
 #include "interactions_source.hpp"
+#include "webhook_sink.hpp"
 
 namespace switchyard::discord {
 namespace {
@@ -133,6 +134,53 @@ TEST(DiscordInteractions, ThePublicKeyMustBeAKey) {
   EXPECT_FALSE(h.configure());
   Harness short_key(kInteractionsSourceDecl, R"({"public_key": "3d4017c3e843895a92b70aa74d1b7ebc"})");
   EXPECT_FALSE(short_key.configure());
+}
+
+}  // namespace
+}  // namespace switchyard::discord
+
+namespace switchyard::discord {
+namespace {
+
+TEST(DiscordInteractions, ReplyWithinStaysInsideDiscordsThreeSeconds) {
+  Keys keys;
+  Harness too_long(kInteractionsSourceDecl, R"({"public_key": ")" + keys.public_hex() + R"(", "reply_within": "3s"})");
+  EXPECT_FALSE(too_long.configure());
+}
+
+TEST(DiscordInteractions, ACommandNobodyAnswersIsDeferredWhenReplyWithinIsOver) {
+  Source s(R"(, "reply_within": "500ms")");
+  const auto before = s.h.executor().now();
+  auto r = s.post(R"({"id": "21", "application_id": "9", "type": 2, "token": "t", "data": {"name": "stats"}})");
+  EXPECT_EQ(r.body, R"({"type":5})");
+  EXPECT_GE(s.h.executor().now() - before, std::chrono::milliseconds(500));
+  ASSERT_EQ(s.h.emitted().size(), 1u);
+  s.h.stop();
+}
+
+TEST(DiscordReply, RefusesEventsThatAreNotInteractions) {
+  Harness h(kReplySinkDecl, R"({"content": "hi"})");
+  ASSERT_TRUE(h.configure());
+  ASSERT_TRUE(h.start());
+  const Status status = h.deliver(testing::make_event("github.push", R"({"ref": "main"})"));
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().kind, ErrorKind::permanent);
+  EXPECT_NE(status.error().message.find("not an interaction"), std::string::npos);
+}
+
+TEST(DiscordReply, WithoutAParkedInteractionTheAnswerIsAFollowUp) {
+  Harness h(kReplySinkDecl, R"({"content": "Pong!", "ephemeral": true, "api_base": "https://discord.test/api/v10/"})");
+  ASSERT_TRUE(h.configure());
+  ASSERT_TRUE(h.start());
+  h.respond_with([](const HttpClientRequest&) {
+    HttpClientResponse r;
+    r.status = 200;
+    return r;
+  });
+  ASSERT_TRUE(h.deliver(testing::make_event("discord.command", R"({"id": "31", "application_id": "9", "token": "tk"})")));
+  ASSERT_EQ(h.http_requests().size(), 1u);
+  EXPECT_EQ(h.http_requests()[0].url, "https://discord.test/api/v10/webhooks/9/tk");
+  EXPECT_NE(h.http_requests()[0].body.find(R"("flags":64)"), std::string::npos) << h.http_requests()[0].body;
 }
 
 }  // namespace

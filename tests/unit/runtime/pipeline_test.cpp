@@ -485,6 +485,9 @@ sinks:
     auto s = p->stats();
     return s.sinks[0].dead_lettered == 5 && s.sinks[1].dead_lettered == 5;
   }));
+  // The counters move when a dead letter is handed to the journal; the rows are there once
+  // the journal's writer has committed them.
+  ASSERT_TRUE(wait_until([this] { return dead_letters().size() == 10; }));
   auto entries = dead_letters();
   ASSERT_EQ(entries.size(), 10u);
   std::map<std::string, std::set<std::uint32_t>> attempts;
