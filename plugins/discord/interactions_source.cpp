@@ -130,13 +130,13 @@ Status InteractionsSource::configure(const Options& options, Context& context) {
 }
 
 Status InteractionsSource::start() {
-  auto shared = shared_;
-  auto route = shared_->context->routes().add(
-      "POST", shared_->path,
-      [shared](const HttpRequest& request, HttpReply reply) { handle(shared, request, std::move(reply)); },
-      HttpRouteOptions{.max_body = shared_->max_body});
-  if (!route) return route.error();
-  route_ = std::move(*route);
+  if (Status s = endpoint_.open(*shared_->context, "POST", shared_->path, shared_->max_body,
+                                [shared = shared_](const HttpRequest& request, HttpReply reply) {
+                                  handle(shared, request, std::move(reply));
+                                });
+      !s) {
+    return s;
+  }
   running_ = true;
   if (shared_->reply_within > milliseconds(0)) {
     sweeper_ = shared_->context->executor().make_timer();
@@ -152,23 +152,18 @@ void InteractionsSource::sweep() {
 }
 
 void InteractionsSource::drain(std::function<void()> done) {
-  shared_->draining.store(true, std::memory_order_release);
+  endpoint_.drain();
   done();
 }
 
 void InteractionsSource::stop() {
   running_ = false;
   sweeper_.reset();
-  route_.reset();
-  shared_->gate.close();
+  endpoint_.close();
   PendingReplies::instance().expire(shared_.get(), true);
 }
 
 void InteractionsSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequest& request, HttpReply reply) {
-  auto pass = shared->gate.enter();
-  if (!pass || shared->draining.load(std::memory_order_acquire)) {
-    return reply(HttpResponse::unavailable("pipeline is stopping; retry later", 10));
-  }
   Context& context = *shared->context;
   // Discord sends deliberately bad signatures when the endpoint is registered, and expects 401.
   if (auto why = refuse(shared->key, request.headers.get("X-Signature-Ed25519"),

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/endpoint.hpp"
 #include "common/redelivery.hpp"
 #include "switchyard/switchyard.hpp"
 
@@ -49,8 +50,6 @@ class InteractionsSource final : public Source {
     std::chrono::milliseconds reply_within{0};  // how long a command waits for discord.reply
     std::size_t max_body = 0;
     Context* context = nullptr;
-    HttpGate gate;
-    std::atomic<bool> draining{false};
     Counter* signature_failures = nullptr;
     intake::ThrottledWarning refusals;
   };
@@ -59,7 +58,7 @@ class InteractionsSource final : public Source {
   void sweep();  // answers "deferred" to parked commands whose moment is over
 
   std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
-  std::unique_ptr<HttpRoute> route_;
+  intake::Endpoint endpoint_;
   std::unique_ptr<Timer> sweeper_;
   std::atomic<bool> running_{false};
 };

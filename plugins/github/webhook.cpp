@@ -95,34 +95,24 @@ Status WebhookSource::configure(const Options& options, Context& context) {
 }
 
 Status WebhookSource::start() {
-  auto shared = shared_;
-  auto route = shared_->context->routes().add(
-      "POST", shared_->settings.path,
-      [shared](const HttpRequest& request, HttpReply reply) { handle(shared, request, std::move(reply)); },
-      HttpRouteOptions{.max_body = shared_->settings.max_body});
-  if (!route) return route.error();
-  route_ = std::move(*route);
-  return {};
+  shared_->running = endpoint_.gate();
+  return endpoint_.open(*shared_->context, "POST", shared_->settings.path, shared_->settings.max_body,
+                        [shared = shared_](const HttpRequest& request, HttpReply reply) {
+                          handle(shared, request, std::move(reply));
+                        });
 }
 
 // The route stays until stop(): while draining, deliveries get 503 + Retry-After (GitHub
 // shows them as failed and they can be redelivered) instead of 404.
 void WebhookSource::drain(std::function<void()> done) {
-  shared_->draining.store(true, std::memory_order_release);
+  endpoint_.drain();
   done();
 }
 
-void WebhookSource::stop() {
-  route_.reset();
-  shared_->gate.close();
-}
+void WebhookSource::stop() { endpoint_.close(); }
 
 void WebhookSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequest& request,
                            HttpReply reply) {
-  auto pass = shared->gate.enter();
-  if (!pass || shared->draining.load(std::memory_order_acquire)) {
-    return reply(HttpResponse::unavailable("pipeline is stopping; retry later", 10));
-  }
   const Settings& s = shared->settings;
   Context& context = *shared->context;
 
@@ -197,7 +187,7 @@ void WebhookSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequ
   }
   context.emitter().emit(std::move(event), [shared, reply, id](Status status) {
     // Recorded only while the component runs: a stopped one has no state store to write.
-    auto pass = shared->gate.enter();
+    auto pass = shared->running.enter();
     shared->redeliveries.settle(*shared->context, id, status && pass.has_value());
     if (status) {
       return reply(HttpResponse::json(202, "{\"status\":\"accepted\",\"id\":" + HttpResponse::json_quote(id) + "}"));

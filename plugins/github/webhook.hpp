@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/endpoint.hpp"
 #include "common/redelivery.hpp"
 #include "common/signing.hpp"
 #include "switchyard/switchyard.hpp"
@@ -34,8 +35,7 @@ class WebhookSource final : public Source {
   struct Shared {
     Settings settings;
     Context* context = nullptr;
-    HttpGate gate;
-    std::atomic<bool> draining{false};
+    intake::Endpoint::Gate running;  // the endpoint's: open while the source runs
     Counter* signature_failures = nullptr;  // switchyard_signature_failures_total
     intake::ThrottledWarning refusals;
     intake::Redeliveries redeliveries;
@@ -44,7 +44,7 @@ class WebhookSource final : public Source {
                      HttpReply reply);
 
   std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
-  std::unique_ptr<HttpRoute> route_;
+  intake::Endpoint endpoint_;
 };
 
 }  // namespace switchyard::github

@@ -107,33 +107,22 @@ Status HttpSource::configure(const Options& options, Context& context) {
 }
 
 Status HttpSource::start() {
-  auto shared = shared_;
-  auto route = shared_->context->routes().add(
-      shared_->settings.method, shared_->settings.path,
-      [shared](const HttpRequest& request, HttpReply reply) { handle(shared, request, std::move(reply)); },
-      HttpRouteOptions{.max_body = shared_->settings.max_body});
-  if (!route) return route.error();
-  route_ = std::move(*route);
-  return {};
+  const Settings& s = shared_->settings;
+  return endpoint_.open(*shared_->context, s.method, s.path, s.max_body,
+                        [shared = shared_](const HttpRequest& request, HttpReply reply) {
+                          handle(shared, request, std::move(reply));
+                        });
 }
 
-// The route stays until stop(): while draining, requests get 503 + Retry-After, not 404.
 void HttpSource::drain(std::function<void()> done) {
-  shared_->draining.store(true, std::memory_order_release);
+  endpoint_.drain();
   done();
 }
 
-void HttpSource::stop() {
-  route_.reset();
-  shared_->gate.close();
-}
+void HttpSource::stop() { endpoint_.close(); }
 
 void HttpSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequest& request,
                         HttpReply reply) {
-  auto pass = shared->gate.enter();
-  if (!pass || shared->draining.load(std::memory_order_acquire)) {
-    return reply(HttpResponse::unavailable("pipeline is stopping; retry later", 10));
-  }
   const Settings& s = shared->settings;
   Context& context = *shared->context;
 

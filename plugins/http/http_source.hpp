@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/signing.hpp"
+#include "common/endpoint.hpp"
 #include "switchyard/switchyard.hpp"
 
 namespace switchyard::http_plugin {
@@ -30,19 +31,17 @@ class HttpSource final : public Source {
     Auth auth = Auth::none;
     std::size_t max_body = 0;
   };
-  // Shared with handlers in flight on I/O threads; the gate keeps them off a stopped source.
+  // Shared with handlers in flight on I/O threads (the endpoint keeps them off a stopped source).
   struct Shared {
     Settings settings;
     Context* context = nullptr;
-    HttpGate gate;
-    std::atomic<bool> draining{false};
     Counter* auth_failures = nullptr;  // switchyard_signature_failures_total
   };
   static void handle(const std::shared_ptr<Shared>& shared, const HttpRequest& request,
                      HttpReply reply);
 
   std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
-  std::unique_ptr<HttpRoute> route_;
+  intake::Endpoint endpoint_;
 };
 
 }  // namespace switchyard::http_plugin

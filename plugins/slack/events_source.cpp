@@ -128,31 +128,21 @@ Status EventsSource::configure(const Options& options, Context& context) {
 }
 
 Status EventsSource::start() {
-  auto shared = shared_;
-  auto route = shared_->context->routes().add(
-      "POST", shared_->settings.path,
-      [shared](const HttpRequest& request, HttpReply reply) { handle(shared, request, std::move(reply)); },
-      HttpRouteOptions{.max_body = shared_->settings.max_body});
-  if (!route) return route.error();
-  route_ = std::move(*route);
-  return {};
+  shared_->running = endpoint_.gate();
+  return endpoint_.open(*shared_->context, "POST", shared_->settings.path, shared_->settings.max_body,
+                        [shared = shared_](const HttpRequest& request, HttpReply reply) {
+                          handle(shared, request, std::move(reply));
+                        });
 }
 
 void EventsSource::drain(std::function<void()> done) {
-  shared_->draining.store(true, std::memory_order_release);
+  endpoint_.drain();
   done();
 }
 
-void EventsSource::stop() {
-  route_.reset();
-  shared_->gate.close();
-}
+void EventsSource::stop() { endpoint_.close(); }
 
 void EventsSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequest& request, HttpReply reply) {
-  auto pass = shared->gate.enter();
-  if (!pass || shared->draining.load(std::memory_order_acquire)) {
-    return reply(HttpResponse::unavailable("pipeline is stopping; retry later", 10));
-  }
   const Settings& s = shared->settings;
   Context& context = *shared->context;
 
@@ -253,7 +243,7 @@ void EventsSource::handle(const std::shared_ptr<Shared>& shared, const HttpReque
   const bool callback = kind == "callback";
   context.emitter().emit(std::move(event), [shared, reply, id, callback, command](Status status) {
     if (callback) {
-      auto pass = shared->gate.enter();  // recorded only while the component runs
+      auto pass = shared->running.enter();  // recorded only while the component runs
       shared->redeliveries.settle(*shared->context, id, status && pass.has_value());
     }
     if (!status) {

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/endpoint.hpp"
 #include "common/redelivery.hpp"
 #include "common/signing.hpp"
 #include "switchyard/switchyard.hpp"
@@ -47,8 +48,7 @@ class EventsSource final : public Source {
   struct Shared {
     Settings settings;
     Context* context = nullptr;
-    HttpGate gate;
-    std::atomic<bool> draining{false};
+    intake::Endpoint::Gate running;  // the endpoint's: open while the source runs
     Counter* signature_failures = nullptr;
     intake::ThrottledWarning refusals;
     intake::Redeliveries redeliveries;  // Events API event ids (Slack retries)
@@ -56,7 +56,7 @@ class EventsSource final : public Source {
   static void handle(const std::shared_ptr<Shared>& shared, const HttpRequest& request, HttpReply reply);
 
   std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
-  std::unique_ptr<HttpRoute> route_;
+  intake::Endpoint endpoint_;
 };
 
 }  // namespace switchyard::slack

@@ -4,7 +4,7 @@
 // webhook's token appears nowhere but in the requests.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID, sign as edSign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startEngine, sign, SOURCE_DIR } from './lib/engine.mjs';
@@ -15,6 +15,21 @@ after(async () => { for (const c of cleanups.reverse()) await c(); });
 
 const SECRET = 'discord-e2e-secret';
 const PUSH = JSON.parse(readFileSync(join(SOURCE_DIR, 'pipelines/tests/fixtures/push.json'), 'utf8'));
+
+// A Discord application as the tests play it: its Ed25519 key pair, the public key in the
+// form the source takes, and requests to the engine signed as Discord signs them.
+function discordApplication() {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  return {
+    publicHex: publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex'),
+    post(engine, body, { key = privateKey, age = 0 } = {}) {
+      const ts = String(Math.floor(Date.now() / 1000) - age);
+      const signature = edSign(null, Buffer.from(ts + body), key).toString('hex');
+      return fetch(`${engine.url}/discord`, { method: 'POST', body,
+        headers: { 'content-type': 'application/json', 'x-signature-ed25519': signature, 'x-signature-timestamp': ts } });
+    },
+  };
+}
 
 function pipeline(url) {
   return `name: push-to-discord
@@ -129,16 +144,14 @@ test('a wrong token dead-letters the event with Discord\'s reason, and the token
 });
 
 test('a slash command is verified, deferred at once, and answered by a follow-up message', async () => {
-  const { generateKeyPairSync, sign: edSign } = await import('node:crypto');
-  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-  const publicHex = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex');
+  const app = discordApplication();
   const discord = await startFakeDiscord();
   cleanups.push(discord.close);
   const engine = await startEngine({
     pipelines: {
       bot: `name: bot
 durability: disk
-source: {type: discord.interactions, path: /discord, public_key: ${publicHex}, ephemeral: true}
+source: {type: discord.interactions, path: /discord, public_key: ${app.publicHex}, ephemeral: true}
 sinks:
   - name: followup
     type: discord.webhook
@@ -148,12 +161,7 @@ sinks:
     },
   });
   cleanups.push(() => engine.stop());
-  const send = (body, { key = privateKey, age = 0 } = {}) => {
-    const ts = String(Math.floor(Date.now() / 1000) - age);
-    const signature = edSign(null, Buffer.from(ts + body), key).toString('hex');
-    return fetch(`${engine.url}/discord`, { method: 'POST', body,
-      headers: { 'content-type': 'application/json', 'x-signature-ed25519': signature, 'x-signature-timestamp': ts } });
-  };
+  const send = (body, options) => app.post(engine, body, options);
 
   // Registering the endpoint: Discord PINGs with a good signature and expects 401 for a bad one.
   let res = await send(JSON.stringify({ id: '1', application_id: '1180000000000000000', type: 1, token: 'x', version: 1 }));
@@ -182,9 +190,7 @@ sinks:
 });
 
 test('discord.reply answers a command within its 3 s, and after a deferral as a follow-up', async () => {
-  const { generateKeyPairSync, sign: edSign } = await import('node:crypto');
-  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-  const publicHex = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex');
+  const app = discordApplication();
   const discord = await startFakeDiscord();
   cleanups.push(discord.close);
   // One answer per second per user: a second /ping within the second is delayed past
@@ -193,7 +199,7 @@ test('discord.reply answers a command within its 3 s, and after a deferral as a 
     pipelines: {
       bot: `name: bot
 durability: memory
-source: {type: discord.interactions, path: /discord, public_key: ${publicHex}, reply_within: 1500ms}
+source: {type: discord.interactions, path: /discord, public_key: ${app.publicHex}, reply_within: 1500ms}
 transforms:
   - {type: rate_limit, rate: 1, per: 2s, key: "\${{ payload.member.user.id }}", over_limit: delay}
 sinks:
@@ -212,10 +218,8 @@ sinks:
     const body = JSON.stringify({ id: `11900000000000000${++n}`, application_id: APP, type: 2, token,
       member: { user: { id: '5', username: 'mona' } },
       data: { id: '9', name, type: 1, options: value === undefined ? [] : [{ name: 'text', type: 3, value }] } });
-    const ts = String(Math.floor(Date.now() / 1000));
     const started = Date.now();
-    const res = await fetch(`${engine.url}/discord`, { method: 'POST', body,
-      headers: { 'content-type': 'application/json', 'x-signature-ed25519': edSign(null, Buffer.from(ts + body), privateKey).toString('hex'), 'x-signature-timestamp': ts } });
+    const res = await app.post(engine, body);
     return { status: res.status, body: await res.json(), ms: Date.now() - started };
   };
 
