@@ -165,8 +165,7 @@ class PipelineLoader {
     report(plugin_errors);
     auto templates = std::make_shared<CompiledTemplates>();
     std::vector<TemplateError> template_errors;
-    compile_option_templates(found->decl->options, *options, path, *templates, template_errors, "",
-                             kind == ComponentKind::source ? StringExpressions::refuse : StringExpressions::compile);
+    compile_option_templates(found->decl->options, *options, path, *templates, template_errors);
     for (const auto& e : template_errors) template_error(e.path, e);
     out.templates = std::move(templates);
     auto redacted = std::make_shared<rapidjson::Document>();
@@ -311,16 +310,6 @@ std::vector<PipelineConfig> load_pipelines(const std::filesystem::path& dir,
     out.push_back(std::move(pipeline));
   }
   return out;
-}
-
-Status check_expressions_used(const ComponentConfig& component) {
-  if (!component.templates) return {};
-  const auto unused = component.templates->unused_string_templates();
-  if (unused.empty()) return {};
-  std::string names;
-  for (const auto& path : unused) names += (names.empty() ? "'" : ", '") + path + "'";
-  return invalid_config(component.location + ": " + component.type + " reads option " + names +
-                        " once as plain text; ${{ }} there would never be evaluated");
 }
 
 }  // namespace switchyard::config

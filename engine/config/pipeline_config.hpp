@@ -30,16 +30,11 @@ struct ComponentConfig {
   std::string name;      ///< Unique within the pipeline; defaults to the type.
   std::string location;  ///< "file:line:col" of its entry, for messages.
   std::shared_ptr<const rapidjson::Document> options;
-  /// The compiled templates of its template and condition options, and of ${{ }} in its
-  /// string options (sinks and transforms).
+  /// The compiled templates of its template and condition options.
   std::shared_ptr<const CompiledTemplates> templates;
   /// The options with secrets replaced, safe for logs and the admin API.
   std::shared_ptr<const rapidjson::Document> redacted;
 };
-
-/// To call after the component's configure(): an error when one of its string options holds
-/// ${{ }} that the component read as plain text, so the expression would never be evaluated.
-Status check_expressions_used(const ComponentConfig& component);
 
 /// Retry policy of a sink (contract section 7).
 struct RetryPolicy {

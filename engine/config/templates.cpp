@@ -173,23 +173,11 @@ std::shared_ptr<const Template> compile_condition_template(const rapidjson::Valu
 
 const Template* CompiledTemplates::find(std::string_view path) const {
   auto it = templates_.find(path);
-  if (it == templates_.end()) return nullptr;
-  it->second.asked.store(true, std::memory_order_relaxed);
-  return it->second.compiled.get();
+  return it == templates_.end() ? nullptr : it->second.get();
 }
 
-void CompiledTemplates::add(std::string path, std::shared_ptr<const Template> t, bool from_string) {
-  Entry& e = templates_[std::move(path)];
-  e.compiled = std::move(t);
-  e.from_string = from_string;
-}
-
-std::vector<std::string> CompiledTemplates::unused_string_templates() const {
-  std::vector<std::string> out;
-  for (const auto& [path, e] : templates_) {
-    if (e.from_string && !e.asked.load(std::memory_order_relaxed)) out.push_back(path);
-  }
-  return out;
+void CompiledTemplates::add(std::string path, std::shared_ptr<const Template> t) {
+  templates_[std::move(path)] = std::move(t);
 }
 
 namespace {
@@ -212,27 +200,41 @@ TemplateError withheld(TemplateError error) {
   return error;
 }
 
-// ${{ }} inside one string of a plain string option.
-void compile_string(const rapidjson::Value& value, const std::string& prefix, const std::string& rel,
-                    bool secret, StringExpressions strings, CompiledTemplates& out,
-                    std::vector<TemplateError>& errors) {
+// One string of a text template (text_template, an item of template_list or template_map).
+void compile_text(const rapidjson::Value& value, const std::string& prefix, const std::string& rel, bool secret,
+                  CompiledTemplates& out, std::vector<TemplateError>& errors) {
+  if (!value.IsString()) return;
+  TemplateError error;
+  if (auto t = compile_template(value, false, error)) {
+    out.add(rel, std::move(t));
+  } else {
+    report(prefix, rel, secret ? withheld(std::move(error)) : std::move(error), errors);
+  }
+}
+
+// A plain string option is read once, as text: ${{ }} there would never be evaluated.
+void refuse_expression(const rapidjson::Value& value, const std::string& prefix, const std::string& rel,
+                       std::vector<TemplateError>& errors) {
   if (!value.IsString()) return;
   const std::string_view text(value.GetString(), value.GetStringLength());
   const auto at = text.find("${{");
   if (at == std::string_view::npos) return;
-  if (strings == StringExpressions::refuse) {
-    report(prefix, rel,
-           TemplateError{"", at,
-                         "a source reads its options once at start, with no event: ${{ }} is "
-                         "evaluated only in transforms and sinks (use ${VAR} for environment variables)"},
-           errors);
-    return;
-  }
-  TemplateError error;
-  if (auto t = compile_template(value, false, error)) {
-    out.add(rel, std::move(t), /*from_string=*/true);
-  } else {
-    report(prefix, rel, secret ? withheld(std::move(error)) : std::move(error), errors);
+  report(prefix, rel,
+         TemplateError{"", at,
+                       "this option is plain text, read once: it takes no ${{ }} expressions (templates are "
+                       "declared as such in `plugins describe`; ${VAR} reads an environment variable)"},
+         errors);
+}
+
+// Calls `each(item, path)` for a string, the items of a list or the values of a map.
+template <class F>
+void each_string(const rapidjson::Value& value, const std::string& rel, F&& each) {
+  if (value.IsString()) {
+    each(value, rel);
+  } else if (value.IsArray()) {
+    for (rapidjson::SizeType i = 0; i < value.Size(); ++i) each(value[i], rel + "[" + std::to_string(i) + "]");
+  } else if (value.IsObject()) {
+    for (const auto& m : value.GetObject()) each(m.value, rel + "." + m.name.GetString());
   }
 }
 
@@ -240,8 +242,7 @@ void compile_string(const rapidjson::Value& value, const std::string& prefix, co
 
 void compile_option_templates(std::span<const OptionSpec> schema, const rapidjson::Value& values,
                               const std::string& prefix, CompiledTemplates& out,
-                              std::vector<TemplateError>& errors, const std::string& relative,
-                              StringExpressions strings) {
+                              std::vector<TemplateError>& errors, const std::string& relative) {
   if (!values.IsObject()) return;
   for (const auto& spec : schema) {
     auto it = values.FindMember(spec.name);
@@ -250,27 +251,22 @@ void compile_option_templates(std::span<const OptionSpec> schema, const rapidjso
     const rapidjson::Value& value = it->value;
     switch (spec.type) {
       case OptionType::object:
-        compile_option_templates(spec.children, value, prefix, out, errors, rel + ".", strings);
+        compile_option_templates(spec.children, value, prefix, out, errors, rel + ".");
         continue;
       case OptionType::string:
-        compile_string(value, prefix, rel, spec.secret, strings, out, errors);
-        continue;
       case OptionType::string_list:
-        if (value.IsArray()) {
-          for (rapidjson::SizeType i = 0; i < value.Size(); ++i) {
-            compile_string(value[i], prefix, rel + "[" + std::to_string(i) + "]", spec.secret, strings, out,
-                           errors);
-          }
-        }
-        continue;
       case OptionType::string_map:
-        if (value.IsObject()) {
-          for (const auto& m : value.GetObject()) {
-            compile_string(m.value, prefix, rel + "." + m.name.GetString(), spec.secret, strings, out, errors);
-          }
-        }
+        each_string(value, rel, [&](const rapidjson::Value& v, const std::string& path) {
+          refuse_expression(v, prefix, path, errors);
+        });
         continue;
       case OptionType::text_template:
+      case OptionType::template_list:
+      case OptionType::template_map:
+        each_string(value, rel, [&](const rapidjson::Value& v, const std::string& path) {
+          compile_text(v, prefix, path, spec.secret, out, errors);
+        });
+        continue;
       case OptionType::json_template:
       case OptionType::condition:
         break;
@@ -278,9 +274,8 @@ void compile_option_templates(std::span<const OptionSpec> schema, const rapidjso
         continue;
     }
     TemplateError error;
-    auto t = spec.type == OptionType::condition
-                 ? compile_condition_template(value, error)
-                 : compile_template(value, spec.type == OptionType::json_template, error);
+    auto t = spec.type == OptionType::condition ? compile_condition_template(value, error)
+                                                : compile_template(value, true, error);
     if (!t) {
       report(prefix, rel, spec.secret ? withheld(std::move(error)) : std::move(error), errors);
       continue;

@@ -70,8 +70,7 @@ Status build_stage(Stage& stage, const config::ComponentConfig& config, std::str
   return guarded(stage.label, "configure", [&]() -> Status {
     stage.component = config.decl->create();
     if (!stage.component) return permanent("factory returned nothing");
-    if (Status s = stage.component->configure(*stage.options, *stage.context); !s) return s;
-    return config::check_expressions_used(config);
+    return stage.component->configure(*stage.options, *stage.context);
   });
 }
 

@@ -17,9 +17,9 @@ using Alloc = rapidjson::Document::AllocatorType;
 using std::chrono::milliseconds;
 
 constexpr std::array<OptionSpec, 8> kOwnOptions = {{
-    {.name = "url", .type = OptionType::string, .required = true,
+    {.name = "url", .type = OptionType::text_template, .required = true,
      .description = "The channel's webhook URL (Server Settings → Integrations → Webhooks). It "
-                    "holds the webhook's token. May hold ${{ }} expressions, evaluated per event.",
+                    "holds the webhook's token.",
      .example = "${DISCORD_WEBHOOK_URL}", .secret = true},
     {.name = "content", .type = OptionType::text_template, .default_value = "",
      .description = "Message text (Markdown). Longer than Discord's 2,000 characters, it is "

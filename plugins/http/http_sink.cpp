@@ -15,9 +15,8 @@ constexpr const char* kMethods[] = {"POST", "PUT", "PATCH"};
 constexpr const char* kFormats[] = {"cloudevent", "data"};
 
 constexpr std::array<OptionSpec, 5> kOwnOptions = {{
-    {.name = "url", .type = OptionType::string, .required = true,
-     .description = "Endpoint the events are sent to (http:// or https://); may hold ${{ }} "
-                    "expressions, evaluated per event.",
+    {.name = "url", .type = OptionType::text_template, .required = true,
+     .description = "Endpoint the events are sent to (http:// or https://).",
      .example = "https://example.com/hooks/${{ payload.repository.name }}"},
     {.name = "method", .type = OptionType::string, .default_value = "POST",
      .description = "HTTP method.", .choices = kMethods},
@@ -28,9 +27,8 @@ constexpr std::array<OptionSpec, 5> kOwnOptions = {{
      .description = "Without body: cloudevent sends the structured CloudEvents JSON "
                     "(application/cloudevents+json), data sends the payload alone.",
      .choices = kFormats},
-    {.name = "headers", .type = OptionType::string_map,
-     .description = "Extra request headers (e.g. Authorization); values may hold ${{ }} "
-                    "expressions. Redacted in logs and the admin API.",
+    {.name = "headers", .type = OptionType::template_map,
+     .description = "Extra request headers (e.g. Authorization). Redacted in logs and the admin API.",
      .example = "{Authorization: \"Bearer ${TOKEN}\"}", .secret = true},
 }};
 constexpr auto kOptions = http_options::with_client_options(kOwnOptions);

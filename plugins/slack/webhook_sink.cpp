@@ -12,9 +12,9 @@ using Alloc = rapidjson::Document::AllocatorType;
 using std::chrono::milliseconds;
 
 constexpr std::array<OptionSpec, 9> kOwnOptions = {{
-    {.name = "url", .type = OptionType::string, .required = true,
+    {.name = "url", .type = OptionType::text_template, .required = true,
      .description = "The incoming webhook's URL (https://hooks.slack.com/services/...). It holds "
-                    "the webhook's secret. May hold ${{ }} expressions, evaluated per event.",
+                    "the webhook's secret.",
      .example = "${SLACK_WEBHOOK_URL}", .secret = true},
     {.name = "text", .type = OptionType::text_template, .default_value = "",
      .description = "Message text (Slack mrkdwn); with blocks, the notification's text. Longer "

@@ -21,6 +21,10 @@ class TemplateSet;
 class TextOption;
 
 /// The type of an option; the normalized value a component reads is noted for each.
+/// Templates are their own types: only text_template, template_list, template_map,
+/// json_template and condition options may hold ${{ }} (the engine compiles them once at
+/// load); a plain string option holding ${{ }} is a load error, since its component reads
+/// it once as text.
 enum class OptionType {
   string,         ///< A string. Scalars are accepted and converted.
   integer,        ///< A signed 64-bit integer.
@@ -32,7 +36,9 @@ enum class OptionType {
   string_map,     ///< A map of string to string (headers, column mappings).
   object,         ///< A nested map validated against `children`.
   json,           ///< Any YAML value, taken as JSON.
-  text_template,  ///< A string that may contain ${{ }} expressions.
+  text_template,  ///< A string that may contain ${{ }} expressions, rendered per event.
+  template_list,  ///< A list of text templates; a single string is accepted as a list of one.
+  template_map,   ///< A map of string to text template (headers, column mappings).
   json_template,  ///< Any YAML value whose strings may contain ${{ }} expressions.
   condition,      ///< true, false or a "${{ expression }}" tested for GitHub truthiness.
 };
@@ -72,6 +78,8 @@ inline const char* to_string(OptionType type) {
     case OptionType::object: return "object";
     case OptionType::json: return "json";
     case OptionType::text_template: return "template";
+    case OptionType::template_list: return "list of templates";
+    case OptionType::template_map: return "map of templates";
     case OptionType::json_template: return "json template";
     case OptionType::condition: return "condition";
   }
@@ -158,16 +166,14 @@ class Options {
     return Options(v && v->IsObject() ? *v : kEmpty, children, templates_,
                    prefix_ + std::string(name) + ".");
   }
-  /// The compiled template of a text_template or json_template option; nullptr when the
-  /// option is absent (or when no engine compiled templates, as in a bare unit test).
+  /// The compiled template of a text_template, json_template or condition option; nullptr
+  /// when the option is absent (or when no engine compiled templates, as in a bare unit test).
   inline const Template* template_of(std::string_view name) const;
-  /// A string option of a sink or transform, rendered per event: it may hold ${{ }}
-  /// expressions. A component that reads a string option with string() instead takes it as
-  /// plain text, and the engine refuses expressions there (they would never be evaluated).
+  /// A text_template option, rendered per event (its literal text when nothing compiled it).
   inline TextOption text(std::string_view name) const;
-  /// The items of a string_list option, each of which may hold ${{ }} expressions.
+  /// The items of a template_list option, each rendered per event.
   inline std::vector<TextOption> texts(std::string_view name) const;
-  /// The entries of a string_map option (e.g. headers), whose values may hold ${{ }}.
+  /// The entries of a template_map option (e.g. headers), whose values are rendered per event.
   inline std::vector<std::pair<std::string_view, TextOption>> text_map(std::string_view name) const;
   /// All normalized values as one JSON object.
   const rapidjson::Value& values() const { return *values_; }

@@ -1,9 +1,9 @@
 #pragma once
-// Compiled templates and conditions. The engine compiles every option declared as
-// text_template or json_template, every `if:`, and ${{ }} inside the plain string options
-// of sinks and transforms once at load — `${{ }}` expressions
-// with GitHub Actions semantics — and a component evaluates them per event through these
-// interfaces. Syntax errors are load-time errors with file, line and column.
+// Compiled templates and conditions. The engine compiles every option declared as a
+// template (text_template, template_list, template_map, json_template, condition) and every
+// `if:` once at load — `${{ }}` expressions with GitHub Actions semantics — and a component
+// evaluates them per event through these interfaces. Syntax errors are load-time errors
+// with file, line and column.
 
 #include <rapidjson/document.h>
 
@@ -37,9 +37,9 @@ class Template {
   }
 };
 
-/// A string option of a sink or transform as written, with the template the engine compiled
-/// when it holds ${{ }} expressions: Options::text("url") in configure(), render() per
-/// event. Borrowed, like Options: valid for the component's lifetime.
+/// A text_template option (or an item of a template_list / template_map) as written, with
+/// the template the engine compiled from it: Options::text("url") in configure(), render()
+/// per event. Borrowed, like Options: valid for the component's lifetime.
 class TextOption {
  public:
   TextOption() = default;

@@ -240,6 +240,7 @@ class StringExpressionsTest : public ::testing::Test {
   void SetUp() override {
     std::string error;
     ASSERT_TRUE(registry_.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-core.so", error)) << error;
+    ASSERT_TRUE(registry_.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-http.so", error)) << error;
   }
   bool load(const std::string& yaml, PipelineConfig& config, std::string& errors) {
     const auto file = dir_.write("p.yaml", yaml);
@@ -252,25 +253,17 @@ class StringExpressionsTest : public ::testing::Test {
   test::TempDir dir_;
 };
 
-TEST_F(StringExpressionsTest, SinkStringOptionsAreCompiledAndErrorsPointInsideTheString) {
+TEST_F(StringExpressionsTest, APlainStringOptionHoldingAnExpressionIsALoadErrorAtItsColumn) {
+  // The file sink declares `path` as plain text: it is read once, the expression would never run.
   PipelineConfig config;
   std::string errors;
-  ASSERT_TRUE(load(kFileSinkWithExpression, config, errors)) << errors;
-  ASSERT_TRUE(config.sinks[0].templates);
-  EXPECT_NE(config.sinks[0].templates->unused_string_templates().size(), 0u);
-
-  PipelineConfig bad;
-  errors.clear();
-  EXPECT_FALSE(load(R"(source: {type: generate}
-sinks:
-  - type: file
-    path: "/tmp/${{ payload.repo ==  }}.log"
-)", bad, errors));
-  EXPECT_NE(errors.find("p.yaml:4:"), std::string::npos) << errors;
-  EXPECT_NE(errors.find("sinks[0].path: "), std::string::npos) << errors;
+  EXPECT_FALSE(load(kFileSinkWithExpression, config, errors));
+  EXPECT_NE(errors.find("p.yaml:4:17: sinks[0].path: this option is plain text, read once: it takes no ${{ }}"),
+            std::string::npos)
+      << errors;
 }
 
-TEST_F(StringExpressionsTest, SourcesRefuseExpressionsInStringOptionsWithTheirPosition) {
+TEST_F(StringExpressionsTest, SourceStringOptionsRefuseExpressionsTheSameWay) {
   PipelineConfig config;
   std::string errors;
   EXPECT_FALSE(load(R"(source:
@@ -278,24 +271,31 @@ TEST_F(StringExpressionsTest, SourcesRefuseExpressionsInStringOptionsWithTheirPo
   event_type: "ci.${{ payload.kind }}"
 sinks: [{type: stdout}]
 )", config, errors));
-  EXPECT_NE(errors.find("p.yaml:3:19: source.event_type: a source reads its options once at start"),
-            std::string::npos)
-      << errors;
+  EXPECT_NE(errors.find("p.yaml:3:19: source.event_type: this option is plain text"), std::string::npos) << errors;
 }
 
-TEST_F(StringExpressionsTest, AComponentThatReadsTheOptionAsPlainTextIsRefusedAtStart) {
+TEST_F(StringExpressionsTest, TemplateOptionsAreCompiledAndErrorsPointInsideTheString) {
   PipelineConfig config;
   std::string errors;
-  ASSERT_TRUE(load(kFileSinkWithExpression, config, errors)) << errors;
-  // The file sink reads `path` once with Options::string(): the expression would never run.
-  const Status unused = check_expressions_used(config.sinks[0]);
-  ASSERT_FALSE(unused);
-  EXPECT_NE(unused.error().message.find("p.yaml:3:5: file reads option 'path' once as plain text"),
-            std::string::npos)
-      << unused.error().message;
-  // Once asked for (as a component using Options::text() does), it is fine.
-  ASSERT_NE(config.sinks[0].templates->find("path"), nullptr);
-  EXPECT_TRUE(check_expressions_used(config.sinks[0]));
+  ASSERT_TRUE(load(R"(source: {type: generate}
+sinks:
+  - type: http
+    url: "https://example.com/${{ payload.repo }}"
+    headers: {X-Repo: "${{ payload.repo }}"}
+)", config, errors)) << errors;
+  ASSERT_TRUE(config.sinks[0].templates);
+  EXPECT_NE(config.sinks[0].templates->find("url"), nullptr);
+  EXPECT_NE(config.sinks[0].templates->find("headers.X-Repo"), nullptr);
+
+  PipelineConfig bad;
+  errors.clear();
+  EXPECT_FALSE(load(R"(source: {type: generate}
+sinks:
+  - type: http
+    url: "https://example.com/${{ payload.repo ==  }}"
+)", bad, errors));
+  EXPECT_NE(errors.find("p.yaml:4:"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("sinks[0].url: "), std::string::npos) << errors;
 }
 
 }  // namespace
@@ -306,8 +306,8 @@ namespace {
 
 TEST(OptionTemplates, ErrorsInSecretOptionsKeepThePositionButNotTheText) {
   static constexpr OptionSpec kSchema[] = {
-      {.name = "token", .type = OptionType::string, .secret = true},
-      {.name = "label", .type = OptionType::string},
+      {.name = "token", .type = OptionType::text_template, .secret = true},
+      {.name = "label", .type = OptionType::text_template},
   };
   rapidjson::Document values;
   values.Parse(R"({"token": "Bearer ${{ hunter2secret(1) }}", "label": "${{ hunter3name(1) }}"})");
@@ -320,6 +320,26 @@ TEST(OptionTemplates, ErrorsInSecretOptionsKeepThePositionButNotTheText) {
   EXPECT_EQ(errors[0].message.find("hunter2secret"), std::string::npos) << errors[0].message;
   EXPECT_NE(errors[0].message.find("withheld"), std::string::npos);
   EXPECT_NE(errors[1].message.find("hunter3name"), std::string::npos) << "other options say what is wrong";
+}
+
+TEST(OptionTemplates, ListAndMapTemplatesCompileEachItemUnderItsOwnPath) {
+  static constexpr OptionSpec kSchema[] = {
+      {.name = "to", .type = OptionType::template_list},
+      {.name = "headers", .type = OptionType::template_map},
+      {.name = "tags", .type = OptionType::string_list},
+  };
+  rapidjson::Document values;
+  values.Parse(R"({"to": ["ops@example.com", "${{ payload.email }}"], "headers": {"X-Id": "${{ event.id }}"},
+                   "tags": ["a", "b${{ 1 }}"]})");
+  CompiledTemplates out;
+  std::vector<TemplateError> errors;
+  compile_option_templates(kSchema, values, "sinks[0]", out, errors);
+  EXPECT_NE(out.find("to[0]"), nullptr);
+  EXPECT_NE(out.find("to[1]"), nullptr);
+  EXPECT_NE(out.find("headers.X-Id"), nullptr);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].path, "sinks[0].tags[1]");
+  EXPECT_EQ(errors[0].offset, 1u);
 }
 
 }  // namespace

@@ -170,7 +170,8 @@ inline void normalize_value(const OptionSpec& spec, const rapidjson::Value& in,
       out.SetUint64(*s);
       return;
     }
-    case OptionType::string_list: {
+    case OptionType::string_list:
+    case OptionType::template_list: {
       out.SetArray();
       if (in.IsString()) {
         out.PushBack(rapidjson::Value(in, alloc), alloc);
@@ -189,7 +190,8 @@ inline void normalize_value(const OptionSpec& spec, const rapidjson::Value& in,
       }
       return;
     }
-    case OptionType::string_map: {
+    case OptionType::string_map:
+    case OptionType::template_map: {
       if (!in.IsObject()) return fail("a map of strings");
       out.SetObject();
       for (const auto& m : in.GetObject()) {
