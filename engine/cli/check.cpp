@@ -16,6 +16,7 @@
 #include "http/server.hpp"
 #include "runtime/component_context.hpp"
 #include "runtime/io.hpp"
+#include "runtime/replies.hpp"
 
 namespace switchyard::cli {
 namespace {
@@ -80,7 +81,8 @@ Status check_component(const ComponentDecl& decl, runtime::Io& io, runtime::Serv
   }
   CountingEmitter emitter;
   runtime::Strand strand = io.make_strand();
-  runtime::ComponentContext context("check", decl.type, strand, services, emitter, false);
+  runtime::PipelineReplies replies(io.make_strand());
+  runtime::ComponentContext context("check", decl.type, strand, services, emitter, replies, false);
   Options options(values, decl.options, &templates);
   std::unique_ptr<Component> component;
   if (Status s = step(strand, "create", [&]() -> Status {

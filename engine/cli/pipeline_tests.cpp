@@ -15,6 +15,7 @@
 #include "http/server.hpp"
 #include "runtime/component_context.hpp"
 #include "runtime/io.hpp"
+#include "runtime/replies.hpp"
 #include "runtime/state_store.hpp"
 
 namespace switchyard::cli {
@@ -182,6 +183,7 @@ class TestFile {
     runtime::RefusingEmitter emitter;
     runtime::Services services{io_, store, server_};
     runtime::Strand strand = io_.make_strand();
+    runtime::PipelineReplies replies(io_.make_strand());
     struct Stage {
       std::unique_ptr<runtime::ComponentContext> context;
       std::unique_ptr<Options> options;
@@ -191,7 +193,7 @@ class TestFile {
     for (const auto& t : pipeline_.transforms) {
       Stage s;
       s.context = std::make_unique<runtime::ComponentContext>(pipeline_.name, t.name, strand, services, emitter,
-                                                               /*durable_state=*/false);
+                                                               replies, /*durable_state=*/false);
       s.options = std::make_unique<Options>(*t.options, t.decl->options, t.templates.get());
       s.component = t.decl->create();
       Status st = runtime::run_on(strand, [&] { return s.component->configure(*s.options, *s.context); });

@@ -38,18 +38,5 @@ class Registry {
   std::unique_ptr<Impl> impl_;
 };
 
-/// The engine's own metric names (contract section 11).
-namespace names {
-inline constexpr const char* kReceived = "switchyard_events_received_total";
-inline constexpr const char* kDelivered = "switchyard_events_delivered_total";
-inline constexpr const char* kFailures = "switchyard_delivery_failures_total";
-inline constexpr const char* kLatency = "switchyard_delivery_latency_seconds";
-inline constexpr const char* kSignatureFailures = "switchyard_signature_failures_total";
-inline constexpr const char* kQueueDepth = "switchyard_queue_depth";
-inline constexpr const char* kDlqEvents = "switchyard_dlq_events";
-inline constexpr const char* kWebsocketConnections = "switchyard_websocket_connections";
-inline constexpr const char* kReloads = "switchyard_reloads_total";
-inline constexpr const char* kBuildInfo = "switchyard_build_info";
-}  // namespace names
 
 }  // namespace switchyard::metrics

@@ -50,13 +50,14 @@ class PipelineRoutes final : public HttpRoutes {
 class ComponentContext final : public Context {
  public:
   ComponentContext(std::string pipeline, std::string component, Strand strand,
-                   Services& services, Emitter& emitter, bool durable_state)
+                   Services& services, Emitter& emitter, Replies& replies, bool durable_state)
       : pipeline_(std::move(pipeline)),
         component_(std::move(component)),
         logger_(pipeline_ + "/" + component_),
         executor_(std::move(strand)),
         state_(services.state, pipeline_ + "/" + component_ + "/", durable_state),
         emitter_(emitter),
+        replies_(replies),
         services_(services),
         routes_(services.routes, pipeline_),
         metrics_((services.metrics ? *services.metrics : unscraped_metrics()).scoped(pipeline_, component_)) {}
@@ -72,6 +73,7 @@ class ComponentContext final : public Context {
     return http::make_client(services_.io, executor_, logger_, options);
   }
   Metrics& metrics() override { return *metrics_; }
+  Replies& replies() override { return replies_; }
   const Strand& strand() const { return executor_.strand(); }
   /// Drops tasks the component posted but that have not run yet; call after stop().
   void close() { executor_.close(); }
@@ -83,6 +85,7 @@ class ComponentContext final : public Context {
   StrandExecutor executor_;
   ScopedStateStore state_;
   Emitter& emitter_;
+  Replies& replies_;
   Services& services_;
   PipelineRoutes routes_;
   std::unique_ptr<Metrics> metrics_;

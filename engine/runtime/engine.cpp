@@ -208,8 +208,8 @@ void Engine::retire(const std::string& name, std::shared_ptr<Pipeline> old, std:
   auto task = std::async(std::launch::async, [before, old, next, timeout, last_seq] {
                 if (before.valid()) before.wait();
                 if (old) {
-                  // Requests already inside the old version's handlers finish emitting into it first.
-                  std::this_thread::sleep_for(std::chrono::milliseconds(25));
+                  // The old version's source drains first: an HTTP source waits there for the
+                  // requests already inside its handlers, so their events are in before it stops.
                   auto drained = std::make_shared<std::promise<void>>();
                   auto future = drained->get_future();
                   auto finish = [drained] { drained->set_value(); };

@@ -17,6 +17,7 @@
 #include "runtime/component_context.hpp"
 #include "runtime/event_tap.hpp"
 #include "runtime/io.hpp"
+#include "runtime/replies.hpp"
 
 namespace switchyard::runtime {
 
@@ -61,11 +62,11 @@ Status guarded(const std::string& label, const char* what, F&& call) {
 
 Status build_stage(Stage& stage, const config::ComponentConfig& config, std::string label,
                    const config::PipelineConfig& pipeline, Strand strand, Services& services,
-                   Emitter& emitter) {
+                   Emitter& emitter, Replies& replies) {
   stage.config = &config;
   stage.label = std::move(label);
   stage.context = std::make_unique<ComponentContext>(pipeline.name, config.name, std::move(strand), services,
-                                                     emitter, pipeline.durability == config::Durability::disk);
+                                                     emitter, replies, pipeline.durability == config::Durability::disk);
   stage.options = std::make_unique<Options>(*config.options, config.decl->options, config.templates.get());
   return guarded(stage.label, "configure", [&]() -> Status {
     stage.component = config.decl->create();
@@ -353,7 +354,7 @@ class PipelineRuntime final : public Pipeline,
       : config_(std::move(config)), io_(services.io), state_(services), journal_(services.journal),
         durable_(journal_ && config_->durability == config::Durability::disk),
         strand_(services.io.make_strand()), source_strand_(services.io.make_strand()),
-        log_(log::make(config_->name)) {}
+        replies_(services.io.make_strand()), log_(log::make(config_->name)) {}
 
   // --- Pipeline ---
   Status build() override {
@@ -362,7 +363,7 @@ class PipelineRuntime final : public Pipeline,
       auto runner = std::make_unique<SinkRunner>(*this, c.sinks[i], strand_);
       if (Status s = build_stage(runner->stage, c.sinks[i],
                                  "sinks[" + std::to_string(i) + "] '" + c.sinks[i].name + "'",
-                                 c, strand_, state_, refusing_);
+                                 c, strand_, state_, refusing_, replies_);
           !s) {
         return s;
       }
@@ -373,13 +374,14 @@ class PipelineRuntime final : public Pipeline,
       Stage stage;
       if (Status s = build_stage(stage, c.transforms[i],
                                  "transforms[" + std::to_string(i) + "] '" + c.transforms[i].name + "'",
-                                 c, strand_, state_, refusing_);
+                                 c, strand_, state_, refusing_, replies_);
           !s) {
         return s;
       }
       transforms_.push_back(std::move(stage));
     }
-    Status s = build_stage(source_, c.source, "source '" + c.source.name + "'", c, source_strand_, state_, *this);
+    Status s = build_stage(source_, c.source, "source '" + c.source.name + "'", c, source_strand_, state_, *this,
+                           replies_);
     if (s) received_metric_ = &source_.context->metrics().counter(metrics::names::kReceived, kReceivedHelp);
     return s;
   }
@@ -456,6 +458,7 @@ class PipelineRuntime final : public Pipeline,
         if (sink->stage.component) stop_stage(sink->stage);
       }
     });
+    replies_.close();  // no sink answers any more: the source's fallback answers go out
     // Dead-letter replays this memory pipeline held and did not deliver go back to the DLQ's
     // queue (its sinks deliver nothing from here on).
     if (journal_ && attached_ && !durable_) journal_->requeue_replays(key_.token);
@@ -838,6 +841,7 @@ class PipelineRuntime final : public Pipeline,
   bool hold_ = false;  // hot reload: sinks wait for release()
   Strand strand_;         // transforms, sinks and the queues between them
   Strand source_strand_;  // the source's own callbacks
+  PipelineReplies replies_;  // requests the source parked for a reply sink
   std::shared_ptr<spdlog::logger> log_;
   RefusingEmitter refusing_;
 

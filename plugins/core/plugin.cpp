@@ -5,6 +5,7 @@
 #include "filter/filter.hpp"
 #include "map/map.hpp"
 #include "rate_limit/rate_limit.hpp"
+#include "reply/reply.hpp"
 #include "generate/generate.hpp"
 #include "sanitize/sanitize.hpp"
 #include "stdout/stdout_sink.hpp"
@@ -16,6 +17,7 @@ const switchyard::ComponentDecl kComponents[] = {
     switchyard::core::kStdoutDecl,
     switchyard::core::kFileDecl,
     switchyard::core::kBlackholeDecl,
+    switchyard::core::kReplyDecl,
     switchyard::core::kSanitizeDecl,
     switchyard::core::kFilterDecl,
     switchyard::core::kMapDecl,

@@ -5,7 +5,6 @@
 #include <charconv>
 
 #include "common/json_limits.hpp"
-#include "pending_replies.hpp"
 
 namespace switchyard::discord {
 namespace {
@@ -25,19 +24,19 @@ constexpr OptionSpec kOptions[] = {
     {.name = "ephemeral", .type = OptionType::boolean, .default_value = "false",
      .description = "Deferred answers to commands are seen only by the user who ran them."},
     {.name = "reply_within", .type = OptionType::duration, .default_value = "0s",
-     .description = "How long a slash command waits for the pipeline's discord.reply sink to "
-                    "answer it (Discord allows 3 s; 2s leaves room for the network). Past it, "
-                    "or with 0, the command is answered \"thinking…\" and discord.reply sends "
-                    "a follow-up. Use durability: memory for answers this quick."},
+     .description = "How long a slash command waits for the pipeline's answer from discord.reply "
+                    "(or a reply sink giving a Discord message: {content: ...}). Discord allows 3 s; "
+                    "2s leaves room for the network. Past it, or with 0, the command is answered "
+                    "\"thinking…\" and discord.reply sends a follow-up. Use durability: memory "
+                    "for answers this quick."},
     {.name = "max_body", .type = OptionType::size, .default_value = "1MiB",
      .description = "Largest request accepted."},
 };
 
 // Interaction types and callback types (discord.com/developers/docs/interactions/receiving-and-responding).
 constexpr int kPing = 1, kCommand = 2, kComponent = 3, kAutocomplete = 4, kModal = 5;
-constexpr int kPong = 1, kDeferredMessage = 5, kDeferredUpdate = 6, kAutocompleteResult = 8;
+constexpr int kPong = 1, kChannelMessage = 4, kDeferredMessage = 5, kDeferredUpdate = 6, kAutocompleteResult = 8;
 constexpr int kEphemeralFlag = 1 << 6;
-constexpr milliseconds kSweep{50};  // how often parked commands are checked for their time
 
 std::optional<std::array<unsigned char, 64>> parse_signature(std::string_view hex) {
   std::array<unsigned char, 64> out{};
@@ -107,83 +106,44 @@ std::optional<std::string> refuse(const PublicKey& key, std::optional<std::strin
 
 Status InteractionsSource::configure(const Options& options, Context& context) {
   if (sodium_init() < 0) return invalid_config("libsodium could not be initialised");
-  Shared& s = *shared_;
-  s.context = &context;
-  s.signature_failures = &context.metrics().counter(
-      "switchyard_signature_failures_total", "Requests refused because their signature was missing or wrong.");
-  s.path = options.string("path");
-  if (s.path.empty() || s.path.front() != '/') return invalid_config("path: must start with '/'");
+  auto p = std::make_shared<InteractionsProtocol>();
+  intake::EndpointOptions endpoint{.path = std::string(options.string("path")), .max_body = options.size("max_body")};
+  if (endpoint.path.empty() || endpoint.path.front() != '/') return invalid_config("path: must start with '/'");
   const auto key = parse_public_key(options.string("public_key"));
   if (!key) return invalid_config("public_key: must be the application's public key, 64 hex digits");
-  s.key = *key;
-  s.max_age = options.duration("max_age");
-  if (s.max_age <= milliseconds(0) || s.max_age > std::chrono::hours(1)) {
+  p->key = *key;
+  p->max_age = options.duration("max_age");
+  if (p->max_age <= milliseconds(0) || p->max_age > std::chrono::hours(1)) {
     return invalid_config("max_age: must be more than 0 and at most 1h (it is the replay window)");
   }
-  s.ephemeral = options.boolean("ephemeral", false);
-  s.reply_within = options.duration("reply_within");
-  if (s.reply_within > milliseconds(2900)) {
+  p->ephemeral = options.boolean("ephemeral", false);
+  p->reply_within = options.duration("reply_within");
+  if (p->reply_within > milliseconds(2900)) {
     return invalid_config("reply_within: at most 2900ms (Discord drops interactions not answered within 3 s)");
   }
-  s.max_body = options.size("max_body");
+  endpoint_.configure(context, std::move(p), std::move(endpoint));
   return {};
 }
 
-Status InteractionsSource::start() {
-  if (Status s = endpoint_.open(*shared_->context, "POST", shared_->path, shared_->max_body,
-                                [shared = shared_](const HttpRequest& request, HttpReply reply) {
-                                  handle(shared, request, std::move(reply));
-                                });
-      !s) {
-    return s;
-  }
-  running_ = true;
-  if (shared_->reply_within > milliseconds(0)) {
-    sweeper_ = shared_->context->executor().make_timer();
-    sweep();
-  }
-  return {};
-}
-
-void InteractionsSource::sweep() {
-  if (!running_) return;
-  PendingReplies::instance().expire(shared_.get());
-  sweeper_->expires_after(kSweep, [this] { sweep(); });
-}
-
-void InteractionsSource::drain(std::function<void()> done) {
-  endpoint_.drain();
-  done();
-}
-
-void InteractionsSource::stop() {
-  running_ = false;
-  sweeper_.reset();
-  endpoint_.close();
-  PendingReplies::instance().expire(shared_.get(), true);
-}
-
-void InteractionsSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequest& request, HttpReply reply) {
-  Context& context = *shared->context;
+std::optional<std::string> InteractionsProtocol::verify(const HttpRequest& request) const {
   // Discord sends deliberately bad signatures when the endpoint is registered, and expects 401.
-  if (auto why = refuse(shared->key, request.headers.get("X-Signature-Ed25519"),
-                        request.headers.get("X-Signature-Timestamp"), request.body,
-                        std::chrono::system_clock::now(), shared->max_age)) {
-    shared->signature_failures->inc();
-    shared->refusals.warn(context.logger(), "refused a request from " + std::string(request.remote) + ": " + *why);
-    return reply(HttpResponse::error(401, *why));
-  }
+  return refuse(key, request.headers.get("X-Signature-Ed25519"), request.headers.get("X-Signature-Timestamp"),
+                request.body, std::chrono::system_clock::now(), max_age);
+}
+
+intake::Admission InteractionsProtocol::admit(const HttpRequest& request) const {
+  using intake::Admission;
   auto event = std::make_unique<Event>();
   if (!json_limits::parse(event->data, request.body) || !event->data.IsObject()) {
-    return reply(HttpResponse::error(400, "body is not a JSON object"));
+    return Admission::refuse(400, "body is not a JSON object");
   }
   const rapidjson::Value& data = event->data;
   auto type_it = data.FindMember("type");
   const int type = type_it != data.MemberEnd() && type_it->value.IsInt() ? type_it->value.GetInt() : 0;
-  if (type == kPing) return reply(HttpResponse::json(200, "{\"type\":" + std::to_string(kPong) + "}"));
+  if (type == kPing) return Admission::respond(HttpResponse::json(200, "{\"type\":" + std::to_string(kPong) + "}"));
   if (type == kAutocomplete) {
     // Suggestions must come within 3 s from this answer; a pipeline cannot give them.
-    return reply(HttpResponse::json(200, "{\"type\":8,\"data\":{\"choices\":[]}}"));
+    return Admission::respond(HttpResponse::json(200, "{\"type\":8,\"data\":{\"choices\":[]}}"));
   }
   const rapidjson::Value* inner = data.HasMember("data") ? &data["data"] : nullptr;
   std::string kind, subject;
@@ -194,45 +154,33 @@ void InteractionsSource::handle(const std::shared_ptr<Shared>& shared, const Htt
     kind = type == kComponent ? "discord.component" : "discord.modal";
     subject = inner ? member_string(*inner, "custom_id") : std::string();
   } else {
-    return reply(HttpResponse::error(400, "unknown interaction type " + std::to_string(type)));
+    return Admission::refuse(400, "unknown interaction type " + std::to_string(type));
   }
-  const std::string id = member_string(data, "id");
-  if (id.empty() || id.size() > 64) return reply(HttpResponse::error(400, "interaction without an id"));
-  if (const auto refused = context.emitter().refusal()) {
-    return reply(HttpResponse::unavailable(refused->message + "; retry later", retry_after_seconds(*refused, 5)));
-  }
+  std::string id = member_string(data, "id");
+  if (id.empty() || id.size() > 64) return Admission::refuse(400, "interaction without an id");
   const std::string guild = member_string(data, "guild_id");
-  event->id = id;
-  event->type = kind;
-  event->subject = subject;
+  event->id = std::move(id);
+  event->type = std::move(kind);
+  event->subject = std::move(subject);
   event->source = guild.empty() ? "https://discord.com" : "https://discord.com/guilds/" + guild;
   event->time = std::chrono::system_clock::now();
   // A command gets "thinking…" until the follow-up; a component keeps its message as is.
   const int callback = type == kComponent ? kDeferredUpdate : kDeferredMessage;
-  const bool ephemeral = shared->ephemeral && type != kComponent;
   std::string deferred = "{\"type\":" + std::to_string(callback);
-  if (ephemeral) deferred += ",\"data\":{\"flags\":" + std::to_string(kEphemeralFlag) + "}";
+  if (ephemeral && type != kComponent) deferred += ",\"data\":{\"flags\":" + std::to_string(kEphemeralFlag) + "}";
   deferred += "}";
-  // A command may be answered by the pipeline itself: parked before the emit, since
-  // discord.reply may run before the emit's callback does.
-  const bool wait = type == kCommand && shared->reply_within > milliseconds(0);
-  if (wait) {
-    const auto ticks = static_cast<int>((shared->reply_within + kSweep - milliseconds(1)) / kSweep);
-    PendingReplies::instance().park(id, reply, ticks, deferred, shared.get());
-  }
-  context.emitter().emit(std::move(event), [reply, deferred, wait, id](Status status) {
-    if (!status) {
-      // Not accepted: answered with the error now, unless discord.reply somehow did.
-      auto response = status.error().kind == ErrorKind::retryable ? HttpResponse::unavailable(status.error().message, 5)
-                                                                   : HttpResponse::error(500, status.error().message);
-      if (wait) {
-        PendingReplies::instance().answer_with(id, std::move(response));  // if still parked
-        return;
-      }
-      return reply(std::move(response));
-    }
-    if (!wait) reply(HttpResponse::json(200, deferred));
-  });
+  Admission admission;
+  admission.event = std::move(event);
+  admission.answer = HttpResponse::json(200, std::move(deferred));
+  if (type == kCommand) admission.reply_within = reply_within;
+  return admission;
+}
+
+HttpResponse InteractionsProtocol::replied(Reply reply) const {
+  // The reply is a message object ({"content": ..., "embeds": [...]}); an empty body still
+  // answers the interaction, with Discord's own "empty message" error shown to the user.
+  std::string body = reply.body.empty() ? std::string("{}") : std::move(reply.body);
+  return HttpResponse::json(200, "{\"type\":" + std::to_string(kChannelMessage) + ",\"data\":" + body + "}");
 }
 
 }  // namespace switchyard::discord

@@ -1,21 +1,20 @@
 #pragma once
 // `discord.interactions` source: a Discord application's Interactions Endpoint. Requests
 // signed with the application's Ed25519 key become events (slash commands, components,
-// modals); PING is answered. A command waits up to reply_within for the pipeline's
-// discord.reply sink to answer it; otherwise (and components and modals at once) it gets a
-// deferred response, and discord.reply (or discord.webhook to the interaction's webhook URL)
-// sends a follow-up message within Discord's 15 minutes.
+// modals); PING is answered. A command waits up to reply_within for the pipeline's reply
+// (discord.reply, or the core reply sink) through the engine's Replies; otherwise (and
+// components and modals at once) it gets a deferred response, and discord.reply (or
+// discord.webhook to the interaction's webhook URL) sends a follow-up message within
+// Discord's 15 minutes.
 
 #include <array>
-#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
-#include "common/endpoint.hpp"
-#include "common/redelivery.hpp"
+#include "common/intake.hpp"
 #include "switchyard/switchyard.hpp"
 
 namespace switchyard::discord {
@@ -34,33 +33,31 @@ std::optional<std::string> refuse(const PublicKey& key, std::optional<std::strin
                                   std::optional<std::string_view> timestamp, std::string_view body,
                                   std::chrono::system_clock::time_point now, std::chrono::milliseconds max_age);
 
+/// Discord's side of an interaction: Ed25519-signed JSON; PING answered, commands,
+/// components and modals emitted and acknowledged with a deferred response, or answered
+/// with the pipeline's reply when it comes within reply_within.
+class InteractionsProtocol final : public intake::Protocol {
+ public:
+  std::optional<std::string> verify(const HttpRequest& request) const override;
+  intake::Admission admit(const HttpRequest& request) const override;
+  /// The pipeline's message as the interaction's answer (CHANNEL_MESSAGE_WITH_SOURCE).
+  HttpResponse replied(Reply reply) const override;
+
+  PublicKey key{};
+  std::chrono::milliseconds max_age{0};
+  bool ephemeral = false;
+  std::chrono::milliseconds reply_within{0};  // how long a command waits for a reply sink
+};
+
 class InteractionsSource final : public Source {
  public:
   Status configure(const Options& options, Context& context) override;
-  Status start() override;
-  void drain(std::function<void()> done) override;
-  void stop() override;
+  Status start() override { return endpoint_.open(); }
+  void drain(std::function<void()> done) override { endpoint_.drain(std::move(done)); }
+  void stop() override { endpoint_.close(); }
 
  private:
-  struct Shared {
-    std::string path;
-    PublicKey key{};
-    std::chrono::milliseconds max_age{0};
-    bool ephemeral = false;
-    std::chrono::milliseconds reply_within{0};  // how long a command waits for discord.reply
-    std::size_t max_body = 0;
-    Context* context = nullptr;
-    Counter* signature_failures = nullptr;
-    intake::ThrottledWarning refusals;
-  };
-  static void handle(const std::shared_ptr<Shared>& shared, const HttpRequest& request, HttpReply reply);
-
-  void sweep();  // answers "deferred" to parked commands whose moment is over
-
-  std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
   intake::Endpoint endpoint_;
-  std::unique_ptr<Timer> sweeper_;
-  std::atomic<bool> running_{false};
 };
 
 }  // namespace switchyard::discord

@@ -8,7 +8,6 @@
 #include "common/http_options.hpp"
 #include "common/message_sender.hpp"
 #include "common/text_limits.hpp"
-#include "pending_replies.hpp"
 
 namespace switchyard::discord {
 namespace {
@@ -409,7 +408,7 @@ void WebhookSink::reply(const Event& event, DeliveryCallback done) {
     std::lock_guard lock(mutex_);
     answered = answered_.contains(event.id);
   }
-  if (!answered && PendingReplies::instance().answer(event.id, "{\"type\":4,\"data\":" + messages->bodies.front() + "}")) {
+  if (!answered && context_->replies().answer(event.id, Reply{.body = messages->bodies.front()})) {
     std::lock_guard lock(mutex_);
     if (answered_.size() >= kMaxAnswered) answered_.erase(answered_.begin());
     answered_.insert(event.id);

@@ -4,7 +4,6 @@
 
 #include "common/form.hpp"
 #include "common/json_limits.hpp"
-#include "common/redelivery.hpp"
 #include "common/signing.hpp"
 #include "github_event.hpp"
 
@@ -36,14 +35,6 @@ constexpr OptionSpec kOptions[] = {
      .description = "Largest payload accepted (GitHub caps payloads at 25 MiB); larger gets 413."},
 };
 
-std::string lower(std::string_view in) {
-  std::string s(in);
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return s;
-}
-
 bool listed(const std::vector<std::string>& list, std::string_view value) {
   return list.empty() || std::find(list.begin(), list.end(), value) != list.end();
 }
@@ -54,11 +45,6 @@ std::optional<std::string> form_payload(std::string_view body) {
   if (!fields) return std::nullopt;
   const std::string* payload = form::find(*fields, "payload");
   return payload ? std::optional<std::string>(*payload) : std::nullopt;
-}
-
-HttpResponse ok(std::string_view status, std::string_view id) {
-  return HttpResponse::json(200, "{\"status\":" + HttpResponse::json_quote(status) +
-                                     ",\"id\":" + HttpResponse::json_quote(id) + "}");
 }
 
 }  // namespace
@@ -73,130 +59,89 @@ const ComponentDecl kWebhookDecl{
 };
 
 Status WebhookSource::configure(const Options& options, Context& context) {
-  Settings& s = shared_->settings;
-  shared_->context = &context;
-  shared_->signature_failures = &context.metrics().counter(
-      "switchyard_signature_failures_total", "Requests refused because their signature was missing or wrong.");
-  s.path = options.string("path");
+  auto protocol = std::make_shared<WebhookProtocol>();
+  protocol->events = options.strings("events");
+  protocol->actions = options.strings("actions");
+  for (const auto& h : options.strings("headers")) protocol->headers.push_back(intake::lower(h));
+  protocol->logger = &context.logger();
+  intake::EndpointOptions endpoint{.path = std::string(options.string("path")),
+                                   .max_body = options.size("max_body"),
+                                   .redelivery_window = options.duration("dedup_window"),
+                                   .redelivery_prefix = "delivery/"};
+  if (endpoint.path.empty() || endpoint.path.front() != '/') return invalid_config("path: must start with '/'");
   auto secrets = options.strings("secret");
-  s.events = options.strings("events");
-  s.actions = options.strings("actions");
-  for (const auto& h : options.strings("headers")) s.headers.push_back(lower(h));
-  shared_->redeliveries.configure("delivery/", options.duration("dedup_window"));
-  s.max_body = options.size("max_body");
-  if (s.path.empty() || s.path.front() != '/') return invalid_config("path: must start with '/'");
   std::erase_if(secrets, [](const std::string& x) { return x.empty(); });
-  if (secrets.empty()) {
-    return invalid_config("secret: must not be empty (GitHub signs deliveries with it)");
-  }
-  s.keys = signing::Keys(secrets);
-  if (!s.keys.ok()) return invalid_config("secret: OpenSSL could not prepare an HMAC-SHA256 key");
+  if (secrets.empty()) return invalid_config("secret: must not be empty (GitHub signs deliveries with it)");
+  protocol->keys = signing::Keys(secrets);
+  if (!protocol->keys.ok()) return invalid_config("secret: OpenSSL could not prepare an HMAC-SHA256 key");
+  endpoint_.configure(context, std::move(protocol), std::move(endpoint));
   return {};
 }
 
-Status WebhookSource::start() {
-  shared_->running = endpoint_.gate();
-  return endpoint_.open(*shared_->context, "POST", shared_->settings.path, shared_->settings.max_body,
-                        [shared = shared_](const HttpRequest& request, HttpReply reply) {
-                          handle(shared, request, std::move(reply));
-                        });
-}
-
-// The route stays until stop(): while draining, deliveries get 503 + Retry-After (GitHub
-// shows them as failed and they can be redelivered) instead of 404.
-void WebhookSource::drain(std::function<void()> done) {
-  endpoint_.drain();
-  done();
-}
-
-void WebhookSource::stop() { endpoint_.close(); }
-
-void WebhookSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequest& request,
-                           HttpReply reply) {
-  const Settings& s = shared->settings;
-  Context& context = *shared->context;
-
-  // 1. Authenticity first: nothing about an unsigned request is looked at.
+std::optional<std::string> WebhookProtocol::verify(const HttpRequest& request) const {
   const auto signature = request.headers.get("X-Hub-Signature-256");
-  if (!signature || !s.keys.verify(request.body, *signature)) {
-    shared->signature_failures->inc();
-    shared->refusals.warn(context.logger(), "refused a delivery from " + std::string(request.remote) + ": " +
-                                                (signature ? "X-Hub-Signature-256 does not match"
-                                                           : "no X-Hub-Signature-256 header"));
-    return reply(HttpResponse::error(401, signature ? "X-Hub-Signature-256 does not match the body"
-                                                    : "missing X-Hub-Signature-256"));
-  }
+  if (!signature) return std::string("missing X-Hub-Signature-256");
+  if (!keys.verify(request.body, *signature)) return std::string("X-Hub-Signature-256 does not match the body");
+  return std::nullopt;
+}
 
+intake::Admission WebhookProtocol::admit(const HttpRequest& request) const {
+  using intake::Admission;
   const auto event_name = request.headers.get("X-GitHub-Event");
-  if (!event_name || event_name->empty()) return reply(HttpResponse::error(400, "missing X-GitHub-Event"));
+  if (!event_name || event_name->empty()) return Admission::refuse(400, "missing X-GitHub-Event");
   const auto delivery = request.headers.get("X-GitHub-Delivery");
   if (!delivery || delivery->empty() || delivery->size() > 128) {
-    return reply(HttpResponse::error(400, "missing or invalid X-GitHub-Delivery"));
+    return Admission::refuse(400, "missing or invalid X-GitHub-Delivery");
   }
 
   auto event = std::make_unique<Event>();
   std::string_view json = request.body;
   std::optional<std::string> decoded;
-  const auto content_type = lower(request.headers.get("Content-Type").value_or("application/json"));
-  if (content_type.rfind("application/x-www-form-urlencoded", 0) == 0) {
+  const auto content_type = intake::lower(request.headers.get("Content-Type").value_or("application/json"));
+  if (content_type.starts_with("application/x-www-form-urlencoded")) {
     decoded = form_payload(request.body);
-    if (!decoded) return reply(HttpResponse::error(400, "form body has no valid payload field"));
+    if (!decoded) return Admission::refuse(400, "form body has no valid payload field");
     json = *decoded;
   }
   if (const auto parsed = json_limits::parse(event->data, json); !parsed) {
     if (parsed.outcome == json_limits::Outcome::too_deep) {
-      return reply(HttpResponse::error(400, "payload nests deeper than " +
-                                                std::to_string(json_limits::kMaxDepth) + " levels"));
+      return Admission::refuse(400, "payload nests deeper than " + std::to_string(json_limits::kMaxDepth) + " levels");
     }
-    return reply(HttpResponse::error(400, "body is not valid JSON (offset " + std::to_string(parsed.offset) + ")"));
+    return Admission::refuse(400, "body is not valid JSON (offset " + std::to_string(parsed.offset) + ")");
   }
-  if (!event->data.IsObject()) return reply(HttpResponse::error(400, "payload must be a JSON object"));
+  if (!event->data.IsObject()) return Admission::refuse(400, "payload must be a JSON object");
 
+  const std::string id(*delivery);
   if (*event_name == "ping") {
     std::string zen;
     if (auto it = event->data.FindMember("zen"); it != event->data.MemberEnd() && it->value.IsString()) {
       zen = it->value.GetString();
     }
-    context.logger().info("ping from GitHub (hook " +
-                          std::string(request.headers.get("X-GitHub-Hook-ID").value_or("?")) + "): " + zen);
-    return reply(HttpResponse::json(200, "{\"status\":\"pong\"}"));
+    logger->info("ping from GitHub (hook " + std::string(request.headers.get("X-GitHub-Hook-ID").value_or("?")) +
+                 "): " + zen);
+    return Admission::respond(HttpResponse::json(200, "{\"status\":\"pong\"}"));
   }
   std::string action;
   if (auto it = event->data.FindMember("action"); it != event->data.MemberEnd() && it->value.IsString()) {
     action.assign(it->value.GetString(), it->value.GetStringLength());
   }
-  if (!listed(s.events, *event_name) || (!action.empty() && !listed(s.actions, action))) {
-    return reply(ok("ignored", *delivery));
+  if (!listed(events, *event_name) || (!action.empty() && !listed(actions, action))) {
+    return Admission::respond(intake::status_answer(200, "ignored", id));
   }
-
-  std::string id(*delivery);
-  if (const auto refused = context.emitter().refusal()) {
-    return reply(HttpResponse::unavailable(refused->message + "; retry later", retry_after_seconds(*refused, 5)));
-  }
-  // A delivery seen before (state store: survives restarts) or being emitted right now is
-  // a redelivery: answered 200, not emitted again.
-  if (!shared->redeliveries.claim(context, id)) return reply(ok("duplicate", id));
 
   event->id = id;
   event->type = event_type(*event_name, event->data);
   event->source = event_source(event->data);
   event->subject = event_subject(*event_name, event->data);
   event->time = std::chrono::system_clock::now();
-  for (const auto& name : s.headers) {
+  for (const auto& name : headers) {
     if (auto value = request.headers.get(name)) event->set_meta(name, *value);
   }
-  context.emitter().emit(std::move(event), [shared, reply, id](Status status) {
-    // Recorded only while the component runs: a stopped one has no state store to write.
-    auto pass = shared->running.enter();
-    shared->redeliveries.settle(*shared->context, id, status && pass.has_value());
-    if (status) {
-      return reply(HttpResponse::json(202, "{\"status\":\"accepted\",\"id\":" + HttpResponse::json_quote(id) + "}"));
-    }
-    if (status.error().kind == ErrorKind::retryable) {
-      return reply(HttpResponse::unavailable(status.error().message, 5));
-    }
-    reply(HttpResponse::error(500, status.error().message));
-  });
+  Admission admission;
+  admission.event = std::move(event);
+  admission.answer = intake::status_answer(202, "accepted", id);
+  admission.redelivery = true;
+  return admission;
 }
 
 }  // namespace switchyard::github

@@ -37,14 +37,12 @@ constexpr OptionSpec kOptions[] = {
      .description = "Header carrying the HMAC signature when auth is hmac-sha256."},
     {.name = "max_body", .type = OptionType::size, .default_value = "0",
      .description = "Largest body accepted; 0 uses http.max_body."},
+    {.name = "reply_within", .type = OptionType::duration, .default_value = "0s",
+     .description = "How long a request waits for the pipeline's answer from a `reply` sink "
+                    "(status, headers and body as the sink renders them), making the pipeline a "
+                    "synchronous API; without an answer by then (or with 0) it gets 202 "
+                    "{\"id\": ...} once the event is accepted. At most 60s."},
 };
-
-std::string lower(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return s;
-}
 
 bool token_matches(const std::vector<std::string>& secrets, std::string_view header) {
   constexpr std::string_view kBearer = "Bearer ";
@@ -73,105 +71,83 @@ const ComponentDecl kHttpSourceDecl{
 };
 
 Status HttpSource::configure(const Options& options, Context& context) {
-  Settings& s = shared_->settings;
-  shared_->context = &context;
-  shared_->auth_failures = &context.metrics().counter(
-      "switchyard_signature_failures_total", "Requests refused because their signature was missing or wrong.");
-  s.path = options.string("path");
-  s.method = options.string("method");
-  s.event_type = options.string("event_type");
-  s.event_source = options.has("event_source") ? std::string(options.string("event_source"))
-                                               : "switchyard://http" + s.path;
-  for (auto& h : options.strings("headers")) s.headers.push_back(lower(h));
-  s.id_header = options.string("id_header");
-  s.signature_header = options.string("signature_header");
-  s.secrets = options.strings("secret");
-  s.max_body = options.size("max_body");
+  auto p = std::make_shared<HttpProtocol>();
+  intake::EndpointOptions endpoint{.method = std::string(options.string("method")),
+                                   .path = std::string(options.string("path")),
+                                   .max_body = options.size("max_body")};
+  p->event_type = options.string("event_type");
+  p->event_source = options.has("event_source") ? std::string(options.string("event_source"))
+                                                : "switchyard://http" + endpoint.path;
+  for (auto& h : options.strings("headers")) p->headers.push_back(intake::lower(h));
+  p->id_header = options.string("id_header");
+  p->signature_header = options.string("signature_header");
+  p->secrets = options.strings("secret");
+  p->reply_within = options.duration("reply_within");
   const std::string_view auth = options.string("auth");
-  s.auth = auth == "token" ? Auth::token : auth == "hmac-sha256" ? Auth::hmac : Auth::none;
-  if (s.path.empty() || s.path.front() != '/') return invalid_config("path: must start with '/'");
-  if (std::any_of(s.secrets.begin(), s.secrets.end(), [](const std::string& x) { return x.empty(); })) {
+  p->auth = auth == "token" ? HttpProtocol::Auth::token
+            : auth == "hmac-sha256" ? HttpProtocol::Auth::hmac
+                                    : HttpProtocol::Auth::none;
+  if (endpoint.path.empty() || endpoint.path.front() != '/') return invalid_config("path: must start with '/'");
+  if (std::any_of(p->secrets.begin(), p->secrets.end(), [](const std::string& x) { return x.empty(); })) {
     return invalid_config("secret: must not be empty (anyone could sign or present an empty secret)");
   }
-  if (s.auth != Auth::none && s.secrets.empty()) {
+  if (p->auth != HttpProtocol::Auth::none && p->secrets.empty()) {
     return invalid_config("secret: required when auth is " + std::string(auth));
   }
-  if (s.auth == Auth::none && !s.secrets.empty()) {
+  if (p->auth == HttpProtocol::Auth::none && !p->secrets.empty()) {
     return invalid_config("auth: set to token or hmac-sha256 when a secret is given");
   }
-  if (s.auth == Auth::hmac) {
-    s.keys = signing::Keys(s.secrets);
-    if (!s.keys.ok()) return invalid_config("secret: OpenSSL could not prepare an HMAC-SHA256 key");
+  if (p->auth == HttpProtocol::Auth::hmac) {
+    p->keys = signing::Keys(p->secrets);
+    if (!p->keys.ok()) return invalid_config("secret: OpenSSL could not prepare an HMAC-SHA256 key");
   }
+  if (p->reply_within > std::chrono::minutes(1)) return invalid_config("reply_within: at most 60s");
+  endpoint_.configure(context, std::move(p), std::move(endpoint));
   return {};
 }
 
-Status HttpSource::start() {
-  const Settings& s = shared_->settings;
-  return endpoint_.open(*shared_->context, s.method, s.path, s.max_body,
-                        [shared = shared_](const HttpRequest& request, HttpReply reply) {
-                          handle(shared, request, std::move(reply));
-                        });
-}
-
-void HttpSource::drain(std::function<void()> done) {
-  endpoint_.drain();
-  done();
-}
-
-void HttpSource::stop() { endpoint_.close(); }
-
-void HttpSource::handle(const std::shared_ptr<Shared>& shared, const HttpRequest& request,
-                        HttpReply reply) {
-  const Settings& s = shared->settings;
-  Context& context = *shared->context;
-
-  if (s.auth == Auth::token) {
-    if (!token_matches(s.secrets, request.headers.get("Authorization").value_or(""))) {
-      shared->auth_failures->inc();
-      return reply(HttpResponse::error(401, "missing or wrong bearer token"));
-    }
-  } else if (s.auth == Auth::hmac) {
-    const auto header = request.headers.get(s.signature_header);
-    if (!header) {
-      shared->auth_failures->inc();
-      return reply(HttpResponse::error(401, "missing " + s.signature_header));
-    }
-    if (!s.keys.verify(request.body, *header)) {
-      shared->auth_failures->inc();
-      return reply(HttpResponse::error(401, s.signature_header + " does not match the body"));
+std::optional<std::string> HttpProtocol::verify(const HttpRequest& request) const {
+  switch (auth) {
+    case Auth::none:
+      return std::nullopt;
+    case Auth::token:
+      if (!token_matches(secrets, request.headers.get("Authorization").value_or(""))) {
+        return std::string("missing or wrong bearer token");
+      }
+      return std::nullopt;
+    case Auth::hmac: {
+      const auto header = request.headers.get(signature_header);
+      if (!header) return "missing " + signature_header;
+      if (!keys.verify(request.body, *header)) return signature_header + " does not match the body";
+      return std::nullopt;
     }
   }
-  if (const auto refused = context.emitter().refusal()) {
-    return reply(HttpResponse::unavailable(refused->message + "; retry later", retry_after_seconds(*refused, 1)));
-  }
+  return std::nullopt;
+}
 
+intake::Admission HttpProtocol::admit(const HttpRequest& request) const {
   auto event = std::make_unique<Event>();
   const auto parsed = json_limits::parse(event->data, request.body);
   if (parsed.outcome == json_limits::Outcome::too_deep) {
-    return reply(HttpResponse::error(400, "body nests deeper than " +
-                                              std::to_string(json_limits::kMaxDepth) + " levels"));
+    return intake::Admission::refuse(400, "body nests deeper than " + std::to_string(json_limits::kMaxDepth) + " levels");
   }
   if (!parsed || request.body.empty()) {
     event->data.SetString(request.body.data(), static_cast<rapidjson::SizeType>(request.body.size()),
                           event->allocator());
   }
-  const auto id = s.id_header.empty() ? std::nullopt : request.headers.get(s.id_header);
+  const auto id = id_header.empty() ? std::nullopt : request.headers.get(id_header);
   event->id = id && !id->empty() && id->size() <= 256 ? std::string(*id) : make_event_id();
-  event->type = s.event_type;
-  event->source = s.event_source;
+  event->type = event_type;
+  event->source = event_source;
   event->time = std::chrono::system_clock::now();
-  for (const auto& name : s.headers) {
+  for (const auto& name : headers) {
     if (auto value = request.headers.get(name)) event->set_meta(name, *value);
   }
-  std::string id_copy = event->id;
-  context.emitter().emit(std::move(event), [reply, id_copy](Status status) {
-    if (status) return reply(HttpResponse::json(202, "{\"id\":" + HttpResponse::json_quote(id_copy) + "}"));
-    if (status.error().kind == ErrorKind::retryable) {
-      return reply(HttpResponse::unavailable(status.error().message, 1));
-    }
-    reply(HttpResponse::error(500, status.error().message));
-  });
+  intake::Admission admission;
+  admission.answer = HttpResponse::json(202, "{\"id\":" + HttpResponse::json_quote(event->id) + "}");
+  admission.event = std::move(event);
+  admission.reply_within = reply_within;
+  return admission;
 }
 
 }  // namespace switchyard::http_plugin

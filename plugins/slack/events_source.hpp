@@ -2,15 +2,13 @@
 // `slack.events` source: requests Slack signs with the app's signing secret (Events API
 // callbacks, slash commands, interactivity) become events.
 
-#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "common/endpoint.hpp"
-#include "common/redelivery.hpp"
+#include "common/intake.hpp"
 #include "common/signing.hpp"
 #include "switchyard/switchyard.hpp"
 
@@ -29,33 +27,35 @@ std::optional<std::string> refuse(const signing::Keys& keys, std::optional<std::
 /// "v0=<hex>" for `body` sent at `timestamp` under `secret` (for tests and `switchyard send`).
 std::string sign(std::string_view secret, std::string_view timestamp, std::string_view body);
 
+/// Slack's side of a request: signed, then JSON (Events API) or a form (a slash command,
+/// or interactivity with its JSON in a payload field).
+class EventsProtocol final : public intake::Protocol {
+ public:
+  std::optional<std::string> verify(const HttpRequest& request) const override;
+  intake::Admission admit(const HttpRequest& request) const override;
+
+  signing::Keys keys;
+  std::chrono::milliseconds max_age{0};
+  std::vector<std::string> events;     // Events API event types accepted; empty: all
+  std::string command_reply;           // answer to a slash command nobody else answers ("" none)
+  std::chrono::milliseconds reply_within{0};  // how long a slash command waits for a `reply` sink
+  Logger* logger = nullptr;
+
+ private:
+  intake::Admission decode(const HttpRequest& request) const;
+  intake::Admission admit_callback(std::unique_ptr<Event> event) const;
+  intake::Admission admit_command(std::unique_ptr<Event> event) const;
+  intake::Admission admit_interaction(std::unique_ptr<Event> event) const;
+};
+
 class EventsSource final : public Source {
  public:
   Status configure(const Options& options, Context& context) override;
-  Status start() override;
-  void drain(std::function<void()> done) override;
-  void stop() override;
+  Status start() override { return endpoint_.open(); }
+  void drain(std::function<void()> done) override { endpoint_.drain(std::move(done)); }
+  void stop() override { endpoint_.close(); }
 
  private:
-  struct Settings {
-    std::string path;
-    signing::Keys keys;
-    std::chrono::milliseconds max_age{0};
-    std::vector<std::string> events;  // Events API event types accepted; empty: all
-    std::string command_reply;        // immediate answer to a slash command ("" none)
-    std::size_t max_body = 0;
-  };
-  struct Shared {
-    Settings settings;
-    Context* context = nullptr;
-    intake::Endpoint::Gate running;  // the endpoint's: open while the source runs
-    Counter* signature_failures = nullptr;
-    intake::ThrottledWarning refusals;
-    intake::Redeliveries redeliveries;  // Events API event ids (Slack retries)
-  };
-  static void handle(const std::shared_ptr<Shared>& shared, const HttpRequest& request, HttpReply reply);
-
-  std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
   intake::Endpoint endpoint_;
 };
 

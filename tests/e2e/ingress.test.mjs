@@ -74,7 +74,7 @@ test('signature: missing, wrong, wrong secret, modified body are 401; both rotat
   r = await raw(webhook(PUSH, { 'X-GitHub-Event': 'push', 'X-GitHub-Delivery': delivery(), 'X-Hub-Signature-256': sign(SECRET, PUSH) }));
   assert.equal(r.status, 202, r.text);
   await engine.waitFor((e) => e.events().length === before + 2, 5000, 'two accepted events');
-  assert.match(engine.stderr, /refused a delivery from 127\.0\.0\.1/);
+  assert.match(engine.stderr, /refused a request from 127\.0\.0\.1/);
 });
 
 test('header names in upper and lower case are the same header', async () => {

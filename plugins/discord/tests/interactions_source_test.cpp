@@ -158,6 +158,33 @@ TEST(DiscordInteractions, ACommandNobodyAnswersIsDeferredWhenReplyWithinIsOver) 
   s.h.stop();
 }
 
+TEST(DiscordReply, AnswersACommandInTheHttpResponseWhileTheSourceHoldsIt) {
+  Source s(R"(, "reply_within": "2s")");
+  Harness reply(kReplySinkDecl, R"({"content": "Pong, ${{ payload.member.user.username }}!", "ephemeral": true})");
+  reply.context().use_replies(s.h.context().manual_replies());  // one pipeline: one reply service
+  ASSERT_TRUE(reply.configure());
+  ASSERT_TRUE(reply.start());
+  const std::string body = R"({"id": "41", "application_id": "9", "type": 2, "token": "t",
+    "member": {"user": {"id": "7", "username": "mona"}}, "data": {"name": "ping"}})";
+  const std::string ts = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+      std::chrono::system_clock::now().time_since_epoch()).count());
+  HttpHeaders headers;
+  headers.set("X-Signature-Timestamp", ts);
+  headers.set("X-Signature-Ed25519", s.keys.sign(ts + body));
+  bool delivered = false;
+  // The pipeline delivers the emitted command to discord.reply while the request waits.
+  const auto r = s.h.routes().call("POST", "/discord/interactions", headers, body, [&] {
+    if (!delivered && !s.h.emitted().empty()) {
+      delivered = true;
+      EXPECT_TRUE(reply.deliver(EventPtr(std::move(s.h.emitted()[0]))));
+    }
+    s.h.advance(10ms);
+  });
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"({"type":4,"data":{"content":"Pong, mona!","allowed_mentions":{"parse":[]},"flags":64}})");
+  EXPECT_TRUE(reply.http_requests().empty()) << "no follow-up: the answer went in the response";
+}
+
 TEST(DiscordReply, RefusesEventsThatAreNotInteractions) {
   Harness h(kReplySinkDecl, R"({"content": "hi"})");
   ASSERT_TRUE(h.configure());

@@ -1,6 +1,11 @@
 // The http source run alone with the SDK's harness.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 #include <switchyard/testing.hpp>
 
 #include "common/signing.hpp"
@@ -105,6 +110,125 @@ TEST(HttpSource, AnEmptySecretIsAConfigError) {
     ASSERT_FALSE(configured) << auth;
     EXPECT_NE(configured.error().message.find("must not be empty"), std::string::npos) << configured.error().message;
   }
+}
+
+}  // namespace
+}  // namespace switchyard::http_plugin
+
+namespace switchyard::http_plugin {
+namespace {
+
+using testing::Harness;
+
+// Calls POST /api and, while the request waits, lets `answer` act as the pipeline's reply
+// sink would (nullopt: nobody answers); returns the HTTP answer.
+HttpResponse call_parked(Harness& h, std::function<std::optional<Reply>()> answer) {
+  bool answered = false;
+  return h.routes().call("POST", "/api", {}, R"({"name": "Ada"})", [&] {
+    if (!answered && h.replies().parked() == 1 && !h.emitted().empty()) {
+      answered = true;
+      if (auto reply = answer()) EXPECT_TRUE(h.replies().answer(h.emitted()[0]->id, std::move(*reply)));
+    }
+    h.advance(std::chrono::milliseconds(10));
+  });
+}
+
+TEST(HttpSource, WithReplyWithinTheAnswerIsThePipelinesReply) {
+  Harness h(kHttpSourceDecl, R"({"path": "/api", "reply_within": "2s"})");
+  ASSERT_TRUE(h.configure());
+  ASSERT_TRUE(h.start());
+  const auto r = call_parked(h, [] {
+    Reply reply{.status = 201, .body = R"({"created":true})"};
+    reply.headers.add("X-Trace", "t-1");
+    return reply;
+  });
+  EXPECT_EQ(r.status, 201);
+  EXPECT_EQ(r.body, R"({"created":true})");
+  EXPECT_EQ(r.headers.get("X-Trace").value_or(""), "t-1");
+  EXPECT_EQ(r.headers.get("Content-Type").value_or(""), "application/json");
+  EXPECT_EQ(h.replies().parked(), 0u);
+}
+
+TEST(HttpSource, WithoutAReplyInTimeTheAnswerIs202WithTheEventId) {
+  Harness h(kHttpSourceDecl, R"({"path": "/api", "reply_within": "500ms"})");
+  ASSERT_TRUE(h.configure());
+  ASSERT_TRUE(h.start());
+  const auto before = h.executor().now();
+  const auto r = call_parked(h, [] { return std::nullopt; });
+  EXPECT_EQ(r.status, 202);
+  ASSERT_EQ(h.emitted().size(), 1u);
+  EXPECT_NE(r.body.find(h.emitted()[0]->id), std::string::npos);
+  EXPECT_GE(h.executor().now() - before, std::chrono::milliseconds(500));
+  // A reply that comes now finds nobody waiting.
+  EXPECT_FALSE(h.replies().answer(h.emitted()[0]->id, Reply{}));
+}
+
+TEST(HttpSource, ASaturatedPipelineIsAnswered503BeforeAnythingIsParked) {
+  Harness h(kHttpSourceDecl, R"({"path": "/api", "reply_within": "2s"})");
+  ASSERT_TRUE(h.configure());
+  ASSERT_TRUE(h.start());
+  h.emitter().capacity = 0;
+  const auto r = h.request("POST", "/api", {}, "{}");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_TRUE(r.headers.get("Retry-After").has_value());
+  EXPECT_EQ(h.replies().parked(), 0u);
+}
+
+// A pipeline whose refusal() check blocks until released: a request stays inside the handler.
+class BlockingEmitter final : public Emitter {
+ public:
+  void emit(std::unique_ptr<Event> event, EmitCallback done) override {
+    ++emitted;
+    if (done) done({});
+  }
+  bool saturated() const override { return false; }
+  std::optional<Error> refusal() const override {
+    std::unique_lock lock(mutex_);
+    inside_ = true;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return released_; });
+    return std::nullopt;
+  }
+  void when_ready(std::function<void()>) override {}
+  void wait_until_inside() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return inside_; });
+  }
+  void release() {
+    std::lock_guard lock(mutex_);
+    released_ = true;
+    changed_.notify_all();
+  }
+  std::atomic<int> emitted{0};
+
+ private:
+  mutable std::mutex mutex_;
+  mutable std::condition_variable changed_;
+  mutable bool inside_ = false;
+  bool released_ = false;
+};
+
+TEST(HttpSource, DrainWaitsForTheRequestsAlreadyInsideTheHandler) {
+  Harness h(kHttpSourceDecl, R"({"path": "/slow"})");
+  BlockingEmitter pipeline;
+  h.context().use_emitter(&pipeline);
+  ASSERT_TRUE(h.configure());
+  ASSERT_TRUE(h.start());
+
+  std::optional<HttpResponse> answer;
+  std::thread request([&] { answer = h.routes().call("POST", "/slow", {}, "{}"); });
+  pipeline.wait_until_inside();
+  std::atomic<bool> drained{false};
+  h.component<HttpSource>().drain([&] { drained = true; });
+  EXPECT_FALSE(drained) << "drained while a request was still inside the handler";
+  EXPECT_EQ(h.routes().call("POST", "/slow", {}, "{}").status, 503) << "new requests are turned away meanwhile";
+  pipeline.release();
+  request.join();
+  EXPECT_TRUE(drained) << "the last request leaving the handler ends the drain";
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 202);
+  EXPECT_EQ(pipeline.emitted, 1);
+  h.component<HttpSource>().stop();
 }
 
 }  // namespace

@@ -39,11 +39,32 @@ enum class Verdict {
   drop,  ///< Stop here: no sink receives it.
 };
 
+class AsyncTransform;
+
 /// Inspects and may modify or drop each event, synchronously, on the pipeline's strand.
 class Transform : public Component {
  public:
   /// Decides an event's fate. An error counts as a failure of this event (not retried).
   virtual Result<Verdict> apply(Event& event) = 0;
+  /// This transform as an AsyncTransform, or nullptr (the engine asks once, at start).
+  virtual AsyncTransform* asynchronous() { return nullptr; }
+};
+
+/// Gets an asynchronous transform's decision; call exactly once, from any thread.
+using TransformCallback = std::function<void(Result<Verdict>)>;
+
+/// A transform that waits for something outside (a database, an HTTP API) without blocking
+/// the pipeline. The engine keeps events in their order around it: an event that finishes
+/// early waits for the ones that entered before it. How many events it holds at once is
+/// bounded by the pipeline's queue_size (and by the transform itself, if it wants less).
+class AsyncTransform : public Transform {
+ public:
+  /// Decides the fate of `event`, which it may modify until it calls `done`. The event is
+  /// not touched by anyone else and stays alive until then.
+  virtual void process(Event& event, TransformCallback done) = 0;
+
+  Result<Verdict> apply(Event&) final { return permanent("an asynchronous transform has no synchronous apply"); }
+  AsyncTransform* asynchronous() final { return this; }
 };
 
 /// Called once a sink has finished with an event: success, or an error whose kind decides

@@ -14,6 +14,7 @@
 #include "switchyard/event.hpp"
 #include "switchyard/http.hpp"
 #include "switchyard/metrics.hpp"
+#include "switchyard/replies.hpp"
 #include "switchyard/result.hpp"
 
 namespace switchyard {
@@ -115,6 +116,9 @@ class Context {
   virtual std::unique_ptr<HttpClient> http_client(const HttpClientOptions& options) = 0;
   /// Metrics with this component's `pipeline` and `component` labels (GET /metrics).
   virtual Metrics& metrics() = 0;
+  /// Requests of this pipeline waiting for their answer: sources park them, `reply` sinks
+  /// answer them (switchyard/replies.hpp).
+  virtual Replies& replies() = 0;
 };
 
 }  // namespace switchyard

@@ -64,4 +64,24 @@ class Metrics {
                                const MetricLabels& labels = {}) = 0;
 };
 
+/// The metric names of the contract (docs/operations.md), shared by the engine and plugins.
+namespace metrics::names {
+inline constexpr const char* kReceived = "switchyard_events_received_total";
+inline constexpr const char* kDelivered = "switchyard_events_delivered_total";
+inline constexpr const char* kFailures = "switchyard_delivery_failures_total";
+inline constexpr const char* kLatency = "switchyard_delivery_latency_seconds";
+inline constexpr const char* kSignatureFailures = "switchyard_signature_failures_total";
+inline constexpr const char* kQueueDepth = "switchyard_queue_depth";
+inline constexpr const char* kDlqEvents = "switchyard_dlq_events";
+inline constexpr const char* kWebsocketConnections = "switchyard_websocket_connections";
+inline constexpr const char* kReloads = "switchyard_reloads_total";
+inline constexpr const char* kBuildInfo = "switchyard_build_info";
+}  // namespace metrics::names
+
+/// Help texts of the contract's metrics that plugins report.
+namespace metrics::help {
+inline constexpr const char* kSignatureFailures = "Requests refused because their signature was missing or wrong.";
+inline constexpr const char* kWebsocketConnections = "Open WebSocket connections.";
+}  // namespace metrics::help
+
 }  // namespace switchyard

@@ -342,6 +342,50 @@ class CapturingMetrics final : public Metrics {
   std::map<std::string, std::unique_ptr<Value>, std::less<>> values_;
 };
 
+/// Parked requests, timed out in the executor's virtual time. Share one between the harness
+/// of a source and the harness of a reply sink (TestContext::use_replies) to test the two
+/// together, as the engine shares one per pipeline.
+class ManualReplies final : public Replies {
+ public:
+  explicit ManualReplies(ManualExecutor& executor) : executor_(executor) {}
+  void park(std::string event_id, std::chrono::milliseconds within, ReplyHandler handler) override {
+    if (auto earlier = take(event_id)) earlier->handler(std::nullopt);
+    auto timer = executor_.make_timer();
+    timer->expires_after(within, [this, event_id] {
+      if (auto entry = take(event_id)) entry->handler(std::nullopt);
+    });
+    parked_.emplace(std::move(event_id), Entry{std::move(handler), std::move(timer)});
+  }
+  bool answer(std::string_view event_id, Reply reply) override {
+    auto entry = take(event_id);
+    if (!entry) return false;
+    answers.push_back(reply);
+    entry->handler(std::move(reply));
+    return true;
+  }
+  bool withdraw(std::string_view event_id) override { return take(event_id).has_value(); }
+  /// Requests parked now.
+  std::size_t parked() const { return parked_.size(); }
+  /// Every reply handed to a parked request, in order.
+  std::vector<Reply> answers;
+
+ private:
+  struct Entry {
+    ReplyHandler handler;
+    std::unique_ptr<Timer> timer;
+  };
+  std::optional<Entry> take(std::string_view event_id) {
+    auto it = parked_.find(std::string(event_id));
+    if (it == parked_.end()) return std::nullopt;
+    Entry entry = std::move(it->second);
+    parked_.erase(it);
+    entry.timer->cancel();
+    return entry;
+  }
+  ManualExecutor& executor_;
+  std::map<std::string, Entry> parked_;
+};
+
 /// The captured context given to the component under test.
 class TestContext final : public Context {
  public:
@@ -352,14 +396,22 @@ class TestContext final : public Context {
   Logger& logger() override { return logger_; }
   Executor& executor() override { return executor_; }
   StateStore& state() override { return state_; }
-  Emitter& emitter() override { return emitter_; }
+  Emitter& emitter() override { return other_emitter_ ? *other_emitter_ : emitter_; }
   HttpRoutes& routes() override { return routes_; }
   std::unique_ptr<HttpClient> http_client(const HttpClientOptions& options) override {
     client_options.push_back(options);
     return std::make_unique<ScriptedHttpClient>(executor_, responder_, requests_);
   }
   Metrics& metrics() override { return metrics_; }
+  Replies& replies() override { return *replies_; }
   CapturingMetrics& capturing_metrics() { return metrics_; }
+  /// The parked requests (shared with another harness's context by use_replies()).
+  const std::shared_ptr<ManualReplies>& manual_replies() { return replies_; }
+  /// Gives the component `emitter` instead of the capturing one (a test's own pipeline
+  /// double, e.g. one that blocks); nullptr goes back to the capturing one.
+  void use_emitter(Emitter* emitter) { other_emitter_ = emitter; }
+  /// Shares `replies` (another context's) with this one, as components of one pipeline share them.
+  void use_replies(std::shared_ptr<ManualReplies> replies) { replies_ = std::move(replies); }
 
   /// Sets how the components' HTTP clients answer (called once per request).
   void respond_with(ScriptedHttpClient::Responder responder) { *responder_ = std::move(responder); }
@@ -380,8 +432,10 @@ class TestContext final : public Context {
   ManualExecutor executor_;
   MemoryStateStore state_{executor_};
   CapturingEmitter emitter_;
+  Emitter* other_emitter_ = nullptr;
   CapturingRoutes routes_;
   CapturingMetrics metrics_;
+  std::shared_ptr<ManualReplies> replies_ = std::make_shared<ManualReplies>(executor_);
   std::shared_ptr<ScriptedHttpClient::Responder> responder_ =
       std::make_shared<ScriptedHttpClient::Responder>();
   std::shared_ptr<std::vector<HttpClientRequest>> requests_ =
@@ -433,9 +487,20 @@ class Harness {
     component_->stop();
   }
 
-  /// Applies a transform to `event`.
-  Result<Verdict> apply(Event& event) {
-    return static_cast<Transform&>(*component_).apply(event);
+  /// Applies a transform to `event`; an asynchronous one is run on the executor until it
+  /// decides (a retryable "no callback" error when it does not within `timeout` of virtual time).
+  Result<Verdict> apply(Event& event, std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+    auto& transform = static_cast<Transform&>(*component_);
+    AsyncTransform* async = transform.asynchronous();
+    if (async == nullptr) return transform.apply(event);
+    std::optional<Result<Verdict>> outcome;
+    async->process(event, [&](Result<Verdict> verdict) { outcome = std::move(verdict); });
+    for (auto waited = std::chrono::milliseconds(0); !outcome && waited < timeout;
+         waited += std::chrono::milliseconds(10)) {
+      executor().advance(std::chrono::milliseconds(10));
+    }
+    if (!outcome) return retryable("transform did not call back");
+    return std::move(*outcome);
   }
   /// Delivers `event` to a sink and runs the executor until the sink reports; a sink that
   /// never calls back within `timeout` of virtual time yields a retryable "no callback" error.
@@ -468,6 +533,8 @@ class Harness {
     context_.respond_with(std::move(responder));
   }
   std::vector<HttpClientRequest>& http_requests() { return context_.http_requests(); }
+  /// The pipeline's parked requests, as the component's context sees them.
+  ManualReplies& replies() { return *context_.manual_replies(); }
   /// What the component reported through context.metrics() (labels: its own only).
   CapturingMetrics& metrics() { return context_.capturing_metrics(); }
   ManualExecutor& executor() { return context_.manual_executor(); }

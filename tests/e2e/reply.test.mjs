@@ -1,0 +1,102 @@
+// The core `reply` sink answers the request an event came from, through the engine's reply
+// service: a Slack slash command (slack.events) and a call to the http source, both in time
+// and too late (the source's own fallback answer), and a reply to nothing.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { startEngine } from './lib/engine.mjs';
+
+const cleanups = [];
+after(async () => { for (const c of cleanups.reverse()) await c(); });
+
+const SIGNING = 'reply-e2e-signing-secret';
+
+function slackCommand(url, form) {
+  const ts = String(Math.floor(Date.now() / 1000));
+  const signature = 'v0=' + createHmac('sha256', SIGNING).update(`v0:${ts}:${form}`).digest('hex');
+  return fetch(url, {
+    method: 'POST', body: form,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': signature },
+  });
+}
+
+test('a slash command from slack.events is answered by the reply sink in the HTTP response', async () => {
+  const engine = await startEngine({
+    pipelines: {
+      chatops: `name: chatops
+durability: memory
+source: {type: slack.events, path: /slack, secret: ${SIGNING}, reply_within: 2s, command_reply: "Working on it"}
+transforms:
+  - type: filter
+    if: \${{ payload.text != 'slow' }}
+sinks:
+  - type: reply
+    body:
+      response_type: in_channel
+      text: "Deploying \${{ payload.text }} for <@\${{ payload.user_id }}>"
+  - {name: log, type: stdout}
+`,
+    },
+  });
+  cleanups.push(() => engine.stop());
+  const url = `${engine.url}/slack`;
+
+  const started = Date.now();
+  let res = await slackCommand(url, 'command=%2Fdeploy&text=api&user_id=U7&team_id=T1&trigger_id=trig-r1');
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type'), /application\/json/);
+  assert.deepEqual(await res.json(), { response_type: 'in_channel', text: 'Deploying api for <@U7>' });
+  assert.ok(Date.now() - started < 1500, 'answered by the pipeline, not by the 2 s fallback');
+
+  // Filtered out: nothing answers it, so the source's fallback goes out once reply_within is over.
+  const slowStart = Date.now();
+  res = await slackCommand(url, 'command=%2Fdeploy&text=slow&user_id=U7&team_id=T1&trigger_id=trig-r2');
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { response_type: 'ephemeral', text: 'Working on it' });
+  assert.ok(Date.now() - slowStart >= 1900, `fallback after ${Date.now() - slowStart} ms, before reply_within`);
+});
+
+test('the http source with reply_within is a synchronous API: status, headers and body from the reply sink', async () => {
+  const engine = await startEngine({
+    pipelines: {
+      api: `name: api
+durability: memory
+source: {type: http, path: /lookup, reply_within: 2s}
+sinks:
+  - type: reply
+    if: \${{ payload.name != 'late' }}
+    status: "\${{ payload.name == 'missing' && 404 || 200 }}"
+    headers: {X-Request-Id: "\${{ event.id }}"}
+    body: {greeting: "Hello, \${{ payload.name }}", length: "\${{ length(payload.name) }}"}
+  - name: late-reply
+    type: reply
+    if: \${{ payload.name == 'twice' }}
+    late: fail
+    text: "too late"
+`,
+    },
+  });
+  cleanups.push(() => engine.stop());
+  const post = (body) => fetch(`${engine.url}/lookup`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+
+  let res = await post({ name: 'Ada' });
+  assert.equal(res.status, 200);
+  assert.ok(res.headers.get('x-request-id'), 'the header rendered from the event');
+  assert.deepEqual(await res.json(), { greeting: 'Hello, Ada', length: 3 });
+
+  res = await post({ name: 'missing' });
+  assert.equal(res.status, 404);
+  assert.equal((await res.json()).greeting, 'Hello, missing');
+
+  // No sink answers: the usual 202 with the event id once reply_within is over.
+  res = await post({ name: 'late' });
+  assert.equal(res.status, 202);
+  assert.ok((await res.json()).id);
+
+  // Two reply sinks: the first answers; the second finds nobody waiting and, with late: fail,
+  // dead-letters its event with the reason.
+  res = await post({ name: 'twice' });
+  assert.equal(res.status, 200);
+  assert.equal((await res.json()).greeting, 'Hello, twice');
+  await engine.waitFor((e) => /no request waits for event/.test(e.stderr), 10000, 'the late reply given up');
+});
