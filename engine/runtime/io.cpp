@@ -46,4 +46,37 @@ void StrandTimer::cancel() {
   timer_.cancel();
 }
 
+StrandFdWatch::StrandFdWatch(const Strand& strand, int fd) : descriptor_(strand, fd) {}
+
+StrandFdWatch::~StrandFdWatch() {
+  cancel();
+  descriptor_.release();  // the component owns the descriptor and closes it
+}
+
+void StrandFdWatch::when_readable(std::function<void()> ready) {
+  wait(asio::posix::descriptor_base::wait_read, read_generation_, std::move(ready));
+}
+
+void StrandFdWatch::when_writable(std::function<void()> ready) {
+  wait(asio::posix::descriptor_base::wait_write, write_generation_, std::move(ready));
+}
+
+void StrandFdWatch::wait(asio::posix::descriptor_base::wait_type type,
+                         const std::shared_ptr<std::uint64_t>& generation, std::function<void()> ready) {
+  const std::uint64_t current = ++*generation;
+  descriptor_.async_wait(type, [weak = std::weak_ptr<std::uint64_t>(generation), current,
+                                ready = std::move(ready)](const boost::system::error_code& ec) {
+    auto live = weak.lock();
+    if (ec == asio::error::operation_aborted || !live || *live != current) return;
+    ready();  // an error (hang-up, reset) is readiness too: the owner's next call reports it
+  });
+}
+
+void StrandFdWatch::cancel() {
+  ++*read_generation_;
+  ++*write_generation_;
+  boost::system::error_code ignored;
+  descriptor_.cancel(ignored);
+}
+
 }  // namespace switchyard::runtime

@@ -6,6 +6,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
@@ -71,6 +72,26 @@ class StrandTimer final : public Timer {
   std::shared_ptr<std::uint64_t> generation_;
 };
 
+/// An SDK FdWatch on a strand: a descriptor the component owns, registered with the event
+/// loop without taking ownership (released, never closed, when the watch goes). As with
+/// StrandTimer, a cancelled or replaced wait never runs its callback.
+class StrandFdWatch final : public FdWatch {
+ public:
+  StrandFdWatch(const Strand& strand, int fd);
+  ~StrandFdWatch() override;
+  void when_readable(std::function<void()> ready) override;
+  void when_writable(std::function<void()> ready) override;
+  void cancel() override;
+
+ private:
+  void wait(asio::posix::descriptor_base::wait_type type, const std::shared_ptr<std::uint64_t>& generation,
+            std::function<void()> ready);
+
+  asio::posix::stream_descriptor descriptor_;
+  std::shared_ptr<std::uint64_t> read_generation_ = std::make_shared<std::uint64_t>(0);
+  std::shared_ptr<std::uint64_t> write_generation_ = std::make_shared<std::uint64_t>(0);
+};
+
 /// The SDK Executor of one component: everything runs on its strand. Once closed (after the
 /// component's stop()), tasks still queued are dropped, so none runs on a stopped component.
 class StrandExecutor final : public Executor {
@@ -83,6 +104,7 @@ class StrandExecutor final : public Executor {
     });
   }
   std::unique_ptr<Timer> make_timer() override { return std::make_unique<StrandTimer>(strand_); }
+  std::unique_ptr<FdWatch> watch(int fd) override { return std::make_unique<StrandFdWatch>(strand_, fd); }
   const Strand& strand() const { return strand_; }
   void close() { open_->store(false, std::memory_order_release); }
 

@@ -47,6 +47,22 @@ class Timer {
   virtual void cancel() = 0;
 };
 
+/// Readiness of a socket the component owns (a libpq connection, a libcurl transfer), watched
+/// by the engine's event loop so that a client library never blocks an engine thread. The
+/// callbacks run on the component's strand.
+class FdWatch {
+ public:
+  /// Cancels pending waits. Never closes the descriptor: its owner does, after this is gone.
+  virtual ~FdWatch() = default;
+  /// Calls `ready` once the descriptor can be read from (or has an error or hang-up).
+  /// A new call replaces a pending read wait.
+  virtual void when_readable(std::function<void()> ready) = 0;
+  /// Calls `ready` once the descriptor can be written to (or has an error).
+  virtual void when_writable(std::function<void()> ready) = 0;
+  /// Cancels pending waits: their callbacks do not run.
+  virtual void cancel() = 0;
+};
+
 /// Runs work on the component's strand: callbacks of one component never run concurrently.
 class Executor {
  public:
@@ -55,6 +71,9 @@ class Executor {
   virtual void post(std::function<void()> task) = 0;
   /// A new timer bound to the component's strand.
   virtual std::unique_ptr<Timer> make_timer() = 0;
+  /// Watches `fd` (a connected socket the component owns) for readiness. Destroy the watch
+  /// before closing the descriptor.
+  virtual std::unique_ptr<FdWatch> watch(int fd) = 0;
 };
 
 /// A key-value store with per-key expiry, private to one component.

@@ -9,6 +9,7 @@
 //   auto event = switchyard::testing::make_event("demo.created", R"({"id": 1})");
 //   EXPECT_EQ(h.apply(*event).value(), switchyard::Verdict::keep);
 
+#include <poll.h>
 #include <rapidjson/document.h>
 
 #include <algorithm>
@@ -87,19 +88,44 @@ class ManualExecutor final : public Executor {
     std::uint64_t id_ = 0;
   };
 
+  // Readiness is real: run_pending() polls the watched descriptors (without blocking) and
+  // runs the callbacks of those that are ready.
+  class ManualFdWatch final : public FdWatch {
+   public:
+    ManualFdWatch(ManualExecutor& owner, int fd) : owner_(owner), fd_(fd) { owner_.watches_.push_back(this); }
+    ~ManualFdWatch() override { std::erase(owner_.watches_, this); }
+    void when_readable(std::function<void()> ready) override { readable_ = std::move(ready); }
+    void when_writable(std::function<void()> ready) override { writable_ = std::move(ready); }
+    void cancel() override {
+      readable_ = nullptr;
+      writable_ = nullptr;
+    }
+
+   private:
+    friend class ManualExecutor;
+    ManualExecutor& owner_;
+    int fd_;
+    std::function<void()> readable_, writable_;
+  };
+
   void post(std::function<void()> task) override { tasks_.push_back(std::move(task)); }
   std::unique_ptr<Timer> make_timer() override { return std::make_unique<ManualTimer>(*this); }
+  std::unique_ptr<FdWatch> watch(int fd) override { return std::make_unique<ManualFdWatch>(*this, fd); }
 
-  /// Runs posted tasks until none is left; returns how many ran.
+  /// Runs posted tasks, and the callbacks of watched descriptors that are ready, until
+  /// none is left; returns how many ran.
   std::size_t run_pending() {
     std::size_t ran = 0;
-    while (!tasks_.empty()) {
-      auto task = std::move(tasks_.front());
-      tasks_.erase(tasks_.begin());
-      task();
+    for (;;) {
+      while (!tasks_.empty()) {
+        auto task = std::move(tasks_.front());
+        tasks_.erase(tasks_.begin());
+        task();
+        ++ran;
+      }
+      if (!poll_watches()) return ran;
       ++ran;
     }
-    return ran;
   }
 
   /// Moves virtual time forward, firing due timers in order and running posted tasks.
@@ -129,6 +155,24 @@ class ManualExecutor final : public Executor {
     std::chrono::milliseconds due;
     std::function<void()> fired;
   };
+  // Posts the callbacks of ready descriptors; false when none was ready.
+  bool poll_watches() {
+    bool any = false;
+    for (ManualFdWatch* w : std::vector<ManualFdWatch*>(watches_)) {
+      if (!w->readable_ && !w->writable_) continue;
+      pollfd p{w->fd_, static_cast<short>((w->readable_ ? POLLIN : 0) | (w->writable_ ? POLLOUT : 0)), 0};
+      if (::poll(&p, 1, 0) <= 0) continue;
+      if (w->readable_ && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
+        tasks_.push_back(std::exchange(w->readable_, nullptr));
+        any = true;
+      }
+      if (w->writable_ && (p.revents & (POLLOUT | POLLHUP | POLLERR))) {
+        tasks_.push_back(std::exchange(w->writable_, nullptr));
+        any = true;
+      }
+    }
+    return any;
+  }
   std::uint64_t schedule(std::chrono::milliseconds due, std::function<void()> fired) {
     timers_.emplace(++next_id_, Pending{due, std::move(fired)});
     return next_id_;
@@ -136,6 +180,7 @@ class ManualExecutor final : public Executor {
 
   std::vector<std::function<void()>> tasks_;
   std::map<std::uint64_t, Pending> timers_;
+  std::vector<ManualFdWatch*> watches_;
   std::uint64_t next_id_ = 0;
   std::chrono::milliseconds now_{0};
 };
