@@ -82,7 +82,7 @@ Status check_component(const ComponentDecl& decl, runtime::Io& io, runtime::Serv
   CountingEmitter emitter;
   runtime::Strand strand = io.make_strand();
   runtime::PipelineReplies replies(io.make_strand());
-  runtime::ComponentContext context("check", decl.type, strand, services, emitter, replies, false);
+  runtime::ComponentContext context("check", decl.type, decl.type, strand, services, emitter, replies, false);
   Options options(values, decl.options, &templates);
   std::unique_ptr<Component> component;
   if (Status s = step(strand, "create", [&]() -> Status {

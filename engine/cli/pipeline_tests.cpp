@@ -192,7 +192,7 @@ class TestFile {
     std::vector<Stage> transforms;
     for (const auto& t : pipeline_.transforms) {
       Stage s;
-      s.context = std::make_unique<runtime::ComponentContext>(pipeline_.name, t.name, strand, services, emitter,
+      s.context = std::make_unique<runtime::ComponentContext>(pipeline_.name, t.name, t.name, strand, services, emitter,
                                                                replies, /*durable_state=*/false);
       s.options = std::make_unique<Options>(*t.options, t.decl->options, t.templates.get());
       s.component = t.decl->create();
