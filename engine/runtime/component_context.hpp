@@ -29,8 +29,6 @@ struct Services {
   std::shared_ptr<EventTap> tap;
 };
 
-/// The registry of engines without an admin API (tests, `switchyard test`, `plugins check`).
-metrics::Registry& unscraped_metrics();
 
 /// The shared listener as a pipeline's components see it: routes are registered in the
 /// pipeline's name, so its next version (hot reload) can take them over.
@@ -55,7 +53,7 @@ class ComponentContext final : public Context {
       : pipeline_(std::move(pipeline)),
         component_(std::move(component)),
         logger_(pipeline_ + "/" + component_),
-        metrics_((services.metrics ? *services.metrics : unscraped_metrics()).scoped(pipeline_, component_)),
+        metrics_((services.metrics ? *services.metrics : metrics::unscraped()).scoped(pipeline_, component_)),
         executor_(std::move(strand), task_failure(std::move(label))),
         state_(services.state, pipeline_ + "/" + component_ + "/", durable_state),
         emitter_(emitter),

@@ -26,11 +26,6 @@
 
 namespace switchyard::runtime {
 
-metrics::Registry& unscraped_metrics() {
-  static metrics::Registry registry;
-  return registry;
-}
-
 namespace {
 
 constexpr const char* kReceivedHelp = "Events the pipeline accepted from this source.";
