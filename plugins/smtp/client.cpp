@@ -1,0 +1,499 @@
+#include "client.hpp"
+
+#include <curl/curl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <thread>
+
+// Spelt with three Ls before curl 8.2.0 (bookworm has 7.88).
+#ifndef CURLOPT_MAIL_RCPT_ALLOWFAILS
+#define CURLOPT_MAIL_RCPT_ALLOWFAILS CURLOPT_MAIL_RCPT_ALLLOWFAILS
+#endif
+
+namespace switchyard::smtp {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A connection idle for longer is not reused: servers drop idle clients after a minute or
+// more (Postfix: 300 s), and a message sent just as the server hangs up would fail.
+constexpr long kMaxIdleSeconds = 30;
+constexpr std::size_t kMaxReplyText = 300;
+// How long stop() lets connections say QUIT before it cuts them.
+constexpr auto kQuitGrace = 1s;
+
+std::string upper_word(std::string_view line) {
+  std::string word;
+  for (char c : line) {
+    if (c == ' ' || c == '\r' || c == '\n' || c == ':') break;
+    word += (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+  }
+  return word;
+}
+
+// Reads the SMTP dialogue curl reports to its debug callback: each reply is assigned to the
+// command it answers. Commands' arguments are never stored, except RCPT's address.
+class Transcript {
+ public:
+  Transcript(Outcome& outcome, Capabilities& capabilities) : outcome_(outcome), capabilities_(capabilities) {}
+
+  void command(std::string_view line) {
+    static constexpr std::string_view kVerbs[] = {"EHLO", "HELO", "STARTTLS", "AUTH", "MAIL",
+                                                  "RCPT", "DATA", "QUIT", "RSET", "NOOP"};
+    const std::string verb = upper_word(line);
+    // Anything else is a line of an AUTH exchange (base64 credentials): not kept.
+    pending_ = std::find(std::begin(kVerbs), std::end(kVerbs), verb) != std::end(kVerbs) ? verb : "AUTH";
+    rcpt_.clear();
+    if (pending_ == "RCPT") {
+      const auto open = line.find('<');
+      const auto close = line.rfind('>');
+      if (open != std::string_view::npos && close != std::string_view::npos && close > open) {
+        rcpt_ = line.substr(open + 1, close - open - 1);
+      }
+    }
+    lines_.clear();
+  }
+
+  void reply(std::string_view data) {
+    while (!data.empty()) {
+      auto end = data.find('\n');
+      std::string_view line = data.substr(0, end);
+      data = end == std::string_view::npos ? std::string_view() : data.substr(end + 1);
+      while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
+      reply_line(line);
+    }
+  }
+
+  bool any_reply() const { return any_reply_; }
+
+ private:
+  void reply_line(std::string_view line) {
+    if (line.size() < 3 || !std::all_of(line.begin(), line.begin() + 3, [](char c) { return c >= '0' && c <= '9'; })) {
+      return;
+    }
+    lines_.emplace_back(line.size() > 4 ? line.substr(4) : std::string_view());
+    if (line.size() > 3 && line[3] == '-') return;  // more lines follow
+    Reply r;
+    r.code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+    for (const auto& l : lines_) {
+      if (r.text.size() >= kMaxReplyText) break;
+      if (!r.text.empty()) r.text += ' ';
+      r.text += l;
+    }
+    if (r.text.size() > kMaxReplyText) r.text.resize(kMaxReplyText);
+    finished(r);
+    lines_.clear();
+  }
+
+  void finished(const Reply& r) {
+    any_reply_ = true;
+    const std::string step = pending_.empty() ? "greeting" : pending_;
+    if (step == "greeting") capabilities_ = Capabilities{};  // a new connection
+    if (step == "EHLO" && r.code / 100 == 2) read_capabilities();
+    if (step == "RCPT") outcome_.recipients.emplace_back(rcpt_, r);
+    if (step == "DATA" && r.code == 354) {
+      pending_ = "end of data";  // the next reply answers the message itself
+      return;
+    }
+    if (step == "end of data") outcome_.final_reply = r;
+    if (r.code >= 400 && step != "RCPT" && step != "QUIT" && outcome_.failed_step.empty()) {
+      outcome_.failed_step = step;
+      outcome_.failed_reply = r;
+    }
+  }
+
+  void read_capabilities() {
+    Capabilities c;
+    c.known = true;
+    for (std::size_t i = 1; i < lines_.size(); ++i) {  // the first line is the server's name
+      const std::string& l = lines_[i];
+      const std::string word = upper_word(l);
+      if (word == "SMTPUTF8") c.smtputf8 = true;
+      if (word == "8BITMIME") c.eight_bit_mime = true;
+      if (word == "STARTTLS") c.starttls = true;
+      if (word == "SIZE" && l.size() > 5) c.size_limit = std::strtoull(l.c_str() + 5, nullptr, 10);
+      if (word == "AUTH" || word == "AUTH=") {
+        c.auth_offered = true;
+        std::string mechanisms = " ";
+        for (char ch : l.substr(4)) mechanisms += (ch >= 'a' && ch <= 'z') ? static_cast<char>(ch - 'a' + 'A') : ch;
+        mechanisms += ' ';
+        c.auth_plain_or_login = c.auth_plain_or_login || mechanisms.find(" PLAIN ") != std::string::npos ||
+                                mechanisms.find(" LOGIN ") != std::string::npos;
+      }
+    }
+    capabilities_ = c;
+  }
+
+  Outcome& outcome_;
+  Capabilities& capabilities_;
+  std::string pending_;
+  std::string rcpt_;
+  std::vector<std::string> lines_;
+  bool any_reply_ = false;
+};
+
+}  // namespace
+
+struct ConnectionPool::Shared {
+  ServerSettings settings;
+  std::size_t size = 1;
+  std::function<void(std::function<void()>)> post;
+
+  struct Job {
+    Envelope envelope;
+    std::function<void(Outcome)> done;
+  };
+  std::mutex mutex;
+  std::condition_variable wake;    // a job or stop for the workers
+  std::condition_variable exited;  // a worker ended, for stop()
+  std::deque<Job> jobs;
+  std::size_t workers = 0;  // started
+  std::size_t idle = 0;     // waiting for a job
+  std::size_t running = 0;  // not ended yet
+  bool stopping = false;
+  std::set<curl_socket_t> sockets;  // every open connection, so stop() can cut them
+  std::vector<std::thread> threads;
+};
+
+namespace {
+
+using Shared = ConnectionPool::Shared;
+
+// One connection and its thread's curl handle. Lives on its worker thread only.
+class Connection {
+ public:
+  explicit Connection(Shared& shared) : shared_(shared), easy_(curl_easy_init()) { setup(); }
+  ~Connection() {
+    // Sends QUIT on an open connection and waits for its reply: on this thread, never an
+    // engine thread; stop() cuts the socket if that takes more than a second.
+    if (easy_ != nullptr) curl_easy_cleanup(easy_);
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  Outcome send(const Envelope& envelope) {
+    Outcome outcome = attempt(envelope);
+    // A reused connection the server had closed while idle fails before any reply: once
+    // more on a new connection, as nothing can have been accepted.
+    if (outcome.curl_code != CURLE_OK && !outcome.new_connection && !replied_ &&
+        (outcome.curl_code == CURLE_SEND_ERROR || outcome.curl_code == CURLE_RECV_ERROR ||
+         outcome.curl_code == CURLE_GOT_NOTHING)) {
+      outcome = attempt(envelope);
+    }
+    return outcome;
+  }
+
+ private:
+  void setup() {
+    const ServerSettings& s = shared_.settings;
+    curl_easy_setopt(easy_, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy_, CURLOPT_URL, s.url.c_str());
+    curl_easy_setopt(easy_, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    curl_easy_setopt(easy_, CURLOPT_USE_SSL, s.require_starttls ? static_cast<long>(CURLUSESSL_ALL)
+                                                                 : static_cast<long>(CURLUSESSL_NONE));
+    curl_easy_setopt(easy_, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(easy_, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(easy_, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
+    if (!s.ca_file.empty()) curl_easy_setopt(easy_, CURLOPT_CAINFO, s.ca_file.c_str());
+    if (!s.username.empty()) {
+      curl_easy_setopt(easy_, CURLOPT_USERNAME, s.username.c_str());
+      curl_easy_setopt(easy_, CURLOPT_PASSWORD, s.password.c_str());
+      curl_easy_setopt(easy_, CURLOPT_LOGIN_OPTIONS, "AUTH=PLAIN;AUTH=LOGIN");
+    }
+    curl_easy_setopt(easy_, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(easy_, CURLOPT_READFUNCTION, &Connection::on_read);
+    curl_easy_setopt(easy_, CURLOPT_READDATA, this);
+    curl_easy_setopt(easy_, CURLOPT_MAIL_RCPT_ALLOWFAILS, 1L);
+    const auto timeout = std::max(s.timeout, std::chrono::milliseconds(1000));
+    curl_easy_setopt(easy_, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(timeout.count()));
+    // Per command: how long each reply may take (whole seconds in curl 7.88).
+    curl_easy_setopt(easy_, CURLOPT_SERVER_RESPONSE_TIMEOUT,
+                     static_cast<long>(std::chrono::ceil<std::chrono::seconds>(timeout).count()));
+    curl_easy_setopt(easy_, CURLOPT_MAXAGE_CONN, kMaxIdleSeconds);
+    curl_easy_setopt(easy_, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(easy_, CURLOPT_ERRORBUFFER, error_);
+    curl_easy_setopt(easy_, CURLOPT_VERBOSE, 1L);  // feeds on_debug; nothing is printed
+    curl_easy_setopt(easy_, CURLOPT_DEBUGFUNCTION, &Connection::on_debug);
+    curl_easy_setopt(easy_, CURLOPT_DEBUGDATA, this);
+    curl_easy_setopt(easy_, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(easy_, CURLOPT_XFERINFOFUNCTION, &Connection::on_progress);
+    curl_easy_setopt(easy_, CURLOPT_XFERINFODATA, this);
+    curl_easy_setopt(easy_, CURLOPT_OPENSOCKETFUNCTION, &Connection::on_open_socket);
+    curl_easy_setopt(easy_, CURLOPT_OPENSOCKETDATA, this);
+    curl_easy_setopt(easy_, CURLOPT_CLOSESOCKETFUNCTION, &Connection::on_close_socket);
+    curl_easy_setopt(easy_, CURLOPT_CLOSESOCKETDATA, this);
+  }
+
+  Outcome attempt(const Envelope& envelope) {
+    Outcome outcome;
+    outcome.message_bytes = envelope.message.size();
+    Transcript transcript(outcome, capabilities_);
+    transcript_ = &transcript;
+    message_ = envelope.message;
+    offset_ = 0;
+    error_[0] = '\0';
+    const std::string from = "<" + envelope.from + ">";
+    curl_slist* recipients = nullptr;
+    for (const auto& r : envelope.recipients) recipients = curl_slist_append(recipients, ("<" + r + ">").c_str());
+    curl_easy_setopt(easy_, CURLOPT_MAIL_FROM, from.c_str());
+    curl_easy_setopt(easy_, CURLOPT_MAIL_RCPT, recipients);
+    // With SIZE offered, curl announces it in MAIL FROM and the server refuses early.
+    curl_easy_setopt(easy_, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(envelope.message.size()));
+    // A bound on the whole message too, so a server that trickles replies cannot hold it.
+    const auto per_command = std::max(shared_.settings.timeout, std::chrono::milliseconds(1000));
+    curl_easy_setopt(easy_, CURLOPT_TIMEOUT_MS,
+                     static_cast<long>(per_command.count() * static_cast<long>(10 + envelope.recipients.size())));
+    const CURLcode code = curl_easy_perform(easy_);
+    curl_easy_setopt(easy_, CURLOPT_MAIL_RCPT, nullptr);
+    curl_slist_free_all(recipients);
+    outcome.curl_code = code;
+    if (code != CURLE_OK) outcome.curl_error = error_[0] != '\0' ? error_ : curl_easy_strerror(code);
+    long connects = 0;
+    curl_easy_getinfo(easy_, CURLINFO_NUM_CONNECTS, &connects);
+    outcome.new_connection = connects > 0;
+    outcome.capabilities = capabilities_;
+    replied_ = transcript.any_reply();
+    transcript_ = nullptr;
+    return outcome;
+  }
+
+  static size_t on_read(char* buffer, size_t size, size_t count, void* self) {
+    auto* c = static_cast<Connection*>(self);
+    const std::size_t n = std::min(size * count, c->message_.size() - c->offset_);
+    std::memcpy(buffer, c->message_.data() + c->offset_, n);
+    c->offset_ += n;
+    return n;
+  }
+
+  static int on_debug(CURL*, curl_infotype type, char* data, size_t size, void* self) {
+    auto* c = static_cast<Connection*>(self);
+    if (c->transcript_ == nullptr) return 0;
+    if (type == CURLINFO_HEADER_OUT) c->transcript_->command(std::string_view(data, size));
+    if (type == CURLINFO_HEADER_IN) c->transcript_->reply(std::string_view(data, size));
+    return 0;
+  }
+
+  static int on_progress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    auto* c = static_cast<Connection*>(self);
+    std::lock_guard lock(c->shared_.mutex);
+    return c->shared_.stopping ? 1 : 0;  // abort: the sink is stopping
+  }
+
+  static curl_socket_t on_open_socket(void* self, curlsocktype, curl_sockaddr* address) {
+    auto* c = static_cast<Connection*>(self);
+    std::lock_guard lock(c->shared_.mutex);
+    if (c->shared_.stopping) return CURL_SOCKET_BAD;
+    const curl_socket_t fd = ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+    if (fd != CURL_SOCKET_BAD) c->shared_.sockets.insert(fd);
+    return fd;
+  }
+
+  static int on_close_socket(void* self, curl_socket_t fd) {
+    auto* c = static_cast<Connection*>(self);
+    {
+      std::lock_guard lock(c->shared_.mutex);
+      c->shared_.sockets.erase(fd);
+    }
+    return ::close(fd);
+  }
+
+  Shared& shared_;
+  CURL* easy_;
+  Capabilities capabilities_;
+  Transcript* transcript_ = nullptr;
+  std::string_view message_;
+  std::size_t offset_ = 0;
+  bool replied_ = false;
+  char error_[CURL_ERROR_SIZE] = {};
+};
+
+void worker(std::shared_ptr<Shared> shared) {
+  {
+    Connection connection(*shared);
+    for (;;) {
+      Shared::Job job;
+      {
+        std::unique_lock lock(shared->mutex);
+        shared->wake.wait(lock, [&] { return shared->stopping || !shared->jobs.empty(); });
+        if (shared->stopping) break;
+        job = std::move(shared->jobs.front());
+        shared->jobs.pop_front();
+        --shared->idle;
+      }
+      Outcome outcome = connection.send(job.envelope);
+      {
+        // Idle before the result is posted: the next message may come as soon as it lands.
+        std::lock_guard lock(shared->mutex);
+        ++shared->idle;
+      }
+      shared->post([done = std::move(job.done), outcome = std::move(outcome)]() mutable { done(std::move(outcome)); });
+    }
+  }
+  std::lock_guard lock(shared->mutex);
+  --shared->running;
+  shared->exited.notify_all();
+}
+
+std::string step_failure(const Outcome& o) {
+  const std::string& step = o.failed_step;
+  const std::string reply = o.failed_reply.line();
+  if (step == "greeting") return "the server refused the connection: " + reply;
+  if (step == "AUTH") {
+    return "authentication failed: " + reply + (o.failed_reply.code >= 500 ? " (check username and password)" : "");
+  }
+  if (step == "MAIL") return "the sender was refused (MAIL FROM): " + reply;
+  if (step == "end of data") return "the server refused the message: " + reply;
+  return step + " refused: " + reply;
+}
+
+std::string list_replies(const std::vector<std::pair<std::string, Reply>>& replies) {
+  std::string out;
+  for (const auto& [rcpt, reply] : replies) {
+    if (!out.empty()) out += "; ";
+    out += rcpt + ": " + reply.line();
+  }
+  return out;
+}
+
+}  // namespace
+
+void init_curl() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+ConnectionPool::ConnectionPool(ServerSettings settings, std::size_t size,
+                               std::function<void(std::function<void()>)> post)
+    : shared_(std::make_shared<Shared>()) {
+  init_curl();
+  shared_->settings = std::move(settings);
+  shared_->size = std::max<std::size_t>(size, 1);
+  shared_->post = std::move(post);
+}
+
+ConnectionPool::~ConnectionPool() { stop(); }
+
+void ConnectionPool::submit(Envelope envelope, std::function<void(Outcome)> done) {
+  std::lock_guard lock(shared_->mutex);
+  if (shared_->stopping) return;
+  shared_->jobs.push_back({std::move(envelope), std::move(done)});
+  if (shared_->idle < shared_->jobs.size() && shared_->workers < shared_->size) {
+    ++shared_->workers;
+    ++shared_->idle;  // it takes a job as soon as it runs
+    ++shared_->running;
+    shared_->threads.emplace_back(worker, shared_);
+  }
+  shared_->wake.notify_one();
+}
+
+void ConnectionPool::stop() {
+  std::vector<std::thread> threads;
+  {
+    std::unique_lock lock(shared_->mutex);
+    shared_->stopping = true;
+    shared_->jobs.clear();
+    shared_->wake.notify_all();
+    if (!shared_->exited.wait_for(lock, kQuitGrace, [&] { return shared_->running == 0; })) {
+      // A server slow to answer QUIT (or a message still in flight) is cut off.
+      for (const curl_socket_t fd : shared_->sockets) ::shutdown(fd, SHUT_RDWR);
+    }
+    threads.swap(shared_->threads);
+  }
+  for (auto& t : threads) t.join();
+}
+
+Verdict judge(const Outcome& o, const Envelope& envelope, bool needs_smtputf8) {
+  Verdict v;
+  std::string hint;
+  if (needs_smtputf8 && o.capabilities.known && !o.capabilities.smtputf8) {
+    hint += " (a non-ASCII address needs SMTPUTF8, which this server does not offer)";
+  }
+  if (o.capabilities.size_limit > 0 && o.message_bytes > o.capabilities.size_limit) {
+    hint += " (the message is " + std::to_string(o.message_bytes) + " bytes; the server takes at most " +
+            std::to_string(o.capabilities.size_limit) + ")";
+  }
+  auto by_class = [&](int code, std::string message) {
+    v.failure_class = code >= 500 ? "5xx" : "4xx";
+    v.error = code >= 500 ? permanent(std::move(message) + hint) : retryable(std::move(message) + hint);
+  };
+  std::vector<std::pair<std::string, Reply>> refused;
+  bool any_temporary = false;
+  for (const auto& [rcpt, reply] : o.recipients) {
+    if (reply.code / 100 == 2) continue;
+    refused.emplace_back(rcpt, reply);
+    any_temporary = any_temporary || reply.code < 500;
+  }
+
+  if (o.curl_code == CURLE_OK) {
+    // The server took the message: every recipient whose RCPT it accepted has it.
+    for (const auto& [rcpt, reply] : o.recipients) {
+      if (reply.code / 100 == 2) v.accepted.push_back(rcpt);
+    }
+    if (o.recipients.empty()) v.accepted = envelope.recipients;
+    if (refused.empty()) return v;
+    v.refused = refused;
+    by_class(any_temporary ? 450 : 550, "delivered to " + std::to_string(v.accepted.size()) + " of " +
+                                            std::to_string(envelope.recipients.size()) + " recipients; refused: " +
+                                            list_replies(refused) +
+                                            (any_temporary ? " (a retry sends to those only)" : ""));
+    return v;
+  }
+  v.refused = refused;
+  if (!o.failed_step.empty()) {
+    by_class(o.failed_reply.code, step_failure(o));
+    return v;
+  }
+  if (!refused.empty() && refused.size() == o.recipients.size()) {
+    by_class(any_temporary ? 450 : 550, "every recipient was refused: " + list_replies(refused));
+    return v;
+  }
+  const std::string why = o.curl_error.empty() ? curl_easy_strerror(static_cast<CURLcode>(o.curl_code)) : o.curl_error;
+  switch (static_cast<CURLcode>(o.curl_code)) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+      v.failure_class = "tls";
+      v.error = permanent("TLS: the server's certificate was not accepted: " + why +
+                          " (a private CA goes in ca_file; the certificate must name the host)");
+      return v;
+    case CURLE_SSL_CONNECT_ERROR:
+      v.failure_class = "tls";
+      v.error = retryable("TLS handshake failed: " + why);
+      return v;
+    case CURLE_USE_SSL_FAILED:
+      v.failure_class = "config";
+      v.error = permanent("the server does not offer STARTTLS, which tls: starttls requires (" + why + ")");
+      return v;
+    case CURLE_LOGIN_DENIED:
+      v.failure_class = "config";
+      v.error = permanent(std::string("authentication failed: ") +
+                          (!o.capabilities.auth_offered ? "the server offers no AUTH (leave username unset?)"
+                           : !o.capabilities.auth_plain_or_login ? "the server offers neither AUTH PLAIN nor LOGIN"
+                                                                  : why));
+      return v;
+    case CURLE_OPERATION_TIMEDOUT:
+      v.failure_class = "network";
+      v.error = retryable("timed out: " + why);
+      return v;
+    case CURLE_ABORTED_BY_CALLBACK:
+      v.failure_class = "network";
+      v.error = retryable("the sink stopped while sending");
+      return v;
+    default:
+      v.failure_class = "network";
+      v.error = retryable(why + hint);
+      return v;
+  }
+}
+
+}  // namespace switchyard::smtp
