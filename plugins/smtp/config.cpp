@@ -39,9 +39,10 @@ constexpr OptionSpec kOptions[] = {
      .description = "Sender: an address or \"Name <address>\" (also the envelope sender, MAIL FROM). "
                     "Its domain names the Message-ID.",
      .example = "CI <ci@example.com>"},
-    {.name = "to", .type = OptionType::template_list,
+    {.name = "to", .type = OptionType::template_list, .required = true,
      .description = "Recipients: a list, or one string of comma-separated addresses; a template "
-                    "yielding a JSON list of addresses works too. At least one of to, cc and bcc.",
+                    "yielding a JSON list of addresses works too. `to: []` with bcc sends to the "
+                    "bcc recipients only.",
      .example = "[ops@example.com, \"${{ payload.pusher.email }}\"]"},
     {.name = "cc", .type = OptionType::template_list, .description = "Copy recipients, as to."},
     {.name = "bcc", .type = OptionType::template_list,
@@ -52,8 +53,9 @@ constexpr OptionSpec kOptions[] = {
      .description = "Subject. Line breaks in it (a commit message) become spaces: no value from an "
                     "event can start another header. Non-ASCII text is RFC 2047-encoded.",
      .example = "Build failed: ${{ payload.workflow_run.name }} on ${{ payload.repository.full_name }}"},
-    {.name = "text", .type = OptionType::text_template,
-     .description = "Plain-text body (UTF-8). With html too, the message is multipart/alternative.",
+    {.name = "text", .type = OptionType::text_template, .default_value = "",
+     .description = "Plain-text body (UTF-8). With html too, the message is multipart/alternative; "
+                    "with neither, the body is empty.",
      .example = "${{ payload.workflow_run.html_url }}"},
     {.name = "html", .type = OptionType::text_template,
      .description = "HTML body (UTF-8). Values from the event are inserted as they are: run them "
@@ -162,13 +164,12 @@ Status SmtpSink::configure(const Options& options, Context& context) {
   s.bcc = options.texts("bcc");
   s.reply_to = options.text("reply_to");
   s.subject = options.text("subject");
-  s.has_text = options.has("text");
   s.has_html = options.has("html");
+  s.has_text = !options.text("text").literal().empty() || !s.has_html;
   s.text = options.text("text");
   s.html = options.text("html");
   s.headers = options.text_map("headers");
   if (s.to.empty() && s.cc.empty() && s.bcc.empty()) errors.push_back("to, cc or bcc: a message needs a recipient");
-  if (!s.has_text && !s.has_html) errors.push_back("text or html: a message needs a body");
   check_constant(s.from, "from", true, errors);
   check_constant(s.reply_to, "reply_to", false, errors);
   for (const auto& [name, list] : {std::pair{"to", &s.to}, {"cc", &s.cc}, {"bcc", &s.bcc}}) {

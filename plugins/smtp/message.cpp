@@ -375,14 +375,16 @@ std::string build_message(const MessageSpec& spec) {
     const EncodedBody text = encode_body(spec.text);
     const EncodedBody html = encode_body(spec.html);
     const std::string boundary = make_boundary(spec.message_id, {&text, &html});
+    // The CRLF before a delimiter belongs to the delimiter (RFC 2046 5.1.1), so each part's
+    // own final line break is followed by another.
     out += "Content-Type: multipart/alternative;\r\n boundary=\"" + boundary + "\"\r\n\r\n";
     out += "--" + boundary + "\r\n";
     append_part_headers(out, "text/plain", text.encoding);
     out += "\r\n" + text.content;
-    out += "--" + boundary + "\r\n";
+    out += "\r\n--" + boundary + "\r\n";
     append_part_headers(out, "text/html", html.encoding);
     out += "\r\n" + html.content;
-    out += "--" + boundary + "--\r\n";
+    out += "\r\n--" + boundary + "--\r\n";
     return out;
   }
   const EncodedBody body = encode_body(spec.has_html ? spec.html : spec.text);
