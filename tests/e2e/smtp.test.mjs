@@ -3,8 +3,11 @@
 // Python's email package (tests/e2e/lib/smtp_server.py). Events come in through the http source.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { startEngine, tempDir, dlq, dlqList } from './lib/engine.mjs';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { startEngine, tempDir, dlq, dlqList, sign, SOURCE_DIR } from './lib/engine.mjs';
+import { startReceiver } from './lib/receiver.mjs';
 import { makeCerts } from './lib/certs.mjs';
 import { startSmtpServer, header, headerNames } from './lib/smtp.mjs';
 
@@ -284,4 +287,41 @@ test('100 messages go over one connection', async () => {
     'in order');
   assert.equal(await settledMetric(engine, 'switchyard_smtp_connections_total', 1), 1);
   assert.equal(await settledMetric(engine, 'switchyard_smtp_messages_sent_total', 100), 100);
+});
+
+test('the shipped ci-dashboard alerts pipeline: a failed run on main is one Slack message and one e-mail', async () => {
+  const smtp = await server(TLS, 'dashboard');
+  const slack = await startReceiver(() => ({ status: 200, body: 'ok' }));
+  cleanups.push(() => slack.close());
+  const SECRET = 'dashboard-secret';
+  const engine = await startEngine({
+    pipelines: { alerts: readFileSync(join(SOURCE_DIR, 'pipelines/ci-dashboard/alerts.yaml'), 'utf8') },
+    env: {
+      GITHUB_WEBHOOK_SECRET: SECRET, SLACK_WEBHOOK_URL: `${slack.url}/services/T1/B1/x`,
+      SMTP_HOST: '127.0.0.1', SMTP_PORT: String(smtp.port), SMTP_USERNAME: AUTH.user, SMTP_PASSWORD: AUTH.password,
+      SMTP_CA_FILE: certs.ca, ALERT_FROM: 'CI <ci@example.com>', ALERT_TO: 'ops@example.com, lead@example.com',
+    },
+  });
+  cleanups.push(() => engine.stop());
+  const body = readFileSync(join(SOURCE_DIR, 'pipelines/tests/fixtures/workflow_run.completed.json'));
+  for (let i = 0; i < 2; i++) {  // GitHub redelivers: a new delivery id, the same run
+    const res = await fetch(`${engine.url}/github/alerts`, {
+      method: 'POST', body,
+      headers: { 'content-type': 'application/json', 'x-github-event': 'workflow_run', 'x-github-delivery': randomUUID(),
+        'x-hub-signature-256': sign(SECRET, body) },
+    });
+    assert.equal(res.status, 202, await res.text());
+  }
+  await smtp.waitFor((s) => s.messages().length === 1, 10000, 'the e-mail', engine);
+  await engine.waitFor(() => slack.requests.length === 1, 10000, 'the Slack message');
+  await sleep(500);
+  assert.equal(smtp.messages().length, 1, 'one e-mail');
+  assert.equal(slack.requests.length, 1, 'one Slack message');
+  const [m] = smtp.messages();
+  assert.deepEqual(m.rcpt_tos, ['ops@example.com', 'lead@example.com']);
+  assert.match(header(m, 'Subject'), /^\[octo-org\/switchyard\] CI failed on main: Fix flaky retry test in runtime The backoff/,
+    'the multi-line commit message is one subject line');
+  assert.equal(header(m, 'X-GitHub-Run-Id'), '30433642');
+  assert.match(m.message.parts[0].content, /https:\/\/github\.com\/octo-org\/switchyard\/actions\/runs\/30433642/);
+  assert.match(slack.requests[0].body.text, /^Build failed: <https:\/\/github\.com\/.*\|CI #\d+> on octo-org\/switchyard \(main\)$/);
 });
