@@ -250,6 +250,9 @@ class Connection {
     const auto per_command = std::max(shared_.settings.timeout, std::chrono::milliseconds(1000));
     curl_easy_setopt(easy_, CURLOPT_TIMEOUT_MS,
                      static_cast<long>(per_command.count() * static_cast<long>(10 + envelope.recipients.size())));
+    // The connection's last message: curl says QUIT and closes it afterwards.
+    const bool last = sent_on_connection_ + 1 >= shared_.settings.max_per_connection;
+    curl_easy_setopt(easy_, CURLOPT_FORBID_REUSE, last ? 1L : 0L);
     const CURLcode code = curl_easy_perform(easy_);
     curl_easy_setopt(easy_, CURLOPT_MAIL_RCPT, nullptr);
     curl_slist_free_all(recipients);
@@ -258,6 +261,7 @@ class Connection {
     long connects = 0;
     curl_easy_getinfo(easy_, CURLINFO_NUM_CONNECTS, &connects);
     outcome.new_connection = connects > 0;
+    sent_on_connection_ = last ? 0 : outcome.new_connection ? 1 : sent_on_connection_ + 1;
     outcome.capabilities = capabilities_;
     replied_ = transcript.any_reply();
     transcript_ = nullptr;
@@ -311,6 +315,7 @@ class Connection {
   std::string_view message_;
   std::size_t offset_ = 0;
   bool replied_ = false;
+  std::size_t sent_on_connection_ = 0;  // transactions on the open connection
   char error_[CURL_ERROR_SIZE] = {};
 };
 

@@ -32,6 +32,7 @@ struct ServerSettings {
   std::string username;
   std::string password;
   std::chrono::milliseconds timeout{30000};  ///< per command (reply wait), and the connect
+  std::size_t max_per_connection = 100;      ///< messages before a connection is closed (QUIT)
 };
 
 /// One message to send.

@@ -73,6 +73,9 @@ constexpr OptionSpec kOptions[] = {
      .description = "Most connections open at once, each reused for message after message (and "
                     "replaced after 30 s idle). Messages in flight are also bounded by the sink's "
                     "concurrency (default 1)."},
+    {.name = "max_per_connection", .type = OptionType::integer, .default_value = "100",
+     .description = "Messages sent over one connection before it is closed with QUIT and a new one "
+                    "opened (some servers refuse more per connection). 1: a connection per message."},
     {.name = "max_size", .type = OptionType::size, .default_value = "10MiB",
      .description = "Largest message built; a larger one fails permanently. A smaller limit the "
                     "server announces (EHLO SIZE) is announced in MAIL FROM and the server refuses."},
@@ -154,6 +157,9 @@ Status SmtpSink::configure(const Options& options, Context& context) {
   const std::int64_t pool = options.integer("pool_size", 4);
   if (pool < 1 || pool > 64) errors.push_back("pool_size: expected 1 to 64");
   s.pool_size = static_cast<std::size_t>(std::clamp<std::int64_t>(pool, 1, 64));
+  const std::int64_t per_connection = options.integer("max_per_connection", 100);
+  if (per_connection < 1) errors.push_back("max_per_connection: must be at least 1");
+  s.server.max_per_connection = static_cast<std::size_t>(std::max<std::int64_t>(per_connection, 1));
   s.max_size = options.size("max_size");
   if (s.max_size < 1024) errors.push_back("max_size: must be at least 1KiB");
   s.remember = options.duration("remember");

@@ -289,6 +289,15 @@ test('100 messages go over one connection', async () => {
   assert.equal(await settledMetric(engine, 'switchyard_smtp_messages_sent_total', 100), 100);
 });
 
+test('max_per_connection closes a connection after that many messages', async () => {
+  const smtp = await server(TLS, 'per-connection');
+  const engine = await engineWith(sink({ port: smtp.port, extra: '    max_per_connection: 3\n' }));
+  for (let i = 0; i < 7; i++) await post(engine, `per-${i}`, { message: `build ${i}`, log: 'y' });
+  await smtp.waitFor((s) => s.messages().length === 7, 10000, '7 messages', engine);
+  assert.deepEqual(smtp.messages().map((m) => m.conn), [1, 1, 1, 2, 2, 2, 3]);
+  assert.equal(await settledMetric(engine, 'switchyard_smtp_connections_total', 3), 3);
+});
+
 test('the shipped ci-dashboard alerts pipeline: a failed run on main is one Slack message and one e-mail', async () => {
   const smtp = await server(TLS, 'dashboard');
   const slack = await startReceiver(() => ({ status: 200, body: 'ok' }));

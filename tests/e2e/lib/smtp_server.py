@@ -9,7 +9,8 @@ CONFIG_JSON: {"tls": "starttls"|"implicit"|"none", "cert": PEM, "key": PEM,
               "auth": {"user": ..., "password": ...},       # AUTH offered (and required)
               "rcpt": {"addr@x": ["451 4.2.1 busy", null]},  # replies to successive RCPTs
               "data": ["451 4.3.0 later", null],             # replies to successive DATA ends
-              "data_delay": 0.0, "size": 0, "smtputf8": true}
+              "data_delay": 0.0, "size": 0, "smtputf8": true,
+              "light": false}                                # true: record no content (bench)
 null in a reply list, or a list used up, accepts. Prints {"port": N} on stdout once
 listening. Every connection, accepted message and refusal is appended to RECORD_FILE as one
 JSON line; a message is parsed with Python's email package (policy.default) so the test sees
@@ -83,6 +84,9 @@ class Handler:
         if delay:
             await asyncio.sleep(delay)
         reply = scripted(config.get("data", []), None)
+        if config.get("light"):  # benchmarks: count messages, parse nothing
+            record({"event": "message", "conn": server.conn_id, "rcpt_tos": list(envelope.rcpt_tos)})
+            return "250 2.0.0 OK queued"
         entry = {
             "conn": server.conn_id, "tls": session.ssl is not None,
             "auth": session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else None,
