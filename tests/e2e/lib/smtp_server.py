@@ -24,6 +24,7 @@ import json
 import signal
 import ssl
 import sys
+import time
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
@@ -33,6 +34,7 @@ connections = 0
 
 
 def record(entry):
+    entry["t"] = time.monotonic()
     record_file.write(json.dumps(entry, ensure_ascii=False) + "\n")
     record_file.flush()
 
