@@ -1,10 +1,13 @@
 #include "client.hpp"
 
+#include "dialogue.hpp"
+
 #include <curl/curl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -25,119 +28,8 @@ using namespace std::chrono_literals;
 // A connection idle for longer is not reused: servers drop idle clients after a minute or
 // more (Postfix: 300 s), and a message sent just as the server hangs up would fail.
 constexpr long kMaxIdleSeconds = 30;
-constexpr std::size_t kMaxReplyText = 300;
 // How long stop() lets connections say QUIT before it cuts them.
 constexpr auto kQuitGrace = 1s;
-
-std::string upper_word(std::string_view line) {
-  std::string word;
-  for (char c : line) {
-    if (c == ' ' || c == '\r' || c == '\n' || c == ':') break;
-    word += (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
-  }
-  return word;
-}
-
-// Reads the SMTP dialogue curl reports to its debug callback: each reply is assigned to the
-// command it answers. Commands' arguments are never stored, except RCPT's address.
-class Transcript {
- public:
-  Transcript(Outcome& outcome, Capabilities& capabilities) : outcome_(outcome), capabilities_(capabilities) {}
-
-  void command(std::string_view line) {
-    static constexpr std::string_view kVerbs[] = {"EHLO", "HELO", "STARTTLS", "AUTH", "MAIL",
-                                                  "RCPT", "DATA", "QUIT", "RSET", "NOOP"};
-    const std::string verb = upper_word(line);
-    // Anything else is a line of an AUTH exchange (base64 credentials): not kept.
-    pending_ = std::find(std::begin(kVerbs), std::end(kVerbs), verb) != std::end(kVerbs) ? verb : "AUTH";
-    rcpt_.clear();
-    if (pending_ == "RCPT") {
-      const auto open = line.find('<');
-      const auto close = line.rfind('>');
-      if (open != std::string_view::npos && close != std::string_view::npos && close > open) {
-        rcpt_ = line.substr(open + 1, close - open - 1);
-      }
-    }
-    lines_.clear();
-  }
-
-  void reply(std::string_view data) {
-    while (!data.empty()) {
-      auto end = data.find('\n');
-      std::string_view line = data.substr(0, end);
-      data = end == std::string_view::npos ? std::string_view() : data.substr(end + 1);
-      while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
-      reply_line(line);
-    }
-  }
-
-  bool any_reply() const { return any_reply_; }
-
- private:
-  void reply_line(std::string_view line) {
-    if (line.size() < 3 || !std::all_of(line.begin(), line.begin() + 3, [](char c) { return c >= '0' && c <= '9'; })) {
-      return;
-    }
-    lines_.emplace_back(line.size() > 4 ? line.substr(4) : std::string_view());
-    if (line.size() > 3 && line[3] == '-') return;  // more lines follow
-    Reply r;
-    r.code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
-    for (const auto& l : lines_) {
-      if (r.text.size() >= kMaxReplyText) break;
-      if (!r.text.empty()) r.text += ' ';
-      r.text += l;
-    }
-    if (r.text.size() > kMaxReplyText) r.text.resize(kMaxReplyText);
-    finished(r);
-    lines_.clear();
-  }
-
-  void finished(const Reply& r) {
-    any_reply_ = true;
-    const std::string step = pending_.empty() ? "greeting" : pending_;
-    if (step == "greeting") capabilities_ = Capabilities{};  // a new connection
-    if (step == "EHLO" && r.code / 100 == 2) read_capabilities();
-    if (step == "RCPT") outcome_.recipients.emplace_back(rcpt_, r);
-    if (step == "DATA" && r.code == 354) {
-      pending_ = "end of data";  // the next reply answers the message itself
-      return;
-    }
-    if (step == "end of data") outcome_.final_reply = r;
-    if (r.code >= 400 && step != "RCPT" && step != "QUIT" && outcome_.failed_step.empty()) {
-      outcome_.failed_step = step;
-      outcome_.failed_reply = r;
-    }
-  }
-
-  void read_capabilities() {
-    Capabilities c;
-    c.known = true;
-    for (std::size_t i = 1; i < lines_.size(); ++i) {  // the first line is the server's name
-      const std::string& l = lines_[i];
-      const std::string word = upper_word(l);
-      if (word == "SMTPUTF8") c.smtputf8 = true;
-      if (word == "8BITMIME") c.eight_bit_mime = true;
-      if (word == "STARTTLS") c.starttls = true;
-      if (word == "SIZE" && l.size() > 5) c.size_limit = std::strtoull(l.c_str() + 5, nullptr, 10);
-      if (word == "AUTH" || word == "AUTH=") {
-        c.auth_offered = true;
-        std::string mechanisms = " ";
-        for (char ch : l.substr(4)) mechanisms += (ch >= 'a' && ch <= 'z') ? static_cast<char>(ch - 'a' + 'A') : ch;
-        mechanisms += ' ';
-        c.auth_plain_or_login = c.auth_plain_or_login || mechanisms.find(" PLAIN ") != std::string::npos ||
-                                mechanisms.find(" LOGIN ") != std::string::npos;
-      }
-    }
-    capabilities_ = c;
-  }
-
-  Outcome& outcome_;
-  Capabilities& capabilities_;
-  std::string pending_;
-  std::string rcpt_;
-  std::vector<std::string> lines_;
-  bool any_reply_ = false;
-};
 
 }  // namespace
 
@@ -158,6 +50,7 @@ struct ConnectionPool::Shared {
   std::size_t idle = 0;     // waiting for a job
   std::size_t running = 0;  // not ended yet
   bool stopping = false;
+  std::atomic<bool> halt{false};  // stopping, read without the lock by transfers in progress
   std::set<curl_socket_t> sockets;  // every open connection, so stop() can cut them
   std::vector<std::thread> threads;
 };
@@ -286,9 +179,7 @@ class Connection {
   }
 
   static int on_progress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-    auto* c = static_cast<Connection*>(self);
-    std::lock_guard lock(c->shared_.mutex);
-    return c->shared_.stopping ? 1 : 0;  // abort: the sink is stopping
+    return static_cast<Connection*>(self)->shared_.halt.load(std::memory_order_relaxed) ? 1 : 0;  // abort: stopping
   }
 
   static curl_socket_t on_open_socket(void* self, curlsocktype, curl_sockaddr* address) {
@@ -404,6 +295,7 @@ void ConnectionPool::stop() {
   {
     std::unique_lock lock(shared_->mutex);
     shared_->stopping = true;
+    shared_->halt = true;
     shared_->jobs.clear();
     shared_->wake.notify_all();
     if (!shared_->exited.wait_for(lock, kQuitGrace, [&] { return shared_->running == 0; })) {
