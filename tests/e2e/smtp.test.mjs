@@ -265,6 +265,16 @@ test('a wrong password fails permanently with a clear error', async () => {
   assert.equal(smtp.messages().length, 0);
 });
 
+test('a message over the size the server announces (EHLO SIZE) is refused at MAIL FROM, permanently', async () => {
+  const smtp = await server({ ...TLS, size: 300 }, 'size');
+  const engine = await engineWith(sink({ port: smtp.port }));
+  await post(engine, 'size-1', { message: 'x', log: 'a log line that makes the message longer. '.repeat(20) });
+  const [entry] = await waitForDlq(engine, (e) => e.length === 1, 'the dead letter');
+  assert.match(entry.error, /^the sender was refused \(MAIL FROM\): 552 .*\(the message is \d+ bytes; the server takes at most 300\)$/);
+  assert.equal(smtp.records().filter((r) => r.event === 'data_refused' || r.event === 'message').length, 0,
+    'the message itself was never sent');
+});
+
 test('a reply slower than timeout fails the attempt, retryable', async () => {
   const smtp = await server({ ...TLS, data_delay: 3 }, 'slow');
   const engine = await engineWith(sink({ port: smtp.port, extra: '    timeout: 1s\n', retry: '{max_attempts: 1}' }));
