@@ -447,8 +447,6 @@ sinks:
   first->stop();  // no drain: as if killed mid-way
   const auto before = Captured::instance().of("before");
   ASSERT_LT(before.size(), 200u);
-  // The capture sink's delivery threads outlive stop(); let them finish before the pipeline goes.
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
   first.reset();
   close_journal();
   open_journal();
@@ -619,8 +617,7 @@ sinks: [{name: out, type: test.capture, bucket: refused, fail_first: 1, permanen
     return c.max_in_flight["slow"] >= 1;
   }));
   EXPECT_EQ(dead_letters().size(), 3u) << "entries left the DLQ while their events were only in memory";
-  slow->stop();
-  std::this_thread::sleep_for(std::chrono::milliseconds(900));  // the sink's late answers arrive and are ignored
+  slow->stop();  // the sink's answers that come during its stop() are ignored
   slow.reset();
   entries = dead_letters();
   ASSERT_EQ(entries.size(), 3u) << "a replay lost when the pipeline stopped";
