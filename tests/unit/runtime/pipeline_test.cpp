@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "config/engine_config.hpp"
 #include "config/pipeline_config.hpp"
 #include "loader/registry.hpp"
 #include "log/logging.hpp"
@@ -86,7 +87,7 @@ class PipelineTest : public ::testing::Test {
   test::TempDir dir_;
   MemoryStateStore store_;
   Io io_{2};
-  http::Server server_{io_, {.name = "http", .listen = "127.0.0.1:0"}};
+  http::Server server_{io_, config::listener_settings("http", "127.0.0.1:0")};
   Services services_{io_, store_, server_};
 };
 
