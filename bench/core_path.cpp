@@ -102,7 +102,7 @@ Figures run(const loader::PluginRegistry& registry, unsigned threads, std::uint6
   }
   g_delivered = 0;
   g_target = events;
-  runtime::MemoryStateStore store;
+  runtime::StateTable store;
   runtime::Io io(threads);
   io.start();
   http::Server server(io, config::listener_settings("http", "127.0.0.1:0"));

@@ -133,7 +133,7 @@ int plugins_check(const std::string& file) {
             << "  " << plugin.components.size() << " component(s)\n\n";
   runtime::Io io(1);
   io.start();
-  runtime::MemoryStateStore store;
+  runtime::StateTable store;
   http::Server server(io, config::listener_settings("http", "127.0.0.1:0"));
   runtime::Services services{io, store, server};
   int failures = 0;

@@ -207,7 +207,7 @@ class TestFile {
       sink = std::move(capture);
     }
     // Fresh state for every case: dedup and rate limits never leak between cases.
-    runtime::MemoryStateStore store;
+    runtime::StateTable store;
     runtime::Services services{io_, store, server_};
     auto stats = runtime::dry_run(config, services, std::chrono::milliseconds(0), std::chrono::seconds(30));
     if (!stats) {

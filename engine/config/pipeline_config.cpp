@@ -54,9 +54,9 @@ bool is_engine_key(std::span<const OptionSpec> keys, std::string_view name) {
 
 std::string kind_name(ComponentKind kind) { return to_string(kind); }
 
-class PipelineLoader {
+class PipelineFileReader {
  public:
-  PipelineLoader(const JsonFile& file, const loader::PluginRegistry& registry,
+  PipelineFileReader(const JsonFile& file, const loader::PluginRegistry& registry,
                  Diagnostics& diagnostics)
       : file_(file), registry_(registry), diagnostics_(diagnostics) {}
 
@@ -263,7 +263,7 @@ bool load_pipeline(const std::filesystem::path& file, const loader::PluginRegist
     diagnostics.push_back({file.string(), 1, 1, "", "expected a map with source and sinks"});
     return false;
   }
-  PipelineLoader(json, registry, diagnostics).load(out);
+  PipelineFileReader(json, registry, diagnostics).load(out);
   // Report in file order, as an editor would list them.
   std::stable_sort(diagnostics.begin() + static_cast<std::ptrdiff_t>(before), diagnostics.end(),
                    [](const Diagnostic& a, const Diagnostic& b) {

@@ -85,7 +85,7 @@ class PipelineTest : public ::testing::Test {
 
   loader::PluginRegistry registry_;  // outlives everything: components' code lives in it
   test::TempDir dir_;
-  MemoryStateStore store_;
+  StateTable store_;
   Io io_{2};
   http::Server server_{io_, config::listener_settings("http", "127.0.0.1:0")};
   Services services_{io_, store_, server_};
