@@ -141,12 +141,14 @@ function stream(head, filler, total, timeoutMs = 10000) {
     let done = false;
     const finish = () => { if (!done) { done = true; clearTimeout(timer); socket.destroy(); resolve(parse(data)); } };
     const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no answer after ${sent} bytes: ${data}`)); }, timeoutMs);
+    // One chunk per turn of the event loop, so the answer is read as soon as it comes (a
+    // client that keeps writing after the server closed would get a reset, and could lose
+    // the answer with it).
     const chunk = filler.repeat(Math.ceil(65536 / filler.length));
     const pump = () => {
-      while (!done && sent < total) {
-        sent += chunk.length;
-        if (!socket.write(chunk)) return socket.once('drain', pump);
-      }
+      if (done || sent >= total) return;
+      sent += chunk.length;
+      socket.write(chunk, () => setTimeout(pump, 1));
     };
     socket.on('data', (d) => {
       data += d;
