@@ -436,6 +436,42 @@ sinks:
       << "delivered events left in the journal";
 }
 
+TEST_F(JournaledPipelineTest, AnEventEmittedUntilDoneIsAnsweredOnceEverySinkIsDoneAndSkipsTheJournal) {
+  {
+    std::lock_guard lock(test::UntilDoneSource::mutex);
+    test::UntilDoneSource::answered.clear();
+    test::UntilDoneSource::seen_before.clear();
+  }
+  // Odd events are dropped by the transform (answered at once); sink a takes the even ones
+  // slowly; sink b takes those below 20 and gives up on them at once (dead-lettered: done
+  // with them too).
+  auto p = start(R"(
+name: until-done
+source: {type: test.until_done, count: 40}
+transforms: [{type: test.drop_odd}]
+sinks:
+  - {name: a, type: test.capture, bucket: a, delay: 2ms, concurrency: 4}
+  - {name: b, type: test.capture, bucket: b, fail_first: 1, permanent: true, if: "${{ payload.n < 20 }}"}
+)");
+  ASSERT_TRUE(wait_until([] {
+    std::lock_guard lock(test::UntilDoneSource::mutex);
+    return test::UntilDoneSource::answered.size() == 40;
+  }));
+  drain(*p);
+  p->stop();
+  std::lock_guard lock(test::UntilDoneSource::mutex);
+  for (int n = 0; n < 40; ++n) {
+    EXPECT_TRUE(test::UntilDoneSource::answered[n]) << n;
+    // A kept event is answered only after sink a delivered it; a dropped one at once.
+    if (n % 2 == 0) {
+      EXPECT_TRUE(test::UntilDoneSource::seen_before[n]) << "answered before sink a had " << n;
+    }
+  }
+  journal_->flush();
+  EXPECT_EQ(journal_->stats().appended, 0u) << "events emitted until done were journaled";
+  EXPECT_EQ(dead_letters().size(), 10u) << "sink b's failures are dead-lettered (and count as done)";
+}
+
 TEST_F(JournaledPipelineTest, UndeliveredEventsResumeAfterARestart) {
   auto first = start(R"(
 name: resume

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <string>
@@ -82,6 +83,40 @@ class SequenceSource final : public Source {
   int count_ = 0;
   int next_ = 0;
   bool running_ = false;
+};
+
+// Emits {"n": 0..count-1} with emit_until_done, as a queue consumer acknowledging only
+// finished events does; records, per n, what the pipeline answered and whether the
+// capture sink "a" had it by then.
+class UntilDoneSource final : public Source {
+ public:
+  static inline std::mutex mutex;
+  static inline std::map<int, bool> answered;     // n → success
+  static inline std::map<int, bool> seen_before;  // n → bucket "a" had it when answered
+  Status configure(const Options& options, Context& context) override {
+    count_ = static_cast<int>(options.integer("count"));
+    context_ = &context;
+    return {};
+  }
+  Status start() override {
+    for (int n = 0; n < count_; ++n) {
+      auto event = std::make_unique<Event>();
+      event->type = "test.until_done";
+      event->data.SetObject();
+      event->data.AddMember("n", n, event->allocator());
+      context_->emitter().emit_until_done(std::move(event), [n](Status s) {
+        const auto a = Captured::instance().of("a");
+        std::lock_guard lock(mutex);
+        answered[n] = s.has_value();
+        seen_before[n] = std::find(a.begin(), a.end(), n) != a.end();
+      });
+    }
+    return {};
+  }
+
+ private:
+  Context* context_ = nullptr;
+  int count_ = 0;
 };
 
 // Records payload.n per bucket; optionally completes later (async) or fails first attempts.
@@ -226,6 +261,8 @@ inline const ComponentDecl kTestComponents[] = {
      .create = &make_component<DelayEvenTransform>},
     {.kind = ComponentKind::transform, .type = "test.async_check", .summary = "", .options = kAsyncCheckOptions,
      .create = &make_component<AsyncCheckTransform>},
+    {.kind = ComponentKind::source, .type = "test.until_done", .summary = "", .options = kSequenceOptions,
+     .create = &make_component<UntilDoneSource>},
 };
 inline const PluginDescriptor kTestPlugin{kAbiVersion, kToolchainTag, "test", "0", kTestComponents};
 
