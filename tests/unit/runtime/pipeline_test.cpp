@@ -136,6 +136,20 @@ sinks:
   EXPECT_GT(test::AsyncCheckTransform::max_in_flight.load(), 1) << "the strand went on while events waited";
 }
 
+TEST_F(PipelineTest, AnAsynchronousDecisionOnThePipelinesStrandLetsTheEventGoOnAtOnce) {
+  // Five events, decided by the transform's own timers (on the pipeline's strand); no
+  // later event comes to push them out.
+  auto p = start(R"(
+source: {type: test.sequence, count: 5}
+transforms: [{type: test.async_timer}]
+sinks: [{name: a, type: test.capture, bucket: a}]
+)");
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("a").size() == 5; }, std::chrono::seconds(5)));
+  drain(*p);
+  p->stop();
+  EXPECT_EQ(Captured::instance().of("a"), iota(5));
+}
+
 TEST_F(PipelineTest, EventsWaitingInAnAsynchronousTransformCountAgainstQueueSize) {
   test::AsyncCheckTransform::max_in_flight = 0;
   auto p = start(R"(

@@ -237,6 +237,26 @@ class AsyncCheckTransform final : public AsyncTransform {
   int fail_every_ = 0;
 };
 
+// Decides each event from its own timer, 1 ms later: on the pipeline's strand, as a
+// transform driven by its socket's readiness (FdWatch) does.
+class AsyncTimerTransform final : public AsyncTransform {
+ public:
+  Status configure(const Options&, Context& context) override {
+    context_ = &context;
+    return {};
+  }
+  void process(Event&, TransformCallback done) override {
+    auto timer = std::shared_ptr<Timer>(context_->executor().make_timer());
+    timers_.push_back(timer);
+    timer->expires_after(std::chrono::milliseconds(1), [done = std::move(done)] { done(Verdict::keep); });
+  }
+  void stop() override { timers_.clear(); }
+
+ private:
+  Context* context_ = nullptr;
+  std::vector<std::shared_ptr<Timer>> timers_;
+};
+
 inline constexpr OptionSpec kAsyncCheckOptions[] = {
     {.name = "drop_every", .type = OptionType::integer, .default_value = "0"},
     {.name = "fail_every", .type = OptionType::integer, .default_value = "0"},
@@ -261,6 +281,8 @@ inline const ComponentDecl kTestComponents[] = {
      .create = &make_component<DelayEvenTransform>},
     {.kind = ComponentKind::transform, .type = "test.async_check", .summary = "", .options = kAsyncCheckOptions,
      .create = &make_component<AsyncCheckTransform>},
+    {.kind = ComponentKind::transform, .type = "test.async_timer", .summary = "", .options = {},
+     .create = &make_component<AsyncTimerTransform>},
     {.kind = ComponentKind::source, .type = "test.until_done", .summary = "", .options = kSequenceOptions,
      .create = &make_component<UntilDoneSource>},
 };
