@@ -1,0 +1,351 @@
+#include "sink/sink.hpp"
+
+#include <any>
+
+namespace switchyard::postgres {
+namespace {
+
+constexpr const char* kInsert = "switchyard_insert";
+constexpr double kBatchBuckets[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000};
+
+// PostgreSQL names the column of a constraint violation but not of a value it cannot read
+// ('invalid input syntax for type inet: "abc"'): find the parameter it quotes.
+void name_column(PgError& e, const std::vector<Param>& params, const Table& table) {
+  if (!e.column.empty() || !e.sqlstate.starts_with("22")) return;
+  const auto open = e.message.rfind(": \"");
+  if (open == std::string::npos || !e.message.ends_with('"')) return;
+  const std::string quoted = e.message.substr(open + 3, e.message.size() - open - 4);
+  std::string found;
+  for (std::size_t i = 0; i < params.size() && i < table.columns.size(); ++i) {
+    if (!params[i] || *params[i] != quoted) continue;
+    if (!found.empty()) return;  // ambiguous
+    found = table.columns[i].name;
+  }
+  e.column = found;
+}
+
+}  // namespace
+
+Status PostgresSink::configure(const Options& options, Context& context) {
+  context_ = &context;
+  auto settings = read_sink_settings(options);
+  if (!settings) return settings.error();
+  settings_ = std::move(*settings);
+  batch_rows_ = &context.metrics().histogram("switchyard_postgres_batch_rows", "Rows per committed batch.",
+                                             kBatchBuckets);
+  row_retries_ = &context.metrics().counter("switchyard_postgres_row_retries_total",
+                                            "Batches that failed on a row and were written again row by row.");
+  return {};
+}
+
+Status PostgresSink::start() {
+  const ConnectTarget& target = *settings_.target;
+  if (!verifies_certificate(target) && !is_local(target)) {
+    context_->logger().warn(target.description + ": sslmode is " + (target.sslmode.empty() ? "prefer (the default)" : target.sslmode) +
+                            ", so the server's certificate is not checked; use sslmode=verify-full");
+  }
+  timer_ = context_->executor().make_timer();
+  Pool::Settings pool{settings_.target, settings_.pool_size, settings_.connect_timeout};
+  pool_ = std::make_unique<Pool>(*context_, pool, [this](Connection& connection, std::function<void(Status)> done) {
+    setup(connection, std::move(done));
+  });
+  accepting_ = true;
+  pool_->start();
+  return {};
+}
+
+void PostgresSink::stop() {
+  accepting_ = false;
+  if (timer_) timer_->cancel();
+  alive_.reset();
+  pool_.reset();  // closes the sessions: no answer comes for the batches on them
+  std::vector<Row> left;
+  for (auto& row : pending_) left.push_back(std::move(row));
+  for (auto& batch : writing_) {
+    for (auto& row : batch.rows) left.push_back(std::move(row));
+  }
+  pending_.clear();
+  writing_.clear();
+  requested_ = 0;
+  for (auto& row : left) row.done(retryable("the sink stopped before the row was written"));
+}
+
+void PostgresSink::drain(std::function<void()> done) {
+  drained_ = std::move(done);
+  dispatch();  // no waiting for batches to fill
+  check_drained();
+}
+
+void PostgresSink::check_drained() {
+  if (!drained_ || !pending_.empty() || !writing_.empty() || requested_ > 0) return;
+  auto done = std::move(drained_);
+  drained_ = nullptr;
+  done();
+}
+
+// --- a new session: the table's columns, creating it if asked, and the prepared INSERT ---
+
+void PostgresSink::setup(Connection& connection, std::function<void(Status)> done) {
+  auto qualified = qualified_name(settings_, [&connection](std::string_view name) {
+    return connection.quote_identifier(name);
+  });
+  if (!qualified) return done(permanent("cannot quote the table name"));
+  read_columns(connection, *qualified, !settings_.create_table.empty(), std::move(done));
+}
+
+void PostgresSink::read_columns(Connection& connection, std::string qualified, bool may_create,
+                                std::function<void(Status)> done) {
+  auto catalog = std::make_shared<std::vector<CatalogColumn>>();
+  Command query{.kind = Command::Kind::execute, .sql = kColumnsQuery, .params = {qualified}};
+  query.on_rows = [catalog](const PGresult& r) {
+    for (int i = 0; i < PQntuples(&r); ++i) {
+      catalog->push_back(CatalogColumn{
+          .name = PQgetvalue(&r, i, 0),
+          .oid = static_cast<Oid>(std::strtoul(PQgetvalue(&r, i, 1), nullptr, 10)),
+          .sql_type = PQgetvalue(&r, i, 2),
+          .base_name = PQgetvalue(&r, i, 3),
+          .base_category = PQgetvalue(&r, i, 4)[0],
+          .element_name = PQgetvalue(&r, i, 5),
+          .element_category = PQgetvalue(&r, i, 6)[0],
+      });
+    }
+  };
+  std::vector<Command> commands;
+  commands.push_back(std::move(query));
+  const auto alive = std::weak_ptr<char>(alive_);
+  connection.run(std::move(commands), settings_.timeout,
+                 [this, alive, &connection, qualified, may_create, catalog, done = std::move(done)](ExchangeResult result) mutable {
+    if (alive.expired()) return;
+    if (!result) return done(result.error());
+    if (const auto& e = (*result)[0].error) return done(to_error(*e, "reading the columns of " + qualified));
+    auto quote = [&connection](std::string_view name) { return connection.quote_identifier(name); };
+    if (catalog->empty()) {
+      if (!may_create) {
+        return done(retryable("table " + qualified + " does not exist (create it, or give create_table)"));
+      }
+      auto sql = create_table_sql(settings_, qualified, quote);
+      if (!sql) return done(permanent("cannot quote a column name of create_table"));
+      std::vector<Command> create;
+      create.push_back(Command{.kind = Command::Kind::execute, .sql = *sql});
+      return connection.run(std::move(create), settings_.timeout,
+                            [this, alive, &connection, qualified, done = std::move(done)](ExchangeResult created) mutable {
+        if (alive.expired()) return;
+        if (!created) return done(created.error());
+        if (const auto& e = (*created)[0].error) {
+          // Another session created it first (42P07, or 23505 on pg_type in that race).
+          if (e->sqlstate != "42P07" && e->sqlstate != "23505") return done(to_error(*e, "creating table " + qualified));
+        } else {
+          context_->logger().info("created table " + qualified + " (create_table)");
+        }
+        read_columns(connection, qualified, false, std::move(done));
+      });
+    }
+    auto table = make_table(settings_, qualified, *catalog, quote);
+    if (!table) return done(table.error());
+    auto shared = std::make_shared<const Table>(std::move(*table));
+    Command prepare{.kind = Command::Kind::prepare, .statement = kInsert, .sql = shared->insert};
+    for (const auto& c : shared->columns) prepare.types.push_back(c.oid);
+    std::vector<Command> commands;
+    commands.push_back(std::move(prepare));
+    connection.run(std::move(commands), settings_.timeout,
+                   [this, alive, &connection, shared, done = std::move(done)](ExchangeResult prepared) {
+      if (alive.expired()) return;
+      if (!prepared) return done(prepared.error());
+      if (const auto& e = (*prepared)[0].error) return done(to_error(*e, "preparing " + shared->insert));
+      connection.session_data() = shared;
+      if (!told_table_) {
+        told_table_ = true;
+        context_->logger().info("writing to " + shared->qualified + " at " + settings_.target->description +
+                                " in batches of up to " + std::to_string(settings_.max_rows) + " rows: " + shared->insert);
+      }
+      done({});
+    });
+  });
+}
+
+// --- batches ---
+
+void PostgresSink::deliver(EventPtr event, DeliveryCallback done) {
+  if (!accepting_) return done(retryable("the sink is not running"));
+  pending_.push_back(Row{std::move(event), std::move(done), {}});
+  if (pending_.size() >= settings_.max_rows || settings_.max_delay.count() == 0 || drained_) return dispatch();
+  if (!timer_armed_ && !flush_due_) {
+    timer_armed_ = true;
+    timer_->expires_after(settings_.max_delay, [this] {
+      timer_armed_ = false;
+      dispatch();
+    });
+  }
+}
+
+void PostgresSink::dispatch() {
+  if (timer_armed_) timer_->cancel();
+  timer_armed_ = false;
+  if (pending_.empty() || !pool_) return;
+  flush_due_ = true;
+  const std::size_t batches = (pending_.size() + settings_.max_rows - 1) / settings_.max_rows;
+  while (requested_ < batches && requested_ + writing_.size() < settings_.pool_size) {
+    ++requested_;
+    pool_->acquire([this, alive = std::weak_ptr<char>(alive_)](Result<Connection*> session) {
+      if (alive.expired()) return;
+      on_session(std::move(session));
+    });
+  }
+}
+
+Result<std::vector<Param>> PostgresSink::encode_row(const Event& event, const Table& table) {
+  std::vector<Param> params;
+  params.reserve(table.columns.size());
+  for (std::size_t i = 0; i < table.columns.size(); ++i) {
+    const auto& column = settings_.columns[i];
+    const ColumnType& type = table.columns[i];
+    rapidjson::Value value;
+    if (column.value != nullptr) {
+      column.value->render(event, value, scratch_);
+    } else {
+      value.SetString(column.literal.data(), static_cast<rapidjson::SizeType>(column.literal.size()));
+    }
+    auto text = encode(value, type);
+    if (!text) {
+      scratch_.Clear();
+      return permanent("column " + type.name + " (" + type.sql_type + "): " + text.error().message);
+    }
+    params.push_back(std::move(*text));
+  }
+  scratch_.Clear();
+  return params;
+}
+
+void PostgresSink::on_session(Result<Connection*> session) {
+  --requested_;
+  std::vector<std::pair<DeliveryCallback, Error>> refused;
+  if (!session) {
+    // No session now (the server is down, or the pool backs off): a batch's worth fails
+    // with why, and the engine retries those events after the wait the pool asks for.
+    const std::size_t n = std::min(settings_.max_rows, pending_.size());
+    for (std::size_t i = 0; i < n; ++i) refused.emplace_back(std::move(pending_[i].done), session.error());
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+  } else {
+    Connection& connection = **session;
+    const auto* table = std::any_cast<std::shared_ptr<const Table>>(&connection.session_data());
+    Batch batch;
+    batch.table = table != nullptr ? *table : nullptr;
+    std::size_t taken = 0;
+    for (; taken < pending_.size() && batch.rows.size() < settings_.max_rows && batch.table; ++taken) {
+      Row& row = pending_[taken];
+      auto params = encode_row(*row.event, *batch.table);
+      if (!params) {
+        refused.emplace_back(std::move(row.done), params.error());
+        continue;
+      }
+      row.params = std::move(*params);
+      batch.rows.push_back(std::move(row));
+    }
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(taken));
+    if (batch.rows.empty()) {
+      pool_->release(&connection);
+    } else {
+      writing_.push_back(std::move(batch));
+      write(connection, std::prev(writing_.end()));
+    }
+  }
+  if (pending_.empty()) flush_due_ = false;
+  for (auto& [done, error] : refused) done(error);
+  if (!pending_.empty() && flush_due_) dispatch();
+  check_drained();
+}
+
+void PostgresSink::write(Connection& connection, Batches::iterator batch) {
+  std::vector<Command> commands;
+  commands.reserve(batch->rows.size());
+  for (const Row& row : batch->rows) {
+    commands.push_back(Command{.kind = Command::Kind::execute_prepared, .statement = kInsert, .params = row.params});
+  }
+  connection.run(std::move(commands), settings_.timeout,
+                 [this, alive = std::weak_ptr<char>(alive_), &connection, batch](ExchangeResult result) {
+    if (alive.expired()) return;
+    on_written(connection, batch, std::move(result));
+  });
+}
+
+void PostgresSink::on_written(Connection& connection, Batches::iterator batch, ExchangeResult result) {
+  const std::size_t n = batch->rows.size();
+  std::optional<Error> failed;
+  if (!result) {
+    failed = result.error();  // lost session or no answer: retryable
+  } else {
+    const PgError* first = nullptr;
+    for (const auto& outcome : *result) {
+      if (outcome.error && !outcome.aborted) {
+        first = &*outcome.error;
+        break;
+      }
+    }
+    if (first == nullptr) {
+      batch_rows_->observe(static_cast<double>(n));
+      failed.reset();
+    } else if (is_retryable(*first) || is_schema_change(*first)) {
+      // A schema change is retried on a new session, which reads the columns again.
+      if (is_schema_change(*first)) connection.retire();
+      failed = retryable("batch of " + std::to_string(n) + " rows: " + describe(*first, false));
+    } else if (n > 1) {
+      row_retries_->inc();
+      return write_one_by_one(connection, batch);
+    } else {
+      PgError error = *first;
+      name_column(error, batch->rows[0].params, *batch->table);
+      failed = to_error(error, "row rejected");
+    }
+  }
+  std::vector<Row> rows = std::move(batch->rows);
+  finish(connection, batch);
+  for (auto& row : rows) {
+    if (failed) {
+      row.done(*failed);
+    } else {
+      row.done({});
+    }
+  }
+  check_drained();
+}
+
+void PostgresSink::write_one_by_one(Connection& connection, Batches::iterator batch) {
+  std::vector<Command> commands;
+  for (const Row& row : batch->rows) {
+    commands.push_back(Command{.kind = Command::Kind::execute_prepared, .statement = kInsert,
+                               .params = row.params, .sync_after = true});
+  }
+  connection.run(std::move(commands), settings_.timeout,
+                 [this, alive = std::weak_ptr<char>(alive_), &connection, batch](ExchangeResult result) {
+    if (alive.expired()) return;
+    std::vector<Row> rows = std::move(batch->rows);
+    auto table = batch->table;
+    finish(connection, batch);
+    std::size_t stored = 0;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      if (!result) {
+        rows[i].done(result.error());
+        continue;
+      }
+      const auto& outcome = (*result)[i];
+      if (!outcome.error) {
+        ++stored;
+        rows[i].done({});
+        continue;
+      }
+      PgError error = *outcome.error;
+      name_column(error, rows[i].params, *table);
+      rows[i].done(to_error(error, "row rejected"));
+    }
+    if (stored > 0) batch_rows_->observe(static_cast<double>(stored));
+    check_drained();
+  });
+}
+
+void PostgresSink::finish(Connection& connection, Batches::iterator batch) {
+  writing_.erase(batch);
+  pool_->release(&connection);
+  if (!pending_.empty() && (flush_due_ || pending_.size() >= settings_.max_rows)) dispatch();
+}
+
+}  // namespace switchyard::postgres
