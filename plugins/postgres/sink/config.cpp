@@ -122,6 +122,7 @@ Result<SinkSettings> read_sink_settings(const Options& options) {
     }
     const rapidjson::Value& update = conflict.json("update");
     s.on_conflict = SinkSettings::OnConflict::update;
+    const std::size_t errors_before = errors.size();
     if (update.IsNull() || (update.IsString() && std::string_view(update.GetString()) == "nothing")) {
       s.on_conflict = SinkSettings::OnConflict::nothing;
     } else if (update.IsArray()) {
@@ -143,8 +144,11 @@ Result<SinkSettings> read_sink_settings(const Options& options) {
     } else {
       errors.push_back("on_conflict.update: expected a list of columns, a map of column to expression, or nothing");
     }
+    const bool update_ok = errors.size() == errors_before;
     if (s.on_conflict == SinkSettings::OnConflict::update) {
-      if (s.update.empty()) errors.push_back("on_conflict.update: name at least one column");
+      if (s.update.empty() && (update.IsArray() || update.IsObject()) && update_ok) {
+        errors.push_back("on_conflict.update: name at least one column");
+      }
       if (s.conflict_columns.empty()) errors.push_back("on_conflict.columns: required to update on conflict");
     }
   }
