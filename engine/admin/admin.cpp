@@ -136,7 +136,8 @@ void write_pipeline(JsonWriter& w, runtime::Pipeline& p) {
 struct Admin::Impl {
   Impl(runtime::Io& io, Settings s, metrics::Registry& m, Hooks h)
       : server_io(io), settings(std::move(s)), metrics(m), hooks(std::move(h)),
-        server(io, http::ServerSettings{.name = "admin", .listen = settings.listen, .max_body = 1024 * 1024}) {}
+        server(io, http::ServerSettings{.name = "admin", .listen = settings.listen, .max_body = 1024 * 1024,
+                                        .metrics = &metrics}) {}
 
   runtime::Io& server_io;
   Settings settings;

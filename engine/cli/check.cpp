@@ -1,6 +1,7 @@
 // `switchyard plugins check FILE.so`: load one library alone, print what it declares, and
-// run each component through configure → start → drain → stop with its declared defaults
-// (and the declared examples for required options), so an author sees problems before deploying.
+// run each component in a real pipeline (the engine's own host, as `run` does) through
+// configure → start → drain → stop with its declared defaults (and the declared examples
+// for required options), so an author sees problems before deploying.
 
 #include <atomic>
 #include <chrono>
@@ -15,23 +16,12 @@
 #include "log/logging.hpp"
 #include "http/server.hpp"
 #include "runtime/component_context.hpp"
+#include "runtime/dry_run.hpp"
 #include "runtime/io.hpp"
-#include "runtime/replies.hpp"
+#include "runtime/pipeline.hpp"
 
 namespace switchyard::cli {
 namespace {
-
-// Counts what a source emits during the check, and accepts everything.
-class CountingEmitter final : public Emitter {
- public:
-  void emit(std::unique_ptr<Event>, EmitCallback done) override {
-    ++emitted;
-    if (done) done({});
-  }
-  bool saturated() const override { return false; }
-  void when_ready(std::function<void()> ready) override { ready(); }
-  std::atomic<std::size_t> emitted{0};
-};
 
 // Options for the check: declared defaults, plus each required option's example.
 bool check_options(const ComponentDecl& decl, rapidjson::Document& out, std::string& problems) {
@@ -53,68 +43,74 @@ bool check_options(const ComponentDecl& decl, rapidjson::Document& out, std::str
   return errors.empty();
 }
 
-Status step(runtime::Strand& strand, const char* what, const std::function<Status()>& fn) {
-  try {
-    Status s = runtime::run_on(strand, fn);
-    if (!s) return Error{s.error().kind, std::string(what) + ": " + s.error().message, std::nullopt};
-    return {};
-  } catch (const std::exception& ex) {
-    return permanent(std::string(what) + " threw: " + ex.what());
-  } catch (...) {
-    return permanent(std::string(what) + " threw a non-standard exception");
-  }
-}
-
-Status check_component(const ComponentDecl& decl, runtime::Io& io, runtime::Services& services) {
-  rapidjson::Document values;
+// The component under check, configured with its defaults and examples.
+Result<config::ComponentConfig> checked_component(const ComponentDecl& decl) {
+  auto values = std::make_shared<rapidjson::Document>();
   std::string problems;
-  if (!check_options(decl, values, problems)) {
+  if (!check_options(decl, *values, problems)) {
     return invalid_config("cannot configure with defaults and examples: " + problems +
                           " (declare an example for each required option)");
   }
-  config::CompiledTemplates templates;
+  auto templates = std::make_shared<config::CompiledTemplates>();
   std::vector<config::TemplateError> template_errors;
-  config::compile_option_templates(decl.options, values, "", templates, template_errors);
+  config::compile_option_templates(decl.options, *values, "", *templates, template_errors);
   if (!template_errors.empty()) {
-    return invalid_config("declared defaults or examples do not compile: " + template_errors.front().path +
-                          ": " + template_errors.front().message);
+    return invalid_config("declared defaults or examples do not compile: " + template_errors.front().path + ": " +
+                          template_errors.front().message);
   }
-  CountingEmitter emitter;
-  runtime::Strand strand = io.make_strand();
-  runtime::PipelineReplies replies(io.make_strand());
-  runtime::ComponentContext context("check", decl.type, strand, services, emitter, replies, false);
-  Options options(values, decl.options, &templates);
-  std::unique_ptr<Component> component;
-  if (Status s = step(strand, "create", [&]() -> Status {
-        component = decl.create();
-        return component ? Status{} : permanent("factory returned nothing");
-      });
-      !s) {
-    return s;
+  config::ComponentConfig c;
+  c.decl = &decl;
+  c.type = decl.type;
+  c.name = decl.type;
+  c.location = "<check>";
+  c.options = values;
+  c.redacted = values;
+  c.templates = std::move(templates);
+  return c;
+}
+
+// Runs the component in a real pipeline, between a dry-run input (one sample event, for
+// transforms and sinks) and a capture sink: configure, start, 200 ms of running, drain, stop.
+Status check_component(const ComponentDecl& decl, runtime::Services& services) {
+  auto component = checked_component(decl);
+  if (!component) return component.error();
+  std::vector<std::unique_ptr<Event>> inputs;
+  if (decl.kind != ComponentKind::source) {
+    auto sample = std::make_unique<Event>();
+    sample->type = "switchyard.check";
+    sample->source = "switchyard://check";
+    sample->data.SetObject();
+    inputs.push_back(std::move(sample));
   }
-  if (Status s = step(strand, "configure", [&] { return component->configure(options, context); }); !s) return s;
-  if (Status s = step(strand, "start", [&] { return component->start(); }); !s) return s;
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let a source run a little
-  std::promise<void> drained;
-  auto drained_future = drained.get_future();
-  if (Status s = step(strand, "drain", [&]() -> Status {
-        component->drain([&drained] { drained.set_value(); });
-        return {};
-      });
-      !s) {
-    return s;
+  auto board = std::make_shared<runtime::DryRunBoard>(std::move(inputs));
+  auto pipeline = std::make_shared<config::PipelineConfig>();
+  pipeline->name = "check";
+  pipeline->durability = config::Durability::memory;
+  switch (decl.kind) {
+    case ComponentKind::source:
+      pipeline->source = std::move(*component);
+      pipeline->sinks.push_back(runtime::dry_run_capture(board, "capture"));
+      break;
+    case ComponentKind::transform:
+      pipeline->source = runtime::dry_run_input(board);
+      pipeline->transforms.push_back(std::move(*component));
+      pipeline->sinks.push_back(runtime::dry_run_capture(board, "capture"));
+      break;
+    case ComponentKind::sink: {
+      pipeline->source = runtime::dry_run_input(board);
+      config::SinkConfig sink;
+      static_cast<config::ComponentConfig&>(sink) = std::move(*component);
+      // The sample event is delivered once: a sink that cannot deliver it (no server at
+      // its example URL) is given up on at once instead of holding the drain.
+      sink.retry.max_attempts = 1;
+      pipeline->sinks.push_back(std::move(sink));
+      break;
+    }
   }
-  if (drained_future.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
-    return permanent("drain did not call back within 5 s");
-  }
-  if (Status s = step(strand, "stop", [&] {
-        component->stop();
-        context.close();
-        return Status{};
-      }); !s) return s;
-  if (Status s = step(strand, "destroy", [&] { component.reset(); return Status{}; }); !s) return s;
+  auto stats = runtime::dry_run(pipeline, services, std::chrono::milliseconds(200), std::chrono::seconds(5));
+  if (!stats) return stats.error();
   if (decl.kind == ComponentKind::source) {
-    std::cout << "    (emitted " << emitter.emitted.load() << " event(s) in 200 ms)\n";
+    std::cout << "    (emitted " << board->captured("capture").size() << " event(s) in 200 ms)\n";
   }
   return {};
 }
@@ -142,7 +138,7 @@ int plugins_check(const std::string& file) {
   int failures = 0;
   for (const auto* component : registry.components()) {
     describe_component(*component, std::cout);
-    Status s = check_component(*component->decl, io, services);
+    Status s = check_component(*component->decl, services);
     std::cout << (s ? "  check: ok (configure, start, drain, stop)\n\n"
                     : "  check: FAILED: " + s.error().message + "\n\n");
     if (!s) ++failures;

@@ -14,8 +14,9 @@
 #include "loader/registry.hpp"
 #include "http/server.hpp"
 #include "runtime/component_context.hpp"
+#include "runtime/dry_run.hpp"
+#include "runtime/pipeline.hpp"
 #include "runtime/io.hpp"
-#include "runtime/replies.hpp"
 #include "runtime/state_store.hpp"
 
 namespace switchyard::cli {
@@ -173,38 +174,13 @@ class TestFile {
     return event;
   }
 
+  // Runs the case through the real pipeline (what `run` runs): its transforms and its
+  // sinks' if:, with the source swapped for the case's inputs and every sink for a capture.
   void run_case(const rapidjson::Value& c, const std::string& path, std::vector<std::string>& failures) {
     if (!c.IsObject()) {
       failures.push_back(where(path) + ": expected a map with input(s) and expect");
       return;
     }
-    // Fresh transforms for every case: state (dedup, rate limits) never leaks between cases.
-    runtime::MemoryStateStore store;
-    runtime::RefusingEmitter emitter;
-    runtime::Services services{io_, store, server_};
-    runtime::Strand strand = io_.make_strand();
-    runtime::PipelineReplies replies(io_.make_strand());
-    struct Stage {
-      std::unique_ptr<runtime::ComponentContext> context;
-      std::unique_ptr<Options> options;
-      std::unique_ptr<Component> component;
-    };
-    std::vector<Stage> transforms;
-    for (const auto& t : pipeline_.transforms) {
-      Stage s;
-      s.context = std::make_unique<runtime::ComponentContext>(pipeline_.name, t.name, strand, services, emitter,
-                                                               replies, /*durable_state=*/false);
-      s.options = std::make_unique<Options>(*t.options, t.decl->options, t.templates.get());
-      s.component = t.decl->create();
-      Status st = runtime::run_on(strand, [&] { return s.component->configure(*s.options, *s.context); });
-      if (st) st = runtime::run_on(strand, [&] { return s.component->start(); });
-      if (!st) {
-        failures.push_back("transform '" + t.name + "' failed to start: " + st.error().message);
-        return;
-      }
-      transforms.push_back(std::move(s));
-    }
-    // Inputs.
     std::vector<std::unique_ptr<Event>> inputs;
     if (auto it = c.FindMember("input"); it != c.MemberEnd()) {
       if (auto e = make_input(it->value, path + ".input", failures)) inputs.push_back(std::move(e));
@@ -218,38 +194,36 @@ class TestFile {
     }
     if (inputs.empty() && failures.empty()) failures.push_back(where(path) + ": no input or inputs");
     if (!failures.empty()) return;
-    // Through the transforms to the captured sinks.
-    std::map<std::string, std::vector<std::shared_ptr<Event>>> captured;
-    for (auto& event : inputs) {
-      bool kept = true;
-      for (std::size_t i = 0; i < transforms.size() && kept; ++i) {
-        auto verdict = runtime::run_on(strand, [&] {
-          return static_cast<Transform&>(*transforms[i].component).apply(*event);
-        });
-        if (!verdict) {
-          failures.push_back("transform '" + pipeline_.transforms[i].name + "' failed: " + verdict.error().message);
-          kept = false;
-        } else {
-          kept = *verdict == Verdict::keep;
-        }
-      }
-      if (!kept) continue;
-      std::shared_ptr<Event> shared(std::move(event));
-      for (const auto& sink : pipeline_.sinks) {
-        if (!sink.condition || sink.condition->evaluate(*shared)) captured[sink.name].push_back(shared);
-      }
+
+    auto board = std::make_shared<runtime::DryRunBoard>(std::move(inputs));
+    auto config = std::make_shared<config::PipelineConfig>(pipeline_);
+    config->durability = config::Durability::memory;
+    config->source = runtime::dry_run_input(board);
+    for (auto& sink : config->sinks) {
+      config::SinkConfig capture = runtime::dry_run_capture(board, sink.name);
+      capture.condition = sink.condition;
+      capture.queue_size = sink.queue_size;
+      sink = std::move(capture);
     }
-    for (auto& s : transforms) {
-      runtime::run_on(strand, [&] {
-        s.component->stop();
-        s.context->close();
-      });
+    // Fresh state for every case: dedup and rate limits never leak between cases.
+    runtime::MemoryStateStore store;
+    runtime::Services services{io_, store, server_};
+    auto stats = runtime::dry_run(config, services, std::chrono::milliseconds(0), std::chrono::seconds(30));
+    if (!stats) {
+      failures.push_back("the pipeline did not run: " + stats.error().message);
+      return;
     }
+    if (stats->transform_errors > 0) {
+      failures.push_back(std::to_string(stats->transform_errors) + " event(s) failed in a transform; the last: " +
+                         stats->last_error.substr(stats->last_error.find(' ') + 1));
+    }
+    std::map<std::string, std::vector<EventPtr>> captured;
+    for (const auto& sink : pipeline_.sinks) captured[sink.name] = board->captured(sink.name);
     check_expectations(c, path, captured, failures);
   }
 
   void check_expectations(const rapidjson::Value& c, const std::string& path,
-                          std::map<std::string, std::vector<std::shared_ptr<Event>>>& captured,
+                          std::map<std::string, std::vector<EventPtr>>& captured,
                           std::vector<std::string>& failures) {
     auto it = c.FindMember("expect");
     if (it == c.MemberEnd() || !it->value.IsObject()) {

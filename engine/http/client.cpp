@@ -18,6 +18,7 @@
 #include <mutex>
 
 #include "http/endpoint.hpp"
+#include "http/fields.hpp"
 #include "runtime/io.hpp"
 
 namespace switchyard::http {
@@ -164,17 +165,8 @@ struct ClientState : std::enable_shared_from_this<ClientState> {
   }
 };
 
-// Header names must be tokens and values free of CR, LF and NUL: Beast copies them as
-// they are, and a newline would inject headers or a whole second request.
-bool valid_header(std::string_view name, std::string_view value) {
-  if (name.empty()) return false;
-  for (char c : name) {
-    const bool token = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                       std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-    if (!token) return false;
-  }
-  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
-}
+// Beast copies fields as they are: a newline would inject headers or a second request.
+bool valid_header(std::string_view name, std::string_view value) { return is_token(name) && is_field_value(value); }
 
 Exchange::Exchange(std::shared_ptr<ClientState> client, Url url, HttpClientRequest request,
                    HttpClientCallback done, int redirects)

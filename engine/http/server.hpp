@@ -1,6 +1,7 @@
 #pragma once
 // The shared HTTP listener: one Boost.Beast acceptor that sources register routes on.
-// Beast stays in server.cpp; this header is all the rest of the engine sees.
+// Beast stays in engine/http (server.cpp: acceptor; session.cpp: connections; routes.cpp;
+// event_stream.hpp); this header is all the rest of the engine sees.
 
 #include <chrono>
 #include <cstddef>
@@ -16,8 +17,13 @@
 namespace switchyard::runtime {
 class Io;
 }
+namespace switchyard::metrics {
+class Registry;
+}
 
 namespace switchyard::http {
+
+struct Listener;  // listener.hpp: internal to engine/http
 
 struct ServerSettings {
   std::string name = "http";  ///< For log lines: "http" or "admin".
@@ -32,18 +38,14 @@ struct ServerSettings {
   /// How long a handler may take before the client gets 503: under GitHub's 10 s, so a
   /// slow pipeline is seen as "retry" rather than as a timed-out delivery.
   std::chrono::milliseconds handler_timeout{9'000};
+  /// Where the listener's switchyard_http_* series go (labelled listener=<name>);
+  /// nullptr: a registry nobody scrapes.
+  metrics::Registry* metrics = nullptr;
 };
 
-/// Counters, for logs, tests and metrics.
+/// Event-stream counters (the rest is in the switchyard_http_* metrics).
 struct ServerStats {
-  std::uint64_t accepted = 0;
-  std::uint64_t refused = 0;  ///< Connections closed at once: max_connections reached.
-  std::uint64_t active = 0;
-  std::uint64_t requests = 0;
-  std::uint64_t not_found = 0;
-  std::uint64_t too_large = 0;
-  std::uint64_t timed_out = 0;  ///< Connections cut off by read_timeout.
-  std::uint64_t streams = 0;    ///< Event streams open now.
+  std::uint64_t streams = 0;          ///< Event streams open now.
   std::uint64_t streams_dropped = 0;  ///< Event-stream clients dropped for falling behind.
 };
 
@@ -111,10 +113,8 @@ class Server final : public HttpRoutes {
   std::string local_endpoint() const;
   ServerStats stats() const;
 
-  struct Impl;  // server.cpp only
-
  private:
-  std::shared_ptr<Impl> impl_;
+  std::shared_ptr<Listener> impl_;
 };
 
 }  // namespace switchyard::http

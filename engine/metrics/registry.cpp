@@ -196,4 +196,9 @@ std::string Registry::serialize() {
   return out.str();
 }
 
+Registry& unscraped() {
+  static Registry registry;
+  return registry;
+}
+
 }  // namespace switchyard::metrics

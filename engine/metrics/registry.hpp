@@ -39,4 +39,7 @@ class Registry {
 };
 
 
+/// The registry of engines without an admin API (tests, `switchyard test`, `plugins check`).
+Registry& unscraped();
+
 }  // namespace switchyard::metrics

@@ -29,8 +29,6 @@ struct Services {
   std::shared_ptr<EventTap> tap;
 };
 
-/// The registry of engines without an admin API (tests, `switchyard test`, `plugins check`).
-metrics::Registry& unscraped_metrics();
 
 /// The shared listener as a pipeline's components see it: routes are registered in the
 /// pipeline's name, so its next version (hot reload) can take them over.
@@ -49,18 +47,23 @@ class PipelineRoutes final : public HttpRoutes {
 
 class ComponentContext final : public Context {
  public:
-  ComponentContext(std::string pipeline, std::string component, Strand strand,
+  /// `label` names the component in the log line of an exception its tasks throw.
+  ComponentContext(std::string pipeline, std::string component, std::string label, Strand strand,
                    Services& services, Emitter& emitter, Replies& replies, bool durable_state)
       : pipeline_(std::move(pipeline)),
         component_(std::move(component)),
         logger_(pipeline_ + "/" + component_),
-        executor_(std::move(strand)),
+        metrics_((services.metrics ? *services.metrics : metrics::unscraped()).scoped(pipeline_, component_)),
+        executor_(std::move(strand), task_failure(std::move(label))),
         state_(services.state, pipeline_ + "/" + component_ + "/", durable_state),
         emitter_(emitter),
         replies_(replies),
         services_(services),
-        routes_(services.routes, pipeline_),
-        metrics_((services.metrics ? *services.metrics : unscraped_metrics()).scoped(pipeline_, component_)) {}
+        routes_(services.routes, pipeline_) {}
+
+  ~ComponentContext() override { executor_.close(); }  // nothing it queued runs on a freed context
+  ComponentContext(const ComponentContext&) = delete;
+  ComponentContext& operator=(const ComponentContext&) = delete;
 
   std::string_view pipeline() const override { return pipeline_; }
   std::string_view component() const override { return component_; }
@@ -79,16 +82,28 @@ class ComponentContext final : public Context {
   void close() { executor_.close(); }
 
  private:
+  // An exception from one of the component's tasks is logged and counted; the task is
+  // dropped and the rest of the engine goes on.
+  TaskFailure task_failure(std::string label) {
+    Counter& errors = metrics_->counter("switchyard_component_errors_total",
+                                        "Exceptions thrown by a component's tasks, timers or callbacks (each task dropped).");
+    return std::make_shared<const std::function<void(const char*, const std::string&)>>(
+        [this, label = std::move(label), &errors](const char* where, const std::string& what) {
+          errors.inc();
+          logger_.error(label + ": " + where + " threw: " + what + "; it was dropped");
+        });
+  }
+
   std::string pipeline_;
   std::string component_;
   log::ComponentLogger logger_;
+  std::unique_ptr<Metrics> metrics_;
   StrandExecutor executor_;
   ScopedStateStore state_;
   Emitter& emitter_;
   Replies& replies_;
   Services& services_;
   PipelineRoutes routes_;
-  std::unique_ptr<Metrics> metrics_;
 };
 
 /// The emitter of components that are not sources: emitting is a programming error.

@@ -25,19 +25,30 @@ void Io::stop() {
   pool_.clear();
 }
 
-StrandTimer::StrandTimer(const Strand& strand)
-    : timer_(strand), generation_(std::make_shared<std::uint64_t>(0)) {}
+void run_guarded(const TaskFailure& failure, const char* where, const std::function<void()>& task) {
+  if (!failure) return task();
+  try {
+    task();
+  } catch (const std::exception& ex) {
+    (*failure)(where, ex.what());
+  } catch (...) {
+    (*failure)(where, "a non-standard exception");
+  }
+}
+
+StrandTimer::StrandTimer(const Strand& strand, TaskFailure failure)
+    : timer_(strand), generation_(std::make_shared<std::uint64_t>(0)), failure_(std::move(failure)) {}
 
 StrandTimer::~StrandTimer() { cancel(); }
 
 void StrandTimer::expires_after(std::chrono::milliseconds delay, std::function<void()> fired) {
   const std::uint64_t generation = ++*generation_;
   timer_.expires_after(delay);
-  timer_.async_wait([weak = std::weak_ptr<std::uint64_t>(generation_), generation,
+  timer_.async_wait([weak = std::weak_ptr<std::uint64_t>(generation_), generation, failure = failure_,
                      fired = std::move(fired)](const boost::system::error_code& ec) {
     auto current = weak.lock();
     if (ec || !current || *current != generation) return;
-    fired();
+    run_guarded(failure, "a timer callback", fired);
   });
 }
 
@@ -46,7 +57,8 @@ void StrandTimer::cancel() {
   timer_.cancel();
 }
 
-StrandFdWatch::StrandFdWatch(const Strand& strand, int fd) : descriptor_(strand, fd) {}
+StrandFdWatch::StrandFdWatch(const Strand& strand, int fd, TaskFailure failure)
+    : descriptor_(strand, fd), failure_(std::move(failure)) {}
 
 StrandFdWatch::~StrandFdWatch() {
   cancel();
@@ -64,11 +76,12 @@ void StrandFdWatch::when_writable(std::function<void()> ready) {
 void StrandFdWatch::wait(asio::posix::descriptor_base::wait_type type,
                          const std::shared_ptr<std::uint64_t>& generation, std::function<void()> ready) {
   const std::uint64_t current = ++*generation;
-  descriptor_.async_wait(type, [weak = std::weak_ptr<std::uint64_t>(generation), current,
+  descriptor_.async_wait(type, [weak = std::weak_ptr<std::uint64_t>(generation), current, failure = failure_,
                                 ready = std::move(ready)](const boost::system::error_code& ec) {
     auto live = weak.lock();
     if (ec == asio::error::operation_aborted || !live || *live != current) return;
-    ready();  // an error (hang-up, reset) is readiness too: the owner's next call reports it
+    // An error (hang-up, reset) is readiness too: the owner's next call reports it.
+    run_guarded(failure, "a socket readiness callback", ready);
   });
 }
 

@@ -14,6 +14,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -58,11 +59,18 @@ auto run_on(const Strand& strand, F&& fn) -> decltype(fn()) {
   return result.get();
 }
 
+/// Called with where and what when a component's task, timer or watch callback throws: the
+/// exception stops there (the task is dropped) instead of ending the process.
+using TaskFailure = std::shared_ptr<const std::function<void(const char* where, const std::string& what)>>;
+
+/// Runs `task`, handing an exception to `failure` (rethrown when there is none: engine code).
+void run_guarded(const TaskFailure& failure, const char* where, const std::function<void()>& task);
+
 /// An SDK Timer on a strand. A cancelled or re-armed wait never runs its callback, even if
 /// the old wait had already completed and its handler was queued.
 class StrandTimer final : public Timer {
  public:
-  explicit StrandTimer(const Strand& strand);
+  explicit StrandTimer(const Strand& strand, TaskFailure failure = nullptr);
   ~StrandTimer() override;
   void expires_after(std::chrono::milliseconds delay, std::function<void()> fired) override;
   void cancel() override;
@@ -70,6 +78,7 @@ class StrandTimer final : public Timer {
  private:
   asio::steady_timer timer_;
   std::shared_ptr<std::uint64_t> generation_;
+  TaskFailure failure_;
 };
 
 /// An SDK FdWatch on a strand: a descriptor the component owns, registered with the event
@@ -77,7 +86,7 @@ class StrandTimer final : public Timer {
 /// StrandTimer, a cancelled or replaced wait never runs its callback.
 class StrandFdWatch final : public FdWatch {
  public:
-  StrandFdWatch(const Strand& strand, int fd);
+  StrandFdWatch(const Strand& strand, int fd, TaskFailure failure = nullptr);
   ~StrandFdWatch() override;
   void when_readable(std::function<void()> ready) override;
   void when_writable(std::function<void()> ready) override;
@@ -88,29 +97,32 @@ class StrandFdWatch final : public FdWatch {
             std::function<void()> ready);
 
   asio::posix::stream_descriptor descriptor_;
+  TaskFailure failure_;
   std::shared_ptr<std::uint64_t> read_generation_ = std::make_shared<std::uint64_t>(0);
   std::shared_ptr<std::uint64_t> write_generation_ = std::make_shared<std::uint64_t>(0);
 };
 
 /// The SDK Executor of one component: everything runs on its strand. Once closed (after the
 /// component's stop()), tasks still queued are dropped, so none runs on a stopped component.
+/// A task, timer or watch callback that throws is reported to `failure` and dropped.
 class StrandExecutor final : public Executor {
  public:
-  explicit StrandExecutor(Strand strand)
-      : strand_(std::move(strand)), open_(std::make_shared<std::atomic<bool>>(true)) {}
+  explicit StrandExecutor(Strand strand, TaskFailure failure = nullptr)
+      : strand_(std::move(strand)), open_(std::make_shared<std::atomic<bool>>(true)), failure_(std::move(failure)) {}
   void post(std::function<void()> task) override {
-    asio::post(strand_, [open = open_, task = std::move(task)] {
-      if (open->load(std::memory_order_acquire)) task();
+    asio::post(strand_, [open = open_, failure = failure_, task = std::move(task)] {
+      if (open->load(std::memory_order_acquire)) run_guarded(failure, "a posted task", task);
     });
   }
-  std::unique_ptr<Timer> make_timer() override { return std::make_unique<StrandTimer>(strand_); }
-  std::unique_ptr<FdWatch> watch(int fd) override { return std::make_unique<StrandFdWatch>(strand_, fd); }
+  std::unique_ptr<Timer> make_timer() override { return std::make_unique<StrandTimer>(strand_, failure_); }
+  std::unique_ptr<FdWatch> watch(int fd) override { return std::make_unique<StrandFdWatch>(strand_, fd, failure_); }
   const Strand& strand() const { return strand_; }
   void close() { open_->store(false, std::memory_order_release); }
 
  private:
   Strand strand_;
   std::shared_ptr<std::atomic<bool>> open_;
+  TaskFailure failure_;
 };
 
 }  // namespace switchyard::runtime

@@ -117,6 +117,11 @@ test('a body over 25 MiB is refused with 413 before it is read', async () => {
   const r = await raw(head + 'x'.repeat(1024), { timeoutMs: 3000 });
   assert.equal(r.status, 413);
   assert.match(r.body, /exceeds the limit/);
+  // Counted where an operator looks: the listener's metrics.
+  const metrics = await (await fetch(`${engine.adminUrl}/metrics`)).text();
+  assert.match(metrics, /^switchyard_http_too_large_total\{listener="http"\} [1-9]/m);
+  assert.match(metrics, /^switchyard_http_answers_total\{code="4xx",listener="http"\} [1-9]/m);
+  assert.match(metrics, /^switchyard_http_connections\{listener="http"\} [0-9]/m);
 });
 
 test('a Transfer-Encoding other than chunked is refused (no guessing where the body ends)', async () => {

@@ -180,8 +180,9 @@ TEST_F(Cli, PluginsCheckRunsEachComponentsLifecycle) {
 
   auto faulty = run_to_end({kBinary, "plugins", "check", kFixtures + "/faulty/faulty.so"}, dir_);
   EXPECT_EQ(faulty.code, 1);
-  EXPECT_NE(faulty.out.find("check: FAILED: start threw: boom in start"), std::string::npos) << faulty.out;
+  EXPECT_NE(faulty.out.find("check: FAILED: sinks[0] 'test.throwing_sink': start threw: boom in start"), std::string::npos) << faulty.out;
   EXPECT_NE(faulty.out.find("1 component(s) failed"), std::string::npos) << faulty.out;
+  EXPECT_NE(faulty.out.find("test.throwing_timer (source)"), std::string::npos) << "a timer that throws fails nothing";
 
   auto refused = run_to_end({kBinary, "plugins", "check", kFixtures + "/wrong_abi/wrong_abi.so"}, dir_);
   EXPECT_EQ(refused.code, 1);
@@ -237,6 +238,59 @@ cases:
   EXPECT_NE(r.out.find(f + ":22:7: cases[2].expect.nosuchsink: the pipeline has no sink named 'nosuchsink'"),
             std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\n0 passed, 3 failed\n"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, PipelineTestsRunTheRealPipelineAndReportATransformThatThrows) {
+  const auto pipeline = dir_.write("p.yaml", R"(name: p
+source: {type: generate}
+transforms: [{type: test.throwing_transform}]
+sinks:
+  - {name: main, type: stdout, if: "${{ payload.branch == 'main' }}"}
+  - {name: all, type: stdout}
+)");
+  const auto file = dir_.write("p.test.yaml", "pipeline: p.yaml\n" R"(cases:
+  - name: routes by if
+    inputs:
+      - payload: {branch: main}
+      - payload: {branch: dev}
+    expect:
+      main: [{payload: {branch: main}}]
+      all: [{payload: {branch: main}}, {payload: {branch: dev}}]
+  - name: a transform that throws fails the case, not the run
+    inputs:
+      - payload: {boom: true}
+      - payload: {branch: main}
+    expect:
+      all: [{payload: {branch: main}}]
+)");
+  const std::string paths = "plugins: {paths: [" + std::string(SWITCHYARD_PLUGIN_DIR) + ", " + kFixtures + "/faulty]}\n";
+  auto r = run_to_end({kBinary, "test", "-c", config(paths), file.string()}, dir_);
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("PASS  " + file.string() + ": routes by if"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("FAIL  " + file.string() + ": a transform that throws fails the case, not the run\n"
+                       "      1 event(s) failed in a transform; the last: transforms[0] 'test.throwing_transform': "
+                       "threw: boom in apply"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("\n1 passed, 1 failed\n"), std::string::npos) << r.out;
+  (void)pipeline;
+}
+
+TEST_F(Cli, ATimerCallbackThatThrowsIsLoggedAndTheEngineGoesOn) {
+  const auto out = dir_ / "events.jsonl";
+  dir_.write("pipelines/good.yaml", "source: {type: generate, interval: 10ms}\n"
+                                    "sinks: [{type: file, path: " + out.string() + "}]\n");
+  dir_.write("pipelines/thrower.yaml", "source: {type: test.throwing_timer}\nsinks: [{type: stdout}]\n");
+  const std::string paths = "plugins: {paths: [" + std::string(SWITCHYARD_PLUGIN_DIR) + ", " + kFixtures + "/faulty]}\n";
+  test::Child engine({kBinary, "run", "-c", config(paths)}, dir_.path());
+  ASSERT_TRUE(wait_until([&] { return engine.err().find("boom in timer") != std::string::npos; })) << engine.err();
+  const auto before = lines(test::read_file(out)).size();
+  ASSERT_TRUE(wait_until([&] { return lines(test::read_file(out)).size() >= before + 3; })) << engine.err();
+  engine.signal(SIGTERM);
+  ASSERT_EQ(engine.wait(), 0) << engine.err();
+  EXPECT_NE(engine.err().find("source 'test.throwing_timer': a timer callback threw: boom in timer; it was dropped"),
+            std::string::npos)
+      << engine.err();
 }
 
 }  // namespace

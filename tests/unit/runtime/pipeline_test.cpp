@@ -108,6 +108,49 @@ sinks:
   EXPECT_EQ(stats.sinks[1].delivered, 2000u);
 }
 
+TEST_F(PipelineTest, AnAsynchronousTransformKeepsTheOrderEventsCameIn) {
+  // Later events finish their asynchronous check first; the sink still sees input order,
+  // without the dropped (multiples of 5) and failed (multiples of 7) ones.
+  test::AsyncCheckTransform::max_in_flight = 0;
+  auto p = start(R"(
+source: {type: test.sequence, count: 500}
+transforms:
+  - {type: test.drop_odd}
+  - {type: test.async_check, drop_every: 5, fail_every: 7}
+sinks:
+  - {name: a, type: test.capture, bucket: a}
+)");
+  std::vector<int> expected;
+  for (int n = 0; n < 500; n += 2) {
+    if (n % 5 != 0 && n % 7 != 0) expected.push_back(n);
+  }
+  ASSERT_TRUE(wait_until([&] { return Captured::instance().of("a").size() >= expected.size(); }));
+  drain(*p);
+  p->stop();
+  EXPECT_EQ(Captured::instance().of("a"), expected);
+  const auto stats = p->stats();
+  EXPECT_EQ(stats.dropped, 250u + 42u) << "odd ones, then even multiples of 5 that are not multiples of 7";
+  EXPECT_EQ(stats.transform_errors, 36u) << "even multiples of 7";
+  EXPECT_NE(stats.last_error.find("transforms[1] 'test.async_check': refused"), std::string::npos) << stats.last_error;
+  EXPECT_GT(test::AsyncCheckTransform::max_in_flight.load(), 1) << "the strand went on while events waited";
+}
+
+TEST_F(PipelineTest, EventsWaitingInAnAsynchronousTransformCountAgainstQueueSize) {
+  test::AsyncCheckTransform::max_in_flight = 0;
+  auto p = start(R"(
+queue_size: 16
+source: {type: test.sequence, count: 300}
+transforms: [{type: test.async_check}]
+sinks: [{name: a, type: test.capture, bucket: a}]
+)");
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("a").size() == 300; }));
+  drain(*p);
+  p->stop();
+  EXPECT_EQ(Captured::instance().of("a"), iota(300));
+  EXPECT_LE(test::AsyncCheckTransform::max_in_flight.load(), 16);
+  EXPECT_GT(test::SequenceSource::waits.load(), 0) << "the source was pushed back";
+}
+
 TEST_F(PipelineTest, SinkWithFalseConditionReceivesNothing) {
   auto p = start(R"(
 source: {type: test.sequence, count: 100}

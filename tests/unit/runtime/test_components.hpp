@@ -157,6 +157,42 @@ class DelayEvenTransform final : public Transform {
   }
 };
 
+// Decides each event from another thread after a delay that shrinks as n grows (later
+// events finish first); drops multiples of `drop_every`, fails multiples of `fail_every`.
+// Tags kept events with {"checked": true}. Counts events it holds at once.
+class AsyncCheckTransform final : public AsyncTransform {
+ public:
+  static inline std::atomic<int> in_flight{0};
+  static inline std::atomic<int> max_in_flight{0};
+  Status configure(const Options& options, Context&) override {
+    drop_every_ = static_cast<int>(options.integer("drop_every"));
+    fail_every_ = static_cast<int>(options.integer("fail_every"));
+    return {};
+  }
+  void process(Event& event, TransformCallback done) override {
+    const int n = event.data["n"].GetInt();
+    const int now = ++in_flight;
+    for (int seen = max_in_flight.load(); now > seen && !max_in_flight.compare_exchange_weak(seen, now);) {
+    }
+    std::thread([this, &event, n, done = std::move(done)] {
+      std::this_thread::sleep_for(std::chrono::microseconds(200 * (9 - n % 10)));
+      --in_flight;
+      if (fail_every_ > 0 && n % fail_every_ == 0) return done(permanent("refused " + std::to_string(n)));
+      if (drop_every_ > 0 && n % drop_every_ == 0) return done(Verdict::drop);
+      event.data.AddMember("checked", true, event.allocator());
+      done(Verdict::keep);
+    }).detach();
+  }
+
+ private:
+  int drop_every_ = 0;
+  int fail_every_ = 0;
+};
+
+inline constexpr OptionSpec kAsyncCheckOptions[] = {
+    {.name = "drop_every", .type = OptionType::integer, .default_value = "0"},
+    {.name = "fail_every", .type = OptionType::integer, .default_value = "0"},
+};
 inline constexpr OptionSpec kSequenceOptions[] = {
     {.name = "count", .type = OptionType::integer, .default_value = "100"},
 };
@@ -175,6 +211,8 @@ inline const ComponentDecl kTestComponents[] = {
      .create = &make_component<DropOddTransform>},
     {.kind = ComponentKind::transform, .type = "test.delay_even", .summary = "", .options = {},
      .create = &make_component<DelayEvenTransform>},
+    {.kind = ComponentKind::transform, .type = "test.async_check", .summary = "", .options = kAsyncCheckOptions,
+     .create = &make_component<AsyncCheckTransform>},
 };
 inline const PluginDescriptor kTestPlugin{kAbiVersion, kToolchainTag, "test", "0", kTestComponents};
 

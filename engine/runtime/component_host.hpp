@@ -1,0 +1,62 @@
+#pragma once
+// One component's life in the engine: created from its declaration, configured with its
+// validated options and a context of engine services, started, drained and stopped. This
+// is the one place the engine calls into a plugin: every call is guarded (an exception
+// becomes an error naming the component, never a crash), and the pipeline, `plugins check`
+// and `switchyard test` all run components through it.
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "config/pipeline_config.hpp"
+#include "runtime/component_context.hpp"
+
+namespace switchyard::runtime {
+
+class ComponentHost {
+ public:
+  /// `label` names the component in messages: "sinks[1] 'alert'".
+  ComponentHost(const config::ComponentConfig& config, std::string label);
+  ~ComponentHost();
+  ComponentHost(ComponentHost&&) noexcept;
+  ComponentHost& operator=(ComponentHost&&) noexcept;
+
+  /// Creates the component and configures it with a context on `strand`.
+  Status configure(const std::string& pipeline, Strand strand, Services& services, Emitter& emitter,
+                   Replies& replies, bool durable_state);
+  /// Starts it, on its strand.
+  Status start();
+  /// Asks it to drain; `done` runs once (any thread), also when drain() throws.
+  void drain(std::function<void()> done);
+  /// Stops it on its strand, then drops the tasks it posted that have not run.
+  void stop();
+
+  /// A transform's decision, `threw` turned into a permanent error. Call on its strand.
+  Result<Verdict> apply(Event& event);
+  /// An asynchronous transform's decision (done exactly once, possibly inline).
+  void process(Event& event, TransformCallback done);
+  /// A sink's delivery; an exception is reported through `done`.
+  void deliver(EventPtr event, DeliveryCallback done);
+
+  /// The transform as an AsyncTransform, or nullptr.
+  AsyncTransform* asynchronous() const { return async_; }
+  bool configured() const { return component_ != nullptr; }
+  const std::string& label() const { return label_; }
+  const config::ComponentConfig& config() const { return *config_; }
+  ComponentContext& context() { return *context_; }
+  Component& component() { return *component_; }
+
+ private:
+  template <class F>
+  Status guarded(const char* what, F&& call);
+
+  const config::ComponentConfig* config_;
+  std::string label_;
+  std::unique_ptr<ComponentContext> context_;
+  std::unique_ptr<Options> options_;
+  std::unique_ptr<Component> component_;
+  AsyncTransform* async_ = nullptr;
+};
+
+}  // namespace switchyard::runtime

@@ -1,0 +1,105 @@
+#include "runtime/ingress.hpp"
+
+#include "journal/journal.hpp"
+
+namespace switchyard::runtime {
+
+Ingress::Ingress(Settings settings, std::function<void()> schedule)
+    : settings_(std::move(settings)), schedule_(std::move(schedule)) {}
+
+void Ingress::bind_source(Executor& source, Counter& received) {
+  source_ = &source;
+  received_metric_ = &received;
+}
+
+void Ingress::open() {
+  std::lock_guard lock(mutex_);
+  accepting_ = true;
+}
+
+void Ingress::close() {
+  std::lock_guard lock(mutex_);
+  accepting_ = false;
+}
+
+void Ingress::emit(std::unique_ptr<Event> event, EmitCallback done) {
+  if (!event) {
+    if (done) done(permanent("emit: no event"));
+    return;
+  }
+  if (event->id.empty()) event->id = make_event_id();
+  if (event->time == std::chrono::system_clock::time_point{}) event->time = std::chrono::system_clock::now();
+  event->pipeline = settings_.pipeline;
+  bool schedule = false;
+  {
+    std::lock_guard lock(mutex_);
+    auto refused = accepting_ ? refusal() : std::optional<Error>(retryable("pipeline is stopping"));
+    if (refused) {
+      refused_.fetch_add(1, std::memory_order_relaxed);
+      if (done) done(std::move(*refused));
+      return;
+    }
+    // Durable: the source hears back once the event is in the journal. Memory: now.
+    arrived_.push_back(Incoming{std::move(event), settings_.durable ? std::move(done) : EmitCallback()});
+    queued_.fetch_add(1, std::memory_order_relaxed);
+    schedule = !scheduled_;
+    scheduled_ = true;
+  }
+  received_.fetch_add(1, std::memory_order_relaxed);
+  if (received_metric_) received_metric_->inc();
+  if (schedule) schedule_();
+  if (done && !settings_.durable) done({});
+}
+
+// The one place that decides whether the pipeline takes events (emit, saturated, HTTP
+// sources' 503 answers).
+std::optional<Error> Ingress::refusal() const {
+  if (settings_.durable && settings_.journal && settings_.journal->full()) {
+    return retryable("journal is full (state.max_bytes or the disk)", std::chrono::seconds(5));
+  }
+  if (queued_.load(std::memory_order_relaxed) >= settings_.queue_size) {
+    return retryable("pipeline is saturated", std::chrono::seconds(1));
+  }
+  return std::nullopt;
+}
+
+void Ingress::when_ready(std::function<void()> ready) {
+  {
+    std::lock_guard lock(mutex_);
+    if (queued_.load(std::memory_order_relaxed) >= settings_.queue_size) {
+      waiters_.push_back(std::move(ready));
+      return;
+    }
+  }
+  source_->post(std::move(ready));
+}
+
+void Ingress::take(std::deque<Incoming>& into) {
+  std::lock_guard lock(mutex_);
+  for (auto& e : arrived_) into.push_back(std::move(e));
+  arrived_.clear();
+  scheduled_ = false;
+}
+
+void Ingress::finished(std::size_t n) {
+  queued_.fetch_sub(n, std::memory_order_relaxed);
+  wake_waiters();
+}
+
+void Ingress::acknowledge(EmitCallback done, Status status) {
+  if (!done) return;
+  source_->post([done = std::move(done), status = std::move(status)]() mutable { done(std::move(status)); });
+}
+
+// Pull sources parked in when_ready() go on once the pipeline is below half full.
+void Ingress::wake_waiters() {
+  std::vector<std::function<void()>> wake;
+  {
+    std::lock_guard lock(mutex_);
+    if (waiters_.empty() || queued_.load(std::memory_order_relaxed) > settings_.queue_size / 2) return;
+    wake.swap(waiters_);
+  }
+  for (auto& w : wake) source_->post(std::move(w));
+}
+
+}  // namespace switchyard::runtime

@@ -1,0 +1,76 @@
+#pragma once
+// Internal: the way into a pipeline — the Emitter its source sees. Events are taken from
+// any thread into a list under a mutex, counted until they are in the journal (durable) or
+// handed to the sinks (memory), and refused with a reason once queue_size are counted or
+// the journal is full: the bound that makes HTTP sources answer 503 instead of buffering.
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/transform_chain.hpp"
+
+namespace switchyard::journal {
+class Journal;
+}
+
+namespace switchyard::runtime {
+
+class Ingress final : public Emitter {
+ public:
+  struct Settings {
+    std::string pipeline;
+    std::size_t queue_size = 1024;
+    bool durable = false;                  // the source hears back once the event is journaled
+    journal::Journal* journal = nullptr;   // durable: refuse while it is full
+  };
+  /// `schedule` is called (under no lock) when events arrive while none were waiting: the
+  /// pipeline then takes them on its strand.
+  Ingress(Settings settings, std::function<void()> schedule);
+
+  // --- Emitter (the source's view; any thread) ---
+  void emit(std::unique_ptr<Event> event, EmitCallback done) override;
+  bool saturated() const override { return refusal().has_value(); }
+  std::optional<Error> refusal() const override;
+  void when_ready(std::function<void()> ready) override;
+
+  // --- the pipeline's view ---
+  /// Where acknowledgements and wake-ups run: the source's strand.
+  void bind_source(Executor& source, Counter& received);
+  /// Events are taken from now on (open) or refused as "pipeline is stopping" (close).
+  void open();
+  void close();
+  /// Moves what arrived into `into` (on the strand).
+  void take(std::deque<Incoming>& into);
+  /// `n` events left the pipeline's books (journaled, handed to sinks, dropped).
+  void finished(std::size_t n = 1);
+  /// Answers the source on its own strand.
+  void acknowledge(EmitCallback done, Status status);
+  /// Counted events: waiting, in the transforms, or on their way into the journal.
+  std::size_t queued() const { return queued_.load(std::memory_order_relaxed); }
+  std::uint64_t received() const { return received_.load(std::memory_order_relaxed); }
+  std::uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
+
+ private:
+  void wake_waiters();
+
+  const Settings settings_;
+  std::function<void()> schedule_;
+  Executor* source_ = nullptr;
+  Counter* received_metric_ = nullptr;
+
+  mutable std::mutex mutex_;
+  std::vector<Incoming> arrived_;
+  std::vector<std::function<void()>> waiters_;
+  bool scheduled_ = false;
+  bool accepting_ = false;
+  std::atomic<std::size_t> queued_{0};
+  std::atomic<std::uint64_t> received_{0}, refused_{0};
+};
+
+}  // namespace switchyard::runtime

@@ -1,0 +1,331 @@
+#include "runtime/sink_runner.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "journal/codec.hpp"
+#include "journal/journal.hpp"
+#include "metrics/registry.hpp"
+#include "runtime/pipeline.hpp"
+
+namespace switchyard::runtime {
+namespace {
+
+constexpr const char* kDeliveredHelp = "Events this sink delivered.";
+constexpr const char* kFailuresHelp = "Failed delivery attempts of this sink, by reason (retryable, permanent).";
+constexpr const char* kLatencyHelp = "Seconds from the source receiving an event to this sink's success.";
+
+// A delivery's callback carries its slot and the slot's generation in one word, so that
+// with the runner pointer it fits std::function's small buffer (no allocation per
+// delivery) and a callback from an earlier delivery of the slot is recognised.
+std::uint64_t ticket(std::uint32_t index, std::uint32_t generation) {
+  return (static_cast<std::uint64_t>(generation) << 32) | index;
+}
+
+}  // namespace
+
+SinkRunner::SinkRunner(PipelineHooks& owner, const config::SinkConfig& config, std::string label, Strand strand)
+    : host(config, std::move(label)), owner_(owner), config_(config), strand_(std::move(strand)), slots_(config.concurrency),
+      rng_(std::random_device{}()) {
+  for (std::size_t i = config.concurrency; i > 0; --i) free_.push_back(static_cast<std::uint32_t>(i - 1));
+}
+
+SinkRunner::~SinkRunner() = default;
+
+bool SinkRunner::idle() const {
+  return queue_.empty() && free_.size() == slots_.size() && !cursor_.catching_up && delayed_in_memory_only_ == 0;
+}
+
+void SinkRunner::register_metrics() {
+  auto& m = host.context().metrics();
+  delivered_metric_ = &m.counter(metrics::names::kDelivered, kDeliveredHelp);
+  retryable_metric_ = &m.counter(metrics::names::kFailures, kFailuresHelp, {{"reason", "retryable"}});
+  permanent_metric_ = &m.counter(metrics::names::kFailures, kFailuresHelp, {{"reason", "permanent"}});
+  latency_metric_ = &m.histogram(metrics::names::kLatency, kLatencyHelp);
+}
+
+void SinkRunner::bind(journal::Journal* journal, std::int64_t pipeline_id, std::uint64_t bit) {
+  cursor_.journal = journal;
+  cursor_.pipeline_id = pipeline_id;
+  cursor_.bit = bit;
+}
+
+void SinkRunner::arrive(std::uint64_t seq, EventPtr event, std::int64_t dlq_id) {
+  if (seq != 0) {
+    if (seq <= cursor_.loaded_through || cursor_.catching_up) return;  // read (or to be read) from the journal
+    if (full()) {
+      cursor_.catching_up = true;
+      cursor_.read_from = seq;
+      return;
+    }
+  }
+  push(seq, std::move(event), dlq_id);
+  queued_.store(queue_.size() + delayed_.size(), std::memory_order_relaxed);
+  dispatch();
+}
+
+void SinkRunner::recover() {
+  if (!cursor_.journal) return;
+  cursor_.catching_up = true;
+  cursor_.read_from = 0;
+  cursor_.held = false;
+  dispatch();
+}
+
+void SinkRunner::hold() {
+  if (!cursor_.journal) return;
+  cursor_.catching_up = true;
+  cursor_.read_from = 0;
+  cursor_.held = true;
+}
+
+void SinkRunner::cancel_timers() {
+  for (auto& slot : slots_) {
+    if (slot.timer) slot.timer->cancel();
+  }
+  if (refill_timer_) refill_timer_->cancel();
+  if (delay_timer_) delay_timer_->cancel();
+  stopped_ = true;
+}
+
+SinkStats SinkRunner::stats() const {
+  SinkStats s;
+  s.name = config_.name;
+  s.delivered = delivered_.load(std::memory_order_relaxed);
+  s.retried = retried_.load(std::memory_order_relaxed);
+  s.failed = failed_.load(std::memory_order_relaxed);
+  s.dead_lettered = dead_lettered_.load(std::memory_order_relaxed);
+  s.skipped = skipped_.load(std::memory_order_relaxed);
+  s.queued = queued_.load(std::memory_order_relaxed);
+  return s;
+}
+
+void SinkRunner::dispatch() {
+  if (dispatching_ || stopped_) return;
+  dispatching_ = true;
+  release_due();
+  for (;;) {
+    while (!free_.empty() && !queue_.empty()) {
+      auto next = queue_.begin();
+      if (config_.ordered) {
+        // The oldest event whose key has nothing in flight or delayed ahead of it.
+        next = std::find_if(queue_.begin(), queue_.end(), [&](const Entry& e) {
+          return !busy_.contains(e.key) && !delayed_keys_.contains(e.key);
+        });
+        if (next == queue_.end()) break;
+        busy_.insert(next->key);
+      }
+      const std::uint32_t index = free_.back();
+      free_.pop_back();
+      Slot& slot = slots_[index];
+      slot.entry = std::move(*next);
+      queue_.erase(next);
+      slot.attempt = 0;
+      attempt(index);
+    }
+    // Refill the window from the journal when it runs low.
+    if (!cursor_.catching_up || cursor_.held || queue_.size() > config_.queue_size / 2 || !refill()) break;
+  }
+  queued_.store(queue_.size() + delayed_.size(), std::memory_order_relaxed);
+  dispatching_ = false;
+}
+
+// Delayed events (a transform such as rate_limit set not_before) wait in delayed_, by due
+// time, outside the window: they neither fill the queue nor hold back other events.
+// The ones now due go to the front of the queue, oldest due first.
+void SinkRunner::release_due() {
+  if (delayed_.empty()) return;
+  const auto end = delayed_.upper_bound(std::chrono::system_clock::now());
+  std::vector<Entry> due;
+  for (auto it = delayed_.begin(); it != end; ++it) due.push_back(std::move(it->second));
+  delayed_.erase(delayed_.begin(), end);
+  for (auto it = due.rbegin(); it != due.rend(); ++it) {
+    if (config_.ordered) delayed_keys_.erase(delayed_keys_.find(it->key));
+    if (it->seq == 0) --delayed_in_memory_only_;
+    queue_.push_front(std::move(*it));
+  }
+  if (!delayed_.empty()) wake_at(delayed_.begin()->first);
+}
+
+// Dispatches again at `when` (system clock), unless a wake-up at or before it is set.
+void SinkRunner::wake_at(std::chrono::system_clock::time_point when) {
+  if (delay_due_ && *delay_due_ <= when) return;
+  delay_due_ = when;
+  if (!delay_timer_) delay_timer_ = std::make_unique<StrandTimer>(strand_);
+  const auto wait = std::chrono::ceil<std::chrono::milliseconds>(when - std::chrono::system_clock::now());
+  // The timer drops the callback once re-armed, cancelled or destroyed with this runner.
+  delay_timer_->expires_after(std::max(wait, std::chrono::milliseconds(0)), [this] {
+    delay_due_.reset();
+    dispatch();
+  });
+}
+
+void SinkRunner::push(std::uint64_t seq, EventPtr event, std::int64_t dlq_id) {
+  std::string key;
+  if (config_.ordered && config_.order_key) config_.order_key->render_string(*event, key);
+  outstanding_.fetch_add(1, std::memory_order_relaxed);
+  if (event->not_before != std::chrono::system_clock::time_point{} &&
+      event->not_before > std::chrono::system_clock::now()) {
+    const auto due = event->not_before;
+    if (config_.ordered) delayed_keys_.insert(key);
+    if (seq == 0) ++delayed_in_memory_only_;
+    delayed_.emplace(due, Entry{seq, std::move(event), std::move(key), dlq_id});
+    wake_at(due);
+    return;
+  }
+  queue_.push_back(Entry{seq, std::move(event), std::move(key), dlq_id});
+}
+
+void SinkRunner::attempt(std::uint32_t index) {
+  Slot& slot = slots_[index];
+  ++slot.attempt;
+  const std::uint64_t t = ticket(index, ++slot.generation);
+  SinkRunner* self = this;
+  host.deliver(slot.entry.event, [self, t](Status status) { self->report(t, std::move(status)); });
+}
+
+// A delivery's outcome, from any thread: handled inline on the strand, else posted there
+// with the pipeline kept alive until it runs.
+void SinkRunner::report(std::uint64_t t, Status status) {
+  auto handle = [this, t](Status s) {
+    const auto index = static_cast<std::uint32_t>(t & 0xffffffffu);
+    if (stopped_ || slots_[index].generation != static_cast<std::uint32_t>(t >> 32)) return;
+    ++slots_[index].generation;  // this delivery is answered: a second call is ignored
+    complete(index, std::move(s));
+  };
+  if (strand_.running_in_this_thread()) return handle(std::move(status));
+  asio::post(strand_, [alive = owner_.keep_alive(), handle, status = std::move(status)]() mutable {
+    handle(std::move(status));
+  });
+}
+
+bool SinkRunner::refill() {
+  if (delayed_.size() >= delayed_limit()) return false;  // read on once some fall due
+  const std::size_t room = config_.queue_size - queue_.size();
+  auto rows = cursor_.journal->pending(cursor_.pipeline_id, cursor_.bit, cursor_.read_from, room, cursor_.read_to);
+  if (!rows) {
+    // The read failed (I/O error): try again shortly rather than spin.
+    owner_.logger().error("{}: reading the journal failed ({}); retrying in 1 s", host.label(), rows.error().message);
+    if (!refill_timer_) refill_timer_ = std::make_unique<StrandTimer>(strand_);
+    refill_timer_->expires_after(std::chrono::seconds(1), [this] { dispatch(); });
+    return false;
+  }
+  for (auto& row : *rows) {
+    auto event = journal::decode_event(row.body);
+    if (!event) {
+      // Not deliverable, but not to be lost either: the DLQ keeps the stored bytes.
+      dead_lettered_.fetch_add(1, std::memory_order_relaxed);
+      owner_.logger().error("{}: journal entry {} cannot be read ({}); moved to the dead-letter queue", host.label(),
+                            row.seq, event.error().message);
+      cursor_.journal->dead_letter(
+          journal::Failure{.pipeline = owner_.pipeline_name(), .sink = config_.name, .error = event.error().message},
+          row.seq, cursor_.bit, {});
+      continue;
+    }
+    push(row.seq, EventPtr(std::move(*event)));
+  }
+  if (!rows->empty()) {
+    cursor_.read_from = rows->back().seq + 1;
+    cursor_.loaded_through = rows->back().seq;
+  }
+  if (rows->size() < room) cursor_.catching_up = false;  // caught up: live events arrive in memory again
+  if (!cursor_.catching_up) owner_.on_sink_progress();
+  return !rows->empty();
+}
+
+void SinkRunner::complete(std::uint32_t index, Status status) {
+  Slot& slot = slots_[index];
+  if (status) {
+    delivered_.fetch_add(1, std::memory_order_relaxed);
+    delivered_metric_->inc();
+    tap(slot, EventTap::Outcome::delivered);
+    latency_metric_->observe(
+        std::chrono::duration<double>(std::chrono::system_clock::now() - slot.entry.event->time).count());
+    if (cursor_.journal) {
+      cursor_.journal->complete(slot.entry.seq, cursor_.bit);
+      cursor_.journal->replay_done(slot.entry.dlq_id);
+    }
+    return finish(index);
+  }
+  failed_.fetch_add(1, std::memory_order_relaxed);
+  const Error& error = status.error();
+  (error.kind == ErrorKind::retryable ? retryable_metric_ : permanent_metric_)->inc();
+  owner_.note_error(host.label() + ": " + error.message);
+  // The event's age counts from when its source saw it, across queueing and restarts.
+  const auto age = std::chrono::system_clock::now() - slot.entry.event->time;
+  const auto delay = backoff(slot, error);
+  const bool can_retry = error.kind == ErrorKind::retryable && slot.attempt < config_.retry.max_attempts &&
+                         age + delay < config_.retry.max_age;
+  if (can_retry) return retry_later(index, error, delay);
+  tap(slot, EventTap::Outcome::dead_lettered, error.message);
+  dead_letter(slot.entry, slot.attempt, error);
+  finish(index);
+}
+
+void SinkRunner::retry_later(std::uint32_t index, const Error& error, std::chrono::milliseconds delay) {
+  Slot& slot = slots_[index];
+  tap(slot, EventTap::Outcome::failed, error.message);
+  retried_.fetch_add(1, std::memory_order_relaxed);
+  owner_.logger().warn("{}: event {} attempt {} failed ({}), retrying in {} ms", host.label(), slot.entry.event->id,
+                       slot.attempt, error.message, delay.count());
+  if (!slot.timer) slot.timer = std::make_unique<StrandTimer>(strand_);
+  // Dropped once cancelled (stop) or destroyed with this runner.
+  slot.timer->expires_after(delay, [this, index] {
+    if (!stopped_) attempt(index);
+  });
+  dispatch();
+  owner_.on_sink_progress();
+}
+
+// The slot's event is done with (delivered or dead-lettered): the slot takes the next one.
+void SinkRunner::finish(std::uint32_t index) {
+  Slot& slot = slots_[index];
+  if (config_.ordered) busy_.erase(slot.entry.key);
+  slot.entry = {};
+  free_.push_back(index);
+  outstanding_.fetch_sub(1, std::memory_order_relaxed);
+  dispatch();
+  owner_.on_sink_progress();
+}
+
+void SinkRunner::tap(const Slot& slot, EventTap::Outcome outcome, std::string_view error) {
+  if (auto* recent = owner_.tap()) {
+    recent->outcome(owner_.pipeline_name(), config_.name, *slot.entry.event, outcome, slot.attempt, error);
+  }
+}
+
+void SinkRunner::dead_letter(const Entry& entry, std::uint32_t attempts, const Error& error) {
+  dead_lettered_.fetch_add(1, std::memory_order_relaxed);
+  const Event& event = *entry.event;
+  if (!cursor_.journal) {
+    owner_.logger().error("{}: event {} given up after {} attempt(s): {} ({}); no state.dir, so it is lost",
+                          host.label(), event.id, attempts, error.message, to_string(error.kind));
+    return;
+  }
+  owner_.logger().error("{}: event {} moved to the dead-letter queue after {} attempt(s): {} ({})", host.label(),
+                        event.id, attempts, error.message, to_string(error.kind));
+  cursor_.journal->dead_letter(journal::Failure{.pipeline = owner_.pipeline_name(),
+                                                .sink = config_.name,
+                                                .event_id = event.id,
+                                                .type = event.type,
+                                                .error = error.message,
+                                                .attempts = attempts,
+                                                .replaces = entry.dlq_id},
+                               entry.seq, cursor_.bit, entry.seq ? std::string() : journal::encode_event(event));
+}
+
+std::chrono::milliseconds SinkRunner::backoff(const Slot& slot, const Error& error) {
+  // Full jitter: uniform in [0, min(max, initial * 2^(attempt-1))].
+  // https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/
+  const auto& retry = config_.retry;
+  const int shift = static_cast<int>(std::min<std::uint32_t>(slot.attempt - 1, 30));
+  const double ceiling = std::min<double>(static_cast<double>(retry.max.count()),
+                                          static_cast<double>(retry.initial.count()) * (1u << shift));
+  std::uniform_real_distribution<double> dist(0, ceiling);
+  auto delay = std::chrono::milliseconds(static_cast<std::int64_t>(dist(rng_)));
+  if (error.retry_after && *error.retry_after > delay) delay = *error.retry_after;
+  return delay;
+}
+
+}  // namespace switchyard::runtime

@@ -1,0 +1,80 @@
+#pragma once
+// Internal: runs a pipeline's transforms over each event, in order, on the pipeline's strand.
+// Synchronous transforms run inline. An asynchronous one (AsyncTransform: a database
+// query, an HTTP call) lets the strand go on with the next events while it waits; events
+// still leave the chain in the order they entered it, so the journal and the sinks see
+// the same order as without it. State a transform writes while handling an event is
+// captured with the event (committed in the same journal transaction).
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "journal/journal.hpp"
+#include "runtime/component_host.hpp"
+#include "runtime/pipeline_hooks.hpp"
+
+namespace switchyard::runtime {
+
+/// An event on its way through a pipeline, with the source's callback (durable pipelines
+/// acknowledge the source once the event is journaled).
+struct Incoming {
+  std::unique_ptr<Event> event;
+  EmitCallback done;
+};
+
+class TransformChain {
+ public:
+  /// An event through the chain: `kept` false when a transform dropped it or failed.
+  struct Finished {
+    Incoming incoming;
+    bool kept = true;
+    journal::StateWrites writes;  // captured state writes (durable pipelines)
+  };
+  using Output = std::function<void(Finished)>;
+
+  /// `stages` outlive the chain; `capture_state`: durable pipelines tie state writes to events.
+  TransformChain(PipelineHooks& hooks, std::vector<ComponentHost>& stages, Strand strand, bool capture_state,
+                 Output output);
+
+  /// Takes an event in; `output` gets it (now, or once the asynchronous transforms before
+  /// it are done), on the strand. Call on the strand.
+  void run(Incoming incoming);
+  /// Events inside asynchronous transforms, or waiting for earlier ones to leave.
+  std::size_t waiting() const { return items_.size(); }
+  /// No event leaves any more; late callbacks are ignored.
+  void stop() { stopped_ = true; }
+
+  std::uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+  std::uint64_t errors() const { return errors_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Item {
+    Finished finished;
+    std::size_t next = 0;  // the stage to run next
+    bool done = false;
+  };
+
+  // Runs stages from item.next until the event is decided or waits for an async stage.
+  void advance(std::uint64_t ticket);
+  // Counts a verdict; true when the event goes on to the next stage.
+  bool judge(const ComponentHost& stage, Event& event, const Result<Verdict>& verdict);
+  void decided(std::uint64_t ticket, Result<Verdict> verdict);
+  void release();
+
+  PipelineHooks& hooks_;
+  std::vector<ComponentHost>& stages_;
+  Strand strand_;
+  const bool capture_state_;
+  const bool has_async_;
+  Output output_;
+  std::map<std::uint64_t, Item> items_;  // by ticket: the order events entered
+  std::uint64_t next_ticket_ = 0;
+  bool stopped_ = false;
+  std::atomic<std::uint64_t> dropped_{0}, errors_{0};
+};
+
+}  // namespace switchyard::runtime
