@@ -4,9 +4,9 @@
 //     engine's journal is not what is measured), batched (concurrency 1000, batches of up
 //     to 500 rows, 2 sessions) against one row per transaction as the use cases wrote
 //     them (concurrency 1, max_rows 1), and one row per transaction 8 at a time;
-//  2. the postgres.query round trip, p50/p99: the transform hosted on the engine's own
-//     executor (an io_context thread, the component's strand, its FdWatch), one event at
-//     a time, a primary-key lookup in a 10,000-row table.
+//  2. the postgres.query round trip, p50/p99: the transform as the engine calls it
+//     (ComponentHost on an io_context thread, the component's strand and FdWatch), one
+//     event at a time, a primary-key lookup in a 10,000-row table.
 //
 //   build/bin/postgres_bench [rows]      (default 200000 batched; fewer for the one-row runs)
 
@@ -25,6 +25,7 @@
 #include "log/logging.hpp"
 #include "postgres_server.hpp"
 #include "runtime/component_context.hpp"
+#include "runtime/component_host.hpp"
 #include "runtime/io.hpp"
 #include "runtime/pipeline.hpp"
 #include "runtime/replies.hpp"
@@ -104,20 +105,14 @@ double run_sink(const loader::PluginRegistry& registry, test::PostgresServer& pg
   return seconds;
 }
 
-// The postgres.query transform on the engine's executor: `n` events one after another.
+// The postgres.query transform as the engine calls it (ComponentHost, on its strand, with
+// its compiled templates): `n` events one after another, each asking for another user.
 std::vector<double> run_queries(const loader::PluginRegistry& registry, test::PostgresServer& pg, int n) {
-  const auto* component = registry.find(ComponentKind::transform, "postgres.query");
-  if (component == nullptr) std::abort();
-  const ComponentDecl& decl = *component->decl;
-  rapidjson::Document input;
-  const std::string json = R"({"dsn": ")" + pg.dsn() + R"(", "query": "SELECT login, xp, commits, badges FROM bench_contributors WHERE login = $1", "params": ["user4242"], "pool_size": 1})";
-  input.Parse(json.c_str());
-  rapidjson::Document values;
-  std::vector<OptionError> errors;
-  normalize_options(decl.options, input, values, values.GetAllocator(), errors);
-  if (!errors.empty()) std::abort();
-  Options options(values, decl.options);
-
+  auto config = load(registry,
+                     "name: pgbench\nsource: {type: generate}\ntransforms:\n  - type: postgres.query\n"
+                     "    dsn: '" + pg.dsn() + "'\n    pool_size: 1\n"
+                     "    query: SELECT login, xp, commits, badges FROM bench_contributors WHERE login = $1\n"
+                     "    params: ['user${{ payload.n }}']\nsinks: [{type: blackhole}]\n");
   runtime::MemoryStateStore store;
   runtime::Io io(1);
   io.start();
@@ -125,22 +120,18 @@ std::vector<double> run_queries(const loader::PluginRegistry& registry, test::Po
   runtime::Services services{io, store, server};
   runtime::RefusingEmitter emitter;
   runtime::PipelineReplies replies(io.make_strand());
-  runtime::ComponentContext context("pgbench", "query", io.make_strand(), services, emitter, replies, false);
-  auto instance = decl.create();
-  auto& transform = static_cast<AsyncTransform&>(*instance);
-  runtime::run_on(context.strand(), [&] {
-    if (!transform.configure(options, context) || !transform.start()) std::abort();
-    return 0;
-  });
+  runtime::ComponentHost host(config->transforms.front(), "transforms[0] 'postgres.query'");
+  const runtime::Strand strand = io.make_strand();
+  if (!host.configure("pgbench", strand, services, emitter, replies, false) || !host.start()) std::abort();
   std::mutex mutex;
   std::condition_variable cv;
   std::vector<double> latencies;
   for (int i = 0; i < n + 200; ++i) {  // the first 200 warm the session up
-    auto event = testing::make_event("bench", "{}");
+    auto event = testing::make_event("bench", "{\"n\": " + std::to_string(1 + i % 10000) + "}");
     bool done = false;
     const auto start = Clock::now();
-    boost::asio::post(context.strand(), [&] {
-      transform.process(*event, [&](Result<Verdict> v) {
+    boost::asio::post(strand, [&] {
+      host.process(*event, [&](Result<Verdict> v) {
         if (!v || event->meta["rows"].Size() != 1) std::abort();
         std::lock_guard lock(mutex);
         done = true;
@@ -151,11 +142,7 @@ std::vector<double> run_queries(const loader::PluginRegistry& registry, test::Po
     cv.wait(lock, [&] { return done; });
     if (i >= 200) latencies.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
   }
-  runtime::run_on(context.strand(), [&] {
-    transform.stop();
-    return 0;
-  });
-  context.close();
+  host.stop();
   io.stop();
   std::sort(latencies.begin(), latencies.end());
   return latencies;
