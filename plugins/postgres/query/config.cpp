@@ -7,6 +7,7 @@ namespace switchyard::postgres {
 namespace {
 
 constexpr const char* kOnEmpty[] = {"keep", "drop"};
+constexpr const char* kOnError[] = {"fail", "keep"};
 
 constexpr OptionSpec kOptions[] = {
     {.name = "dsn", .type = OptionType::string, .required = true,
@@ -29,6 +30,11 @@ constexpr OptionSpec kOptions[] = {
     {.name = "on_empty", .type = OptionType::string, .default_value = "keep",
      .description = "When the query returns no row: keep the event (with an empty list) or drop it.",
      .choices = kOnEmpty},
+    {.name = "on_error", .type = OptionType::string, .default_value = "fail",
+     .description = "When the rows cannot be had (the database is down, the query fails or "
+                    "times out): fail the event (logged, counted, not delivered), or keep it "
+                    "with null where the rows would be, so that a reply can say so.",
+     .choices = kOnError},
     {.name = "max_rows", .type = OptionType::integer, .default_value = "100",
      .description = "Most rows attached; further rows are read and discarded (give the query a "
                     "LIMIT)."},
@@ -91,6 +97,7 @@ Status PostgresQuery::configure(const Options& options, Context& context) {
     s.into.assign(path.begin() + 1, path.end());
   }
   s.drop_when_empty = options.string("on_empty") == "drop";
+  s.keep_on_error = options.string("on_error") == "keep";
   const std::int64_t max_rows = options.integer("max_rows", 100);
   if (max_rows < 1 || max_rows > 100000) errors.push_back("max_rows: expected 1 to 100000");
   s.max_rows = static_cast<std::size_t>(std::clamp<std::int64_t>(max_rows, 1, 100000));

@@ -42,12 +42,14 @@ Status PostgresQuery::start() {
     setup(connection, std::move(done));
   });
   pool_->start();
+  relay_.start();
   return {};
 }
 
 void PostgresQuery::stop() {
   alive_.reset();
   pool_.reset();
+  relay_.stop();
 }
 
 void PostgresQuery::setup(Connection& connection, std::function<void(Status)> done) {
@@ -85,15 +87,15 @@ void PostgresQuery::process(Event& event, TransformCallback done) {
   request->done = std::move(done);
   request->started = std::chrono::steady_clock::now();
   for (const auto& param : settings_.params) request->params.emplace_back(param.render(event));
-  if (!pool_) return finish(request, retryable("the transform is not running"));
+  if (!pool_) return fail(request, retryable("the transform is not running"));
   request->deadline = context_->executor().make_timer();
   request->deadline->expires_after(settings_.timeout, [this, request] {
     timeouts_->inc();
-    finish(request, retryable("no rows within " + human(settings_.timeout) + " (timeout)"));
+    fail(request, retryable("no rows within " + human(settings_.timeout) + " (timeout)"));
   });
   pool_->acquire([this, alive = std::weak_ptr<char>(alive_), request](Result<Connection*> session) {
     if (alive.expired()) return;
-    if (!session) return finish(request, session.error());
+    if (!session) return fail(request, session.error());
     if (request->finished) return pool_->release(*session);  // timed out while waiting
     run(request, **session);
   });
@@ -133,23 +135,23 @@ void PostgresQuery::run(const std::shared_ptr<Request>& request, Connection& con
 void PostgresQuery::answered(const std::shared_ptr<Request>& request, Connection& connection, ExchangeResult result) {
   pool_->release(&connection);
   if (request->finished) return;
-  if (!result) return finish(request, result.error());
+  if (!result) return fail(request, result.error());
   if (const auto& e = (*result)[0].error) {
     if (e->sqlstate == "57014") {
       timeouts_->inc();
-      return finish(request, retryable("no rows within " + human(settings_.timeout) + " (statement_timeout)"));
+      return fail(request, retryable("no rows within " + human(settings_.timeout) + " (statement_timeout)"));
     }
     if (e->sqlstate == "25006" && settings_.read_only) {
-      return finish(request, permanent("the query writes, but read_only is true: " + describe(*e)));
+      return fail(request, permanent("the query writes, but read_only is true: " + describe(*e)));
     }
-    return finish(request, to_error(*e, "query failed"));
+    return fail(request, to_error(*e, "query failed"));
   }
   if (request->seen > settings_.max_rows) {
     context_->logger().debug("event " + request->event->id + ": " + std::to_string(request->seen) +
                              " rows, the first " + std::to_string(settings_.max_rows) + " attached (max_rows)");
   }
   if (request->rows.Empty() && settings_.drop_when_empty) return finish(request, Verdict::drop);
-  if (Status s = attach(*request->event, request->rows); !s) return finish(request, s.error());
+  if (Status s = attach(*request->event, request->rows); !s) return fail(request, s.error());
   finish(request, Verdict::keep);
 }
 
@@ -185,6 +187,18 @@ Status PostgresQuery::attach(Event& event, rapidjson::Value& rows) const {
   return {};
 }
 
+void PostgresQuery::fail(const std::shared_ptr<Request>& request, Error error) {
+  if (request->finished) return;
+  if (!settings_.keep_on_error) return finish(request, std::move(error));
+  // on_error: keep. The event goes on with null where the rows would be.
+  rapidjson::Value nothing;
+  if (attach(*request->event, nothing)) {
+    context_->logger().warn("event " + request->event->id + ": " + error.message + "; kept without rows (on_error: keep)");
+    return finish(request, Verdict::keep);
+  }
+  finish(request, std::move(error));
+}
+
 void PostgresQuery::finish(const std::shared_ptr<Request>& request, Result<Verdict> verdict) {
   if (request->finished) return;
   request->finished = true;
@@ -192,7 +206,7 @@ void PostgresQuery::finish(const std::shared_ptr<Request>& request, Result<Verdi
   latency_->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - request->started).count());
   auto done = std::move(request->done);
   request->deadline.reset();  // its callback holds the request: break the cycle
-  done(std::move(verdict));
+  relay_.post([done = std::move(done), verdict = std::move(verdict)]() mutable { done(std::move(verdict)); });
 }
 
 }  // namespace switchyard::postgres

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "pg/pool.hpp"
+#include "query/relay.hpp"
 #include "switchyard/switchyard.hpp"
 
 namespace switchyard::postgres {
@@ -28,6 +29,7 @@ struct QuerySettings {
   bool into_meta = true;             ///< meta.…, else payload.…
   std::vector<std::string> into;     ///< the path below meta or payload
   bool drop_when_empty = false;
+  bool keep_on_error = false;        ///< on_error: keep (into set to null) instead of failing
   std::size_t max_rows = 100;
   std::chrono::milliseconds timeout{5000};
   std::chrono::milliseconds connect_timeout{10000};
@@ -48,6 +50,7 @@ class PostgresQuery final : public AsyncTransform {
   void setup(Connection& connection, std::function<void(Status)> done);
   void run(const std::shared_ptr<Request>& request, Connection& connection);
   void answered(const std::shared_ptr<Request>& request, Connection& connection, ExchangeResult result);
+  void fail(const std::shared_ptr<Request>& request, Error error);
   void finish(const std::shared_ptr<Request>& request, Result<Verdict> verdict);
   Status attach(Event& event, rapidjson::Value& rows) const;
 
@@ -56,6 +59,7 @@ class PostgresQuery final : public AsyncTransform {
   std::unique_ptr<Pool> pool_;
   Histogram* latency_ = nullptr;
   Counter* timeouts_ = nullptr;
+  CompletionRelay relay_;  // see relay.hpp
   std::shared_ptr<char> alive_ = std::make_shared<char>();
 };
 

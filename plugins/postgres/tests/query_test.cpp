@@ -3,6 +3,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <mutex>
+
 #include "query/query.hpp"
 #include "server_fixture.hpp"
 
@@ -24,9 +26,19 @@ std::string json(const rapidjson::Value& v) {
 
 // Runs the transform on `event` in real time; the verdict, or an error.
 Result<Verdict> process(Harness& h, Event& event, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  // The decision may come from another thread (query/relay.hpp), as the engine allows.
+  std::mutex mutex;
   std::optional<Result<Verdict>> outcome;
-  h.component<PostgresQuery>().process(event, [&](Result<Verdict> v) { outcome = std::move(v); });
-  if (!run_until(h, [&] { return outcome.has_value(); }, limit)) return retryable("the transform did not call back");
+  h.component<PostgresQuery>().process(event, [&](Result<Verdict> v) {
+    std::lock_guard lock(mutex);
+    outcome = std::move(v);
+  });
+  const bool decided = run_until(h, [&] {
+    std::lock_guard lock(mutex);
+    return outcome.has_value();
+  }, limit);
+  std::lock_guard lock(mutex);
+  if (!decided) return retryable("the transform did not call back");
   return std::move(*outcome);
 }
 
@@ -159,6 +171,30 @@ TEST_F(PostgresQueryTest, AWrongParameterCountOrASyntaxErrorIsReportedAtStartAnd
   ASSERT_TRUE(syntax.start());
   ASSERT_TRUE(run_until(syntax, [&] { return syntax.logs().contains("42601 syntax_error", LogLevel::error); }));
   syntax.stop();
+}
+
+TEST_F(PostgresQueryTest, AFailingQueryFailsTheEventOrWithOnErrorKeepLeavesNullForTheReply) {
+  auto& pg = shared_server();
+  for (const char* on_error : {"fail", "keep"}) {
+    Harness h(kQueryDecl, options(pg, std::string(R"("query": "SELECT 1 / $1::int AS x", "params": ["${{ payload.d }}"], "on_error": ")") +
+                                          on_error + "\""));
+    ASSERT_TRUE(h.configure());
+    ASSERT_TRUE(h.start());
+    auto event = make_event("t", R"({"d": 0})");
+    auto verdict = process(h, *event);
+    if (std::string(on_error) == "fail") {
+      ASSERT_FALSE(verdict);
+      EXPECT_EQ(verdict.error().kind, ErrorKind::permanent);
+      EXPECT_NE(verdict.error().message.find("22012"), std::string::npos) << verdict.error().message;
+    } else {
+      ASSERT_TRUE(verdict) << verdict.error().message;
+      EXPECT_EQ(*verdict, Verdict::keep);
+      ASSERT_TRUE(event->meta.HasMember("rows"));
+      EXPECT_TRUE(event->meta["rows"].IsNull());
+      EXPECT_TRUE(h.logs().contains("kept without rows (on_error: keep)", LogLevel::warn));
+    }
+    h.stop();
+  }
 }
 
 TEST_F(PostgresQueryTest, MaxRowsCapsWhatIsAttached) {
