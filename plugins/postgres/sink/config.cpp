@@ -14,7 +14,8 @@ constexpr OptionSpec kBatch[] = {
                     "(e.g. 1000) or batches stay one row."},
     {.name = "max_delay", .type = OptionType::duration, .default_value = "50ms",
      .description = "Longest an event waits for its batch to fill before the batch is written "
-                    "anyway; 0 writes what is there at once."},
+                    "anyway; 0 writes what is there at once. No event waits while the sink holds "
+                    "as many as the engine hands it at once (concurrency): none more can come."},
 };
 
 constexpr OptionSpec kOnConflict[] = {

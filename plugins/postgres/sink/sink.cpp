@@ -168,7 +168,15 @@ void PostgresSink::read_columns(Connection& connection, std::string qualified, b
 void PostgresSink::deliver(EventPtr event, DeliveryCallback done) {
   if (!accepting_) return done(retryable("the sink is not running"));
   pending_.push_back(Row{std::move(event), std::move(done), {}});
-  if (pending_.size() >= settings_.max_rows || settings_.max_delay.count() == 0 || drained_) return dispatch();
+  // The engine hands the sink at most `concurrency` events at once, which the sink cannot
+  // see: it learns it as the most it has held. Holding that many, no more can come before
+  // some are acknowledged, so waiting out max_delay would only slow the pipeline (with
+  // concurrency 1, to one event per max_delay).
+  const std::size_t held = pending_.size() + writing_rows_;
+  peak_ = std::max(peak_, held);
+  if (pending_.size() >= settings_.max_rows || held >= peak_ || settings_.max_delay.count() == 0 || drained_) {
+    return dispatch();
+  }
   if (!timer_armed_ && !flush_due_) {
     timer_armed_ = true;
     timer_->expires_after(settings_.max_delay, [this] {
@@ -245,6 +253,8 @@ void PostgresSink::on_session(Result<Connection*> session) {
     if (batch.rows.empty()) {
       pool_->release(&connection);
     } else {
+      batch.count = batch.rows.size();
+      writing_rows_ += batch.count;
       writing_.push_back(std::move(batch));
       write(connection, std::prev(writing_.end()));
     }
@@ -343,6 +353,7 @@ void PostgresSink::write_one_by_one(Connection& connection, Batches::iterator ba
 }
 
 void PostgresSink::finish(Connection& connection, Batches::iterator batch) {
+  writing_rows_ -= batch->count;
   writing_.erase(batch);
   pool_->release(&connection);
   if (!pending_.empty() && (flush_due_ || pending_.size() >= settings_.max_rows)) dispatch();

@@ -3,7 +3,8 @@
 //
 // The engine hands a sink one event per deliver() and up to the sink's `concurrency` at
 // once; the events that arrive together form a batch (up to batch.max_rows, or whatever is
-// there after batch.max_delay), written on one session of the pool in pipeline mode: one
+// there after batch.max_delay, or at once when the sink holds as many events as the engine
+// ever handed it at once), written on one session of the pool in pipeline mode: one
 // prepared INSERT per row and one Sync, so one transaction and one round trip. Every
 // event of a batch is acknowledged only once it has committed. A batch that fails on a
 // row is written again row by row, each row its own transaction in the same round trip:
@@ -38,6 +39,7 @@ class PostgresSink final : public Sink {
   };
   struct Batch {
     std::vector<Row> rows;
+    std::size_t count = 0;  // rows.size() when written (rows are moved out at the end)
     std::shared_ptr<const Table> table;
   };
   using Batches = std::list<Batch>;
@@ -60,6 +62,8 @@ class PostgresSink final : public Sink {
   std::vector<Row> pending_;       // not yet in a batch, oldest first
   Batches writing_;                // batches on a session
   std::size_t requested_ = 0;      // sessions asked of the pool, not yet here
+  std::size_t writing_rows_ = 0;   // rows of the batches in writing_
+  std::size_t peak_ = 0;           // most events ever held at once: the engine's concurrency, learnt
   bool flush_due_ = false;         // pending_ is due: write as soon as a session is free
   bool timer_armed_ = false;
   bool accepting_ = false;

@@ -78,6 +78,26 @@ TEST(PostgresSink, AValueThatDoesNotFitFailsItsEventNamingTheColumnAndTheBatchLa
   h.stop();
 }
 
+TEST(PostgresSink, AnEventWaitsMaxDelayForABatchOnlyWhenMoreCouldStillCome) {
+  auto& pg = shared_server();
+  Harness h(kSinkDecl, options(pg, R"("table": "delays", "create_table": {"n": "int"}, "columns": {"n": "${{ payload.n }}"},
+                                      "batch": {"max_rows": 100, "max_delay": "400ms"})"));
+  ASSERT_TRUE(h.configure());
+  ASSERT_TRUE(h.start());
+  using Clock = std::chrono::steady_clock;
+  // One event at a time (the engine's concurrency 1): nothing else can come, none waits.
+  auto started = Clock::now();
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(deliver_all(h, {R"({"n": 1})"})[0]);
+  EXPECT_LT(Clock::now() - started, std::chrono::milliseconds(400)) << "three events, no max_delay spent";
+  // Once the engine has handed it three at once, a lone event waits for company.
+  for (auto& s : deliver_all(h, {R"({"n": 2})", R"({"n": 2})", R"({"n": 2})"})) EXPECT_TRUE(s);
+  started = Clock::now();
+  EXPECT_TRUE(deliver_all(h, {R"({"n": 3})"})[0]);
+  EXPECT_GE(Clock::now() - started, std::chrono::milliseconds(400));
+  EXPECT_EQ(pg.scalar("SELECT count(*) FROM delays"), "7");
+  h.stop();
+}
+
 TEST(PostgresSink, ARowTheServerRejectsIsRetriedAloneWithPostgresReasonAndTheOthersLand) {
   auto& pg = shared_server();
   pg.execute("CREATE TABLE strict (id int primary key, status text NOT NULL, addr inet)");
