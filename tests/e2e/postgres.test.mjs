@@ -53,7 +53,7 @@ async function deadLetters(engine) {
 
 test('workflow runs become build rows with the dashboard\'s mapping, for every conclusion', async () => {
   const engine = await engineWith({ 'ci-builds': example('ci-builds.yaml') });
-  await waitUntil(() => /writing to "builds"/.test(engine.stderr), 10000, 'the sink to create builds');
+  await engine.waitFor((e) => /writing to "builds"/.test(e.stderr), 10000, 'the sink to create builds');
 
   // GitHub's own examples, as published.
   const runs = examples.find((g) => g.name === 'workflow_run').examples;
@@ -128,8 +128,8 @@ test('the same push delivered three times is one ledger row and counts once', as
   const nodedup = example('commit-counters.yaml').replace('name: commit-counters', 'name: nodedup')
     .replace('path: /github/pushes', 'path: /github/pushes-again\n  dedup_window: 0');
   const engine = await engineWith({ counters, nodedup });
-  await waitUntil(() => (engine.stderr.match(/writing to "push_ledger"/g) ?? []).length === 2 &&
-    /writing to "author_stats"/.test(engine.stderr), 10000, 'the sinks to set up');
+  await engine.waitFor((e) => (e.stderr.match(/writing to "push_ledger"/g) ?? []).length === 2 &&
+    /writing to "author_stats"/.test(e.stderr), 10000, 'the sinks to set up');
   await pg.exec(`CREATE VIEW author_commits AS SELECT author, sum(commits) AS commits FROM push_ledger GROUP BY author`);
 
   const push = structuredClone(examples.find((g) => g.name === 'push').examples.find((p) => p.commits.length > 0));
@@ -167,7 +167,7 @@ sinks:
     columns: {sensor: "\${{ payload.sensor }}", value: "\${{ payload.value }}", unit: "\${{ payload.unit }}"}
     create_table: {sensor: text, value: integer, unit: text NOT NULL}
 ` });
-  await waitUntil(() => /writing to "readings"/.test(engine.stderr), 10000, 'the sink to set up');
+  await engine.waitFor((e) => /writing to "readings"/.test(e.stderr), 10000, 'the sink to set up');
   const bodies = Array.from({ length: 10 }, (_, i) => ({ sensor: `s${i}`, value: i, unit: 'C' }));
   bodies[3].value = 'abc';      // text into an integer column: refused before the batch
   bodies[6].unit = null;        // NOT NULL: refused by the server, found by the row-by-row retry
@@ -176,7 +176,8 @@ sinks:
       headers: { 'content-type': 'application/json', 'x-request-id': `reading-${i}` } });
     assert.equal(res.status, 202);
   }));
-  await waitUntil(async () => (await deadLetters(engine)).length === 2, 10000, 'two dead letters');
+  await waitUntil(async () => (await deadLetters(engine)).length === 2 &&
+    Number(await pg.scalar('SELECT count(*) FROM readings')) === 8, 10000, 'two dead letters and eight rows');
   const dead = (await deadLetters(engine)).sort((a, b) => a.event_id.localeCompare(b.event_id));
   assert.deepEqual(dead.map((d) => d.event_id), ['reading-3', 'reading-6']);
   assert.match(JSON.stringify(dead[0]), /column value \(integer\): expected an integer \(32 bits\), got \\"abc\\"/);
@@ -199,7 +200,7 @@ sinks:
     columns: {seq: "\${{ payload.seq }}", event_id: "\${{ event.id }}"}
     create_table: {seq: integer NOT NULL, event_id: text NOT NULL}
 ` });
-  await waitUntil(() => /writing to "stream_events"/.test(engine.stderr), 10000, 'the sink to set up');
+  await engine.waitFor((e) => /writing to "stream_events"/.test(e.stderr), 10000, 'the sink to set up');
   const agent = new Agent({ keepAlive: true, maxSockets: 16 });
   const post = (seq) => new Promise((resolve) => {
     const body = JSON.stringify({ seq });

@@ -132,8 +132,11 @@ void PostgresSink::read_columns(Connection& connection, std::string qualified, b
         if (alive.expired()) return;
         if (!created) return done(created.error());
         if (const auto& e = (*created)[0].error) {
-          // Another session created it first (42P07, or 23505 on pg_type in that race).
-          if (e->sqlstate != "42P07" && e->sqlstate != "23505") return done(to_error(*e, "creating table " + qualified));
+          // Another session created it first: 42P07, or, in that race, 42710 or 23505 for
+          // the table's row type.
+          if (e->sqlstate != "42P07" && e->sqlstate != "42710" && e->sqlstate != "23505") {
+            return done(to_error(*e, "creating table " + qualified));
+          }
         } else {
           context_->logger().info("created table " + qualified + " (create_table)");
         }
