@@ -48,7 +48,10 @@ Status PostgresQuery::start() {
 
 void PostgresQuery::stop() {
   alive_.reset();
-  pool_.reset();
+  pool_.reset();  // no answer comes for the queries on its sessions
+  auto waiting = std::move(in_flight_);
+  in_flight_.clear();
+  for (const auto& request : waiting) finish(request, retryable("the transform stopped before the rows came"));
   relay_.stop();
 }
 
@@ -83,6 +86,7 @@ void PostgresQuery::setup(Connection& connection, std::function<void(Status)> do
 
 void PostgresQuery::process(Event& event, TransformCallback done) {
   auto request = std::make_shared<Request>();
+  in_flight_.insert(request);
   request->event = &event;
   request->done = std::move(done);
   request->started = std::chrono::steady_clock::now();
@@ -202,6 +206,7 @@ void PostgresQuery::fail(const std::shared_ptr<Request>& request, Error error) {
 void PostgresQuery::finish(const std::shared_ptr<Request>& request, Result<Verdict> verdict) {
   if (request->finished) return;
   request->finished = true;
+  in_flight_.erase(request);
   if (request->deadline) request->deadline->cancel();
   latency_->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - request->started).count());
   auto done = std::move(request->done);

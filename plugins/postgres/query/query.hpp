@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,7 @@ class PostgresQuery final : public AsyncTransform {
   std::unique_ptr<Pool> pool_;
   Histogram* latency_ = nullptr;
   Counter* timeouts_ = nullptr;
+  std::set<std::shared_ptr<Request>> in_flight_;  // decided at stop() if still waiting
   CompletionRelay relay_;  // see relay.hpp
   std::shared_ptr<char> alive_ = std::make_shared<char>();
 };
