@@ -15,6 +15,8 @@ packages=(
   postgresql  # test-only: the postgres tests run initdb and a throwaway server
   clang libclang-rt-14-dev
   chromium  # test-only: the e2e console test drives it with playwright-core
+  libcurl4-openssl-dev  # runtime: the smtp sink's SMTP client (libcurl with OpenSSL)
+  python3-aiosmtpd  # test-only: the real SMTP server the smtp e2e tests and bench/smtp_send.sh start
 )
 
 # The end-to-end tests run in Node (node --test) with packages from npm; use the machine's

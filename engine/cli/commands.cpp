@@ -18,26 +18,20 @@
 #include "runtime/engine.hpp"
 #include "cli/describe.hpp"
 #include "cli/pipeline_tests.hpp"
+#include "cli/setup.hpp"
 
 namespace switchyard::cli {
 namespace {
 
-struct Setup {
-  config::EngineConfig engine;
-  loader::PluginRegistry registry;
-  config::Diagnostics diagnostics;
-  std::vector<std::string> plugin_errors;
-};
+}  // namespace
 
-// Reads the engine config, sets up logging and loads the plugins. False when the engine
-// configuration itself is invalid (diagnostics say why).
-bool prepare(const Common& common, Setup& setup) {
-  log::setup("info", "text");
+bool prepare(const Common& common, Setup& setup, const std::string& log_level) {
+  log::setup(log_level, "text");
   if (!config::load_engine_config(common.config_file, common.config_explicit, setup.engine,
                                   setup.diagnostics)) {
     return false;
   }
-  log::setup(setup.engine.log_level, setup.engine.log_format);
+  if (log_level == "info") log::setup(setup.engine.log_level, setup.engine.log_format);
   config::set_expression_env(setup.engine.env_allow);
   std::vector<std::filesystem::path> dirs;
   for (const auto& p : setup.engine.plugin_paths) dirs.emplace_back(p);
@@ -50,6 +44,7 @@ void print_diagnostics(const config::Diagnostics& diagnostics) {
   for (const auto& d : diagnostics) std::cerr << config::format(d) << "\n";
 }
 
+namespace {
 
 // Every request allocates and frees tens of KiB (the body, the event's pool chunks, the
 // parser's stacks). With glibc's default trim threshold (128 KiB) the I/O threads' heaps

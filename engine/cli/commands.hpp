@@ -20,18 +20,16 @@ int plugins_docs(const Common& common);
 int plugins_check(const std::string& file);
 
 struct SendOptions {
-  std::string event;   ///< X-GitHub-Event, e.g. workflow_run
-  std::string file;    ///< payload file, "-" for stdin
-  std::string secret;  ///< webhook secret
-  std::string url;
-  std::string delivery;  ///< X-GitHub-Delivery; a fresh UUID when empty
+  std::vector<std::string> args;     ///< SERVICE [ARGUMENT] FILE ("-": stdin)
+  std::string secret;                ///< default: the service's usual variable
+  std::string url;                   ///< default: the source's route on http.listen
+  std::vector<std::string> headers;  ///< extra "Name: value" headers, set before signing
   std::string ca_file;
   bool insecure = false;
-  std::string slack_secret;  ///< send slack: the signing secret
-  std::string slack_url;
 };
-int send_github(const SendOptions& options);
-int send_slack(const SendOptions& options);
+/// Signs FILE as SERVICE signs its requests (the signer an HTTP source's plugin declares)
+/// and posts it.
+int send(const Common& common, const SendOptions& options);
 
 struct DlqOptions {
   std::vector<std::string> ids;

@@ -2,7 +2,6 @@
 
 #include <CLI/CLI.hpp>
 
-#include <cstdlib>
 #include <iostream>
 
 #include "cli/commands.hpp"
@@ -51,28 +50,17 @@ int main(int argc, char** argv) {
   check->add_option("file", library, "Plugin library (.so)")->required();
 
   cli::SendOptions send_options;
-  if (const char* s = std::getenv("GITHUB_WEBHOOK_SECRET")) send_options.secret = s;
-  send_options.url = "http://127.0.0.1:8080/github/webhook";
-  if (const char* s = std::getenv("SLACK_SIGNING_SECRET")) send_options.slack_secret = s;
-  send_options.slack_url = "http://127.0.0.1:8080/slack/events";
-  auto* send = app.add_subcommand("send", "Send a sample event, signed as the real service signs it");
-  send->require_subcommand(1);
-  auto* send_github = send->add_subcommand("github", "Sign a payload with X-Hub-Signature-256 and POST it");
-  send_github->add_option("event", send_options.event, "X-GitHub-Event, e.g. workflow_run")->required();
-  send_github->add_option("file", send_options.file, "Payload JSON file ('-' for stdin)")->required();
-  send_github->add_option("--secret", send_options.secret, "Webhook secret (default: $GITHUB_WEBHOOK_SECRET)");
-  send_github->add_option("--url", send_options.url, "Webhook URL")->capture_default_str();
-  send_github->add_option("--delivery", send_options.delivery, "X-GitHub-Delivery (default: a new UUID)");
-  send_github->add_option("--ca-file", send_options.ca_file, "PEM CA bundle for https URLs");
-  send_github->add_flag("--insecure", send_options.insecure, "Skip certificate verification");
-  auto* send_slack = send->add_subcommand(
-      "slack", "Sign a request with X-Slack-Signature (v0) and POST it: a JSON file as an Events API "
-               "callback, anything else as a form (slash command, interaction)");
-  send_slack->add_option("file", send_options.file, "Body file ('-' for stdin)")->required();
-  send_slack->add_option("--secret", send_options.slack_secret, "Signing secret (default: $SLACK_SIGNING_SECRET)");
-  send_slack->add_option("--url", send_options.slack_url, "Request URL")->capture_default_str();
-  send_slack->add_option("--ca-file", send_options.ca_file, "PEM CA bundle for https URLs");
-  send_slack->add_flag("--insecure", send_options.insecure, "Skip certificate verification");
+  auto* send = app.add_subcommand(
+      "send", "Sign a sample request as a service does and POST it to its source: send github EVENT FILE, "
+              "send slack FILE (the services the loaded plugins sign for)");
+  add_config(send);
+  send->add_option("args", send_options.args, "SERVICE [ARGUMENT] FILE ('-' for stdin)")->required()->expected(2, 3);
+  send->add_option("--secret", send_options.secret, "The shared secret (default: the service's usual variable, "
+                                                    "e.g. $GITHUB_WEBHOOK_SECRET)");
+  send->add_option("--url", send_options.url, "Where to post (default: the source's default route on http.listen)");
+  send->add_option("-H,--header", send_options.headers, "An extra header, 'Name: value' (e.g. X-GitHub-Delivery: d1)");
+  send->add_option("--ca-file", send_options.ca_file, "PEM CA bundle for https URLs");
+  send->add_flag("--insecure", send_options.insecure, "Skip certificate verification");
 
   cli::DlqOptions dlq_options;
   auto* dlq = app.add_subcommand("dlq", "The dead-letter queue in state.dir (engine running or not)");
@@ -114,13 +102,7 @@ int main(int argc, char** argv) {
   if (*describe) return cli::plugins_describe(common, type);
   if (*docs) return cli::plugins_docs(common);
   if (*check) return cli::plugins_check(library);
-  if (*send_github) return cli::send_github(send_options);
-  if (*send_slack) {
-    cli::SendOptions slack = send_options;  // its own defaults: the Slack secret and route
-    slack.secret = slack.slack_secret;
-    slack.url = slack.slack_url;
-    return cli::send_slack(slack);
-  }
+  if (*send) return cli::send(common, send_options);
   if (*dlq_list) return cli::dlq_list(common, dlq_options);
   if (*dlq_show) return cli::dlq_show(common, dlq_options);
   if (*dlq_replay) return cli::dlq_replay(common, dlq_options);

@@ -1,7 +1,6 @@
-// `switchyard send github EVENT FILE` and `send slack FILE`: sign a payload as GitHub or
-// Slack does and post it, for trying pipelines by hand.
-
-#include <fmt/core.h>
+// `switchyard send SERVICE [ARGUMENT] FILE`: sign a payload as the service does and post it,
+// for trying pipelines by hand. The signature scheme comes from the plugin whose source
+// takes the service's requests (ComponentDecl::signer): the engine knows none of them.
 
 #include <fstream>
 #include <future>
@@ -9,14 +8,13 @@
 #include <optional>
 #include <sstream>
 
-#include "cli/commands.hpp"
-#include "common/signing.hpp"
+#include "cli/setup.hpp"
+#include "http/addresses.hpp"
 #include "http/client.hpp"
 #include "log/logging.hpp"
 #include "runtime/io.hpp"
 
 namespace switchyard::cli {
-
 namespace {
 
 // The payload file ("-": standard input), or nullopt after saying why not.
@@ -35,10 +33,21 @@ std::optional<std::string> read_body(const std::string& file) {
   return text.str();
 }
 
+// The source's default route on this engine's listener (0.0.0.0 and :: are reached on loopback).
+std::string default_url(const config::EngineConfig& engine, const RequestSigner& signer) {
+  auto endpoint = http::parse_endpoint(engine.http.listen);
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+  if (endpoint) {
+    if (!endpoint->host.empty() && endpoint->host != "0.0.0.0" && endpoint->host != "::") host = endpoint->host;
+    if (endpoint->port != 0) port = endpoint->port;
+  }
+  const bool tls = !engine.http.tls_cert.empty();
+  return std::string(tls ? "https://" : "http://") + http::format_endpoint(host, port) + signer.default_path;
+}
+
 // Posts `request` and prints the answer; 0 on a 2xx.
 int post(const SendOptions& o, HttpClientRequest request) {
-  request.method = "POST";
-  request.url = o.url;
   runtime::Io io(1);
   io.start();
   runtime::StrandExecutor executor(io.make_strand());
@@ -50,12 +59,13 @@ int post(const SendOptions& o, HttpClientRequest request) {
   auto client = http::make_client(io, executor, logger, options);
   std::promise<Result<HttpClientResponse>> promise;
   auto future = promise.get_future();
+  const std::string url = request.url;
   client->send(std::move(request), [&promise](Result<HttpClientResponse> r) { promise.set_value(std::move(r)); });
   auto result = future.get();
   client.reset();
   io.stop();
   if (!result) {
-    std::cerr << "error: " << result.error().message << "\n";
+    std::cerr << "error: POST " << url << ": " << result.error().message << "\n";
     return 1;
   }
   std::cout << "HTTP " << result->status << " " << result->body << "\n";
@@ -64,53 +74,59 @@ int post(const SendOptions& o, HttpClientRequest request) {
 
 }  // namespace
 
-int send_github(const SendOptions& o) {
-  log::setup("warn", "text");
-  auto body = read_body(o.file);
+int send(const Common& common, const SendOptions& o) {
+  Setup setup;
+  if (!prepare(common, setup, "warn")) {
+    print_diagnostics(setup.diagnostics);
+    return 1;
+  }
+  const std::string& service = o.args.front();
+  const RequestSigner* signer = nullptr;
+  std::string known;
+  for (const auto* c : setup.registry.components()) {
+    if (c->decl->signer == nullptr) continue;
+    known += (known.empty() ? "" : ", ") + std::string(c->decl->signer->service);
+    if (service == c->decl->signer->service) signer = c->decl->signer;
+  }
+  if (signer == nullptr) {
+    std::cerr << "error: no loaded plugin signs requests as '" << service << "' (known: "
+              << (known.empty() ? "none" : known) << ")\n";
+    return 1;
+  }
+  const std::size_t wanted = signer->argument ? 3 : 2;
+  if (o.args.size() != wanted) {
+    std::cerr << "usage: switchyard send " << service << (signer->argument ? " " + std::string(signer->argument) : "")
+              << " FILE\n";
+    return 1;
+  }
+  auto body = read_body(o.args.back());
   if (!body) return 1;
-  if (o.secret.empty()) {
-    std::cerr << "error: no secret: pass --secret or set GITHUB_WEBHOOK_SECRET\n";
+  std::string secret = o.secret;
+  if (secret.empty()) {
+    if (const char* s = std::getenv(signer->secret_variable)) secret = s;
+  }
+  if (secret.empty()) {
+    std::cerr << "error: no secret: pass --secret or set " << signer->secret_variable << "\n";
     return 1;
   }
   HttpClientRequest request;
-  request.headers.set("Content-Type", "application/json");
-  request.headers.set("User-Agent", "GitHub-Hookshot/switchyard-send");
-  request.headers.set("X-GitHub-Event", o.event);
-  request.headers.set("X-GitHub-Delivery", o.delivery.empty() ? make_event_id() : o.delivery);
-  const std::string signature = signing::sign(o.secret, *body);
-  if (signature.empty()) {
-    std::cerr << "send: OpenSSL could not compute the HMAC-SHA256 signature\n";
-    return 1;
+  request.method = "POST";
+  request.url = o.url.empty() ? default_url(setup.engine, *signer) : o.url;
+  for (const auto& h : o.headers) {
+    const auto colon = h.find(':');
+    if (colon == std::string::npos || colon == 0) {
+      std::cerr << "error: --header '" << h << "': expected Name: value\n";
+      return 1;
+    }
+    std::string value = h.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(' '));
+    request.headers.set(h.substr(0, colon), value);
   }
-  request.headers.set("X-Hub-Signature-256", signature);
   request.body = std::move(*body);
-  return post(o, std::move(request));
-}
-
-int send_slack(const SendOptions& o) {
-  log::setup("warn", "text");
-  auto body = read_body(o.file);
-  if (!body) return 1;
-  if (o.secret.empty()) {
-    std::cerr << "error: no signing secret: pass --secret or set SLACK_SIGNING_SECRET\n";
+  if (Status s = signer->sign(secret, signer->argument ? o.args[1] : std::string(), request); !s) {
+    std::cerr << "error: " << s.error().message << "\n";
     return 1;
   }
-  // Slash commands and interactions come as forms, Events API callbacks as JSON.
-  const bool json = body->find_first_not_of(" \t\r\n") != std::string::npos &&
-                    (*body)[body->find_first_not_of(" \t\r\n")] == '{';
-  const std::string timestamp = std::to_string(
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-  const auto digest = signing::hmac_sha256(o.secret, "v0:" + timestamp + ":" + *body);
-  if (!digest) {
-    std::cerr << "send: OpenSSL could not compute the HMAC-SHA256 signature\n";
-    return 1;
-  }
-  HttpClientRequest request;
-  request.headers.set("Content-Type", json ? "application/json" : "application/x-www-form-urlencoded");
-  request.headers.set("User-Agent", "Slackbot 1.0 (switchyard send)");
-  request.headers.set("X-Slack-Request-Timestamp", timestamp);
-  request.headers.set("X-Slack-Signature", "v0=" + signing::to_hex(*digest));
-  request.body = std::move(*body);
   return post(o, std::move(request));
 }
 

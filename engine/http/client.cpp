@@ -17,7 +17,7 @@
 #include <map>
 #include <mutex>
 
-#include "http/endpoint.hpp"
+#include "http/addresses.hpp"
 #include "http/fields.hpp"
 #include "runtime/io.hpp"
 

@@ -7,7 +7,7 @@
 #include <boost/beast/core.hpp>
 #include <spdlog/spdlog.h>
 
-#include "http/endpoint.hpp"
+#include "http/addresses.hpp"
 #include "http/listener.hpp"
 #include "log/logging.hpp"
 #include "metrics/registry.hpp"

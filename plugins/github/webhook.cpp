@@ -47,6 +47,26 @@ std::optional<std::string> form_payload(std::string_view body) {
   return payload ? std::optional<std::string>(*payload) : std::nullopt;
 }
 
+// How GitHub signs a delivery: X-Hub-Signature-256 over the body, with the event's name and
+// a delivery id (kept when the caller gave one).
+Status sign_delivery(std::string_view secret, std::string_view event, HttpClientRequest& request) {
+  if (event.empty()) return invalid_config("the event name (X-GitHub-Event: push, workflow_run, ...) is missing");
+  const std::string signature = signing::sign(secret, request.body);
+  if (signature.empty()) return permanent("OpenSSL could not compute the HMAC-SHA256 signature");
+  request.headers.set("Content-Type", "application/json");
+  if (!request.headers.get("User-Agent")) request.headers.set("User-Agent", "GitHub-Hookshot/switchyard-send");
+  request.headers.set("X-GitHub-Event", std::string(event));
+  if (!request.headers.get("X-GitHub-Delivery")) request.headers.set("X-GitHub-Delivery", make_event_id());
+  request.headers.set("X-Hub-Signature-256", signature);
+  return {};
+}
+
+constexpr RequestSigner kSigner{.service = "github",
+                                .default_path = "/github/webhook",
+                                .secret_variable = "GITHUB_WEBHOOK_SECRET",
+                                .argument = "event",
+                                .sign = &sign_delivery};
+
 }  // namespace
 
 const ComponentDecl kWebhookDecl{
@@ -56,6 +76,7 @@ const ComponentDecl kWebhookDecl{
                "events and actions, recognises redeliveries, and emits github.<event>[.<action>].",
     .options = kOptions,
     .create = &make_component<WebhookSource>,
+    .signer = &kSigner,
 };
 
 Status WebhookSource::configure(const Options& options, Context& context) {

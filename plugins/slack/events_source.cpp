@@ -53,6 +53,15 @@ std::string team_source(const std::string& team) {
   return team.empty() ? "https://slack.com" : "https://slack.com/" + team;
 }
 
+// How Slack signs a request: v0 over the timestamp and body. A JSON body is an Events API
+// callback; anything else a form (a slash command, an interaction).
+Status sign_request(std::string_view secret, std::string_view, HttpClientRequest& request);
+
+constexpr RequestSigner kSigner{.service = "slack",
+                                .default_path = "/slack/events",
+                                .secret_variable = "SLACK_SIGNING_SECRET",
+                                .sign = &sign_request};
+
 }  // namespace
 
 const ComponentDecl kEventsSourceDecl{
@@ -64,7 +73,24 @@ const ComponentDecl kEventsSourceDecl{
                "interactions (slack.interaction.<type>).",
     .options = kOptions,
     .create = &make_component<EventsSource>,
+    .signer = &kSigner,
 };
+
+namespace {
+Status sign_request(std::string_view secret, std::string_view, HttpClientRequest& request) {
+  const auto first = request.body.find_first_not_of(" \t\r\n");
+  const bool json = first != std::string::npos && request.body[first] == '{';
+  const std::string timestamp = std::to_string(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  const std::string signature = sign(secret, timestamp, request.body);
+  if (signature.empty()) return permanent("OpenSSL could not compute the HMAC-SHA256 signature");
+  request.headers.set("Content-Type", json ? "application/json" : "application/x-www-form-urlencoded");
+  if (!request.headers.get("User-Agent")) request.headers.set("User-Agent", "Slackbot 1.0 (switchyard send)");
+  request.headers.set("X-Slack-Request-Timestamp", timestamp);
+  request.headers.set("X-Slack-Signature", signature);
+  return {};
+}
+}  // namespace
 
 std::string sign(std::string_view secret, std::string_view timestamp, std::string_view body) {
   const std::string base = "v0:" + std::string(timestamp) + ":" + std::string(body);

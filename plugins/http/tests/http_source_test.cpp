@@ -127,7 +127,9 @@ HttpResponse call_parked(Harness& h, std::function<std::optional<Reply>()> answe
   return h.routes().call("POST", "/api", {}, R"({"name": "Ada"})", [&] {
     if (!answered && h.replies().parked() == 1 && !h.emitted().empty()) {
       answered = true;
-      if (auto reply = answer()) EXPECT_TRUE(h.replies().answer(h.emitted()[0]->id, std::move(*reply)));
+      if (auto reply = answer()) {
+        EXPECT_TRUE(h.replies().answer(h.emitted()[0]->id, std::move(*reply)));
+      }
     }
     h.advance(std::chrono::milliseconds(10));
   });
@@ -177,7 +179,7 @@ TEST(HttpSource, ASaturatedPipelineIsAnswered503BeforeAnythingIsParked) {
 // A pipeline whose refusal() check blocks until released: a request stays inside the handler.
 class BlockingEmitter final : public Emitter {
  public:
-  void emit(std::unique_ptr<Event> event, EmitCallback done) override {
+  void emit(std::unique_ptr<Event>, EmitCallback done) override {
     ++emitted;
     if (done) done({});
   }

@@ -8,7 +8,7 @@
 namespace switchyard {
 
 /// Bumped whenever a change to sdk/include/switchyard breaks binary compatibility.
-inline constexpr std::uint32_t kAbiVersion = 5;  // 5: template_list/template_map, Context::replies()
+inline constexpr std::uint32_t kAbiVersion = 5;  // 5: template types, Context::replies(), AsyncTransform, FdWatch, RequestSigner
 
 #define SWITCHYARD_STRINGIFY_IMPL(x) #x
 #define SWITCHYARD_STRINGIFY(x) SWITCHYARD_STRINGIFY_IMPL(x)

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string_view>
 
 #include "switchyard/context.hpp"
 #include "switchyard/event.hpp"
@@ -90,6 +91,20 @@ inline const char* to_string(ComponentKind kind) {
   return "unknown";
 }
 
+/// How the service behind an HTTP source signs what it sends, so `switchyard send` can
+/// post a sample request the source accepts (for trying a pipeline by hand). The engine
+/// knows nothing of any service's signature scheme: the source's plugin does.
+struct RequestSigner {
+  const char* service = "";         ///< The `switchyard send <service>` verb: "github", "slack".
+  const char* default_path = "";    ///< The source's default route, e.g. "/github/webhook".
+  const char* secret_variable = "";  ///< Where the secret usually is: "GITHUB_WEBHOOK_SECRET".
+  const char* argument = nullptr;   ///< The verb's extra argument, if any: "event" (X-GitHub-Event).
+  /// Sets the body's content type and the service's headers on `request` (whose body is
+  /// set): a signature over it with `secret`, timestamps, ids. `argument`: the extra
+  /// argument's value ("" without one).
+  Status (*sign)(std::string_view secret, std::string_view argument, HttpClientRequest& request) = nullptr;
+};
+
 /// One component type a plugin provides, declared once: kind, type name, summary, options
 /// and a factory. The engine derives validation, defaults, docs and redaction from it.
 struct ComponentDecl {
@@ -98,6 +113,8 @@ struct ComponentDecl {
   const char* summary = "";  ///< One line for `plugins list` and the docs.
   std::span<const OptionSpec> options;
   std::unique_ptr<Component> (*create)() = nullptr;
+  /// HTTP sources: how their sender signs requests (`switchyard send`); nullptr: none.
+  const RequestSigner* signer = nullptr;
 };
 
 /// A factory for ComponentDecl::create.

@@ -1,5 +1,5 @@
 // Listen addresses, URLs and NO_PROXY matching.
-#include "http/endpoint.hpp"
+#include "http/addresses.hpp"
 
 #include <gtest/gtest.h>
 

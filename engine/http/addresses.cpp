@@ -1,4 +1,4 @@
-#include "http/endpoint.hpp"
+#include "http/addresses.hpp"
 
 #include <charconv>
 

@@ -1,0 +1,212 @@
+#include "smtp_sink.hpp"
+
+#include <rapidjson/document.h>
+
+#include <algorithm>
+
+namespace switchyard::smtp {
+namespace {
+
+constexpr const char* kSentHelp = "Messages the SMTP server accepted (one per transaction, whatever its recipients).";
+constexpr const char* kFailuresHelp =
+    "Failed SMTP transactions by reply code class (4xx, 5xx), or without a reply: tls, network, config.";
+constexpr const char* kRefusedHelp = "Recipients the server refused (RCPT TO), by reply code class.";
+constexpr const char* kConnectionsHelp = "SMTP connections opened (few per message: connections are reused).";
+
+std::vector<std::string> split_lines(std::string_view s) {
+  std::vector<std::string> out;
+  while (!s.empty()) {
+    const auto end = s.find('\n');
+    if (end != 0) out.emplace_back(s.substr(0, end));
+    if (end == std::string_view::npos) break;
+    s.remove_prefix(end + 1);
+  }
+  return out;
+}
+
+// A rendered to/cc/bcc item: comma-separated addresses, or a JSON list of them (a template
+// such as ${{ payload.emails }} that yields an array).
+Result<std::vector<Address>> addresses_of(const std::string& rendered) {
+  if (!rendered.empty() && rendered.front() == '[') {
+    rapidjson::Document doc;
+    doc.Parse(rendered.data(), rendered.size());
+    if (!doc.HasParseError() && doc.IsArray()) {
+      std::vector<Address> out;
+      for (const auto& item : doc.GetArray()) {
+        if (!item.IsString()) return permanent("a list of recipients holds something that is not a string");
+        auto list = parse_address_list(std::string_view(item.GetString(), item.GetStringLength()));
+        if (!list) return list.error();
+        out.insert(out.end(), list->begin(), list->end());
+      }
+      return out;
+    }
+  }
+  return parse_address_list(rendered);
+}
+
+Result<std::vector<Address>> render_list(const std::vector<TextOption>& items, const Event& event, const char* name) {
+  std::vector<Address> out;
+  for (const auto& item : items) {
+    auto list = addresses_of(item.render(event));
+    if (!list) return permanent(std::string(name) + ": " + list.error().message);
+    out.insert(out.end(), list->begin(), list->end());
+  }
+  return out;
+}
+
+bool is_ascii_domain(std::string_view domain) {
+  return !domain.empty() && domain.front() != '[' &&
+         std::all_of(domain.begin(), domain.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+}  // namespace
+
+Result<Rendered> SmtpSink::render(const Event& event) const {
+  const Settings& s = settings_;
+  Rendered out;
+  MessageSpec& spec = out.spec;
+  auto from = parse_address(s.from.render(event));
+  if (!from) return permanent("from: " + from.error().message);
+  spec.from = std::move(*from);
+  auto to = render_list(s.to, event, "to");
+  if (!to) return to.error();
+  auto cc = render_list(s.cc, event, "cc");
+  if (!cc) return cc.error();
+  auto bcc = render_list(s.bcc, event, "bcc");
+  if (!bcc) return bcc.error();
+  auto reply_to = parse_address_list(s.reply_to.render(event));
+  if (!reply_to) return permanent("reply_to: " + reply_to.error().message);
+  spec.to = std::move(*to);
+  spec.cc = std::move(*cc);
+  spec.reply_to = std::move(*reply_to);
+  for (const auto* list : {&spec.to, &spec.cc, &*bcc}) {
+    for (const auto& a : *list) {
+      const bool seen = std::any_of(out.recipients.begin(), out.recipients.end(),
+                                    [&](const Address& r) { return same_mailbox(r, a); });
+      if (!seen) out.recipients.push_back(a);
+    }
+  }
+  if (out.recipients.empty()) return permanent("no recipient: to, cc and bcc are all empty for this event");
+  if (out.recipients.size() > kMaxRecipients) {
+    return permanent(std::to_string(out.recipients.size()) + " recipients; at most " +
+                     std::to_string(kMaxRecipients) + " per message");
+  }
+  out.needs_smtputf8 = spec.from.needs_smtputf8() ||
+                       std::any_of(out.recipients.begin(), out.recipients.end(),
+                                   [](const Address& a) { return a.needs_smtputf8(); }) ||
+                       std::any_of(spec.reply_to.begin(), spec.reply_to.end(),
+                                   [](const Address& a) { return a.needs_smtputf8(); });
+  spec.subject = s.subject.render(event);
+  spec.has_text = s.has_text;
+  spec.has_html = s.has_html;
+  if (s.has_text) spec.text = s.text.render(event);
+  if (s.has_html) spec.html = s.html.render(event);
+  for (const auto& [name, value] : s.headers) spec.headers.emplace_back(std::string(name), value.render(event));
+  const std::string domain = spec.from.domain();
+  spec.message_id = make_message_id(event.id, std::string(context_->pipeline()) + "." + std::string(context_->component()),
+                                    is_ascii_domain(domain) ? domain : !s.helo.empty() ? s.helo : "localhost");
+  spec.date = event.time;
+  return out;
+}
+
+Status SmtpSink::start() {
+  Metrics& metrics = context_->metrics();
+  sent_ = &metrics.counter("switchyard_smtp_messages_sent_total", kSentHelp);
+  connections_ = &metrics.counter("switchyard_smtp_connections_total", kConnectionsHelp);
+  Executor* executor = &context_->executor();
+  pool_ = std::make_unique<ConnectionPool>(settings_.server, settings_.pool_size,
+                                           [executor](std::function<void()> task) { executor->post(std::move(task)); });
+  const ServerSettings& server = settings_.server;
+  context_->logger().info("sending through " + settings_.endpoint + " (tls: " + settings_.tls +
+                          (server.username.empty() ? ", no AUTH" : ", AUTH as " + server.username) +
+                          ", up to " + std::to_string(settings_.pool_size) + " connection(s))");
+  if (settings_.tls == "none") {
+    context_->logger().warn("tls: none: messages" + std::string(server.username.empty() ? "" : " and the password") +
+                            " cross the network to " + settings_.endpoint + " unencrypted (allow_plaintext)");
+  }
+  return {};
+}
+
+void SmtpSink::deliver(EventPtr event, DeliveryCallback done) {
+  auto rendered = render(*event);
+  if (!rendered) return done(rendered.error());
+  // Recipients that took this message in an earlier attempt do not get it again.
+  std::vector<std::string> earlier;
+  if (auto record = context_->state().get(sent_key(event->id))) earlier = split_lines(*record);
+  Envelope envelope;
+  envelope.from = rendered->spec.from.mailbox;
+  for (const auto& a : rendered->recipients) {
+    if (std::find(earlier.begin(), earlier.end(), a.mailbox) == earlier.end()) envelope.recipients.push_back(a.mailbox);
+  }
+  if (envelope.recipients.empty()) {
+    context_->logger().debug("event " + event->id + ": every recipient has the message already");
+    return done({});
+  }
+  envelope.message = build_message(rendered->spec);
+  if (envelope.message.size() > settings_.max_size) {
+    return done(permanent("the message is " + std::to_string(envelope.message.size()) + " bytes, over max_size (" +
+                          std::to_string(settings_.max_size) + ")"));
+  }
+  ++in_flight_;
+  Envelope summary{envelope.from, envelope.recipients, {}};
+  pool_->submit(std::move(envelope),
+                [this, alive = std::weak_ptr<char>(alive_), id = event->id, summary = std::move(summary),
+                 earlier = std::move(earlier), needs = rendered->needs_smtputf8, done](Outcome outcome) mutable {
+                  if (alive.expired()) return;
+                  finish(id, summary, std::move(earlier), needs, std::move(outcome), done);
+                });
+}
+
+void SmtpSink::finish(const std::string& event_id, const Envelope& envelope, std::vector<std::string> earlier,
+                      bool needs_smtputf8, Outcome outcome, const DeliveryCallback& done) {
+  --in_flight_;
+  if (outcome.new_connection) connections_->inc();
+  const Verdict verdict = judge(outcome, envelope, needs_smtputf8);
+  if (!verdict.accepted.empty()) sent_->inc();
+  for (const auto& [rcpt, reply] : verdict.refused) {
+    context_->metrics().counter("switchyard_smtp_recipients_refused_total", kRefusedHelp,
+                                {{"class", reply.code >= 500 ? "5xx" : "4xx"}}).inc();
+  }
+  StateStore& state = context_->state();
+  if (verdict.error) {
+    count_failure(verdict.failure_class);
+    if (!verdict.accepted.empty()) {
+      earlier.insert(earlier.end(), verdict.accepted.begin(), verdict.accepted.end());
+      std::string record;
+      for (const auto& r : earlier) record += r + "\n";
+      if (auto put = state.put(sent_key(event_id), record, settings_.remember); !put) {
+        context_->logger().warn("event " + event_id + ": could not remember who has the message (" +
+                                put.error().message + "); a retry may send it to them again");
+      }
+      context_->logger().warn("event " + event_id + ": " + verdict.error->message);
+    }
+    done(*verdict.error);
+  } else {
+    if (!earlier.empty()) (void)state.erase(sent_key(event_id));
+    context_->logger().debug("event " + event_id + ": sent to " + std::to_string(verdict.accepted.size()) +
+                             " recipient(s)" + (outcome.new_connection ? " on a new connection" : ""));
+    done({});
+  }
+  settle();
+}
+
+void SmtpSink::count_failure(const std::string& failure_class) {
+  context_->metrics().counter("switchyard_smtp_failures_total", kFailuresHelp, {{"class", failure_class}}).inc();
+}
+
+void SmtpSink::drain(std::function<void()> done) {
+  drained_ = std::move(done);
+  settle();
+}
+
+void SmtpSink::settle() {
+  if (in_flight_ == 0 && drained_) std::exchange(drained_, nullptr)();
+}
+
+void SmtpSink::stop() {
+  alive_.reset();
+  if (pool_) pool_->stop();
+  pool_.reset();
+}
+
+}  // namespace switchyard::smtp
