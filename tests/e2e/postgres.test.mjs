@@ -1,9 +1,9 @@
 // The postgres sink end to end: the real binary, a real PostgreSQL server (tests/e2e/lib/
 // postgres.mjs) and GitHub's published webhook examples, rows read back with psql.
-// - workflow runs → the CI dashboard's `builds` table (pipelines/examples/ci-builds.yaml),
+// - workflow runs → the CI dashboard's `builds` table (pipelines/ci-dashboard/builds.yaml),
 //   every conclusion, a commit message holding SQL stored as text;
 // - the same push delivered three times → one ledger row, counters once
-//   (pipelines/examples/commit-counters.yaml), also with the source's dedup off;
+//   (pipelines/teampulse/commit-counters.yaml), also with the source's dedup off;
 // - a batch holding a row that does not fit → that event in the DLQ naming the column,
 //   the rest stored;
 // - PostgreSQL stopped for 5 s while events stream in → every acknowledged event stored once.
@@ -20,7 +20,7 @@ import { waitUntil, sleep } from './lib/receiver.mjs';
 const require = createRequire(import.meta.url);
 const examples = require('@octokit/webhooks-examples/api.github.com/index.json');
 const SECRET = 'postgres-e2e-secret';
-const example = (name) => readFileSync(join(SOURCE_DIR, 'pipelines/examples', name), 'utf8');
+const shipped = (path) => readFileSync(join(SOURCE_DIR, 'pipelines', path), 'utf8');
 
 let pg;
 const cleanups = [];
@@ -52,7 +52,7 @@ async function deadLetters(engine) {
 }
 
 test('workflow runs become build rows with the dashboard\'s mapping, for every conclusion', async () => {
-  const engine = await engineWith({ 'ci-builds': example('ci-builds.yaml') });
+  const engine = await engineWith({ 'ci-builds': shipped('ci-dashboard/builds.yaml') });
   await engine.waitFor((e) => /writing to "builds"/.test(e.stderr), 10000, 'the sink to create builds');
 
   // GitHub's own examples, as published.
@@ -116,7 +116,7 @@ test('workflow runs become build rows with the dashboard\'s mapping, for every c
 test('the same push delivered three times is one ledger row and counts once', async () => {
   // The shipped ledger pipeline, plus the increment upsert of docs/plugins/postgres.md, which
   // is as safe as the source's redelivery check (the ledger does not need it).
-  const counters = example('commit-counters.yaml').replace('name: commit-counters', 'name: counters') +
+  const counters = shipped('teampulse/commit-counters.yaml').replace('name: commit-counters', 'name: counters') +
 `  - name: stats
     type: postgres
     dsn: \${DATABASE_URL}
@@ -125,7 +125,7 @@ test('the same push delivered three times is one ledger row and counts once', as
     on_conflict: {columns: [author], update: {commits: "author_stats.commits + excluded.commits"}}
     create_table: {author: text PRIMARY KEY, commits: integer NOT NULL}
 `;
-  const nodedup = example('commit-counters.yaml').replace('name: commit-counters', 'name: nodedup')
+  const nodedup = shipped('teampulse/commit-counters.yaml').replace('name: commit-counters', 'name: nodedup')
     .replace('path: /github/pushes', 'path: /github/pushes-again\n  dedup_window: 0');
   const engine = await engineWith({ counters, nodedup });
   await engine.waitFor((e) => (e.stderr.match(/writing to "push_ledger"/g) ?? []).length === 2 &&

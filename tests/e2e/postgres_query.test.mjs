@@ -1,5 +1,5 @@
 // postgres.query end to end: Discord slash commands answered from stored data, as OpsCord's
-// /stats does (pipelines/examples/opscord-stats.yaml): discord.interactions → postgres.query
+// /stats does (pipelines/opscord/stats.yaml): discord.interactions → postgres.query
 // → discord.reply, with a real PostgreSQL server and the fake Discord. An empty result
 // dropped (on_empty: drop), a query past its timeout, parameters bound.
 import { test, before, after } from 'node:test';
@@ -41,7 +41,7 @@ before(async () => {
     INSERT INTO contributors VALUES ('mona', 340, 42, 7, 15, '{First PR,Code Warrior,Team Player}'),
                                     ('hubot', 12, 6, 0, 0, '{}')`);
   discord = await startFakeDiscord();
-  const stats = readFileSync(join(SOURCE_DIR, 'pipelines/examples/opscord-stats.yaml'), 'utf8')
+  const stats = readFileSync(join(SOURCE_DIR, 'pipelines/opscord/stats.yaml'), 'utf8')
     .replace('type: discord.reply', `type: discord.reply\n    api_base: ${discord.base}/api/v10`);
   const pipelines = {
     stats,
