@@ -5,7 +5,6 @@
 namespace switchyard::postgres {
 namespace {
 
-constexpr const char* kInsert = "switchyard_insert";
 constexpr double kBatchBuckets[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000};
 
 // PostgreSQL names the column of a constraint violation but not of a value it cannot read
@@ -81,89 +80,6 @@ void PostgresSink::check_drained() {
   auto done = std::move(drained_);
   drained_ = nullptr;
   done();
-}
-
-// --- a new session: the table's columns, creating it if asked, and the prepared INSERT ---
-
-void PostgresSink::setup(Connection& connection, std::function<void(Status)> done) {
-  auto qualified = qualified_name(settings_, [&connection](std::string_view name) {
-    return connection.quote_identifier(name);
-  });
-  if (!qualified) return done(permanent("cannot quote the table name"));
-  read_columns(connection, *qualified, !settings_.create_table.empty(), std::move(done));
-}
-
-void PostgresSink::read_columns(Connection& connection, std::string qualified, bool may_create,
-                                std::function<void(Status)> done) {
-  auto catalog = std::make_shared<std::vector<CatalogColumn>>();
-  Command query{.kind = Command::Kind::execute, .sql = kColumnsQuery, .params = {qualified}};
-  query.on_rows = [catalog](const PGresult& r) {
-    for (int i = 0; i < PQntuples(&r); ++i) {
-      catalog->push_back(CatalogColumn{
-          .name = PQgetvalue(&r, i, 0),
-          .oid = static_cast<Oid>(std::strtoul(PQgetvalue(&r, i, 1), nullptr, 10)),
-          .sql_type = PQgetvalue(&r, i, 2),
-          .base_name = PQgetvalue(&r, i, 3),
-          .base_category = PQgetvalue(&r, i, 4)[0],
-          .element_name = PQgetvalue(&r, i, 5),
-          .element_category = PQgetvalue(&r, i, 6)[0],
-      });
-    }
-  };
-  std::vector<Command> commands;
-  commands.push_back(std::move(query));
-  const auto alive = std::weak_ptr<char>(alive_);
-  connection.run(std::move(commands), settings_.timeout,
-                 [this, alive, &connection, qualified, may_create, catalog, done = std::move(done)](ExchangeResult result) mutable {
-    if (alive.expired()) return;
-    if (!result) return done(result.error());
-    if (const auto& e = (*result)[0].error) return done(to_error(*e, "reading the columns of " + qualified));
-    auto quote = [&connection](std::string_view name) { return connection.quote_identifier(name); };
-    if (catalog->empty()) {
-      if (!may_create) {
-        return done(retryable("table " + qualified + " does not exist (create it, or give create_table)"));
-      }
-      auto sql = create_table_sql(settings_, qualified, quote);
-      if (!sql) return done(permanent("cannot quote a column name of create_table"));
-      std::vector<Command> create;
-      create.push_back(Command{.kind = Command::Kind::execute, .sql = *sql});
-      return connection.run(std::move(create), settings_.timeout,
-                            [this, alive, &connection, qualified, done = std::move(done)](ExchangeResult created) mutable {
-        if (alive.expired()) return;
-        if (!created) return done(created.error());
-        if (const auto& e = (*created)[0].error) {
-          // Another session created it first: 42P07, or, in that race, 42710 or 23505 for
-          // the table's row type.
-          if (e->sqlstate != "42P07" && e->sqlstate != "42710" && e->sqlstate != "23505") {
-            return done(to_error(*e, "creating table " + qualified));
-          }
-        } else {
-          context_->logger().info("created table " + qualified + " (create_table)");
-        }
-        read_columns(connection, qualified, false, std::move(done));
-      });
-    }
-    auto table = make_table(settings_, qualified, *catalog, quote);
-    if (!table) return done(table.error());
-    auto shared = std::make_shared<const Table>(std::move(*table));
-    Command prepare{.kind = Command::Kind::prepare, .statement = kInsert, .sql = shared->insert};
-    for (const auto& c : shared->columns) prepare.types.push_back(c.oid);
-    std::vector<Command> commands;
-    commands.push_back(std::move(prepare));
-    connection.run(std::move(commands), settings_.timeout,
-                   [this, alive, &connection, shared, done = std::move(done)](ExchangeResult prepared) {
-      if (alive.expired()) return;
-      if (!prepared) return done(prepared.error());
-      if (const auto& e = (*prepared)[0].error) return done(to_error(*e, "preparing " + shared->insert));
-      connection.session_data() = shared;
-      if (!told_table_) {
-        told_table_ = true;
-        context_->logger().info("writing to " + shared->qualified + " at " + settings_.target->description +
-                                " in batches of up to " + std::to_string(settings_.max_rows) + " rows: " + shared->insert);
-      }
-      done({});
-    });
-  });
 }
 
 // --- batches ---
@@ -272,7 +188,7 @@ void PostgresSink::write(Connection& connection, Batches::iterator batch) {
   std::vector<Command> commands;
   commands.reserve(batch->rows.size());
   for (const Row& row : batch->rows) {
-    commands.push_back(Command{.kind = Command::Kind::execute_prepared, .statement = kInsert, .params = row.params});
+    commands.push_back(Command{.kind = Command::Kind::execute_prepared, .statement = kInsertStatement, .params = row.params});
   }
   connection.run(std::move(commands), settings_.timeout,
                  [this, alive = std::weak_ptr<char>(alive_), &connection, batch](ExchangeResult result) {
@@ -325,7 +241,7 @@ void PostgresSink::on_written(Connection& connection, Batches::iterator batch, E
 void PostgresSink::write_one_by_one(Connection& connection, Batches::iterator batch) {
   std::vector<Command> commands;
   for (const Row& row : batch->rows) {
-    commands.push_back(Command{.kind = Command::Kind::execute_prepared, .statement = kInsert,
+    commands.push_back(Command{.kind = Command::Kind::execute_prepared, .statement = kInsertStatement,
                                .params = row.params, .sync_after = true});
   }
   connection.run(std::move(commands), settings_.timeout,

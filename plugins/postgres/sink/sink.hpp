@@ -44,9 +44,13 @@ class PostgresSink final : public Sink {
   };
   using Batches = std::list<Batch>;
 
-  void setup(Connection& connection, std::function<void(Status)> done);
-  void read_columns(Connection& connection, std::string qualified, bool may_create,
-                    std::function<void(Status)> done);
+  // A new session (setup.cpp): the table's columns, the table created if asked, the INSERT prepared.
+  using SetUp = std::function<void(Status)>;
+  void setup(Connection& connection, SetUp done);
+  void read_columns(Connection& connection, const std::string& qualified, bool may_create, SetUp done);
+  void create_table(Connection& connection, const std::string& qualified, SetUp done);
+  void prepare_insert(Connection& connection, std::shared_ptr<const Table> table, SetUp done);
+
   void dispatch();
   void on_session(Result<Connection*> session);
   Result<std::vector<Param>> encode_row(const Event& event, const Table& table);

@@ -13,6 +13,9 @@
 
 namespace switchyard::postgres {
 
+/// The name of the prepared INSERT on each session.
+inline constexpr const char* kInsertStatement = "switchyard_insert";
+
 /// Quotes an identifier (Connection::quote_identifier); nullopt when it cannot.
 using QuoteIdentifier = std::function<std::optional<std::string>(std::string_view)>;
 
