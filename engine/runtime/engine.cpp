@@ -79,7 +79,7 @@ struct Engine::State {
   std::unique_ptr<journal::Journal> journal;
   // Installed before any pipeline starts, so a signal during start-up drains too.
   boost::asio::signal_set signals;
-  MemoryStateStore store;
+  StateTable store;
   metrics::Registry metrics;
   http::Server server;
   Services services;

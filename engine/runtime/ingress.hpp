@@ -25,7 +25,7 @@ class Ingress final : public Emitter {
  public:
   struct Settings {
     std::string pipeline;
-    std::size_t queue_size = 1024;
+    std::size_t queue_size = 0;
     bool durable = false;                  // the source hears back once the event is journaled
     journal::Journal* journal = nullptr;   // durable: refuse while it is full
   };

@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "config/engine_config.hpp"
 #include "config/pipeline_config.hpp"
 #include "loader/registry.hpp"
 #include "log/logging.hpp"
@@ -84,9 +85,9 @@ class PipelineTest : public ::testing::Test {
 
   loader::PluginRegistry registry_;  // outlives everything: components' code lives in it
   test::TempDir dir_;
-  MemoryStateStore store_;
+  StateTable store_;
   Io io_{2};
-  http::Server server_{io_, {.name = "http", .listen = "127.0.0.1:0"}};
+  http::Server server_{io_, config::listener_settings("http", "127.0.0.1:0")};
   Services services_{io_, store_, server_};
 };
 
@@ -447,8 +448,6 @@ sinks:
   first->stop();  // no drain: as if killed mid-way
   const auto before = Captured::instance().of("before");
   ASSERT_LT(before.size(), 200u);
-  // The capture sink's delivery threads outlive stop(); let them finish before the pipeline goes.
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
   first.reset();
   close_journal();
   open_journal();
@@ -619,8 +618,7 @@ sinks: [{name: out, type: test.capture, bucket: refused, fail_first: 1, permanen
     return c.max_in_flight["slow"] >= 1;
   }));
   EXPECT_EQ(dead_letters().size(), 3u) << "entries left the DLQ while their events were only in memory";
-  slow->stop();
-  std::this_thread::sleep_for(std::chrono::milliseconds(900));  // the sink's late answers arrive and are ignored
+  slow->stop();  // the sink's answers that come during its stop() are ignored
   slow.reset();
   entries = dead_letters();
   ASSERT_EQ(entries.size(), 3u) << "a replay lost when the pipeline stopped";

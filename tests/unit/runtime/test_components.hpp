@@ -117,15 +117,26 @@ class CaptureSink final : public Sink {
       done({});
     };
     if (delay_.count() > 0) {
-      // Completes from another thread, as a network client would.
-      std::thread([delay = delay_, finish = std::move(finish)] {
+      // Completes from another thread, as a network client would; stop() waits for it.
+      std::lock_guard lock(threads_mutex_);
+      threads_.emplace_back([delay = delay_, finish = std::move(finish)] {
         std::this_thread::sleep_for(delay);
         finish();
-      }).detach();
+      });
     } else {
       finish();
     }
   }
+  // As the SDK asks: nothing the sink started outlives stop() (answers after it are ignored).
+  void stop() override {
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard lock(threads_mutex_);
+      threads.swap(threads_);
+    }
+    for (auto& t : threads) t.join();
+  }
+  ~CaptureSink() override { stop(); }
 
  private:
   Context* context_ = nullptr;
@@ -135,6 +146,8 @@ class CaptureSink final : public Sink {
   bool permanent_ = false;
   std::map<int, std::int64_t> attempts_;
   std::atomic<int> in_flight_{0};
+  std::mutex threads_mutex_;
+  std::vector<std::thread> threads_;
 };
 
 // Drops events whose payload.n is odd.

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "common/json_lines.hpp"
+#include "json_lines.hpp"
 #include "switchyard/component.hpp"
 
 namespace switchyard::core {

@@ -1,4 +1,4 @@
-#include "blackhole/blackhole.hpp"
+#include "blackhole.hpp"
 
 #include <cstdio>
 

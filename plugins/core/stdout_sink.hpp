@@ -1,7 +1,7 @@
 #pragma once
 // `stdout` sink: one JSON line per event on standard output.
 
-#include "common/json_lines.hpp"
+#include "json_lines.hpp"
 #include "switchyard/component.hpp"
 
 namespace switchyard::core {

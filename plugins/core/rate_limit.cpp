@@ -1,4 +1,4 @@
-#include "rate_limit/rate_limit.hpp"
+#include "rate_limit.hpp"
 
 #include <algorithm>
 #include <cmath>

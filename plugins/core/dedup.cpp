@@ -1,5 +1,5 @@
-// `dedup`: options and declaration.
-#include "dedup/dedup.hpp"
+// `dedup`: drops events whose key was seen within the window.
+#include "dedup.hpp"
 
 namespace switchyard::core {
 namespace {

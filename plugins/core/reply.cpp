@@ -1,9 +1,8 @@
-#include "reply/reply.hpp"
-
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
+#include "reply.hpp"
 
 #include <charconv>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 namespace switchyard::core {
 namespace {

@@ -1,5 +1,5 @@
-// `filter`: options and declaration.
-#include "filter/filter.hpp"
+// `filter` transform: keeps the events whose condition holds.
+#include "filter.hpp"
 
 namespace switchyard::core {
 namespace {
