@@ -77,7 +77,7 @@ double run_sink(const loader::PluginRegistry& registry, test::PostgresServer& pg
       "      status: ${{ payload.status }}\n      branch: ${{ payload.branch }}\n      commit_sha: ${{ payload.sha }}\n"
       "      url: ${{ payload.url }}\n      started_at: ${{ payload.at }}\n      actor: ${{ payload.actor }}\n";
   auto config = load(registry, yaml);
-  runtime::MemoryStateStore store;
+  runtime::StateTable store;
   runtime::Io io(2);
   io.start();
   http::Server server(io, {.name = "http", .listen = "127.0.0.1:0"});
@@ -113,7 +113,7 @@ std::vector<double> run_queries(const loader::PluginRegistry& registry, test::Po
                      "    dsn: '" + pg.dsn() + "'\n    pool_size: 1\n"
                      "    query: SELECT login, xp, commits, badges FROM bench_contributors WHERE login = $1\n"
                      "    params: ['user${{ payload.n }}']\nsinks: [{type: blackhole}]\n");
-  runtime::MemoryStateStore store;
+  runtime::StateTable store;
   runtime::Io io(1);
   io.start();
   http::Server server(io, {.name = "http", .listen = "127.0.0.1:0"});
