@@ -42,7 +42,6 @@ Status PostgresQuery::start() {
     setup(connection, std::move(done));
   });
   pool_->start();
-  relay_.start();
   return {};
 }
 
@@ -52,7 +51,6 @@ void PostgresQuery::stop() {
   auto waiting = std::move(in_flight_);
   in_flight_.clear();
   for (const auto& request : waiting) finish(request, retryable("the transform stopped before the rows came"));
-  relay_.stop();
 }
 
 void PostgresQuery::setup(Connection& connection, std::function<void(Status)> done) {
@@ -211,7 +209,7 @@ void PostgresQuery::finish(const std::shared_ptr<Request>& request, Result<Verdi
   latency_->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - request->started).count());
   auto done = std::move(request->done);
   request->deadline.reset();  // its callback holds the request: break the cycle
-  relay_.post([done = std::move(done), verdict = std::move(verdict)]() mutable { done(std::move(verdict)); });
+  done(std::move(verdict));
 }
 
 }  // namespace switchyard::postgres

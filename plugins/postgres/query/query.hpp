@@ -16,7 +16,6 @@
 #include <vector>
 
 #include "pg/pool.hpp"
-#include "query/relay.hpp"
 #include "switchyard/switchyard.hpp"
 
 namespace switchyard::postgres {
@@ -61,7 +60,6 @@ class PostgresQuery final : public AsyncTransform {
   Histogram* latency_ = nullptr;
   Counter* timeouts_ = nullptr;
   std::set<std::shared_ptr<Request>> in_flight_;  // decided at stop() if still waiting
-  CompletionRelay relay_;  // see relay.hpp
   std::shared_ptr<char> alive_ = std::make_shared<char>();
 };
 

@@ -26,7 +26,6 @@ std::string json(const rapidjson::Value& v) {
 
 // Runs the transform on `event` in real time; the verdict, or an error.
 Result<Verdict> process(Harness& h, Event& event, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
-  // The decision may come from another thread (query/relay.hpp), as the engine allows.
   std::mutex mutex;
   std::optional<Result<Verdict>> outcome;
   h.component<PostgresQuery>().process(event, [&](Result<Verdict> v) {
