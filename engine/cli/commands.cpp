@@ -61,19 +61,27 @@ void tune_allocator() {
 
 }  // namespace
 
-// Every connection is a descriptor: lift the soft limit (often 1024) towards the hard one so
-// http.max_connections can be reached, and say so when the hard limit is too low.
-static void raise_open_file_limit(std::uint64_t connections) {
+// Every connection is a descriptor: lift the soft limit (often 1024) to the hard one, and
+// keep the shared listener's connections below it by a reserve, so that the admin listener
+// (/healthz), the journal and outbound clients still get descriptors when clients hold as
+// many connections as they may.
+static void fit_connections_to_open_file_limit(std::uint64_t& max_connections) {
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
-  const rlim_t wanted = static_cast<rlim_t>(connections) + 256;
-  if (limit.rlim_cur < wanted) {
-    limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, limit.rlim_max);
-    ::setrlimit(RLIMIT_NOFILE, &limit);
+  if (limit.rlim_cur != limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) ::getrlimit(RLIMIT_NOFILE, &limit);
   }
-  if (limit.rlim_cur < wanted) {
-    log::engine().warn("open-file limit {} is below http.max_connections + 256; raise it (ulimit -n)",
-                       static_cast<unsigned long long>(limit.rlim_cur));
+  if (limit.rlim_cur == RLIM_INFINITY) return;
+  const auto files = static_cast<std::uint64_t>(limit.rlim_cur);
+  const std::uint64_t reserve = std::clamp<std::uint64_t>(files / 4, 64, 256);
+  const std::uint64_t fits = files > reserve ? files - reserve : 0;
+  if (max_connections > fits) {
+    log::engine().warn("http.max_connections {} lowered to {}: the open-file limit is {} and {} descriptors are "
+                       "kept for the admin listener, the journal and outbound connections (raise it: ulimit -n, "
+                       "or LimitNOFILE= in a systemd unit)",
+                       max_connections, fits, files, reserve);
+    max_connections = fits;
   }
 }
 
@@ -97,7 +105,7 @@ int run(const Common& common) {
   log.info("switchyard starting: {} plugin librar{}, {} pipeline(s), config {}",
            setup.registry.plugins().size(), setup.registry.plugins().size() == 1 ? "y" : "ies",
            pipelines.size(), setup.engine.file.empty() ? "<defaults>" : setup.engine.file);
-  raise_open_file_limit(setup.engine.http.max_connections);
+  fit_connections_to_open_file_limit(setup.engine.http.max_connections);
   runtime::Engine engine(setup.engine);
   if (Status s = engine.open_journal(); !s) {
     log.error("cannot open the journal: {}", s.error().message);

@@ -20,7 +20,9 @@ constexpr OptionSpec kHttp[] = {
     {.name = "max_header", .type = OptionType::size, .default_value = "16KiB", .description = "Largest request line plus headers; larger requests get 431."},
     {.name = "read_timeout", .type = OptionType::duration, .default_value = "15s", .description = "Time a client has to send a whole request (headers and body); slower clients are cut off."},
     {.name = "idle_timeout", .type = OptionType::duration, .default_value = "60s", .description = "How long an idle keep-alive connection stays open."},
-    {.name = "max_connections", .type = OptionType::integer, .default_value = "10000", .description = "Concurrent connections; further ones are closed at once."},
+    {.name = "max_connections", .type = OptionType::integer, .default_value = "10000", .description = "Concurrent connections. At the limit a new connection closes the oldest idle keep-alive one, or, with none idle, is answered 503 and closed. Also capped by the open-file limit, less a reserve for the admin listener and the journal."},
+    {.name = "max_connections_per_ip", .type = OptionType::integer, .default_value = "256", .description = "Connections one client address may hold; further ones are answered 503 and closed. 0: no limit."},
+    {.name = "exempt_loopback", .type = OptionType::boolean, .default_value = "true", .description = "Do not apply max_connections_per_ip to loopback clients (a reverse proxy on this host carries every client)."},
     {.name = "tls", .type = OptionType::object, .description = "Serve HTTPS instead of HTTP.", .children = kTls},
 };
 constexpr OptionSpec kAdmin[] = {
@@ -89,6 +91,8 @@ bool load_engine_config(const std::string& path, bool explicit_path, EngineConfi
   out.http.read_timeout = http.duration("read_timeout");
   out.http.idle_timeout = http.duration("idle_timeout");
   out.http.max_connections = static_cast<std::uint64_t>(http.integer("max_connections"));
+  out.http.max_connections_per_ip = static_cast<std::uint64_t>(http.integer("max_connections_per_ip"));
+  out.http.exempt_loopback = http.boolean("exempt_loopback");
   out.http.tls_cert = http.object("tls").string("cert");
   out.http.tls_key = http.object("tls").string("key");
   out.admin.listen = root.object("admin").string("listen");
@@ -125,7 +129,9 @@ http::ServerSettings listener_settings(std::string name, std::string listen) {
                               .max_header = http.size("max_header"),
                               .read_timeout = http.duration("read_timeout"),
                               .idle_timeout = http.duration("idle_timeout"),
-                              .max_connections = static_cast<std::uint64_t>(http.integer("max_connections"))};
+                              .max_connections = static_cast<std::uint64_t>(http.integer("max_connections")),
+                              .max_connections_per_ip = static_cast<std::uint64_t>(http.integer("max_connections_per_ip")),
+                              .exempt_loopback = http.boolean("exempt_loopback")};
 }
 
 }  // namespace switchyard::config

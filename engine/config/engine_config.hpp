@@ -24,6 +24,8 @@ struct EngineConfig {
     std::chrono::milliseconds read_timeout{0};
     std::chrono::milliseconds idle_timeout{0};
     std::uint64_t max_connections = 0;
+    std::uint64_t max_connections_per_ip = 0;
+    bool exempt_loopback = true;
     std::string tls_cert;
     std::string tls_key;
   } http;

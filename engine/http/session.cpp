@@ -31,8 +31,8 @@ using Clock = std::chrono::steady_clock;
 template <class Stream>
 class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(std::shared_ptr<Listener> server, Stream stream, std::string remote)
-      : server_(std::move(server)), stream_(std::move(stream)), remote_(std::move(remote)),
+  Session(std::shared_ptr<Listener> server, Stream stream, std::string remote, std::string address)
+      : server_(std::move(server)), stream_(std::move(stream)), remote_(std::move(remote)), address_(std::move(address)),
         // What the parser has not consumed yet stays in the buffer: at most the headers, or a
         // chunk-size line with its extensions, or a trailer line, plus one read. Beast bounds
         // neither chunk extensions nor trailers, so this bound is what keeps one connection
@@ -46,6 +46,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       server_->streams_open.fetch_sub(1, std::memory_order_relaxed);
       server_->metrics.streams->dec();
     }
+    server_->connections.busy(idle_);
+    if (!address_.empty()) server_->connections.release(address_);
     server_->active.fetch_sub(1, std::memory_order_relaxed);
     server_->metrics.connections->dec();
   }
@@ -85,12 +87,22 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   // Waits for the first bytes of the next request (idle_timeout between keep-alive
   // requests), then gives the whole request read_timeout. The first read asks for up to
   // 16 KiB, so a typical webhook (headers and an 8 KB body) arrives in one system call.
+  // Meanwhile the connection is idle: a new connection at max_connections may end it.
   void wait_next(std::chrono::milliseconds wait) {
     if (buffer_.size() > 0) return read_header();
     lowest().expires_after(wait);
+    if (!idle_.evict) {
+      idle_.evict = [weak = this->weak_from_this(), executor = stream_.get_executor()] {
+        asio::post(executor, [weak] {
+          if (auto self = weak.lock()) self->lowest().cancel();  // the pending read ends: close()
+        });
+      };
+    }
+    server_->connections.idle(idle_);
     stream_.async_read_some(buffer_.prepare(16 * 1024), [self = this->shared_from_this()](
                                                        beast::error_code ec, std::size_t n) {
-      if (ec) return self->close();  // idle timeout or the client left: not an error
+      self->server_->connections.busy(self->idle_);
+      if (ec) return self->close();  // idle timeout, evicted, or the client left: not an error
       self->buffer_.commit(n);
       self->read_header();
     });
@@ -479,6 +491,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::shared_ptr<Listener> server_;
   Stream stream_;
   std::string remote_;
+  std::string address_;  // counted per address in the listener (empty: not counted)
+  IdleConnection idle_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::shared_ptr<RouteEntry> route_;
@@ -495,13 +509,16 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
 }  // namespace
 
-void start_session(const std::shared_ptr<Listener>& listener, tcp::socket socket, std::string remote) {
+void start_session(const std::shared_ptr<Listener>& listener, tcp::socket socket, std::string remote,
+                   std::string address) {
   if (listener->tls) {
     std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-        listener, beast::ssl_stream<beast::tcp_stream>(std::move(socket), *listener->tls), std::move(remote))
+        listener, beast::ssl_stream<beast::tcp_stream>(std::move(socket), *listener->tls), std::move(remote),
+        std::move(address))
         ->run();
   } else {
-    std::make_shared<Session<beast::tcp_stream>>(listener, beast::tcp_stream(std::move(socket)), std::move(remote))
+    std::make_shared<Session<beast::tcp_stream>>(listener, beast::tcp_stream(std::move(socket)), std::move(remote),
+                                                 std::move(address))
         ->run();
   }
 }

@@ -36,6 +36,8 @@ struct Engine::State {
                                         .read_timeout = c.http.read_timeout,
                                         .idle_timeout = c.http.idle_timeout,
                                         .max_connections = c.http.max_connections,
+                                        .max_connections_per_ip = c.http.max_connections_per_ip,
+                                        .exempt_loopback = c.http.exempt_loopback,
                                         .tls_cert = c.http.tls_cert,
                                         .tls_key = c.http.tls_key,
                                         .metrics = &metrics}),
