@@ -135,18 +135,40 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
       return respond_and_close(HttpResponse::error(431, "request headers too large"));
     }
+    // A request the parser refuses (ambiguous framing: two Content-Lengths, one with
+    // Transfer-Encoding; a bad request line) is told why, not just cut off.
+    if (ec.category() == make_error_code(bhttp::error::bad_target).category() && ec != bhttp::error::end_of_stream) {
+      return respond_and_close(HttpResponse::error(400, "malformed request: " + ec.message()));
+    }
     if (ec) return fail(ec, "reading request headers");
-        const auto& req = parser_->get();
-    const std::string_view target(req.target().data(), req.target().size());
+    const auto& req = parser_->get();
+    std::string_view target(req.target().data(), req.target().size());
+    // The absolute form a client talking to a proxy sends (RFC 9112 3.2.2) names the same
+    // resource: the path is what follows the authority.
+    if (beast::iequals(target.substr(0, 7), "http://") || beast::iequals(target.substr(0, 8), "https://")) {
+      const auto authority = target.find("://") + 3;
+      const auto path = target.find_first_of("/?", authority);
+      target = path == std::string_view::npos || target[path] == '?' ? std::string_view("/") : target.substr(path);
+    }
     const auto q = target.find('?');
     path_ = std::string(target.substr(0, q));
     query_ = q == std::string_view::npos ? std::string() : std::string(target.substr(q + 1));
     method_ = std::string(req.method_string());
 
     // A Transfer-Encoding that does not end in chunked leaves the body length undefined
-    // (RFC 9112 6.1): refuse it rather than guess where the next request starts.
-    if (req.find(bhttp::field::transfer_encoding) != req.end() && !parser_->chunked()) {
-      return respond_and_close(HttpResponse::error(400, "Transfer-Encoding must end in chunked"));
+    // (RFC 9112 6.1): refuse it rather than guess where the next request starts. One that
+    // names another coding before chunked (gzip, chunked) would need decoding: not done.
+    if (auto te = req.find(bhttp::field::transfer_encoding); te != req.end()) {
+      if (!parser_->chunked()) {
+        return respond_and_close(HttpResponse::error(400, "Transfer-Encoding must end in chunked"));
+      }
+      std::string_view codings(te->value().data(), te->value().size());
+      while (!codings.empty() && (codings.back() == ' ' || codings.back() == '\t')) codings.remove_suffix(1);
+      while (!codings.empty() && (codings.front() == ' ' || codings.front() == '\t')) codings.remove_prefix(1);
+      if (!beast::iequals(codings, "chunked")) {
+        return respond_and_close(HttpResponse::error(501, "only the chunked transfer coding is supported, not '" +
+                                                              std::string(codings) + "'"));
+      }
     }
     std::string allow;
     route_ = server_->routes->find(method_, path_, allow);
@@ -397,7 +419,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     if (!keep_alive) out_ += "Connection: close\r\n";
     out_ += "\r\n";
-    if (status != 204 && status != 304) out_ += response.body;
+    // A HEAD answer says how long the body would be and sends none (RFC 9110 9.3.2).
+    if (status != 204 && status != 304 && method_ != "HEAD") out_ += response.body;
     if (send == Send::now) return send_out(keep_alive);
     asio::post(stream_.get_executor(),
                [self = this->shared_from_this(), keep_alive] { self->send_out(keep_alive); });
