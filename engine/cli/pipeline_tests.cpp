@@ -76,8 +76,9 @@ std::string read_text(const std::filesystem::path& p, std::string& error) {
 // One test file being run.
 class TestFile {
  public:
-  TestFile(std::filesystem::path file, const loader::PluginRegistry& registry, std::ostream& out)
-      : file_(std::move(file)), registry_(registry), out_(out) {}
+  TestFile(std::filesystem::path file, const loader::PluginRegistry& registry, const config::YamlLimits& limits,
+           std::ostream& out)
+      : file_(std::move(file)), registry_(registry), limits_(limits), out_(out) {}
 
   TestTotals run() {
     config::Diagnostics diagnostics;
@@ -90,7 +91,7 @@ class TestFile {
       return broken(config::format(doc_.error("pipeline", "the pipeline file to test is required")));
     }
     const auto pipeline_file = file_.parent_path() / root["pipeline"].GetString();
-    if (!config::load_pipeline(pipeline_file, registry_, pipeline_, diagnostics)) {
+    if (!config::load_pipeline(pipeline_file, registry_, pipeline_, diagnostics, limits_)) {
       std::string all;
       for (const auto& d : diagnostics) all += (all.empty() ? "" : "\n      ") + config::format(d);
       return broken(all);
@@ -317,6 +318,7 @@ class TestFile {
 
   std::filesystem::path file_;
   const loader::PluginRegistry& registry_;
+  const config::YamlLimits& limits_;
   std::ostream& out_;
   config::JsonFile doc_;
   config::PipelineConfig pipeline_;
@@ -327,10 +329,11 @@ class TestFile {
 }  // namespace
 
 TestTotals run_pipeline_tests(const std::vector<std::filesystem::path>& files,
-                              const loader::PluginRegistry& registry, std::ostream& out) {
+                              const loader::PluginRegistry& registry, const config::YamlLimits& limits,
+                              std::ostream& out) {
   TestTotals totals;
   for (const auto& file : files) {
-    const TestTotals t = TestFile(file, registry, out).run();
+    const TestTotals t = TestFile(file, registry, limits, out).run();
     totals.passed += t.passed;
     totals.failed += t.failed;
   }

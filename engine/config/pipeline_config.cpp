@@ -5,7 +5,6 @@
 #include <set>
 #include <tuple>
 
-#include "config/yaml_json.hpp"
 #include "loader/registry.hpp"
 
 namespace switchyard::config {
@@ -255,15 +254,21 @@ std::span<const OptionSpec> pipeline_schema() { return kPipeline; }
 std::span<const OptionSpec> sink_schema() { return kSinkKeys; }
 
 bool load_pipeline(const std::filesystem::path& file, const loader::PluginRegistry& registry,
-                   PipelineConfig& out, Diagnostics& diagnostics) {
+                   PipelineConfig& out, Diagnostics& diagnostics, const YamlLimits& limits) {
   JsonFile json;
   const std::size_t before = diagnostics.size();
-  if (!load_yaml_file(file.string(), json, diagnostics)) return false;
+  if (!load_yaml_file(file.string(), json, diagnostics, limits)) return false;
   if (!json.json.IsObject()) {
     diagnostics.push_back({file.string(), 1, 1, "", "expected a map with source and sinks"});
     return false;
   }
-  PipelineLoader(json, registry, diagnostics).load(out);
+  // A file must not take the engine down, at start or on a hot reload: whatever loading it
+  // throws (memory, a plugin's declaration) is an error of that file.
+  try {
+    PipelineLoader(json, registry, diagnostics).load(out);
+  } catch (const std::exception& e) {
+    diagnostics.push_back({file.string(), 1, 1, "", std::string("cannot load the pipeline: ") + e.what()});
+  }
   // Report in file order, as an editor would list them.
   std::stable_sort(diagnostics.begin() + static_cast<std::ptrdiff_t>(before), diagnostics.end(),
                    [](const Diagnostic& a, const Diagnostic& b) {
@@ -286,7 +291,7 @@ std::vector<std::filesystem::path> pipeline_files(const std::filesystem::path& d
 std::vector<PipelineConfig> load_pipelines(const std::filesystem::path& dir,
                                            const std::vector<std::filesystem::path>& files,
                                            const loader::PluginRegistry& registry,
-                                           Diagnostics& diagnostics) {
+                                           Diagnostics& diagnostics, const YamlLimits& limits) {
   std::vector<std::filesystem::path> inputs = files;
   if (inputs.empty()) {
     std::error_code ec;
@@ -300,7 +305,7 @@ std::vector<PipelineConfig> load_pipelines(const std::filesystem::path& dir,
   std::map<std::string, std::string> names;
   for (const auto& file : inputs) {
     PipelineConfig pipeline;
-    if (!load_pipeline(file, registry, pipeline, diagnostics)) continue;
+    if (!load_pipeline(file, registry, pipeline, diagnostics, limits)) continue;
     auto [it, inserted] = names.emplace(pipeline.name, file.string());
     if (!inserted) {
       diagnostics.push_back({file.string(), 1, 1, "name",

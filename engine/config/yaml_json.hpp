@@ -4,11 +4,13 @@
 
 #include <rapidjson/document.h>
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
 
 #include "config/diagnostics.hpp"
+#include "config/interpolate.hpp"
 
 namespace YAML {
 class Node;
@@ -44,17 +46,41 @@ struct JsonFile {
   std::string file;
   rapidjson::Document json;
   SourceMap marks;
+  /// Option path → the first interpolation reference that gave its value ("${NAME}",
+  /// "${file:PATH}"): a value that is empty although something set it.
+  std::map<std::string, std::string, std::less<>> references;
 
   /// A diagnostic for `path` positioned at the path's mark.
   Diagnostic error(const std::string& path, std::string message) const;
 };
 
+/// Largest configuration file read by default (pipelines.max_file_size).
+inline constexpr std::uint64_t kDefaultMaxFileBytes = 1 << 20;
+/// A file's values may expand (aliases, interpolation) to this many times its size cap.
+inline constexpr std::uint64_t kExpansionFactor = 16;
+
+/// What a YAML file may cost and read. A file is refused before parsing when larger than
+/// max_file_bytes, and its conversion stops (an error at the value that crossed it) once
+/// its keys and values, aliases expanded and interpolated, pass max_expanded_bytes.
+struct YamlLimits {
+  std::uint64_t max_file_bytes = kDefaultMaxFileBytes;
+  std::uint64_t max_expanded_bytes = kDefaultMaxFileBytes * kExpansionFactor;
+  InterpolationScope interpolation;
+
+  /// The limits of a file capped at `max_file_bytes`, reading within `interpolation`.
+  static YamlLimits of(std::uint64_t max_file_bytes, InterpolationScope interpolation) {
+    return YamlLimits{max_file_bytes, max_file_bytes * kExpansionFactor, std::move(interpolation)};
+  }
+};
+
 /// Reads and converts a YAML file. Appends diagnostics (syntax errors with their position,
-/// duplicate keys, failed interpolations); returns false if the file could not be read or parsed.
-bool load_yaml_file(const std::string& file, JsonFile& out, Diagnostics& diagnostics);
+/// duplicate keys, failed interpolations, limits); returns false if the file could not be
+/// read or parsed, or went past a limit.
+bool load_yaml_file(const std::string& file, JsonFile& out, Diagnostics& diagnostics,
+                    const YamlLimits& limits = {});
 
 /// Same, from text already in memory (`file` names it in diagnostics).
 bool load_yaml_text(const std::string& file, std::string_view text, JsonFile& out,
-                    Diagnostics& diagnostics);
+                    Diagnostics& diagnostics, const YamlLimits& limits = {});
 
 }  // namespace switchyard::config

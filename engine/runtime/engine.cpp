@@ -105,9 +105,13 @@ struct Engine::State {
 };
 
 namespace {
-std::string read_file(const std::string& path) {
+// At most `cap` bytes: what the reload loader compares against (it reads no more).
+std::string read_file(const std::string& path, std::uint64_t cap) {
   std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
+  std::string out(static_cast<std::size_t>(cap), '\0');
+  in.read(out.data(), static_cast<std::streamsize>(out.size()));
+  out.resize(static_cast<std::size_t>(in.gcount()));
+  return out;
 }
 }  // namespace
 
@@ -377,7 +381,7 @@ std::size_t Engine::start(std::vector<config::PipelineConfig> pipelines) {
     }
     log.info("pipeline {} started ({} -> {} transform(s) -> {} sink(s))", config.name, config.source.type,
              config.transforms.size(), config.sinks.size());
-    state_->contents[config.file] = read_file(config.file);
+    state_->contents[config.file] = read_file(config.file, state_->config.pipeline_max_file_bytes + 1);
     std::lock_guard lock(state_->mutex);
     state_->pipelines.push_back(std::move(*pipeline));
     ++started;
