@@ -49,6 +49,7 @@ struct Engine::State {
                            .reload = [this](ReloadDone done) { queue_reload(std::move(done)); }}) {
     services.metrics = &metrics;
     services.tap = admin.tap();  // recent events for the admin console
+    services.max_body = c.http.max_body;
   }
 
   void queue_reload(ReloadDone done) {
