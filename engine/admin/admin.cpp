@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "admin/console.hpp"
+#include "admin/request_guard.hpp"
 #include "config/pipeline_config.hpp"
 #include "http/server.hpp"
 #include "journal/codec.hpp"
@@ -143,6 +144,7 @@ struct Admin::Impl {
   Settings settings;
   metrics::Registry& metrics;
   Hooks hooks;
+  RequestGuard guard{settings.allowed_hosts};
   http::Server server;
   std::vector<std::unique_ptr<HttpRoute>> routes;
   std::mutex dlq_mutex;
@@ -175,6 +177,7 @@ struct Admin::Impl {
     auto route = server.add(method, path, [this, handle = std::move(handle), query_token](const HttpRequest& request,
                                                                                         HttpReply reply) {
       if (!authorized(request, query_token)) return reply(unauthorized());
+      if (auto refusal = guard.check(request)) return reply(std::move(*refusal));
       try {
         reply(handle(request));
       } catch (const std::exception& ex) {
@@ -291,6 +294,7 @@ struct Admin::Impl {
       // Answered once the reload is applied (on the engine's reload thread).
       auto route = server.add("POST", "/api/reload", [this](const HttpRequest& request, HttpReply reply) {
         if (!authorized(request)) return reply(unauthorized());
+        if (auto refusal = guard.check(request)) return reply(std::move(*refusal));
         hooks.reload([reply](Result<std::string> summary) {
           if (!summary) return reply(HttpResponse::error(422, summary.error().message));
           reply(HttpResponse::json(200, "{\"status\":\"reloaded\",\"summary\":" + HttpResponse::json_quote(*summary) + "}"));
@@ -306,6 +310,7 @@ struct Admin::Impl {
     auto route = server.add_event_stream(
         "/api/stream", [this](const HttpRequest& request, std::shared_ptr<http::EventStream> stream) {
           if (!authorized(request, /*query_token=*/true)) return std::optional<HttpResponse>(unauthorized());
+          if (auto refusal = guard.check(request)) return refusal;
           return console.subscribe(std::move(stream));
         });
     if (!route) return route.error();

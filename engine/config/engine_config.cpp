@@ -26,6 +26,7 @@ constexpr OptionSpec kHttp[] = {
 constexpr OptionSpec kAdmin[] = {
     {.name = "listen", .type = OptionType::string, .default_value = "127.0.0.1:9090", .description = "Address:port of the admin API, metrics and console."},
     {.name = "token", .type = OptionType::string, .default_value = "", .description = "Bearer token required by the admin API when set.", .secret = true},
+    {.name = "allowed_hosts", .type = OptionType::string_list, .default_value = "[]", .description = "Host names requests may address the admin API by, besides IP addresses and localhost (a DNS-rebinding page's name is refused with 403); \"*\" accepts any.", .example = "[switchyard.internal]"},
 };
 constexpr OptionSpec kPlugins[] = {
     {.name = "paths", .type = OptionType::string_list, .description = "Directories scanned for plugin libraries. Default: lib/switchyard/plugins next to the binary, then under the install prefix.", .example = "[/opt/switchyard/plugins]"},
@@ -98,6 +99,7 @@ bool load_engine_config(const std::string& path, bool explicit_path, EngineConfi
   out.http.tls_key = http.object("tls").string("key");
   out.admin.listen = root.object("admin").string("listen");
   out.admin.token = root.object("admin").string("token");
+  out.admin.allowed_hosts = root.object("admin").strings("allowed_hosts");
   // An empty token turns authentication off. Set through ${VAR} or ${file:}, empty is a
   // mistake (a secret file mounted as a directory, an empty file, VAR= in a compose file),
   // not a choice: refuse to start rather than open the admin API.

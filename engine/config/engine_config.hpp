@@ -30,6 +30,7 @@ struct EngineConfig {
   struct Admin {
     std::string listen;
     std::string token;
+    std::vector<std::string> allowed_hosts;
   } admin;
   std::vector<std::string> plugin_paths;  ///< Empty: the defaults next to the binary.
   std::string pipelines_dir;
