@@ -104,8 +104,8 @@ bool load_engine_config(const std::string& path, bool explicit_path, EngineConfi
   // mistake (a secret file mounted as a directory, an empty file, VAR= in a compose file),
   // not a choice: refuse to start rather than open the admin API.
   if (out.admin.token.empty()) {
-    if (auto it = file.references.find("admin.token"); it != file.references.end()) {
-      diagnostics.push_back(file.error("admin.token", it->second + " is set but empty, which would turn the admin "
+    if (auto it = file.interpolated.find("admin.token"); it != file.interpolated.end() && !it->second.reference.empty()) {
+      diagnostics.push_back(file.error("admin.token", it->second.reference + " is set but empty, which would turn the admin "
                                                           "API's authentication off; give it a token, or remove the "
                                                           "key (or leave the variable unset) to run without one"));
     }

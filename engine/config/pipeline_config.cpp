@@ -5,6 +5,7 @@
 #include <set>
 #include <tuple>
 
+#include "config/redaction.hpp"
 #include "loader/registry.hpp"
 
 namespace switchyard::config {
@@ -162,6 +163,7 @@ class PipelineLoader {
     normalize_options(found->decl->options, plugin_input, *options, options->GetAllocator(),
                       plugin_errors, path);
     report(plugin_errors);
+    refuse_url_credentials(found->decl->options, *options, path);
     auto templates = std::make_shared<CompiledTemplates>();
     std::vector<TemplateError> template_errors;
     compile_option_templates(found->decl->options, *options, path, *templates, template_errors);
@@ -169,8 +171,22 @@ class PipelineLoader {
     out.templates = std::move(templates);
     auto redacted = std::make_shared<rapidjson::Document>();
     redact_options(found->decl->options, *options, *redacted, redacted->GetAllocator());
+    redact_component(file_, path, found->decl->options, *redacted, redacted->GetAllocator());
     out.options = std::move(options);
     out.redacted = std::move(redacted);
+  }
+
+  // Credentials in a URL option would show wherever the URL does (and the HTTP client
+  // refuses them at delivery): an error now, without the value.
+  void refuse_url_credentials(std::span<const OptionSpec> schema, const rapidjson::Value& options,
+                              const std::string& path) {
+    const bool has_url = std::any_of(schema.begin(), schema.end(), [](const OptionSpec& s) { return s.name == std::string_view("url"); });
+    if (!has_url || !options.IsObject()) return;
+    auto url = options.FindMember("url");
+    if (url == options.MemberEnd() || !url->value.IsString() || !url_has_credentials(url->value.GetString())) return;
+    diagnostics_.push_back(file_.error(path + ".url", "user info in a URL (user:password@host) is refused: credentials "
+                                                      "go in a header (e.g. headers: {Authorization: ...}), which is "
+                                                      "redacted, or in the plugin's password option"));
   }
 
   void template_error(const std::string& path, const TemplateError& error) {

@@ -201,7 +201,13 @@ class Converter {
       out.SetNull();
       return;
     }
-    if (!expansion.reference.empty()) file_.references.emplace(path, std::move(expansion.reference));
+    if (value != raw || !expansion.reference.empty()) {
+      if (!spend(raw.size(), node, path)) {
+        out.SetNull();
+        return;
+      }
+      file_.interpolated.emplace(path, JsonFile::Interpolated{std::move(expansion.reference), raw});
+    }
     // A quoted scalar ("!" tag) is always a string; a plain one ("?") is typed.
     if (node.Tag() == "?") {
       type_plain_scalar(value, out, alloc());

@@ -46,9 +46,16 @@ struct JsonFile {
   std::string file;
   rapidjson::Document json;
   SourceMap marks;
-  /// Option path → the first interpolation reference that gave its value ("${NAME}",
-  /// "${file:PATH}"): a value that is empty although something set it.
-  std::map<std::string, std::string, std::less<>> references;
+  /// A value that ${...} interpolation changed.
+  struct Interpolated {
+    /// The first reference that found a value ("${NAME}", "${file:PATH}"; empty when only
+    /// defaults were used): what set a value that came out empty.
+    std::string reference;
+    /// The value as written, references unexpanded: what the admin API may show.
+    std::string written;
+  };
+  /// Option path → its interpolation, for every value interpolation changed.
+  std::map<std::string, Interpolated, std::less<>> interpolated;
 
   /// A diagnostic for `path` positioned at the path's mark.
   Diagnostic error(const std::string& path, std::string message) const;
