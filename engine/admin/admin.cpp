@@ -320,18 +320,22 @@ struct Admin::Impl {
 
   HttpResponse readyz() {
     const auto problems = hooks.problems();
+    // A journal that cannot keep events makes every durable pipeline refuse them.
+    const auto journal = hooks.journal ? hooks.journal() : std::nullopt;
+    const bool ready = problems.empty() && !journal;
     rapidjson::StringBuffer buffer;
     JsonWriter w(buffer);
     w.StartObject();
-    str(w, "status", problems.empty() ? "ready" : "not ready");
+    str(w, "status", ready ? "ready" : "not ready");
     w.Key("pipelines");
     w.Uint64(hooks.pipelines().size());
     w.Key("reasons");
     w.StartArray();
+    if (journal) w.String(("journal: " + *journal).c_str());
     for (const auto& p : problems) w.String((p.name + " (" + p.file + "): " + p.error).c_str());
     w.EndArray();
     w.EndObject();
-    return json(problems.empty() ? 200 : 503, buffer);
+    return json(ready ? 200 : 503, buffer);
   }
 
   HttpResponse pipelines() {

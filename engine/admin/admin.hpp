@@ -19,6 +19,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,8 @@ struct PipelineProblem {
 struct Hooks {
   std::function<std::vector<std::shared_ptr<runtime::Pipeline>>()> pipelines;
   std::function<std::vector<PipelineProblem>()> problems;
+  /// Why the journal cannot keep events (readiness), nullopt while it works. Empty: no journal.
+  std::function<std::optional<std::string>()> journal;
   /// Reloads the pipelines directory and calls back (any thread) with the summary or the
   /// errors. Empty: no reload endpoint.
   std::function<void(std::function<void(Result<std::string>)>)> reload;

@@ -47,6 +47,7 @@ struct Engine::State {
               metrics,
               admin::Hooks{.pipelines = [this] { return running(); },
                            .problems = [this] { return failed(); },
+                           .journal = [this] { return journal ? journal->problem() : std::nullopt; },
                            .reload = [this](ReloadDone done) { queue_reload(std::move(done)); }}) {
     services.metrics = &metrics;
     services.tap = admin.tap();  // recent events for the admin console
@@ -355,7 +356,8 @@ Status Engine::open_journal() {
   if (state_->config.state_dir.empty()) return {};
   auto journal = journal::Journal::open(journal::Options{.dir = state_->config.state_dir,
                                                          .max_bytes = state_->config.state_max_bytes,
-                                                         .fsync = state_->config.state_fsync});
+                                                         .fsync = state_->config.state_fsync,
+                                                         .stop_timeout = state_->config.shutdown_timeout});
   if (!journal) return journal.error();
   auto entries = (*journal)->load_state();
   if (!entries) return entries.error();
@@ -435,6 +437,9 @@ int Engine::run() {
   stop_reloading();  // no reload starts now; swaps in progress finish
 
   const auto timeout = state_->config.shutdown_timeout;
+  // The journal too: commits that keep failing (a read-only disk) are given up at the end
+  // of shutdown_timeout rather than retried for ever.
+  if (state_->journal) state_->journal->stop_by(std::chrono::steady_clock::now() + timeout);
   const auto pipelines = state_->running();
   log.info("draining {} pipeline(s) for up to {} ms", pipelines.size(), timeout.count());
   std::size_t remaining = pipelines.size();
