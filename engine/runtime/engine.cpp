@@ -15,6 +15,7 @@
 
 #include "admin/admin.hpp"
 #include "http/server.hpp"
+#include "journal/dead_letters.hpp"
 #include "journal/journal.hpp"
 #include "metrics/registry.hpp"
 #include "log/logging.hpp"
@@ -390,7 +391,7 @@ std::size_t Engine::start(std::vector<config::PipelineConfig> pipelines) {
     state_->pipelines.push_back(std::move(*pipeline));
     ++started;
   }
-  warn_about_orphans(pipelines);
+  adopt_orphans(pipelines);
   {
     std::lock_guard lock(state_->reload_mutex);
     state_->started = true;
@@ -399,22 +400,41 @@ std::size_t Engine::start(std::vector<config::PipelineConfig> pipelines) {
   return started;
 }
 
-// Events journaled for a pipeline that no configured file defines (removed, renamed, or
-// its file is invalid) are neither delivered nor dead-lettered: say so at start, since they
-// also count toward state.max_bytes.
-void Engine::warn_about_orphans(const std::vector<config::PipelineConfig>& configured) {
+// Events journaled for a pipeline that no configured file defines (removed or renamed)
+// would wait in the journal for ever, counting toward state.max_bytes: at start they move to
+// the dead-letter queue, where an operator sees them and can replay them once a pipeline of
+// that name runs again. At start every file is valid (else nothing starts), so a name no
+// file defines is gone, not merely broken; a pipeline that failed to start keeps its events.
+void Engine::adopt_orphans(const std::vector<config::PipelineConfig>& configured) {
   if (!state_->journal) return;
   auto pending = state_->journal->pending_by_pipeline();
   if (!pending) return;
+  std::optional<journal::DeadLetters> dlq;
   for (const auto& [name, count] : *pending) {
     const bool known = std::any_of(configured.begin(), configured.end(),
                                    [&](const config::PipelineConfig& c) { return c.name == name; });
     if (known) continue;
-    log::engine().warn("the journal holds {} undelivered event(s) of pipeline '{}', which no pipeline file "
-                       "defines (removed, renamed or invalid): they wait there, counting toward "
-                       "state.max_bytes, until a pipeline of that name runs again (or, with the engine "
-                       "stopped, `switchyard dlq adopt {}` moves them to the dead-letter queue)",
-                       count, name, name);
+    if (!dlq) {
+      auto opened = journal::DeadLetters::open(state_->config.state_dir);
+      if (!opened) {
+        log::engine().error("the journal holds undelivered events of pipelines no file defines, and the dead-letter "
+                            "queue cannot be opened to take them: {}", opened.error().message);
+        return;
+      }
+      dlq.emplace(std::move(*opened));
+    }
+    auto moved = dlq->adopt(name, "moved to the dead-letter queue at engine start");
+    if (!moved) {
+      log::engine().error("pipeline '{}': {} undelivered event(s) of this pipeline, which no file defines any more, "
+                          "could not be moved to the dead-letter queue: {}; they stay in the journal",
+                          name, count, moved.error().message);
+      continue;
+    }
+    log::engine().warn("pipeline '{}' is no longer defined by any file (removed or renamed): its {} undelivered "
+                       "event(s) moved from the journal to the dead-letter queue ({} entr{}, one per sink that still "
+                       "owed each); see `switchyard dlq list --pipeline {}`, and `switchyard dlq replay --pipeline {}` "
+                       "once a pipeline of that name runs again",
+                       name, count, *moved, *moved == 1 ? "y" : "ies", name, name);
   }
 }
 
