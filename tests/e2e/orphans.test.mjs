@@ -38,6 +38,7 @@ test('a renamed pipeline\'s undelivered events move to the dead-letter queue at 
   writeFileSync(join(dir, 'pipelines', 'orders-v2.yaml'), pipeline('orders-v2', receiver.url));
   engine = await startEngine({ dir });
   cleanups.push(() => engine.stop());
+  await engine.waitFor((e) => /pipeline 'orders' is no longer defined/.test(e.stderr), 5000, 'the log line');
   assert.match(engine.stderr, /pipeline 'orders' is no longer defined by any file \(removed or renamed\): its 3 undelivered event\(s\) moved from the journal to the dead-letter queue \(3 entries/);
   const entries = await (await fetch(`${engine.adminUrl}/api/dlq?pipeline=orders`)).json();
   assert.deepEqual(entries.map((e) => e.event_id).sort(), ['o-1', 'o-2', 'o-3']);
@@ -47,6 +48,8 @@ test('a renamed pipeline\'s undelivered events move to the dead-letter queue at 
 
   // Nothing is left in the journal for that name: the next start says nothing about it.
   engine = await startEngine({ dir });
+  await engine.waitFor((e) => /pipeline orders-v2 started/.test(e.stderr), 5000, 'the start');
+  await new Promise((r) => setTimeout(r, 300));
   assert.doesNotMatch(engine.stderr, /pipeline 'orders' is no longer defined/);
   await engine.stop();
 
