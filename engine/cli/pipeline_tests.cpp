@@ -82,7 +82,9 @@ class TestFile {
 
   TestTotals run() {
     config::Diagnostics diagnostics;
-    if (!config::load_yaml_file(file_.string(), doc_, diagnostics) || !doc_.json.IsObject()) {
+    // A test file is the operator's own, not engine input: a larger cap, for inline payloads.
+    const config::YamlLimits test_file{.max_file_bytes = 64 << 20, .max_expanded_bytes = 256 << 20};
+    if (!config::load_yaml_file(file_.string(), doc_, diagnostics, test_file) || !doc_.json.IsObject()) {
       return broken(diagnostics.empty() ? file_.string() + ": expected a map with pipeline and cases"
                                         : config::format(diagnostics.front()));
     }

@@ -179,8 +179,9 @@ class Converter {
     if (bytes_ <= limits_.max_expanded_bytes) return true;
     stop(mark_of(node), path,
          "the file's values come to more than " + size_text(limits_.max_expanded_bytes) +
-             " once aliases are expanded and values interpolated (limit: " +
-             std::to_string(kExpansionFactor) + " x pipelines.max_file_size)");
+             " once aliases are expanded and values interpolated" +
+             (limits_.size_key.empty() ? std::string()
+                                       : " (limit: " + std::to_string(kExpansionFactor) + " x " + limits_.size_key + ")"));
     return false;
   }
 
@@ -268,7 +269,7 @@ bool load_yaml_text(const std::string& file, std::string_view text, JsonFile& ou
   out.file = file;
   if (text.size() > limits.max_file_bytes) {
     diagnostics.push_back({file, 1, 1, "", "the file is larger than " + size_text(limits.max_file_bytes) +
-                                               " (pipelines.max_file_size)"});
+                                               (limits.size_key.empty() ? "" : " (" + limits.size_key + ")")});
     return false;
   }
   YAML::Node root;
@@ -305,7 +306,7 @@ bool load_yaml_file(const std::string& file, JsonFile& out, Diagnostics& diagnos
   if (!S_ISREG(st.st_mode)) return fail("not a regular file");
   auto too_large = [&] {
     diagnostics.push_back({file, 1, 1, "", "the file is larger than " + size_text(limits.max_file_bytes) +
-                                               " (pipelines.max_file_size)"});
+                                               (limits.size_key.empty() ? "" : " (" + limits.size_key + ")")});
     return false;
   };
   if (static_cast<std::uint64_t>(st.st_size) > limits.max_file_bytes) return too_large();

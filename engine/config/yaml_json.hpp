@@ -73,10 +73,14 @@ struct YamlLimits {
   std::uint64_t max_file_bytes = kDefaultMaxFileBytes;
   std::uint64_t max_expanded_bytes = kDefaultMaxFileBytes * kExpansionFactor;
   InterpolationScope interpolation;
+  /// The configuration key that sets max_file_bytes, named in errors; empty: none.
+  std::string size_key;
 
-  /// The limits of a file capped at `max_file_bytes`, reading within `interpolation`.
+  /// The limits of a pipeline file capped at `max_file_bytes` (pipelines.max_file_size),
+  /// reading within `interpolation`.
   static YamlLimits of(std::uint64_t max_file_bytes, InterpolationScope interpolation) {
-    return YamlLimits{max_file_bytes, max_file_bytes * kExpansionFactor, std::move(interpolation)};
+    return YamlLimits{max_file_bytes, max_file_bytes * kExpansionFactor, std::move(interpolation),
+                      "pipelines.max_file_size"};
   }
 };
 
