@@ -115,9 +115,12 @@ int run(const Common& common) {
       f.file = path.string();
       // What changed is judged on at most the size cap (+1: a file that grew past it differs).
       std::ifstream in(path, std::ios::binary);
-      f.content.resize(static_cast<std::size_t>(limits.max_file_bytes) + 1);
-      in.read(f.content.data(), static_cast<std::streamsize>(f.content.size()));
-      f.content.resize(static_cast<std::size_t>(in.gcount()));
+      char chunk[16 * 1024];
+      const std::uint64_t cap = limits.max_file_bytes + 1;
+      while (in && f.content.size() < cap) {
+        in.read(chunk, static_cast<std::streamsize>(std::min<std::uint64_t>(sizeof chunk, cap - f.content.size())));
+        f.content.append(chunk, static_cast<std::size_t>(in.gcount()));
+      }
       config::Diagnostics diagnostics;
       config::PipelineConfig pipeline;
       if (config::load_pipeline(path, setup.registry, pipeline, diagnostics, limits)) {

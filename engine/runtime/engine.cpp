@@ -112,9 +112,12 @@ namespace {
 // At most `cap` bytes: what the reload loader compares against (it reads no more).
 std::string read_file(const std::string& path, std::uint64_t cap) {
   std::ifstream in(path, std::ios::binary);
-  std::string out(static_cast<std::size_t>(cap), '\0');
-  in.read(out.data(), static_cast<std::streamsize>(out.size()));
-  out.resize(static_cast<std::size_t>(in.gcount()));
+  std::string out;
+  char chunk[16 * 1024];
+  while (in && out.size() < cap) {
+    in.read(chunk, static_cast<std::streamsize>(std::min<std::uint64_t>(sizeof chunk, cap - out.size())));
+    out.append(chunk, static_cast<std::size_t>(in.gcount()));
+  }
   return out;
 }
 }  // namespace
@@ -173,7 +176,14 @@ Status Engine::enable_reload(PipelineLoader load, bool watch) {
                        std::make_move_iterator(state_->reload_requests.end()));
         state_->reload_requests.clear();
       }
-      Result<std::string> result = reload();
+      // A reload must not take the engine down, whatever a file or a plugin throws.
+      Result<std::string> result = permanent("reload failed");
+      try {
+        result = reload();
+      } catch (const std::exception& e) {
+        log::engine().error("reload failed, the running pipelines stay: {}", e.what());
+        result = permanent(std::string("reload failed: ") + e.what());
+      }
       for (auto& done : waiting) {
         if (done) done(result);
       }
