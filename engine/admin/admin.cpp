@@ -11,6 +11,7 @@
 
 #include "admin/console.hpp"
 #include "admin/request_guard.hpp"
+#include "config/engine_config.hpp"
 #include "config/pipeline_config.hpp"
 #include "http/server.hpp"
 #include "journal/codec.hpp"
@@ -134,11 +135,19 @@ void write_pipeline(JsonWriter& w, runtime::Pipeline& p) {
 
 }  // namespace
 
+// The admin listener: the http listener's limits, with a small body limit (the API takes
+// only small JSON commands) and its own series in the metrics.
+http::ServerSettings admin_listener(const std::string& listen, metrics::Registry& metrics) {
+  http::ServerSettings s = config::listener_settings("admin", listen);
+  s.max_body = 1024 * 1024;
+  s.metrics = &metrics;
+  return s;
+}
+
 struct Admin::Impl {
   Impl(runtime::Io& io, Settings s, metrics::Registry& m, Hooks h)
       : server_io(io), settings(std::move(s)), metrics(m), hooks(std::move(h)),
-        server(io, http::ServerSettings{.name = "admin", .listen = settings.listen, .max_body = 1024 * 1024,
-                                        .metrics = &metrics}) {}
+        server(io, admin_listener(settings.listen, metrics)) {}
 
   runtime::Io& server_io;
   Settings settings;

@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "config/engine_config.hpp"
 #include "config/pipeline_config.hpp"
 #include "config/templates.hpp"
 #include "config/yaml_json.hpp"
@@ -209,7 +210,7 @@ class TestFile {
       sink = std::move(capture);
     }
     // Fresh state for every case: dedup and rate limits never leak between cases.
-    runtime::MemoryStateStore store;
+    runtime::StateTable store;
     runtime::Services services{io_, store, server_};
     auto stats = runtime::dry_run(config, services, std::chrono::milliseconds(0), std::chrono::seconds(30));
     if (!stats) {
@@ -325,7 +326,7 @@ class TestFile {
   config::JsonFile doc_;
   config::PipelineConfig pipeline_;
   runtime::Io io_{1};
-  http::Server server_{io_, {.name = "http", .listen = "127.0.0.1:0"}};
+  http::Server server_{io_, config::listener_settings("http", "127.0.0.1:0")};
 };
 
 }  // namespace

@@ -132,4 +132,21 @@ bool load_engine_config(const std::string& path, bool explicit_path, EngineConfi
   return diagnostics.size() == errors_before;
 }
 
+http::ServerSettings listener_settings(std::string name, std::string listen) {
+  static const rapidjson::Document defaults = [] {
+    rapidjson::Document d;
+    std::vector<OptionError> errors;
+    normalize_options(kHttp, rapidjson::Value(rapidjson::kObjectType), d, d.GetAllocator(), errors);
+    return d;
+  }();
+  const Options http(defaults, kHttp);
+  return http::ServerSettings{.name = std::move(name),
+                              .listen = std::move(listen),
+                              .max_body = http.size("max_body"),
+                              .max_header = http.size("max_header"),
+                              .read_timeout = http.duration("read_timeout"),
+                              .idle_timeout = http.duration("idle_timeout"),
+                              .max_connections = static_cast<std::uint64_t>(http.integer("max_connections"))};
+}
+
 }  // namespace switchyard::config

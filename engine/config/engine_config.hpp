@@ -11,6 +11,7 @@
 
 #include "config/diagnostics.hpp"
 #include "config/yaml_json.hpp"
+#include "http/server.hpp"
 #include "switchyard/options.hpp"
 
 namespace switchyard::config {
@@ -45,6 +46,9 @@ struct EngineConfig {
   std::chrono::milliseconds shutdown_timeout{0};
   std::vector<std::string> env_allow;  ///< Variables visible to expressions as `env`.
 };
+
+/// A listener named `name` on `listen` with the declared defaults of `http:` for the rest.
+http::ServerSettings listener_settings(std::string name, std::string listen);
 
 /// The declared schema of the engine configuration (for validation and docs).
 std::span<const OptionSpec> engine_config_schema();

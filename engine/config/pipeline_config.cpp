@@ -54,9 +54,9 @@ bool is_engine_key(std::span<const OptionSpec> keys, std::string_view name) {
 
 std::string kind_name(ComponentKind kind) { return to_string(kind); }
 
-class PipelineLoader {
+class PipelineFileReader {
  public:
-  PipelineLoader(const JsonFile& file, const loader::PluginRegistry& registry,
+  PipelineFileReader(const JsonFile& file, const loader::PluginRegistry& registry,
                  Diagnostics& diagnostics)
       : file_(file), registry_(registry), diagnostics_(diagnostics) {}
 
@@ -72,7 +72,7 @@ class PipelineLoader {
     if (out.name.empty()) out.name = std::filesystem::path(file_.file).stem().string();
     out.description = std::string(options.string("description"));
     out.durability = options.string("durability") == "memory" ? Durability::memory : Durability::disk;
-    out.queue_size = positive(options.integer("queue_size", 1024), "queue_size");
+    out.queue_size = positive(options.integer("queue_size"), "queue_size");
 
     if (file_.json.IsObject()) {
       if (auto it = file_.json.FindMember("source"); it != file_.json.MemberEnd()) {
@@ -202,20 +202,20 @@ class PipelineLoader {
       if (!sink.condition) template_error(path + ".if", error);
     }
     const Options retry = keys.object("retry");
-    const std::int64_t attempts = retry.integer("max_attempts", 5);
+    const std::int64_t attempts = retry.integer("max_attempts");
     if (attempts < 1 || attempts > 1000) {
       diagnostics_.push_back(file_.error(path + ".retry.max_attempts", "expected 1 to 1000"));
     }
     sink.retry.max_attempts = static_cast<std::uint32_t>(std::clamp<std::int64_t>(attempts, 1, 1000));
-    sink.retry.initial = retry.duration("initial", sink.retry.initial);
-    sink.retry.max = retry.duration("max", sink.retry.max);
-    sink.retry.max_age = retry.duration("max_age", sink.retry.max_age);
-    if (sink.retry.initial > sink.retry.max) {
+    sink.retry.initial = retry.duration("initial");
+    sink.retry.max = retry.duration("max");
+    sink.retry.max_age = retry.duration("max_age");
+    if (retry.has("initial") && retry.has("max") && sink.retry.initial > sink.retry.max) {
       diagnostics_.push_back(file_.error(path + ".retry.initial", "must not exceed retry.max"));
     }
-    sink.queue_size = positive(keys.integer("queue_size", 1024), path + ".queue_size");
-    sink.concurrency = positive(keys.integer("concurrency", 1), path + ".concurrency");
-    sink.ordered = keys.boolean("ordered", false);
+    sink.queue_size = positive(keys.integer("queue_size"), path + ".queue_size");
+    sink.concurrency = positive(keys.integer("concurrency"), path + ".concurrency");
+    sink.ordered = keys.boolean("ordered");
     const rapidjson::Value& order_key = keys.json("order_key");
     if (!order_key.IsNull()) {
       TemplateError error;
@@ -281,7 +281,7 @@ bool load_pipeline(const std::filesystem::path& file, const loader::PluginRegist
   // A file must not take the engine down, at start or on a hot reload: whatever loading it
   // throws (memory, a plugin's declaration) is an error of that file.
   try {
-    PipelineLoader(json, registry, diagnostics).load(out);
+    PipelineFileReader(json, registry, diagnostics).load(out);
   } catch (const std::exception& e) {
     diagnostics.push_back({file.string(), 1, 1, "", std::string("cannot load the pipeline: ") + e.what()});
   }
@@ -331,6 +331,37 @@ std::vector<PipelineConfig> load_pipelines(const std::filesystem::path& dir,
     out.push_back(std::move(pipeline));
   }
   return out;
+}
+
+SinkConfig default_sink_config() {
+  static const SinkConfig defaults = [] {
+    rapidjson::Document keys;
+    std::vector<OptionError> errors;
+    normalize_options(kSinkKeys, rapidjson::Value(rapidjson::kObjectType), keys, keys.GetAllocator(), errors);
+    const Options o(keys, kSinkKeys);
+    const Options retry = o.object("retry");
+    SinkConfig c;
+    c.retry.max_attempts = static_cast<std::uint32_t>(retry.integer("max_attempts"));
+    c.retry.initial = retry.duration("initial");
+    c.retry.max = retry.duration("max");
+    c.retry.max_age = retry.duration("max_age");
+    c.queue_size = static_cast<std::size_t>(o.integer("queue_size"));
+    c.concurrency = static_cast<std::size_t>(o.integer("concurrency"));
+    c.ordered = o.boolean("ordered");
+    return c;
+  }();
+  return defaults;
+}
+
+PipelineConfig default_pipeline_config() {
+  rapidjson::Document keys;
+  std::vector<OptionError> errors;
+  normalize_options(kPipeline, rapidjson::Value(rapidjson::kObjectType), keys, keys.GetAllocator(), errors);
+  const Options o(keys, kPipeline);
+  PipelineConfig c;
+  c.durability = o.string("durability") == "memory" ? Durability::memory : Durability::disk;
+  c.queue_size = static_cast<std::size_t>(o.integer("queue_size"));
+  return c;
 }
 
 }  // namespace switchyard::config

@@ -37,19 +37,23 @@ struct ComponentConfig {
   std::shared_ptr<const rapidjson::Document> redacted;
 };
 
+// The engine's keys of pipelines and sinks are declared once (pipeline_schema(),
+// sink_schema()); the values below come from there, defaults included: build these with
+// default_sink_config() / default_pipeline_config() (or load_pipeline), never by hand.
+
 /// Retry policy of a sink (contract section 7).
 struct RetryPolicy {
-  std::uint32_t max_attempts = 5;
-  std::chrono::milliseconds initial{1000};
-  std::chrono::milliseconds max{300000};
-  std::chrono::milliseconds max_age{86400000};
+  std::uint32_t max_attempts = 0;
+  std::chrono::milliseconds initial{0};
+  std::chrono::milliseconds max{0};
+  std::chrono::milliseconds max_age{0};
 };
 
 struct SinkConfig : ComponentConfig {
   std::shared_ptr<const Condition> condition;  ///< nullptr: every event.
   RetryPolicy retry;
-  std::size_t queue_size = 1024;
-  std::size_t concurrency = 1;
+  std::size_t queue_size = 0;
+  std::size_t concurrency = 0;
   bool ordered = false;
   std::shared_ptr<const Template> order_key;  ///< nullptr with ordered: one key for all.
 };
@@ -61,11 +65,16 @@ struct PipelineConfig {
   std::string file;
   std::string description;
   Durability durability = Durability::disk;
-  std::size_t queue_size = 1024;
+  std::size_t queue_size = 0;
   ComponentConfig source;
   std::vector<ComponentConfig> transforms;
   std::vector<SinkConfig> sinks;
 };
+
+/// A sink's engine keys (retry, queue_size, concurrency, ordered) at their declared defaults.
+SinkConfig default_sink_config();
+/// A pipeline's engine keys (durability, queue_size) at their declared defaults.
+PipelineConfig default_pipeline_config();
 
 /// Declared engine-owned keys, for docs.
 std::span<const OptionSpec> pipeline_schema();

@@ -33,6 +33,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
   Session(std::shared_ptr<Listener> server, Stream stream, std::string remote)
       : server_(std::move(server)), stream_(std::move(stream)), remote_(std::move(remote)),
+        // What the parser has not consumed yet stays in the buffer: at most the headers, or a
+        // chunk-size line with its extensions, or a trailer line, plus one read. Beast bounds
+        // neither chunk extensions nor trailers, so this bound is what keeps one connection
+        // from buffering without end (it reads buffer_overflow, answered 431 or 400).
+        buffer_(server_->settings.max_header + kReadSize),
         handler_timer_(stream_.get_executor()) {}
 
   ~Session() {
@@ -69,6 +74,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   // Plain TCP (not TLS): requests are read and answers written synchronously when the
   // data is already there or the socket has room (see read_header, respond).
   static constexpr bool kPlain = std::is_same_v<Stream, beast::tcp_stream>;
+  static constexpr std::size_t kReadSize = 64 * 1024;  // the most one read adds to the buffer
   static bool would_block(const beast::error_code& ec) {
     return ec == asio::error::would_block || ec == asio::error::try_again;
   }
@@ -114,7 +120,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void on_header(beast::error_code ec) {
-    if (ec == bhttp::error::header_limit) {
+    if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
       return respond_and_close(HttpResponse::error(431, "request headers too large"));
     }
     if (ec) return fail(ec, "reading request headers");
@@ -179,6 +185,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (ec == bhttp::error::body_limit) {
       server_->metrics.too_large->inc();
       return respond_and_close(HttpResponse::error(413, "body exceeds the size limit"));
+    }
+    if (ec == bhttp::error::buffer_overflow) {
+      return respond_and_close(HttpResponse::error(400, "a chunk-size line or trailer field is too long"));
     }
     if (ec) return fail(ec, "reading request body");
     lowest().expires_never();

@@ -20,7 +20,7 @@ class EventTap;
 /// What the engine shares with every component.
 struct Services {
   Io& io;
-  MemoryStateStore& state;
+  StateTable& state;
   http::Server& routes;
   /// The journal in state.dir; nullptr keeps every pipeline in memory (tests, `switchyard test`).
   journal::Journal* journal = nullptr;

@@ -77,14 +77,16 @@ struct Engine::State {
   }
 
   config::EngineConfig config;
+  // Before io: connections still held by io's handlers when it is destroyed (keep-alive
+  // clients at shutdown) count themselves out of the listener's gauges in their destructors.
+  metrics::Registry metrics;
   Io io;
   // After io (its writer thread, joined first, posts into io's strands) and before the
   // state store and pipelines, which write to it.
   std::unique_ptr<journal::Journal> journal;
   // Installed before any pipeline starts, so a signal during start-up drains too.
   boost::asio::signal_set signals;
-  MemoryStateStore store;
-  metrics::Registry metrics;
+  StateTable store;
   http::Server server;
   Services services;
   std::vector<std::shared_ptr<Pipeline>> pipelines;   // under mutex
