@@ -94,8 +94,9 @@ int run(const Common& common) {
     return 1;
   }
   for (const auto& e : setup.plugin_errors) log.error("plugin refused: {}", e);
+  const config::YamlLimits limits = config::pipeline_limits(setup.engine);
   auto pipelines = config::load_pipelines(setup.engine.pipelines_dir, {}, setup.registry,
-                                          setup.diagnostics);
+                                          setup.diagnostics, limits);
   if (!setup.diagnostics.empty()) {
     print_diagnostics(setup.diagnostics);
     std::cerr << setup.diagnostics.size() << " configuration error(s); nothing started\n";
@@ -115,16 +116,22 @@ int run(const Common& common) {
   // Enabled before the admin API opens, so a reload asked for at once is not refused; it
   // runs once start() has.
   const std::filesystem::path dir = setup.engine.pipelines_dir;
-  auto load = [&setup, dir] {
+  auto load = [&setup, dir, limits] {
     std::vector<runtime::PipelineFile> files;
     for (const auto& path : config::pipeline_files(dir)) {
       runtime::PipelineFile f;
       f.file = path.string();
+      // What changed is judged on at most the size cap (+1: a file that grew past it differs).
       std::ifstream in(path, std::ios::binary);
-      f.content.assign(std::istreambuf_iterator<char>(in), {});
+      char chunk[16 * 1024];
+      const std::uint64_t cap = limits.max_file_bytes + 1;
+      while (in && f.content.size() < cap) {
+        in.read(chunk, static_cast<std::streamsize>(std::min<std::uint64_t>(sizeof chunk, cap - f.content.size())));
+        f.content.append(chunk, static_cast<std::size_t>(in.gcount()));
+      }
       config::Diagnostics diagnostics;
       config::PipelineConfig pipeline;
-      if (config::load_pipeline(path, setup.registry, pipeline, diagnostics)) {
+      if (config::load_pipeline(path, setup.registry, pipeline, diagnostics, limits)) {
         f.config = std::move(pipeline);
       } else {
         for (const auto& d : diagnostics) f.error += (f.error.empty() ? "" : "\n") + config::format(d);
@@ -154,7 +161,7 @@ int validate(const Common& common, const std::vector<std::string>& files) {
   for (const auto& e : setup.plugin_errors) std::cerr << "plugin refused: " << e << "\n";
   std::vector<std::filesystem::path> paths(files.begin(), files.end());
   auto pipelines = config::load_pipelines(setup.engine.pipelines_dir, paths, setup.registry,
-                                          setup.diagnostics);
+                                          setup.diagnostics, config::pipeline_limits(setup.engine));
   print_diagnostics(setup.diagnostics);
   const std::size_t errors = setup.diagnostics.size() + setup.plugin_errors.size();
   if (errors > 0) {
@@ -188,7 +195,7 @@ int test(const Common& common, const std::vector<std::string>& args) {
     std::cerr << "no test files found in " << inputs.front() << "\n";
     return 1;
   }
-  const TestTotals totals = run_pipeline_tests(files, setup.registry, std::cout);
+  const TestTotals totals = run_pipeline_tests(files, setup.registry, config::pipeline_limits(setup.engine), std::cout);
   std::cout << totals.passed << " passed, " << totals.failed << " failed\n";
   return totals.failed == 0 ? 0 : 1;
 }

@@ -28,6 +28,7 @@ constexpr OptionSpec kHttp[] = {
 constexpr OptionSpec kAdmin[] = {
     {.name = "listen", .type = OptionType::string, .default_value = "127.0.0.1:9090", .description = "Address:port of the admin API, metrics and console."},
     {.name = "token", .type = OptionType::string, .default_value = "", .description = "Bearer token required by the admin API when set.", .secret = true},
+    {.name = "allowed_hosts", .type = OptionType::string_list, .default_value = "[]", .description = "Host names requests may address the admin API by, besides IP addresses and localhost (a DNS-rebinding page's name is refused with 403); \"*\" accepts any.", .example = "[switchyard.internal]"},
 };
 constexpr OptionSpec kPlugins[] = {
     {.name = "paths", .type = OptionType::string_list, .description = "Directories scanned for plugin libraries. Default: lib/switchyard/plugins next to the binary, then under the install prefix.", .example = "[/opt/switchyard/plugins]"},
@@ -35,6 +36,7 @@ constexpr OptionSpec kPlugins[] = {
 constexpr OptionSpec kPipelines[] = {
     {.name = "dir", .type = OptionType::string, .default_value = "pipelines", .description = "Directory of pipeline files (*.yaml, *.yml), one pipeline each."},
     {.name = "watch", .type = OptionType::boolean, .default_value = "true", .description = "Reload pipelines when files in dir change."},
+    {.name = "max_file_size", .type = OptionType::size, .default_value = "1MiB", .description = "Largest pipeline file read; larger ones are refused before parsing. Its keys and values, once YAML aliases are expanded and ${...} interpolated, may come to 16 times this."},
 };
 constexpr OptionSpec kState[] = {
     {.name = "dir", .type = OptionType::string, .default_value = "var/switchyard", .description = "Directory for the journal (journal.db: events not yet delivered, the dead-letter queue, component state)."},
@@ -50,7 +52,7 @@ constexpr OptionSpec kRuntime[] = {
     {.name = "shutdown_timeout", .type = OptionType::duration, .default_value = "30s", .description = "How long SIGTERM waits for in-flight events before exiting."},
 };
 constexpr OptionSpec kEnv[] = {
-    {.name = "allow", .type = OptionType::string_list, .default_value = "[]", .description = "Environment variables that expressions may read as env.NAME."},
+    {.name = "allow", .type = OptionType::string_list, .default_value = "[]", .description = "Environment variables that pipeline files may read: as env.NAME in expressions and as ${NAME} in values. file:PATH and file:DIR/ entries allow ${file:PATH} of that file or of files under that directory. The engine configuration itself reads any variable and file.", .example = "[GITHUB_WEBHOOK_SECRET, file:/run/secrets/]"},
 };
 constexpr OptionSpec kSchema[] = {
     {.name = "http", .type = OptionType::object, .description = "The shared HTTP listener for sources.", .children = kHttp},
@@ -66,6 +68,10 @@ constexpr OptionSpec kSchema[] = {
 }  // namespace
 
 std::span<const OptionSpec> engine_config_schema() { return kSchema; }
+
+YamlLimits pipeline_limits(const EngineConfig& config) {
+  return YamlLimits::of(config.pipeline_max_file_bytes, {.restricted = true, .allow = config.env_allow});
+}
 
 bool load_engine_config(const std::string& path, bool explicit_path, EngineConfig& out,
                         Diagnostics& diagnostics) {
@@ -97,9 +103,24 @@ bool load_engine_config(const std::string& path, bool explicit_path, EngineConfi
   out.http.tls_key = http.object("tls").string("key");
   out.admin.listen = root.object("admin").string("listen");
   out.admin.token = root.object("admin").string("token");
+  out.admin.allowed_hosts = root.object("admin").strings("allowed_hosts");
+  // An empty token turns authentication off. Set through ${VAR} or ${file:}, empty is a
+  // mistake (a secret file mounted as a directory, an empty file, VAR= in a compose file),
+  // not a choice: refuse to start rather than open the admin API.
+  if (out.admin.token.empty()) {
+    if (auto it = file.interpolated.find("admin.token"); it != file.interpolated.end() && !it->second.reference.empty()) {
+      diagnostics.push_back(file.error("admin.token", it->second.reference + " is set but empty, which would turn the admin "
+                                                          "API's authentication off; give it a token, or remove the "
+                                                          "key (or leave the variable unset) to run without one"));
+    }
+  }
   out.plugin_paths = root.object("plugins").strings("paths");
   out.pipelines_dir = root.object("pipelines").string("dir");
   out.watch = root.object("pipelines").boolean("watch", true);
+  out.pipeline_max_file_bytes = root.object("pipelines").size("max_file_size");
+  if (out.pipeline_max_file_bytes == 0 || out.pipeline_max_file_bytes > (std::uint64_t{256} << 20)) {
+    diagnostics.push_back(file.error("pipelines.max_file_size", "expected 1 byte to 256MiB"));
+  }
   out.state_dir = root.object("state").string("dir");
   out.state_max_bytes = static_cast<std::uint64_t>(root.object("state").size("max_bytes"));
   out.state_fsync = root.object("state").boolean("fsync");
