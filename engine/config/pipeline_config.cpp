@@ -1,6 +1,7 @@
 #include "config/pipeline_config.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <tuple>
@@ -18,6 +19,7 @@ constexpr OptionSpec kPipeline[] = {
     {.name = "description", .type = OptionType::string, .description = "Free text shown by the admin API."},
     {.name = "durability", .type = OptionType::string, .default_value = "disk", .description = "disk: events are journaled before the source acknowledges them; memory: opt out.", .choices = kDurabilities},
     {.name = "queue_size", .type = OptionType::integer, .default_value = "1024", .description = "Events waiting for the transforms before the source is pushed back (HTTP sources answer 503)."},
+    {.name = "queue_bytes", .type = OptionType::size, .default_value = "64MiB", .description = "Bytes of events waiting for the transforms before the source is pushed back, whichever of this and queue_size comes first (one event larger than it still passes alone)."},
     {.name = "source", .type = OptionType::json, .required = true, .description = "The source component: type and its options."},
     {.name = "transforms", .type = OptionType::json, .default_value = "[]", .description = "Transforms applied in order: type and options each."},
     {.name = "sinks", .type = OptionType::json, .required = true, .description = "Sinks; every event reaching the end of the transforms goes to each sink whose if: holds."},
@@ -42,7 +44,8 @@ constexpr OptionSpec kSinkKeys[] = {
     {.name = "name", .type = OptionType::string, .description = "Unique within the pipeline; defaults to the type."},
     {.name = "if", .type = OptionType::condition, .description = "Routing condition: the sink receives an event only when it holds.", .example = "${{ payload.workflow_run.head_branch == 'main' }}"},
     {.name = "retry", .type = OptionType::object, .description = "Retry policy for failed deliveries.", .children = kRetry},
-    {.name = "queue_size", .type = OptionType::integer, .default_value = "1024", .description = "Events waiting for this sink before the pipeline is pushed back."},
+    {.name = "queue_size", .type = OptionType::integer, .default_value = "1024", .description = "Events waiting for this sink in memory: beyond it a durable pipeline's sink reads its backlog from the journal, a memory pipeline pushes back."},
+    {.name = "queue_bytes", .type = OptionType::size, .default_value = "64MiB", .description = "Bytes of events waiting for this sink in memory, whichever of this and queue_size comes first (one event larger than it is still taken alone)."},
     {.name = "concurrency", .type = OptionType::integer, .default_value = "1", .description = "Deliveries in flight at once (1 keeps order)."},
     {.name = "ordered", .type = OptionType::boolean, .default_value = "false", .description = "With concurrency above 1: hold an event while an earlier one with the same order_key is in flight or being retried, until it succeeded or was dead-lettered."},
     {.name = "order_key", .type = OptionType::text_template, .description = "The key events are ordered by when ordered is true; without it, all events of the sink are one key.", .example = "${{ payload.repository.full_name }}"},
@@ -73,6 +76,7 @@ class PipelineFileReader {
     out.description = std::string(options.string("description"));
     out.durability = options.string("durability") == "memory" ? Durability::memory : Durability::disk;
     out.queue_size = positive(options.integer("queue_size"), "queue_size");
+    out.queue_bytes = bytes(options.size("queue_bytes"), "queue_bytes");
 
     if (file_.json.IsObject()) {
       if (auto it = file_.json.FindMember("source"); it != file_.json.MemberEnd()) {
@@ -110,6 +114,15 @@ class PipelineFileReader {
     if (v < 1 || v > 10'000'000) {
       diagnostics_.push_back(file_.error(path, "expected a number from 1 to 10000000"));
       return 1;
+    }
+    return static_cast<std::size_t>(v);
+  }
+
+  // A byte bound: at least 1 KiB (below that, every event would wait alone).
+  std::size_t bytes(std::uint64_t v, const std::string& path) {
+    if (v < 1024) {
+      diagnostics_.push_back(file_.error(path, "expected at least 1KiB"));
+      return 1024;
     }
     return static_cast<std::size_t>(v);
   }
@@ -214,6 +227,7 @@ class PipelineFileReader {
       diagnostics_.push_back(file_.error(path + ".retry.initial", "must not exceed retry.max"));
     }
     sink.queue_size = positive(keys.integer("queue_size"), path + ".queue_size");
+    sink.queue_bytes = bytes(keys.size("queue_bytes"), path + ".queue_bytes");
     sink.concurrency = positive(keys.integer("concurrency"), path + ".concurrency");
     sink.ordered = keys.boolean("ordered");
     const rapidjson::Value& order_key = keys.json("order_key");
@@ -304,6 +318,40 @@ std::vector<std::filesystem::path> pipeline_files(const std::filesystem::path& d
   return files;
 }
 
+namespace {
+void add_routes(const ComponentConfig& component, const std::string& prefix, std::vector<RoutePath>& out) {
+  if (!component.decl || !component.options) return;
+  for (const auto& spec : component.decl->options) {
+    if (!spec.route) continue;
+    auto it = component.options->FindMember(spec.name);
+    if (it == component.options->MemberEnd() || !it->value.IsString()) continue;
+    out.push_back({it->value.GetString(), prefix + spec.name, component.location});
+  }
+}
+
+Diagnostic at(const RoutePath& route, std::string message) {
+  // location is "file:line:col"; the file may itself hold colons.
+  Diagnostic d{route.location, 0, 0, route.option, std::move(message)};
+  const auto col = route.location.rfind(':');
+  const auto line = col == std::string::npos || col == 0 ? std::string::npos : route.location.rfind(':', col - 1);
+  if (line != std::string::npos) {
+    d.file = route.location.substr(0, line);
+    d.line = std::atoi(route.location.c_str() + line + 1);
+    d.column = std::atoi(route.location.c_str() + col + 1);
+  }
+  return d;
+}
+}  // namespace
+
+std::vector<RoutePath> route_paths(const PipelineConfig& pipeline) {
+  std::vector<RoutePath> out;
+  add_routes(pipeline.source, "source.", out);
+  for (std::size_t i = 0; i < pipeline.sinks.size(); ++i) {
+    add_routes(pipeline.sinks[i], "sinks[" + std::to_string(i) + "].", out);
+  }
+  return out;
+}
+
 std::vector<PipelineConfig> load_pipelines(const std::filesystem::path& dir,
                                            const std::vector<std::filesystem::path>& files,
                                            const loader::PluginRegistry& registry,
@@ -319,6 +367,8 @@ std::vector<PipelineConfig> load_pipelines(const std::filesystem::path& dir,
   }
   std::vector<PipelineConfig> out;
   std::map<std::string, std::string> names;
+  // One pipeline per path on the shared listener: the second would fail to start.
+  std::map<std::string, std::pair<std::string, RoutePath>, std::less<>> paths;
   for (const auto& file : inputs) {
     PipelineConfig pipeline;
     if (!load_pipeline(file, registry, pipeline, diagnostics, limits)) continue;
@@ -328,7 +378,15 @@ std::vector<PipelineConfig> load_pipelines(const std::filesystem::path& dir,
                              "pipeline name '" + pipeline.name + "' is already used by " + it->second});
       continue;
     }
-    out.push_back(std::move(pipeline));
+    bool clash = false;
+    for (auto& route : route_paths(pipeline)) {
+      auto [p, first] = paths.try_emplace(route.path, pipeline.name, route);
+      if (first || p->second.first == pipeline.name) continue;
+      diagnostics.push_back(at(route, "path " + route.path + " is already served by pipeline '" + p->second.first +
+                                          "' (" + p->second.second.location + "); give each pipeline its own path"));
+      clash = true;
+    }
+    if (!clash) out.push_back(std::move(pipeline));
   }
   return out;
 }
@@ -346,6 +404,7 @@ SinkConfig default_sink_config() {
     c.retry.max = retry.duration("max");
     c.retry.max_age = retry.duration("max_age");
     c.queue_size = static_cast<std::size_t>(o.integer("queue_size"));
+    c.queue_bytes = static_cast<std::size_t>(o.size("queue_bytes"));
     c.concurrency = static_cast<std::size_t>(o.integer("concurrency"));
     c.ordered = o.boolean("ordered");
     return c;
@@ -361,6 +420,7 @@ PipelineConfig default_pipeline_config() {
   PipelineConfig c;
   c.durability = o.string("durability") == "memory" ? Durability::memory : Durability::disk;
   c.queue_size = static_cast<std::size_t>(o.integer("queue_size"));
+  c.queue_bytes = static_cast<std::size_t>(o.size("queue_bytes"));
   return c;
 }
 

@@ -53,6 +53,7 @@ struct SinkConfig : ComponentConfig {
   std::shared_ptr<const Condition> condition;  ///< nullptr: every event.
   RetryPolicy retry;
   std::size_t queue_size = 0;
+  std::size_t queue_bytes = 0;
   std::size_t concurrency = 0;
   bool ordered = false;
   std::shared_ptr<const Template> order_key;  ///< nullptr with ordered: one key for all.
@@ -66,10 +67,20 @@ struct PipelineConfig {
   std::string description;
   Durability durability = Durability::disk;
   std::size_t queue_size = 0;
+  std::size_t queue_bytes = 0;
   ComponentConfig source;
   std::vector<ComponentConfig> transforms;
   std::vector<SinkConfig> sinks;
 };
+
+/// A path a pipeline serves on the shared listener: the value of an option its component
+/// declares `.route`, and where it is configured.
+struct RoutePath {
+  std::string path;
+  std::string option;    ///< "source.path", "sinks[0].path"
+  std::string location;  ///< "file:line:col" of the component's entry
+};
+std::vector<RoutePath> route_paths(const PipelineConfig& pipeline);
 
 /// A sink's engine keys (retry, queue_size, concurrency, ordered) at their declared defaults.
 SinkConfig default_sink_config();

@@ -34,15 +34,20 @@ Result<std::unique_ptr<HttpRoute>> RouteTable::add(const std::string& method, co
                                                    std::shared_ptr<RouteEntry> entry) {
   {
     std::unique_lock lock(mutex_);
+    entry->serial = ++added_;
     auto& paths = routes_[method];
     auto it = paths.find(path);
     if (it != paths.end()) {
-      if (entry->owner.empty() || it->second->owner != entry->owner) {
+      const bool own = !entry->owner.empty() && it->second->owner == entry->owner;
+      const bool yielded = !entry->owner.empty() && it->second->serial < yield_below_ &&
+                           yielding_.count(it->second->owner) != 0;
+      if (!own && !yielded) {
         return invalid_config(method + " " + path + " is already served by " +
                               (it->second->owner.empty() ? std::string("another component")
                                                          : "pipeline '" + it->second->owner + "'"));
       }
-      // A new version of the same pipeline: it takes the path over at once.
+      // A new version of the same pipeline, or a pipeline taking over the path of one this
+      // reload replaces or stops: it serves from now on.
       entry->shadowed = it->second;
       it->second = entry;
     } else {
@@ -50,6 +55,29 @@ Result<std::unique_ptr<HttpRoute>> RouteTable::add(const std::string& method, co
     }
   }
   return std::unique_ptr<HttpRoute>(std::make_unique<RouteHandle>(weak_from_this(), method, path, std::move(entry)));
+}
+
+void RouteTable::expect(const std::vector<std::string>& paths) {
+  std::unique_lock lock(mutex_);
+  expected_.insert(paths.begin(), paths.end());
+}
+
+void RouteTable::forget(const std::vector<std::string>& paths) {
+  std::unique_lock lock(mutex_);
+  for (const auto& path : paths) {
+    if (auto it = expected_.find(path); it != expected_.end()) expected_.erase(it);
+  }
+}
+
+bool RouteTable::expected(std::string_view path) const {
+  std::shared_lock lock(mutex_);
+  return expected_.find(path) != expected_.end();
+}
+
+void RouteTable::yield(std::set<std::string, std::less<>> owners) {
+  std::unique_lock lock(mutex_);
+  yielding_ = std::move(owners);
+  yield_below_ = added_ + 1;
 }
 
 void RouteTable::remove(const std::string& method, const std::string& path, const std::shared_ptr<RouteEntry>& entry) {

@@ -3,13 +3,19 @@
 // a pipeline may shadow its previous version's route on the same path (hot reload) and
 // hands it back if it goes first. Lookups copy the entry's shared_ptr, so a route removed
 // while a request is in its handler stays alive until that handler is done with it.
+// Two more states serve start and reload: paths *expected* (configured, their pipeline not
+// up yet: answered 503, not 404) and owners *yielding* (pipelines a reload replaces or
+// stops: another pipeline's new version may take their paths over, as in a path swap or a
+// rename).
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <memory>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "http/server.hpp"
 
@@ -24,6 +30,7 @@ struct RouteEntry {
   std::shared_ptr<RouteEntry> shadowed;
   EventStreamHandler stream;  // set: a Server-Sent Events route (handler is empty)
   std::size_t max_buffered = 0;
+  std::uint64_t serial = 0;  // order of addition (set by the table)
 };
 
 class RouteTable : public std::enable_shared_from_this<RouteTable> {
@@ -35,12 +42,26 @@ class RouteTable : public std::enable_shared_from_this<RouteTable> {
   Result<std::unique_ptr<HttpRoute>> add(const std::string& method, const std::string& path,
                                          std::shared_ptr<RouteEntry> entry);
 
+  /// Paths whose pipelines are starting: until a route serves them (or forget()), they
+  /// answer 503 instead of 404.
+  void expect(const std::vector<std::string>& paths);
+  void forget(const std::vector<std::string>& paths);
+  bool expected(std::string_view path) const;
+
+  /// Owners whose routes a route of another owner may shadow (the pipelines a reload
+  /// replaces or stops); an empty set ends it.
+  void yield(std::set<std::string, std::less<>> owners);
+
  private:
   friend class RouteHandle;
   void remove(const std::string& method, const std::string& path, const std::shared_ptr<RouteEntry>& entry);
 
   mutable std::shared_mutex mutex_;
   std::map<std::string, std::map<std::string, std::shared_ptr<RouteEntry>, std::less<>>, std::less<>> routes_;
+  std::multiset<std::string, std::less<>> expected_;
+  std::set<std::string, std::less<>> yielding_;
+  std::uint64_t added_ = 0;
+  std::uint64_t yield_below_ = 0;  // only routes added before yield() was called yield
 };
 
 }  // namespace switchyard::http

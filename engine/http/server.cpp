@@ -236,6 +236,16 @@ Server::~Server() { close(); }
 
 Status Server::open() { return impl_->open(); }
 
+Status Server::expect(const std::vector<std::string>& paths) {
+  if (paths.empty()) return {};
+  impl_->routes->expect(paths);
+  return open();
+}
+
+void Server::forget(const std::vector<std::string>& paths) { impl_->routes->forget(paths); }
+
+void Server::yield(std::set<std::string, std::less<>> owners) { impl_->routes->yield(std::move(owners)); }
+
 void Server::close() {
   std::lock_guard lock(impl_->open_mutex);
   if (!impl_->opened) return;

@@ -9,8 +9,10 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "switchyard/http.hpp"
 
@@ -109,6 +111,15 @@ class Server final : public HttpRoutes {
   /// A Server-Sent Events route: GET `path`, answered by `handler` (see EventStreamHandler).
   Result<std::unique_ptr<HttpRoute>> add_event_stream(std::string path, EventStreamHandler handler,
                                                       EventStreamOptions options = {});
+
+  /// Paths configured pipelines will serve once started: until then they answer 503 with
+  /// Retry-After instead of 404 (the listener opens for them). forget() ends the wait for
+  /// paths whose pipeline is up or failed.
+  Status expect(const std::vector<std::string>& paths);
+  void forget(const std::vector<std::string>& paths);
+  /// During a reload: the pipelines it replaces or stops, whose paths another pipeline's
+  /// new version may take over (a swap or a rename); an empty set when the reload is done.
+  void yield(std::set<std::string, std::less<>> owners);
 
   /// Binds and starts accepting (idempotent). Errors name the address.
   Status open();

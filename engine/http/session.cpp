@@ -15,6 +15,7 @@
 
 #include "http/fields.hpp"
 #include "http/listener.hpp"
+#include "http/request_head.hpp"
 
 namespace switchyard::http {
 namespace {
@@ -142,42 +143,33 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     if (ec) return fail(ec, "reading request headers");
     const auto& req = parser_->get();
-    std::string_view target(req.target().data(), req.target().size());
-    // The absolute form a client talking to a proxy sends (RFC 9112 3.2.2) names the same
-    // resource: the path is what follows the authority.
-    if (beast::iequals(target.substr(0, 7), "http://") || beast::iequals(target.substr(0, 8), "https://")) {
-      const auto authority = target.find("://") + 3;
-      const auto path = target.find_first_of("/?", authority);
-      target = path == std::string_view::npos || target[path] == '?' ? std::string_view("/") : target.substr(path);
-    }
-    const auto q = target.find('?');
-    path_ = std::string(target.substr(0, q));
-    query_ = q == std::string_view::npos ? std::string() : std::string(target.substr(q + 1));
+    const Target target = split_target(std::string_view(req.target().data(), req.target().size()));
+    path_ = std::string(target.path);
+    query_ = std::string(target.query);
     method_ = std::string(req.method_string());
-
-    // A Transfer-Encoding that does not end in chunked leaves the body length undefined
-    // (RFC 9112 6.1): refuse it rather than guess where the next request starts. One that
-    // names another coding before chunked (gzip, chunked) would need decoding: not done.
     if (auto te = req.find(bhttp::field::transfer_encoding); te != req.end()) {
-      if (!parser_->chunked()) {
-        return respond_and_close(HttpResponse::error(400, "Transfer-Encoding must end in chunked"));
-      }
-      std::string_view codings(te->value().data(), te->value().size());
-      while (!codings.empty() && (codings.back() == ' ' || codings.back() == '\t')) codings.remove_suffix(1);
-      while (!codings.empty() && (codings.front() == ' ' || codings.front() == '\t')) codings.remove_prefix(1);
-      if (!beast::iequals(codings, "chunked")) {
-        return respond_and_close(HttpResponse::error(501, "only the chunked transfer coding is supported, not '" +
-                                                              std::string(codings) + "'"));
+      if (auto refusal = check_transfer_encoding(std::string_view(te->value().data(), te->value().size()),
+                                                 parser_->chunked())) {
+        return respond_and_close(HttpResponse::error(refusal->status, refusal->reason));
       }
     }
     std::string allow;
     route_ = server_->routes->find(method_, path_, allow);
     const bool has_body = parser_->chunked() || parser_->content_length().value_or(0) > 0;
     if (!route_) {
-      server_->metrics.not_found->inc();
-      HttpResponse r = allow.empty() ? HttpResponse::error(404, "no route for " + path_)
-                                     : HttpResponse::error(405, method_ + " is not allowed on " + path_);
-      if (!allow.empty()) r.headers.set("Allow", allow);
+      HttpResponse r;
+      if (!allow.empty()) {
+        server_->metrics.not_found->inc();
+        r = HttpResponse::error(405, method_ + " is not allowed on " + path_);
+        r.headers.set("Allow", allow);
+      } else if (server_->routes->expected(path_)) {
+        // Configured, its pipeline still starting: come back, rather than "no such path".
+        r = HttpResponse::error(503, "the pipeline serving " + path_ + " is starting");
+        r.headers.set("Retry-After", "1");
+      } else {
+        server_->metrics.not_found->inc();
+        r = HttpResponse::error(404, "no route for " + path_);
+      }
       // The body was not read: the connection cannot carry another request.
       return has_body ? respond_and_close(std::move(r)) : respond(std::move(r), req.keep_alive());
     }

@@ -270,6 +270,23 @@ Result<std::string> Engine::reload() {
   std::map<std::string, std::shared_ptr<Pipeline>> running;
   for (auto& p : state_->running()) running[p->name()] = p;
 
+  // The pipelines this reload replaces or stops yield their paths: another's new version may
+  // take them over (two pipelines swapping paths, a pipeline renamed in its file).
+  std::set<std::string, std::less<>> yielding;
+  for (const auto& [name, p] : running) {
+    const auto& file = p->config().file;
+    bool unchanged = false;
+    for (const auto& f : files) {
+      unchanged |= f.file == file && f.config && f.config->name == name && state_->contents[file] == f.content;
+    }
+    if (!unchanged) yielding.insert(name);
+  }
+  state_->server.yield(std::move(yielding));
+  struct EndYield {
+    http::Server& server;
+    ~EndYield() { server.yield({}); }
+  } end_yield{state_->server};
+
   std::vector<std::string> errors, done;
   std::vector<admin::PipelineProblem> problems;
   std::set<std::string> names, invalid_files;
@@ -390,8 +407,20 @@ Status Engine::open_admin() { return state_->admin.start(); }
 std::size_t Engine::start(std::vector<config::PipelineConfig> pipelines) {
   auto& log = log::engine();
   std::size_t started = 0;
-  for (auto& config : pipelines) {
+  // Configured paths answer 503 + Retry-After until their pipeline is up (not 404, which
+  // a sender may take as "wrong URL"); with many pipelines, starting takes seconds.
+  std::vector<std::vector<std::string>> paths;
+  for (const auto& config : pipelines) {
+    paths.emplace_back();
+    for (auto& route : config::route_paths(config)) paths.back().push_back(std::move(route.path));
+  }
+  for (const auto& p : paths) {
+    if (Status s = state_->server.expect(p); !s) log.error("the HTTP listener: {}", s.error().message);
+  }
+  for (std::size_t i = 0; i < pipelines.size(); ++i) {
+    auto& config = pipelines[i];
     auto pipeline = launch(config, false);
+    state_->server.forget(paths[i]);
     if (!pipeline) {
       log.error("pipeline {} ({}) failed to start: {}", config.name, config.file, pipeline.error().message);
       std::lock_guard lock(state_->mutex);
@@ -406,6 +435,7 @@ std::size_t Engine::start(std::vector<config::PipelineConfig> pipelines) {
     ++started;
   }
   adopt_orphans(pipelines);
+  log.info("{} of {} pipeline(s) started", started, pipelines.size());
   {
     std::lock_guard lock(state_->reload_mutex);
     state_->started = true;

@@ -50,8 +50,10 @@ void Ingress::take_in(std::unique_ptr<Event> event, EmitCallback done, bool unti
     // Durable: the source hears back once the event is in the journal; memory: now;
     // until_done: once every sink is done with it.
     const bool later = settings_.durable || until_done;
-    arrived_.push_back(Incoming{std::move(event), later ? std::move(done) : EmitCallback(), until_done});
+    const std::size_t bytes = event->memory_size();
+    arrived_.push_back(Incoming{std::move(event), later ? std::move(done) : EmitCallback(), until_done, bytes});
     queued_.fetch_add(1, std::memory_order_relaxed);
+    queued_bytes_.fetch_add(bytes, std::memory_order_relaxed);
     schedule = !scheduled_;
     scheduled_ = true;
   }
@@ -67,16 +69,20 @@ std::optional<Error> Ingress::refusal() const {
   if (settings_.durable && settings_.journal && settings_.journal->full()) {
     return retryable("journal is full (state.max_bytes or the disk)", std::chrono::seconds(5));
   }
-  if (queued_.load(std::memory_order_relaxed) >= settings_.queue_size) {
-    return retryable("pipeline is saturated", std::chrono::seconds(1));
-  }
+  if (full()) return retryable("pipeline is saturated", std::chrono::seconds(1));
   return std::nullopt;
+}
+
+bool Ingress::full() const {
+  const std::size_t n = queued_.load(std::memory_order_relaxed);
+  return n >= settings_.queue_size ||
+         (n > 0 && settings_.queue_bytes > 0 && queued_bytes_.load(std::memory_order_relaxed) >= settings_.queue_bytes);
 }
 
 void Ingress::when_ready(std::function<void()> ready) {
   {
     std::lock_guard lock(mutex_);
-    if (queued_.load(std::memory_order_relaxed) >= settings_.queue_size) {
+    if (full()) {
       waiters_.push_back(std::move(ready));
       return;
     }
@@ -91,8 +97,9 @@ void Ingress::take(std::deque<Incoming>& into) {
   scheduled_ = false;
 }
 
-void Ingress::finished(std::size_t n) {
-  queued_.fetch_sub(n, std::memory_order_relaxed);
+void Ingress::finished(std::size_t bytes) {
+  queued_.fetch_sub(1, std::memory_order_relaxed);
+  queued_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
   wake_waiters();
 }
 
@@ -106,7 +113,10 @@ void Ingress::wake_waiters() {
   std::vector<std::function<void()>> wake;
   {
     std::lock_guard lock(mutex_);
-    if (waiters_.empty() || queued_.load(std::memory_order_relaxed) > settings_.queue_size / 2) return;
+    if (waiters_.empty() || queued_.load(std::memory_order_relaxed) > settings_.queue_size / 2 ||
+        (settings_.queue_bytes > 0 && queued_bytes_.load(std::memory_order_relaxed) > settings_.queue_bytes / 2)) {
+      return;
+    }
     wake.swap(waiters_);
   }
   for (auto& w : wake) source_->post(std::move(w));

@@ -1,8 +1,9 @@
 #pragma once
 // Internal: the way into a pipeline — the Emitter its source sees. Events are taken from
 // any thread into a list under a mutex, counted until they are in the journal (durable) or
-// handed to the sinks (memory), and refused with a reason once queue_size are counted or
-// the journal is full: the bound that makes HTTP sources answer 503 instead of buffering.
+// handed to the sinks (memory), and refused with a reason once queue_size of them or
+// queue_bytes of their memory are counted, or the journal is full: the bound that makes
+// HTTP sources answer 503 instead of buffering.
 
 #include <atomic>
 #include <cstdint>
@@ -26,6 +27,7 @@ class Ingress final : public Emitter {
   struct Settings {
     std::string pipeline;
     std::size_t queue_size = 0;
+    std::size_t queue_bytes = 0;           // one event larger than this still passes alone
     bool durable = false;                  // the source hears back once the event is journaled
     journal::Journal* journal = nullptr;   // durable: refuse while it is full
   };
@@ -48,8 +50,9 @@ class Ingress final : public Emitter {
   void close();
   /// Moves what arrived into `into` (on the strand).
   void take(std::deque<Incoming>& into);
-  /// `n` events left the pipeline's books (journaled, handed to sinks, dropped).
-  void finished(std::size_t n = 1);
+  /// An event left the pipeline's books (journaled, handed to sinks, dropped); `bytes` is
+  /// what it was counted for (Incoming::bytes).
+  void finished(std::size_t bytes);
   /// Answers the source on its own strand.
   void acknowledge(EmitCallback done, Status status);
   /// Counted events: waiting, in the transforms, or on their way into the journal.
@@ -60,6 +63,7 @@ class Ingress final : public Emitter {
  private:
   void take_in(std::unique_ptr<Event> event, EmitCallback done, bool until_done);
   void wake_waiters();
+  bool full() const;
 
   const Settings settings_;
   std::function<void()> schedule_;
@@ -72,6 +76,7 @@ class Ingress final : public Emitter {
   bool scheduled_ = false;
   bool accepting_ = false;
   std::atomic<std::size_t> queued_{0};
+  std::atomic<std::size_t> queued_bytes_{0};
   std::atomic<std::uint64_t> received_{0}, refused_{0};
 };
 

@@ -47,6 +47,7 @@ class PipelineRuntime final : public Pipeline,
         source_(config_->source, "source '" + config_->source.name + "'"),
         ingress_(Ingress::Settings{.pipeline = config_->name,
                                    .queue_size = config_->queue_size,
+                                   .queue_bytes = config_->queue_bytes,
                                    .durable = durable_,
                                    .journal = journal_},
                  // Deferred, not posted: when the source runs on a pool thread (an HTTP
@@ -97,7 +98,7 @@ class PipelineRuntime final : public Pipeline,
   void fan_out(TransformChain::Finished finished);
   void until_done(TransformChain::Finished finished, const std::vector<SinkRunner*>& selected);
   void committed(const Result<std::uint64_t>& seq, const EventPtr& event, const std::vector<SinkRunner*>& selected,
-                 EmitCallback done, const std::vector<std::string>& keys);
+                 EmitCallback done, const std::vector<std::string>& keys, std::size_t bytes);
   void check_drained();
   void stop_started(std::size_t sinks, std::size_t transforms);
 
@@ -381,14 +382,14 @@ void PipelineRuntime::fan_out(TransformChain::Finished finished) {
   if (!durable_) {
     EventPtr shared(std::move(finished.incoming.event));
     for (auto* sink : selected) sink->arrive(0, shared);
-    ingress_.finished();
+    ingress_.finished(finished.incoming.bytes);
     return;
   }
   if (selected.empty()) {
     // Nothing to deliver: only the transforms' state changes need the journal.
     if (!finished.writes.empty()) journal_->append(key_->id, 0, {}, std::move(finished.writes), nullptr);
     ingress_.acknowledge(std::move(finished.incoming.done), {});
-    ingress_.finished();
+    ingress_.finished(finished.incoming.bytes);
     return;
   }
   std::string body = journal::encode_event(event);
@@ -398,11 +399,11 @@ void PipelineRuntime::fan_out(TransformChain::Finished finished) {
   journal_->append(
       key_->id, mask, std::move(body), std::move(finished.writes),
       [self, event = EventPtr(std::move(finished.incoming.event)), selected = std::move(selected),
-       done = std::move(finished.incoming.done), keys = std::move(keys)](Result<std::uint64_t> seq) mutable {
+       done = std::move(finished.incoming.done), keys = std::move(keys),
+       bytes = finished.incoming.bytes](Result<std::uint64_t> seq) mutable {
         asio::post(self->strand_, [self, event = std::move(event), selected = std::move(selected),
-                                   done = std::move(done), keys = std::move(keys), seq = std::move(seq)]() mutable {
-          self->committed(seq, event, selected, std::move(done), keys);
-        });
+                                   done = std::move(done), keys = std::move(keys), seq = std::move(seq),
+                                   bytes]() mutable { self->committed(seq, event, selected, std::move(done), keys, bytes); });
       });
 }
 
@@ -410,7 +411,7 @@ void PipelineRuntime::fan_out(TransformChain::Finished finished) {
 // has delivered or dead-lettered it. State its transforms wrote is journaled on its own.
 void PipelineRuntime::until_done(TransformChain::Finished finished, const std::vector<SinkRunner*>& selected) {
   if (durable_ && !finished.writes.empty()) journal_->append(key_->id, 0, {}, std::move(finished.writes), nullptr);
-  ingress_.finished();
+  ingress_.finished(finished.incoming.bytes);
   if (selected.empty()) return ingress_.acknowledge(std::move(finished.incoming.done), {});
   auto wait = std::make_shared<DeliveryWait>(
       selected.size(), [this, done = std::move(finished.incoming.done)]() mutable {
@@ -423,7 +424,7 @@ void PipelineRuntime::until_done(TransformChain::Finished finished, const std::v
 // The journal has the event (or failed to take it): deliver and acknowledge the source.
 void PipelineRuntime::committed(const Result<std::uint64_t>& seq, const EventPtr& event,
                                 const std::vector<SinkRunner*>& selected, EmitCallback done,
-                                const std::vector<std::string>& keys) {
+                                const std::vector<std::string>& keys, std::size_t bytes) {
   if (!seq) {
     // The source is told to retry; state the transforms recorded for this event would
     // otherwise make its redelivery look like a duplicate.
@@ -437,7 +438,7 @@ void PipelineRuntime::committed(const Result<std::uint64_t>& seq, const EventPtr
     }
     ingress_.acknowledge(std::move(done), {});
   }
-  ingress_.finished();
+  ingress_.finished(bytes);
   check_drained();
 }
 

@@ -121,11 +121,15 @@ void SinkRunner::dispatch() {
       Slot& slot = slots_[index];
       slot.entry = std::move(*next);
       queue_.erase(next);
+      waiting_bytes_ -= slot.entry.bytes;
       slot.attempt = 0;
       attempt(index);
     }
     // Refill the window from the journal when it runs low.
-    if (!cursor_.catching_up || cursor_.held || queue_.size() > config_.queue_size / 2 || !refill()) break;
+    if (!cursor_.catching_up || cursor_.held || queue_.size() > config_.queue_size / 2 || over_bytes(2) ||
+        !refill()) {
+      break;
+    }
   }
   queued_.store(queue_.size() + delayed_.size(), std::memory_order_relaxed);
   dispatching_ = false;
@@ -165,16 +169,18 @@ void SinkRunner::push(std::uint64_t seq, EventPtr event, std::int64_t dlq_id, st
   std::string key;
   if (config_.ordered && config_.order_key) config_.order_key->render_string(*event, key);
   outstanding_.fetch_add(1, std::memory_order_relaxed);
+  const std::size_t bytes = event->memory_size();
+  waiting_bytes_ += bytes;
   if (event->not_before != std::chrono::system_clock::time_point{} &&
       event->not_before > std::chrono::system_clock::now()) {
     const auto due = event->not_before;
     if (config_.ordered) delayed_keys_.insert(key);
     if (seq == 0) ++delayed_in_memory_only_;
-    delayed_.emplace(due, Entry{seq, std::move(event), std::move(key), dlq_id, std::move(wait)});
+    delayed_.emplace(due, Entry{seq, std::move(event), std::move(key), dlq_id, std::move(wait), bytes});
     wake_at(due);
     return;
   }
-  queue_.push_back(Entry{seq, std::move(event), std::move(key), dlq_id, std::move(wait)});
+  queue_.push_back(Entry{seq, std::move(event), std::move(key), dlq_id, std::move(wait), bytes});
 }
 
 void SinkRunner::attempt(std::uint32_t index) {
@@ -211,7 +217,13 @@ bool SinkRunner::refill() {
     refill_timer_->expires_after(std::chrono::seconds(1), [this] { dispatch(); });
     return false;
   }
+  std::size_t read = 0;
   for (auto& row : *rows) {
+    // The window also ends at queue_bytes: the rest is read again next time.
+    if (full()) break;
+    ++read;
+    cursor_.read_from = row.seq + 1;
+    cursor_.loaded_through = row.seq;
     auto event = journal::decode_event(row.body);
     if (!event) {
       // Not deliverable, but not to be lost either: the DLQ keeps the stored bytes.
@@ -225,13 +237,9 @@ bool SinkRunner::refill() {
     }
     push(row.seq, EventPtr(std::move(*event)));
   }
-  if (!rows->empty()) {
-    cursor_.read_from = rows->back().seq + 1;
-    cursor_.loaded_through = rows->back().seq;
-  }
-  if (rows->size() < room) cursor_.catching_up = false;  // caught up: live events arrive in memory again
+  if (read == rows->size() && rows->size() < room) cursor_.catching_up = false;  // caught up: live events arrive in memory again
   if (!cursor_.catching_up) owner_.on_sink_progress();
-  return !rows->empty();
+  return read > 0;
 }
 
 void SinkRunner::complete(std::uint32_t index, Status status) {

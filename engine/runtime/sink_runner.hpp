@@ -68,7 +68,11 @@ class SinkRunner {
 
   /// Delayed events held in memory beyond the window, at most: past it the sink is full.
   std::size_t delayed_limit() const { return config_.queue_size * 8; }
-  bool full() const { return queue_.size() >= config_.queue_size || delayed_.size() >= delayed_limit(); }
+  /// The window is full: queue_size events, or queue_bytes of their memory (one event
+  /// larger than that is still taken alone), or too many delayed events.
+  bool full() const {
+    return queue_.size() >= config_.queue_size || delayed_.size() >= delayed_limit() || over_bytes(1);
+  }
   /// Nothing queued or in flight. Journaled events delayed until later do not count: the
   /// journal keeps them for the next version or the next start.
   bool idle() const;
@@ -108,6 +112,7 @@ class SinkRunner {
     std::string key;          // ordered sinks: events with one key are delivered one at a time
     std::int64_t dlq_id = 0;  // a memory pipeline's replay: its DLQ entry, until done
     std::shared_ptr<DeliveryWait> wait;  // emit_until_done: told when this sink is done
+    std::size_t bytes = 0;               // the event's memory, counted while it waits
   };
   struct Slot {
     Entry entry;
@@ -116,6 +121,11 @@ class SinkRunner {
     std::unique_ptr<StrandTimer> timer;  // retry back-off
   };
 
+  /// Waiting events (queued or delayed) hold at least queue_bytes / `fraction`.
+  bool over_bytes(std::size_t fraction) const {
+    return (!queue_.empty() || !delayed_.empty()) && config_.queue_bytes > 0 &&
+           waiting_bytes_ >= config_.queue_bytes / fraction;
+  }
   void dispatch();
   void release_due();
   void wake_at(std::chrono::system_clock::time_point when);
@@ -134,6 +144,7 @@ class SinkRunner {
   const config::SinkConfig& config_;
   Strand strand_;
   std::deque<Entry> queue_;
+  std::size_t waiting_bytes_ = 0;  // of the events in queue_ and delayed_
   std::unordered_set<std::string> busy_;  // ordered: keys with a delivery in flight
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_;

@@ -26,6 +26,7 @@ struct Incoming {
   std::unique_ptr<Event> event;
   EmitCallback done;
   bool until_done = false;  // Emitter::emit_until_done: not journaled, answered at the end
+  std::size_t bytes = 0;    // the event's memory when it arrived, as the ingress counted it
 };
 
 class TransformChain {

@@ -5,7 +5,9 @@
 #include <cassert>
 #include <cmath>
 #include <cstdint>
+#include <algorithm>
 #include <optional>
+#include <vector>
 
 #ifdef SWITCHYARD_HAVE_SIMDJSON
 #include <simdjson.h>
@@ -188,13 +190,60 @@ std::size_t invalid_utf8(std::string_view text) {
   return std::string_view::npos;
 }
 
+// The first key some object of `value` names twice, if any (depth is bounded by the parse).
+const rapidjson::Value* duplicate_key(const rapidjson::Value& value) {
+  if (value.IsArray()) {
+    for (const auto& item : value.GetArray()) {
+      if (auto* d = duplicate_key(item)) return d;
+    }
+    return nullptr;
+  }
+  if (!value.IsObject()) return nullptr;
+  auto name = [](const rapidjson::Value& v) { return std::string_view(v.GetString(), v.GetStringLength()); };
+  const auto n = value.MemberCount();
+  if (n <= 16) {
+    for (auto a = value.MemberBegin(); a != value.MemberEnd(); ++a) {
+      for (auto b = value.MemberBegin(); b != a; ++b) {
+        if (name(a->name) == name(b->name)) return &a->name;
+      }
+    }
+  } else {
+    std::vector<const rapidjson::Value*> names;
+    names.reserve(n);
+    for (const auto& m : value.GetObject()) names.push_back(&m.name);
+    std::sort(names.begin(), names.end(), [&](auto* x, auto* y) { return name(*x) < name(*y); });
+    for (std::size_t i = 1; i < names.size(); ++i) {
+      if (name(*names[i]) == name(*names[i - 1])) return names[i];
+    }
+  }
+  for (const auto& m : value.GetObject()) {
+    if (auto* d = duplicate_key(m.value)) return d;
+  }
+  return nullptr;
+}
+
+// Refuses a parsed document with a duplicate key, leaving `doc` as it was before.
+ParseResult refuse_duplicates(rapidjson::Document& doc, rapidjson::Document& parsed) {
+  if (const auto* key = duplicate_key(parsed)) {
+    return ParseResult{.outcome = Outcome::duplicate_key,
+                       .offset = 0,
+                       .key = std::string(key->GetString(), std::min<std::size_t>(key->GetStringLength(), 64))};
+  }
+  // Both live in doc's allocator: the value moves over (RapidJSON's assignment moves).
+  static_cast<rapidjson::Value&>(doc) = static_cast<rapidjson::Value&>(parsed);
+  return {};
+}
+
 }  // namespace
 
 ParseResult parse(rapidjson::Document& doc, std::string_view json, int max_depth) {
 #ifdef SWITCHYARD_HAVE_SIMDJSON
   std::string_view text = json;
   skip_bom(text);
-  if (!text.empty() && text.size() <= kSimdjsonUpTo && parse_simdjson(doc, text, max_depth)) return {};
+  if (!text.empty() && text.size() <= kSimdjsonUpTo) {
+    rapidjson::Document parsed(&doc.GetAllocator());
+    if (parse_simdjson(parsed, text, max_depth)) return refuse_duplicates(doc, parsed);
+  }
 #endif
   return detail::parse_rapidjson(doc, json, max_depth);
 }
@@ -221,6 +270,7 @@ ParseResult parse_rapidjson(rapidjson::Document& doc, std::string_view json, int
   rapidjson::Reader& reader = json.size() <= kReuseUpTo ? shared_reader : own_reader.emplace();
 
   ParseResult result;
+  rapidjson::Document parsed(&doc.GetAllocator());
   auto generate = [&](rapidjson::Document& handler) {
     DepthLimited<rapidjson::Document> limited(handler, max_depth);
     rapidjson::StringStream stream(json.data());
@@ -230,8 +280,9 @@ ParseResult parse_rapidjson(rapidjson::Document& doc, std::string_view json, int
     result.offset = bom + parsed.Offset();
     return false;
   };
-  doc.Populate(generate);
-  return result;
+  parsed.Populate(generate);
+  if (!result) return result;
+  return refuse_duplicates(doc, parsed);
 }
 
 }  // namespace detail

@@ -17,6 +17,7 @@
 #include <rapidjson/document.h>
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace switchyard::json_limits {
@@ -24,12 +25,15 @@ namespace switchyard::json_limits {
 /// The deepest nesting of arrays and objects a payload may have.
 inline constexpr int kMaxDepth = 128;
 
-/// How a parse ended.
-enum class Outcome { ok, invalid, too_deep };
+/// How a parse ended. An object naming one key twice is refused (duplicate_key): JSON
+/// readers disagree on which value counts (RapidJSON finds the first, JavaScript keeps the
+/// last), so the engine and a consumer downstream could read two different payloads.
+enum class Outcome { ok, invalid, too_deep, duplicate_key };
 
 struct ParseResult {
   Outcome outcome = Outcome::ok;
   std::size_t offset = 0;  ///< where an invalid document stopped making sense
+  std::string key;         ///< duplicate_key: the key (at most 64 bytes of it)
   explicit operator bool() const { return outcome == Outcome::ok; }
 };
 

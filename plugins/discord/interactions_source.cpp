@@ -13,7 +13,7 @@ using std::chrono::milliseconds;
 
 constexpr OptionSpec kOptions[] = {
     {.name = "path", .type = OptionType::string, .default_value = "/discord/interactions",
-     .description = "Route on the shared listener: the application's Interactions Endpoint URL."},
+     .description = "Route on the shared listener: the application's Interactions Endpoint URL.", .route = true},
     {.name = "public_key", .type = OptionType::string, .required = true,
      .description = "The application's public key (General Information → Public Key, 64 hex "
                     "digits). Requests not signed with its private key are refused with 401.",

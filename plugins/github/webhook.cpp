@@ -12,7 +12,7 @@ namespace {
 
 constexpr OptionSpec kOptions[] = {
     {.name = "path", .type = OptionType::string, .default_value = "/github/webhook",
-     .description = "Route on the shared listener; the webhook's Payload URL ends with it."},
+     .description = "Route on the shared listener; the webhook's Payload URL ends with it.", .route = true},
     {.name = "secret", .type = OptionType::string_list, .required = true,
      .description = "The webhook secret; a list during a rotation (any one may match).",
      .example = "${GITHUB_WEBHOOK_SECRET}", .secret = true},
@@ -127,6 +127,9 @@ intake::Admission WebhookProtocol::admit(const HttpRequest& request) const {
   if (const auto parsed = json_limits::parse(event->data, json); !parsed) {
     if (parsed.outcome == json_limits::Outcome::too_deep) {
       return Admission::refuse(400, "payload nests deeper than " + std::to_string(json_limits::kMaxDepth) + " levels");
+    }
+    if (parsed.outcome == json_limits::Outcome::duplicate_key) {
+      return Admission::refuse(400, "payload names the key '" + parsed.key + "' twice in one object");
     }
     return Admission::refuse(400, "body is not valid JSON (offset " + std::to_string(parsed.offset) + ")");
   }

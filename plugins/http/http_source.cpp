@@ -15,7 +15,7 @@ constexpr const char* kAuth[] = {"none", "token", "hmac-sha256"};
 
 constexpr OptionSpec kOptions[] = {
     {.name = "path", .type = OptionType::string, .required = true,
-     .description = "Route on the shared listener (http.listen).", .example = "/hooks/deploy"},
+     .description = "Route on the shared listener (http.listen).", .example = "/hooks/deploy", .route = true},
     {.name = "method", .type = OptionType::string, .default_value = "POST",
      .description = "HTTP method accepted.", .choices = kMethods},
     {.name = "event_type", .type = OptionType::string, .default_value = "http.request",
@@ -130,6 +130,9 @@ intake::Admission HttpProtocol::admit(const HttpRequest& request) const {
   const auto parsed = json_limits::parse(event->data, request.body);
   if (parsed.outcome == json_limits::Outcome::too_deep) {
     return intake::Admission::refuse(400, "body nests deeper than " + std::to_string(json_limits::kMaxDepth) + " levels");
+  }
+  if (parsed.outcome == json_limits::Outcome::duplicate_key) {
+    return intake::Admission::refuse(400, "body names the key '" + parsed.key + "' twice in one object");
   }
   if (!parsed || request.body.empty()) {
     event->data.SetString(request.body.data(), static_cast<rapidjson::SizeType>(request.body.size()),

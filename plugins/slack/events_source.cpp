@@ -14,7 +14,7 @@ using std::chrono::milliseconds;
 constexpr OptionSpec kOptions[] = {
     {.name = "path", .type = OptionType::string, .default_value = "/slack/events",
      .description = "Route on the shared listener: the app's Request URL for events, slash "
-                    "commands and interactivity alike."},
+                    "commands and interactivity alike.", .route = true},
     {.name = "secret", .type = OptionType::string_list, .required = true,
      .description = "The app's signing secret (Basic Information → App Credentials); a list "
                     "during a rotation.",

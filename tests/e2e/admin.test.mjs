@@ -149,8 +149,8 @@ test('/readyz is 503 naming a pipeline that failed to start; DLQ endpoints and t
   const engine = await startEngine({
     pipelines: {
       ...pipelines(receiver.url),
-      // Same path as relay (and its file sorts after relay's): it cannot start.
-      zz_clash: `name: clash\nsource: {type: http, path: /in}\nsinks: [{name: out, type: blackhole}]\n`,
+      // Valid, but its sink cannot open its file: it cannot start.
+      zz_clash: `name: clash\nsource: {type: http, path: /clash}\nsinks: [{name: out, type: file, path: /nonexistent-switchyard-dir/out.jsonl}]\n`,
     },
   });
   cleanups.push(() => engine.stop());
@@ -159,7 +159,7 @@ test('/readyz is 503 naming a pipeline that failed to start; DLQ endpoints and t
   assert.equal(ready.status, 503);
   const body = await ready.json();
   assert.equal(body.status, 'not ready');
-  assert.ok(body.reasons.some((r) => /clash/.test(r) && /already served/.test(r)), JSON.stringify(body));
+  assert.ok(body.reasons.some((r) => /clash/.test(r) && /cannot open/.test(r)), JSON.stringify(body));
   assert.equal((await fetch(`${engine.adminUrl}/healthz`)).status, 200, 'alive even when not ready');
 
   assert.equal(await post(engine, 'dead-1'), 202);

@@ -6,7 +6,8 @@
 // running version stays. Also: SIGHUP and POST /api/reload, added and removed files.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, renameSync, rmSync } from 'node:fs';
+import { writeFileSync, renameSync, rmSync, mkdtempSync, existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startEngine } from './lib/engine.mjs';
@@ -162,21 +163,54 @@ test('the watcher: an added file starts a pipeline, an edit replaces it, a remov
   assert.equal(await reloads(), before);
 });
 
-test('renaming a pipeline in its file while keeping its path: the running version keeps serving, the clash is reported', async () => {
+test('renaming a pipeline in its file while keeping its path: the new name takes the path over, which never stops answering', async () => {
   const engine = await startEngine({
     pipelines: { orders: `name: orders\nsource: {type: http, path: /orders}\nsinks: [{name: out, type: stdout}]\n` },
   });
   cleanups.push(() => engine.stop());
   const file = join(engine.dir, 'pipelines', 'orders.yaml');
+  // Posts all along the reload: every one is accepted by one version or the other.
+  let stop = false;
+  const statuses = [];
+  const poster = (async () => {
+    while (!stop) statuses.push((await fetch(`${engine.url}/orders`, { method: 'POST', body: '{}' })).status);
+  })();
   writeFileSync(file, `name: orders2\nsource: {type: http, path: /orders}\nsinks: [{name: out, type: stdout}]\n`);
   const res = await fetch(`${engine.adminUrl}/api/reload`, { method: 'POST', headers: JSON_TYPE });
-  assert.equal(res.status, 422);
-  assert.match((await res.json()).error, /orders2 failed to start: .*already served by pipeline 'orders'/);
-  await sleep(300);
-  const post = await fetch(`${engine.url}/orders`, { method: 'POST', body: '{}' });
-  assert.equal(post.status, 202, 'the endpoint went offline');
-  const pipelines = await (await fetch(`${engine.adminUrl}/api/pipelines`)).json();
-  assert.ok(pipelines.some((p) => p.name === 'orders' && p.state === 'running'));
+  const text = await res.text();
+  assert.equal(res.status, 200, text);
+  assert.match(text, /started orders2/);
+  assert.match(text, /stopped orders/);
+  await waitUntil(async () => {
+    const pipelines = await (await fetch(`${engine.adminUrl}/api/pipelines`)).json();
+    return pipelines.length === 1 && pipelines[0].name === 'orders2';
+  }, 10_000, 'only orders2 running');
+  stop = true;
+  await poster;
+  assert.ok(statuses.length > 0);
+  assert.deepEqual([...new Set(statuses)], [202], 'a post during the rename was not accepted');
+});
+
+test('two pipelines swap their paths in one reload', async () => {
+  const dirOf = mkdtempSync(join(tmpdir(), 'sy-swap-'));
+  cleanups.push(() => rmSync(dirOf, { recursive: true, force: true }));
+  const pipeline = (name, path) =>
+    `name: ${name}\nsource: {type: http, path: ${path}}\nsinks: [{name: out, type: file, path: ${join(dirOf, name)}.jsonl}]\n`;
+  const engine = await startEngine({ pipelines: { a: pipeline('a', '/one'), b: pipeline('b', '/two') } });
+  cleanups.push(() => engine.stop());
+  const dir = join(engine.dir, 'pipelines');
+  writeFileSync(join(dir, 'a.yaml'), pipeline('a', '/two'));
+  writeFileSync(join(dir, 'b.yaml'), pipeline('b', '/one'));
+  const res = await fetch(`${engine.adminUrl}/api/reload`, { method: 'POST', headers: JSON_TYPE });
+  const text = await res.text();
+  assert.equal(res.status, 200, text);
+  for (const [path, name] of [['/one', 'b'], ['/two', 'a']]) {
+    const marker = `sent-to-${path.slice(1)}`;
+    const post = await fetch(`${engine.url}${path}`, { method: 'POST', body: JSON.stringify({ marker }) });
+    assert.equal(post.status, 202);
+    await waitUntil(() => existsSync(join(dirOf, `${name}.jsonl`)) &&
+      readFileSync(join(dirOf, `${name}.jsonl`), 'utf8').includes(marker), 5000, `${path} delivered by pipeline ${name}`);
+  }
 });
 
 test('a copy of a running pipeline file does not take the pipeline over', async () => {

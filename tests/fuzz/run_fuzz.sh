@@ -4,7 +4,8 @@
 #   tests/fuzz/run_fuzz.sh SOURCE_DIR BUILD_DIR TARGET
 # TARGET: expr (the expression parser/evaluator), json (webhook payload parsing,
 # differential against RapidJSON alone) or yaml (configuration files: YAML to JSON with
-# positions and interpolation).
+# positions and interpolation) or http (request framing on the shared listener: Beast's
+# parser as the session configures it, and the checks before routing).
 set -euo pipefail
 src=$1
 out=$2/fuzz
@@ -33,6 +34,10 @@ case "$target" in
     inputs=("$src/engine/config/yaml_json.cpp" "$src/engine/config/interpolate.cpp" "$src/tests/fuzz/yaml_fuzz.cpp")
     build() { clang++ "${flags[@]}" -I "$src/engine" "$src/tests/fuzz/yaml_fuzz.cpp" \
                 "$src/engine/config/yaml_json.cpp" "$src/engine/config/interpolate.cpp" -lyaml-cpp -o "$bin"; }
+    max_len=4096 ;;
+  http)
+    inputs=("$src/engine/http/request_head.hpp" "$src/tests/fuzz/http_fuzz.cpp")
+    build() { clang++ "${flags[@]}" -I "$src/engine" "$src/tests/fuzz/http_fuzz.cpp" -o "$bin"; }
     max_len=4096 ;;
   *) echo "unknown fuzz target: $target" >&2; exit 2 ;;
 esac

@@ -114,7 +114,7 @@ TEST(JsonLimits, NumbersBeyondTheDoubleRangeAreRefused) {
 // the one RapidJSON alone builds, and what RapidJSON refuses stays refused.
 TEST(JsonLimits, AgreesWithRapidJsonAloneOnEdgeCases) {
   const std::vector<std::string> inputs = {
-      R"({"a":1,"a":2,"b":[true,false,null],"c":{}})",  // duplicate keys are kept, in order
+      R"({"a":1,"a":2,"b":[true,false,null],"c":{}})",  // a duplicate key: refused by both
       R"([0,-0,1,-1,2147483647,2147483648,4294967295,4294967296,-2147483648,-2147483649])",
       R"([9223372036854775807,9223372036854775808,18446744073709551615,-9223372036854775808])",
       R"([18446744073709551616,-9223372036854775809,1e308,5e-324,0.1,1E2,-0.0,123456789012345678901234567890])",
@@ -167,6 +167,31 @@ TEST(JsonLimits, TextThatIsNotUtf8IsRefusedByBothParsersAtTheSameOffset) {
   }
   rapidjson::Document ok;
   EXPECT_TRUE(parse(ok, "{\"a\":\"Grüße 👋\"}"));
+}
+
+TEST(JsonLimits, AnObjectNamingAKeyTwiceIsRefusedByBothParsersNamingTheKey) {
+  std::string wide = "{";  // more members than the pairwise check covers: the sorted one
+  for (int i = 0; i < 40; ++i) wide += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+  wide += "\"k7\":0}";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"ref":"main","ref":"evil"})", "ref"},
+      {R"({"a":[{"b":1},{"c":{"d":1,"e":2,"d":3}}]})", "d"},
+      {wide, "k7"},
+  };
+  for (const auto& [text, key] : cases) {
+    rapidjson::Document fast, reference;
+    fast.SetString("untouched");
+    const ParseResult a = parse(fast, text);
+    const ParseResult b = detail::parse_rapidjson(reference, text, kMaxDepth);
+    EXPECT_EQ(a.outcome, Outcome::duplicate_key) << text;
+    EXPECT_EQ(b.outcome, Outcome::duplicate_key) << text;
+    EXPECT_EQ(a.key, key);
+    EXPECT_EQ(b.key, key);
+    EXPECT_STREQ(fast.GetString(), "untouched") << "a refused parse changed the document";
+  }
+  // The same key in sibling objects is fine.
+  rapidjson::Document ok;
+  EXPECT_TRUE(parse(ok, R"([{"a":1},{"a":2}])"));
 }
 
 }  // namespace

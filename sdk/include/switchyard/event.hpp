@@ -58,6 +58,13 @@ class Event {
   /// The allocator for values stored in data and meta.
   Allocator& allocator() { return allocator_; }
 
+  /// About the memory the event holds (its JSON values and strings): what the engine's
+  /// byte bounds (queue_bytes) count.
+  std::size_t memory_size() const {
+    return sizeof(Event) + allocator_.Capacity() + id.capacity() + source.capacity() + type.capacity() +
+           subject.capacity() + pipeline.capacity();
+  }
+
   /// Sets meta[name] = value (both copied).
   void set_meta(std::string_view name, std::string_view value) {
     rapidjson::Value k(name.data(), static_cast<rapidjson::SizeType>(name.size()), allocator_);

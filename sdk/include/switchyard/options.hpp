@@ -56,6 +56,10 @@ struct OptionSpec {
   bool secret = false;  ///< Redacted in logs, errors, describe output and the admin API.
   std::span<const char* const> choices = {};  ///< For strings: the allowed values, if limited.
   std::span<const OptionSpec> children = {};  ///< For OptionType::object.
+  /// For a string: the path this component serves on the engine's shared HTTP listener.
+  /// The engine then refuses two pipelines on one path (validate names both), answers the
+  /// path 503 + Retry-After while its pipeline starts, and lets a reload move it.
+  bool route = false;
 };
 
 /// A validation failure: the option path ("retry.max") and a one-line reason.

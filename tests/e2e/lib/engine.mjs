@@ -36,7 +36,9 @@ export function writeEngineDir(dir, { pipelines, config = '', state = '', watch 
 // `pipelines`, the files already there are used as they are). stop() deletes the dir unless
 // `keep` is set or `dir` was given; kill(signal) ends the process and never deletes it.
 // `openFiles`: the process's open-file limit (soft and hard), as `ulimit -n` sets it.
-export async function startEngine({ pipelines, config = '', state = '', env = {}, timeoutMs = 15000, dir, keep = false, watch = false, openFiles }) {
+// Resolves once every pipeline has started (or failed to); `started: false` resolves as
+// soon as the listener opens, while pipelines are still starting.
+export async function startEngine({ pipelines, config = '', state = '', env = {}, timeoutMs = 15000, dir, keep = false, watch = false, openFiles, started: waitStarted = true }) {
   const ownDir = !dir;
   if (ownDir) dir = tempDir();
   if (pipelines || ownDir) writeEngineDir(dir, { pipelines: pipelines ?? {}, config, state, watch });
@@ -102,6 +104,7 @@ export async function startEngine({ pipelines, config = '', state = '', env = {}
     }
     await new Promise((r) => setTimeout(r, 20));
   }
+  if (waitStarted) await engine.waitFor((e) => /\d+ of \d+ pipeline\(s\) started/.test(e.stderr), timeoutMs, 'the pipelines to start');
   return engine;
 }
 

@@ -434,5 +434,40 @@ TEST(OptionTemplates, ListAndMapTemplatesCompileEachItemUnderItsOwnPath) {
   EXPECT_EQ(errors[0].offset, 1u);
 }
 
+TEST_F(StringExpressionsTest, TwoPipelinesOnOnePathAreRefusedNamingBothPlaces) {
+  dir_.write("a.yaml", "name: first\nsource: {type: http, path: /hook}\nsinks: [{type: stdout}]\n");
+  dir_.write("b.yaml", "name: second\nsinks: [{type: stdout}]\nsource:\n  type: http\n  path: /hook\n");
+  dir_.write("c.yaml", "name: third\nsource: {type: http, path: /other}\nsinks: [{type: file, path: /hook}]\n");
+  Diagnostics diagnostics;
+  auto pipelines = load_pipelines(dir_.path(), {}, registry_, diagnostics);
+  ASSERT_EQ(diagnostics.size(), 1u);
+  EXPECT_EQ(diagnostics[0].file, (dir_.path() / "b.yaml").string());
+  EXPECT_EQ(diagnostics[0].line, 3);  // the source's entry
+  EXPECT_EQ(diagnostics[0].column, 1);
+  EXPECT_EQ(diagnostics[0].path, "source.path");
+  const std::string message = format(diagnostics[0]);
+  EXPECT_NE(message.find("path /hook is already served by pipeline 'first' (" + (dir_.path() / "a.yaml").string() +
+                         ":2:1)"),
+            std::string::npos)
+      << message;
+  // The file sink's `path` is a file, not a route: c.yaml clashes with nothing.
+  ASSERT_EQ(pipelines.size(), 2u);
+  EXPECT_EQ(pipelines[0].name, "first");
+  EXPECT_EQ(pipelines[1].name, "third");
+}
+
+TEST_F(StringExpressionsTest, ARouteMustBeAPath) {
+  PipelineConfig config;
+  std::string errors;
+  EXPECT_FALSE(load("source: {type: http, path: hooks/deploy}\nsinks: [{type: stdout}]\n", config, errors));
+  EXPECT_NE(errors.find("source.path: expected a path starting with '/' (no query, fragment or spaces), got "
+                        "'hooks/deploy'"),
+            std::string::npos)
+      << errors;
+  errors.clear();
+  EXPECT_FALSE(load("source: {type: http, path: '/deploy?x=1'}\nsinks: [{type: stdout}]\n", config, errors));
+  EXPECT_NE(errors.find("expected a path starting with '/'"), std::string::npos) << errors;
+}
+
 }  // namespace
 }  // namespace switchyard::config

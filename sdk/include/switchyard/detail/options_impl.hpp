@@ -130,6 +130,11 @@ inline void normalize_value(const OptionSpec& spec, const rapidjson::Value& in,
                                     (spec.secret ? std::string() : ", got '" + text + "'")});
         return;
       }
+      if (spec.route && (text.empty() || text.front() != '/' ||
+                         text.find_first_of("?# \t\r\n") != std::string::npos)) {
+        errors.push_back({path, "expected a path starting with '/' (no query, fragment or spaces), got '" + text + "'"});
+        return;
+      }
       out.SetString(text.data(), static_cast<rapidjson::SizeType>(text.size()), alloc);
       return;
     case OptionType::integer:
