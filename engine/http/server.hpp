@@ -14,6 +14,9 @@
 
 #include "switchyard/http.hpp"
 
+namespace switchyard {
+class Executor;
+}
 namespace switchyard::runtime {
 class Io;
 }
@@ -98,6 +101,16 @@ class Server final : public HttpRoutes {
   /// again only if the new one goes first. Other pipelines get the usual conflict error.
   Result<std::unique_ptr<HttpRoute>> add_owned(std::string owner, std::string method, std::string path,
                                                HttpHandler handler, HttpRouteOptions options = {});
+
+  /// A WebSocket route (switchyard/websocket.hpp) whose callbacks run on the connection's own
+  /// strand, an I/O thread: the handle must not be destroyed from within a callback.
+  Result<std::unique_ptr<HttpRoute>> add_websocket(std::string path, std::shared_ptr<WebSocketHandler> handler,
+                                                   const WebSocketOptions& options) override;
+  /// add_websocket() for a route of pipeline `owner` (hot reload as in add_owned), whose
+  /// callbacks run on `executor` (the registering component's strand; nullptr: as above).
+  Result<std::unique_ptr<HttpRoute>> add_websocket_owned(std::string owner, std::string path,
+                                                         std::shared_ptr<WebSocketHandler> handler,
+                                                         const WebSocketOptions& options, Executor* executor);
 
   /// A Server-Sent Events route: GET `path`, answered by `handler` (see EventStreamHandler).
   Result<std::unique_ptr<HttpRoute>> add_event_stream(std::string path, EventStreamHandler handler,

@@ -32,17 +32,24 @@ struct Services {
 
 /// The shared listener as a pipeline's components see it: routes are registered in the
 /// pipeline's name, so its next version (hot reload) can take them over.
+/// WebSocket callbacks run on the component's strand (`executor`).
 class PipelineRoutes final : public HttpRoutes {
  public:
-  PipelineRoutes(http::Server& server, std::string pipeline) : server_(server), pipeline_(std::move(pipeline)) {}
+  PipelineRoutes(http::Server& server, std::string pipeline, Executor& executor)
+      : server_(server), pipeline_(std::move(pipeline)), executor_(executor) {}
   Result<std::unique_ptr<HttpRoute>> add(std::string method, std::string path, HttpHandler handler,
                                          HttpRouteOptions options) override {
     return server_.add_owned(pipeline_, std::move(method), std::move(path), std::move(handler), options);
+  }
+  Result<std::unique_ptr<HttpRoute>> add_websocket(std::string path, std::shared_ptr<WebSocketHandler> handler,
+                                                   const WebSocketOptions& options) override {
+    return server_.add_websocket_owned(pipeline_, std::move(path), std::move(handler), options, &executor_);
   }
 
  private:
   http::Server& server_;
   std::string pipeline_;
+  Executor& executor_;
 };
 
 class ComponentContext final : public Context {
@@ -59,7 +66,7 @@ class ComponentContext final : public Context {
         emitter_(emitter),
         replies_(replies),
         services_(services),
-        routes_(services.routes, pipeline_) {}
+        routes_(services.routes, pipeline_, executor_) {}
 
   ~ComponentContext() override { executor_.close(); }  // nothing it queued runs on a freed context
   ComponentContext(const ComponentContext&) = delete;

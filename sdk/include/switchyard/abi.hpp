@@ -8,7 +8,10 @@
 namespace switchyard {
 
 /// Bumped whenever a change to sdk/include/switchyard breaks binary compatibility.
-inline constexpr std::uint32_t kAbiVersion = 5;  // 5: template types, Context::replies(), AsyncTransform, FdWatch, RequestSigner
+// 5: template types, Context::replies(), AsyncTransform, FdWatch, RequestSigner.
+// 6: HttpRoutes::add_websocket (a new virtual: the vtable of HttpRoutes changed) and
+//    switchyard/websocket.hpp.
+inline constexpr std::uint32_t kAbiVersion = 6;
 
 #define SWITCHYARD_STRINGIFY_IMPL(x) #x
 #define SWITCHYARD_STRINGIFY(x) SWITCHYARD_STRINGIFY_IMPL(x)

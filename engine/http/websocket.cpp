@@ -1,0 +1,565 @@
+// WebSocket connections on the shared listener (RFC 6455, Boost.Beast): the upgrade, a send
+// queue per connection that any thread may fill up to its bound, the heartbeat, the close
+// handshake. permessage-deflate is compiled out: compressing attacker-chosen data next to
+// secrets in one stream is how CRIME/BREACH-style attacks read the secrets.
+#include "http/websocket.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "http/listener.hpp"
+
+namespace switchyard::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace websocket = boost::beast::websocket;
+
+// --- WebSocketRoute ------------------------------------------------------------------
+
+std::optional<WebSocketUpgrade> WebSocketRoute::upgrade(const WebSocketRequest& request) {
+  auto pass = gate_.enter();
+  if (!pass || !handler_) return std::nullopt;
+  return handler_->upgrade(request);
+}
+
+void WebSocketRoute::post(std::function<void(WebSocketHandler&)> task) {
+  auto pass = gate_.enter();
+  if (!pass || !handler_) return;
+  if (executor_ == nullptr) return task(*handler_);
+  // The task finds the handler through the route: detach() drops it on the component's
+  // strand, where these tasks run, so none reaches the handler after that.
+  executor_->post([self = shared_from_this(), task = std::move(task)] {
+    if (!self->detached_->load(std::memory_order_acquire) && self->handler_) task(*self->handler_);
+  });
+}
+
+bool WebSocketRoute::track(const std::shared_ptr<WebSocketConnectionImpl>& connection) {
+  std::lock_guard lock(mutex_);
+  if (detached_->load(std::memory_order_acquire)) return false;
+  std::erase_if(connections_, [](const auto& w) { return w.expired(); });
+  connections_.push_back(connection);
+  return true;
+}
+
+// --- one connection: the component's side ----------------------------------------------
+
+class WebSocketConnectionImpl final : public WebSocketConnection,
+                                      public std::enable_shared_from_this<WebSocketConnectionImpl> {
+ public:
+  using Frame = std::shared_ptr<const std::string>;
+  // What the session does next.
+  struct Step {
+    enum Kind { wait, write, close } kind = wait;
+    bool drop = false;  // close at once: what is queued is not written
+    std::uint16_t code = 0;
+    std::string reason;
+  };
+
+  WebSocketConnectionImpl(std::shared_ptr<WebSocketRoute> route, std::string remote, WebSocketUpgrade&& accepted)
+      : route_(std::move(route)),
+        limit_(route_->options().send_queue),
+        remote_(std::move(remote)),
+        subprotocol_(std::move(accepted.subprotocol)),
+        attachment_(std::move(accepted.attachment)) {}
+
+  WebSocketSend send(Frame text) override {
+    std::function<void()> kick;
+    WebSocketSend result = WebSocketSend::queued;
+    {
+      std::lock_guard lock(mutex_);
+      if (state_ != State::open || !text) return WebSocketSend::closed;
+      if (queued_ + text->size() > limit_) {
+        // A client this far behind is closed rather than buffered for: it never holds up
+        // the others, and its memory stays bounded.
+        state_ = State::overflowed;
+        code_ = websocket_close::kTryAgainLater;
+        reason_ = "send queue full: the client reads too slowly";
+        pending_.clear();
+        drained_ = nullptr;
+        result = WebSocketSend::overflow;
+      } else {
+        queued_ += text->size();
+        pending_.push_back(std::move(text));
+      }
+      kick = take_kick();
+    }
+    if (kick) kick();
+    return result;
+  }
+
+  void close(std::uint16_t code, std::string_view reason) override {
+    std::function<void()> kick;
+    {
+      std::lock_guard lock(mutex_);
+      if (state_ != State::open) return;
+      state_ = State::closing;
+      code_ = code;
+      reason_ = std::string(reason.substr(0, 123));  // a close frame's payload is at most 125 bytes
+      kick = take_kick();
+    }
+    if (kick) kick();
+  }
+
+  std::size_t queued() const override {
+    std::lock_guard lock(mutex_);
+    return queued_;
+  }
+
+  void when_drained(std::function<void()> ready) override {
+    {
+      std::lock_guard lock(mutex_);
+      if (state_ == State::overflowed || state_ == State::ended) return;
+      if (queued_ > 0) {
+        drained_ = std::move(ready);
+        return;
+      }
+    }
+    route_->post([ready = std::move(ready)](WebSocketHandler&) { ready(); });
+  }
+
+  std::uint64_t id() const override { return id_; }
+  std::string_view remote() const override { return remote_; }
+  std::string_view subprotocol() const override { return subprotocol_; }
+  const std::shared_ptr<void>& attachment() const override { return attachment_; }
+
+  // --- the session's side (its strand) ---
+
+  /// From now on a send or close schedules `kick` (once until the session calls next()).
+  void attach(std::function<void()> kick) {
+    std::lock_guard lock(mutex_);
+    kick_ = std::move(kick);
+  }
+
+  /// What to do now; `busy`: the session still has messages of an earlier batch. With
+  /// nothing left over, `fresh` receives what was queued since.
+  Step next(bool busy, std::vector<Frame>& fresh) {
+    std::lock_guard lock(mutex_);
+    kicked_ = false;
+    if (state_ == State::overflowed) return {Step::close, true, code_, reason_};
+    if (busy) return {Step::write};
+    if (!pending_.empty()) {
+      fresh.swap(pending_);
+      if (pending_.capacity() > 256) std::vector<Frame>().swap(pending_);  // after a burst
+      return {Step::write};
+    }
+    if (state_ == State::closing) return {Step::close, false, code_, reason_};
+    return {};
+  }
+
+  /// `bytes` of a message are written; the drained callback, when nothing is left queued.
+  std::function<void()> written(std::size_t bytes) {
+    std::lock_guard lock(mutex_);
+    queued_ -= std::min(queued_, bytes);
+    if (queued_ > 0 || state_ == State::overflowed) return nullptr;
+    return std::exchange(drained_, nullptr);
+  }
+
+  /// The connection is over: sends are refused, callbacks dropped.
+  void ended() {
+    std::lock_guard lock(mutex_);
+    state_ = State::ended;
+    pending_.clear();
+    queued_ = 0;
+    drained_ = nullptr;
+    kick_ = nullptr;
+  }
+
+  WebSocketRoute& route() { return *route_; }
+
+ private:
+  enum class State { open, closing, overflowed, ended };
+
+  // Call with the mutex held: the kick to run once unlocked, unless one is already due.
+  std::function<void()> take_kick() {
+    if (kicked_ || !kick_) return nullptr;
+    kicked_ = true;
+    return kick_;
+  }
+
+  static inline std::atomic<std::uint64_t> next_id_{1};
+
+  const std::shared_ptr<WebSocketRoute> route_;
+  const std::size_t limit_;
+  const std::uint64_t id_ = next_id_.fetch_add(1, std::memory_order_relaxed);
+  const std::string remote_;
+  const std::string subprotocol_;
+  const std::shared_ptr<void> attachment_;
+
+  mutable std::mutex mutex_;
+  State state_ = State::open;
+  std::vector<Frame> pending_;  // queued, not yet taken by the session
+  std::size_t queued_ = 0;      // bytes of pending_ and of the session's batch not yet written
+  std::uint16_t code_ = 0;
+  std::string reason_;
+  std::function<void()> drained_;
+  std::function<void()> kick_;
+  bool kicked_ = false;
+};
+
+void WebSocketRoute::detach() {
+  detached_->store(true, std::memory_order_release);
+  gate_.close();
+  handler_.reset();
+  std::vector<std::shared_ptr<WebSocketConnectionImpl>> open;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& w : connections_) {
+      if (auto c = w.lock()) open.push_back(std::move(c));
+    }
+    connections_.clear();
+  }
+  for (auto& c : open) c->close(websocket_close::kGoingAway, "endpoint removed");
+}
+
+namespace {
+
+// --- one connection: the socket's side --------------------------------------------------
+
+// Messages of one client handed to the component and not yet handled: past this, the
+// session stops reading (the client is held back by TCP, not buffered for).
+constexpr int kMaxInFlight = 4;
+
+template <class Stream>
+class WebSocketSession : public std::enable_shared_from_this<WebSocketSession<Stream>> {
+ public:
+  using Frame = WebSocketConnectionImpl::Frame;
+
+  WebSocketSession(std::shared_ptr<Listener> listener, Stream&& stream, std::shared_ptr<WebSocketRoute> route,
+                   std::string remote)
+      : listener_(std::move(listener)), ws_(std::move(stream)), route_(std::move(route)), remote_(std::move(remote)),
+        timer_(ws_.get_executor()) {
+    // The connection stays counted against the listener's max_connections.
+    listener_->active.fetch_add(1, std::memory_order_relaxed);
+    listener_->metrics.connections->inc();
+  }
+
+  ~WebSocketSession() {
+    if (connection_) connection_->ended();
+    listener_->active.fetch_sub(1, std::memory_order_relaxed);
+    listener_->metrics.connections->dec();
+  }
+
+  void run(bhttp::request<bhttp::string_body> request, WebSocketUpgrade accepted) {
+    const WebSocketOptions& options = route_->options();
+    beast::get_lowest_layer(ws_).expires_never();  // the websocket stream keeps its own time
+    websocket::stream_base::timeout timeouts{};
+    timeouts.handshake_timeout = listener_->settings.read_timeout;  // the 101 answer and the close handshake
+    timeouts.idle_timeout = websocket::stream_base::none();         // the heartbeat below instead
+    timeouts.keep_alive_pings = false;
+    ws_.set_option(timeouts);
+    ws_.set_option(websocket::stream_base::decorator([sub = accepted.subprotocol](websocket::response_type& res) {
+      res.set(bhttp::field::server, "switchyard");
+      if (!sub.empty()) res.set(bhttp::field::sec_websocket_protocol, sub);
+    }));
+    ws_.read_message_max(options.max_message);
+    ws_.auto_fragment(false);
+    // Any frame from the client (pong, ping, close) shows it is alive.
+    ws_.control_callback([this](websocket::frame_type, beast::string_view) { heard_ = true; });
+    connection_ = std::make_shared<WebSocketConnectionImpl>(route_, remote_, std::move(accepted));
+    request_ = std::move(request);  // the accept operation reads it until it completes
+    ws_.async_accept(*request_, [self = this->shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
+  }
+
+ private:
+  void on_accept(beast::error_code ec) {
+    request_.reset();
+    if (ec) {
+      listener_->log->debug("{}: WebSocket handshake: {}", remote_, ec.message());
+      return;  // never opened: the component does not hear of it
+    }
+    std::weak_ptr<WebSocketSession> weak = this->shared_from_this();
+    connection_->attach([weak, executor = ws_.get_executor()] {
+      asio::post(executor, [weak] {
+        if (auto self = weak.lock()) self->flush();
+      });
+    });
+    if (!route_->track(connection_)) {
+      // The route went while the handshake ran.
+      connection_->close(websocket_close::kGoingAway, "endpoint removed");
+      read();
+      return flush();
+    }
+    route_->post([connection = connection_](WebSocketHandler& h) { h.opened(connection); });
+    read();
+    arm_heartbeat();
+    flush();
+  }
+
+  // --- reading ---
+
+  void read() {
+    if (finished_) return;
+    if (in_flight_ >= kMaxInFlight) {
+      paused_ = true;
+      return;
+    }
+    reading_ = true;
+    ws_.async_read(read_buf_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+      self->on_read(ec);
+    });
+  }
+
+  void on_read(beast::error_code ec) {
+    reading_ = false;
+    if (ec) return finish(ec);
+    heard_ = true;
+    if (!ws_.got_text()) {
+      read_buf_.consume(read_buf_.size());
+      connection_->close(websocket_close::kUnsupportedData, "text messages only");
+      return read();
+    }
+    std::string text = beast::buffers_to_string(read_buf_.data());
+    read_buf_.consume(read_buf_.size());
+    if (read_buf_.capacity() > 8 * 1024) read_buf_.shrink_to_fit();
+    ++in_flight_;
+    route_->post([connection = connection_, text = std::move(text), weak = this->weak_from_this(),
+                  executor = ws_.get_executor()](WebSocketHandler& h) mutable {
+      h.message(connection, std::move(text));
+      asio::post(executor, [weak] {
+        if (auto self = weak.lock()) self->handled();
+      });
+    });
+    read();
+  }
+
+  // The component handled one of this client's messages.
+  void handled() {
+    --in_flight_;
+    if (paused_ && !finished_) {
+      paused_ = false;
+      read();
+    }
+  }
+
+  // --- writing ---
+
+  void flush() {
+    if (finished_ || close_started_) return;
+    const bool busy = next_ < batch_.size();
+    if (!busy) {
+      batch_.clear();
+      next_ = 0;
+    }
+    auto step = connection_->next(busy, batch_);
+    switch (step.kind) {
+      case WebSocketConnectionImpl::Step::wait:
+        return;
+      case WebSocketConnectionImpl::Step::write:
+        if (!writing_) write_next();
+        return;
+      case WebSocketConnectionImpl::Step::close:
+        // Dropping: only the message being written (if any) still goes out.
+        if (step.drop) batch_.resize(writing_ ? next_ + 1 : next_);
+        return start_close(step.code, step.reason);
+    }
+  }
+
+  void write_next() {
+    writing_ = true;
+    ws_.text(true);
+    ws_.async_write(asio::buffer(*batch_[next_]), [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+      self->on_write(ec);
+    });
+  }
+
+  void on_write(beast::error_code ec) {
+    writing_ = false;
+    if (finished_) return;
+    if (ec) return teardown();
+    const std::size_t bytes = batch_[next_]->size();
+    batch_[next_].reset();
+    ++next_;
+    if (auto drained = connection_->written(bytes)) {
+      route_->post([drained = std::move(drained)](WebSocketHandler&) { drained(); });
+    }
+    if (close_started_) return;
+    flush();
+  }
+
+  // --- closing ---
+
+  void start_close(std::uint16_t code, const std::string& reason) {
+    close_started_ = true;
+    sent_code_ = code;
+    sent_reason_ = reason;
+    wait(route_->options().close_timeout, &WebSocketSession::close_overdue);
+    ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason), [self = this->shared_from_this()](beast::error_code ec) {
+      if (ec) return self->teardown();
+      if (!self->reading_) self->finish(websocket::error::closed);
+    });
+  }
+
+  // The close handshake (or the write blocking it) took too long: drop the connection.
+  void close_overdue() {
+    listener_->log->debug("{}: WebSocket close handshake timed out", remote_);
+    teardown();
+  }
+
+  // Closes the socket; the pending read (if any) then ends the session.
+  void teardown() {
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().close(ignored);
+    if (!reading_) finish(asio::error::operation_aborted);
+  }
+
+  // The connection is over: tell the component how.
+  void finish(beast::error_code ec) {
+    if (finished_) return;
+    finished_ = true;
+    ++timer_generation_;
+    timer_.cancel();
+    WebSocketClosed how;
+    if (close_started_) {
+      how.code = sent_code_;
+      how.reason = sent_reason_;
+    } else if (ec == websocket::error::closed) {
+      const auto& reason = ws_.reason();
+      how.code = reason.code == websocket::close_code::none ? websocket_close::kNoStatus
+                                                            : static_cast<std::uint16_t>(reason.code);
+      how.reason = std::string(reason.reason.data(), reason.reason.size());
+    } else if (ec == websocket::error::message_too_big) {
+      how.code = websocket_close::kTooBig;
+    } else {
+      how.code = websocket_close::kAbnormal;
+    }
+    connection_->ended();
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().close(ignored);
+    batch_.clear();
+    route_->post([connection = connection_, how = std::move(how)](WebSocketHandler& h) { h.closed(connection, how); });
+  }
+
+  // --- heartbeat: a ping every ping_interval; no frame within pong_timeout drops the client ---
+
+  void arm_heartbeat() {
+    const auto interval = route_->options().ping_interval;
+    if (interval.count() > 0) wait(interval, &WebSocketSession::ping_due);
+  }
+
+  void ping_due() {
+    if (finished_ || close_started_) return;
+    if (ping_in_flight_) return teardown();  // the last ping is still not written: the client does not read
+    heard_ = false;
+    ping_in_flight_ = true;
+    ws_.async_ping({}, [self = this->shared_from_this()](beast::error_code ec) {
+      self->ping_in_flight_ = false;
+      if (ec && !self->finished_) self->teardown();
+    });
+    wait(route_->options().pong_timeout, &WebSocketSession::pong_due);
+  }
+
+  void pong_due() {
+    if (finished_ || close_started_) return;
+    if (!heard_ || ping_in_flight_) {
+      listener_->metrics.timed_out->inc();
+      listener_->log->debug("{}: WebSocket client did not answer a ping in time; dropping it", remote_);
+      return teardown();
+    }
+    arm_heartbeat();
+  }
+
+  // One timer for the heartbeat and the close deadline; re-arming invalidates the last wait.
+  void wait(std::chrono::milliseconds delay, void (WebSocketSession::*then)()) {
+    const auto generation = ++timer_generation_;
+    timer_.expires_after(delay);
+    timer_.async_wait([self = this->shared_from_this(), generation, then](beast::error_code ec) {
+      if (ec || generation != self->timer_generation_) return;
+      ((*self).*then)();
+    });
+  }
+
+  std::shared_ptr<Listener> listener_;
+  websocket::stream<Stream, false> ws_;  // false: no permessage-deflate code at all
+  std::shared_ptr<WebSocketRoute> route_;
+  std::string remote_;
+  asio::steady_timer timer_;
+  std::uint64_t timer_generation_ = 0;
+  std::optional<bhttp::request<bhttp::string_body>> request_;  // during the handshake only
+  std::shared_ptr<WebSocketConnectionImpl> connection_;
+  beast::flat_buffer read_buf_;
+  std::vector<Frame> batch_;  // taken from the connection's queue; next_ is the next to write
+  std::size_t next_ = 0;
+  int in_flight_ = 0;
+  bool reading_ = false, paused_ = false, writing_ = false;
+  bool heard_ = false, ping_in_flight_ = false;
+  bool close_started_ = false, finished_ = false;
+  std::uint16_t sent_code_ = 0;
+  std::string sent_reason_;
+};
+
+template <class Stream>
+std::optional<HttpResponse> upgrade(const std::shared_ptr<Listener>& listener, Stream& stream,
+                                    bhttp::request_parser<bhttp::string_body>& parser, bool bytes_after_request,
+                                    const std::shared_ptr<WebSocketRoute>& route, std::string_view remote) {
+  const auto& req = parser.get();
+  if (!websocket::is_upgrade(req)) {
+    HttpResponse answer = HttpResponse::error(426, "this path takes WebSocket connections only");
+    answer.headers.set("Upgrade", "websocket");
+    answer.headers.set("Sec-WebSocket-Version", "13");
+    return answer;
+  }
+  // RFC 6455 4.1: the client waits for the server's answer before it sends anything.
+  if (parser.chunked() || parser.content_length().value_or(0) > 0 || bytes_after_request) {
+    return HttpResponse::error(400, "an upgrade request has no body and nothing may follow it before the answer");
+  }
+  HttpHeaders headers;
+  std::string offered;
+  for (const auto& field : req) {
+    headers.add(std::string(field.name_string()), std::string(field.value()));
+    if (field.name() == bhttp::field::sec_websocket_protocol) {
+      offered += (offered.empty() ? "" : ", ") + std::string(field.value());
+    }
+  }
+  const std::vector<std::string_view> subprotocols = parse_subprotocols(offered);
+  const std::string_view target(req.target().data(), req.target().size());
+  const auto q = target.find('?');
+  const std::string_view path = target.substr(0, q);
+  const std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  const HttpRequest request{"GET", path, query, headers, std::string_view("", 0), remote};
+  std::optional<WebSocketUpgrade> decision;
+  try {
+    decision = route->upgrade(WebSocketRequest{request, subprotocols});
+  } catch (const std::exception& ex) {
+    listener->log->error("GET {}: WebSocket upgrade handler threw: {}", path, ex.what());
+    return HttpResponse::error(500, "internal error");
+  }
+  if (!decision) return HttpResponse::error(404, "no route for " + std::string(path));
+  if (decision->refusal) return std::move(decision->refusal);
+  if (!decision->subprotocol.empty() &&
+      std::find(subprotocols.begin(), subprotocols.end(), decision->subprotocol) == subprotocols.end()) {
+    listener->log->error("GET {}: the handler chose subprotocol '{}', which the client did not offer", path,
+                         decision->subprotocol);
+    return HttpResponse::error(500, "internal error");
+  }
+  auto session = std::make_shared<WebSocketSession<Stream>>(listener, std::move(stream), route, std::string(remote));
+  session->run(parser.release(), std::move(*decision));
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<HttpResponse> upgrade_websocket(const std::shared_ptr<Listener>& listener, beast::tcp_stream& stream,
+                                              bhttp::request_parser<bhttp::string_body>& parser,
+                                              bool bytes_after_request, const std::shared_ptr<WebSocketRoute>& route,
+                                              std::string_view remote) {
+  return upgrade(listener, stream, parser, bytes_after_request, route, remote);
+}
+
+std::optional<HttpResponse> upgrade_websocket(const std::shared_ptr<Listener>& listener,
+                                              beast::ssl_stream<beast::tcp_stream>& stream,
+                                              bhttp::request_parser<bhttp::string_body>& parser,
+                                              bool bytes_after_request, const std::shared_ptr<WebSocketRoute>& route,
+                                              std::string_view remote) {
+  return upgrade(listener, stream, parser, bytes_after_request, route, remote);
+}
+
+}  // namespace switchyard::http
