@@ -149,13 +149,16 @@ Server::~Server() { close(); }
 Status Server::open() { return impl_->open(); }
 
 void Server::close() {
-  std::lock_guard lock(impl_->open_mutex);
-  if (!impl_->opened) return;
-  asio::post(impl_->acceptor.get_executor(), [impl = impl_] {
-    beast::error_code ignored;
-    impl->acceptor.close(ignored);
-  });
-  impl_->close_streams();
+  {
+    std::lock_guard lock(impl_->open_mutex);
+    if (!impl_->opened) return;
+    asio::post(impl_->acceptor.get_executor(), [impl = impl_] {
+      beast::error_code ignored;
+      impl->acceptor.close(ignored);
+    });
+    impl_->close_streams();
+  }
+  await_websockets(*impl_, std::chrono::seconds(2));
 }
 
 std::string Server::local_endpoint() const {

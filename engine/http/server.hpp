@@ -118,9 +118,10 @@ class Server final : public HttpRoutes {
 
   /// Binds and starts accepting (idempotent). Errors name the address.
   Status open();
-  /// Stops accepting and ends every event stream (after what is queued). Other open
-  /// connections end with the engine's executor (or at their timeouts); routes stay until
-  /// their handles are dropped.
+  /// Stops accepting and ends every event stream (after what is queued); waits (up to 2 s)
+  /// for WebSocket connections whose routes are gone to finish their close handshake. Other
+  /// open connections end with the engine's executor (or at their timeouts); routes stay
+  /// until their handles are dropped. Not from an I/O thread.
   void close();
   /// The bound address ("127.0.0.1:43117"); empty before open().
   std::string local_endpoint() const;

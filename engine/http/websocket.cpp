@@ -240,12 +240,16 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession<St
     // The connection stays counted against the listener's max_connections.
     listener_->active.fetch_add(1, std::memory_order_relaxed);
     listener_->metrics.connections->inc();
+    std::lock_guard lock(listener_->websockets_mutex);
+    ++listener_->websockets;
   }
 
   ~WebSocketSession() {
     if (connection_) connection_->ended();
     listener_->active.fetch_sub(1, std::memory_order_relaxed);
     listener_->metrics.connections->dec();
+    std::lock_guard lock(listener_->websockets_mutex);
+    if (--listener_->websockets == 0) listener_->websockets_changed.notify_all();
   }
 
   void run(bhttp::request<bhttp::string_body> request, WebSocketUpgrade accepted) {
@@ -546,6 +550,11 @@ std::optional<HttpResponse> upgrade(const std::shared_ptr<Listener>& listener, S
 }
 
 }  // namespace
+
+void await_websockets(Listener& listener, std::chrono::milliseconds limit) {
+  std::unique_lock lock(listener.websockets_mutex);
+  listener.websockets_changed.wait_for(lock, limit, [&] { return listener.websockets == 0; });
+}
 
 std::optional<HttpResponse> upgrade_websocket(const std::shared_ptr<Listener>& listener, beast::tcp_stream& stream,
                                               bhttp::request_parser<bhttp::string_body>& parser,

@@ -11,6 +11,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -71,6 +72,11 @@ class WebSocketRouteHandle final : public HttpRoute {
   std::unique_ptr<HttpRoute> entry_;
   std::shared_ptr<WebSocketRoute> route_;
 };
+
+/// Waits up to `limit` for the listener's WebSocket connections to end: after their routes
+/// went (pipelines stopped), so that clients get their close frame (1001) before the engine
+/// stops its threads. Not from an I/O thread.
+void await_websockets(Listener& listener, std::chrono::milliseconds limit);
 
 /// Answers the upgrade request whose header `parser` holds, on `route`. Returns the answer
 /// for the session to write when the upgrade does not happen (426 for a request that is no
