@@ -56,6 +56,7 @@ class WebSocketRoute : public std::enable_shared_from_this<WebSocketRoute> {
   std::shared_ptr<std::atomic<bool>> detached_ = std::make_shared<std::atomic<bool>>(false);
   std::mutex mutex_;
   std::vector<std::weak_ptr<WebSocketConnectionImpl>> connections_;
+  std::size_t live_after_prune_ = 0;
 };
 
 /// The handle of a WebSocket route: removes it from the route table, then detaches it.
