@@ -57,6 +57,14 @@ bool WebSocketRoute::track(const std::shared_ptr<WebSocketConnectionImpl>& conne
 
 // --- one connection: the component's side ----------------------------------------------
 
+// What a connection wakes when it has something for the socket: its session.
+class Flusher {
+ public:
+  virtual ~Flusher() = default;
+  /// Schedules a look at the connection's queue on the session's strand.
+  virtual void schedule_flush() = 0;
+};
+
 class WebSocketConnectionImpl final : public WebSocketConnection,
                                       public std::enable_shared_from_this<WebSocketConnectionImpl> {
  public:
@@ -77,7 +85,7 @@ class WebSocketConnectionImpl final : public WebSocketConnection,
         attachment_(std::move(accepted.attachment)) {}
 
   WebSocketSend send(Frame text) override {
-    std::function<void()> kick;
+    std::shared_ptr<Flusher> kick;
     WebSocketSend result = WebSocketSend::queued;
     {
       std::lock_guard lock(mutex_);
@@ -97,12 +105,12 @@ class WebSocketConnectionImpl final : public WebSocketConnection,
       }
       kick = take_kick();
     }
-    if (kick) kick();
+    if (kick) kick->schedule_flush();
     return result;
   }
 
   void close(std::uint16_t code, std::string_view reason) override {
-    std::function<void()> kick;
+    std::shared_ptr<Flusher> kick;
     {
       std::lock_guard lock(mutex_);
       if (state_ != State::open) return;
@@ -111,7 +119,7 @@ class WebSocketConnectionImpl final : public WebSocketConnection,
       reason_ = std::string(reason.substr(0, 123));  // a close frame's payload is at most 125 bytes
       kick = take_kick();
     }
-    if (kick) kick();
+    if (kick) kick->schedule_flush();
   }
 
   std::size_t queued() const override {
@@ -138,10 +146,10 @@ class WebSocketConnectionImpl final : public WebSocketConnection,
 
   // --- the session's side (its strand) ---
 
-  /// From now on a send or close schedules `kick` (once until the session calls next()).
-  void attach(std::function<void()> kick) {
+  /// From now on a send or close wakes `session` (once until it calls next()).
+  void attach(std::weak_ptr<Flusher> session) {
     std::lock_guard lock(mutex_);
-    kick_ = std::move(kick);
+    session_ = std::move(session);
   }
 
   /// What to do now; `busy`: the session still has messages of an earlier batch. With
@@ -175,7 +183,7 @@ class WebSocketConnectionImpl final : public WebSocketConnection,
     pending_.clear();
     queued_ = 0;
     drained_ = nullptr;
-    kick_ = nullptr;
+    session_.reset();
   }
 
   WebSocketRoute& route() { return *route_; }
@@ -183,11 +191,12 @@ class WebSocketConnectionImpl final : public WebSocketConnection,
  private:
   enum class State { open, closing, overflowed, ended };
 
-  // Call with the mutex held: the kick to run once unlocked, unless one is already due.
-  std::function<void()> take_kick() {
-    if (kicked_ || !kick_) return nullptr;
-    kicked_ = true;
-    return kick_;
+  // Call with the mutex held: the session to wake once unlocked, unless a wake-up is due.
+  std::shared_ptr<Flusher> take_kick() {
+    if (kicked_) return nullptr;
+    auto session = session_.lock();
+    if (session) kicked_ = true;
+    return session;
   }
 
   static inline std::atomic<std::uint64_t> next_id_{1};
@@ -206,7 +215,7 @@ class WebSocketConnectionImpl final : public WebSocketConnection,
   std::uint16_t code_ = 0;
   std::string reason_;
   std::function<void()> drained_;
-  std::function<void()> kick_;
+  std::weak_ptr<Flusher> session_;
   bool kicked_ = false;
 };
 
@@ -234,7 +243,7 @@ namespace {
 constexpr int kMaxInFlight = 4;
 
 template <class Stream>
-class WebSocketSession : public std::enable_shared_from_this<WebSocketSession<Stream>> {
+class WebSocketSession final : public Flusher, public std::enable_shared_from_this<WebSocketSession<Stream>> {
  public:
   using Frame = WebSocketConnectionImpl::Frame;
 
@@ -280,6 +289,10 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession<St
     ws_.async_accept(*request_, [self = this->shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
   }
 
+  void schedule_flush() override {
+    asio::post(ws_.get_executor(), [self = this->shared_from_this()] { self->flush(); });
+  }
+
  private:
   void on_accept(beast::error_code ec) {
     request_.reset();
@@ -287,12 +300,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession<St
       listener_->log->debug("{}: WebSocket handshake: {}", remote_, ec.message());
       return;  // never opened: the component does not hear of it
     }
-    std::weak_ptr<WebSocketSession> weak = this->shared_from_this();
-    connection_->attach([weak, executor = ws_.get_executor()] {
-      asio::post(executor, [weak] {
-        if (auto self = weak.lock()) self->flush();
-      });
-    });
+    connection_->attach(std::weak_ptr<Flusher>(this->shared_from_this()));
     if (!route_->track(connection_)) {
       // The route went while the handshake ran.
       connection_->close(websocket_close::kGoingAway, "endpoint removed");

@@ -5,7 +5,8 @@
 // one receives everything, and wss on a TLS listener.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { request as httpsRequest } from 'node:https';
 import { startEngine, tempDir } from './lib/engine.mjs';
 import { makeCerts } from './lib/certs.mjs';
@@ -27,9 +28,13 @@ ${sinkOptions.replace(/^/gm, '    ')}
 `;
 }
 
+// The listener opens with the pipeline's first route (the sink's): wait for the source's too.
+const started = (engine) => engine.waitFor((e) => /pipeline live started/.test(e.stderr), 10000, 'the pipeline');
+
 async function engineWith(sinkOptions, options = {}) {
   const engine = await startEngine({ pipelines: { live: pipeline(sinkOptions) }, ...options });
   cleanups.push(async () => { await engine.kill(); await engine.stop(); });
+  await started(engine);
   return engine;
 }
 
@@ -127,6 +132,7 @@ test('a cursor stays valid across an engine restart', async () => {
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const room = 'octo-org/hello-service';
   let engine = await startEngine({ pipelines: { live: pipeline('') }, dir });
+  await started(engine);
   const client = await open(wsUrl(engine));
   client.subscribe(room);
   await post(engine, 'r1', room);
@@ -138,6 +144,7 @@ test('a cursor stays valid across an engine restart', async () => {
 
   engine = await startEngine({ dir });
   cleanups.push(async () => { await engine.kill(); });
+  await started(engine);
   await post(engine, 'r3', room);
   // One client saw both, one only the first: each continues exactly after its cursor.
   const caughtUp = await open(wsUrl(engine));
@@ -151,6 +158,28 @@ test('a cursor stays valid across an engine restart', async () => {
   assert.deepEqual(ids(b), ['r2', 'r3'], 'kept events were read back from the journal');
   assert.deepEqual(b.map((m) => m.seq), [before[1].seq, before[1].seq + 1]);
   await engine.stop();
+});
+
+test('a hot reload closes clients with 1001 and they resume on the new version, numbering unbroken', async () => {
+  const engine = await engineWith('', { watch: true });
+  const room = 'octo-org/hello-service';
+  const client = await open(wsUrl(engine));
+  client.subscribe(room);
+  await post(engine, 'h1', room);
+  await post(engine, 'h2', room);
+  const before = await client.waitEvents(room, 2);
+  writeFileSync(join(engine.dir, 'pipelines', 'live.yaml'), pipeline('replay_max: 999'));
+  const closed = await client.closedPromise;
+  assert.equal(closed.code, 1001, `closed with ${closed.code}`);
+  await post(engine, 'h3', room);
+  const back = await open(wsUrl(engine));
+  back.subscribe(room, before[1].seq);
+  await back.waitEvents(room, 1);
+  await post(engine, 'h4', room);
+  const got = await back.waitEvents(room, 2);
+  assert.deepEqual(ids(got), ['h3', 'h4']);
+  assert.deepEqual(got.map((m) => m.seq), [before[1].seq + 1, before[1].seq + 2]);
+  assert.match(engine.stderr, /reload/i);
 });
 
 test('a resume from further back than what is kept gets a gap, then the kept events', async () => {

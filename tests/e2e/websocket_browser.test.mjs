@@ -74,6 +74,9 @@ async function webhook(engine, event, delivery, payload) {
   assert.ok(res.status >= 200 && res.status < 300, `webhook ${delivery}: ${res.status} ${await res.text()}`);
 }
 
+// The listener opens with the pipeline's first route (the sink's): wait for the source's too.
+const started = (engine) => engine.waitFor((e) => /pipeline omnilens-live started/.test(e.stderr), 10000, 'the pipeline');
+
 function push(message) {
   return {
     ref: 'refs/heads/main',
@@ -99,6 +102,7 @@ test('the example page renders live events as text, runs no injected script, and
     config: `http: {listen: "127.0.0.1:${port}"}\n`,
   });
   cleanups.push(async () => { await engine.kill(); });
+  await started(engine);
 
   const token = await jwt({ sub: 'mona', rooms: ['octo-org/*'], exp: Math.floor(Date.now() / 1000) + 3600 }, JWT_SECRET);
   const page = await browser.newPage();
@@ -131,6 +135,7 @@ test('the example page renders live events as text, runs no injected script, and
   assert.equal(await engine.stop(), 0, engine.stderr);
   await page.waitForSelector('#status[data-state="reconnecting"]', { timeout: 10000 });
   engine = await startEngine(engineOptions);
+  await started(engine);
   await page.waitForSelector('#status[data-state="live"]', { timeout: 15000 });
   await webhook(engine, 'push', 'd-3', push('after the restart'));
   await page.waitForFunction(() => document.querySelectorAll('#events li[data-seq]').length >= 3, null, { timeout: 10000 });

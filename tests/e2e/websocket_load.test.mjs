@@ -46,6 +46,7 @@ function workflowRun(n) {
 test('1,000 clients in 10 rooms: one webhook reaches all; 100 back to back reach all, in order, none lost', { timeout: 60000 }, async () => {
   const engine = await startEngine({ pipelines: { omnilens: PIPELINE } });
   cleanups.push(async () => { await engine.kill(); await engine.stop(); });
+  await engine.waitFor((e) => /pipeline omnilens started/.test(e.stderr), 10000, 'the pipeline');
   const url = `${engine.url.replace(/^http/, 'ws')}/live`;
 
   const clients = [];
