@@ -48,7 +48,8 @@ constexpr OptionSpec kOptions[] = {
      .choices = kAuthModes},
     {.name = "tokens", .type = OptionType::string_list,
      .description = "Accepted tokens for auth: token (several during a rotation): at least 16 "
-                    "characters of A-Z a-z 0-9 and !#$%&'*+-.^_`|~ (they must fit a subprotocol).",
+                    "characters that may appear in an HTTP token (letters, digits, -._~+!#$%&'*^|), "
+                    "so that a browser can send them as a subprotocol.",
      .example = "[\"${DASHBOARD_TOKEN}\"]", .secret = true},
     {.name = "jwt_secret", .type = OptionType::string,
      .description = "HMAC key for auth: jwt, at least 32 bytes (RFC 7518 3.2).",
@@ -152,8 +153,8 @@ Status WebSocketSink::configure(const Options& options, Context& context) {
     const auto& t = tokens[i];
     if (t.size() < 16 || !std::all_of(t.begin(), t.end(), is_tchar)) {
       // Never the token itself in the message: it is a secret.
-      errors.push_back("tokens[" + std::to_string(i) + "]: expected at least 16 characters of A-Z a-z 0-9 "
-                       "!#$%&'*+-.^_`|~");
+      errors.push_back("tokens[" + std::to_string(i) + "]: expected at least 16 characters of an HTTP token "
+                       "(letters, digits, -._~+!#$%&'*^|`)");
       continue;
     }
     std::array<unsigned char, 32> digest{};
