@@ -155,23 +155,36 @@ Status Hub::publish(const std::vector<std::string>& rooms, std::string_view even
   const std::string published = event_id.empty() ? std::string() : "d/" + std::string(event_id);
   if (!published.empty() && state.get(published)) return {};  // a redelivery: clients have it already
   const std::int64_t now = clock_();
+  // First what must survive a restart, for every room; memory changes only once all of it is
+  // written, so a failed attempt leaves nothing half done (a retry numbers the same seqs).
+  struct Numbered {
+    std::shared_ptr<Room> room;
+    std::uint64_t seq;
+    std::shared_ptr<const std::string> message;
+  };
+  std::vector<Numbered> numbered;
+  numbered.reserve(rooms.size());
   for (const auto& name : rooms) {
-    std::shared_ptr<Room>& shared = room(name, state);
-    Room& r = *shared;
-    const std::uint64_t seq = r.last == 0 ? static_cast<std::uint64_t>(now) : r.last + 1;
+    std::shared_ptr<Room> shared = room(name, state);
+    if (std::any_of(numbered.begin(), numbered.end(), [&](const Numbered& n) { return n.room == shared; })) continue;
+    const std::uint64_t seq = shared->last == 0 ? static_cast<std::uint64_t>(now) : shared->last + 1;
     auto message = std::make_shared<const std::string>(event_message(name, seq, event_json));
     if (keeping()) {
       if (Status s = state.put(event_key(name, seq), std::to_string(now) + " " + *message, settings_.window); !s) {
         return retryable("state store: " + s.error().message);
       }
     }
-    const std::uint64_t base = r.base == 0 ? seq : r.base;
+    const std::uint64_t base = shared->base == 0 ? seq : shared->base;
     if (Status s = state.put(meta_key(name), std::to_string(base) + " " + std::to_string(seq),
                              std::max(settings_.window, kRoomMemory));
         !s) {
       return retryable("state store: " + s.error().message);
     }
-    r.base = base;
+    numbered.push_back({std::move(shared), seq, std::move(message)});
+  }
+  for (auto& [shared, seq, message] : numbered) {
+    Room& r = *shared;
+    if (r.base == 0) r.base = seq;
     r.last = seq;
     if (keeping()) {
       r.kept.push_back({seq, now, message});
