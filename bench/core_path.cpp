@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <new>
 
+#include "config/engine_config.hpp"
 #include "config/pipeline_config.hpp"
 #include "config/yaml_json.hpp"
 #include "loader/registry.hpp"
@@ -101,10 +102,10 @@ Figures run(const loader::PluginRegistry& registry, unsigned threads, std::uint6
   }
   g_delivered = 0;
   g_target = events;
-  runtime::MemoryStateStore store;
+  runtime::StateTable store;
   runtime::Io io(threads);
   io.start();
-  http::Server server(io, {.name = "http", .listen = "127.0.0.1:0"});
+  http::Server server(io, config::listener_settings("http", "127.0.0.1:0"));
   runtime::Services services{io, store, server};
   char dir[] = "/tmp/switchyard-bench-journal-XXXXXX";
   std::unique_ptr<journal::Journal> journal;

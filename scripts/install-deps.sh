@@ -11,6 +11,8 @@ packages=(
   libssl-dev libsqlite3-dev openssl ca-certificates libsodium-dev
   prometheus-cpp-dev libjemalloc-dev libsimdjson-dev
   prometheus  # test-only: a real server scrapes /metrics, promtool checks the format
+  libpq-dev  # runtime: the postgres sink and postgres.query (libpq 15, pipeline mode)
+  postgresql  # test-only: the postgres tests run initdb and a throwaway server
   clang libclang-rt-14-dev
   chromium  # test-only: the e2e console test drives it with playwright-core
   libcurl4-openssl-dev  # runtime: the smtp sink's SMTP client (libcurl with OpenSSL)

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <thread>
 
+#include "config/engine_config.hpp"
 #include "cli/commands.hpp"
 #include "cli/describe.hpp"
 #include "config/templates.hpp"
@@ -83,7 +84,7 @@ Status check_component(const ComponentDecl& decl, runtime::Services& services) {
     inputs.push_back(std::move(sample));
   }
   auto board = std::make_shared<runtime::DryRunBoard>(std::move(inputs));
-  auto pipeline = std::make_shared<config::PipelineConfig>();
+  auto pipeline = std::make_shared<config::PipelineConfig>(config::default_pipeline_config());
   pipeline->name = "check";
   pipeline->durability = config::Durability::memory;
   switch (decl.kind) {
@@ -98,7 +99,7 @@ Status check_component(const ComponentDecl& decl, runtime::Services& services) {
       break;
     case ComponentKind::sink: {
       pipeline->source = runtime::dry_run_input(board);
-      config::SinkConfig sink;
+      config::SinkConfig sink = config::default_sink_config();
       static_cast<config::ComponentConfig&>(sink) = std::move(*component);
       // The sample event is delivered once: a sink that cannot deliver it (no server at
       // its example URL) is given up on at once instead of holding the drain.
@@ -132,8 +133,8 @@ int plugins_check(const std::string& file) {
             << "  " << plugin.components.size() << " component(s)\n\n";
   runtime::Io io(1);
   io.start();
-  runtime::MemoryStateStore store;
-  http::Server server(io, {.name = "http", .listen = "127.0.0.1:0"});
+  runtime::StateTable store;
+  http::Server server(io, config::listener_settings("http", "127.0.0.1:0"));
   runtime::Services services{io, store, server};
   int failures = 0;
   for (const auto* component : registry.components()) {

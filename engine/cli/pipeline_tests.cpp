@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "config/engine_config.hpp"
 #include "config/pipeline_config.hpp"
 #include "config/templates.hpp"
 #include "config/yaml_json.hpp"
@@ -76,12 +77,15 @@ std::string read_text(const std::filesystem::path& p, std::string& error) {
 // One test file being run.
 class TestFile {
  public:
-  TestFile(std::filesystem::path file, const loader::PluginRegistry& registry, std::ostream& out)
-      : file_(std::move(file)), registry_(registry), out_(out) {}
+  TestFile(std::filesystem::path file, const loader::PluginRegistry& registry, const config::YamlLimits& limits,
+           std::ostream& out)
+      : file_(std::move(file)), registry_(registry), limits_(limits), out_(out) {}
 
   TestTotals run() {
     config::Diagnostics diagnostics;
-    if (!config::load_yaml_file(file_.string(), doc_, diagnostics) || !doc_.json.IsObject()) {
+    // A test file is the operator's own, not engine input: a larger cap, for inline payloads.
+    const config::YamlLimits test_file{.max_file_bytes = 64 << 20, .max_expanded_bytes = 256 << 20};
+    if (!config::load_yaml_file(file_.string(), doc_, diagnostics, test_file) || !doc_.json.IsObject()) {
       return broken(diagnostics.empty() ? file_.string() + ": expected a map with pipeline and cases"
                                         : config::format(diagnostics.front()));
     }
@@ -90,7 +94,7 @@ class TestFile {
       return broken(config::format(doc_.error("pipeline", "the pipeline file to test is required")));
     }
     const auto pipeline_file = file_.parent_path() / root["pipeline"].GetString();
-    if (!config::load_pipeline(pipeline_file, registry_, pipeline_, diagnostics)) {
+    if (!config::load_pipeline(pipeline_file, registry_, pipeline_, diagnostics, limits_)) {
       std::string all;
       for (const auto& d : diagnostics) all += (all.empty() ? "" : "\n      ") + config::format(d);
       return broken(all);
@@ -206,7 +210,7 @@ class TestFile {
       sink = std::move(capture);
     }
     // Fresh state for every case: dedup and rate limits never leak between cases.
-    runtime::MemoryStateStore store;
+    runtime::StateTable store;
     runtime::Services services{io_, store, server_};
     auto stats = runtime::dry_run(config, services, std::chrono::milliseconds(0), std::chrono::seconds(30));
     if (!stats) {
@@ -317,20 +321,22 @@ class TestFile {
 
   std::filesystem::path file_;
   const loader::PluginRegistry& registry_;
+  const config::YamlLimits& limits_;
   std::ostream& out_;
   config::JsonFile doc_;
   config::PipelineConfig pipeline_;
   runtime::Io io_{1};
-  http::Server server_{io_, {.name = "http", .listen = "127.0.0.1:0"}};
+  http::Server server_{io_, config::listener_settings("http", "127.0.0.1:0")};
 };
 
 }  // namespace
 
 TestTotals run_pipeline_tests(const std::vector<std::filesystem::path>& files,
-                              const loader::PluginRegistry& registry, std::ostream& out) {
+                              const loader::PluginRegistry& registry, const config::YamlLimits& limits,
+                              std::ostream& out) {
   TestTotals totals;
   for (const auto& file : files) {
-    const TestTotals t = TestFile(file, registry, out).run();
+    const TestTotals t = TestFile(file, registry, limits, out).run();
     totals.passed += t.passed;
     totals.failed += t.failed;
   }

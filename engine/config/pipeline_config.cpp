@@ -5,7 +5,7 @@
 #include <set>
 #include <tuple>
 
-#include "config/yaml_json.hpp"
+#include "config/redaction.hpp"
 #include "loader/registry.hpp"
 
 namespace switchyard::config {
@@ -54,9 +54,9 @@ bool is_engine_key(std::span<const OptionSpec> keys, std::string_view name) {
 
 std::string kind_name(ComponentKind kind) { return to_string(kind); }
 
-class PipelineLoader {
+class PipelineFileReader {
  public:
-  PipelineLoader(const JsonFile& file, const loader::PluginRegistry& registry,
+  PipelineFileReader(const JsonFile& file, const loader::PluginRegistry& registry,
                  Diagnostics& diagnostics)
       : file_(file), registry_(registry), diagnostics_(diagnostics) {}
 
@@ -72,7 +72,7 @@ class PipelineLoader {
     if (out.name.empty()) out.name = std::filesystem::path(file_.file).stem().string();
     out.description = std::string(options.string("description"));
     out.durability = options.string("durability") == "memory" ? Durability::memory : Durability::disk;
-    out.queue_size = positive(options.integer("queue_size", 1024), "queue_size");
+    out.queue_size = positive(options.integer("queue_size"), "queue_size");
 
     if (file_.json.IsObject()) {
       if (auto it = file_.json.FindMember("source"); it != file_.json.MemberEnd()) {
@@ -163,6 +163,7 @@ class PipelineLoader {
     normalize_options(found->decl->options, plugin_input, *options, options->GetAllocator(),
                       plugin_errors, path);
     report(plugin_errors);
+    refuse_url_credentials(found->decl->options, *options, path);
     auto templates = std::make_shared<CompiledTemplates>();
     std::vector<TemplateError> template_errors;
     compile_option_templates(found->decl->options, *options, path, *templates, template_errors);
@@ -170,8 +171,22 @@ class PipelineLoader {
     out.templates = std::move(templates);
     auto redacted = std::make_shared<rapidjson::Document>();
     redact_options(found->decl->options, *options, *redacted, redacted->GetAllocator());
+    redact_component(file_, path, found->decl->options, *redacted, redacted->GetAllocator());
     out.options = std::move(options);
     out.redacted = std::move(redacted);
+  }
+
+  // Credentials in a URL option would show wherever the URL does (and the HTTP client
+  // refuses them at delivery): an error now, without the value.
+  void refuse_url_credentials(std::span<const OptionSpec> schema, const rapidjson::Value& options,
+                              const std::string& path) {
+    const bool has_url = std::any_of(schema.begin(), schema.end(), [](const OptionSpec& s) { return s.name == std::string_view("url"); });
+    if (!has_url || !options.IsObject()) return;
+    auto url = options.FindMember("url");
+    if (url == options.MemberEnd() || !url->value.IsString() || !url_has_credentials(url->value.GetString())) return;
+    diagnostics_.push_back(file_.error(path + ".url", "user info in a URL (user:password@host) is refused: credentials "
+                                                      "go in a header (e.g. headers: {Authorization: ...}), which is "
+                                                      "redacted, or in the plugin's password option"));
   }
 
   void template_error(const std::string& path, const TemplateError& error) {
@@ -187,20 +202,20 @@ class PipelineLoader {
       if (!sink.condition) template_error(path + ".if", error);
     }
     const Options retry = keys.object("retry");
-    const std::int64_t attempts = retry.integer("max_attempts", 5);
+    const std::int64_t attempts = retry.integer("max_attempts");
     if (attempts < 1 || attempts > 1000) {
       diagnostics_.push_back(file_.error(path + ".retry.max_attempts", "expected 1 to 1000"));
     }
     sink.retry.max_attempts = static_cast<std::uint32_t>(std::clamp<std::int64_t>(attempts, 1, 1000));
-    sink.retry.initial = retry.duration("initial", sink.retry.initial);
-    sink.retry.max = retry.duration("max", sink.retry.max);
-    sink.retry.max_age = retry.duration("max_age", sink.retry.max_age);
-    if (sink.retry.initial > sink.retry.max) {
+    sink.retry.initial = retry.duration("initial");
+    sink.retry.max = retry.duration("max");
+    sink.retry.max_age = retry.duration("max_age");
+    if (retry.has("initial") && retry.has("max") && sink.retry.initial > sink.retry.max) {
       diagnostics_.push_back(file_.error(path + ".retry.initial", "must not exceed retry.max"));
     }
-    sink.queue_size = positive(keys.integer("queue_size", 1024), path + ".queue_size");
-    sink.concurrency = positive(keys.integer("concurrency", 1), path + ".concurrency");
-    sink.ordered = keys.boolean("ordered", false);
+    sink.queue_size = positive(keys.integer("queue_size"), path + ".queue_size");
+    sink.concurrency = positive(keys.integer("concurrency"), path + ".concurrency");
+    sink.ordered = keys.boolean("ordered");
     const rapidjson::Value& order_key = keys.json("order_key");
     if (!order_key.IsNull()) {
       TemplateError error;
@@ -255,15 +270,21 @@ std::span<const OptionSpec> pipeline_schema() { return kPipeline; }
 std::span<const OptionSpec> sink_schema() { return kSinkKeys; }
 
 bool load_pipeline(const std::filesystem::path& file, const loader::PluginRegistry& registry,
-                   PipelineConfig& out, Diagnostics& diagnostics) {
+                   PipelineConfig& out, Diagnostics& diagnostics, const YamlLimits& limits) {
   JsonFile json;
   const std::size_t before = diagnostics.size();
-  if (!load_yaml_file(file.string(), json, diagnostics)) return false;
+  if (!load_yaml_file(file.string(), json, diagnostics, limits)) return false;
   if (!json.json.IsObject()) {
     diagnostics.push_back({file.string(), 1, 1, "", "expected a map with source and sinks"});
     return false;
   }
-  PipelineLoader(json, registry, diagnostics).load(out);
+  // A file must not take the engine down, at start or on a hot reload: whatever loading it
+  // throws (memory, a plugin's declaration) is an error of that file.
+  try {
+    PipelineFileReader(json, registry, diagnostics).load(out);
+  } catch (const std::exception& e) {
+    diagnostics.push_back({file.string(), 1, 1, "", std::string("cannot load the pipeline: ") + e.what()});
+  }
   // Report in file order, as an editor would list them.
   std::stable_sort(diagnostics.begin() + static_cast<std::ptrdiff_t>(before), diagnostics.end(),
                    [](const Diagnostic& a, const Diagnostic& b) {
@@ -286,7 +307,7 @@ std::vector<std::filesystem::path> pipeline_files(const std::filesystem::path& d
 std::vector<PipelineConfig> load_pipelines(const std::filesystem::path& dir,
                                            const std::vector<std::filesystem::path>& files,
                                            const loader::PluginRegistry& registry,
-                                           Diagnostics& diagnostics) {
+                                           Diagnostics& diagnostics, const YamlLimits& limits) {
   std::vector<std::filesystem::path> inputs = files;
   if (inputs.empty()) {
     std::error_code ec;
@@ -300,7 +321,7 @@ std::vector<PipelineConfig> load_pipelines(const std::filesystem::path& dir,
   std::map<std::string, std::string> names;
   for (const auto& file : inputs) {
     PipelineConfig pipeline;
-    if (!load_pipeline(file, registry, pipeline, diagnostics)) continue;
+    if (!load_pipeline(file, registry, pipeline, diagnostics, limits)) continue;
     auto [it, inserted] = names.emplace(pipeline.name, file.string());
     if (!inserted) {
       diagnostics.push_back({file.string(), 1, 1, "name",
@@ -310,6 +331,37 @@ std::vector<PipelineConfig> load_pipelines(const std::filesystem::path& dir,
     out.push_back(std::move(pipeline));
   }
   return out;
+}
+
+SinkConfig default_sink_config() {
+  static const SinkConfig defaults = [] {
+    rapidjson::Document keys;
+    std::vector<OptionError> errors;
+    normalize_options(kSinkKeys, rapidjson::Value(rapidjson::kObjectType), keys, keys.GetAllocator(), errors);
+    const Options o(keys, kSinkKeys);
+    const Options retry = o.object("retry");
+    SinkConfig c;
+    c.retry.max_attempts = static_cast<std::uint32_t>(retry.integer("max_attempts"));
+    c.retry.initial = retry.duration("initial");
+    c.retry.max = retry.duration("max");
+    c.retry.max_age = retry.duration("max_age");
+    c.queue_size = static_cast<std::size_t>(o.integer("queue_size"));
+    c.concurrency = static_cast<std::size_t>(o.integer("concurrency"));
+    c.ordered = o.boolean("ordered");
+    return c;
+  }();
+  return defaults;
+}
+
+PipelineConfig default_pipeline_config() {
+  rapidjson::Document keys;
+  std::vector<OptionError> errors;
+  normalize_options(kPipeline, rapidjson::Value(rapidjson::kObjectType), keys, keys.GetAllocator(), errors);
+  const Options o(keys, kPipeline);
+  PipelineConfig c;
+  c.durability = o.string("durability") == "memory" ? Durability::memory : Durability::disk;
+  c.queue_size = static_cast<std::size_t>(o.integer("queue_size"));
+  return c;
 }
 
 }  // namespace switchyard::config

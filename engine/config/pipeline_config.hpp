@@ -15,6 +15,7 @@
 #include "config/condition.hpp"
 #include "config/diagnostics.hpp"
 #include "config/templates.hpp"
+#include "config/yaml_json.hpp"
 #include "switchyard/component.hpp"
 
 namespace switchyard::loader {
@@ -36,19 +37,23 @@ struct ComponentConfig {
   std::shared_ptr<const rapidjson::Document> redacted;
 };
 
+// The engine's keys of pipelines and sinks are declared once (pipeline_schema(),
+// sink_schema()); the values below come from there, defaults included: build these with
+// default_sink_config() / default_pipeline_config() (or load_pipeline), never by hand.
+
 /// Retry policy of a sink (contract section 7).
 struct RetryPolicy {
-  std::uint32_t max_attempts = 5;
-  std::chrono::milliseconds initial{1000};
-  std::chrono::milliseconds max{300000};
-  std::chrono::milliseconds max_age{86400000};
+  std::uint32_t max_attempts = 0;
+  std::chrono::milliseconds initial{0};
+  std::chrono::milliseconds max{0};
+  std::chrono::milliseconds max_age{0};
 };
 
 struct SinkConfig : ComponentConfig {
   std::shared_ptr<const Condition> condition;  ///< nullptr: every event.
   RetryPolicy retry;
-  std::size_t queue_size = 1024;
-  std::size_t concurrency = 1;
+  std::size_t queue_size = 0;
+  std::size_t concurrency = 0;
   bool ordered = false;
   std::shared_ptr<const Template> order_key;  ///< nullptr with ordered: one key for all.
 };
@@ -60,26 +65,38 @@ struct PipelineConfig {
   std::string file;
   std::string description;
   Durability durability = Durability::disk;
-  std::size_t queue_size = 1024;
+  std::size_t queue_size = 0;
   ComponentConfig source;
   std::vector<ComponentConfig> transforms;
   std::vector<SinkConfig> sinks;
 };
 
+/// A sink's engine keys (retry, queue_size, concurrency, ordered) at their declared defaults.
+SinkConfig default_sink_config();
+/// A pipeline's engine keys (durability, queue_size) at their declared defaults.
+PipelineConfig default_pipeline_config();
+
 /// Declared engine-owned keys, for docs.
 std::span<const OptionSpec> pipeline_schema();
 std::span<const OptionSpec> sink_schema();
 
+/// The limits of a pipeline file when the engine configuration says nothing: 1 MiB, and
+/// interpolation reads no variable and no file (pipeline_limits() in engine_config.hpp
+/// gives the configured ones).
+inline YamlLimits default_pipeline_limits() { return YamlLimits::of(kDefaultMaxFileBytes, {.restricted = true}); }
+
 /// Loads and validates one pipeline file. Returns false (with diagnostics) when invalid.
 bool load_pipeline(const std::filesystem::path& file, const loader::PluginRegistry& registry,
-                   PipelineConfig& out, Diagnostics& diagnostics);
+                   PipelineConfig& out, Diagnostics& diagnostics,
+                   const YamlLimits& limits = default_pipeline_limits());
 
 /// Loads the given files (or every *.yaml / *.yml in `dir` when `files` is empty), checking
 /// that pipeline names are unique. Returns the valid pipelines; errors go to diagnostics.
 std::vector<PipelineConfig> load_pipelines(const std::filesystem::path& dir,
                                            const std::vector<std::filesystem::path>& files,
                                            const loader::PluginRegistry& registry,
-                                           Diagnostics& diagnostics);
+                                           Diagnostics& diagnostics,
+                                           const YamlLimits& limits = default_pipeline_limits());
 
 /// Pipeline files in `dir`, sorted.
 std::vector<std::filesystem::path> pipeline_files(const std::filesystem::path& dir);

@@ -4,11 +4,13 @@
 
 #include <rapidjson/document.h>
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
 
 #include "config/diagnostics.hpp"
+#include "config/interpolate.hpp"
 
 namespace YAML {
 class Node;
@@ -44,17 +46,52 @@ struct JsonFile {
   std::string file;
   rapidjson::Document json;
   SourceMap marks;
+  /// A value that ${...} interpolation changed.
+  struct Interpolated {
+    /// The first reference that found a value ("${NAME}", "${file:PATH}"; empty when only
+    /// defaults were used): what set a value that came out empty.
+    std::string reference;
+    /// The value as written, references unexpanded: what the admin API may show.
+    std::string written;
+  };
+  /// Option path → its interpolation, for every value interpolation changed.
+  std::map<std::string, Interpolated, std::less<>> interpolated;
 
   /// A diagnostic for `path` positioned at the path's mark.
   Diagnostic error(const std::string& path, std::string message) const;
 };
 
+/// Largest configuration file read by default (pipelines.max_file_size).
+inline constexpr std::uint64_t kDefaultMaxFileBytes = 1 << 20;
+/// A file's values may expand (aliases, interpolation) to this many times its size cap.
+inline constexpr std::uint64_t kExpansionFactor = 16;
+
+/// What a YAML file may cost and read. A file is refused before parsing when larger than
+/// max_file_bytes, and its conversion stops (an error at the value that crossed it) once
+/// its keys and values, aliases expanded and interpolated, pass max_expanded_bytes.
+struct YamlLimits {
+  std::uint64_t max_file_bytes = kDefaultMaxFileBytes;
+  std::uint64_t max_expanded_bytes = kDefaultMaxFileBytes * kExpansionFactor;
+  InterpolationScope interpolation;
+  /// The configuration key that sets max_file_bytes, named in errors; empty: none.
+  std::string size_key;
+
+  /// The limits of a pipeline file capped at `max_file_bytes` (pipelines.max_file_size),
+  /// reading within `interpolation`.
+  static YamlLimits of(std::uint64_t max_file_bytes, InterpolationScope interpolation) {
+    return YamlLimits{max_file_bytes, max_file_bytes * kExpansionFactor, std::move(interpolation),
+                      "pipelines.max_file_size"};
+  }
+};
+
 /// Reads and converts a YAML file. Appends diagnostics (syntax errors with their position,
-/// duplicate keys, failed interpolations); returns false if the file could not be read or parsed.
-bool load_yaml_file(const std::string& file, JsonFile& out, Diagnostics& diagnostics);
+/// duplicate keys, failed interpolations, limits); returns false if the file could not be
+/// read or parsed, or went past a limit.
+bool load_yaml_file(const std::string& file, JsonFile& out, Diagnostics& diagnostics,
+                    const YamlLimits& limits = {});
 
 /// Same, from text already in memory (`file` names it in diagnostics).
 bool load_yaml_text(const std::string& file, std::string_view text, JsonFile& out,
-                    Diagnostics& diagnostics);
+                    Diagnostics& diagnostics, const YamlLimits& limits = {});
 
 }  // namespace switchyard::config

@@ -28,14 +28,21 @@ namespace switchyard::http {
 
 struct Listener;  // listener.hpp: internal to engine/http
 
+/// A listener's settings. The defaults are the engine configuration's (`http:` in
+/// config/engine_config.cpp): build them with config::listener_settings().
 struct ServerSettings {
   std::string name = "http";  ///< For log lines: "http" or "admin".
   std::string listen = "127.0.0.1:0";
-  std::uint64_t max_body = 25 * 1024 * 1024;
-  std::uint64_t max_header = 16 * 1024;
-  std::chrono::milliseconds read_timeout{15'000};
-  std::chrono::milliseconds idle_timeout{60'000};
-  std::uint64_t max_connections = 10'000;
+  std::uint64_t max_body = 0;
+  std::uint64_t max_header = 0;
+  std::chrono::milliseconds read_timeout{0};
+  std::chrono::milliseconds idle_timeout{0};
+  std::uint64_t max_connections = 0;
+  /// Connections one client address may hold (0: no limit); past it, new ones get 503.
+  std::uint64_t max_connections_per_ip = 0;
+  /// Loopback clients (a reverse proxy on this host carries every client) are not limited
+  /// per address.
+  bool exempt_loopback = true;
   std::string tls_cert;  ///< PEM chain; with tls_key, the listener speaks HTTPS.
   std::string tls_key;
   /// How long a handler may take before the client gets 503: under GitHub's 10 s, so a

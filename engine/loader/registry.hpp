@@ -1,6 +1,6 @@
 #pragma once
 // The component types the engine knows, from plugin libraries (loaded with Boost.DLL) and
-// from descriptors registered in-process (tests, benchmarks, `switchyard test` captures).
+// from descriptors registered in-process (tests, benchmarks).
 
 #include <filesystem>
 #include <map>

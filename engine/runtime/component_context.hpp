@@ -1,6 +1,7 @@
 #pragma once
 // Internal: the Context the engine gives each component.
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -19,7 +20,7 @@ class EventTap;
 /// What the engine shares with every component.
 struct Services {
   Io& io;
-  MemoryStateStore& state;
+  StateTable& state;
   http::Server& routes;
   /// The journal in state.dir; nullptr keeps every pipeline in memory (tests, `switchyard test`).
   journal::Journal* journal = nullptr;
@@ -27,6 +28,8 @@ struct Services {
   metrics::Registry* metrics = nullptr;
   /// Recent events for the admin console (runtime/event_tap.hpp); nullptr: none kept.
   std::shared_ptr<EventTap> tap;
+  /// http.max_body: no route takes a larger body, whatever its component asks; 0: no ceiling.
+  std::uint64_t max_body = 0;
 };
 
 
@@ -35,10 +38,15 @@ struct Services {
 /// WebSocket callbacks run on the component's strand (`executor`).
 class PipelineRoutes final : public HttpRoutes {
  public:
-  PipelineRoutes(http::Server& server, std::string pipeline, Executor& executor)
-      : server_(server), pipeline_(std::move(pipeline)), executor_(executor) {}
+  PipelineRoutes(http::Server& server, std::string pipeline, std::uint64_t max_body, Executor& executor)
+      : server_(server), pipeline_(std::move(pipeline)), max_body_(max_body), executor_(executor) {}
   Result<std::unique_ptr<HttpRoute>> add(std::string method, std::string path, HttpHandler handler,
                                          HttpRouteOptions options) override {
+    // The smaller limit applies: a source's own max_body (github.webhook's 25 MiB default)
+    // may lower the operator's http.max_body, never raise it.
+    if (max_body_ != 0 && (options.max_body == 0 || options.max_body > max_body_)) {
+      options.max_body = static_cast<std::size_t>(max_body_);
+    }
     return server_.add_owned(pipeline_, std::move(method), std::move(path), std::move(handler), options);
   }
   Result<std::unique_ptr<HttpRoute>> add_websocket(std::string path, std::shared_ptr<WebSocketHandler> handler,
@@ -49,6 +57,7 @@ class PipelineRoutes final : public HttpRoutes {
  private:
   http::Server& server_;
   std::string pipeline_;
+  std::uint64_t max_body_;
   Executor& executor_;
 };
 
@@ -66,7 +75,7 @@ class ComponentContext final : public Context {
         emitter_(emitter),
         replies_(replies),
         services_(services),
-        routes_(services.routes, pipeline_, executor_) {}
+        routes_(services.routes, pipeline_, services.max_body, executor_) {}
 
   ~ComponentContext() override { executor_.close(); }  // nothing it queued runs on a freed context
   ComponentContext(const ComponentContext&) = delete;

@@ -157,7 +157,7 @@ config::ComponentConfig dry_run_input(const std::shared_ptr<DryRunBoard>& board)
 }
 
 config::SinkConfig dry_run_capture(const std::shared_ptr<DryRunBoard>& board, std::string name) {
-  config::SinkConfig c;
+  config::SinkConfig c = config::default_sink_config();
   fill(c, kCaptureDecl, std::move(name), board);
   return c;
 }

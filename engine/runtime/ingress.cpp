@@ -23,6 +23,14 @@ void Ingress::close() {
 }
 
 void Ingress::emit(std::unique_ptr<Event> event, EmitCallback done) {
+  take_in(std::move(event), std::move(done), false);
+}
+
+void Ingress::emit_until_done(std::unique_ptr<Event> event, EmitCallback done) {
+  take_in(std::move(event), std::move(done), true);
+}
+
+void Ingress::take_in(std::unique_ptr<Event> event, EmitCallback done, bool until_done) {
   if (!event) {
     if (done) done(permanent("emit: no event"));
     return;
@@ -39,8 +47,10 @@ void Ingress::emit(std::unique_ptr<Event> event, EmitCallback done) {
       if (done) done(std::move(*refused));
       return;
     }
-    // Durable: the source hears back once the event is in the journal. Memory: now.
-    arrived_.push_back(Incoming{std::move(event), settings_.durable ? std::move(done) : EmitCallback()});
+    // Durable: the source hears back once the event is in the journal; memory: now;
+    // until_done: once every sink is done with it.
+    const bool later = settings_.durable || until_done;
+    arrived_.push_back(Incoming{std::move(event), later ? std::move(done) : EmitCallback(), until_done});
     queued_.fetch_add(1, std::memory_order_relaxed);
     schedule = !scheduled_;
     scheduled_ = true;
@@ -48,7 +58,7 @@ void Ingress::emit(std::unique_ptr<Event> event, EmitCallback done) {
   received_.fetch_add(1, std::memory_order_relaxed);
   if (received_metric_) received_metric_->inc();
   if (schedule) schedule_();
-  if (done && !settings_.durable) done({});
+  if (done && !settings_.durable && !until_done) done({});
 }
 
 // The one place that decides whether the pipeline takes events (emit, saturated, HTTP

@@ -25,7 +25,7 @@ class Ingress final : public Emitter {
  public:
   struct Settings {
     std::string pipeline;
-    std::size_t queue_size = 1024;
+    std::size_t queue_size = 0;
     bool durable = false;                  // the source hears back once the event is journaled
     journal::Journal* journal = nullptr;   // durable: refuse while it is full
   };
@@ -35,6 +35,7 @@ class Ingress final : public Emitter {
 
   // --- Emitter (the source's view; any thread) ---
   void emit(std::unique_ptr<Event> event, EmitCallback done) override;
+  void emit_until_done(std::unique_ptr<Event> event, EmitCallback done) override;
   bool saturated() const override { return refusal().has_value(); }
   std::optional<Error> refusal() const override;
   void when_ready(std::function<void()> ready) override;
@@ -57,6 +58,7 @@ class Ingress final : public Emitter {
   std::uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
 
  private:
+  void take_in(std::unique_ptr<Event> event, EmitCallback done, bool until_done);
   void wake_waiters();
 
   const Settings settings_;

@@ -1,6 +1,6 @@
 #pragma once
-// Internal: the Asio executor and the SDK Executor/Timer over strands. Only runtime .cpp
-// files include this header, so Asio stays out of the rest of the engine and of plugins.
+// Internal: the Asio executor, and the SDK's Executor, Timer and FdWatch over strands.
+// Asio stays out of plugins: only engine .cpp files include this header.
 
 #include <boost/asio/defer.hpp>
 #include <boost/asio/executor_work_guard.hpp>

@@ -95,6 +95,7 @@ class PipelineRuntime final : public Pipeline,
   void replayed(journal::Replay replay);
   void process();
   void fan_out(TransformChain::Finished finished);
+  void until_done(TransformChain::Finished finished, const std::vector<SinkRunner*>& selected);
   void committed(const Result<std::uint64_t>& seq, const EventPtr& event, const std::vector<SinkRunner*>& selected,
                  EmitCallback done, const std::vector<std::string>& keys);
   void check_drained();
@@ -340,6 +341,13 @@ void PipelineRuntime::process() {
       blocked_ = true;
       break;
     }
+    // Events that skip the journal (emit_until_done) are pushed back like a memory
+    // pipeline's, in any pipeline.
+    if (pending_.front().until_done &&
+        std::any_of(sinks_.begin(), sinks_.end(), [](const auto& s) { return s->full(); })) {
+      blocked_ = true;
+      break;
+    }
     Incoming incoming = std::move(pending_.front());
     pending_.pop_front();
     chain_->run(std::move(incoming));
@@ -369,6 +377,7 @@ void PipelineRuntime::fan_out(TransformChain::Finished finished) {
       mask |= sink->bit();
     }
   }
+  if (finished.incoming.until_done) return until_done(std::move(finished), selected);
   if (!durable_) {
     EventPtr shared(std::move(finished.incoming.event));
     for (auto* sink : selected) sink->arrive(0, shared);
@@ -395,6 +404,20 @@ void PipelineRuntime::fan_out(TransformChain::Finished finished) {
           self->committed(seq, event, selected, std::move(done), keys);
         });
       });
+}
+
+// An emit_until_done event: not journaled; the source hears back once every selected sink
+// has delivered or dead-lettered it. State its transforms wrote is journaled on its own.
+void PipelineRuntime::until_done(TransformChain::Finished finished, const std::vector<SinkRunner*>& selected) {
+  if (durable_ && !finished.writes.empty()) journal_->append(key_->id, 0, {}, std::move(finished.writes), nullptr);
+  ingress_.finished();
+  if (selected.empty()) return ingress_.acknowledge(std::move(finished.incoming.done), {});
+  auto wait = std::make_shared<DeliveryWait>(
+      selected.size(), [this, done = std::move(finished.incoming.done)]() mutable {
+        ingress_.acknowledge(std::move(done), {});
+      });
+  EventPtr shared(std::move(finished.incoming.event));
+  for (auto* sink : selected) sink->arrive(0, shared, 0, wait);
 }
 
 // The journal has the event (or failed to take it): deliver and acknowledge the source.

@@ -1,6 +1,7 @@
 #pragma once
 // A running pipeline: source → transforms → fan-out to sinks, with bounded queues and
-// backpressure back to the source.
+// backpressure back to the source (runtime/pipeline.cpp wires ingress.cpp,
+// transform_chain.cpp and sink_runner.cpp; components live in component_host.cpp).
 
 #include <cstdint>
 #include <functional>
@@ -15,7 +16,7 @@ namespace switchyard::runtime {
 
 struct Services;
 
-/// Counters of one sink, for logs, tests and (later) metrics.
+/// Counters of one sink, for the admin API, logs and tests.
 struct SinkStats {
   std::string name;
   std::uint64_t delivered = 0;

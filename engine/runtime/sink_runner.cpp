@@ -51,7 +51,7 @@ void SinkRunner::bind(journal::Journal* journal, std::int64_t pipeline_id, std::
   cursor_.bit = bit;
 }
 
-void SinkRunner::arrive(std::uint64_t seq, EventPtr event, std::int64_t dlq_id) {
+void SinkRunner::arrive(std::uint64_t seq, EventPtr event, std::int64_t dlq_id, std::shared_ptr<DeliveryWait> wait) {
   if (seq != 0) {
     if (seq <= cursor_.loaded_through || cursor_.catching_up) return;  // read (or to be read) from the journal
     if (full()) {
@@ -60,7 +60,7 @@ void SinkRunner::arrive(std::uint64_t seq, EventPtr event, std::int64_t dlq_id) 
       return;
     }
   }
-  push(seq, std::move(event), dlq_id);
+  push(seq, std::move(event), dlq_id, std::move(wait));
   queued_.store(queue_.size() + delayed_.size(), std::memory_order_relaxed);
   dispatch();
 }
@@ -161,7 +161,7 @@ void SinkRunner::wake_at(std::chrono::system_clock::time_point when) {
   });
 }
 
-void SinkRunner::push(std::uint64_t seq, EventPtr event, std::int64_t dlq_id) {
+void SinkRunner::push(std::uint64_t seq, EventPtr event, std::int64_t dlq_id, std::shared_ptr<DeliveryWait> wait) {
   std::string key;
   if (config_.ordered && config_.order_key) config_.order_key->render_string(*event, key);
   outstanding_.fetch_add(1, std::memory_order_relaxed);
@@ -170,11 +170,11 @@ void SinkRunner::push(std::uint64_t seq, EventPtr event, std::int64_t dlq_id) {
     const auto due = event->not_before;
     if (config_.ordered) delayed_keys_.insert(key);
     if (seq == 0) ++delayed_in_memory_only_;
-    delayed_.emplace(due, Entry{seq, std::move(event), std::move(key), dlq_id});
+    delayed_.emplace(due, Entry{seq, std::move(event), std::move(key), dlq_id, std::move(wait)});
     wake_at(due);
     return;
   }
-  queue_.push_back(Entry{seq, std::move(event), std::move(key), dlq_id});
+  queue_.push_back(Entry{seq, std::move(event), std::move(key), dlq_id, std::move(wait)});
 }
 
 void SinkRunner::attempt(std::uint32_t index) {
@@ -282,6 +282,7 @@ void SinkRunner::retry_later(std::uint32_t index, const Error& error, std::chron
 void SinkRunner::finish(std::uint32_t index) {
   Slot& slot = slots_[index];
   if (config_.ordered) busy_.erase(slot.entry.key);
+  if (slot.entry.wait) slot.entry.wait->one_done();
   slot.entry = {};
   free_.push_back(index);
   outstanding_.fetch_sub(1, std::memory_order_relaxed);

@@ -44,6 +44,20 @@ struct JournalCursor {
   std::uint64_t loaded_through = 0;  // journaled events up to here were read back already
 };
 
+/// The sinks still at work on an event emitted with Emitter::emit_until_done; the last one
+/// to deliver or dead-letter it answers the source. Lives on the pipeline's strand.
+class DeliveryWait {
+ public:
+  DeliveryWait(std::size_t sinks, std::function<void()> answer) : left_(sinks), answer_(std::move(answer)) {}
+  void one_done() {
+    if (left_ > 0 && --left_ == 0 && answer_) std::exchange(answer_, nullptr)();
+  }
+
+ private:
+  std::size_t left_;
+  std::function<void()> answer_;
+};
+
 class SinkRunner {
  public:
   /// `label` names the sink in messages ("sinks[1] 'alert'").
@@ -69,7 +83,8 @@ class SinkRunner {
   /// An event for this sink; `seq` is its journal sequence number, 0 when not journaled.
   /// Journaled events arrive in sequence order. `dlq_id`: a replayed dead-letter entry of a
   /// memory pipeline, removed from the DLQ once this sink is done with the event.
-  void arrive(std::uint64_t seq, EventPtr event, std::int64_t dlq_id = 0);
+  /// `wait`: the event's emit_until_done countdown, told once this sink is done with it.
+  void arrive(std::uint64_t seq, EventPtr event, std::int64_t dlq_id = 0, std::shared_ptr<DeliveryWait> wait = nullptr);
   /// Reads what the journal holds for this sink from the start (after a restart).
   void recover();
   /// Like recover(), but nothing is read until recover() is called (hot reload).
@@ -92,6 +107,7 @@ class SinkRunner {
     EventPtr event;
     std::string key;          // ordered sinks: events with one key are delivered one at a time
     std::int64_t dlq_id = 0;  // a memory pipeline's replay: its DLQ entry, until done
+    std::shared_ptr<DeliveryWait> wait;  // emit_until_done: told when this sink is done
   };
   struct Slot {
     Entry entry;
@@ -104,7 +120,7 @@ class SinkRunner {
   void release_due();
   void wake_at(std::chrono::system_clock::time_point when);
   bool refill();
-  void push(std::uint64_t seq, EventPtr event, std::int64_t dlq_id = 0);
+  void push(std::uint64_t seq, EventPtr event, std::int64_t dlq_id = 0, std::shared_ptr<DeliveryWait> wait = nullptr);
   void attempt(std::uint32_t index);
   void report(std::uint64_t ticket, Status status);
   void complete(std::uint32_t index, Status status);

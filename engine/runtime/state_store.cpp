@@ -18,7 +18,7 @@ StateWriteCapture::StateWriteCapture(journal::StateWrites& into) : previous_(t_c
 StateWriteCapture::~StateWriteCapture() { t_capture = previous_; }
 journal::StateWrites* StateWriteCapture::current() { return t_capture; }
 
-void MemoryStateStore::attach(journal::Journal& journal, std::vector<journal::StateEntry> entries) {
+void StateTable::attach(journal::Journal& journal, std::vector<journal::StateEntry> entries) {
   std::lock_guard lock(mutex_);
   const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
@@ -32,7 +32,7 @@ void MemoryStateStore::attach(journal::Journal& journal, std::vector<journal::St
   journal_ = &journal;
 }
 
-void MemoryStateStore::persist(const std::string& key, std::string_view value,
+void StateTable::persist(const std::string& key, std::string_view value,
                                std::chrono::milliseconds ttl) {
   if (!journal_) return;
   journal::StateWrite write{.key = key, .value = std::string(value), .expires_ms = unix_ms_after(ttl)};
@@ -43,7 +43,7 @@ void MemoryStateStore::persist(const std::string& key, std::string_view value,
   }
 }
 
-void MemoryStateStore::forget(const std::string& key) {
+void StateTable::forget(const std::string& key) {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(key);
   if (it == entries_.end()) return;
@@ -51,18 +51,18 @@ void MemoryStateStore::forget(const std::string& key) {
   entries_.erase(it);
 }
 
-MemoryStateStore::Clock::time_point MemoryStateStore::expiry(std::chrono::milliseconds ttl) {
+StateTable::Clock::time_point StateTable::expiry(std::chrono::milliseconds ttl) {
   return ttl.count() <= 0 ? Clock::time_point::max() : Clock::now() + ttl;
 }
 
-std::optional<std::string> MemoryStateStore::get(const std::string& key) {
+std::optional<std::string> StateTable::get(const std::string& key) {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(key);
   if (it == entries_.end() || it->second.expires <= Clock::now()) return std::nullopt;
   return it->second.value;
 }
 
-void MemoryStateStore::store(const std::string& key, std::string_view value, Clock::time_point expires) {
+void StateTable::store(const std::string& key, std::string_view value, Clock::time_point expires) {
   auto [it, inserted] = entries_.try_emplace(key);
   if (!inserted && it->second.in_expiries != expiries_.end()) expiries_.erase(it->second.in_expiries);
   it->second.value.assign(value);
@@ -74,7 +74,7 @@ void MemoryStateStore::store(const std::string& key, std::string_view value, Clo
                                           : expiries_.emplace_hint(expiries_.end(), expires, &it->first);
 }
 
-void MemoryStateStore::put(const std::string& key, std::string_view value,
+void StateTable::put(const std::string& key, std::string_view value,
                            std::chrono::milliseconds ttl, bool durable) {
   std::lock_guard lock(mutex_);
   const auto now = Clock::now();
@@ -83,7 +83,7 @@ void MemoryStateStore::put(const std::string& key, std::string_view value,
   if (durable) persist(key, value, ttl);
 }
 
-bool MemoryStateStore::put_if_absent(const std::string& key, std::string_view value,
+bool StateTable::put_if_absent(const std::string& key, std::string_view value,
                                      std::chrono::milliseconds ttl, bool durable) {
   std::lock_guard lock(mutex_);
   const auto now = Clock::now();
@@ -95,7 +95,7 @@ bool MemoryStateStore::put_if_absent(const std::string& key, std::string_view va
   return true;
 }
 
-void MemoryStateStore::erase(const std::string& key, bool durable) {
+void StateTable::erase(const std::string& key, bool durable) {
   forget(key);
   if (!journal_ || !durable) return;
   journal::StateWrite write{.key = key, .erase = true};
@@ -106,7 +106,7 @@ void MemoryStateStore::erase(const std::string& key, bool durable) {
   }
 }
 
-void MemoryStateStore::purge(Clock::time_point now) {
+void StateTable::purge(Clock::time_point now) {
   while (!expiries_.empty() && expiries_.begin()->first <= now) {
     const auto due = expiries_.begin();
     entries_.erase(entries_.find(*due->second));  // find first: the key dies with its entry

@@ -31,7 +31,9 @@ class StateWriteCapture {
   journal::StateWrites* previous_;
 };
 
-class MemoryStateStore {
+/// The components' key-value state, for the whole engine: kept in memory for reads,
+/// expiring by TTL, and written through to the journal when the engine has one.
+class StateTable {
  public:
   /// Writes go through to `journal` from now on; `entries` (from journal.load_state()) are
   /// what it already holds.
@@ -73,7 +75,7 @@ class MemoryStateStore {
 /// of `durability: memory` pipelines keep their state in memory only, like their events.
 class ScopedStateStore final : public StateStore {
  public:
-  ScopedStateStore(MemoryStateStore& store, std::string prefix, bool durable)
+  ScopedStateStore(StateTable& store, std::string prefix, bool durable)
       : store_(store), prefix_(std::move(prefix)), durable_(durable) {}
   std::optional<std::string> get(std::string_view key) override;
   Status put(std::string_view key, std::string_view value, std::chrono::milliseconds ttl) override;
@@ -83,7 +85,7 @@ class ScopedStateStore final : public StateStore {
 
  private:
   std::string scoped(std::string_view key) const { return prefix_ + std::string(key); }
-  MemoryStateStore& store_;
+  StateTable& store_;
   std::string prefix_;
   bool durable_;
 };

@@ -74,7 +74,12 @@ void TransformChain::advance(std::uint64_t ticket) {
     auto once = std::make_shared<std::atomic<bool>>(false);
     stage.process(event, [this, ticket, once, alive = hooks_.keep_alive()](Result<Verdict> verdict) mutable {
       if (once->exchange(true)) return;
-      if (strand_.running_in_this_thread()) return decided(ticket, std::move(verdict));
+      if (strand_.running_in_this_thread()) {
+        // Inline, or from the transform's own callbacks (they run on this strand too):
+        // events that were waiting for this one may leave now.
+        decided(ticket, std::move(verdict));
+        return release();
+      }
       asio::post(strand_, [this, ticket, alive = std::move(alive), verdict = std::move(verdict)]() mutable {
         decided(ticket, std::move(verdict));
         release();

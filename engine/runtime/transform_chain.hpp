@@ -20,10 +20,12 @@
 namespace switchyard::runtime {
 
 /// An event on its way through a pipeline, with the source's callback (durable pipelines
-/// acknowledge the source once the event is journaled).
+/// acknowledge the source once the event is journaled; `until_done` events once every sink
+/// is done with them).
 struct Incoming {
   std::unique_ptr<Event> event;
   EmitCallback done;
+  bool until_done = false;  // Emitter::emit_until_done: not journaled, answered at the end
 };
 
 class TransformChain {

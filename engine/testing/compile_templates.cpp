@@ -1,16 +1,16 @@
 // The Switchyard::testing library: gives the SDK's header-only harness the engine's
-// expression compiler, so components with template options can be unit-tested.
+// expression language, so components with template options can be unit-tested.
 #include <switchyard/testing.hpp>
 
 #include "config/templates.hpp"
 
-namespace switchyard::testing {
+namespace {
 
-std::unique_ptr<TemplateSet> compile_templates(std::span<const OptionSpec> schema,
-                                               const rapidjson::Value& values, std::string& error) {
-  auto out = std::make_unique<config::CompiledTemplates>();
-  std::vector<config::TemplateError> errors;
-  config::compile_option_templates(schema, values, "", *out, errors);
+std::unique_ptr<switchyard::TemplateSet> compile(std::span<const switchyard::OptionSpec> schema,
+                                                 const rapidjson::Value& values, std::string& error) {
+  auto out = std::make_unique<switchyard::config::CompiledTemplates>();
+  std::vector<switchyard::config::TemplateError> errors;
+  switchyard::config::compile_option_templates(schema, values, "", *out, errors);
   if (!errors.empty()) {
     error = errors.front().path + ": " + errors.front().message + " (at offset " +
             std::to_string(errors.front().offset) + ")";
@@ -19,4 +19,9 @@ std::unique_ptr<TemplateSet> compile_templates(std::span<const OptionSpec> schem
   return out;
 }
 
-}  // namespace switchyard::testing
+const switchyard::testing::ExpressionSupport kSupport{.compile = &compile,
+                                                      .allow_env = &switchyard::config::set_expression_env};
+
+}  // namespace
+
+extern "C" const switchyard::testing::ExpressionSupport* switchyard_testing_expressions() { return &kSupport; }

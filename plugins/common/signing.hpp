@@ -142,12 +142,4 @@ class Keys {
   std::vector<Context> keys_;
 };
 
-/// Whether `header` ("sha256=<hex>") is the signature of `body` under any of `secrets`.
-/// Every secret is tried (no early exit), each comparison in constant time. Receivers
-/// that check many requests keep a Keys instead.
-inline bool verify(const std::vector<std::string>& secrets, std::string_view body,
-                   std::string_view header) {
-  return Keys(secrets).verify(body, header);
-}
-
 }  // namespace switchyard::signing

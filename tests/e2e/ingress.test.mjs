@@ -3,6 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { startEngine, sign } from './lib/engine.mjs';
 
 const SECRET = 'current-secret';
@@ -41,6 +42,19 @@ function raw(text, { waitClose = true, timeoutMs = 5000 } = {}) {
     socket.write(text);
   });
 }
+// raw() for a request that is not text (bytes that are not valid UTF-8).
+function rawBytes(bytes) {
+  return new Promise((resolve, reject) => {
+    const socket = connect(engine.port, '127.0.0.1');
+    const chunks = [];
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error('no answer')); }, 5000);
+    socket.on('data', (d) => chunks.push(d));
+    socket.on('close', () => { clearTimeout(timer); resolve(parse(Buffer.concat(chunks).toString('latin1'))); });
+    socket.on('error', () => {});
+    socket.write(bytes);
+  });
+}
+
 function parse(data) {
   const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0);
   return { status, text: data, body: data.slice(data.indexOf('\r\n\r\n') + 4) };
@@ -128,6 +142,84 @@ test('a Transfer-Encoding other than chunked is refused (no guessing where the b
   const r = await raw('POST /gh HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nabc');
   assert.equal(r.status, 400);
   assert.match(r.body, /chunked/);
+});
+
+// Sends `head` and then `filler` repeated up to `total` bytes, a chunk at a time, until the
+// server answers; resolves with the answer (the server stops reading and closes).
+function stream(head, filler, total, timeoutMs = 10000) {
+  return new Promise((resolve, reject) => {
+    const socket = connect(engine.port, '127.0.0.1');
+    let data = '';
+    let sent = 0;
+    let done = false;
+    const finish = () => { if (!done) { done = true; clearTimeout(timer); socket.destroy(); resolve(parse(data)); } };
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no answer after ${sent} bytes: ${data}`)); }, timeoutMs);
+    // One chunk per turn of the event loop, so the answer is read as soon as it comes (a
+    // client that keeps writing after the server closed would get a reset, and could lose
+    // the answer with it).
+    const chunk = filler.repeat(Math.ceil(65536 / filler.length));
+    const pump = () => {
+      if (done || sent >= total) return;
+      sent += chunk.length;
+      socket.write(chunk, () => setTimeout(pump, 1));
+    };
+    socket.on('data', (d) => {
+      data += d;
+      const m = /content-length: (\d+)/i.exec(data);
+      if (m && data.length >= data.indexOf('\r\n\r\n') + 4 + Number(m[1])) finish();
+    });
+    socket.on('close', finish);
+    socket.on('error', () => {});
+    socket.write(head, pump);
+  });
+}
+
+function rssKiB() {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${engine.child.pid}/status`, 'utf8'))[1]);
+}
+
+test('a chunk extension or a trailer that never ends is refused, and the connection holds no more than a bounded buffer', async () => {
+  const before = rssKiB();
+  const head = (lines) => `POST /gh HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n` +
+    `X-GitHub-Event: push\r\nX-GitHub-Delivery: ext\r\nX-Hub-Signature-256: sha256=${'0'.repeat(64)}\r\n\r\n${lines}`;
+  // Up to 20 MB of chunk extension on one chunk-size line, never ended by CRLF.
+  let r = await stream(head('5;ext='), 'a', 20 * 1024 * 1024);
+  assert.equal(r.status, 400);
+  assert.match(r.body, /chunk-size line or trailer/);
+  // A last chunk followed by a trailer field that never ends.
+  r = await stream(head('0\r\nX-Trailer: '), 'b', 20 * 1024 * 1024);
+  assert.equal(r.status, 400);
+  const grown = rssKiB() - before;
+  assert.ok(grown < 32 * 1024, `the engine grew by ${grown} KiB for two refused requests`);
+});
+
+test('HTTP edge cases are answered as RFC 9110/9112 say', async () => {
+  // HEAD: the status and headers, no body (Content-Length still says how long it would be).
+  let r = await raw('HEAD /gh HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.equal(r.status, 405);
+  assert.match(r.text, /content-length: [1-9]/i);
+  assert.equal(r.body, '');
+  // The absolute form names the same route.
+  const body = PUSH;
+  r = await raw(`POST http://127.0.0.1:${engine.port}/gh HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\nX-GitHub-Event: push\r\n` +
+    `X-GitHub-Delivery: abs-1\r\nX-Hub-Signature-256: ${sign(SECRET, body)}\r\n\r\n${body}`);
+  assert.equal(r.status, 202);
+  // Ambiguous framing is answered 400 with the reason, not cut off.
+  r = await raw('POST /gh HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}');
+  assert.equal(r.status, 400);
+  assert.match(r.body, /malformed request/);
+  // A transfer coding before chunked would need decoding: 501.
+  r = await raw('POST /gh HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n');
+  assert.equal(r.status, 501);
+  assert.match(r.body, /only the chunked transfer coding/);
+  // A signed body that is not valid UTF-8 is refused, not stored for consumers to choke on.
+  const bad = Buffer.concat([Buffer.from('{"ref":"refs/heads/'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+  r = await rawBytes(Buffer.concat([Buffer.from(`POST /gh HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+    `Content-Length: ${bad.length}\r\nConnection: close\r\nX-GitHub-Event: push\r\nX-GitHub-Delivery: utf8-1\r\n` +
+    `X-Hub-Signature-256: ${sign(SECRET, bad)}\r\n\r\n`), bad]));
+  assert.equal(r.status, 400);
+  assert.match(r.body, /not valid JSON/);
 });
 
 test('oversized headers are refused with 431', async () => {

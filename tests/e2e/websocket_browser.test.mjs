@@ -99,7 +99,7 @@ test('the example page renders live events as text, runs no injected script, and
   let engine = await startEngine({
     ...engineOptions,
     pipelines: { 'omnilens-live': readFileSync(join(SOURCE_DIR, 'pipelines/omnilens/live.yaml'), 'utf8') },
-    config: `http: {listen: "127.0.0.1:${port}"}\n`,
+    config: `http: {listen: "127.0.0.1:${port}"}\nenv: {allow: [GITHUB_WEBHOOK_SECRET, OMNILENS_JWT_SECRET, OMNILENS_ORIGIN]}\n`,
   });
   cleanups.push(async () => { await engine.kill(); });
   await started(engine);

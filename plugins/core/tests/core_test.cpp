@@ -3,10 +3,10 @@
 
 #include <switchyard/testing.hpp>
 
-#include "blackhole/blackhole.hpp"
-#include "file/file_sink.hpp"
-#include "generate/generate.hpp"
-#include "stdout/stdout_sink.hpp"
+#include "blackhole.hpp"
+#include "file_sink.hpp"
+#include "generate.hpp"
+#include "stdout_sink.hpp"
 #include "support/temp_dir.hpp"
 
 namespace switchyard::core {

@@ -3,7 +3,7 @@
 
 #include <switchyard/testing.hpp>
 
-#include "reply/reply.hpp"
+#include "reply.hpp"
 
 namespace switchyard::core {
 namespace {

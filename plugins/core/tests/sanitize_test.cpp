@@ -2,7 +2,7 @@
 
 #include <switchyard/testing.hpp>
 
-#include "sanitize/sanitize.hpp"
+#include "sanitize.hpp"
 
 namespace switchyard::core {
 namespace {

@@ -5,11 +5,10 @@
 #include <rapidjson/writer.h>
 #include <switchyard/testing.hpp>
 
-#include "config/templates.hpp"
-#include "dedup/dedup.hpp"
-#include "filter/filter.hpp"
-#include "map/map.hpp"
-#include "rate_limit/rate_limit.hpp"
+#include "dedup.hpp"
+#include "filter.hpp"
+#include "map.hpp"
+#include "rate_limit.hpp"
 
 namespace switchyard::core {
 namespace {
@@ -66,11 +65,11 @@ TEST(Filter, PlainStringsAreNotConditions) {
 TEST(Filter, EnvContextSeesOnlyAllowedVariables) {
   ::setenv("SY_TEST_STAGE", "prod", 1);
   ::setenv("SY_TEST_SECRET", "hunter2", 1);
-  config::set_expression_env({"SY_TEST_STAGE"});
+  testing::allow_env({"SY_TEST_STAGE"});
   Harness h(kFilterDecl, R"({"if": "${{ env.SY_TEST_STAGE == 'prod' && env.SY_TEST_SECRET == null }}"})");
   ASSERT_TRUE(h.configure());
   EXPECT_EQ(*h.apply(*make_event("x", "{}")), Verdict::keep);
-  config::set_expression_env({});
+  testing::allow_env({});
   EXPECT_EQ(*h.apply(*make_event("x", "{}")), Verdict::drop);
 }
 

@@ -10,6 +10,11 @@
 namespace switchyard::signing {
 namespace {
 
+// What a receiver does with the secrets it is configured with.
+bool verify(const std::vector<std::string>& secrets, std::string_view body, std::string_view header) {
+  return Keys(secrets).verify(body, header);
+}
+
 // GitHub's documented example ("Validating webhook deliveries").
 TEST(Signing, MatchesGitHubsDocumentedExample) {
   EXPECT_EQ(sign("It's a Secret to Everybody", "Hello, World!"),

@@ -103,6 +103,15 @@ class Emitter {
   /// Hands an event to the pipeline. `done` (may be empty) runs exactly once: success when
   /// the event is accepted, a retryable error when the pipeline is saturated or stopping.
   virtual void emit(std::unique_ptr<Event> event, EmitCallback done) = 0;
+  /// Hands an event to the pipeline and runs `done` only once it is through: every sink it
+  /// is routed to has delivered it or dead-lettered it (or a transform dropped it, or no
+  /// sink's `if:` took it). A retryable error when the pipeline refuses it. The event skips
+  /// the journal: this is for sources whose upstream keeps the event until `done` (a
+  /// JetStream consumer acknowledges only then, and redelivers what it never hears of).
+  /// The default, for emitters without sinks behind them, is emit().
+  virtual void emit_until_done(std::unique_ptr<Event> event, EmitCallback done) {
+    emit(std::move(event), std::move(done));
+  }
   /// Whether the pipeline's bounded queue is full: a pull-style source should wait.
   virtual bool saturated() const = 0;
   /// Runs `ready` once on the source's strand when the pipeline has room again.

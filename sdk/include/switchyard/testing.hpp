@@ -29,13 +29,30 @@
 
 namespace switchyard::testing {
 
-/// Compiles the template options (text_template, json_template, condition) of normalized
-/// `values` with the engine's expression language. Defined by the Switchyard::testing
-/// library; weak here so a test that does not link it still builds (its template options
-/// then fail to configure with a message saying so).
-std::unique_ptr<TemplateSet> compile_templates(std::span<const OptionSpec> schema,
-                                               const rapidjson::Value& values,
-                                               std::string& error) __attribute__((weak));
+/// The engine's expression language, as the Switchyard::testing library lends it to the
+/// harness: a test of a component with template options links that library.
+struct ExpressionSupport {
+  /// Compiles the template options of normalized `values`; nullptr with `error` set.
+  std::unique_ptr<TemplateSet> (*compile)(std::span<const OptionSpec> schema, const rapidjson::Value& values,
+                                          std::string& error);
+  /// Which environment variables expressions see as `env` (the engine config's env.allow).
+  void (*allow_env)(const std::vector<std::string>& names);
+};
+
+}  // namespace switchyard::testing
+
+/// Defined by the Switchyard::testing library (a plain C name, which its link options ask
+/// the linker to keep); weak here, so a test that does not link it still builds and its
+/// template options fail to configure with a message saying so.
+extern "C" const switchyard::testing::ExpressionSupport* switchyard_testing_expressions() __attribute__((weak));
+
+namespace switchyard::testing {
+
+/// Sets which environment variables expressions see as `env.NAME`, as the engine config's
+/// `env.allow` does; nothing without the Switchyard::testing library.
+inline void allow_env(const std::vector<std::string>& names) {
+  if (switchyard_testing_expressions != nullptr) switchyard_testing_expressions()->allow_env(names);
+}
 
 /// An event with the given type and JSON payload (throws std::invalid_argument on bad JSON).
 inline std::unique_ptr<Event> make_event(std::string type, std::string_view payload_json,
@@ -572,9 +589,9 @@ class Harness {
       for (const auto& line : option_errors()) message += (message.empty() ? "" : "; ") + line;
       return invalid_config(message);
     }
-    if (compile_templates != nullptr) {
+    if (switchyard_testing_expressions != nullptr) {
       std::string error;
-      templates_ = compile_templates(decl_.options, options_, error);
+      templates_ = switchyard_testing_expressions()->compile(decl_.options, options_, error);
       if (!templates_) return invalid_config(error);
     }
     view_ = std::make_unique<Options>(options_, decl_.options, templates_.get());

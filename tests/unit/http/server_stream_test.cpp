@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "config/engine_config.hpp"
 #include "log/logging.hpp"
 #include "runtime/io.hpp"
 
@@ -121,7 +122,7 @@ struct ServerStreamTest : ::testing::Test {
   }
 
   runtime::Io io{2};
-  Server server{io, ServerSettings{.name = "test", .listen = "127.0.0.1:0"}};
+  Server server{io, config::listener_settings("test", "127.0.0.1:0")};
   std::unique_ptr<HttpRoute> route_;
   std::mutex mutex;
   std::vector<std::shared_ptr<EventStream>> streams;

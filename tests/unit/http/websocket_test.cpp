@@ -20,6 +20,7 @@
 #include <mutex>
 #include <thread>
 
+#include "config/engine_config.hpp"
 #include "log/logging.hpp"
 #include "runtime/io.hpp"
 #include "switchyard/websocket.hpp"
@@ -132,7 +133,7 @@ struct WebSocketTest : ::testing::Test {
   runtime::Io io{2};
   runtime::Strand strand = io.make_strand();
   runtime::StrandExecutor executor{strand};
-  Server server{io, ServerSettings{.name = "test", .listen = "127.0.0.1:0"}};
+  Server server{io, config::listener_settings("test", "127.0.0.1:0")};
   std::shared_ptr<Recorder> recorder = std::make_shared<Recorder>();
   std::unique_ptr<HttpRoute> route_;
   asio::io_context client_io;

@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "config/engine_config.hpp"
 #include "config/pipeline_config.hpp"
 #include "loader/registry.hpp"
 #include "log/logging.hpp"
@@ -84,9 +85,9 @@ class PipelineTest : public ::testing::Test {
 
   loader::PluginRegistry registry_;  // outlives everything: components' code lives in it
   test::TempDir dir_;
-  MemoryStateStore store_;
+  StateTable store_;
   Io io_{2};
-  http::Server server_{io_, {.name = "http", .listen = "127.0.0.1:0"}};
+  http::Server server_{io_, config::listener_settings("http", "127.0.0.1:0")};
   Services services_{io_, store_, server_};
 };
 
@@ -133,6 +134,20 @@ sinks:
   EXPECT_EQ(stats.transform_errors, 36u) << "even multiples of 7";
   EXPECT_NE(stats.last_error.find("transforms[1] 'test.async_check': refused"), std::string::npos) << stats.last_error;
   EXPECT_GT(test::AsyncCheckTransform::max_in_flight.load(), 1) << "the strand went on while events waited";
+}
+
+TEST_F(PipelineTest, AnAsynchronousDecisionOnThePipelinesStrandLetsTheEventGoOnAtOnce) {
+  // Five events, decided by the transform's own timers (on the pipeline's strand); no
+  // later event comes to push them out.
+  auto p = start(R"(
+source: {type: test.sequence, count: 5}
+transforms: [{type: test.async_timer}]
+sinks: [{name: a, type: test.capture, bucket: a}]
+)");
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("a").size() == 5; }, std::chrono::seconds(5)));
+  drain(*p);
+  p->stop();
+  EXPECT_EQ(Captured::instance().of("a"), iota(5));
 }
 
 TEST_F(PipelineTest, EventsWaitingInAnAsynchronousTransformCountAgainstQueueSize) {
@@ -435,6 +450,42 @@ sinks:
       << "delivered events left in the journal";
 }
 
+TEST_F(JournaledPipelineTest, AnEventEmittedUntilDoneIsAnsweredOnceEverySinkIsDoneAndSkipsTheJournal) {
+  {
+    std::lock_guard lock(test::UntilDoneSource::mutex);
+    test::UntilDoneSource::answered.clear();
+    test::UntilDoneSource::seen_before.clear();
+  }
+  // Odd events are dropped by the transform (answered at once); sink a takes the even ones
+  // slowly; sink b takes those below 20 and gives up on them at once (dead-lettered: done
+  // with them too).
+  auto p = start(R"(
+name: until-done
+source: {type: test.until_done, count: 40}
+transforms: [{type: test.drop_odd}]
+sinks:
+  - {name: a, type: test.capture, bucket: a, delay: 2ms, concurrency: 4}
+  - {name: b, type: test.capture, bucket: b, fail_first: 1, permanent: true, if: "${{ payload.n < 20 }}"}
+)");
+  ASSERT_TRUE(wait_until([] {
+    std::lock_guard lock(test::UntilDoneSource::mutex);
+    return test::UntilDoneSource::answered.size() == 40;
+  }));
+  drain(*p);
+  p->stop();
+  std::lock_guard lock(test::UntilDoneSource::mutex);
+  for (int n = 0; n < 40; ++n) {
+    EXPECT_TRUE(test::UntilDoneSource::answered[n]) << n;
+    // A kept event is answered only after sink a delivered it; a dropped one at once.
+    if (n % 2 == 0) {
+      EXPECT_TRUE(test::UntilDoneSource::seen_before[n]) << "answered before sink a had " << n;
+    }
+  }
+  journal_->flush();
+  EXPECT_EQ(journal_->stats().appended, 0u) << "events emitted until done were journaled";
+  EXPECT_EQ(dead_letters().size(), 10u) << "sink b's failures are dead-lettered (and count as done)";
+}
+
 TEST_F(JournaledPipelineTest, UndeliveredEventsResumeAfterARestart) {
   auto first = start(R"(
 name: resume
@@ -447,8 +498,6 @@ sinks:
   first->stop();  // no drain: as if killed mid-way
   const auto before = Captured::instance().of("before");
   ASSERT_LT(before.size(), 200u);
-  // The capture sink's delivery threads outlive stop(); let them finish before the pipeline goes.
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
   first.reset();
   close_journal();
   open_journal();
@@ -619,8 +668,7 @@ sinks: [{name: out, type: test.capture, bucket: refused, fail_first: 1, permanen
     return c.max_in_flight["slow"] >= 1;
   }));
   EXPECT_EQ(dead_letters().size(), 3u) << "entries left the DLQ while their events were only in memory";
-  slow->stop();
-  std::this_thread::sleep_for(std::chrono::milliseconds(900));  // the sink's late answers arrive and are ignored
+  slow->stop();  // the sink's answers that come during its stop() are ignored
   slow.reset();
   entries = dead_letters();
   ASSERT_EQ(entries.size(), 3u) << "a replay lost when the pipeline stopped";

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <string>
@@ -84,6 +85,40 @@ class SequenceSource final : public Source {
   bool running_ = false;
 };
 
+// Emits {"n": 0..count-1} with emit_until_done, as a queue consumer acknowledging only
+// finished events does; records, per n, what the pipeline answered and whether the
+// capture sink "a" had it by then.
+class UntilDoneSource final : public Source {
+ public:
+  static inline std::mutex mutex;
+  static inline std::map<int, bool> answered;     // n → success
+  static inline std::map<int, bool> seen_before;  // n → bucket "a" had it when answered
+  Status configure(const Options& options, Context& context) override {
+    count_ = static_cast<int>(options.integer("count"));
+    context_ = &context;
+    return {};
+  }
+  Status start() override {
+    for (int n = 0; n < count_; ++n) {
+      auto event = std::make_unique<Event>();
+      event->type = "test.until_done";
+      event->data.SetObject();
+      event->data.AddMember("n", n, event->allocator());
+      context_->emitter().emit_until_done(std::move(event), [n](Status s) {
+        const auto a = Captured::instance().of("a");
+        std::lock_guard lock(mutex);
+        answered[n] = s.has_value();
+        seen_before[n] = std::find(a.begin(), a.end(), n) != a.end();
+      });
+    }
+    return {};
+  }
+
+ private:
+  Context* context_ = nullptr;
+  int count_ = 0;
+};
+
 // Records payload.n per bucket; optionally completes later (async) or fails first attempts.
 class CaptureSink final : public Sink {
  public:
@@ -117,15 +152,26 @@ class CaptureSink final : public Sink {
       done({});
     };
     if (delay_.count() > 0) {
-      // Completes from another thread, as a network client would.
-      std::thread([delay = delay_, finish = std::move(finish)] {
+      // Completes from another thread, as a network client would; stop() waits for it.
+      std::lock_guard lock(threads_mutex_);
+      threads_.emplace_back([delay = delay_, finish = std::move(finish)] {
         std::this_thread::sleep_for(delay);
         finish();
-      }).detach();
+      });
     } else {
       finish();
     }
   }
+  // As the SDK asks: nothing the sink started outlives stop() (answers after it are ignored).
+  void stop() override {
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard lock(threads_mutex_);
+      threads.swap(threads_);
+    }
+    for (auto& t : threads) t.join();
+  }
+  ~CaptureSink() override { stop(); }
 
  private:
   Context* context_ = nullptr;
@@ -135,6 +181,8 @@ class CaptureSink final : public Sink {
   bool permanent_ = false;
   std::map<int, std::int64_t> attempts_;
   std::atomic<int> in_flight_{0};
+  std::mutex threads_mutex_;
+  std::vector<std::thread> threads_;
 };
 
 // Drops events whose payload.n is odd.
@@ -189,6 +237,26 @@ class AsyncCheckTransform final : public AsyncTransform {
   int fail_every_ = 0;
 };
 
+// Decides each event from its own timer, 1 ms later: on the pipeline's strand, as a
+// transform driven by its socket's readiness (FdWatch) does.
+class AsyncTimerTransform final : public AsyncTransform {
+ public:
+  Status configure(const Options&, Context& context) override {
+    context_ = &context;
+    return {};
+  }
+  void process(Event&, TransformCallback done) override {
+    auto timer = std::shared_ptr<Timer>(context_->executor().make_timer());
+    timers_.push_back(timer);
+    timer->expires_after(std::chrono::milliseconds(1), [done = std::move(done)] { done(Verdict::keep); });
+  }
+  void stop() override { timers_.clear(); }
+
+ private:
+  Context* context_ = nullptr;
+  std::vector<std::shared_ptr<Timer>> timers_;
+};
+
 inline constexpr OptionSpec kAsyncCheckOptions[] = {
     {.name = "drop_every", .type = OptionType::integer, .default_value = "0"},
     {.name = "fail_every", .type = OptionType::integer, .default_value = "0"},
@@ -213,6 +281,10 @@ inline const ComponentDecl kTestComponents[] = {
      .create = &make_component<DelayEvenTransform>},
     {.kind = ComponentKind::transform, .type = "test.async_check", .summary = "", .options = kAsyncCheckOptions,
      .create = &make_component<AsyncCheckTransform>},
+    {.kind = ComponentKind::transform, .type = "test.async_timer", .summary = "", .options = {},
+     .create = &make_component<AsyncTimerTransform>},
+    {.kind = ComponentKind::source, .type = "test.until_done", .summary = "", .options = kSequenceOptions,
+     .create = &make_component<UntilDoneSource>},
 };
 inline const PluginDescriptor kTestPlugin{kAbiVersion, kToolchainTag, "test", "0", kTestComponents};
 

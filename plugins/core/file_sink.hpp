@@ -1,0 +1,29 @@
+#pragma once
+// `file` sink: appends one JSON line per event to a file.
+
+#include <string>
+
+#include "json_lines.hpp"
+#include "switchyard/component.hpp"
+
+namespace switchyard::core {
+
+extern const ComponentDecl kFileDecl;
+
+class FileSink final : public Sink {
+ public:
+  ~FileSink() override;
+  Status configure(const Options& options, Context& context) override;
+  Status start() override;
+  void deliver(EventPtr event, DeliveryCallback done) override;
+  void stop() override;
+
+ private:
+  std::string path_;
+  LineFormat format_ = LineFormat::cloudevent;
+  bool fsync_ = false;
+  int fd_ = -1;
+  std::string line_;
+};
+
+}  // namespace switchyard::core
