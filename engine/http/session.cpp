@@ -184,7 +184,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       return has_body ? respond_and_close(std::move(r)) : respond(std::move(r), req.keep_alive());
     }
     if (route_->websocket) {
-      auto answer = upgrade_websocket(server_, stream_, *parser_, buffer_.size() > 0, route_->websocket, remote_);
+      auto answer = upgrade_websocket(server_, stream_, *parser_, buffer_.size() > 0, route_->websocket, remote_,
+                                      address_);
       if (!answer) return;  // the connection carries a WebSocket now (websocket.cpp)
       return has_body ? respond_and_close(std::move(*answer)) : respond(std::move(*answer), req.keep_alive());
     }

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "http/listener.hpp"
 #include "http/websocket_connection.hpp"
@@ -85,10 +86,11 @@ class WebSocketSession final : public Flusher, public std::enable_shared_from_th
   using Frame = WebSocketConnectionImpl::Frame;
 
   WebSocketSession(std::shared_ptr<Listener> listener, Stream&& stream, std::shared_ptr<WebSocketRoute> route,
-                   std::string remote)
+                   std::string remote, std::string address)
       : listener_(std::move(listener)), ws_(std::move(stream)), route_(std::move(route)), remote_(std::move(remote)),
-        timer_(ws_.get_executor()) {
-    // The connection stays counted against the listener's max_connections.
+        address_(std::move(address)), timer_(ws_.get_executor()) {
+    // The connection stays counted against the listener's max_connections (and, through
+    // address_, taken over from the HTTP session, against max_connections_per_ip).
     listener_->active.fetch_add(1, std::memory_order_relaxed);
     listener_->metrics.connections->inc();
     std::lock_guard lock(listener_->websockets_mutex);
@@ -97,6 +99,7 @@ class WebSocketSession final : public Flusher, public std::enable_shared_from_th
 
   ~WebSocketSession() {
     if (connection_) connection_->ended();
+    if (!address_.empty()) listener_->connections.release(address_);
     listener_->active.fetch_sub(1, std::memory_order_relaxed);
     listener_->metrics.connections->dec();
     std::lock_guard lock(listener_->websockets_mutex);
@@ -345,6 +348,7 @@ class WebSocketSession final : public Flusher, public std::enable_shared_from_th
   websocket::stream<Stream, false> ws_;  // false: no permessage-deflate code at all
   std::shared_ptr<WebSocketRoute> route_;
   std::string remote_;
+  std::string address_;  // as counted in Listener::connections; released at the end
   asio::steady_timer timer_;
   std::uint64_t timer_generation_ = 0;
   std::optional<bhttp::request<bhttp::string_body>> request_;  // during the handshake only
@@ -364,7 +368,8 @@ class WebSocketSession final : public Flusher, public std::enable_shared_from_th
 template <class Stream, class From>
 std::optional<HttpResponse> upgrade(const std::shared_ptr<Listener>& listener, From& stream,
                                     bhttp::request_parser<bhttp::string_body>& parser, bool bytes_after_request,
-                                    const std::shared_ptr<WebSocketRoute>& route, std::string_view remote) {
+                                    const std::shared_ptr<WebSocketRoute>& route, std::string_view remote,
+                                    std::string& address) {
   const auto& req = parser.get();
   if (!websocket::is_upgrade(req)) {
     HttpResponse answer = HttpResponse::error(426, "this path takes WebSocket connections only");
@@ -407,9 +412,11 @@ std::optional<HttpResponse> upgrade(const std::shared_ptr<Listener>& listener, F
   }
   auto session = [&] {
     if constexpr (std::is_same_v<Stream, From>) {
-      return std::make_shared<WebSocketSession<Stream>>(listener, std::move(stream), route, std::string(remote));
+      return std::make_shared<WebSocketSession<Stream>>(listener, std::move(stream), route, std::string(remote),
+                                                        std::exchange(address, {}));
     } else {
-      return std::make_shared<WebSocketSession<Stream>>(listener, stream.release_socket(), route, std::string(remote));
+      return std::make_shared<WebSocketSession<Stream>>(listener, stream.release_socket(), route, std::string(remote),
+                                                        std::exchange(address, {}));
     }
   }();
   session->run(parser.release(), std::move(*decision));
@@ -426,18 +433,19 @@ void await_websockets(Listener& listener, std::chrono::milliseconds limit) {
 std::optional<HttpResponse> upgrade_websocket(const std::shared_ptr<Listener>& listener, beast::tcp_stream& stream,
                                               bhttp::request_parser<bhttp::string_body>& parser,
                                               bool bytes_after_request, const std::shared_ptr<WebSocketRoute>& route,
-                                              std::string_view remote) {
+                                              std::string_view remote, std::string& address) {
   // Plain connections: the bare socket, without tcp_stream's timeout layer (unused here, and
   // a measurable share of the cost of each message written when broadcasting).
-  return upgrade<tcp::socket>(listener, stream, parser, bytes_after_request, route, remote);
+  return upgrade<tcp::socket>(listener, stream, parser, bytes_after_request, route, remote, address);
 }
 
 std::optional<HttpResponse> upgrade_websocket(const std::shared_ptr<Listener>& listener,
                                               beast::ssl_stream<beast::tcp_stream>& stream,
                                               bhttp::request_parser<bhttp::string_body>& parser,
                                               bool bytes_after_request, const std::shared_ptr<WebSocketRoute>& route,
-                                              std::string_view remote) {
-  return upgrade<beast::ssl_stream<beast::tcp_stream>>(listener, stream, parser, bytes_after_request, route, remote);
+                                              std::string_view remote, std::string& address) {
+  return upgrade<beast::ssl_stream<beast::tcp_stream>>(listener, stream, parser, bytes_after_request, route, remote,
+                                                       address);
 }
 
 }  // namespace switchyard::http

@@ -82,15 +82,16 @@ void await_websockets(Listener& listener, std::chrono::milliseconds limit);
 /// Answers the upgrade request whose header `parser` holds, on `route`. Returns the answer
 /// for the session to write when the upgrade does not happen (426 for a request that is no
 /// upgrade, 400, the handler's refusal); nullopt when the connection became a WebSocket:
-/// `stream` has been moved from and the session is done with it.
+/// `stream` has been moved from and the session is done with it, and the WebSocket took over
+/// `address` (the client's count in Listener::connections), leaving it empty.
 std::optional<HttpResponse> upgrade_websocket(const std::shared_ptr<Listener>& listener, boost::beast::tcp_stream& stream,
                                               boost::beast::http::request_parser<boost::beast::http::string_body>& parser,
                                               bool bytes_after_request, const std::shared_ptr<WebSocketRoute>& route,
-                                              std::string_view remote);
+                                              std::string_view remote, std::string& address);
 std::optional<HttpResponse> upgrade_websocket(const std::shared_ptr<Listener>& listener,
                                               boost::beast::ssl_stream<boost::beast::tcp_stream>& stream,
                                               boost::beast::http::request_parser<boost::beast::http::string_body>& parser,
                                               bool bytes_after_request, const std::shared_ptr<WebSocketRoute>& route,
-                                              std::string_view remote);
+                                              std::string_view remote, std::string& address);
 
 }  // namespace switchyard::http

@@ -317,6 +317,43 @@ TEST_F(WebSocketTest, AMessageOverTheLimitClosesWith1009AndBinaryWith1003) {
   EXPECT_EQ(recorder->closes[1].code, 1003);
 }
 
+TEST_F(WebSocketTest, AWebSocketStaysCountedAgainstItsAddressesConnectionLimit) {
+  auto settings = config::listener_settings("limited", "127.0.0.1:0");
+  settings.max_connections_per_ip = 2;
+  settings.exempt_loopback = false;
+  Server limited{io, settings};
+  auto route = limited.add_websocket_owned("p", "/live", recorder, {}, &executor);
+  ASSERT_TRUE(route) << route.error().message;
+  const auto ep = limited.local_endpoint();
+  const std::string limited_port = ep.substr(ep.rfind(':') + 1);
+  auto open = [&] {
+    auto ws = std::make_unique<websocket::stream<tcp::socket>>(client_io);
+    tcp::resolver resolver(client_io);
+    asio::connect(ws->next_layer(), resolver.resolve("127.0.0.1", limited_port));
+    ws->handshake("127.0.0.1", "/live");
+    return ws;
+  };
+  auto first = open();
+  auto second = open();
+  ASSERT_TRUE(recorder->connection(1));
+  // The HTTP sessions that carried the upgrades are gone; the WebSockets still count.
+  const std::string refused = raw_request(limited_port, "GET /live HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(refused.rfind("HTTP/1.1 503", 0), 0u) << refused;
+  first->close(websocket::close_code::normal);
+  ASSERT_TRUE(recorder->wait([&] { return recorder->closes.size() == 1; }));
+  // Its slot is free once the WebSocket has ended.
+  std::string answer;
+  for (int i = 0; i < 100 && answer.rfind("HTTP/1.1 426", 0) != 0; ++i) {
+    answer = raw_request(limited_port, "GET /live HTTP/1.1\r\nHost: x\r\n\r\n");
+    if (answer.rfind("HTTP/1.1 426", 0) != 0) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(answer.rfind("HTTP/1.1 426", 0), 0u) << answer;
+  second->close(websocket::close_code::normal);
+  ASSERT_TRUE(recorder->wait([&] { return recorder->closes.size() == 2; }));
+  route->reset();
+  limited.close();
+}
+
 TEST_F(WebSocketTest, RemovingTheRouteClosesItsConnectionsWith1001) {
   serve();
   auto ws = connect();
