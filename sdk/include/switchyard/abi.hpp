@@ -10,7 +10,8 @@ namespace switchyard {
 /// Bumped whenever a change to sdk/include/switchyard breaks binary compatibility.
 // 5: template types, Context::replies(), AsyncTransform, FdWatch, RequestSigner.
 // 6: HttpRoutes::add_websocket (a new virtual: the vtable of HttpRoutes changed) and
-//    switchyard/websocket.hpp.
+//    switchyard/websocket.hpp; also covers Emitter::emit_until_done, a virtual added to
+//    Emitter without a bump of its own.
 inline constexpr std::uint32_t kAbiVersion = 6;
 
 #define SWITCHYARD_STRINGIFY_IMPL(x) #x
