@@ -7,6 +7,7 @@
 #include <boost/intrusive/list.hpp>
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -99,6 +100,11 @@ struct Listener : std::enable_shared_from_this<Listener> {
   // Open event streams, ended by close().
   std::mutex streams_mutex;
   std::vector<std::weak_ptr<StreamState>> streams;
+
+  // Open WebSocket connections (websocket.cpp), whose close handshakes close() waits for.
+  std::mutex websockets_mutex;
+  std::condition_variable websockets_changed;
+  std::size_t websockets = 0;
 };
 
 /// Runs a session on an accepted connection: plain, or TLS when the listener has a context.

@@ -21,6 +21,8 @@
 
 namespace switchyard::http {
 
+class WebSocketRoute;  // websocket.hpp
+
 struct RouteEntry {
   HttpHandler handler;
   std::uint64_t max_body = 0;
@@ -30,6 +32,7 @@ struct RouteEntry {
   std::shared_ptr<RouteEntry> shadowed;
   EventStreamHandler stream;  // set: a Server-Sent Events route (handler is empty)
   std::size_t max_buffered = 0;
+  std::shared_ptr<WebSocketRoute> websocket;  // set: a WebSocket route (handler is empty)
   std::uint64_t serial = 0;  // order of addition (set by the table)
 };
 

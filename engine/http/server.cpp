@@ -11,6 +11,7 @@
 
 #include "http/addresses.hpp"
 #include "http/listener.hpp"
+#include "http/websocket.hpp"
 #include "log/logging.hpp"
 #include "metrics/registry.hpp"
 #include "runtime/io.hpp"
@@ -247,13 +248,16 @@ void Server::forget(const std::vector<std::string>& paths) { impl_->routes->forg
 void Server::yield(std::set<std::string, std::less<>> owners) { impl_->routes->yield(std::move(owners)); }
 
 void Server::close() {
-  std::lock_guard lock(impl_->open_mutex);
-  if (!impl_->opened) return;
-  asio::post(impl_->acceptor.get_executor(), [impl = impl_] {
-    beast::error_code ignored;
-    impl->acceptor.close(ignored);
-  });
-  impl_->close_streams();
+  {
+    std::lock_guard lock(impl_->open_mutex);
+    if (!impl_->opened) return;
+    asio::post(impl_->acceptor.get_executor(), [impl = impl_] {
+      beast::error_code ignored;
+      impl->acceptor.close(ignored);
+    });
+    impl_->close_streams();
+  }
+  await_websockets(*impl_, std::chrono::seconds(2));
 }
 
 std::string Server::local_endpoint() const {
@@ -280,6 +284,31 @@ Result<std::unique_ptr<HttpRoute>> Server::add_owned(std::string owner, std::str
   if (Status s = open(); !s) return s.error();  // the handle's destructor removes the route
   impl_->log->debug("route {} {} added", method, path);
   return handle;
+}
+
+Result<std::unique_ptr<HttpRoute>> Server::add_websocket(std::string path, std::shared_ptr<WebSocketHandler> handler,
+                                                         const WebSocketOptions& options) {
+  return add_websocket_owned({}, std::move(path), std::move(handler), options, nullptr);
+}
+
+Result<std::unique_ptr<HttpRoute>> Server::add_websocket_owned(std::string owner, std::string path,
+                                                               std::shared_ptr<WebSocketHandler> handler,
+                                                               const WebSocketOptions& options, Executor* executor) {
+  if (path.empty() || path.front() != '/') return invalid_config("path '" + path + "' must start with '/'");
+  if (!handler) return invalid_config("route " + path + " has no handler");
+  if (options.max_message == 0 || options.send_queue == 0) {
+    return invalid_config("route " + path + ": max_message and send_queue must be at least 1 byte");
+  }
+  auto route = std::make_shared<WebSocketRoute>(std::move(handler), options, executor);
+  auto entry = std::make_shared<RouteEntry>();
+  entry->owner = std::move(owner);
+  entry->websocket = route;
+  auto handle = impl_->routes->add("GET", path, std::move(entry));
+  if (!handle) return handle;
+  std::unique_ptr<HttpRoute> owned = std::make_unique<WebSocketRouteHandle>(std::move(*handle), std::move(route));
+  if (Status s = open(); !s) return s.error();  // the handle's destructor removes the route
+  impl_->log->debug("WebSocket route GET {} added", path);
+  return owned;
 }
 
 Result<std::unique_ptr<HttpRoute>> Server::add_event_stream(std::string path, EventStreamHandler handler,

@@ -16,6 +16,9 @@
 
 #include "switchyard/http.hpp"
 
+namespace switchyard {
+class Executor;
+}
 namespace switchyard::runtime {
 class Io;
 }
@@ -108,6 +111,16 @@ class Server final : public HttpRoutes {
   Result<std::unique_ptr<HttpRoute>> add_owned(std::string owner, std::string method, std::string path,
                                                HttpHandler handler, HttpRouteOptions options = {});
 
+  /// A WebSocket route (switchyard/websocket.hpp) whose callbacks run on the connection's own
+  /// strand, an I/O thread: the handle must not be destroyed from within a callback.
+  Result<std::unique_ptr<HttpRoute>> add_websocket(std::string path, std::shared_ptr<WebSocketHandler> handler,
+                                                   const WebSocketOptions& options) override;
+  /// add_websocket() for a route of pipeline `owner` (hot reload as in add_owned), whose
+  /// callbacks run on `executor` (the registering component's strand; nullptr: as above).
+  Result<std::unique_ptr<HttpRoute>> add_websocket_owned(std::string owner, std::string path,
+                                                         std::shared_ptr<WebSocketHandler> handler,
+                                                         const WebSocketOptions& options, Executor* executor);
+
   /// A Server-Sent Events route: GET `path`, answered by `handler` (see EventStreamHandler).
   Result<std::unique_ptr<HttpRoute>> add_event_stream(std::string path, EventStreamHandler handler,
                                                       EventStreamOptions options = {});
@@ -123,9 +136,10 @@ class Server final : public HttpRoutes {
 
   /// Binds and starts accepting (idempotent). Errors name the address.
   Status open();
-  /// Stops accepting and ends every event stream (after what is queued). Other open
-  /// connections end with the engine's executor (or at their timeouts); routes stay until
-  /// their handles are dropped.
+  /// Stops accepting and ends every event stream (after what is queued); waits (up to 2 s)
+  /// for WebSocket connections whose routes are gone to finish their close handshake. Other
+  /// open connections end with the engine's executor (or at their timeouts); routes stay
+  /// until their handles are dropped. Not from an I/O thread.
   void close();
   /// The bound address ("127.0.0.1:43117"); empty before open().
   std::string local_endpoint() const;

@@ -1,5 +1,6 @@
 // One client connection of the listener: reads requests one after the other (keep-alive),
-// routes them, writes answers, and carries Server-Sent Events streams. Plain TCP or TLS.
+// routes them, writes answers, and carries Server-Sent Events streams. Plain TCP or TLS. An
+// upgrade on a WebSocket route hands the connection to websocket.cpp.
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
@@ -16,6 +17,7 @@
 #include "http/fields.hpp"
 #include "http/listener.hpp"
 #include "http/request_head.hpp"
+#include "http/websocket.hpp"
 
 namespace switchyard::http {
 namespace {
@@ -172,6 +174,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       }
       // The body was not read: the connection cannot carry another request.
       return has_body ? respond_and_close(std::move(r)) : respond(std::move(r), req.keep_alive());
+    }
+    if (route_->websocket) {
+      auto answer = upgrade_websocket(server_, stream_, *parser_, buffer_.size() > 0, route_->websocket, remote_,
+                                      address_);
+      if (!answer) return;  // the connection carries a WebSocket now (websocket.cpp)
+      return has_body ? respond_and_close(std::move(*answer)) : respond(std::move(*answer), req.keep_alive());
     }
     const std::uint64_t limit = route_->max_body != 0 ? route_->max_body : settings().max_body;
     if (parser_->content_length() && *parser_->content_length() > limit) {

@@ -35,10 +35,11 @@ struct Services {
 
 /// The shared listener as a pipeline's components see it: routes are registered in the
 /// pipeline's name, so its next version (hot reload) can take them over.
+/// WebSocket callbacks run on the component's strand (`executor`).
 class PipelineRoutes final : public HttpRoutes {
  public:
-  PipelineRoutes(http::Server& server, std::string pipeline, std::uint64_t max_body)
-      : server_(server), pipeline_(std::move(pipeline)), max_body_(max_body) {}
+  PipelineRoutes(http::Server& server, std::string pipeline, std::uint64_t max_body, Executor& executor)
+      : server_(server), pipeline_(std::move(pipeline)), max_body_(max_body), executor_(executor) {}
   Result<std::unique_ptr<HttpRoute>> add(std::string method, std::string path, HttpHandler handler,
                                          HttpRouteOptions options) override {
     // The smaller limit applies: a source's own max_body (github.webhook's 25 MiB default)
@@ -48,11 +49,16 @@ class PipelineRoutes final : public HttpRoutes {
     }
     return server_.add_owned(pipeline_, std::move(method), std::move(path), std::move(handler), options);
   }
+  Result<std::unique_ptr<HttpRoute>> add_websocket(std::string path, std::shared_ptr<WebSocketHandler> handler,
+                                                   const WebSocketOptions& options) override {
+    return server_.add_websocket_owned(pipeline_, std::move(path), std::move(handler), options, &executor_);
+  }
 
  private:
   http::Server& server_;
   std::string pipeline_;
   std::uint64_t max_body_;
+  Executor& executor_;
 };
 
 class ComponentContext final : public Context {
@@ -69,7 +75,7 @@ class ComponentContext final : public Context {
         emitter_(emitter),
         replies_(replies),
         services_(services),
-        routes_(services.routes, pipeline_, services.max_body) {}
+        routes_(services.routes, pipeline_, services.max_body, executor_) {}
 
   ~ComponentContext() override { executor_.close(); }  // nothing it queued runs on a freed context
   ComponentContext(const ComponentContext&) = delete;

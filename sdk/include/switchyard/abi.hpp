@@ -9,7 +9,10 @@ namespace switchyard {
 
 /// Bumped whenever a change to sdk/include/switchyard breaks binary compatibility.
 // 5: template types, Context::replies(), AsyncTransform, FdWatch, RequestSigner.
-// 6: OptionSpec::route (OptionSpec grew a field: tables of specs changed layout).
+// 6: HttpRoutes::add_websocket (a new virtual: the vtable of HttpRoutes changed) and
+//    switchyard/websocket.hpp; also covers Emitter::emit_until_done, a virtual added to
+//    Emitter without a bump of its own.
+//    Also OptionSpec::route (OptionSpec grew a field: tables of specs changed layout).
 inline constexpr std::uint32_t kAbiVersion = 6;
 
 #define SWITCHYARD_STRINGIFY_IMPL(x) #x

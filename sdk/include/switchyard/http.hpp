@@ -22,6 +22,9 @@
 
 namespace switchyard {
 
+class WebSocketHandler;  // switchyard/websocket.hpp
+struct WebSocketOptions;
+
 /// Case-insensitive ASCII comparison, as HTTP header names compare.
 inline bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -197,7 +200,8 @@ struct HttpRouteOptions {
   std::size_t max_body = 0;
 };
 
-/// A registered route; destroying it removes the route (requests then get 404).
+/// A registered route; destroying it removes the route (requests then get 404; a WebSocket
+/// route's open connections are closed with 1001).
 class HttpRoute {
  public:
   virtual ~HttpRoute() = default;
@@ -212,6 +216,13 @@ class HttpRoutes {
   virtual Result<std::unique_ptr<HttpRoute>> add(std::string method, std::string path,
                                                  HttpHandler handler,
                                                  HttpRouteOptions options = {}) = 0;
+  /// Registers a WebSocket endpoint (switchyard/websocket.hpp) on GET `path`: upgrade
+  /// requests go to `handler`, its connections' callbacks run on the registering component's
+  /// strand. Fails as add() does.
+  virtual Result<std::unique_ptr<HttpRoute>> add_websocket(std::string path, std::shared_ptr<WebSocketHandler> /*handler*/,
+                                                           const WebSocketOptions& /*options*/) {
+    return invalid_config("GET " + path + ": this listener takes no WebSocket routes");
+  }
 };
 
 // ----------------------------------------------------------------------------------------

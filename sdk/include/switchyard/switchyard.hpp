@@ -9,3 +9,4 @@
 #include "switchyard/result.hpp"
 #include "switchyard/template.hpp"
 #include "switchyard/units.hpp"
+#include "switchyard/websocket.hpp"

@@ -8,6 +8,9 @@
 //   ASSERT_TRUE(h.configure());
 //   auto event = switchyard::testing::make_event("demo.created", R"({"id": 1})");
 //   EXPECT_EQ(h.apply(*event).value(), switchyard::Verdict::keep);
+//
+// WebSocket routes: h.connect_websocket("/path", headers) gives a fake connection
+// (switchyard/detail/fake_websocket.hpp) to send messages through and read answers from.
 
 #include <poll.h>
 #include <rapidjson/document.h>
@@ -21,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "switchyard/detail/fake_websocket.hpp"
 #include "switchyard/switchyard.hpp"
 
 namespace switchyard::testing {
@@ -282,7 +286,55 @@ class CapturingRoutes final : public HttpRoutes {
     HttpHandler handler;
     HttpRouteOptions options;
     bool live = true;
+    std::shared_ptr<WebSocketHandler> websocket;  // set: a WebSocket route
+    WebSocketOptions websocket_options;
   };
+
+  /// Where WebSocket callbacks run (the TestContext sets its executor).
+  void use_executor(Executor& executor) { executor_ = &executor; }
+
+  Result<std::unique_ptr<HttpRoute>> add_websocket(std::string path, std::shared_ptr<WebSocketHandler> handler,
+                                                   const WebSocketOptions& options) override {
+    if (!handler) return invalid_config("route " + path + " has no handler");
+    auto added = add("GET", std::move(path), nullptr, {});
+    if (added) {
+      entries_->back().websocket = std::move(handler);
+      entries_->back().websocket_options = options;
+    }
+    return added;
+  }
+
+  /// Runs an upgrade request on the WebSocket route `path` as the engine does: the handler's
+  /// refusal, or an open connection (its opened() is queued on the executor). 404 when no
+  /// WebSocket route is there.
+  FakeWebSocket connect_websocket(std::string_view path, const HttpHeaders& headers, std::string_view remote) {
+    const Entry* entry = find("GET", path);
+    if (entry == nullptr || !entry->websocket) return {HttpResponse::error(404, "no route"), nullptr};
+    std::string offered;
+    for (const auto& f : headers) {
+      if (iequals(f.name, "Sec-WebSocket-Protocol")) offered += (offered.empty() ? "" : ", ") + f.value;
+    }
+    const auto subprotocols = parse_subprotocols(offered);
+    const HttpRequest request{"GET", path, {}, headers, std::string_view("", 0), remote};
+    WebSocketUpgrade decision = entry->websocket->upgrade(WebSocketRequest{request, subprotocols});
+    if (decision.refusal) return {std::move(decision.refusal), nullptr};
+    if (!decision.subprotocol.empty() &&
+        std::find(subprotocols.begin(), subprotocols.end(), decision.subprotocol) == subprotocols.end()) {
+      return {HttpResponse::error(500, "the handler chose a subprotocol the client did not offer"), nullptr};
+    }
+    if (executor_ == nullptr) return {HttpResponse::error(500, "CapturingRoutes has no executor"), nullptr};
+    auto connection = std::make_shared<FakeWebSocketConnection>(*executor_, entry->websocket, entry->websocket_options,
+                                                                ++next_connection_, std::string(remote),
+                                                                std::move(decision));
+    executor_->post([handler = entry->websocket, connection] { handler->opened(connection); });
+    return {std::nullopt, std::move(connection)};
+  }
+
+  /// The options the WebSocket route on `path` was registered with (nullptr: no such route).
+  const WebSocketOptions* websocket_options(std::string_view path) const {
+    const Entry* entry = find("GET", path);
+    return entry && entry->websocket ? &entry->websocket_options : nullptr;
+  }
 
   Result<std::unique_ptr<HttpRoute>> add(std::string method, std::string path,
                                          HttpHandler handler, HttpRouteOptions options) override {
@@ -332,6 +384,8 @@ class CapturingRoutes final : public HttpRoutes {
     return nullptr;
   }
   std::shared_ptr<std::vector<Entry>> entries_ = std::make_shared<std::vector<Entry>>();
+  Executor* executor_ = nullptr;
+  std::uint64_t next_connection_ = 0;
 };
 
 /// The outbound client of the harness: answers from a test-supplied function and records
@@ -452,7 +506,9 @@ class ManualReplies final : public Replies {
 class TestContext final : public Context {
  public:
   explicit TestContext(std::string pipeline, std::string component)
-      : pipeline_(std::move(pipeline)), component_(std::move(component)) {}
+      : pipeline_(std::move(pipeline)), component_(std::move(component)) {
+    routes_.use_executor(executor_);
+  }
   std::string_view pipeline() const override { return pipeline_; }
   std::string_view component() const override { return component_; }
   Logger& logger() override { return logger_; }
@@ -590,6 +646,14 @@ class Harness {
                                             [this] { advance(std::chrono::milliseconds(1)); });
   }
   CapturingRoutes& routes() { return context_.capturing_routes(); }
+  /// Connects to the component's WebSocket route `path` (headers: Authorization, Origin,
+  /// Sec-WebSocket-Protocol...) and runs the executor so that its opened() has run.
+  FakeWebSocket connect_websocket(std::string_view path, const HttpHeaders& headers = {},
+                                  std::string_view remote = "127.0.0.1:40000") {
+    FakeWebSocket ws = context_.capturing_routes().connect_websocket(path, headers, remote);
+    executor().run_pending();
+    return ws;
+  }
   /// Sets how the component's outbound HTTP requests are answered.
   void respond_with(ScriptedHttpClient::Responder responder) {
     context_.respond_with(std::move(responder));
