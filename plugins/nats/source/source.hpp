@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -76,9 +77,12 @@ class NatsSource final : public Source {
   void pump();
   void on_done(std::uint64_t key, const Status& status);
   void answer(const std::string& reply, std::string body);
-  void note_progress();
+  void arm_progress();
+  void note_progress(std::chrono::milliseconds every);
   void retry_later(void (NatsSource::*step)(), std::chrono::milliseconds delay);
+  void maybe_drained();
   std::int64_t credit() const;
+  std::chrono::milliseconds backoff() const;
 
   Settings settings_;
   Context* context_ = nullptr;
@@ -95,6 +99,7 @@ class NatsSource final : public Source {
   int fetch_failures_ = 0;
   std::unique_ptr<Timer> retry_timer_;
   std::unique_ptr<Timer> progress_timer_;
+  std::function<void()> drained_;
   std::shared_ptr<char> alive_ = std::make_shared<char>();
 
   Counter* acked_ = nullptr;
