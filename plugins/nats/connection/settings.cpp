@@ -60,13 +60,21 @@ void readable(const std::string& path, const char* option, std::vector<std::stri
 ConnectionSettings read_connection(const Options& options, const Context& context,
                                    std::vector<std::string>& errors) {
   ConnectionSettings s;
-  for (const auto& entry : options.strings("servers")) {
-    std::string why;
-    if (auto url = server_url(entry, why)) {
-      if (url->starts_with("tls://")) s.tls = true;
-      s.servers.push_back(std::move(*url));
-    } else {
-      errors.push_back("servers: " + why);
+  for (const auto& list : options.strings("servers")) {
+    // An entry may list several, comma-separated, as NATS_URL does for the nats CLI: one
+    // variable then holds the whole cluster ("${NATS_URL}").
+    std::string_view rest = list;
+    for (;;) {
+      const auto comma = rest.find(',');
+      std::string why;
+      if (auto url = server_url(rest.substr(0, comma), why)) {
+        if (url->starts_with("tls://")) s.tls = true;
+        s.servers.push_back(std::move(*url));
+      } else {
+        errors.push_back("servers: " + why);
+      }
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
     }
   }
   if (options.strings("servers").empty()) errors.push_back("servers: list at least one server");

@@ -24,7 +24,8 @@ inline constexpr OptionSpec kReconnectOptions[] = {
 
 inline constexpr OptionSpec kConnectionOptions[] = {
     {.name = "servers", .type = OptionType::string_list, .default_value = R"(["nats://127.0.0.1:4222"])",
-     .description = "Server URLs (nats:// or tls://; host:port alone means nats://). The client "
+     .description = "Server URLs (nats:// or tls://; host:port alone means nats://); an entry may "
+                    "hold several, comma-separated (\"${NATS_URL}\"). The client "
                     "connects to one at random, learns the rest of the cluster from it, and "
                     "moves to another when one is lost or enters lame-duck mode. Credentials "
                     "belong in token, username/password, nkey_seed or credentials, not in URLs.",

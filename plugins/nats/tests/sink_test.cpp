@@ -23,7 +23,7 @@ std::string configure_error(std::string_view json) {
 TEST(NatsSink, AcceptsAMinimalConfiguration) {
   EXPECT_EQ(configure_error(R"({"subject": "github.push", "stream": "EVENTS"})"), "");
   EXPECT_EQ(configure_error(R"({"subject": "github.${{ event.type }}", "stream": "EVENTS", "mode": "binary",
-                                "servers": ["n1:4222", "tls://n2:4222"],
+                                "servers": ["n1:4222", "tls://n2:4222,nats://n3:4222"],
                                 "create_stream": {"subjects": ["github.>"], "replicas": 3, "max_age": "7d"}})"),
             "");
 }
