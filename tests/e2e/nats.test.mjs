@@ -26,7 +26,7 @@ const workerPipeline = () => shipped('worker.yaml')
   .replace(/max_in_flight: .*/, 'max_in_flight: 32')
   .replace(/concurrency: .*/, 'concurrency: 4');
 
-// The final sink: an HTTP endpoint that takes 30 ms per event, so that workers always hold
+// The final sink: an HTTP endpoint that takes 100 ms per event (slower than webhooks come in), so that workers always hold
 // messages in flight (a killed worker dies mid-batch). Records the CloudEvent ids it took.
 async function startSlowReceiver() {
   const ids = [];
@@ -36,7 +36,7 @@ async function startSlowReceiver() {
     req.on('end', () => setTimeout(() => {
       try { ids.push(JSON.parse(Buffer.concat(chunks).toString()).id); } catch { /* not an event */ }
       res.writeHead(200).end();
-    }, 30));
+    }, 100));
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
@@ -80,6 +80,14 @@ const worker = async () => {
   await e.waitFor((x) => /(created|bound to) durable consumer workers/.test(x.stderr), 20000, 'the consumer');
   return e;
 };
+
+// The worker's switchyard_nats_in_flight gauge, read from /metrics into `cache` (waitFor is synchronous).
+const cache = new Map();
+function inFlight(w) {
+  fetch(`${w.adminUrl}/metrics`).then((r) => r.text())
+    .then((text) => cache.set(w, Number(/switchyard_nats_in_flight\{[^}]*\} (\d+)/.exec(text)?.[1] ?? 0))).catch(() => {});
+  return cache.get(w) ?? 0;
+}
 
 async function postPush(e, delivery, n) {
   const body = JSON.stringify({ ref: 'refs/heads/main', n, repository: { full_name: 'octo-org/switchyard' } });
@@ -139,6 +147,7 @@ test('under load, a NATS server and a worker killed: every acknowledged webhook 
       if (n === Math.floor((2 * LOAD) / 3)) {
         faults = faults.then(async () => {
           // A worker dies mid-batch (it holds unacknowledged messages), and comes back.
+          await workers[0].waitFor(() => inFlight(workers[0]) > 0, 10000, 'messages in flight');
           await workers[0].kill();
           workers[0] = await worker();
         });
