@@ -17,6 +17,8 @@ packages=(
   chromium  # test-only: the e2e console test drives it with playwright-core
   libcurl4-openssl-dev  # runtime: the smtp sink's SMTP client (libcurl with OpenSSL)
   python3-aiosmtpd  # test-only: the real SMTP server the smtp e2e tests and bench/smtp_send.sh start
+  libnats-dev  # runtime: the nats sink and source (the NATS C client 3.4, with JetStream)
+  nats-server  # test-only: the NATS tests and bench/nats_scale.sh run a 3-node JetStream cluster
 )
 
 # The end-to-end tests run in Node (node --test) with packages from npm; use the machine's
