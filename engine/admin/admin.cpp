@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "admin/console.hpp"
+#include "admin/request_guard.hpp"
 #include "config/engine_config.hpp"
 #include "config/pipeline_config.hpp"
 #include "http/server.hpp"
@@ -152,6 +153,7 @@ struct Admin::Impl {
   Settings settings;
   metrics::Registry& metrics;
   Hooks hooks;
+  RequestGuard guard{settings.allowed_hosts};
   http::Server server;
   std::vector<std::unique_ptr<HttpRoute>> routes;
   std::mutex dlq_mutex;
@@ -184,6 +186,7 @@ struct Admin::Impl {
     auto route = server.add(method, path, [this, handle = std::move(handle), query_token](const HttpRequest& request,
                                                                                         HttpReply reply) {
       if (!authorized(request, query_token)) return reply(unauthorized());
+      if (auto refusal = guard.check(request)) return reply(std::move(*refusal));
       try {
         reply(handle(request));
       } catch (const std::exception& ex) {
@@ -300,6 +303,7 @@ struct Admin::Impl {
       // Answered once the reload is applied (on the engine's reload thread).
       auto route = server.add("POST", "/api/reload", [this](const HttpRequest& request, HttpReply reply) {
         if (!authorized(request)) return reply(unauthorized());
+        if (auto refusal = guard.check(request)) return reply(std::move(*refusal));
         hooks.reload([reply](Result<std::string> summary) {
           if (!summary) return reply(HttpResponse::error(422, summary.error().message));
           reply(HttpResponse::json(200, "{\"status\":\"reloaded\",\"summary\":" + HttpResponse::json_quote(*summary) + "}"));
@@ -315,6 +319,7 @@ struct Admin::Impl {
     auto route = server.add_event_stream(
         "/api/stream", [this](const HttpRequest& request, std::shared_ptr<http::EventStream> stream) {
           if (!authorized(request, /*query_token=*/true)) return std::optional<HttpResponse>(unauthorized());
+          if (auto refusal = guard.check(request)) return refusal;
           return console.subscribe(std::move(stream));
         });
     if (!route) return route.error();
@@ -324,18 +329,22 @@ struct Admin::Impl {
 
   HttpResponse readyz() {
     const auto problems = hooks.problems();
+    // A journal that cannot keep events makes every durable pipeline refuse them.
+    const auto journal = hooks.journal ? hooks.journal() : std::nullopt;
+    const bool ready = problems.empty() && !journal;
     rapidjson::StringBuffer buffer;
     JsonWriter w(buffer);
     w.StartObject();
-    str(w, "status", problems.empty() ? "ready" : "not ready");
+    str(w, "status", ready ? "ready" : "not ready");
     w.Key("pipelines");
     w.Uint64(hooks.pipelines().size());
     w.Key("reasons");
     w.StartArray();
+    if (journal) w.String(("journal: " + *journal).c_str());
     for (const auto& p : problems) w.String((p.name + " (" + p.file + "): " + p.error).c_str());
     w.EndArray();
     w.EndObject();
-    return json(problems.empty() ? 200 : 503, buffer);
+    return json(ready ? 200 : 503, buffer);
   }
 
   HttpResponse pipelines() {

@@ -1,7 +1,9 @@
 #pragma once
 // The admin API on its own listener (admin.listen, loopback by default): metrics, health,
 // pipelines, reload and the dead-letter queue. With admin.token set, every endpoint wants
-// `Authorization: Bearer <token>` and answers 401 without it.
+// `Authorization: Bearer <token>` and answers 401 without it. No web page can drive it
+// (admin/request_guard.hpp): a foreign Host is 403; a POST needs a JSON Content-Type (415)
+// and must not come from another origin (403).
 //
 //   GET  /                        the live console (a page; admin/console.hpp)
 //   GET  /api/stream              its Server-Sent Events stream (also takes ?token=, as does /)
@@ -17,6 +19,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +50,8 @@ struct PipelineProblem {
 struct Hooks {
   std::function<std::vector<std::shared_ptr<runtime::Pipeline>>()> pipelines;
   std::function<std::vector<PipelineProblem>()> problems;
+  /// Why the journal cannot keep events (readiness), nullopt while it works. Empty: no journal.
+  std::function<std::optional<std::string>()> journal;
   /// Reloads the pipelines directory and calls back (any thread) with the summary or the
   /// errors. Empty: no reload endpoint.
   std::function<void(std::function<void(Result<std::string>)>)> reload;
@@ -55,6 +60,8 @@ struct Hooks {
 struct Settings {
   std::string listen;  ///< Empty: no admin listener.
   std::string token;   ///< Empty: no authentication.
+  /// Host names (besides IP addresses and localhost) requests may name; "*": any.
+  std::vector<std::string> allowed_hosts;
   std::string state_dir;
   std::string version;
 };

@@ -61,19 +61,27 @@ void tune_allocator() {
 
 }  // namespace
 
-// Every connection is a descriptor: lift the soft limit (often 1024) towards the hard one so
-// http.max_connections can be reached, and say so when the hard limit is too low.
-static void raise_open_file_limit(std::uint64_t connections) {
+// Every connection is a descriptor: lift the soft limit (often 1024) to the hard one, and
+// keep the shared listener's connections below it by a reserve, so that the admin listener
+// (/healthz), the journal and outbound clients still get descriptors when clients hold as
+// many connections as they may.
+static void fit_connections_to_open_file_limit(std::uint64_t& max_connections) {
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
-  const rlim_t wanted = static_cast<rlim_t>(connections) + 256;
-  if (limit.rlim_cur < wanted) {
-    limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, limit.rlim_max);
-    ::setrlimit(RLIMIT_NOFILE, &limit);
+  if (limit.rlim_cur != limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) ::getrlimit(RLIMIT_NOFILE, &limit);
   }
-  if (limit.rlim_cur < wanted) {
-    log::engine().warn("open-file limit {} is below http.max_connections + 256; raise it (ulimit -n)",
-                       static_cast<unsigned long long>(limit.rlim_cur));
+  if (limit.rlim_cur == RLIM_INFINITY) return;
+  const auto files = static_cast<std::uint64_t>(limit.rlim_cur);
+  const std::uint64_t reserve = std::clamp<std::uint64_t>(files / 4, 64, 256);
+  const std::uint64_t fits = files > reserve ? files - reserve : 0;
+  if (max_connections > fits) {
+    log::engine().warn("http.max_connections {} lowered to {}: the open-file limit is {} and {} descriptors are "
+                       "kept for the admin listener, the journal and outbound connections (raise it: ulimit -n, "
+                       "or LimitNOFILE= in a systemd unit)",
+                       max_connections, fits, files, reserve);
+    max_connections = fits;
   }
 }
 
@@ -86,8 +94,9 @@ int run(const Common& common) {
     return 1;
   }
   for (const auto& e : setup.plugin_errors) log.error("plugin refused: {}", e);
+  const config::YamlLimits limits = config::pipeline_limits(setup.engine);
   auto pipelines = config::load_pipelines(setup.engine.pipelines_dir, {}, setup.registry,
-                                          setup.diagnostics);
+                                          setup.diagnostics, limits);
   if (!setup.diagnostics.empty()) {
     print_diagnostics(setup.diagnostics);
     std::cerr << setup.diagnostics.size() << " configuration error(s); nothing started\n";
@@ -97,7 +106,7 @@ int run(const Common& common) {
   log.info("switchyard starting: {} plugin librar{}, {} pipeline(s), config {}",
            setup.registry.plugins().size(), setup.registry.plugins().size() == 1 ? "y" : "ies",
            pipelines.size(), setup.engine.file.empty() ? "<defaults>" : setup.engine.file);
-  raise_open_file_limit(setup.engine.http.max_connections);
+  fit_connections_to_open_file_limit(setup.engine.http.max_connections);
   runtime::Engine engine(setup.engine);
   if (Status s = engine.open_journal(); !s) {
     log.error("cannot open the journal: {}", s.error().message);
@@ -107,16 +116,22 @@ int run(const Common& common) {
   // Enabled before the admin API opens, so a reload asked for at once is not refused; it
   // runs once start() has.
   const std::filesystem::path dir = setup.engine.pipelines_dir;
-  auto load = [&setup, dir] {
+  auto load = [&setup, dir, limits] {
     std::vector<runtime::PipelineFile> files;
     for (const auto& path : config::pipeline_files(dir)) {
       runtime::PipelineFile f;
       f.file = path.string();
+      // What changed is judged on at most the size cap (+1: a file that grew past it differs).
       std::ifstream in(path, std::ios::binary);
-      f.content.assign(std::istreambuf_iterator<char>(in), {});
+      char chunk[16 * 1024];
+      const std::uint64_t cap = limits.max_file_bytes + 1;
+      while (in && f.content.size() < cap) {
+        in.read(chunk, static_cast<std::streamsize>(std::min<std::uint64_t>(sizeof chunk, cap - f.content.size())));
+        f.content.append(chunk, static_cast<std::size_t>(in.gcount()));
+      }
       config::Diagnostics diagnostics;
       config::PipelineConfig pipeline;
-      if (config::load_pipeline(path, setup.registry, pipeline, diagnostics)) {
+      if (config::load_pipeline(path, setup.registry, pipeline, diagnostics, limits)) {
         f.config = std::move(pipeline);
       } else {
         for (const auto& d : diagnostics) f.error += (f.error.empty() ? "" : "\n") + config::format(d);
@@ -146,7 +161,7 @@ int validate(const Common& common, const std::vector<std::string>& files) {
   for (const auto& e : setup.plugin_errors) std::cerr << "plugin refused: " << e << "\n";
   std::vector<std::filesystem::path> paths(files.begin(), files.end());
   auto pipelines = config::load_pipelines(setup.engine.pipelines_dir, paths, setup.registry,
-                                          setup.diagnostics);
+                                          setup.diagnostics, config::pipeline_limits(setup.engine));
   print_diagnostics(setup.diagnostics);
   const std::size_t errors = setup.diagnostics.size() + setup.plugin_errors.size();
   if (errors > 0) {
@@ -180,7 +195,7 @@ int test(const Common& common, const std::vector<std::string>& args) {
     std::cerr << "no test files found in " << inputs.front() << "\n";
     return 1;
   }
-  const TestTotals totals = run_pipeline_tests(files, setup.registry, std::cout);
+  const TestTotals totals = run_pipeline_tests(files, setup.registry, config::pipeline_limits(setup.engine), std::cout);
   std::cout << totals.passed << " passed, " << totals.failed << " failed\n";
   return totals.failed == 0 ? 0 : 1;
 }

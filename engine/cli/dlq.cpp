@@ -145,7 +145,8 @@ namespace {
 
 // The pipeline file in `dir` that defines `name` (its `name:`, else its file name), if any.
 // Files are read as YAML only: an invalid pipeline still counts as defining its name.
-std::optional<std::filesystem::path> defined_in(const std::string& dir, const std::string& name) {
+std::optional<std::filesystem::path> defined_in(const std::string& dir, const std::string& name,
+                                                const config::YamlLimits& limits) {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     const auto ext = entry.path().extension();
@@ -155,7 +156,7 @@ std::optional<std::filesystem::path> defined_in(const std::string& dir, const st
     // the pipeline, as the engine would name it.
     config::JsonFile file;
     config::Diagnostics ignored;
-    if (config::load_yaml_file(entry.path().string(), file, ignored) && file.json.IsObject()) {
+    if (config::load_yaml_file(entry.path().string(), file, ignored, limits) && file.json.IsObject()) {
       if (auto it = file.json.FindMember("name"); it != file.json.MemberEnd() && it->value.IsString()) {
         defined = it->value.GetString();
       }
@@ -179,7 +180,7 @@ int dlq_adopt(const Common& common, const DlqOptions& options) {
     return 1;
   }
   const std::string& name = options.pipeline;
-  if (auto file = defined_in(engine.pipelines_dir, name)) {
+  if (auto file = defined_in(engine.pipelines_dir, name, config::pipeline_limits(engine))) {
     std::cerr << "dlq adopt: " << file->string() << " defines pipeline '" << name
               << "': its events are delivered when it runs. Remove or rename that file first.\n";
     return 1;

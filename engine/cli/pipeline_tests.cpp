@@ -77,12 +77,15 @@ std::string read_text(const std::filesystem::path& p, std::string& error) {
 // One test file being run.
 class TestFile {
  public:
-  TestFile(std::filesystem::path file, const loader::PluginRegistry& registry, std::ostream& out)
-      : file_(std::move(file)), registry_(registry), out_(out) {}
+  TestFile(std::filesystem::path file, const loader::PluginRegistry& registry, const config::YamlLimits& limits,
+           std::ostream& out)
+      : file_(std::move(file)), registry_(registry), limits_(limits), out_(out) {}
 
   TestTotals run() {
     config::Diagnostics diagnostics;
-    if (!config::load_yaml_file(file_.string(), doc_, diagnostics) || !doc_.json.IsObject()) {
+    // A test file is the operator's own, not engine input: a larger cap, for inline payloads.
+    const config::YamlLimits test_file{.max_file_bytes = 64 << 20, .max_expanded_bytes = 256 << 20};
+    if (!config::load_yaml_file(file_.string(), doc_, diagnostics, test_file) || !doc_.json.IsObject()) {
       return broken(diagnostics.empty() ? file_.string() + ": expected a map with pipeline and cases"
                                         : config::format(diagnostics.front()));
     }
@@ -91,7 +94,7 @@ class TestFile {
       return broken(config::format(doc_.error("pipeline", "the pipeline file to test is required")));
     }
     const auto pipeline_file = file_.parent_path() / root["pipeline"].GetString();
-    if (!config::load_pipeline(pipeline_file, registry_, pipeline_, diagnostics)) {
+    if (!config::load_pipeline(pipeline_file, registry_, pipeline_, diagnostics, limits_)) {
       std::string all;
       for (const auto& d : diagnostics) all += (all.empty() ? "" : "\n      ") + config::format(d);
       return broken(all);
@@ -318,6 +321,7 @@ class TestFile {
 
   std::filesystem::path file_;
   const loader::PluginRegistry& registry_;
+  const config::YamlLimits& limits_;
   std::ostream& out_;
   config::JsonFile doc_;
   config::PipelineConfig pipeline_;
@@ -328,10 +332,11 @@ class TestFile {
 }  // namespace
 
 TestTotals run_pipeline_tests(const std::vector<std::filesystem::path>& files,
-                              const loader::PluginRegistry& registry, std::ostream& out) {
+                              const loader::PluginRegistry& registry, const config::YamlLimits& limits,
+                              std::ostream& out) {
   TestTotals totals;
   for (const auto& file : files) {
-    const TestTotals t = TestFile(file, registry, out).run();
+    const TestTotals t = TestFile(file, registry, limits, out).run();
     totals.passed += t.passed;
     totals.failed += t.failed;
   }

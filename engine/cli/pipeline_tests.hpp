@@ -7,6 +7,8 @@
 #include <ostream>
 #include <vector>
 
+#include "config/yaml_json.hpp"
+
 namespace switchyard::loader {
 class PluginRegistry;
 }
@@ -18,8 +20,10 @@ struct TestTotals {
   int failed = 0;
 };
 
-/// Runs every case of every file, printing one line per case (and a diff on failure).
+/// Runs every case of every file, printing one line per case (and a diff on failure). The
+/// pipelines under test are read within `limits` (config::pipeline_limits()).
 TestTotals run_pipeline_tests(const std::vector<std::filesystem::path>& files,
-                              const loader::PluginRegistry& registry, std::ostream& out);
+                              const loader::PluginRegistry& registry, const config::YamlLimits& limits,
+                              std::ostream& out);
 
 }  // namespace switchyard::cli

@@ -24,12 +24,15 @@ constexpr OptionSpec kHttp[] = {
     {.name = "max_header", .type = OptionType::size, .default_value = "16KiB", .description = "Largest request line plus headers; larger requests get 431."},
     {.name = "read_timeout", .type = OptionType::duration, .default_value = "15s", .description = "Time a client has to send a whole request (headers and body); slower clients are cut off."},
     {.name = "idle_timeout", .type = OptionType::duration, .default_value = "60s", .description = "How long an idle keep-alive connection stays open."},
-    {.name = "max_connections", .type = OptionType::integer, .default_value = "10000", .description = "Concurrent connections; further ones are closed at once."},
+    {.name = "max_connections", .type = OptionType::integer, .default_value = "10000", .description = "Concurrent connections. At the limit a new connection closes the oldest idle keep-alive one, or, with none idle, is answered 503 and closed. Also capped by the open-file limit, less a reserve for the admin listener and the journal."},
+    {.name = "max_connections_per_ip", .type = OptionType::integer, .default_value = "256", .description = "Connections one client address may hold; further ones are answered 503 and closed. 0: no limit."},
+    {.name = "exempt_loopback", .type = OptionType::boolean, .default_value = "true", .description = "Do not apply max_connections_per_ip to loopback clients (a reverse proxy on this host carries every client)."},
     {.name = "tls", .type = OptionType::object, .description = "Serve HTTPS instead of HTTP.", .children = kTls},
 };
 constexpr OptionSpec kAdmin[] = {
     {.name = "listen", .type = OptionType::string, .default_value = "127.0.0.1:9090", .description = "Address:port of the admin API, metrics and console."},
     {.name = "token", .type = OptionType::string, .default_value = "", .description = "Bearer token required by the admin API when set.", .secret = true},
+    {.name = "allowed_hosts", .type = OptionType::string_list, .default_value = "[]", .description = "Host names requests may address the admin API by, besides IP addresses and localhost (a DNS-rebinding page's name is refused with 403); \"*\" accepts any.", .example = "[switchyard.internal]"},
 };
 constexpr OptionSpec kPlugins[] = {
     {.name = "paths", .type = OptionType::string_list, .description = "Directories scanned for plugin libraries. Default: lib/switchyard/plugins next to the binary, then under the install prefix.", .example = "[/opt/switchyard/plugins]"},
@@ -37,6 +40,7 @@ constexpr OptionSpec kPlugins[] = {
 constexpr OptionSpec kPipelines[] = {
     {.name = "dir", .type = OptionType::string, .default_value = "pipelines", .description = "Directory of pipeline files (*.yaml, *.yml), one pipeline each."},
     {.name = "watch", .type = OptionType::boolean, .default_value = "true", .description = "Reload pipelines when files in dir change."},
+    {.name = "max_file_size", .type = OptionType::size, .default_value = "1MiB", .description = "Largest pipeline file read; larger ones are refused before parsing. Its keys and values, once YAML aliases are expanded and ${...} interpolated, may come to 16 times this."},
 };
 constexpr OptionSpec kState[] = {
     {.name = "dir", .type = OptionType::string, .default_value = "var/switchyard", .description = "Directory for the journal (journal.db: events not yet delivered, the dead-letter queue, component state)."},
@@ -52,7 +56,7 @@ constexpr OptionSpec kRuntime[] = {
     {.name = "shutdown_timeout", .type = OptionType::duration, .default_value = "30s", .description = "How long SIGTERM waits for in-flight events before exiting."},
 };
 constexpr OptionSpec kEnv[] = {
-    {.name = "allow", .type = OptionType::string_list, .default_value = "[]", .description = "Environment variables that expressions may read as env.NAME."},
+    {.name = "allow", .type = OptionType::string_list, .default_value = "[]", .description = "Environment variables that pipeline files may read: as env.NAME in expressions and as ${NAME} in values. file:PATH and file:DIR/ entries allow ${file:PATH} of that file or of files under that directory. The engine configuration itself reads any variable and file.", .example = "[GITHUB_WEBHOOK_SECRET, file:/run/secrets/]"},
 };
 constexpr OptionSpec kSchema[] = {
     {.name = "http", .type = OptionType::object, .description = "The shared HTTP listener for sources.", .children = kHttp},
@@ -68,6 +72,10 @@ constexpr OptionSpec kSchema[] = {
 }  // namespace
 
 std::span<const OptionSpec> engine_config_schema() { return kSchema; }
+
+YamlLimits pipeline_limits(const EngineConfig& config) {
+  return YamlLimits::of(config.pipeline_max_file_bytes, {.restricted = true, .allow = config.env_allow});
+}
 
 bool load_engine_config(const std::string& path, bool explicit_path, EngineConfig& out,
                         Diagnostics& diagnostics) {
@@ -97,13 +105,30 @@ bool load_engine_config(const std::string& path, bool explicit_path, EngineConfi
   out.http.read_timeout = http.duration("read_timeout");
   out.http.idle_timeout = http.duration("idle_timeout");
   out.http.max_connections = static_cast<std::uint64_t>(http.integer("max_connections"));
+  out.http.max_connections_per_ip = static_cast<std::uint64_t>(http.integer("max_connections_per_ip"));
+  out.http.exempt_loopback = http.boolean("exempt_loopback");
   out.http.tls_cert = http.object("tls").string("cert");
   out.http.tls_key = http.object("tls").string("key");
   out.admin.listen = root.object("admin").string("listen");
   out.admin.token = root.object("admin").string("token");
+  out.admin.allowed_hosts = root.object("admin").strings("allowed_hosts");
+  // An empty token turns authentication off. Set through ${VAR} or ${file:}, empty is a
+  // mistake (a secret file mounted as a directory, an empty file, VAR= in a compose file),
+  // not a choice: refuse to start rather than open the admin API.
+  if (out.admin.token.empty()) {
+    if (auto it = file.interpolated.find("admin.token"); it != file.interpolated.end() && !it->second.reference.empty()) {
+      diagnostics.push_back(file.error("admin.token", it->second.reference + " is set but empty, which would turn the admin "
+                                                          "API's authentication off; give it a token, or remove the "
+                                                          "key (or leave the variable unset) to run without one"));
+    }
+  }
   out.plugin_paths = root.object("plugins").strings("paths");
   out.pipelines_dir = root.object("pipelines").string("dir");
   out.watch = root.object("pipelines").boolean("watch", true);
+  out.pipeline_max_file_bytes = root.object("pipelines").size("max_file_size");
+  if (out.pipeline_max_file_bytes == 0 || out.pipeline_max_file_bytes > (std::uint64_t{256} << 20)) {
+    diagnostics.push_back(file.error("pipelines.max_file_size", "expected 1 byte to 256MiB"));
+  }
   out.state_dir = root.object("state").string("dir");
   out.state_max_bytes = static_cast<std::uint64_t>(root.object("state").size("max_bytes"));
   out.state_fsync = root.object("state").boolean("fsync");
@@ -133,7 +158,9 @@ http::ServerSettings listener_settings(std::string name, std::string listen) {
                               .max_header = http.size("max_header"),
                               .read_timeout = http.duration("read_timeout"),
                               .idle_timeout = http.duration("idle_timeout"),
-                              .max_connections = static_cast<std::uint64_t>(http.integer("max_connections"))};
+                              .max_connections = static_cast<std::uint64_t>(http.integer("max_connections")),
+                              .max_connections_per_ip = static_cast<std::uint64_t>(http.integer("max_connections_per_ip")),
+                              .exempt_loopback = http.boolean("exempt_loopback")};
 }
 
 }  // namespace switchyard::config

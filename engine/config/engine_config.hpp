@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/diagnostics.hpp"
+#include "config/yaml_json.hpp"
 #include "http/server.hpp"
 #include "switchyard/options.hpp"
 
@@ -24,16 +25,20 @@ struct EngineConfig {
     std::chrono::milliseconds read_timeout{0};
     std::chrono::milliseconds idle_timeout{0};
     std::uint64_t max_connections = 0;
+    std::uint64_t max_connections_per_ip = 0;
+    bool exempt_loopback = true;
     std::string tls_cert;
     std::string tls_key;
   } http;
   struct Admin {
     std::string listen;
     std::string token;
+    std::vector<std::string> allowed_hosts;
   } admin;
   std::vector<std::string> plugin_paths;  ///< Empty: the defaults next to the binary.
   std::string pipelines_dir;
   bool watch = true;
+  std::uint64_t pipeline_max_file_bytes = kDefaultMaxFileBytes;
   std::string state_dir;
   std::uint64_t state_max_bytes = 0;  ///< 0: no cap.
   bool state_fsync = true;
@@ -51,6 +56,10 @@ http::ServerSettings listener_settings(std::string name, std::string listen);
 
 /// The declared schema of the engine configuration (for validation and docs).
 std::span<const OptionSpec> engine_config_schema();
+
+/// What pipeline files may cost and read: pipelines.max_file_size, and env.allow for their
+/// ${VAR} and ${file:} interpolation.
+YamlLimits pipeline_limits(const EngineConfig& config);
 
 /// Loads `path`, or the defaults when `path` is empty and config/switchyard.yaml is absent.
 /// `explicit_path` says whether the user named the file (then it must exist).

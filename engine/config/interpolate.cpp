@@ -1,9 +1,14 @@
 #include "config/interpolate.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
+#include <filesystem>
 
 namespace switchyard::config {
 namespace {
@@ -20,19 +25,62 @@ bool valid_var_name(std::string_view name) {
   return !(name[0] >= '0' && name[0] <= '9');
 }
 
+const char* file_kind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a named pipe (FIFO)";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a file";
+}
+
+// Reads a regular file, whole, or says why not. Only regular files: a directory (what
+// `docker -v` mounts when the host file is missing) would read as "", a FIFO would block
+// until some writer came, a device never ends. The file is opened non-blocking, so even
+// a FIFO's open returns at once, and its type checked before any read.
 bool read_file(const std::string& path, std::string& out, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = "cannot read ${file:" + path + "}: " + std::strerror(errno);
+  const std::string reference = "${file:" + path + "}";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    error = "cannot read " + reference + ": " + std::strerror(errno);
     return false;
   }
-  // Read no more than the cap allows: /dev/zero or a huge file must not fill memory.
-  out.assign(kMaxFileBytes + 1, '\0');
-  in.read(out.data(), static_cast<std::streamsize>(out.size()));
-  out.resize(static_cast<std::size_t>(in.gcount()));
-  if (out.size() > kMaxFileBytes) {
-    error = "${file:" + path + "} is larger than 1 MiB";
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    error = "cannot read " + reference + ": " + std::strerror(errno);
     return false;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    error = reference + " is not a regular file but " + file_kind(st.st_mode);
+    return false;
+  }
+  auto too_large = [&] {
+    error = reference + " is larger than 1 MiB";
+    return false;
+  };
+  if (static_cast<std::uint64_t>(st.st_size) > kMaxFileBytes) return too_large();
+  // The size is a hint (files in /proc say 0): read to the end, never past the cap.
+  out.assign(kMaxFileBytes + 1, '\0');
+  std::size_t used = 0;
+  while (used < out.size()) {
+    const ssize_t n = ::read(fd, out.data() + used, out.size() - used);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      error = "cannot read " + reference + ": " + std::strerror(errno);
+      out.clear();
+      return false;
+    }
+    if (n == 0) break;
+    used += static_cast<std::size_t>(n);
+  }
+  out.resize(used);
+  if (out.size() > kMaxFileBytes) {
+    out.clear();
+    return too_large();
   }
   if (!out.empty() && out.back() == '\n') out.pop_back();
   if (!out.empty() && out.back() == '\r') out.pop_back();
@@ -51,9 +99,36 @@ std::string invalid_name(std::string_view name) {
   return message;
 }
 
+bool allows_variable(const InterpolationScope& scope, std::string_view name) {
+  return !scope.restricted || std::find(scope.allow.begin(), scope.allow.end(), name) != scope.allow.end();
+}
+
+// A restricted scope reads `file:PATH` entries and files under `file:DIR/` entries. Paths
+// are compared once resolved (symbolic links and ".." followed), so a link in an allowed
+// directory to a file elsewhere is elsewhere.
+bool allows_file(const InterpolationScope& scope, const std::string& path) {
+  if (!scope.restricted) return true;
+  std::error_code ec;
+  const auto resolved = std::filesystem::weakly_canonical(path, ec);
+  if (ec) return false;
+  for (const auto& entry : scope.allow) {
+    if (!entry.starts_with("file:") || entry.size() == 5) continue;
+    const std::string allowed = entry.substr(5);
+    if (allowed.back() == '/') {
+      const auto dir = std::filesystem::weakly_canonical(allowed, ec);
+      if (ec) continue;
+      const std::string prefix = dir.string() + (dir.string().ends_with("/") ? "" : "/");
+      if (resolved.string().starts_with(prefix)) return true;
+    } else if (std::filesystem::weakly_canonical(allowed, ec) == resolved && !ec) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
-std::size_t Interpolation::text_offset(std::size_t offset) const {
+std::size_t Expansion::text_offset(std::size_t offset) const {
   std::size_t shift = 0;  // text bytes minus value bytes so far
   for (const Piece& p : pieces) {
     if (offset < p.out) break;
@@ -63,14 +138,15 @@ std::size_t Interpolation::text_offset(std::size_t offset) const {
   return offset + shift;
 }
 
-bool interpolate(std::string_view text, std::string& out, std::string& error) {
-  Interpolation where;
-  return interpolate(text, out, error, where);
-}
-
-bool interpolate(std::string_view text, std::string& out, std::string& error, Interpolation& where) {
+bool interpolate(std::string_view text, std::string& out, std::string& error,
+                 const InterpolationScope& scope, Expansion* expansion) {
   out.clear();
-  where = Interpolation{};
+  Expansion unused;
+  Expansion& where = expansion ? *expansion : unused;
+  where = Expansion{};
+  auto found = [&](std::string reference) {
+    if (where.reference.empty()) where.reference = std::move(reference);
+  };
   std::size_t i = 0;
   auto fail = [&](std::size_t at, std::string message) {
     where.error_at = at;
@@ -109,8 +185,14 @@ bool interpolate(std::string_view text, std::string& out, std::string& error, In
     const std::size_t start = out.size();
     i = close + 1;
     if (body.starts_with("file:")) {
+      const std::string path(body.substr(5));
+      if (!allows_file(scope, path)) {
+        return fail(dollar, "${file:" + path + "} is not listed in env.allow of the engine configuration (pipeline "
+                            "files read only the files it lists as file:PATH or file:DIR/)");
+      }
       std::string content;
-      if (!read_file(std::string(body.substr(5)), content, error)) return fail(dollar, error);
+      if (!read_file(path, content, error)) return fail(dollar, error);
+      found("${file:" + path + "}");
       out.append(content);
       where.pieces.push_back({start, out.size() - start, dollar, i - dollar});
       continue;
@@ -125,7 +207,12 @@ bool interpolate(std::string_view text, std::string& out, std::string& error, In
       argument = body.substr(sep + op.size());
     }
     if (!valid_var_name(name)) return fail(dollar, invalid_name(body));
+    if (!allows_variable(scope, name)) {
+      return fail(dollar, "${" + std::string(name) + "} is not listed in env.allow of the engine configuration "
+                          "(pipeline files read only the variables it lists)");
+    }
     const char* value = std::getenv(std::string(name).c_str());
+    if (value) found("${" + std::string(name) + "}");
     const bool empty = value == nullptr || *value == '\0';
     if (op == ":-" && empty) {
       out.append(argument);

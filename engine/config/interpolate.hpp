@@ -4,7 +4,7 @@
 //   ${VAR:-default}   the value, or `default` when unset or empty
 //   ${VAR:?message}   the value; when unset or empty, an error that says `message`
 //   ${VAR?message}    the value (empty allowed); when unset, an error that says `message`
-//   ${file:/path}     the file's content, without one trailing newline
+//   ${file:/path}     the regular file's content (at most 1 MiB), without one trailing newline
 //   $${               a literal "${"
 // `${{ ... }}` is an expression, not interpolation, and is left untouched.
 
@@ -15,9 +15,22 @@
 
 namespace switchyard::config {
 
-/// Where the bytes of an interpolated value came from, so that a position in the value (an
-/// expression's error) can be shown where it is in the file.
-struct Interpolation {
+/// What interpolation may read. The engine configuration reads any variable and file; a
+/// pipeline file (restricted) only what the engine configuration's `env.allow` lists:
+/// variable names, `file:PATH` for one file and `file:DIR/` for the files under a directory.
+struct InterpolationScope {
+  bool restricted = false;
+  std::vector<std::string> allow;
+};
+
+/// What an expansion read, so a caller can tell "not set" from "set to empty", and where the
+/// bytes of the value came from, so a position in the value (an expression's error) can be
+/// shown where it is in the file.
+struct Expansion {
+  /// The first reference that found a value (a variable present in the environment, even
+  /// empty, or a file that was read), as written in the scope's terms: "${NAME}" or
+  /// "${file:PATH}". Empty when no reference did (plain text, or only defaults used).
+  std::string reference;
   /// One substitution: `out_length` bytes at `out` in the value replaced `in_length` bytes at
   /// `in` in the text (`${VAR}`, `${file:...}`, `$${`). Between them bytes are copied as is.
   struct Piece {
@@ -33,9 +46,7 @@ struct Interpolation {
 };
 
 /// Expands `text`. On failure returns false and sets `error` (never containing a value).
-bool interpolate(std::string_view text, std::string& out, std::string& error);
-
-/// Same, recording in `where` how the value maps back to the text.
-bool interpolate(std::string_view text, std::string& out, std::string& error, Interpolation& where);
+bool interpolate(std::string_view text, std::string& out, std::string& error,
+                 const InterpolationScope& scope = {}, Expansion* expansion = nullptr);
 
 }  // namespace switchyard::config

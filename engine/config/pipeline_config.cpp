@@ -8,7 +8,7 @@
 #include <set>
 #include <tuple>
 
-#include "config/yaml_json.hpp"
+#include "config/redaction.hpp"
 #include "loader/registry.hpp"
 #include "log/logging.hpp"
 
@@ -173,6 +173,7 @@ class PipelineFileReader {
     normalize_options(found->decl->options, plugin_input, *options, options->GetAllocator(),
                       plugin_errors, path);
     report(plugin_errors);
+    refuse_url_credentials(found->decl->options, *options, path);
     auto templates = std::make_shared<CompiledTemplates>();
     std::vector<TemplateError> template_errors;
     compile_option_templates(found->decl->options, *options, path, *templates, template_errors);
@@ -181,8 +182,22 @@ class PipelineFileReader {
     warn_bare_variables(found->decl->options, *options, file_, path, *warnings_);
     auto redacted = std::make_shared<rapidjson::Document>();
     redact_options(found->decl->options, *options, *redacted, redacted->GetAllocator());
+    redact_component(file_, path, found->decl->options, *redacted, redacted->GetAllocator());
     out.options = std::move(options);
     out.redacted = std::move(redacted);
+  }
+
+  // Credentials in a URL option would show wherever the URL does (and the HTTP client
+  // refuses them at delivery): an error now, without the value.
+  void refuse_url_credentials(std::span<const OptionSpec> schema, const rapidjson::Value& options,
+                              const std::string& path) {
+    const bool has_url = std::any_of(schema.begin(), schema.end(), [](const OptionSpec& s) { return s.name == std::string_view("url"); });
+    if (!has_url || !options.IsObject()) return;
+    auto url = options.FindMember("url");
+    if (url == options.MemberEnd() || !url->value.IsString() || !url_has_credentials(url->value.GetString())) return;
+    diagnostics_.push_back(file_.error(path + ".url", "user info in a URL (user:password@host) is refused: credentials "
+                                                      "go in a header (e.g. headers: {Authorization: ...}), which is "
+                                                      "redacted, or in the plugin's password option"));
   }
 
   void template_error(const std::string& path, const TemplateError& error) {
@@ -322,15 +337,21 @@ std::span<const OptionSpec> pipeline_schema() { return kPipeline; }
 std::span<const OptionSpec> sink_schema() { return kSinkKeys; }
 
 bool load_pipeline(const std::filesystem::path& file, const loader::PluginRegistry& registry,
-                   PipelineConfig& out, Diagnostics& diagnostics) {
+                   PipelineConfig& out, Diagnostics& diagnostics, const YamlLimits& limits) {
   JsonFile json;
   const std::size_t before = diagnostics.size();
-  if (!load_yaml_file(file.string(), json, diagnostics)) return false;
+  if (!load_yaml_file(file.string(), json, diagnostics, limits)) return false;
   if (!json.json.IsObject()) {
     diagnostics.push_back({file.string(), 1, 1, "", "expected a map with source and sinks"});
     return false;
   }
-  PipelineFileReader(json, registry, diagnostics).load(out);
+  // A file must not take the engine down, at start or on a hot reload: whatever loading it
+  // throws (memory, a plugin's declaration) is an error of that file.
+  try {
+    PipelineFileReader(json, registry, diagnostics).load(out);
+  } catch (const std::exception& e) {
+    diagnostics.push_back({file.string(), 1, 1, "", std::string("cannot load the pipeline: ") + e.what()});
+  }
   for (const auto& w : out.warnings) log::engine().warn("{}", format(w));
   // Report in file order, as an editor would list them.
   std::stable_sort(diagnostics.begin() + static_cast<std::ptrdiff_t>(before), diagnostics.end(),
@@ -354,7 +375,7 @@ std::vector<std::filesystem::path> pipeline_files(const std::filesystem::path& d
 std::vector<PipelineConfig> load_pipelines(const std::filesystem::path& dir,
                                            const std::vector<std::filesystem::path>& files,
                                            const loader::PluginRegistry& registry,
-                                           Diagnostics& diagnostics) {
+                                           Diagnostics& diagnostics, const YamlLimits& limits) {
   std::vector<std::filesystem::path> inputs = files;
   if (inputs.empty()) {
     std::error_code ec;
@@ -368,7 +389,7 @@ std::vector<PipelineConfig> load_pipelines(const std::filesystem::path& dir,
   std::map<std::string, std::string> names;
   for (const auto& file : inputs) {
     PipelineConfig pipeline;
-    if (!load_pipeline(file, registry, pipeline, diagnostics)) continue;
+    if (!load_pipeline(file, registry, pipeline, diagnostics, limits)) continue;
     auto [it, inserted] = names.emplace(pipeline.name, file.string());
     if (!inserted) {
       diagnostics.push_back({file.string(), 1, 1, "name",

@@ -15,6 +15,7 @@
 #include "config/condition.hpp"
 #include "config/diagnostics.hpp"
 #include "config/templates.hpp"
+#include "config/yaml_json.hpp"
 #include "switchyard/component.hpp"
 
 namespace switchyard::loader {
@@ -84,16 +85,23 @@ PipelineConfig default_pipeline_config();
 std::span<const OptionSpec> pipeline_schema();
 std::span<const OptionSpec> sink_schema();
 
+/// The limits of a pipeline file when the engine configuration says nothing: 1 MiB, and
+/// interpolation reads no variable and no file (pipeline_limits() in engine_config.hpp
+/// gives the configured ones).
+inline YamlLimits default_pipeline_limits() { return YamlLimits::of(kDefaultMaxFileBytes, {.restricted = true}); }
+
 /// Loads and validates one pipeline file. Returns false (with diagnostics) when invalid.
 bool load_pipeline(const std::filesystem::path& file, const loader::PluginRegistry& registry,
-                   PipelineConfig& out, Diagnostics& diagnostics);
+                   PipelineConfig& out, Diagnostics& diagnostics,
+                   const YamlLimits& limits = default_pipeline_limits());
 
 /// Loads the given files (or every *.yaml / *.yml in `dir` when `files` is empty), checking
 /// that pipeline names are unique. Returns the valid pipelines; errors go to diagnostics.
 std::vector<PipelineConfig> load_pipelines(const std::filesystem::path& dir,
                                            const std::vector<std::filesystem::path>& files,
                                            const loader::PluginRegistry& registry,
-                                           Diagnostics& diagnostics);
+                                           Diagnostics& diagnostics,
+                                           const YamlLimits& limits = default_pipeline_limits());
 
 /// Warnings for secret options of `schema` (values under `prefix` in `file`) whose text has a
 /// bare `$NAME`: taken as written, where `${NAME}` was probably meant.

@@ -167,8 +167,7 @@ std::shared_ptr<const Template> compile_template(const rapidjson::Value& value, 
     // Not a silent null at run time: the engine would never show this variable.
     error = TemplateError{ref.path, ref.offset,
                           "env." + ref.name + " is not in the engine configuration's env.allow, so it would "
-                          "always be null; list it there (env: { allow: [" + ref.name + "] }) or use ${" +
-                              ref.name + "} to read it once when the file loads"};
+                          "always be null; list it there (env: { allow: [" + ref.name + "] })"};
     return nullptr;
   }
   std::optional<expr::Expression> single;

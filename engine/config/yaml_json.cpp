@@ -2,16 +2,17 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <fstream>
+#include <new>
 #include <set>
-#include <sstream>
-
-#include "config/interpolate.hpp"
 
 namespace switchyard::config {
 namespace {
@@ -70,26 +71,46 @@ void type_plain_scalar(const std::string& s, rapidjson::Value& out, Alloc& alloc
 
 // Bounds on what a file may expand to. YAML aliases repeat a node without repeating its
 // text: a few lines can nest themselves (`b: &b [*b]`) or multiply (`c: [*b, *b]`, and so
-// on) into more values than memory holds. Real pipelines stay far below both.
+// on) into more values, or more bytes (`c: [*big, *big]`), than memory holds. Real
+// pipelines stay far below all three (the byte bound is YamlLimits::max_expanded_bytes).
 constexpr int kMaxDepth = 64;
 constexpr std::size_t kMaxValues = 100'000;
 
+std::string size_text(std::uint64_t bytes) {
+  if (bytes % (1 << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+  if (bytes % (1 << 10) == 0) return std::to_string(bytes >> 10) + " KiB";
+  return std::to_string(bytes) + " bytes";
+}
+
 class Converter {
  public:
-  Converter(JsonFile& file, Diagnostics& diagnostics) : file_(file), diagnostics_(diagnostics) {}
+  Converter(JsonFile& file, Diagnostics& diagnostics, const YamlLimits& limits)
+      : file_(file), diagnostics_(diagnostics), limits_(limits) {}
 
   /// False when the document went past a bound (and says so, once).
   bool ok() const { return !exceeded_; }
 
+  /// Converts the document; an allocation that fails is an error at the value being
+  /// converted, not a crash.
+  void convert_document(const YAML::Node& root) {
+    try {
+      convert(root, file_.json, "");
+    } catch (const std::bad_alloc&) {
+      file_.json.SetNull();
+      stop(current_, current_path_, "out of memory converting this value");
+    }
+  }
+
+ private:
   void convert(const YAML::Node& node, rapidjson::Value& out, const std::string& path, int depth = 0) {
     if (exceeded_) return out.SetNull(), void();
+    current_ = mark_of(node);
+    current_path_ = path;
     if (depth > kMaxDepth || ++values_ > kMaxValues) {
-      exceeded_ = true;
-      // Named by its top-level key: the path through the aliases only repeats itself.
-      error(mark_of(node), path.substr(0, path.find_first_of(".[")),
-            depth > kMaxDepth
-                ? "nested deeper than " + std::to_string(kMaxDepth) + " levels (an alias inside its own anchor?)"
-                : "more than " + std::to_string(kMaxValues) + " values once aliases are expanded");
+      stop(mark_of(node), path,
+           depth > kMaxDepth
+               ? "nested deeper than " + std::to_string(kMaxDepth) + " levels (an alias inside its own anchor?)"
+               : "more than " + std::to_string(kMaxValues) + " values once aliases are expanded");
       out.SetNull();
       return;
     }
@@ -121,6 +142,7 @@ class Converter {
             continue;
           }
           const std::string key = member.first.Scalar();
+          if (!spend(key.size(), member.first, path)) return;
           const std::string member_path = path.empty() ? key : path + "." + key;
           if (!seen.insert(key).second) {
             error(mark_of(member.first), member_path, "duplicate key");
@@ -138,26 +160,66 @@ class Converter {
     }
   }
 
- private:
   Alloc& alloc() { return file_.json.GetAllocator(); }
 
   void error(Mark mark, const std::string& path, std::string message) {
     diagnostics_.push_back({file_.file, mark.line, mark.column, path, std::move(message)});
   }
 
+  // Ends the conversion at a bound. Named by its top-level key: the path through the
+  // aliases only repeats itself.
+  void stop(Mark mark, const std::string& path, std::string message) {
+    exceeded_ = true;
+    error(mark, path.substr(0, path.find_first_of(".[")), std::move(message));
+  }
+
+  // Counts `bytes` of keys and values before they are copied into the document; false
+  // (and the conversion ends) past max_expanded_bytes.
+  bool spend(std::size_t bytes, const YAML::Node& node, const std::string& path) {
+    bytes_ += bytes;
+    if (bytes_ <= limits_.max_expanded_bytes) return true;
+    stop(mark_of(node), path,
+         "the file's values come to more than " + size_text(limits_.max_expanded_bytes) +
+             " once aliases are expanded and values interpolated" +
+             (limits_.size_key.empty() ? std::string()
+                                       : " (limit: " + std::to_string(kExpansionFactor) + " x " + limits_.size_key + ")"));
+    return false;
+  }
+
   void scalar(const YAML::Node& node, rapidjson::Value& out, const std::string& path) {
     const std::string& raw = node.Scalar();
     std::string value;
     std::string failure;
-    Interpolation where;
-    if (!interpolate(raw, value, failure, where)) {
-      error(file_.marks.locate(mark_of(node), raw, where.error_at), path, failure);
+    Expansion expansion;
+    if (!interpolate(raw, value, failure, limits_.interpolation, &expansion)) {
+      error(file_.marks.locate(mark_of(node), raw, expansion.error_at), path, failure);
       file_.unresolved.insert(path);
-      file_.marks.set_value(path, mark_of(node), raw, {});
       out.SetNull();
       return;
     }
-    file_.marks.set_value(path, mark_of(node), raw, std::move(where));
+    if (!spend(value.size(), node, path)) {
+      out.SetNull();
+      return;
+    }
+    const bool interpolated = value != raw || !expansion.reference.empty();
+    if (interpolated) {
+      if (!spend(raw.size(), node, path)) {
+        out.SetNull();
+        return;
+      }
+      file_.interpolated.emplace(path, JsonFile::Interpolated{expansion.reference, raw});
+    }
+    // Kept to position errors inside the value: expressions and the mistakes of other
+    // template languages all hold a '$' or a '{'. Counted, as it is one more copy.
+    if (raw.find_first_of("${") != std::string::npos) {
+      if (!spend(raw.size(), node, path)) {
+        out.SetNull();
+        return;
+      }
+      file_.marks.set_value(path, mark_of(node), raw, std::move(expansion));
+    } else {
+      file_.marks.set_value(path, mark_of(node), {}, {});
+    }
     // A quoted scalar ("!" tag) is always a string; a plain one ("?") is typed.
     if (node.Tag() == "?") {
       type_plain_scalar(value, out, alloc());
@@ -168,7 +230,11 @@ class Converter {
 
   JsonFile& file_;
   Diagnostics& diagnostics_;
+  const YamlLimits& limits_;
   std::size_t values_ = 0;
+  std::uint64_t bytes_ = 0;
+  Mark current_;
+  std::string current_path_;
   bool exceeded_ = false;
 };
 
@@ -204,8 +270,8 @@ void SourceMap::set_text(std::shared_ptr<const std::string> text) {
   }
 }
 
-void SourceMap::set_value(std::string path, Mark mark, std::string raw, Interpolation interpolation) {
-  values_[std::move(path)] = Scalar{mark, std::move(raw), std::move(interpolation)};
+void SourceMap::set_value(std::string path, Mark mark, std::string raw, Expansion expansion) {
+  values_[std::move(path)] = Scalar{mark, std::move(raw), std::move(expansion)};
 }
 
 const std::string* SourceMap::raw(std::string_view path) const {
@@ -222,7 +288,7 @@ Mark SourceMap::find_in_value(std::string_view path, std::size_t offset) const {
   auto it = values_.find(path);
   if (it == values_.end()) return find(path);
   const Scalar& s = it->second;
-  return locate(s.mark, s.raw, s.interpolation.text_offset(offset));
+  return locate(s.mark, s.raw, s.expansion.text_offset(offset));
 }
 
 std::size_t SourceMap::index_of(Mark mark) const {
@@ -321,31 +387,63 @@ Diagnostic JsonFile::error(const std::string& path, std::string message) const {
 }
 
 bool load_yaml_text(const std::string& file, std::string_view text, JsonFile& out,
-                    Diagnostics& diagnostics) {
+                    Diagnostics& diagnostics, const YamlLimits& limits) {
   out.file = file;
+  if (text.size() > limits.max_file_bytes) {
+    diagnostics.push_back({file, 1, 1, "", "the file is larger than " + size_text(limits.max_file_bytes) +
+                                               (limits.size_key.empty() ? "" : " (" + limits.size_key + ")")});
+    return false;
+  }
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
     diagnostics.push_back({file, e.mark.line + 1, e.mark.column + 1, "", e.msg});
     return false;
+  } catch (const std::bad_alloc&) {
+    diagnostics.push_back({file, 1, 1, "", "out of memory parsing the file"});
+    return false;
   }
   out.marks.set("", Mark{1, 1});
   out.marks.set_text(std::make_shared<const std::string>(text));
-  Converter converter(out, diagnostics);
-  converter.convert(root, out.json, "");
+  Converter converter(out, diagnostics, limits);
+  converter.convert_document(root);
   return converter.ok();
 }
 
-bool load_yaml_file(const std::string& file, JsonFile& out, Diagnostics& diagnostics) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    diagnostics.push_back({file, 0, 0, "", std::string("cannot read file: ") + std::strerror(errno)});
+bool load_yaml_file(const std::string& file, JsonFile& out, Diagnostics& diagnostics, const YamlLimits& limits) {
+  auto fail = [&](std::string message) {
+    diagnostics.push_back({file, 0, 0, "", std::move(message)});
     return false;
+  };
+  // Non-blocking, and only a regular file: a FIFO or a device named as a configuration
+  // file must not hang or fill memory. The size is checked before anything is parsed.
+  const int fd = ::open(file.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return fail(std::string("cannot read file: ") + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return fail(std::string("cannot read file: ") + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return fail("not a regular file");
+  auto too_large = [&] {
+    diagnostics.push_back({file, 1, 1, "", "the file is larger than " + size_text(limits.max_file_bytes) +
+                                               (limits.size_key.empty() ? "" : " (" + limits.size_key + ")")});
+    return false;
+  };
+  if (static_cast<std::uint64_t>(st.st_size) > limits.max_file_bytes) return too_large();
+  std::string text;
+  char chunk[64 * 1024];
+  for (;;) {
+    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(std::string("cannot read file: ") + std::strerror(errno));
+    if (n == 0) break;
+    text.append(chunk, static_cast<std::size_t>(n));
+    if (text.size() > limits.max_file_bytes) return too_large();  // it grew since fstat
   }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return load_yaml_text(file, buffer.str(), out, diagnostics);
+  return load_yaml_text(file, text, out, diagnostics, limits);
 }
 
 }  // namespace switchyard::config

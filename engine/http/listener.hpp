@@ -4,11 +4,13 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/intrusive/list.hpp>
 
 #include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "http/event_stream.hpp"
@@ -38,12 +40,45 @@ struct ListenerMetrics {
   }
 };
 
+/// A keep-alive connection waiting for its next request: the first to go when a new
+/// connection arrives at max_connections. Part of its session (no allocation per wait).
+struct IdleConnection : boost::intrusive::list_base_hook<> {
+  std::function<void()> evict;  // ends the connection, on its strand
+};
+
+/// Who holds the listener's connections: how many per client address, and which are idle
+/// (oldest first). Thread-safe.
+class Connections {
+ public:
+  /// Counts a connection from `address`; false when the address holds `limit` already
+  /// (0: no limit).
+  bool admit(const std::string& address, std::uint64_t limit);
+  void release(const std::string& address);
+  /// The connection waits idle from now on / is busy again (or gone).
+  void idle(IdleConnection& connection);
+  void busy(IdleConnection& connection);
+  /// Ends the connection idle the longest; false when none is idle.
+  bool evict_oldest();
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::uint64_t> per_address_;
+  boost::intrusive::list<IdleConnection> idle_;
+};
+
 struct Listener : std::enable_shared_from_this<Listener> {
   Listener(runtime::Io& io, ServerSettings settings);
   ~Listener();
 
   Status open();
   void accept();
+  /// A new connection from `socket`: a session, or an answer at once (503) and a close.
+  void take(boost::asio::ip::tcp::socket socket);
+  /// Answers 503 at accept time (plain HTTP; a TLS client is only closed) and closes.
+  void refuse(boost::asio::ip::tcp::socket& socket, std::string_view reason);
+  /// Out of descriptors: gives up the spare one to accept and refuse the waiting
+  /// connection, so the acceptor does not spin on EMFILE.
+  void shed();
   void add_stream(const std::shared_ptr<StreamState>& stream);
   void close_streams();
 
@@ -58,6 +93,8 @@ struct Listener : std::enable_shared_from_this<Listener> {
   std::string bound;
   std::shared_ptr<RouteTable> routes = std::make_shared<RouteTable>();
   std::atomic<std::uint64_t> active{0}, streams_open{0}, streams_dropped{0};
+  Connections connections;
+  int spare_fd = -1;  // /dev/null, held for shed()
 
   // Open event streams, ended by close().
   std::mutex streams_mutex;
@@ -65,6 +102,9 @@ struct Listener : std::enable_shared_from_this<Listener> {
 };
 
 /// Runs a session on an accepted connection: plain, or TLS when the listener has a context.
-void start_session(const std::shared_ptr<Listener>& listener, boost::asio::ip::tcp::socket socket, std::string remote);
+/// `address`: the client's address as counted in Listener::connections (released when the
+/// session ends).
+void start_session(const std::shared_ptr<Listener>& listener, boost::asio::ip::tcp::socket socket, std::string remote,
+                   std::string address);
 
 }  // namespace switchyard::http

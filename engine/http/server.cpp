@@ -5,7 +5,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "http/addresses.hpp"
 #include "http/listener.hpp"
@@ -47,7 +49,49 @@ Listener::Listener(runtime::Io& io, ServerSettings s)
     : io(io), settings(std::move(s)), log(log::make(settings.name)), metrics(settings),
       acceptor(asio::make_strand(io.context())) {}
 
-Listener::~Listener() = default;
+Listener::~Listener() {
+  if (spare_fd >= 0) ::close(spare_fd);
+}
+
+bool Connections::admit(const std::string& address, std::uint64_t limit) {
+  std::lock_guard lock(mutex_);
+  auto& count = per_address_[address];
+  if (limit != 0 && count >= limit) {
+    if (count == 0) per_address_.erase(address);
+    return false;
+  }
+  ++count;
+  return true;
+}
+
+void Connections::release(const std::string& address) {
+  std::lock_guard lock(mutex_);
+  auto it = per_address_.find(address);
+  if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
+}
+
+void Connections::idle(IdleConnection& connection) {
+  std::lock_guard lock(mutex_);
+  if (!connection.is_linked()) idle_.push_back(connection);
+}
+
+void Connections::busy(IdleConnection& connection) {
+  std::lock_guard lock(mutex_);
+  if (connection.is_linked()) idle_.erase(idle_.iterator_to(connection));
+}
+
+bool Connections::evict_oldest() {
+  std::function<void()> evict;
+  {
+    std::lock_guard lock(mutex_);
+    if (idle_.empty()) return false;
+    IdleConnection& oldest = idle_.front();
+    idle_.pop_front();
+    evict = oldest.evict;
+  }
+  evict();
+  return true;
+}
 
 void Listener::add_stream(const std::shared_ptr<StreamState>& stream) {
   std::lock_guard lock(streams_mutex);
@@ -105,6 +149,7 @@ Status Listener::open() {
   const auto local = acceptor.local_endpoint();
   bound = format_endpoint(local.address().to_string(), local.port());
   opened = true;
+  spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   log->info("listening on {}{}", tls ? "https://" : "http://", bound);
   asio::post(acceptor.get_executor(), [self = shared_from_this()] { self->accept(); });
   return {};
@@ -114,30 +159,74 @@ void Listener::accept() {
   acceptor.async_accept(asio::make_strand(io.context()), [self = shared_from_this()](
                                                              beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) return;
-    if (ec) {
-      // EMFILE and friends: back off briefly instead of spinning.
+    if (ec == asio::error::no_descriptors || ec.value() == ENFILE) {
+      self->shed();
+    } else if (ec) {
+      // Anything else (a connection reset while queued...): back off briefly, never spin.
       self->log->warn("accept failed: {}", ec.message());
-      auto timer = std::make_shared<asio::steady_timer>(self->acceptor.get_executor(),
-                                                        std::chrono::milliseconds(50));
+      auto timer = std::make_shared<asio::steady_timer>(self->acceptor.get_executor(), std::chrono::milliseconds(50));
       timer->async_wait([self, timer](beast::error_code) { self->accept(); });
       return;
-    }
-    if (self->active.load(std::memory_order_relaxed) >= self->settings.max_connections) {
-      self->metrics.refused->inc();
-      beast::error_code ignored;
-      socket.close(ignored);
     } else {
-      beast::error_code remote_ec;
-      const auto remote_ep = socket.remote_endpoint(remote_ec);
-      std::string remote = remote_ec ? std::string("unknown")
-                                     : format_endpoint(remote_ep.address().to_string(), remote_ep.port());
-      socket.set_option(tcp::no_delay(true), remote_ec);
-      self->active.fetch_add(1, std::memory_order_relaxed);
-      self->metrics.connections->inc();
-      start_session(self, std::move(socket), std::move(remote));
+      self->take(std::move(socket));
     }
     self->accept();
   });
+}
+
+void Listener::take(tcp::socket socket) {
+  beast::error_code ec;
+  const auto peer = socket.remote_endpoint(ec);
+  const std::string address = ec ? std::string("unknown") : peer.address().to_string();
+  const bool counted = !(settings.exempt_loopback && !ec && peer.address().is_loopback());
+  if (counted && !connections.admit(address, settings.max_connections_per_ip)) {
+    metrics.refused->inc();
+    return refuse(socket, "too many connections from your address");
+  }
+  // At capacity, the connection idle the longest makes room; with none idle, 503.
+  if (active.load(std::memory_order_relaxed) >= settings.max_connections && !connections.evict_oldest()) {
+    if (counted) connections.release(address);
+    metrics.refused->inc();
+    return refuse(socket, "too many connections");
+  }
+  std::string remote = ec ? std::string("unknown") : format_endpoint(address, peer.port());
+  socket.set_option(tcp::no_delay(true), ec);
+  active.fetch_add(1, std::memory_order_relaxed);
+  metrics.connections->inc();
+  start_session(shared_from_this(), std::move(socket), std::move(remote), counted ? address : std::string());
+}
+
+void Listener::refuse(tcp::socket& socket, std::string_view reason) {
+  beast::error_code ec;
+  if (!tls) {
+    // The answer fits any socket's send buffer: written at once, or not at all.
+    const std::string body = "{\"error\":\"" + std::string(reason) + "; retry later\"}";
+    const std::string answer = "HTTP/1.1 503 Service Unavailable\r\nServer: switchyard\r\n"
+                               "Content-Type: application/json\r\nRetry-After: 5\r\nConnection: close\r\n"
+                               "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    socket.non_blocking(true, ec);
+    socket.write_some(asio::buffer(answer), ec);
+    socket.shutdown(tcp::socket::shutdown_send, ec);
+  }
+  socket.close(ec);
+}
+
+void Listener::shed() {
+  // With no descriptor left, the waiting connection cannot even be accepted to be told
+  // so: the spare one, held for this, makes room for one accept.
+  if (spare_fd >= 0) {
+    ::close(spare_fd);
+    spare_fd = -1;
+    beast::error_code ec;
+    tcp::socket socket(acceptor.get_executor());
+    acceptor.accept(socket, ec);
+    if (!ec) {
+      metrics.refused->inc();
+      refuse(socket, "out of file descriptors");
+    }
+    spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+  log->warn("accept: out of file descriptors (raise the open-file limit, or lower max_connections)");
 }
 
 Server::Server(runtime::Io& io, ServerSettings settings)

@@ -35,6 +35,11 @@ struct ServerSettings {
   std::chrono::milliseconds read_timeout{0};
   std::chrono::milliseconds idle_timeout{0};
   std::uint64_t max_connections = 0;
+  /// Connections one client address may hold (0: no limit); past it, new ones get 503.
+  std::uint64_t max_connections_per_ip = 0;
+  /// Loopback clients (a reverse proxy on this host carries every client) are not limited
+  /// per address.
+  bool exempt_loopback = true;
   std::string tls_cert;  ///< PEM chain; with tls_key, the listener speaks HTTPS.
   std::string tls_key;
   /// How long a handler may take before the client gets 503: under GitHub's 10 s, so a

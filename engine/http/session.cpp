@@ -31,8 +31,8 @@ using Clock = std::chrono::steady_clock;
 template <class Stream>
 class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(std::shared_ptr<Listener> server, Stream stream, std::string remote)
-      : server_(std::move(server)), stream_(std::move(stream)), remote_(std::move(remote)),
+  Session(std::shared_ptr<Listener> server, Stream stream, std::string remote, std::string address)
+      : server_(std::move(server)), stream_(std::move(stream)), remote_(std::move(remote)), address_(std::move(address)),
         // What the parser has not consumed yet stays in the buffer: at most the headers, or a
         // chunk-size line with its extensions, or a trailer line, plus one read. Beast bounds
         // neither chunk extensions nor trailers, so this bound is what keeps one connection
@@ -46,6 +46,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       server_->streams_open.fetch_sub(1, std::memory_order_relaxed);
       server_->metrics.streams->dec();
     }
+    server_->connections.busy(idle_);
+    if (!address_.empty()) server_->connections.release(address_);
     server_->active.fetch_sub(1, std::memory_order_relaxed);
     server_->metrics.connections->dec();
   }
@@ -85,12 +87,22 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   // Waits for the first bytes of the next request (idle_timeout between keep-alive
   // requests), then gives the whole request read_timeout. The first read asks for up to
   // 16 KiB, so a typical webhook (headers and an 8 KB body) arrives in one system call.
+  // Meanwhile the connection is idle: a new connection at max_connections may end it.
   void wait_next(std::chrono::milliseconds wait) {
     if (buffer_.size() > 0) return read_header();
     lowest().expires_after(wait);
+    if (!idle_.evict) {
+      idle_.evict = [weak = this->weak_from_this(), executor = stream_.get_executor()] {
+        asio::post(executor, [weak] {
+          if (auto self = weak.lock()) self->lowest().cancel();  // the pending read ends: close()
+        });
+      };
+    }
+    server_->connections.idle(idle_);
     stream_.async_read_some(buffer_.prepare(16 * 1024), [self = this->shared_from_this()](
                                                        beast::error_code ec, std::size_t n) {
-      if (ec) return self->close();  // idle timeout or the client left: not an error
+      self->server_->connections.busy(self->idle_);
+      if (ec) return self->close();  // idle timeout, evicted, or the client left: not an error
       self->buffer_.commit(n);
       self->read_header();
     });
@@ -123,18 +135,40 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
       return respond_and_close(HttpResponse::error(431, "request headers too large"));
     }
+    // A request the parser refuses (ambiguous framing: two Content-Lengths, one with
+    // Transfer-Encoding; a bad request line) is told why, not just cut off.
+    if (ec.category() == make_error_code(bhttp::error::bad_target).category() && ec != bhttp::error::end_of_stream) {
+      return respond_and_close(HttpResponse::error(400, "malformed request: " + ec.message()));
+    }
     if (ec) return fail(ec, "reading request headers");
-        const auto& req = parser_->get();
-    const std::string_view target(req.target().data(), req.target().size());
+    const auto& req = parser_->get();
+    std::string_view target(req.target().data(), req.target().size());
+    // The absolute form a client talking to a proxy sends (RFC 9112 3.2.2) names the same
+    // resource: the path is what follows the authority.
+    if (beast::iequals(target.substr(0, 7), "http://") || beast::iequals(target.substr(0, 8), "https://")) {
+      const auto authority = target.find("://") + 3;
+      const auto path = target.find_first_of("/?", authority);
+      target = path == std::string_view::npos || target[path] == '?' ? std::string_view("/") : target.substr(path);
+    }
     const auto q = target.find('?');
     path_ = std::string(target.substr(0, q));
     query_ = q == std::string_view::npos ? std::string() : std::string(target.substr(q + 1));
     method_ = std::string(req.method_string());
 
     // A Transfer-Encoding that does not end in chunked leaves the body length undefined
-    // (RFC 9112 6.1): refuse it rather than guess where the next request starts.
-    if (req.find(bhttp::field::transfer_encoding) != req.end() && !parser_->chunked()) {
-      return respond_and_close(HttpResponse::error(400, "Transfer-Encoding must end in chunked"));
+    // (RFC 9112 6.1): refuse it rather than guess where the next request starts. One that
+    // names another coding before chunked (gzip, chunked) would need decoding: not done.
+    if (auto te = req.find(bhttp::field::transfer_encoding); te != req.end()) {
+      if (!parser_->chunked()) {
+        return respond_and_close(HttpResponse::error(400, "Transfer-Encoding must end in chunked"));
+      }
+      std::string_view codings(te->value().data(), te->value().size());
+      while (!codings.empty() && (codings.back() == ' ' || codings.back() == '\t')) codings.remove_suffix(1);
+      while (!codings.empty() && (codings.front() == ' ' || codings.front() == '\t')) codings.remove_prefix(1);
+      if (!beast::iequals(codings, "chunked")) {
+        return respond_and_close(HttpResponse::error(501, "only the chunked transfer coding is supported, not '" +
+                                                              std::string(codings) + "'"));
+      }
     }
     std::string allow;
     route_ = server_->routes->find(method_, path_, allow);
@@ -385,7 +419,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     if (!keep_alive) out_ += "Connection: close\r\n";
     out_ += "\r\n";
-    if (status != 204 && status != 304) out_ += response.body;
+    // A HEAD answer says how long the body would be and sends none (RFC 9110 9.3.2).
+    if (status != 204 && status != 304 && method_ != "HEAD") out_ += response.body;
     if (send == Send::now) return send_out(keep_alive);
     asio::post(stream_.get_executor(),
                [self = this->shared_from_this(), keep_alive] { self->send_out(keep_alive); });
@@ -479,6 +514,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::shared_ptr<Listener> server_;
   Stream stream_;
   std::string remote_;
+  std::string address_;  // counted per address in the listener (empty: not counted)
+  IdleConnection idle_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::shared_ptr<RouteEntry> route_;
@@ -495,13 +532,16 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
 }  // namespace
 
-void start_session(const std::shared_ptr<Listener>& listener, tcp::socket socket, std::string remote) {
+void start_session(const std::shared_ptr<Listener>& listener, tcp::socket socket, std::string remote,
+                   std::string address) {
   if (listener->tls) {
     std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-        listener, beast::ssl_stream<beast::tcp_stream>(std::move(socket), *listener->tls), std::move(remote))
+        listener, beast::ssl_stream<beast::tcp_stream>(std::move(socket), *listener->tls), std::move(remote),
+        std::move(address))
         ->run();
   } else {
-    std::make_shared<Session<beast::tcp_stream>>(listener, beast::tcp_stream(std::move(socket)), std::move(remote))
+    std::make_shared<Session<beast::tcp_stream>>(listener, beast::tcp_stream(std::move(socket)), std::move(remote),
+                                                 std::move(address))
         ->run();
   }
 }

@@ -148,7 +148,7 @@ Result<std::int64_t> DeadLetters::drop(const DeadLetterFilter& filter) {
   return change(db_, "DELETE FROM dlq", filter);
 }
 
-Result<std::int64_t> DeadLetters::adopt(const std::string& pipeline) {
+Result<std::int64_t> DeadLetters::adopt(const std::string& pipeline, std::string_view how) {
   auto id = db_.prepare("SELECT id FROM pipelines WHERE name = ?");
   auto sinks = db_.prepare("SELECT name, bit FROM sinks WHERE pipeline = ?");
   // The event's id and type come from its envelope, the first line of the body.
@@ -156,7 +156,7 @@ Result<std::int64_t> DeadLetters::adopt(const std::string& pipeline) {
       "INSERT INTO dlq(pipeline, sink, event_id, type, attempts, error, failed_at, body) "
       "SELECT ?1, ?2, coalesce(json_extract(substr(body, 1, instr(body, x'0a') - 1), '$.id'), ''), "
       "coalesce(json_extract(substr(body, 1, instr(body, x'0a') - 1), '$.type'), ''), 0, "
-      "'pipeline ' || ?1 || ' is no longer configured (moved by switchyard dlq adopt)', ?3, body "
+      "'pipeline ' || ?1 || ' is no longer configured (' || ?6 || ')', ?3, body "
       "FROM events WHERE pipeline = ?4 AND (pending & ?5) != 0 ORDER BY seq");
   auto forget_events = db_.prepare("DELETE FROM events WHERE pipeline = ?");
   auto forget_sinks = db_.prepare("DELETE FROM sinks WHERE pipeline = ?");
@@ -180,7 +180,7 @@ Result<std::int64_t> DeadLetters::adopt(const std::string& pipeline) {
   std::vector<std::pair<std::string, std::int64_t>> bits;
   while (sinks->step() == SQLITE_ROW) bits.emplace_back(sinks->text(0), sinks->integer(1));
   for (const auto& [sink, bit] : bits) {
-    move->bind(1, pipeline).bind(2, sink).bind(3, now).bind(4, pipeline_id).bind(5, std::int64_t{1} << bit);
+    move->bind(1, pipeline).bind(2, sink).bind(3, now).bind(4, pipeline_id).bind(5, std::int64_t{1} << bit).bind(6, how);
     if (Status s = move->run(); !s) return fail(s.error());
     moved += db_.changes();
   }

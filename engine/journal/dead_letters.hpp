@@ -80,9 +80,11 @@ class DeadLetters {
   Result<std::int64_t> drop(const DeadLetterFilter& filter);
   /// Moves the undelivered journal events of `pipeline` into the DLQ, one entry per sink
   /// that still owed each, and forgets the pipeline's sinks: for a pipeline that no file
-  /// defines any more, whose events would otherwise wait in the journal. Only with no
-  /// engine on the journal (the caller holds its StateDirLock). Returns the entries made.
-  Result<std::int64_t> adopt(const std::string& pipeline);
+  /// defines any more, whose events would otherwise wait in the journal. Only while no
+  /// pipeline of that name runs: with the engine stopped (the caller holds its
+  /// StateDirLock), or by the engine at start. `how` ends each entry's error ("pipeline P is
+  /// no longer configured (<how>)"). Returns the entries made.
+  Result<std::int64_t> adopt(const std::string& pipeline, std::string_view how = "moved by switchyard dlq adopt");
   /// How many entries there are.
   Result<std::int64_t> count();
   /// Entries per pipeline and sink.

@@ -11,6 +11,7 @@
 #include <thread>
 #include <variant>
 
+#include "journal/files.hpp"
 #include "journal/lock.hpp"
 #include "journal/schema.hpp"
 #include "journal/sqlite.hpp"
@@ -101,8 +102,19 @@ struct Journal::Impl {
 
   std::atomic<bool> cap_full{false};   // live data at state.max_bytes
   std::atomic<bool> disk_full{false};  // the last commit found no space on the disk
+  std::atomic<bool> failing{false};    // the last commit failed (any reason)
+  std::atomic<bool> unavailable{false};  // its files were deleted or replaced: until restart
   std::chrono::steady_clock::time_point next_probe;
   std::atomic<std::uint64_t> commits{0}, appended{0}, bytes_used{0};
+  std::optional<JournalFiles> files;  // writer thread
+  std::optional<std::chrono::steady_clock::time_point> stop_deadline;  // under mutex
+  mutable std::mutex problem_mutex;
+  std::string problem;  // under problem_mutex: why it cannot keep events; empty when it can
+
+  void set_problem(std::string text) {
+    std::lock_guard lock(problem_mutex);
+    problem = std::move(text);
+  }
 
   void push(Op op) {
     {
@@ -121,17 +133,88 @@ struct Journal::Impl {
         batch.swap(queue);
         if (batch.empty() && stopping) return;
       }
+      watch_files();
+      if (unavailable) refuse_appends(batch);
       const bool ok = commit(batch);
       batch.clear();
-      if (disk_full) probe_space();
+      if (disk_full || failing) probe_space();
       // After a failure the changes that must not be lost are queued again: give the disk
-      // (or whatever failed) a moment before trying them again.
-      if (!ok) std::this_thread::sleep_for(1s);
+      // (or whatever failed) a moment before trying them again, but no longer than a
+      // stopping engine allows.
+      if (!ok && !pause_after_failure()) return;
     }
   }
 
-  // After the disk filled up, tries a small write now and then; once one commits, new
-  // events are accepted again.
+  // Waits a second before the next try; false when the engine is stopping and its deadline
+  // has passed: then what is still queued is given up (said in the log).
+  bool pause_after_failure() {
+    std::unique_lock lock(mutex);
+    auto until = std::chrono::steady_clock::now() + 1s;
+    if (stopping && stop_deadline) until = std::min(until, *stop_deadline);
+    wake.wait_until(lock, until, [&] { return stopping && stop_deadline && std::chrono::steady_clock::now() >= *stop_deadline; });
+    if (!stopping || !stop_deadline || std::chrono::steady_clock::now() < *stop_deadline) return true;
+    std::deque<Op> left;
+    left.swap(queue);
+    lock.unlock();
+    std::string why;
+    {
+      std::lock_guard p(problem_mutex);
+      why = problem;
+    }
+    // Appends are refused (their sources answer 503) and tasks answered, as after any failed
+    // commit; completions, dead-letter moves and state changes are dropped.
+    std::size_t dropped = 0;
+    const Error error = retryable("journal: the engine is stopping and its commits fail");
+    for (auto& op : left) {
+      if (auto* a = std::get_if<AppendOp>(&op)) {
+        if (a->done) a->done(error);
+      } else if (auto* t = std::get_if<TaskOp>(&op)) {
+        t->run();
+        if (t->after) t->after();
+      } else {
+        ++dropped;
+      }
+    }
+    log::engine().error("journal: giving up {} change(s) that could not be committed within shutdown_timeout ({}): "
+                        "deliveries they completed are made again at the next start; no acknowledged event is lost",
+                        dropped, why);
+    return false;
+  }
+
+  // Before each commit and twice a second: are journal.db and its -wal still the files this
+  // engine opened? Deleted or replaced, everything written from now on would be lost at the
+  // next start: refuse new events, save what the connection still holds, say so loudly.
+  void watch_files() {
+    if (!files || unavailable) return;
+    const std::string what = files->check();
+    if (what.empty()) return;
+    unavailable = true;
+    const std::string saved = files->save(db);
+    set_problem(what + " while the engine ran; restart the engine (" + saved + ")");
+    log::engine().error("journal: {} ({}) while the engine was running. Durable pipelines now refuse new events "
+                        "(HTTP 503) and /readyz answers 503 until the engine is restarted; {}",
+                        what, file.string(), saved);
+  }
+
+  // A journal whose files are gone takes no new event: each append fails (its source
+  // answers 503); the rest of the batch still commits, to the files the engine holds.
+  void refuse_appends(std::deque<Op>& batch) {
+    std::string why;
+    {
+      std::lock_guard lock(problem_mutex);
+      why = problem;
+    }
+    const Error error = retryable("journal unavailable: " + why, std::chrono::seconds(30));
+    std::erase_if(batch, [&](Op& op) {
+      auto* a = std::get_if<AppendOp>(&op);
+      if (!a) return false;
+      if (a->done) a->done(error);
+      return true;
+    });
+  }
+
+  // After a failed commit (the disk full, read-only, failing), tries a small write now and
+  // then; once one commits, new events are accepted again and readiness returns.
   void probe_space() {
     const auto now = std::chrono::steady_clock::now();
     if (now < next_probe) return;
@@ -145,9 +228,16 @@ struct Journal::Impl {
       (void)db.exec("ROLLBACK");
       return;
     }
-    disk_full = false;
+    recovered();
+  }
+
+  // A commit succeeded after failures.
+  void recovered() {
+    const bool was_full = disk_full.exchange(false);
+    if (!failing.exchange(false)) return;
+    if (!unavailable) set_problem({});
     measure();
-    log::engine().info("journal: the disk has room again; accepting events");
+    log::engine().info(was_full ? "journal: the disk has room again; accepting events" : "journal: commits work again");
   }
 
   // One transaction for everything queued; callbacks after it is durable. False when it
@@ -177,6 +267,8 @@ struct Journal::Impl {
       const bool no_space = (sqlite3_extended_errcode(db.get()) & 0xff) == SQLITE_FULL;
       (void)db.exec("ROLLBACK");
       if (no_space) disk_full = true;
+      failing = true;
+      if (!unavailable) set_problem("commits fail: " + status.error().message);
       log::engine().error("journal commit of {} change(s) failed: {}{}", batch.size(), status.error().message,
                           no_space ? "; durable pipelines refuse new events until space returns" : "");
       // Every append of the batch reports the failure (its source answers 503 and keeps
@@ -200,6 +292,7 @@ struct Journal::Impl {
       return false;
     }
     if (!batch.empty()) commits.fetch_add(1, std::memory_order_relaxed);
+    if (failing) recovered();
     committed_seq.store(last_seq, std::memory_order_release);
     measure();
     for (auto& [append, seq] : acks) append->done(seq);
@@ -476,6 +569,7 @@ Journal::~Journal() {
   {
     std::lock_guard lock(impl_->mutex);
     impl_->stopping = true;
+    if (!impl_->stop_deadline) impl_->stop_deadline = std::chrono::steady_clock::now() + impl_->options.stop_timeout;
   }
   impl_->wake.notify_one();
   if (impl_->writer.joinable()) impl_->writer.join();
@@ -537,6 +631,7 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
   impl->last_seq = static_cast<std::uint64_t>(*last);
   impl->page_size = *page_size;
   impl->measure();
+  impl->files.emplace(impl->file);
   impl->next_purge = std::chrono::steady_clock::now();
   Impl* raw = impl.get();
   raw->writer = std::thread([raw] { raw->run(); });
@@ -594,7 +689,19 @@ void Journal::dead_letter(Failure failure, std::uint64_t seq, std::uint64_t bit,
 void Journal::write_state(StateWrite write) { impl_->push(std::move(write)); }
 
 bool Journal::full() const {
-  return impl_->cap_full.load(std::memory_order_relaxed) || impl_->disk_full.load(std::memory_order_relaxed);
+  return impl_->cap_full.load(std::memory_order_relaxed) || impl_->disk_full.load(std::memory_order_relaxed) ||
+         impl_->unavailable.load(std::memory_order_relaxed);
+}
+
+std::optional<std::string> Journal::problem() const {
+  std::lock_guard lock(impl_->problem_mutex);
+  if (impl_->problem.empty()) return std::nullopt;
+  return impl_->problem;
+}
+
+void Journal::stop_by(std::chrono::steady_clock::time_point deadline) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->stop_deadline = deadline;
 }
 
 Result<std::vector<Pending>> Journal::pending(std::int64_t pipeline, std::uint64_t bit, std::uint64_t from_seq,

@@ -14,10 +14,12 @@
 // The journal is also each sink's overflow queue: a sink that falls behind stops keeping
 // events in memory and reads them back from here, oldest first (pending()).
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,9 @@ struct Options {
   std::uint64_t max_bytes = 0;
   /// true: fsync on every commit (survives power loss); false: survives a process crash only.
   bool fsync = true;
+  /// How long closing keeps retrying commits that fail (a read-only or failing disk) when
+  /// no stop_by() deadline was set; then what could not be committed is given up.
+  std::chrono::milliseconds stop_timeout{30'000};
 };
 
 /// A pipeline's identity in the journal: its id and one bit per sink, in configuration order.
@@ -135,9 +140,16 @@ class Journal {
   /// Applies a state change in order with the events.
   void write_state(StateWrite write);
 
-  /// Whether new events must be refused: live data at max_bytes, or the last commit found
-  /// the disk full. Clears once space returns.
+  /// Whether new events must be refused: live data at max_bytes, the last commit found the
+  /// disk full (clears once space returns), or the journal's files were deleted or replaced
+  /// under the running engine (until it restarts).
   bool full() const;
+  /// Why the journal cannot keep events now, for readiness: its files were deleted or
+  /// replaced, or commits fail (the last error). nullopt while it works.
+  std::optional<std::string> problem() const;
+  /// Closing gives up retrying failed commits at `deadline` (the engine's shutdown_timeout,
+  /// counted from the start of its shutdown) instead of after Options::stop_timeout.
+  void stop_by(std::chrono::steady_clock::time_point deadline);
 
   /// Up to `limit` events of `pipeline` still wanted by sink `bit`, from `from_seq` up to
   /// `to_seq`, oldest first. Thread-safe (its own connection).

@@ -1,6 +1,7 @@
 #pragma once
 // Internal: the Context the engine gives each component.
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -27,6 +28,8 @@ struct Services {
   metrics::Registry* metrics = nullptr;
   /// Recent events for the admin console (runtime/event_tap.hpp); nullptr: none kept.
   std::shared_ptr<EventTap> tap;
+  /// http.max_body: no route takes a larger body, whatever its component asks; 0: no ceiling.
+  std::uint64_t max_body = 0;
 };
 
 
@@ -34,15 +37,22 @@ struct Services {
 /// pipeline's name, so its next version (hot reload) can take them over.
 class PipelineRoutes final : public HttpRoutes {
  public:
-  PipelineRoutes(http::Server& server, std::string pipeline) : server_(server), pipeline_(std::move(pipeline)) {}
+  PipelineRoutes(http::Server& server, std::string pipeline, std::uint64_t max_body)
+      : server_(server), pipeline_(std::move(pipeline)), max_body_(max_body) {}
   Result<std::unique_ptr<HttpRoute>> add(std::string method, std::string path, HttpHandler handler,
                                          HttpRouteOptions options) override {
+    // The smaller limit applies: a source's own max_body (github.webhook's 25 MiB default)
+    // may lower the operator's http.max_body, never raise it.
+    if (max_body_ != 0 && (options.max_body == 0 || options.max_body > max_body_)) {
+      options.max_body = static_cast<std::size_t>(max_body_);
+    }
     return server_.add_owned(pipeline_, std::move(method), std::move(path), std::move(handler), options);
   }
 
  private:
   http::Server& server_;
   std::string pipeline_;
+  std::uint64_t max_body_;
 };
 
 class ComponentContext final : public Context {
@@ -59,7 +69,7 @@ class ComponentContext final : public Context {
         emitter_(emitter),
         replies_(replies),
         services_(services),
-        routes_(services.routes, pipeline_) {}
+        routes_(services.routes, pipeline_, services.max_body) {}
 
   ~ComponentContext() override { executor_.close(); }  // nothing it queued runs on a freed context
   ComponentContext(const ComponentContext&) = delete;

@@ -15,6 +15,7 @@
 
 #include "admin/admin.hpp"
 #include "http/server.hpp"
+#include "journal/dead_letters.hpp"
 #include "journal/journal.hpp"
 #include "metrics/registry.hpp"
 #include "log/logging.hpp"
@@ -36,19 +37,24 @@ struct Engine::State {
                                         .read_timeout = c.http.read_timeout,
                                         .idle_timeout = c.http.idle_timeout,
                                         .max_connections = c.http.max_connections,
+                                        .max_connections_per_ip = c.http.max_connections_per_ip,
+                                        .exempt_loopback = c.http.exempt_loopback,
                                         .tls_cert = c.http.tls_cert,
                                         .tls_key = c.http.tls_key,
                                         .metrics = &metrics}),
         services{io, store, server},
         admin(io,
-              admin::Settings{.listen = c.admin.listen, .token = c.admin.token, .state_dir = c.state_dir,
+              admin::Settings{.listen = c.admin.listen, .token = c.admin.token,
+                              .allowed_hosts = c.admin.allowed_hosts, .state_dir = c.state_dir,
                               .version = SWITCHYARD_VERSION},
               metrics,
               admin::Hooks{.pipelines = [this] { return running(); },
                            .problems = [this] { return failed(); },
+                           .journal = [this] { return journal ? journal->problem() : std::nullopt; },
                            .reload = [this](ReloadDone done) { queue_reload(std::move(done)); }}) {
     services.metrics = &metrics;
     services.tap = admin.tap();  // recent events for the admin console
+    services.max_body = c.http.max_body;
   }
 
   void queue_reload(ReloadDone done) {
@@ -107,9 +113,16 @@ struct Engine::State {
 };
 
 namespace {
-std::string read_file(const std::string& path) {
+// At most `cap` bytes: what the reload loader compares against (it reads no more).
+std::string read_file(const std::string& path, std::uint64_t cap) {
   std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
+  std::string out;
+  char chunk[16 * 1024];
+  while (in && out.size() < cap) {
+    in.read(chunk, static_cast<std::streamsize>(std::min<std::uint64_t>(sizeof chunk, cap - out.size())));
+    out.append(chunk, static_cast<std::size_t>(in.gcount()));
+  }
+  return out;
 }
 }  // namespace
 
@@ -167,7 +180,14 @@ Status Engine::enable_reload(PipelineLoader load, bool watch) {
                        std::make_move_iterator(state_->reload_requests.end()));
         state_->reload_requests.clear();
       }
-      Result<std::string> result = reload();
+      // A reload must not take the engine down, whatever a file or a plugin throws.
+      Result<std::string> result = permanent("reload failed");
+      try {
+        result = reload();
+      } catch (const std::exception& e) {
+        log::engine().error("reload failed, the running pipelines stay: {}", e.what());
+        result = permanent(std::string("reload failed: ") + e.what());
+      }
       for (auto& done : waiting) {
         if (done) done(result);
       }
@@ -351,7 +371,8 @@ Status Engine::open_journal() {
   if (state_->config.state_dir.empty()) return {};
   auto journal = journal::Journal::open(journal::Options{.dir = state_->config.state_dir,
                                                          .max_bytes = state_->config.state_max_bytes,
-                                                         .fsync = state_->config.state_fsync});
+                                                         .fsync = state_->config.state_fsync,
+                                                         .stop_timeout = state_->config.shutdown_timeout});
   if (!journal) return journal.error();
   auto entries = (*journal)->load_state();
   if (!entries) return entries.error();
@@ -379,12 +400,12 @@ std::size_t Engine::start(std::vector<config::PipelineConfig> pipelines) {
     }
     log.info("pipeline {} started ({} -> {} transform(s) -> {} sink(s))", config.name, config.source.type,
              config.transforms.size(), config.sinks.size());
-    state_->contents[config.file] = read_file(config.file);
+    state_->contents[config.file] = read_file(config.file, state_->config.pipeline_max_file_bytes + 1);
     std::lock_guard lock(state_->mutex);
     state_->pipelines.push_back(std::move(*pipeline));
     ++started;
   }
-  warn_about_orphans(pipelines);
+  adopt_orphans(pipelines);
   {
     std::lock_guard lock(state_->reload_mutex);
     state_->started = true;
@@ -393,22 +414,41 @@ std::size_t Engine::start(std::vector<config::PipelineConfig> pipelines) {
   return started;
 }
 
-// Events journaled for a pipeline that no configured file defines (removed, renamed, or
-// its file is invalid) are neither delivered nor dead-lettered: say so at start, since they
-// also count toward state.max_bytes.
-void Engine::warn_about_orphans(const std::vector<config::PipelineConfig>& configured) {
+// Events journaled for a pipeline that no configured file defines (removed or renamed)
+// would wait in the journal for ever, counting toward state.max_bytes: at start they move to
+// the dead-letter queue, where an operator sees them and can replay them once a pipeline of
+// that name runs again. At start every file is valid (else nothing starts), so a name no
+// file defines is gone, not merely broken; a pipeline that failed to start keeps its events.
+void Engine::adopt_orphans(const std::vector<config::PipelineConfig>& configured) {
   if (!state_->journal) return;
   auto pending = state_->journal->pending_by_pipeline();
   if (!pending) return;
+  std::optional<journal::DeadLetters> dlq;
   for (const auto& [name, count] : *pending) {
     const bool known = std::any_of(configured.begin(), configured.end(),
                                    [&](const config::PipelineConfig& c) { return c.name == name; });
     if (known) continue;
-    log::engine().warn("the journal holds {} undelivered event(s) of pipeline '{}', which no pipeline file "
-                       "defines (removed, renamed or invalid): they wait there, counting toward "
-                       "state.max_bytes, until a pipeline of that name runs again (or, with the engine "
-                       "stopped, `switchyard dlq adopt {}` moves them to the dead-letter queue)",
-                       count, name, name);
+    if (!dlq) {
+      auto opened = journal::DeadLetters::open(state_->config.state_dir);
+      if (!opened) {
+        log::engine().error("the journal holds undelivered events of pipelines no file defines, and the dead-letter "
+                            "queue cannot be opened to take them: {}", opened.error().message);
+        return;
+      }
+      dlq.emplace(std::move(*opened));
+    }
+    auto moved = dlq->adopt(name, "moved to the dead-letter queue at engine start");
+    if (!moved) {
+      log::engine().error("pipeline '{}': {} undelivered event(s) of this pipeline, which no file defines any more, "
+                          "could not be moved to the dead-letter queue: {}; they stay in the journal",
+                          name, count, moved.error().message);
+      continue;
+    }
+    log::engine().warn("pipeline '{}' is no longer defined by any file (removed or renamed): its {} undelivered "
+                       "event(s) moved from the journal to the dead-letter queue ({} entr{}, one per sink that still "
+                       "owed each); see `switchyard dlq list --pipeline {}`, and `switchyard dlq replay --pipeline {}` "
+                       "once a pipeline of that name runs again",
+                       name, count, *moved, *moved == 1 ? "y" : "ies", name, name);
   }
 }
 
@@ -431,6 +471,9 @@ int Engine::run() {
   stop_reloading();  // no reload starts now; swaps in progress finish
 
   const auto timeout = state_->config.shutdown_timeout;
+  // The journal too: commits that keep failing (a read-only disk) are given up at the end
+  // of shutdown_timeout rather than retried for ever.
+  if (state_->journal) state_->journal->stop_by(std::chrono::steady_clock::now() + timeout);
   const auto pipelines = state_->running();
   log.info("draining {} pipeline(s) for up to {} ms", pipelines.size(), timeout.count());
   std::size_t remaining = pipelines.size();

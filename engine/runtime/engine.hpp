@@ -72,7 +72,7 @@ class Engine {
   void stop_reloading();
   Result<std::string> reload();
   Result<std::shared_ptr<Pipeline>> launch(const config::PipelineConfig& config, bool hold);
-  void warn_about_orphans(const std::vector<config::PipelineConfig>& configured);
+  void adopt_orphans(const std::vector<config::PipelineConfig>& configured);
   void retire(const std::string& name, std::shared_ptr<Pipeline> old, std::shared_ptr<Pipeline> next,
               std::uint64_t last_seq);
   std::unique_ptr<State> state_;

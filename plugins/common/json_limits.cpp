@@ -149,6 +149,45 @@ bool parse_simdjson(rapidjson::Document& doc, std::string_view json, int max_dep
 }
 #endif
 
+// Where `text` stops being UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past
+// U+10FFFF), or npos.
+std::size_t invalid_utf8(std::string_view text) {
+#ifdef SWITCHYARD_HAVE_SIMDJSON
+  if (simdjson::validate_utf8(text.data(), text.size())) return std::string_view::npos;
+#endif
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t n = text.size();
+  std::size_t i = 0;
+  while (i < n) {
+    const unsigned char c = s[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xbf;  // the second byte's range
+    if (c >= 0xc2 && c <= 0xdf) {
+      len = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      len = 3;
+      if (c == 0xe0) lo = 0xa0;
+      if (c == 0xed) hi = 0x9f;  // no surrogates
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      len = 4;
+      if (c == 0xf0) lo = 0x90;
+      if (c == 0xf4) hi = 0x8f;  // nothing past U+10FFFF
+    } else {
+      return i;
+    }
+    if (i + len > n || s[i + 1] < lo || s[i + 1] > hi) return i;
+    for (std::size_t k = 2; k < len; ++k) {
+      if (s[i + k] < 0x80 || s[i + k] > 0xbf) return i;
+    }
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
 }  // namespace
 
 ParseResult parse(rapidjson::Document& doc, std::string_view json, int max_depth) {
@@ -170,6 +209,12 @@ ParseResult parse_rapidjson(rapidjson::Document& doc, std::string_view json, int
   // inside, the one it stops at is the terminator, so the whole text was read.
   if (const auto nul = json.find('\0'); nul != std::string_view::npos) {
     return ParseResult{.outcome = Outcome::invalid, .offset = bom + nul};
+  }
+  // Invalid UTF-8 is refused, as simdjson refuses it: a payload is stored and passed on as
+  // it came, and a strict consumer downstream could not read it. Checked before parsing:
+  // RapidJSON's own check reads up to three bytes past a truncated sequence at the end.
+  if (const auto bad = invalid_utf8(json); bad != std::string_view::npos) {
+    return ParseResult{.outcome = Outcome::invalid, .offset = bom + bad};
   }
   thread_local rapidjson::Reader shared_reader;  // keeps its scratch stack between parses
   std::optional<rapidjson::Reader> own_reader;

@@ -12,7 +12,7 @@
 // the nearest double (RapidJSON's fast reading of one with many digits can be off in its
 // last digits), and a zero with a huge exponent ("0e400", valid JSON) is 0 where RapidJSON
 // refuses it. A UTF-8 byte order mark before the text is skipped; numbers beyond the
-// double range (9.9e308) are refused.
+// double range (9.9e308) and text that is not valid UTF-8 are refused by both.
 
 #include <rapidjson/document.h>
 

@@ -12,6 +12,8 @@ import { startEngine, sign, tempDir } from './lib/engine.mjs';
 import { startReceiver, waitUntil } from './lib/receiver.mjs';
 
 const cleanups = [];
+// The admin API takes state changes only as JSON (no web page can send them).
+const JSON_TYPE = { 'content-type': 'application/json' };
 after(async () => { for (const c of cleanups.reverse()) await c(); });
 
 const SECRET = 'webhook-secret-never-shown';
@@ -175,7 +177,7 @@ test('/readyz is 503 naming a pipeline that failed to start; DLQ endpoints and t
   assert.equal((await fetch(`${engine.adminUrl}/api/dlq/entry?id=abc`)).status, 400);
   assert.equal((await fetch(`${engine.adminUrl}/api/dlq/entry?id=99999`)).status, 404);
   for (const bad of ['not json', '[]', '{}', '{"idz":[1]}', '{"older_than":"soon"}', '{"ids":["x"]}']) {
-    const res = await fetch(`${engine.adminUrl}/api/dlq/replay`, { method: 'POST', body: bad });
+    const res = await fetch(`${engine.adminUrl}/api/dlq/replay`, { method: 'POST', body: bad, headers: JSON_TYPE });
     assert.equal(res.status, 400, `replay with ${bad}`);
     assert.ok((await res.json()).error, 'a 400 says why');
   }
@@ -184,11 +186,11 @@ test('/readyz is 503 naming a pipeline that failed to start; DLQ endpoints and t
   assert.equal((await fetch(`${engine.adminUrl}/api/dlq?older_than=soon`)).status, 400);
 
   // Replay one to its sink (still rejecting: back in the DLQ), drop the other.
-  const replay = await fetch(`${engine.adminUrl}/api/dlq/replay`, { method: 'POST', body: JSON.stringify({ ids: [list[0].id] }) });
+  const replay = await fetch(`${engine.adminUrl}/api/dlq/replay`, { method: 'POST', body: JSON.stringify({ ids: [list[0].id] }), headers: JSON_TYPE });
   assert.deepEqual(await replay.json(), { replayed: 1 });
   await waitUntil(() => receiver.requests.filter((r) => r.url === '/reject' && r.body?.id === list[0].event_id).length === 2,
     10_000, 'the replayed delivery');
-  const drop = await fetch(`${engine.adminUrl}/api/dlq/drop`, { method: 'POST', body: JSON.stringify({ ids: [list[1].id] }) });
+  const drop = await fetch(`${engine.adminUrl}/api/dlq/drop`, { method: 'POST', body: JSON.stringify({ ids: [list[1].id] }), headers: JSON_TYPE });
   assert.deepEqual(await drop.json(), { dropped: 1 });
   const left = await waitUntil(async () => {
     const l = await (await fetch(`${engine.adminUrl}/api/dlq`)).json();

@@ -27,7 +27,7 @@ test('the shipped pipelines take signed GitHub webhooks sent with switchyard sen
   assert.ok(pipelines['github-to-stdout'] && pipelines['ci-failures'], 'both examples are shipped');
   // The pipelines' own default secret, as a user without GITHUB_WEBHOOK_SECRET has it.
   const env = { GITHUB_WEBHOOK_SECRET: '' };
-  const engine = await startEngine({ pipelines, env });
+  const engine = await startEngine({ pipelines, env, config: 'env: {allow: [GITHUB_WEBHOOK_SECRET]}\n' });
   cleanups.push(() => engine.stop());
 
   // make run's default: every GitHub event on /github/webhook to stdout.

@@ -42,6 +42,19 @@ function raw(text, { waitClose = true, timeoutMs = 5000 } = {}) {
     socket.write(text);
   });
 }
+// raw() for a request that is not text (bytes that are not valid UTF-8).
+function rawBytes(bytes) {
+  return new Promise((resolve, reject) => {
+    const socket = connect(engine.port, '127.0.0.1');
+    const chunks = [];
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error('no answer')); }, 5000);
+    socket.on('data', (d) => chunks.push(d));
+    socket.on('close', () => { clearTimeout(timer); resolve(parse(Buffer.concat(chunks).toString('latin1'))); });
+    socket.on('error', () => {});
+    socket.write(bytes);
+  });
+}
+
 function parse(data) {
   const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0);
   return { status, text: data, body: data.slice(data.indexOf('\r\n\r\n') + 4) };
@@ -178,6 +191,35 @@ test('a chunk extension or a trailer that never ends is refused, and the connect
   assert.equal(r.status, 400);
   const grown = rssKiB() - before;
   assert.ok(grown < 32 * 1024, `the engine grew by ${grown} KiB for two refused requests`);
+});
+
+test('HTTP edge cases are answered as RFC 9110/9112 say', async () => {
+  // HEAD: the status and headers, no body (Content-Length still says how long it would be).
+  let r = await raw('HEAD /gh HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.equal(r.status, 405);
+  assert.match(r.text, /content-length: [1-9]/i);
+  assert.equal(r.body, '');
+  // The absolute form names the same route.
+  const body = PUSH;
+  r = await raw(`POST http://127.0.0.1:${engine.port}/gh HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\nX-GitHub-Event: push\r\n` +
+    `X-GitHub-Delivery: abs-1\r\nX-Hub-Signature-256: ${sign(SECRET, body)}\r\n\r\n${body}`);
+  assert.equal(r.status, 202);
+  // Ambiguous framing is answered 400 with the reason, not cut off.
+  r = await raw('POST /gh HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}');
+  assert.equal(r.status, 400);
+  assert.match(r.body, /malformed request/);
+  // A transfer coding before chunked would need decoding: 501.
+  r = await raw('POST /gh HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n');
+  assert.equal(r.status, 501);
+  assert.match(r.body, /only the chunked transfer coding/);
+  // A signed body that is not valid UTF-8 is refused, not stored for consumers to choke on.
+  const bad = Buffer.concat([Buffer.from('{"ref":"refs/heads/'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+  r = await rawBytes(Buffer.concat([Buffer.from(`POST /gh HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+    `Content-Length: ${bad.length}\r\nConnection: close\r\nX-GitHub-Event: push\r\nX-GitHub-Delivery: utf8-1\r\n` +
+    `X-Hub-Signature-256: ${sign(SECRET, bad)}\r\n\r\n`), bad]));
+  assert.equal(r.status, 400);
+  assert.match(r.body, /not valid JSON/);
 });
 
 test('oversized headers are refused with 431', async () => {

@@ -31,7 +31,10 @@ after(async () => {
 });
 
 async function engineWith(pipelines) {
-  const engine = await startEngine({ pipelines, env: { DATABASE_URL: pg.url, GITHUB_WEBHOOK_SECRET: SECRET } });
+  const engine = await startEngine({
+    pipelines, env: { DATABASE_URL: pg.url, GITHUB_WEBHOOK_SECRET: SECRET },
+    config: 'env: {allow: [DATABASE_URL, GITHUB_WEBHOOK_SECRET]}\n',  // what the pipeline files read
+  });
   cleanups.push(() => engine.stop());
   return engine;
 }

@@ -54,7 +54,10 @@ before(async () => {
     on_error: keep`),
   };
   for (const [k, v] of Object.entries(pipelines)) pipelines[k] = v.replace('API_BASE', `${discord.base}/api/v10`);
-  engine = await startEngine({ pipelines, env: { DATABASE_URL: pg.url, DISCORD_PUBLIC_KEY: publicHex } });
+  engine = await startEngine({
+    pipelines, env: { DATABASE_URL: pg.url, DISCORD_PUBLIC_KEY: publicHex },
+    config: 'env: {allow: [DATABASE_URL, DISCORD_PUBLIC_KEY]}\n',  // what the pipeline files read
+  });
   await engine.waitFor((e) => Object.keys(pipelines).every((p) => e.stderr.includes(`pipeline ${p === 'stats' ? 'opscord-stats' : p} started`)),
     10000, 'every pipeline started');
 });

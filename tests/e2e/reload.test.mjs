@@ -13,6 +13,8 @@ import { startEngine } from './lib/engine.mjs';
 import { startReceiver, waitUntil, sleep } from './lib/receiver.mjs';
 
 const cleanups = [];
+// The admin API takes state changes only as JSON (no web page can send them).
+const JSON_TYPE = { 'content-type': 'application/json' };
 after(async () => { for (const c of cleanups.reverse()) await c(); });
 
 const relay = (receiverUrl, version) => `name: relay
@@ -76,7 +78,7 @@ test('20 rewrites under load: no error answers, no acknowledged event lost, inva
       // An invalid version: refused, reported, the running one stays.
       const errorsBefore = await metric(engine, 'switchyard_reloads_total', 'result="error"');
       writeFileSync(file, INVALID[k % INVALID.length](receiver.url));
-      const res = await fetch(`${engine.adminUrl}/api/reload`, { method: 'POST' });
+      const res = await fetch(`${engine.adminUrl}/api/reload`, { method: 'POST', headers: JSON_TYPE });
       const body = await res.json();
       assert.equal(res.status, 422, JSON.stringify(body));
       assert.match(body.error, /relay\.yaml:\d+:\d+/, 'the error names file, line and column');
@@ -97,7 +99,7 @@ test('20 rewrites under load: no error answers, no acknowledged event lost, inva
       if (useSighup) {
         engine.child.kill('SIGHUP');
       } else {
-        const res = await fetch(`${engine.adminUrl}/api/reload`, { method: 'POST' });
+        const res = await fetch(`${engine.adminUrl}/api/reload`, { method: 'POST', headers: JSON_TYPE });
         assert.equal(res.status, 200, await res.text());
       }
       const v = version;
@@ -167,7 +169,7 @@ test('renaming a pipeline in its file while keeping its path: the running versio
   cleanups.push(() => engine.stop());
   const file = join(engine.dir, 'pipelines', 'orders.yaml');
   writeFileSync(file, `name: orders2\nsource: {type: http, path: /orders}\nsinks: [{name: out, type: stdout}]\n`);
-  const res = await fetch(`${engine.adminUrl}/api/reload`, { method: 'POST' });
+  const res = await fetch(`${engine.adminUrl}/api/reload`, { method: 'POST', headers: JSON_TYPE });
   assert.equal(res.status, 422);
   assert.match((await res.json()).error, /orders2 failed to start: .*already served by pipeline 'orders'/);
   await sleep(300);
@@ -184,7 +186,7 @@ test('a copy of a running pipeline file does not take the pipeline over', async 
   cleanups.push(() => engine.stop());
   const dir = join(engine.dir, 'pipelines');
   writeFileSync(join(dir, 'a-copy.yaml'), `name: orders\nsource: {type: http, path: /copy}\nsinks: [{name: out, type: stdout}]\n`);
-  const res = await fetch(`${engine.adminUrl}/api/reload`, { method: 'POST' });
+  const res = await fetch(`${engine.adminUrl}/api/reload`, { method: 'POST', headers: JSON_TYPE });
   assert.equal(res.status, 422);
   assert.match((await res.json()).error, /a-copy\.yaml: pipeline name 'orders' is already defined by .*orders\.yaml/);
   await sleep(300);

@@ -315,6 +315,8 @@ test('the shipped ci-dashboard alerts pipeline: a failed run on main is one Slac
   const SECRET = 'dashboard-secret';
   const engine = await startEngine({
     pipelines: { alerts: readFileSync(join(SOURCE_DIR, 'pipelines/ci-dashboard/alerts.yaml'), 'utf8') },
+    // What the shipped config/switchyard.yaml allows these pipelines to read.
+    config: readFileSync(join(SOURCE_DIR, 'config/switchyard.yaml'), 'utf8').match(/^env:\n(?:[ #].*\n)*/m)[0],
     env: {
       GITHUB_WEBHOOK_SECRET: SECRET, SLACK_WEBHOOK_URL: `${slack.url}/services/T1/B1/x`,
       SMTP_HOST: '127.0.0.1', SMTP_PORT: String(smtp.port), SMTP_USERNAME: AUTH.user, SMTP_PASSWORD: AUTH.password,

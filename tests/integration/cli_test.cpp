@@ -223,7 +223,8 @@ cases:
       alert: []
       nosuchsink: []
 )");
-  auto r = run_to_end({kBinary, "test", "-c", config(), file.string()}, dir_);
+  // The shipped pipeline reads $GITHUB_WEBHOOK_SECRET (with a default), as config/switchyard.yaml allows.
+  auto r = run_to_end({kBinary, "test", "-c", config("env: {allow: [GITHUB_WEBHOOK_SECRET]}\n"), file.string()}, dir_);
   EXPECT_EQ(r.code, 1);
   const std::string f = file.string();
   EXPECT_NE(r.out.find("FAIL  " + f + ": expects the wrong status\n"

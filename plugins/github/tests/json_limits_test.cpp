@@ -119,7 +119,7 @@ TEST(JsonLimits, AgreesWithRapidJsonAloneOnEdgeCases) {
       R"([9223372036854775807,9223372036854775808,18446744073709551615,-9223372036854775808])",
       R"([18446744073709551616,-9223372036854775809,1e308,5e-324,0.1,1E2,-0.0,123456789012345678901234567890])",
       R"(["\u0000x","\ud83d\ude00","é","\"\\\/\b\f\n\r\t"])",
-      "[\"\xff\xfe not UTF-8\"]",  // RapidJSON does not check encoding; simdjson does and defers
+      "[\"\xff\xfe not UTF-8\"]",  // refused by both
       "  {\n\t\"spaced\" : [ 1 , 2 ] }  ",
       R"("just a string")", "42", "null",
       R"(["\ud800"])", "[1,]", "{\"a\" 1}", "01", "[1e400]", "\"\x01\"", "[",
@@ -145,6 +145,28 @@ TEST(JsonLimits, TheBenchPayloadParsesToTheSameDocument) {
   ASSERT_TRUE(detail::parse_rapidjson(reference, text, kMaxDepth));
   EXPECT_EQ(text_of(fast), text_of(reference));
   EXPECT_STREQ(fast["workflow_run"]["name"].GetString(), "CI");
+}
+
+}  // namespace
+}  // namespace switchyard::json_limits
+
+namespace switchyard::json_limits {
+namespace {
+
+TEST(JsonLimits, TextThatIsNotUtf8IsRefusedByBothParsersAtTheSameOffset) {
+  // An overlong '/', a lone continuation byte, a surrogate, a truncated 4-byte sequence at
+  // the very end (RapidJSON's own check would read past the terminator there).
+  for (const std::string& bad : {std::string("{\"a\":\"\xc0\xaf\"}"), std::string("{\"a\":\"x\x80\"}"),
+                                std::string("{\"a\":\"\xed\xa0\x80\"}"), std::string("{\"a\":\"1\xf2")}) {
+    rapidjson::Document fast, reference;
+    const ParseResult a = parse(fast, bad);
+    const ParseResult b = detail::parse_rapidjson(reference, bad, kMaxDepth);
+    EXPECT_EQ(a.outcome, Outcome::invalid) << bad;
+    EXPECT_EQ(b.outcome, Outcome::invalid) << bad;
+    EXPECT_EQ(b.offset, bad.find_first_of("\xc0\x80\xed\xf2", 5)) << bad;
+  }
+  rapidjson::Document ok;
+  EXPECT_TRUE(parse(ok, "{\"a\":\"Grüße 👋\"}"));
 }
 
 }  // namespace

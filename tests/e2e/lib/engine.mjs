@@ -35,14 +35,16 @@ export function writeEngineDir(dir, { pipelines, config = '', state = '', watch 
 // Starts `switchyard run` on a fresh temp dir, or on `dir` when given (a restart: with no
 // `pipelines`, the files already there are used as they are). stop() deletes the dir unless
 // `keep` is set or `dir` was given; kill(signal) ends the process and never deletes it.
-export async function startEngine({ pipelines, config = '', state = '', env = {}, timeoutMs = 15000, dir, keep = false, watch = false }) {
+// `openFiles`: the process's open-file limit (soft and hard), as `ulimit -n` sets it.
+export async function startEngine({ pipelines, config = '', state = '', env = {}, timeoutMs = 15000, dir, keep = false, watch = false, openFiles }) {
   const ownDir = !dir;
   if (ownDir) dir = tempDir();
   if (pipelines || ownDir) writeEngineDir(dir, { pipelines: pipelines ?? {}, config, state, watch });
   const configFile = join(dir, 'switchyard.yaml');
-  const child = spawn(BINARY, ['run', '-c', configFile], {
-    env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const [command, args] = openFiles
+    ? ['sh', ['-c', `ulimit -n ${openFiles} && exec "$0" "$@"`, BINARY, 'run', '-c', configFile]]
+    : [BINARY, ['run', '-c', configFile]];
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const engine = {
     dir, configFile, child, stdout: '', stderr: '', port: 0, url: '', adminUrl: '', exited: null,
     events() {

@@ -25,30 +25,31 @@ std::string where(std::string_view yaml, const std::string& path, std::size_t of
 }
 
 TEST(ValuePositions, FollowEveryKindOfScalar) {
-  // The value of `v` is "ab *" in each; offset 3 is the '*'.
-  EXPECT_EQ(where("v: ab *\n", "v", 3), "1:7");                 // plain
-  EXPECT_EQ(where("v: 'ab *'\n", "v", 3), "1:8");               // single-quoted
-  EXPECT_EQ(where("v: \"ab *\"\n", "v", 3), "1:8");             // double-quoted
-  EXPECT_EQ(where("v: |-\n  ab *\n", "v", 3), "2:6");           // literal block
-  EXPECT_EQ(where("v: >-\n  ab *\n", "v", 3), "2:6");           // folded block
-  EXPECT_EQ(where("v: >+ # note\n  ab *\n", "v", 3), "2:6");    // header with a comment
-  EXPECT_EQ(where("a:\n  v: !!str &x ab *\n", "a.v", 3), "2:18");  // tag and anchor
-  EXPECT_EQ(where("l:\n  - >-\n    ab *\n", "l[0]", 3), "3:8");
+  // The value of `v` is "a$ *" in each; offset 3 is the '*'. (Positions inside values are
+  // kept for values holding a '$' or a '{': where expressions and their mistakes are.)
+  EXPECT_EQ(where("v: a$ *\n", "v", 3), "1:7");                 // plain
+  EXPECT_EQ(where("v: 'a$ *'\n", "v", 3), "1:8");               // single-quoted
+  EXPECT_EQ(where("v: \"a$ *\"\n", "v", 3), "1:8");             // double-quoted
+  EXPECT_EQ(where("v: |-\n  a$ *\n", "v", 3), "2:6");           // literal block
+  EXPECT_EQ(where("v: >-\n  a$ *\n", "v", 3), "2:6");           // folded block
+  EXPECT_EQ(where("v: >+ # note\n  a$ *\n", "v", 3), "2:6");    // header with a comment
+  EXPECT_EQ(where("a:\n  v: !!str &x a$ *\n", "a.v", 3), "2:18");  // tag and anchor
+  EXPECT_EQ(where("l:\n  - >-\n    a$ *\n", "l[0]", 3), "3:8");
 }
 
 TEST(ValuePositions, FollowLineFoldingEscapesAndQuotes) {
   // Folded lines: "x ${{ a\n  * b }}" reads as "x ${{ a * b }}".
   EXPECT_EQ(where("v: >-\n  x ${{ a\n  * b }}\n", "v", 8), "3:3");
   EXPECT_EQ(where("v: x ${{ a\n  * b }}\n", "v", 8), "2:3");     // a plain scalar over two lines
-  EXPECT_EQ(where("v: |\n  one\n  two *\n", "v", 8), "3:7");     // literal: line breaks kept
+  EXPECT_EQ(where("v: |\n  one\n  t$o *\n", "v", 8), "3:7");     // literal: line breaks kept
   // Escapes take more text than value: \t is one byte, \u00e9 two (UTF-8), \" one.
-  EXPECT_EQ(where("v: \"a\\tb *\"\n", "v", 4), "1:10");
-  EXPECT_EQ(where("v: \"\\u00e9 *\"\n", "v", 3), "1:12");
-  EXPECT_EQ(where("v: \"say \\\"hi\\\" *\"\n", "v", 9), "1:16");
-  EXPECT_EQ(where("v: \"a \\\n   b *\"\n", "v", 4), "2:6");    // an escaped line break
-  EXPECT_EQ(where("v: 'it''s *'\n", "v", 5), "1:11");
+  EXPECT_EQ(where("v: \"a\\t$ *\"\n", "v", 4), "1:10");
+  EXPECT_EQ(where("v: \"\\u00e9$*\"\n", "v", 3), "1:12");
+  EXPECT_EQ(where("v: \"say \\\"$i\\\" *\"\n", "v", 9), "1:16");
+  EXPECT_EQ(where("v: \"a \\\n   $ *\"\n", "v", 4), "2:6");    // an escaped line break
+  EXPECT_EQ(where("v: 'it''$ *'\n", "v", 5), "1:11");
   // The end of the value (an error like "unexpected end of expression").
-  EXPECT_EQ(where("v: 'abc'\n", "v", 3), "1:8");
+  EXPECT_EQ(where("v: '$bc'\n", "v", 3), "1:8");
 }
 
 TEST(ValuePositions, FollowInterpolation) {
@@ -77,7 +78,10 @@ class ExpressionsInFilesTest : public ::testing::Test {
   std::string load(const std::string& yaml, PipelineConfig& config) {
     const auto file = dir_.write("p.yaml", yaml);
     Diagnostics diagnostics;
-    load_pipeline(file, registry_, config, diagnostics);
+    // As the engine reads pipeline files: ${VAR} only for what env.allow lists.
+    load_pipeline(file, registry_, config, diagnostics,
+                  YamlLimits::of(kDefaultMaxFileBytes,
+                                 {.restricted = true, .allow = {"SY_TEST_NOT_SET", "SY_TEST_EMPTY", "SY_TEST_SECRET"}}));
     std::string out;
     for (const auto& d : diagnostics) out += relative(d) + "\n";
     return out;
@@ -143,6 +147,15 @@ sinks:
     path: ${SY_TEST_NOT_SET}
 )"),
             "p.yaml:5:11: sinks[0].path: environment variable SY_TEST_NOT_SET is not set\n");
+  // Outside env.allow: that is the one error, whatever the form of the reference.
+  EXPECT_EQ(errors_of(R"(source:
+  type: generate
+sinks:
+  - type: file
+    path: /var/log/${SY_TEST_UNLISTED:?where the log goes}
+)"),
+            "p.yaml:5:20: sinks[0].path: ${SY_TEST_UNLISTED} is not listed in env.allow of the engine configuration "
+            "(pipeline files read only the variables it lists)\n");
 }
 
 TEST_F(ExpressionsInFilesTest, ShellStyleRequiredVariablesSayTheirMessageWhereTheyAre) {
@@ -198,8 +211,7 @@ sinks:
     if: ${{ env.sy_test_stage == 'prod' }}
 )"),
             "p.yaml:4:44: sinks[0].if: env.SY_TEST_SECRET is not in the engine configuration's env.allow, so it "
-            "would always be null; list it there (env: { allow: [SY_TEST_SECRET] }) or use ${SY_TEST_SECRET} to "
-            "read it once when the file loads\n");
+            "would always be null; list it there (env: { allow: [SY_TEST_SECRET] })\n");
   EXPECT_EQ(errors_of(R"(source: {type: generate}
 transforms:
   - type: map
@@ -208,8 +220,7 @@ transforms:
 sinks: [{type: stdout}]
 )"),
             "p.yaml:5:20: transforms[0].payload.region: env.SY_TEST_REGION is not in the engine configuration's "
-            "env.allow, so it would always be null; list it there (env: { allow: [SY_TEST_REGION] }) or use "
-            "${SY_TEST_REGION} to read it once when the file loads\n");
+            "env.allow, so it would always be null; list it there (env: { allow: [SY_TEST_REGION] })\n");
 }
 
 TEST_F(ExpressionsInFilesTest, ABareDollarVariableInASecretIsAWarning) {

@@ -2,7 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdlib>
+#include <future>
 
 #include "support/temp_dir.hpp"
 
@@ -51,9 +57,108 @@ TEST(Interpolate, UnreadableFileIsAnErrorThatNamesThePath) {
   EXPECT_NE(error.find("No such file"), std::string::npos);
 }
 
-TEST(Interpolate, AnEndlessFileIsRefusedAfterOneMebibyte) {
-  // /dev/zero never ends: reading it whole would fill memory before the size check.
-  EXPECT_EQ(failure("${file:/dev/zero}"), "${file:/dev/zero} is larger than 1 MiB");
+TEST(Interpolate, AFileOverOneMebibyteIsRefused) {
+  test::TempDir dir;
+  const auto big = dir.write("big", std::string((1 << 20) + 1, 'x'));
+  EXPECT_EQ(failure("${file:" + big.string() + "}"), "${file:" + big.string() + "} is larger than 1 MiB");
+}
+
+// Issue 16, item 6: only regular files are read. A directory (what `docker -v` mounts when
+// the host file is missing) used to give an empty value, and with it an admin API without
+// a token; a FIFO hung the engine; /dev/zero said "larger than 1 MiB".
+TEST(Interpolate, ADirectoryIsAnErrorNotAnEmptyValue) {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "token");
+  const std::string path = (dir / "token").string();
+  EXPECT_EQ(failure("${file:" + path + "}"), "${file:" + path + "} is not a regular file but a directory");
+}
+
+TEST(Interpolate, AFifoIsRefusedWithoutWaitingForAWriter) {
+  test::TempDir dir;
+  const std::string path = (dir / "fifo").string();
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  // Run where a hang cannot take the test binary with it: the FIFO has no writer.
+  auto result = std::async(std::launch::async, [path] {
+    std::string out, error;
+    const bool ok = interpolate("${file:" + path + "}", out, error);
+    return std::make_pair(ok, error);
+  });
+  if (result.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+    // Hung in open(), waiting for a writer: be that writer, so the test ends.
+    const int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd >= 0) ::close(fd);
+    FAIL() << "${file:} of a FIFO hangs until something writes to it";
+  }
+  const auto [ok, error] = result.get();
+  EXPECT_FALSE(ok);
+  EXPECT_EQ(error, "${file:" + path + "} is not a regular file but a named pipe (FIFO)");
+}
+
+TEST(Interpolate, DevicesAreNotRegularFiles) {
+  EXPECT_EQ(failure("${file:/dev/zero}"), "${file:/dev/zero} is not a regular file but a character device");
+  EXPECT_EQ(failure("${file:/dev/null}"), "${file:/dev/null} is not a regular file but a character device");
+}
+
+TEST(Interpolate, AReadErrorIsAnErrorNotAnEmptyValue) {
+  // A regular file whose read fails (EIO): it used to read as "".
+  const std::string error = failure("${file:/proc/self/mem}");
+  EXPECT_EQ(error, "cannot read ${file:/proc/self/mem}: Input/output error");
+}
+
+TEST(Interpolate, SaysWhichReferenceGaveTheValue) {
+  ::setenv("SY_TEST_EMPTY", "", 1);
+  ::unsetenv("SY_TEST_UNSET");
+  test::TempDir dir;
+  const auto empty = dir.write("empty", "");
+  auto reference = [](std::string_view text) {
+    std::string out, error;
+    Expansion expansion;
+    EXPECT_TRUE(interpolate(text, out, error, {}, &expansion)) << error;
+    return expansion.reference;
+  };
+  EXPECT_EQ(reference("plain"), "");
+  EXPECT_EQ(reference("${SY_TEST_UNSET:-}"), "") << "an unset variable is not set";
+  EXPECT_EQ(reference("${SY_TEST_EMPTY:-}"), "${SY_TEST_EMPTY}") << "set, to the empty string";
+  EXPECT_EQ(reference("${SY_TEST_EMPTY}"), "${SY_TEST_EMPTY}");
+  EXPECT_EQ(reference("${file:" + empty.string() + "}"), "${file:" + empty.string() + "}");
+}
+
+// Issue 16, item 9: in a pipeline file, interpolation reads only what env.allow lists.
+TEST(Interpolate, ARestrictedScopeReadsOnlyAllowedVariables) {
+  ::setenv("SY_TEST_ALLOWED", "yes", 1);
+  ::setenv("SY_TEST_PRIVATE", "admin-token", 1);
+  const InterpolationScope scope{.restricted = true, .allow = {"SY_TEST_ALLOWED"}};
+  std::string out, error;
+  EXPECT_TRUE(interpolate("${SY_TEST_ALLOWED}", out, error, scope)) << error;
+  EXPECT_EQ(out, "yes");
+  for (const char* text : {"${SY_TEST_PRIVATE}", "${SY_TEST_PRIVATE:-x}", "${SY_TEST_NOT_SET_EITHER:-x}"}) {
+    out.clear();
+    EXPECT_FALSE(interpolate(text, out, error, scope)) << text;
+    EXPECT_NE(error.find("is not listed in env.allow"), std::string::npos) << error;
+    EXPECT_EQ(error.find("admin-token"), std::string::npos) << error;
+  }
+}
+
+TEST(Interpolate, ARestrictedScopeReadsOnlyAllowedFiles) {
+  test::TempDir dir;
+  const auto allowed = dir.write("secrets/hook", "s1");
+  const auto exact = dir.write("one", "s2");
+  const auto other = dir.write("other", "s3");
+  const InterpolationScope scope{.restricted = true,
+                                 .allow = {"file:" + (dir / "secrets").string() + "/", "file:" + exact.string()}};
+  std::string out, error;
+  EXPECT_TRUE(interpolate("${file:" + allowed.string() + "}", out, error, scope)) << error;
+  EXPECT_EQ(out, "s1");
+  EXPECT_TRUE(interpolate("${file:" + exact.string() + "}", out, error, scope)) << error;
+  EXPECT_EQ(out, "s2");
+  for (const std::string& path : {other.string(), (dir / "secrets" / ".." / "other").string(), std::string("/proc/self/environ")}) {
+    EXPECT_FALSE(interpolate("${file:" + path + "}", out, error, scope)) << path;
+    EXPECT_NE(error.find("is not listed in env.allow"), std::string::npos) << error;
+  }
+  // A link inside the allowed directory to a file outside it is outside.
+  std::filesystem::create_symlink(other, dir / "secrets" / "link");
+  EXPECT_FALSE(interpolate("${file:" + (dir / "secrets" / "link").string() + "}", out, error, scope));
+  EXPECT_NE(error.find("is not listed in env.allow"), std::string::npos) << error;
 }
 
 TEST(Interpolate, LeavesExpressionsAlone) {
@@ -100,15 +205,15 @@ TEST(Interpolate, SaysWhereEachValueByteCameFrom) {
   ::setenv("SY_TEST_HOST", "example.org", 1);
   ::unsetenv("SY_TEST_MISSING");
   std::string out, error;
-  Interpolation where;
-  ASSERT_TRUE(interpolate("a ${SY_TEST_HOST} $${x} ${{ b }}", out, error, where));
+  Expansion where;
+  ASSERT_TRUE(interpolate("a ${SY_TEST_HOST} $${x} ${{ b }}", out, error, {}, &where));
   EXPECT_EQ(out, "a example.org ${x} ${{ b }}");
   EXPECT_EQ(where.text_offset(0), 0u);    // 'a'
   EXPECT_EQ(where.text_offset(5), 2u);    // inside the substitution: its '$'
   EXPECT_EQ(where.text_offset(13), 17u);  // the space after it
   EXPECT_EQ(where.text_offset(14), 18u);  // "${" of the escape: "$${"
   EXPECT_EQ(where.text_offset(19), 24u);  // "${{"
-  EXPECT_FALSE(interpolate("ok ${SY_TEST_HOST} ${SY_TEST_MISSING}", out, error, where));
+  EXPECT_FALSE(interpolate("ok ${SY_TEST_HOST} ${SY_TEST_MISSING}", out, error, {}, &where));
   EXPECT_EQ(where.error_at, 19u);
 }
 

@@ -18,11 +18,12 @@ class PipelineConfigTest : public ::testing::Test {
   }
 
   // Loads `yaml` as pipelines/<name>; returns the formatted diagnostics, one per line.
-  std::string errors_of(const std::string& yaml, const std::string& name = "p.yaml") {
+  std::string errors_of(const std::string& yaml, const std::string& name = "p.yaml",
+                        const YamlLimits& limits = default_pipeline_limits()) {
     const auto file = dir_.write(name, yaml);
     Diagnostics diagnostics;
     PipelineConfig config;
-    load_pipeline(file, registry_, config, diagnostics);
+    load_pipeline(file, registry_, config, diagnostics, limits);
     std::string out;
     for (const auto& d : diagnostics) out += format(d).substr(dir_.path().string().size() + 1) + "\n";
     return out;
@@ -104,7 +105,7 @@ sinks:
   - name: second
     type: file
     path: ${file:/nonexistent/path/secret}
-)");
+)", "p.yaml", YamlLimits::of(kDefaultMaxFileBytes, {.restricted = true, .allow = {"SY_TEST_NOT_SET", "file:/nonexistent/"}}));
   EXPECT_NE(errors.find("p.yaml:5:11: sinks[0].path: environment variable SY_TEST_NOT_SET is not set"),
             std::string::npos) << errors;
   EXPECT_NE(errors.find("p.yaml:8:11: sinks[1].path: cannot read ${file:/nonexistent/path/secret}"),
@@ -149,9 +150,69 @@ TEST_F(PipelineConfigTest, InterpolatedSecretsNeverAppearInErrors) {
 sinks:
   - type: stdout
     pretty: ${SY_TEST_SECRET}
-)");
+)", "p.yaml", YamlLimits::of(kDefaultMaxFileBytes, {.restricted = true, .allow = {"SY_TEST_SECRET"}}));
   EXPECT_NE(errors.find("source.count: expected an integer, got a string"), std::string::npos) << errors;
   EXPECT_EQ(errors.find("hunter2"), std::string::npos) << errors;
+}
+
+// Issue 16, item 9: ${VAR} and ${file:} in a pipeline file read only what env.allow lists;
+// the engine's own secrets (its admin token, /proc/self/environ) are out of reach.
+TEST_F(PipelineConfigTest, PipelineFilesInterpolateOnlyWhatEnvAllowLists) {
+  ::setenv("SWITCHYARD_ADMIN_TOKEN", "engine-admin-token", 1);
+  ::setenv("SY_TEST_HOOK_SECRET", "hook-secret", 1);
+  const std::string yaml = R"(source:
+  type: generate
+  event_type: ${SWITCHYARD_ADMIN_TOKEN}
+sinks:
+  - type: file
+    path: ${file:/proc/self/environ}
+  - name: allowed
+    type: file
+    path: /tmp/${SY_TEST_HOOK_SECRET}
+)";
+  const std::string errors = errors_of(yaml, "p.yaml", YamlLimits::of(kDefaultMaxFileBytes, {.restricted = true, .allow = {"SY_TEST_HOOK_SECRET"}}));
+  EXPECT_EQ(errors,
+            "p.yaml:3:15: source.event_type: ${SWITCHYARD_ADMIN_TOKEN} is not listed in env.allow of the engine "
+            "configuration (pipeline files read only the variables it lists)\n"
+            "p.yaml:6:11: sinks[0].path: ${file:/proc/self/environ} is not listed in env.allow of the engine "
+            "configuration (pipeline files read only the files it lists as file:PATH or file:DIR/)\n");
+  EXPECT_EQ(errors.find("engine-admin-token"), std::string::npos);
+  // The engine configuration's env.allow is what pipeline_limits() hands on.
+  EngineConfig engine;
+  engine.env_allow = {"SY_TEST_HOOK_SECRET"};
+  engine.pipeline_max_file_bytes = 4096;
+  const YamlLimits limits = pipeline_limits(engine);
+  EXPECT_TRUE(limits.interpolation.restricted);
+  EXPECT_EQ(limits.interpolation.allow, engine.env_allow);
+  EXPECT_EQ(limits.max_file_bytes, 4096u);
+  EXPECT_EQ(limits.max_expanded_bytes, 16u * 4096u);
+}
+
+// Issue 16, item 2: a pipeline file is capped before it is parsed...
+TEST_F(PipelineConfigTest, AFileOverTheSizeCapIsRefusedBeforeParsing) {
+  std::string yaml = "source: {type: generate}\nsinks: [{type: stdout}]\ndescription: \"";
+  yaml += std::string(2000, 'x') + "\"\n";
+  EXPECT_EQ(errors_of(yaml, "p.yaml", YamlLimits::of(1024, {.restricted = true})),
+            "p.yaml:1:1: the file is larger than 1 KiB (pipelines.max_file_size)\n");
+  EXPECT_EQ(errors_of(yaml, "p.yaml", YamlLimits::of(4096, {.restricted = true})), "");
+  // The default cap is 1 MiB.
+  std::string big = "source: {type: generate}\nsinks: [{type: stdout}]\ndescription: \"";
+  big += std::string(1 << 20, 'x') + "\"\n";
+  EXPECT_EQ(errors_of(big), "p.yaml:1:1: the file is larger than 1 MiB (pipelines.max_file_size)\n");
+}
+
+// ...and counted in expanded bytes: an alias repeats a large value without repeating its
+// text. This file (600 KB) used to expand to 12 GB and crash `validate`, the engine at
+// start and on hot reload (a failed allocation written through in the YAML → JSON path).
+// The error points at the anchored value the aliases repeat.
+TEST_F(PipelineConfigTest, AliasesOfALargeValueAreCountedInExpandedBytes) {
+  std::string yaml = "source: {type: generate}\nsinks: [{type: stdout}]\ndescription: &a \"";
+  yaml += std::string(600'000, 'x') + "\"\nlabels: [";
+  for (int i = 0; i < 20'000; ++i) yaml += i ? ", *a" : "*a";
+  yaml += "]\n";
+  EXPECT_EQ(errors_of(yaml),
+            "p.yaml:3:14: labels: the file's values come to more than 16 MiB once aliases are expanded and values "
+            "interpolated (limit: 16 x pipelines.max_file_size)\n");
 }
 
 TEST_F(PipelineConfigTest, ExpressionErrorsPointInsideTheString) {
@@ -220,6 +281,36 @@ TEST(EngineConfig, InvalidKeysAreReportedWithPositions) {
   ASSERT_EQ(diagnostics.size(), 2u);
   EXPECT_EQ(format(diagnostics[0]), file.string() + ":4:3: http.max_body: expected a size like 1024, 64KB or 25MiB");
   EXPECT_EQ(format(diagnostics[1]), file.string() + ":2:3: log.level: expected one of trace, debug, info, warn, error, got 'loud'");
+}
+
+// Issue 16, item 6: the admin token failed open. A secret file mounted as a directory, an
+// empty file or VAR= gave an empty token, and the admin API ran without authentication.
+TEST(EngineConfig, AnAdminTokenSetThroughInterpolationMustNotBeEmpty) {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "secret-dir");
+  const auto empty = dir.write("empty-token", "\n");
+  ::setenv("SY_TEST_EMPTY_TOKEN", "", 1);
+  ::unsetenv("SY_TEST_UNSET_TOKEN");
+  auto errors = [&](const std::string& token) {
+    const auto file = dir.write("s.yaml", "admin:\n  token: " + token + "\n");
+    EngineConfig config;
+    Diagnostics diagnostics;
+    load_engine_config(file.string(), true, config, diagnostics);
+    std::string out;
+    for (const auto& d : diagnostics) out += format(d).substr(file.string().size()) + "\n";
+    return out;
+  };
+  EXPECT_EQ(errors("${file:" + (dir / "secret-dir").string() + "}"),
+            ":2:10: admin.token: ${file:" + (dir / "secret-dir").string() + "} is not a regular file but a directory\n");
+  EXPECT_EQ(errors("${file:" + empty.string() + "}"),
+            ":2:3: admin.token: ${file:" + empty.string() + "} is set but empty, which would turn the admin API's "
+            "authentication off; give it a token, or remove the key (or leave the variable unset) to run without one\n");
+  EXPECT_EQ(errors("${SY_TEST_EMPTY_TOKEN:-}"),
+            ":2:3: admin.token: ${SY_TEST_EMPTY_TOKEN} is set but empty, which would turn the admin API's "
+            "authentication off; give it a token, or remove the key (or leave the variable unset) to run without one\n");
+  // Not set at all: no token, as the shipped configuration intends.
+  EXPECT_EQ(errors("${SY_TEST_UNSET_TOKEN:-}"), "");
+  EXPECT_EQ(errors("\"\""), "");
 }
 
 }  // namespace

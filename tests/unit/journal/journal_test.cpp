@@ -393,3 +393,78 @@ TEST(DeadLetters, NoJournalIsAClearError) {
 
 }  // namespace
 }  // namespace switchyard::journal
+
+namespace switchyard::journal {
+namespace {
+
+// Appends and returns the outcome, error included.
+Result<std::uint64_t> try_append(Journal& j, std::int64_t pipeline, std::uint64_t mask, std::string body) {
+  std::promise<Result<std::uint64_t>> done;
+  auto f = done.get_future();
+  j.append(pipeline, mask, std::move(body), {}, [&](Result<std::uint64_t> seq) { done.set_value(std::move(seq)); });
+  return f.get();
+}
+
+// Issue 16, item 7: journal.db deleted under a running engine was written on, unlinked,
+// and everything in it lost at the next start, with nothing refused.
+TEST(JournalFiles, ADeletedJournalRefusesEventsSaysWhyAndSavesWhatItHeld) {
+  test::TempDir dir;
+  auto j = open_journal(dir.path());
+  ASSERT_TRUE(j);
+  auto key = j->attach("p", {"s"}, true, nullptr);
+  ASSERT_TRUE(key) << key.error().message;
+  for (int i = 0; i < 3; ++i) append(*j, key->id, key->sink_bits[0], body_of(i));
+  EXPECT_FALSE(j->problem());
+  std::filesystem::remove(dir / "journal.db");
+
+  auto refused = try_append(*j, key->id, key->sink_bits[0], body_of(3));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::retryable);
+  EXPECT_NE(refused.error().message.find("journal unavailable: journal.db was deleted"), std::string::npos)
+      << refused.error().message;
+  EXPECT_TRUE(j->full()) << "the ingress asks full() before appending";
+  ASSERT_TRUE(j->problem());
+  EXPECT_NE(j->problem()->find("journal.db was deleted while the engine ran"), std::string::npos) << *j->problem();
+
+  // The copy holds the three events the lost file held.
+  std::filesystem::path saved;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    if (e.path().filename().string().starts_with("journal.db.saved-")) saved = e.path();
+  }
+  ASSERT_FALSE(saved.empty());
+  j.reset();
+  test::TempDir restored;
+  std::filesystem::copy_file(saved, restored / "journal.db");
+  auto again = open_journal(restored.path());
+  ASSERT_TRUE(again);
+  auto counts = again->pending_by_pipeline();
+  ASSERT_TRUE(counts);
+  ASSERT_EQ(counts->size(), 1u);
+  EXPECT_EQ((*counts)[0], std::make_pair(std::string("p"), std::int64_t{3}));
+}
+
+TEST(JournalFiles, ADeletedWalIsCheckpointedIntoTheJournal) {
+  test::TempDir dir;
+  auto j = open_journal(dir.path());
+  ASSERT_TRUE(j);
+  auto key = j->attach("p", {"s"}, true, nullptr);
+  ASSERT_TRUE(key);
+  for (int i = 0; i < 3; ++i) append(*j, key->id, key->sink_bits[0], body_of(i));
+  std::filesystem::remove(dir / "journal.db-wal");
+  EXPECT_FALSE(try_append(*j, key->id, key->sink_bits[0], body_of(3)));
+  ASSERT_TRUE(j->problem());
+  EXPECT_NE(j->problem()->find("journal.db-wal was deleted"), std::string::npos) << *j->problem();
+  // journal.db itself now holds the three events (read without the engine's WAL).
+  test::TempDir copy;
+  std::filesystem::copy_file(dir / "journal.db", copy / "journal.db");
+  j.reset();
+  auto again = open_journal(copy.path());
+  ASSERT_TRUE(again);
+  auto counts = again->pending_by_pipeline();
+  ASSERT_TRUE(counts);
+  ASSERT_EQ(counts->size(), 1u);
+  EXPECT_EQ((*counts)[0].second, 3);
+}
+
+}  // namespace
+}  // namespace switchyard::journal
