@@ -321,6 +321,8 @@ void warn_bare_variables(std::span<const OptionSpec> schema, const rapidjson::Va
     const rapidjson::Value& value = it->value;
     if (spec.type == OptionType::object) {
       warn_bare_variables(spec.children, value, file, path, warnings);
+    } else if (spec.secret && value.IsArray() && file.marks.raw(path) != nullptr) {
+      warn_bare_variable(file, path, warnings);  // one value written where a list is taken
     } else if (spec.secret && value.IsArray()) {
       for (rapidjson::SizeType i = 0; i < value.Size(); ++i) {
         warn_bare_variable(file, path + "[" + std::to_string(i) + "]", warnings);

@@ -247,6 +247,20 @@ sinks:
             "environment variable write ${NAME}");
   EXPECT_EQ(relative(config.warnings[2]).substr(0, 49), "p.yaml:9:29: sinks[0].headers.Authorization: this");
 
+  // One secret written where the option takes a list.
+  PipelineConfig single;
+  EXPECT_EQ(load(R"(source:
+  type: http
+  path: /hooks/a
+  secret: $HOOK_SECRET
+sinks: [{type: stdout}]
+)", single),
+            "");
+  ASSERT_EQ(single.warnings.size(), 1u);
+  EXPECT_EQ(relative(single.warnings[0]),
+            "p.yaml:4:11: source.secret: '$HOOK_SECRET' is taken as the secret itself, not read from the "
+            "environment: write ${HOOK_SECRET}");
+
   PipelineConfig clean;
   ::setenv("SY_TEST_SECRET", "has $dollar inside", 1);
   EXPECT_EQ(load(R"(source:
