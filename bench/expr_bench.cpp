@@ -90,6 +90,30 @@ void BM_EvalCondition(benchmark::State& state) {
 }
 BENCHMARK(BM_EvalCondition);
 
+// The computations of issue 21: a duration from two ISO 8601 times and a score.
+void BM_EvalDuration(benchmark::State& state) {
+  sx::Expression e = unwrap(sx::Expression::parse(
+      "seconds_between(payload.workflow_run.run_started_at, payload.workflow_run.updated_at)"));
+  sx::Scope s = scope();
+  if (!e.evaluate(s).is_number()) throw std::runtime_error("duration should be a number on the fixture");
+  for (auto _ : state) {
+    sx::Value v = e.evaluate(s);
+    benchmark::DoNotOptimize(v);
+  }
+}
+BENCHMARK(BM_EvalDuration);
+
+void BM_EvalArithmetic(benchmark::State& state) {
+  sx::Expression e = unwrap(sx::Expression::parse("payload.workflow_run.run_number * 10 + payload.workflow_run.run_attempt"));
+  sx::Scope s = scope();
+  if (!e.evaluate(s).is_number()) throw std::runtime_error("the score should be a number on the fixture");
+  for (auto _ : state) {
+    sx::Value v = e.evaluate(s);
+    benchmark::DoNotOptimize(v);
+  }
+}
+BENCHMARK(BM_EvalArithmetic);
+
 void BM_CompileEmbed(benchmark::State& state) {
   rapidjson::Document tree;
   tree.Parse(kEmbed);

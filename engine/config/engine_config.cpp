@@ -1,8 +1,12 @@
 #include "config/engine_config.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <filesystem>
 
+#include "config/pipeline_config.hpp"
 #include "config/yaml_json.hpp"
+#include "log/logging.hpp"
 
 namespace switchyard::config {
 namespace {
@@ -87,7 +91,11 @@ bool load_engine_config(const std::string& path, bool explicit_path, EngineConfi
   rapidjson::Document values;
   std::vector<OptionError> errors;
   normalize_options(kSchema, file.json, values, values.GetAllocator(), errors);
-  for (auto& e : errors) diagnostics.push_back(file.error(e.path, e.message));
+  for (auto& e : errors) {
+    if (!file.unresolved.contains(e.path)) diagnostics.push_back(file.error(e.path, e.message));
+  }
+  warn_bare_variables(kSchema, file.json, file, "", out.warnings);
+  for (const auto& w : out.warnings) log::engine().warn("{}", format(w));
 
   const Options root(values, kSchema);
   const Options http = root.object("http");

@@ -47,6 +47,8 @@ struct EngineConfig {
   unsigned threads = 0;  ///< Executor threads; 0 = one per core.
   std::chrono::milliseconds shutdown_timeout{0};
   std::vector<std::string> env_allow;  ///< Variables visible to expressions as `env`.
+  /// Probable mistakes that still load (a bare $VAR in admin.token); also logged.
+  Diagnostics warnings;
 };
 
 /// A listener named `name` on `listen` with the declared defaults of `http:` for the rest.

@@ -87,6 +87,18 @@ bool read_file(const std::string& path, std::string& out, std::string& error) {
   return true;
 }
 
+// `${payload.x}` is a template habit (Liquid, shell): not a variable name.
+std::string invalid_name(std::string_view name) {
+  std::string message = "invalid variable name in ${" + std::string(name) + "}";
+  if (name.find_first_of(".[") != std::string_view::npos) {
+    const std::size_t first = name.find_first_not_of(' ');
+    const std::size_t last = name.find_last_not_of(' ');
+    message += ": did you mean ${{ " + std::string(name.substr(first, last - first + 1)) +
+               " }}? ${VAR} reads an environment variable when the file loads; expressions are written ${{ }}";
+  }
+  return message;
+}
+
 bool allows_variable(const InterpolationScope& scope, std::string_view name) {
   return !scope.restricted || std::find(scope.allow.begin(), scope.allow.end(), name) != scope.allow.end();
 }
@@ -116,13 +128,31 @@ bool allows_file(const InterpolationScope& scope, const std::string& path) {
 
 }  // namespace
 
+std::size_t Expansion::text_offset(std::size_t offset) const {
+  std::size_t shift = 0;  // text bytes minus value bytes so far
+  for (const Piece& p : pieces) {
+    if (offset < p.out) break;
+    if (offset < p.out + p.out_length) return p.in;
+    shift = p.in + p.in_length - (p.out + p.out_length);
+  }
+  return offset + shift;
+}
+
 bool interpolate(std::string_view text, std::string& out, std::string& error,
                  const InterpolationScope& scope, Expansion* expansion) {
   out.clear();
+  Expansion unused;
+  Expansion& where = expansion ? *expansion : unused;
+  where = Expansion{};
   auto found = [&](std::string reference) {
-    if (expansion && expansion->reference.empty()) expansion->reference = std::move(reference);
+    if (where.reference.empty()) where.reference = std::move(reference);
   };
   std::size_t i = 0;
+  auto fail = [&](std::size_t at, std::string message) {
+    where.error_at = at;
+    error = std::move(message);
+    return false;
+  };
   while (i < text.size()) {
     const std::size_t dollar = text.find('$', i);
     if (dollar == std::string_view::npos) {
@@ -132,6 +162,7 @@ bool interpolate(std::string_view text, std::string& out, std::string& error,
     out.append(text.substr(i, dollar - i));
     const std::string_view rest = text.substr(dollar);
     if (rest.starts_with("$${")) {  // escape
+      where.pieces.push_back({out.size(), 2, dollar, 3});
       out.append("${");
       i = dollar + 3;
       continue;
@@ -149,52 +180,53 @@ bool interpolate(std::string_view text, std::string& out, std::string& error,
       continue;
     }
     const std::size_t close = text.find('}', dollar + 2);
-    if (close == std::string_view::npos) {
-      error = "unterminated ${ in value";
-      return false;
-    }
+    if (close == std::string_view::npos) return fail(dollar, "unterminated ${ in value");
     const std::string_view body = text.substr(dollar + 2, close - dollar - 2);
+    const std::size_t start = out.size();
     i = close + 1;
     if (body.starts_with("file:")) {
       const std::string path(body.substr(5));
       if (!allows_file(scope, path)) {
-        error = "${file:" + path + "} is not listed in env.allow of the engine configuration (pipeline files read "
-                "only the files it lists as file:PATH or file:DIR/)";
-        return false;
+        return fail(dollar, "${file:" + path + "} is not listed in env.allow of the engine configuration (pipeline "
+                            "files read only the files it lists as file:PATH or file:DIR/)");
       }
       std::string content;
-      if (!read_file(path, content, error)) return false;
+      if (!read_file(path, content, error)) return fail(dollar, error);
       found("${file:" + path + "}");
       out.append(content);
+      where.pieces.push_back({start, out.size() - start, dollar, i - dollar});
       continue;
     }
-    std::string_view name = body;
-    std::string_view fallback;
-    bool has_fallback = false;
-    if (const std::size_t sep = body.find(":-"); sep != std::string_view::npos) {
-      name = body.substr(0, sep);
-      fallback = body.substr(sep + 2);
-      has_fallback = true;
+    // NAME, NAME:-default, NAME:?message, NAME?message (the shell's forms).
+    const std::size_t sep = body.find_first_of(":?");
+    const std::string_view name = body.substr(0, sep);
+    std::string_view op, argument;
+    if (sep != std::string_view::npos) {
+      op = body.substr(sep, body[sep] == '?' ? 1 : 2);
+      if (op != ":-" && op != ":?" && op != "?") return fail(dollar, invalid_name(body));
+      argument = body.substr(sep + op.size());
     }
-    if (!valid_var_name(name)) {
-      error = "invalid variable name in ${" + std::string(name) + "}";
-      return false;
-    }
+    if (!valid_var_name(name)) return fail(dollar, invalid_name(body));
     if (!allows_variable(scope, name)) {
-      error = "${" + std::string(name) + "} is not listed in env.allow of the engine configuration (pipeline "
-              "files read only the variables it lists)";
-      return false;
+      return fail(dollar, "${" + std::string(name) + "} is not listed in env.allow of the engine configuration "
+                          "(pipeline files read only the variables it lists)");
     }
     const char* value = std::getenv(std::string(name).c_str());
     if (value) found("${" + std::string(name) + "}");
-    if (value && (*value != '\0' || !has_fallback)) {
+    const bool empty = value == nullptr || *value == '\0';
+    if (op == ":-" && empty) {
+      out.append(argument);
+    } else if ((op == ":?" && empty) || (op == "?" && value == nullptr)) {
+      std::string message = "environment variable " + std::string(name) +
+                            (op == ":?" ? " is not set or empty" : " is not set");
+      if (!argument.empty()) message += ": " + std::string(argument);
+      return fail(dollar, std::move(message));
+    } else if (value) {
       out.append(value);
-    } else if (has_fallback) {
-      out.append(fallback);
     } else {
-      error = "environment variable " + std::string(name) + " is not set";
-      return false;
+      return fail(dollar, "environment variable " + std::string(name) + " is not set");
     }
+    where.pieces.push_back({start, out.size() - start, dollar, i - dollar});
   }
   return true;
 }

@@ -2,10 +2,13 @@
 // Environment and file interpolation in configuration strings:
 //   ${VAR}            the variable's value; an error when unset
 //   ${VAR:-default}   the value, or `default` when unset or empty
+//   ${VAR:?message}   the value; when unset or empty, an error that says `message`
+//   ${VAR?message}    the value (empty allowed); when unset, an error that says `message`
 //   ${file:/path}     the regular file's content (at most 1 MiB), without one trailing newline
 //   $${               a literal "${"
 // `${{ ... }}` is an expression, not interpolation, and is left untouched.
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,12 +23,26 @@ struct InterpolationScope {
   std::vector<std::string> allow;
 };
 
-/// What an expansion read, so a caller can tell "not set" from "set to empty".
+/// What an expansion read, so a caller can tell "not set" from "set to empty", and where the
+/// bytes of the value came from, so a position in the value (an expression's error) can be
+/// shown where it is in the file.
 struct Expansion {
   /// The first reference that found a value (a variable present in the environment, even
   /// empty, or a file that was read), as written in the scope's terms: "${NAME}" or
   /// "${file:PATH}". Empty when no reference did (plain text, or only defaults used).
   std::string reference;
+  /// One substitution: `out_length` bytes at `out` in the value replaced `in_length` bytes at
+  /// `in` in the text (`${VAR}`, `${file:...}`, `$${`). Between them bytes are copied as is.
+  struct Piece {
+    std::size_t out = 0, out_length = 0, in = 0, in_length = 0;
+  };
+  std::vector<Piece> pieces;
+  /// On failure: the offset in the text of the reference that failed.
+  std::size_t error_at = 0;
+
+  /// The offset in the text of byte `offset` of the value (a substituted byte maps to the
+  /// start of its reference).
+  std::size_t text_offset(std::size_t offset) const;
 };
 
 /// Expands `text`. On failure returns false and sets `error` (never containing a value).

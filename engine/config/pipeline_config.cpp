@@ -1,6 +1,9 @@
 #include "config/pipeline_config.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -8,6 +11,7 @@
 
 #include "config/redaction.hpp"
 #include "loader/registry.hpp"
+#include "log/logging.hpp"
 
 namespace switchyard::config {
 namespace {
@@ -65,6 +69,7 @@ class PipelineFileReader {
 
   bool load(PipelineConfig& out) {
     const std::size_t before = diagnostics_.size();
+    warnings_ = &out.warnings;
     rapidjson::Document top;
     std::vector<OptionError> errors;
     normalize_options(kPipeline, file_.json, top, top.GetAllocator(), errors);
@@ -107,7 +112,12 @@ class PipelineFileReader {
 
  private:
   void report(const std::vector<OptionError>& errors) {
-    for (const auto& e : errors) diagnostics_.push_back(file_.error(e.path, e.message));
+    for (const auto& e : errors) {
+      // A value whose ${VAR} failed was reported as such and left null: "missing" would
+      // only repeat it.
+      if (file_.unresolved.contains(e.path)) continue;
+      diagnostics_.push_back(file_.error(e.path, e.message));
+    }
   }
 
   std::size_t positive(std::int64_t v, const std::string& path) {
@@ -182,6 +192,7 @@ class PipelineFileReader {
     compile_option_templates(found->decl->options, *options, path, *templates, template_errors);
     for (const auto& e : template_errors) template_error(e.path, e);
     out.templates = std::move(templates);
+    warn_bare_variables(found->decl->options, *options, file_, path, *warnings_);
     auto redacted = std::make_shared<rapidjson::Document>();
     redact_options(found->decl->options, *options, *redacted, redacted->GetAllocator());
     redact_component(file_, path, found->decl->options, *redacted, redacted->GetAllocator());
@@ -276,9 +287,67 @@ class PipelineFileReader {
   const JsonFile& file_;
   const loader::PluginRegistry& registry_;
   Diagnostics& diagnostics_;
+  Diagnostics* warnings_ = nullptr;
 };
 
+// The offset of a bare `$NAME` in `text` (not `${`, `$${` or `$$`), or npos.
+std::size_t bare_variable(std::string_view text) {
+  for (std::size_t i = 0; i + 1 < text.size(); ++i) {
+    const char c = text[i + 1];
+    if (text[i] != '$') continue;
+    if (c == '$') {  // `$$`: not a reference
+      ++i;
+      continue;
+    }
+    if (c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')) return i;
+  }
+  return std::string_view::npos;
+}
+
+void warn_bare_variable(const JsonFile& file, const std::string& path, Diagnostics& warnings) {
+  const std::string* raw = file.marks.raw(path);
+  if (!raw) return;
+  const std::size_t at = bare_variable(*raw);
+  if (at == std::string_view::npos) return;
+  const Mark m = file.marks.find_in_raw(path, at);
+  std::size_t end = at + 1;
+  while (end < raw->size() && ((*raw)[end] == '_' || std::isalnum(static_cast<unsigned char>((*raw)[end])))) ++end;
+  std::string message;
+  if (at == 0 && end == raw->size()) {  // the whole value: surely a name, not a secret
+    const std::string name = raw->substr(1);
+    message = "'$" + name + "' is taken as the secret itself, not read from the environment: write ${" + name + "}";
+  } else {  // part of a value: do not quote it, it may be the secret
+    message = "this secret contains a bare $NAME, which is taken as written: to read an environment variable "
+              "write ${NAME}";
+  }
+  warnings.push_back(Diagnostic{file.file, m.line, m.column, path, std::move(message)});
+}
+
 }  // namespace
+
+void warn_bare_variables(std::span<const OptionSpec> schema, const rapidjson::Value& values,
+                         const JsonFile& file, const std::string& prefix, Diagnostics& warnings) {
+  if (!values.IsObject()) return;
+  for (const auto& spec : schema) {
+    auto it = values.FindMember(spec.name);
+    if (it == values.MemberEnd()) continue;
+    const std::string path = prefix.empty() ? spec.name : prefix + "." + spec.name;
+    const rapidjson::Value& value = it->value;
+    if (spec.type == OptionType::object) {
+      warn_bare_variables(spec.children, value, file, path, warnings);
+    } else if (spec.secret && value.IsArray() && file.marks.raw(path) != nullptr) {
+      warn_bare_variable(file, path, warnings);  // one value written where a list is taken
+    } else if (spec.secret && value.IsArray()) {
+      for (rapidjson::SizeType i = 0; i < value.Size(); ++i) {
+        warn_bare_variable(file, path + "[" + std::to_string(i) + "]", warnings);
+      }
+    } else if (spec.secret && value.IsObject()) {
+      for (const auto& m : value.GetObject()) warn_bare_variable(file, path + "." + m.name.GetString(), warnings);
+    } else if (spec.secret) {
+      warn_bare_variable(file, path, warnings);
+    }
+  }
+}
 
 std::span<const OptionSpec> pipeline_schema() { return kPipeline; }
 std::span<const OptionSpec> sink_schema() { return kSinkKeys; }
@@ -299,6 +368,7 @@ bool load_pipeline(const std::filesystem::path& file, const loader::PluginRegist
   } catch (const std::exception& e) {
     diagnostics.push_back({file.string(), 1, 1, "", std::string("cannot load the pipeline: ") + e.what()});
   }
+  for (const auto& w : out.warnings) log::engine().warn("{}", format(w));
   // Report in file order, as an editor would list them.
   std::stable_sort(diagnostics.begin() + static_cast<std::ptrdiff_t>(before), diagnostics.end(),
                    [](const Diagnostic& a, const Diagnostic& b) {

@@ -24,6 +24,8 @@ class PluginRegistry;
 
 namespace switchyard::config {
 
+struct JsonFile;
+
 /// A configured component: its declaration and its validated, defaulted options.
 struct ComponentConfig {
   const ComponentDecl* decl = nullptr;
@@ -71,6 +73,9 @@ struct PipelineConfig {
   ComponentConfig source;
   std::vector<ComponentConfig> transforms;
   std::vector<SinkConfig> sinks;
+  /// Things that load but are probably mistakes (a bare $VAR in a secret), with positions;
+  /// load_pipeline also logs them.
+  Diagnostics warnings;
 };
 
 /// A path a pipeline serves on the shared listener: the value of an option its component
@@ -108,6 +113,11 @@ std::vector<PipelineConfig> load_pipelines(const std::filesystem::path& dir,
                                            const loader::PluginRegistry& registry,
                                            Diagnostics& diagnostics,
                                            const YamlLimits& limits = default_pipeline_limits());
+
+/// Warnings for secret options of `schema` (values under `prefix` in `file`) whose text has a
+/// bare `$NAME`: taken as written, where `${NAME}` was probably meant.
+void warn_bare_variables(std::span<const OptionSpec> schema, const rapidjson::Value& values,
+                         const JsonFile& file, const std::string& prefix, Diagnostics& warnings);
 
 /// Pipeline files in `dir`, sorted.
 std::vector<std::filesystem::path> pipeline_files(const std::filesystem::path& dir);

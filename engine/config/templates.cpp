@@ -1,5 +1,6 @@
 #include "config/templates.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <mutex>
 #include <optional>
@@ -14,6 +15,23 @@ namespace {
 rapidjson::Document& env_document() {
   static rapidjson::Document doc(rapidjson::kObjectType);
   return doc;
+}
+
+// The names of env.allow, as last set: env.NAME of any other variable is a load error.
+std::vector<std::string>& allowed_env() {
+  static std::vector<std::string> names;
+  return names;
+}
+
+bool env_allowed(std::string_view name) {
+  const auto& names = allowed_env();
+  // Expressions look names up ignoring ASCII case (as GitHub does), so the check does too.
+  return std::any_of(names.begin(), names.end(), [&](const std::string& n) {
+    return n.size() == name.size() && std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) {
+             auto up = [](char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; };
+             return up(a) == up(b);
+           });
+  });
 }
 
 // Builds the `event` context (the CloudEvents envelope) for expressions that use it.
@@ -122,6 +140,7 @@ std::optional<std::string_view> single_expression(std::string_view text) {
 }  // namespace
 
 void set_expression_env(const std::vector<std::string>& allowed) {
+  allowed_env() = allowed;
   auto& doc = env_document();
   doc.SetObject();
   for (const auto& name : allowed) {
@@ -143,6 +162,14 @@ std::shared_ptr<const Template> compile_template(const rapidjson::Value& value, 
     return nullptr;
   }
   auto& t = std::get<expr::Template>(compiled);
+  for (const auto& ref : t.env_references()) {
+    if (env_allowed(ref.name)) continue;
+    // Not a silent null at run time: the engine would never show this variable.
+    error = TemplateError{ref.path, ref.offset,
+                          "env." + ref.name + " is not in the engine configuration's env.allow, so it would "
+                          "always be null; list it there (env: { allow: [" + ref.name + "] })"};
+    return nullptr;
+  }
   std::optional<expr::Expression> single;
   if (!tree && value.IsString()) {
     if (auto inner = single_expression(std::string_view(value.GetString(), value.GetStringLength()))) {

@@ -23,6 +23,7 @@ struct TemplateError {
 };
 
 /// Sets which environment variables expressions see as `env` (engine config env.allow).
+/// Templates compiled afterwards that read env.NAME of any other variable fail to compile.
 void set_expression_env(const std::vector<std::string>& allowed);
 
 /// Compiles a template from an option value: a string (text or single expression) or,

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -187,14 +188,12 @@ class Converter {
 
   void scalar(const YAML::Node& node, rapidjson::Value& out, const std::string& path) {
     const std::string& raw = node.Scalar();
-    if (raw.find('\n') == std::string::npos) {
-      file_.marks.set_value(path, mark_of(node), node.Tag() != "?");
-    }
     std::string value;
     std::string failure;
     Expansion expansion;
     if (!interpolate(raw, value, failure, limits_.interpolation, &expansion)) {
-      error(mark_of(node), path, failure);
+      error(file_.marks.locate(mark_of(node), raw, expansion.error_at), path, failure);
+      file_.unresolved.insert(path);
       out.SetNull();
       return;
     }
@@ -202,12 +201,24 @@ class Converter {
       out.SetNull();
       return;
     }
-    if (value != raw || !expansion.reference.empty()) {
+    const bool interpolated = value != raw || !expansion.reference.empty();
+    if (interpolated) {
       if (!spend(raw.size(), node, path)) {
         out.SetNull();
         return;
       }
-      file_.interpolated.emplace(path, JsonFile::Interpolated{std::move(expansion.reference), raw});
+      file_.interpolated.emplace(path, JsonFile::Interpolated{expansion.reference, raw});
+    }
+    // Kept to position errors inside the value: expressions and the mistakes of other
+    // template languages all hold a '$' or a '{'. Counted, as it is one more copy.
+    if (raw.find_first_of("${") != std::string::npos) {
+      if (!spend(raw.size(), node, path)) {
+        out.SetNull();
+        return;
+      }
+      file_.marks.set_value(path, mark_of(node), raw, std::move(expansion));
+    } else {
+      file_.marks.set_value(path, mark_of(node), {}, {});
     }
     // A quoted scalar ("!" tag) is always a string; a plain one ("?") is typed.
     if (node.Tag() == "?") {
@@ -251,12 +262,123 @@ Mark SourceMap::find(std::string_view path) const {
   return Mark{};
 }
 
-Mark SourceMap::find_in_value(std::string_view path, std::size_t offset) const {
-  if (auto it = values_.find(path); it != values_.end()) {
-    const auto& [mark, quoted] = it->second;
-    return Mark{mark.line, mark.column + static_cast<int>(offset) + (quoted ? 1 : 0)};
+void SourceMap::set_text(std::shared_ptr<const std::string> text) {
+  text_ = std::move(text);
+  line_starts_.assign(1, 0);
+  for (std::size_t i = 0; text_ && i < text_->size(); ++i) {
+    if ((*text_)[i] == '\n') line_starts_.push_back(i + 1);
   }
-  return find(path);
+}
+
+void SourceMap::set_value(std::string path, Mark mark, std::string raw, Expansion expansion) {
+  values_[std::move(path)] = Scalar{mark, std::move(raw), std::move(expansion)};
+}
+
+const std::string* SourceMap::raw(std::string_view path) const {
+  auto it = values_.find(path);
+  return it == values_.end() ? nullptr : &it->second.raw;
+}
+
+Mark SourceMap::find_in_raw(std::string_view path, std::size_t offset) const {
+  auto it = values_.find(path);
+  return it == values_.end() ? find(path) : locate(it->second.mark, it->second.raw, offset);
+}
+
+Mark SourceMap::find_in_value(std::string_view path, std::size_t offset) const {
+  auto it = values_.find(path);
+  if (it == values_.end()) return find(path);
+  const Scalar& s = it->second;
+  return locate(s.mark, s.raw, s.expansion.text_offset(offset));
+}
+
+std::size_t SourceMap::index_of(Mark mark) const {
+  if (!text_ || mark.line < 1 || static_cast<std::size_t>(mark.line) > line_starts_.size() || mark.column < 1) {
+    return std::string::npos;
+  }
+  const std::size_t index = line_starts_[static_cast<std::size_t>(mark.line - 1)] +
+                            static_cast<std::size_t>(mark.column - 1);
+  return index <= text_->size() ? index : std::string::npos;
+}
+
+Mark SourceMap::mark_at(std::size_t index) const {
+  const auto next = std::upper_bound(line_starts_.begin(), line_starts_.end(), index);
+  const auto line = static_cast<std::size_t>(next - line_starts_.begin());  // 1-based
+  return Mark{static_cast<int>(line), static_cast<int>(index - line_starts_[line - 1] + 1)};
+}
+
+namespace {
+
+std::uint32_t hex_value(std::string_view s) {
+  std::uint32_t v = 0;
+  for (char c : s) {
+    const int d = c >= '0' && c <= '9'   ? c - '0'
+                  : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                  : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                         : 0;
+    v = v * 16 + static_cast<std::uint32_t>(d);
+  }
+  return v;
+}
+
+// A double-quoted scalar's escape at text[q] ('\\'): its length in the text and the number
+// of bytes it stands for in the content (UTF-8).
+std::pair<std::size_t, std::size_t> escape_size(std::string_view text, std::size_t q) {
+  const char e = text[q + 1];
+  const std::size_t hex = e == 'x' ? 2 : e == 'u' ? 4 : e == 'U' ? 8 : 0;
+  if (hex == 0) {
+    if (e == 'N' || e == '_') return {2, 2};  // U+0085, U+00A0
+    if (e == 'L' || e == 'P') return {2, 3};  // U+2028, U+2029
+    return {2, 1};
+  }
+  const std::size_t len = std::min(text.size() - q, 2 + hex);
+  const std::uint32_t cp = hex_value(text.substr(q + 2, len - 2));
+  return {len, cp < 0x80 ? 1u : cp < 0x800 ? 2u : cp < 0x10000 ? 3u : 4u};
+}
+
+}  // namespace
+
+// Walks the node's text and its content side by side: the content is the text without the
+// scalar's syntax (quotes, escapes, indentation, folded line breaks, a block header), so the
+// source of content byte `offset` is found by matching bytes in order and skipping the rest.
+Mark SourceMap::locate(Mark mark, std::string_view raw, std::size_t offset) const {
+  std::size_t q = index_of(mark);
+  if (q == std::string::npos) return mark;
+  const std::string_view text = *text_;
+  while (q < text.size() && (text[q] == '!' || text[q] == '&')) {  // a tag or an anchor
+    while (q < text.size() && text[q] != ' ' && text[q] != '\t' && text[q] != '\n') ++q;
+    while (q < text.size() && (text[q] == ' ' || text[q] == '\t')) ++q;
+  }
+  const char style = q < text.size() ? text[q] : ' ';
+  if (style == '\'' || style == '"') {
+    ++q;
+  } else if (style == '|' || style == '>') {  // content starts on the line after the header
+    q = text.find('\n', q);
+    if (q == std::string_view::npos) return mark;
+    ++q;
+  }
+  offset = std::min(offset, raw.size());
+  std::size_t i = 0;  // content bytes matched so far
+  while (q < text.size()) {
+    if (style == '"' && text[q] == '\\' && q + 1 < text.size()) {
+      if (text[q + 1] == '\n' || text[q + 1] == '\r') {  // an escaped line break stands for nothing
+        q += 2;
+        while (q < text.size() && (text[q] == ' ' || text[q] == '\t' || text[q] == '\n')) ++q;
+        continue;
+      }
+      const auto [length, produced] = escape_size(text, q);
+      if (offset < i + produced) return mark_at(q);
+      i += produced;
+      q += length;
+      continue;
+    }
+    if (i >= raw.size()) return mark_at(q);  // the end of the value
+    if (text[q] == raw[i]) {
+      if (i == offset) return mark_at(q);
+      ++i;
+    }
+    ++q;
+  }
+  return i >= offset ? mark_at(text.size()) : mark;
 }
 
 Diagnostic JsonFile::error(const std::string& path, std::string message) const {
@@ -283,6 +405,7 @@ bool load_yaml_text(const std::string& file, std::string_view text, JsonFile& ou
     return false;
   }
   out.marks.set("", Mark{1, 1});
+  out.marks.set_text(std::make_shared<const std::string>(text));
   Converter converter(out, diagnostics, limits);
   converter.convert_document(root);
   return converter.ok();

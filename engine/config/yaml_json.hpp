@@ -6,8 +6,11 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/diagnostics.hpp"
 #include "config/interpolate.hpp"
@@ -24,21 +27,45 @@ struct Mark {
   int column = 0;
 };
 
-/// Option path → position of its key (map members) or of the item (list items).
+/// Option path → position of its key (map members) or of the item (list items), and of
+/// every scalar value, so that an error inside a value points at its character.
 class SourceMap {
  public:
   void set(std::string path, Mark mark) { marks_[std::move(path)] = mark; }
   /// The position of `path`, else of its closest ancestor that has one.
   Mark find(std::string_view path) const;
-  /// Records where the scalar value of `path` starts; `quoted` when it opens with a quote.
-  void set_value(std::string path, Mark mark, bool quoted) { values_[std::move(path)] = {mark, quoted}; }
-  /// The position of byte `offset` inside the string value at `path` (single-line values),
-  /// else the position of the path itself.
+  /// The file's text, which positions inside values are found in.
+  void set_text(std::shared_ptr<const std::string> text);
+  /// Records the scalar value of `path`: where its node starts (`mark`: its tag, anchor,
+  /// quote or block indicator), its content as YAML read it (`raw`: kept only for values
+  /// holding a '$' or a '{', where expressions and their mistakes are; else empty), and how
+  /// interpolation turned that into the value.
+  void set_value(std::string path, Mark mark, std::string raw, Expansion expansion);
+  /// The position of byte `offset` of the value at `path`, followed back through
+  /// interpolation, quotes, escapes, line folding and block scalars (`|`, `>-`, ...); else
+  /// the position of the path itself.
   Mark find_in_value(std::string_view path, std::size_t offset) const;
+  /// The scalar at `path` as written, before interpolation (empty unless it holds a '$' or
+  /// a '{'); nullptr when there is none.
+  const std::string* raw(std::string_view path) const;
+  /// The position of byte `offset` of raw(path).
+  Mark find_in_raw(std::string_view path, std::size_t offset) const;
+  /// The position of byte `offset` of `raw`, the content of the scalar node at `mark`.
+  Mark locate(Mark mark, std::string_view raw, std::size_t offset) const;
 
  private:
+  struct Scalar {
+    Mark mark;
+    std::string raw;
+    Expansion expansion;
+  };
+  std::size_t index_of(Mark mark) const;
+  Mark mark_at(std::size_t index) const;
+
   std::map<std::string, Mark, std::less<>> marks_;
-  std::map<std::string, std::pair<Mark, bool>, std::less<>> values_;
+  std::map<std::string, Scalar, std::less<>> values_;
+  std::shared_ptr<const std::string> text_;
+  std::vector<std::size_t> line_starts_;
 };
 
 /// A parsed YAML file as JSON, with positions.
@@ -56,6 +83,9 @@ struct JsonFile {
   };
   /// Option path → its interpolation, for every value interpolation changed.
   std::map<std::string, Interpolated, std::less<>> interpolated;
+  /// Paths whose ${...} could not be expanded: already reported, and null in `json`, so a
+  /// check that then finds the option missing should stay quiet (one error, not two).
+  std::set<std::string, std::less<>> unresolved;
 
   /// A diagnostic for `path` positioned at the path's mark.
   Diagnostic error(const std::string& path, std::string message) const;

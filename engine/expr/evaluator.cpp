@@ -158,6 +158,13 @@ Value eval_node(const Node& n, const Scope& scope) {
       return Value::make_bool(b);
     }
     case Op::Call: return call_function(n, scope);
+    case Op::Add:
+    case Op::Sub:
+    case Op::Mul:
+    case Op::Div:
+    case Op::Mod: return arithmetic(n.op, eval_node(*n.kids[0], scope), eval_node(*n.kids[1], scope));
+    case Op::Neg:
+    case Op::Plus: return arithmetic_unary(n.op, eval_node(*n.kids[0], scope));
   }
   return Value();
 }

@@ -127,6 +127,9 @@ class Value {
     std::shared_ptr<const rapidjson::Document> doc;
     const rapidjson::Value* node = nullptr;  // inside *doc; string/object/array
   };
+  // omit(): null everywhere, except that a template leaves out the map member
+  // or list item whose string yields it.
+  struct Omit {};
   using Storage = std::variant<std::monostate,                            // null
                                bool,                                      // bool
                                Num,                                       // number
@@ -134,7 +137,8 @@ class Value {
                                std::string,                               // owned string
                                const rapidjson::Value*,                   // borrowed object/array
                                OwnedNode,                                 // owned JSON node
-                               std::shared_ptr<const detail::NodeList>>;  // filter result (array)
+                               std::shared_ptr<const detail::NodeList>,   // filter result (array)
+                               Omit>;                                     // omit() (a null)
   Storage v_;
 };
 
@@ -158,10 +162,22 @@ class Expression {
   std::shared_ptr<const detail::Program> prog_;
 };
 
+// Where a template reads env.NAME (or env['NAME']): so the engine can check
+// the name against the variables it lets expressions see.
+struct EnvReference {
+  std::string name;
+  std::size_t offset = 0;  // of `env` inside the template string
+  std::string path;        // JSON-tree template: path of the string; empty otherwise
+};
+
 class Template {
  public:
   // One string: no `${{` => constant; exactly one `${{ expr }}` (whitespace
   // around allowed) => typed value; text mixed with expressions => string.
+  // Text that another template language would evaluate (`{{ payload.x }}`,
+  // `$payload.x`, `${payload.x}`) is an error suggesting `${{ payload.x }}`.
+  // In a JSON tree, a member or item whose string has an expression yielding
+  // omit() is left out; elsewhere such a string renders as null ('' as text).
   static std::variant<Template, ParseError> compile(std::string_view text);
   // JSON tree: every string leaf is compiled as above; object keys and
   // non-string leaves are constants.
@@ -169,6 +185,8 @@ class Template {
 
   bool is_constant() const noexcept;
   bool uses_event() const noexcept;
+  // Every env.NAME / env['NAME'] its expressions read (dynamic env[...] is not listed).
+  const std::vector<EnvReference>& env_references() const noexcept;
 
   // Typed result (single-expression strings keep their type; trees yield
   // trees). `out` is overwritten; strings are copied into `alloc`.

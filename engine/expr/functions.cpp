@@ -1,6 +1,8 @@
 // Built-in functions: GitHub's (contains, startsWith, endsWith, format, join,
-// toJSON, fromJSON) and Switchyard's (truncate, lower, upper, replace,
-// matches, now, coalesce, urlencode, length). Names are case-insensitive.
+// toJSON, fromJSON, case) and Switchyard's (truncate, lower, upper, replace,
+// matches, now, coalesce, urlencode, length, floor, ceil, round, the time
+// functions, substring, split, iif, omit, omit_nulls). Names are
+// case-insensitive and ignore underscores.
 #include <algorithm>
 #include <cmath>
 #include <ctime>
@@ -11,6 +13,8 @@ namespace switchyard::expr::detail {
 
 namespace {
 
+char lower_ascii(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
 constexpr FnInfo kFunctions[] = {
     {"contains", Fn::Contains, 2, 2},    {"startswith", Fn::StartsWith, 2, 2},
     {"endswith", Fn::EndsWith, 2, 2},    {"format", Fn::Format, 1, kMaxArgs},
@@ -20,7 +24,25 @@ constexpr FnInfo kFunctions[] = {
     {"replace", Fn::Replace, 3, 3},      {"matches", Fn::Matches, 2, 2},
     {"now", Fn::Now, 0, 0},              {"coalesce", Fn::Coalesce, 1, kMaxArgs},
     {"urlencode", Fn::UrlEncode, 1, 1},  {"length", Fn::Length, 1, 1},
+    {"floor", Fn::Floor, 1, 1},          {"ceil", Fn::Ceil, 1, 1},
+    {"round", Fn::Round, 1, 2},          {"fromiso8601", Fn::FromIso8601, 1, 1},
+    {"toiso8601", Fn::ToIso8601, 1, 1},  {"secondsbetween", Fn::SecondsBetween, 2, 2},
+    {"formattime", Fn::FormatTime, 2, 2}, {"substring", Fn::Substring, 2, 3},
+    {"split", Fn::Split, 2, 2},          {"iif", Fn::Iif, 3, 3},
+    {"case", Fn::Case, 3, kMaxArgs},     {"omit", Fn::Omit, 0, 0},
+    {"omitnulls", Fn::OmitNulls, 1, 1},
 };
+
+// Function names compare ignoring ASCII case and underscores.
+bool same_function_name(std::string_view table_name, std::string_view name) noexcept {
+  std::size_t i = 0;
+  for (char c : name) {
+    if (c == '_') continue;
+    if (i >= table_name.size() || lower_ascii(c) != table_name[i]) return false;
+    ++i;
+  }
+  return i == table_name.size();
+}
 
 constexpr char kEllipsis[] = "\xE2\x80\xA6";  // U+2026 '…'
 
@@ -44,7 +66,6 @@ std::string url_encode(std::string_view s) {
   return out;
 }
 
-char lower_char(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 char upper_char(char c) noexcept { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
 
 bool icontains(std::string_view hay, std::string_view needle) noexcept {
@@ -261,7 +282,7 @@ Value join(const Node& call, const Scope& scope) {
 
 const FnInfo* lookup_function(std::string_view name) noexcept {
   for (const FnInfo& f : kFunctions) {
-    if (iequals(f.name, name)) return &f;
+    if (same_function_name(f.name, name)) return &f;
   }
   return nullptr;
 }
@@ -317,6 +338,30 @@ std::string check_call(Node& call, std::uint32_t& offset) {
       if (!apply_format(f->literal.string_value(), nullptr, call.kids.size() - 1, nullptr, &error)) {
         offset = f->offset;
         return error;
+      }
+    }
+  } else if (call.fn == Fn::Case) {
+    if (call.kids.size() % 2 == 0) {
+      return "case() takes condition, value pairs and then a default value: an odd number of arguments, got " +
+             std::to_string(call.kids.size());
+    }
+  } else if (call.fn == Fn::FormatTime || call.fn == Fn::FromIso8601 || call.fn == Fn::ToIso8601 ||
+             call.fn == Fn::SecondsBetween) {
+    std::size_t times = call.fn == Fn::SecondsBetween ? 2 : 1;
+    for (std::size_t i = 0; i < times; ++i) {
+      if (const Node* t = literal_string(i); t && !is_time_literal(t->literal.string_value())) {
+        offset = t->offset;
+        return "not an ISO 8601 time (e.g. '2024-05-01T10:00:00Z'): '" + std::string(t->literal.string_value()) +
+               "'";
+      }
+    }
+    if (call.fn == Fn::FormatTime) {
+      if (const Node* l = literal_string(1)) {
+        std::string error;
+        if (!check_time_layout(l->literal.string_value(), error)) {
+          offset = l->offset;
+          return error;
+        }
       }
     }
   } else if (call.fn == Fn::Matches) {
@@ -375,7 +420,7 @@ Value call_function(const Node& call, const Scope& scope) {
     case Fn::Lower:
     case Fn::Upper: {
       std::string s = arg(call, 0, scope).to_string();
-      for (char& c : s) c = call.fn == Fn::Lower ? lower_char(c) : upper_char(c);
+      for (char& c : s) c = call.fn == Fn::Lower ? lower_ascii(c) : upper_char(c);
       return Value::make_string(std::move(s));
     }
     case Fn::Replace: {
@@ -406,6 +451,34 @@ Value call_function(const Node& call, const Scope& scope) {
         if (!v.is_null() && !(v.is_string() && v.string_value().empty())) return v;
       }
       return Value();
+    case Fn::Floor:
+    case Fn::Ceil:
+    case Fn::Round: {
+      Value x = arg(call, 0, scope);
+      if (call.kids.size() < 2) return round_number(call.fn, x, nullptr);
+      Value digits = arg(call, 1, scope);
+      return round_number(call.fn, x, &digits);
+    }
+    case Fn::FromIso8601:
+    case Fn::ToIso8601:
+    case Fn::SecondsBetween:
+    case Fn::FormatTime: return time_function(call, scope);
+    case Fn::Substring: {
+      Value s = arg(call, 0, scope), start = arg(call, 1, scope);
+      if (call.kids.size() < 3) return substring(s, start, nullptr);
+      Value length = arg(call, 2, scope);
+      return substring(s, start, &length);
+    }
+    case Fn::Split: return split(arg(call, 0, scope), arg(call, 1, scope));
+    case Fn::Iif:  // only the chosen branch is evaluated
+      return arg(call, arg(call, 0, scope).as_bool() ? 1 : 2, scope);
+    case Fn::Case:
+      for (std::size_t i = 0; i + 1 < call.kids.size(); i += 2) {
+        if (arg(call, i, scope).as_bool()) return arg(call, i + 1, scope);
+      }
+      return arg(call, call.kids.size() - 1, scope);
+    case Fn::Omit: return Access::make_omit();
+    case Fn::OmitNulls: return omit_nulls(arg(call, 0, scope));
   }
   return Value();
 }

@@ -41,7 +41,12 @@ struct Access {
   static const NodeList* list(const Value& v);
   // The keep-alive document of an owned JSON value, or nullptr.
   static const DocPtr* keep(const Value& v);
-  // Exact integer (from JSON) behind a number, if any.
+  // A number that is exactly `i` (prints all its digits, stays an integer in JSON).
+  static Value make_int(std::int64_t i) noexcept;
+  // omit()'s value, and whether a value is it.
+  static Value make_omit() noexcept;
+  static bool is_omit(const Value& v) noexcept;
+  // Exact integer (from JSON or arithmetic) behind a number, if any.
   static bool exact_int(const Value& v, std::int64_t& i);
   static bool exact_uint(const Value& v, std::uint64_t& u);  // only above int64 range
   // Identity of an object/array (node or list address), nullptr otherwise.
@@ -76,12 +81,15 @@ std::string_view view_of(const Value& v, std::string& buf);
 // --- parser.cpp ------------------------------------------------------------
 enum class Op : std::uint8_t {
   Literal, Context, Property, Index, Wildcard, Not, And, Or,
-  Eq, Ne, Lt, Le, Gt, Ge, Call
+  Eq, Ne, Lt, Le, Gt, Ge, Call,
+  Add, Sub, Mul, Div, Mod, Neg, Plus  // arithmetic (arithmetic.cpp); Plus is unary '+'
 };
 enum class Ctx : std::uint8_t { Event, Payload, Meta, Env };
 enum class Fn : std::uint8_t {
   Contains, StartsWith, EndsWith, Format, Join, ToJson, FromJson,
-  Truncate, Lower, Upper, Replace, Matches, Now, Coalesce, UrlEncode, Length
+  Truncate, Lower, Upper, Replace, Matches, Now, Coalesce, UrlEncode, Length,
+  Floor, Ceil, Round, FromIso8601, ToIso8601, SecondsBetween, FormatTime,
+  Substring, Split, Iif, Case, Omit, OmitNulls
 };
 
 struct Node {
@@ -106,12 +114,13 @@ struct Program {
 
 // --- functions.cpp -----------------------------------------------------------
 struct FnInfo {
-  std::string_view name;  // lower case
+  std::string_view name;  // lower case, without underscores
   Fn fn;
   std::size_t min_args;
   std::size_t max_args;
 };
-const FnInfo* lookup_function(std::string_view name) noexcept;  // case-insensitive
+// Case-insensitive, and underscores do not count: seconds_between, secondsBetween.
+const FnInfo* lookup_function(std::string_view name) noexcept;
 // Parse-time checks of a call with literal arguments (format string, regex).
 // Returns an error message (and sets `offset` to the offending argument), or
 // "" when fine; may fill node.re.
@@ -121,6 +130,26 @@ Value call_function(const Node& call, const Scope& scope);
 // With out == nullptr only validates (args may then be null).
 bool apply_format(std::string_view fmt, const Value* args, std::size_t nargs, std::string* out,
                   std::string* error = nullptr);
+
+// --- arithmetic.cpp ----------------------------------------------------------
+// Whether `v` takes part in arithmetic: a number, a boolean, or a string that
+// reads as a number (null, '', objects and arrays do not).
+bool arithmetic_operand(const Value& v) noexcept;
+Value arithmetic(Op op, const Value& a, const Value& b) noexcept;  // Add, Sub, Mul, Div, Mod
+Value arithmetic_unary(Op op, const Value& a) noexcept;            // Neg, Plus
+Value round_number(Fn fn, const Value& x, const Value* digits) noexcept;  // Floor, Ceil, Round
+
+// --- time.cpp ----------------------------------------------------------------
+Value time_function(const Node& call, const Scope& scope);  // FromIso8601 .. FormatTime
+// format_time() layouts: false (with `error`) when `layout` has an unknown directive.
+bool check_time_layout(std::string_view layout, std::string& error);
+// Whether a literal string reads as an ISO 8601 time.
+bool is_time_literal(std::string_view text);
+
+// --- text.cpp ----------------------------------------------------------------
+Value substring(const Value& s, const Value& start, const Value* length);
+Value split(const Value& s, const Value& separator);
+Value omit_nulls(const Value& v);
 
 // --- evaluator.cpp -----------------------------------------------------------
 Value eval_node(const Node& n, const Scope& scope);

@@ -13,6 +13,7 @@ namespace switchyard::expr::detail {
 enum class Tok : std::uint8_t {
   LParen, RParen, LBracket, RBracket, Comma, Dot, Star,
   Not, Eq, Ne, Lt, Le, Gt, Ge, And, Or,
+  Plus, Minus, Slash, Percent,  // Star doubles as multiplication
   Number, String, Ident, End
 };
 

@@ -1,6 +1,7 @@
 // Recursive-descent parser: tokens -> Node tree, plus Expression::parse.
 //
-// Precedence (GitHub): ( )  >  [] .  >  !  >  < <= > >=  >  == !=  >  &&  >  ||
+// Precedence (GitHub's, with arithmetic slotted in above the comparisons):
+//   ( )  >  [] .  >  ! - + (unary)  >  * / %  >  + -  >  < <= > >=  >  == !=  >  &&  >  ||
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -95,7 +96,7 @@ class Parser {
 
   // level 0: == != ; level 1: < <= > >=
   std::unique_ptr<Node> parse_binary(int level) {
-    auto left = level == 0 ? parse_binary(1) : parse_unary();
+    auto left = level == 0 ? parse_binary(1) : parse_arithmetic(0);
     while (left) {
       Op op;
       switch (peek().type) {
@@ -112,18 +113,74 @@ class Parser {
       next();
       auto n = make(op, left->offset);
       if (!adopt(*n, std::move(left))) return nullptr;
-      if (!adopt(*n, level == 0 ? parse_binary(1) : parse_unary())) return nullptr;
+      if (!adopt(*n, level == 0 ? parse_binary(1) : parse_arithmetic(0))) return nullptr;
       left = std::move(n);
     }
     return nullptr;
   }
 
+  // level 0: + - ; level 1: * / %  (left-associative)
+  std::unique_ptr<Node> parse_arithmetic(int level) {
+    auto left = level == 0 ? parse_arithmetic(1) : parse_unary();
+    while (left) {
+      Op op;
+      switch (peek().type) {
+        case Tok::Plus: op = Op::Add; break;
+        case Tok::Minus: op = Op::Sub; break;
+        case Tok::Star: op = Op::Mul; break;
+        case Tok::Slash: op = Op::Div; break;
+        case Tok::Percent: op = Op::Mod; break;
+        default: return left;
+      }
+      bool additive = op == Op::Add || op == Op::Sub;
+      if (additive != (level == 0)) return left;
+      const Token& sign = next();
+      auto n = make(op, left->offset);
+      if (!adopt(*n, std::move(left))) return nullptr;
+      if (!adopt(*n, level == 0 ? parse_arithmetic(1) : parse_unary())) return nullptr;
+      if (!check_operands(*n, sign)) return nullptr;
+      left = std::move(n);
+    }
+    return nullptr;
+  }
+
+  // Literal operands that can never be numbers are mistakes, reported at the
+  // operator: `payload.name + ' (bot)'` would always be null.
+  bool check_operands(const Node& n, const Token& sign) {
+    std::string op(src_.substr(sign.offset, sign.length));
+    for (const auto& kid : n.kids) {
+      if (kid->op != Op::Literal) continue;
+      const Value& v = kid->literal;
+      if (v.is_null()) {
+        fail(sign.offset, "'" + op + "' needs numbers: with null the result is always null");
+        return false;
+      }
+      if (v.is_string() && !arithmetic_operand(v)) {
+        std::string shown = v.string_value().size() > 32 ? std::string(v.string_value().substr(0, 32)) + "..."
+                                                          : std::string(v.string_value());
+        std::string msg = "'" + op + "' needs numbers and '" + shown + "' is not one";
+        if (n.op == Op::Add) msg += " (to join text use format('{0}{1}', a, b))";
+        fail(sign.offset, std::move(msg));
+        return false;
+      }
+    }
+    if ((n.op == Op::Div || n.op == Op::Mod) && n.kids.size() == 2 && n.kids[1]->op == Op::Literal &&
+        !n.kids[1]->literal.is_string() && n.kids[1]->literal.as_number() == 0) {
+      fail(sign.offset, "division by zero");
+      return false;
+    }
+    return true;
+  }
+
   std::unique_ptr<Node> parse_unary() {
-    if (peek().type != Tok::Not) return parse_postfix();
+    Tok t = peek().type;
+    if (t != Tok::Not && t != Tok::Minus && t != Tok::Plus) return parse_postfix();
     Nest nest(*this);
     if (nest.too_deep()) return fail(peek().offset, "expression nested too deeply");
-    auto n = make(Op::Not, next().offset);
+    const Token& sign = next();
+    auto n = make(t == Tok::Not ? Op::Not : t == Tok::Minus ? Op::Neg : Op::Plus, sign.offset);
     if (!adopt(*n, parse_unary())) return nullptr;
+    if (t != Tok::Not && !check_operands(*n, sign)) return nullptr;
     return n;
   }
 

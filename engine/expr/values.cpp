@@ -72,7 +72,8 @@ Value::Kind Value::kind() const noexcept {
     case 4: return Kind::String;
     case 5: return node_kind(*std::get<5>(v_));
     case 6: return node_kind(*std::get<6>(v_).node);
-    default: return Kind::Array;
+    case 7: return Kind::Array;
+    default: return Kind::Null;  // omit()
   }
 }
 
@@ -221,6 +222,7 @@ void Value::to_json(rapidjson::Value& out, rapidjson::Document::AllocatorType& a
     }
     case 5: detail::copy_json(out, *std::get<5>(v_), alloc); return;
     case 6: detail::copy_json(out, *std::get<6>(v_).node, alloc); return;
+    case 8: out.SetNull(); return;  // omit()
     default: {
       const NodeList& l = *std::get<7>(v_);
       out.SetArray();
@@ -312,6 +314,20 @@ const DocPtr* Access::keep(const Value& v) {
   const auto* o = std::get_if<6>(&v.v_);
   return o ? &o->doc : nullptr;
 }
+
+Value Access::make_int(std::int64_t i) noexcept {
+  Value v;
+  v.v_ = Value::Num{static_cast<double>(i), static_cast<std::uint64_t>(i), 1};
+  return v;
+}
+
+Value Access::make_omit() noexcept {
+  Value v;
+  v.v_ = Value::Omit{};
+  return v;
+}
+
+bool Access::is_omit(const Value& v) noexcept { return v.v_.index() == 8; }
 
 bool Access::exact_int(const Value& v, std::int64_t& i) {
   const auto* n = std::get_if<2>(&v.v_);

@@ -4,7 +4,7 @@
 // Whatever the text, loading must end (no hang on aliases that expand exponentially, no
 // stack overflow on deep nesting), and every error must name a line and column inside the
 // text, because operators fix their files from those positions. Positions a successful
-// load records must lie inside the text too. Memory is bounded: a loaded document's keys
+// load records must lie inside the text too, including those of every byte of a value. Memory is bounded: a loaded document's keys
 // and values, aliases expanded, stay within the limits' expanded-byte budget (a file of
 // 4 KiB here, so aliases of a long value reach it), and a larger text is refused unparsed.
 //
@@ -74,6 +74,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const auto mark = file.marks.find(key);
         if (!inside(text, mark.line, mark.column)) {
           fail("key position outside the text", file.error(key, "position check"));
+        }
+        // Positions inside a string value (where an expression's error is shown) too, at
+        // every byte and one past the end, whatever the scalar's style and escapes.
+        const auto& value = (file.json.MemberBegin() + i)->value;
+        if (!value.IsString()) continue;
+        for (std::size_t offset = 0; offset <= value.GetStringLength() && offset < 256; ++offset) {
+          const auto at = file.marks.find_in_value(key, offset);
+          if (!inside(text, at.line, at.column)) {
+            fail("value position outside the text", sc::Diagnostic{file.file, at.line, at.column, key, "offset"});
+          }
         }
       }
     }

@@ -87,6 +87,53 @@ TEST_F(Cli, ValidateReportsEveryErrorInEveryFileWithPosition) {
                           }));
 }
 
+// Issue 21: what a Vector or Liquid user writes first gets an error at its character,
+// even inside a folded block scalar, and a bare $VAR where a secret goes is a warning.
+TEST_F(Cli, ValidatePointsAtTheMistakesOfOtherTemplateLanguages) {
+  dir_.write("pipelines/ci.yaml", R"(source:
+  type: http
+  path: /hooks/ci
+  secret: $SY_TEST_HOOK_SECRET
+transforms:
+  - type: map
+    event_type: ci.${{ env.SY_TEST_STAGE }}
+    payload:
+      title: "Build {{ payload.name }}"
+sinks:
+  - type: stdout
+    if: ${{ payload.ref == "main" }}
+  - name: xp
+    type: stdout
+    if: >-
+      ${{ payload.ref == 'main' &&
+          payload.commits * 'ten' > 1 }}
+  - name: hook
+    type: http
+    url: https://${SY_TEST_API_HOST:?the API host, e.g. api.example.com}/hook
+)");
+  auto r = run_to_end({kBinary, "validate", "-c", config("env: {allow: [SY_TEST_API_HOST]}\n")}, dir_);
+  EXPECT_EQ(r.code, 1);
+  const std::string p = (dir_ / "pipelines").string() + "/ci.yaml:";
+  const auto err = lines(r.err);
+  ASSERT_EQ(err.size(), 7u) << r.err;
+  EXPECT_NE(err[0].find(" warning [engine] " + p + "4:11: source.secret: '$SY_TEST_HOOK_SECRET' is taken as the "
+                        "secret itself, not read from the environment: write ${SY_TEST_HOOK_SECRET}"),
+            std::string::npos)
+      << err[0];
+  EXPECT_EQ(std::vector<std::string>(err.begin() + 1, err.end()),
+            (std::vector<std::string>{
+                p + "7:24: transforms[0].event_type: env.SY_TEST_STAGE is not in the engine configuration's "
+                    "env.allow, so it would always be null; list it there (env: { allow: [SY_TEST_STAGE] })",
+                p + "9:21: transforms[0].payload.title: did you mean ${{ payload.name }}? Expressions are written "
+                    "${{ }}, not {{ }}",
+                p + "12:28: sinks[0].if: strings take single quotes: 'main', not \"main\"",
+                p + "17:27: sinks[1].if: '*' needs numbers and 'ten' is not one",
+                p + "20:18: sinks[2].url: environment variable SY_TEST_API_HOST is not set or empty: the API host, "
+                    "e.g. api.example.com",
+                "5 error(s)",
+            }));
+}
+
 TEST_F(Cli, ValidateAcceptsGoodPipelinesAndNamedFiles) {
   dir_.write("pipelines/ok.yaml", "source: {type: generate}\nsinks: [{type: stdout}]\n");
   const auto other = dir_.write("elsewhere/bad.yaml", "source: {type: generate}\n");

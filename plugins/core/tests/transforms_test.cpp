@@ -66,9 +66,15 @@ TEST(Filter, EnvContextSeesOnlyAllowedVariables) {
   ::setenv("SY_TEST_STAGE", "prod", 1);
   ::setenv("SY_TEST_SECRET", "hunter2", 1);
   testing::allow_env({"SY_TEST_STAGE"});
-  Harness h(kFilterDecl, R"({"if": "${{ env.SY_TEST_STAGE == 'prod' && env.SY_TEST_SECRET == null }}"})");
+  Harness h(kFilterDecl, R"({"if": "${{ env.SY_TEST_STAGE == 'prod' }}"})");
   ASSERT_TRUE(h.configure());
   EXPECT_EQ(*h.apply(*make_event("x", "{}")), Verdict::keep);
+  // A variable outside env.allow is a configuration error, not a silent null.
+  Harness secret(kFilterDecl, R"({"if": "${{ env.SY_TEST_SECRET == null }}"})");
+  const auto s = secret.configure();
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("env.SY_TEST_SECRET is not in the engine configuration's env.allow"),
+            std::string::npos) << s.error().message;
   testing::allow_env({});
   EXPECT_EQ(*h.apply(*make_event("x", "{}")), Verdict::drop);
 }

@@ -68,10 +68,37 @@ INSTANTIATE_TEST_SUITE_P(Parse, ExpressionError, ::testing::Values(
     ErrorCase{"1 ==", 4, "unexpected end of expression"},
     ErrorCase{"!", 1, "unexpected end of expression"},
     ErrorCase{"1abc", 0, "invalid number '1abc'"},
-    ErrorCase{"1 - 2", 2, "invalid number '-'"},
+    ErrorCase{"1 -", 3, "unexpected end of expression"},
+    ErrorCase{"2 ** 3", 3, "unexpected '*'"},
     ErrorCase{"0x", 0, "invalid number '0x'"},
     ErrorCase{"payload.a # b", 10, "unexpected character '#'"},
-    ErrorCase{"payload.a == \"x\"", 13, "unexpected character '\"'"},
+    // A Vector or JavaScript habit: strings take single quotes.
+    ErrorCase{"payload.a == \"x\"", 13, "strings take single quotes: 'x', not \"x\""},
+    ErrorCase{"payload.ref == \"refs/heads/main\" && 1", 15,
+              "strings take single quotes: 'refs/heads/main', not \"refs/heads/main\""},
+    ErrorCase{"payload.a == \"it's\"", 13, "strings take single quotes ('text'), not double quotes"},
+    ErrorCase{"payload.a == \"x", 13, "strings take single quotes ('text'), not double quotes"},
+    // Arithmetic: literal operands that can never be numbers, at the operator.
+    ErrorCase{"payload.name + ' (bot)'", 13,
+              "'+' needs numbers and ' (bot)' is not one (to join text use format('{0}{1}', a, b))"},
+    ErrorCase{"'abc' * 2", 6, "'*' needs numbers and 'abc' is not one"},
+    ErrorCase{"payload.a * null", 10, "'*' needs numbers: with null the result is always null"},
+    ErrorCase{"1 + payload.a - ''", 14, "'-' needs numbers and '' is not one"},
+    ErrorCase{"-'abc'", 0, "'-' needs numbers and 'abc' is not one"},
+    ErrorCase{"payload.a / 0", 10, "division by zero"},
+    ErrorCase{"payload.a % 0.0", 10, "division by zero"},
+    ErrorCase{"payload.a * 2 +", 15, "unexpected end of expression"},
+    ErrorCase{"case(true, 1, false, 2)", 0,
+              "case() takes condition, value pairs and then a default value: an odd number of arguments, got 4"},
+    ErrorCase{"case(true, 1)", 0, "wrong number of arguments to 'case': expected at least 3, got 2"},
+    ErrorCase{"iif(true, 1)", 0, "wrong number of arguments to 'iif': expected 3, got 2"},
+    ErrorCase{"format_time(payload.t, '%Y %Q')", 23, "unknown directive '%Q' in time layout"},
+    ErrorCase{"format_time(payload.t, '100%')", 23,
+              "time layout ends with a lone '%' (write %% for a percent sign)"},
+    ErrorCase{"fromISO8601('yesterday')", 12, "not an ISO 8601 time (e.g. '2024-05-01T10:00:00Z'): 'yesterday'"},
+    ErrorCase{"seconds_between('2024-01-01', '2023-02-29')", 30,
+              "not an ISO 8601 time (e.g. '2024-05-01T10:00:00Z'): '2023-02-29'"},
+    ErrorCase{"omit(1)", 0, "wrong number of arguments to 'omit': expected 0, got 1"},
     ErrorCase{"a", 0, "unknown context 'a'"},
     ErrorCase{"payload[*", 8, "unexpected '*'"},
     ErrorCase{",", 0, "unexpected ','"},
@@ -153,7 +180,34 @@ INSTANTIATE_TEST_SUITE_P(Parse, TemplateError, ::testing::Values(
     TemplateErrorCase{"x ${{ 'a }}", 2, "unterminated '${{' (missing '}}')"},
     TemplateErrorCase{"${{ }}", 3, "empty expression"},
     TemplateErrorCase{"${{ 1 2 }}", 6, "unexpected '2'"},
-    TemplateErrorCase{"ok ${{ matches(payload.a, '(') }}", 26, "invalid regex: *"}));
+    TemplateErrorCase{"ok ${{ matches(payload.a, '(') }}", 26, "invalid regex: *"},
+    TemplateErrorCase{"XP ${{ payload.commits * 'ten' }}", 23, "'*' needs numbers and 'ten' is not one"},
+    // What a Liquid, Vector or shell user writes instead of ${{ }}.
+    TemplateErrorCase{"Build {{ payload.x }}", 6,
+                      "did you mean ${{ payload.x }}? Expressions are written ${{ }}, not {{ }}"},
+    TemplateErrorCase{"{{payload.workflow_run.name | upcase}} failed", 0,
+                      "did you mean ${{ payload.workflow_run.name }}? Expressions are written ${{ }}, not {{ }}"},
+    TemplateErrorCase{"{{ .payload.x }}", 0,
+                      "did you mean ${{ payload.x }}? Expressions are written ${{ }}, not {{ }}"},
+    TemplateErrorCase{"ok ${{ 1 }} then {{ event.type }}", 17,
+                      "did you mean ${{ event.type }}? Expressions are written ${{ }}, not {{ }}"},
+    TemplateErrorCase{"$payload.workflow_run.name failed", 0,
+                      "did you mean ${{ payload.workflow_run.name }}? Expressions are written ${{ }}, not $name"},
+    TemplateErrorCase{"by $payload.sender['login'].", 3,
+                      "did you mean ${{ payload.sender['login'] }}? Expressions are written ${{ }}, not $name"},
+    TemplateErrorCase{"x ${payload.x}", 2,
+                      "did you mean ${{ payload.x }}? Expressions are written ${{ }}, not ${VAR} (an environment "
+                      "variable, read when the file loads)"},
+    TemplateErrorCase{"${{ 1 }}${Env.HOME}", 8, "did you mean ${{ Env.HOME }}? *"}));
+
+TEST(TemplateErrorOtherLanguages, OnlyContextsAreFlagged) {
+  // Braces and dollars that name no context stay literal text.
+  for (const char* text : {"{{ not }} an expression", "$HOME costs $5", "${VAR}", "{{ payloads }}", "$payload alone",
+                           "{{", "$", "${", "x {{ }}", "$metadata.x", "${{ '{{ payload.x }}' }}"}) {
+    auto r = sx::Template::compile(std::string_view(text));
+    EXPECT_TRUE(std::holds_alternative<sx::Template>(r)) << text << ": " << std::get<sx::ParseError>(r).message;
+  }
+}
 
 TEST(TemplateErrorTree, ReportsThePathOfTheBadString) {
   auto tree = parse_json(R"({"content": "ok", "embeds": [{"title": "ok ${{ payload.a }}", "url": "${{ bad.x }}"}]})");

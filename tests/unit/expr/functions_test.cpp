@@ -187,6 +187,66 @@ TEST_F(PayloadTest, MatchesHandlesLongSubjectsWithoutDeepRecursion) {
   EXPECT_FALSE(must_parse("matches(payload.s, '^line2')").evaluate_bool(s));  // not multiline
 }
 
+INSTANTIATE_TEST_SUITE_P(Substring, FunctionCase, ::testing::Values(
+    Case{"substring('Hello World', 0, 5)", "\"Hello\""},
+    Case{"substring('Hello', 1)", "\"ello\""},                 // to the end
+    Case{"substring('Hello', -3)", "\"llo\""},                 // negative start counts from the end
+    Case{"substring('Hello', -3, 2)", "\"ll\""},
+    Case{"substring('Hello', -10, 2)", "\"He\""},
+    Case{"substring('Hello', 10)", "\"\""},
+    Case{"substring('Hello', 2, 0)", "\"\""},
+    Case{"substring('Hello', 2, -1)", "\"\""},
+    Case{"substring('Hello', 1.9, 1)", "\"e\""},               // counts are floored
+    Case{"substring('h\u00e9llo', 1, 2)", "\"\u00e9l\""},      // code points, not bytes
+    Case{"substring(payload.workflow_run.id, 0, 4)", "\"3043\""},
+    Case{"substring(null, 0, 2)", "\"\""},
+    Case{"SUBSTRING(payload.str, 6)", "\"World\""}));
+
+INSTANTIATE_TEST_SUITE_P(Split, FunctionCase, ::testing::Values(
+    Case{"split('a,b,c', ',')", "[\"a\",\"b\",\"c\"]"},
+    Case{"split('a,,b', ',')", "[\"a\",\"\",\"b\"]"},
+    Case{"split('a::b', '::')", "[\"a\",\"b\"]"},
+    Case{"split('abc', ',')", "[\"abc\"]"},
+    Case{"split('', ',')", "[]"},                               // nothing: no items
+    Case{"split(payload.missing, ',')", "[]"},
+    Case{"split('h\u00e9y', '')", "[\"h\",\"\u00e9\",\"y\"]"},  // '' splits into characters
+    Case{"split('a,b', ',')[1]", "\"b\""},
+    Case{"join(split('a b c', ' '), '-')", "\"a-b-c\""},
+    Case{"length(split('refs/heads/main', '/'))", "3"},
+    Case{"contains(split('bug,ui', ','), 'UI')", "true"}));
+
+INSTANTIATE_TEST_SUITE_P(Conditionals, FunctionCase, ::testing::Values(
+    Case{"iif(true, 'a', 'b')", "\"a\""},
+    Case{"iif(payload.missing, 'a', 'b')", "\"b\""},
+    Case{"iif(0, 1, 2)", "2"},
+    Case{"iif(payload.workflow_run.conclusion == 'failure', 15158332, 3066993)", "15158332"},
+    Case{"iif(payload.t, payload.workflow_run.actor, null)", "{\"login\":\"octocat\"}"},
+    Case{"case(payload.action == 'requested', 1, payload.action == 'completed', 2, 3)", "2"},
+    Case{"case(false, 1, 0)", "0"},
+    Case{"case(payload.missing, 'a', payload.zero, 'b', 'default')", "\"default\""},
+    Case{"case(true, 'first', true, 'second', 'default')", "\"first\""}));
+
+INSTANTIATE_TEST_SUITE_P(Omit, FunctionCase, ::testing::Values(
+    Case{"omit_nulls(fromJSON('{\"a\":1,\"b\":null,\"c\":{\"d\":null,\"e\":[null,{\"f\":null}]}}'))",
+         "{\"a\":1,\"c\":{\"e\":[null,{}]}}"},                  // members only; list items stay
+    Case{"omitNulls(payload.nested)", "{\"a\":{\"b\":{\"c\":[10,20,{\"d\":\"deep\"}]}}}"},
+    Case{"omit_nulls(payload.labels.*)", "[{\"name\":\"bug\"},{\"name\":\"ui\"},{\"color\":\"red\"}]"},
+    Case{"omit_nulls(payload.nul)", "null"},
+    Case{"omit_nulls('x')", "\"x\""},
+    Case{"omit()", "null"},                                   // null outside a template tree
+    Case{"omit() == null", "true"},
+    Case{"toJSON(omit())", "\"null\""},
+    Case{"coalesce(omit(), 'x')", "\"x\""}));
+
+TEST_F(PayloadTest, FunctionNamesIgnoreCaseAndUnderscores) {
+  for (const char* name : {"seconds_between", "secondsBetween", "SECONDS_BETWEEN", "Seconds_Between"}) {
+    EXPECT_EQ(must_parse(std::string(name) + "('2024-01-01', '2024-01-02')").evaluate(scope()).to_string(), "86400")
+        << name;
+  }
+  EXPECT_EQ(eval_json("to_json(1)"), "\"1\"");
+  EXPECT_EQ(must_fail("seconds__between_x(1, 2)").message, "unknown function 'seconds__between_x'");
+}
+
 TEST_F(PayloadTest, FromJsonDeeplyNestedDoesNotCrash) {
   std::string deep(5000, '[');
   deep += std::string(5000, ']');

@@ -136,3 +136,52 @@ TEST(Robustness, ResultsAreDeterministicAcrossShapes) {
 }
 
 }  // namespace
+
+namespace {
+
+// The escaping JSON requires, one byte at a time: what rendering must produce.
+std::string reference_json_string(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"') out += "\\\"";
+    else if (c == '\\') out += "\\\\";
+    else if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else if (c == '\t') out += "\\t";
+    else if (c == '\b') out += "\\b";
+    else if (c == '\f') out += "\\f";
+    else if (c < 0x20) out += std::string("\\u00") + kHex[c >> 4] + kHex[c & 15];
+    else out += ch;
+  }
+  return out + "\"";
+}
+
+TEST(JsonText, EveryByteThatNeedsEscapingIsEscapedWhereverItIs) {
+  // Strings are scanned eight bytes at a time: a special byte at every position of
+  // strings around that width, next to bytes that need nothing (UTF-8 included).
+  sx::Template t = must_compile(parse_json(R"({"v": "${{ payload.s }}"})"));
+  const unsigned char specials[] = {'"', '\\', '\n', '\t', 0x00, 0x01, 0x1f, 0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xe9, 0xff};
+  for (std::size_t length = 1; length <= 20; ++length) {
+    for (std::size_t at = 0; at < length; ++at) {
+      for (unsigned char special : specials) {
+        for (unsigned char filler : {static_cast<unsigned char>('a'), static_cast<unsigned char>(0xc3)}) {
+          std::string s(length, static_cast<char>(filler));
+          s[at] = static_cast<char>(special);
+          if (at + 3 < length) s[at + 3] = '"';  // two in one word
+          rapidjson::Document payload;
+          payload.SetObject();
+          payload.AddMember("s", rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), payload.GetAllocator()),
+                            payload.GetAllocator());
+          sx::Scope scope;
+          scope.payload = &payload;
+          ASSERT_EQ(t.render_string(scope), "{\"v\":" + reference_json_string(s) + "}")
+              << "length " << length << ", byte " << int(special) << " at " << at;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace

@@ -142,6 +142,47 @@ TEST_F(TemplateTest, CompileAcceptsPlainStringsAndDocuments) {
   EXPECT_EQ(std::get<sx::Template>(b).render_string(scope()), "completed");
 }
 
+TEST_F(TemplateTest, OmitLeavesTheFieldOut) {
+  // A Discord embed: no "url": null, no link to nowhere.
+  auto tree = parse_json(R"({
+    "title": "x",
+    "url": "${{ payload.missing || omit() }}",
+    "link": "https://example.com/${{ payload.missing || omit() }}",
+    "kept": "${{ payload.missing }}",
+    "list": ["${{ omit() }}", "a", "${{ iif(payload.t, omit(), 1) }}", "${{ 1 + 1 }}"],
+    "footer": {"text": "${{ iif(payload.t, 'shown', omit()) }}", "icon_url": "${{ omit() }}"},
+    "last": "${{ omit() }}"
+  })");
+  sx::Template t = must_compile(tree);
+  const std::string expected = R"({"title":"x","kept":null,"list":["a",2],"footer":{"text":"shown"}})";
+  EXPECT_EQ(render_json(t), expected);
+  EXPECT_EQ(t.render_string(scope()), expected);
+  auto first = parse_json(R"({"a": "${{ omit() }}", "b": ["${{ omit() }}"], "c": 1})");
+  EXPECT_EQ(render_json(must_compile(first)), R"({"b":[],"c":1})");
+  EXPECT_EQ(must_compile(first).render_string(scope()), R"({"b":[],"c":1})");
+  // A whole option: null when typed, '' as text.
+  EXPECT_EQ(render_json("${{ omit() }}"), "null");
+  EXPECT_EQ(render_json("see ${{ omit() }}"), "null");
+  EXPECT_EQ(render_str("see ${{ omit() }}"), "");
+  EXPECT_EQ(render_json("${{ payload.action || omit() }}"), "\"completed\"");
+}
+
+TEST_F(TemplateTest, ListsTheEnvironmentVariablesItReads) {
+  sx::Template t = must_compile(std::string_view("${{ env.STAGE }}/${{ env['REGION'] }}/${{ env[payload.x] }}"));
+  ASSERT_EQ(t.env_references().size(), 2u);  // env[payload.x] cannot be known
+  EXPECT_EQ(t.env_references()[0].name, "STAGE");
+  EXPECT_EQ(t.env_references()[0].offset, 4u);
+  EXPECT_EQ(t.env_references()[1].name, "REGION");
+  EXPECT_EQ(t.env_references()[1].offset, 21u);
+  auto tree = parse_json(R"({"a": {"b": ["x", "${{ payload.y || env.Fallback }}"]}})");
+  sx::Template tt = must_compile(tree);
+  ASSERT_EQ(tt.env_references().size(), 1u);
+  EXPECT_EQ(tt.env_references()[0].name, "Fallback");
+  EXPECT_EQ(tt.env_references()[0].path, "a.b[1]");
+  EXPECT_EQ(tt.env_references()[0].offset, 17u);
+  EXPECT_TRUE(must_compile(std::string_view("${{ env }} ${{ payload.env.x }}")).env_references().empty());
+}
+
 TEST_F(TemplateTest, CopiesShareTheCompiledProgram) {
   sx::Template a = must_compile(std::string_view("${{ payload.action }}!"));
   sx::Template b = a;             // cheap copy
