@@ -8,12 +8,17 @@
 #                              the binary and the plugins link, CA certificates (the
 #                              Dockerfile's final stage; tests/e2e/dockerfile.test.mjs checks
 #                              it against the libraries the build links)
+#   ... --print                prints the packages of that mode, one a line; installs nothing
 set -euo pipefail
-mode="${1:-}"
-case "$mode" in
-  ""|--build|--runtime) ;;
-  *) echo "usage: $0 [--build|--runtime]" >&2; exit 2 ;;
-esac
+mode=""
+print=false
+for arg in "$@"; do
+  case "$arg" in
+    --build|--runtime) mode="$arg" ;;
+    --print) print=true ;;
+    *) echo "usage: $0 [--build|--runtime] [--print]" >&2; exit 2 ;;
+  esac
+done
 
 packages=(
   build-essential cmake ninja-build pkg-config ccache git
@@ -61,6 +66,11 @@ case "$mode" in
     fi
     ;;
 esac
+
+if $print; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
+fi
 
 missing=()
 for p in "${packages[@]}"; do
