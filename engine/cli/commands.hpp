@@ -1,6 +1,7 @@
 #pragma once
 // The `switchyard` subcommands. Each returns the process exit code.
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -44,5 +45,13 @@ int dlq_show(const Common& common, const DlqOptions& options);
 int dlq_replay(const Common& common, const DlqOptions& options);
 int dlq_adopt(const Common& common, const DlqOptions& options);
 int dlq_drop(const Common& common, const DlqOptions& options);
+
+struct HealthOptions {
+  bool ready = false;  ///< /readyz instead of /healthz
+  std::string url;     ///< default: /healthz on admin.listen (loopback for 0.0.0.0)
+  std::chrono::milliseconds timeout{5000};
+};
+/// GETs a running engine's /healthz (or /readyz) with admin.token; 0 on HTTP 200.
+int health(const Common& common, const HealthOptions& options);
 
 }  // namespace switchyard::cli

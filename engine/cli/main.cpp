@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
 #include <iostream>
 
 #include "cli/commands.hpp"
@@ -9,6 +10,26 @@
 #ifndef SWITCHYARD_VERSION
 #define SWITCHYARD_VERSION "0.0.0"
 #endif
+
+namespace {
+
+// Without -c: config/switchyard.yaml in the working directory (a source checkout), else the
+// configuration of an installed tree, <prefix>/etc/switchyard/switchyard.yaml beside
+// <prefix>/bin/switchyard, so `switchyard dlq list` in a container or on a host finds the
+// running engine's state. Neither present: config/switchyard.yaml, i.e. every default.
+std::string default_config_file() {
+  const std::filesystem::path local = "config/switchyard.yaml";
+  std::error_code ec;
+  if (std::filesystem::exists(local, ec)) return local.string();
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const auto installed = exe.parent_path().parent_path() / "etc" / "switchyard" / "switchyard.yaml";
+    if (std::filesystem::is_regular_file(installed, ec)) return installed.string();
+  }
+  return local.string();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace switchyard;
@@ -19,7 +40,8 @@ int main(int argc, char** argv) {
   cli::Common common;
   auto add_config = [&](CLI::App* sub) {
     sub->add_option("-c,--config", common.config_file,
-                    "Engine configuration file (default: config/switchyard.yaml when present)");
+                    "Engine configuration file (default: config/switchyard.yaml when present, else "
+                    "etc/switchyard/switchyard.yaml of the installed tree)");
   };
 
   auto* run = app.add_subcommand("run", "Run the engine");
@@ -91,9 +113,20 @@ int main(int argc, char** argv) {
   add_config(dlq_adopt);
   dlq_adopt->add_option("pipeline", dlq_options.pipeline, "Pipeline name")->required();
 
+  cli::HealthOptions health_options;
+  int health_timeout_s = 5;
+  auto* health = app.add_subcommand(
+      "health", "Ask a running engine's admin listener for /healthz (exit 0 on HTTP 200), for container "
+                "health checks and probes");
+  add_config(health);
+  health->add_flag("--ready", health_options.ready, "Ask /readyz instead (every pipeline runs, the journal keeps events)");
+  health->add_option("--url", health_options.url, "Where to ask (default: /healthz on admin.listen)");
+  health->add_option("--timeout", health_timeout_s, "Seconds to wait for the answer")->check(CLI::Range(1, 300));
+
   CLI11_PARSE(app, argc, argv);
   common.config_explicit = !common.config_file.empty();
-  if (!common.config_explicit) common.config_file = "config/switchyard.yaml";
+  if (!common.config_explicit) common.config_file = default_config_file();
+  health_options.timeout = std::chrono::seconds(health_timeout_s);
 
   if (*run) return cli::run(common);
   if (*validate) return cli::validate(common, files);
@@ -108,5 +141,6 @@ int main(int argc, char** argv) {
   if (*dlq_replay) return cli::dlq_replay(common, dlq_options);
   if (*dlq_drop) return cli::dlq_drop(common, dlq_options);
   if (*dlq_adopt) return cli::dlq_adopt(common, dlq_options);
+  if (*health) return cli::health(common, health_options);
   return 1;
 }
