@@ -1,4 +1,6 @@
-// The http plugin library: a generic webhook in (source) and out (sink).
+// The http plugin library: a generic webhook in (source) and out (sink), and API calls
+// that enrich events (http.request).
+#include "http_request.hpp"
 #include "http_sink.hpp"
 #include "http_source.hpp"
 #include "switchyard/plugin.hpp"
@@ -7,6 +9,7 @@ namespace {
 const switchyard::ComponentDecl kComponents[] = {
     switchyard::http_plugin::kHttpSourceDecl,
     switchyard::http_plugin::kHttpSinkDecl,
+    switchyard::http_plugin::kHttpRequestDecl,
 };
 }  // namespace
 
