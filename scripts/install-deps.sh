@@ -40,7 +40,7 @@ packages=(
 
 # Packages of the list above that only tests, benchmarks and fuzzing use (--build leaves them out).
 test_only=(libgtest-dev libgmock-dev libbenchmark-dev prometheus postgresql clang libclang-rt-14-dev
-           chromium python3-aiosmtpd)
+           chromium python3-aiosmtpd nats-server)
 # What the installed binary and plugins load (ldd), beyond libc6, libstdc++6 and libgcc-s1,
 # which every Debian image has.
 runtime=(
@@ -49,6 +49,7 @@ runtime=(
   libsodium23 libjemalloc2 libsimdjson14
   libpq5  # runtime: postgres plugin
   libcurl4  # runtime: smtp plugin
+  libnats3.4  # runtime: nats plugin
 )
 
 case "$mode" in
