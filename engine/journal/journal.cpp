@@ -6,6 +6,7 @@
 #include <deque>
 #include <future>
 #include <map>
+#include <set>
 #include <optional>
 #include <mutex>
 #include <thread>
@@ -61,7 +62,12 @@ struct TaskOp {
 struct ReplayDoneOp {
   std::int64_t dlq_id;
 };
-using Op = std::variant<AppendOp, CompleteOp, DeadLetterOp, ReplayDoneOp, StateWrite, TaskOp>;
+struct AttemptOp {
+  std::uint64_t seq;
+  std::uint64_t bit;
+  std::uint32_t count;
+};
+using Op = std::variant<AppendOp, CompleteOp, DeadLetterOp, ReplayDoneOp, StateWrite, TaskOp, AttemptOp>;
 
 struct Attached {
   PipelineKey key;
@@ -83,7 +89,9 @@ struct Journal::Impl {
 
   // Prepared statements of the writer.
   sql::Stmt insert_event, delete_done, clear_bit, insert_dlq_from_event, insert_dlq, delete_dlq, put_state,
-      erase_state;
+      erase_state, put_attempt, drop_attempt;
+  // (seq, bit) with a row in attempts (writer thread): only those cost a delete when done.
+  std::set<std::pair<std::uint64_t, std::uint64_t>> attempted;
 
   std::mutex mutex;
   std::condition_variable wake;
@@ -323,6 +331,11 @@ struct Journal::Impl {
             return dead_letter(o);
           } else if constexpr (std::is_same_v<T, ReplayDoneOp>) {
             return forget_dead_letter(o.dlq_id);
+          } else if constexpr (std::is_same_v<T, AttemptOp>) {
+            put_attempt.bind(1, o.seq).bind(2, o.bit).bind(3, static_cast<std::int64_t>(o.count));
+            if (Status s = put_attempt.run(); !s) return s;
+            attempted.emplace(o.seq, o.bit);
+            return {};
           } else if constexpr (std::is_same_v<T, StateWrite>) {
             return state(o);
           } else {
@@ -334,6 +347,10 @@ struct Journal::Impl {
   }
 
   Status complete(std::uint64_t seq, std::uint64_t bit) {
+    if (attempted.erase({seq, bit}) != 0) {
+      drop_attempt.bind(1, seq).bind(2, bit);
+      if (Status s = drop_attempt.run(); !s) return s;
+    }
     // Usually the last sink: one delete. Otherwise clear this sink's bit.
     delete_done.bind(1, seq).bind(2, bit);
     if (Status s = delete_done.run(); !s) return s;
@@ -618,12 +635,26 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires = excluded.expires"),
            prepare(impl->erase_state, "DELETE FROM state WHERE key = ?"),
            prepare(impl->delete_dlq, "DELETE FROM dlq WHERE id = ?"),
+           prepare(impl->put_attempt, "INSERT OR REPLACE INTO attempts(seq, bit, count) VALUES (?, ?, ?)"),
+           prepare(impl->drop_attempt, "DELETE FROM attempts WHERE seq = ? AND bit = ?"),
        }) {
     if (!s) return permanent(impl->file.string() + ": " + s.error().message);
   }
   // Replays a memory pipeline of the previous run held in memory and never finished.
   if (Status s = d.exec("UPDATE dlq SET replay = 1 WHERE replay >= 2"); !s) {
     return permanent(impl->file.string() + ": " + s.error().message);
+  }
+  // Attempt counts of events gone by other ways (a pipeline's rows moved to the DLQ) go,
+  // so a later event reusing a sequence number does not inherit them.
+  if (Status s = d.exec("DELETE FROM attempts WHERE seq NOT IN (SELECT seq FROM events)"); !s) {
+    return permanent(impl->file.string() + ": " + s.error().message);
+  }
+  {
+    auto rows = d.prepare("SELECT seq, bit FROM attempts");
+    if (!rows) return permanent(impl->file.string() + ": " + rows.error().message);
+    while (rows->step() == SQLITE_ROW) {
+      impl->attempted.emplace(static_cast<std::uint64_t>(rows->integer(0)), static_cast<std::uint64_t>(rows->integer(1)));
+    }
   }
   auto last = d.scalar("SELECT coalesce(max(seq), 0) FROM events");
   auto page_size = d.scalar("PRAGMA page_size");
@@ -682,6 +713,10 @@ void Journal::complete(std::uint64_t seq, std::uint64_t bit) {
   if (seq != 0) impl_->push(CompleteOp{seq, bit});
 }
 
+void Journal::attempted(std::uint64_t seq, std::uint64_t bit, std::uint32_t attempts) {
+  if (seq != 0) impl_->push(AttemptOp{seq, bit, attempts});
+}
+
 void Journal::dead_letter(Failure failure, std::uint64_t seq, std::uint64_t bit, std::string body) {
   impl_->push(DeadLetterOp{std::move(failure), seq, bit, seq ? std::string() : std::move(body)});
 }
@@ -708,14 +743,15 @@ Result<std::vector<Pending>> Journal::pending(std::int64_t pipeline, std::uint64
                                               std::size_t limit, std::uint64_t to_seq) {
   std::lock_guard lock(impl_->read_mutex);
   auto stmt = impl_->reader.prepare(
-      "SELECT seq, body FROM events WHERE seq >= ? AND seq <= ? AND pipeline = ? AND (pending & ?) != 0 "
-      "ORDER BY seq LIMIT ?");
+      "SELECT e.seq, e.body, coalesce(a.count, 0) FROM events e LEFT JOIN attempts a ON a.seq = e.seq AND a.bit = ?4 "
+      "WHERE e.seq >= ?1 AND e.seq <= ?2 AND e.pipeline = ?3 AND (e.pending & ?4) != 0 ORDER BY e.seq LIMIT ?5");
   if (!stmt) return stmt.error();
   stmt->bind(1, from_seq).bind(2, to_seq).bind(3, pipeline).bind(4, bit).bind(5, static_cast<std::int64_t>(limit));
   std::vector<Pending> out;
   int rc;
   while ((rc = stmt->step()) == SQLITE_ROW) {
-    out.push_back(Pending{static_cast<std::uint64_t>(stmt->integer(0)), stmt->blob(1)});
+    out.push_back(Pending{static_cast<std::uint64_t>(stmt->integer(0)), stmt->blob(1),
+                          static_cast<std::uint32_t>(stmt->integer(2))});
   }
   if (rc != SQLITE_DONE) return retryable("journal read: " + impl_->reader.error());
   return out;

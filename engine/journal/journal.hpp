@@ -75,7 +75,8 @@ struct StateEntry {
 /// A journaled event a sink has not finished with.
 struct Pending {
   std::uint64_t seq = 0;
-  std::string body;  ///< encode_event() form.
+  std::string body;           ///< encode_event() form.
+  std::uint32_t attempts = 0;  ///< the sink's failed attempts at it so far (attempted())
 };
 
 /// A dead-lettered event an operator asked to replay, back for one sink. `seq` is 0 when the
@@ -131,6 +132,9 @@ class Journal {
               std::function<void(Result<std::uint64_t>)> done);
   /// The sink with `bit` is done with event `seq`; the event goes once no sink wants it.
   void complete(std::uint64_t seq, std::uint64_t bit);
+  /// The sink with `bit` has failed `attempts` times at event `seq` and will try again: kept
+  /// (with the next commit) so a restart resumes the count (pending() returns it).
+  void attempted(std::uint64_t seq, std::uint64_t bit, std::uint32_t attempts);
   /// Moves the delivery of `seq` to sink `bit` into the dead-letter queue. For an event that
   /// was never journaled (seq 0), `body` is stored instead.
   void dead_letter(Failure failure, std::uint64_t seq, std::uint64_t bit, std::string body);

@@ -3,7 +3,9 @@
 namespace switchyard::journal {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// 1: pipelines, sinks, events, dlq, state. 2: attempts (a sink's failed attempts at an event,
+// kept across restarts so max_attempts holds).
+constexpr int kSchemaVersion = 2;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS pipelines(
@@ -31,6 +33,11 @@ CREATE TABLE IF NOT EXISTS dlq(
   replay INTEGER NOT NULL DEFAULT 0,
   body BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS dlq_replay ON dlq(replay) WHERE replay = 1;
+CREATE TABLE IF NOT EXISTS attempts(
+  seq INTEGER NOT NULL,
+  bit INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (seq, bit)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS state(
   key TEXT PRIMARY KEY,
   value BLOB NOT NULL,
@@ -76,6 +83,11 @@ Result<sql::Db> open_database(const std::filesystem::path& file, bool create) {
                            std::to_string(kSchemaVersion) + "; COMMIT;");
         !s) {
       return permanent(file.string() + ": cannot create the journal: " + s.error().message);
+    }
+  } else if (*version == 1) {
+    // Version 1 had no attempts table: added, nothing else changes.
+    if (Status s = db.exec(std::string("BEGIN IMMEDIATE;") + kSchema + "PRAGMA user_version = 2; COMMIT;"); !s) {
+      return permanent(file.string() + ": cannot upgrade the journal to version 2: " + s.error().message);
     }
   }
   return db;

@@ -122,7 +122,7 @@ void SinkRunner::dispatch() {
       slot.entry = std::move(*next);
       queue_.erase(next);
       waiting_bytes_ -= slot.entry.bytes;
-      slot.attempt = 0;
+      slot.attempt = slot.entry.attempts;  // a restart resumes the count
       attempt(index);
     }
     // Refill the window from the journal when it runs low.
@@ -165,7 +165,8 @@ void SinkRunner::wake_at(std::chrono::system_clock::time_point when) {
   });
 }
 
-void SinkRunner::push(std::uint64_t seq, EventPtr event, std::int64_t dlq_id, std::shared_ptr<DeliveryWait> wait) {
+void SinkRunner::push(std::uint64_t seq, EventPtr event, std::int64_t dlq_id, std::shared_ptr<DeliveryWait> wait,
+                      std::uint32_t attempts) {
   std::string key;
   if (config_.ordered && config_.order_key) config_.order_key->render_string(*event, key);
   outstanding_.fetch_add(1, std::memory_order_relaxed);
@@ -176,11 +177,11 @@ void SinkRunner::push(std::uint64_t seq, EventPtr event, std::int64_t dlq_id, st
     const auto due = event->not_before;
     if (config_.ordered) delayed_keys_.insert(key);
     if (seq == 0) ++delayed_in_memory_only_;
-    delayed_.emplace(due, Entry{seq, std::move(event), std::move(key), dlq_id, std::move(wait), bytes});
+    delayed_.emplace(due, Entry{seq, std::move(event), std::move(key), dlq_id, std::move(wait), bytes, attempts});
     wake_at(due);
     return;
   }
-  queue_.push_back(Entry{seq, std::move(event), std::move(key), dlq_id, std::move(wait), bytes});
+  queue_.push_back(Entry{seq, std::move(event), std::move(key), dlq_id, std::move(wait), bytes, attempts});
 }
 
 void SinkRunner::attempt(std::uint32_t index) {
@@ -235,7 +236,7 @@ bool SinkRunner::refill() {
           row.seq, cursor_.bit, {});
       continue;
     }
-    push(row.seq, EventPtr(std::move(*event)));
+    push(row.seq, EventPtr(std::move(*event)), 0, nullptr, row.attempts);
   }
   if (read == rows->size() && rows->size() < room) cursor_.catching_up = false;  // caught up: live events arrive in memory again
   if (!cursor_.catching_up) owner_.on_sink_progress();
@@ -277,6 +278,8 @@ void SinkRunner::retry_later(std::uint32_t index, const Error& error, std::chron
   retried_.fetch_add(1, std::memory_order_relaxed);
   owner_.logger().warn("{}: event {} attempt {} failed ({}), retrying in {} ms", host.label(), slot.entry.event->id,
                        slot.attempt, error.message, delay.count());
+  // Kept in the journal, so max_attempts still holds after a restart.
+  if (cursor_.journal && slot.entry.seq != 0) cursor_.journal->attempted(slot.entry.seq, cursor_.bit, slot.attempt);
   if (!slot.timer) slot.timer = std::make_unique<StrandTimer>(strand_);
   // Dropped once cancelled (stop) or destroyed with this runner.
   slot.timer->expires_after(delay, [this, index] {

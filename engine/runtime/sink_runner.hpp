@@ -113,6 +113,7 @@ class SinkRunner {
     std::int64_t dlq_id = 0;  // a memory pipeline's replay: its DLQ entry, until done
     std::shared_ptr<DeliveryWait> wait;  // emit_until_done: told when this sink is done
     std::size_t bytes = 0;               // the event's memory, counted while it waits
+    std::uint32_t attempts = 0;          // failed attempts before this run (from the journal)
   };
   struct Slot {
     Entry entry;
@@ -130,7 +131,8 @@ class SinkRunner {
   void release_due();
   void wake_at(std::chrono::system_clock::time_point when);
   bool refill();
-  void push(std::uint64_t seq, EventPtr event, std::int64_t dlq_id = 0, std::shared_ptr<DeliveryWait> wait = nullptr);
+  void push(std::uint64_t seq, EventPtr event, std::int64_t dlq_id = 0, std::shared_ptr<DeliveryWait> wait = nullptr,
+            std::uint32_t attempts = 0);
   void attempt(std::uint32_t index);
   void report(std::uint64_t ticket, Status status);
   void complete(std::uint32_t index, Status status);

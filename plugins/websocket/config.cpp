@@ -119,7 +119,6 @@ Status WebSocketSink::configure(const Options& options, Context& context) {
   std::vector<std::string> errors;
 
   path_ = std::string(options.string("path"));
-  if (path_.empty() || path_.front() != '/') errors.push_back("path: must start with '/'");
   room_ = options.template_of("room");
   if (room_ == nullptr) errors.push_back("room: template was not compiled");
   data_ = options.template_of("data");

@@ -77,15 +77,18 @@ struct Sink : ::testing::Test {
 
 TEST(WebSocketSinkConfig, ReportsEveryProblemAtOnce) {
   const std::string error = configure_error(
-      R"({"path": "live", "room": "x", "replay_max": -1, "ping_interval": "10ms", "auth": "token",
+      R"({"path": "/live", "room": "x", "replay_max": -1, "ping_interval": "10ms", "auth": "token",
           "tokens": ["short"], "jwt_secret": "k", "origins": ["dashboard.example.com"],
           "max_connections": 0, "max_connections_per_client": 0, "send_queue": 100, "max_message": 10})");
-  for (const char* expected : {"path:", "replay_max:", "ping_interval:", "tokens[0]:", "jwt_secret: only with auth: jwt",
+  for (const char* expected : {"replay_max:", "ping_interval:", "tokens[0]:", "jwt_secret: only with auth: jwt",
                                "origins: 'dashboard.example.com'", "max_connections:", "max_connections_per_client:",
                                "send_queue:", "max_message:"}) {
     EXPECT_NE(error.find(expected), std::string::npos) << expected << " in: " << error;
   }
   EXPECT_EQ(error.find("short"), std::string::npos) << "a token is a secret: never in an error";
+  // The path is a declared route: the SDK's option check refuses what is not a path.
+  EXPECT_NE(configure_error(R"({"path": "live", "room": "x"})").find("path: expected a path starting with '/'"),
+            std::string::npos);
   EXPECT_NE(configure_error(R"({"path": "/live", "room": "x", "auth": "token"})").find("tokens: auth: token needs"),
             std::string::npos);
   EXPECT_NE(configure_error(R"({"path": "/live", "room": "x", "auth": "jwt", "jwt_secret": "too short"})")

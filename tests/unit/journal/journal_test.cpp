@@ -15,6 +15,7 @@
 #include "journal/codec.hpp"
 #include "journal/dead_letters.hpp"
 #include "journal/lock.hpp"
+#include "journal/sqlite.hpp"
 #include "support/temp_dir.hpp"
 
 namespace switchyard::journal {
@@ -145,6 +146,82 @@ TEST(Journal, PendingDeliveriesAndSinkBitsSurviveReopening) {
   EXPECT_EQ(seqs(j->pending(key->id, bit_b, 0, 100)), (std::vector<std::uint64_t>{s2}));
   EXPECT_GT(append(*j, key->id, bit_b, body_of(3)), s2);
   EXPECT_EQ(j->stats().appended, 1u);
+}
+
+TEST(Journal, ASinksFailedAttemptsSurviveReopeningAndGoWithTheDelivery) {
+  test::TempDir dir;
+  std::uint64_t s1 = 0, s2 = 0, a = 0, b = 0;
+  {
+    auto j = open_journal(dir.path());
+    auto key = j->attach("p", {"a", "b"}, true, nullptr);
+    ASSERT_TRUE(key);
+    a = key->sink_bits[0];
+    b = key->sink_bits[1];
+    s1 = append(*j, key->id, a | b, body_of(1));
+    s2 = append(*j, key->id, a, body_of(2));
+    j->attempted(s1, a, 1);
+    j->attempted(s1, a, 2);  // the latest count wins
+    j->attempted(s2, a, 4);
+    j->attempted(s2, a, 5);
+    j->complete(s2, a);  // delivered at last: its count goes with it
+  }
+  {
+    auto j = open_journal(dir.path());
+    auto key = j->attach("p", {"a", "b"}, true, nullptr);
+    ASSERT_TRUE(key);
+    auto rows_a = j->pending(key->id, a, 0, 100);
+    ASSERT_TRUE(rows_a);
+    ASSERT_EQ(rows_a->size(), 1u);
+    EXPECT_EQ((*rows_a)[0].seq, s1);
+    EXPECT_EQ((*rows_a)[0].attempts, 2u);
+    auto rows_b = j->pending(key->id, b, 0, 100);
+    ASSERT_TRUE(rows_b);
+    ASSERT_EQ(rows_b->size(), 1u);
+    EXPECT_EQ((*rows_b)[0].attempts, 0u) << "another sink's count is its own";
+    j->complete(s1, a);
+    j->complete(s1, b);
+  }
+  // Every event gone: sequence numbers start again, and a new event at s1 starts at 0.
+  auto j = open_journal(dir.path());
+  auto key = j->attach("p", {"a", "b"}, true, nullptr);
+  ASSERT_TRUE(key);
+  const auto again = append(*j, key->id, a, body_of(3));
+  EXPECT_EQ(again, s1);
+  auto rows = j->pending(key->id, a, 0, 100);
+  ASSERT_TRUE(rows);
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].attempts, 0u);
+}
+
+TEST(Journal, AVersion1JournalIsUpgradedInPlaceKeepingItsEvents) {
+  test::TempDir dir;
+  std::uint64_t s1 = 0, a = 0;
+  {
+    auto j = open_journal(dir.path());
+    auto key = j->attach("p", {"a"}, true, nullptr);
+    ASSERT_TRUE(key);
+    a = key->sink_bits[0];
+    s1 = append(*j, key->id, a, body_of(1));
+  }
+  {
+    // What a journal written before attempts were kept looks like.
+    auto db = sql::Db::open(dir.path() / kJournalFile, false);
+    ASSERT_TRUE(db);
+    ASSERT_TRUE(db->exec("DROP TABLE attempts; PRAGMA user_version = 1;"));
+  }
+  auto j = open_journal(dir.path());
+  ASSERT_NE(j, nullptr);
+  auto key = j->attach("p", {"a"}, true, nullptr);
+  ASSERT_TRUE(key);
+  EXPECT_EQ(seqs(j->pending(key->id, a, 0, 100)), (std::vector<std::uint64_t>{s1}));
+  j->attempted(s1, a, 3);
+  j.reset();
+  j = open_journal(dir.path());
+  key = j->attach("p", {"a"}, true, nullptr);
+  auto rows = j->pending(key->id, a, 0, 100);
+  ASSERT_TRUE(rows);
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].attempts, 3u);
 }
 
 TEST(Journal, DeliveriesOfARemovedSinkMoveToTheDeadLetterQueue) {
