@@ -9,15 +9,20 @@
 // - the poller's runs land in the same table; a run both saw is one row;
 // - a failed run on the default branch, delivered twice, is one Slack message and one
 //   e-mail; a successful run alerts nobody;
-// - pipelines/ci-dashboard/metrics-summary.sql gives the dashboard's figures over it.
+// - pipelines/ci-dashboard/metrics-summary.sql gives the dashboard's figures over it;
+// - the live feed (live.yaml) in Debian's Chromium with pipelines/omnilens/dashboard.html, as
+//   docs/getting-started.md shows it: a page on the allowed origin shows each run's state as
+//   it comes, a page opened later gets it by replay, another origin is refused.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { startEngine, tempDir, sign, SOURCE_DIR } from './lib/engine.mjs';
 import { startReceiver, waitUntil } from './lib/receiver.mjs';
 import { startPostgres } from './lib/postgres.mjs';
+import { connect } from './lib/live_client.mjs';
 import { makeCerts } from './lib/certs.mjs';
 import { startSmtpServer, header } from './lib/smtp.mjs';
 
@@ -169,4 +174,70 @@ test('workflow runs from the webhook and the poller → builds, alerts once per 
   const recent = await pg.rows(shipped('recent-builds.sql').replace(/^--.*\n/gm, '').replace(/;\s*$/, ''));
   assert.equal(recent.length, expected.size);
   assert.deepEqual(recent.slice(0, 5).map((r) => Number(r.external_id)), [5004, 5005, 5003, 5002, 5001], 'newest first');
+});
+
+test('the live feed: a run\'s states on the repository\'s page as they come, replayed to a page opened later', async () => {
+  const CHROMIUM = process.env.SWITCHYARD_CHROMIUM || '/usr/bin/chromium';
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/install-deps.sh installs Debian's chromium`);
+  const { chromium } = require('playwright-core');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
+  cleanups.push(() => browser.close());
+  // The page, served from its own origin as getting-started.md does with python3 -m http.server.
+  const server = createServer((req, res) => {
+    if (!req.url.startsWith('/dashboard.html')) { res.writeHead(404); return res.end(); }
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(readFileSync(join(SOURCE_DIR, 'pipelines/omnilens/dashboard.html')));
+  });
+  const port = await new Promise((r) => server.listen(0, '127.0.0.1', () => r(server.address().port)));
+  cleanups.push(() => new Promise((r) => { server.closeAllConnections(); server.close(r); }));
+  const origin = `http://127.0.0.1:${port}`;
+
+  const engine = await startEngine({
+    pipelines: { live: shipped('live.yaml') },
+    config: readFileSync(join(SOURCE_DIR, 'config/switchyard.yaml'), 'utf8').match(/^env:\n(?:[ #].*\n)*/m)[0],
+    env: { GITHUB_WEBHOOK_SECRET: SECRET, CI_DASHBOARD_ORIGIN: origin },
+  });
+  cleanups.push(() => engine.stop());
+  await engine.waitFor((e) => /pipeline ci-dashboard-live started/.test(e.stderr), 10000, 'the pipeline');
+
+  const base = examples.find((g) => g.name === 'workflow_run').examples.find((p) => p.workflow_run.conclusion === 'success');
+  const repo = base.repository.full_name;
+  const url = `${origin}/dashboard.html?room=${encodeURIComponent(repo)}&ws=${encodeURIComponent(`${engine.url.replace('http', 'ws')}/ci/live`)}`;
+  const open = async () => {
+    const page = await browser.newPage();
+    await page.goto(url);
+    await page.waitForSelector('#status[data-state="live"]', { timeout: 10000 });
+    return page;
+  };
+  const rows = (page) => page.locator('#events li[data-seq]').allTextContents();
+  const page = await open();
+
+  let delivery = 0;
+  const post = async (payload) => {
+    const body = JSON.stringify(payload);
+    const res = await fetch(`${engine.url}/github/live`, {
+      method: 'POST', body,
+      headers: { 'content-type': 'application/json', 'x-github-event': 'workflow_run',
+        'x-github-delivery': `live-${++delivery}`, 'x-hub-signature-256': sign(SECRET, body) },
+    });
+    assert.equal(res.status, 202, await res.text());
+  };
+  await post(derivedRun(base, 6001, null));
+  await page.waitForFunction(() => document.querySelectorAll('#events li[data-seq]').length === 1, null, { timeout: 10000 });
+  await post(derivedRun(base, 6001, 'failure', { seconds: 90 }));
+  await page.waitForFunction(() => document.querySelectorAll('#events li[data-seq]').length === 2, null, { timeout: 10000 });
+  const shown = await rows(page);
+  assert.match(shown[0], new RegExp(`${base.workflow_run.name} #1 on ${base.repository.default_branch}`));
+  assert.match(shown[0], /failure/, 'the newest state first');
+  assert.match(shown[1], /in_progress/);
+  assert.equal(await page.locator('#events a').first().getAttribute('href'), `https://github.com/${repo}/actions/runs/6001`);
+
+  // A page opened now gets both states by replay.
+  const later = await open();
+  await later.waitForFunction(() => document.querySelectorAll('#events li[data-seq]').length === 2, null, { timeout: 10000 });
+  assert.deepEqual(await rows(later), shown);
+
+  // Another origin is refused at the upgrade.
+  await assert.rejects(connect(`${engine.url.replace('http', 'ws')}/ci/live`, { origin: 'https://evil.example.com' }),
+    (e) => e.status === 403);
 });
