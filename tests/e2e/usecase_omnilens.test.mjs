@@ -127,8 +127,8 @@ test('OmniLens: 1,000 dashboards, 100 rapid webhooks none lost, limits, signatur
   const replayed = await back.waitEvents(ROOMS[0], 10);
   assert.deepEqual(replayed.map((m) => m.event.id), sent.get(ROOMS[0]).slice(10));
 
-  // 60 a minute per repository: 65 webhooks at once to a quiet repository → 60 at once,
-  // the rest spread out (about one a second), none lost.
+  // 60 a minute per repository: 65 webhooks at once to a quiet repository → up to 60 at
+  // once, the rest spread out (one a second), none lost.
   const BURST = 'octo-org/busy-bot';
   const watcher = await open('watcher');
   cleanups.push(() => watcher.terminate());
@@ -142,7 +142,9 @@ test('OmniLens: 1,000 dashboards, 100 rapid webhooks none lost, limits, signatur
   }
   const got = await watcher.waitEvents(BURST, 65, 30000);
   assert.deepEqual(got.map((m) => m.event.id), burst, 'none lost, in order');
+  // The bucket holds 60 when the first arrives and refills one a second: the 65th cannot
+  // be published less than 5 s after the first, however fast or slow the posting was.
   const at = (m) => watcher.arrivals[watcher.messages.indexOf(m)];
-  assert.ok(at(got[64]) - at(got[59]) >= 2500,
-    `the ones over the limit were spread out (the last came ${(at(got[64]) - at(got[59])).toFixed(0)} ms after the 60th)`);
+  assert.ok(at(got[64]) - at(got[0]) >= 4500,
+    `the ones over the limit were spread out (the 65th came ${(at(got[64]) - at(got[0])).toFixed(0)} ms after the first)`);
 });
