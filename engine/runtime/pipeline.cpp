@@ -90,6 +90,9 @@ class PipelineRuntime final : public Pipeline,
   EventTap* tap() const override { return services_.tap.get(); }
   const std::string& pipeline_name() const override { return config_->name; }
   std::shared_ptr<const void> keep_alive() override { return shared_from_this(); }
+  void replaced(std::size_t parent_bytes, std::size_t events, std::size_t bytes) override {
+    ingress_.replaced(parent_bytes, events, bytes);
+  }
 
  private:
   Status attach_journal();
