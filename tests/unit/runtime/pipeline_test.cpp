@@ -190,9 +190,9 @@ TEST_F(PipelineTest, ASplitBetweenAsynchronousTransformsKeepsEveryEventInItsPare
 queue_size: 32
 source: {type: test.sequence, count: 200}
 transforms:
-  - {type: test.async_check, drop_every: 10}
+  - {name: before, type: test.async_check, drop_every: 10}
   - {type: test.times, times: 3}
-  - {type: test.async_check, fail_every: 7}
+  - {name: after, type: test.async_check, fail_every: 7}
 sinks: [{name: a, type: test.capture, bucket: a}]
 )");
   std::vector<int> expected;
