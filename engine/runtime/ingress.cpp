@@ -103,9 +103,13 @@ void Ingress::finished(std::size_t bytes) {
   wake_waiters();
 }
 
-void Ingress::replaced(std::size_t parent_bytes, std::size_t events, std::size_t bytes) {
+void Ingress::add(std::size_t events, std::size_t bytes) {
   queued_.fetch_add(events, std::memory_order_relaxed);
   queued_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+}
+
+void Ingress::replaced(std::size_t parent_bytes, std::size_t events, std::size_t bytes) {
+  add(events, bytes);
   finished(parent_bytes);
 }
 

@@ -13,19 +13,21 @@
 namespace switchyard::runtime {
 
 TransformChain::TransformChain(PipelineHooks& hooks, std::vector<ComponentHost>& stages, Strand strand,
-                               bool capture_state, Output output)
+                               bool capture_state, bool keep_originals, Output output)
     : hooks_(hooks),
       stages_(stages),
       strand_(std::move(strand)),
       capture_state_(capture_state),
       has_async_(std::any_of(stages.begin(), stages.end(), [](const ComponentHost& s) { return s.asynchronous(); })),
+      keep_originals_(keep_originals && !stages.empty()),
       output_(std::move(output)) {}
 
-bool TransformChain::judge(const ComponentHost& stage, Event& event, const Result<Verdict>& verdict) {
+bool TransformChain::judge(const ComponentHost& stage, Finished& f, const Result<Verdict>& verdict) {
   if (!verdict) {
     errors_.fetch_add(1, std::memory_order_relaxed);
-    hooks_.logger().warn("{}: event {} failed: {}", stage.label(), event.id, verdict.error().message);
     hooks_.note_error(stage.label() + ": " + verdict.error().message);
+    f.failed_at = stage.label();
+    f.error = verdict.error().message;
     return false;
   }
   if (*verdict == Verdict::drop) {
@@ -74,14 +76,14 @@ std::vector<TransformChain::Finished> TransformChain::split(ComponentHost& stage
   }
   std::vector<Finished> out;
   if (!events) {
-    judge(stage, parent, events.error());
+    judge(stage, f, events.error());
     f.kept = false;
     return out;
   }
   Events& made = *events;
   std::erase(made, nullptr);
   if (made.empty()) {
-    judge(stage, parent, Verdict::drop);
+    judge(stage, f, Verdict::drop);
     f.kept = false;
     return out;
   }
@@ -96,7 +98,8 @@ std::vector<TransformChain::Finished> TransformChain::split(ComponentHost& stage
     event.pipeline = parent.pipeline;
     const std::size_t size = event.memory_size();
     bytes += size;
-    out.push_back(Finished{Incoming{std::move(made[i]), done, f.incoming.until_done, size}, true, {}});
+    out.push_back(Finished{Incoming{std::move(made[i]), done, f.incoming.until_done, size, f.incoming.replaces},
+                           true, {}, {}, {}, f.original});
   }
   out.front().writes = std::move(f.writes);
   hooks_.replaced(f.incoming.bytes, out.size(), bytes);
@@ -104,9 +107,11 @@ std::vector<TransformChain::Finished> TransformChain::split(ComponentHost& stage
 }
 
 void TransformChain::run(Incoming incoming) {
-  if (!has_async_) return run_inline(Finished{std::move(incoming), true, {}}, 0);
+  Finished f{std::move(incoming), true, {}, {}, {}, nullptr};
+  if (keep_originals_) f.original = f.incoming.event->clone();
+  if (!has_async_) return run_inline(std::move(f), 0);
   Ticket ticket{next_ticket_++};
-  items_.emplace(ticket, Item{Finished{std::move(incoming), true, {}}, 0, false});
+  items_.emplace(ticket, Item{std::move(f), 0, false});
   advance(ticket);
   release();
 }
@@ -127,7 +132,7 @@ void TransformChain::run_inline(Finished f, std::size_t from) {
       if (capture_state_) capture.emplace(f.writes);
       verdict = stage.apply(*f.incoming.event);
     }
-    if (!judge(stage, *f.incoming.event, verdict)) {
+    if (!judge(stage, f, verdict)) {
       f.kept = false;
       break;
     }
@@ -166,7 +171,7 @@ void TransformChain::advance(const Ticket& ticket) {
     std::optional<StateWriteCapture> capture;
     if (capture_state_) capture.emplace(item.finished.writes);
     if (!stage.asynchronous()) {
-      if (!judge(stage, event, stage.apply(event))) {
+      if (!judge(stage, item.finished, stage.apply(event))) {
         item.finished.kept = false;
         item.done = true;
         return;
@@ -199,7 +204,7 @@ void TransformChain::decided(const Ticket& ticket, Result<Verdict> verdict) {
   auto it = items_.find(ticket);
   if (it == items_.end()) return;
   Item& item = it->second;
-  if (!judge(stages_[item.next], *item.finished.incoming.event, verdict)) {
+  if (!judge(stages_[item.next], item.finished, verdict)) {
     item.finished.kept = false;
     item.done = true;
     return;

@@ -31,6 +31,7 @@ struct Incoming {
   EmitCallback done;
   bool until_done = false;  // Emitter::emit_until_done: not journaled, answered at the end
   std::size_t bytes = 0;    // the event's memory when it arrived, as the ingress counted it
+  std::int64_t replaces = 0;  // a dead letter of a transform being replayed: its DLQ entry
 };
 
 class TransformChain {
@@ -40,12 +41,18 @@ class TransformChain {
     Incoming incoming;
     bool kept = true;
     journal::StateWrites writes;  // captured state writes (durable pipelines)
+    std::string failed_at;        // the transform that failed it ("transforms[1] 'enrich'"); empty: none
+    std::string error;            // and why
+    // The event as it entered the chain (kept_originals): what the dead-letter queue
+    // stores when a transform fails it, so a replay runs the whole chain again.
+    std::shared_ptr<const Event> original;
   };
   using Output = std::function<void(Finished)>;
 
   /// `stages` outlive the chain; `capture_state`: durable pipelines tie state writes to events.
+  /// `keep_originals`: each event's copy as it entered rides along (Finished::original).
   TransformChain(PipelineHooks& hooks, std::vector<ComponentHost>& stages, Strand strand, bool capture_state,
-                 Output output);
+                 bool keep_originals, Output output);
 
   /// Takes an event in; `output` gets it (now, or once the asynchronous transforms before
   /// it are done), on the strand. Call on the strand.
@@ -75,7 +82,7 @@ class TransformChain {
   // Runs stages from item.next until the event is decided or waits for an async stage.
   void advance(const Ticket& ticket);
   // Counts a verdict; true when the event goes on to the next stage.
-  bool judge(const ComponentHost& stage, Event& event, const Result<Verdict>& verdict);
+  bool judge(const ComponentHost& stage, Finished& f, const Result<Verdict>& verdict);
   // A splitting stage on `f`: the events that replace it, each with its share of f's
   // callback (the first with f's state writes); empty when f went no further (kept false).
   std::vector<Finished> split(ComponentHost& stage, Finished& f);
@@ -87,6 +94,7 @@ class TransformChain {
   Strand strand_;
   const bool capture_state_;
   const bool has_async_;
+  const bool keep_originals_;
   Output output_;
   std::map<Ticket, Item> items_;  // by ticket: the order events entered
   std::uint64_t next_ticket_ = 0;

@@ -484,6 +484,28 @@ class JournaledPipelineTest : public PipelineTest {
   std::unique_ptr<journal::Journal> journal_;
 };
 
+TEST_F(JournaledPipelineTest, AnEventATransformFailsIsADeadLetterNamingTheTransformAsTheEventCameIn) {
+  auto p = start(R"(
+name: checked
+source: {type: test.sequence, count: 20}
+transforms: [{type: test.async_check, fail_every: 5}]
+sinks: [{name: a, type: test.capture, bucket: a}]
+)");
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("a").size() == 16; }));
+  ASSERT_TRUE(wait_until([&] { return p->in_flight() == 0; }));
+  drain(*p);
+  p->stop();
+  const auto letters = dead_letters();
+  ASSERT_EQ(letters.size(), 4u);
+  for (const auto& d : letters) {
+    EXPECT_EQ(d.pipeline, "checked");
+    EXPECT_EQ(d.sink, "transforms[0] 'test.async_check'");
+    EXPECT_EQ(d.attempts, 1u);
+    EXPECT_TRUE(d.error.starts_with("refused ")) << d.error;
+  }
+  EXPECT_EQ(p->stats().transform_errors, 4u);
+}
+
 TEST_F(JournaledPipelineTest, EachEventASplitMadeIsJournaledOnItsOwn) {
   auto p = start(R"(
 name: split
