@@ -442,7 +442,7 @@ void PipelineRuntime::failed(TransformChain::Finished finished) {
     ingress_.finished(finished.incoming.bytes);
     return;
   }
-  log_->error("{}: event {} moved to the dead-letter queue: {}", finished.failed_at, event.id, finished.error);
+  log_->error("{}: event {} failed: {}; moved to the dead-letter queue", finished.failed_at, event.id, finished.error);
   journal_->dead_letter(journal::Failure{.pipeline = config_->name,
                                          .sink = finished.failed_at,
                                          .event_id = event.id,
