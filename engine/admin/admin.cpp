@@ -221,6 +221,14 @@ struct Admin::Impl {
         metrics.gauge(metrics::names::kDlqEvents, "Events of this sink in the dead-letter queue.", labels)
             .set(it == dead.end() ? 0 : static_cast<double>(it->second));
       }
+      // Events its transforms failed, under the transform's label ("transforms[0] 'map'").
+      for (std::size_t i = 0; i < p->config().transforms.size(); ++i) {
+        const std::string label = "transforms[" + std::to_string(i) + "] '" + p->config().transforms[i].name + "'";
+        auto it = dead.find({p->name(), label});
+        metrics.gauge(metrics::names::kDlqEvents, "Events of this sink in the dead-letter queue.",
+                      MetricLabels{{"pipeline", p->name()}, {"component", label}})
+            .set(it == dead.end() ? 0 : static_cast<double>(it->second));
+      }
     }
   }
 

@@ -425,6 +425,15 @@ struct Journal::Impl {
     while ((rc = select->step()) == SQLITE_ROW) {
       auto it = attached.find(select->text(1));
       if (it == attached.end()) continue;  // not running: replayed when it starts
+      if (const std::string sink = select->text(2); sink.starts_with("transforms[")) {
+        // A transform's dead letter: the pipeline runs it through its transforms again; the
+        // entry stays, in flight, until the event is through (or replaced by a new failure).
+        const std::int64_t id = select->integer(0);
+        mark->bind(1, kInFlight + static_cast<std::int64_t>(it->second.key.token)).bind(2, id);
+        if (Status s = mark->run(); !s) return s;
+        replays.emplace_back(it->second.on_replay, Replay{.sink = sink, .seq = 0, .body = select->blob(3), .dlq_id = id});
+        continue;
+      }
       auto bit = it->second.bits.find(select->text(2));
       if (bit == it->second.bits.end()) continue;  // no such sink (yet)
       Replay replay{.sink = bit->first, .seq = 0, .body = select->blob(3)};

@@ -39,6 +39,7 @@ Status ComponentHost::configure(const std::string& pipeline, Strand strand, Serv
       if (!component_) return permanent("factory returned nothing");
       if (config_->decl->kind == ComponentKind::transform) {
         async_ = static_cast<Transform&>(*component_).asynchronous();
+        split_ = static_cast<Transform&>(*component_).splitting();
       }
       return component_->configure(*options_, *context_);
     });
@@ -80,6 +81,16 @@ void ComponentHost::stop() {
 Result<Verdict> ComponentHost::apply(Event& event) {
   try {
     return static_cast<Transform&>(*component_).apply(event);
+  } catch (const std::exception& ex) {
+    return permanent(std::string("threw: ") + ex.what());
+  } catch (...) {
+    return permanent("threw a non-standard exception");
+  }
+}
+
+Result<Events> ComponentHost::split(Event& event) {
+  try {
+    return split_->split(event);
   } catch (const std::exception& ex) {
     return permanent(std::string("threw: ") + ex.what());
   } catch (...) {

@@ -36,11 +36,15 @@ class ComponentHost {
   Result<Verdict> apply(Event& event);
   /// An asynchronous transform's decision (done exactly once, possibly inline).
   void process(Event& event, TransformCallback done);
+  /// A splitting transform's events, `threw` turned into a permanent error. Call on its strand.
+  Result<Events> split(Event& event);
   /// A sink's delivery; an exception is reported through `done`.
   void deliver(EventPtr event, DeliveryCallback done);
 
   /// The transform as an AsyncTransform, or nullptr.
   AsyncTransform* asynchronous() const { return async_; }
+  /// The transform as a SplitTransform, or nullptr.
+  SplitTransform* splitting() const { return split_; }
   bool configured() const { return component_ != nullptr; }
   const std::string& label() const { return label_; }
   const config::ComponentConfig& config() const { return *config_; }
@@ -57,6 +61,7 @@ class ComponentHost {
   std::unique_ptr<Options> options_;
   std::unique_ptr<Component> component_;
   AsyncTransform* async_ = nullptr;
+  SplitTransform* split_ = nullptr;
 };
 
 }  // namespace switchyard::runtime

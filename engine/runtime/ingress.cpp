@@ -103,6 +103,16 @@ void Ingress::finished(std::size_t bytes) {
   wake_waiters();
 }
 
+void Ingress::add(std::size_t events, std::size_t bytes) {
+  queued_.fetch_add(events, std::memory_order_relaxed);
+  queued_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+}
+
+void Ingress::replaced(std::size_t parent_bytes, std::size_t events, std::size_t bytes) {
+  add(events, bytes);
+  finished(parent_bytes);
+}
+
 void Ingress::acknowledge(EmitCallback done, Status status) {
   if (!done) return;
   source_->post([done = std::move(done), status = std::move(status)]() mutable { done(std::move(status)); });

@@ -53,6 +53,11 @@ class Ingress final : public Emitter {
   /// An event left the pipeline's books (journaled, handed to sinks, dropped); `bytes` is
   /// what it was counted for (Incoming::bytes).
   void finished(std::size_t bytes);
+  /// A transform split an event counted for `parent_bytes` into `events` events of `bytes`
+  /// in all: each is counted until it finishes, as an event the source emitted would be.
+  void replaced(std::size_t parent_bytes, std::size_t events, std::size_t bytes);
+  /// Counts `events` more events of `bytes` in all (a dead letter replayed into the transforms).
+  void add(std::size_t events, std::size_t bytes);
   /// Answers the source on its own strand.
   void acknowledge(EmitCallback done, Status status);
   /// Counted events: waiting, in the transforms, or on their way into the journal.

@@ -90,12 +90,16 @@ class PipelineRuntime final : public Pipeline,
   EventTap* tap() const override { return services_.tap.get(); }
   const std::string& pipeline_name() const override { return config_->name; }
   std::shared_ptr<const void> keep_alive() override { return shared_from_this(); }
+  void replaced(std::size_t parent_bytes, std::size_t events, std::size_t bytes) override {
+    ingress_.replaced(parent_bytes, events, bytes);
+  }
 
  private:
   Status attach_journal();
   void replayed(journal::Replay replay);
   void process();
   void fan_out(TransformChain::Finished finished);
+  void failed(TransformChain::Finished finished);
   void until_done(TransformChain::Finished finished, const std::vector<SinkRunner*>& selected);
   void committed(const Result<std::uint64_t>& seq, const EventPtr& event, const std::vector<SinkRunner*>& selected,
                  EmitCallback done, const std::vector<std::string>& keys, std::size_t bytes);
@@ -152,7 +156,8 @@ Status PipelineRuntime::build() {
       return s;
     }
   }
-  chain_ = std::make_unique<TransformChain>(*this, transforms_, strand_, durable_,
+  // With a journal, a transform's failure is a dead letter holding the event as it came in.
+  chain_ = std::make_unique<TransformChain>(*this, transforms_, strand_, durable_, journal_ != nullptr,
                                             [this](TransformChain::Finished f) { fan_out(std::move(f)); });
   if (Status s = source_.configure(c.name, source_strand_, services_, ingress_, replies_, durable_state); !s) return s;
   ingress_.bind_source(source_.context().executor(),
@@ -229,7 +234,8 @@ void PipelineRuntime::stop() {
   replies_.close();  // no sink answers any more: the sources' own answers go out
   // Dead-letter replays this memory pipeline held and did not deliver go back to the DLQ's
   // queue (its sinks deliver nothing from here on).
-  if (key_ && !durable_) journal_->requeue_replays(key_->token);
+  // So do replays of a transform's dead letter not yet through, in any pipeline.
+  if (key_) journal_->requeue_replays(key_->token);
   if (durable_ && key_) {
     if (auto left = journal_->pending_count(key_->id, ~std::uint64_t{0} >> 1); left && *left > 0) {
       log_->info("stopped with {} event(s) not yet delivered to every sink; they stay in the journal "
@@ -322,6 +328,22 @@ void PipelineRuntime::replayed(journal::Replay replay) {
   // journal (to take it out of the DLQ once delivered).
   if (!bound_) return early_replays_.push_back(std::move(replay));
   auto event = journal::decode_event(replay.body);
+  if (replay.sink.starts_with("transforms[")) {
+    if (!event) return;
+    log_->info("event {} replayed from the dead-letter queue through the transforms", (*event)->id);
+    // Counted like an event from the source; the DLQ entry goes once the event is through
+    // (journaled, or handed to the sinks), or is replaced should a transform fail it again.
+    const std::size_t bytes = (*event)->memory_size();
+    ingress_.add(1, bytes);
+    const std::int64_t id = replay.dlq_id;
+    journal::Journal* journal = journal_;
+    chain_->run(Incoming{std::move(*event),
+                         [journal, id](Status s) {
+                           if (s) journal->replay_done(id);
+                         },
+                         false, bytes, id});
+    return;
+  }
   auto sink = std::find_if(sinks_.begin(), sinks_.end(),
                            [&](const auto& s) { return s->config().name == replay.sink; });
   if (!event || sink == sinks_.end()) return;
@@ -365,6 +387,7 @@ void PipelineRuntime::process() {
 void PipelineRuntime::fan_out(TransformChain::Finished finished) {
   Event& event = *finished.incoming.event;
   if (services_.tap) services_.tap->accepted(config_->name, event, finished.kept);
+  if (!finished.failed_at.empty()) return failed(std::move(finished));
   std::uint64_t mask = 0;
   std::vector<SinkRunner*> selected;
   if (finished.kept) {
@@ -382,6 +405,7 @@ void PipelineRuntime::fan_out(TransformChain::Finished finished) {
   if (!durable_) {
     EventPtr shared(std::move(finished.incoming.event));
     for (auto* sink : selected) sink->arrive(0, shared);
+    ingress_.acknowledge(std::move(finished.incoming.done), {});  // a replayed dead letter's
     ingress_.finished(finished.incoming.bytes);
     return;
   }
@@ -405,6 +429,44 @@ void PipelineRuntime::fan_out(TransformChain::Finished finished) {
                                    done = std::move(done), keys = std::move(keys), seq = std::move(seq),
                                    bytes]() mutable { self->committed(seq, event, selected, std::move(done), keys, bytes); });
       });
+}
+
+// A transform failed the event: into the dead-letter queue, named after the transform, as
+// the event came in (a replay runs the whole chain again); the source is answered once the
+// entry is committed. Without a journal (no state.dir) the event is lost: said loudly.
+void PipelineRuntime::failed(TransformChain::Finished finished) {
+  const Event& event = finished.original ? *finished.original : *finished.incoming.event;
+  if (!journal_) {
+    log_->error("{}: event {} failed: {}; no state.dir, so it is lost", finished.failed_at, event.id, finished.error);
+    ingress_.acknowledge(std::move(finished.incoming.done), {});
+    ingress_.finished(finished.incoming.bytes);
+    return;
+  }
+  log_->error("{}: event {} failed: {}; moved to the dead-letter queue", finished.failed_at, event.id, finished.error);
+  journal_->dead_letter(journal::Failure{.pipeline = config_->name,
+                                         .sink = finished.failed_at,
+                                         .event_id = event.id,
+                                         .type = event.type,
+                                         .error = finished.error,
+                                         .attempts = 1,
+                                         .replaces = finished.incoming.replaces},
+                        0, 0, journal::encode_event(event));
+  if (key_) {
+    // Committed after the dead letter (the writer keeps the order): then the source hears.
+    auto self = shared_from_this();
+    journal_->append(key_->id, 0, {}, durable_ ? std::move(finished.writes) : journal::StateWrites{},
+                     [self, done = std::move(finished.incoming.done), bytes = finished.incoming.bytes](
+                         Result<std::uint64_t> seq) mutable {
+                       asio::post(self->strand_, [self, done = std::move(done), bytes, seq = std::move(seq)]() mutable {
+                         self->ingress_.acknowledge(std::move(done), seq ? Status{} : Status(seq.error()));
+                         self->ingress_.finished(bytes);
+                         self->check_drained();
+                       });
+                     });
+    return;
+  }
+  ingress_.acknowledge(std::move(finished.incoming.done), {});
+  ingress_.finished(finished.incoming.bytes);
 }
 
 // An emit_until_done event: not journaled; the source hears back once every selected sink

@@ -2,6 +2,7 @@
 // Internal: what the parts of a running pipeline (transform chain, sink runners) need from
 // the pipeline that owns them.
 
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -23,6 +24,9 @@ class PipelineHooks {
   virtual spdlog::logger& logger() = 0;
   virtual EventTap* tap() const = 0;
   virtual const std::string& pipeline_name() const = 0;
+  /// A transform split an event counted for `parent_bytes` into `events` events of
+  /// `bytes` in all: the ingress counts those instead (on the pipeline's strand).
+  virtual void replaced(std::size_t parent_bytes, std::size_t events, std::size_t bytes) = 0;
   /// Keeps the pipeline (and its parts) alive for work posted to its strand.
   virtual std::shared_ptr<const void> keep_alive() = 0;
 };

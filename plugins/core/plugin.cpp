@@ -8,6 +8,7 @@
 #include "reply.hpp"
 #include "generate.hpp"
 #include "sanitize.hpp"
+#include "split.hpp"
 #include "stdout_sink.hpp"
 #include "switchyard/plugin.hpp"
 
@@ -23,6 +24,7 @@ const switchyard::ComponentDecl kComponents[] = {
     switchyard::core::kMapDecl,
     switchyard::core::kDedupDecl,
     switchyard::core::kRateLimitDecl,
+    switchyard::core::kSplitDecl,
 };
 }  // namespace
 

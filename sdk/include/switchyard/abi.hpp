@@ -13,7 +13,9 @@ namespace switchyard {
 //    switchyard/websocket.hpp; also covers Emitter::emit_until_done, a virtual added to
 //    Emitter without a bump of its own.
 //    Also OptionSpec::route (OptionSpec grew a field: tables of specs changed layout).
-inline constexpr std::uint32_t kAbiVersion = 6;
+// 7: Transform::splitting() (a new virtual: the vtable of Transform changed),
+//    SplitTransform and switchyard::Events; Harness::split in switchyard/testing.hpp.
+inline constexpr std::uint32_t kAbiVersion = 7;
 
 #define SWITCHYARD_STRINGIFY_IMPL(x) #x
 #define SWITCHYARD_STRINGIFY(x) SWITCHYARD_STRINGIFY_IMPL(x)

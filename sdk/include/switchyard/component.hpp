@@ -8,6 +8,7 @@
 #include <memory>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "switchyard/context.hpp"
 #include "switchyard/event.hpp"
@@ -41,6 +42,7 @@ enum class Verdict {
 };
 
 class AsyncTransform;
+class SplitTransform;
 
 /// Inspects and may modify or drop each event, synchronously, on the pipeline's strand.
 class Transform : public Component {
@@ -49,6 +51,27 @@ class Transform : public Component {
   virtual Result<Verdict> apply(Event& event) = 0;
   /// This transform as an AsyncTransform, or nullptr (the engine asks once, at start).
   virtual AsyncTransform* asynchronous() { return nullptr; }
+  /// This transform as a SplitTransform, or nullptr (the engine asks once, at start).
+  virtual SplitTransform* splitting() { return nullptr; }
+};
+
+/// Events a SplitTransform made from one event, in order.
+using Events = std::vector<std::unique_ptr<Event>>;
+
+/// A transform that replaces each event with several (none, one or many), synchronously,
+/// on the pipeline's strand: one event per item of an array, say. Each new event goes
+/// through the rest of the chain on its own, in order, behind the events before its parent;
+/// each is journaled as an event of its own (the state the transforms wrote for the parent
+/// with the first), and the source hears back once all of them are. Give the new events
+/// ids derived from the parent's, so that a redelivery of the parent makes the same ones.
+class SplitTransform : public Transform {
+ public:
+  /// The events that replace `event`, in order; none: it is dropped. An error counts as a
+  /// failure of this event, as apply's does.
+  virtual Result<Events> split(Event& event) = 0;
+
+  Result<Verdict> apply(Event&) final { return permanent("a splitting transform has no apply: the engine calls split"); }
+  SplitTransform* splitting() final { return this; }
 };
 
 /// Gets an asynchronous transform's decision; call exactly once, from any thread.

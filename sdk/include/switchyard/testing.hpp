@@ -620,6 +620,12 @@ class Harness {
     if (!outcome) return retryable("transform did not call back");
     return std::move(*outcome);
   }
+  /// Runs a splitting transform (SplitTransform) on `event`: the events that replace it.
+  Result<Events> split(Event& event) {
+    SplitTransform* splitting = static_cast<Transform&>(*component_).splitting();
+    if (splitting == nullptr) return permanent("Harness::split: the component is not a SplitTransform");
+    return splitting->split(event);
+  }
   /// Delivers `event` to a sink and runs the executor until the sink reports; a sink that
   /// never calls back within `timeout` of virtual time yields a retryable "no callback" error.
   Status deliver(EventPtr event, std::chrono::milliseconds timeout = std::chrono::seconds(30)) {

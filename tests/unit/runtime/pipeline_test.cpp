@@ -166,6 +166,63 @@ sinks: [{name: a, type: test.capture, bucket: a}]
   EXPECT_GT(test::SequenceSource::waits.load(), 0) << "the source was pushed back";
 }
 
+TEST_F(PipelineTest, ASplittingTransformHandsOnEachEventItMadeInOrderThroughTheRestOfTheChain) {
+  auto p = start(R"(
+source: {type: test.sequence, count: 100}
+transforms:
+  - {type: test.times, times: 3}
+  - {type: test.drop_odd}
+sinks: [{name: a, type: test.capture, bucket: a}]
+)");
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("a").size() == 150; }));
+  drain(*p);
+  p->stop();
+  EXPECT_EQ(Captured::instance().of("a"), iota(300, 2)) << "3 events per event, odd ones dropped after the split";
+  const auto stats = p->stats();
+  EXPECT_EQ(stats.received, 100u);
+  EXPECT_EQ(stats.dropped, 150u);
+  EXPECT_EQ(p->in_flight(), 0u) << "each event made is counted once and finished once";
+}
+
+TEST_F(PipelineTest, ASplitBetweenAsynchronousTransformsKeepsEveryEventInItsParentsPlace) {
+  // The check finishes later events first, before and after the split.
+  auto p = start(R"(
+queue_size: 32
+source: {type: test.sequence, count: 200}
+transforms:
+  - {name: before, type: test.async_check, drop_every: 10}
+  - {type: test.times, times: 3}
+  - {name: after, type: test.async_check, fail_every: 7}
+sinks: [{name: a, type: test.capture, bucket: a}]
+)");
+  std::vector<int> expected;
+  for (int k = 0; k < 200; ++k) {
+    if (k % 10 == 0) continue;
+    for (int j = 0; j < 3; ++j) {
+      if ((3 * k + j) % 7 != 0) expected.push_back(3 * k + j);
+    }
+  }
+  ASSERT_TRUE(wait_until([&] { return Captured::instance().of("a").size() >= expected.size(); }));
+  ASSERT_TRUE(wait_until([&] { return p->in_flight() == 0; }));
+  drain(*p);
+  p->stop();
+  EXPECT_EQ(Captured::instance().of("a"), expected);
+  EXPECT_EQ(p->stats().dropped, 20u);
+}
+
+TEST_F(PipelineTest, ASplitIntoNoEventsIsADrop) {
+  auto p = start(R"(
+source: {type: test.sequence, count: 10}
+transforms: [{type: test.times, times: 0}]
+sinks: [{name: a, type: test.capture, bucket: a}]
+)");
+  ASSERT_TRUE(wait_until([p] { return p->stats().dropped == 10; }));
+  drain(*p);
+  p->stop();
+  EXPECT_TRUE(Captured::instance().of("a").empty());
+  EXPECT_EQ(p->in_flight(), 0u);
+}
+
 TEST_F(PipelineTest, SinkWithFalseConditionReceivesNothing) {
   auto p = start(R"(
 source: {type: test.sequence, count: 100}
@@ -426,6 +483,44 @@ class JournaledPipelineTest : public PipelineTest {
   }
   std::unique_ptr<journal::Journal> journal_;
 };
+
+TEST_F(JournaledPipelineTest, AnEventATransformFailsIsADeadLetterNamingTheTransformAsTheEventCameIn) {
+  auto p = start(R"(
+name: checked
+source: {type: test.sequence, count: 20}
+transforms: [{type: test.async_check, fail_every: 5}]
+sinks: [{name: a, type: test.capture, bucket: a}]
+)");
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("a").size() == 16; }));
+  ASSERT_TRUE(wait_until([&] { return p->in_flight() == 0; }));
+  drain(*p);
+  p->stop();
+  const auto letters = dead_letters();
+  ASSERT_EQ(letters.size(), 4u);
+  for (const auto& d : letters) {
+    EXPECT_EQ(d.pipeline, "checked");
+    EXPECT_EQ(d.sink, "transforms[0] 'test.async_check'");
+    EXPECT_EQ(d.attempts, 1u);
+    EXPECT_TRUE(d.error.starts_with("refused ")) << d.error;
+  }
+  EXPECT_EQ(p->stats().transform_errors, 4u);
+}
+
+TEST_F(JournaledPipelineTest, EachEventASplitMadeIsJournaledOnItsOwn) {
+  auto p = start(R"(
+name: split
+source: {type: test.sequence, count: 50}
+transforms: [{type: test.times, times: 3}]
+sinks: [{name: a, type: test.capture, bucket: a}]
+)");
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("a").size() == 150; }));
+  ASSERT_TRUE(wait_until([&] { return p->in_flight() == 0; }));
+  drain(*p);
+  p->stop();
+  EXPECT_EQ(Captured::instance().of("a"), iota(150));
+  journal_->flush();
+  EXPECT_EQ(journal_->stats().appended, 150u);
+}
 
 TEST_F(JournaledPipelineTest, ASlowSinkOverflowsToTheJournalInOrderWithoutHoldingBackTheOthers) {
   auto p = start(R"(

@@ -257,6 +257,34 @@ class AsyncTimerTransform final : public AsyncTransform {
   std::vector<std::shared_ptr<Timer>> timers_;
 };
 
+// Splits {"n": k} into `times` events {"n": k * times + j}, j = 0..times-1 (ids left to
+// the engine); none when times is 0.
+class TimesTransform final : public SplitTransform {
+ public:
+  Status configure(const Options& options, Context&) override {
+    times_ = static_cast<int>(options.integer("times"));
+    return {};
+  }
+  Result<Events> split(Event& event) override {
+    const int k = event.data["n"].GetInt();
+    Events out;
+    for (int j = 0; j < times_; ++j) {
+      auto e = std::make_unique<Event>();
+      e->type = event.type;
+      e->data.SetObject();
+      e->data.AddMember("n", k * times_ + j, e->allocator());
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+ private:
+  int times_ = 1;
+};
+
+inline constexpr OptionSpec kTimesOptions[] = {
+    {.name = "times", .type = OptionType::integer, .default_value = "3"},
+};
 inline constexpr OptionSpec kAsyncCheckOptions[] = {
     {.name = "drop_every", .type = OptionType::integer, .default_value = "0"},
     {.name = "fail_every", .type = OptionType::integer, .default_value = "0"},
@@ -283,6 +311,8 @@ inline const ComponentDecl kTestComponents[] = {
      .create = &make_component<AsyncCheckTransform>},
     {.kind = ComponentKind::transform, .type = "test.async_timer", .summary = "", .options = {},
      .create = &make_component<AsyncTimerTransform>},
+    {.kind = ComponentKind::transform, .type = "test.times", .summary = "", .options = kTimesOptions,
+     .create = &make_component<TimesTransform>},
     {.kind = ComponentKind::source, .type = "test.until_done", .summary = "", .options = kSequenceOptions,
      .create = &make_component<UntilDoneSource>},
 };
