@@ -42,6 +42,13 @@ std::string encode_event(const Event& event) {
   }
   w.EndObject();
   buffer.Put('\n');
+  if (const std::string_view raw = event.raw_data(); !raw.empty()) {
+    // The payload as received: stored as it came, not serialised again.
+    std::string out;
+    out.reserve(buffer.GetSize() + raw.size());
+    out.append(buffer.GetString(), buffer.GetSize()).append(raw);
+    return out;
+  }
   w.Reset(buffer);
   event.data.Accept(w);
   return std::string(buffer.GetString(), buffer.GetSize());
@@ -81,6 +88,7 @@ Result<std::unique_ptr<Event>> decode_event(std::string_view body) {
     return permanent(std::string("stored event payload is not valid JSON: ") +
                      rapidjson::GetParseError_En(event->data.GetParseError()));
   }
+  event->set_raw_data(data);  // what `data` was read from: written on as it is
   return event;
 }
 

@@ -105,7 +105,7 @@ void switchyard::journal::write_dead_letter_with_event(Writer& w, const DeadLett
   write_dead_letter(w, d);
   w.Key("event");
   if (auto event = decode_event(d.body)) {
-    write_cloudevent(**event, w);
+    write_cloudevent(**event, w, /*use_raw_data=*/false);  // `dlq show` indents it
   } else {
     w.String(d.body.data(), static_cast<rapidjson::SizeType>(d.body.size()));
   }

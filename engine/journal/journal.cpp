@@ -33,6 +33,10 @@ std::int64_t unix_ms() {
 constexpr auto kPollInterval = 500ms;
 // How often expired state entries are deleted.
 constexpr auto kPurgeInterval = 60s;
+// How often a busy writer looks at the journal's size (state.max_bytes, the gauge) and at
+// commits by other connections (`switchyard dlq`): PRAGMAs prepared per commit cost more
+// than the commit's own inserts of a few events.
+constexpr auto kMeasureInterval = 50ms;
 // Bits 0..62 of the pending mask name sinks; 63 stays clear so masks are positive.
 constexpr std::uint64_t kMaxSinks = 63;
 
@@ -106,6 +110,8 @@ struct Journal::Impl {
   std::int64_t page_size = 4096;
   std::int64_t data_version = -1;
   std::chrono::steady_clock::time_point next_purge;
+  std::chrono::steady_clock::time_point next_measure;  // and next look at data_version
+  std::uint64_t appended_since_measure = 0;            // bytes of events appended since
   std::map<std::string, Attached> attached;  // writer thread
 
   std::atomic<bool> cap_full{false};   // live data at state.max_bytes
@@ -302,7 +308,15 @@ struct Journal::Impl {
     if (!batch.empty()) commits.fetch_add(1, std::memory_order_relaxed);
     if (failing) recovered();
     committed_seq.store(last_seq, std::memory_order_release);
-    measure();
+    // The size is looked at every kMeasureInterval, and sooner when the events appended
+    // since could take the journal past a 64th of state.max_bytes beyond its cap.
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_measure || cap_full.load(std::memory_order_relaxed) ||
+        (options.max_bytes > 0 && appended_since_measure >= std::max<std::uint64_t>(options.max_bytes / 64, 64 * 1024))) {
+      next_measure = now + kMeasureInterval;
+      appended_since_measure = 0;
+      measure();
+    }
     for (auto& [append, seq] : acks) append->done(seq);
     for (auto& [handler, replay] : replays) handler(std::move(replay));
     after_tasks();
@@ -319,6 +333,7 @@ struct Journal::Impl {
               insert_event.bind(1, seq).bind(2, o.pipeline).bind(3, o.mask).bind_blob_static(4, o.body);
               if (Status s = insert_event.run(); !s) return s;
               appended.fetch_add(1, std::memory_order_relaxed);
+              appended_since_measure += o.body.size();
             }
             for (auto& w : o.writes) {
               if (Status s = state(w); !s) return s;
@@ -398,10 +413,12 @@ struct Journal::Impl {
   // Whether another connection committed (a `dlq` command), a pipeline attached, or
   // expired state is due for deletion.
   bool poll_due() {
+    const auto now = std::chrono::steady_clock::now();
+    if (!poll_now && now < next_measure && now < next_purge) return false;
     auto version = db.scalar("PRAGMA data_version");
     const bool changed = version && *version != data_version;
     if (version) data_version = *version;
-    return changed || poll_now || std::chrono::steady_clock::now() >= next_purge;
+    return changed || poll_now || now >= next_purge;
   }
 
   Status poll(std::vector<std::pair<std::function<void(Replay)>, Replay>>& replays) {
@@ -606,7 +623,10 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   std::error_code ec;
-  std::filesystem::create_directories(options.dir, ec);
+  // A state dir the engine makes is its own alone: the journal holds payloads as received.
+  if (std::filesystem::create_directories(options.dir, ec) && !ec) {
+    std::filesystem::permissions(options.dir, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace, ec);
+  }
   if (ec) return permanent("state.dir " + options.dir.string() + ": " + ec.message());
   auto lock = StateDirLock::take(options.dir);
   if (!lock) return lock.error();
@@ -619,6 +639,10 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
   if (Status s = d.exec(options.fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"); !s) {
     return s.error();
   }
+  // Debian builds SQLite with SECURE_DELETE, which writes every page an event freed back
+  // as zeros: about as many bytes again as the event itself, for nothing the journal
+  // promises (freed pages are reused; docs/security.md says what stays on disk).
+  if (Status s = d.exec("PRAGMA secure_delete=OFF"); !s) return s.error();
   auto reader = sql::Db::open(impl->file, false);
   if (!reader) return reader.error();
   impl->reader = std::move(*reader);

@@ -41,7 +41,11 @@ Status ComponentHost::configure(const std::string& pipeline, Strand strand, Serv
         async_ = static_cast<Transform&>(*component_).asynchronous();
         split_ = static_cast<Transform&>(*component_).splitting();
       }
-      return component_->configure(*options_, *context_);
+      if (Status s = component_->configure(*options_, *context_); !s) return s;
+      if (config_->decl->kind == ComponentKind::transform) {
+        changes_payload_ = static_cast<const Transform&>(*component_).changes_payload();
+      }
+      return Status{};
     });
   });
 }
@@ -79,6 +83,7 @@ void ComponentHost::stop() {
 }
 
 Result<Verdict> ComponentHost::apply(Event& event) {
+  if (changes_payload_) event.clear_raw_data();
   try {
     return static_cast<Transform&>(*component_).apply(event);
   } catch (const std::exception& ex) {
@@ -89,6 +94,7 @@ Result<Verdict> ComponentHost::apply(Event& event) {
 }
 
 Result<Events> ComponentHost::split(Event& event) {
+  if (changes_payload_) event.clear_raw_data();
   try {
     return split_->split(event);
   } catch (const std::exception& ex) {
@@ -99,6 +105,7 @@ Result<Events> ComponentHost::split(Event& event) {
 }
 
 void ComponentHost::process(Event& event, TransformCallback done) {
+  if (changes_payload_) event.clear_raw_data();
   // `done` may have run before the exception: the caller's callback ignores a second call.
   try {
     async_->process(event, done);

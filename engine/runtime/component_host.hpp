@@ -62,6 +62,7 @@ class ComponentHost {
   std::unique_ptr<Component> component_;
   AsyncTransform* async_ = nullptr;
   SplitTransform* split_ = nullptr;
+  bool changes_payload_ = true;  // a transform's: the event's raw payload bytes are forgotten before it runs
 };
 
 }  // namespace switchyard::runtime

@@ -13,6 +13,7 @@ extern const ComponentDecl kDedupDecl;
 class DedupTransform final : public Transform {
  public:
   Status configure(const Options& options, Context& context) override;
+  bool changes_payload() const override { return false; }  // reads it only
   Result<Verdict> apply(Event& event) override;
 
  private:

@@ -10,6 +10,7 @@ extern const ComponentDecl kFilterDecl;
 class FilterTransform final : public Transform {
  public:
   Status configure(const Options& options, Context& context) override;
+  bool changes_payload() const override { return false; }  // reads it only
   Result<Verdict> apply(Event& event) override {
     return condition_->test(event) ? Verdict::keep : Verdict::drop;
   }

@@ -22,13 +22,25 @@ inline LineFormat parse_line_format(std::string_view text) {
 }
 
 /// Appends one event as JSON plus "\n" to `out`.
+/// A payload the source kept as received (Event::raw_data) is written as those bytes, not
+/// serialised again, unless `pretty` asks for it indented.
 inline void append_json_line(const Event& event, LineFormat format, bool pretty, std::string& out) {
+  if (!pretty && format == LineFormat::cloudevent) {
+    append_cloudevent_json(event, out);
+    out.push_back('\n');
+    return;
+  }
+  if (!pretty && !event.raw_data().empty()) {
+    out.append(event.raw_data());
+    out.push_back('\n');
+    return;
+  }
   rapidjson::StringBuffer buffer;
   auto write = [&](auto& writer) {
     if (format == LineFormat::data) {
       event.data.Accept(writer);
     } else {
-      write_cloudevent(event, writer);
+      write_cloudevent(event, writer, /*use_raw_data=*/!pretty);  // pretty: indented from data
     }
   };
   if (pretty) {

@@ -16,6 +16,7 @@ class RateLimitTransform final : public Transform {
  public:
   using Clock = std::chrono::steady_clock;
   Status configure(const Options& options, Context& context) override;
+  bool changes_payload() const override { return false; }  // reads it only
   Result<Verdict> apply(Event& event) override;
   struct Decision {
     Verdict verdict = Verdict::keep;

@@ -153,6 +153,7 @@ intake::Admission WebhookProtocol::admit(const HttpRequest& request) const {
     return Admission::respond(intake::status_answer(200, "ignored", id));
   }
 
+  event->set_raw_data(json);  // the journal and sinks write it as it came, not serialised again
   event->id = id;
   event->type = event_type(*event_name, event->data);
   event->source = event_source(event->data);

@@ -137,6 +137,8 @@ intake::Admission HttpProtocol::admit(const HttpRequest& request) const {
   if (!parsed || request.body.empty()) {
     event->data.SetString(request.body.data(), static_cast<rapidjson::SizeType>(request.body.size()),
                           event->allocator());
+  } else {
+    event->set_raw_data(request.body);  // the journal and sinks write it as it came
   }
   const auto id = id_header.empty() ? std::nullopt : request.headers.get(id_header);
   event->id = id && !id->empty() && id->size() <= 256 ? std::string(*id) : make_event_id();

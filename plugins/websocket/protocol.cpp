@@ -110,7 +110,11 @@ std::string cloudevent_json(const Event& event, const rapidjson::Value* data) {
   w.String("application/json");
   if (!event.pipeline.empty()) str("pipeline", event.pipeline);
   w.Key("data");
-  (data != nullptr ? *data : static_cast<const rapidjson::Value&>(event.data)).Accept(w);
+  if (data == nullptr && !event.raw_data().empty()) {
+    w.RawValue(event.raw_data().data(), event.raw_data().size(), event.data.GetType());  // as received
+  } else {
+    (data != nullptr ? *data : static_cast<const rapidjson::Value&>(event.data)).Accept(w);
+  }
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());
 }

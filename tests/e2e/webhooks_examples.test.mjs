@@ -101,3 +101,34 @@ test('every @octokit/webhooks-examples payload is accepted and mapped', async ()
   }
   assert.equal(engine.events().length, sent.length, 'no extra events');
 });
+
+// The sink writes a payload as the source received it (not serialised again), without the
+// line breaks and indentation of a pretty-printed body: each example, indented with
+// CRLF line ends, still comes out as one line per event holding the same payload.
+test('pretty-printed payloads come out on one line each, unchanged in meaning', async () => {
+  const before = engine.events().length;
+  const sent = [];
+  let n = 0;
+  for (const group of examples) {
+    if (group.name === 'ping') continue;
+    for (const payload of group.examples) {
+      const body = JSON.stringify(payload, null, n % 2 ? 2 : '\t').replace(/\n/g, n % 3 ? '\n' : '\r\n');
+      const delivery = `e2e-pretty-${group.name}-${n++}`;
+      const res = await post('/gh', {
+        'content-type': 'application/json',
+        'x-github-event': group.name,
+        'x-github-delivery': delivery,
+        'x-hub-signature-256': sign(SECRET, body),
+      }, body);
+      assert.equal(res.status, 202, `${group.name} ${delivery}: ${res.body}`);
+      sent.push({ payload, delivery });
+    }
+  }
+  await engine.waitFor((e) => e.events().length >= before + sent.length, 20000, `${sent.length} more events on stdout`);
+  const byId = new Map(engine.events().map((e) => [e.id, e]));
+  for (const { payload, delivery } of sent) {
+    assert.ok(byId.has(delivery), `no event (or not one line) for ${delivery}`);
+    assert.deepEqual(byId.get(delivery).data, payload, `${delivery}: payload changed on the way`);
+  }
+  assert.equal(engine.events().length, before + sent.length, 'no extra events');
+});

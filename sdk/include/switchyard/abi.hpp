@@ -15,7 +15,9 @@ namespace switchyard {
 //    Also OptionSpec::route (OptionSpec grew a field: tables of specs changed layout).
 // 7: Transform::splitting() (a new virtual: the vtable of Transform changed),
 //    SplitTransform and switchyard::Events; Harness::split in switchyard/testing.hpp.
-inline constexpr std::uint32_t kAbiVersion = 7;
+// 8: Event::raw_data (Event grew a member: its layout changed) and
+//    Transform::changes_payload() (a new virtual).
+inline constexpr std::uint32_t kAbiVersion = 8;
 
 #define SWITCHYARD_STRINGIFY_IMPL(x) #x
 #define SWITCHYARD_STRINGIFY(x) SWITCHYARD_STRINGIFY_IMPL(x)

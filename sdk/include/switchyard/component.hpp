@@ -53,6 +53,12 @@ class Transform : public Component {
   virtual AsyncTransform* asynchronous() { return nullptr; }
   /// This transform as a SplitTransform, or nullptr (the engine asks once, at start).
   virtual SplitTransform* splitting() { return nullptr; }
+  /// Whether it may change an event's payload (`data`): then the engine forgets the
+  /// payload's received bytes (Event::raw_data) before it runs, and they are serialised
+  /// from `data` afterwards. A transform that only reads the payload (a filter, a
+  /// deduplicator) or changes only the envelope says false (the engine asks once, after
+  /// configure).
+  virtual bool changes_payload() const { return true; }
 };
 
 /// Events a SplitTransform made from one event, in order.

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <ctime>
 #include <memory>
 #include <random>
@@ -58,11 +59,59 @@ class Event {
   /// The allocator for values stored in data and meta.
   Allocator& allocator() { return allocator_; }
 
+  /// The payload's JSON text as the source received it, while `data` is what was parsed
+  /// from it; empty when no source kept it. The journal stores these bytes and the sinks
+  /// that forward the CloudEvent write them, instead of serialising `data` again. The
+  /// engine forgets them before a transform that may change the payload runs (see
+  /// Transform::changes_payload); whoever changes `data` elsewhere calls clear_raw_data().
+  /// Never contains a line break, so a CloudEvent written with it stays on one line.
+  /// Equal in meaning to `data`, not always in spelling: "\u00e9" stays an escape, a
+  /// number keeps its digits (also beyond 64 bits, which `data` holds as a double).
+  std::string_view raw_data() const { return raw_data_; }
+
+  /// Keeps `json`, the text `data` was parsed from (valid JSON, as a parser accepted it),
+  /// as the payload's bytes. Text with line breaks (pretty-printed) is kept without the
+  /// whitespace between its tokens, and a UTF-8 byte order mark is dropped.
+  void set_raw_data(std::string_view json) {
+    if (json.starts_with("\xEF\xBB\xBF")) json.remove_prefix(3);
+    if (std::memchr(json.data(), '\n', json.size()) == nullptr &&
+        std::memchr(json.data(), '\r', json.size()) == nullptr) {
+      raw_data_.assign(json);
+      return;
+    }
+    // Strings are copied a run at a time (up to the next quote or backslash), whitespace
+    // between tokens is skipped, anything else copied.
+    raw_data_.resize(json.size());
+    char* out = raw_data_.data();
+    const char* p = json.data();
+    const char* const end = p + json.size();
+    while (p < end) {
+      const char c = *p++;
+      if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+      *out++ = c;
+      if (c != '"') continue;
+      while (p < end) {
+        const char* run = p;
+        while (p < end && *p != '"' && *p != '\\') ++p;
+        std::memcpy(out, run, static_cast<std::size_t>(p - run));
+        out += p - run;
+        if (p == end) break;
+        *out++ = *p;
+        if (*p++ == '"') break;
+        if (p < end) *out++ = *p++;  // the escaped character
+      }
+    }
+    raw_data_.resize(static_cast<std::size_t>(out - raw_data_.data()));
+  }
+
+  /// Forgets the kept payload bytes (after `data` changed).
+  void clear_raw_data() { std::string().swap(raw_data_); }
+
   /// About the memory the event holds (its JSON values and strings): what the engine's
   /// byte bounds (queue_bytes) count.
   std::size_t memory_size() const {
     return sizeof(Event) + allocator_.Capacity() + id.capacity() + source.capacity() + type.capacity() +
-           subject.capacity() + pipeline.capacity();
+           subject.capacity() + pipeline.capacity() + raw_data_.capacity();
   }
 
   /// Sets meta[name] = value (both copied).
@@ -90,9 +139,12 @@ class Event {
     copy->pipeline = pipeline;
     copy->attempt = attempt;
     copy->not_before = not_before;
+    copy->raw_data_ = raw_data_;
     return copy;
   }
 
+ private:
+  std::string raw_data_;
 };
 
 /// Events are shared read-only once they fan out to sinks.
@@ -138,14 +190,14 @@ inline std::string format_rfc3339(std::chrono::system_clock::time_point tp) {
   return buf;
 }
 
-/// Writes the structured-mode CloudEvents JSON of an event with a RapidJSON writer.
+namespace detail {
+/// The CloudEvents members of an event but `data`, in an object a writer has started.
 template <class Writer>
-void write_cloudevent(const Event& event, Writer& w) {
+void write_cloudevent_envelope(const Event& event, Writer& w) {
   auto str = [&](const char* key, const std::string& value) {
     w.Key(key);
     w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
   };
-  w.StartObject();
   w.Key("specversion");
   w.String("1.0");
   str("id", event.id);
@@ -165,17 +217,48 @@ void write_cloudevent(const Event& event, Writer& w) {
     w.Key("meta");
     event.meta.Accept(w);
   }
+}
+}  // namespace detail
+
+/// Writes the structured-mode CloudEvents JSON of an event with a RapidJSON writer. The
+/// payload is the event's received bytes when it has them (Event::raw_data) and
+/// `use_raw_data` holds (a pretty writer wants `data`, to indent it), else `data`.
+template <class Writer>
+void write_cloudevent(const Event& event, Writer& w, bool use_raw_data = true) {
+  w.StartObject();
+  detail::write_cloudevent_envelope(event, w);
   w.Key("data");
-  event.data.Accept(w);
+  if (const std::string_view raw = event.raw_data(); use_raw_data && !raw.empty()) {
+    w.RawValue(raw.data(), raw.size(), event.data.GetType());
+  } else {
+    event.data.Accept(w);
+  }
   w.EndObject();
+}
+
+/// Appends the structured-mode CloudEvents JSON of an event, on one line, to `out`: the
+/// received payload bytes (Event::raw_data) copied in one piece when there are some.
+inline void append_cloudevent_json(const Event& event, std::string& out) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  const std::string_view raw = event.raw_data();
+  if (raw.empty()) {
+    write_cloudevent(event, writer);
+    out.append(buffer.GetString(), buffer.GetSize());
+    return;
+  }
+  writer.StartObject();
+  detail::write_cloudevent_envelope(event, writer);
+  writer.Key("data");  // the writer is left here: the value and the closing brace follow
+  out.reserve(out.size() + buffer.GetSize() + raw.size() + 2);
+  out.append(buffer.GetString(), buffer.GetSize()).append(1, ':').append(raw).append(1, '}');
 }
 
 /// The structured-mode CloudEvents JSON of an event, on one line.
 inline std::string to_cloudevent_json(const Event& event) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  write_cloudevent(event, writer);
-  return std::string(buffer.GetString(), buffer.GetSize());
+  std::string out;
+  append_cloudevent_json(event, out);
+  return out;
 }
 
 }  // namespace switchyard

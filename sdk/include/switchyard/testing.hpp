@@ -607,8 +607,11 @@ class Harness {
 
   /// Applies a transform to `event`; an asynchronous one is run on the executor until it
   /// decides (a retryable "no callback" error when it does not within `timeout` of virtual time).
+  /// As the engine does, the event's received payload bytes are forgotten first unless the
+  /// transform says it does not change payloads.
   Result<Verdict> apply(Event& event, std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
     auto& transform = static_cast<Transform&>(*component_);
+    if (transform.changes_payload()) event.clear_raw_data();
     AsyncTransform* async = transform.asynchronous();
     if (async == nullptr) return transform.apply(event);
     std::optional<Result<Verdict>> outcome;
@@ -624,6 +627,7 @@ class Harness {
   Result<Events> split(Event& event) {
     SplitTransform* splitting = static_cast<Transform&>(*component_).splitting();
     if (splitting == nullptr) return permanent("Harness::split: the component is not a SplitTransform");
+    if (splitting->changes_payload()) event.clear_raw_data();
     return splitting->split(event);
   }
   /// Delivers `event` to a sink and runs the executor until the sink reports; a sink that

@@ -80,6 +80,30 @@ TEST(Codec, RoundTripKeepsEnvelopeMetaAndPayload) {
   EXPECT_EQ(to_cloudevent_json(b), to_cloudevent_json(e));
 }
 
+TEST(Codec, ThePayloadAsReceivedIsStoredAsItCameAndReadBackWithIt) {
+  // Pretty-printed, with an escape, a number spelled with an exponent and an integer past
+  // 64 bits: stored as received (without the line breaks and indentation), not as
+  // RapidJSON would write it ("é", 100.0, a rounded double).
+  const std::string pretty = "\xEF\xBB\xBF{\n  \"name\": \"caf\\u00e9  \\\"x\\\"\",\n  \"n\": 1e2,\n  \"big\": 123456789012345678901234567890\n}\n";
+  const std::string compact = R"({"name":"caf\u00e9  \"x\"","n":1e2,"big":123456789012345678901234567890})";
+  Event e;
+  e.id = "d-raw";
+  e.data.Parse(pretty.data() + 3, pretty.size() - 3);
+  ASSERT_FALSE(e.data.HasParseError());
+  e.set_raw_data(pretty);
+  EXPECT_EQ(e.raw_data(), compact);
+  const std::string body = encode_event(e);
+  EXPECT_EQ(body.substr(body.find('\n') + 1), compact);
+  auto back = decode_event(body);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ((*back)->raw_data(), compact);
+  EXPECT_NE(to_cloudevent_json(**back).find(R"("data":)" + compact + "}"), std::string::npos) << to_cloudevent_json(**back);
+  EXPECT_EQ((*back)->data["n"].GetDouble(), 100.0);
+  (*back)->clear_raw_data();
+  EXPECT_NE(to_cloudevent_json(**back).find(R"("data":{"name":"café  \"x\"","n":100.0,)"), std::string::npos)
+      << "without the received bytes the payload is written from data: " << to_cloudevent_json(**back);
+}
+
 TEST(Codec, ADelayedEventKeepsItsNotBefore) {
   Event e;
   e.id = "d-2";

@@ -615,6 +615,54 @@ sinks:
   EXPECT_LE(after.size() + before.size(), 200u + 1) << "more than the one in flight was sent twice";
 }
 
+// Sinks that forward the CloudEvent write the payload's bytes as the source received them
+// (here spaced: {"n": 0, "note": "a  b"}) while no transform changed it, also when the
+// event is read back from the journal; once a transform may have changed it, they write
+// what `data` now holds.
+TEST_F(JournaledPipelineTest, SinksWriteThePayloadAsReceivedUntilATransformMayHaveChangedIt) {
+  const auto run = [&](const std::string& transforms, const std::string& bucket) {
+    auto p = start("name: raw\nsource: {type: test.sequence, count: 3, raw: true}\ntransforms: " + transforms +
+                   "\nsinks: [{name: out, type: test.capture, bucket: " + bucket + "}]\n");
+    EXPECT_TRUE(wait_until([&] { return Captured::instance().of(bucket).size() == 3; }));
+    drain(*p);
+    p->stop();
+    return Captured::instance().json(bucket);
+  };
+  const auto untouched = run("[]", "untouched");
+  ASSERT_EQ(untouched.size(), 3u);
+  EXPECT_NE(untouched[1].find(R"("data":{"n": 1, "note": "a  b"})"), std::string::npos) << untouched[1];
+  const auto peeked = run("[{type: test.peek}]", "peeked");
+  ASSERT_EQ(peeked.size(), 3u);
+  EXPECT_NE(peeked[1].find(R"("data":{"n": 1, "note": "a  b"})"), std::string::npos) << peeked[1];
+  const auto bumped = run("[{type: test.peek}, {type: test.bump}]", "bumped");
+  ASSERT_EQ(bumped.size(), 3u);
+  EXPECT_NE(bumped[1].find(R"("data":{"n":1001,"note":"a  b"})"), std::string::npos)
+      << "a sink wrote the payload as received, not as the transform left it: " << bumped[1];
+}
+
+TEST_F(JournaledPipelineTest, AnEventReadBackFromTheJournalKeepsItsPayloadAsReceived) {
+  auto first = start(R"(
+name: raw-resume
+source: {type: test.sequence, count: 5, raw: true}
+sinks: [{name: out, type: test.capture, bucket: before, fail_first: 1000}]
+)");
+  ASSERT_TRUE(wait_until([first] { return first->stats().received == 5; }));
+  first->stop();
+  first.reset();
+  close_journal();
+  open_journal();
+  auto second = start(R"(
+name: raw-resume
+source: {type: test.sequence, count: 0}
+sinks: [{name: out, type: test.capture, bucket: after}]
+)");
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("after").size() == 5; }));
+  drain(*second);
+  second->stop();
+  const auto json = Captured::instance().json("after");
+  EXPECT_NE(json[4].find(R"("data":{"n": 4, "note": "a  b"})"), std::string::npos) << json[4];
+}
+
 TEST_F(JournaledPipelineTest, ADelayedEventWaitsOutItsDelayAcrossARestart) {
   std::string error;
   ASSERT_TRUE(registry_.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-core.so", error)) << error;

@@ -20,6 +20,7 @@ struct Captured {
   std::map<std::string, std::vector<int>> received;
   std::map<std::string, std::vector<std::chrono::system_clock::time_point>> received_at;  // parallel to received
   std::map<std::string, int> max_in_flight;
+  std::map<std::string, std::vector<std::string>> cloudevents;  // to_cloudevent_json of each, parallel to received
 
   static Captured& instance() {
     static Captured c;
@@ -33,20 +34,28 @@ struct Captured {
     std::lock_guard lock(mutex);
     return received_at[bucket];
   }
+  std::vector<std::string> json(const std::string& bucket) {
+    std::lock_guard lock(mutex);
+    return cloudevents[bucket];
+  }
   void clear() {
     std::lock_guard lock(mutex);
+    cloudevents.clear();
     received.clear();
     received_at.clear();
     max_in_flight.clear();
   }
 };
 
-// Emits {"n": 0..count-1} as fast as the pipeline accepts, respecting backpressure.
+// Emits {"n": 0..count-1} as fast as the pipeline accepts, respecting backpressure. With
+// `raw`, each payload is parsed from the text {"n": N, "note": "a  b"} (spaced as a person
+// writes it), which the event keeps as its received bytes (Event::set_raw_data).
 class SequenceSource final : public Source {
  public:
   static inline std::atomic<int> waits{0};
   Status configure(const Options& options, Context& context) override {
     count_ = static_cast<int>(options.integer("count"));
+    raw_ = options.boolean("raw");
     context_ = &context;
     return {};
   }
@@ -72,8 +81,14 @@ class SequenceSource final : public Source {
       auto event = std::make_unique<Event>();
       event->type = "test.sequence";
       event->source = "test://sequence";
-      event->data.SetObject();
-      event->data.AddMember("n", next_++, event->allocator());
+      if (raw_) {
+        const std::string text = "{\"n\": " + std::to_string(next_++) + ", \"note\": \"a  b\"}";
+        event->data.Parse(text.data(), text.size());
+        event->set_raw_data(text);
+      } else {
+        event->data.SetObject();
+        event->data.AddMember("n", next_++, event->allocator());
+      }
       emitter.emit(std::move(event), {});
     }
     if (running_ && next_ < count_) context_->executor().post([this] { pump(); });
@@ -82,6 +97,7 @@ class SequenceSource final : public Source {
   Context* context_ = nullptr;
   int count_ = 0;
   int next_ = 0;
+  bool raw_ = false;
   bool running_ = false;
 };
 
@@ -141,12 +157,13 @@ class CaptureSink final : public Sink {
       std::lock_guard lock(c.mutex);
       c.max_in_flight[bucket_] = std::max(c.max_in_flight[bucket_], now);
     }
-    auto finish = [this, n, done = std::move(done)] {
+    auto finish = [this, n, event, done = std::move(done)] {
       --in_flight_;
       auto& c = Captured::instance();
       {
         std::lock_guard lock(c.mutex);
         c.received[bucket_].push_back(n);
+        c.cloudevents[bucket_].push_back(to_cloudevent_json(*event));
         c.received_at[bucket_].push_back(std::chrono::system_clock::now());
       }
       done({});
@@ -193,6 +210,24 @@ class DropOddTransform final : public Transform {
     if (!event.data.IsObject() || !event.data.HasMember("n")) return permanent("no n");
     return event.data["n"].GetInt() % 2 ? Verdict::drop : Verdict::keep;
   }
+};
+
+// Adds 1000 to payload.n: changes the payload (as every transform may, unless it says not).
+class BumpTransform final : public Transform {
+ public:
+  Status configure(const Options&, Context&) override { return {}; }
+  Result<Verdict> apply(Event& event) override {
+    event.data["n"].SetInt(event.data["n"].GetInt() + 1000);
+    return Verdict::keep;
+  }
+};
+
+// Keeps every event and says it only reads payloads.
+class PeekTransform final : public Transform {
+ public:
+  Status configure(const Options&, Context&) override { return {}; }
+  bool changes_payload() const override { return false; }
+  Result<Verdict> apply(Event&) override { return Verdict::keep; }
 };
 
 // Delays events whose payload.n is even by an hour (sets not_before).
@@ -291,6 +326,7 @@ inline constexpr OptionSpec kAsyncCheckOptions[] = {
 };
 inline constexpr OptionSpec kSequenceOptions[] = {
     {.name = "count", .type = OptionType::integer, .default_value = "100"},
+    {.name = "raw", .type = OptionType::boolean, .default_value = "false"},
 };
 inline constexpr OptionSpec kCaptureOptions[] = {
     {.name = "bucket", .type = OptionType::string, .required = true},
@@ -313,6 +349,10 @@ inline const ComponentDecl kTestComponents[] = {
      .create = &make_component<AsyncTimerTransform>},
     {.kind = ComponentKind::transform, .type = "test.times", .summary = "", .options = kTimesOptions,
      .create = &make_component<TimesTransform>},
+    {.kind = ComponentKind::transform, .type = "test.bump", .summary = "", .options = {},
+     .create = &make_component<BumpTransform>},
+    {.kind = ComponentKind::transform, .type = "test.peek", .summary = "", .options = {},
+     .create = &make_component<PeekTransform>},
     {.kind = ComponentKind::source, .type = "test.until_done", .summary = "", .options = kSequenceOptions,
      .create = &make_component<UntilDoneSource>},
 };
