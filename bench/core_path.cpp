@@ -94,10 +94,10 @@ Figures run(const loader::PluginRegistry& registry, unsigned threads, std::uint6
   if (fd < 0 || ::write(fd, yaml.data(), yaml.size()) != static_cast<ssize_t>(yaml.size())) std::abort();
   ::close(fd);
   auto config = std::make_shared<config::PipelineConfig>();
-  const bool ok = config::load_pipeline(path, registry, *config, diagnostics);
+  const Status loaded = config::load_pipeline(path, registry, *config, diagnostics);
   ::unlink(path);
-  if (!ok) {
-    std::fprintf(stderr, "%s\n", config::format(diagnostics.front()).c_str());
+  if (!loaded) {
+    std::fprintf(stderr, "%s\n", loaded.error().message.c_str());
     std::exit(1);
   }
   g_delivered = 0;
@@ -147,10 +147,10 @@ int main(int argc, char** argv) {
   const std::uint64_t events = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 2'000'000;
   log::setup("warn", "text");
   loader::PluginRegistry registry;
-  std::string error;
-  if (!registry.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-core.so", error) ||
-      !registry.add(kPlugin, "<bench>", error)) {
-    std::fprintf(stderr, "%s\n", error.c_str());
+  Status loaded = registry.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-core.so");
+  if (loaded) loaded = registry.add(kPlugin, "<bench>");
+  if (!loaded) {
+    std::fprintf(stderr, "%s\n", loaded.error().message.c_str());
     return 1;
   }
   run(registry, 1, events / 10, Mode::memory);  // warm-up

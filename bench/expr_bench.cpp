@@ -60,9 +60,9 @@ const rapidjson::Document& payload() {
 }
 
 template <class T>
-T unwrap(std::variant<T, sx::ParseError> r) {
-  if (auto* e = std::get_if<sx::ParseError>(&r)) throw std::runtime_error(e->path + ": " + e->message);
-  return std::get<T>(std::move(r));
+T unwrap(switchyard::Result<T, sx::ParseError> r) {
+  if (!r) throw std::runtime_error(r.error().path + ": " + r.error().message);
+  return std::move(r).value();
 }
 
 sx::Scope scope() {

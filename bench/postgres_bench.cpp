@@ -44,10 +44,10 @@ std::shared_ptr<config::PipelineConfig> load(const loader::PluginRegistry& regis
   ::close(fd);
   auto config = std::make_shared<config::PipelineConfig>();
   config::Diagnostics diagnostics;
-  const bool ok = config::load_pipeline(path, registry, *config, diagnostics);
+  const Status loaded = config::load_pipeline(path, registry, *config, diagnostics);
   ::unlink(path);
-  if (!ok) {
-    std::fprintf(stderr, "%s\n", config::format(diagnostics.front()).c_str());
+  if (!loaded) {
+    std::fprintf(stderr, "%s\n", loaded.error().message.c_str());
     std::exit(1);
   }
   return config;
@@ -154,10 +154,9 @@ int main(int argc, char** argv) {
   const std::uint64_t rows = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 200'000;
   log::setup("warn", "text");
   loader::PluginRegistry registry;
-  std::string error;
   for (const char* plugin : {"core", "postgres"}) {
-    if (!registry.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-" + plugin + ".so", error)) {
-      std::fprintf(stderr, "%s\n", error.c_str());
+    if (Status loaded = registry.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-" + plugin + ".so"); !loaded) {
+      std::fprintf(stderr, "%s\n", loaded.error().message.c_str());
       return 1;
     }
   }

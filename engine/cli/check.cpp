@@ -121,9 +121,8 @@ Status check_component(const ComponentDecl& decl, runtime::Services& services) {
 int plugins_check(const std::string& file) {
   log::setup("info", "text");
   loader::PluginRegistry registry;
-  std::string error;
-  if (!registry.load(file, error)) {
-    std::cerr << "refused: " << error << "\n";
+  if (Status loaded = registry.load(file); !loaded) {
+    std::cerr << "refused: " << loaded.error().message << "\n";
     return 1;
   }
   const auto plugins = registry.plugins();

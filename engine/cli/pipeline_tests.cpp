@@ -63,12 +63,9 @@ void diff(const rapidjson::Value& expected, const rapidjson::Value& actual, cons
   }
 }
 
-std::string read_text(const std::filesystem::path& p, std::string& error) {
+Result<std::string> read_text(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
-  if (!in) {
-    error = "cannot read " + p.string();
-    return {};
-  }
+  if (!in) return invalid_config("cannot read " + p.string());
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
@@ -158,13 +155,12 @@ class TestFile {
     if (auto it = in.FindMember("payload"); it != in.MemberEnd()) {
       event->data.CopyFrom(it->value, event->allocator());
     } else if (auto f = in.FindMember("payload_file"); f != in.MemberEnd() && f->value.IsString()) {
-      std::string error;
-      const std::string text = read_text(file_.parent_path() / f->value.GetString(), error);
-      if (!error.empty()) {
-        failures.push_back(where(path + ".payload_file") + ": " + error);
+      const auto text = read_text(file_.parent_path() / f->value.GetString());
+      if (!text) {
+        failures.push_back(where(path + ".payload_file") + ": " + text.error().message);
         return nullptr;
       }
-      event->data.Parse(text.c_str());
+      event->data.Parse(text->c_str());
       if (event->data.HasParseError()) {
         failures.push_back(where(path + ".payload_file") + ": not valid JSON");
         return nullptr;

@@ -77,12 +77,12 @@ YamlLimits pipeline_limits(const EngineConfig& config) {
   return YamlLimits::of(config.pipeline_max_file_bytes, {.restricted = true, .allow = config.env_allow});
 }
 
-bool load_engine_config(const std::string& path, bool explicit_path, EngineConfig& out,
-                        Diagnostics& diagnostics) {
+Status load_engine_config(const std::string& path, bool explicit_path, EngineConfig& out,
+                          Diagnostics& diagnostics) {
   JsonFile file;
   const std::size_t errors_before = diagnostics.size();
   if (!path.empty() && (explicit_path || std::filesystem::exists(path))) {
-    if (!load_yaml_file(path, file, diagnostics)) return false;
+    if (Status read = load_yaml_file(path, file, diagnostics); !read) return read;
     out.file = path;
   } else {
     file.file = "<defaults>";
@@ -141,7 +141,7 @@ bool load_engine_config(const std::string& path, bool explicit_path, EngineConfi
   out.threads = static_cast<unsigned>(threads < 0 ? 0 : threads);
   out.shutdown_timeout = root.object("runtime").duration("shutdown_timeout");
   out.env_allow = root.object("env").strings("allow");
-  return diagnostics.size() == errors_before;
+  return outcome(diagnostics, errors_before);
 }
 
 http::ServerSettings listener_settings(std::string name, std::string listen) {

@@ -63,7 +63,7 @@ YamlLimits pipeline_limits(const EngineConfig& config);
 
 /// Loads `path`, or the defaults when `path` is empty and config/switchyard.yaml is absent.
 /// `explicit_path` says whether the user named the file (then it must exist).
-bool load_engine_config(const std::string& path, bool explicit_path, EngineConfig& out,
-                        Diagnostics& diagnostics);
+Status load_engine_config(const std::string& path, bool explicit_path, EngineConfig& out,
+                          Diagnostics& diagnostics);
 
 }  // namespace switchyard::config

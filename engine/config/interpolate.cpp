@@ -38,12 +38,12 @@ const char* file_kind(mode_t mode) {
 // `docker -v` mounts when the host file is missing) would read as "", a FIFO would block
 // until some writer came, a device never ends. The file is opened non-blocking, so even
 // a FIFO's open returns at once, and its type checked before any read.
-bool read_file(const std::string& path, std::string& out, std::string& error) {
+Result<std::string> read_file(const std::string& path) {
+  std::string out;
   const std::string reference = "${file:" + path + "}";
   const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
-    error = "cannot read " + reference + ": " + std::strerror(errno);
-    return false;
+    return invalid_config("cannot read " + reference + ": " + std::strerror(errno));
   }
   struct Closer {
     int fd;
@@ -51,17 +51,12 @@ bool read_file(const std::string& path, std::string& out, std::string& error) {
   } closer{fd};
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
-    error = "cannot read " + reference + ": " + std::strerror(errno);
-    return false;
+    return invalid_config("cannot read " + reference + ": " + std::strerror(errno));
   }
   if (!S_ISREG(st.st_mode)) {
-    error = reference + " is not a regular file but " + file_kind(st.st_mode);
-    return false;
+    return invalid_config(reference + " is not a regular file but " + file_kind(st.st_mode));
   }
-  auto too_large = [&] {
-    error = reference + " is larger than 1 MiB";
-    return false;
-  };
+  auto too_large = [&] { return invalid_config(reference + " is larger than 1 MiB"); };
   if (static_cast<std::uint64_t>(st.st_size) > kMaxFileBytes) return too_large();
   // The size is a hint (files in /proc say 0): read to the end, never past the cap.
   out.assign(kMaxFileBytes + 1, '\0');
@@ -70,21 +65,16 @@ bool read_file(const std::string& path, std::string& out, std::string& error) {
     const ssize_t n = ::read(fd, out.data() + used, out.size() - used);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      error = "cannot read " + reference + ": " + std::strerror(errno);
-      out.clear();
-      return false;
+      return invalid_config("cannot read " + reference + ": " + std::strerror(errno));
     }
     if (n == 0) break;
     used += static_cast<std::size_t>(n);
   }
   out.resize(used);
-  if (out.size() > kMaxFileBytes) {
-    out.clear();
-    return too_large();
-  }
+  if (out.size() > kMaxFileBytes) return too_large();
   if (!out.empty() && out.back() == '\n') out.pop_back();
   if (!out.empty() && out.back() == '\r') out.pop_back();
-  return true;
+  return out;
 }
 
 // `${payload.x}` is a template habit (Liquid, shell): not a variable name.
@@ -138,9 +128,8 @@ std::size_t Expansion::text_offset(std::size_t offset) const {
   return offset + shift;
 }
 
-bool interpolate(std::string_view text, std::string& out, std::string& error,
-                 const InterpolationScope& scope, Expansion* expansion) {
-  out.clear();
+Result<std::string> interpolate(std::string_view text, const InterpolationScope& scope, Expansion* expansion) {
+  std::string out;
   Expansion unused;
   Expansion& where = expansion ? *expansion : unused;
   where = Expansion{};
@@ -150,8 +139,7 @@ bool interpolate(std::string_view text, std::string& out, std::string& error,
   std::size_t i = 0;
   auto fail = [&](std::size_t at, std::string message) {
     where.error_at = at;
-    error = std::move(message);
-    return false;
+    return invalid_config(std::move(message));
   };
   while (i < text.size()) {
     const std::size_t dollar = text.find('$', i);
@@ -190,10 +178,10 @@ bool interpolate(std::string_view text, std::string& out, std::string& error,
         return fail(dollar, "${file:" + path + "} is not listed in env.allow of the engine configuration (pipeline "
                             "files read only the files it lists as file:PATH or file:DIR/)");
       }
-      std::string content;
-      if (!read_file(path, content, error)) return fail(dollar, error);
+      auto content = read_file(path);
+      if (!content) return fail(dollar, std::move(content.error().message));
       found("${file:" + path + "}");
-      out.append(content);
+      out.append(*content);
       where.pieces.push_back({start, out.size() - start, dollar, i - dollar});
       continue;
     }
@@ -228,7 +216,7 @@ bool interpolate(std::string_view text, std::string& out, std::string& error,
     }
     where.pieces.push_back({start, out.size() - start, dollar, i - dollar});
   }
-  return true;
+  return out;
 }
 
 }  // namespace switchyard::config

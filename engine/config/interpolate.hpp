@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "switchyard/result.hpp"
+
 namespace switchyard::config {
 
 /// What interpolation may read. The engine configuration reads any variable and file; a
@@ -45,8 +47,8 @@ struct Expansion {
   std::size_t text_offset(std::size_t offset) const;
 };
 
-/// Expands `text`. On failure returns false and sets `error` (never containing a value).
-bool interpolate(std::string_view text, std::string& out, std::string& error,
-                 const InterpolationScope& scope = {}, Expansion* expansion = nullptr);
+/// Expands `text`, or an invalid_config error that never contains a value.
+Result<std::string> interpolate(std::string_view text, const InterpolationScope& scope = {},
+                                Expansion* expansion = nullptr);
 
 }  // namespace switchyard::config

@@ -352,14 +352,14 @@ void warn_bare_variables(std::span<const OptionSpec> schema, const rapidjson::Va
 std::span<const OptionSpec> pipeline_schema() { return kPipeline; }
 std::span<const OptionSpec> sink_schema() { return kSinkKeys; }
 
-bool load_pipeline(const std::filesystem::path& file, const loader::PluginRegistry& registry,
-                   PipelineConfig& out, Diagnostics& diagnostics, const YamlLimits& limits) {
+Status load_pipeline(const std::filesystem::path& file, const loader::PluginRegistry& registry,
+                     PipelineConfig& out, Diagnostics& diagnostics, const YamlLimits& limits) {
   JsonFile json;
   const std::size_t before = diagnostics.size();
-  if (!load_yaml_file(file.string(), json, diagnostics, limits)) return false;
+  if (Status read = load_yaml_file(file.string(), json, diagnostics, limits); !read) return read;
   if (!json.json.IsObject()) {
     diagnostics.push_back({file.string(), 1, 1, "", "expected a map with source and sinks"});
-    return false;
+    return outcome(diagnostics, before);
   }
   // A file must not take the engine down, at start or on a hot reload: whatever loading it
   // throws (memory, a plugin's declaration) is an error of that file.
@@ -374,7 +374,7 @@ bool load_pipeline(const std::filesystem::path& file, const loader::PluginRegist
                    [](const Diagnostic& a, const Diagnostic& b) {
                      return std::tie(a.line, a.column) < std::tie(b.line, b.column);
                    });
-  return diagnostics.size() == before;
+  return outcome(diagnostics, before);
 }
 
 std::vector<std::filesystem::path> pipeline_files(const std::filesystem::path& dir) {

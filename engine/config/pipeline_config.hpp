@@ -101,10 +101,11 @@ std::span<const OptionSpec> sink_schema();
 /// gives the configured ones).
 inline YamlLimits default_pipeline_limits() { return YamlLimits::of(kDefaultMaxFileBytes, {.restricted = true}); }
 
-/// Loads and validates one pipeline file. Returns false (with diagnostics) when invalid.
-bool load_pipeline(const std::filesystem::path& file, const loader::PluginRegistry& registry,
-                   PipelineConfig& out, Diagnostics& diagnostics,
-                   const YamlLimits& limits = default_pipeline_limits());
+/// Loads and validates one pipeline file: an error (the first of the diagnostics it
+/// reported) when invalid.
+Status load_pipeline(const std::filesystem::path& file, const loader::PluginRegistry& registry,
+                     PipelineConfig& out, Diagnostics& diagnostics,
+                     const YamlLimits& limits = default_pipeline_limits());
 
 /// Loads the given files (or every *.yaml / *.yml in `dir` when `files` is empty), checking
 /// that pipeline names are unique. Returns the valid pipelines; errors go to diagnostics.

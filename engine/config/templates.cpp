@@ -157,11 +157,12 @@ std::shared_ptr<const Template> compile_template(const rapidjson::Value& value, 
                        : (value.IsString() ? expr::Template::compile(std::string_view(
                                                  value.GetString(), value.GetStringLength()))
                                            : expr::Template::compile(value));
-  if (auto* e = std::get_if<expr::ParseError>(&compiled)) {
-    error = TemplateError{e->path, e->offset, e->message};
+  if (!compiled) {
+    const expr::ParseError& e = compiled.error();
+    error = TemplateError{e.path, e.offset, e.message};
     return nullptr;
   }
-  auto& t = std::get<expr::Template>(compiled);
+  auto& t = *compiled;
   for (const auto& ref : t.env_references()) {
     if (env_allowed(ref.name)) continue;
     // Not a silent null at run time: the engine would never show this variable.
@@ -174,7 +175,7 @@ std::shared_ptr<const Template> compile_template(const rapidjson::Value& value, 
   if (!tree && value.IsString()) {
     if (auto inner = single_expression(std::string_view(value.GetString(), value.GetStringLength()))) {
       auto parsed = expr::Expression::parse(*inner);
-      if (auto* e = std::get_if<expr::Expression>(&parsed)) single = std::move(*e);
+      if (parsed) single = std::move(*parsed);
     }
   }
   return std::make_shared<ExprTemplate>(std::move(t), std::move(single));

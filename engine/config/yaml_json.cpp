@@ -188,15 +188,15 @@ class Converter {
 
   void scalar(const YAML::Node& node, rapidjson::Value& out, const std::string& path) {
     const std::string& raw = node.Scalar();
-    std::string value;
-    std::string failure;
     Expansion expansion;
-    if (!interpolate(raw, value, failure, limits_.interpolation, &expansion)) {
-      error(file_.marks.locate(mark_of(node), raw, expansion.error_at), path, failure);
+    auto expanded = interpolate(raw, limits_.interpolation, &expansion);
+    if (!expanded) {
+      error(file_.marks.locate(mark_of(node), raw, expansion.error_at), path, expanded.error().message);
       file_.unresolved.insert(path);
       out.SetNull();
       return;
     }
+    std::string& value = *expanded;
     if (!spend(value.size(), node, path)) {
       out.SetNull();
       return;
@@ -247,6 +247,15 @@ std::string format(const Diagnostic& d) {
   if (!d.path.empty()) out += d.path + ": ";
   out += d.message;
   return out;
+}
+
+Status outcome(const Diagnostics& diagnostics, std::size_t first) {
+  if (diagnostics.size() <= first) return {};
+  std::string message = format(diagnostics[first]);
+  if (const std::size_t more = diagnostics.size() - first - 1; more > 0) {
+    message += " (and " + std::to_string(more) + " more)";
+  }
+  return invalid_config(std::move(message));
 }
 
 Mark SourceMap::find(std::string_view path) const {
@@ -386,35 +395,40 @@ Diagnostic JsonFile::error(const std::string& path, std::string message) const {
   return Diagnostic{file, m.line, m.column, path, std::move(message)};
 }
 
-bool load_yaml_text(const std::string& file, std::string_view text, JsonFile& out,
-                    Diagnostics& diagnostics, const YamlLimits& limits) {
+Status load_yaml_text(const std::string& file, std::string_view text, JsonFile& out,
+                      Diagnostics& diagnostics, const YamlLimits& limits) {
+  const std::size_t before = diagnostics.size();
   out.file = file;
   if (text.size() > limits.max_file_bytes) {
     diagnostics.push_back({file, 1, 1, "", "the file is larger than " + size_text(limits.max_file_bytes) +
                                                (limits.size_key.empty() ? "" : " (" + limits.size_key + ")")});
-    return false;
+    return outcome(diagnostics, before);
   }
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
     diagnostics.push_back({file, e.mark.line + 1, e.mark.column + 1, "", e.msg});
-    return false;
+    return outcome(diagnostics, before);
   } catch (const std::bad_alloc&) {
     diagnostics.push_back({file, 1, 1, "", "out of memory parsing the file"});
-    return false;
+    return outcome(diagnostics, before);
   }
   out.marks.set("", Mark{1, 1});
   out.marks.set_text(std::make_shared<const std::string>(text));
   Converter converter(out, diagnostics, limits);
   converter.convert_document(root);
-  return converter.ok();
+  // Past a limit the document is cut short: an error. What else it reported (a duplicate
+  // key, a failed interpolation) leaves a document later checks can still report on.
+  if (!converter.ok()) return outcome(diagnostics, before);
+  return {};
 }
 
-bool load_yaml_file(const std::string& file, JsonFile& out, Diagnostics& diagnostics, const YamlLimits& limits) {
+Status load_yaml_file(const std::string& file, JsonFile& out, Diagnostics& diagnostics, const YamlLimits& limits) {
+  const std::size_t before = diagnostics.size();
   auto fail = [&](std::string message) {
     diagnostics.push_back({file, 0, 0, "", std::move(message)});
-    return false;
+    return outcome(diagnostics, before);
   };
   // Non-blocking, and only a regular file: a FIFO or a device named as a configuration
   // file must not hang or fill memory. The size is checked before anything is parsed.
@@ -430,7 +444,7 @@ bool load_yaml_file(const std::string& file, JsonFile& out, Diagnostics& diagnos
   auto too_large = [&] {
     diagnostics.push_back({file, 1, 1, "", "the file is larger than " + size_text(limits.max_file_bytes) +
                                                (limits.size_key.empty() ? "" : " (" + limits.size_key + ")")});
-    return false;
+    return outcome(diagnostics, before);
   };
   if (static_cast<std::uint64_t>(st.st_size) > limits.max_file_bytes) return too_large();
   std::string text;

@@ -115,13 +115,14 @@ struct YamlLimits {
 };
 
 /// Reads and converts a YAML file. Appends diagnostics (syntax errors with their position,
-/// duplicate keys, failed interpolations, limits); returns false if the file could not be
-/// read or parsed, or went past a limit.
-bool load_yaml_file(const std::string& file, JsonFile& out, Diagnostics& diagnostics,
-                    const YamlLimits& limits = {});
+/// duplicate keys, failed interpolations, limits); an error when the file could not be read
+/// or parsed, or went past a limit. Other findings leave a document (null where a value was
+/// wrong) so that later checks report theirs too.
+Status load_yaml_file(const std::string& file, JsonFile& out, Diagnostics& diagnostics,
+                      const YamlLimits& limits = {});
 
 /// Same, from text already in memory (`file` names it in diagnostics).
-bool load_yaml_text(const std::string& file, std::string_view text, JsonFile& out,
-                    Diagnostics& diagnostics, const YamlLimits& limits = {});
+Status load_yaml_text(const std::string& file, std::string_view text, JsonFile& out,
+                      Diagnostics& diagnostics, const YamlLimits& limits = {});
 
 }  // namespace switchyard::config

@@ -25,6 +25,8 @@
 #include <variant>
 #include <vector>
 
+#include "switchyard/result.hpp"
+
 namespace switchyard::expr {
 
 struct ParseError {
@@ -145,7 +147,7 @@ class Value {
 class Expression {
  public:
   // `text` is the inside of ${{ }}.
-  static std::variant<Expression, ParseError> parse(std::string_view text);
+  static Result<Expression, ParseError> parse(std::string_view text);
 
   // Never throws, never crashes, whatever the shape of the scope's JSON.
   // Errors at run time (e.g. fromJSON of bad JSON) evaluate to null.
@@ -178,10 +180,10 @@ class Template {
   // `$payload.x`, `${payload.x}`) is an error suggesting `${{ payload.x }}`.
   // In a JSON tree, a member or item whose string has an expression yielding
   // omit() is left out; elsewhere such a string renders as null ('' as text).
-  static std::variant<Template, ParseError> compile(std::string_view text);
+  static Result<Template, ParseError> compile(std::string_view text);
   // JSON tree: every string leaf is compiled as above; object keys and
   // non-string leaves are constants.
-  static std::variant<Template, ParseError> compile(const rapidjson::Value& tree);
+  static Result<Template, ParseError> compile(const rapidjson::Value& tree);
 
   bool is_constant() const noexcept;
   bool uses_event() const noexcept;

@@ -357,10 +357,9 @@ std::string check_call(Node& call, std::uint32_t& offset) {
     }
     if (call.fn == Fn::FormatTime) {
       if (const Node* l = literal_string(1)) {
-        std::string error;
-        if (!check_time_layout(l->literal.string_value(), error)) {
+        if (Status layout = check_time_layout(l->literal.string_value()); !layout) {
           offset = l->offset;
-          return error;
+          return layout.error().message;
         }
       }
     }

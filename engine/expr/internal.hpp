@@ -141,8 +141,8 @@ Value round_number(Fn fn, const Value& x, const Value* digits) noexcept;  // Flo
 
 // --- time.cpp ----------------------------------------------------------------
 Value time_function(const Node& call, const Scope& scope);  // FromIso8601 .. FormatTime
-// format_time() layouts: false (with `error`) when `layout` has an unknown directive.
-bool check_time_layout(std::string_view layout, std::string& error);
+// format_time() layouts: an error naming the unknown directive, if `layout` has one.
+Status check_time_layout(std::string_view layout);
 // Whether a literal string reads as an ISO 8601 time.
 bool is_time_literal(std::string_view text);
 

@@ -52,13 +52,9 @@ std::string quote_char(char c) {
 
 }  // namespace
 
-bool lex(std::string_view src, std::vector<Token>& out, ParseError& err) {
-  out.clear();
-  auto fail = [&](std::size_t at, std::string msg) {
-    err.offset = at;
-    err.message = std::move(msg);
-    return false;
-  };
+Result<std::vector<Token>, ParseError> lex(std::string_view src) {
+  std::vector<Token> out;
+  auto fail = [](std::size_t at, std::string msg) { return ParseError{.offset = at, .message = std::move(msg), .path = {}}; };
   auto prev_is_value = [&] {
     if (out.empty()) return false;
     Tok t = out.back().type;
@@ -182,7 +178,7 @@ bool lex(std::string_view src, std::vector<Token>& out, ParseError& err) {
   end.type = Tok::End;
   end.offset = static_cast<std::uint32_t>(n);
   out.push_back(std::move(end));
-  return true;
+  return out;
 }
 
 }  // namespace switchyard::expr::detail

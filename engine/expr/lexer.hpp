@@ -25,8 +25,8 @@ struct Token {
   std::string text;          // String (unescaped) / Ident
 };
 
-// Splits `src` into tokens (always terminated by an End token). Returns
-// false and fills `err` on a lexical error.
-bool lex(std::string_view src, std::vector<Token>& out, ParseError& err);
+// Splits `src` into tokens (always terminated by an End token), or says where
+// it stopped making sense.
+Result<std::vector<Token>, ParseError> lex(std::string_view src);
 
 }  // namespace switchyard::expr::detail

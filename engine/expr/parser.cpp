@@ -336,7 +336,7 @@ bool mentions_event(const Node& n) {
 
 namespace switchyard::expr {
 
-std::variant<Expression, ParseError> Expression::parse(std::string_view text) {
+Result<Expression, ParseError> Expression::parse(std::string_view text) {
   using namespace detail;
   ParseError err;
   try {
@@ -344,8 +344,9 @@ std::variant<Expression, ParseError> Expression::parse(std::string_view text) {
       err.message = "expression too long";
       return err;
     }
-    std::vector<Token> toks;
-    if (!lex(text, toks, err)) return err;
+    auto lexed = lex(text);
+    if (!lexed) return std::move(lexed.error());
+    std::vector<Token>& toks = *lexed;
     auto prog = std::make_shared<Program>();
     prog->source.assign(text);
     prog->root = Parser(text, toks).parse_all(err);

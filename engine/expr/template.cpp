@@ -142,12 +142,12 @@ bool compile_string(std::string_view text, TNode& out, TemplateProgram& prog, Pa
       return false;
     }
     auto parsed = Expression::parse(text.substr(start, end - start));
-    if (auto* e = std::get_if<ParseError>(&parsed)) {
-      err.offset = start + e->offset;
-      err.message = std::move(e->message);
+    if (!parsed) {
+      err.offset = start + parsed.error().offset;
+      err.message = std::move(parsed.error().message);
       return false;
     }
-    Expression& ex = std::get<Expression>(parsed);
+    Expression& ex = *parsed;
     prog.uses_event = prog.uses_event || ex.uses_event();
     collect_env(*Access::program(ex)->root, start, prog.env);
     parts.push_back(TNode::Part{std::move(pending), std::move(ex)});
@@ -337,7 +337,7 @@ using detail::TNode;
 
 Template::Template(std::shared_ptr<const TemplateProgram> p) noexcept : prog_(std::move(p)) {}
 
-std::variant<Template, ParseError> Template::compile(std::string_view text) {
+Result<Template, ParseError> Template::compile(std::string_view text) {
   ParseError err;
   try {
     auto prog = std::make_shared<TemplateProgram>();
@@ -349,7 +349,7 @@ std::variant<Template, ParseError> Template::compile(std::string_view text) {
   }
 }
 
-std::variant<Template, ParseError> Template::compile(const rapidjson::Value& tree) {
+Result<Template, ParseError> Template::compile(const rapidjson::Value& tree) {
   ParseError err;
   try {
     auto prog = std::make_shared<TemplateProgram>();

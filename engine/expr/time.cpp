@@ -232,8 +232,10 @@ std::string iso8601(const Instant& t) {
 
 }  // namespace
 
-bool check_time_layout(std::string_view layout, std::string& error) {
-  return apply_layout(layout, Instant{}, nullptr, &error);
+Status check_time_layout(std::string_view layout) {
+  std::string error;
+  if (!apply_layout(layout, Instant{}, nullptr, &error)) return invalid_config(std::move(error));
+  return {};
 }
 
 bool is_time_literal(std::string_view text) {

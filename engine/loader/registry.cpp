@@ -34,16 +34,14 @@ bool is_elf(const std::filesystem::path& file) {
 PluginRegistry::PluginRegistry() = default;
 PluginRegistry::~PluginRegistry() = default;
 
-bool PluginRegistry::load(const std::filesystem::path& file, std::string& error) {
+Status PluginRegistry::load(const std::filesystem::path& file) {
   const std::string name = file.string();
   std::error_code ec;
   if (!std::filesystem::is_regular_file(file, ec)) {
-    error = name + ": not a file";
-    return false;
+    return invalid_config(name + ": not a file");
   }
   if (!is_elf(file)) {
-    error = name + ": not a shared library (no ELF header)";
-    return false;
+    return invalid_config(name + ": not a shared library (no ELF header)");
   }
   auto lib = std::make_unique<Library>();
   lib->file = file;
@@ -62,71 +60,62 @@ bool PluginRegistry::load(const std::filesystem::path& file, std::string& error)
       reason = message;
       if (const auto prefix = name + ": "; reason.starts_with(prefix)) reason.erase(0, prefix.size());
     }
-    error = name + ": cannot be loaded: " + reason;
-    return false;
+    return invalid_config(name + ": cannot be loaded: " + reason);
   }
   if (!lib->library.has(kEntryPoint)) {
-    error = name + ": not a Switchyard plugin (no " + kEntryPoint + " entry point)";
-    return false;
+    return invalid_config(name + ": not a Switchyard plugin (no " + kEntryPoint + " entry point)");
   }
   const auto entry = lib->library.get<const PluginDescriptor*()>(kEntryPoint);
   const PluginDescriptor* descriptor = entry();
   if (descriptor == nullptr) {
-    error = name + ": entry point returned no descriptor";
-    return false;
+    return invalid_config(name + ": entry point returned no descriptor");
   }
   // Only the first two fields may be read before these checks pass.
   if (descriptor->abi_version != kAbiVersion) {
-    error = name + ": built for SDK ABI version " + std::to_string(descriptor->abi_version) +
+    return invalid_config(name + ": built for SDK ABI version " + std::to_string(descriptor->abi_version) +
             ", this engine needs version " + std::to_string(kAbiVersion) +
-            "; rebuild the plugin against this SDK";
-    return false;
+            "; rebuild the plugin against this SDK");
   }
   if (descriptor->toolchain == nullptr || std::strcmp(descriptor->toolchain, kToolchainTag) != 0) {
-    error = name + ": built with toolchain '" +
+    return invalid_config(name + ": built with toolchain '" +
             (descriptor->toolchain ? descriptor->toolchain : "?") + "', this engine uses '" +
-            kToolchainTag + "'; rebuild the plugin with the same compiler and standard library";
-    return false;
+            kToolchainTag + "'; rebuild the plugin with the same compiler and standard library");
   }
-  if (!register_components(*descriptor, name, error)) return false;
+  if (Status s = register_components(*descriptor, name); !s) return s;
   plugins_.emplace_back(descriptor, name);
   libraries_.push_back(std::move(lib));
-  return true;
+  return {};
 }
 
-bool PluginRegistry::add(const PluginDescriptor& plugin, std::string origin, std::string& error) {
-  if (!register_components(plugin, origin, error)) return false;
+Status PluginRegistry::add(const PluginDescriptor& plugin, std::string origin) {
+  if (Status s = register_components(plugin, origin); !s) return s;
   plugins_.emplace_back(&plugin, std::move(origin));
-  return true;
+  return {};
 }
 
-bool PluginRegistry::register_components(const PluginDescriptor& plugin,
-                                         const std::string& origin, std::string& error) {
+Status PluginRegistry::register_components(const PluginDescriptor& plugin, const std::string& origin) {
   // All or nothing: check every component before registering any.
   for (std::size_t i = 0; i < plugin.components.size(); ++i) {
     const ComponentDecl& decl = plugin.components[i];
     if (decl.type == nullptr || *decl.type == '\0' || decl.create == nullptr) {
-      error = origin + ": component #" + std::to_string(i) + " has no type name or no factory";
-      return false;
+      return invalid_config(origin + ": component #" + std::to_string(i) + " has no type name or no factory");
     }
     if (auto* existing = find(decl.kind, decl.type)) {
-      error = origin + ": duplicate component type '" + decl.type + "' (" + to_string(decl.kind) +
-              "), already provided by " + existing->origin;
-      return false;
+      return invalid_config(origin + ": duplicate component type '" + decl.type + "' (" + to_string(decl.kind) +
+              "), already provided by " + existing->origin);
     }
     for (std::size_t j = 0; j < i; ++j) {
       const ComponentDecl& other = plugin.components[j];
       if (other.kind == decl.kind && std::strcmp(other.type, decl.type) == 0) {
-        error = origin + ": duplicate component type '" + decl.type + "' (" +
-                to_string(decl.kind) + ") declared twice in the same library";
-        return false;
+        return invalid_config(origin + ": duplicate component type '" + decl.type + "' (" +
+                to_string(decl.kind) + ") declared twice in the same library");
       }
     }
   }
   for (const ComponentDecl& decl : plugin.components) {
     components_[{decl.type, decl.kind}] = RegisteredComponent{&decl, &plugin, origin};
   }
-  return true;
+  return {};
 }
 
 void PluginRegistry::load_directories(const std::vector<std::filesystem::path>& dirs,
@@ -144,8 +133,7 @@ void PluginRegistry::load_directories(const std::vector<std::filesystem::path>& 
     }
     std::sort(files.begin(), files.end());
     for (const auto& file : files) {
-      std::string error;
-      if (!load(file, error)) errors.push_back(error);
+      if (Status s = load(file); !s) errors.push_back(s.error().message);
     }
   }
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "switchyard/plugin.hpp"
+#include "switchyard/result.hpp"
 
 namespace switchyard::loader {
 
@@ -27,16 +28,16 @@ class PluginRegistry {
   PluginRegistry(const PluginRegistry&) = delete;
   PluginRegistry& operator=(const PluginRegistry&) = delete;
 
-  /// Loads one library and registers its components. On refusal returns false and sets
-  /// `error` to one line naming the file and the reason; nothing of the library is kept.
-  bool load(const std::filesystem::path& file, std::string& error);
+  /// Loads one library and registers its components. A refusal is an invalid_config error
+  /// of one line naming the file and the reason; nothing of the library is kept.
+  Status load(const std::filesystem::path& file);
 
   /// Loads every lib*.so in each directory (sorted by name). One message per refusal.
   void load_directories(const std::vector<std::filesystem::path>& dirs,
                         std::vector<std::string>& errors);
 
   /// Registers a descriptor that lives in this process.
-  bool add(const PluginDescriptor& plugin, std::string origin, std::string& error);
+  Status add(const PluginDescriptor& plugin, std::string origin);
 
   /// The component of `kind` named `type`, or nullptr.
   const RegisteredComponent* find(ComponentKind kind, std::string_view type) const;
@@ -50,8 +51,7 @@ class PluginRegistry {
 
  private:
   struct Library;
-  bool register_components(const PluginDescriptor& plugin, const std::string& origin,
-                           std::string& error);
+  Status register_components(const PluginDescriptor& plugin, const std::string& origin);
 
   std::vector<std::unique_ptr<Library>> libraries_;
   std::vector<std::pair<const PluginDescriptor*, std::string>> plugins_;

@@ -225,9 +225,9 @@ const rapidjson::Value* duplicate_key(const rapidjson::Value& value) {
 // Refuses a parsed document with a duplicate key, leaving `doc` as it was before.
 ParseResult refuse_duplicates(rapidjson::Document& doc, rapidjson::Document& parsed) {
   if (const auto* key = duplicate_key(parsed)) {
-    return ParseResult{.outcome = Outcome::duplicate_key,
-                       .offset = 0,
-                       .key = std::string(key->GetString(), std::min<std::size_t>(key->GetStringLength(), 64))};
+    return JsonError{.outcome = Outcome::duplicate_key,
+                     .offset = 0,
+                     .key = std::string(key->GetString(), std::min<std::size_t>(key->GetStringLength(), 64))};
   }
   // Both live in doc's allocator: the value moves over (RapidJSON's assignment moves).
   static_cast<rapidjson::Value&>(doc) = static_cast<rapidjson::Value&>(parsed);
@@ -253,35 +253,35 @@ namespace detail {
 ParseResult parse_rapidjson(rapidjson::Document& doc, std::string_view json, int max_depth) {
   assert(json.empty() || json.data()[json.size()] == '\0');
   const std::size_t bom = skip_bom(json);
-  if (json.empty()) return ParseResult{.outcome = Outcome::invalid, .offset = bom};
+  if (json.empty()) return JsonError{.outcome = Outcome::invalid, .offset = bom};
   // RapidJSON reads a NUL as the end of its input; JSON text never holds one. Without a NUL
   // inside, the one it stops at is the terminator, so the whole text was read.
   if (const auto nul = json.find('\0'); nul != std::string_view::npos) {
-    return ParseResult{.outcome = Outcome::invalid, .offset = bom + nul};
+    return JsonError{.outcome = Outcome::invalid, .offset = bom + nul};
   }
   // Invalid UTF-8 is refused, as simdjson refuses it: a payload is stored and passed on as
   // it came, and a strict consumer downstream could not read it. Checked before parsing:
   // RapidJSON's own check reads up to three bytes past a truncated sequence at the end.
   if (const auto bad = invalid_utf8(json); bad != std::string_view::npos) {
-    return ParseResult{.outcome = Outcome::invalid, .offset = bom + bad};
+    return JsonError{.outcome = Outcome::invalid, .offset = bom + bad};
   }
   thread_local rapidjson::Reader shared_reader;  // keeps its scratch stack between parses
   std::optional<rapidjson::Reader> own_reader;
   rapidjson::Reader& reader = json.size() <= kReuseUpTo ? shared_reader : own_reader.emplace();
 
-  ParseResult result;
+  std::optional<JsonError> error;
   rapidjson::Document parsed(&doc.GetAllocator());
   auto generate = [&](rapidjson::Document& handler) {
     DepthLimited<rapidjson::Document> limited(handler, max_depth);
     rapidjson::StringStream stream(json.data());
     const rapidjson::ParseResult parsed = reader.Parse<rapidjson::kParseDefaultFlags>(stream, limited);
     if (parsed) return true;
-    result.outcome = limited.exceeded() ? Outcome::too_deep : Outcome::invalid;
-    result.offset = bom + parsed.Offset();
+    error = JsonError{.outcome = limited.exceeded() ? Outcome::too_deep : Outcome::invalid,
+                      .offset = bom + parsed.Offset(), .key = {}};
     return false;
   };
   parsed.Populate(generate);
-  if (!result) return result;
+  if (error) return std::move(*error);
   return refuse_duplicates(doc, parsed);
 }
 

@@ -16,6 +16,8 @@
 
 #include <rapidjson/document.h>
 
+#include "switchyard/result.hpp"
+
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -25,17 +27,22 @@ namespace switchyard::json_limits {
 /// The deepest nesting of arrays and objects a payload may have.
 inline constexpr int kMaxDepth = 128;
 
-/// How a parse ended. An object naming one key twice is refused (duplicate_key): JSON
+/// Why a parse failed. An object naming one key twice is refused (duplicate_key): JSON
 /// readers disagree on which value counts (RapidJSON finds the first, JavaScript keeps the
 /// last), so the engine and a consumer downstream could read two different payloads.
 enum class Outcome { ok, invalid, too_deep, duplicate_key };
 
-struct ParseResult {
-  Outcome outcome = Outcome::ok;
-  std::size_t offset = 0;  ///< where an invalid document stopped making sense
-  std::string key;         ///< duplicate_key: the key (at most 64 bytes of it)
-  explicit operator bool() const { return outcome == Outcome::ok; }
+struct JsonError {
+  Outcome outcome = Outcome::invalid;  ///< never ok
+  std::size_t offset = 0;              ///< where an invalid document stopped making sense
+  std::string key;                     ///< duplicate_key: the key (at most 64 bytes of it)
 };
+
+/// Success, or why not (the SDK's Result, with the error a caller answers from).
+using ParseResult = Result<void, JsonError>;
+
+/// How a parse ended: Outcome::ok, or its error's.
+inline Outcome outcome_of(const ParseResult& result) { return result ? Outcome::ok : result.error().outcome; }
 
 /// Parses `json` into `doc` (replacing what it held), refusing nesting deeper than
 /// `max_depth`. On failure `doc` is left as it was.

@@ -125,13 +125,13 @@ intake::Admission WebhookProtocol::admit(const HttpRequest& request) const {
     json = *decoded;
   }
   if (const auto parsed = json_limits::parse(event->data, json); !parsed) {
-    if (parsed.outcome == json_limits::Outcome::too_deep) {
+    if (parsed.error().outcome == json_limits::Outcome::too_deep) {
       return Admission::refuse(400, "payload nests deeper than " + std::to_string(json_limits::kMaxDepth) + " levels");
     }
-    if (parsed.outcome == json_limits::Outcome::duplicate_key) {
-      return Admission::refuse(400, "payload names the key '" + parsed.key + "' twice in one object");
+    if (parsed.error().outcome == json_limits::Outcome::duplicate_key) {
+      return Admission::refuse(400, "payload names the key '" + parsed.error().key + "' twice in one object");
     }
-    return Admission::refuse(400, "body is not valid JSON (offset " + std::to_string(parsed.offset) + ")");
+    return Admission::refuse(400, "body is not valid JSON (offset " + std::to_string(parsed.error().offset) + ")");
   }
   if (!event->data.IsObject()) return Admission::refuse(400, "payload must be a JSON object");
 

@@ -191,9 +191,9 @@ void HttpRequestTransform::answered(const std::shared_ptr<Fetch>& fetch, Result<
   } else if (result->body.empty()) {
     answer->SetNull();
   } else if (auto parsed = json_limits::parse(*answer, result->body); !parsed) {
-    error = permanent(parsed.outcome == json_limits::Outcome::too_deep
+    error = permanent(parsed.error().outcome == json_limits::Outcome::too_deep
                           ? "the answer nests deeper than " + std::to_string(json_limits::kMaxDepth) + " levels"
-                          : "the answer is not JSON (at byte " + std::to_string(parsed.offset) + ")");
+                          : "the answer is not JSON (at byte " + std::to_string(parsed.error().offset) + ")");
   }
   if (!error && cache_ && !fetch->key.empty()) cache_->put(fetch->key, answer, result->body.size());
   for (const auto& call : std::exchange(fetch->calls, {})) {

@@ -128,11 +128,11 @@ std::optional<std::string> HttpProtocol::verify(const HttpRequest& request) cons
 intake::Admission HttpProtocol::admit(const HttpRequest& request) const {
   auto event = std::make_unique<Event>();
   const auto parsed = json_limits::parse(event->data, request.body);
-  if (parsed.outcome == json_limits::Outcome::too_deep) {
+  if (json_limits::outcome_of(parsed) == json_limits::Outcome::too_deep) {
     return intake::Admission::refuse(400, "body nests deeper than " + std::to_string(json_limits::kMaxDepth) + " levels");
   }
-  if (parsed.outcome == json_limits::Outcome::duplicate_key) {
-    return intake::Admission::refuse(400, "body names the key '" + parsed.key + "' twice in one object");
+  if (json_limits::outcome_of(parsed) == json_limits::Outcome::duplicate_key) {
+    return intake::Admission::refuse(400, "body names the key '" + parsed.error().key + "' twice in one object");
   }
   if (!parsed || request.body.empty()) {
     event->data.SetString(request.body.data(), static_cast<rapidjson::SizeType>(request.body.size()),

@@ -50,35 +50,31 @@ void exercise(std::string_view text) {
   namespace sx = switchyard::expr;
   const sx::Scope& scope = fixture().scope;
   auto parsed = sx::Expression::parse(text);
-  if (auto* e = std::get_if<sx::Expression>(&parsed)) {
-    sx::Value v = e->evaluate(scope);
-    (void)e->evaluate_bool(scope);
+  if (parsed) {
+    sx::Value v = parsed->evaluate(scope);
+    (void)parsed->evaluate_bool(scope);
     (void)v.to_string();
     (void)v.to_json_string(true);
     rapidjson::Document out;
     v.to_json(out, out.GetAllocator());
-  } else {
-    const auto& err = std::get<sx::ParseError>(parsed);
-    if (err.offset > text.size()) __builtin_trap();  // offsets must point inside the text
+  } else if (parsed.error().offset > text.size()) {
+    __builtin_trap();  // offsets must point inside the text
   }
   auto tpl = sx::Template::compile(text);
-  if (auto* t = std::get_if<sx::Template>(&tpl)) {
+  if (tpl) {
     rapidjson::Document out;
-    t->render(scope, out, out.GetAllocator());
+    tpl->render(scope, out, out.GetAllocator());
     std::string s;
-    t->render_string(scope, s);
-  } else {
-    const auto& err = std::get<sx::ParseError>(tpl);
-    if (err.offset > text.size()) __builtin_trap();
+    tpl->render_string(scope, s);
+  } else if (tpl.error().offset > text.size()) {
+    __builtin_trap();
   }
   // The input as a JSON tree template, when it is JSON.
   rapidjson::Document tree;
   tree.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
   if (!tree.HasParseError()) {
     auto tt = sx::Template::compile(tree);
-    if (auto* t = std::get_if<sx::Template>(&tt)) {
-      (void)t->render_string(scope);
-    }
+    if (tt) (void)tt->render_string(scope);
   }
 }
 

@@ -17,11 +17,11 @@ flags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
        -fno-sanitize=pointer-overflow)
 case "$target" in
   expr)
-    inputs=("$src/engine/expr" "$src/tests/fuzz/expr_fuzz.cpp")
-    build() { clang++ "${flags[@]}" -I "$src/engine" "$src/tests/fuzz/expr_fuzz.cpp" "$src"/engine/expr/*.cpp -o "$bin"; }
+    inputs=("$src/engine/expr" "$src/sdk/include/switchyard/result.hpp" "$src/tests/fuzz/expr_fuzz.cpp")
+    build() { clang++ "${flags[@]}" -I "$src/engine" -I "$src/sdk/include" "$src/tests/fuzz/expr_fuzz.cpp" "$src"/engine/expr/*.cpp -o "$bin"; }
     max_len=512 ;;
   json)
-    inputs=("$src/plugins/common" "$src/tests/fuzz/json_fuzz.cpp")
+    inputs=("$src/plugins/common" "$src/sdk/include/switchyard/result.hpp" "$src/tests/fuzz/json_fuzz.cpp")
     # Without RAPIDJSON_SSE2: its scan reads aligned blocks past the terminator by design,
     # which AddressSanitizer would report on every input.
     extra=()
@@ -31,8 +31,8 @@ case "$target" in
                 "$src/plugins/common/json_limits.cpp" "${extra[@]}" -o "$bin"; }
     max_len=16384 ;;
   yaml)
-    inputs=("$src/engine/config/yaml_json.cpp" "$src/engine/config/interpolate.cpp" "$src/tests/fuzz/yaml_fuzz.cpp")
-    build() { clang++ "${flags[@]}" -I "$src/engine" "$src/tests/fuzz/yaml_fuzz.cpp" \
+    inputs=("$src/engine/config/yaml_json.cpp" "$src/engine/config/interpolate.cpp" "$src/engine/config/diagnostics.hpp" "$src/sdk/include/switchyard/result.hpp" "$src/tests/fuzz/yaml_fuzz.cpp")
+    build() { clang++ "${flags[@]}" -I "$src/engine" -I "$src/sdk/include" "$src/tests/fuzz/yaml_fuzz.cpp" \
                 "$src/engine/config/yaml_json.cpp" "$src/engine/config/interpolate.cpp" -lyaml-cpp -o "$bin"; }
     max_len=4096 ;;
   http)

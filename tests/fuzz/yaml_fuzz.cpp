@@ -56,7 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   sc::JsonFile file;
   sc::Diagnostics diagnostics;
   const auto limits = sc::YamlLimits::of(4096, {.restricted = true, .allow = {"HOME"}});
-  const bool loaded = sc::load_yaml_text("fuzz.yaml", text, file, diagnostics, limits);
+  const bool loaded = sc::load_yaml_text("fuzz.yaml", text, file, diagnostics, limits).has_value();
   for (const auto& d : diagnostics) {
     if (!inside(text, d.line, d.column)) fail("error without a position in the text", d);
     if (d.message.empty()) fail("error without a message", d);

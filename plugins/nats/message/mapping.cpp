@@ -49,10 +49,10 @@ bool number(std::string_view s, T& out) {
 Status parse_json(rapidjson::Document& doc, std::string_view text, std::string_view what) {
   const auto parsed = json_limits::parse(doc, text);
   if (parsed) return {};
-  if (parsed.outcome == json_limits::Outcome::too_deep) {
+  if (parsed.error().outcome == json_limits::Outcome::too_deep) {
     return permanent(std::string(what) + " nests deeper than " + std::to_string(json_limits::kMaxDepth) + " levels");
   }
-  return permanent(std::string(what) + " is not JSON (offset " + std::to_string(parsed.offset) + ")");
+  return permanent(std::string(what) + " is not JSON (offset " + std::to_string(parsed.error().offset) + ")");
 }
 
 Status set_id(Event& event, std::string_view id, std::string_view from) {

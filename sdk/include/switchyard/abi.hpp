@@ -15,8 +15,9 @@ namespace switchyard {
 //    Also OptionSpec::route (OptionSpec grew a field: tables of specs changed layout).
 // 7: Transform::splitting() (a new virtual: the vtable of Transform changed),
 //    SplitTransform and switchyard::Events; Harness::split in switchyard/testing.hpp.
-// 8: Event::raw_data (Event grew a member: its layout changed) and
-//    Transform::changes_payload() (a new virtual).
+// 8: Event::raw_data (Event grew a member: its layout changed),
+//    Transform::changes_payload() (a new virtual), and Result's error type as a
+//    (defaulted) template parameter, which changes the mangled name of every Status.
 inline constexpr std::uint32_t kAbiVersion = 8;
 
 #define SWITCHYARD_STRINGIFY_IMPL(x) #x

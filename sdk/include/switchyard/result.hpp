@@ -1,5 +1,6 @@
 #pragma once
-// Result<T>: a value or an Error whose kind says what the caller should do next.
+// Result<T>: a value or an Error whose kind says what the caller should do next; the one
+// error convention of the SDK and the engine (Result<T, E> where an error needs more).
 // Shaped like std::expected so it can be swapped for it once we move to C++23.
 
 #include <cassert>
@@ -49,12 +50,13 @@ inline const char* to_string(ErrorKind kind) {
   return "unknown";
 }
 
-/// Either a T or an Error.
-template <class T>
+/// Either a T or an error: an Error by default, or a richer one where the caller needs
+/// more than a message (the expression parser's ParseError carries where it stopped).
+template <class T, class E = Error>
 class [[nodiscard]] Result {
  public:
   Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
-  Result(Error error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
+  Result(E error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
 
   bool has_value() const { return state_.index() == 0; }
   explicit operator bool() const { return has_value(); }
@@ -67,27 +69,27 @@ class [[nodiscard]] Result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  const Error& error() const { assert(!has_value()); return std::get<1>(state_); }
-  Error& error() { assert(!has_value()); return std::get<1>(state_); }
+  const E& error() const { assert(!has_value()); return std::get<1>(state_); }
+  E& error() { assert(!has_value()); return std::get<1>(state_); }
 
  private:
-  std::variant<T, Error> state_;
+  std::variant<T, E> state_;
 };
 
-/// Success or an Error.
-template <>
-class [[nodiscard]] Result<void> {
+/// Success or an error.
+template <class E>
+class [[nodiscard]] Result<void, E> {
  public:
   Result() = default;
-  Result(Error error) : error_(std::move(error)) {}  // NOLINT: implicit by design
+  Result(E error) : error_(std::move(error)) {}  // NOLINT: implicit by design
 
   bool has_value() const { return !error_.has_value(); }
   explicit operator bool() const { return has_value(); }
-  const Error& error() const { assert(error_); return *error_; }
-  Error& error() { assert(error_); return *error_; }
+  const E& error() const { assert(error_); return *error_; }
+  E& error() { assert(error_); return *error_; }
 
  private:
-  std::optional<Error> error_;
+  std::optional<E> error_;
 };
 
 using Status = Result<void>;

@@ -10,6 +10,7 @@
 #include "config/templates.hpp"
 #include "config/yaml_json.hpp"
 #include "loader/registry.hpp"
+#include "support/status.hpp"
 #include "support/temp_dir.hpp"
 
 namespace switchyard::config {
@@ -64,9 +65,8 @@ TEST(ValuePositions, FollowInterpolation) {
 class ExpressionsInFilesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string error;
-    ASSERT_TRUE(registry_.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-core.so", error)) << error;
-    ASSERT_TRUE(registry_.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-http.so", error)) << error;
+    ASSERT_TRUE(test::ok(registry_.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-core.so")));
+    ASSERT_TRUE(test::ok(registry_.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-http.so")));
   }
   void TearDown() override { set_expression_env({}); }
 
@@ -79,9 +79,10 @@ class ExpressionsInFilesTest : public ::testing::Test {
     const auto file = dir_.write("p.yaml", yaml);
     Diagnostics diagnostics;
     // As the engine reads pipeline files: ${VAR} only for what env.allow lists.
-    load_pipeline(file, registry_, config, diagnostics,
-                  YamlLimits::of(kDefaultMaxFileBytes,
-                                 {.restricted = true, .allow = {"SY_TEST_NOT_SET", "SY_TEST_EMPTY", "SY_TEST_SECRET"}}));
+    const Status loaded = load_pipeline(
+        file, registry_, config, diagnostics,
+        YamlLimits::of(kDefaultMaxFileBytes, {.restricted = true, .allow = {"SY_TEST_NOT_SET", "SY_TEST_EMPTY", "SY_TEST_SECRET"}}));
+    EXPECT_EQ(loaded.has_value(), diagnostics.empty()) << "the load's Status and its report disagree";
     std::string out;
     for (const auto& d : diagnostics) out += relative(d) + "\n";
     return out;

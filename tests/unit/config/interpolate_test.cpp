@@ -16,16 +16,18 @@ namespace switchyard::config {
 namespace {
 
 std::string expand(std::string_view text) {
-  std::string out, error;
-  EXPECT_TRUE(interpolate(text, out, error)) << error;
-  return out;
+  auto out = interpolate(text);
+  EXPECT_TRUE(out) << out.error().message;
+  return out ? *out : std::string();
 }
 
-std::string failure(std::string_view text) {
-  std::string out, error;
-  EXPECT_FALSE(interpolate(text, out, error)) << "expanded to " << out;
-  return error;
+// The error of an expansion that must fail; "" (and a test failure) when it worked.
+std::string refusal(const Result<std::string>& result) {
+  EXPECT_FALSE(result) << "expanded to " << *result;
+  return result ? std::string() : result.error().message;
 }
+
+std::string failure(std::string_view text) { return refusal(interpolate(text)); }
 
 TEST(Interpolate, ReplacesSetVariables) {
   ::setenv("SY_TEST_HOST", "example.org", 1);
@@ -79,9 +81,8 @@ TEST(Interpolate, AFifoIsRefusedWithoutWaitingForAWriter) {
   ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
   // Run where a hang cannot take the test binary with it: the FIFO has no writer.
   auto result = std::async(std::launch::async, [path] {
-    std::string out, error;
-    const bool ok = interpolate("${file:" + path + "}", out, error);
-    return std::make_pair(ok, error);
+    auto out = interpolate("${file:" + path + "}");
+    return std::make_pair(out.has_value(), out ? std::string() : out.error().message);
   });
   if (result.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
     // Hung in open(), waiting for a writer: be that writer, so the test ends.
@@ -111,9 +112,9 @@ TEST(Interpolate, SaysWhichReferenceGaveTheValue) {
   test::TempDir dir;
   const auto empty = dir.write("empty", "");
   auto reference = [](std::string_view text) {
-    std::string out, error;
     Expansion expansion;
-    EXPECT_TRUE(interpolate(text, out, error, {}, &expansion)) << error;
+    auto out = interpolate(text, {}, &expansion);
+    EXPECT_TRUE(out) << out.error().message;
     return expansion.reference;
   };
   EXPECT_EQ(reference("plain"), "");
@@ -128,13 +129,12 @@ TEST(Interpolate, ARestrictedScopeReadsOnlyAllowedVariables) {
   ::setenv("SY_TEST_ALLOWED", "yes", 1);
   ::setenv("SY_TEST_PRIVATE", "admin-token", 1);
   const InterpolationScope scope{.restricted = true, .allow = {"SY_TEST_ALLOWED"}};
-  std::string out, error;
-  EXPECT_TRUE(interpolate("${SY_TEST_ALLOWED}", out, error, scope)) << error;
-  EXPECT_EQ(out, "yes");
+  auto out = interpolate("${SY_TEST_ALLOWED}", scope);
+  ASSERT_TRUE(out) << out.error().message;
+  EXPECT_EQ(*out, "yes");
   for (const char* text : {"${SY_TEST_PRIVATE}", "${SY_TEST_PRIVATE:-x}", "${SY_TEST_NOT_SET_EITHER:-x}"}) {
-    out.clear();
-    EXPECT_FALSE(interpolate(text, out, error, scope)) << text;
-    EXPECT_NE(error.find("is not listed in env.allow"), std::string::npos) << error;
+    const std::string error = refusal(interpolate(text, scope));
+    EXPECT_NE(error.find("is not listed in env.allow"), std::string::npos) << text << ": " << error;
     EXPECT_EQ(error.find("admin-token"), std::string::npos) << error;
   }
 }
@@ -146,18 +146,19 @@ TEST(Interpolate, ARestrictedScopeReadsOnlyAllowedFiles) {
   const auto other = dir.write("other", "s3");
   const InterpolationScope scope{.restricted = true,
                                  .allow = {"file:" + (dir / "secrets").string() + "/", "file:" + exact.string()}};
-  std::string out, error;
-  EXPECT_TRUE(interpolate("${file:" + allowed.string() + "}", out, error, scope)) << error;
-  EXPECT_EQ(out, "s1");
-  EXPECT_TRUE(interpolate("${file:" + exact.string() + "}", out, error, scope)) << error;
-  EXPECT_EQ(out, "s2");
+  auto out = interpolate("${file:" + allowed.string() + "}", scope);
+  ASSERT_TRUE(out) << out.error().message;
+  EXPECT_EQ(*out, "s1");
+  out = interpolate("${file:" + exact.string() + "}", scope);
+  ASSERT_TRUE(out) << out.error().message;
+  EXPECT_EQ(*out, "s2");
   for (const std::string& path : {other.string(), (dir / "secrets" / ".." / "other").string(), std::string("/proc/self/environ")}) {
-    EXPECT_FALSE(interpolate("${file:" + path + "}", out, error, scope)) << path;
-    EXPECT_NE(error.find("is not listed in env.allow"), std::string::npos) << error;
+    const std::string error = refusal(interpolate("${file:" + path + "}", scope));
+    EXPECT_NE(error.find("is not listed in env.allow"), std::string::npos) << path << ": " << error;
   }
   // A link inside the allowed directory to a file outside it is outside.
   std::filesystem::create_symlink(other, dir / "secrets" / "link");
-  EXPECT_FALSE(interpolate("${file:" + (dir / "secrets" / "link").string() + "}", out, error, scope));
+  const std::string error = refusal(interpolate("${file:" + (dir / "secrets" / "link").string() + "}", scope));
   EXPECT_NE(error.find("is not listed in env.allow"), std::string::npos) << error;
 }
 
@@ -204,16 +205,16 @@ TEST(Interpolate, AnExpressionWithOneBraceGetsADidYouMean) {
 TEST(Interpolate, SaysWhereEachValueByteCameFrom) {
   ::setenv("SY_TEST_HOST", "example.org", 1);
   ::unsetenv("SY_TEST_MISSING");
-  std::string out, error;
   Expansion where;
-  ASSERT_TRUE(interpolate("a ${SY_TEST_HOST} $${x} ${{ b }}", out, error, {}, &where));
-  EXPECT_EQ(out, "a example.org ${x} ${{ b }}");
+  auto out = interpolate("a ${SY_TEST_HOST} $${x} ${{ b }}", {}, &where);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(*out, "a example.org ${x} ${{ b }}");
   EXPECT_EQ(where.text_offset(0), 0u);    // 'a'
   EXPECT_EQ(where.text_offset(5), 2u);    // inside the substitution: its '$'
   EXPECT_EQ(where.text_offset(13), 17u);  // the space after it
   EXPECT_EQ(where.text_offset(14), 18u);  // "${" of the escape: "$${"
   EXPECT_EQ(where.text_offset(19), 24u);  // "${{"
-  EXPECT_FALSE(interpolate("ok ${SY_TEST_HOST} ${SY_TEST_MISSING}", out, error, {}, &where));
+  EXPECT_FALSE(interpolate("ok ${SY_TEST_HOST} ${SY_TEST_MISSING}", {}, &where));
   EXPECT_EQ(where.error_at, 19u);
 }
 

@@ -5,6 +5,7 @@
 
 #include "config/engine_config.hpp"
 #include "loader/registry.hpp"
+#include "support/status.hpp"
 #include "support/temp_dir.hpp"
 
 namespace switchyard::config {
@@ -13,8 +14,7 @@ namespace {
 class PipelineConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string error;
-    ASSERT_TRUE(registry_.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-core.so", error)) << error;
+    ASSERT_TRUE(test::ok(registry_.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-core.so")));
   }
 
   // Loads `yaml` as pipelines/<name>; returns the formatted diagnostics, one per line.
@@ -23,7 +23,11 @@ class PipelineConfigTest : public ::testing::Test {
     const auto file = dir_.write(name, yaml);
     Diagnostics diagnostics;
     PipelineConfig config;
-    load_pipeline(file, registry_, config, diagnostics, limits);
+    const Status loaded = load_pipeline(file, registry_, config, diagnostics, limits);
+    EXPECT_EQ(loaded.has_value(), diagnostics.empty()) << "the load's Status and its report disagree";
+    if (!loaded) {
+      EXPECT_TRUE(loaded.error().message.starts_with(format(diagnostics.front()))) << loaded.error().message;
+    }
     std::string out;
     for (const auto& d : diagnostics) out += format(d).substr(dir_.path().string().size() + 1) + "\n";
     return out;
@@ -295,7 +299,8 @@ TEST(EngineConfig, AnAdminTokenSetThroughInterpolationMustNotBeEmpty) {
     const auto file = dir.write("s.yaml", "admin:\n  token: " + token + "\n");
     EngineConfig config;
     Diagnostics diagnostics;
-    load_engine_config(file.string(), true, config, diagnostics);
+    const Status loaded = load_engine_config(file.string(), true, config, diagnostics);
+    EXPECT_EQ(loaded.has_value(), diagnostics.empty()) << "the load's Status and its report disagree";
     std::string out;
     for (const auto& d : diagnostics) out += format(d).substr(file.string().size()) + "\n";
     return out;
@@ -329,14 +334,13 @@ sinks:
 class StringExpressionsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string error;
-    ASSERT_TRUE(registry_.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-core.so", error)) << error;
-    ASSERT_TRUE(registry_.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-http.so", error)) << error;
+    ASSERT_TRUE(test::ok(registry_.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-core.so")));
+    ASSERT_TRUE(test::ok(registry_.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-http.so")));
   }
   bool load(const std::string& yaml, PipelineConfig& config, std::string& errors) {
     const auto file = dir_.write("p.yaml", yaml);
     Diagnostics diagnostics;
-    const bool ok = load_pipeline(file, registry_, config, diagnostics);
+    const bool ok = load_pipeline(file, registry_, config, diagnostics).has_value();
     for (const auto& d : diagnostics) errors += format(d).substr(dir_.path().string().size() + 1) + "\n";
     return ok;
   }

@@ -10,6 +10,7 @@
 
 #include "config/pipeline_config.hpp"
 #include "loader/registry.hpp"
+#include "support/status.hpp"
 #include "support/temp_dir.hpp"
 
 namespace switchyard::config {
@@ -31,15 +32,15 @@ TEST(Redaction, UrlsLoseUserInfoAndQueryValues) {
 class RedactionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string error;
-    ASSERT_TRUE(registry_.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-core.so", error)) << error;
-    ASSERT_TRUE(registry_.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-http.so", error)) << error;
+    ASSERT_TRUE(test::ok(registry_.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-core.so")));
+    ASSERT_TRUE(test::ok(registry_.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-http.so")));
   }
   bool load(const std::string& yaml, PipelineConfig& config, std::string& errors, std::vector<std::string> allow = {}) {
     const auto file = dir_.write("p.yaml", yaml);
     Diagnostics diagnostics;
     const bool ok = load_pipeline(file, registry_, config, diagnostics,
-                                  YamlLimits::of(kDefaultMaxFileBytes, {.restricted = true, .allow = std::move(allow)}));
+                                  YamlLimits::of(kDefaultMaxFileBytes, {.restricted = true, .allow = std::move(allow)}))
+                        .has_value();
     for (const auto& d : diagnostics) errors += format(d).substr(dir_.path().string().size() + 1) + "\n";
     return ok;
   }

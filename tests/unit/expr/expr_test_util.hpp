@@ -51,26 +51,27 @@ inline rapidjson::Document parse_json(std::string_view text) {
 // Parses an expression or throws with the parse error.
 inline sx::Expression must_parse(std::string_view text) {
   auto r = sx::Expression::parse(text);
-  if (auto* e = std::get_if<sx::ParseError>(&r)) {
-    throw std::runtime_error("parse error in '" + std::string(text) + "' at " + std::to_string(e->offset) + ": " +
-                             e->message);
+  if (!r) {
+    throw std::runtime_error("parse error in '" + std::string(text) + "' at " + std::to_string(r.error().offset) +
+                             ": " + r.error().message);
   }
-  return std::get<sx::Expression>(std::move(r));
+  return std::move(r).value();
 }
 
 inline sx::ParseError must_fail(std::string_view text) {
   auto r = sx::Expression::parse(text);
-  if (auto* e = std::get_if<sx::ParseError>(&r)) return *e;
+  if (!r) return r.error();
   throw std::runtime_error("expected a parse error for '" + std::string(text) + "'");
 }
 
 template <class Src>
 sx::Template must_compile(const Src& src) {
   auto r = sx::Template::compile(src);
-  if (auto* e = std::get_if<sx::ParseError>(&r)) {
-    throw std::runtime_error("template error at " + std::to_string(e->offset) + " (" + e->path + "): " + e->message);
+  if (!r) {
+    const sx::ParseError& e = r.error();
+    throw std::runtime_error("template error at " + std::to_string(e.offset) + " (" + e.path + "): " + e.message);
   }
-  return std::get<sx::Template>(std::move(r));
+  return std::move(r).value();
 }
 
 // Fixture: the payload above as the `payload` context.

@@ -134,12 +134,12 @@ TEST_F(TemplateTest, RenderedOutputOwnsItsStrings) {
 
 TEST_F(TemplateTest, CompileAcceptsPlainStringsAndDocuments) {
   auto a = sx::Template::compile("n=${{ payload.workflow_run.id }}");  // const char*
-  ASSERT_TRUE(std::holds_alternative<sx::Template>(a));
-  EXPECT_EQ(std::get<sx::Template>(a).render_string(scope()), "n=30433642");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->render_string(scope()), "n=30433642");
   std::string text = "${{ payload.action }}";
   auto b = sx::Template::compile(text);  // std::string
-  ASSERT_TRUE(std::holds_alternative<sx::Template>(b));
-  EXPECT_EQ(std::get<sx::Template>(b).render_string(scope()), "completed");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->render_string(scope()), "completed");
 }
 
 TEST_F(TemplateTest, OmitLeavesTheFieldOut) {

@@ -3,18 +3,22 @@
 
 #include <gtest/gtest.h>
 
+#include "support/status.hpp"
+
 namespace switchyard::loader {
 namespace {
 
 const std::string kCore = std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-core.so";
+// The message of a refusal; "" when the library was taken.
+std::string refusal(const Status& status) { return status ? std::string() : status.error().message; }
+
 std::string fixture(const std::string& name) {
   return std::string(SWITCHYARD_FIXTURE_DIR) + "/" + name + "/" + name + ".so";
 }
 
 TEST(PluginRegistry, LoadsCoreComponents) {
   PluginRegistry registry;
-  std::string error;
-  ASSERT_TRUE(registry.load(kCore, error)) << error;
+  ASSERT_TRUE(test::ok(registry.load(kCore)));
   EXPECT_NE(registry.find(ComponentKind::source, "generate"), nullptr);
   EXPECT_NE(registry.find(ComponentKind::sink, "stdout"), nullptr);
   EXPECT_NE(registry.find(ComponentKind::sink, "file"), nullptr);
@@ -24,8 +28,7 @@ TEST(PluginRegistry, LoadsCoreComponents) {
 
 TEST(PluginRegistry, RefusesAnotherAbiVersion) {
   PluginRegistry registry;
-  std::string error;
-  EXPECT_FALSE(registry.load(fixture("wrong_abi"), error));
+  const std::string error = refusal(registry.load(fixture("wrong_abi")));
   EXPECT_EQ(error, fixture("wrong_abi") + ": built for SDK ABI version " + std::to_string(kAbiVersion + 1) +
                        ", this engine needs version " + std::to_string(kAbiVersion) +
                        "; rebuild the plugin against this SDK");
@@ -34,40 +37,35 @@ TEST(PluginRegistry, RefusesAnotherAbiVersion) {
 
 TEST(PluginRegistry, RefusesAnotherToolchain) {
   PluginRegistry registry;
-  std::string error;
-  EXPECT_FALSE(registry.load(fixture("wrong_toolchain"), error));
+  const std::string error = refusal(registry.load(fixture("wrong_toolchain")));
   EXPECT_NE(error.find("built with toolchain 'msvc-19;msvc-stl'"), std::string::npos) << error;
   EXPECT_EQ(error.find('\n'), std::string::npos);
 }
 
 TEST(PluginRegistry, RefusesALibraryWithoutEntryPoint) {
   PluginRegistry registry;
-  std::string error;
-  EXPECT_FALSE(registry.load(fixture("no_entry"), error));
+  const std::string error = refusal(registry.load(fixture("no_entry")));
   EXPECT_EQ(error, fixture("no_entry") + ": not a Switchyard plugin (no switchyard_plugin_descriptor entry point)");
 }
 
 TEST(PluginRegistry, RefusesAFileThatIsNotASharedLibrary) {
   PluginRegistry registry;
-  std::string error;
   const std::string file = std::string(SWITCHYARD_FIXTURE_DIR) + "/not_elf/libtext.so";
-  EXPECT_FALSE(registry.load(file, error));
+  const std::string error = refusal(registry.load(file));
   EXPECT_EQ(error, file + ": not a shared library (no ELF header)");
 }
 
 TEST(PluginRegistry, RefusesALibraryWithUnresolvedSymbolsSayingWhich) {
   PluginRegistry registry;
-  std::string error;
-  EXPECT_FALSE(registry.load(fixture("unresolved"), error));
+  const std::string error = refusal(registry.load(fixture("unresolved")));
   EXPECT_EQ(error, fixture("unresolved") +
                        ": cannot be loaded: undefined symbol: switchyard_symbol_that_does_not_exist");
 }
 
 TEST(PluginRegistry, RefusesADuplicateTypeAndKeepsTheFirst) {
   PluginRegistry registry;
-  std::string error;
-  ASSERT_TRUE(registry.load(kCore, error)) << error;
-  EXPECT_FALSE(registry.load(fixture("duplicate"), error));
+  ASSERT_TRUE(test::ok(registry.load(kCore)));
+  const std::string error = refusal(registry.load(fixture("duplicate")));
   EXPECT_EQ(error, fixture("duplicate") + ": duplicate component type 'generate' (source), already provided by " + kCore);
   EXPECT_EQ(registry.find(ComponentKind::source, "generate")->origin, kCore);
   EXPECT_EQ(registry.plugins().size(), 1u);

@@ -20,6 +20,7 @@
 #include "runtime/engine.hpp"
 #include "runtime/io.hpp"
 #include "runtime/state_store.hpp"
+#include "support/status.hpp"
 #include "support/temp_dir.hpp"
 #include "test_components.hpp"
 
@@ -50,9 +51,8 @@ class PipelineTest : public ::testing::Test {
     log::setup("warn", "text");
     Captured::instance().clear();
     test::SequenceSource::waits = 0;
-    std::string error;
-    ASSERT_TRUE(registry_.add(test::kTestPlugin, "<test>", error)) << error;
-    ASSERT_TRUE(registry_.load(std::string(SWITCHYARD_FIXTURE_DIR) + "/faulty/faulty.so", error)) << error;
+    ASSERT_TRUE(test::ok(registry_.add(test::kTestPlugin, "<test>")));
+    ASSERT_TRUE(test::ok(registry_.load(std::string(SWITCHYARD_FIXTURE_DIR) + "/faulty/faulty.so")));
     io_.start();
   }
 
@@ -389,8 +389,7 @@ class DelayedDeliveryTest : public PipelineTest {
  protected:
   void SetUp() override {
     PipelineTest::SetUp();
-    std::string error;
-    ASSERT_TRUE(registry_.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-core.so", error)) << error;
+    ASSERT_TRUE(test::ok(registry_.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-core.so")));
   }
 };
 
@@ -664,8 +663,7 @@ sinks: [{name: out, type: test.capture, bucket: after}]
 }
 
 TEST_F(JournaledPipelineTest, ADelayedEventWaitsOutItsDelayAcrossARestart) {
-  std::string error;
-  ASSERT_TRUE(registry_.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-core.so", error)) << error;
+  ASSERT_TRUE(test::ok(registry_.load(std::string(SWITCHYARD_PLUGIN_DIR) + "/libswitchyard-core.so")));
   const auto started = std::chrono::system_clock::now();
   // The same pipeline before and after the restart; only the source's count and the
   // capture bucket differ.
