@@ -12,7 +12,9 @@ struct Common {
   bool config_explicit = false;
 };
 
-int run(const Common& common);
+/// `strict`: any invalid pipeline file stops the start (exit 1); else invalid files are
+/// reported and listed as failed, and the valid ones start.
+int run(const Common& common, bool strict = false);
 int validate(const Common& common, const std::vector<std::string>& files);
 int test(const Common& common, const std::vector<std::string>& files);
 int plugins_list(const Common& common);

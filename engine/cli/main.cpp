@@ -46,6 +46,10 @@ int main(int argc, char** argv) {
 
   auto* run = app.add_subcommand("run", "Run the engine");
   add_config(run);
+  bool strict = false;
+  run->add_flag("--strict", strict,
+                "Start nothing when any pipeline file is invalid (default: report it, mark it failed in "
+                "/api/pipelines, start the valid ones)");
 
   std::vector<std::string> files;
   auto* validate = app.add_subcommand("validate", "Check the configuration and pipelines; exit 1 on errors");
@@ -128,7 +132,7 @@ int main(int argc, char** argv) {
   if (!common.config_explicit) common.config_file = default_config_file();
   health_options.timeout = std::chrono::seconds(health_timeout_s);
 
-  if (*run) return cli::run(common);
+  if (*run) return cli::run(common, strict);
   if (*validate) return cli::validate(common, files);
   if (*test) return cli::test(common, test_files);
   if (*list) return cli::plugins_list(common);
