@@ -120,9 +120,17 @@ int run(const Common& common, bool strict) {
   // directory is not that: pipelines added later start by hot reload).
   std::vector<runtime::PipelineFile> invalid = invalid_files(setup.diagnostics, setup.engine.pipelines_dir);
   if (!setup.diagnostics.empty() && (strict || pipelines.empty() || invalid.empty())) {
-    print_diagnostics(setup.diagnostics);
-    std::cerr << setup.diagnostics.size() << " configuration error(s); nothing started"
-              << (strict ? " (--strict)" : pipelines.empty() ? ": no pipeline file is valid" : "") << "\n";
+    const std::string verdict = std::to_string(setup.diagnostics.size()) + " configuration error(s); nothing started" +
+                                (strict ? " (--strict)" : pipelines.empty() ? ": no pipeline file is valid" : "");
+    if (setup.engine.log_format == "json") {
+      // One record a log collector can parse, with every error in it.
+      std::string all;
+      for (const auto& d : setup.diagnostics) all += config::format(d) + "\n";
+      log.error("{}{}", all, verdict);
+    } else {
+      print_diagnostics(setup.diagnostics);
+      std::cerr << verdict << "\n";
+    }
     return 1;
   }
   if (pipelines.empty()) log.warn("no pipelines in {}", setup.engine.pipelines_dir);

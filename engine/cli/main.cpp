@@ -123,7 +123,7 @@ int main(int argc, char** argv) {
       "health", "Ask a running engine's admin listener for /healthz (exit 0 on HTTP 200), for container "
                 "health checks and probes");
   add_config(health);
-  health->add_flag("--ready", health_options.ready, "Ask /readyz instead (every pipeline runs, the journal keeps events)");
+  health->add_flag("--ready", health_options.ready, "Ask /readyz instead (what runs can serve: the journal keeps events, the listener is up, no pipeline fails to start)");
   health->add_option("--url", health_options.url, "Where to ask (default: /healthz on admin.listen)");
   health->add_option("--timeout", health_timeout_s, "Seconds to wait for the answer")->check(CLI::Range(1, 300));
 

@@ -201,6 +201,21 @@ TEST_F(Cli, RunStrictRefusesInvalidPipelinesAndStartsNothing) {
   EXPECT_NE(r.err.find("bad.yaml:1:26: source.count: expected an integer, got a string"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("1 configuration error(s); nothing started (--strict)"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(out));
+
+  // With log.format: json, the refusal is one JSON record holding every error.
+  auto json = run_to_end({kBinary, "run", "--strict", "-c", config("log: {format: json}\n")}, dir_);
+  EXPECT_EQ(json.code, 1);
+  const auto records = lines(json.err);
+  ASSERT_EQ(records.size(), 1u) << json.err;
+  rapidjson::Document d;
+  d.Parse(records[0].c_str());
+  ASSERT_FALSE(d.HasParseError()) << records[0];
+  EXPECT_STREQ(d["level"].GetString(), "error");
+  const std::string msg = d["msg"].GetString();
+  EXPECT_NE(msg.find("bad.yaml:1:26: source.count: expected an integer, got a string\n1 configuration error(s); "
+                     "nothing started (--strict)"),
+            std::string::npos)
+      << msg;
 }
 
 TEST_F(Cli, RunStartsTheValidPipelinesBesideAnInvalidFile) {
