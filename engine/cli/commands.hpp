@@ -56,4 +56,12 @@ struct HealthOptions {
 /// GETs a running engine's /healthz (or /readyz) with admin.token; 0 on HTTP 200.
 int health(const Common& common, const HealthOptions& options);
 
+struct TapOptions {
+  std::string pipeline;
+  std::string admin;     ///< HOST:PORT of the admin listener; default: admin.listen
+  bool payload = false;  ///< not built yet: refused
+};
+/// Prints, as JSON lines, each stage the events of a pipeline pass in a running engine.
+int tap(const Common& common, const TapOptions& options);
+
 }  // namespace switchyard::cli

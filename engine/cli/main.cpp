@@ -127,6 +127,15 @@ int main(int argc, char** argv) {
   health->add_option("--url", health_options.url, "Where to ask (default: /healthz on admin.listen)");
   health->add_option("--timeout", health_timeout_s, "Seconds to wait for the answer")->check(CLI::Range(1, 300));
 
+  cli::TapOptions tap_options;
+  auto* tap = app.add_subcommand(
+      "tap", "Print, one JSON line each, the stages events of PIPELINE pass in a running engine: the transforms' "
+             "verdict, each sink's attempts (from the admin stream; envelope fields only)");
+  add_config(tap);
+  tap->add_option("pipeline", tap_options.pipeline, "Pipeline name")->required();
+  tap->add_option("--admin", tap_options.admin, "The admin listener, HOST:PORT (default: admin.listen)");
+  tap->add_flag("--payload", tap_options.payload, "Also the payloads (not built yet)");
+
   CLI11_PARSE(app, argc, argv);
   common.config_explicit = !common.config_file.empty();
   if (!common.config_explicit) common.config_file = default_config_file();
@@ -146,5 +155,6 @@ int main(int argc, char** argv) {
   if (*dlq_drop) return cli::dlq_drop(common, dlq_options);
   if (*dlq_adopt) return cli::dlq_adopt(common, dlq_options);
   if (*health) return cli::health(common, health_options);
+  if (*tap) return cli::tap(common, tap_options);
   return 1;
 }
