@@ -5,6 +5,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -98,11 +99,30 @@ void write_pipeline(JsonWriter& w, runtime::Pipeline& p) {
   str(w, "state", "running");
   str(w, "durability", c.durability == config::Durability::disk ? "disk" : "memory");
   num(w, "received", stats.received);
-  num(w, "refused", stats.refused);
+  // Every request or event the pipeline refused: for a bad signature (the source's 401s, as
+  // switchyard_signature_failures_total counts them) or while saturated or stopping.
+  num(w, "refused", stats.refused + stats.refused_signature);
+  num(w, "refused_signature", stats.refused_signature);
+  num(w, "refused_saturated", stats.refused);
   num(w, "dropped", stats.dropped);
   num(w, "transform_errors", stats.transform_errors);
   w.Key("last_error");
   if (stats.last_error.empty()) w.Null(); else w.String(stats.last_error.c_str());
+  w.Key("last_refusal");
+  if (stats.last_refusal.empty()) w.Null(); else w.String(stats.last_refusal.c_str());
+  // Events that did not reach a sink (or one sink), by component and reason: what
+  // switchyard_events_dropped_total counts for this version of the pipeline.
+  w.Key("drops");
+  w.StartArray();
+  for (const auto& d : stats.drops) {
+    if (d.count == 0) continue;
+    w.StartObject();
+    str(w, "component", d.component);
+    str(w, "reason", d.reason);
+    num(w, "count", d.count);
+    w.EndObject();
+  }
+  w.EndArray();
   w.Key("source");
   w.StartObject();
   component(c.source);
@@ -335,11 +355,15 @@ struct Admin::Impl {
     return {};
   }
 
+  // Ready unless what should serve cannot: a file that fails validation (or a new version
+  // that fails to start) leaves the running pipelines serving, so it is listed, not fatal.
   HttpResponse readyz() {
     const auto problems = hooks.problems();
     // A journal that cannot keep events makes every durable pipeline refuse them.
     const auto journal = hooks.journal ? hooks.journal() : std::nullopt;
-    const bool ready = problems.empty() && !journal;
+    const auto listener = hooks.listener ? hooks.listener() : std::nullopt;
+    bool ready = !journal && !listener;
+    for (const auto& p : problems) ready &= !p.blocks_readiness;
     rapidjson::StringBuffer buffer;
     JsonWriter w(buffer);
     w.StartObject();
@@ -349,7 +373,17 @@ struct Admin::Impl {
     w.Key("reasons");
     w.StartArray();
     if (journal) w.String(("journal: " + *journal).c_str());
-    for (const auto& p : problems) w.String((p.name + " (" + p.file + "): " + p.error).c_str());
+    if (listener) w.String(("http listener: " + *listener).c_str());
+    for (const auto& p : problems) {
+      if (p.blocks_readiness) w.String((p.name + " (" + p.file + "): " + p.error).c_str());
+    }
+    w.EndArray();
+    // Files that are not applied but leave what runs serving (see GET /api/pipelines).
+    w.Key("failed_files");
+    w.StartArray();
+    for (const auto& p : problems) {
+      if (!p.blocks_readiness) w.String((p.name + " (" + p.file + "): " + p.error).c_str());
+    }
     w.EndArray();
     w.EndObject();
     return json(ready ? 200 : 503, buffer);
@@ -366,6 +400,15 @@ struct Admin::Impl {
       str(w, "file", p.file);
       str(w, "state", "failed");
       str(w, "last_error", p.error);
+      // One entry per line: each a file:line:col diagnostic.
+      w.Key("errors");
+      w.StartArray();
+      for (std::size_t at = 0; at <= p.error.size();) {
+        const auto end = std::min(p.error.find('\n', at), p.error.size());
+        if (end > at) w.String(p.error.data() + at, static_cast<rapidjson::SizeType>(end - at));
+        at = end + 1;
+      }
+      w.EndArray();
       w.EndObject();
     }
     w.EndArray();

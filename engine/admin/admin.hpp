@@ -9,7 +9,8 @@
 //   GET  /api/stream              its Server-Sent Events stream (also takes ?token=, as does /)
 //   GET  /metrics                 Prometheus text format
 //   GET  /healthz                 200 while the process runs
-//   GET  /readyz                  200 when every pipeline runs, else 503 with the reasons
+//   GET  /readyz                  200 unless a running pipeline cannot serve (listener down,
+//                                 journal unwritable, a pipeline that cannot start), else 503
 //   GET  /api/pipelines           state, counters, last error, configuration (secrets redacted)
 //   POST /api/reload              re-reads the pipelines directory (hot reload)
 //   GET  /api/dlq                 dead-letter entries (?pipeline=&sink=&older_than=)
@@ -39,11 +40,15 @@ class Journal;
 
 namespace switchyard::admin {
 
-/// A pipeline file that is not running, and why.
+/// A pipeline file that is not running (or whose latest version is not), and why.
 struct PipelineProblem {
-  std::string name;
+  std::string name;   ///< From the file, even when it is invalid (config::pipeline_name_hint).
   std::string file;
-  std::string error;
+  std::string error;  ///< Every error, one per line (file:line:col: ...).
+  /// A pipeline that should serve cannot (it failed to start for a reason other than its
+  /// configuration, and no previous version runs): /readyz answers 503. An invalid or newly
+  /// broken file does not make the engine unready: what runs still serves.
+  bool blocks_readiness = false;
 };
 
 /// What the admin API reads from the engine.
@@ -52,6 +57,8 @@ struct Hooks {
   std::function<std::vector<PipelineProblem>()> problems;
   /// Why the journal cannot keep events (readiness), nullopt while it works. Empty: no journal.
   std::function<std::optional<std::string>()> journal;
+  /// Why the shared HTTP listener is down (readiness), nullopt while it is fine or unused.
+  std::function<std::optional<std::string>()> listener;
   /// Reloads the pipelines directory and calls back (any thread) with the summary or the
   /// errors. Empty: no reload endpoint.
   std::function<void(std::function<void(Result<std::string>)>)> reload;

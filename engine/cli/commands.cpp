@@ -23,6 +23,24 @@
 namespace switchyard::cli {
 namespace {
 
+// The pipeline files `diagnostics` found invalid, each with every error of its own (one per
+// line) and the name it gives. A diagnostic about no file of the directory (the directory
+// itself missing) gives none: then nothing starts.
+std::vector<runtime::PipelineFile> invalid_files(const config::Diagnostics& diagnostics, const std::string& dir) {
+  std::vector<runtime::PipelineFile> out;
+  for (const auto& d : diagnostics) {
+    std::error_code ec;
+    if (d.file.empty() || d.file == dir || !std::filesystem::is_regular_file(d.file, ec)) return {};
+    auto it = std::find_if(out.begin(), out.end(), [&](const runtime::PipelineFile& f) { return f.file == d.file; });
+    if (it == out.end()) {
+      out.push_back(runtime::PipelineFile{.file = d.file, .name = config::pipeline_name_hint(d.file)});
+      it = std::prev(out.end());
+    }
+    it->error += (it->error.empty() ? "" : "\n") + config::format(d);
+  }
+  return out;
+}
+
 }  // namespace
 
 bool prepare(const Common& common, Setup& setup, const std::string& log_level) {
@@ -85,7 +103,7 @@ static void fit_connections_to_open_file_limit(std::uint64_t& max_connections) {
   }
 }
 
-int run(const Common& common) {
+int run(const Common& common, bool strict) {
   tune_allocator();
   Setup setup;
   auto& log = log::engine();
@@ -97,9 +115,22 @@ int run(const Common& common) {
   const config::YamlLimits limits = config::pipeline_limits(setup.engine);
   auto pipelines = config::load_pipelines(setup.engine.pipelines_dir, {}, setup.registry,
                                           setup.diagnostics, limits);
-  if (!setup.diagnostics.empty()) {
-    print_diagnostics(setup.diagnostics);
-    std::cerr << setup.diagnostics.size() << " configuration error(s); nothing started\n";
+  // One rule for a bad file, at start as on reload: it is reported and listed as failed, and
+  // the valid files start. Nothing starts with --strict, or when no file is valid (an empty
+  // directory is not that: pipelines added later start by hot reload).
+  std::vector<runtime::PipelineFile> invalid = invalid_files(setup.diagnostics, setup.engine.pipelines_dir);
+  if (!setup.diagnostics.empty() && (strict || pipelines.empty() || invalid.empty())) {
+    const std::string verdict = std::to_string(setup.diagnostics.size()) + " configuration error(s); nothing started" +
+                                (strict ? " (--strict)" : pipelines.empty() ? ": no pipeline file is valid" : "");
+    if (setup.engine.log_format == "json") {
+      // One record a log collector can parse, with every error in it.
+      std::string all;
+      for (const auto& d : setup.diagnostics) all += config::format(d) + "\n";
+      log.error("{}{}", all, verdict);
+    } else {
+      print_diagnostics(setup.diagnostics);
+      std::cerr << verdict << "\n";
+    }
     return 1;
   }
   if (pipelines.empty()) log.warn("no pipelines in {}", setup.engine.pipelines_dir);
@@ -121,6 +152,7 @@ int run(const Common& common) {
     for (const auto& path : config::pipeline_files(dir)) {
       runtime::PipelineFile f;
       f.file = path.string();
+      f.name = config::pipeline_name_hint(path);
       // What changed is judged on at most the size cap (+1: a file that grew past it differs).
       std::ifstream in(path, std::ios::binary);
       char chunk[16 * 1024];
@@ -147,7 +179,7 @@ int run(const Common& common) {
     log.error("cannot open the admin listener: {}", s.error().message);
     return 1;
   }
-  engine.start(std::move(pipelines));
+  engine.start(std::move(pipelines), invalid);
   return engine.run();
 }
 

@@ -12,7 +12,9 @@ struct Common {
   bool config_explicit = false;
 };
 
-int run(const Common& common);
+/// `strict`: any invalid pipeline file stops the start (exit 1); else invalid files are
+/// reported and listed as failed, and the valid ones start.
+int run(const Common& common, bool strict = false);
 int validate(const Common& common, const std::vector<std::string>& files);
 int test(const Common& common, const std::vector<std::string>& files);
 int plugins_list(const Common& common);
@@ -53,5 +55,13 @@ struct HealthOptions {
 };
 /// GETs a running engine's /healthz (or /readyz) with admin.token; 0 on HTTP 200.
 int health(const Common& common, const HealthOptions& options);
+
+struct TapOptions {
+  std::string pipeline;
+  std::string admin;     ///< HOST:PORT of the admin listener; default: admin.listen
+  bool payload = false;  ///< not built yet: refused
+};
+/// Prints, as JSON lines, each stage the events of a pipeline pass in a running engine.
+int tap(const Common& common, const TapOptions& options);
 
 }  // namespace switchyard::cli

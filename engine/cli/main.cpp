@@ -46,6 +46,10 @@ int main(int argc, char** argv) {
 
   auto* run = app.add_subcommand("run", "Run the engine");
   add_config(run);
+  bool strict = false;
+  run->add_flag("--strict", strict,
+                "Start nothing when any pipeline file is invalid (default: report it, mark it failed in "
+                "/api/pipelines, start the valid ones)");
 
   std::vector<std::string> files;
   auto* validate = app.add_subcommand("validate", "Check the configuration and pipelines; exit 1 on errors");
@@ -119,16 +123,25 @@ int main(int argc, char** argv) {
       "health", "Ask a running engine's admin listener for /healthz (exit 0 on HTTP 200), for container "
                 "health checks and probes");
   add_config(health);
-  health->add_flag("--ready", health_options.ready, "Ask /readyz instead (every pipeline runs, the journal keeps events)");
+  health->add_flag("--ready", health_options.ready, "Ask /readyz instead (what runs can serve: the journal keeps events, the listener is up, no pipeline fails to start)");
   health->add_option("--url", health_options.url, "Where to ask (default: /healthz on admin.listen)");
   health->add_option("--timeout", health_timeout_s, "Seconds to wait for the answer")->check(CLI::Range(1, 300));
+
+  cli::TapOptions tap_options;
+  auto* tap = app.add_subcommand(
+      "tap", "Print, one JSON line each, the stages events of PIPELINE pass in a running engine: the transforms' "
+             "verdict, each sink's attempts (from the admin stream; envelope fields only)");
+  add_config(tap);
+  tap->add_option("pipeline", tap_options.pipeline, "Pipeline name")->required();
+  tap->add_option("--admin", tap_options.admin, "The admin listener, HOST:PORT (default: admin.listen)");
+  tap->add_flag("--payload", tap_options.payload, "Also the payloads (not built yet)");
 
   CLI11_PARSE(app, argc, argv);
   common.config_explicit = !common.config_file.empty();
   if (!common.config_explicit) common.config_file = default_config_file();
   health_options.timeout = std::chrono::seconds(health_timeout_s);
 
-  if (*run) return cli::run(common);
+  if (*run) return cli::run(common, strict);
   if (*validate) return cli::validate(common, files);
   if (*test) return cli::test(common, test_files);
   if (*list) return cli::plugins_list(common);
@@ -142,5 +155,6 @@ int main(int argc, char** argv) {
   if (*dlq_drop) return cli::dlq_drop(common, dlq_options);
   if (*dlq_adopt) return cli::dlq_adopt(common, dlq_options);
   if (*health) return cli::health(common, health_options);
+  if (*tap) return cli::tap(common, tap_options);
   return 1;
 }

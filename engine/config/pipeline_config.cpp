@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <set>
 #include <tuple>
@@ -375,6 +376,28 @@ Status load_pipeline(const std::filesystem::path& file, const loader::PluginRegi
                      return std::tie(a.line, a.column) < std::tie(b.line, b.column);
                    });
   return outcome(diagnostics, before);
+}
+
+// A line scan, not a YAML parse: the file may be broken anywhere, including its syntax.
+std::string pipeline_name_hint(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::string line;
+  for (int n = 0; n < 10000 && std::getline(in, line); ++n) {
+    if (line.rfind("name:", 0) != 0) continue;
+    std::string value = line.substr(5);
+    const auto comment = value.find(" #");
+    if (comment != std::string::npos) value.resize(comment);
+    const auto first = value.find_first_not_of(" \t");
+    const auto last = value.find_last_not_of(" \t\r");
+    if (first == std::string::npos) break;
+    value = value.substr(first, last - first + 1);
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front()) {
+      value = value.substr(1, value.size() - 2);
+    }
+    if (!value.empty() && value.size() <= 200) return value;
+    break;
+  }
+  return file.stem().string();
 }
 
 std::vector<std::filesystem::path> pipeline_files(const std::filesystem::path& dir) {

@@ -120,6 +120,11 @@ std::vector<PipelineConfig> load_pipelines(const std::filesystem::path& dir,
 void warn_bare_variables(std::span<const OptionSpec> schema, const rapidjson::Value& values,
                          const JsonFile& file, const std::string& prefix, Diagnostics& warnings);
 
+/// The pipeline name a file gives, read even when the file is invalid (admin API, logs): its
+/// top-level `name:` when one can be read from its text, else the file name without extension
+/// (the default name).
+std::string pipeline_name_hint(const std::filesystem::path& file);
+
 /// Pipeline files in `dir`, sorted.
 std::vector<std::filesystem::path> pipeline_files(const std::filesystem::path& dir);
 

@@ -21,6 +21,9 @@ void setup(std::string_view level, std::string_view format);
 /// A logger named `name` on the shared sink.
 std::shared_ptr<spdlog::logger> make(const std::string& name);
 
+/// A pipeline's own logger, named after it: its JSON lines carry the pipeline as a field.
+std::shared_ptr<spdlog::logger> make_pipeline(const std::string& name);
+
 /// The engine's own logger.
 spdlog::logger& engine();
 

@@ -9,6 +9,7 @@
 #include "http/server.hpp"
 #include "log/logging.hpp"
 #include "metrics/registry.hpp"
+#include "runtime/drops.hpp"
 #include "runtime/io.hpp"
 #include "runtime/state_store.hpp"
 #include "switchyard/context.hpp"
@@ -38,14 +39,27 @@ struct Services {
 /// WebSocket callbacks run on the component's strand (`executor`).
 class PipelineRoutes final : public HttpRoutes {
  public:
-  PipelineRoutes(http::Server& server, std::string pipeline, std::uint64_t max_body, Executor& executor)
-      : server_(server), pipeline_(std::move(pipeline)), max_body_(max_body), executor_(executor) {}
+  /// `drops`: where a source's refusals (401 answers) are noted; nullptr: nowhere.
+  PipelineRoutes(http::Server& server, std::string pipeline, std::uint64_t max_body, Executor& executor,
+                 std::shared_ptr<DropBook> drops = nullptr)
+      : server_(server), pipeline_(std::move(pipeline)), max_body_(max_body), executor_(executor),
+        drops_(std::move(drops)) {}
   Result<std::unique_ptr<HttpRoute>> add(std::string method, std::string path, HttpHandler handler,
                                          HttpRouteOptions options) override {
     // The smaller limit applies: a source's own max_body (github.webhook's 25 MiB default)
     // may lower the operator's http.max_body, never raise it.
     if (max_body_ != 0 && (options.max_body == 0 || options.max_body > max_body_)) {
       options.max_body = static_cast<std::size_t>(max_body_);
+    }
+    if (drops_) {
+      // The last refusal's reason, as the sender was told ("X-Hub-Signature-256 does not
+      // match the body"): a wrong secret shows in the admin API and the console at once.
+      handler = [handler = std::move(handler), drops = drops_](const HttpRequest& request, HttpReply reply) {
+        handler(request, [reply = std::move(reply), drops](HttpResponse response) {
+          if (response.status == 401) drops->refused(answer_reason(response.body));
+          reply(std::move(response));
+        });
+      };
     }
     return server_.add_owned(pipeline_, std::move(method), std::move(path), std::move(handler), options);
   }
@@ -59,23 +73,27 @@ class PipelineRoutes final : public HttpRoutes {
   std::string pipeline_;
   std::uint64_t max_body_;
   Executor& executor_;
+  std::shared_ptr<DropBook> drops_;
 };
 
 class ComponentContext final : public Context {
  public:
-  /// `label` names the component in the log line of an exception its tasks throw.
+  /// `label` names the component in the log line of an exception its tasks throw; `drops`
+  /// (nullptr: none) counts its drops and refusals for the admin API (runtime/drops.hpp).
   ComponentContext(std::string pipeline, std::string component, std::string label, Strand strand,
-                   Services& services, Emitter& emitter, Replies& replies, bool durable_state)
+                   Services& services, Emitter& emitter, Replies& replies, bool durable_state,
+                   std::shared_ptr<DropBook> drops = nullptr)
       : pipeline_(std::move(pipeline)),
         component_(std::move(component)),
         logger_(pipeline_ + "/" + component_),
-        metrics_((services.metrics ? *services.metrics : metrics::unscraped()).scoped(pipeline_, component_)),
+        metrics_(count_drops((services.metrics ? *services.metrics : metrics::unscraped()).scoped(pipeline_, component_),
+                             drops, component_)),
         executor_(std::move(strand), task_failure(std::move(label))),
         state_(services.state, pipeline_ + "/" + component_ + "/", durable_state),
         emitter_(emitter),
         replies_(replies),
         services_(services),
-        routes_(services.routes, pipeline_, services.max_body, executor_) {}
+        routes_(services.routes, pipeline_, services.max_body, executor_, std::move(drops)) {}
 
   ~ComponentContext() override { executor_.close(); }  // nothing it queued runs on a freed context
   ComponentContext(const ComponentContext&) = delete;

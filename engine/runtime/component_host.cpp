@@ -29,9 +29,9 @@ Status ComponentHost::guarded(const char* what, F&& call) {
 }
 
 Status ComponentHost::configure(const std::string& pipeline, Strand strand, Services& services, Emitter& emitter,
-                                Replies& replies, bool durable_state) {
+                                Replies& replies, bool durable_state, std::shared_ptr<DropBook> drops) {
   context_ = std::make_unique<ComponentContext>(pipeline, config_->name, label_, std::move(strand), services,
-                                                emitter, replies, durable_state);
+                                                emitter, replies, durable_state, std::move(drops));
   options_ = std::make_unique<Options>(*config_->options, config_->decl->options, config_->templates.get());
   return run_on(context_->strand(), [&] {
     return guarded("configure", [&]() -> Status {

@@ -22,9 +22,10 @@ class ComponentHost {
   ComponentHost(ComponentHost&&) noexcept;
   ComponentHost& operator=(ComponentHost&&) noexcept;
 
-  /// Creates the component and configures it with a context on `strand`.
+  /// Creates the component and configures it with a context on `strand`; `drops`: where its
+  /// drops are counted for the admin API (nullptr: only in the metrics).
   Status configure(const std::string& pipeline, Strand strand, Services& services, Emitter& emitter,
-                   Replies& replies, bool durable_state);
+                   Replies& replies, bool durable_state, std::shared_ptr<DropBook> drops = nullptr);
   /// Starts it, on its strand.
   Status start();
   /// Asks it to drain; `done` runs once (any thread), also when drain() throws.

@@ -51,6 +51,7 @@ struct Engine::State {
               admin::Hooks{.pipelines = [this] { return running(); },
                            .problems = [this] { return failed(); },
                            .journal = [this] { return journal ? journal->problem() : std::nullopt; },
+                           .listener = [this] { return listener_down(); },
                            .reload = [this](ReloadDone done) { queue_reload(std::move(done)); }}) {
     services.metrics = &metrics;
     services.tap = admin.tap();  // recent events for the admin console
@@ -77,6 +78,10 @@ struct Engine::State {
     std::lock_guard lock(mutex);
     return problems;
   }
+  std::optional<std::string> listener_down() {
+    std::lock_guard lock(mutex);
+    return listener_problem;
+  }
 
   config::EngineConfig config;
   // Before io: connections still held by io's handlers when it is destroyed (keep-alive
@@ -92,7 +97,8 @@ struct Engine::State {
   http::Server server;
   Services services;
   std::vector<std::shared_ptr<Pipeline>> pipelines;   // under mutex
-  std::vector<admin::PipelineProblem> problems;       // pipelines that failed to start, under mutex
+  std::vector<admin::PipelineProblem> problems;       // files not applied and pipelines that failed to start, under mutex
+  std::optional<std::string> listener_problem;        // the shared listener could not open, under mutex
   admin::Admin admin;
   std::mutex mutex;
   std::condition_variable changed;
@@ -113,6 +119,13 @@ struct Engine::State {
 };
 
 namespace {
+// A pipeline that cannot start makes the engine unready only when nothing serves in its place
+// (no previous version) and its configuration is not the cause: the listener, the journal or
+// a service it needs. A broken file, new or changed, leaves what runs serving.
+bool blocks_readiness(bool previous_runs, const Error& error) {
+  return !previous_runs && error.kind != ErrorKind::invalid_config;
+}
+
 // At most `cap` bytes: what the reload loader compares against (it reads no more).
 std::string read_file(const std::string& path, std::uint64_t cap) {
   std::ifstream in(path, std::ios::binary);
@@ -305,11 +318,14 @@ Result<std::string> Engine::reload() {
     if (!f.config) {
       invalid_files.insert(f.file);
       errors.push_back(f.error);
-      std::string name;
+      bool previous = false;
+      std::string name = f.name;
       for (auto& [n, p] : running) {
-        if (p->config().file == f.file) name = n;
+        if (p->config().file != f.file) continue;
+        name = n;
+        previous = true;
       }
-      problems.push_back({name, f.file, (name.empty() ? "" : "still running the previous version; ") + f.error});
+      problems.push_back({name, f.file, (previous ? "still running the previous version; " : "") + f.error});
       continue;
     }
     const std::string name = f.config->name;
@@ -331,7 +347,8 @@ Result<std::string> Engine::reload() {
     auto next = launch(*f.config, previous != nullptr || swapping);
     if (!next) {
       errors.push_back(f.file + ": pipeline " + name + " failed to start: " + next.error().message);
-      problems.push_back({name, f.file, (previous ? "still running the previous version; " : "") + next.error().message});
+      problems.push_back({name, f.file, (previous ? "still running the previous version; " : "") + next.error().message,
+                          blocks_readiness(previous != nullptr, next.error())});
       invalid_files.insert(f.file);  // whatever this file ran before keeps running
       continue;
     }
@@ -404,9 +421,16 @@ Status Engine::open_journal() {
 
 Status Engine::open_admin() { return state_->admin.start(); }
 
-std::size_t Engine::start(std::vector<config::PipelineConfig> pipelines) {
+std::size_t Engine::start(std::vector<config::PipelineConfig> pipelines, const std::vector<PipelineFile>& invalid) {
   auto& log = log::engine();
   std::size_t started = 0;
+  // One rule for a bad file, at start as on reload: reported, listed as failed, and the
+  // valid files start (`run --strict` refuses to start instead).
+  for (const auto& f : invalid) {
+    log.error("pipeline {} ({}) not started: its file is invalid:\n{}", f.name, f.file, f.error);
+    std::lock_guard lock(state_->mutex);
+    state_->problems.push_back({f.name, f.file, f.error});
+  }
   // Configured paths answer 503 + Retry-After until their pipeline is up (not 404, which
   // a sender may take as "wrong URL"); with many pipelines, starting takes seconds.
   std::vector<std::vector<std::string>> paths;
@@ -415,7 +439,11 @@ std::size_t Engine::start(std::vector<config::PipelineConfig> pipelines) {
     for (auto& route : config::route_paths(config)) paths.back().push_back(std::move(route.path));
   }
   for (const auto& p : paths) {
-    if (Status s = state_->server.expect(p); !s) log.error("the HTTP listener: {}", s.error().message);
+    if (Status s = state_->server.expect(p); !s) {
+      log.error("the HTTP listener: {}", s.error().message);
+      std::lock_guard lock(state_->mutex);
+      state_->listener_problem = s.error().message;
+    }
   }
   for (std::size_t i = 0; i < pipelines.size(); ++i) {
     auto& config = pipelines[i];
@@ -424,7 +452,8 @@ std::size_t Engine::start(std::vector<config::PipelineConfig> pipelines) {
     if (!pipeline) {
       log.error("pipeline {} ({}) failed to start: {}", config.name, config.file, pipeline.error().message);
       std::lock_guard lock(state_->mutex);
-      state_->problems.push_back({config.name, config.file, pipeline.error().message});
+      state_->problems.push_back(
+          {config.name, config.file, pipeline.error().message, blocks_readiness(false, pipeline.error())});
       continue;
     }
     log.info("pipeline {} started ({} -> {} transform(s) -> {} sink(s))", config.name, config.source.type,
@@ -434,8 +463,9 @@ std::size_t Engine::start(std::vector<config::PipelineConfig> pipelines) {
     state_->pipelines.push_back(std::move(*pipeline));
     ++started;
   }
-  adopt_orphans(pipelines);
-  log.info("{} of {} pipeline(s) started", started, pipelines.size());
+  adopt_orphans(pipelines, invalid);
+  log.info("{} of {} pipeline(s) started{}", started, pipelines.size() + invalid.size(),
+           invalid.empty() ? "" : fmt::format(" ({} invalid file(s), see GET /api/pipelines)", invalid.size()));
   {
     std::lock_guard lock(state_->reload_mutex);
     state_->started = true;
@@ -447,16 +477,19 @@ std::size_t Engine::start(std::vector<config::PipelineConfig> pipelines) {
 // Events journaled for a pipeline that no configured file defines (removed or renamed)
 // would wait in the journal for ever, counting toward state.max_bytes: at start they move to
 // the dead-letter queue, where an operator sees them and can replay them once a pipeline of
-// that name runs again. At start every file is valid (else nothing starts), so a name no
-// file defines is gone, not merely broken; a pipeline that failed to start keeps its events.
-void Engine::adopt_orphans(const std::vector<config::PipelineConfig>& configured) {
+// that name runs again. A name no file defines is gone, not merely broken: an invalid file
+// keeps the events of the name it gives (read from its text, else its file name), and so
+// does a pipeline that failed to start.
+void Engine::adopt_orphans(const std::vector<config::PipelineConfig>& configured,
+                           const std::vector<PipelineFile>& invalid) {
   if (!state_->journal) return;
   auto pending = state_->journal->pending_by_pipeline();
   if (!pending) return;
   std::optional<journal::DeadLetters> dlq;
   for (const auto& [name, count] : *pending) {
     const bool known = std::any_of(configured.begin(), configured.end(),
-                                   [&](const config::PipelineConfig& c) { return c.name == name; });
+                                   [&](const config::PipelineConfig& c) { return c.name == name; }) ||
+                       std::any_of(invalid.begin(), invalid.end(), [&](const PipelineFile& f) { return f.name == name; });
     if (known) continue;
     if (!dlq) {
       auto opened = journal::DeadLetters::open(state_->config.state_dir);

@@ -18,6 +18,7 @@ class Pipeline;
 /// One pipeline file as read for a reload.
 struct PipelineFile {
   std::string file;
+  std::string name;                              ///< The name it gives, read even when invalid.
   std::string content;                           ///< Unchanged content: the pipeline is left alone.
   std::optional<config::PipelineConfig> config;  ///< nullopt when the file is invalid
   std::string error;                             ///< Why it is invalid (file:line:col: ..., one per line).
@@ -42,8 +43,9 @@ class Engine {
   Status open_admin();
 
   /// Builds and starts each pipeline. One that fails is logged and left out; the others
-  /// run. Returns how many started.
-  std::size_t start(std::vector<config::PipelineConfig> pipelines);
+  /// run. `invalid`: the files that failed validation, logged and listed as failed (admin
+  /// API), as a reload does with them. Returns how many started.
+  std::size_t start(std::vector<config::PipelineConfig> pipelines, const std::vector<PipelineFile>& invalid = {});
 
   /// Turns hot reload on: SIGHUP and POST /api/reload re-read the pipelines with `load`,
   /// and with `watch` so does any change of a pipeline file (inotify, debounced).
@@ -72,7 +74,7 @@ class Engine {
   void stop_reloading();
   Result<std::string> reload();
   Result<std::shared_ptr<Pipeline>> launch(const config::PipelineConfig& config, bool hold);
-  void adopt_orphans(const std::vector<config::PipelineConfig>& configured);
+  void adopt_orphans(const std::vector<config::PipelineConfig>& configured, const std::vector<PipelineFile>& invalid);
   void retire(const std::string& name, std::shared_ptr<Pipeline> old, std::shared_ptr<Pipeline> next,
               std::uint64_t last_seq);
   std::unique_ptr<State> state_;

@@ -43,7 +43,7 @@ class PipelineRuntime final : public Pipeline,
         strand_(services.io.make_strand()),
         source_strand_(services.io.make_strand()),
         replies_(services.io.make_strand()),
-        log_(log::make(config_->name)),
+        log_(log::make_pipeline(config_->name)),
         source_(config_->source, "source '" + config_->source.name + "'"),
         ingress_(Ingress::Settings{.pipeline = config_->name,
                                    .queue_size = config_->queue_size,
@@ -138,6 +138,8 @@ class PipelineRuntime final : public Pipeline,
 
   mutable std::mutex error_mutex_;
   std::string last_error_;
+  // Drops and refusals of this version's components (admin API; same counts as the metric).
+  std::shared_ptr<DropBook> drops_ = std::make_shared<DropBook>();
 };
 
 Status PipelineRuntime::build() {
@@ -146,20 +148,24 @@ Status PipelineRuntime::build() {
   for (std::size_t i = 0; i < c.sinks.size(); ++i) {
     auto runner = std::make_unique<SinkRunner>(
         *this, c.sinks[i], "sinks[" + std::to_string(i) + "] '" + c.sinks[i].name + "'", strand_);
-    if (Status s = runner->host.configure(c.name, strand_, services_, refusing_, replies_, durable_state); !s) return s;
+    if (Status s = runner->host.configure(c.name, strand_, services_, refusing_, replies_, durable_state, drops_); !s) {
+      return s;
+    }
     runner->register_metrics();
     sinks_.push_back(std::move(runner));
   }
   for (std::size_t i = 0; i < c.transforms.size(); ++i) {
     transforms_.emplace_back(c.transforms[i], "transforms[" + std::to_string(i) + "] '" + c.transforms[i].name + "'");
-    if (Status s = transforms_.back().configure(c.name, strand_, services_, refusing_, replies_, durable_state); !s) {
+    if (Status s =
+            transforms_.back().configure(c.name, strand_, services_, refusing_, replies_, durable_state, drops_);
+        !s) {
       return s;
     }
   }
   // With a journal, a transform's failure is a dead letter holding the event as it came in.
   chain_ = std::make_unique<TransformChain>(*this, transforms_, strand_, durable_, journal_ != nullptr,
                                             [this](TransformChain::Finished f) { fan_out(std::move(f)); });
-  if (Status s = source_.configure(c.name, source_strand_, services_, ingress_, replies_, durable_state); !s) return s;
+  if (Status s = source_.configure(c.name, source_strand_, services_, ingress_, replies_, durable_state, drops_); !s) return s;
   ingress_.bind_source(source_.context().executor(),
                        source_.context().metrics().counter(metrics::names::kReceived, kReceivedHelp));
   return {};
@@ -270,6 +276,9 @@ PipelineStats PipelineRuntime::stats(bool backlog) const {
   s.refused = ingress_.refused();
   s.dropped = chain_ ? chain_->dropped() : 0;
   s.transform_errors = chain_ ? chain_->errors() : 0;
+  s.refused_signature = drops_->total("signature");
+  s.drops = drops_->counts();
+  s.last_refusal = drops_->last_refusal();
   {
     std::lock_guard lock(error_mutex_);
     s.last_error = last_error_;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/pipeline_config.hpp"
+#include "runtime/drops.hpp"
 #include "switchyard/result.hpp"
 
 namespace switchyard::runtime {
@@ -31,9 +32,14 @@ struct SinkStats {
 struct PipelineStats {
   std::uint64_t received = 0;  ///< Accepted from the source.
   std::uint64_t refused = 0;   ///< Refused while saturated or stopping.
+  std::uint64_t refused_signature = 0;  ///< Requests the source refused for a missing or wrong signature.
   std::uint64_t dropped = 0;   ///< Dropped by a transform.
   std::uint64_t transform_errors = 0;
   std::string last_error;  ///< The latest failure of any component, with its time; empty: none.
+  std::string last_refusal;  ///< The latest request the source refused (401), with its time and reason.
+  /// Events that did not reach a sink (or one sink), by component and reason: the
+  /// switchyard_events_dropped_total series of this pipeline version.
+  std::vector<DropBook::Count> drops;
   std::vector<SinkStats> sinks;
 };
 

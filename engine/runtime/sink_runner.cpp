@@ -7,6 +7,7 @@
 #include "journal/codec.hpp"
 #include "journal/journal.hpp"
 #include "metrics/registry.hpp"
+#include "runtime/drops.hpp"
 #include "runtime/pipeline.hpp"
 
 namespace switchyard::runtime {
@@ -43,6 +44,8 @@ void SinkRunner::register_metrics() {
   retryable_metric_ = &m.counter(metrics::names::kFailures, kFailuresHelp, {{"reason", "retryable"}});
   permanent_metric_ = &m.counter(metrics::names::kFailures, kFailuresHelp, {{"reason", "permanent"}});
   latency_metric_ = &m.histogram(metrics::names::kLatency, kLatencyHelp);
+  filtered_metric_ = &m.counter(kDroppedMetric, kDroppedHelp, {{"reason", "filtered"}});
+  dead_lettered_metric_ = &m.counter(kDroppedMetric, kDroppedHelp, {{"reason", "dead_lettered"}});
 }
 
 void SinkRunner::bind(journal::Journal* journal, std::int64_t pipeline_id, std::uint64_t bit) {
@@ -229,6 +232,7 @@ bool SinkRunner::refill() {
     if (!event) {
       // Not deliverable, but not to be lost either: the DLQ keeps the stored bytes.
       dead_lettered_.fetch_add(1, std::memory_order_relaxed);
+      if (dead_lettered_metric_) dead_lettered_metric_->inc();
       owner_.logger().error("{}: journal entry {} cannot be read ({}); moved to the dead-letter queue", host.label(),
                             row.seq, event.error().message);
       cursor_.journal->dead_letter(
@@ -309,6 +313,7 @@ void SinkRunner::tap(const Slot& slot, EventTap::Outcome outcome, std::string_vi
 
 void SinkRunner::dead_letter(const Entry& entry, std::uint32_t attempts, const Error& error) {
   dead_lettered_.fetch_add(1, std::memory_order_relaxed);
+  if (dead_lettered_metric_) dead_lettered_metric_->inc();
   const Event& event = *entry.event;
   if (!cursor_.journal) {
     owner_.logger().error("{}: event {} given up after {} attempt(s): {} ({}); no state.dir, so it is lost",

@@ -96,7 +96,10 @@ class SinkRunner {
   /// Reads nothing committed after `seq` (the previous version of a reloaded pipeline).
   void limit_reads(std::uint64_t seq) { cursor_.read_to = seq; }
   /// Its `if:` did not select an event.
-  void skip() { skipped_.fetch_add(1, std::memory_order_relaxed); }
+  void skip() {
+    skipped_.fetch_add(1, std::memory_order_relaxed);
+    if (filtered_metric_) filtered_metric_->inc();
+  }
   /// Cancels retry and delay waits and stops dispatching; queued events stay (in the
   /// journal, when there is one).
   void cancel_timers();
@@ -169,6 +172,8 @@ class SinkRunner {
   Counter* retryable_metric_ = nullptr;
   Counter* permanent_metric_ = nullptr;
   Histogram* latency_metric_ = nullptr;
+  Counter* filtered_metric_ = nullptr;       // switchyard_events_dropped_total{reason="filtered"}: its if:
+  Counter* dead_lettered_metric_ = nullptr;  // {reason="dead_lettered"}
 
   std::atomic<std::uint64_t> delivered_{0}, retried_{0}, failed_{0}, dead_lettered_{0}, skipped_{0};
   std::atomic<std::size_t> queued_{0};

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "runtime/drops.hpp"
 #include "runtime/state_store.hpp"
 
 namespace switchyard::runtime {
@@ -20,11 +21,27 @@ TransformChain::TransformChain(PipelineHooks& hooks, std::vector<ComponentHost>&
       capture_state_(capture_state),
       has_async_(std::any_of(stages.begin(), stages.end(), [](const ComponentHost& s) { return s.asynchronous(); })),
       keep_originals_(keep_originals && !stages.empty()),
-      output_(std::move(output)) {}
+      output_(std::move(output)) {
+  for (auto& stage : stages_) {
+    auto& metrics = stage.context().metrics();
+    counters_.push_back({&metrics.counter(kDroppedMetric, kDroppedHelp, {{"reason", drop_reason(stage.config().type)}}),
+                         &metrics.counter(kDroppedMetric, kDroppedHelp, {{"reason", "transform_error"}})});
+  }
+}
+
+// What a transform's "drop" means, by its type: the reason label of its drops.
+std::string TransformChain::drop_reason(std::string_view type) {
+  if (type == "filter") return "filtered";
+  if (type == "dedup") return "deduplicated";
+  if (type == "rate_limit") return "rate_limited";
+  return "dropped";
+}
 
 bool TransformChain::judge(const ComponentHost& stage, Finished& f, const Result<Verdict>& verdict) {
+  const auto& counters = counters_[static_cast<std::size_t>(&stage - stages_.data())];
   if (!verdict) {
     errors_.fetch_add(1, std::memory_order_relaxed);
+    counters.failed->inc();
     hooks_.note_error(stage.label() + ": " + verdict.error().message);
     f.failed_at = stage.label();
     f.error = verdict.error().message;
@@ -32,6 +49,7 @@ bool TransformChain::judge(const ComponentHost& stage, Finished& f, const Result
   }
   if (*verdict == Verdict::drop) {
     dropped_.fetch_add(1, std::memory_order_relaxed);
+    counters.dropped->inc();
     return false;
   }
   return true;

@@ -66,6 +66,9 @@ class TransformChain {
   std::uint64_t errors() const { return errors_.load(std::memory_order_relaxed); }
   /// Events made by splitting transforms.
   std::uint64_t derived() const { return derived_.load(std::memory_order_relaxed); }
+  /// The reason label of a transform's drops, by its type: filter → filtered, dedup →
+  /// deduplicated, rate_limit → rate_limited, any other → dropped.
+  static std::string drop_reason(std::string_view type);
 
  private:
   struct Item {
@@ -100,6 +103,13 @@ class TransformChain {
   std::uint64_t next_ticket_ = 0;
   bool stopped_ = false;
   std::atomic<std::uint64_t> dropped_{0}, errors_{0}, derived_{0};
+  // Per stage: switchyard_events_dropped_total{reason=filtered|deduplicated|...} and
+  // {reason=transform_error}, through the stage's context (so the admin API counts them too).
+  struct StageCounters {
+    Counter* dropped = nullptr;
+    Counter* failed = nullptr;
+  };
+  std::vector<StageCounters> counters_;
 };
 
 }  // namespace switchyard::runtime

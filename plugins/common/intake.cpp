@@ -91,6 +91,7 @@ struct Endpoint::State {
   std::shared_ptr<const Protocol> protocol;
   EndpointOptions options;
   Counter* signature_failures = nullptr;
+  Counter* duplicates = nullptr;  // redeliveries answered "duplicate", not emitted again
   ThrottledWarning refusals;
   Redeliveries redeliveries;
   // Handlers and callbacks hold a pass while they touch the component; close() waits for them.
@@ -138,6 +139,7 @@ void Endpoint::State::handle(const std::shared_ptr<State>& self, const HttpReque
   }
   // 4. A delivery seen before (state store: survives restarts) or being emitted right now.
   if (admission.redelivery && !redeliveries.claim(*context, admission.event->id)) {
+    duplicates->inc();
     return reply(protocol->duplicate(admission.event->id));
   }
   emit(self, std::move(admission), std::move(reply));
@@ -176,6 +178,12 @@ void Endpoint::configure(Context& context, std::shared_ptr<const Protocol> proto
   state_->context = &context;
   state_->protocol = std::move(protocol);
   state_->signature_failures = &context.metrics().counter(metrics::names::kSignatureFailures, metrics::help::kSignatureFailures);
+  // The engine's drop counter (runtime/drops.hpp), which the admin API reads too.
+  state_->duplicates = &context.metrics().counter(
+      "switchyard_events_dropped_total",
+      "Events that did not reach a sink (or, for a sink's component, that sink), by reason: signature, "
+      "deduplicated, filtered, rate_limited, dropped, transform_error, dead_lettered.",
+      {{"reason", "deduplicated"}});
   state_->redeliveries.configure(options.redelivery_prefix, options.redelivery_window);
   state_->options = std::move(options);
 }

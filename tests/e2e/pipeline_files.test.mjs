@@ -63,8 +63,8 @@ test('files past pipelines.max_file_size or its expansion limit are refused on r
   assert.ok(pipelines.some((p) => p.name === 'relay' && p.state === 'running'));
   await engine.stop();
 
-  // At start: every reason, exit 1, no crash.
-  const r = await runSwitchyard(['run', '-c', config]);
+  // At start with --strict: every reason, exit 1, no crash.
+  const r = await runSwitchyard(['run', '--strict', '-c', config]);
   assert.equal(r.signal, null, `killed by ${r.signal}:\n${r.stderr}`);
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /bomb\.yaml:4:\d+: labels: the file's values come to more than 1 MiB/);

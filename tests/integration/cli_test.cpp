@@ -116,7 +116,7 @@ sinks:
   const std::string p = (dir_ / "pipelines").string() + "/ci.yaml:";
   const auto err = lines(r.err);
   ASSERT_EQ(err.size(), 7u) << r.err;
-  EXPECT_NE(err[0].find(" warning [engine] " + p + "4:11: source.secret: '$SY_TEST_HOOK_SECRET' is taken as the "
+  EXPECT_NE(err[0].find(" warn  [engine] " + p + "4:11: source.secret: '$SY_TEST_HOOK_SECRET' is taken as the "
                         "secret itself, not read from the environment: write ${SY_TEST_HOOK_SECRET}"),
             std::string::npos)
       << err[0];
@@ -191,16 +191,100 @@ TEST_F(Cli, SigtermDrainsEverythingAlreadyAccepted) {
   for (const auto& line : written) ASSERT_EQ(line.back(), '}') << line;
 }
 
-TEST_F(Cli, RunRefusesInvalidPipelinesAndStartsNothing) {
+TEST_F(Cli, RunStrictRefusesInvalidPipelinesAndStartsNothing) {
   const auto out = dir_ / "events.jsonl";
   dir_.write("pipelines/good.yaml", "source: {type: generate, interval: 10ms}\n"
                                     "sinks: [{type: file, path: " + out.string() + "}]\n");
   dir_.write("pipelines/bad.yaml", "source: {type: generate, count: many}\nsinks: [{type: stdout}]\n");
-  auto r = run_to_end({kBinary, "run", "-c", config()}, dir_);
+  auto r = run_to_end({kBinary, "run", "--strict", "-c", config()}, dir_);
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("bad.yaml:1:26: source.count: expected an integer, got a string"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("1 configuration error(s); nothing started"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("1 configuration error(s); nothing started (--strict)"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(out));
+
+  // With log.format: json, the refusal is one JSON record holding every error.
+  auto json = run_to_end({kBinary, "run", "--strict", "-c", config("log: {format: json}\n")}, dir_);
+  EXPECT_EQ(json.code, 1);
+  const auto records = lines(json.err);
+  ASSERT_EQ(records.size(), 1u) << json.err;
+  rapidjson::Document d;
+  d.Parse(records[0].c_str());
+  ASSERT_FALSE(d.HasParseError()) << records[0];
+  EXPECT_STREQ(d["level"].GetString(), "error");
+  const std::string msg = d["msg"].GetString();
+  EXPECT_NE(msg.find("bad.yaml:1:26: source.count: expected an integer, got a string\n1 configuration error(s); "
+                     "nothing started (--strict)"),
+            std::string::npos)
+      << msg;
+}
+
+TEST_F(Cli, RunStartsTheValidPipelinesBesideAnInvalidFile) {
+  const auto out = dir_ / "events.jsonl";
+  dir_.write("pipelines/good.yaml", "source: {type: generate, interval: 10ms}\n"
+                                    "sinks: [{type: file, path: " + out.string() + "}]\n");
+  dir_.write("pipelines/bad.yaml", "source: {type: generate, count: many}\nsinks: [{type: stdout}]\n");
+  test::Child engine({kBinary, "run", "-c", config()}, dir_.path());
+  ASSERT_TRUE(wait_until([&] { return lines(test::read_file(out)).size() >= 3; })) << engine.err();
+  engine.signal(SIGTERM);
+  ASSERT_EQ(engine.wait(), 0) << engine.err();
+  EXPECT_NE(engine.err().find("pipeline bad (" + (dir_ / "pipelines/bad.yaml").string() +
+                              ") not started: its file is invalid:\n" + (dir_ / "pipelines/bad.yaml").string() +
+                              ":1:26: source.count: expected an integer, got a string"),
+            std::string::npos)
+      << engine.err();
+}
+
+// JSON log lines carry the pipeline, the component and the event id as fields, a
+// multi-line message stays one record, and levels are named as log.level names them.
+TEST_F(Cli, JsonLogLinesCarryPipelineComponentAndEventId) {
+  const auto out = dir_ / "flaky.txt";
+  dir_.write("pipelines/boom.yaml", "source: {type: generate, interval: 10ms, count: 1, payload: {boom: true}}\n"
+                                    "transforms: [{name: exploding, type: test.throwing_transform}]\n"
+                                    "sinks: [{type: stdout}]\n");
+  dir_.write("pipelines/flaky.yaml", "source: {type: generate, interval: 10ms, count: 1}\n"
+                                     "sinks: [{name: shaky, type: test.flaky_sink, path: " + out.string() +
+                                     ", fail_first: 1, retry: {initial: 10ms}}]\n");
+  dir_.write("pipelines/broken.yaml", "name: broken-one\nsource: {type: generate, count: many}\n"
+                                      "sinks: [{type: stdout, colour: blue}]\n");
+  const std::string paths = "plugins: {paths: [" + std::string(SWITCHYARD_PLUGIN_DIR) + ", " + kFixtures + "/faulty]}\n";
+  test::Child engine({kBinary, "run", "-c", config(paths + "log: {format: json}\n")}, dir_.path());
+  ASSERT_TRUE(wait_until([&] { return !test::read_file(out).empty(); })) << engine.err();
+  ASSERT_TRUE(wait_until([&] { return engine.err().find("moved to the dead-letter queue") != std::string::npos; }))
+      << engine.err();
+  engine.signal(SIGTERM);
+  ASSERT_EQ(engine.wait(), 0) << engine.err();
+  bool saw_failed = false, saw_retry = false, saw_invalid = false;
+  for (const auto& line : lines(engine.err())) {
+    rapidjson::Document d;
+    d.Parse(line.c_str());
+    ASSERT_FALSE(d.HasParseError()) << "one record per line: " << line;
+    const std::string level = d["level"].GetString(), msg = d["msg"].GetString();
+    EXPECT_TRUE(level == "debug" || level == "info" || level == "warn" || level == "error") << line;
+    auto field = [&](const char* name) { return d.HasMember(name) ? std::string(d[name].GetString()) : std::string(); };
+    if (msg.find("moved to the dead-letter queue") != std::string::npos) {
+      saw_failed = true;
+      EXPECT_EQ(level, "error");
+      EXPECT_EQ(field("pipeline"), "boom") << line;
+      EXPECT_EQ(field("component"), "exploding") << line;
+      EXPECT_FALSE(field("event_id").empty()) << line;
+      EXPECT_NE(msg.find("event " + field("event_id") + " failed"), std::string::npos) << line;
+    }
+    if (msg.find("retrying in") != std::string::npos) {
+      saw_retry = true;
+      EXPECT_EQ(level, "warn") << line;
+      EXPECT_EQ(field("pipeline"), "flaky") << line;
+      EXPECT_EQ(field("component"), "shaky") << line;
+      EXPECT_NE(msg.find("event " + field("event_id") + " attempt 1"), std::string::npos) << line;
+    }
+    if (msg.find("its file is invalid") != std::string::npos) {
+      saw_invalid = true;
+      // Both errors of the file, in one record.
+      EXPECT_NE(msg.find("broken.yaml:2:"), std::string::npos) << line;
+      EXPECT_NE(msg.find("\n" + (dir_ / "pipelines/broken.yaml").string() + ":3:"), std::string::npos) << line;
+      EXPECT_NE(msg.find("broken-one"), std::string::npos) << line;
+    }
+  }
+  EXPECT_TRUE(saw_failed && saw_retry && saw_invalid) << engine.err();
 }
 
 TEST_F(Cli, APipelineThatFailsToStartDoesNotStopTheOthers) {

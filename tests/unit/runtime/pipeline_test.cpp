@@ -133,6 +133,17 @@ sinks:
   EXPECT_EQ(stats.dropped, 250u + 42u) << "odd ones, then even multiples of 5 that are not multiples of 7";
   EXPECT_EQ(stats.transform_errors, 36u) << "even multiples of 7";
   EXPECT_NE(stats.last_error.find("transforms[1] 'test.async_check': refused"), std::string::npos) << stats.last_error;
+  // The same, by component and reason (what the admin API and switchyard_events_dropped_total show).
+  auto drops = [&](const std::string& component, const std::string& reason) -> std::uint64_t {
+    for (const auto& d : stats.drops) {
+      if (d.component == component && d.reason == reason) return d.count;
+    }
+    return 0;
+  };
+  EXPECT_EQ(drops("test.drop_odd", "dropped"), 250u);
+  EXPECT_EQ(drops("test.async_check", "dropped"), 42u);
+  EXPECT_EQ(drops("test.async_check", "transform_error"), 36u);
+  EXPECT_EQ(drops("test.drop_odd", "transform_error"), 0u);
   EXPECT_GT(test::AsyncCheckTransform::max_in_flight.load(), 1) << "the strand went on while events waited";
 }
 
