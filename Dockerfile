@@ -31,13 +31,17 @@ COPY --from=build /opt/switchyard/bin /opt/switchyard/bin
 COPY --from=build /opt/switchyard/lib/switchyard /opt/switchyard/lib/switchyard
 COPY --from=build /opt/switchyard/etc/switchyard /opt/switchyard/etc/switchyard
 COPY --from=build /opt/switchyard/share/switchyard /opt/switchyard/share/switchyard
+# Webhooks on every interface: a published port reaches nothing on the container's loopback
+# (the installed configuration's default, 127.0.0.1:8080, suits a host). Set the pipelines'
+# secrets: the shipped ones accept a development secret while GITHUB_WEBHOOK_SECRET is unset.
 ENV PATH=/opt/switchyard/bin:$PATH \
-    SWITCHYARD_STATE_DIR=/var/lib/switchyard
+    SWITCHYARD_STATE_DIR=/var/lib/switchyard \
+    SWITCHYARD_HTTP_LISTEN=0.0.0.0:8080
 WORKDIR /var/lib/switchyard
 # The journal and the dead-letter queue: keep them across container replacements.
 VOLUME /var/lib/switchyard
 USER 10001:10001
-# 8080: webhooks (http.listen). 9090: admin API, /metrics, console (loopback only until
+# 8080: webhooks (http.listen, on every interface: SWITCHYARD_HTTP_LISTEN above). 9090: admin API, /metrics, console (loopback only until
 # SWITCHYARD_ADMIN_LISTEN says otherwise).
 EXPOSE 8080 9090
 # SIGTERM drains: sources stop, in-flight events are delivered for runtime.shutdown_timeout

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build and the tests need. Idempotent: apt-get
 # runs only when a package is missing. Debian bookworm; run as root (or with sudo).
-#   install-deps.sh            what `make run` and `make test` need (build and tests)
+#   install-deps.sh            what `make test` needs (build and tests)
 #   install-deps.sh --build    what compiling needs, without the servers, browser and fuzzing
-#                              toolchain only the tests use (the Dockerfile's build stage)
+#                              toolchain only the tests use (`make run`, the Dockerfile's build stage)
 #   install-deps.sh --runtime  only what an installed tree needs to run: the shared libraries
 #                              the binary and the plugins link, CA certificates (the
 #                              Dockerfile's final stage; tests/e2e/dockerfile.test.mjs checks

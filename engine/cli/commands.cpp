@@ -183,27 +183,6 @@ int run(const Common& common, bool strict) {
   return engine.run();
 }
 
-int validate(const Common& common, const std::vector<std::string>& files) {
-  Setup setup;
-  if (!prepare(common, setup)) {
-    print_diagnostics(setup.diagnostics);
-    std::cerr << setup.diagnostics.size() << " error(s)\n";
-    return 1;
-  }
-  for (const auto& e : setup.plugin_errors) std::cerr << "plugin refused: " << e << "\n";
-  std::vector<std::filesystem::path> paths(files.begin(), files.end());
-  auto pipelines = config::load_pipelines(setup.engine.pipelines_dir, paths, setup.registry,
-                                          setup.diagnostics, config::pipeline_limits(setup.engine));
-  print_diagnostics(setup.diagnostics);
-  const std::size_t errors = setup.diagnostics.size() + setup.plugin_errors.size();
-  if (errors > 0) {
-    std::cerr << errors << " error(s)\n";
-    return 1;
-  }
-  std::cout << "ok: " << pipelines.size() << " pipeline(s) valid\n";
-  return 0;
-}
-
 int test(const Common& common, const std::vector<std::string>& args) {
   Setup setup;
   if (!prepare(common, setup)) {
@@ -232,14 +211,18 @@ int test(const Common& common, const std::vector<std::string>& args) {
   return totals.failed == 0 ? 0 : 1;
 }
 
-int plugins_list(const Common& common) {
+int plugins_list(const Common& common, bool json) {
   Setup setup;
   if (!prepare(common, setup)) {
     print_diagnostics(setup.diagnostics);
     return 1;
   }
   for (const auto& e : setup.plugin_errors) std::cerr << "plugin refused: " << e << "\n";
-  print_component_list(setup.registry, std::cout);
+  if (json) {
+    print_component_list_json(setup.registry, std::cout);
+  } else {
+    print_component_list(setup.registry, std::cout);
+  }
   return 0;
 }
 
@@ -257,7 +240,16 @@ int plugins_describe(const Common& common, const std::string& type) {
     found = true;
   }
   if (!found) {
-    std::cerr << "unknown component type '" << type << "' (see `switchyard plugins list`)\n";
+    const auto near = near_component_types(setup.registry, type);
+    std::cerr << "unknown component type '" << type << "'";
+    if (near.size() == 1) {
+      std::cerr << " (did you mean '" << near.front() << "'?)";
+    } else if (!near.empty()) {
+      std::cerr << " (did you mean one of:";
+      for (std::size_t i = 0; i < near.size(); ++i) std::cerr << (i == 0 ? " '" : ", '") << near[i] << "'";
+      std::cerr << "?)";
+    }
+    std::cerr << " (see `switchyard plugins list`)\n";
     return 1;
   }
   return 0;

@@ -8,16 +8,19 @@
 namespace switchyard::cli {
 
 struct Common {
-  std::string config_file;     ///< -c; empty: config/switchyard.yaml when present
-  bool config_explicit = false;
+  std::string config_file;     ///< -c, else $SWITCHYARD_CONFIG, else config/switchyard.yaml when present
+  bool config_explicit = false;  ///< named by -c or $SWITCHYARD_CONFIG: it must exist
 };
 
 /// `strict`: any invalid pipeline file stops the start (exit 1); else invalid files are
 /// reported and listed as failed, and the valid ones start.
 int run(const Common& common, bool strict = false);
-int validate(const Common& common, const std::vector<std::string>& files);
+/// `format`: "text" (problems on standard error) or "json" (the report on standard output,
+/// docs/operations.md).
+int validate(const Common& common, const std::vector<std::string>& files, const std::string& format = "text");
 int test(const Common& common, const std::vector<std::string>& files);
-int plugins_list(const Common& common);
+/// `json`: a JSON array of {type, kind, plugin, version, summary} instead of a table.
+int plugins_list(const Common& common, bool json = false);
 int plugins_describe(const Common& common, const std::string& type);
 int plugins_docs(const Common& common);
 int plugins_check(const std::string& file);

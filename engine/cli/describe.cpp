@@ -1,6 +1,11 @@
 #include "cli/describe.hpp"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
 #include <iomanip>
+#include <map>
 #include <string>
 
 #include "config/engine_config.hpp"
@@ -69,6 +74,50 @@ void print_component_list(const loader::PluginRegistry& registry, std::ostream& 
     out << std::left << std::setw(static_cast<int>(width) + 2) << c->decl->type << std::setw(11)
         << to_string(c->decl->kind) << std::setw(12) << c->plugin->name << c->decl->summary << "\n";
   }
+}
+
+void print_component_list_json(const loader::PluginRegistry& registry, std::ostream& out) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  w.StartArray();
+  for (const auto* c : registry.components()) {
+    w.StartObject();
+    w.Key("type");
+    w.String(c->decl->type);
+    w.Key("kind");
+    w.String(std::string(to_string(c->decl->kind)).c_str());
+    w.Key("plugin");
+    w.String(c->plugin->name);
+    w.Key("version");
+    w.String(c->plugin->version);
+    w.Key("summary");
+    w.String(c->decl->summary);
+    w.EndObject();
+  }
+  w.EndArray();
+  out << buffer.GetString() << "\n";
+}
+
+std::vector<std::string> near_component_types(const loader::PluginRegistry& registry, std::string_view type) {
+  // Nearest first: a typo of the whole name (up to a third of its letters), then the types
+  // one of whose dotted parts is `type` or a typo of it ("webhook", "interaction").
+  std::multimap<std::size_t, std::string> near;
+  const std::size_t allowed = std::max<std::size_t>(2, type.size() / 3);
+  for (const auto* c : registry.components()) {
+    const std::string_view name = c->decl->type;
+    std::size_t best = detail::edit_distance(type, name);
+    for (std::size_t start = 0; start <= name.size();) {
+      const std::size_t dot = std::min(name.find('.', start), name.size());
+      if (dot > start) best = std::min(best, 1 + detail::edit_distance(type, name.substr(start, dot - start)));
+      start = dot + 1;
+    }
+    if (best <= allowed && best > 0) near.emplace(best, std::string(name));
+  }
+  std::vector<std::string> out;
+  for (auto& [distance, name] : near) {
+    if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+  }
+  return out;
 }
 
 void print_options(std::span<const OptionSpec> options, std::ostream& out, int indent) {

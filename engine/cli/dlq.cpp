@@ -5,6 +5,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <filesystem>
 #include <iostream>
 
 #include "cli/commands.hpp"
@@ -12,6 +13,7 @@
 #include "config/yaml_json.hpp"
 #include "journal/codec.hpp"
 #include "journal/dead_letters.hpp"
+#include "journal/journal.hpp"
 #include "journal/lock.hpp"
 #include "switchyard/event.hpp"
 #include "switchyard/units.hpp"
@@ -50,6 +52,20 @@ std::optional<journal::DeadLetters> open(const Common& common) {
   return std::move(*dlq);
 }
 
+// Which journal a command read, and which configuration named it: a `dlq list` that
+// finds nothing in another directory than the running engine's says so.
+std::string journal_file(const Common& common) {
+  config::EngineConfig engine;
+  config::Diagnostics diagnostics;
+  if (!config::load_engine_config(common.config_file, common.config_explicit, engine, diagnostics)) {
+    return common.config_file + " (which does not load)";  // open() has said why
+  }
+  std::error_code ec;
+  auto path = std::filesystem::absolute(std::filesystem::path(engine.state_dir) / journal::kJournalFile, ec);
+  return (ec ? std::filesystem::path(engine.state_dir) / journal::kJournalFile : path).lexically_normal().string() +
+         " (state.dir of " + (engine.file.empty() ? common.config_file + ", absent: the defaults" : engine.file) + ")";
+}
+
 Result<journal::DeadLetterFilter> filter_of(const DlqOptions& o, bool need_selection) {
   journal::DeadLetterFilter f;
   f.pipeline = o.pipeline;
@@ -83,6 +99,8 @@ int dlq_list(const Common& common, const DlqOptions& options) {
   if (!dlq) return 1;
   auto entries = dlq->list(*filter);
   if (!entries) return std::cerr << "dlq list: " << entries.error().message << "\n", 1;
+  // Standard error: standard output stays a table or JSON.
+  std::cerr << "journal: " << journal_file(common) << "\n";
   if (options.json) {
     std::cout << journal::dead_letters_json(*entries) << "\n";
     return 0;

@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
@@ -13,7 +14,7 @@
 
 namespace {
 
-// Without -c: config/switchyard.yaml in the working directory (a source checkout), else the
+// Without -c: $SWITCHYARD_CONFIG when set (and not empty), else config/switchyard.yaml in the working directory (a source checkout), else the
 // configuration of an installed tree, <prefix>/etc/switchyard/switchyard.yaml beside
 // <prefix>/bin/switchyard, so `switchyard dlq list` in a container or on a host finds the
 // running engine's state. Neither present: config/switchyard.yaml, i.e. every default.
@@ -40,8 +41,9 @@ int main(int argc, char** argv) {
   cli::Common common;
   auto add_config = [&](CLI::App* sub) {
     sub->add_option("-c,--config", common.config_file,
-                    "Engine configuration file (default: config/switchyard.yaml when present, else "
-                    "etc/switchyard/switchyard.yaml of the installed tree)");
+                    "Engine configuration file (default: $SWITCHYARD_CONFIG when set, else "
+                    "config/switchyard.yaml when present, else etc/switchyard/switchyard.yaml of the "
+                    "installed tree)");
   };
 
   auto* run = app.add_subcommand("run", "Run the engine");
@@ -55,6 +57,11 @@ int main(int argc, char** argv) {
   auto* validate = app.add_subcommand("validate", "Check the configuration and pipelines; exit 1 on errors");
   add_config(validate);
   validate->add_option("pipelines", files, "Pipeline files (default: every file in pipelines.dir)");
+  std::string validate_format = "text";
+  validate->add_option("--format", validate_format,
+                       "text: problems on standard error; json: a report on standard output, per file its "
+                       "errors and warnings with line and column (docs/operations.md)")
+      ->check(CLI::IsMember({"text", "json"}));
 
   std::vector<std::string> test_files;
   auto* test = app.add_subcommand("test", "Run pipeline unit tests (default: pipelines/tests/)");
@@ -65,6 +72,8 @@ int main(int argc, char** argv) {
   plugins->require_subcommand(1);
   auto* list = plugins->add_subcommand("list", "List every component type");
   add_config(list);
+  bool list_json = false;
+  list->add_flag("--json", list_json, "Print a JSON array: type, kind, plugin, version, summary");
   std::string type;
   auto* describe = plugins->add_subcommand("describe", "Show a component type's options");
   describe->add_option("type", type, "Component type, e.g. generate")->required();
@@ -138,13 +147,18 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   common.config_explicit = !common.config_file.empty();
-  if (!common.config_explicit) common.config_file = default_config_file();
+  if (!common.config_explicit) {
+    // The variable names a file as -c does: a missing one is an error, not the defaults.
+    const char* from_env = std::getenv("SWITCHYARD_CONFIG");
+    common.config_explicit = from_env != nullptr && *from_env != '\0';
+    common.config_file = common.config_explicit ? from_env : default_config_file();
+  }
   health_options.timeout = std::chrono::seconds(health_timeout_s);
 
   if (*run) return cli::run(common, strict);
-  if (*validate) return cli::validate(common, files);
+  if (*validate) return cli::validate(common, files, validate_format);
   if (*test) return cli::test(common, test_files);
-  if (*list) return cli::plugins_list(common);
+  if (*list) return cli::plugins_list(common, list_json);
   if (*describe) return cli::plugins_describe(common, type);
   if (*docs) return cli::plugins_docs(common);
   if (*check) return cli::plugins_check(library);

@@ -19,7 +19,7 @@ constexpr OptionSpec kTls[] = {
     {.name = "key", .type = OptionType::string, .description = "PEM private key file.", .secret = false},
 };
 constexpr OptionSpec kHttp[] = {
-    {.name = "listen", .type = OptionType::string, .default_value = "0.0.0.0:8080", .description = "Address:port of the shared listener that sources register routes on."},
+    {.name = "listen", .type = OptionType::string, .default_value = "127.0.0.1:8080", .description = "Address:port of the shared listener that sources register routes on. Loopback by default; 0.0.0.0:8080 (or [::]:8080) listens on every interface."},
     {.name = "max_body", .type = OptionType::size, .default_value = "25MiB", .description = "Largest request body accepted (GitHub's own cap is 25 MiB)."},
     {.name = "max_header", .type = OptionType::size, .default_value = "16KiB", .description = "Largest request line plus headers; larger requests get 431."},
     {.name = "read_timeout", .type = OptionType::duration, .default_value = "15s", .description = "Time a client has to send a whole request (headers and body); slower clients are cut off."},

@@ -448,7 +448,8 @@ std::vector<RoutePath> route_paths(const PipelineConfig& pipeline) {
 std::vector<PipelineConfig> load_pipelines(const std::filesystem::path& dir,
                                            const std::vector<std::filesystem::path>& files,
                                            const loader::PluginRegistry& registry,
-                                           Diagnostics& diagnostics, const YamlLimits& limits) {
+                                           Diagnostics& diagnostics, const YamlLimits& limits,
+                                           Diagnostics* warnings) {
   std::vector<std::filesystem::path> inputs = files;
   if (inputs.empty()) {
     std::error_code ec;
@@ -464,7 +465,9 @@ std::vector<PipelineConfig> load_pipelines(const std::filesystem::path& dir,
   std::map<std::string, std::pair<std::string, RoutePath>, std::less<>> paths;
   for (const auto& file : inputs) {
     PipelineConfig pipeline;
-    if (!load_pipeline(file, registry, pipeline, diagnostics, limits)) continue;
+    const Status loaded = load_pipeline(file, registry, pipeline, diagnostics, limits);
+    if (warnings) warnings->insert(warnings->end(), pipeline.warnings.begin(), pipeline.warnings.end());
+    if (!loaded) continue;
     auto [it, inserted] = names.emplace(pipeline.name, file.string());
     if (!inserted) {
       diagnostics.push_back({file.string(), 1, 1, "name",

@@ -108,12 +108,14 @@ Status load_pipeline(const std::filesystem::path& file, const loader::PluginRegi
                      const YamlLimits& limits = default_pipeline_limits());
 
 /// Loads the given files (or every *.yaml / *.yml in `dir` when `files` is empty), checking
-/// that pipeline names are unique. Returns the valid pipelines; errors go to diagnostics.
+/// that pipeline names are unique. Returns the valid pipelines; errors go to diagnostics,
+/// and every file's warnings (valid or not) also to `warnings` when given.
 std::vector<PipelineConfig> load_pipelines(const std::filesystem::path& dir,
                                            const std::vector<std::filesystem::path>& files,
                                            const loader::PluginRegistry& registry,
                                            Diagnostics& diagnostics,
-                                           const YamlLimits& limits = default_pipeline_limits());
+                                           const YamlLimits& limits = default_pipeline_limits(),
+                                           Diagnostics* warnings = nullptr);
 
 /// Warnings for secret options of `schema` (values under `prefix` in `file`) whose text has a
 /// bare `$NAME`: taken as written, where `${NAME}` was probably meant.

@@ -3,7 +3,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fcntl.h>
 #include <unistd.h>
 
 namespace switchyard::core {
@@ -11,7 +10,8 @@ namespace {
 
 constexpr OptionSpec kOptions[] = {
     {.name = "path", .type = OptionType::string, .required = true,
-     .description = "File to append to; created (with parent directories absent: an error) if missing.",
+     .description = "File to append to; created (with parent directories absent: an error) if missing. "
+                    "Moved or removed (logrotate), it is created again at the path within a second.",
      .example = "/tmp/switchyard-events.jsonl"},
     {.name = "format", .type = OptionType::string, .default_value = "cloudevent",
      .description = "cloudevent: the structured CloudEvents JSON; data: only the payload.",
@@ -30,7 +30,8 @@ const ComponentDecl kFileDecl{
     .create = &make_component<FileSink>,
 };
 
-Status FileSink::configure(const Options& options, Context&) {
+Status FileSink::configure(const Options& options, Context& context) {
+  context_ = &context;
   path_ = options.string("path");
   if (path_.empty()) return invalid_config("path: must not be empty");
   format_ = parse_line_format(options.string("format"));
@@ -44,34 +45,32 @@ namespace switchyard::core {
 
 FileSink::~FileSink() { stop(); }
 
-Status FileSink::start() {
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd_ < 0) return permanent("cannot open " + path_ + ": " + std::strerror(errno));
-  return {};
-}
+Status FileSink::start() { return file_.open(path_); }
 
 void FileSink::deliver(EventPtr event, DeliveryCallback done) {
+  bool reopened = false;
+  const auto file = file_.descriptor(reopened);
+  if (!file) return done(file.error());
+  if (reopened) context_->logger().info(path_ + " was moved or removed: writing to a new file at that path");
+  const int fd = *file;
   line_.clear();
   append_json_line(*event, format_, false, line_);
   // O_APPEND makes each write land at the end, whole, even with other writers.
   std::size_t written = 0;
   while (written < line_.size()) {
-    const ssize_t n = ::write(fd_, line_.data() + written, line_.size() - written);
+    const ssize_t n = ::write(fd, line_.data() + written, line_.size() - written);
     if (n < 0) {
       if (errno == EINTR) continue;
       return done(retryable("writing " + path_ + " failed: " + std::strerror(errno)));
     }
     written += static_cast<std::size_t>(n);
   }
-  if (fsync_ && ::fsync(fd_) != 0) {
+  if (fsync_ && ::fsync(fd) != 0) {
     return done(retryable("fsync " + path_ + " failed: " + std::strerror(errno)));
   }
   done({});
 }
 
-void FileSink::stop() {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-}
+void FileSink::stop() { file_.close(); }
 
 }  // namespace switchyard::core

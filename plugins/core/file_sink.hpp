@@ -4,6 +4,7 @@
 #include <string>
 
 #include "json_lines.hpp"
+#include "reopening_file.hpp"
 #include "switchyard/component.hpp"
 
 namespace switchyard::core {
@@ -22,7 +23,8 @@ class FileSink final : public Sink {
   std::string path_;
   LineFormat format_ = LineFormat::cloudevent;
   bool fsync_ = false;
-  int fd_ = -1;
+  ReopeningFile file_;  // follows the path when logrotate moves or removes the file
+  Context* context_ = nullptr;
   std::string line_;
 };
 

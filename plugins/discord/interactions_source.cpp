@@ -56,6 +56,13 @@ std::string member_string(const rapidjson::Value& object, const char* name) {
                                                           : std::string();
 }
 
+// `switchyard send discord FILE`: a request this source accepts when configured with the
+// signing key's public key (kTestPublicKey for `--secret test`).
+constexpr RequestSigner kSigner{.service = "discord",
+                                .default_path = "/discord/interactions",
+                                .secret_variable = "DISCORD_PRIVATE_KEY",
+                                .sign = &sign_interaction};
+
 }  // namespace
 
 const ComponentDecl kInteractionsSourceDecl{
@@ -67,7 +74,39 @@ const ComponentDecl kInteractionsSourceDecl{
                "(discord.command, discord.component, discord.modal) for a follow-up message.",
     .options = kOptions,
     .create = &make_component<InteractionsSource>,
+    .signer = &kSigner,
 };
+
+Status sign_interaction(std::string_view private_key, std::string_view, HttpClientRequest& request) {
+  if (sodium_init() < 0) return permanent("libsodium could not be initialised");
+  const std::string_view hex = private_key == "test" ? kTestSeed : private_key;
+  std::array<unsigned char, crypto_sign_SEEDBYTES> seed{};
+  std::size_t written = 0;
+  if (hex.size() != 2 * seed.size() ||
+      sodium_hex2bin(seed.data(), seed.size(), hex.data(), hex.size(), nullptr, &written, nullptr) != 0 ||
+      written != seed.size()) {
+    return permanent("the private key must be an Ed25519 seed, 64 hex digits, or 'test' (the test key pair, "
+                     "public key " + std::string(kTestPublicKey) + ")");
+  }
+  std::array<unsigned char, crypto_sign_PUBLICKEYBYTES> pk{};
+  std::array<unsigned char, crypto_sign_SECRETKEYBYTES> sk{};
+  crypto_sign_seed_keypair(pk.data(), sk.data(), seed.data());
+  const std::string timestamp = std::to_string(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  const std::string message = timestamp + request.body;
+  std::array<unsigned char, crypto_sign_BYTES> signature{};
+  crypto_sign_detached(signature.data(), nullptr, reinterpret_cast<const unsigned char*>(message.data()), message.size(),
+                       sk.data());
+  sodium_memzero(sk.data(), sk.size());
+  sodium_memzero(seed.data(), seed.size());
+  std::array<char, 2 * crypto_sign_BYTES + 1> signature_hex{};
+  sodium_bin2hex(signature_hex.data(), signature_hex.size(), signature.data(), signature.size());
+  request.headers.set("Content-Type", "application/json");
+  if (!request.headers.get("User-Agent")) request.headers.set("User-Agent", "Discord-Interactions/1.0 (switchyard send)");
+  request.headers.set("X-Signature-Timestamp", timestamp);
+  request.headers.set("X-Signature-Ed25519", signature_hex.data());
+  return {};
+}
 
 std::optional<PublicKey> parse_public_key(std::string_view hex) {
   PublicKey out{};
@@ -112,6 +151,10 @@ Status InteractionsSource::configure(const Options& options, Context& context) {
   const auto key = parse_public_key(options.string("public_key"));
   if (!key) return invalid_config("public_key: must be the application's public key, 64 hex digits");
   p->key = *key;
+  if (*key == parse_public_key(kTestPublicKey)) {
+    context.logger().warn("public_key is switchyard's published test key (switchyard send discord --secret test): "
+                          "anyone can sign requests this source accepts; for local testing only");
+  }
   p->max_age = options.duration("max_age");
   if (p->max_age <= milliseconds(0) || p->max_age > std::chrono::hours(1)) {
     return invalid_config("max_age: must be more than 0 and at most 1h (it is the replay window)");

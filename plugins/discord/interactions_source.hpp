@@ -23,6 +23,19 @@ extern const ComponentDecl kInteractionsSourceDecl;
 
 using PublicKey = std::array<unsigned char, 32>;
 
+/// Switchyard's published Ed25519 test key pair, for trying an interactions pipeline
+/// locally: `switchyard send discord FILE --secret test` signs with its private key (the
+/// seed below), and a source accepts those requests only when its public_key is set to
+/// kTestPublicKey explicitly (it has no default); it then logs a warning. Anyone can sign
+/// with it: never for an application Discord talks to.
+inline constexpr std::string_view kTestSeed = "db31032edc478a65f7457ea465bccae858ae0f5ae750bea510c32bfb1ebc987b";
+inline constexpr std::string_view kTestPublicKey = "87212078b8c21d8a45b900366a8368527e66fdd4fe0174d9ff740998f1e6c250";
+
+/// Signs `request` (whose body is set) as Discord does: Ed25519 over timestamp + body in
+/// X-Signature-Ed25519, the timestamp in X-Signature-Timestamp. `private_key`: the key's
+/// seed, 64 hex digits, or "test" for kTestSeed.
+Status sign_interaction(std::string_view private_key, std::string_view, HttpClientRequest& request);
+
 /// The application's public key from its 64 hex digits; nullopt otherwise.
 std::optional<PublicKey> parse_public_key(std::string_view hex);
 

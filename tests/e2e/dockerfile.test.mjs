@@ -127,13 +127,21 @@ test('the final stage runs as a non-root user, keeps state.dir on a volume, expo
   assert.ok(state, 'ENV sets SWITCHYARD_STATE_DIR');
   assert.ok(one('VOLUME').args.split(/\s+/).includes(state), `VOLUME holds ${state}`);
   assert.equal(one('STOPSIGNAL').args, 'SIGTERM');
-  // The ports are those the installed configuration listens on by default, and the admin
-  // listener stays on loopback unless configured.
+  // The ports are those the installed configuration listens on by default. Both listeners
+  // stay on loopback there (the shipped pipelines accept a development secret); the image
+  // says explicitly that webhooks listen on every interface, since a published port
+  // reaches nothing on the container's loopback, and the admin listener stays on loopback.
   const config = readFileSync(join(tree.prefix, 'etc', 'switchyard', 'switchyard.yaml'), 'utf8');
-  const http = /^\s+listen: \$\{SWITCHYARD_HTTP_LISTEN:-0\.0\.0\.0:(\d+)\}$/m.exec(config);
+  const http = /^\s+listen: \$\{SWITCHYARD_HTTP_LISTEN:-127\.0\.0\.1:(\d+)\}$/m.exec(config);
   const admin = /^\s+listen: \$\{SWITCHYARD_ADMIN_LISTEN:-127\.0\.0\.1:(\d+)\}$/m.exec(config);
-  assert.ok(http && admin, 'the installed configuration: webhooks on all interfaces, admin on loopback, both overridable');
+  assert.ok(http && admin, 'the installed configuration: webhooks and admin on loopback, both overridable');
+  assert.match(env, new RegExp(`SWITCHYARD_HTTP_LISTEN=0\\.0\\.0\\.0:${http[1]}(\\s|$)`),
+    'the image listens for webhooks on every interface, on the port it exposes');
+  assert.ok(!/SWITCHYARD_ADMIN_LISTEN/.test(env), 'the admin listener stays on loopback in the image');
   assert.deepEqual(one('EXPOSE').args.split(/\s+/).sort(), [http[1], admin[1]].sort());
+  // The source checkout's configuration (`make run`) and the built-in default: loopback.
+  const checkout = readFileSync(join(SOURCE_DIR, 'config', 'switchyard.yaml'), 'utf8');
+  assert.match(checkout, /^http:\n(?:\s+#.*\n)*\s+listen: "127\.0\.0\.1:8080"$/m, 'config/switchyard.yaml: webhooks on loopback');
 });
 
 test('the paths the image copies and runs exist in an installed tree, and its command line runs and is healthy', async () => {

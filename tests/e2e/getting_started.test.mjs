@@ -73,7 +73,7 @@ test('every runnable block of docs/getting-started.md works, in order', { timeou
   };
   // `make run`: the shipped configuration, unchanged but for loopback port 0 listeners.
   const config = readFileSync(join(dir, 'config', 'switchyard.yaml'), 'utf8')
-    .replace(/listen: "0\.0\.0\.0:8080"/, 'listen: "127.0.0.1:0"').replace(/listen: "127\.0\.0\.1:9090"/, 'listen: "127.0.0.1:0"');
+    .replace(/listen: "127\.0\.0\.1:8080"/, 'listen: "127.0.0.1:0"').replace(/listen: "127\.0\.0\.1:9090"/, 'listen: "127.0.0.1:0"');
   assert.match(config, /listen: "127\.0\.0\.1:0"[\s\S]*listen: "127\.0\.0\.1:0"/, 'both listeners moved to port 0');
   writeFileSync(join(dir, 'config', 'switchyard.yaml'), config);
   engine = await startInstalled(dir, { command: join(dir, 'build', 'bin', 'switchyard'), args: ['run', '-c', 'config/switchyard.yaml'], cwd: dir, env });

@@ -75,13 +75,14 @@ test('files past pipelines.max_file_size or its expansion limit are refused on r
 test('${VAR} and ${file:} in pipeline files read only what env.allow lists', async () => {
   const dir = tempDir();
   cleanups.push(() => import('node:fs').then((fs) => fs.rmSync(dir, { recursive: true, force: true })));
-  const pipeline = `source:\n  type: http\n  path: /in\n  secret: \${HOOK_SECRET}\nsinks:\n  - type: file\n    path: /tmp/\${SWITCHYARD_ADMIN_TOKEN}\n`;
+  // auth: token, since validate also runs the source's own checks (a secret needs an auth).
+  const pipeline = `source:\n  type: http\n  path: /in\n  secret: \${HOOK_SECRET}\n  auth: token\nsinks:\n  - type: file\n    path: /tmp/\${SWITCHYARD_ADMIN_TOKEN}\n`;
   const env = { HOOK_SECRET: 'hook-secret', SWITCHYARD_ADMIN_TOKEN: 'the-admin-token' };
   const config = writeEngineDir(dir, { pipelines: { p: pipeline } });
   let r = await runSwitchyard(['validate', '-c', config], { env });
   assert.equal(r.code, 1, r.stdout + r.stderr);
   assert.match(r.stderr, /p\.yaml:4:\d+: source\.secret: \$\{HOOK_SECRET\} is not listed in env\.allow/);
-  assert.match(r.stderr, /p\.yaml:7:\d+: sinks\[0\]\.path: \$\{SWITCHYARD_ADMIN_TOKEN\} is not listed in env\.allow/);
+  assert.match(r.stderr, /p\.yaml:8:\d+: sinks\[0\]\.path: \$\{SWITCHYARD_ADMIN_TOKEN\} is not listed in env\.allow/);
   assert.doesNotMatch(r.stderr, /the-admin-token|hook-secret/);
 
   writeFileSync(config, readFileSync(config, 'utf8') + 'env: {allow: [HOOK_SECRET, SWITCHYARD_ADMIN_TOKEN]}\n');

@@ -71,6 +71,159 @@ TEST_F(Cli, PluginsDescribePrintsTheDeclaration) {
   EXPECT_EQ(unknown.err, "unknown component type 'nope' (see `switchyard plugins list`)\n");
 }
 
+// Issue 21: a misspelt type, or one part of a dotted one, gets the near names.
+TEST_F(Cli, PluginsDescribeSuggestsNearNames) {
+  auto typo = run_to_end({kBinary, "plugins", "describe", "fiel", "-c", config()}, dir_);
+  EXPECT_EQ(typo.code, 1);
+  EXPECT_EQ(typo.err, "unknown component type 'fiel' (did you mean 'file'?) (see `switchyard plugins list`)\n");
+  auto part = run_to_end({kBinary, "plugins", "describe", "stamp", "-c", config()}, dir_);
+  EXPECT_EQ(part.code, 1);
+  EXPECT_NE(part.err.find("unknown component type 'stamp' (did you mean 'example.stamp'?)"), std::string::npos)
+      << part.err;
+}
+
+TEST_F(Cli, PluginsListJsonDescribesEveryComponent) {
+  auto r = run_to_end({kBinary, "plugins", "list", "--json", "-c", config()}, dir_);
+  ASSERT_EQ(r.code, 0) << r.err;
+  rapidjson::Document d;
+  d.Parse(r.out.c_str());
+  ASSERT_FALSE(d.HasParseError()) << r.out;
+  ASSERT_TRUE(d.IsArray());
+  bool file = false, stamp = false;
+  for (const auto& c : d.GetArray()) {
+    for (const char* key : {"type", "kind", "plugin", "version", "summary"}) {
+      ASSERT_TRUE(c.HasMember(key) && c[key].IsString()) << key;
+    }
+    if (c["type"] == "file") {
+      file = true;
+      EXPECT_EQ(c["kind"], "sink");
+      EXPECT_EQ(c["plugin"], "core");
+      EXPECT_EQ(c["summary"], "Appends each event as one JSON line to a file.");
+    }
+    if (c["type"] == "example.stamp") stamp = c["kind"] == "transform";
+  }
+  EXPECT_TRUE(file && stamp) << r.out;
+}
+
+// Issue 21: SWITCHYARD_CONFIG stands for -c in every command; -c wins over it.
+TEST_F(Cli, SwitchyardConfigVariableIsTheDefaultConfigFile) {
+  dir_.write("pipelines/ok.yaml", "source: {type: generate}\nsinks: [{type: stdout}]\n");
+  const std::string file = config();
+  const std::string cwd = dir_.write("elsewhere/.keep", "").parent_path().string();  // no config/ here
+  auto r = run_to_end({"/usr/bin/env", "SWITCHYARD_CONFIG=" + file, kBinary, "validate"}, dir_, cwd);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "ok: 1 pipeline(s) valid\n");
+  // dlq reads the state.dir of that file (no engine has run: no journal there yet).
+  auto list = run_to_end({"/usr/bin/env", "SWITCHYARD_CONFIG=" + file, kBinary, "dlq", "list"}, dir_, cwd);
+  EXPECT_EQ(list.code, 1);
+  EXPECT_NE(list.err.find("no journal at " + (dir_ / "state" / "journal.db").string()), std::string::npos) << list.err;
+
+  // Named like -c: a file that is not there is an error, not the defaults.
+  auto missing = run_to_end({"/usr/bin/env", "SWITCHYARD_CONFIG=" + cwd + "/nope.yaml", kBinary, "validate"}, dir_, cwd);
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.err.find(cwd + "/nope.yaml"), std::string::npos) << missing.err;
+  auto flag = run_to_end({"/usr/bin/env", "SWITCHYARD_CONFIG=" + cwd + "/nope.yaml", kBinary, "validate", "-c", file},
+                         dir_, cwd);
+  EXPECT_EQ(flag.code, 0) << "-c wins: " << flag.err;
+}
+
+// Issue 21: `dlq list` says which journal it read, on standard error (standard output
+// stays a table or JSON).
+TEST_F(Cli, DlqListNamesTheJournalItRead) {
+  dir_.write("pipelines/demo.yaml", "source: {type: generate, interval: 1h}\nsinks: [{type: blackhole}]\n");
+  const std::string file = config();
+  {
+    test::Child engine({kBinary, "run", "-c", file}, dir_.path());
+    ASSERT_TRUE(wait_until([&] { return engine.err().find("pipeline(s) started") != std::string::npos; }))
+        << engine.err();
+    engine.signal(SIGTERM);
+    ASSERT_EQ(engine.wait(), 0) << engine.err();
+  }
+  auto r = run_to_end({kBinary, "dlq", "list", "--json", "-c", file}, dir_);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "[]\n");
+  EXPECT_EQ(r.err, "journal: " + (dir_ / "state" / "journal.db").string() + " (state.dir of " + file + ")\n");
+  auto table = run_to_end({kBinary, "dlq", "list", "-c", file}, dir_);
+  EXPECT_EQ(table.out, "the dead-letter queue is empty\n");
+  EXPECT_EQ(table.err, r.err);
+}
+
+// Issue 21: validate configures each component as run does, so their own checks (an empty
+// secret, a URL whose host an event decides) are reported by validate, not only at start.
+TEST_F(Cli, ValidateRunsEachComponentsOwnConfigureChecks) {
+  dir_.write("pipelines/hook.yaml", "source:\n  type: http\n  path: /hook\n  auth: hmac-sha256\n  secret: ''\n"
+                                    "sinks: [{type: stdout}]\n");
+  dir_.write("pipelines/out.yaml", "source: {type: generate}\nsinks:\n  - name: hook\n    type: http\n"
+                                   "    url: https://${{ payload.host }}/x\n");
+  auto r = run_to_end({kBinary, "validate", "-c", config()}, dir_);
+  EXPECT_EQ(r.code, 1);
+  const std::string p = (dir_ / "pipelines").string() + "/";
+  const auto err = lines(r.err);
+  ASSERT_EQ(err.size(), 3u) << r.err;
+  EXPECT_NE(err[0].find(" warning [engine] " + p + "out.yaml:3:5: sinks[0]: url: an expression decides the host"),
+            std::string::npos) << err[0];
+  EXPECT_EQ(err[1], p + "hook.yaml:1:1: source: secret: must not be empty (anyone could sign or present an empty secret)");
+  EXPECT_EQ(err[2], "1 error(s)");
+
+  // Only the file with the warning: valid.
+  auto warned = run_to_end({kBinary, "validate", "-c", config(), p + "out.yaml"}, dir_);
+  EXPECT_EQ(warned.code, 0) << warned.err;
+  EXPECT_EQ(warned.out, "ok: 1 pipeline(s) valid\n");
+}
+
+std::string text(const rapidjson::Value& object, const char* key) {
+  const auto it = object.FindMember(key);
+  return it != object.MemberEnd() && it->value.IsString() ? it->value.GetString() : "<no string " + std::string(key) + ">";
+}
+
+TEST_F(Cli, ValidateFormatJsonReportsEachFileWithPositions) {
+  dir_.write("pipelines/a.yaml", "source: {type: generate}\nsinks: [{type: stdout}]\n");
+  dir_.write("pipelines/b.yaml", "source:\n  type: generate\n  interval: often\nsinks:\n  - type: fiel\n");
+  dir_.write("pipelines/c.yaml", "source: {type: generate}\nsinks:\n  - type: http\n    url: https://${{ payload.host }}/x\n");
+  dir_.write("pipelines/d.yaml", "name: a\nsource: {type: generate}\nsinks: [{type: stdout}]\n");
+  auto r = run_to_end({kBinary, "validate", "--format", "json", "-c", config()}, dir_);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "") << "everything is in the report";
+  rapidjson::Document d;
+  d.Parse(r.out.c_str());
+  ASSERT_FALSE(d.HasParseError()) << r.out;
+  EXPECT_FALSE(d["valid"].GetBool());
+  EXPECT_EQ(d["pipelines"].GetUint(), 2u) << "a and c";
+  EXPECT_EQ(d["errors"].GetUint(), 3u);
+  EXPECT_EQ(d["warnings"].GetUint(), 1u);
+  const std::string p = (dir_ / "pipelines").string() + "/";
+  const auto& files = d["files"];
+  ASSERT_EQ(files.Size(), 4u) << r.out;
+  std::vector<std::string> names;
+  for (const auto& f : files.GetArray()) names.push_back(f["file"].GetString());
+  EXPECT_EQ(names, (std::vector<std::string>{p + "a.yaml", p + "b.yaml", p + "c.yaml", p + "d.yaml"}));
+  EXPECT_EQ(files[0u]["errors"].Size(), 0u);
+  EXPECT_EQ(files[0u]["warnings"].Size(), 0u);
+  const auto& b = files[1u]["errors"];
+  ASSERT_EQ(b.Size(), 2u) << r.out;
+  EXPECT_EQ(text(b[0u], "file"), p + "b.yaml");
+  EXPECT_EQ(b[0u]["line"].GetInt(), 3);
+  EXPECT_EQ(b[0u]["column"].GetInt(), 3);
+  EXPECT_EQ(text(b[0u], "path"), "source.interval");
+  EXPECT_EQ(text(b[0u], "message"), "expected a duration like 500ms, 30s, 5m or 24h");
+  EXPECT_EQ(text(b[1u], "message"), "unknown sink type 'fiel' (did you mean 'file'?)");
+  const auto& c = files[2u]["warnings"];
+  ASSERT_EQ(c.Size(), 1u) << r.out;
+  EXPECT_EQ(c[0u]["line"].GetInt(), 3);
+  EXPECT_EQ(text(c[0u], "path"), "sinks[0]");
+  EXPECT_NE(text(c[0u], "message").find("url: an expression decides the host"), std::string::npos);
+  ASSERT_EQ(files[3u]["errors"].Size(), 1u);
+  EXPECT_NE(text(files[3u]["errors"][0u], "message").find("pipeline name 'a' is already used by"),
+            std::string::npos);
+
+  auto ok = run_to_end({kBinary, "validate", "--format", "json", "-c", config(), p + "a.yaml"}, dir_);
+  EXPECT_EQ(ok.code, 0) << ok.out;
+  d.Parse(ok.out.c_str());
+  ASSERT_FALSE(d.HasParseError()) << ok.out;
+  EXPECT_TRUE(d["valid"].GetBool());
+  EXPECT_EQ(d["files"].Size(), 1u);
+}
+
 TEST_F(Cli, ValidateReportsEveryErrorInEveryFileWithPosition) {
   dir_.write("pipelines/one.yaml", "source:\n  type: generate\n  interval: often\nsinks:\n  - type: fiel\n");
   dir_.write("pipelines/two.yaml", "source: {type: generate}\nsinks:\n  - type: stdout\n    colour: red\n");

@@ -129,6 +129,54 @@ TEST(DiscordInteractions, ForgedStaleAndMalformedRequestsAreRefused) {
   EXPECT_TRUE(s.h.emitted().empty());
 }
 
+// `switchyard send discord --secret test`: the published test key pair signs requests that
+// only a source configured with its public key accepts.
+HttpResponse post_signed(Harness& h, const std::string& private_key, const std::string& body) {
+  HttpClientRequest request;
+  request.body = body;
+  const Status status = sign_interaction(private_key, "", request);
+  EXPECT_TRUE(status) << (status ? "" : status.error().message);
+  return h.request("POST", "/discord/interactions", request.headers, request.body);
+}
+
+TEST(DiscordSigner, TheTestKeyIsAcceptedOnlyWithItsPublicKeyConfigured) {
+  ASSERT_GE(sodium_init(), 0);
+  unsigned char seed[crypto_sign_SEEDBYTES], pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+  sodium_hex2bin(seed, sizeof seed, kTestSeed.data(), kTestSeed.size(), nullptr, nullptr, nullptr);
+  crypto_sign_seed_keypair(pk, sk, seed);
+  EXPECT_EQ(hex(pk, sizeof pk), kTestPublicKey) << "the published pair is a pair";
+
+  const std::string ping = R"({"id": "1", "application_id": "2", "type": 1, "token": "t", "version": 1})";
+  Harness test_key(kInteractionsSourceDecl, R"({"public_key": ")" + std::string(kTestPublicKey) + "\"}");
+  ASSERT_TRUE(test_key.configure());
+  EXPECT_TRUE(test_key.logs().contains("public_key is switchyard's published test key", LogLevel::warn));
+  ASSERT_TRUE(test_key.start());
+  auto r = post_signed(test_key, "test", ping);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, R"({"type":1})");
+
+  Keys own;  // an application's own key: the test key's signature is refused
+  Harness real(kInteractionsSourceDecl, R"({"public_key": ")" + own.public_hex() + "\"}");
+  ASSERT_TRUE(real.configure());
+  EXPECT_FALSE(real.logs().contains("test key"));
+  ASSERT_TRUE(real.start());
+  EXPECT_EQ(post_signed(real, "test", ping).status, 401);
+  // Its own seed signs what it accepts.
+  unsigned char own_seed[crypto_sign_SEEDBYTES];
+  crypto_sign_ed25519_sk_to_seed(own_seed, own.sk);
+  EXPECT_EQ(post_signed(real, hex(own_seed, sizeof own_seed), ping).status, 200);
+}
+
+TEST(DiscordSigner, APrivateKeyMustBeASeedOrTest) {
+  HttpClientRequest request;
+  request.body = "{}";
+  const Status s = sign_interaction("not-a-key", "", request);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("64 hex digits, or 'test'"), std::string::npos) << s.error().message;
+  EXPECT_NE(kInteractionsSourceDecl.signer, nullptr);
+  EXPECT_STREQ(kInteractionsSourceDecl.signer->service, "discord");
+}
+
 TEST(DiscordInteractions, ThePublicKeyMustBeAKey) {
   Harness h(kInteractionsSourceDecl, R"({"public_key": "not-a-key"})");
   EXPECT_FALSE(h.configure());

@@ -259,7 +259,7 @@ TEST(EngineConfig, AbsentFileMeansDefaults) {
   EngineConfig config;
   Diagnostics diagnostics;
   ASSERT_TRUE(load_engine_config("/nonexistent/switchyard.yaml", false, config, diagnostics));
-  EXPECT_EQ(config.http.listen, "0.0.0.0:8080");
+  EXPECT_EQ(config.http.listen, "127.0.0.1:8080") << "loopback unless the operator says otherwise";
   EXPECT_EQ(config.http.max_body, 25u * 1024 * 1024);
   EXPECT_EQ(config.admin.listen, "127.0.0.1:9090");
   EXPECT_EQ(config.pipelines_dir, "pipelines");
