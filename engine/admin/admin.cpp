@@ -18,6 +18,7 @@
 #include "journal/codec.hpp"
 #include "journal/dead_letters.hpp"
 #include "log/logging.hpp"
+#include "metrics/process.hpp"
 #include "metrics/registry.hpp"
 #include "runtime/event_tap.hpp"
 #include "runtime/pipeline.hpp"
@@ -25,6 +26,15 @@
 
 namespace switchyard::admin {
 namespace {
+
+constexpr const char* kPipelineUp = "switchyard_pipeline_up";
+constexpr const char* kPipelineUpHelp =
+    "1 while the pipeline runs; 0 while its file is invalid or it failed to start (see /api/pipelines).";
+
+std::int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
@@ -250,6 +260,29 @@ struct Admin::Impl {
             .set(it == dead.end() ? 0 : static_cast<double>(it->second));
       }
     }
+    // Whether each pipeline serves: 1 running, 0 when its file is invalid or it failed.
+    for (const auto& p : pipelines) {
+      metrics.gauge(kPipelineUp, kPipelineUpHelp, MetricLabels{{"pipeline", p->name()}}).set(1);
+    }
+    if (hooks.problems) {
+      for (const auto& problem : hooks.problems()) {
+        const bool runs = std::any_of(pipelines.begin(), pipelines.end(), [&](auto& p) { return p->name() == problem.name; });
+        if (!runs && !problem.name.empty()) {
+          metrics.gauge(kPipelineUp, kPipelineUpHelp, MetricLabels{{"pipeline", problem.name}}).set(0);
+        }
+      }
+    }
+    if (const auto journal = hooks.journal_gauges ? hooks.journal_gauges() : std::nullopt) {
+      metrics.gauge("switchyard_journal_bytes", "Live data in the journal (pages in use): what state.max_bytes caps.", {})
+          .set(static_cast<double>(journal->bytes));
+      const double age = journal->oldest_pending
+                             ? std::max(0.0, static_cast<double>(unix_ms_now() - *journal->oldest_pending) / 1000.0)
+                             : 0.0;
+      metrics.gauge("switchyard_journal_oldest_undelivered_seconds",
+                    "Age of the oldest journaled event some sink has not finished with; 0 when none.", {})
+          .set(age);
+    }
+    metrics::collect_process(metrics);
   }
 
   // Call with dlq_mutex held.

@@ -18,6 +18,7 @@
 //   POST /api/dlq/replay          {"ids":[..]} or filters, or {"all":true}
 //   POST /api/dlq/drop            same body
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -51,12 +52,20 @@ struct PipelineProblem {
   bool blocks_readiness = false;
 };
 
+/// The journal as /metrics shows it.
+struct JournalGauges {
+  std::uint64_t bytes = 0;                      ///< live data: what state.max_bytes caps
+  std::optional<std::int64_t> oldest_pending;   ///< receipt time (Unix ms) of the oldest undelivered event
+};
+
 /// What the admin API reads from the engine.
 struct Hooks {
   std::function<std::vector<std::shared_ptr<runtime::Pipeline>>()> pipelines;
   std::function<std::vector<PipelineProblem>()> problems;
   /// Why the journal cannot keep events (readiness), nullopt while it works. Empty: no journal.
   std::function<std::optional<std::string>()> journal;
+  /// The journal's size and backlog age, read at scrape time. Empty: no journal.
+  std::function<std::optional<JournalGauges>()> journal_gauges;
   /// Why the shared HTTP listener is down (readiness), nullopt while it is fine or unused.
   std::function<std::optional<std::string>()> listener;
   /// Reloads the pipelines directory and calls back (any thread) with the summary or the

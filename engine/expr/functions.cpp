@@ -154,18 +154,13 @@ std::size_t regex_cost(std::string_view p) noexcept {
   return total;
 }
 
-std::unique_ptr<const std::regex> compile_regex(std::string_view pattern, std::string& error) {
+Result<std::unique_ptr<const std::regex>> compile_regex(std::string_view pattern) {
   if (pattern.size() > kMaxRegexLength) {
-    error = "regex too long (max " + std::to_string(kMaxRegexLength) + " bytes)";
-    return nullptr;
+    return invalid_config("regex too long (max " + std::to_string(kMaxRegexLength) + " bytes)");
   }
-  if (has_huge_count(pattern)) {
-    error = "number too large in repetition count or escape";
-    return nullptr;
-  }
+  if (has_huge_count(pattern)) return invalid_config("number too large in repetition count or escape");
   if (regex_cost(pattern) > kMaxRegexCost) {
-    error = "regex too complex (expands to more than " + std::to_string(kMaxRegexCost) + " states)";
-    return nullptr;
+    return invalid_config("regex too complex (expands to more than " + std::to_string(kMaxRegexCost) + " states)");
   }
   auto flags = std::regex::ECMAScript;
 #ifdef __GLIBCXX__
@@ -183,8 +178,7 @@ std::unique_ptr<const std::regex> compile_regex(std::string_view pattern, std::s
     wrapped += ')';
     return std::make_unique<const std::regex>(wrapped, flags);
   } catch (const std::exception& e) {
-    error = e.what();
-    return nullptr;
+    return invalid_config(e.what());
   }
 }
 
@@ -365,12 +359,12 @@ std::string check_call(Node& call, std::uint32_t& offset) {
     }
   } else if (call.fn == Fn::Matches) {
     if (const Node* p = literal_string(1)) {
-      std::string error;
-      call.re = compile_regex(p->literal.string_value(), error);
-      if (!call.re) {
+      auto re = compile_regex(p->literal.string_value());
+      if (!re) {
         offset = p->offset;
-        return "invalid regex: " + error;
+        return "invalid regex: " + re.error().message;
       }
+      call.re = std::move(*re);
     }
   }
   return {};
@@ -430,9 +424,8 @@ Value call_function(const Node& call, const Scope& scope) {
     case Fn::Matches: {
       Value s = arg(call, 0, scope);
       if (call.re) return Value::make_bool(regex_matches(*call.re, view_of(s, b1)));
-      std::string error;
-      auto re = compile_regex(view_of(arg(call, 1, scope), b2), error);
-      return Value::make_bool(re && regex_matches(*re, view_of(s, b1)));
+      auto re = compile_regex(view_of(arg(call, 1, scope), b2));
+      return Value::make_bool(re && regex_matches(**re, view_of(s, b1)));
     }
     case Fn::Now: return now_rfc3339();
     case Fn::UrlEncode: return Value::make_string(url_encode(arg(call, 0, scope).to_string()));

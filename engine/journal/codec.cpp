@@ -54,6 +54,16 @@ std::string encode_event(const Event& event) {
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
+std::optional<std::int64_t> envelope_time_ms(std::string_view envelope) {
+  if (const auto newline = envelope.find('\n'); newline != std::string_view::npos) envelope = envelope.substr(0, newline);
+  rapidjson::Document doc;
+  doc.Parse(envelope.data(), envelope.size());
+  if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
+  auto t = doc.FindMember("time");
+  if (t == doc.MemberEnd() || !t->value.IsInt64()) return std::nullopt;
+  return t->value.GetInt64();
+}
+
 Result<std::unique_ptr<Event>> decode_event(std::string_view body) {
   const auto newline = body.find('\n');
   if (newline == std::string_view::npos) return permanent("stored event has no payload line");

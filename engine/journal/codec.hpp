@@ -3,7 +3,9 @@
 // JSON (id, source, type, subject, time in Unix ms, pipeline, meta), a newline, then the
 // payload JSON. The payload is parsed straight into the event's own allocator on decode.
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -14,6 +16,9 @@ namespace switchyard::journal {
 
 /// The stored form of `event`.
 std::string encode_event(const Event& event);
+
+/// The receipt time (Unix ms) in a stored event's envelope line; nullopt when unreadable.
+std::optional<std::int64_t> envelope_time_ms(std::string_view envelope);
 
 /// The event stored as `body`; an error says what is malformed.
 Result<std::unique_ptr<Event>> decode_event(std::string_view body);

@@ -12,6 +12,7 @@
 #include <thread>
 #include <variant>
 
+#include "journal/codec.hpp"
 #include "journal/files.hpp"
 #include "journal/lock.hpp"
 #include "journal/schema.hpp"
@@ -112,6 +113,7 @@ struct Journal::Impl {
   std::chrono::steady_clock::time_point next_purge;
   std::chrono::steady_clock::time_point next_measure;  // and next look at data_version
   std::uint64_t appended_since_measure = 0;            // bytes of events appended since
+  bool measure_owed = false;                           // a commit since the last measure
   std::map<std::string, Attached> attached;  // writer thread
 
   std::atomic<bool> cap_full{false};   // live data at state.max_bytes
@@ -261,6 +263,10 @@ struct Journal::Impl {
     std::vector<std::pair<std::function<void(Replay)>, Replay>> replays;
     std::vector<std::function<void()>> tasks_done;
     const bool due = poll_due();
+    if (batch.empty() && measure_owed) {  // idle (at most kPollInterval after the last commit)
+      measure_owed = false;
+      measure();
+    }
     if (batch.empty() && !due) return true;
     Status status = db.exec("BEGIN IMMEDIATE");
     for (auto& op : batch) {
@@ -315,7 +321,10 @@ struct Journal::Impl {
         (options.max_bytes > 0 && appended_since_measure >= std::max<std::uint64_t>(options.max_bytes / 64, 64 * 1024))) {
       next_measure = now + kMeasureInterval;
       appended_since_measure = 0;
+      measure_owed = false;
       measure();
+    } else {
+      measure_owed = true;
     }
     for (auto& [append, seq] : acks) append->done(seq);
     for (auto& [handler, replay] : replays) handler(std::move(replay));
@@ -810,6 +819,18 @@ Result<std::vector<std::pair<std::string, std::int64_t>>> Journal::pending_by_pi
   while ((rc = stmt->step()) == SQLITE_ROW) out.emplace_back(stmt->text(0), stmt->integer(1));
   if (rc != SQLITE_DONE) return retryable("journal read: " + impl_->reader.error());
   return out;
+}
+
+Result<std::optional<std::int64_t>> Journal::oldest_pending_ms() {
+  std::lock_guard lock(impl_->read_mutex);
+  // Only the envelope line: the payload after it can be megabytes.
+  auto stmt = impl_->reader.prepare(
+      "SELECT substr(body, 1, instr(body, x'0a')) FROM events WHERE pending != 0 ORDER BY seq LIMIT 1");
+  if (!stmt) return stmt.error();
+  const int rc = stmt->step();
+  if (rc == SQLITE_DONE) return std::optional<std::int64_t>();
+  if (rc != SQLITE_ROW) return retryable("journal read: " + impl_->reader.error());
+  return envelope_time_ms(stmt->blob(0));
 }
 
 Result<std::vector<StateEntry>> Journal::load_state() {

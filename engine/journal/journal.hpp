@@ -161,6 +161,9 @@ class Journal {
                                        std::size_t limit, std::uint64_t to_seq = ~std::uint64_t{0} >> 1);
   /// Events of `pipeline` that a sink in `mask` has not finished with (committed so far).
   Result<std::int64_t> pending_count(std::int64_t pipeline, std::uint64_t mask);
+  /// When the oldest event some sink has not finished with was received (Unix ms, from its
+  /// envelope); nullopt when every sink is done.
+  Result<std::optional<std::int64_t>> oldest_pending_ms();
   /// Per pipeline name, the events some sink has not finished with (committed so far).
   Result<std::vector<std::pair<std::string, std::int64_t>>> pending_by_pipeline();
   /// Every unexpired state entry.

@@ -51,6 +51,7 @@ struct Engine::State {
               admin::Hooks{.pipelines = [this] { return running(); },
                            .problems = [this] { return failed(); },
                            .journal = [this] { return journal ? journal->problem() : std::nullopt; },
+                           .journal_gauges = [this] { return journal_gauges(); },
                            .listener = [this] { return listener_down(); },
                            .reload = [this](ReloadDone done) { queue_reload(std::move(done)); }}) {
     services.metrics = &metrics;
@@ -74,6 +75,13 @@ struct Engine::State {
     std::lock_guard lock(mutex);
     return pipelines;
   }
+  std::optional<admin::JournalGauges> journal_gauges() {
+    if (!journal) return std::nullopt;
+    admin::JournalGauges out{.bytes = journal->stats().bytes_used, .oldest_pending = std::nullopt};
+    if (auto oldest = journal->oldest_pending_ms()) out.oldest_pending = *oldest;
+    return out;
+  }
+
   std::vector<admin::PipelineProblem> failed() {
     std::lock_guard lock(mutex);
     return problems;

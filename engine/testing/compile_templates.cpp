@@ -6,17 +6,16 @@
 
 namespace {
 
-std::unique_ptr<switchyard::TemplateSet> compile(std::span<const switchyard::OptionSpec> schema,
-                                                 const rapidjson::Value& values, std::string& error) {
+switchyard::Result<std::unique_ptr<switchyard::TemplateSet>> compile(std::span<const switchyard::OptionSpec> schema,
+                                                                     const rapidjson::Value& values) {
   auto out = std::make_unique<switchyard::config::CompiledTemplates>();
   std::vector<switchyard::config::TemplateError> errors;
   switchyard::config::compile_option_templates(schema, values, "", *out, errors);
   if (!errors.empty()) {
-    error = errors.front().path + ": " + errors.front().message + " (at offset " +
-            std::to_string(errors.front().offset) + ")";
-    return nullptr;
+    return switchyard::invalid_config(errors.front().path + ": " + errors.front().message + " (at offset " +
+                                      std::to_string(errors.front().offset) + ")");
   }
-  return out;
+  return std::unique_ptr<switchyard::TemplateSet>(std::move(out));
 }
 
 const switchyard::testing::ExpressionSupport kSupport{.compile = &compile,

@@ -160,7 +160,7 @@ TEST_F(Cli, ValidateRunsEachComponentsOwnConfigureChecks) {
   const std::string p = (dir_ / "pipelines").string() + "/";
   const auto err = lines(r.err);
   ASSERT_EQ(err.size(), 3u) << r.err;
-  EXPECT_NE(err[0].find(" warning [engine] " + p + "out.yaml:3:5: sinks[0]: url: an expression decides the host"),
+  EXPECT_NE(err[0].find(" warn  [engine] " + p + "out.yaml:3:5: sinks[0]: url: an expression decides the host"),
             std::string::npos) << err[0];
   EXPECT_EQ(err[1], p + "hook.yaml:1:1: source: secret: must not be empty (anyone could sign or present an empty secret)");
   EXPECT_EQ(err[2], "1 error(s)");

@@ -32,9 +32,8 @@ namespace switchyard::testing {
 /// The engine's expression language, as the Switchyard::testing library lends it to the
 /// harness: a test of a component with template options links that library.
 struct ExpressionSupport {
-  /// Compiles the template options of normalized `values`; nullptr with `error` set.
-  std::unique_ptr<TemplateSet> (*compile)(std::span<const OptionSpec> schema, const rapidjson::Value& values,
-                                          std::string& error);
+  /// Compiles the template options of normalized `values`, or says what is wrong.
+  Result<std::unique_ptr<TemplateSet>> (*compile)(std::span<const OptionSpec> schema, const rapidjson::Value& values);
   /// Which environment variables expressions see as `env` (the engine config's env.allow).
   void (*allow_env)(const std::vector<std::string>& names);
 };
@@ -590,9 +589,9 @@ class Harness {
       return invalid_config(message);
     }
     if (switchyard_testing_expressions != nullptr) {
-      std::string error;
-      templates_ = switchyard_testing_expressions()->compile(decl_.options, options_, error);
-      if (!templates_) return invalid_config(error);
+      auto compiled = switchyard_testing_expressions()->compile(decl_.options, options_);
+      if (!compiled) return compiled.error();
+      templates_ = std::move(*compiled);
     }
     view_ = std::make_unique<Options>(options_, decl_.options, templates_.get());
     return component_->configure(*view_, context_);
