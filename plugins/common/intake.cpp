@@ -160,7 +160,9 @@ void Endpoint::State::emit(const std::shared_ptr<State>& self, Admission admissi
       }
     });
   }
-  context->emitter().emit(
+  auto& emitter = context->emitter();
+  auto emit = options.answer_after_delivery ? &Emitter::emit_until_done : &Emitter::emit;
+  (emitter.*emit)(
       std::move(admission.event),
       [self, reply = std::move(reply), answer = std::move(admission.answer), parked, id = std::move(id),
        redelivery](Status status) mutable {

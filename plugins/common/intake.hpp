@@ -68,6 +68,10 @@ struct EndpointOptions {
   /// How long accepted event ids are remembered for Admission::redelivery (0: never).
   std::chrono::milliseconds redelivery_window{0};
   std::string redelivery_prefix = "delivery/";  ///< state-store key prefix of those ids
+  /// Answer "accepted" only once every sink has delivered or dead-lettered the event
+  /// (Emitter::emit_until_done: the event skips the journal, the sender keeps it until then)
+  /// instead of once it is accepted (durable in the journal of a durable pipeline).
+  bool answer_after_delivery = false;
 };
 
 class Endpoint {

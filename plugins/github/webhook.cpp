@@ -10,6 +10,8 @@
 namespace switchyard::github {
 namespace {
 
+constexpr const char* kAcknowledge[] = {"accepted", "delivered"};
+
 constexpr OptionSpec kOptions[] = {
     {.name = "path", .type = OptionType::string, .default_value = "/github/webhook",
      .description = "Route on the shared listener; the webhook's Payload URL ends with it.", .route = true},
@@ -33,6 +35,13 @@ constexpr OptionSpec kOptions[] = {
                     "200 and not emitted again. 0 turns this off."},
     {.name = "max_body", .type = OptionType::size, .default_value = "25MiB",
      .description = "Largest payload accepted (GitHub caps payloads at 25 MiB); larger gets 413."},
+    {.name = "acknowledge", .type = OptionType::string, .default_value = "accepted",
+     .description = "When GitHub hears 202: `accepted`, once the event is in the pipeline (in the "
+                    "journal of a durable one); `delivered`, once every sink has delivered or "
+                    "dead-lettered it (the event skips the journal: GitHub keeps it, and redelivers "
+                    "what was answered 503). For an ingest engine in front of a `nats` sink: "
+                    "GitHub hears 202 after JetStream's ack. Delivery must fit GitHub's 10 s.",
+     .example = "delivered", .choices = kAcknowledge},
 };
 
 bool listed(const std::vector<std::string>& list, std::string_view value) {
@@ -88,7 +97,8 @@ Status WebhookSource::configure(const Options& options, Context& context) {
   intake::EndpointOptions endpoint{.path = std::string(options.string("path")),
                                    .max_body = options.size("max_body"),
                                    .redelivery_window = options.duration("dedup_window"),
-                                   .redelivery_prefix = "delivery/"};
+                                   .redelivery_prefix = "delivery/",
+                                   .answer_after_delivery = options.string("acknowledge") == "delivered"};
   if (endpoint.path.empty() || endpoint.path.front() != '/') return invalid_config("path: must start with '/'");
   auto secrets = options.strings("secret");
   std::erase_if(secrets, [](const std::string& x) { return x.empty(); });
