@@ -650,7 +650,7 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
   }
   // Debian builds SQLite with SECURE_DELETE, which writes every page an event freed back
   // as zeros: about as many bytes again as the event itself, for nothing the journal
-  // promises (freed pages are reused; docs/security.md says what stays on disk).
+  // promises (freed pages are reused; docs/operations.md, Security, says what stays on disk).
   if (Status s = d.exec("PRAGMA secure_delete=OFF"); !s) return s.error();
   auto reader = sql::Db::open(impl->file, false);
   if (!reader) return reader.error();

@@ -40,7 +40,7 @@ inline void append_json_line(const Event& event, LineFormat format, bool pretty,
     if (format == LineFormat::data) {
       event.data.Accept(writer);
     } else {
-      write_cloudevent(event, writer, /*use_raw_data=*/!pretty);  // pretty: indented from data
+      write_cloudevent(event, writer, /*use_raw_data=*/false);  // only pretty gets here: indented from data
     }
   };
   if (pretty) {
