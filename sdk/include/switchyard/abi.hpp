@@ -18,7 +18,10 @@ namespace switchyard {
 // 8: Event::raw_data (Event grew a member: its layout changed),
 //    Transform::changes_payload() (a new virtual), and Result's error type as a
 //    (defaulted) template parameter, which changes the mangled name of every Status.
-inline constexpr std::uint32_t kAbiVersion = 8;
+// 9: Sink::render and Rendering (a new virtual), Context::dead_letters() and
+//    DeadLetterFeed (a new virtual), Event::set_secret/secret (Event grew a member),
+//    Reply::unanswered (Reply grew a member).
+inline constexpr std::uint32_t kAbiVersion = 9;
 
 #define SWITCHYARD_STRINGIFY_IMPL(x) #x
 #define SWITCHYARD_STRINGIFY(x) SWITCHYARD_STRINGIFY_IMPL(x)

@@ -6,7 +6,9 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -101,11 +103,31 @@ class AsyncTransform : public Transform {
 /// between a retry (retryable, honouring retry_after) and the dead-letter queue (permanent).
 using DeliveryCallback = std::function<void(Status)>;
 
+/// What a sink would send for one event, built the way deliver() builds it and sent
+/// nowhere: what `switchyard test` checks under `rendered:` and `switchyard render` prints.
+/// A sink that speaks HTTP fills it as its request; others with what comes nearest (an
+/// e-mail: method "SMTP", the server as url, the message's header fields and text; a
+/// database: the statement as body, its parameters as headers "$1", "$2"...).
+struct Rendering {
+  std::string method;   ///< "POST", "SMTP", "SQL"...
+  std::string url;      ///< Where it would go.
+  HttpHeaders headers;  ///< What the sink sets itself (not the client's defaults).
+  std::string body;     ///< The body as sent (a JSON text, an e-mail's text, a statement).
+};
+
 /// Delivers events somewhere outside.
 class Sink : public Component {
  public:
   /// Delivers one event; calls `done` exactly once, from any thread, possibly before returning.
   virtual void deliver(EventPtr event, DeliveryCallback done) = 0;
+  /// What deliver() would send for `event`, without sending it or touching anything outside
+  /// (no connection, no state written), on the sink's strand after configure. nullopt: this
+  /// sink cannot say (the default). An error: what deliver() would fail the event with (a
+  /// template that does not render, say).
+  virtual Result<std::optional<Rendering>> render(const Event& event) {
+    (void)event;
+    return std::optional<Rendering>();
+  }
 };
 
 /// The kind of a component.

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "switchyard/event.hpp"
 #include "switchyard/http.hpp"
@@ -125,6 +126,37 @@ class Emitter {
   }
 };
 
+/// A delivery the engine gave up on, as its dead-letter queue keeps it.
+struct DeadLetterEntry {
+  std::int64_t id = 0;     ///< Grows with every entry recorded: a reader's cursor.
+  std::string pipeline;    ///< The pipeline it failed in.
+  std::string component;   ///< The sink (or transform) that gave up on it.
+  std::string error;       ///< The last error.
+  std::uint32_t attempts = 0;
+  std::chrono::system_clock::time_point failed_at;
+  /// The event as stored (without its in-memory secrets); null when it cannot be read back.
+  std::unique_ptr<Event> event;
+};
+using DeadLetterEntries = std::vector<DeadLetterEntry>;
+
+/// The engine's dead-letter queue (every pipeline's), read in the order entries were
+/// recorded: for a source that turns failures into events (the `dlq` source alerts on them).
+/// Entries replayed or dropped before they are read are not seen. Callbacks run on the
+/// component's strand, never after its stop().
+class DeadLetterFeed {
+ public:
+  virtual ~DeadLetterFeed() = default;
+  /// Reads up to `limit` entries whose id is greater than `after`, oldest first.
+  virtual void read(std::int64_t after, std::size_t limit,
+                    std::function<void(Result<DeadLetterEntries>)> done) = 0;
+  /// The id of the newest entry (0 when there is none): where a reader that wants only new
+  /// failures starts.
+  virtual void newest(std::function<void(Result<std::int64_t>)> done) = 0;
+  /// Calls `recorded` once when an entry is recorded after this call. A new call replaces a
+  /// pending one.
+  virtual void when_recorded(std::function<void()> recorded) = 0;
+};
+
 /// What a component gets from the engine.
 class Context {
  public:
@@ -147,6 +179,28 @@ class Context {
   /// Requests of this pipeline waiting for their answer: sources park them, `reply` sinks
   /// answer them (switchyard/replies.hpp).
   virtual Replies& replies() = 0;
+  /// The engine's dead-letter queue as a feed, for sources. Where there is none (`validate`,
+  /// a context of the test harness that was given none), reads fail with an error.
+  virtual DeadLetterFeed& dead_letters();
 };
+
+namespace detail {
+/// The feed of a context without a dead-letter queue: every read fails.
+class NoDeadLetters final : public DeadLetterFeed {
+ public:
+  void read(std::int64_t, std::size_t, std::function<void(Result<DeadLetterEntries>)> done) override {
+    done(invalid_config("no dead-letter queue here"));
+  }
+  void newest(std::function<void(Result<std::int64_t>)> done) override {
+    done(invalid_config("no dead-letter queue here"));
+  }
+  void when_recorded(std::function<void()>) override {}
+};
+}  // namespace detail
+
+inline DeadLetterFeed& Context::dead_letters() {
+  static detail::NoDeadLetters none;
+  return none;
+}
 
 }  // namespace switchyard

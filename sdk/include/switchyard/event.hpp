@@ -11,9 +11,12 @@
 #include <cstring>
 #include <ctime>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace switchyard {
 
@@ -107,11 +110,34 @@ class Event {
   /// Forgets the kept payload bytes (after `data` changed).
   void clear_raw_data() { std::string().swap(raw_data_); }
 
+  /// Keeps `value` under `name` with the event, in memory only: for a value a component
+  /// further down needs that must never be stored (a Discord interaction's token, which
+  /// discord.reply answers with). Secrets are not written to the journal, the dead-letter
+  /// queue, a CloudEvent, the admin API or a log, and are not in `data` for expressions; an
+  /// event read back from the journal (after a restart, a replay) has none.
+  void set_secret(std::string_view name, std::string value) {
+    for (auto& [key, kept] : secrets_) {
+      if (key == name) {
+        kept = std::move(value);
+        return;
+      }
+    }
+    secrets_.emplace_back(std::string(name), std::move(value));
+  }
+  /// The secret kept under `name`, or nullopt.
+  std::optional<std::string_view> secret(std::string_view name) const {
+    for (const auto& [key, kept] : secrets_) {
+      if (key == name) return std::string_view(kept);
+    }
+    return std::nullopt;
+  }
+
   /// About the memory the event holds (its JSON values and strings): what the engine's
   /// byte bounds (queue_bytes) count.
   std::size_t memory_size() const {
     return sizeof(Event) + allocator_.Capacity() + id.capacity() + source.capacity() + type.capacity() +
-           subject.capacity() + pipeline.capacity() + raw_data_.capacity();
+           subject.capacity() + pipeline.capacity() + raw_data_.capacity() +
+           secrets_.capacity() * sizeof(secrets_[0]);
   }
 
   /// Sets meta[name] = value (both copied).
@@ -140,11 +166,13 @@ class Event {
     copy->attempt = attempt;
     copy->not_before = not_before;
     copy->raw_data_ = raw_data_;
+    copy->secrets_ = secrets_;
     return copy;
   }
 
  private:
   std::string raw_data_;
+  std::vector<std::pair<std::string, std::string>> secrets_;
 };
 
 /// Events are shared read-only once they fan out to sinks.

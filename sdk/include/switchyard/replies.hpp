@@ -22,6 +22,12 @@ struct Reply {
   HttpHeaders headers;
   std::string body;  ///< Usually a JSON text: a Discord or Slack message, an API answer.
   std::string content_type = "application/json";
+  /// Set by the engine, not by a sink: the pipeline is through with the event and nothing
+  /// answered it (a transform dropped it, no sink took it, or every sink is done and none
+  /// replied). The source answers with its fallback (a Discord or Slack command's
+  /// configured text) instead of leaving the sender waiting; status, headers and body are
+  /// unset.
+  bool unanswered = false;
 };
 
 /// Gets a parked request's answer: the pipeline's Reply, or nullopt when none came within

@@ -12,7 +12,6 @@
 // WebSocket routes: h.connect_websocket("/path", headers) gives a fake connection
 // (switchyard/detail/fake_websocket.hpp) to send messages through and read answers from.
 
-#include <poll.h>
 #include <rapidjson/document.h>
 
 #include <algorithm>
@@ -24,6 +23,8 @@
 #include <utility>
 #include <vector>
 
+#include "switchyard/detail/fake_http.hpp"
+#include "switchyard/detail/fake_services.hpp"
 #include "switchyard/detail/fake_websocket.hpp"
 #include "switchyard/switchyard.hpp"
 
@@ -66,440 +67,6 @@ inline std::unique_ptr<Event> make_event(std::string type, std::string_view payl
   return event;
 }
 
-/// One captured log line.
-struct LogLine {
-  LogLevel level;
-  std::string message;
-};
-
-class CapturedLogger final : public Logger {
- public:
-  bool enabled(LogLevel) const override { return true; }
-  void log(LogLevel level, std::string_view message) override {
-    lines.push_back({level, std::string(message)});
-  }
-  /// Whether any line at `level` or above contains `needle`.
-  bool contains(std::string_view needle, LogLevel level = LogLevel::trace) const {
-    return std::any_of(lines.begin(), lines.end(), [&](const LogLine& l) {
-      return l.level >= level && l.message.find(needle) != std::string::npos;
-    });
-  }
-  std::vector<LogLine> lines;
-};
-
-/// Runs posted tasks and timers on the test's thread, in virtual time.
-class ManualExecutor final : public Executor {
- public:
-  class ManualTimer final : public Timer {
-   public:
-    explicit ManualTimer(ManualExecutor& owner) : owner_(owner) {}
-    ~ManualTimer() override { cancel(); }
-    void expires_after(std::chrono::milliseconds delay, std::function<void()> fired) override {
-      cancel();
-      id_ = owner_.schedule(owner_.now_ + delay, std::move(fired));
-    }
-    void cancel() override {
-      if (id_ != 0) owner_.timers_.erase(id_);
-      id_ = 0;
-    }
-
-   private:
-    ManualExecutor& owner_;
-    std::uint64_t id_ = 0;
-  };
-
-  // Readiness is real: run_pending() polls the watched descriptors (without blocking) and
-  // runs the callbacks of those that are ready.
-  class ManualFdWatch final : public FdWatch {
-   public:
-    ManualFdWatch(ManualExecutor& owner, int fd) : owner_(owner), fd_(fd) { owner_.watches_.push_back(this); }
-    ~ManualFdWatch() override { std::erase(owner_.watches_, this); }
-    void when_readable(std::function<void()> ready) override { readable_ = std::move(ready); }
-    void when_writable(std::function<void()> ready) override { writable_ = std::move(ready); }
-    void cancel() override {
-      readable_ = nullptr;
-      writable_ = nullptr;
-    }
-
-   private:
-    friend class ManualExecutor;
-    ManualExecutor& owner_;
-    int fd_;
-    std::function<void()> readable_, writable_;
-  };
-
-  void post(std::function<void()> task) override { tasks_.push_back(std::move(task)); }
-  std::unique_ptr<Timer> make_timer() override { return std::make_unique<ManualTimer>(*this); }
-  std::unique_ptr<FdWatch> watch(int fd) override { return std::make_unique<ManualFdWatch>(*this, fd); }
-
-  /// Runs posted tasks, and the callbacks of watched descriptors that are ready, until
-  /// none is left; returns how many ran.
-  std::size_t run_pending() {
-    std::size_t ran = 0;
-    for (;;) {
-      while (!tasks_.empty()) {
-        auto task = std::move(tasks_.front());
-        tasks_.erase(tasks_.begin());
-        task();
-        ++ran;
-      }
-      if (!poll_watches()) return ran;
-      ++ran;
-    }
-  }
-
-  /// Moves virtual time forward, firing due timers in order and running posted tasks.
-  void advance(std::chrono::milliseconds by) {
-    const auto until = now_ + by;
-    run_pending();
-    for (;;) {
-      auto next = std::min_element(timers_.begin(), timers_.end(), [](auto& a, auto& b) {
-        return a.second.due < b.second.due;
-      });
-      if (next == timers_.end() || next->second.due > until) break;
-      now_ = next->second.due;
-      auto fired = std::move(next->second.fired);
-      timers_.erase(next);
-      fired();
-      run_pending();
-    }
-    now_ = until;
-  }
-
-  /// Virtual time since the harness started.
-  std::chrono::milliseconds now() const { return now_; }
-  std::size_t pending_timers() const { return timers_.size(); }
-
- private:
-  struct Pending {
-    std::chrono::milliseconds due;
-    std::function<void()> fired;
-  };
-  // Posts the callbacks of ready descriptors; false when none was ready.
-  bool poll_watches() {
-    bool any = false;
-    for (ManualFdWatch* w : std::vector<ManualFdWatch*>(watches_)) {
-      if (!w->readable_ && !w->writable_) continue;
-      pollfd p{w->fd_, static_cast<short>((w->readable_ ? POLLIN : 0) | (w->writable_ ? POLLOUT : 0)), 0};
-      if (::poll(&p, 1, 0) <= 0) continue;
-      if (w->readable_ && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
-        tasks_.push_back(std::exchange(w->readable_, nullptr));
-        any = true;
-      }
-      if (w->writable_ && (p.revents & (POLLOUT | POLLHUP | POLLERR))) {
-        tasks_.push_back(std::exchange(w->writable_, nullptr));
-        any = true;
-      }
-    }
-    return any;
-  }
-  std::uint64_t schedule(std::chrono::milliseconds due, std::function<void()> fired) {
-    timers_.emplace(++next_id_, Pending{due, std::move(fired)});
-    return next_id_;
-  }
-
-  std::vector<std::function<void()>> tasks_;
-  std::map<std::uint64_t, Pending> timers_;
-  std::vector<ManualFdWatch*> watches_;
-  std::uint64_t next_id_ = 0;
-  std::chrono::milliseconds now_{0};
-};
-
-/// State store in memory, expiring entries in the executor's virtual time.
-class MemoryStateStore final : public StateStore {
- public:
-  explicit MemoryStateStore(const ManualExecutor& clock) : clock_(clock) {}
-  std::optional<std::string> get(std::string_view key) override {
-    auto it = entries_.find(std::string(key));
-    if (it == entries_.end() || expired(it->second)) return std::nullopt;
-    return it->second.value;
-  }
-  Status put(std::string_view key, std::string_view value,
-             std::chrono::milliseconds ttl) override {
-    entries_[std::string(key)] = Entry{std::string(value), expiry(ttl)};
-    return {};
-  }
-  Result<bool> put_if_absent(std::string_view key, std::string_view value,
-                             std::chrono::milliseconds ttl) override {
-    if (get(key)) return false;
-    entries_[std::string(key)] = Entry{std::string(value), expiry(ttl)};
-    return true;
-  }
-  Status erase(std::string_view key) override {
-    entries_.erase(std::string(key));
-    return {};
-  }
-
- private:
-  struct Entry {
-    std::string value;
-    std::chrono::milliseconds expires;  // zero: never
-  };
-  std::chrono::milliseconds expiry(std::chrono::milliseconds ttl) const {
-    return ttl.count() == 0 ? ttl : clock_.now() + ttl;
-  }
-  bool expired(const Entry& e) const {
-    return e.expires.count() != 0 && e.expires <= clock_.now();
-  }
-  const ManualExecutor& clock_;
-  std::map<std::string, Entry> entries_;
-};
-
-/// Records what a source emits. `capacity` simulates a saturated pipeline.
-class CapturingEmitter final : public Emitter {
- public:
-  void emit(std::unique_ptr<Event> event, EmitCallback done) override {
-    if (saturated()) {
-      ++refused;
-      if (done) done(retryable("pipeline saturated"));
-      return;
-    }
-    events.push_back(std::move(event));
-    if (done) done({});
-  }
-  bool saturated() const override { return events.size() >= capacity; }
-  void when_ready(std::function<void()> ready) override { waiters.push_back(std::move(ready)); }
-
-  /// Empties the captured events and wakes sources waiting for room.
-  std::vector<std::unique_ptr<Event>> take() {
-    auto out = std::move(events);
-    events.clear();
-    auto wake = std::move(waiters);
-    waiters.clear();
-    for (auto& w : wake) w();
-    return out;
-  }
-
-  std::vector<std::unique_ptr<Event>> events;
-  std::vector<std::function<void()>> waiters;
-  std::size_t capacity = SIZE_MAX;
-  std::size_t refused = 0;
-};
-
-/// The listener of the harness: records routes so a test can call them directly.
-class CapturingRoutes final : public HttpRoutes {
- public:
-  struct Entry {
-    std::string method;
-    std::string path;
-    HttpHandler handler;
-    HttpRouteOptions options;
-    bool live = true;
-    std::shared_ptr<WebSocketHandler> websocket;  // set: a WebSocket route
-    WebSocketOptions websocket_options;
-  };
-
-  /// Where WebSocket callbacks run (the TestContext sets its executor).
-  void use_executor(Executor& executor) { executor_ = &executor; }
-
-  Result<std::unique_ptr<HttpRoute>> add_websocket(std::string path, std::shared_ptr<WebSocketHandler> handler,
-                                                   const WebSocketOptions& options) override {
-    if (!handler) return invalid_config("route " + path + " has no handler");
-    auto added = add("GET", std::move(path), nullptr, {});
-    if (added) {
-      entries_->back().websocket = std::move(handler);
-      entries_->back().websocket_options = options;
-    }
-    return added;
-  }
-
-  /// Runs an upgrade request on the WebSocket route `path` as the engine does: the handler's
-  /// refusal, or an open connection (its opened() is queued on the executor). 404 when no
-  /// WebSocket route is there.
-  FakeWebSocket connect_websocket(std::string_view path, const HttpHeaders& headers, std::string_view remote) {
-    const Entry* entry = find("GET", path);
-    if (entry == nullptr || !entry->websocket) return {HttpResponse::error(404, "no route"), nullptr};
-    std::string offered;
-    for (const auto& f : headers) {
-      if (iequals(f.name, "Sec-WebSocket-Protocol")) offered += (offered.empty() ? "" : ", ") + f.value;
-    }
-    const auto subprotocols = parse_subprotocols(offered);
-    const HttpRequest request{"GET", path, {}, headers, std::string_view("", 0), remote};
-    WebSocketUpgrade decision = entry->websocket->upgrade(WebSocketRequest{request, subprotocols});
-    if (decision.refusal) return {std::move(decision.refusal), nullptr};
-    if (!decision.subprotocol.empty() &&
-        std::find(subprotocols.begin(), subprotocols.end(), decision.subprotocol) == subprotocols.end()) {
-      return {HttpResponse::error(500, "the handler chose a subprotocol the client did not offer"), nullptr};
-    }
-    if (executor_ == nullptr) return {HttpResponse::error(500, "CapturingRoutes has no executor"), nullptr};
-    auto connection = std::make_shared<FakeWebSocketConnection>(*executor_, entry->websocket, entry->websocket_options,
-                                                                ++next_connection_, std::string(remote),
-                                                                std::move(decision));
-    executor_->post([handler = entry->websocket, connection] { handler->opened(connection); });
-    return {std::nullopt, std::move(connection)};
-  }
-
-  /// The options the WebSocket route on `path` was registered with (nullptr: no such route).
-  const WebSocketOptions* websocket_options(std::string_view path) const {
-    const Entry* entry = find("GET", path);
-    return entry && entry->websocket ? &entry->websocket_options : nullptr;
-  }
-
-  Result<std::unique_ptr<HttpRoute>> add(std::string method, std::string path,
-                                         HttpHandler handler, HttpRouteOptions options) override {
-    for (const auto& e : *entries_) {
-      if (e.live && e.method == method && e.path == path) {
-        return invalid_config(method + " " + path + " is already registered");
-      }
-    }
-    entries_->push_back({std::move(method), std::move(path), std::move(handler), options, true});
-    return std::unique_ptr<HttpRoute>(new Handle(entries_, entries_->size() - 1));
-  }
-
-  /// Whether `method path` is registered now.
-  bool has(std::string_view method, std::string_view path) const {
-    return find(method, path) != nullptr;
-  }
-
-  /// Calls the handler of `method path` and returns its answer; runs `pump` (e.g. the
-  /// executor) until the handler replies. 404 when no route matches, as the engine does.
-  HttpResponse call(std::string_view method, std::string_view path, const HttpHeaders& headers,
-                    std::string_view body, const std::function<void()>& pump = {}) {
-    const Entry* entry = find(method, path);
-    if (entry == nullptr) return HttpResponse::error(404, "no route");
-    auto outcome = std::make_shared<std::optional<HttpResponse>>();
-    const std::string owned(body);  // a body is followed by a NUL, as the engine's are
-    HttpRequest request{method, path, {}, headers, owned, "127.0.0.1:1"};
-    entry->handler(request, [outcome](HttpResponse r) {
-      if (!*outcome) *outcome = std::move(r);
-    });
-    for (int i = 0; i < 1000 && !*outcome && pump; ++i) pump();
-    if (!*outcome) return HttpResponse::error(599, "handler did not reply");
-    return std::move(**outcome);
-  }
-
- private:
-  struct Handle final : HttpRoute {
-    Handle(std::shared_ptr<std::vector<Entry>> entries, std::size_t index)
-        : entries(std::move(entries)), index(index) {}
-    ~Handle() override { (*entries)[index].live = false; }
-    std::shared_ptr<std::vector<Entry>> entries;
-    std::size_t index;
-  };
-  const Entry* find(std::string_view method, std::string_view path) const {
-    for (const auto& e : *entries_) {
-      if (e.live && e.method == method && e.path == path) return &e;
-    }
-    return nullptr;
-  }
-  std::shared_ptr<std::vector<Entry>> entries_ = std::make_shared<std::vector<Entry>>();
-  Executor* executor_ = nullptr;
-  std::uint64_t next_connection_ = 0;
-};
-
-/// The outbound client of the harness: answers from a test-supplied function and records
-/// every request. Callbacks run on the manual executor, as the engine runs them on the strand.
-class ScriptedHttpClient final : public HttpClient {
- public:
-  using Responder = std::function<Result<HttpClientResponse>(const HttpClientRequest&)>;
-  ScriptedHttpClient(Executor& executor, std::shared_ptr<Responder> responder,
-                     std::shared_ptr<std::vector<HttpClientRequest>> log)
-      : executor_(executor), responder_(std::move(responder)), log_(std::move(log)) {}
-  void send(HttpClientRequest request, HttpClientCallback done) override {
-    log_->push_back(request);
-    Result<HttpClientResponse> result =
-        *responder_ ? (*responder_)(request)
-                    : Result<HttpClientResponse>(permanent("no responder set in the harness"));
-    executor_.post([done = std::move(done), result = std::move(result)]() mutable {
-      done(std::move(result));
-    });
-  }
-
- private:
-  Executor& executor_;
-  std::shared_ptr<Responder> responder_;
-  std::shared_ptr<std::vector<HttpClientRequest>> log_;
-};
-
-/// Metrics recorded in memory: value() reads a counter or gauge, observations() a histogram.
-class CapturingMetrics final : public Metrics {
- public:
-  /// The current value of the counter or gauge `name` with `labels` (0 when never set).
-  double value(std::string_view name, const MetricLabels& labels = {}) const {
-    auto it = values_.find(key(name, labels));
-    return it == values_.end() ? 0 : it->second->value;
-  }
-  /// Every value observed by the histogram `name` with `labels`.
-  std::vector<double> observations(std::string_view name, const MetricLabels& labels = {}) const {
-    auto it = values_.find(key(name, labels));
-    return it == values_.end() ? std::vector<double>{} : it->second->observed;
-  }
-  Counter& counter(std::string_view name, std::string_view, const MetricLabels& labels) override {
-    return slot(name, labels);
-  }
-  Gauge& gauge(std::string_view name, std::string_view, const MetricLabels& labels) override {
-    return slot(name, labels);
-  }
-  Histogram& histogram(std::string_view name, std::string_view, std::span<const double>,
-                       const MetricLabels& labels) override {
-    return slot(name, labels);
-  }
-
- private:
-  struct Value final : Counter, Gauge, Histogram {
-    double value = 0;
-    std::vector<double> observed;
-    void inc(double by) override { value += by; }
-    void set(double v) override { value = v; }
-    void dec(double by) override { value -= by; }
-    void observe(double v) override { observed.push_back(v); }
-  };
-  static std::string key(std::string_view name, const MetricLabels& labels) {
-    std::string k(name);
-    for (const auto& [n, v] : labels) k += "|" + n + "=" + v;
-    return k;
-  }
-  Value& slot(std::string_view name, const MetricLabels& labels) {
-    auto& v = values_[key(name, labels)];
-    if (!v) v = std::make_unique<Value>();
-    return *v;
-  }
-  std::map<std::string, std::unique_ptr<Value>, std::less<>> values_;
-};
-
-/// Parked requests, timed out in the executor's virtual time. Share one between the harness
-/// of a source and the harness of a reply sink (TestContext::use_replies) to test the two
-/// together, as the engine shares one per pipeline.
-class ManualReplies final : public Replies {
- public:
-  explicit ManualReplies(ManualExecutor& executor) : executor_(executor) {}
-  void park(std::string event_id, std::chrono::milliseconds within, ReplyHandler handler) override {
-    if (auto earlier = take(event_id)) earlier->handler(std::nullopt);
-    auto timer = executor_.make_timer();
-    timer->expires_after(within, [this, event_id] {
-      if (auto entry = take(event_id)) entry->handler(std::nullopt);
-    });
-    parked_.emplace(std::move(event_id), Entry{std::move(handler), std::move(timer)});
-  }
-  bool answer(std::string_view event_id, Reply reply) override {
-    auto entry = take(event_id);
-    if (!entry) return false;
-    answers.push_back(reply);
-    entry->handler(std::move(reply));
-    return true;
-  }
-  bool withdraw(std::string_view event_id) override { return take(event_id).has_value(); }
-  /// Requests parked now.
-  std::size_t parked() const { return parked_.size(); }
-  /// Every reply handed to a parked request, in order.
-  std::vector<Reply> answers;
-
- private:
-  struct Entry {
-    ReplyHandler handler;
-    std::unique_ptr<Timer> timer;
-  };
-  std::optional<Entry> take(std::string_view event_id) {
-    auto it = parked_.find(std::string(event_id));
-    if (it == parked_.end()) return std::nullopt;
-    Entry entry = std::move(it->second);
-    parked_.erase(it);
-    entry.timer->cancel();
-    return entry;
-  }
-  ManualExecutor& executor_;
-  std::map<std::string, Entry> parked_;
-};
 
 /// The captured context given to the component under test.
 class TestContext final : public Context {
@@ -521,7 +88,10 @@ class TestContext final : public Context {
   }
   Metrics& metrics() override { return metrics_; }
   Replies& replies() override { return *replies_; }
+  DeadLetterFeed& dead_letters() override { return dead_letters_; }
   CapturingMetrics& capturing_metrics() { return metrics_; }
+  /// The dead-letter queue the component reads (record() entries into it).
+  RecordedDeadLetters& recorded_dead_letters() { return dead_letters_; }
   /// The parked requests (shared with another harness's context by use_replies()).
   const std::shared_ptr<ManualReplies>& manual_replies() { return replies_; }
   /// Gives the component `emitter` instead of the capturing one (a test's own pipeline
@@ -553,6 +123,7 @@ class TestContext final : public Context {
   CapturingRoutes routes_;
   CapturingMetrics metrics_;
   std::shared_ptr<ManualReplies> replies_ = std::make_shared<ManualReplies>(executor_);
+  RecordedDeadLetters dead_letters_{executor_};
   std::shared_ptr<ScriptedHttpClient::Responder> responder_ =
       std::make_shared<ScriptedHttpClient::Responder>();
   std::shared_ptr<std::vector<HttpClientRequest>> requests_ =
@@ -642,6 +213,10 @@ class Harness {
     }
     if (!outcome) return retryable("sink did not call back");
     return *outcome;
+  }
+  /// What the sink would send for `event` (Sink::render), sending nothing.
+  Result<std::optional<Rendering>> render(const Event& event) {
+    return static_cast<Sink&>(*component_).render(event);
   }
 
   /// Events a source has emitted so far.
