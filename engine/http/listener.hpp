@@ -39,6 +39,13 @@ struct ListenerMetrics {
   void answered(int status) const {
     if (status >= 200 && status <= 599) answers[status / 100 - 2]->inc();
   }
+  /// The answer counters of the route on `path` (label route=path: as many series as
+  /// configured routes, never one per requested path).
+  RouteAnswers route(const std::string& path) const;
+
+ private:
+  metrics::Registry* registry_ = nullptr;
+  std::string listener_;
 };
 
 /// A keep-alive connection waiting for its next request: the first to go when a new

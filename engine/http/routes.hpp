@@ -18,10 +18,20 @@
 #include <vector>
 
 #include "http/server.hpp"
+#include "switchyard/metrics.hpp"
 
 namespace switchyard::http {
 
 class WebSocketRoute;  // websocket.hpp
+
+/// switchyard_http_route_answers_total of one route, by status class (2xx..5xx); counters
+/// live in the registry for the process's life, so a session may keep a copy past the route.
+struct RouteAnswers {
+  Counter* by_class[4] = {};
+  void answered(int status) const {
+    if (status >= 200 && status <= 599 && by_class[status / 100 - 2] != nullptr) by_class[status / 100 - 2]->inc();
+  }
+};
 
 struct RouteEntry {
   HttpHandler handler;
@@ -34,6 +44,7 @@ struct RouteEntry {
   std::size_t max_buffered = 0;
   std::shared_ptr<WebSocketRoute> websocket;  // set: a WebSocket route (handler is empty)
   std::uint64_t serial = 0;  // order of addition (set by the table)
+  RouteAnswers answers;      // set by the server when it adds the route
 };
 
 class RouteTable : public std::enable_shared_from_this<RouteTable> {

@@ -25,11 +25,14 @@ using tcp = asio::ip::tcp;
 
 namespace {
 constexpr const char* kAnswersHelp = "HTTP answers of this listener, by status class.";
+constexpr const char* kRouteAnswersHelp = "HTTP answers of one route of this listener, by status class.";
 constexpr const char* kClasses[] = {"2xx", "3xx", "4xx", "5xx"};
 }  // namespace
 
 ListenerMetrics::ListenerMetrics(const ServerSettings& s) {
   metrics::Registry& r = s.metrics ? *s.metrics : metrics::unscraped();
+  registry_ = &r;
+  listener_ = s.name;
   const MetricLabels listener{{"listener", s.name}};
   for (int i = 0; i < 4; ++i) {
     answers[i] = &r.counter("switchyard_http_answers_total", kAnswersHelp, {{"listener", s.name}, {"code", kClasses[i]}});
@@ -44,6 +47,15 @@ ListenerMetrics::ListenerMetrics(const ServerSettings& s) {
                                "Event-stream clients dropped for falling behind.", listener);
   connections = &r.gauge("switchyard_http_connections", "Open connections.", listener);
   streams = &r.gauge("switchyard_http_event_streams", "Open event streams.", listener);
+}
+
+RouteAnswers ListenerMetrics::route(const std::string& path) const {
+  RouteAnswers out;
+  for (int i = 0; i < 4; ++i) {
+    out.by_class[i] = &registry_->counter("switchyard_http_route_answers_total", kRouteAnswersHelp,
+                                          {{"listener", listener_}, {"route", path}, {"code", kClasses[i]}});
+  }
+  return out;
 }
 
 Listener::Listener(runtime::Io& io, ServerSettings s)
@@ -279,6 +291,7 @@ Result<std::unique_ptr<HttpRoute>> Server::add_owned(std::string owner, std::str
   if (path.empty() || path.front() != '/') return invalid_config("path '" + path + "' must start with '/'");
   if (!handler) return invalid_config("route " + path + " has no handler");
   auto entry = std::make_shared<RouteEntry>(RouteEntry{std::move(handler), options.max_body, std::move(owner), nullptr});
+  entry->answers = impl_->metrics.route(path);
   auto handle = impl_->routes->add(method, path, std::move(entry));
   if (!handle) return handle;
   if (Status s = open(); !s) return s.error();  // the handle's destructor removes the route
@@ -303,6 +316,7 @@ Result<std::unique_ptr<HttpRoute>> Server::add_websocket_owned(std::string owner
   auto entry = std::make_shared<RouteEntry>();
   entry->owner = std::move(owner);
   entry->websocket = route;
+  entry->answers = impl_->metrics.route(path);
   auto handle = impl_->routes->add("GET", path, std::move(entry));
   if (!handle) return handle;
   std::unique_ptr<HttpRoute> owned = std::make_unique<WebSocketRouteHandle>(std::move(*handle), std::move(route));
@@ -318,6 +332,7 @@ Result<std::unique_ptr<HttpRoute>> Server::add_event_stream(std::string path, Ev
   auto entry = std::make_shared<RouteEntry>();
   entry->stream = std::move(handler);
   entry->max_buffered = options.max_buffered;
+  entry->answers = impl_->metrics.route(path);
   auto handle = impl_->routes->add("GET", path, std::move(entry));
   if (!handle) return handle;
   if (Status s = open(); !s) return s.error();  // the handle's destructor removes the route

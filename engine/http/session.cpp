@@ -157,6 +157,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     std::string allow;
     route_ = server_->routes->find(method_, path_, allow);
+    route_answers_ = route_ ? route_->answers : RouteAnswers{};
     const bool has_body = parser_->chunked() || parser_->content_length().value_or(0) > 0;
     if (!route_) {
       HttpResponse r;
@@ -391,6 +392,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       response = HttpResponse::error(500, "internal error");
     }
     server_->metrics.answered(response.status);
+    std::exchange(route_answers_, RouteAnswers{}).answered(response.status);
     const auto status = static_cast<unsigned>(response.status);
     const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
     out_.clear();
@@ -519,6 +521,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::shared_ptr<RouteEntry> route_;
+  RouteAnswers route_answers_;  // the routed request's counters, until it is answered
   std::string method_, path_, query_;
   bool keep_alive_ = true;
   asio::steady_timer handler_timer_;

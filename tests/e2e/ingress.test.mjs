@@ -136,6 +136,11 @@ test('a body over 25 MiB is refused with 413 before it is read', async () => {
   assert.match(metrics, /^switchyard_http_too_large_total\{listener="http"\} [1-9]/m);
   assert.match(metrics, /^switchyard_http_answers_total\{code="4xx",listener="http"\} [1-9]/m);
   assert.match(metrics, /^switchyard_http_connections\{listener="http"\} [0-9]/m);
+  // And per route: the 413 and the events accepted earlier are the webhook's; a path nobody
+  // serves gets no series of its own (404s stay in the listener's counts).
+  assert.match(metrics, /^switchyard_http_route_answers_total\{code="4xx",listener="http",route="\/gh"\} [1-9]/m);
+  assert.match(metrics, /^switchyard_http_route_answers_total\{code="2xx",listener="http",route="\/gh"\} [1-9]/m);
+  assert.doesNotMatch(metrics, /route="\/nothing-here"/);
 });
 
 test('a Transfer-Encoding other than chunked is refused (no guessing where the body ends)', async () => {
