@@ -100,9 +100,12 @@ class PipelineRuntime final : public Pipeline,
   void process();
   void fan_out(TransformChain::Finished finished);
   void failed(TransformChain::Finished finished);
-  void until_done(TransformChain::Finished finished, const std::vector<SinkRunner*>& selected);
+  void until_done(TransformChain::Finished finished, const std::vector<SinkRunner*>& selected, bool reply_owed);
   void committed(const Result<std::uint64_t>& seq, const EventPtr& event, const std::vector<SinkRunner*>& selected,
-                 EmitCallback done, const std::vector<std::string>& keys, std::size_t bytes);
+                 EmitCallback done, const std::vector<std::string>& keys, std::size_t bytes,
+                 const std::shared_ptr<DeliveryWait>& reply_wait);
+  void no_reply(std::string_view event_id, const char* why);
+  std::shared_ptr<DeliveryWait> reply_wait(const std::string& event_id, std::size_t sinks);
   void check_drained();
   void stop_started(std::size_t sinks, std::size_t transforms);
 
@@ -397,6 +400,7 @@ void PipelineRuntime::fan_out(TransformChain::Finished finished) {
   Event& event = *finished.incoming.event;
   if (services_.tap) services_.tap->accepted(config_->name, event, finished.kept);
   if (!finished.failed_at.empty()) return failed(std::move(finished));
+  if (!finished.kept) no_reply(event.id, "was dropped by a transform");
   std::uint64_t mask = 0;
   std::vector<SinkRunner*> selected;
   if (finished.kept) {
@@ -410,10 +414,13 @@ void PipelineRuntime::fan_out(TransformChain::Finished finished) {
       mask |= sink->bit();
     }
   }
-  if (finished.incoming.until_done) return until_done(std::move(finished), selected);
+  if (finished.kept && selected.empty()) no_reply(event.id, "was taken by no sink (no sink's if: held)");
+  const bool reply_owed = !selected.empty() && replies_.waiting(event.id);
+  if (finished.incoming.until_done) return until_done(std::move(finished), selected, reply_owed);
+  auto wait = reply_owed ? reply_wait(event.id, selected.size()) : nullptr;
   if (!durable_) {
     EventPtr shared(std::move(finished.incoming.event));
-    for (auto* sink : selected) sink->arrive(0, shared);
+    for (auto* sink : selected) sink->arrive(0, shared, 0, wait);
     ingress_.acknowledge(std::move(finished.incoming.done), {});  // a replayed dead letter's
     ingress_.finished(finished.incoming.bytes);
     return;
@@ -432,11 +439,13 @@ void PipelineRuntime::fan_out(TransformChain::Finished finished) {
   journal_->append(
       key_->id, mask, std::move(body), std::move(finished.writes),
       [self, event = EventPtr(std::move(finished.incoming.event)), selected = std::move(selected),
-       done = std::move(finished.incoming.done), keys = std::move(keys),
-       bytes = finished.incoming.bytes](Result<std::uint64_t> seq) mutable {
+       done = std::move(finished.incoming.done), keys = std::move(keys), bytes = finished.incoming.bytes,
+       wait = std::move(wait)](Result<std::uint64_t> seq) mutable {
         asio::post(self->strand_, [self, event = std::move(event), selected = std::move(selected),
-                                   done = std::move(done), keys = std::move(keys), seq = std::move(seq),
-                                   bytes]() mutable { self->committed(seq, event, selected, std::move(done), keys, bytes); });
+                                   done = std::move(done), keys = std::move(keys), seq = std::move(seq), bytes,
+                                   wait = std::move(wait)]() mutable {
+          self->committed(seq, event, selected, std::move(done), keys, bytes, wait);
+        });
       });
 }
 
@@ -447,11 +456,13 @@ void PipelineRuntime::failed(TransformChain::Finished finished) {
   const Event& event = finished.original ? *finished.original : *finished.incoming.event;
   if (!journal_) {
     log_->error("{}: event {} failed: {}; no state.dir, so it is lost", finished.failed_at, event.id, finished.error);
+    no_reply(event.id, "failed in a transform");
     ingress_.acknowledge(std::move(finished.incoming.done), {});
     ingress_.finished(finished.incoming.bytes);
     return;
   }
   log_->error("{}: event {} failed: {}; moved to the dead-letter queue", finished.failed_at, event.id, finished.error);
+  no_reply(event.id, "failed in a transform");
   journal_->dead_letter(journal::Failure{.pipeline = config_->name,
                                          .sink = finished.failed_at,
                                          .event_id = event.id,
@@ -480,12 +491,15 @@ void PipelineRuntime::failed(TransformChain::Finished finished) {
 
 // An emit_until_done event: not journaled; the source hears back once every selected sink
 // has delivered or dead-lettered it. State its transforms wrote is journaled on its own.
-void PipelineRuntime::until_done(TransformChain::Finished finished, const std::vector<SinkRunner*>& selected) {
+void PipelineRuntime::until_done(TransformChain::Finished finished, const std::vector<SinkRunner*>& selected,
+                                 bool reply_owed) {
   if (durable_ && !finished.writes.empty()) journal_->append(key_->id, 0, {}, std::move(finished.writes), nullptr);
   ingress_.finished(finished.incoming.bytes);
   if (selected.empty()) return ingress_.acknowledge(std::move(finished.incoming.done), {});
+  std::string id = reply_owed ? finished.incoming.event->id : std::string();
   auto wait = std::make_shared<DeliveryWait>(
-      selected.size(), [this, done = std::move(finished.incoming.done)]() mutable {
+      selected.size(), [this, done = std::move(finished.incoming.done), id = std::move(id)]() mutable {
+        if (!id.empty()) no_reply(id, "was delivered by every sink, none of which replied");
         ingress_.acknowledge(std::move(done), {});
       });
   EventPtr shared(std::move(finished.incoming.event));
@@ -495,7 +509,8 @@ void PipelineRuntime::until_done(TransformChain::Finished finished, const std::v
 // The journal has the event (or failed to take it): deliver and acknowledge the source.
 void PipelineRuntime::committed(const Result<std::uint64_t>& seq, const EventPtr& event,
                                 const std::vector<SinkRunner*>& selected, EmitCallback done,
-                                const std::vector<std::string>& keys, std::size_t bytes) {
+                                const std::vector<std::string>& keys, std::size_t bytes,
+                                const std::shared_ptr<DeliveryWait>& reply_wait) {
   if (!seq) {
     // The source is told to retry; state the transforms recorded for this event would
     // otherwise make its redelivery look like a duplicate.
@@ -505,12 +520,29 @@ void PipelineRuntime::committed(const Result<std::uint64_t>& seq, const EventPtr
     ingress_.acknowledge(std::move(done), seq.error());
   } else {
     if (!stopped_) {
-      for (auto* sink : selected) sink->arrive(*seq, event);
+      for (auto* sink : selected) sink->arrive(*seq, event, 0, reply_wait);
     }
     ingress_.acknowledge(std::move(done), {});
   }
   ingress_.finished(bytes);
   check_drained();
+}
+
+// The pipeline is through with a request's event and nothing answered it: the source gives
+// its fallback answer at once (a Discord command would otherwise show "thinking…" for good).
+void PipelineRuntime::no_reply(std::string_view event_id, const char* why) {
+  if (replies_.unanswered(event_id)) {
+    log_->info("event {} {} and got no reply: its source answered with its fallback", event_id, why);
+  }
+}
+
+// Tells the parked request of `event_id` once every one of `sinks` is done with the event
+// and none of them answered it. (An event a full sink reads back from the journal later
+// carries no wait: its request then times out as before.)
+std::shared_ptr<DeliveryWait> PipelineRuntime::reply_wait(const std::string& event_id, std::size_t sinks) {
+  return std::make_shared<DeliveryWait>(sinks, [weak = weak_from_this(), event_id] {
+    if (auto self = weak.lock()) self->no_reply(event_id, "was delivered by every sink, none of which replied");
+  });
 }
 
 void PipelineRuntime::check_drained() {

@@ -1,5 +1,6 @@
 #include "runtime/replies.hpp"
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -27,6 +28,7 @@ struct PipelineReplies::State : std::enable_shared_from_this<State> {
     ReplyHandler handler = std::move(it->second.handler);
     deadlines.erase(it->second.in_deadlines);
     parked.erase(it);
+    count.store(parked.size(), std::memory_order_relaxed);
     return handler;
   }
 
@@ -59,6 +61,7 @@ struct PipelineReplies::State : std::enable_shared_from_this<State> {
 
   mutable std::mutex mutex;
   std::unordered_map<std::string, Entry> parked;
+  std::atomic<std::size_t> count{0};  // parked.size(), read without the lock
   std::multimap<Clock::time_point, std::string> deadlines;
   asio::steady_timer timer;
   std::optional<Clock::time_point> armed;
@@ -80,6 +83,7 @@ void PipelineReplies::park(std::string event_id, std::chrono::milliseconds withi
       const auto deadline = Clock::now() + within;
       auto in_deadlines = state_->deadlines.emplace(deadline, event_id);
       state_->parked.emplace(std::move(event_id), State::Entry{std::move(handler), deadline, in_deadlines});
+      state_->count.store(state_->parked.size(), std::memory_order_relaxed);
       state_->arm();
     }
   }
@@ -98,6 +102,17 @@ bool PipelineReplies::answer(std::string_view event_id, Reply reply) {
   return true;
 }
 
+bool PipelineReplies::waiting(std::string_view event_id) const {
+  if (state_->count.load(std::memory_order_relaxed) == 0) return false;
+  std::lock_guard lock(state_->mutex);
+  return state_->parked.contains(std::string(event_id));
+}
+
+bool PipelineReplies::unanswered(std::string_view event_id) {
+  if (state_->count.load(std::memory_order_relaxed) == 0) return false;
+  return answer(event_id, Reply{.status = 0, .headers = {}, .body = {}, .content_type = {}, .unanswered = true});
+}
+
 bool PipelineReplies::withdraw(std::string_view event_id) {
   std::lock_guard lock(state_->mutex);
   return state_->take(event_id).has_value();
@@ -110,6 +125,7 @@ void PipelineReplies::close() {
     state_->closed = true;
     for (auto& [id, entry] : state_->parked) left.push_back(std::move(entry.handler));
     state_->parked.clear();
+    state_->count.store(0, std::memory_order_relaxed);
     state_->deadlines.clear();
     state_->armed.reset();
     state_->timer.cancel();

@@ -22,6 +22,11 @@ class PipelineReplies final : public Replies {
   void park(std::string event_id, std::chrono::milliseconds within, ReplyHandler handler) override;
   bool answer(std::string_view event_id, Reply reply) override;
   bool withdraw(std::string_view event_id) override;
+  /// Whether a request for `event_id` is parked (cheap when none is: no lock taken).
+  bool waiting(std::string_view event_id) const;
+  /// The pipeline is through with `event_id` and nothing answered: its parked request, if
+  /// any, gets Reply::unanswered (the source's fallback answer). Returns whether one was.
+  bool unanswered(std::string_view event_id);
   /// Answers every parked request with nullopt (no reply) and every later park at once:
   /// the pipeline has stopped.
   void close();

@@ -153,11 +153,13 @@ void Endpoint::State::emit(const std::shared_ptr<State>& self, Admission admissi
     // Parked before emitting: a reply sink may answer before the emit's callback runs.
     parked = std::make_shared<Parked>(std::move(reply), std::move(admission.answer));
     context->replies().park(id, admission.reply_within, [parked, protocol = protocol](std::optional<Reply> r) {
-      if (r) {
-        parked->replied(protocol->replied(std::move(*r)));
-      } else {
-        parked->timed_out();
+      if (r && r->unanswered) {
+        // The pipeline is through with the event and nothing answered: the fallback now.
+        if (auto fallback = protocol->unanswered()) return parked->replied(std::move(*fallback));
+        return parked->timed_out();
       }
+      if (r) return parked->replied(protocol->replied(std::move(*r)));
+      parked->timed_out();
     });
   }
   auto& emitter = context->emitter();

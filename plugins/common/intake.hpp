@@ -6,7 +6,7 @@
 //   → Protocol::admit (the event, or the answer to give instead: a ping, a challenge, 400)
 //   → the pipeline's refusal (503 + Retry-After) → redelivery check (200 "duplicate")
 //   → park for a reply (when the protocol asks) → emit → the answer: accepted, the
-//   pipeline's reply, or the error (503 + Retry-After when retryable, else 500).
+//   pipeline's reply (or the protocol's fallback when it has none), or the error (503 + Retry-After when retryable, else 500).
 //
 // The route lives from start() to stop(); drain() answers new requests 503 and waits for
 // the handlers already inside, so their events reach the pipeline before it stops taking
@@ -57,6 +57,10 @@ class Protocol {
   virtual Admission admit(const HttpRequest& request) const = 0;
   /// The response for the pipeline's reply to a parked request (default: as the reply says).
   virtual HttpResponse replied(Reply reply) const;
+  /// The response to a parked request whose event the pipeline is through with, unanswered
+  /// (filtered out, taken by no sink, failed, or delivered with no reply): a command's
+  /// fallback text. nullopt (the default): the `answer` given when no reply comes in time.
+  virtual std::optional<HttpResponse> unanswered() const { return std::nullopt; }
   /// The response to a repeated delivery of event `id` (default: 200 {"status":"duplicate"}).
   virtual HttpResponse duplicate(const std::string& id) const;
 };

@@ -2,6 +2,9 @@
 
 #include <sodium.h>
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include <charconv>
 
 #include "common/json_limits.hpp"
@@ -29,6 +32,14 @@ constexpr OptionSpec kOptions[] = {
                     "2s leaves room for the network. Past it, or with 0, the command is answered "
                     "\"thinking…\" and discord.reply sends a follow-up. Use durability: memory "
                     "for answers this quick."},
+    {.name = "fallback_reply", .type = OptionType::string,
+     .default_value = "Nothing to report for that.",
+     .description = "What a slash command waiting for its answer (reply_within above 0) is "
+                    "answered, seen only by its user, when the pipeline is through with it and "
+                    "nothing answered: a transform dropped it, no sink's if: took it, or every "
+                    "sink finished without replying. Empty: it gets \"thinking…\" as when no "
+                    "answer comes in time. With reply_within 0 the command is answered "
+                    "\"thinking…\" at once and any answer is the pipeline's follow-up."},
     {.name = "max_body", .type = OptionType::size, .default_value = "1MiB",
      .description = "Largest request accepted."},
 };
@@ -160,6 +171,8 @@ Status InteractionsSource::configure(const Options& options, Context& context) {
     return invalid_config("max_age: must be more than 0 and at most 1h (it is the replay window)");
   }
   p->ephemeral = options.boolean("ephemeral", false);
+  p->fallback_reply = std::string(options.string("fallback_reply"));
+  if (p->fallback_reply.size() > 2000) return invalid_config("fallback_reply: at most 2000 characters (Discord's limit)");
   p->reply_within = options.duration("reply_within");
   if (p->reply_within > milliseconds(2900)) {
     return invalid_config("reply_within: at most 2900ms (Discord drops interactions not answered within 3 s)");
@@ -179,6 +192,13 @@ intake::Admission InteractionsProtocol::admit(const HttpRequest& request) const 
   auto event = std::make_unique<Event>();
   if (!json_limits::parse(event->data, request.body) || !event->data.IsObject()) {
     return Admission::refuse(400, "body is not a JSON object");
+  }
+  // The token answers the interaction for 15 minutes: with the event in memory only.
+  if (auto token = event->data.FindMember("token"); token != event->data.MemberEnd()) {
+    if (token->value.IsString()) {
+      event->set_secret(kTokenSecret, std::string(token->value.GetString(), token->value.GetStringLength()));
+    }
+    event->data.EraseMember(token);
   }
   const rapidjson::Value& data = event->data;
   auto type_it = data.FindMember("type");
@@ -224,6 +244,30 @@ HttpResponse InteractionsProtocol::replied(Reply reply) const {
   // answers the interaction, with Discord's own "empty message" error shown to the user.
   std::string body = reply.body.empty() ? std::string("{}") : std::move(reply.body);
   return HttpResponse::json(200, "{\"type\":" + std::to_string(kChannelMessage) + ",\"data\":" + body + "}");
+}
+
+std::optional<HttpResponse> InteractionsProtocol::unanswered() const {
+  if (fallback_reply.empty()) return std::nullopt;
+  rapidjson::StringBuffer out;
+  rapidjson::Writer<rapidjson::StringBuffer> w(out);
+  w.StartObject();
+  w.Key("type");
+  w.Int(kChannelMessage);
+  w.Key("data");
+  w.StartObject();
+  w.Key("content");
+  w.String(fallback_reply.data(), static_cast<rapidjson::SizeType>(fallback_reply.size()));
+  w.Key("flags");
+  w.Int(kEphemeralFlag);
+  w.Key("allowed_mentions");  // a fallback text never pings anyone
+  w.StartObject();
+  w.Key("parse");
+  w.StartArray();
+  w.EndArray();
+  w.EndObject();
+  w.EndObject();
+  w.EndObject();
+  return HttpResponse::json(200, std::string(out.GetString(), out.GetSize()));
 }
 
 }  // namespace switchyard::discord

@@ -23,6 +23,11 @@ extern const ComponentDecl kInteractionsSourceDecl;
 
 using PublicKey = std::array<unsigned char, 32>;
 
+/// Where an interaction's token travels: an event secret (Event::set_secret), never in the
+/// stored payload. It answers the interaction for 15 minutes, so it must not sit in the
+/// journal, the dead-letter queue or a sink's copy of the event; discord.reply reads it here.
+inline constexpr std::string_view kTokenSecret = "discord.token";
+
 /// Switchyard's published Ed25519 test key pair, for trying an interactions pipeline
 /// locally: `switchyard send discord FILE --secret test` signs with its private key (the
 /// seed below), and a source accepts those requests only when its public_key is set to
@@ -55,11 +60,15 @@ class InteractionsProtocol final : public intake::Protocol {
   intake::Admission admit(const HttpRequest& request) const override;
   /// The pipeline's message as the interaction's answer (CHANNEL_MESSAGE_WITH_SOURCE).
   HttpResponse replied(Reply reply) const override;
+  /// A command the pipeline is through with, unanswered: `fallback_reply`, seen only by its
+  /// user; nullopt without one (then "thinking…" as when no reply comes in time).
+  std::optional<HttpResponse> unanswered() const override;
 
   PublicKey key{};
   std::chrono::milliseconds max_age{0};
   bool ephemeral = false;
   std::chrono::milliseconds reply_within{0};  // how long a command waits for a reply sink
+  std::string fallback_reply;                 // answer to a command nothing answered; empty: none
 };
 
 class InteractionsSource final : public Source {

@@ -8,6 +8,7 @@
 #include "common/http_options.hpp"
 #include "common/message_sender.hpp"
 #include "common/text_limits.hpp"
+#include "interactions_source.hpp"
 
 namespace switchyard::discord {
 namespace {
@@ -395,9 +396,17 @@ void WebhookSink::reply(const Event& event, DeliveryCallback done) {
     return it != event.data.MemberEnd() && it->value.IsString() ? std::string(it->value.GetString()) : std::string();
   };
   const std::string application = member("application_id");
-  const std::string token = member("token");
-  if (application.empty() || token.empty()) {
-    return done(permanent("not an interaction (no application_id and token): discord.reply answers discord.interactions events"));
+  // The source keeps the token with the event in memory only; a payload of an older version
+  // (or a test's) may still carry it.
+  const auto kept = event.secret(kTokenSecret);
+  const std::string token = kept ? std::string(*kept) : member("token");
+  if (application.empty()) {
+    return done(permanent("not an interaction (no application_id): discord.reply answers discord.interactions events"));
+  }
+  if (token.empty()) {
+    return done(permanent("the interaction's token is gone: it is kept in memory only, never stored, and this event "
+                          "was read back from the journal (after a restart, a replay or a backlog); Discord's "
+                          "interaction tokens last 15 minutes"));
   }
   auto messages = messages_for(event);
   if (!messages) return done(messages.error());

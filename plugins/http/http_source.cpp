@@ -41,7 +41,9 @@ constexpr OptionSpec kOptions[] = {
      .description = "How long a request waits for the pipeline's answer from a `reply` sink "
                     "(status, headers and body as the sink renders them), making the pipeline a "
                     "synchronous API; without an answer by then (or with 0) it gets 202 "
-                    "{\"id\": ...} once the event is accepted. At most 60s."},
+                    "{\"id\": ...} once the event is accepted, and so it does as soon as the "
+                    "pipeline is through with the event unanswered (filtered out, taken by no "
+                    "sink, or every sink done without replying). At most 60s."},
 };
 
 bool token_matches(const std::vector<std::string>& secrets, std::string_view header) {

@@ -33,7 +33,9 @@ constexpr OptionSpec kOptions[] = {
      .description = "How long a slash command waits for the pipeline's answer from a `reply` "
                     "sink (a Slack message: {text: ..., response_type: in_channel}). Slack wants "
                     "an answer within 3 s: at most 2900ms. Past it, or with 0, command_reply is "
-                    "answered. Use durability: memory for answers this quick."},
+                    "answered, and at once when the pipeline is through with the command "
+                    "unanswered (filtered out, taken by no sink, or every sink done without "
+                    "replying). Use durability: memory for answers this quick."},
     {.name = "dedup_window", .type = OptionType::duration, .default_value = "1h",
      .description = "How long Events API event ids are remembered: Slack's retries of an event "
                     "already accepted are answered 200 and not emitted again. 0 turns this off."},

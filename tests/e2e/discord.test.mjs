@@ -5,7 +5,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomUUID, sign as edSign } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEngine, sign, SOURCE_DIR } from './lib/engine.mjs';
 import { startFakeDiscord } from './lib/fake_discord.mjs';
@@ -143,8 +144,11 @@ test('a wrong token dead-letters the event with Discord\'s reason, and the token
   assert.doesNotMatch(engine.stderr + JSON.stringify(entries), /revoked-token-value/);
 });
 
-test('a slash command is verified, deferred at once, and answered by a follow-up message', async () => {
+test('a slash command is verified, deferred at once, and answered by a follow-up message; its token is never stored', async () => {
   const app = discordApplication();
+  const logDir = mkdtempSync(join(tmpdir(), 'sy-discord-'));
+  cleanups.push(() => rmSync(logDir, { recursive: true, force: true }));
+  const logFile = join(logDir, 'commands.jsonl');
   const discord = await startFakeDiscord();
   cleanups.push(discord.close);
   const engine = await startEngine({
@@ -154,9 +158,10 @@ durability: disk
 source: {type: discord.interactions, path: /discord, public_key: ${app.publicHex}, ephemeral: true}
 sinks:
   - name: followup
-    type: discord.webhook
-    url: ${discord.base}/api/v10/webhooks/\${{ payload.application_id }}/\${{ payload.token }}
+    type: discord.reply
+    api_base: ${discord.base}/api/v10
     content: "Stats for **\${{ payload.data.options[0].value }}**, asked by \${{ payload.member.user.username }}"
+  - {name: log, type: file, path: ${logFile}}
 `,
     },
   });
@@ -187,6 +192,12 @@ sinks:
   assert.equal(followup.token, token);
   assert.equal(followup.message.content, 'Stats for **octocat**, asked by mona');
   assert.deepEqual(discord.state.refused, []);
+  // The token answers the interaction for 15 minutes: not in what sinks get, nor on disk.
+  await engine.waitFor(() => existsSync(logFile) && readFileSync(logFile, 'utf8').includes('1180000000000000042'), 10000, 'the file sink\'s line');
+  assert.ok(!readFileSync(logFile, 'utf8').includes(token), 'no token in the file sink\'s event');
+  for (const name of readdirSync(join(engine.dir, 'state'))) {
+    assert.ok(!readFileSync(join(engine.dir, 'state', name)).includes(token), `no token in state/${name}`);
+  }
 });
 
 test('discord.reply answers a command within its 3 s, and after a deferral as a follow-up', async () => {
@@ -244,10 +255,12 @@ sinks:
   assert.equal(discord.state.accepted[1].token, 'tok-2');
   assert.equal(discord.state.accepted[1].message.content, 'Pong!');
 
-  // No sink answers it: deferred when reply_within is over.
+  // No sink takes it (the answer's if: is false): the source's fallback at once, seen only by
+  // its user, instead of "thinking…" that nothing would ever resolve.
   await new Promise((res) => setTimeout(res, 2100));  // the rate limit's bucket refills
   r = await command('silent', undefined, 'tok-3');
-  assert.deepEqual(r.body, { type: 5 });
-  assert.ok(r.ms >= 1400 && r.ms < 2900, `deferred after ${r.ms} ms`);
+  assert.deepEqual(r.body, { type: 4, data: { content: 'Nothing to report for that.', flags: 64, allowed_mentions: { parse: [] } } });
+  assert.ok(r.ms < 1400, `answered after ${r.ms} ms, before reply_within`);
+  await engine.waitFor(() => /event 11900000000000000\d+ was taken by no sink .* answered with its fallback/.test(engine.stderr), 5000, 'the log line saying the fallback went out');
   assert.deepEqual(discord.state.refused, []);
 });

@@ -48,12 +48,14 @@ sinks:
   assert.deepEqual(await res.json(), { response_type: 'in_channel', text: 'Deploying api for <@U7>' });
   assert.ok(Date.now() - started < 1500, 'answered by the pipeline, not by the 2 s fallback');
 
-  // Filtered out: nothing answers it, so the source's fallback goes out once reply_within is over.
+  // Filtered out: nothing will answer it, so the source's fallback goes out at once rather
+  // than when reply_within is over.
   const slowStart = Date.now();
   res = await slackCommand(url, 'command=%2Fdeploy&text=slow&user_id=U7&team_id=T1&trigger_id=trig-r2');
   assert.equal(res.status, 200);
   assert.deepEqual(await res.json(), { response_type: 'ephemeral', text: 'Working on it' });
-  assert.ok(Date.now() - slowStart >= 1900, `fallback after ${Date.now() - slowStart} ms, before reply_within`);
+  assert.ok(Date.now() - slowStart < 1500, `fallback after ${Date.now() - slowStart} ms: not held until reply_within`);
+  await engine.waitFor(() => /was dropped by a transform and got no reply: its source answered with its fallback/.test(engine.stderr), 5000, 'the log line saying the fallback went out');
 });
 
 test('the http source with reply_within is a synchronous API: status, headers and body from the reply sink', async () => {
@@ -88,10 +90,13 @@ sinks:
   assert.equal(res.status, 404);
   assert.equal((await res.json()).greeting, 'Hello, missing');
 
-  // No sink answers: the usual 202 with the event id once reply_within is over.
+  // No sink's if: takes it: the usual 202 with the event id, at once (the pipeline is
+  // through with it), not once reply_within is over.
+  let started = Date.now();
   res = await post({ name: 'late' });
   assert.equal(res.status, 202);
   assert.ok((await res.json()).id);
+  assert.ok(Date.now() - started < 1500, `answered after ${Date.now() - started} ms`);
 
   // Two reply sinks: the first answers; the second finds nobody waiting and, with late: fail,
   // dead-letters its event with the reason.
@@ -99,4 +104,25 @@ sinks:
   assert.equal(res.status, 200);
   assert.equal((await res.json()).greeting, 'Hello, twice');
   await engine.waitFor((e) => /no request waits for event/.test(e.stderr), 10000, 'the late reply given up');
+});
+
+test('a request whose sinks all finish without replying gets its source\'s usual answer at once', async () => {
+  const engine = await startEngine({
+    pipelines: {
+      quiet: `name: quiet
+durability: disk
+source: {type: http, path: /quiet, reply_within: 3s}
+sinks:
+  - {name: log, type: stdout}
+  - {name: archive, type: stdout}
+`,
+    },
+  });
+  cleanups.push(() => engine.stop());
+  const started = Date.now();
+  const res = await fetch(`${engine.url}/quiet`, { method: 'POST', body: '{"n": 1}', headers: { 'content-type': 'application/json' } });
+  assert.equal(res.status, 202);
+  assert.ok((await res.json()).id);
+  assert.ok(Date.now() - started < 2000, `answered after ${Date.now() - started} ms, not when reply_within (3 s) was over`);
+  await engine.waitFor(() => /was delivered by every sink, none of which replied/.test(engine.stderr), 5000, 'the log line');
 });

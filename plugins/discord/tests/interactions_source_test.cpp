@@ -95,7 +95,14 @@ TEST(DiscordInteractions, SlashCommandsAreDeferredAndEmitted) {
   EXPECT_EQ(e.id, "1180000000000000001");
   EXPECT_EQ(e.source, "https://discord.com/guilds/55");
   EXPECT_STREQ(e.data["data"]["options"][0]["value"].GetString(), "octocat");
-  EXPECT_STREQ(e.data["token"].GetString(), "itoken");  // for the follow-up's URL
+  // The token answers the interaction for 15 minutes: kept with the event in memory, for
+  // discord.reply, and out of the payload the journal, dead letters and sinks get.
+  EXPECT_FALSE(e.data.HasMember("token"));
+  ASSERT_TRUE(e.secret(kTokenSecret));
+  EXPECT_EQ(*e.secret(kTokenSecret), "itoken");
+  EXPECT_EQ(to_cloudevent_json(e).find("itoken"), std::string::npos);
+  EXPECT_EQ(to_cloudevent_json(*e.clone()).find("itoken"), std::string::npos);
+  EXPECT_EQ(*e.clone()->secret(kTokenSecret), "itoken");
 }
 
 TEST(DiscordInteractions, ComponentsKeepTheirMessageAndModalsAreEmitted) {
@@ -206,6 +213,42 @@ TEST(DiscordInteractions, ACommandNobodyAnswersIsDeferredWhenReplyWithinIsOver) 
   s.h.stop();
 }
 
+TEST(DiscordInteractions, ACommandThePipelineIsThroughWithUnansweredGetsTheFallbackAtOnce) {
+  Source s(R"(, "reply_within": "2s", "fallback_reply": "Nothing to do for <@1>.")");
+  const std::string body = R"({"id": "51", "application_id": "9", "type": 2, "token": "t", "data": {"name": "stats"}})";
+  const std::string ts = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+      std::chrono::system_clock::now().time_since_epoch()).count());
+  HttpHeaders headers;
+  headers.set("X-Signature-Timestamp", ts);
+  headers.set("X-Signature-Ed25519", s.keys.sign(ts + body));
+  const auto before = s.h.executor().now();
+  // The pipeline drops the command (a filter): the engine answers the parked request unanswered.
+  const auto r = s.h.routes().call("POST", "/discord/interactions", headers, body, [&] {
+    if (!s.h.emitted().empty()) s.h.replies().answer("51", Reply{.unanswered = true});
+    s.h.advance(10ms);
+  });
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"({"type":4,"data":{"content":"Nothing to do for <@1>.","flags":64,"allowed_mentions":{"parse":[]}}})");
+  EXPECT_LT(s.h.executor().now() - before, std::chrono::milliseconds(100)) << "not held until reply_within";
+  s.h.stop();
+}
+
+TEST(DiscordInteractions, WithoutAFallbackAnUnansweredCommandIsDeferred) {
+  Source s(R"(, "reply_within": "2s", "fallback_reply": "")");
+  const std::string body = R"({"id": "52", "application_id": "9", "type": 2, "token": "t", "data": {"name": "stats"}})";
+  const std::string ts = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+      std::chrono::system_clock::now().time_since_epoch()).count());
+  HttpHeaders headers;
+  headers.set("X-Signature-Timestamp", ts);
+  headers.set("X-Signature-Ed25519", s.keys.sign(ts + body));
+  const auto r = s.h.routes().call("POST", "/discord/interactions", headers, body, [&] {
+    if (!s.h.emitted().empty()) s.h.replies().answer("52", Reply{.unanswered = true});
+    s.h.advance(10ms);
+  });
+  EXPECT_EQ(r.body, R"({"type":5})");
+  s.h.stop();
+}
+
 TEST(DiscordReply, AnswersACommandInTheHttpResponseWhileTheSourceHoldsIt) {
   Source s(R"(, "reply_within": "2s")");
   Harness reply(kReplySinkDecl, R"({"content": "Pong, ${{ payload.member.user.username }}!", "ephemeral": true})");
@@ -256,6 +299,28 @@ TEST(DiscordReply, WithoutAParkedInteractionTheAnswerIsAFollowUp) {
   ASSERT_EQ(h.http_requests().size(), 1u);
   EXPECT_EQ(h.http_requests()[0].url, "https://discord.test/api/v10/webhooks/9/tk");
   EXPECT_NE(h.http_requests()[0].body.find(R"("flags":64)"), std::string::npos) << h.http_requests()[0].body;
+}
+
+TEST(DiscordReply, TakesTheTokenFromTheEventsSecretAndFailsPlainlyWhenItIsGone) {
+  Harness h(kReplySinkDecl, R"({"content": "Pong!", "api_base": "https://discord.test/api/v10"})");
+  ASSERT_TRUE(h.configure());
+  ASSERT_TRUE(h.start());
+  h.respond_with([](const HttpClientRequest&) {
+    HttpClientResponse r;
+    r.status = 200;
+    return r;
+  });
+  auto live = testing::make_event("discord.command", R"({"id": "32", "application_id": "9"})");
+  live->set_secret(kTokenSecret, "secret-tk");
+  ASSERT_TRUE(h.deliver(EventPtr(std::move(live))));
+  ASSERT_EQ(h.http_requests().size(), 1u);
+  EXPECT_EQ(h.http_requests()[0].url, "https://discord.test/api/v10/webhooks/9/secret-tk");
+  // Read back from the journal (a restart): the payload has no token and the secret is gone.
+  const Status status = h.deliver(testing::make_event("discord.command", R"({"id": "33", "application_id": "9"})"));
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().kind, ErrorKind::permanent);
+  EXPECT_NE(status.error().message.find("kept in memory only"), std::string::npos) << status.error().message;
+  EXPECT_EQ(h.http_requests().size(), 1u);
 }
 
 }  // namespace

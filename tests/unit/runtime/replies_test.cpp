@@ -43,6 +43,27 @@ TEST_F(RepliesTest, AnAnswerReachesTheParkedRequestOnce) {
   EXPECT_EQ(replies.parked(), 0u);
 }
 
+TEST_F(RepliesTest, ARequestThePipelineIsThroughWithGetsUnansweredAtOnceAndOnlyIfStillWaiting) {
+  PipelineReplies replies(io_.make_strand());
+  EXPECT_FALSE(replies.waiting("ev-1"));
+  EXPECT_FALSE(replies.unanswered("ev-1")) << "nothing parked: nothing to tell";
+  auto got = park(replies, "ev-1", 5s);
+  EXPECT_TRUE(replies.waiting("ev-1"));
+  EXPECT_FALSE(replies.waiting("ev-2"));
+  EXPECT_TRUE(replies.unanswered("ev-1"));
+  ASSERT_EQ(got.wait_for(1s), std::future_status::ready);
+  const auto reply = got.get();
+  ASSERT_TRUE(reply);
+  EXPECT_TRUE(reply->unanswered);
+  EXPECT_FALSE(replies.waiting("ev-1"));
+  // Answered by a sink first: the pipeline's later "unanswered" changes nothing.
+  auto answered = park(replies, "ev-3", 5s);
+  EXPECT_TRUE(replies.answer("ev-3", Reply{.status = 200, .body = "hi"}));
+  EXPECT_FALSE(replies.unanswered("ev-3"));
+  ASSERT_EQ(answered.wait_for(1s), std::future_status::ready);
+  EXPECT_FALSE(answered.get()->unanswered);
+}
+
 TEST_F(RepliesTest, ARequestNobodyAnswersTimesOutWithNoReply) {
   PipelineReplies replies(io_.make_strand());
   const auto start = std::chrono::steady_clock::now();
