@@ -381,7 +381,8 @@ struct Admin::Impl {
         "/api/stream", [this](const HttpRequest& request, std::shared_ptr<http::EventStream> stream) {
           if (!authorized(request, /*query_token=*/true)) return std::optional<HttpResponse>(unauthorized());
           if (auto refusal = guard.check(request)) return refusal;
-          return console.subscribe(std::move(stream));
+          const auto payload = query_param(request.query, "payload");
+          return console.subscribe(std::move(stream), payload && (*payload == "1" || *payload == "true"));
         });
     if (!route) return route.error();
     routes.push_back(std::move(*route));

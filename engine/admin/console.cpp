@@ -1,5 +1,6 @@
 #include "admin/console.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <vector>
@@ -34,11 +35,25 @@ struct Console::State : std::enable_shared_from_this<State> {
   bool ticking = false;
   int ticks = 0;
   std::uint64_t sent_version = 0;
-  std::vector<std::shared_ptr<http::EventStream>> streams;
+  struct Subscriber {
+    std::shared_ptr<http::EventStream> stream;
+    bool payloads = false;
+  };
+  std::vector<Subscriber> streams;
+
+  // Forgets the subscribers for which `gone` holds. Call with the mutex held.
+  template <class Gone>
+  void forget(Gone gone) {
+    std::erase_if(streams, [&](const Subscriber& s) {
+      if (!gone(s)) return false;
+      if (s.payloads && tap) tap->watch_payloads(-1);
+      return true;
+    });
+  }
 
   // Sends to every stream, forgetting those that ended. Call with the mutex held.
   void broadcast(std::string_view name, const std::string& data) {
-    std::erase_if(streams, [&](const auto& s) { return !s->send(name, data); });
+    forget([&](const Subscriber& s) { return !s.stream->send(name, data); });
   }
 
   // Call with the mutex held.
@@ -63,12 +78,18 @@ struct Console::State : std::enable_shared_from_this<State> {
     std::lock_guard lock(mutex);
     ticking = false;
     if (stopped) return;
-    std::erase_if(streams, [](const auto& s) { return !s->open(); });
+    forget([](const Subscriber& s) { return !s.stream->open(); });
     if (streams.empty()) return;  // the next subscriber starts the timer again
     if (tap && tap->version() != sent_version) {
       const std::uint64_t since = sent_version;
       sent_version = tap->version();
-      broadcast("events", tap->changes(since));
+      // Built once per kind, not once per subscriber.
+      const std::string plain = tap->changes(since);
+      std::string with_payloads;
+      if (std::any_of(streams.begin(), streams.end(), [](const Subscriber& s) { return s.payloads; })) {
+        with_payloads = tap->changes(since, true);
+      }
+      forget([&](const Subscriber& s) { return !s.stream->send("events", s.payloads ? with_payloads : plain); });
     }
     if (++ticks % kTicksPerSnapshot == 0) broadcast("pipelines", snapshot());
     if (!streams.empty()) schedule();
@@ -80,33 +101,37 @@ Console::Console(runtime::Io& io, std::shared_ptr<runtime::EventTap> tap, std::f
 
 Console::~Console() { stop(); }
 
-std::optional<HttpResponse> Console::subscribe(std::shared_ptr<http::EventStream> stream) {
+std::optional<HttpResponse> Console::subscribe(std::shared_ptr<http::EventStream> stream, bool payloads) {
   auto& s = *state_;
   {
     std::lock_guard lock(s.mutex);
     if (s.stopped) return HttpResponse::unavailable("the admin API is stopping", 5);
-    std::erase_if(s.streams, [](const auto& st) { return !st->open(); });
+    s.forget([](const State::Subscriber& st) { return !st.stream->open(); });
     if (s.streams.size() >= kMaxSubscribers) {
       return HttpResponse::unavailable("too many console streams are open", 10);
     }
     stream->comment("switchyard live console");
     stream->send("pipelines", s.snapshot());
-    stream->send("events", s.tap ? s.tap->changes(0) : std::string(R"({"version":0,"skipped":0,"events":[]})"));
-    s.streams.push_back(std::move(stream));
+    stream->send("events", s.tap ? s.tap->changes(0, payloads) : std::string(R"({"version":0,"skipped":0,"events":[]})"));
+    if (payloads && s.tap) s.tap->watch_payloads(1);
+    s.streams.push_back(State::Subscriber{std::move(stream), payloads});
   }
   s.start_ticking();
   return std::nullopt;
 }
 
 void Console::stop() {
-  std::vector<std::shared_ptr<http::EventStream>> streams;
+  std::vector<State::Subscriber> streams;
   {
     std::lock_guard lock(state_->mutex);
     if (state_->stopped) return;
     state_->stopped = true;
     streams.swap(state_->streams);
   }
-  for (auto& s : streams) s->close();
+  for (auto& s : streams) {
+    if (s.payloads && state_->tap) state_->tap->watch_payloads(-1);
+    s.stream->close();
+  }
 }
 
 HttpResponse Console::page() {

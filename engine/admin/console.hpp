@@ -4,7 +4,9 @@
 //   event: pipelines   the /api/pipelines array, every second
 //   event: events      {"version","skipped","events":[...]}: recent events (envelope fields and
 //                      each sink's outcome) that changed since the last frame, 4 times a second
-// A new subscriber gets both at once, with every event the tap still holds.
+// A new subscriber gets both at once, with every event the tap still holds. A subscriber
+// that asked for payloads (GET /api/stream?payload=1) gets each event's "data" too, for
+// events recorded while it (or another such subscriber) is connected.
 
 #include <functional>
 #include <memory>
@@ -34,7 +36,7 @@ class Console {
 
   /// Takes a new stream: sends the current state, then live frames. A response when refused
   /// (too many subscribers, or stopped).
-  std::optional<HttpResponse> subscribe(std::shared_ptr<http::EventStream> stream);
+  std::optional<HttpResponse> subscribe(std::shared_ptr<http::EventStream> stream, bool payloads = false);
   /// Ends every stream; snapshot is not called any more.
   void stop();
 

@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
   add_config(tap);
   tap->add_option("pipeline", tap_options.pipeline, "Pipeline name")->required();
   tap->add_option("--admin", tap_options.admin, "The admin listener, HOST:PORT (default: admin.listen)");
-  tap->add_flag("--payload", tap_options.payload, "Also the payloads (not built yet)");
+  tap->add_flag("--payload", tap_options.payload, "Also each event's payload as its sinks get it (\"data\" on the transforms line)");
 
   CLI11_PARSE(app, argc, argv);
   common.config_explicit = !common.config_file.empty();

@@ -2,7 +2,9 @@
 // console's Server-Sent Events) and prints one JSON line per stage an event of PIPELINE
 // passes: through the transforms (kept or dropped/failed), then each sink's attempt
 // (delivered, failed, dead_lettered). Events recorded before it connected are not printed.
-// Envelope fields only: the stream carries no payloads.
+// With --payload, the stream is asked for payloads (GET /api/stream?payload=1) and the
+// transforms line carries "data": the payload as the sinks get it (up to 64 KiB; larger
+// ones are given by their "data_size").
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -81,6 +83,13 @@ class Printer {
     }
     w.Key("outcome");
     w.String(outcome);
+    if (!sink) {
+      for (const char* key : {"data", "data_size"}) {
+        if (!e.HasMember(key)) continue;
+        w.Key(key);
+        e[key].Accept(w);
+      }
+    }
     if (sink && sink->HasMember("error")) {
       w.Key("error");
       w.String((*sink)["error"].GetString());
@@ -98,10 +107,6 @@ class Printer {
 
 int tap(const Common& common, const TapOptions& options) {
   log::setup("error", "text");
-  if (options.payload) {
-    std::cerr << "error: --payload is not built yet: the admin stream carries envelope fields only\n";
-    return 2;
-  }
   config::EngineConfig engine;
   config::Diagnostics diagnostics;
   if (!config::load_engine_config(common.config_file, common.config_explicit, engine, diagnostics)) {
@@ -128,7 +133,8 @@ int tap(const Common& common, const TapOptions& options) {
     tcp::resolver resolver(io);
     tcp::socket socket(io);
     boost::asio::connect(socket, resolver.resolve(host, port));
-    beast::http::request<beast::http::empty_body> request(beast::http::verb::get, "/api/stream", 11);
+    beast::http::request<beast::http::empty_body> request(beast::http::verb::get,
+                                                          options.payload ? "/api/stream?payload=1" : "/api/stream", 11);
     request.set(beast::http::field::host, host + ":" + port);
     request.set(beast::http::field::accept, "text/event-stream");
     if (!engine.admin.token.empty()) request.set(beast::http::field::authorization, "Bearer " + engine.admin.token);

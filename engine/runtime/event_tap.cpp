@@ -53,6 +53,21 @@ bool EventTap::admit() {
 void EventTap::accepted(std::string_view pipeline, const Event& event, bool kept) {
   if (!admit()) return;
   std::string key = make_key(pipeline, event.id);
+  std::string payload;
+  std::size_t payload_size = 0;
+  if (payload_watchers_.load(std::memory_order_relaxed) > 0) {
+    // Built outside the lock; the received bytes when the event still has them.
+    if (const std::string_view raw = event.raw_data(); !raw.empty()) {
+      payload_size = raw.size();
+      if (raw.size() <= kMaxPayload) payload.assign(raw);
+    } else {
+      rapidjson::StringBuffer buffer;
+      rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+      event.data.Accept(w);
+      payload_size = buffer.GetSize();
+      if (payload_size <= kMaxPayload) payload.assign(buffer.GetString(), buffer.GetSize());
+    }
+  }
   std::lock_guard lock(mutex_);
   Entry& e = ring_[next_];
   if (e.seq != 0) {
@@ -70,6 +85,8 @@ void EventTap::accepted(std::string_view pipeline, const Event& event, bool kept
   e.time = event.time;
   e.kept = kept;
   e.sinks.clear();
+  e.payload = std::move(payload);
+  e.payload_size = payload_size;
   index_[std::move(key)] = next_;  // a repeated id: the newest entry answers
   next_ = (next_ + 1) % ring_.size();
   version_.store(e.changed, std::memory_order_release);
@@ -94,7 +111,7 @@ void EventTap::outcome(std::string_view pipeline, std::string_view sink, const E
   version_.store(e.changed, std::memory_order_release);
 }
 
-std::string EventTap::changes(std::uint64_t since) const {
+std::string EventTap::changes(std::uint64_t since, bool payloads) const {
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
   auto str = [&](const char* key, std::string_view value) {
@@ -123,6 +140,13 @@ std::string EventTap::changes(std::uint64_t since) const {
     str("time", format_rfc3339(e.time));
     w.Key("kept");
     w.Bool(e.kept);
+    if (payloads && !e.payload.empty()) {
+      w.Key("data");
+      w.RawValue(e.payload.data(), e.payload.size(), rapidjson::kObjectType);
+    } else if (payloads && e.payload_size > 0) {
+      w.Key("data_size");
+      w.Uint64(e.payload_size);
+    }
     w.Key("sinks");
     w.StartArray();
     for (const auto& s : e.sinks) {

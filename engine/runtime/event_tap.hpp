@@ -1,7 +1,8 @@
 #pragma once
 // The live console's view of events: the most recent ones (across pipelines) with what
-// each sink did with them. Only envelope fields are kept (id, type, source, subject, time),
-// never the payload, which may carry secrets.
+// each sink did with them. Envelope fields are kept (id, type, source, subject, time); the
+// payload only while someone asked for payloads (`switchyard tap --payload`, an admin-token
+// request), and only up to kMaxPayload bytes an event.
 
 #include <atomic>
 #include <chrono>
@@ -34,11 +35,18 @@ class EventTap {
   void outcome(std::string_view pipeline, std::string_view sink, const Event& event, Outcome outcome,
                std::uint32_t attempt, std::string_view error = {});
 
+  /// Payloads (as the sinks get them) are kept with events recorded while at least one
+  /// watcher is there: +1 when a payload stream opens, -1 when it ends.
+  void watch_payloads(int delta) { payload_watchers_.fetch_add(delta, std::memory_order_relaxed); }
+  /// The largest payload kept; a larger one is noted by its size only.
+  static constexpr std::size_t kMaxPayload = 64 * 1024;
+
   /// Bumped by every change.
   std::uint64_t version() const { return version_.load(std::memory_order_acquire); }
   /// {"version":N,"skipped":N,"events":[...]}: the recorded events changed after version
-  /// `since` (0: all of them), oldest first.
-  std::string changes(std::uint64_t since) const;
+  /// `since` (0: all of them), oldest first; with `payloads`, each kept payload as "data"
+  /// (or "data_size" when it was over kMaxPayload).
+  std::string changes(std::uint64_t since, bool payloads = false) const;
 
  private:
   struct SinkOutcome {
@@ -55,6 +63,8 @@ class EventTap {
     std::chrono::system_clock::time_point time;
     bool kept = true;
     std::vector<SinkOutcome> sinks;
+    std::string payload;            // JSON text, while payloads are watched
+    std::size_t payload_size = 0;   // > kMaxPayload: not kept, only its size
   };
 
   bool admit();
@@ -67,6 +77,7 @@ class EventTap {
   std::unordered_map<std::string, std::size_t> index_;  // key → slot
   std::atomic<std::uint64_t> version_{0};
   std::atomic<std::uint64_t> skipped_{0};
+  std::atomic<int> payload_watchers_{0};
   std::atomic<std::int64_t> window_{0};  // the current second (steady clock)
   std::atomic<std::uint32_t> in_window_{0};
 };

@@ -67,7 +67,28 @@ sinks: [{name: all, type: blackhole}]
   assert.ok(lines().every((l) => l.pipeline === 'relay' && l.time), out);
   assert.match(lines().find((l) => l.outcome === 'dead_lettered').error, /400/);
 
-  const refused = spawn(BINARY, ['tap', 'relay', '--payload', '-c', engine.configFile, '--admin', admin]);
-  const code = await new Promise((resolve) => refused.on('exit', resolve));
-  assert.equal(code, 2, '--payload is refused until it is built');
+  assert.ok(lines().every((l) => !('data' in l)), 'no payloads without --payload');
+
+  // --payload: the transforms line carries the payload as the sinks get it; a payload over
+  // 64 KiB only its size. The plain tap still gets none.
+  const withPayload = spawn(BINARY, ['tap', 'relay', '--payload', '-c', engine.configFile, '--admin', admin], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let pout = '';
+  let perr = '';
+  withPayload.stdout.on('data', (d) => { pout += d; });
+  withPayload.stderr.on('data', (d) => { perr += d; });
+  cleanups.push(() => withPayload.kill('SIGKILL'));
+  await waitUntil(() => /tapping pipeline relay/.test(perr), 10000, `tap --payload to connect: ${perr}`);
+  assert.equal(await post(engine, '/in', 'kept-2', { keep: true, user: { login: 'mona' }, n: 12345678901234567890 }), 202);
+  const big = 'x'.repeat(70 * 1024);
+  assert.equal(await post(engine, '/in', 'kept-big', { keep: true, big }), 202);
+  const plines = () => pout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  await waitUntil(() => plines().filter((l) => l.stage === 'transforms').length >= 2, 10000, `two transforms lines:\n${pout}\n${perr}`);
+  const kept2 = plines().find((l) => l.event_id === 'kept-2' && l.stage === 'transforms');
+  assert.deepEqual(kept2.data.user, { login: 'mona' });
+  assert.equal(kept2.data.keep, true);
+  const keptBig = plines().find((l) => l.event_id === 'kept-big' && l.stage === 'transforms');
+  assert.ok(!('data' in keptBig));
+  assert.ok(keptBig.data_size > 70 * 1024, JSON.stringify(keptBig));
+  await waitUntil(() => lines().some((l) => l.event_id === 'kept-2'), 10000, 'the plain tap sees kept-2');
+  assert.ok(lines().every((l) => !('data' in l) && !('data_size' in l)), 'the plain tap still gets no payloads');
 });

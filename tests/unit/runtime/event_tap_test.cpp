@@ -63,6 +63,33 @@ TEST(EventTapTest, KeepsTheLastEventsWithTheirSinksOutcomesAndNoPayload) {
   EXPECT_STREQ(later["events"][0]["id"].GetString(), "e3");
 }
 
+TEST(EventTapTest, KeepsPayloadsOnlyWhileWatchedAndOnlyUpToItsLimit) {
+  EventTap tap(10);
+  tap.accepted("p", *event("unwatched"));
+  tap.watch_payloads(1);
+  tap.accepted("p", *event("watched"));
+  auto raw = event("raw");
+  raw->set_raw_data(R"({"n":12345678901234567890})");  // the received bytes win over data
+  tap.accepted("p", *raw);
+  auto big = event("big");
+  big->data.AddMember("blob", rapidjson::Value(std::string(EventTap::kMaxPayload, 'x').c_str(), big->data.GetAllocator()),
+                      big->data.GetAllocator());
+  tap.accepted("p", *big);
+  tap.watch_payloads(-1);
+  tap.accepted("p", *event("after"));
+
+  EXPECT_EQ(tap.changes(0).find("hunter2"), std::string::npos) << "no payloads unless asked for";
+  auto d = parse(tap.changes(0, true));
+  const auto& events = d["events"];
+  ASSERT_EQ(events.Size(), 5u);
+  EXPECT_FALSE(events[0].HasMember("data")) << "recorded before anyone watched";
+  EXPECT_STREQ(events[1]["data"]["password"].GetString(), "hunter2");
+  EXPECT_NE(tap.changes(0, true).find("12345678901234567890"), std::string::npos);
+  EXPECT_FALSE(events[3].HasMember("data"));
+  EXPECT_GT(events[3]["data_size"].GetUint64(), EventTap::kMaxPayload);
+  EXPECT_FALSE(events[4].HasMember("data")) << "recorded after the last watcher left";
+}
+
 TEST(EventTapTest, RecordsAtMostItsRateAndCountsTheRest) {
   EventTap tap(100, /*max_per_second=*/10);
   for (int i = 0; i < 50; ++i) tap.accepted("p", *event("e" + std::to_string(i)));
