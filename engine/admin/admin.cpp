@@ -382,7 +382,14 @@ struct Admin::Impl {
           if (!authorized(request, /*query_token=*/true)) return std::optional<HttpResponse>(unauthorized());
           if (auto refusal = guard.check(request)) return refusal;
           const auto payload = query_param(request.query, "payload");
-          return console.subscribe(std::move(stream), payload && (*payload == "1" || *payload == "true"));
+          const bool payloads = payload && (*payload == "1" || *payload == "true");
+          if (payloads && settings.token.empty()) {
+            // Payloads carry what senders sent (names, e-mail addresses, code): only to a
+            // holder of the admin token, never to anyone who can reach an open admin port.
+            return std::optional<HttpResponse>(HttpResponse::error(
+                403, "payloads are served only when admin.token is set (and given): set admin.token to tap them"));
+          }
+          return console.subscribe(std::move(stream), payloads);
         });
     if (!route) return route.error();
     routes.push_back(std::move(*route));

@@ -145,7 +145,19 @@ int tap(const Common& common, const TapOptions& options) {
     parser.body_limit(boost::none);  // a stream: no end
     beast::http::read_header(socket, buffer, parser);
     if (parser.get().result_int() != 200) {
-      std::cerr << "error: GET /api/stream on " << host << ":" << port << ": HTTP " << parser.get().result_int() << "\n";
+      // The error answer is short: read what comes of it (bounded) to say why.
+      std::string body;
+      char part[4096];
+      while (!parser.is_done() && body.size() < 16 * 1024) {
+        parser.get().body().data = part;
+        parser.get().body().size = sizeof part;
+        beast::error_code ec;
+        beast::http::read_some(socket, buffer, parser, ec);
+        body.append(part, sizeof part - parser.get().body().size);
+        if (ec && ec != beast::http::error::need_buffer) break;
+      }
+      std::cerr << "error: GET /api/stream on " << host << ":" << port << ": HTTP " << parser.get().result_int()
+                << (body.empty() ? "" : " ") << body << "\n";
       return 1;
     }
     Printer printer(options.pipeline);

@@ -21,7 +21,10 @@ async function post(engine, path, id, data) {
 test('tap prints each stage of the pipeline\'s new events as JSON lines', async () => {
   const receiver = await startReceiver(() => ({ status: 400 }));
   cleanups.push(() => receiver.close());
+  const TOKEN = 'tap-admin-token-1234567890';
+  const auth = { authorization: `Bearer ${TOKEN}` };
   const engine = await startEngine({
+    config: `admin: {listen: "127.0.0.1:0", token: ${TOKEN}}\n`,
     pipelines: {
       relay: `name: relay
 source: {type: http, path: /in, id_header: X-Request-Id}
@@ -39,7 +42,7 @@ sinks: [{name: all, type: blackhole}]
   cleanups.push(() => engine.stop());
   assert.equal(await post(engine, '/in', 'before', { keep: true }), 202);
   await waitUntil(async () => {
-    const relay = (await (await fetch(`${engine.adminUrl}/api/pipelines`)).json()).find((p) => p.name === 'relay');
+    const relay = (await (await fetch(`${engine.adminUrl}/api/pipelines`, { headers: auth })).json()).find((p) => p.name === 'relay');
     return relay.sinks.every((s) => s.delivered + s.dead_lettered === 1);
   }, 10000, 'the first event done with');
 
@@ -91,4 +94,21 @@ sinks: [{name: all, type: blackhole}]
   assert.ok(keptBig.data_size > 70 * 1024, JSON.stringify(keptBig));
   await waitUntil(() => lines().some((l) => l.event_id === 'kept-2'), 10000, 'the plain tap sees kept-2');
   assert.ok(lines().every((l) => !('data' in l) && !('data_size' in l)), 'the plain tap still gets no payloads');
+});
+
+test('payloads are served only with an admin token', async () => {
+  const engine = await startEngine({
+    pipelines: { relay: `name: relay\nsource: {type: http, path: /in}\nsinks: [{name: all, type: blackhole}]\n` },
+  });
+  cleanups.push(() => engine.stop());
+  const res = await fetch(`${engine.adminUrl}/api/stream?payload=1`);
+  assert.equal(res.status, 403);
+  assert.match(await res.text(), /admin\.token/);
+  const admin = engine.adminUrl.replace('http://', '');
+  const tap = spawn(BINARY, ['tap', 'relay', '--payload', '-c', engine.configFile, '--admin', admin], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  tap.stderr.on('data', (d) => { err += d; });
+  const code = await new Promise((resolve) => tap.on('exit', resolve));
+  assert.equal(code, 1);
+  assert.match(err, /HTTP 403 .*admin\.token/);
 });
