@@ -315,6 +315,62 @@ TEST(Journal, DeadLettersKeepTheEventAndReplayToTheirSink) {
   EXPECT_EQ(*dlq->count(), 0);
 }
 
+// A memory pipeline holds a replayed dead letter only in memory: the entry stays in the DLQ,
+// in flight, until the sink is done (issue 16, item 14). A pipeline that stops first, or an
+// engine killed first, must not lose it.
+TEST(Journal, AMemoryPipelinesReplayNotFinishedIsRequestedAgainAfterAStopOrACrash) {
+  test::TempDir dir;
+  std::int64_t entry = 0;
+  {
+    auto j = open_journal(dir.path());
+    std::promise<Replay> first;
+    auto key = j->attach("m", {"out"}, false, [&](Replay r) { first.set_value(std::move(r)); });
+    ASSERT_TRUE(key);
+    j->dead_letter(Failure{.pipeline = "m", .sink = "out", .event_id = "id-3", .type = "test.event",
+                           .error = "HTTP 500", .attempts = 5},
+                   0, 0, body_of(3));
+    j->flush();
+    auto dlq = DeadLetters::open(dir.path());
+    ASSERT_TRUE(dlq);
+    ASSERT_EQ(*dlq->replay({}), 1);
+    auto got = first.get_future();
+    ASSERT_EQ(got.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    const Replay r = got.get();
+    EXPECT_EQ(r.seq, 0u) << "a memory pipeline: not journaled";
+    ASSERT_NE(r.dlq_id, 0);
+    entry = r.dlq_id;
+    EXPECT_EQ(*dlq->count(), 1) << "the entry stays while the replay is in flight";
+
+    // The pipeline stops before its sink delivered it: the replay is asked for again, and
+    // the next version of the pipeline gets it.
+    j->detach("m", key->token);
+    j->requeue_replays(key->token);
+    std::promise<Replay> second;
+    auto next = j->attach("m", {"out"}, false, [&](Replay again) { second.set_value(std::move(again)); });
+    ASSERT_TRUE(next);
+    auto again = second.get_future();
+    ASSERT_EQ(again.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    EXPECT_EQ(again.get().dlq_id, entry);
+    EXPECT_EQ(*dlq->count(), 1);
+    // Then the engine dies (no replay_done, no requeue): the journal closes as it is.
+  }
+  {
+    auto j = open_journal(dir.path());
+    std::promise<Replay> third;
+    auto key = j->attach("m", {"out"}, false, [&](Replay r) { third.set_value(std::move(r)); });
+    ASSERT_TRUE(key);
+    auto got = third.get_future();
+    ASSERT_EQ(got.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "asked for again at the next start";
+    const Replay r = got.get();
+    EXPECT_EQ(r.dlq_id, entry);
+    EXPECT_EQ(r.body, body_of(3));
+    // Delivered at last: the entry goes.
+    j->replay_done(r.dlq_id);
+    j->flush();
+    EXPECT_EQ(*DeadLetters::open(dir.path())->count(), 0);
+  }
+}
+
 TEST(Journal, ASecondJournalOnTheSameStateDirIsRefused) {
   test::TempDir dir;
   auto first = open_journal(dir.path());
