@@ -133,10 +133,19 @@ void write_pipeline(JsonWriter& w, runtime::Pipeline& p) {
     w.EndObject();
   }
   w.EndArray();
+  // The first source as "source" (what a one-source pipeline has), and every one in "sources".
   w.Key("source");
   w.StartObject();
-  component(c.source);
+  if (!c.sources.empty()) component(c.sources.front());
   w.EndObject();
+  w.Key("sources");
+  w.StartArray();
+  for (const auto& s : c.sources) {
+    w.StartObject();
+    component(s);
+    w.EndObject();
+  }
+  w.EndArray();
   w.Key("transforms");
   w.StartArray();
   for (const auto& t : c.transforms) {

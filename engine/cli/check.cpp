@@ -89,16 +89,16 @@ Status check_component(const ComponentDecl& decl, runtime::Services& services) {
   pipeline->durability = config::Durability::memory;
   switch (decl.kind) {
     case ComponentKind::source:
-      pipeline->source = std::move(*component);
+      pipeline->sources = {std::move(*component)};
       pipeline->sinks.push_back(runtime::dry_run_capture(board, "capture"));
       break;
     case ComponentKind::transform:
-      pipeline->source = runtime::dry_run_input(board);
+      pipeline->sources = {runtime::dry_run_input(board)};
       pipeline->transforms.push_back(std::move(*component));
       pipeline->sinks.push_back(runtime::dry_run_capture(board, "capture"));
       break;
     case ComponentKind::sink: {
-      pipeline->source = runtime::dry_run_input(board);
+      pipeline->sources = {runtime::dry_run_input(board)};
       config::SinkConfig sink = config::default_sink_config();
       static_cast<config::ComponentConfig&>(sink) = std::move(*component);
       // The sample event is delivered once: a sink that cannot deliver it (no server at

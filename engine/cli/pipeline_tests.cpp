@@ -198,7 +198,7 @@ class TestFile {
     auto board = std::make_shared<runtime::DryRunBoard>(std::move(inputs));
     auto config = std::make_shared<config::PipelineConfig>(pipeline_);
     config->durability = config::Durability::memory;
-    config->source = runtime::dry_run_input(board);
+    config->sources = {runtime::dry_run_input(board)};
     for (auto& sink : config->sinks) {
       config::SinkConfig capture = runtime::dry_run_capture(board, sink.name);
       capture.condition = sink.condition;

@@ -123,7 +123,10 @@ std::size_t configure_checks(const std::vector<config::PipelineConfig>& pipeline
   runtime::Services services{io, store, server};
   for (const auto& p : pipelines) {
     const std::size_t before = errors.size();
-    configure_check(p.source, "source", p.name, services, errors, warnings);
+    for (std::size_t i = 0; i < p.sources.size(); ++i) {
+      configure_check(p.sources[i], p.sources.size() == 1 ? std::string("source") : "sources[" + std::to_string(i) + "]",
+                      p.name, services, errors, warnings);
+    }
     for (std::size_t i = 0; i < p.transforms.size(); ++i) {
       configure_check(p.transforms[i], "transforms[" + std::to_string(i) + "]", p.name, services, errors, warnings);
     }

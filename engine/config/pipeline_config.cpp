@@ -25,7 +25,8 @@ constexpr OptionSpec kPipeline[] = {
     {.name = "durability", .type = OptionType::string, .default_value = "disk", .description = "disk: events are journaled before the source acknowledges them; memory: opt out.", .choices = kDurabilities},
     {.name = "queue_size", .type = OptionType::integer, .default_value = "1024", .description = "Events waiting for the transforms before the source is pushed back (HTTP sources answer 503)."},
     {.name = "queue_bytes", .type = OptionType::size, .default_value = "64MiB", .description = "Bytes of events waiting for the transforms before the source is pushed back, whichever of this and queue_size comes first (one event larger than it still passes alone)."},
-    {.name = "source", .type = OptionType::json, .required = true, .description = "The source component: type and its options."},
+    {.name = "source", .type = OptionType::json, .description = "The source component: type and its options. Either source or sources."},
+    {.name = "sources", .type = OptionType::json, .description = "Several sources feeding the same transforms and sinks (a webhook and a poller of the same events, say): a list of source components, each with a name unique in the pipeline (default: its type). Either source or sources."},
     {.name = "transforms", .type = OptionType::json, .default_value = "[]", .description = "Transforms applied in order: type and options each."},
     {.name = "sinks", .type = OptionType::json, .required = true, .description = "Sinks; every event reaching the end of the transforms goes to each sink whose if: holds."},
 };
@@ -39,6 +40,7 @@ constexpr OptionSpec kRetry[] = {
 
 constexpr OptionSpec kSourceKeys[] = {
     {.name = "type", .type = OptionType::string, .required = true, .description = "Source type, e.g. github.webhook."},
+    {.name = "name", .type = OptionType::string, .description = "Name in logs and metrics, unique among the pipeline's sources; defaults to the type."},
 };
 constexpr OptionSpec kTransformKeys[] = {
     {.name = "type", .type = OptionType::string, .required = true, .description = "Transform type, e.g. filter."},
@@ -85,8 +87,25 @@ class PipelineFileReader {
     out.queue_bytes = bytes(options.size("queue_bytes"), "queue_bytes");
 
     if (file_.json.IsObject()) {
-      if (auto it = file_.json.FindMember("source"); it != file_.json.MemberEnd()) {
-        component(it->value, "source", ComponentKind::source, kSourceKeys, out.source, nullptr);
+      const auto one = file_.json.FindMember("source");
+      const auto several = file_.json.FindMember("sources");
+      const bool has_one = one != file_.json.MemberEnd(), has_several = several != file_.json.MemberEnd();
+      if (has_one && has_several) {
+        diagnostics_.push_back(file_.error("sources", "give either source: or sources:, not both"));
+      } else if (has_one) {
+        out.sources.emplace_back();
+        component(one->value, "source", ComponentKind::source, kSourceKeys, out.sources.back(), nullptr);
+      } else if (has_several) {
+        list(several->value, "sources", [&](const rapidjson::Value& v, const std::string& path) {
+          ComponentConfig c;
+          component(v, path, ComponentKind::source, kSourceKeys, c, nullptr);
+          out.sources.push_back(std::move(c));
+        });
+        if (several->value.IsArray() && several->value.Empty()) {
+          diagnostics_.push_back(file_.error("sources", "a pipeline needs at least one source"));
+        }
+      } else {
+        diagnostics_.push_back(file_.error("source", "required option is missing: a pipeline needs a source (source:) or several (sources:)"));
       }
       if (auto it = file_.json.FindMember("transforms"); it != file_.json.MemberEnd()) {
         list(it->value, "transforms", [&](const rapidjson::Value& v, const std::string& path) {
@@ -106,8 +125,10 @@ class PipelineFileReader {
         }
       }
     }
+    unique_names(out.sources, "sources");
     unique_names(out.transforms, "transforms");
     unique_names(out.sinks, "sinks");
+    one_component_per_route(out);
     return diagnostics_.size() == before;
   }
 
@@ -269,6 +290,19 @@ class PipelineFileReader {
     }
     if (!closest.empty()) return message + " (did you mean '" + closest + "'?)";
     return message + " (see `switchyard plugins list`)";
+  }
+
+  // Two components of one pipeline on one path (two sources, say): the second would take
+  // the route over from the first without a word, as a reload's new version does.
+  void one_component_per_route(const PipelineConfig& pipeline) {
+    std::map<std::string, std::string> seen;  // path → option
+    for (const auto& route : route_paths(pipeline)) {
+      auto [it, inserted] = seen.emplace(route.path, route.option);
+      if (inserted) continue;
+      const std::string option = route.option.substr(0, route.option.rfind('.'));
+      diagnostics_.push_back(file_.error(route.option, "path " + route.path + " is already served by " + it->second +
+                                                           " of this pipeline: give " + option + " another path"));
+    }
   }
 
   template <class C>
@@ -438,7 +472,10 @@ Diagnostic at(const RoutePath& route, std::string message) {
 
 std::vector<RoutePath> route_paths(const PipelineConfig& pipeline) {
   std::vector<RoutePath> out;
-  add_routes(pipeline.source, "source.", out);
+  const bool several = pipeline.sources.size() > 1;
+  for (std::size_t i = 0; i < pipeline.sources.size(); ++i) {
+    add_routes(pipeline.sources[i], several ? "sources[" + std::to_string(i) + "]." : std::string("source."), out);
+  }
   for (std::size_t i = 0; i < pipeline.sinks.size(); ++i) {
     add_routes(pipeline.sinks[i], "sinks[" + std::to_string(i) + "].", out);
   }

@@ -70,7 +70,9 @@ struct PipelineConfig {
   Durability durability = Durability::disk;
   std::size_t queue_size = 0;
   std::size_t queue_bytes = 0;
-  ComponentConfig source;
+  /// `source:`, or each of `sources:` in order: events of every source go through the same
+  /// transforms to the same sinks. Never empty once loaded.
+  std::vector<ComponentConfig> sources;
   std::vector<ComponentConfig> transforms;
   std::vector<SinkConfig> sinks;
   /// Things that load but are probably mistakes (a bare $VAR in a secret), with positions;
@@ -82,7 +84,7 @@ struct PipelineConfig {
 /// declares `.route`, and where it is configured.
 struct RoutePath {
   std::string path;
-  std::string option;    ///< "source.path", "sinks[0].path"
+  std::string option;    ///< "source.path", "sources[1].path", "sinks[0].path"
   std::string location;  ///< "file:line:col" of the component's entry
 };
 std::vector<RoutePath> route_paths(const PipelineConfig& pipeline);

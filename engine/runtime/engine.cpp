@@ -464,7 +464,9 @@ std::size_t Engine::start(std::vector<config::PipelineConfig> pipelines, const s
           {config.name, config.file, pipeline.error().message, blocks_readiness(false, pipeline.error())});
       continue;
     }
-    log.info("pipeline {} started ({} -> {} transform(s) -> {} sink(s))", config.name, config.source.type,
+    std::string sources;
+    for (const auto& source : config.sources) sources += (sources.empty() ? "" : " + ") + source.type;
+    log.info("pipeline {} started ({} -> {} transform(s) -> {} sink(s))", config.name, sources,
              config.transforms.size(), config.sinks.size());
     state_->contents[config.file] = read_file(config.file, state_->config.pipeline_max_file_bytes + 1);
     std::lock_guard lock(state_->mutex);

@@ -23,14 +23,14 @@ void Ingress::close() {
 }
 
 void Ingress::emit(std::unique_ptr<Event> event, EmitCallback done) {
-  take_in(std::move(event), std::move(done), false);
+  take_in(std::move(event), std::move(done), false, nullptr);
 }
 
 void Ingress::emit_until_done(std::unique_ptr<Event> event, EmitCallback done) {
-  take_in(std::move(event), std::move(done), true);
+  take_in(std::move(event), std::move(done), true, nullptr);
 }
 
-void Ingress::take_in(std::unique_ptr<Event> event, EmitCallback done, bool until_done) {
+void Ingress::take_in(std::unique_ptr<Event> event, EmitCallback done, bool until_done, Counter* received) {
   if (!event) {
     if (done) done(permanent("emit: no event"));
     return;
@@ -58,7 +58,7 @@ void Ingress::take_in(std::unique_ptr<Event> event, EmitCallback done, bool unti
     scheduled_ = true;
   }
   received_.fetch_add(1, std::memory_order_relaxed);
-  if (received_metric_) received_metric_->inc();
+  if (Counter* counter = received ? received : received_metric_) counter->inc();
   if (schedule) schedule_();
   if (done && !settings_.durable && !until_done) done({});
 }
@@ -79,15 +79,17 @@ bool Ingress::full() const {
          (n > 0 && settings_.queue_bytes > 0 && queued_bytes_.load(std::memory_order_relaxed) >= settings_.queue_bytes);
 }
 
-void Ingress::when_ready(std::function<void()> ready) {
+void Ingress::when_ready(std::function<void()> ready) { when_ready(std::move(ready), *source_); }
+
+void Ingress::when_ready(std::function<void()> ready, Executor& executor) {
   {
     std::lock_guard lock(mutex_);
     if (full()) {
-      waiters_.push_back(std::move(ready));
+      waiters_.emplace_back(&executor, std::move(ready));
       return;
     }
   }
-  source_->post(std::move(ready));
+  executor.post(std::move(ready));
 }
 
 void Ingress::take(std::deque<Incoming>& into) {
@@ -120,7 +122,7 @@ void Ingress::acknowledge(EmitCallback done, Status status) {
 
 // Pull sources parked in when_ready() go on once the pipeline is below half full.
 void Ingress::wake_waiters() {
-  std::vector<std::function<void()>> wake;
+  std::vector<std::pair<Executor*, std::function<void()>>> wake;
   {
     std::lock_guard lock(mutex_);
     if (waiters_.empty() || queued_.load(std::memory_order_relaxed) > settings_.queue_size / 2 ||
@@ -129,7 +131,7 @@ void Ingress::wake_waiters() {
     }
     wake.swap(waiters_);
   }
-  for (auto& w : wake) source_->post(std::move(w));
+  for (auto& [executor, ready] : wake) executor->post(std::move(ready));
 }
 
 }  // namespace switchyard::runtime

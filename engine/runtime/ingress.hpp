@@ -1,5 +1,6 @@
 #pragma once
-// Internal: the way into a pipeline — the Emitter its source sees. Events are taken from
+// Internal: the way into a pipeline — the Emitter its source sees (an IngressPort for each
+// further source of a pipeline with several). Events are taken from
 // any thread into a list under a mutex, counted until they are in the journal (durable) or
 // handed to the sinks (memory), and refused with a reason once queue_size of them or
 // queue_bytes of their memory are counted, or the journal is full: the bound that makes
@@ -58,6 +59,10 @@ class Ingress final : public Emitter {
   void replaced(std::size_t parent_bytes, std::size_t events, std::size_t bytes);
   /// Counts `events` more events of `bytes` in all (a dead letter replayed into the transforms).
   void add(std::size_t events, std::size_t bytes);
+  /// A further source's emit (IngressPort): counted in `received` as well as here, and
+  /// `ready` of when_ready() run on `executor`.
+  void take_in(std::unique_ptr<Event> event, EmitCallback done, bool until_done, Counter* received);
+  void when_ready(std::function<void()> ready, Executor& executor);
   /// Answers the source on its own strand.
   void acknowledge(EmitCallback done, Status status);
   /// Counted events: waiting, in the transforms, or on their way into the journal.
@@ -66,7 +71,6 @@ class Ingress final : public Emitter {
   std::uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
 
  private:
-  void take_in(std::unique_ptr<Event> event, EmitCallback done, bool until_done);
   void wake_waiters();
   bool full() const;
 
@@ -77,12 +81,46 @@ class Ingress final : public Emitter {
 
   mutable std::mutex mutex_;
   std::vector<Incoming> arrived_;
-  std::vector<std::function<void()>> waiters_;
+  std::vector<std::pair<Executor*, std::function<void()>>> waiters_;
   bool scheduled_ = false;
   bool accepting_ = false;
   std::atomic<std::size_t> queued_{0};
   std::atomic<std::size_t> queued_bytes_{0};
   std::atomic<std::uint64_t> received_{0}, refused_{0};
+};
+
+/// The way in of a pipeline's second (third...) source: the same Ingress, with the source's
+/// own strand for its acknowledgements and wake-ups and its own count of received events.
+class IngressPort final : public Emitter {
+ public:
+  explicit IngressPort(Ingress& ingress) : ingress_(ingress) {}
+  /// Where this source's callbacks run, and its received counter (after its configure).
+  void bind(Executor& executor, Counter& received) {
+    executor_ = &executor;
+    received_ = &received;
+  }
+  void emit(std::unique_ptr<Event> event, EmitCallback done) override {
+    ingress_.take_in(std::move(event), own(std::move(done)), false, received_);
+  }
+  void emit_until_done(std::unique_ptr<Event> event, EmitCallback done) override {
+    ingress_.take_in(std::move(event), own(std::move(done)), true, received_);
+  }
+  bool saturated() const override { return ingress_.saturated(); }
+  std::optional<Error> refusal() const override { return ingress_.refusal(); }
+  void when_ready(std::function<void()> ready) override { ingress_.when_ready(std::move(ready), *executor_); }
+
+ private:
+  // The ingress answers on the first source's strand; this source hears on its own.
+  EmitCallback own(EmitCallback done) const {
+    if (!done) return done;
+    return [executor = executor_, done = std::move(done)](Status status) mutable {
+      executor->post([done = std::move(done), status = std::move(status)]() mutable { done(std::move(status)); });
+    };
+  }
+
+  Ingress& ingress_;
+  Executor* executor_ = nullptr;
+  Counter* received_ = nullptr;
 };
 
 }  // namespace switchyard::runtime

@@ -41,10 +41,8 @@ class PipelineRuntime final : public Pipeline,
         journal_(services.journal),
         durable_(journal_ && config_->durability == config::Durability::disk),
         strand_(services.io.make_strand()),
-        source_strand_(services.io.make_strand()),
         replies_(services.io.make_strand()),
         log_(log::make_pipeline(config_->name)),
-        source_(config_->source, "source '" + config_->source.name + "'"),
         ingress_(Ingress::Settings{.pipeline = config_->name,
                                    .queue_size = config_->queue_size,
                                    .queue_bytes = config_->queue_bytes,
@@ -114,12 +112,20 @@ class PipelineRuntime final : public Pipeline,
   journal::Journal* journal_;  // nullptr: no state.dir (tests); events stay in memory
   const bool durable_;         // events are journaled before the source is acknowledged
   Strand strand_;              // transforms, sinks and the queues between them
-  Strand source_strand_;       // the source's own callbacks
-  PipelineReplies replies_;    // requests the source parked for a reply sink
+  PipelineReplies replies_;    // requests the sources parked for a reply sink
   std::shared_ptr<spdlog::logger> log_;
   RefusingEmitter refusing_;
 
-  ComponentHost source_;
+  // A source, with its own strand for its callbacks; the first emits into the ingress, the
+  // others through a port of it.
+  struct SourceSlot {
+    SourceSlot(const config::ComponentConfig& config, std::string label, Strand s, Ingress& ingress)
+        : strand(std::move(s)), host(config, std::move(label)), port(ingress) {}
+    Strand strand;
+    ComponentHost host;
+    IngressPort port;
+  };
+  std::vector<std::unique_ptr<SourceSlot>> sources_;
   std::vector<ComponentHost> transforms_;
   std::vector<std::unique_ptr<SinkRunner>> sinks_;
   Ingress ingress_;
@@ -168,9 +174,19 @@ Status PipelineRuntime::build() {
   // With a journal, a transform's failure is a dead letter holding the event as it came in.
   chain_ = std::make_unique<TransformChain>(*this, transforms_, strand_, durable_, journal_ != nullptr,
                                             [this](TransformChain::Finished f) { fan_out(std::move(f)); });
-  if (Status s = source_.configure(c.name, source_strand_, services_, ingress_, replies_, durable_state, drops_); !s) return s;
-  ingress_.bind_source(source_.context().executor(),
-                       source_.context().metrics().counter(metrics::names::kReceived, kReceivedHelp));
+  for (std::size_t i = 0; i < c.sources.size(); ++i) {
+    const std::string label = c.sources.size() == 1 ? "source '" + c.sources[i].name + "'"
+                                                    : "sources[" + std::to_string(i) + "] '" + c.sources[i].name + "'";
+    auto& slot = *sources_.emplace_back(std::make_unique<SourceSlot>(c.sources[i], label, services_.io.make_strand(), ingress_));
+    Emitter& way_in = i == 0 ? static_cast<Emitter&>(ingress_) : slot.port;
+    if (Status s = slot.host.configure(c.name, slot.strand, services_, way_in, replies_, durable_state, drops_); !s) return s;
+    Counter& received = slot.host.context().metrics().counter(metrics::names::kReceived, kReceivedHelp);
+    if (i == 0) {
+      ingress_.bind_source(slot.host.context().executor(), received);
+    } else {
+      slot.port.bind(slot.host.context().executor(), received);
+    }
+  }
   return {};
 }
 
@@ -196,12 +212,15 @@ Status PipelineRuntime::start() {
     return s;
   }
   ingress_.open();
-  if (Status s = source_.start(); !s) {
-    ingress_.close();
-    if (key_) journal_->detach(config_->name, key_->token);
-    stop_started(sinks_.size(), transforms_.size());
-    if (key_) journal_->requeue_replays(key_->token);
-    return s;
+  for (std::size_t i = 0; i < sources_.size(); ++i) {
+    if (Status s = sources_[i]->host.start(); !s) {
+      ingress_.close();
+      for (std::size_t j = i; j-- > 0;) sources_[j]->host.stop();
+      if (key_) journal_->detach(config_->name, key_->token);
+      stop_started(sinks_.size(), transforms_.size());
+      if (key_) journal_->requeue_replays(key_->token);
+      return s;
+    }
   }
   started_ = true;
   return {};
@@ -212,24 +231,43 @@ void PipelineRuntime::stop_started(std::size_t sinks, std::size_t transforms) {
   for (std::size_t j = sinks; j-- > 0;) sinks_[j]->host.stop();
 }
 
+// Every source drains on its own strand; once the last is done, the ingress closes and the
+// rest of the pipeline drains.
 void PipelineRuntime::drain(std::function<void()> done) {
   auto self = shared_from_this();
-  asio::post(source_strand_, [self, done = std::move(done)]() mutable {
-    auto after_source = [self, done = std::move(done)]() mutable {
-      self->ingress_.close();
-      asio::post(self->strand_, [self, done = std::move(done)]() mutable {
-        self->drained_ = std::move(done);
-        self->check_drained();
+  auto after_sources = [self, done = std::move(done)]() mutable {
+    self->ingress_.close();
+    asio::post(self->strand_, [self, done = std::move(done)]() mutable {
+      self->drained_ = std::move(done);
+      self->check_drained();
+    });
+  };
+  if (!started_ || sources_.empty()) return after_sources();
+  struct Left {
+    std::mutex mutex;
+    std::size_t sources;
+    std::function<void()> then;
+  };
+  auto left = std::make_shared<Left>();
+  left->sources = sources_.size();
+  left->then = std::move(after_sources);
+  for (auto& slot : sources_) {
+    asio::post(slot->strand, [self, source = slot.get(), left] {
+      source->host.drain([left] {
+        std::function<void()> then;
+        {
+          std::lock_guard lock(left->mutex);
+          if (--left->sources == 0) then = std::move(left->then);
+        }
+        if (then) then();
       });
-    };
-    if (!self->started_) return after_source();
-    self->source_.drain(std::move(after_source));
-  });
+    });
+  }
 }
 
 void PipelineRuntime::stop() {
   ingress_.close();
-  source_.stop();
+  for (auto& slot : sources_) slot->host.stop();
   if (key_) journal_->detach(config_->name, key_->token);
   run_on(strand_, [&] {
     stopped_ = true;

@@ -63,7 +63,7 @@ sinks:
   EXPECT_EQ(config.sinks[1].retry.initial, std::chrono::seconds(2));
   EXPECT_EQ(config.sinks[1].retry.max, std::chrono::minutes(1));
   EXPECT_EQ(config.sinks[1].concurrency, 4u);
-  const Options source(*config.source.options, config.source.decl->options);
+  const Options source(*config.sources.at(0).options, config.sources.at(0).decl->options);
   EXPECT_EQ(source.duration("interval"), std::chrono::milliseconds(250));
   EXPECT_EQ(source.string("event_type"), "switchyard.generated");  // declared default
 }
@@ -457,6 +457,55 @@ TEST_F(StringExpressionsTest, TwoPipelinesOnOnePathAreRefusedNamingBothPlaces) {
   ASSERT_EQ(pipelines.size(), 2u);
   EXPECT_EQ(pipelines[0].name, "first");
   EXPECT_EQ(pipelines[1].name, "third");
+}
+
+TEST_F(StringExpressionsTest, SeveralSourcesFeedOnePipelineEachWithItsNameAndRoute) {
+  PipelineConfig config;
+  std::string errors;
+  ASSERT_TRUE(load("sources:\n  - {type: http, path: /a}\n  - {name: poller, type: generate}\n"
+                   "  - {name: second-http, type: http, path: /b}\nsinks: [{type: stdout}]\n",
+                   config, errors))
+      << errors;
+  ASSERT_EQ(config.sources.size(), 3u);
+  EXPECT_EQ(config.sources[0].name, "http");
+  EXPECT_EQ(config.sources[1].name, "poller");
+  EXPECT_EQ(config.sources[1].type, "generate");
+  const auto routes = route_paths(config);
+  ASSERT_EQ(routes.size(), 2u);
+  EXPECT_EQ(routes[0].option, "sources[0].path");
+  EXPECT_EQ(routes[1].option, "sources[2].path");
+  EXPECT_EQ(routes[1].path, "/b");
+  // One source under source: is still "source" in messages.
+  PipelineConfig one;
+  errors.clear();
+  ASSERT_TRUE(load("source: {type: http, path: /a, name: intake}\nsinks: [{type: stdout}]\n", one, errors)) << errors;
+  ASSERT_EQ(one.sources.size(), 1u);
+  EXPECT_EQ(one.sources[0].name, "intake");
+  EXPECT_EQ(route_paths(one).at(0).option, "source.path");
+}
+
+TEST_F(StringExpressionsTest, SourcesMistakesAreErrorsAtTheirPlace) {
+  std::string errors;
+  auto refused = [&](const std::string& yaml) {
+    PipelineConfig config;  // each load from scratch
+    errors.clear();
+    return !load(yaml, config, errors);
+  };
+  EXPECT_TRUE(refused("source: {type: generate}\nsources: [{type: generate}]\nsinks: [{type: stdout}]\n"));
+  EXPECT_NE(errors.find("p.yaml:2:1: sources: give either source: or sources:, not both"), std::string::npos) << errors;
+  EXPECT_TRUE(refused("sources: []\nsinks: [{type: stdout}]\n"));
+  EXPECT_NE(errors.find("sources: a pipeline needs at least one source"), std::string::npos) << errors;
+  EXPECT_TRUE(refused("sources:\n  - {type: http, path: /a}\n  - {type: http, path: /b}\nsinks: [{type: stdout}]\n"));
+  EXPECT_NE(errors.find("p.yaml:3:5: sources[1]: name 'http' is already used by sources[0]; give one of them a distinct name"),
+            std::string::npos)
+      << errors;
+  EXPECT_TRUE(refused("sources:\n  - {type: http, path: /a}\n  - {name: again, type: http, path: /a}\nsinks: [{type: stdout}]\n"));
+  EXPECT_NE(errors.find("sources[1].path: path /a is already served by sources[0].path of this pipeline: give sources[1] "
+                        "another path"),
+            std::string::npos)
+      << errors;
+  EXPECT_TRUE(refused("sources:\n  - {type: nope}\nsinks: [{type: stdout}]\n"));
+  EXPECT_NE(errors.find("sources[0].type: unknown source type 'nope'"), std::string::npos) << errors;
 }
 
 TEST_F(StringExpressionsTest, ARouteMustBeAPath) {
