@@ -89,7 +89,8 @@ HttpResponse json(int status, const rapidjson::StringBuffer& buffer) {
   return HttpResponse::json(status, std::string(buffer.GetString(), buffer.GetSize()));
 }
 
-void write_pipeline(JsonWriter& w, runtime::Pipeline& p) {
+// `unhealthy`: what components of any pipeline report; this pipeline's go in "problems".
+void write_pipeline(JsonWriter& w, runtime::Pipeline& p, const std::vector<ComponentProblem>& unhealthy) {
   const auto& c = p.config();
   const auto stats = p.stats(/*backlog=*/true);
   auto component = [&](const config::ComponentConfig& cc) {
@@ -134,6 +135,17 @@ void write_pipeline(JsonWriter& w, runtime::Pipeline& p) {
   }
   w.EndArray();
   // The first source as "source" (what a one-source pipeline has), and every one in "sources".
+  // What its running components report they cannot do now (Context::report_health).
+  w.Key("problems");
+  w.StartArray();
+  for (const auto& u : unhealthy) {
+    if (u.pipeline != c.name) continue;
+    w.StartObject();
+    str(w, "component", u.component);
+    str(w, "problem", u.problem);
+    w.EndObject();
+  }
+  w.EndArray();
   w.Key("source");
   w.StartObject();
   if (!c.sources.empty()) component(c.sources.front());
@@ -412,7 +424,8 @@ struct Admin::Impl {
     // A journal that cannot keep events makes every durable pipeline refuse them.
     const auto journal = hooks.journal ? hooks.journal() : std::nullopt;
     const auto listener = hooks.listener ? hooks.listener() : std::nullopt;
-    bool ready = !journal && !listener;
+    const auto unhealthy = hooks.health ? hooks.health() : std::vector<ComponentProblem>{};
+    bool ready = !journal && !listener && unhealthy.empty();
     for (const auto& p : problems) ready &= !p.blocks_readiness;
     rapidjson::StringBuffer buffer;
     JsonWriter w(buffer);
@@ -424,6 +437,7 @@ struct Admin::Impl {
     w.StartArray();
     if (journal) w.String(("journal: " + *journal).c_str());
     if (listener) w.String(("http listener: " + *listener).c_str());
+    for (const auto& u : unhealthy) w.String((u.pipeline + "/" + u.component + ": " + u.problem).c_str());
     for (const auto& p : problems) {
       if (p.blocks_readiness) w.String((p.name + " (" + p.file + "): " + p.error).c_str());
     }
@@ -443,7 +457,8 @@ struct Admin::Impl {
     rapidjson::StringBuffer buffer;
     JsonWriter w(buffer);
     w.StartArray();
-    for (const auto& p : hooks.pipelines()) write_pipeline(w, *p);
+    const auto unhealthy = hooks.health ? hooks.health() : std::vector<ComponentProblem>{};
+    for (const auto& p : hooks.pipelines()) write_pipeline(w, *p, unhealthy);
     for (const auto& p : hooks.problems()) {
       w.StartObject();
       str(w, "name", p.name);

@@ -52,6 +52,13 @@ struct PipelineProblem {
   bool blocks_readiness = false;
 };
 
+/// A running component that reports it cannot do its work now (Context::report_health).
+struct ComponentProblem {
+  std::string pipeline;
+  std::string component;
+  std::string problem;
+};
+
 /// The journal as /metrics shows it.
 struct JournalGauges {
   std::uint64_t bytes = 0;                      ///< live data: what state.max_bytes caps
@@ -68,6 +75,8 @@ struct Hooks {
   std::function<std::optional<JournalGauges>()> journal_gauges;
   /// Why the shared HTTP listener is down (readiness), nullopt while it is fine or unused.
   std::function<std::optional<std::string>()> listener;
+  /// Running components that report a problem (readiness). Empty function: none.
+  std::function<std::vector<ComponentProblem>()> health;
   /// Reloads the pipelines directory and calls back (any thread) with the summary or the
   /// errors. Empty: no reload endpoint.
   std::function<void(std::function<void(Result<std::string>)>)> reload;

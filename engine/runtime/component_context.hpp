@@ -10,6 +10,7 @@
 #include "log/logging.hpp"
 #include "metrics/registry.hpp"
 #include "runtime/drops.hpp"
+#include "runtime/health.hpp"
 #include "runtime/io.hpp"
 #include "runtime/state_store.hpp"
 #include "switchyard/context.hpp"
@@ -31,6 +32,8 @@ struct Services {
   std::shared_ptr<EventTap> tap;
   /// http.max_body: no route takes a larger body, whatever its component asks; 0: no ceiling.
   std::uint64_t max_body = 0;
+  /// What components report about their health (readiness); nullptr: not kept.
+  std::shared_ptr<HealthBook> health;
 };
 
 
@@ -95,7 +98,10 @@ class ComponentContext final : public Context {
         services_(services),
         routes_(services.routes, pipeline_, services.max_body, executor_, std::move(drops)) {}
 
-  ~ComponentContext() override { executor_.close(); }  // nothing it queued runs on a freed context
+  ~ComponentContext() override {
+    executor_.close();  // nothing it queued runs on a freed context
+    if (services_.health) services_.health->clear(health_key_);
+  }
   ComponentContext(const ComponentContext&) = delete;
   ComponentContext& operator=(const ComponentContext&) = delete;
 
@@ -111,6 +117,14 @@ class ComponentContext final : public Context {
   }
   Metrics& metrics() override { return *metrics_; }
   Replies& replies() override { return replies_; }
+  void report_health(std::optional<std::string> problem) override {
+    if (!services_.health) return;
+    if (problem) {
+      services_.health->set(health_key_, pipeline_, component_, std::move(*problem));
+    } else {
+      services_.health->clear(health_key_);
+    }
+  }
   const Strand& strand() const { return executor_.strand(); }
   /// Drops tasks the component posted but that have not run yet; call after stop().
   void close() { executor_.close(); }
@@ -138,6 +152,7 @@ class ComponentContext final : public Context {
   Replies& replies_;
   Services& services_;
   PipelineRoutes routes_;
+  std::uint64_t health_key_ = services_.health ? services_.health->enroll() : 0;
 };
 
 /// The emitter of components that are not sources: emitting is a programming error.

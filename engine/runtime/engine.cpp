@@ -53,8 +53,10 @@ struct Engine::State {
                            .journal = [this] { return journal ? journal->problem() : std::nullopt; },
                            .journal_gauges = [this] { return journal_gauges(); },
                            .listener = [this] { return listener_down(); },
+                           .health = [this] { return unhealthy(); },
                            .reload = [this](ReloadDone done) { queue_reload(std::move(done)); }}) {
     services.metrics = &metrics;
+    services.health = health;
     services.tap = admin.tap();  // recent events for the admin console
     services.max_body = c.http.max_body;
   }
@@ -86,6 +88,11 @@ struct Engine::State {
     std::lock_guard lock(mutex);
     return problems;
   }
+  std::vector<admin::ComponentProblem> unhealthy() const {
+    std::vector<admin::ComponentProblem> out;
+    for (auto& p : health->problems()) out.push_back({std::move(p.pipeline), std::move(p.component), std::move(p.problem)});
+    return out;
+  }
   std::optional<std::string> listener_down() {
     std::lock_guard lock(mutex);
     return listener_problem;
@@ -103,6 +110,7 @@ struct Engine::State {
   boost::asio::signal_set signals;
   StateTable store;
   http::Server server;
+  std::shared_ptr<HealthBook> health = std::make_shared<HealthBook>();  // before services: they point to it
   Services services;
   std::vector<std::shared_ptr<Pipeline>> pipelines;   // under mutex
   std::vector<admin::PipelineProblem> problems;       // files not applied and pipelines that failed to start, under mutex

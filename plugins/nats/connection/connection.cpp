@@ -145,6 +145,9 @@ struct Connection::Shared {
     up = now_up;
     if (auto pass = gate.enter()) {
       connected_gauge->set(now_up ? 1 : 0);
+      // Readiness: an ingest engine that cannot publish should get no webhooks.
+      context->report_health(now_up ? std::nullopt
+                                    : std::optional<std::string>("NATS: not connected (" + server() + "); reconnecting"));
       if (callbacks.state) context->executor().post([cb = callbacks.state, now_up] { cb(now_up); });
     }
   }
@@ -438,6 +441,9 @@ Connection::~Connection() {
 
 void Connection::open() {
   Anchor* anchor = anchor_for(shared_);
+  std::string servers;
+  for (const auto& server : shared_->settings.servers) servers += (servers.empty() ? "" : ", ") + server;
+  shared_->context->report_health("NATS: connecting to " + servers);  // cleared once connected
   shared_->lanes[0]->post([s = shared_, anchor] { connect(s, anchor); });
 }
 

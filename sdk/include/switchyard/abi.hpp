@@ -21,7 +21,8 @@ namespace switchyard {
 // 9: Sink::render and Rendering (a new virtual), Context::dead_letters() and
 //    DeadLetterFeed (a new virtual), Event::set_secret/secret (Event grew a member),
 //    Reply::unanswered (Reply grew a member).
-inline constexpr std::uint32_t kAbiVersion = 9;
+// 10: Context::report_health (a new virtual).
+inline constexpr std::uint32_t kAbiVersion = 10;
 
 #define SWITCHYARD_STRINGIFY_IMPL(x) #x
 #define SWITCHYARD_STRINGIFY(x) SWITCHYARD_STRINGIFY_IMPL(x)

@@ -182,6 +182,11 @@ class Context {
   /// The engine's dead-letter queue as a feed, for sources. Where there is none (`validate`,
   /// a context of the test harness that was given none), reads fail with an error.
   virtual DeadLetterFeed& dead_letters();
+  /// Says the component cannot do its work now and why ("NATS: no server of the cluster
+  /// reachable; reconnecting"), or, with nullopt, that it can again. While a running
+  /// component reports a problem the engine is not ready (/readyz answers 503 naming it)
+  /// and /api/pipelines shows it. A component that stops is taken as healthy. Any thread.
+  virtual void report_health(std::optional<std::string> problem) { (void)problem; }
 };
 
 namespace detail {

@@ -18,6 +18,8 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -89,6 +91,15 @@ class TestContext final : public Context {
   Metrics& metrics() override { return metrics_; }
   Replies& replies() override { return *replies_; }
   DeadLetterFeed& dead_letters() override { return dead_letters_; }
+  void report_health(std::optional<std::string> problem) override {
+    std::lock_guard lock(health_mutex_);
+    health_reports_.push_back(std::move(problem));
+  }
+  /// What the component reported through report_health(), in order (nullopt: healthy).
+  std::vector<std::optional<std::string>> health() const {
+    std::lock_guard lock(health_mutex_);
+    return health_reports_;
+  }
   CapturingMetrics& capturing_metrics() { return metrics_; }
   /// The dead-letter queue the component reads (record() entries into it).
   RecordedDeadLetters& recorded_dead_letters() { return dead_letters_; }
@@ -124,6 +135,8 @@ class TestContext final : public Context {
   CapturingMetrics metrics_;
   std::shared_ptr<ManualReplies> replies_ = std::make_shared<ManualReplies>(executor_);
   RecordedDeadLetters dead_letters_{executor_};
+  mutable std::mutex health_mutex_;
+  std::vector<std::optional<std::string>> health_reports_;
   std::shared_ptr<ScriptedHttpClient::Responder> responder_ =
       std::make_shared<ScriptedHttpClient::Responder>();
   std::shared_ptr<std::vector<HttpClientRequest>> requests_ =

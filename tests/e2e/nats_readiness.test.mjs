@@ -1,0 +1,93 @@
+// An engine whose `nats` sink cannot reach NATS is not ready (issue 23): /readyz answers 503
+// naming the component and why while it connects or reconnects, and 200 once it is connected
+// again, so a load balancer sends GitHub's webhooks to an ingest engine that can publish them.
+// A real nats-server (tests/e2e/lib/nats.mjs), stopped and started again on the same port.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEngine } from './lib/engine.mjs';
+import { waitUntil } from './lib/receiver.mjs';
+
+// One standalone nats-server with JetStream (not a cluster: a client of a cluster moves to
+// another server instead of going down), started and stopped on the same port and data.
+async function standaloneNats() {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-nats-ready-'));
+  const port = await new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+  const node = {
+    url: `nats://127.0.0.1:${port}`, child: null,
+    async start() {
+      let log = '';
+      const child = spawn(process.env.SWITCHYARD_NATS_SERVER ?? 'nats-server',
+        ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', join(dir, 'js')], { stdio: ['ignore', 'ignore', 'pipe'] });
+      this.child = child;
+      child.exited = new Promise((resolve) => child.once('exit', resolve));
+      child.stderr.on('data', (d) => { log += d; });
+      await waitUntil(() => /Server is ready/.test(log), 15000, `nats-server to start: ${log}`);
+    },
+    async kill() {
+      if (!this.child) return;
+      const child = this.child;
+      this.child = null;
+      child.kill('SIGKILL');
+      await child.exited;
+    },
+    async close() {
+      await this.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return node;
+}
+
+const cleanups = [];
+after(async () => { for (const c of cleanups.reverse()) await c(); });
+
+test('/readyz follows the NATS connection of a running sink', async () => {
+  const node = await standaloneNats();  // not started yet: down before the engine starts
+  cleanups.push(() => node.close());
+
+  const engine = await startEngine({
+    pipelines: {
+      relay: `name: relay
+source: {type: http, path: /in}
+sinks:
+  - name: bus
+    type: nats
+    servers: ["${node.url}"]
+    subject: events.in
+    stream: EVENTS
+    create_stream: {subjects: ["events.>"], replicas: 1}
+`,
+    },
+  });
+  cleanups.push(() => engine.stop());
+  const readyz = async () => {
+    const res = await fetch(`${engine.adminUrl}/readyz`);
+    return { status: res.status, body: await res.json() };
+  };
+  const pipeline = async () => (await (await fetch(`${engine.adminUrl}/api/pipelines`)).json()).find((p) => p.name === 'relay');
+
+  let r = await readyz();
+  assert.equal(r.status, 503, JSON.stringify(r.body));
+  assert.ok(r.body.reasons.some((why) => why.startsWith('relay/bus: NATS: connecting to ' + node.url)), JSON.stringify(r.body));
+  assert.match(JSON.stringify((await pipeline()).problems), /"component":"bus","problem":"NATS: connecting/);
+
+  await node.start();
+  await waitUntil(async () => (await readyz()).status === 200, 20000, 'ready once connected');
+  assert.deepEqual((await pipeline()).problems, []);
+
+  await node.kill();
+  await waitUntil(async () => (await readyz()).status === 503, 20000, 'not ready once the connection is lost');
+  r = await readyz();
+  assert.ok(r.body.reasons.some((why) => /^relay\/bus: NATS: not connected .*reconnecting$/.test(why)), JSON.stringify(r.body));
+
+  await node.start();
+  await waitUntil(async () => (await readyz()).status === 200, 30000, 'ready again after the reconnect');
+});
