@@ -4,53 +4,16 @@
 // A real nats-server (tests/e2e/lib/nats.mjs), stopped and started again on the same port.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { startEngine } from './lib/engine.mjs';
+import { standaloneNatsServer } from './lib/nats.mjs';
 import { waitUntil } from './lib/receiver.mjs';
-
-// One standalone nats-server with JetStream (not a cluster: a client of a cluster moves to
-// another server instead of going down), started and stopped on the same port and data.
-async function standaloneNats() {
-  const dir = mkdtempSync(join(tmpdir(), 'switchyard-nats-ready-'));
-  const port = await new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-  const node = {
-    url: `nats://127.0.0.1:${port}`, child: null,
-    async start() {
-      let log = '';
-      const child = spawn(process.env.SWITCHYARD_NATS_SERVER ?? 'nats-server',
-        ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', join(dir, 'js')], { stdio: ['ignore', 'ignore', 'pipe'] });
-      this.child = child;
-      child.exited = new Promise((resolve) => child.once('exit', resolve));
-      child.stderr.on('data', (d) => { log += d; });
-      await waitUntil(() => /Server is ready/.test(log), 15000, `nats-server to start: ${log}`);
-    },
-    async kill() {
-      if (!this.child) return;
-      const child = this.child;
-      this.child = null;
-      child.kill('SIGKILL');
-      await child.exited;
-    },
-    async close() {
-      await this.kill();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  return node;
-}
 
 const cleanups = [];
 after(async () => { for (const c of cleanups.reverse()) await c(); });
 
 test('/readyz follows the NATS connection of a running sink', async () => {
-  const node = await standaloneNats();  // not started yet: down before the engine starts
+  // Standalone: a client of a cluster would move to another server instead of going down.
+  const node = await standaloneNatsServer();  // not started yet: down before the engine starts
   cleanups.push(() => node.close());
 
   const engine = await startEngine({

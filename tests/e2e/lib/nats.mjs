@@ -121,3 +121,56 @@ export async function startNatsCluster({ size = 3, name = 'switchyard-test' } = 
   }
   return cluster;
 }
+
+// One standalone nats-server with JetStream (not clustered: its clients have nowhere else to
+// go, so a stop is an outage they see), on free ports in its own temp dir. `config`: more
+// lines of the server's configuration (tls { ... }, authorization { ... }); `dir` is there
+// before start() for files they name. start() and kill() may repeat (same port and data).
+//
+//   const server = await standaloneNatsServer({ config: (dir) => 'authorization { token: t }' });
+//   await server.start(); ... await server.kill(); await server.close();
+export async function standaloneNatsServer({ config = () => '' } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-nats-one-'));
+  const port = await freePort();
+  const monitor = await freePort();
+  const configFile = join(dir, 'server.conf');
+  const server = {
+    dir, port, url: `nats://127.0.0.1:${port}`, monitorUrl: `http://127.0.0.1:${monitor}`, child: null, log: '',
+    async start() {
+      if (this.child) return;
+      writeFileSync(configFile, [`listen: 127.0.0.1:${port}`, `http: 127.0.0.1:${monitor}`,
+        `jetstream { store_dir: "${join(dir, 'js')}", max_memory_store: 64MB, max_file_store: 256MB }`,
+        config(dir), ''].join('\n'));
+      this.log = '';
+      const child = spawn(BINARY, ['-c', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+      this.child = child;
+      child.exited = new Promise((resolve) => child.once('exit', () => { this.child = null; resolve(); }));
+      child.stderr.on('data', (d) => { this.log += d; });
+      const deadline = Date.now() + 15000;
+      while (!/Server is ready/.test(this.log)) {
+        if (!this.child) throw new Error(`nats-server exited:\n${this.log}`);
+        if (Date.now() > deadline) throw new Error(`nats-server did not start:\n${this.log}`);
+        await sleep(20);
+      }
+    },
+    async kill() {
+      const child = this.child;
+      if (!child) return;
+      child.kill('SIGKILL');
+      await child.exited;
+    },
+    // Messages in a stream, from the monitoring endpoint (null: no such stream).
+    async messages(stream) {
+      const { body } = await getJson(`${this.monitorUrl}/jsz?streams=true`);
+      for (const account of body?.account_details ?? []) {
+        for (const s of account.stream_detail ?? []) if (s.name === stream) return s.state.messages;
+      }
+      return null;
+    },
+    async close() {
+      await this.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
