@@ -50,7 +50,8 @@ export async function startNatsCluster({ size = 3, name = 'switchyard-test' } = 
       `server_name: n${i + 1}`,
       `listen: 127.0.0.1:${p.client}`,
       `http: 127.0.0.1:${p.monitor}`,
-      // SIGTERM: lame-duck mode, clients told to move over 30 s (the server's minimum).
+      // SIGUSR2 (nats-server --signal ldm): lame-duck mode, clients told to move over 30 s
+      // (the server's minimum).
       'lame_duck_duration: 30s',
       'lame_duck_grace_period: 1s',
       `jetstream { store_dir: "${join(nodeDir, 'js')}", max_memory_store: 64MB, max_file_store: 1GB }`,
@@ -73,7 +74,8 @@ export async function startNatsCluster({ size = 3, name = 'switchyard-test' } = 
           await sleep(20);
         }
       },
-      // SIGKILL (a crash) by default; SIGTERM enters lame-duck mode first.
+      // SIGKILL (a crash) by default; waits for the process to end (after SIGUSR2, lame-duck
+      // mode, that is up to lame_duck_duration: signal the child directly not to wait).
       async kill(signal = 'SIGKILL') {
         const child = this.child;
         if (!child) return;
