@@ -4,6 +4,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -174,6 +175,43 @@ class TestFile {
     return event;
   }
 
+  // `stubs: {<transform name>: {meta: {...}, payload: {...}, drop: true}}` (the file's, then
+  // the case's, which win): those transforms are replaced by a stub that sets what it says,
+  // for a transform that needs what a test has not (postgres.query's database).
+  bool stub_transforms(const rapidjson::Value& c, const std::string& path, config::PipelineConfig& config,
+                       std::vector<std::string>& failures) {
+    auto apply = [&](const rapidjson::Value& holder, const std::string& at) {
+      auto stubs = holder.FindMember("stubs");
+      if (stubs == holder.MemberEnd()) return;
+      if (!stubs->value.IsObject()) {
+        failures.push_back(where(at + "stubs") + ": expected a map of transform names to stubs");
+        return;
+      }
+      for (const auto& s : stubs->value.GetObject()) {
+        const std::string name = s.name.GetString();
+        const std::string stub_path = at + "stubs." + name;
+        auto it = std::find_if(config.transforms.begin(), config.transforms.end(),
+                               [&](const config::ComponentConfig& t) { return t.name == name; });
+        if (it == config.transforms.end()) {
+          std::string names;
+          for (const auto& t : config.transforms) names += (names.empty() ? "" : ", ") + t.name;
+          failures.push_back(where(stub_path) + ": the pipeline has no transform named '" + name + "' (it has: " +
+                             (names.empty() ? "none" : names) + ")");
+          continue;
+        }
+        auto stub = runtime::dry_run_stub(name, s.value);
+        if (!stub) {
+          failures.push_back(where(stub_path) + ": " + stub.error().message);
+          continue;
+        }
+        *it = std::move(*stub);
+      }
+    };
+    apply(doc_.json, "");
+    apply(c, path + ".");
+    return failures.empty();
+  }
+
   // Runs the case through the real pipeline (what `run` runs): its transforms and its
   // sinks' if:, with the source swapped for the case's inputs and every sink for a capture.
   void run_case(const rapidjson::Value& c, const std::string& path, std::vector<std::string>& failures) {
@@ -198,6 +236,7 @@ class TestFile {
     auto board = std::make_shared<runtime::DryRunBoard>(std::move(inputs));
     auto config = std::make_shared<config::PipelineConfig>(pipeline_);
     config->durability = config::Durability::memory;
+    if (!stub_transforms(c, path, *config, failures)) return;
     config->sources = {runtime::dry_run_input(board)};
     for (auto& sink : config->sinks) {
       config::SinkConfig capture = runtime::dry_run_capture(board, sink.name);

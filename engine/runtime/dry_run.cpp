@@ -96,6 +96,53 @@ class CaptureSink final : public Sink {
   std::string name_;
 };
 
+constexpr OptionSpec kStubOptions[] = {
+    {.name = "meta", .type = OptionType::json, .description = "Members set in the event's meta."},
+    {.name = "payload", .type = OptionType::json, .description = "Members set in the event's payload."},
+    {.name = "drop", .type = OptionType::boolean, .default_value = "false", .description = "Drop every event."},
+};
+
+// Sets each member of `from` (an object) in `into` (made an object), copied.
+void set_members(rapidjson::Value& into, const rapidjson::Value& from, Event::Allocator& alloc) {
+  if (!into.IsObject()) into.SetObject();
+  for (const auto& m : from.GetObject()) {
+    rapidjson::Value value(m.value, alloc);
+    if (auto it = into.FindMember(m.name); it != into.MemberEnd()) {
+      it->value = std::move(value);
+    } else {
+      into.AddMember(rapidjson::Value(m.name, alloc), std::move(value), alloc);
+    }
+  }
+}
+
+class StubTransform final : public Transform {
+ public:
+  Status configure(const Options& options, Context&) override {
+    meta_.CopyFrom(options.json("meta"), meta_.GetAllocator());
+    payload_.CopyFrom(options.json("payload"), payload_.GetAllocator());
+    drop_ = options.boolean("drop");
+    return {};
+  }
+  Result<Verdict> apply(Event& event) override {
+    if (drop_) return Verdict::drop;
+    if (meta_.IsObject()) set_members(event.meta, meta_, event.allocator());
+    if (payload_.IsObject()) set_members(event.data, payload_, event.allocator());
+    return Verdict::keep;
+  }
+  bool changes_payload() const override { return payload_.IsObject(); }
+
+ private:
+  rapidjson::Document meta_;
+  rapidjson::Document payload_;
+  bool drop_ = false;
+};
+
+const ComponentDecl kStubDecl{.kind = ComponentKind::transform,
+                              .type = "switchyard.stub",
+                              .summary = "Stands in for a transform in `switchyard test`.",
+                              .options = kStubOptions,
+                              .create = &make_component<StubTransform>};
+
 const ComponentDecl kInputDecl{.kind = ComponentKind::source,
                                .type = "switchyard.input",
                                .summary = "Emits a dry run's input events.",
@@ -159,6 +206,28 @@ config::ComponentConfig dry_run_input(const std::shared_ptr<DryRunBoard>& board)
 config::SinkConfig dry_run_capture(const std::shared_ptr<DryRunBoard>& board, std::string name) {
   config::SinkConfig c = config::default_sink_config();
   fill(c, kCaptureDecl, std::move(name), board);
+  return c;
+}
+
+Result<config::ComponentConfig> dry_run_stub(std::string name, const rapidjson::Value& spec) {
+  if (!spec.IsObject()) return invalid_config("a stub is a map: meta, payload or drop");
+  auto options = std::make_shared<rapidjson::Document>();
+  std::vector<OptionError> errors;
+  normalize_options(kStubOptions, spec, *options, options->GetAllocator(), errors);
+  for (const char* key : {"meta", "payload"}) {
+    if (auto it = options->FindMember(key); it != options->MemberEnd() && !it->value.IsNull() && !it->value.IsObject()) {
+      errors.push_back({key, "expected a map of members to set"});
+    }
+  }
+  if (!errors.empty()) return invalid_config(errors.front().path + ": " + errors.front().message);
+  config::ComponentConfig c;
+  c.decl = &kStubDecl;
+  c.type = kStubDecl.type;
+  c.name = std::move(name);
+  c.location = "<stub>";
+  c.options = options;
+  c.redacted = options;
+  c.templates = std::make_shared<config::CompiledTemplates>();
   return c;
 }
 

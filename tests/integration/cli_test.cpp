@@ -525,6 +525,61 @@ cases:
   EXPECT_NE(r.out.find("\n0 passed, 3 failed\n"), std::string::npos) << r.out;
 }
 
+TEST_F(Cli, PipelineTestsStubATransformThatNeedsWhatATestHasNot) {
+  // The throwing transform stands for one that needs a database: stubbed, it sets what the
+  // test says instead of running.
+  dir_.write("p.yaml", R"(name: p
+source: {type: generate}
+transforms: [{type: test.throwing_transform}]
+sinks:
+  - {name: all, type: stdout}
+)");
+  const auto file = dir_.write("p.test.yaml", "pipeline: p.yaml\n" R"(stubs:
+  test.throwing_transform: {meta: {rows: [{n: 1}]}}
+cases:
+  - name: the file's stub
+    input: {payload: {boom: true}}
+    expect:
+      all: [{that: ["${{ meta.rows[0].n == 1 && payload.boom }}"]}]
+  - name: the case's stub wins
+    stubs:
+      test.throwing_transform: {payload: {boom: false, found: yes}}
+    input: {payload: {boom: true}}
+    expect:
+      all: [{payload: {boom: false, found: "yes"}}]
+  - name: a stub that drops
+    stubs: {test.throwing_transform: {drop: true}}
+    input: {payload: {boom: true}}
+    expect:
+      all: []
+  - name: a stub of a transform the pipeline lacks
+    stubs: {postgres.query: {meta: {rows: []}}}
+    input: {payload: {}}
+    expect:
+      all: []
+  - name: a stub that is not a map of members
+    stubs: {test.throwing_transform: {meta: 3}}
+    input: {payload: {}}
+    expect:
+      all: []
+)");
+  const std::string paths = "plugins: {paths: [" + std::string(SWITCHYARD_PLUGIN_DIR) + ", " + kFixtures + "/faulty]}\n";
+  auto r = run_to_end({kBinary, "test", "-c", config(paths), file.string()}, dir_);
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  const std::string f = file.string();
+  EXPECT_NE(r.out.find("PASS  " + f + ": the file's stub\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("PASS  " + f + ": the case's stub wins\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("PASS  " + f + ": a stub that drops\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("FAIL  " + f + ": a stub of a transform the pipeline lacks\n      " + f +
+                       ":21:13: cases[3].stubs.postgres.query: the pipeline has no transform named 'postgres.query' "
+                       "(it has: test.throwing_transform)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("cases[4].stubs.test.throwing_transform: meta: expected a map of members to set"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("\n3 passed, 2 failed\n"), std::string::npos) << r.out;
+}
+
 TEST_F(Cli, PipelineTestsRunTheRealPipelineAndReportATransformThatThrows) {
   const auto pipeline = dir_.write("p.yaml", R"(name: p
 source: {type: generate}
