@@ -2,9 +2,14 @@
 // only the user holding an NKey (issue 23: TLS with verification, NKey seed, credentials as
 // secrets). The sink with the CA file and the seed publishes; one without the CA refuses the
 // server's certificate; one with a token the server does not know is refused; neither
-// becomes ready, and no secret reaches the log or the admin API.
+// becomes ready, and no secret reaches the log or the admin API. Then decentralized auth: a
+// server in operator mode (JWTs made with the NATS authors' @nats-io/jwt), and a sink with
+// the user's .creds file.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startEngine } from './lib/engine.mjs';
 import { makeCerts } from './lib/certs.mjs';
 import { standaloneNatsServer } from './lib/nats.mjs';
@@ -73,4 +78,60 @@ ${more}`;
     assert.ok(!engine.stderr.includes(secret), 'a secret in the log');
     assert.ok(!api.includes(secret), 'a secret in /api/pipelines');
   }
+});
+
+test('a .creds file (user JWT and seed) against a server in operator mode', async () => {
+  const require = createRequire(import.meta.url);
+  const jwt = require('@nats-io/jwt');
+  const nkeys = require('@nats-io/nkeys');
+  const operator = nkeys.createOperator();
+  const system = nkeys.createAccount();
+  const account = nkeys.createAccount();
+  const user = nkeys.createUser();
+  const unlimited = { conn: -1, subs: -1, data: -1, payload: -1, leaf: -1, imports: -1, exports: -1, wildcards: true,
+    mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 };
+  const operatorJwt = await jwt.encodeOperator('switchyard-test', operator, { system_account: system.getPublicKey() });
+  const systemJwt = await jwt.encodeAccount('SYS', system, {}, { signer: operator });
+  const accountJwt = await jwt.encodeAccount('APP', account, { limits: unlimited }, { signer: operator });
+  const creds = jwt.fmtCreds(await jwt.encodeUser('switchyard', user, account), user);
+
+  const server = await standaloneNatsServer({
+    config: () => [`operator: ${operatorJwt}`, `system_account: ${system.getPublicKey()}`, 'resolver: MEMORY',
+      `resolver_preload: { ${system.getPublicKey()}: ${systemJwt}, ${account.getPublicKey()}: ${accountJwt} }`].join('\n'),
+  });
+  cleanups.push(() => server.close());
+  await server.start();
+  const credsFile = join(server.dir, 'switchyard.creds');
+  writeFileSync(credsFile, creds, { mode: 0o600 });
+
+  const relay = (name, auth) => `name: ${name}
+source: {type: http, path: /${name}}
+sinks:
+  - name: bus
+    type: nats
+    servers: ["${server.url}"]
+    subject: ${name}.in
+    stream: ${name.toUpperCase()}
+    create_stream: {subjects: ["${name}.>"], replicas: 1}
+${auth}`;
+  const engine = await startEngine({
+    pipelines: {
+      creds: relay('creds', `    credentials: ${credsFile}\n`),
+      anonymous: relay('anonymous', ''),
+    },
+  });
+  cleanups.push(() => engine.stop());
+  const reasons = async () => (await (await fetch(`${engine.adminUrl}/readyz`)).json()).reasons;
+  await waitUntil(async () => !(await reasons()).some((r) => r.startsWith('creds/')), 20000, 'the creds sink connected');
+  const res = await fetch(`${engine.url}/creds`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n": 1}' });
+  assert.equal(res.status, 202);
+  await waitUntil(async () => (await server.messages('CREDS')) === 1, 20000, 'the event stored through the user\'s account');
+  // Without credentials, an operator-mode server lets nobody in.
+  assert.ok((await reasons()).some((r) => r.startsWith('anonymous/bus: NATS')));
+  await waitUntil(() => /Authorization Violation|authentication error/i.test(server.log), 20000, `the refusal:\n${server.log}`);
+  // The engine says why too, not an empty reason.
+  await engine.waitFor((e) => /\[anonymous\/bus\] no NATS server of 1 answered yet \([^)]*authoriz/i.test(e.stderr), 10000,
+    'the reason in the engine log');
+  const seed = new TextDecoder().decode(user.getSeed());
+  assert.ok(!engine.stderr.includes(seed), 'the user seed in the log');
 });

@@ -359,8 +359,13 @@ void connect(const std::shared_ptr<Shared>& s, Anchor* anchor) {
       if (up) {
         on_connected(nc, anchor);
       } else {
-        s->log(LogLevel::warn, "no NATS server of " + std::to_string(s->settings.servers.size()) +
-                                   " answered yet (" + std::string(nats_GetLastError(nullptr) ? nats_GetLastError(nullptr) : "") +
+        // The connection keeps its last error ("Authorization Violation", a TLS failure);
+        // the thread's is empty when the connect is left to the background.
+        const char* why = nullptr;
+        natsConnection_GetLastError(nc, &why);
+        if (why == nullptr || why[0] == '\0') why = nats_GetLastError(nullptr);
+        s->log(LogLevel::warn, "no NATS server of " + std::to_string(s->settings.servers.size()) + " answered yet (" +
+                                   std::string(why != nullptr && why[0] != '\0' ? why : "no answer") +
                                    "); retrying in the background");
       }
       return;
