@@ -10,23 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "journal/journal.hpp"
 #include "journal/sqlite.hpp"
 #include "switchyard/event.hpp"
 
 namespace switchyard::journal {
-
-struct DeadLetter {
-  std::int64_t id = 0;
-  std::string pipeline;
-  std::string sink;
-  std::string event_id;
-  std::string type;
-  std::uint32_t attempts = 0;
-  std::string error;
-  std::int64_t failed_at_ms = 0;  ///< Unix milliseconds.
-  bool replay_requested = false;
-  std::string body;  ///< encode_event() form; filled by get() only.
-};
 
 /// Which entries a command applies to; empty fields match everything.
 struct DeadLetterFilter {

@@ -268,6 +268,7 @@ struct Journal::Impl {
       measure();
     }
     if (batch.empty() && !due) return true;
+    recorded_dead_letter = false;
     Status status = db.exec("BEGIN IMMEDIATE");
     for (auto& op : batch) {
       if (status) {
@@ -326,6 +327,7 @@ struct Journal::Impl {
     } else {
       measure_owed = true;
     }
+    if (recorded_dead_letter) tell_dead_letter_watchers();  // before the tasks' waiters hear
     for (auto& [append, seq] : acks) append->done(seq);
     for (auto& [handler, replay] : replays) handler(std::move(replay));
     after_tasks();
@@ -394,6 +396,7 @@ struct Journal::Impl {
       stmt.bind_blob_static(8, o.body);
     }
     if (Status s = stmt.run(); !s) return s;
+    if (db.changes() > 0) recorded_dead_letter = true;
     if (f.replaces != 0) {
       if (Status s = forget_dead_letter(f.replaces); !s) return s;
     }
@@ -607,17 +610,89 @@ struct Journal::Impl {
     if (Status s = drop->run(); !s) return s;
     if (Status s = forget->run(); !s) return s;
     if (moved > 0) {
+      recorded_dead_letter = true;
       orphaned.push_back(std::to_string(moved) + " pending event(s) of sink '" + sink + "' of pipeline '" +
                          pipeline + "' moved to the dead-letter queue: the sink is no longer configured");
     }
     return {};
   }
   std::vector<std::string> orphaned;  // messages for the caller of attach()
+
+  // Dead-letter feeds. Whether the transaction being built recorded an entry (writer
+  // thread), and who waits to hear of it once it is committed.
+  bool recorded_dead_letter = false;
+  std::mutex watchers_mutex;
+  std::vector<std::function<void()>> dead_letter_watchers;
+
+  void tell_dead_letter_watchers() {
+    std::vector<std::function<void()>> told;
+    {
+      std::lock_guard lock(watchers_mutex);
+      told.swap(dead_letter_watchers);
+    }
+    for (auto& recorded : told) recorded();
+  }
+
+  // Reads for dead-letter feeds, on a thread and connection of their own (started on first
+  // use): a source's read neither blocks an engine thread nor waits for the writer, and a
+  // slow read holds up no sink's read of its backlog (the `reader` connection).
+  using FeedRead = std::function<void(Result<sql::Db*>)>;
+  struct FeedReader {
+    std::mutex mutex;
+    std::condition_variable wake;
+    std::deque<FeedRead> reads;
+    bool stopping = false;
+    std::thread thread;
+  } feed;
+
+  void feed_read(FeedRead read) {
+    {
+      std::lock_guard lock(feed.mutex);
+      if (feed.stopping) return;  // the engine is closing: nobody is left to tell
+      feed.reads.push_back(std::move(read));
+      if (!feed.thread.joinable()) feed.thread = std::thread([this] { run_feed_reads(); });
+    }
+    feed.wake.notify_one();
+  }
+
+  void run_feed_reads() {
+    std::optional<sql::Db> connection;
+    for (;;) {
+      FeedRead read;
+      {
+        std::unique_lock lock(feed.mutex);
+        feed.wake.wait(lock, [&] { return feed.stopping || !feed.reads.empty(); });
+        if (feed.stopping) return;
+        read = std::move(feed.reads.front());
+        feed.reads.pop_front();
+      }
+      if (!connection) {
+        auto opened = sql::Db::open(file, false);
+        if (!opened) {
+          read(retryable("journal: cannot open a reader for the dead-letter queue: " + opened.error().message));
+          continue;
+        }
+        connection.emplace(std::move(*opened));
+      }
+      read(&*connection);
+    }
+  }
+
+  void stop_feed_reads() {
+    {
+      std::lock_guard lock(feed.mutex);
+      feed.stopping = true;
+      feed.reads.clear();
+    }
+    feed.wake.notify_one();
+    if (feed.thread.joinable()) feed.thread.join();
+  }
 };
 
 Journal::Journal(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Journal::~Journal() {
+  impl_->stop_feed_reads();
   {
     std::lock_guard lock(impl_->mutex);
     impl_->stopping = true;
@@ -845,6 +920,51 @@ Result<std::vector<StateEntry>> Journal::load_state() {
   }
   if (rc != SQLITE_DONE) return permanent("journal read: " + impl_->reader.error());
   return out;
+}
+
+void Journal::read_dead_letters(std::int64_t after, std::size_t limit,
+                                std::function<void(Result<std::vector<DeadLetter>>)> done) {
+  impl_->feed_read([after, limit, done = std::move(done)](Result<sql::Db*> db) {
+    if (!db) return done(db.error());
+    auto stmt = (*db)->prepare(
+        "SELECT id, pipeline, sink, event_id, type, attempts, error, failed_at, body FROM dlq "
+        "WHERE id > ? AND replay = 0 ORDER BY id LIMIT ?");
+    if (!stmt) return done(retryable("journal read: " + stmt.error().message));
+    stmt->bind(1, after).bind(2, static_cast<std::int64_t>(limit));
+    std::vector<DeadLetter> out;
+    int rc;
+    while ((rc = stmt->step()) == SQLITE_ROW) {
+      DeadLetter& d = out.emplace_back();
+      d.id = stmt->integer(0);
+      d.pipeline = stmt->text(1);
+      d.sink = stmt->text(2);
+      d.event_id = stmt->text(3);
+      d.type = stmt->text(4);
+      d.attempts = static_cast<std::uint32_t>(stmt->integer(5));
+      d.error = stmt->text(6);
+      d.failed_at_ms = stmt->integer(7);
+      d.body = stmt->blob(8);
+    }
+    if (rc != SQLITE_DONE) return done(retryable("journal read: " + (*db)->error()));
+    done(std::move(out));
+  });
+}
+
+void Journal::newest_dead_letter(std::function<void(Result<std::int64_t>)> done) {
+  impl_->feed_read([done = std::move(done)](Result<sql::Db*> db) {
+    if (!db) return done(db.error());
+    // The AUTOINCREMENT counter, not max(id): it also counts entries dropped since.
+    auto newest = (*db)->scalar(
+        "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'dlq'), 0), "
+        "coalesce((SELECT max(id) FROM dlq), 0))");
+    if (!newest) return done(retryable("journal read: " + newest.error().message));
+    done(*newest);
+  });
+}
+
+void Journal::when_dead_lettered(std::function<void()> recorded) {
+  std::lock_guard lock(impl_->watchers_mutex);
+  impl_->dead_letter_watchers.push_back(std::move(recorded));
 }
 
 void Journal::flush() {

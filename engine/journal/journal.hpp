@@ -57,6 +57,21 @@ struct Failure {
   std::int64_t replaces = 0;  ///< a replayed dead-letter entry this one takes the place of
 };
 
+/// A dead-letter queue entry (`switchyard dlq`, the admin API, dead-letter feeds).
+struct DeadLetter {
+  std::int64_t id = 0;
+  std::string pipeline;
+  std::string sink;
+  std::string event_id;
+  std::string type;
+  std::uint32_t attempts = 0;
+  std::string error;
+  std::int64_t failed_at_ms = 0;  ///< Unix milliseconds.
+  bool replay_requested = false;
+  std::string body;  ///< encode_event() form; filled by get() and read_dead_letters() only.
+};
+
+
 /// A change to a component's state, made durable in order with the events.
 struct StateWrite {
   std::string key;
@@ -168,6 +183,20 @@ class Journal {
   Result<std::vector<std::pair<std::string, std::int64_t>>> pending_by_pipeline();
   /// Every unexpired state entry.
   Result<std::vector<StateEntry>> load_state();
+
+  /// Dead-letter feeds (runtime/dead_letter_feed.hpp, the `dlq` source). Reads run on the
+  /// journal's own reader thread and connection (started on first use), never on the
+  /// caller's: `done` runs there.
+  /// Up to `limit` entries with an id above `after`, oldest first, with their bodies;
+  /// entries an operator asked to replay are left out (they are being delivered again).
+  void read_dead_letters(std::int64_t after, std::size_t limit,
+                         std::function<void(Result<std::vector<DeadLetter>>)> done);
+  /// The highest entry id (0 when the queue is empty); ids are never reused, so every entry
+  /// recorded later has a greater one.
+  void newest_dead_letter(std::function<void(Result<std::int64_t>)> done);
+  /// Calls `recorded` once, on the writer thread, after the next commit that recorded a
+  /// dead-letter entry (a read that starts then sees it).
+  void when_dead_lettered(std::function<void()> recorded);
 
   /// Blocks until everything queued before the call is committed.
   void flush();

@@ -9,6 +9,7 @@
 #include "http/server.hpp"
 #include "log/logging.hpp"
 #include "metrics/registry.hpp"
+#include "runtime/dead_letter_feed.hpp"
 #include "runtime/drops.hpp"
 #include "runtime/health.hpp"
 #include "runtime/io.hpp"
@@ -91,15 +92,20 @@ class ComponentContext final : public Context {
         logger_(pipeline_ + "/" + component_),
         metrics_(count_drops((services.metrics ? *services.metrics : metrics::unscraped()).scoped(pipeline_, component_),
                              drops, component_)),
-        executor_(std::move(strand), task_failure(std::move(label))),
+        failure_(task_failure(std::move(label))),
+        executor_(std::move(strand), failure_),
         state_(services.state, pipeline_ + "/" + component_ + "/", durable_state),
         emitter_(emitter),
         replies_(replies),
         services_(services),
-        routes_(services.routes, pipeline_, services.max_body, executor_, std::move(drops)) {}
+        routes_(services.routes, pipeline_, services.max_body, executor_, std::move(drops)) {
+    if (services.journal) {
+      dead_letters_ = std::make_unique<JournalDeadLetterFeed>(*services.journal, executor_.strand(), failure_);
+    }
+  }
 
   ~ComponentContext() override {
-    executor_.close();  // nothing it queued runs on a freed context
+    close();  // nothing it queued runs on a freed context
     if (services_.health) services_.health->clear(health_key_);
   }
   ComponentContext(const ComponentContext&) = delete;
@@ -117,6 +123,7 @@ class ComponentContext final : public Context {
   }
   Metrics& metrics() override { return *metrics_; }
   Replies& replies() override { return replies_; }
+  DeadLetterFeed& dead_letters() override { return dead_letters_ ? *dead_letters_ : Context::dead_letters(); }
   void report_health(std::optional<std::string> problem) override {
     if (!services_.health) return;
     if (problem) {
@@ -127,7 +134,10 @@ class ComponentContext final : public Context {
   }
   const Strand& strand() const { return executor_.strand(); }
   /// Drops tasks the component posted but that have not run yet; call after stop().
-  void close() { executor_.close(); }
+  void close() {
+    executor_.close();
+    if (dead_letters_) dead_letters_->close();
+  }
 
  private:
   // An exception from one of the component's tasks is logged and counted; the task is
@@ -146,12 +156,14 @@ class ComponentContext final : public Context {
   std::string component_;
   log::ComponentLogger logger_;
   std::unique_ptr<Metrics> metrics_;
+  TaskFailure failure_;
   StrandExecutor executor_;
   ScopedStateStore state_;
   Emitter& emitter_;
   Replies& replies_;
   Services& services_;
   PipelineRoutes routes_;
+  std::unique_ptr<JournalDeadLetterFeed> dead_letters_;  // nullptr without a journal
   std::uint64_t health_key_ = services_.health ? services_.health->enroll() : 0;
 };
 

@@ -1,6 +1,7 @@
 // The core plugin library: components every deployment has.
 #include "blackhole.hpp"
 #include "dedup.hpp"
+#include "dlq_source.hpp"
 #include "file_sink.hpp"
 #include "filter.hpp"
 #include "map.hpp"
@@ -25,6 +26,7 @@ const switchyard::ComponentDecl kComponents[] = {
     switchyard::core::kDedupDecl,
     switchyard::core::kRateLimitDecl,
     switchyard::core::kSplitDecl,
+    switchyard::core::kDlqDecl,
 };
 }  // namespace
 

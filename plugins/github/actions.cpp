@@ -23,7 +23,9 @@ constexpr OptionSpec kOptions[] = {
      .example = "${GITHUB_TOKEN}", .secret = true},
     {.name = "interval", .type = OptionType::duration, .default_value = "60s",
      .description = "Time between two polls of one repository. Each poll answered 200 costs "
-                    "one request of the token's hourly budget; 304 (nothing changed) is free."},
+                    "one request of the token's hourly budget; 304 (nothing changed) is free. "
+                    "Each repository is also read once a day (GET /repos/{owner}/{repo}) for "
+                    "repository.default_branch, which the runs API leaves out and the webhook has."},
     {.name = "jitter", .type = OptionType::duration, .default_value = "5s",
      .description = "A random 0 to jitter added to every wait (the first poll included), so "
                     "repositories and engines do not poll in step."},
@@ -52,6 +54,10 @@ constexpr milliseconds kMaxBackoff = 15min;
 constexpr milliseconds kSecondaryLimitWait = 60s;
 // The primary limit resets within the hour: a Reset further away is a wrong clock or header.
 constexpr milliseconds kMaxHold = 65min;
+// How often a repository's own record (its default branch) is read again; a failed read is
+// tried again after kLookupRetry (or interval, if longer), the runs being polled meanwhile.
+constexpr milliseconds kLookupRefresh = 24h;
+constexpr milliseconds kLookupRetry = 15min;
 // A run object is ~10 KB (it embeds two repositories): per_page 100 needs ~1 MB.
 constexpr std::size_t kMaxResponseBytes = 8 * 1024 * 1024;
 
@@ -197,14 +203,20 @@ std::optional<RunState> read_run(const rapidjson::Value& run) {
 
 // The payload of the workflow_run webhook, rebuilt from the run object, which embeds the
 // repository and the actors: the events are indistinguishable downstream.
-std::unique_ptr<Event> make_run_event(const rapidjson::Value& run, const RunState& r) {
+std::unique_ptr<Event> make_run_event(const rapidjson::Value& run, const RunState& r,
+                                      std::string_view default_branch) {
   auto event = std::make_unique<Event>();
   auto& a = event->allocator();
   rapidjson::Value& data = event->data.SetObject();
   data.AddMember("action", rapidjson::Value(r.state.data(), static_cast<rapidjson::SizeType>(r.state.size()), a), a);
   data.AddMember("workflow_run", rapidjson::Value(run, a), a);
   if (const auto* repository = member(run, "repository"); repository && repository->IsObject()) {
-    data.AddMember("repository", rapidjson::Value(*repository, a), a);
+    rapidjson::Value copy(*repository, a);
+    if (!default_branch.empty() && !copy.HasMember("default_branch")) {
+      copy.AddMember("default_branch",
+                     rapidjson::Value(default_branch.data(), static_cast<rapidjson::SizeType>(default_branch.size()), a), a);
+    }
+    data.AddMember("repository", copy, a);
   }
   if (const auto* id = member(run, "workflow_id")) {
     rapidjson::Value workflow(rapidjson::kObjectType);
@@ -303,6 +315,7 @@ Status ActionsSource::configure(const Options& options, Context& context) {
     Repo repo;
     repo.name = name;
     repo.url = s.base_url + "/repos/" + name + "/actions/runs?per_page=" + std::to_string(s.per_page);
+    repo.lookup_url = s.base_url + "/repos/" + name;
     repos_.push_back(std::move(repo));
   }
   return {};
@@ -325,6 +338,7 @@ void ActionsSource::drain(std::function<void()> done) {
   running_ = false;
   for (auto& repo : repos_) {
     if (repo.timer) repo.timer->cancel();
+    if (repo.lookup_timer) repo.lookup_timer->cancel();
   }
   done();
 }
@@ -332,7 +346,10 @@ void ActionsSource::drain(std::function<void()> done) {
 void ActionsSource::stop() {
   running_ = false;
   client_.reset();
-  for (auto& repo : repos_) repo.timer.reset();
+  for (auto& repo : repos_) {
+    repo.timer.reset();
+    repo.lookup_timer.reset();
+  }
   alive_.reset();
 }
 
@@ -362,17 +379,98 @@ void ActionsSource::hold(Clock::time_point until, std::string_view why) {
   }
 }
 
-void ActionsSource::poll(std::size_t index) {
-  if (!running_ || !client_) return;
-  Repo& repo = repos_[index];
-  repo.busy = true;
-  ++polls_;
+HttpClientRequest ActionsSource::api_request(const std::string& url) const {
   HttpClientRequest request;
-  request.url = repo.url;
+  request.url = url;
   request.headers.set("Accept", "application/vnd.github+json");
   request.headers.set("X-GitHub-Api-Version", kApiVersion);
   request.headers.set("User-Agent", "switchyard");
   if (!settings_.token.empty()) request.headers.set("Authorization", "Bearer " + settings_.token);
+  return request;
+}
+
+void ActionsSource::poll(std::size_t index) {
+  if (!running_ || !client_) return;
+  Repo& repo = repos_[index];
+  repo.busy = true;
+  if (repo.lookup_owed) return look_up(index);
+  poll_runs(index);
+}
+
+// GET /repos/{owner}/{repo}, then the runs: the first poll and one a day cost one request more.
+// https://docs.github.com/en/rest/repos/repos#get-a-repository
+void ActionsSource::look_up(std::size_t index) {
+  Repo& repo = repos_[index];
+  ++lookups_;
+  HttpClientRequest request = api_request(repo.lookup_url);
+  if (!repo.lookup_etag.empty()) request.headers.set("If-None-Match", repo.lookup_etag);
+  client_->send(std::move(request), [this, index, alive = std::weak_ptr<char>(alive_)](
+                                        Result<HttpClientResponse> result) {
+    if (alive.expired()) return;
+    on_repository(index, std::move(result));
+  });
+}
+
+void ActionsSource::on_repository(std::size_t index, Result<HttpClientResponse> result) {
+  Repo& repo = repos_[index];
+  if (!running_) {
+    repo.busy = false;
+    return;
+  }
+  const auto now = Clock::now();
+  std::string why;
+  if (!result) {
+    why = result.error().message;
+  } else if (const auto spent = spent_until(*result);
+             spent && *spent > now && (result->status == 403 || result->status == 429)) {
+    // The budget is spent: the runs would be refused too. Looked up again once it resets.
+    hold(*spent, repo.name + ": HTTP " + std::to_string(result->status) + ", GitHub's rate limit is spent");
+    return schedule(index, 0ms);
+  } else if (result->status == 304) {
+    look_up_again_in(index, kLookupRefresh);
+    return poll_runs(index);
+  } else if (result->status == 200) {
+    rapidjson::Document doc;
+    doc.Parse(result->body.data(), result->body.size());
+    const std::string_view branch = doc.HasParseError() ? std::string_view() : string_of(member(doc, "default_branch"));
+    if (!branch.empty()) {
+      repo.default_branch = std::string(branch);
+      repo.lookup_etag = std::string(result->headers.get("ETag").value_or(""));
+      look_up_again_in(index, kLookupRefresh);
+      if (repo.told_lookup_failed) context_->logger().info(repo.name + ": its default branch is known again");
+      repo.told_lookup_failed = false;
+      return poll_runs(index);
+    }
+    why = "the answer has no default_branch";
+  } else {
+    why = "HTTP " + std::to_string(result->status) + github_message(*result);
+  }
+  // The runs are polled all the same; their events lack repository.default_branch (a filter
+  // on it does not match) until a later lookup succeeds.
+  const milliseconds retry = std::max(kLookupRetry, settings_.interval);
+  look_up_again_in(index, retry);
+  if (!repo.told_lookup_failed) {
+    repo.told_lookup_failed = true;
+    context_->logger().warn(repo.name + ": reading the repository failed (" + why + "); its runs are emitted " +
+                            (repo.default_branch.empty() ? "without repository.default_branch"
+                                                         : "with the default branch read before (" + repo.default_branch + ")") +
+                            "; tried again in " + human(retry));
+  }
+  poll_runs(index);
+}
+
+void ActionsSource::look_up_again_in(std::size_t index, milliseconds delay) {
+  Repo& repo = repos_[index];
+  repo.lookup_owed = false;
+  if (!repo.lookup_timer) repo.lookup_timer = context_->executor().make_timer();
+  repo.lookup_timer->expires_after(delay, [this, index] { repos_[index].lookup_owed = true; });
+}
+
+void ActionsSource::poll_runs(std::size_t index) {
+  if (!running_ || !client_) return;
+  Repo& repo = repos_[index];
+  ++polls_;
+  HttpClientRequest request = api_request(repo.url);
   // A 304 to a conditional request does not count against the rate limit.
   if (!repo.etag.empty()) request.headers.set("If-None-Match", repo.etag);
   client_->send(std::move(request), [this, index, alive = std::weak_ptr<char>(alive_)](
@@ -464,7 +562,7 @@ void ActionsSource::emit_next(const std::shared_ptr<Page>& page) {
                               ": pipeline saturated; the remaining runs wait for the next poll");
       return finish(*page, false);
     }
-    auto event = make_run_event(run, *state);
+    auto event = make_run_event(run, *state, repos_[page->repo].default_branch);
     context_->logger().debug(repos_[page->repo].name + ": emitting " + event->id);
     // The engine may report from another thread once the event is durable: continue on
     // the strand, and not at all once this component is stopped.

@@ -28,8 +28,10 @@ class ActionsSource final : public Source {
   static std::string state_key(std::string_view run_id, std::string_view attempt,
                                std::string_view state);
 
-  /// Requests sent so far, all repositories together.
+  /// Requests for workflow runs sent so far, all repositories together.
   std::uint64_t polls() const { return polls_; }
+  /// Requests for the repositories themselves (their default branch) sent so far.
+  std::uint64_t lookups() const { return lookups_; }
   /// 304 Not Modified answers so far.
   std::uint64_t not_modified() const { return not_modified_; }
   /// Events the pipeline accepted so far.
@@ -53,6 +55,14 @@ class ActionsSource final : public Source {
     std::string name;  // "owner/repo"
     std::string url;
     std::string etag;  // of the last page emitted in full
+    // The repository's own record (GET /repos/{owner}/{repo}), read once a day: the runs
+    // API embeds a minimal repository without default_branch, which the webhook has.
+    std::string lookup_url;
+    std::string default_branch;       // empty until read
+    std::string lookup_etag;
+    bool lookup_owed = true;          // read it before the next poll of runs
+    std::unique_ptr<Timer> lookup_timer;  // sets lookup_owed again (a day, or after a failure)
+    bool told_lookup_failed = false;  // a failed lookup was logged (once per streak)
     std::unique_ptr<Timer> timer;
     Clock::time_point due{};  // when the timer fires
     bool busy = false;        // a request or its page is in progress: the timer is idle
@@ -71,6 +81,11 @@ class ActionsSource final : public Source {
   };
 
   void poll(std::size_t index);
+  void poll_runs(std::size_t index);
+  void look_up(std::size_t index);
+  void on_repository(std::size_t index, Result<HttpClientResponse> result);
+  void look_up_again_in(std::size_t index, std::chrono::milliseconds delay);
+  HttpClientRequest api_request(const std::string& url) const;
   void on_response(std::size_t index, Result<HttpClientResponse> result);
   void on_page(std::size_t index, const HttpClientResponse& response);
   void emit_next(const std::shared_ptr<Page>& page);
@@ -97,6 +112,7 @@ class ActionsSource final : public Source {
   // this and do nothing once it has expired.
   std::shared_ptr<char> alive_ = std::make_shared<char>();
   std::uint64_t polls_ = 0;
+  std::uint64_t lookups_ = 0;
   std::uint64_t not_modified_ = 0;
   std::uint64_t emitted_ = 0;
 };

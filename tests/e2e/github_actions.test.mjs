@@ -25,7 +25,8 @@ function run(id, status, conclusion = null, branch = 'main') {
 }
 
 test('polls with ETag, emits each run state once, backs off on rate limits and errors', async () => {
-  const requests = { app: [], limited: [], flaky: [] };
+  const requests = { app: [], limited: [], flaky: [] };  // for runs
+  const lookups = { app: 0, limited: 0, flaky: 0 };       // of the repository itself
   let appRuns = [run(11, 'queued'), run(10, 'completed', 'failure', 'release/1.0')];
   let etag = '"v1"';
   let limitedReset = 0;
@@ -33,6 +34,13 @@ test('polls with ETag, emits each run state once, backs off on rate limits and e
     const url = new URL(req.url, 'http://x');
     const repo = url.pathname.split('/')[3];
     const entry = { at: Date.now(), auth: req.headers.authorization, inm: req.headers['if-none-match'], path: url.pathname };
+    if (url.pathname === `/repos/octo/${repo}` && repo in lookups) {
+      // GET /repos/{owner}/{repo}: the default branch the runs API leaves out.
+      lookups[repo] += 1;
+      assert.equal(entry.auth, 'Bearer ghp_test_token_value');
+      res.writeHead(200, { 'Content-Type': 'application/json', ETag: `"repo-${repo}"` });
+      return res.end(JSON.stringify({ id: 1, name: repo, full_name: `octo/${repo}`, default_branch: 'main' }));
+    }
     requests[repo]?.push(entry);
     if (url.pathname === '/repos/octo/app/actions/runs') {
       if (req.headers['if-none-match'] === etag) { res.writeHead(304, { ETag: etag }); return res.end(); }
@@ -90,6 +98,7 @@ sinks: [{name: none, type: blackhole}]
   assert.equal(completed.data.workflow_run.id, 10);
   assert.equal(completed.data.workflow_run.conclusion, 'failure');
   assert.equal(completed.data.repository.full_name, 'octo/app');
+  assert.equal(completed.data.repository.default_branch, 'main', 'filled in from GET /repos/octo/app');
 
   // Unchanged list: conditional requests, 304s, no new events.
   await engine.waitFor(() => requests.app.length >= 3, 10000, 'more polls of octo/app');
@@ -121,4 +130,6 @@ sinks: [{name: none, type: blackhole}]
   const gaps = requests.flaky.slice(1).map((r, i) => r.at - requests.flaky[i].at);
   assert.ok(gaps[2] >= 7500 && gaps[2] > gaps[1] * 1.5, `back-off did not grow: ${gaps.join(', ')} ms`);
   assert.doesNotMatch(engine.stderr, /ghp_test_token_value/, 'the token never appears in logs');
+  // The repository is read once (then once a day), not with every poll.
+  assert.deepEqual(lookups, { app: 1, limited: 1, flaky: 1 });
 });

@@ -81,7 +81,10 @@ test('workflow runs from the webhook and the poller → builds, alerts once per 
   const github = await startReceiver(({ url }) => (url.startsWith(`/repos/${repo}/actions/runs`)
     ? { status: 200, headers: { 'content-type': 'application/json', etag: '"v1"', 'x-ratelimit-remaining': '4999' },
       body: JSON.stringify({ total_count: 2, workflow_runs: [apiRun(polledOnly), apiRun(viaWebhook[2])] }) }
-    : { status: 404, body: '{"message":"Not Found"}' }));
+    : url === `/repos/${repo}` // the poller reads the repository once: its default branch
+      ? { status: 200, headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(base.repository) }
+      : { status: 404, body: '{"message":"Not Found"}' }));
   cleanups.push(() => github.close());
 
   const poller = shipped('builds-poller.yaml');

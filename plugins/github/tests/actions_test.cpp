@@ -2,6 +2,7 @@
 // virtual (h.advance), so schedules and back-offs are asserted to the millisecond.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <ctime>
 #include <switchyard/testing.hpp>
 
@@ -17,6 +18,7 @@ using Answer = std::function<Result<HttpClientResponse>(const HttpClientRequest&
 
 constexpr const char* kOneRepo = R"({"repositories": ["octo-org/octo-repo"], "jitter": "0s"})";
 constexpr const char* kRunsUrl = "https://api.github.com/repos/octo-org/octo-repo/actions/runs?per_page=30";
+constexpr const char* kRepositoryUrl = "https://api.github.com/repos/octo-org/octo-repo";
 
 // GitHub's time format: "2024-05-01T12:34:56Z".
 std::string github_time(std::chrono::system_clock::time_point tp) {
@@ -111,6 +113,20 @@ HttpClientResponse answer(int status, std::string body = {}) {
   return r;
 }
 
+// GET /repos/{owner}/{repo}, trimmed to what matters here
+// (https://docs.github.com/en/rest/repos/repos#get-a-repository).
+HttpClientResponse repository_answer(std::string default_branch = "main", std::string etag = "\"repo-1\"") {
+  HttpClientResponse r;
+  r.status = 200;
+  r.body = R"({"id": 1296269, "name": "octo-repo", "full_name": "octo-org/octo-repo", "private": false,
+              "owner": {"login": "octo-org", "id": 2, "type": "Organization"},
+              "default_branch": ")" + default_branch + R"(", "visibility": "public"})";
+  r.headers.set("Content-Type", "application/json; charset=utf-8");
+  r.headers.set("X-RateLimit-Remaining", "4986");
+  if (!etag.empty()) r.headers.set("ETag", etag);
+  return r;
+}
+
 std::string epoch_in(std::chrono::seconds from_now) {
   return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
                             (std::chrono::system_clock::now() + from_now).time_since_epoch())
@@ -129,6 +145,10 @@ class Poller {
  public:
   explicit Poller(std::string_view options = kOneRepo) : h(kActionsDecl, options) {
     h.respond_with([this](const HttpClientRequest& request) -> Result<HttpClientResponse> {
+      if (request.url.find("/actions/") == std::string::npos) {  // the repository's own record
+        lookup_times.push_back(h.executor().now());
+        return repository(request);
+      }
       times.push_back(h.executor().now());
       return respond(request);
     });
@@ -156,8 +176,10 @@ class Poller {
   }
 
   Harness h;
-  std::vector<milliseconds> times;
+  std::vector<milliseconds> times;         // of the requests for runs
+  std::vector<milliseconds> lookup_times;  // of the requests for the repository
   Answer respond = [](const HttpClientRequest&) -> Result<HttpClientResponse> { return page(kThreeRuns); };
+  Answer repository = [](const HttpClientRequest&) -> Result<HttpClientResponse> { return repository_answer(); };
 };
 
 std::string configure_error(std::string_view options) {
@@ -199,15 +221,18 @@ TEST(GithubActions, FirstPollEmitsEachRunStateOldestFirstLikeTheWebhook) {
 TEST(GithubActions, RequestsCarryGitHubsHeaders) {
   Poller p;
   p.start();
-  ASSERT_EQ(p.h.http_requests().size(), 1u);
-  const HttpClientRequest& r = p.h.http_requests()[0];
-  EXPECT_EQ(r.method, "GET");
-  EXPECT_EQ(r.url, kRunsUrl);
-  EXPECT_EQ(r.headers.get("Accept"), "application/vnd.github+json");
-  EXPECT_EQ(r.headers.get("X-GitHub-Api-Version"), "2022-11-28");
-  EXPECT_EQ(r.headers.get("User-Agent"), "switchyard");
-  EXPECT_FALSE(r.headers.get("Authorization"));  // no token configured
-  EXPECT_FALSE(r.headers.get("If-None-Match"));  // nothing seen yet
+  // The repository first (its default branch), then its runs.
+  ASSERT_EQ(p.h.http_requests().size(), 2u);
+  EXPECT_EQ(p.h.http_requests()[0].url, kRepositoryUrl);
+  EXPECT_EQ(p.h.http_requests()[1].url, kRunsUrl);
+  for (const HttpClientRequest& r : p.h.http_requests()) {
+    EXPECT_EQ(r.method, "GET");
+    EXPECT_EQ(r.headers.get("Accept"), "application/vnd.github+json");
+    EXPECT_EQ(r.headers.get("X-GitHub-Api-Version"), "2022-11-28");
+    EXPECT_EQ(r.headers.get("User-Agent"), "switchyard");
+    EXPECT_FALSE(r.headers.get("Authorization"));  // no token configured
+    EXPECT_FALSE(r.headers.get("If-None-Match"));  // nothing seen yet
+  }
 }
 
 TEST(GithubActions, TheSamePageAgainEmitsNothing) {
@@ -282,9 +307,9 @@ TEST(GithubActions, SendsTheETagAsIfNoneMatchAndA304EmitsNothing) {
   ASSERT_EQ(p.h.emitted().size(), 3u);
   p.h.advance(60s);
   p.h.advance(60s);
-  ASSERT_EQ(p.h.http_requests().size(), 3u);
-  EXPECT_EQ(p.h.http_requests()[1].headers.get("If-None-Match"), "W/\"abc\"");
+  ASSERT_EQ(p.h.http_requests().size(), 4u);  // the repository once, the runs three times
   EXPECT_EQ(p.h.http_requests()[2].headers.get("If-None-Match"), "W/\"abc\"");
+  EXPECT_EQ(p.h.http_requests()[3].headers.get("If-None-Match"), "W/\"abc\"");
   EXPECT_EQ(p.h.emitted().size(), 3u);
   EXPECT_EQ(p.source().not_modified(), 2u);
 }
@@ -303,14 +328,65 @@ TEST(GithubActions, ASaturatedPipelineLosesNothingAndEmitsNothingTwice) {
   auto first = p.h.emitter().take();
   p.h.emitter().capacity = SIZE_MAX;
   p.h.advance(60s);
-  ASSERT_EQ(p.h.http_requests().size(), 2u);
-  EXPECT_FALSE(p.h.http_requests()[1].headers.get("If-None-Match"));
+  ASSERT_EQ(p.h.http_requests().size(), 3u);  // the repository once, the runs twice
+  EXPECT_FALSE(p.h.http_requests()[2].headers.get("If-None-Match"));
   EXPECT_EQ(p.ids(), (std::vector<std::string>{"actions:302:1:in_progress", "actions:303:1:requested"}));
 
   p.h.advance(60s);  // now it is kept
-  EXPECT_EQ(p.h.http_requests()[2].headers.get("If-None-Match"), "\"etag-1\"");
+  EXPECT_EQ(p.h.http_requests()[3].headers.get("If-None-Match"), "\"etag-1\"");
   EXPECT_EQ(p.h.emitted().size(), 2u);
   EXPECT_EQ(p.h.emitter().refused, 0u);  // saturation is checked before emitting
+}
+
+// --- the repository's default branch --------------------------------------------------------
+
+TEST(GithubActions, TheDefaultBranchIsReadOnceADayAndFilledInLikeTheWebhook) {
+  Poller p;
+  p.start();
+  ASSERT_EQ(p.h.emitted().size(), 3u);
+  for (const auto& e : p.h.emitted()) {
+    EXPECT_STREQ(e->data["repository"]["default_branch"].GetString(), "main");
+    EXPECT_STREQ(e->data["repository"]["full_name"].GetString(), "octo-org/octo-repo");  // the run's own, kept
+  }
+  p.h.advance(23h);
+  EXPECT_EQ(p.lookup_times, std::vector<milliseconds>{0ms});  // not with every poll
+  EXPECT_EQ(p.source().lookups(), 1u);
+  EXPECT_GT(p.source().polls(), 1000u);
+
+  // A day later it is read again, conditionally: 304 keeps what was read.
+  p.repository = [](const HttpClientRequest& r) -> Result<HttpClientResponse> {
+    if (r.headers.get("If-None-Match") == "\"repo-1\"") return answer(304);
+    return repository_answer("trunk");
+  };
+  p.respond = [](const HttpClientRequest&) -> Result<HttpClientResponse> {
+    return page({{.id = 304, .status = "completed", .conclusion = "failure"}});
+  };
+  p.h.advance(1h + 60s);
+  ASSERT_EQ(p.lookup_times.size(), 2u);
+  ASSERT_EQ(p.h.emitted().size(), 4u);
+  EXPECT_STREQ(p.h.emitted()[3]->data["repository"]["default_branch"].GetString(), "main");
+}
+
+TEST(GithubActions, AFailedLookupStillEmitsTheRunsAndIsTriedAgainLater) {
+  Poller p;
+  p.repository = [](const HttpClientRequest&) -> Result<HttpClientResponse> { return answer(502); };
+  p.start();
+  ASSERT_EQ(p.h.emitted().size(), 3u);
+  EXPECT_FALSE(p.h.emitted()[0]->data["repository"].HasMember("default_branch"));
+  EXPECT_EQ(p.log_lines(LogLevel::warn, "reading the repository failed (HTTP 502)"), 1u);
+  p.h.advance(14min);
+  EXPECT_EQ(p.lookup_times.size(), 1u);  // runs are polled meanwhile, the lookup waits
+  EXPECT_EQ(p.times.size(), 15u);
+
+  p.repository = [](const HttpClientRequest&) -> Result<HttpClientResponse> { return repository_answer("trunk"); };
+  p.respond = [](const HttpClientRequest&) -> Result<HttpClientResponse> {
+    return page({{.id = 305, .status = "completed", .conclusion = "failure", .branch = "trunk"}});
+  };
+  p.h.advance(2min);
+  EXPECT_EQ(p.lookup_times.size(), 2u);
+  ASSERT_EQ(p.h.emitted().size(), 4u);
+  EXPECT_STREQ(p.h.emitted()[3]->data["repository"]["default_branch"].GetString(), "trunk");
+  EXPECT_EQ(p.log_lines(LogLevel::info, "default branch is known again"), 1u);
 }
 
 // --- rate limits and back-off --------------------------------------------------------------
@@ -485,9 +561,13 @@ TEST(GithubActions, EachRepositoryIsPolledOnItsOwnUrl) {
   Poller p(R"({"repositories": ["octo-org/a", "octo-org/b.js"], "jitter": "0s",
               "base_url": "https://ghe.example.com/api/v3/", "per_page": 100})");
   p.start();
-  ASSERT_EQ(p.h.http_requests().size(), 2u);
-  EXPECT_EQ(p.h.http_requests()[0].url, "https://ghe.example.com/api/v3/repos/octo-org/a/actions/runs?per_page=100");
-  EXPECT_EQ(p.h.http_requests()[1].url, "https://ghe.example.com/api/v3/repos/octo-org/b.js/actions/runs?per_page=100");
+  std::vector<std::string> urls;
+  for (const auto& r : p.h.http_requests()) urls.push_back(r.url);
+  std::sort(urls.begin(), urls.end());
+  EXPECT_EQ(urls, (std::vector<std::string>{"https://ghe.example.com/api/v3/repos/octo-org/a",
+                                            "https://ghe.example.com/api/v3/repos/octo-org/a/actions/runs?per_page=100",
+                                            "https://ghe.example.com/api/v3/repos/octo-org/b.js",
+                                            "https://ghe.example.com/api/v3/repos/octo-org/b.js/actions/runs?per_page=100"}));
 }
 
 TEST(GithubActions, ClientOptionsFollowTheConfiguration) {
