@@ -438,7 +438,7 @@ void PipelineRuntime::fan_out(TransformChain::Finished finished) {
   Event& event = *finished.incoming.event;
   if (services_.tap) services_.tap->accepted(config_->name, event, finished.kept);
   if (!finished.failed_at.empty()) return failed(std::move(finished));
-  if (!finished.kept) no_reply(event.id, "was dropped by a transform");
+  if (!finished.kept) no_reply(event.id, "a transform dropped it");
   std::uint64_t mask = 0;
   std::vector<SinkRunner*> selected;
   if (finished.kept) {
@@ -452,7 +452,7 @@ void PipelineRuntime::fan_out(TransformChain::Finished finished) {
       mask |= sink->bit();
     }
   }
-  if (finished.kept && selected.empty()) no_reply(event.id, "was taken by no sink (no sink's if: held)");
+  if (finished.kept && selected.empty()) no_reply(event.id, "no sink's if: took it");
   const bool reply_owed = !selected.empty() && replies_.waiting(event.id);
   if (finished.incoming.until_done) return until_done(std::move(finished), selected, reply_owed);
   auto wait = reply_owed ? reply_wait(event.id, selected.size()) : nullptr;
@@ -494,13 +494,13 @@ void PipelineRuntime::failed(TransformChain::Finished finished) {
   const Event& event = finished.original ? *finished.original : *finished.incoming.event;
   if (!journal_) {
     log_->error("{}: event {} failed: {}; no state.dir, so it is lost", finished.failed_at, event.id, finished.error);
-    no_reply(event.id, "failed in a transform");
+    no_reply(event.id, "a transform failed on it");
     ingress_.acknowledge(std::move(finished.incoming.done), {});
     ingress_.finished(finished.incoming.bytes);
     return;
   }
   log_->error("{}: event {} failed: {}; moved to the dead-letter queue", finished.failed_at, event.id, finished.error);
-  no_reply(event.id, "failed in a transform");
+  no_reply(event.id, "a transform failed on it");
   journal_->dead_letter(journal::Failure{.pipeline = config_->name,
                                          .sink = finished.failed_at,
                                          .event_id = event.id,
@@ -537,7 +537,7 @@ void PipelineRuntime::until_done(TransformChain::Finished finished, const std::v
   std::string id = reply_owed ? finished.incoming.event->id : std::string();
   auto wait = std::make_shared<DeliveryWait>(
       selected.size(), [this, done = std::move(finished.incoming.done), id = std::move(id)]() mutable {
-        if (!id.empty()) no_reply(id, "was delivered by every sink, none of which replied");
+        if (!id.empty()) no_reply(id, "every sink it went to finished without replying");
         ingress_.acknowledge(std::move(done), {});
       });
   EventPtr shared(std::move(finished.incoming.event));
@@ -570,7 +570,7 @@ void PipelineRuntime::committed(const Result<std::uint64_t>& seq, const EventPtr
 // its fallback answer at once (a Discord command would otherwise show "thinking…" for good).
 void PipelineRuntime::no_reply(std::string_view event_id, const char* why) {
   if (replies_.unanswered(event_id)) {
-    log_->info("event {} {} and got no reply: its source answered with its fallback", event_id, why);
+    log_->info("event {}: {} and nothing answered it; its source gave its fallback answer", event_id, why);
   }
 }
 
@@ -579,7 +579,7 @@ void PipelineRuntime::no_reply(std::string_view event_id, const char* why) {
 // carries no wait: its request then times out as before.)
 std::shared_ptr<DeliveryWait> PipelineRuntime::reply_wait(const std::string& event_id, std::size_t sinks) {
   return std::make_shared<DeliveryWait>(sinks, [weak = weak_from_this(), event_id] {
-    if (auto self = weak.lock()) self->no_reply(event_id, "was delivered by every sink, none of which replied");
+    if (auto self = weak.lock()) self->no_reply(event_id, "every sink it went to finished without replying");
   });
 }
 

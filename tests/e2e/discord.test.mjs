@@ -261,6 +261,6 @@ sinks:
   r = await command('silent', undefined, 'tok-3');
   assert.deepEqual(r.body, { type: 4, data: { content: 'Nothing to report for that.', flags: 64, allowed_mentions: { parse: [] } } });
   assert.ok(r.ms < 1400, `answered after ${r.ms} ms, before reply_within`);
-  await engine.waitFor(() => /event 11900000000000000\d+ was taken by no sink .* answered with its fallback/.test(engine.stderr), 5000, 'the log line saying the fallback went out');
+  await engine.waitFor(() => /event 11900000000000000\d+: no sink's if: took it and nothing answered it; its source gave its fallback answer/.test(engine.stderr), 5000, 'the log line saying the fallback went out');
   assert.deepEqual(discord.state.refused, []);
 });

@@ -55,7 +55,7 @@ sinks:
   assert.equal(res.status, 200);
   assert.deepEqual(await res.json(), { response_type: 'ephemeral', text: 'Working on it' });
   assert.ok(Date.now() - slowStart < 1500, `fallback after ${Date.now() - slowStart} ms: not held until reply_within`);
-  await engine.waitFor(() => /was dropped by a transform and got no reply: its source answered with its fallback/.test(engine.stderr), 5000, 'the log line saying the fallback went out');
+  await engine.waitFor(() => /: a transform dropped it and nothing answered it; its source gave its fallback answer/.test(engine.stderr), 5000, 'the log line saying the fallback went out');
 });
 
 test('the http source with reply_within is a synchronous API: status, headers and body from the reply sink', async () => {
@@ -124,5 +124,5 @@ sinks:
   assert.equal(res.status, 202);
   assert.ok((await res.json()).id);
   assert.ok(Date.now() - started < 2000, `answered after ${Date.now() - started} ms, not when reply_within (3 s) was over`);
-  await engine.waitFor(() => /was delivered by every sink, none of which replied/.test(engine.stderr), 5000, 'the log line');
+  await engine.waitFor(() => /: every sink it went to finished without replying and nothing answered it/.test(engine.stderr), 5000, 'the log line');
 });
