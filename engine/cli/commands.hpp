@@ -59,6 +59,18 @@ struct HealthOptions {
 /// GETs a running engine's /healthz (or /readyz) with admin.token; 0 on HTTP 200.
 int health(const Common& common, const HealthOptions& options);
 
+struct RenderOptions {
+  std::string pipeline;                ///< the pipeline file
+  std::string input;                   ///< a JSON input entry, list of them, or payload ("-": stdin)
+  std::string type;                    ///< the event type of a bare payload (default test.input)
+  std::vector<std::string> variables;  ///< NAME=VALUE for ${NAME} and env.NAME, over the environment
+  bool show_secrets = false;           ///< print secret options' values instead of <redacted>
+  std::string format = "json";         ///< json | text
+};
+/// Prints what each sink of a pipeline would send for an input (Sink::render), sending
+/// nothing: the input goes through the real transforms and each sink's if: first.
+int render(const Common& common, const RenderOptions& options);
+
 struct TapOptions {
   std::string pipeline;
   std::string admin;     ///< HOST:PORT of the admin listener; default: admin.listen

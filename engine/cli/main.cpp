@@ -136,6 +136,24 @@ int main(int argc, char** argv) {
   health->add_option("--url", health_options.url, "Where to ask (default: /healthz on admin.listen)");
   health->add_option("--timeout", health_timeout_s, "Seconds to wait for the answer")->check(CLI::Range(1, 300));
 
+  cli::RenderOptions render_options;
+  auto* render = app.add_subcommand(
+      "render", "Print what each sink of PIPELINE would send for INPUT (method, URL, headers, body), sending "
+                "nothing: INPUT goes through the pipeline's transforms and each sink's if: first");
+  add_config(render);
+  render->add_option("pipeline", render_options.pipeline, "Pipeline file")->required();
+  render->add_option("input", render_options.input,
+                     "JSON file ('-' for stdin): an input as a test case writes it ({type, payload or payload_file, "
+                     "meta...}), a list of them, or a bare payload")
+      ->required();
+  render->add_option("--type", render_options.type, "Event type of a bare payload (default: test.input)");
+  render->add_option("--var", render_options.variables,
+                     "NAME=VALUE for ${NAME} and env.NAME in the pipeline, over the environment (repeatable)");
+  render->add_flag("--show-secrets", render_options.show_secrets,
+                   "Print the values of secret options (default: <redacted>)");
+  render->add_option("--format", render_options.format, "json: a JSON array, one object per sink and event; text")
+      ->check(CLI::IsMember({"text", "json"}));
+
   cli::TapOptions tap_options;
   auto* tap = app.add_subcommand(
       "tap", "Print, one JSON line each, the stages events of PIPELINE pass in a running engine: the transforms' "
@@ -170,5 +188,6 @@ int main(int argc, char** argv) {
   if (*dlq_adopt) return cli::dlq_adopt(common, dlq_options);
   if (*health) return cli::health(common, health_options);
   if (*tap) return cli::tap(common, tap_options);
+  if (*render) return cli::render(common, render_options);
   return 1;
 }

@@ -5,10 +5,9 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
-#include <fstream>
 #include <map>
-#include <sstream>
 
+#include "cli/dry_pipeline.hpp"
 #include "config/engine_config.hpp"
 #include "config/pipeline_config.hpp"
 #include "config/templates.hpp"
@@ -29,6 +28,29 @@ std::string compact(const rapidjson::Value& v) {
   rapidjson::Writer<rapidjson::StringBuffer> w(b);
   v.Accept(w);
   return b.GetString();
+}
+
+std::string quoted(const std::string& s) {
+  rapidjson::Value v(rapidjson::StringRef(s.data(), s.size()));
+  return compact(v);
+}
+
+std::string pretty(const rapidjson::Value& v) {
+  rapidjson::StringBuffer b;
+  rapidjson::PrettyWriter<rapidjson::StringBuffer> w(b);
+  w.SetIndent(' ', 2);
+  v.Accept(w);
+  return b.GetString();
+}
+
+// `text` with `prefix` after each line break.
+std::string indent(const std::string& text, const std::string& prefix) {
+  std::string out;
+  for (char ch : text) {
+    out += ch;
+    if (ch == '\n') out += prefix;
+  }
+  return out;
 }
 
 // Lines "path: expected X, got Y" for every difference; `subset` ignores extra members.
@@ -64,14 +86,6 @@ void diff(const rapidjson::Value& expected, const rapidjson::Value& actual, cons
   }
 }
 
-Result<std::string> read_text(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return invalid_config("cannot read " + p.string());
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // One test file being run.
 class TestFile {
  public:
@@ -92,7 +106,29 @@ class TestFile {
       return broken(config::format(doc_.error("pipeline", "the pipeline file to test is required")));
     }
     const auto pipeline_file = file_.parent_path() / root["pipeline"].GetString();
-    if (!config::load_pipeline(pipeline_file, registry_, pipeline_, diagnostics, limits_)) {
+    // Test-time values for the pipeline's ${VAR} and env.VAR: they win over the environment,
+    // so a test runs the same in CI, without the real secrets, as on a laptop.
+    config::YamlLimits limits = limits_;
+    if (auto it = root.FindMember("variables"); it != root.MemberEnd()) {
+      if (!it->value.IsObject()) return broken(config::format(doc_.error("variables", "expected a map of NAME: value")));
+      for (const auto& m : it->value.GetObject()) {
+        const std::string name = m.name.GetString();
+        if (m.value.IsString()) {
+          variables_[name] = m.value.GetString();
+        } else if (m.value.IsNumber() || m.value.IsBool()) {
+          variables_[name] = compact(m.value);
+        } else {
+          return broken(config::format(doc_.error("variables." + name, "expected a string")));
+        }
+      }
+    }
+    limits.interpolation.values = variables_;
+    config::set_expression_env(limits_.interpolation.allow, variables_);
+    struct RestoreEnv {
+      const std::vector<std::string>& allow;
+      ~RestoreEnv() { config::set_expression_env(allow); }
+    } restore{limits_.interpolation.allow};
+    if (!config::load_pipeline(pipeline_file, registry_, pipeline_, diagnostics, limits)) {
       std::string all;
       for (const auto& d : diagnostics) all += (all.empty() ? "" : "\n      ") + config::format(d);
       return broken(all);
@@ -119,6 +155,7 @@ class TestFile {
         for (const auto& f : failures) out_ << "      " << f << "\n";
       }
     }
+    renderers_.reset();  // its sinks stop on their strands, which need io_ running
     io_.stop();
     return totals;
   }
@@ -134,45 +171,14 @@ class TestFile {
     return file_.string() + ":" + std::to_string(m.line) + ":" + std::to_string(m.column) + ": " + path;
   }
 
-  // Builds an event from an input entry; false (with a failure) when malformed.
+  // Builds an event from an input entry; nullptr (with a failure) when malformed.
   std::unique_ptr<Event> make_input(const rapidjson::Value& in, const std::string& path,
                                     std::vector<std::string>& failures) {
-    if (!in.IsObject()) {
-      failures.push_back(where(path) + ": expected a map (type, payload, meta...)");
-      return nullptr;
-    }
-    auto event = std::make_unique<Event>();
-    auto str = [&](const char* key, std::string& target, const char* fallback) {
-      auto it = in.FindMember(key);
-      target = it != in.MemberEnd() && it->value.IsString() ? it->value.GetString() : fallback;
-    };
-    str("id", event->id, "");
-    if (event->id.empty()) event->id = make_event_id();
-    str("type", event->type, "test.input");
-    str("source", event->source, "switchyard://test");
-    str("subject", event->subject, "");
-    event->time = std::chrono::system_clock::now();
-    event->pipeline = pipeline_.name;
-    if (auto it = in.FindMember("payload"); it != in.MemberEnd()) {
-      event->data.CopyFrom(it->value, event->allocator());
-    } else if (auto f = in.FindMember("payload_file"); f != in.MemberEnd() && f->value.IsString()) {
-      const auto text = read_text(file_.parent_path() / f->value.GetString());
-      if (!text) {
-        failures.push_back(where(path + ".payload_file") + ": " + text.error().message);
-        return nullptr;
-      }
-      event->data.Parse(text->c_str());
-      if (event->data.HasParseError()) {
-        failures.push_back(where(path + ".payload_file") + ": not valid JSON");
-        return nullptr;
-      }
-    } else {
-      event->data.SetObject();
-    }
-    if (auto it = in.FindMember("meta"); it != in.MemberEnd() && it->value.IsObject()) {
-      event->meta.CopyFrom(it->value, event->allocator());
-    }
-    return event;
+    std::string key;
+    auto event = event_from_input(in, file_.parent_path(), pipeline_.name, key);
+    if (event) return std::move(*event);
+    failures.push_back(where(key.empty() ? path : path + "." + key) + ": " + event.error().message);
+    return nullptr;
   }
 
   // `stubs: {<transform name>: {meta: {...}, payload: {...}, drop: true}}` (the file's, then
@@ -233,32 +239,21 @@ class TestFile {
     if (inputs.empty() && failures.empty()) failures.push_back(where(path) + ": no input or inputs");
     if (!failures.empty()) return;
 
-    auto board = std::make_shared<runtime::DryRunBoard>(std::move(inputs));
-    auto config = std::make_shared<config::PipelineConfig>(pipeline_);
-    config->durability = config::Durability::memory;
-    if (!stub_transforms(c, path, *config, failures)) return;
-    config->sources = {runtime::dry_run_input(board)};
-    for (auto& sink : config->sinks) {
-      config::SinkConfig capture = runtime::dry_run_capture(board, sink.name);
-      capture.condition = sink.condition;
-      capture.queue_size = sink.queue_size;
-      sink = std::move(capture);
-    }
-    // Fresh state for every case: dedup and rate limits never leak between cases.
-    runtime::StateTable store;
-    runtime::Services services{io_, store, server_};
-    auto stats = runtime::dry_run(config, services, std::chrono::milliseconds(0), std::chrono::seconds(30));
-    if (!stats) {
-      failures.push_back("the pipeline did not run: " + stats.error().message);
+    config::PipelineConfig pipeline = pipeline_;
+    if (!stub_transforms(c, path, pipeline, failures)) return;
+    auto received = run_through(pipeline, std::move(inputs), io_, server_);
+    if (!received) {
+      failures.push_back("the pipeline did not run: " + received.error().message);
       return;
     }
-    if (stats->transform_errors > 0) {
-      failures.push_back(std::to_string(stats->transform_errors) + " event(s) failed in a transform; the last: " +
-                         stats->last_error.substr(stats->last_error.find(' ') + 1));
+    if (received->transform_errors > 0) {
+      failures.push_back(std::to_string(received->transform_errors) +
+                         " event(s) failed in a transform; the last: " + received->last_error);
     }
-    std::map<std::string, std::vector<EventPtr>> captured;
-    for (const auto& sink : pipeline_.sinks) captured[sink.name] = board->captured(sink.name);
-    check_expectations(c, path, captured, failures);
+    const bool has_expect = c.HasMember("expect");
+    const bool has_rendered = c.HasMember("rendered");
+    if (has_expect || !has_rendered) check_expectations(c, path, received->by_sink, failures);
+    if (has_rendered) check_renderings(c["rendered"], path + ".rendered", received->by_sink, failures);
   }
 
   void check_expectations(const rapidjson::Value& c, const std::string& path,
@@ -266,7 +261,8 @@ class TestFile {
                           std::vector<std::string>& failures) {
     auto it = c.FindMember("expect");
     if (it == c.MemberEnd() || !it->value.IsObject()) {
-      failures.push_back(where(path) + ": expect: a map of sink name to the events it must receive");
+      failures.push_back(where(path) + ": expect: a map of sink name to the events it must receive (or rendered:, "
+                         "what they would send)");
       return;
     }
     for (const auto& m : it->value.GetObject()) {
@@ -339,19 +335,154 @@ class TestFile {
     if (!differences.empty()) {
       std::string line = label + " differs:";
       for (const auto& d : differences) line += "\n        " + d;
-      rapidjson::StringBuffer b;
-      rapidjson::PrettyWriter<rapidjson::StringBuffer> w(b);
-      w.SetIndent(' ', 2);
-      event.data.Accept(w);
-      std::string pretty = b.GetString();
-      std::string indented;
-      for (char ch : pretty) {
-        indented += ch;
-        if (ch == '\n') indented += "          ";
-      }
-      line += "\n        received payload:\n          " + indented;
+      line += "\n        received payload:\n          " + indent(pretty(event.data), "          ");
       failures.push_back(line);
     }
+  }
+
+  // rendered: sink name → what it would send for each event it receives, in order (a map
+  // for a sink that receives one event).
+  void check_renderings(const rapidjson::Value& rendered, const std::string& path,
+                        std::map<std::string, std::vector<EventPtr>>& captured, std::vector<std::string>& failures) {
+    if (!rendered.IsObject()) {
+      failures.push_back(where(path) + ": rendered: a map of sink name to what it would send");
+      return;
+    }
+    if (!renderers_) renderers_ = std::make_unique<SinkRenderers>(pipeline_, io_, server_);
+    for (const auto& m : rendered.GetObject()) {
+      const std::string sink = m.name.GetString();
+      const std::string rpath = path + "." + sink;
+      const std::string type = renderers_->type(sink);
+      if (type.empty()) {
+        failures.push_back(where(rpath) + ": the pipeline has no sink named '" + sink + "'");
+        continue;
+      }
+      const bool one = m.value.IsObject();
+      if (!one && !m.value.IsArray()) {
+        failures.push_back(where(rpath) + ": expected what the sink would send (method, url, headers, body, "
+                           "body_contains, error), or a list of those, one per event it receives");
+        continue;
+      }
+      const auto& got = captured[sink];
+      const std::size_t expected = one ? 1 : m.value.Size();
+      if (got.size() != expected) {
+        failures.push_back("sink '" + sink + "': expected " + std::to_string(expected) +
+                           " rendered request(s), but it receives " + std::to_string(got.size()) + " event(s)");
+        continue;
+      }
+      for (std::size_t i = 0; i < expected; ++i) {
+        const auto& want = one ? m.value : m.value[static_cast<rapidjson::SizeType>(i)];
+        const std::string ipath = one ? rpath : rpath + "[" + std::to_string(i) + "]";
+        check_rendering(want, ipath, sink, type, i, *got[i], failures);
+      }
+    }
+  }
+
+  void check_rendering(const rapidjson::Value& want, const std::string& path, const std::string& sink,
+                       const std::string& type, std::size_t index, const Event& event,
+                       std::vector<std::string>& failures) {
+    if (!want.IsObject()) {
+      failures.push_back(where(path) + ": expected a map (method, url, headers, body, body_contains, error)");
+      return;
+    }
+    const std::string label = "sink '" + sink + "' rendered request " + std::to_string(index + 1);
+    auto rendering = renderers_->render(sink, event);
+    std::vector<std::string> differences;
+    const auto wanted_error = want.FindMember("error");
+    if (!rendering) {
+      const std::string& message = rendering.error().message;
+      if (wanted_error != want.MemberEnd() && wanted_error->value.IsString() &&
+          message.find(wanted_error->value.GetString()) != std::string::npos) {
+        return;
+      }
+      failures.push_back(shown(label + ": the sink would fail: " + message, sink, event));
+      return;
+    }
+    if (!*rendering) {
+      failures.push_back(where(path) + ": a " + type + " sink cannot say what it would send, so rendered: cannot "
+                         "check it (expect: checks what it receives)");
+      return;
+    }
+    const Rendering& r = **rendering;
+    rapidjson::Document body;
+    body.Parse(r.body.data(), r.body.size());
+    const bool json_body = !r.body.empty() && !body.HasParseError();
+    for (const auto& m : want.GetObject()) {
+      const std::string key = m.name.GetString();
+      if (key == "method" || key == "url") {
+        const std::string& actual = key == "method" ? r.method : r.url;
+        if (!m.value.IsString() || actual != m.value.GetString()) {
+          differences.push_back(key + ": expected " + compact(m.value) + ", got " + quoted(actual));
+        }
+      } else if (key == "headers") {
+        if (!m.value.IsObject()) {
+          failures.push_back(where(path + ".headers") + ": expected a map of header name to value");
+          continue;
+        }
+        for (const auto& h : m.value.GetObject()) {
+          const auto actual = r.headers.get(h.name.GetString());
+          const std::string name = std::string("headers.") + h.name.GetString();
+          const std::string expected = h.value.IsString() ? h.value.GetString() : compact(h.value);
+          if (!actual) {
+            differences.push_back(name + ": missing (expected " + quoted(expected) + ")");
+          } else if (*actual != expected) {
+            differences.push_back(name + ": expected " + quoted(expected) + ", got " + quoted(std::string(*actual)));
+          }
+        }
+      } else if (key == "body") {
+        // JSON against JSON, members not named ignored (as payload_subset); text exactly.
+        rapidjson::Document expected;
+        if (m.value.IsString() && json_body) {
+          expected.Parse(m.value.GetString(), m.value.GetStringLength());
+          if (expected.HasParseError()) expected.SetNull();
+        }
+        if (json_body && (!m.value.IsString() || !expected.IsNull())) {
+          diff(m.value.IsString() ? static_cast<const rapidjson::Value&>(expected) : m.value, body, "body", true,
+               differences);
+        } else if (!m.value.IsString() || r.body != m.value.GetString()) {
+          differences.push_back("body: expected " + compact(m.value) + ", got " + quoted(r.body));
+        }
+      } else if (key == "body_contains") {
+        std::vector<std::string> pieces;
+        if (m.value.IsString()) pieces.emplace_back(m.value.GetString());
+        if (m.value.IsArray()) {
+          for (const auto& p : m.value.GetArray()) pieces.emplace_back(p.IsString() ? p.GetString() : compact(p));
+        }
+        if (pieces.empty()) {
+          failures.push_back(where(path + ".body_contains") + ": expected a text, or a list of texts");
+          continue;
+        }
+        for (const auto& piece : pieces) {
+          if (r.body.find(piece) == std::string::npos) differences.push_back("body: does not contain " + quoted(piece));
+        }
+      } else if (key == "error") {
+        differences.push_back("error: expected the sink to fail with " + compact(m.value) + ", but it renders");
+      } else {
+        failures.push_back(where(path + "." + key) +
+                           ": unknown check (use method, url, headers, body, body_contains, error)");
+      }
+    }
+    if (differences.empty()) return;
+    std::string line = label + " differs:";
+    for (const auto& d : differences) line += "\n        " + d;
+    line += "\n        rendered: " + r.method + " " + r.url;
+    for (const auto& h : r.headers) line += "\n          " + h.name + ": " + h.value;
+    line += "\n          " + indent(json_body ? pretty(body) : r.body, "          ");
+    failures.push_back(shown(line, sink, event));
+  }
+
+  // `text` with the values of the sink's secret options redacted, but for those the test
+  // file gave itself (variables:): a failing CI run must not print a real webhook URL.
+  std::string shown(const std::string& text, const std::string& sink, const Event& event) {
+    std::vector<std::string> secrets = renderers_->secrets(sink, event);
+    std::erase_if(secrets, [&](const std::string& secret) {
+      return std::any_of(variables_.begin(), variables_.end(), [&](const auto& v) {
+        return v.second.size() >= 8 && secret.find(v.second) != std::string::npos;
+      });
+    });
+    Rendering r{.body = text};
+    redact(r, std::move(secrets));
+    return r.body;
   }
 
   std::filesystem::path file_;
@@ -362,6 +493,8 @@ class TestFile {
   config::PipelineConfig pipeline_;
   runtime::Io io_{1};
   http::Server server_{io_, config::listener_settings("http", "127.0.0.1:0")};
+  config::Variables variables_;
+  std::unique_ptr<SinkRenderers> renderers_;  // the real sinks, for rendered:
 };
 
 }  // namespace

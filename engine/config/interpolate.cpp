@@ -199,7 +199,8 @@ Result<std::string> interpolate(std::string_view text, const InterpolationScope&
       return fail(dollar, "${" + std::string(name) + "} is not listed in env.allow of the engine configuration "
                           "(pipeline files read only the variables it lists)");
     }
-    const char* value = std::getenv(std::string(name).c_str());
+    const auto given = scope.values.find(name);
+    const char* value = given != scope.values.end() ? given->second.c_str() : std::getenv(std::string(name).c_str());
     if (value) found("${" + std::string(name) + "}");
     const bool empty = value == nullptr || *value == '\0';
     if (op == ":-" && empty) {

@@ -9,6 +9,8 @@
 // `${{ ... }}` is an expression, not interpolation, and is left untouched.
 
 #include <cstddef>
+#include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,9 +22,16 @@ namespace switchyard::config {
 /// What interpolation may read. The engine configuration reads any variable and file; a
 /// pipeline file (restricted) only what the engine configuration's `env.allow` lists:
 /// variable names, `file:PATH` for one file and `file:DIR/` for the files under a directory.
+/// Variable name → value.
+using Variables = std::map<std::string, std::string, std::less<>>;
+
 struct InterpolationScope {
   bool restricted = false;
   std::vector<std::string> allow;
+  /// Values that stand in for the environment's (a test file's `variables:`, `render
+  /// --var`): a name found here is read from here, never from the environment. env.allow
+  /// still applies to them, as it will when the pipeline runs.
+  Variables values;
 };
 
 /// What an expansion read, so a caller can tell "not set" from "set to empty", and where the

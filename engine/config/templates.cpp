@@ -139,12 +139,15 @@ std::optional<std::string_view> single_expression(std::string_view text) {
 
 }  // namespace
 
-void set_expression_env(const std::vector<std::string>& allowed) {
+void set_expression_env(const std::vector<std::string>& allowed) { set_expression_env(allowed, {}); }
+
+void set_expression_env(const std::vector<std::string>& allowed, const Variables& values) {
   allowed_env() = allowed;
   auto& doc = env_document();
   doc.SetObject();
   for (const auto& name : allowed) {
-    if (const char* value = std::getenv(name.c_str())) {
+    const auto given = values.find(name);
+    if (const char* value = given != values.end() ? given->second.c_str() : std::getenv(name.c_str())) {
       doc.AddMember(rapidjson::Value(name.c_str(), doc.GetAllocator()),
                     rapidjson::Value(value, doc.GetAllocator()), doc.GetAllocator());
     }

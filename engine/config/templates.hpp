@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "config/interpolate.hpp"
 #include "switchyard/options.hpp"
 #include "switchyard/template.hpp"
 
@@ -25,6 +26,8 @@ struct TemplateError {
 /// Sets which environment variables expressions see as `env` (engine config env.allow).
 /// Templates compiled afterwards that read env.NAME of any other variable fail to compile.
 void set_expression_env(const std::vector<std::string>& allowed);
+/// The same, with `values` standing in for the environment's (a test file's `variables:`).
+void set_expression_env(const std::vector<std::string>& allowed, const Variables& values);
 
 /// Compiles a template from an option value: a string (text or single expression) or,
 /// when `tree` is true, any JSON tree of such strings. nullptr with `error` set on failure.

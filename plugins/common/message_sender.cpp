@@ -14,6 +14,7 @@ using std::chrono::milliseconds;
 
 namespace {
 constexpr std::size_t kMaxRemembered = 10'000;  // events part-way through their messages
+constexpr const char* kContentType = "application/json";  // of every message posted
 }  // namespace
 
 std::optional<milliseconds> seconds(double value) {
@@ -74,11 +75,31 @@ void MessageSender::send(const std::string& event_id, std::string url, std::vect
   send_next(delivery, false);
 }
 
-void MessageSender::deliver(const Event& event, std::string url, Result<Messages> messages, DeliveryCallback done) {
-  if (!url.starts_with("https://") && !url.starts_with("http://")) {
-    // Never the URL itself: it holds the webhook's token.
-    return done(permanent("url: the template did not give an http(s):// URL"));
+Status check_url(std::string_view url) {
+  // Never the URL itself: it holds the webhook's token.
+  if (!url.starts_with("https://") && !url.starts_with("http://")) return permanent("url: the template did not give an http(s):// URL");
+  return {};
+}
+
+Result<std::optional<Rendering>> render_messages(std::string url, Result<Messages> messages) {
+  if (Status s = check_url(url); !s) return s.error();
+  if (!messages) return messages.error();
+  Rendering out;
+  out.method = "POST";
+  out.url = std::move(url);
+  out.headers.set("Content-Type", kContentType);
+  if (messages->bodies.size() == 1) {
+    out.body = std::move(messages->bodies.front());
+  } else {
+    out.body = "[";
+    for (std::size_t i = 0; i < messages->bodies.size(); ++i) out.body += (i ? "," : "") + messages->bodies[i];
+    out.body += "]";
   }
+  return std::optional<Rendering>(std::move(out));
+}
+
+void MessageSender::deliver(const Event& event, std::string url, Result<Messages> messages, DeliveryCallback done) {
+  if (Status s = check_url(url); !s) return done(s.error());
   if (!messages) return done(messages.error());
   for (const auto& note : messages->notes) context_.logger().debug("event " + event.id + ": " + note);
   send(event.id, std::move(url), std::move(messages->bodies), std::move(done));
@@ -111,7 +132,7 @@ void MessageSender::send_next(const std::shared_ptr<Delivery>& delivery, bool wa
   request.method = "POST";
   request.url = delivery->url;
   request.body = delivery->bodies[delivery->next];
-  request.headers.set("Content-Type", "application/json");
+  request.headers.set("Content-Type", kContentType);
   std::weak_ptr<Delivery> weak = delivery;
   client_->send(std::move(request), [this, weak](Result<HttpClientResponse> result) {
     if (auto d = weak.lock()) on_answer(d, std::move(result));

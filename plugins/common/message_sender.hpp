@@ -29,6 +29,16 @@ struct Messages {
 /// Compact JSON text of `value`.
 std::string to_json(const rapidjson::Value& value);
 
+/// Why deliver() would refuse `url`: it must be http(s) (the error never quotes it: it may
+/// hold a token).
+Status check_url(std::string_view url);
+
+/// What deliver() would post for `url` and `messages` (Sink::render): POST with the JSON
+/// content type; the body is the message's as sent, or, when the event becomes several
+/// messages (a long text split), a JSON array of their bodies in order. The errors are
+/// deliver()'s.
+Result<std::optional<Rendering>> render_messages(std::string url, Result<Messages> messages);
+
 class MessageSender {
  public:
   /// How long the URL takes no request after `response` (its rate-limit bucket is empty,

@@ -220,6 +220,33 @@ bool digits_only(std::string_view s) {
 
 constexpr std::size_t kMaxAnswered = 10'000;
 
+// The interaction a discord.reply answers: deliver() and render() read it here alone.
+struct Interaction {
+  std::string application;
+  std::string token;
+};
+
+Result<Interaction> interaction_of(const Event& event) {
+  auto member = [&](const char* name) {
+    auto it = event.data.IsObject() ? event.data.FindMember(name) : event.data.MemberEnd();
+    return it != event.data.MemberEnd() && it->value.IsString() ? std::string(it->value.GetString()) : std::string();
+  };
+  Interaction out{member("application_id"), {}};
+  if (out.application.empty()) {
+    return permanent("not an interaction (no application_id): discord.reply answers discord.interactions events");
+  }
+  // The source keeps the token with the event in memory only; a payload of an older version
+  // (or a test's) may still carry it.
+  const auto kept = event.secret(kTokenSecret);
+  out.token = kept ? std::string(*kept) : member("token");
+  if (out.token.empty()) {
+    return permanent("the interaction's token is gone: it is kept in memory only, never stored, and this event "
+                     "was read back from the journal (after a restart, a replay or a backlog); Discord's "
+                     "interaction tokens last 15 minutes");
+  }
+  return out;
+}
+
 // How long the webhook takes no request after this answer: a 429 says it in its body
 // (seconds, with a fraction); an empty bucket (X-RateLimit-Remaining: 0) refills after
 // X-RateLimit-Reset-After seconds.
@@ -377,37 +404,39 @@ Result<Messages> WebhookSink::messages_for(const Event& event) const {
   return out;
 }
 
-void WebhookSink::deliver(EventPtr event, DeliveryCallback done) {
-  if (reply_) return reply(*event, std::move(done));
-  std::string url = url_.render(*event);
+Result<std::string> WebhookSink::url_for(const Event& event) const {
+  if (reply_) {
+    auto interaction = interaction_of(event);
+    if (!interaction) return interaction.error();
+    return api_base_ + "/webhooks/" + interaction->application + "/" + interaction->token;
+  }
+  std::string url = url_.render(event);
   if (!thread_id_.is_constant() || !thread_id_.literal().empty()) {
-    const std::string thread = thread_id_.render(*event);
+    const std::string thread = thread_id_.render(event);
     if (!thread.empty()) {
-      if (!digits_only(thread)) return done(permanent("thread_id: '" + thread.substr(0, 40) + "' is not a thread id"));
+      if (!digits_only(thread)) return permanent("thread_id: '" + thread.substr(0, 40) + "' is not a thread id");
       url += (url.find('?') == std::string::npos ? "?thread_id=" : "&thread_id=") + thread;
     }
   }
-  sender_->deliver(*event, std::move(url), messages_for(*event), std::move(done));
+  return url;
+}
+
+void WebhookSink::deliver(EventPtr event, DeliveryCallback done) {
+  if (reply_) return reply(*event, std::move(done));
+  auto url = url_for(*event);
+  if (!url) return done(url.error());
+  sender_->deliver(*event, std::move(*url), messages_for(*event), std::move(done));
+}
+
+Result<std::optional<Rendering>> WebhookSink::render(const Event& event) {
+  auto url = url_for(event);
+  if (!url) return url.error();
+  return chat::render_messages(std::move(*url), messages_for(event));
 }
 
 void WebhookSink::reply(const Event& event, DeliveryCallback done) {
-  auto member = [&](const char* name) {
-    auto it = event.data.IsObject() ? event.data.FindMember(name) : event.data.MemberEnd();
-    return it != event.data.MemberEnd() && it->value.IsString() ? std::string(it->value.GetString()) : std::string();
-  };
-  const std::string application = member("application_id");
-  // The source keeps the token with the event in memory only; a payload of an older version
-  // (or a test's) may still carry it.
-  const auto kept = event.secret(kTokenSecret);
-  const std::string token = kept ? std::string(*kept) : member("token");
-  if (application.empty()) {
-    return done(permanent("not an interaction (no application_id): discord.reply answers discord.interactions events"));
-  }
-  if (token.empty()) {
-    return done(permanent("the interaction's token is gone: it is kept in memory only, never stored, and this event "
-                          "was read back from the journal (after a restart, a replay or a backlog); Discord's "
-                          "interaction tokens last 15 minutes"));
-  }
+  auto url = url_for(event);
+  if (!url) return done(url.error());
   auto messages = messages_for(event);
   if (!messages) return done(messages.error());
   // The first message answers the interaction itself while the source still holds it;
@@ -427,8 +456,7 @@ void WebhookSink::reply(const Event& event, DeliveryCallback done) {
     messages->bodies.erase(messages->bodies.begin());
     if (messages->bodies.empty()) return done({});
   }
-  const std::string url = api_base_ + "/webhooks/" + application + "/" + token;
-  sender_->deliver(event, url, std::move(messages), std::move(done));
+  sender_->deliver(event, std::move(*url), std::move(messages), std::move(done));
 }
 
 }  // namespace switchyard::discord

@@ -44,6 +44,8 @@ class WebhookSink final : public Sink {
   Status configure(const Options& options, Context& context) override;
   Status start() override;
   void deliver(EventPtr event, DeliveryCallback done) override;
+  /// The webhook's POST (discord.reply: the follow-up URL), built as deliver() builds it.
+  Result<std::optional<Rendering>> render(const Event& event) override;
   void drain(std::function<void()> done) override { done(); }
   void stop() override;
 
@@ -51,6 +53,9 @@ class WebhookSink final : public Sink {
   Result<Messages> messages_for(const Event& event) const;
 
  private:
+  /// Where the messages of `event` go (thread_id applied; discord.reply: the follow-up URL
+  /// of its interaction).
+  Result<std::string> url_for(const Event& event) const;
   void reply(const Event& event, DeliveryCallback done);
 
   Context* context_ = nullptr;

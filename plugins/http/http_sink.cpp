@@ -85,53 +85,68 @@ Status HttpSink::start() {
   return {};
 }
 
-void HttpSink::deliver(EventPtr event, DeliveryCallback done) {
+Result<HttpClientRequest> HttpSink::request_for(const Event& event) const {
   HttpClientRequest request;
   request.method = method_;
-  request.url = url_.render(*event);
+  request.url = url_.render(event);
   if (!url_.is_constant()) {
     const bool controls = std::any_of(request.url.begin(), request.url.end(),
                                       [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; });
     if (controls || (!request.url.starts_with("http://") && !request.url.starts_with("https://"))) {
-      return done(permanent("url: the url template gave '" + request.url.substr(0, 200) +
-                            "', not an http:// or https:// URL"));
+      return permanent("url: the url template gave '" + request.url.substr(0, 200) +
+                       "', not an http:// or https:// URL");
     }
-
   }
   request.headers = headers_;
   for (const auto& [name, value] : header_templates_) {
-    std::string rendered = value.render(*event);
+    std::string rendered = value.render(event);
     // A value taken from the event must not smuggle in a header of its own.
     if (rendered.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
-      return done(permanent("header " + name + ": the rendered value holds a line break"));
+      return permanent("header " + name + ": the rendered value holds a line break");
     }
     request.headers.set(name, std::move(rendered));
   }
   if (body_ != nullptr) {
     rapidjson::Document doc;
-    body_->render(*event, doc, doc.GetAllocator());
+    body_->render(event, doc, doc.GetAllocator());
     rapidjson::StringBuffer buffer;
     rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
     doc.Accept(writer);
     request.body.assign(buffer.GetString(), buffer.GetSize());
     if (!request.headers.get("Content-Type")) request.headers.set("Content-Type", "application/json");
   } else if (cloudevent_) {
-    request.body = to_cloudevent_json(*event);
+    request.body = to_cloudevent_json(event);
     if (!request.headers.get("Content-Type")) {
       request.headers.set("Content-Type", "application/cloudevents+json");
     }
   } else {
     rapidjson::StringBuffer buffer;
     rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-    event->data.Accept(writer);
+    event.data.Accept(writer);
     request.body.assign(buffer.GetString(), buffer.GetSize());
     if (!request.headers.get("Content-Type")) request.headers.set("Content-Type", "application/json");
   }
-  if (!request.headers.get("Idempotency-Key")) request.headers.set("Idempotency-Key", event->id);
-  client_->send(std::move(request), [done = std::move(done)](Result<HttpClientResponse> result) {
+  if (!request.headers.get("Idempotency-Key")) request.headers.set("Idempotency-Key", event.id);
+  return request;
+}
+
+void HttpSink::deliver(EventPtr event, DeliveryCallback done) {
+  auto request = request_for(*event);
+  if (!request) return done(request.error());
+  client_->send(std::move(*request), [done = std::move(done)](Result<HttpClientResponse> result) {
     if (!result) return done(result.error());
     done(classify_http_response(*result));
   });
 }
 
+Result<std::optional<Rendering>> HttpSink::render(const Event& event) {
+  auto request = request_for(event);
+  if (!request) return request.error();
+  return std::optional<Rendering>(Rendering{.method = std::move(request->method),
+                                            .url = std::move(request->url),
+                                            .headers = std::move(request->headers),
+                                            .body = std::move(request->body)});
+}
+
 }  // namespace switchyard::http_plugin
+

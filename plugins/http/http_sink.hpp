@@ -17,10 +17,15 @@ class HttpSink final : public Sink {
   Status configure(const Options& options, Context& context) override;
   Status start() override;
   void deliver(EventPtr event, DeliveryCallback done) override;
+  /// The request deliver() sends (its headers, not the client's defaults).
+  Result<std::optional<Rendering>> render(const Event& event) override;
   void drain(std::function<void()> done) override { done(); }
   void stop() override { client_.reset(); }
 
  private:
+  /// The request for `event`, or why it cannot be sent (dead-lettered).
+  Result<HttpClientRequest> request_for(const Event& event) const;
+
   Context* context_ = nullptr;
   TextOption url_;
   std::string method_;

@@ -310,4 +310,8 @@ void WebhookSink::deliver(EventPtr event, DeliveryCallback done) {
   sender_->deliver(*event, url_.render(*event), messages_for(*event), std::move(done));
 }
 
+Result<std::optional<Rendering>> WebhookSink::render(const Event& event) {
+  return chat::render_messages(url_.render(event), messages_for(event));
+}
+
 }  // namespace switchyard::slack

@@ -37,6 +37,8 @@ class WebhookSink final : public Sink {
   Status configure(const Options& options, Context& context) override;
   Status start() override;
   void deliver(EventPtr event, DeliveryCallback done) override;
+  /// The webhook's POST, built as deliver() builds it.
+  Result<std::optional<Rendering>> render(const Event& event) override;
   void drain(std::function<void()> done) override { done(); }
   void stop() override;
 

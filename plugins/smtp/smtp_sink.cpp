@@ -61,7 +61,7 @@ bool is_ascii_domain(std::string_view domain) {
 
 }  // namespace
 
-Result<Rendered> SmtpSink::render(const Event& event) const {
+Result<Rendered> SmtpSink::message_for(const Event& event) const {
   const Settings& s = settings_;
   Rendered out;
   MessageSpec& spec = out.spec;
@@ -127,8 +127,56 @@ Status SmtpSink::start() {
   return {};
 }
 
+Result<std::string> SmtpSink::message_text(const MessageSpec& spec) const {
+  std::string message = build_message(spec);
+  if (message.size() > settings_.max_size) {
+    return permanent("the message is " + std::to_string(message.size()) + " bytes, over max_size (" +
+                     std::to_string(settings_.max_size) + ")");
+  }
+  return message;
+}
+
+Result<std::optional<Rendering>> SmtpSink::render(const Event& event) {
+  auto rendered = message_for(event);
+  if (!rendered) return rendered.error();
+  if (auto text = message_text(rendered->spec); !text) return text.error();
+  const MessageSpec& spec = rendered->spec;
+  Rendering out;
+  out.method = "SMTP";
+  out.url = std::string(settings_.tls == "implicit" ? "smtps://" : "smtp://") + settings_.endpoint;
+  auto shown = [](const Address& a) { return a.display.empty() ? a.mailbox : a.display + " <" + a.mailbox + ">"; };
+  auto list = [&](const std::vector<Address>& addresses) {
+    std::string joined;
+    for (const auto& a : addresses) joined += (joined.empty() ? "" : ", ") + shown(a);
+    return joined;
+  };
+  std::vector<Address> bcc;
+  for (const auto& r : rendered->recipients) {
+    auto in = [&](const std::vector<Address>& l) {
+      return std::any_of(l.begin(), l.end(), [&](const Address& a) { return same_mailbox(a, r); });
+    };
+    if (!in(spec.to) && !in(spec.cc)) bcc.push_back(r);
+  }
+  out.headers.add("From", shown(spec.from));
+  if (!spec.to.empty()) out.headers.add("To", list(spec.to));
+  if (!spec.cc.empty()) out.headers.add("Cc", list(spec.cc));
+  if (!bcc.empty()) out.headers.add("Bcc", list(bcc));  // the envelope's: never a header of the message
+  if (!spec.reply_to.empty()) out.headers.add("Reply-To", list(spec.reply_to));
+  out.headers.add("Subject", header_text(spec.subject));
+  out.headers.add("Date", format_date(spec.date));
+  out.headers.add("Message-ID", spec.message_id);
+  out.headers.add("Content-Type", spec.has_text && spec.has_html ? "multipart/alternative"
+                                  : spec.has_html               ? "text/html; charset=utf-8"
+                                                                : "text/plain; charset=utf-8");
+  for (const auto& [name, value] : spec.headers) out.headers.add(name, header_text(value));
+  if (spec.has_text) out.body = spec.text;
+  if (spec.has_text && spec.has_html) out.body += (out.body.ends_with('\n') ? "" : "\n") + std::string("--- text/html ---\n");
+  if (spec.has_html) out.body += spec.html;
+  return std::optional<Rendering>(std::move(out));
+}
+
 void SmtpSink::deliver(EventPtr event, DeliveryCallback done) {
-  auto rendered = render(*event);
+  auto rendered = message_for(*event);
   if (!rendered) return done(rendered.error());
   // Recipients that took this message in an earlier attempt do not get it again.
   std::vector<std::string> earlier;
@@ -142,11 +190,9 @@ void SmtpSink::deliver(EventPtr event, DeliveryCallback done) {
     context_->logger().debug("event " + event->id + ": every recipient has the message already");
     return done({});
   }
-  envelope.message = build_message(rendered->spec);
-  if (envelope.message.size() > settings_.max_size) {
-    return done(permanent("the message is " + std::to_string(envelope.message.size()) + " bytes, over max_size (" +
-                          std::to_string(settings_.max_size) + ")"));
-  }
+  auto message = message_text(rendered->spec);
+  if (!message) return done(message.error());
+  envelope.message = std::move(*message);
   ++in_flight_;
   Envelope summary{envelope.from, envelope.recipients, {}};
   pool_->submit(std::move(envelope),

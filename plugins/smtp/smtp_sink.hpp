@@ -56,14 +56,22 @@ class SmtpSink final : public Sink {
   void drain(std::function<void()> done) override;
   void stop() override;
 
+  /// What deliver() would send (Sink::render): method "SMTP", url smtp://host:port
+  /// (smtps:// for implicit TLS), the message's header fields as the reader sees them (From,
+  /// To, Cc, Bcc, Reply-To, Subject, Date, Message-ID, Content-Type and the `headers`
+  /// option's), not MIME-encoded, and as body its text, its HTML, or both (the text, a line
+  /// "--- text/html ---", the HTML).
+  Result<std::optional<Rendering>> render(const Event& event) override;
   /// The message `event` becomes (public for tests).
-  Result<Rendered> render(const Event& event) const;
+  Result<Rendered> message_for(const Event& event) const;
   /// The state-store key remembering who already has `event_id`'s message.
   static std::string sent_key(std::string_view event_id) { return "sent/" + std::string(event_id); }
 
  private:
   void finish(const std::string& event_id, const Envelope& envelope, std::vector<std::string> earlier,
               bool needs_smtputf8, Outcome outcome, const DeliveryCallback& done);
+  /// The message as sent (build_message), or a permanent error when over max_size.
+  Result<std::string> message_text(const MessageSpec& spec) const;
   void count_failure(const std::string& failure_class);
   void settle();
 

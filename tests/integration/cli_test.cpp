@@ -633,5 +633,173 @@ TEST_F(Cli, ATimerCallbackThatThrowsIsLoggedAndTheEngineGoesOn) {
       << engine.err();
 }
 
+// Issue 21, tests of what is actually sent: a pipeline whose sinks template what they send,
+// with a secret header from the environment and a secret webhook URL.
+constexpr const char* kNotifyPipeline = R"(name: notify
+source: {type: generate}
+sinks:
+  - name: hook
+    type: http
+    url: ${HOOK_URL}/builds/${{ payload.id }}
+    headers: {Authorization: "Bearer ${TOKEN}", X-Ref: "${{ payload.ref }}"}
+    body: {text: "Build ${{ payload.id }} ${{ payload.status }}", status: "${{ payload.status }}"}
+  - name: chat
+    type: discord.webhook
+    if: ${{ payload.status == 'failed' }}
+    url: ${DISCORD_WEBHOOK_URL}
+    embeds: {title: "Build ${{ payload.id }} failed", color: "#D73A49"}
+  - name: log
+    type: stdout
+)";
+constexpr const char* kNotifyAllow = "env: {allow: [HOOK_URL, TOKEN, DISCORD_WEBHOOK_URL]}\n";
+
+TEST_F(Cli, PipelineTestsCheckWhatEachSinkWouldSend) {
+  dir_.write("notify.yaml", kNotifyPipeline);
+  const auto file = dir_.write("notify.test.yaml", R"(pipeline: notify.yaml
+variables:
+  HOOK_URL: https://hooks.example.test
+  DISCORD_WEBHOOK_URL: https://discord.com/api/webhooks/1/test-token
+cases:
+  - name: renders the request and the embed
+    input: {payload: {id: 7, status: failed, ref: main}}
+    rendered:
+      hook:
+        method: POST
+        url: https://hooks.example.test/builds/7
+        headers: {authorization: Bearer env-secret-value, Content-Type: application/json}
+        body: {text: Build 7 failed}
+        body_contains: '"status":"failed"'
+      chat:
+        url: https://discord.com/api/webhooks/1/test-token
+        body: {embeds: [{title: Build 7 failed, color: 14105161}]}
+  - name: expects another text
+    input: {payload: {id: 8, status: failed, ref: main}}
+    rendered:
+      hook:
+        body: {text: Build 8 passed}
+        headers: {X-Missing: x}
+  - name: a sink that would refuse the event
+    input: {payload: {id: 9, ref: "a\nb"}}
+    rendered:
+      hook: {error: holds a line break}
+  - name: refused where a request was expected
+    input: {payload: {id: 10, ref: "a\nb"}}
+    rendered:
+      hook: {body: {text: Build 10}}
+  - name: asks what stdout would send
+    input: {payload: {id: 11}}
+    rendered:
+      log: {body: x}
+)");
+  // TOKEN comes from the environment; HOOK_URL from the environment too, but the file's wins.
+  auto r = run_to_end({"/usr/bin/env", "TOKEN=env-secret-value", "HOOK_URL=https://real.example.com", kBinary, "test",
+                       "-c", config(kNotifyAllow), file.string()},
+                      dir_);
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  const std::string f = file.string();
+  EXPECT_NE(r.out.find("PASS  " + f + ": renders the request and the embed\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("PASS  " + f + ": a sink that would refuse the event\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("FAIL  " + f + ": expects another text\n"
+                       "      sink 'hook' rendered request 1 differs:\n"
+                       "        body.text: expected \"Build 8 passed\", got \"Build 8 failed\"\n"
+                       "        headers.X-Missing: missing (expected \"x\")\n"
+                       "        rendered: POST https://hooks.example.test/builds/8\n"
+                       "          Authorization: <redacted>\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("env-secret-value"), std::string::npos) << "a secret from the environment is never printed";
+  EXPECT_NE(r.out.find("FAIL  " + f + ": refused where a request was expected\n"
+                       "      sink 'hook' rendered request 1: the sink would fail: header X-Ref: the rendered value "
+                       "holds a line break\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("cases[4].rendered.log: a stdout sink cannot say what it would send, so rendered: cannot check "
+                       "it (expect: checks what it receives)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("\n2 passed, 3 failed\n"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, RenderPrintsWhatEachSinkWouldSendWithSecretsRedacted) {
+  const auto pipeline = dir_.write("notify.yaml", kNotifyPipeline);
+  const auto input = dir_.write("run.json", R"({"type": "ci.build", "payload": {"id": 7, "status": "failed", "ref": "main"}})");
+  const std::vector<std::string> command = {"/usr/bin/env", "TOKEN=env-secret-value",
+                                            "DISCORD_WEBHOOK_URL=https://discord.com/api/webhooks/1/real-token",
+                                            kBinary, "render", pipeline.string(), input.string(),
+                                            "-c", config(kNotifyAllow), "--var", "HOOK_URL=https://hooks.example.test"};
+  auto r = run_to_end(command, dir_);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  rapidjson::Document d;
+  d.Parse(r.out.c_str());
+  ASSERT_FALSE(d.HasParseError()) << r.out;
+  ASSERT_TRUE(d.IsArray() && d.Size() == 3) << r.out;
+  const auto& hook = d[0];
+  EXPECT_EQ(hook["sink"], "hook");
+  EXPECT_EQ(hook["type"], "http");
+  EXPECT_EQ(hook["method"], "POST");
+  EXPECT_EQ(hook["url"], "https://hooks.example.test/builds/7");
+  EXPECT_EQ(hook["headers"]["Authorization"], "<redacted>");
+  EXPECT_EQ(hook["headers"]["X-Ref"], "<redacted>") << "every value of the secret headers option";
+  EXPECT_EQ(hook["body"]["text"], "Build 7 failed") << "a JSON body is printed as JSON";
+  const auto& chat = d[1];
+  EXPECT_EQ(chat["sink"], "chat");
+  EXPECT_EQ(chat["url"], "https://discord.com/<redacted>") << "the webhook URL is a secret option";
+  EXPECT_EQ(chat["body"]["embeds"][0u]["color"].GetInt(), 14105161);
+  EXPECT_EQ(d[2]["sink"], "log");
+  EXPECT_EQ(d[2]["error"], "a stdout sink cannot say what it would send");
+  for (const char* secret : {"env-secret-value", "real-token"}) {
+    EXPECT_EQ(r.out.find(secret), std::string::npos) << secret;
+  }
+
+  std::vector<std::string> shown = command;
+  shown.push_back("--show-secrets");
+  auto s = run_to_end(shown, dir_);
+  ASSERT_EQ(s.code, 0) << s.err;
+  d.Parse(s.out.c_str());
+  ASSERT_FALSE(d.HasParseError()) << s.out;
+  EXPECT_EQ(d[0]["headers"]["Authorization"], "Bearer env-secret-value");
+  EXPECT_EQ(d[0]["headers"]["X-Ref"], "main");
+  EXPECT_EQ(d[1]["url"], "https://discord.com/api/webhooks/1/real-token");
+
+  // A bare payload of another type: the if: sends it to hook and log only.
+  const auto bare = dir_.write("bare.json", R"({"id": 8, "status": "passed", "ref": "main"})");
+  std::vector<std::string> bare_command = command;
+  bare_command[6] = bare.string();
+  auto b = run_to_end(bare_command, dir_);
+  ASSERT_EQ(b.code, 0) << b.err;
+  d.Parse(b.out.c_str());
+  ASSERT_TRUE(!d.HasParseError() && d.IsArray() && d.Size() == 2) << b.out;
+  EXPECT_EQ(d[0]["body"]["text"], "Build 8 passed");
+  EXPECT_EQ(d[1]["sink"], "log");
+}
+
+TEST_F(Cli, RenderRefusesABadInputAndSaysWhatASinkWouldFailWith) {
+  const auto pipeline = dir_.write("notify.yaml", kNotifyPipeline);
+  const auto broken = dir_.write("broken.json", "{\"payload\": {\"id\": 7,}}");
+  const std::vector<std::string> base = {"/usr/bin/env", "TOKEN=t", "DISCORD_WEBHOOK_URL=https://discord.com/api/webhooks/1/x",
+                                         kBinary, "render", pipeline.string()};
+  auto with = [&](std::vector<std::string> more) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), more.begin(), more.end());
+    args.insert(args.end(), {"-c", config(kNotifyAllow), "--var", "HOOK_URL=https://hooks.example.test"});
+    return run_to_end(args, dir_);
+  };
+  auto bad = with({broken.string()});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_EQ(bad.out, "");
+  EXPECT_EQ(bad.err, broken.string() + ": not valid JSON at offset 21: Missing a name for object member.\n");
+
+  auto missing = with({(dir_ / "nope.json").string()});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_EQ(missing.err, (dir_ / "nope.json").string() + ": cannot read the input file\n");
+
+  const auto refused = dir_.write("refused.json", R"({"payload": {"id": 9, "ref": "a\nb"}})");
+  auto r = with({refused.string(), "--format", "text"});
+  EXPECT_EQ(r.code, 1) << "the sink would dead-letter the event";
+  EXPECT_NE(r.out.find("sink hook (http)\n  error: header X-Ref: the rendered value holds a line break\n"),
+            std::string::npos)
+      << r.out;
+}
+
 }  // namespace
 }  // namespace switchyard

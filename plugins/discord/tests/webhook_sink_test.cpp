@@ -386,3 +386,87 @@ TEST(DiscordWebhookProperty, EveryMessageFitsDiscordsLimitsAndTheTextArrivesWhol
 
 }  // namespace
 }  // namespace switchyard::discord
+
+namespace switchyard::discord {
+namespace {
+
+// Sink::render: what `switchyard test` checks under rendered: and `switchyard render` prints.
+TEST(DiscordWebhookRender, RendersTheRequestDeliverWouldSendAndSendsNothing) {
+  Harness h(kWebhookSinkDecl, options(R"("username": "OpsCord", "thread_id": "${{ payload.number }}",
+    "embeds": {"title": "${{ payload.head_commit.message }}", "color": "#0077FF",
+               "author": {"name": "${{ payload.sender.login }}"}, "footer": {"text": ""}})"));
+  ASSERT_TRUE(h.configure());
+  auto rendered = h.render(*push_event());
+  ASSERT_TRUE(rendered) << rendered.error().message;
+  ASSERT_TRUE(rendered->has_value());
+  const Rendering& r = **rendered;
+  EXPECT_EQ(r.method, "POST");
+  EXPECT_EQ(r.url, std::string(kUrl) + "?thread_id=42");
+  EXPECT_EQ(r.headers.get("Content-Type"), std::optional<std::string_view>("application/json"));
+  auto body = json(r.body);
+  EXPECT_STREQ(body["username"].GetString(), "OpsCord");
+  const auto& embed = body["embeds"][0];
+  EXPECT_STREQ(embed["title"].GetString(), "Fix the flaky retry test");
+  EXPECT_EQ(embed["color"].GetInt(), 0x0077FF);  // the colour as Discord gets it: a number
+  EXPECT_STREQ(embed["author"]["name"].GetString(), "mona");
+  EXPECT_FALSE(embed.HasMember("footer")) << "left out as deliver() leaves it out";
+  EXPECT_TRUE(h.http_requests().empty());
+  // The same bytes deliver() posts.
+  ASSERT_TRUE(h.start());
+  h.respond_with([](const HttpClientRequest&) { return answer(204); });
+  ASSERT_TRUE(h.deliver(push_event()));
+  ASSERT_EQ(h.http_requests().size(), 1u);
+  EXPECT_EQ(h.http_requests()[0].body, r.body);
+}
+
+TEST(DiscordWebhookRender, ASplitMessageRendersAsTheListOfItsBodies) {
+  Harness h(kWebhookSinkDecl, options(R"("content": "${{ payload.head_commit.message }}")"));
+  ASSERT_TRUE(h.configure());
+  auto rendered = h.render(*push_event(std::string(1500, 'a') + "\n" + std::string(1500, 'b')));
+  ASSERT_TRUE(rendered && rendered->has_value());
+  auto body = json((*rendered)->body);
+  ASSERT_TRUE(body.IsArray());
+  ASSERT_EQ(body.Size(), 2u);
+  EXPECT_EQ(std::string(body[1]["content"].GetString()), std::string(1500, 'b'));
+}
+
+TEST(DiscordWebhookRender, ATemplateThatGivesNoMessageOrNoUrlFailsAsDeliverWould) {
+  Harness empty(kWebhookSinkDecl, options(R"("content": "${{ payload.missing }}")"));
+  ASSERT_TRUE(empty.configure());
+  auto nothing = empty.render(*push_event());
+  ASSERT_FALSE(nothing);
+  EXPECT_EQ(nothing.error().kind, ErrorKind::permanent);
+  EXPECT_NE(nothing.error().message.find("nothing to send"), std::string::npos) << nothing.error().message;
+
+  Harness bad_url(kWebhookSinkDecl, R"({"url": "${{ payload.ref }}", "content": "x"})");
+  ASSERT_TRUE(bad_url.configure());
+  auto url = bad_url.render(*push_event());
+  ASSERT_FALSE(url);
+  EXPECT_EQ(url.error().message, "url: the template did not give an http(s):// URL");
+
+  Harness thread(kWebhookSinkDecl, options(R"("content": "x", "thread_id": "${{ payload.ref }}")"));
+  ASSERT_TRUE(thread.configure());
+  auto not_digits = thread.render(*push_event());
+  ASSERT_FALSE(not_digits);
+  EXPECT_NE(not_digits.error().message.find("is not a thread id"), std::string::npos);
+}
+
+TEST(DiscordReplyRender, RendersTheAnswerWithTheInteractionsFollowUpUrl) {
+  Harness h(kReplySinkDecl, R"({"content": "Pong, ${{ payload.member.user.username }}!", "ephemeral": true,
+                                 "api_base": "https://discord.test/api/v10"})");
+  ASSERT_TRUE(h.configure());
+  auto rendered = h.render(*testing::make_event(
+      "discord.command.ping", R"({"id": "31", "application_id": "9", "token": "tk", "member": {"user": {"username": "mona"}}})"));
+  ASSERT_TRUE(rendered && rendered->has_value()) << (rendered ? "" : rendered.error().message);
+  EXPECT_EQ((*rendered)->url, "https://discord.test/api/v10/webhooks/9/tk");
+  auto body = json((*rendered)->body);
+  EXPECT_STREQ(body["content"].GetString(), "Pong, mona!");
+  EXPECT_EQ(body["flags"].GetInt(), 64);
+
+  auto not_interaction = h.render(*testing::make_event("github.push", R"({"ref": "main"})"));
+  ASSERT_FALSE(not_interaction);
+  EXPECT_NE(not_interaction.error().message.find("not an interaction"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace switchyard::discord

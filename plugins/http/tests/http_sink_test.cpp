@@ -176,3 +176,40 @@ TEST(HttpSink, AConstantUrlIsStillCheckedAtConfigure) {
 
 }  // namespace
 }  // namespace switchyard::http_plugin
+
+namespace switchyard::http_plugin {
+namespace {
+
+// Sink::render: what `switchyard test` checks under rendered: and `switchyard render` prints.
+TEST(HttpSinkRender, RendersTheRequestDeliverWouldSendAndSendsNothing) {
+  Harness h(kHttpSinkDecl, R"({"url": "https://hooks.example.com/${{ payload.repo }}", "method": "PUT",
+    "headers": {"Authorization": "Bearer t", "X-Ref": "${{ payload.ref }}"},
+    "body": {"text": "${{ event.type }} to ${{ payload.ref }}", "n": "${{ payload.n }}"}})");
+  ASSERT_TRUE(h.configure());
+  auto e = testing::make_event("github.push", R"({"ref": "refs/heads/main", "repo": "app", "n": 3})");
+  e->id = "ev-1";
+  auto rendered = h.render(*e);
+  ASSERT_TRUE(rendered) << rendered.error().message;
+  ASSERT_TRUE(rendered->has_value());
+  const Rendering& r = **rendered;
+  EXPECT_EQ(r.method, "PUT");
+  EXPECT_EQ(r.url, "https://hooks.example.com/app");
+  EXPECT_EQ(r.headers.get("Authorization"), std::optional<std::string_view>("Bearer t"));
+  EXPECT_EQ(r.headers.get("X-Ref"), std::optional<std::string_view>("refs/heads/main"));
+  EXPECT_EQ(r.headers.get("Content-Type"), std::optional<std::string_view>("application/json"));
+  EXPECT_EQ(r.headers.get("Idempotency-Key"), std::optional<std::string_view>("ev-1"));
+  EXPECT_EQ(r.body, R"({"text":"github.push to refs/heads/main","n":3})");
+  EXPECT_TRUE(h.http_requests().empty());
+}
+
+TEST(HttpSinkRender, AUrlTemplateThatGivesNoUrlFailsAsDeliverWould) {
+  Harness h(kHttpSinkDecl, R"({"url": "${{ payload.ref }}"})");
+  ASSERT_TRUE(h.configure());
+  auto rendered = h.render(*sample());
+  ASSERT_FALSE(rendered);
+  EXPECT_EQ(rendered.error().kind, ErrorKind::permanent);
+  EXPECT_EQ(rendered.error().message, "url: the url template gave 'refs/heads/main', not an http:// or https:// URL");
+}
+
+}  // namespace
+}  // namespace switchyard::http_plugin

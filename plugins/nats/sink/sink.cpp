@@ -91,6 +91,14 @@ Result<OutgoingMessage> NatsSink::message_for(const Event& event) const {
   return encode(event, mode_, std::move(subject));
 }
 
+Result<std::optional<Rendering>> NatsSink::render(const Event& event) {
+  auto message = message_for(event);
+  if (!message) return message.error();
+  Rendering out{.method = "PUBLISH", .url = std::move(message->subject), .headers = {}, .body = std::move(message->payload)};
+  for (auto& [name, value] : message->headers) out.headers.add(std::move(name), std::move(value));
+  return std::optional<Rendering>(std::move(out));
+}
+
 Status NatsSink::start() {
   running_ = true;
   publishes_ = std::make_shared<Publishes>();

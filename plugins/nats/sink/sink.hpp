@@ -32,6 +32,9 @@ class NatsSink final : public Sink {
   Status configure(const Options& options, Context& context) override;
   Status start() override;
   void deliver(EventPtr event, DeliveryCallback done) override;
+  /// The publish deliver() makes: method "PUBLISH", the subject as url, the message's
+  /// headers (Nats-Msg-Id, Content-Type, binary mode's ce-*) and payload.
+  Result<std::optional<Rendering>> render(const Event& event) override;
   void drain(std::function<void()> done) override;
   void stop() override;
 

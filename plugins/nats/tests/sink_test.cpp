@@ -79,3 +79,29 @@ TEST(NatsSink, RendersTheSubjectPerEvent) {
 
 }  // namespace
 }  // namespace switchyard::nats
+
+namespace switchyard::nats {
+namespace {
+
+// Sink::render: what `switchyard test` checks under rendered: and `switchyard render` prints.
+TEST(NatsSinkRender, RendersThePublishWithItsCloudEventsHeadersWithoutConnecting) {
+  Harness h(kSinkDecl, R"({"subject": "github.${{ payload.repo }}", "stream": "EVENTS", "mode": "binary"})");
+  ASSERT_TRUE(h.configure());
+  auto event = make_event("github.push", R"({"repo": "app", "ref": "main"})");
+  auto rendered = h.render(*event);
+  ASSERT_TRUE(rendered) << rendered.error().message;
+  ASSERT_TRUE(rendered->has_value());
+  const Rendering& r = **rendered;
+  EXPECT_EQ(r.method, "PUBLISH");
+  EXPECT_EQ(r.url, "github.app");
+  EXPECT_EQ(r.headers.get("Nats-Msg-Id"), std::optional<std::string_view>(event->id));
+  EXPECT_EQ(r.headers.get("ce-type"), std::optional<std::string_view>("github.push"));
+  EXPECT_EQ(r.body, R"({"repo":"app","ref":"main"})");
+
+  auto bad = h.render(*make_event("github.push", R"({"repo": "two words"})"));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("is not a NATS subject"), std::string::npos) << bad.error().message;
+}
+
+}  // namespace
+}  // namespace switchyard::nats

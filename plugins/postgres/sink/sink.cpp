@@ -120,27 +120,16 @@ void PostgresSink::dispatch() {
   }
 }
 
-Result<std::vector<Param>> PostgresSink::encode_row(const Event& event, const Table& table) {
-  std::vector<Param> params;
-  params.reserve(table.columns.size());
-  for (std::size_t i = 0; i < table.columns.size(); ++i) {
-    const auto& column = settings_.columns[i];
-    const ColumnType& type = table.columns[i];
-    rapidjson::Value value;
-    if (column.value != nullptr) {
-      column.value->render(event, value, scratch_);
-    } else {
-      value.SetString(column.literal.data(), static_cast<rapidjson::SizeType>(column.literal.size()));
-    }
-    auto text = encode(value, type);
-    if (!text) {
-      scratch_.Clear();
-      return permanent("column " + type.name + " (" + type.sql_type + "): " + text.error().message);
-    }
-    params.push_back(std::move(*text));
+Result<std::optional<Rendering>> PostgresSink::render(const Event& event) {
+  auto table = assumed_table(settings_);
+  if (!table) return table.error();
+  auto params = encode_row(settings_, *table, event, scratch_);
+  if (!params) return params.error();
+  Rendering out{.method = "SQL", .url = "postgresql://" + settings_.target->description, .headers = {}, .body = table->insert};
+  for (std::size_t i = 0; i < params->size(); ++i) {
+    if ((*params)[i]) out.headers.add("$" + std::to_string(i + 1), std::move(*(*params)[i]));
   }
-  scratch_.Clear();
-  return params;
+  return std::optional<Rendering>(std::move(out));
 }
 
 void PostgresSink::on_session(Result<Connection*> session) {
@@ -160,7 +149,7 @@ void PostgresSink::on_session(Result<Connection*> session) {
     std::size_t taken = 0;
     for (; taken < pending_.size() && batch.rows.size() < settings_.max_rows && batch.table; ++taken) {
       Row& row = pending_[taken];
-      auto params = encode_row(*row.event, *batch.table);
+      auto params = encode_row(settings_, *batch.table, *row.event, scratch_);
       if (!params) {
         refused.emplace_back(std::move(row.done), params.error());
         continue;

@@ -28,6 +28,11 @@ class PostgresSink final : public Sink {
   Status configure(const Options& options, Context& context) override;
   Status start() override;
   void deliver(EventPtr event, DeliveryCallback done) override;
+  /// The INSERT deliver() writes the event's row with: method "SQL", the server
+  /// (postgresql://host:port/db, no password) as url, the statement as body, its parameters
+  /// as headers "$1", "$2"... (a NULL one left out). Column types are the database's, read
+  /// once connected: here every value is encoded as for a text column.
+  Result<std::optional<Rendering>> render(const Event& event) override;
   void drain(std::function<void()> done) override;
   void stop() override;
 
@@ -53,7 +58,6 @@ class PostgresSink final : public Sink {
 
   void dispatch();
   void on_session(Result<Connection*> session);
-  Result<std::vector<Param>> encode_row(const Event& event, const Table& table);
   void write(Connection& connection, Batches::iterator batch);
   void on_written(Connection& connection, Batches::iterator batch, ExchangeResult result);
   void write_one_by_one(Connection& connection, Batches::iterator batch);

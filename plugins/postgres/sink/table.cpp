@@ -107,4 +107,53 @@ Result<Table> make_table(const SinkSettings& s, const std::string& qualified,
   return table;
 }
 
+Result<std::vector<std::optional<std::string>>> encode_row(const SinkSettings& settings, const Table& table,
+                                                           const Event& event,
+                                                           rapidjson::MemoryPoolAllocator<>& scratch) {
+  std::vector<std::optional<std::string>> params;
+  params.reserve(table.columns.size());
+  for (std::size_t i = 0; i < table.columns.size(); ++i) {
+    const auto& column = settings.columns[i];
+    const ColumnType& type = table.columns[i];
+    rapidjson::Value value;
+    if (column.value != nullptr) {
+      column.value->render(event, value, scratch);
+    } else {
+      value.SetString(column.literal.data(), static_cast<rapidjson::SizeType>(column.literal.size()));
+    }
+    auto text = encode(value, type);
+    if (!text) {
+      scratch.Clear();
+      return permanent("column " + type.name + " (" + type.sql_type + "): " + text.error().message);
+    }
+    params.push_back(std::move(*text));
+  }
+  scratch.Clear();
+  return params;
+}
+
+std::optional<std::string> quote_locally(std::string_view name) {
+  if (name.find('\0') != std::string_view::npos) return std::nullopt;
+  std::string out = "\"";
+  for (char c : name) {
+    out += c;
+    if (c == '"') out += '"';
+  }
+  return out + "\"";
+}
+
+Result<Table> assumed_table(const SinkSettings& settings) {
+  auto qualified = qualified_name(settings, &quote_locally);
+  if (!qualified) return permanent("cannot quote the table name");
+  std::vector<CatalogColumn> catalog;
+  auto add = [&](const std::string& name) {
+    if (std::none_of(catalog.begin(), catalog.end(), [&](const CatalogColumn& c) { return c.name == name; })) {
+      catalog.push_back(CatalogColumn{.name = name, .oid = 25, .sql_type = "text", .base_name = "text", .base_category = 'S'});
+    }
+  };
+  for (const auto& column : settings.columns) add(column.name);
+  for (const auto& [column, expression] : settings.update) add(column);
+  return make_table(settings, *qualified, catalog, &quote_locally);
+}
+
 }  // namespace switchyard::postgres

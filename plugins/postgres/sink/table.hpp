@@ -52,4 +52,18 @@ std::optional<std::string> create_table_sql(const SinkSettings& settings, const 
 Result<Table> make_table(const SinkSettings& settings, const std::string& qualified,
                          const std::vector<CatalogColumn>& catalog, const QuoteIdentifier& quote);
 
+/// The values of `event`'s row for `table`, $1, $2... in the order of its columns (nullopt:
+/// NULL), or a permanent error naming the column whose value its type refuses. Rendered
+/// values are written with `scratch`, cleared afterwards.
+Result<std::vector<std::optional<std::string>>> encode_row(const SinkSettings& settings, const Table& table,
+                                                           const Event& event,
+                                                           rapidjson::MemoryPoolAllocator<>& scratch);
+
+/// An identifier quoted as PQescapeIdentifier quotes it, without a connection.
+std::optional<std::string> quote_locally(std::string_view name);
+
+/// The table as render() shows it without asking the database: the INSERT deliver()
+/// prepares, every column taken as text (the catalog's types are known only once connected).
+Result<Table> assumed_table(const SinkSettings& settings);
+
 }  // namespace switchyard::postgres

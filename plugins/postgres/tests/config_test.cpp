@@ -69,3 +69,40 @@ TEST(PostgresSinkConfig, AWarningSaysWhenTheCertificateIsNotChecked) {
 
 }  // namespace
 }  // namespace switchyard::postgres
+
+namespace switchyard::postgres {
+namespace {
+
+// Sink::render: the INSERT and its parameters, with no server to ask.
+TEST(PostgresSinkRender, RendersTheInsertAndItsParametersWithoutConnecting) {
+  Harness h(kSinkDecl, std::string("{") + kDsn + R"(, "table": "ci.builds",
+    "columns": {"external_id": "${{ payload.id }}", "status": "${{ payload.status }}", "pr": "${{ payload.pr }}",
+                "labels": "${{ payload.labels }}"},
+    "on_conflict": {"columns": ["external_id"], "update": ["status"]}})");
+  ASSERT_TRUE(h.configure());
+  auto rendered = h.render(*testing::make_event("ci.build", R"({"id": 7, "status": "failure", "pr": null,
+                                                                 "labels": ["a", "b"]})"));
+  ASSERT_TRUE(rendered) << rendered.error().message;
+  ASSERT_TRUE(rendered->has_value());
+  const Rendering& r = **rendered;
+  EXPECT_EQ(r.method, "SQL");
+  EXPECT_EQ(r.url, "postgresql://db.internal:5432/ci") << "the server, never the password";
+  EXPECT_EQ(r.body, R"(INSERT INTO "ci"."builds" ("external_id", "status", "pr", "labels") VALUES ($1, $2, $3, $4) )"
+                    R"(ON CONFLICT ("external_id") DO UPDATE SET "status" = EXCLUDED."status")");
+  EXPECT_EQ(r.headers.get("$1"), std::optional<std::string_view>("7"));
+  EXPECT_EQ(r.headers.get("$2"), std::optional<std::string_view>("failure"));
+  EXPECT_FALSE(r.headers.get("$3")) << "NULL: no value";
+  EXPECT_EQ(r.headers.get("$4"), std::optional<std::string_view>(R"(["a","b"])"));
+}
+
+TEST(PostgresSinkRender, AValueThatCannotBeWrittenFailsAsDeliverWould) {
+  Harness h(kSinkDecl, std::string("{") + kDsn + R"(, "table": "t", "columns": {"name": "${{ payload.name }}"}})");
+  ASSERT_TRUE(h.configure());
+  auto rendered = h.render(*testing::make_event("x", R"({"name": "a\u0000b"})"));
+  ASSERT_FALSE(rendered);
+  EXPECT_EQ(rendered.error().kind, ErrorKind::permanent);
+  EXPECT_NE(rendered.error().message.find("column name (text)"), std::string::npos) << rendered.error().message;
+}
+
+}  // namespace
+}  // namespace switchyard::postgres

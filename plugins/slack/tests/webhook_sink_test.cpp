@@ -309,3 +309,48 @@ TEST(SlackWebhookProperty, EveryMessageIsOneSlackAcceptsAndTheTextArrivesWhole) 
 
 }  // namespace
 }  // namespace switchyard::slack
+
+namespace switchyard::slack {
+namespace {
+
+// Sink::render: what `switchyard test` checks under rendered: and `switchyard render` prints.
+TEST(SlackWebhookRender, RendersTheEscapedMessageDeliverWouldPostAndSendsNothing) {
+  Harness h(kWebhookSinkDecl, options(R"("text": "<!here> ${{ payload.workflow_run.name }} failed",
+    "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "*${{ payload.repository.full_name }}*"}}])"));
+  ASSERT_TRUE(h.configure());
+  auto rendered = h.render(*run_event("<!channel> & co"));
+  ASSERT_TRUE(rendered) << rendered.error().message;
+  ASSERT_TRUE(rendered->has_value());
+  const Rendering& r = **rendered;
+  EXPECT_EQ(r.method, "POST");
+  EXPECT_EQ(r.url, kUrl);
+  EXPECT_EQ(r.headers.get("Content-Type"), std::optional<std::string_view>("application/json"));
+  auto body = json(r.body);
+  // What Slack would get: the template's own <!here> kept, the event's text escaped.
+  EXPECT_STREQ(body["text"].GetString(), "<!here> &lt;!channel&gt; &amp; co failed");
+  EXPECT_STREQ(body["blocks"][0]["text"]["text"].GetString(), "*octo/app*");
+  EXPECT_TRUE(h.http_requests().empty());
+  ASSERT_TRUE(h.start());
+  h.respond_with([](const HttpClientRequest&) { return answer(200); });
+  ASSERT_TRUE(h.deliver(run_event("<!channel> & co")));
+  ASSERT_EQ(h.http_requests().size(), 1u);
+  EXPECT_EQ(h.http_requests()[0].body, r.body);
+}
+
+TEST(SlackWebhookRender, ATemplateThatGivesNothingToSendFailsAsDeliverWould) {
+  Harness h(kWebhookSinkDecl, options(R"("text": "${{ payload.nothing }}")"));
+  ASSERT_TRUE(h.configure());
+  auto rendered = h.render(*run_event());
+  ASSERT_FALSE(rendered);
+  EXPECT_EQ(rendered.error().kind, ErrorKind::permanent);
+  EXPECT_NE(rendered.error().message.find("nothing to send"), std::string::npos) << rendered.error().message;
+
+  Harness blocks(kWebhookSinkDecl, options(R"("blocks": "${{ payload.workflow_run.name }}")"));
+  ASSERT_TRUE(blocks.configure());
+  auto not_blocks = blocks.render(*run_event());
+  ASSERT_FALSE(not_blocks);
+  EXPECT_EQ(not_blocks.error().message, "blocks: the template gave neither a block nor a list of them");
+}
+
+}  // namespace
+}  // namespace switchyard::slack

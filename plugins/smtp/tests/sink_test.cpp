@@ -81,7 +81,7 @@ TEST(SmtpSink, RendersRecipientsWithBccInTheEnvelopeOnly) {
   ASSERT_TRUE(h.configure());
   auto event = make_event("ci.failed", R"({"author": "Dev <dev@example.com>", "title": "Build 7 failed",
                                           "watchers": ["a@example.com", "b@example.com, c@example.com"]})");
-  auto rendered = h.component<SmtpSink>().render(*event);
+  auto rendered = h.component<SmtpSink>().message_for(*event);
   ASSERT_TRUE(rendered) << rendered.error().message;
   std::vector<std::string> mailboxes;
   for (const auto& a : rendered->recipients) mailboxes.push_back(a.mailbox);
@@ -101,7 +101,7 @@ TEST(SmtpSink, AHostileCommitMessageInjectsNothing) {
   Harness h(kSmtpSinkDecl, options(R"("subject": "Build failed: ${{ payload.message }}")"));
   ASSERT_TRUE(h.configure());
   auto event = make_event("ci.failed", R"({"message": "Fix parser\r\nBcc: attacker@example.com"})");
-  auto rendered = h.component<SmtpSink>().render(*event);
+  auto rendered = h.component<SmtpSink>().message_for(*event);
   ASSERT_TRUE(rendered);
   ASSERT_EQ(rendered->recipients.size(), 1u);
   const std::string message = build_message(rendered->spec);
@@ -113,7 +113,7 @@ TEST(SmtpSink, ARenderedAddressWithALineBreakFailsPermanently) {
   Harness h(kSmtpSinkDecl, options(R"("to": "${{ payload.email }}")"));
   ASSERT_TRUE(h.configure());
   auto event = make_event("x", R"({"email": "dev@example.com\r\nBcc: attacker@example.com"})");
-  auto rendered = h.component<SmtpSink>().render(*event);
+  auto rendered = h.component<SmtpSink>().message_for(*event);
   ASSERT_FALSE(rendered);
   EXPECT_EQ(rendered.error().kind, ErrorKind::permanent);
   EXPECT_NE(rendered.error().message.find("to: address"), std::string::npos) << rendered.error().message;
@@ -127,7 +127,7 @@ TEST(SmtpSink, ARenderedAddressWithALineBreakFailsPermanently) {
 TEST(SmtpSink, AnEventWithoutRecipientsFailsPermanently) {
   Harness h(kSmtpSinkDecl, options(R"("to": "${{ payload.nobody }}")"));
   ASSERT_TRUE(h.configure());
-  auto rendered = h.component<SmtpSink>().render(*make_event("x", "{}"));
+  auto rendered = h.component<SmtpSink>().message_for(*make_event("x", "{}"));
   ASSERT_FALSE(rendered);
   EXPECT_NE(rendered.error().message.find("no recipient"), std::string::npos);
 }
@@ -219,6 +219,48 @@ TEST(SmtpJudge, SaysWhenTheServerLacksSmtputf8) {
   o.capabilities.known = true;
   const Verdict v = judge(o, {"ci@example.com", {"jörg@example.com"}, {}}, true);
   EXPECT_NE(v.error->message.find("SMTPUTF8"), std::string::npos) << v.error->message;
+}
+
+}  // namespace
+}  // namespace switchyard::smtp
+
+namespace switchyard::smtp {
+namespace {
+
+// Sink::render: what `switchyard test` checks under rendered: and `switchyard render` prints.
+TEST(SmtpSinkRender, RendersTheMessageAsItsReaderSeesItWithoutConnecting) {
+  Harness h(kSmtpSinkDecl, options(R"("to": "Ops <ops@example.com>", "bcc": "audit@example.com",
+    "subject": "[${{ payload.repo }}] CI failed: ${{ payload.message }}",
+    "text": "Run ${{ payload.run }} failed.\n", "html": "<p>Run <b>${{ payload.run }}</b> failed.</p>",
+    "headers": {"X-Run-Id": "${{ payload.run }}"})"));
+  ASSERT_TRUE(h.configure());
+  auto event = make_event("ci.failed", R"({"repo": "octo/app", "run": 7, "message": "Fix \u00e9l\u00e8ve\r\nBcc: x@evil.example"})");
+  auto rendered = h.render(*event);
+  ASSERT_TRUE(rendered) << rendered.error().message;
+  ASSERT_TRUE(rendered->has_value());
+  const Rendering& r = **rendered;
+  EXPECT_EQ(r.method, "SMTP");
+  EXPECT_EQ(r.url, "smtp://127.0.0.1:2525");
+  EXPECT_EQ(r.headers.get("From"), std::optional<std::string_view>("CI <ci@example.com>"));
+  EXPECT_EQ(r.headers.get("To"), std::optional<std::string_view>("Ops <ops@example.com>"));
+  EXPECT_EQ(r.headers.get("Bcc"), std::optional<std::string_view>("audit@example.com"));
+  // Unencoded (no =?UTF-8?B?...?=), and the line break a header may not hold is a space.
+  EXPECT_EQ(r.headers.get("Subject"),
+            std::optional<std::string_view>("[octo/app] CI failed: Fix \u00e9l\u00e8ve Bcc: x@evil.example"));
+  EXPECT_EQ(r.headers.get("X-Run-Id"), std::optional<std::string_view>("7"));
+  EXPECT_EQ(r.headers.get("Content-Type"), std::optional<std::string_view>("multipart/alternative"));
+  EXPECT_EQ(r.headers.get("Message-ID"),
+            std::optional<std::string_view>("<" + event->id + ".test=2Esmtp@example.com>"));
+  EXPECT_EQ(r.body, "Run 7 failed.\n--- text/html ---\n<p>Run <b>7</b> failed.</p>");
+}
+
+TEST(SmtpSinkRender, AnAddressTemplateThatGivesNoRecipientFailsAsDeliverWould) {
+  Harness h(kSmtpSinkDecl, options(R"("to": "${{ payload.nobody }}")"));
+  ASSERT_TRUE(h.configure());
+  auto rendered = h.render(*make_event("x", "{}"));
+  ASSERT_FALSE(rendered);
+  EXPECT_EQ(rendered.error().kind, ErrorKind::permanent);
+  EXPECT_NE(rendered.error().message.find("no recipient"), std::string::npos) << rendered.error().message;
 }
 
 }  // namespace

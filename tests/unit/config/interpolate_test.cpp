@@ -218,5 +218,24 @@ TEST(Interpolate, SaysWhereEachValueByteCameFrom) {
   EXPECT_EQ(where.error_at, 19u);
 }
 
+// Issue 21: a test file's variables: stand in for the environment, within env.allow.
+TEST(Interpolate, GivenValuesWinOverTheEnvironmentAndStayWithinTheAllowList) {
+  ::setenv("SY_TEST_GIVEN", "from-env", 1);
+  ::unsetenv("SY_TEST_ONLY_GIVEN");
+  const InterpolationScope scope{.restricted = true,
+                                 .allow = {"SY_TEST_GIVEN", "SY_TEST_ONLY_GIVEN"},
+                                 .values = {{"SY_TEST_GIVEN", "from-test"}, {"SY_TEST_ONLY_GIVEN", ""},
+                                            {"SY_TEST_NOT_ALLOWED", "x"}}};
+  Expansion expansion;
+  auto out = interpolate("${SY_TEST_GIVEN}/${SY_TEST_ONLY_GIVEN:-fallback}", scope, &expansion);
+  ASSERT_TRUE(out) << out.error().message;
+  EXPECT_EQ(*out, "from-test/fallback");
+  EXPECT_EQ(expansion.reference, "${SY_TEST_GIVEN}");
+  auto refused = interpolate("${SY_TEST_NOT_ALLOWED}", scope);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("not listed in env.allow"), std::string::npos) << refused.error().message;
+  ::unsetenv("SY_TEST_GIVEN");
+}
+
 }  // namespace
 }  // namespace switchyard::config
