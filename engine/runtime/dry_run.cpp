@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <future>
+#include <string_view>
 #include <thread>
 
 #include "runtime/pipeline.hpp"
@@ -102,15 +103,31 @@ constexpr OptionSpec kStubOptions[] = {
     {.name = "drop", .type = OptionType::boolean, .default_value = "false", .description = "Drop every event."},
 };
 
-// Sets each member of `from` (an object) in `into` (made an object), copied.
+// Sets each member of `from` (an object) in `into` (made an object), copied. A dotted name
+// ("opscord.route") sets a member inside nested objects, made where missing, so that a stub
+// can stand for a transform that writes one place (postgres.query's `into:`).
 void set_members(rapidjson::Value& into, const rapidjson::Value& from, Event::Allocator& alloc) {
-  if (!into.IsObject()) into.SetObject();
   for (const auto& m : from.GetObject()) {
+    rapidjson::Value* target = &into;
+    std::string_view name(m.name.GetString(), m.name.GetStringLength());
+    for (auto dot = name.find('.'); dot != std::string_view::npos; dot = name.find('.')) {
+      if (!target->IsObject()) target->SetObject();
+      const rapidjson::Value key(name.data(), static_cast<rapidjson::SizeType>(dot), alloc);
+      auto it = target->FindMember(key);
+      if (it == target->MemberEnd()) {
+        target->AddMember(rapidjson::Value(key, alloc), rapidjson::Value(rapidjson::kObjectType), alloc);
+        it = target->MemberEnd() - 1;
+      }
+      target = &it->value;
+      name.remove_prefix(dot + 1);
+    }
+    if (!target->IsObject()) target->SetObject();
     rapidjson::Value value(m.value, alloc);
-    if (auto it = into.FindMember(m.name); it != into.MemberEnd()) {
+    const rapidjson::Value key(name.data(), static_cast<rapidjson::SizeType>(name.size()), alloc);
+    if (auto it = target->FindMember(key); it != target->MemberEnd()) {
       it->value = std::move(value);
     } else {
-      into.AddMember(rapidjson::Value(m.name, alloc), std::move(value), alloc);
+      target->AddMember(rapidjson::Value(key, alloc), std::move(value), alloc);
     }
   }
 }

@@ -50,8 +50,8 @@ config::SinkConfig dry_run_capture(const std::shared_ptr<DryRunBoard>& board, st
 /// needs a database; http.request a server): the stub transform (type "switchyard.stub"),
 /// named `name`, does to every event what `spec` says — {"meta": {...}} sets those members
 /// of the event's meta (the rows a query would have found), {"payload": {...}} those of its
-/// payload, {"drop": true} drops it — and keeps it otherwise. Errors name what is wrong
-/// with the spec.
+/// payload ("a.b" names a member inside nested objects), {"drop": true} drops it — and keeps
+/// it otherwise. Errors name what is wrong with the spec.
 Result<config::ComponentConfig> dry_run_stub(std::string name, const rapidjson::Value& spec);
 
 struct Services;
