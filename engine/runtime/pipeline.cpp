@@ -461,6 +461,7 @@ void PipelineRuntime::fan_out(TransformChain::Finished finished) {
     for (auto* sink : selected) sink->arrive(0, shared, 0, wait);
     ingress_.acknowledge(std::move(finished.incoming.done), {});  // a replayed dead letter's
     ingress_.finished(finished.incoming.bytes);
+    check_drained();  // that may have been the last event a drain waits for
     return;
   }
   if (selected.empty()) {
@@ -468,6 +469,7 @@ void PipelineRuntime::fan_out(TransformChain::Finished finished) {
     if (!finished.writes.empty()) journal_->append(key_->id, 0, {}, std::move(finished.writes), nullptr);
     ingress_.acknowledge(std::move(finished.incoming.done), {});
     ingress_.finished(finished.incoming.bytes);
+    check_drained();  // that may have been the last event a drain waits for
     return;
   }
   std::string body = journal::encode_event(event);
@@ -497,6 +499,7 @@ void PipelineRuntime::failed(TransformChain::Finished finished) {
     no_reply(event.id, "a transform failed on it");
     ingress_.acknowledge(std::move(finished.incoming.done), {});
     ingress_.finished(finished.incoming.bytes);
+    check_drained();  // that may have been the last event a drain waits for
     return;
   }
   log_->error("{}: event {} failed: {}; moved to the dead-letter queue", finished.failed_at, event.id, finished.error);
@@ -525,6 +528,7 @@ void PipelineRuntime::failed(TransformChain::Finished finished) {
   }
   ingress_.acknowledge(std::move(finished.incoming.done), {});
   ingress_.finished(finished.incoming.bytes);
+  check_drained();  // that may have been the last event a drain waits for
 }
 
 // An emit_until_done event: not journaled; the source hears back once every selected sink
@@ -533,6 +537,7 @@ void PipelineRuntime::until_done(TransformChain::Finished finished, const std::v
                                  bool reply_owed) {
   if (durable_ && !finished.writes.empty()) journal_->append(key_->id, 0, {}, std::move(finished.writes), nullptr);
   ingress_.finished(finished.incoming.bytes);
+  check_drained();  // that may have been the last event a drain waits for
   if (selected.empty()) return ingress_.acknowledge(std::move(finished.incoming.done), {});
   std::string id = reply_owed ? finished.incoming.event->id : std::string();
   auto wait = std::make_shared<DeliveryWait>(

@@ -147,6 +147,25 @@ sinks:
   EXPECT_GT(test::AsyncCheckTransform::max_in_flight.load(), 1) << "the strand went on while events waited";
 }
 
+TEST_F(PipelineTest, ADrainEndsWhenTheLastEventsAnAsynchronousTransformHeldAreDropped) {
+  // The drain starts while the events are still in the asynchronous transform; each is
+  // dropped when it comes back, so no sink ever reports progress: the pipeline itself must
+  // see that the last one is gone (it hung until the drain timed out, with 0 in flight).
+  test::AsyncCheckTransform::max_in_flight = 0;
+  auto p = start(R"(
+durability: memory
+source: {type: test.sequence, count: 20}
+transforms:
+  - {type: test.async_check, drop_every: 1}
+sinks:
+  - {name: a, type: test.capture, bucket: a}
+)");
+  drain(*p);
+  EXPECT_EQ(p->in_flight(), 0u);
+  p->stop();
+  EXPECT_TRUE(Captured::instance().of("a").empty());
+}
+
 TEST_F(PipelineTest, AnAsynchronousDecisionOnThePipelinesStrandLetsTheEventGoOnAtOnce) {
   // Five events, decided by the transform's own timers (on the pipeline's strand); no
   // later event comes to push them out.
