@@ -85,8 +85,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const ParseResult b = detail::parse_rapidjson(reference, text, depth);
     if (outcome_of(a) != outcome_of(b) || (!a && a.error().offset != b.error().offset)) {
       // The one accepted difference: simdjson reads a zero with a huge exponent ("0e400",
-      // valid JSON) as 0, where RapidJSON refuses the exponent as too big.
-      if (!a || !zero_with_a_huge_exponent(text)) std::abort();
+      // valid JSON) as 0, where RapidJSON refuses the exponent as too big. simdjson then
+      // goes on: it may accept the document, or refuse it for what comes after (a
+      // duplicate key: corpus/json/zero_exponent_then_duplicate_key).
+      if (!zero_with_a_huge_exponent(text)) std::abort();
       continue;
     }
     if (a && !same(fast, reference)) std::abort();
