@@ -62,6 +62,15 @@ void print_diagnostics(const config::Diagnostics& diagnostics) {
   for (const auto& d : diagnostics) std::cerr << config::format(d) << "\n";
 }
 
+std::optional<http::Endpoint> admin_endpoint(const config::EngineConfig& engine) {
+  if (engine.admin.listen.empty()) return std::nullopt;
+  auto endpoint = http::parse_endpoint(engine.admin.listen);
+  if (!endpoint || endpoint->port == 0) return std::nullopt;
+  if (endpoint->host.empty() || endpoint->host == "0.0.0.0") endpoint->host = "127.0.0.1";
+  if (endpoint->host == "::") endpoint->host = "::1";
+  return *endpoint;
+}
+
 namespace {
 
 // Every request allocates and frees tens of KiB (the body, the event's pool chunks, the

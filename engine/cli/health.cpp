@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/setup.hpp"
 #include "config/engine_config.hpp"
 #include "http/addresses.hpp"
 #include "http/client.hpp"
@@ -19,13 +20,9 @@ namespace {
 
 // The admin listener as seen from this host: an all-interfaces address is reached on loopback.
 std::optional<std::string> admin_url(const config::EngineConfig& engine, const std::string& path) {
-  if (engine.admin.listen.empty()) return std::nullopt;
-  auto endpoint = http::parse_endpoint(engine.admin.listen);
-  if (!endpoint || endpoint->port == 0) return std::nullopt;
-  std::string host = endpoint->host;
-  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
-  if (host == "::") host = "::1";
-  return "http://" + http::format_endpoint(host, endpoint->port) + path;
+  auto endpoint = admin_endpoint(engine);
+  if (!endpoint) return std::nullopt;
+  return "http://" + http::format_endpoint(endpoint->host, endpoint->port) + path;
 }
 
 }  // namespace

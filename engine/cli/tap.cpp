@@ -19,6 +19,7 @@
 #include <set>
 
 #include "cli/commands.hpp"
+#include "cli/setup.hpp"
 #include "config/engine_config.hpp"
 #include "http/addresses.hpp"
 #include "log/logging.hpp"
@@ -118,9 +119,8 @@ int tap(const Common& common, const TapOptions& options) {
     const auto colon = options.admin.rfind(':');
     host = options.admin.substr(0, colon);
     port = colon == std::string::npos ? "" : options.admin.substr(colon + 1);
-  } else if (auto endpoint = http::parse_endpoint(engine.admin.listen); endpoint && endpoint->port != 0) {
-    host = endpoint->host.empty() || endpoint->host == "0.0.0.0" ? "127.0.0.1" : endpoint->host;
-    if (host == "::") host = "::1";
+  } else if (auto endpoint = admin_endpoint(engine)) {
+    host = endpoint->host;
     port = std::to_string(endpoint->port);
   }
   if (host.empty() || port.empty()) {
