@@ -106,7 +106,9 @@ std::string dead_letters_json(const std::vector<DeadLetter>& entries) {
 Result<DeadLetters> DeadLetters::open(const std::filesystem::path& state_dir) {
   auto db = open_database(state_dir / kJournalFile, /*create=*/false);
   if (!db) return db.error();
-  return DeadLetters(std::move(*db));
+  auto log = EventLog::reader(state_dir / kEventLogDir);
+  if (Status s = register_event_body(*db, *log); !s) return s.error();
+  return DeadLetters(std::move(log), std::move(*db));
 }
 
 Result<std::vector<DeadLetter>> DeadLetters::list(const DeadLetterFilter& filter, std::size_t limit) {
@@ -154,10 +156,11 @@ Result<std::int64_t> DeadLetters::adopt(const std::string& pipeline, std::string
   // The event's id and type come from its envelope, the first line of the body.
   auto move = db_.prepare(
       "INSERT INTO dlq(pipeline, sink, event_id, type, attempts, error, failed_at, body) "
-      "SELECT ?1, ?2, coalesce(json_extract(substr(body, 1, instr(body, x'0a') - 1), '$.id'), ''), "
-      "coalesce(json_extract(substr(body, 1, instr(body, x'0a') - 1), '$.type'), ''), 0, "
-      "'pipeline ' || ?1 || ' is no longer configured (' || ?6 || ')', ?3, body "
-      "FROM events WHERE pipeline = ?4 AND (pending & ?5) != 0 ORDER BY seq");
+      "SELECT ?1, ?2, coalesce(json_extract(substr(b, 1, instr(b, x'0a') - 1), '$.id'), ''), "
+      "coalesce(json_extract(substr(b, 1, instr(b, x'0a') - 1), '$.type'), ''), 0, "
+      "'pipeline ' || ?1 || ' is no longer configured (' || ?6 || ')', ?3, b "
+      "FROM (SELECT event_body(seq, body, loc) AS b FROM events WHERE pipeline = ?4 AND (pending & ?5) != 0 "
+      "ORDER BY seq)");
   auto forget_events = db_.prepare("DELETE FROM events WHERE pipeline = ?");
   auto forget_sinks = db_.prepare("DELETE FROM sinks WHERE pipeline = ?");
   for (auto* stmt : {&id, &sinks, &move, &forget_events, &forget_sinks}) {

@@ -6,10 +6,12 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "journal/event_log.hpp"
 #include "journal/journal.hpp"
 #include "journal/sqlite.hpp"
 #include "switchyard/event.hpp"
@@ -79,7 +81,8 @@ class DeadLetters {
   Result<std::vector<std::pair<std::pair<std::string, std::string>, std::int64_t>>> counts();
 
  private:
-  explicit DeadLetters(sql::Db db) : db_(std::move(db)) {}
+  DeadLetters(std::unique_ptr<EventLog> log, sql::Db db) : log_(std::move(log)), db_(std::move(db)) {}
+  std::unique_ptr<EventLog> log_;  // the events' bodies, for adopt(); outlives db_
   sql::Db db_;
 };
 

@@ -77,10 +77,11 @@ Result<PipelineKey> Journal::Impl::attach(const std::string& name, const std::ve
 Status Journal::Impl::orphan(const std::string& pipeline, std::int64_t id, const std::string& sink, std::uint64_t bit) {
   auto move = db.prepare(
       "INSERT INTO dlq(pipeline, sink, event_id, type, attempts, error, failed_at, body) "
-      "SELECT ?1, ?2, coalesce(json_extract(substr(body, 1, instr(body, x'0a') - 1), '$.id'), ''), "
-      "coalesce(json_extract(substr(body, 1, instr(body, x'0a') - 1), '$.type'), ''), 0, "
-      "'sink ' || ?2 || ' is no longer in the pipeline', ?3, body "
-      "FROM events WHERE pipeline = ?4 AND (pending & ?5) != 0");
+      "SELECT ?1, ?2, coalesce(json_extract(substr(b, 1, instr(b, x'0a') - 1), '$.id'), ''), "
+      "coalesce(json_extract(substr(b, 1, instr(b, x'0a') - 1), '$.type'), ''), 0, "
+      "'sink ' || ?2 || ' is no longer in the pipeline', ?3, b "
+      "FROM (SELECT event_body(seq, body, loc) AS b FROM events WHERE pipeline = ?4 AND (pending & ?5) != 0 "
+      "ORDER BY seq)");
   if (!move) return move.error();
   move->bind(1, pipeline).bind(2, sink).bind(3, unix_ms()).bind(4, id).bind(5, bit);
   if (Status s = move->run(); !s) return s;
@@ -144,6 +145,12 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
   auto reader = sql::Db::open(impl->file, false);
   if (!reader) return reader.error();
   impl->reader = std::move(*reader);
+  auto log = EventLog::open({.dir = options.dir / kEventLogDir, .fsync = options.fsync, .segment_bytes = options.segment_bytes});
+  if (!log) return log.error();
+  impl->log = std::move(*log);
+  for (sql::Db* connection : {&d, &impl->reader}) {
+    if (Status s = register_event_body(*connection, *impl->log); !s) return s.error();
+  }
 
   auto prepare = [&](sql::Stmt& out, std::string_view text) -> Status {
     auto stmt = d.prepare(text);
@@ -152,12 +159,13 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
     return {};
   };
   for (Status s : {
-           prepare(impl->insert_event, "INSERT INTO events(seq, pipeline, pending, body) VALUES (?, ?, ?, ?)"),
+           prepare(impl->insert_event, "INSERT INTO events(seq, pipeline, pending, body, loc) VALUES (?, ?, ?, ?, ?)"),
+           prepare(impl->oldest_location, "SELECT loc FROM events WHERE loc IS NOT NULL ORDER BY seq LIMIT 1"),
            prepare(impl->delete_done, "DELETE FROM events WHERE seq = ? AND pending = ?"),
            prepare(impl->clear_bit, "UPDATE events SET pending = pending & ~? WHERE seq = ?"),
            prepare(impl->insert_dlq_from_event,
                    "INSERT INTO dlq(pipeline, sink, event_id, type, attempts, error, failed_at, body) "
-                   "SELECT ?, ?, ?, ?, ?, ?, ?, body FROM events WHERE seq = ?"),
+                   "SELECT ?, ?, ?, ?, ?, ?, ?, event_body(seq, body, loc) FROM events WHERE seq = ?"),
            prepare(impl->insert_dlq,
                    "INSERT INTO dlq(pipeline, sink, event_id, type, attempts, error, failed_at, body) "
                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
@@ -190,8 +198,16 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
   auto last = d.scalar("SELECT coalesce(max(seq), 0) FROM events");
   auto page_size = d.scalar("PRAGMA page_size");
   if (!last || !page_size) return permanent(impl->file.string() + ": " + d.error());
-  impl->last_seq = static_cast<std::uint64_t>(*last);
+  // Records of a batch whose transaction never committed (a crash in between) may follow
+  // the last row: their numbers are not used again.
+  impl->last_seq = std::max(static_cast<std::uint64_t>(*last), impl->log->last_seq());
   impl->page_size = *page_size;
+  if (impl->oldest_location.step() == SQLITE_ROW) {
+    const auto oldest = static_cast<std::uint64_t>(impl->oldest_location.integer(0));
+    impl->oldest_location.reset();
+    if (Status s = impl->log->expect(oldest); !s) return s.error();
+  }
+  impl->oldest_location.reset();
   impl->measure();
   impl->files.emplace(impl->file);
   impl->next_purge = std::chrono::steady_clock::now();
@@ -274,15 +290,23 @@ Result<std::vector<Pending>> Journal::pending(std::int64_t pipeline, std::uint64
                                               std::size_t limit, std::uint64_t to_seq) {
   std::lock_guard lock(impl_->read_mutex);
   auto stmt = impl_->reader.prepare(
-      "SELECT e.seq, e.body, coalesce(a.count, 0) FROM events e LEFT JOIN attempts a ON a.seq = e.seq AND a.bit = ?4 "
+      "SELECT e.seq, e.body, coalesce(a.count, 0), e.loc FROM events e LEFT JOIN attempts a ON a.seq = e.seq AND a.bit = ?4 "
       "WHERE e.seq >= ?1 AND e.seq <= ?2 AND e.pipeline = ?3 AND (e.pending & ?4) != 0 ORDER BY e.seq LIMIT ?5");
   if (!stmt) return stmt.error();
   stmt->bind(1, from_seq).bind(2, to_seq).bind(3, pipeline).bind(4, bit).bind(5, static_cast<std::int64_t>(limit));
   std::vector<Pending> out;
   int rc;
   while ((rc = stmt->step()) == SQLITE_ROW) {
-    out.push_back(Pending{static_cast<std::uint64_t>(stmt->integer(0)), stmt->blob(1),
-                          static_cast<std::uint32_t>(stmt->integer(2))});
+    const auto seq = static_cast<std::uint64_t>(stmt->integer(0));
+    const auto attempts = static_cast<std::uint32_t>(stmt->integer(2));
+    if (stmt->null(3)) {
+      out.push_back(Pending{seq, stmt->blob(1), attempts});
+      continue;
+    }
+    auto body = impl_->log->read(static_cast<std::uint64_t>(stmt->integer(3)), seq);
+    if (!body) return body.error();
+    if (!*body) continue;  // every sink finished with it since the row was read
+    out.push_back(Pending{seq, std::move(**body), attempts});
   }
   if (rc != SQLITE_DONE) return retryable("journal read: " + impl_->reader.error());
   return out;
@@ -314,12 +338,17 @@ Result<std::optional<std::int64_t>> Journal::oldest_pending_ms() {
   std::lock_guard lock(impl_->read_mutex);
   // Only the envelope line: the payload after it can be megabytes.
   auto stmt = impl_->reader.prepare(
-      "SELECT substr(body, 1, instr(body, x'0a')) FROM events WHERE pending != 0 ORDER BY seq LIMIT 1");
+      "SELECT substr(body, 1, instr(body, x'0a')), seq, loc FROM events WHERE pending != 0 ORDER BY seq LIMIT 1");
   if (!stmt) return stmt.error();
   const int rc = stmt->step();
   if (rc == SQLITE_DONE) return std::optional<std::int64_t>();
   if (rc != SQLITE_ROW) return retryable("journal read: " + impl_->reader.error());
-  return envelope_time_ms(stmt->blob(0));
+  if (stmt->null(2)) return envelope_time_ms(stmt->blob(0));
+  auto body = impl_->log->read(static_cast<std::uint64_t>(stmt->integer(2)), static_cast<std::uint64_t>(stmt->integer(1)));
+  if (!body) return body.error();
+  if (!*body) return std::optional<std::int64_t>();
+  const std::string_view text = **body;
+  return envelope_time_ms(text.substr(0, text.find('\n')));
 }
 
 Result<std::vector<StateEntry>> Journal::load_state() {

@@ -1,9 +1,11 @@
 #pragma once
 // The journal: the embedded store behind the delivery promise (contract section 7).
 //
-// One SQLite database in WAL mode, `state.dir/journal.db`, holds
+// The events' stored forms are appended once to the event log, `state.dir/events/`
+// (event_log.hpp), and one SQLite database in WAL mode, `state.dir/journal.db`, holds
 //   events    one row per accepted event still wanted by some sink, with a bit mask of the
-//             sinks that have not finished with it (each sink's own delivery state),
+//             sinks that have not finished with it (each sink's own delivery state) and
+//             where its body is in the log,
 //   dlq       deliveries given up on, with the last error, until replayed or dropped,
 //   state     the components' key-value state with expiry.
 // A single writer thread applies every change in order and commits in groups: whatever
@@ -36,6 +38,8 @@ struct Options {
   /// How long closing keeps retrying commits that fail (a read-only or failing disk) when
   /// no stop_by() deadline was set; then what could not be committed is given up.
   std::chrono::milliseconds stop_timeout{30'000};
+  /// Size at which the event log starts its next segment file.
+  std::uint64_t segment_bytes = std::uint64_t{64} << 20;
 };
 
 /// A pipeline's identity in the journal: its id and one bit per sink, in configuration order.
@@ -210,5 +214,7 @@ class Journal {
 
 /// The file name of the journal inside state.dir.
 inline constexpr const char* kJournalFile = "journal.db";
+/// The event log's directory inside state.dir.
+inline constexpr const char* kEventLogDir = "events";
 
 }  // namespace switchyard::journal

@@ -4,8 +4,9 @@ namespace switchyard::journal {
 namespace {
 
 // 1: pipelines, sinks, events, dlq, state. 2: attempts (a sink's failed attempts at an event,
-// kept across restarts so max_attempts holds).
-constexpr int kSchemaVersion = 2;
+// kept across restarts so max_attempts holds). 3: events.loc, where the event's body is in the
+// event log (event_log.hpp); rows written before keep theirs in events.body (loc NULL).
+constexpr int kSchemaVersion = 3;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS pipelines(
@@ -20,7 +21,8 @@ CREATE TABLE IF NOT EXISTS events(
   seq INTEGER PRIMARY KEY,
   pipeline INTEGER NOT NULL,
   pending INTEGER NOT NULL,
-  body BLOB NOT NULL);
+  body BLOB NOT NULL,
+  loc INTEGER);
 CREATE TABLE IF NOT EXISTS dlq(
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   pipeline TEXT NOT NULL,
@@ -84,10 +86,17 @@ Result<sql::Db> open_database(const std::filesystem::path& file, bool create) {
         !s) {
       return permanent(file.string() + ": cannot create the journal: " + s.error().message);
     }
-  } else if (*version == 1) {
-    // Version 1 had no attempts table: added, nothing else changes.
-    if (Status s = db.exec(std::string("BEGIN IMMEDIATE;") + kSchema + "PRAGMA user_version = 2; COMMIT;"); !s) {
-      return permanent(file.string() + ": cannot upgrade the journal to version 2: " + s.error().message);
+  } else if (*version < kSchemaVersion) {
+    // Version 1 had no attempts table, 2 no events.loc: added; the rows stay as they are
+    // (their bodies in events.body) and are delivered as before.
+    auto has_loc = db.scalar("SELECT count(*) FROM pragma_table_info('events') WHERE name = 'loc'");
+    if (!has_loc) return damaged(file, has_loc.error().message);
+    if (Status s = db.exec(std::string("BEGIN IMMEDIATE;") + kSchema +
+                           (*has_loc ? "" : "ALTER TABLE events ADD COLUMN loc INTEGER; ") +
+                           "PRAGMA user_version = " + std::to_string(kSchemaVersion) + "; COMMIT;");
+        !s) {
+      return permanent(file.string() + ": cannot upgrade the journal to version " + std::to_string(kSchemaVersion) +
+                       ": " + s.error().message);
     }
   }
   return db;

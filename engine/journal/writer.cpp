@@ -88,10 +88,12 @@ bool Journal::Impl::pause_after_failure() {
 // next start: refuse new events, save what the connection still holds, say so loudly.
 void Journal::Impl::watch_files() {
   if (!files || unavailable) return;
-  const std::string what = files->check();
+  std::string what = files->check();
+  const bool log_lost = what.empty() && log;
+  if (log_lost) what = log->check();
   if (what.empty()) return;
   unavailable = true;
-  const std::string saved = files->save(db);
+  const std::string saved = log_lost ? log->restore() : files->save(db);
   set_problem(what + " while the engine ran; restart the engine (" + saved + ")");
   log::engine().error("journal: {} ({}) while the engine was running. Durable pipelines now refuse new events "
                       "(HTTP 503) and /readyz answers 503 until the engine is restarted; {}",
@@ -164,6 +166,8 @@ bool Journal::Impl::commit(std::deque<Op>& batch) {
     }
   }
   if (status && due) status = poll(replays);
+  // The batch's records are durable in the event log before the rows that point at them.
+  if (status) status = log->sync();
   if (status) status = db.exec("COMMIT");
   auto after_tasks = [&] {
     for (auto& op : batch) {
@@ -171,8 +175,9 @@ bool Journal::Impl::commit(std::deque<Op>& batch) {
     }
   };
   if (!status) {
-    const bool no_space = (sqlite3_extended_errcode(db.get()) & 0xff) == SQLITE_FULL;
+    const bool no_space = (sqlite3_extended_errcode(db.get()) & 0xff) == SQLITE_FULL || log->no_space();
     (void)db.exec("ROLLBACK");
+    log->discard();
     if (no_space) disk_full = true;
     failing = true;
     if (!unavailable) set_problem("commits fail: " + status.error().message);
@@ -227,7 +232,9 @@ Status Journal::Impl::apply(Op& op, std::vector<std::pair<AppendOp*, std::uint64
         if constexpr (std::is_same_v<T, AppendOp>) {
           const std::uint64_t seq = ++last_seq;
           if (o.mask != 0) {
-            insert_event.bind(1, seq).bind(2, o.pipeline).bind(3, o.mask).bind_blob_static(4, o.body);
+            auto location = log->add(seq, o.pipeline, o.mask, o.body);
+            if (!location) return location.error();
+            insert_event.bind(1, seq).bind(2, o.pipeline).bind(3, o.mask).bind_blob_static(4, std::string_view("", 0)).bind(5, *location);
             if (Status s = insert_event.run(); !s) return s;
             appended.fetch_add(1, std::memory_order_relaxed);
             appended_since_measure += o.body.size();
@@ -373,7 +380,12 @@ void Journal::Impl::measure() {
   auto pages = db.scalar("PRAGMA page_count");
   auto free_pages = db.scalar("PRAGMA freelist_count");
   if (!pages || !free_pages) return;
-  const auto used = static_cast<std::uint64_t>((*pages - *free_pages) * page_size);
+  // The event log from the oldest record a row refers to; the segments before it go.
+  std::optional<std::uint64_t> oldest;
+  if (oldest_location.step() == SQLITE_ROW) oldest = static_cast<std::uint64_t>(oldest_location.integer(0));
+  oldest_location.reset();
+  log->release(oldest);
+  const auto used = static_cast<std::uint64_t>((*pages - *free_pages) * page_size) + log->live_bytes(oldest);
   bytes_used.store(used, std::memory_order_relaxed);
   const bool now_full = options.max_bytes > 0 && used >= options.max_bytes;
   const bool was_full = cap_full.exchange(now_full, std::memory_order_relaxed);

@@ -22,6 +22,7 @@
 #include <variant>
 #include <vector>
 
+#include "journal/event_log.hpp"
 #include "journal/files.hpp"
 #include "journal/journal.hpp"
 #include "journal/lock.hpp"
@@ -93,12 +94,13 @@ struct Journal::Impl {
   Options options;
   std::optional<StateDirLock> lock;  // this engine's claim on state.dir
   std::filesystem::path file;
+  std::unique_ptr<EventLog> log;  // the events' bodies; rows say where (events.loc)
   sql::Db db;      // writer thread only (and open/attach before it starts)
   sql::Db reader;  // pending() and load_state(), under read_mutex
   std::mutex read_mutex;
 
   // Prepared statements of the writer.
-  sql::Stmt insert_event, delete_done, clear_bit, insert_dlq_from_event, insert_dlq, delete_dlq, put_state,
+  sql::Stmt insert_event, oldest_location, delete_done, clear_bit, insert_dlq_from_event, insert_dlq, delete_dlq, put_state,
       erase_state, put_attempt, drop_attempt;
   // (seq, bit) with a row in attempts (writer thread): only those cost a delete when done.
   std::set<std::pair<std::uint64_t, std::uint64_t>> attempted;

@@ -6,7 +6,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startEngine, runSwitchyard, writeEngineDir, tempDir, dlq, dlqList } from './lib/engine.mjs';
 import { startReceiver, waitUntil, sleep } from './lib/receiver.mjs';
@@ -332,7 +332,25 @@ test('a damaged journal.db (garbage, or a truncated real one) stops `switchyard 
   const file = join(dir, 'state', 'journal.db');
   assert.ok(!existsSync(`${file}-wal`), 'a clean stop checkpoints the WAL into journal.db');
   const size = statSync(file).size;
-  assert.ok(size >= 64 * 1024, `a journal holding 60 pending 2 KiB events is only ${size} bytes`);
+  // The bodies are in the event log (state/events/); journal.db holds a row per event.
+  assert.ok(size >= 16 * 1024, `a journal holding 60 pending events is only ${size} bytes`);
+  const segments = readdirSync(join(dir, 'state', 'events'));
+  assert.equal(segments.length, 1, `one event log segment: ${segments}`);
+  const segment = join(dir, 'state', 'events', segments[0]);
+  assert.ok(statSync(segment).size >= 60 * 2000, 'the 60 bodies are in the event log');
+
+  // A byte of the log's first record changed (damage, not a write cut short by a crash):
+  // refused, naming the segment and the byte, and the segment left as it was.
+  const log = readFileSync(segment);
+  const damaged = Buffer.from(log);
+  damaged[100] ^= 0x5a;
+  writeFileSync(segment, damaged);
+  const r = await runSwitchyard(['run', '-c', join(dir, 'switchyard.yaml')], { timeoutMs: 10000 });
+  assert.equal(r.code, 1, `a damaged event log: exit status\n${r.stderr}`);
+  assert.ok(r.stderr.includes(`${segment} is damaged at byte 0`), `the message names the segment:\n${r.stderr}`);
+  assert.ok(readFileSync(segment).equals(damaged), 'the damaged segment is left as it was');
+  writeFileSync(segment, log);
+
   truncateSync(file, Math.floor(size / 2));
   await assertRefusesDamaged(dir, 'truncated');
 });

@@ -1,0 +1,516 @@
+#include "journal/event_log.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cerrno>
+#include <charconv>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+
+#include "journal/sqlite.hpp"
+#include "log/logging.hpp"
+
+namespace switchyard::journal {
+
+static_assert(std::endian::native == std::endian::little, "the event log is written little-endian");
+
+namespace {
+
+constexpr std::uint64_t kOffsetMask = (std::uint64_t{1} << 40) - 1;
+// A log with nothing left in it is started afresh once its segment has grown this big.
+constexpr std::uint64_t kRestartBytes = std::uint64_t{4} << 20;
+
+constexpr std::array<std::uint32_t, 256> crc_table() {
+  std::array<std::uint32_t, 256> table{};
+  for (std::uint32_t i = 0; i < 256; ++i) {
+    std::uint32_t c = i;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+    table[i] = c;
+  }
+  return table;
+}
+constexpr auto kCrcTable = crc_table();
+
+std::uint32_t crc_software(std::uint32_t c, const unsigned char* p, std::size_t n) {
+  while (n--) c = kCrcTable[(c ^ *p++) & 0xff] ^ (c >> 8);
+  return c;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) std::uint32_t crc_sse42(std::uint32_t c, const unsigned char* p, std::size_t n) {
+  std::uint64_t c64 = c;
+  while (n >= 8) {
+    std::uint64_t word;
+    std::memcpy(&word, p, 8);
+    c64 = __builtin_ia32_crc32di(c64, word);
+    p += 8;
+    n -= 8;
+  }
+  c = static_cast<std::uint32_t>(c64);
+  while (n--) c = __builtin_ia32_crc32qi(c, *p++);
+  return c;
+}
+const bool kHaveSse42 = __builtin_cpu_supports("sse4.2");
+#endif
+
+template <class T>
+void put(unsigned char* at, T value) {
+  std::memcpy(at, &value, sizeof value);
+}
+template <class T>
+T get(const unsigned char* at) {
+  T value;
+  std::memcpy(&value, at, sizeof value);
+  return value;
+}
+
+struct Header {
+  std::uint32_t size = 0;
+  std::uint32_t crc = 0;
+  std::uint64_t seq = 0;
+  std::int64_t pipeline = 0;
+  std::uint64_t mask = 0;
+};
+
+Header parse(const unsigned char* h) {
+  return {get<std::uint32_t>(h), get<std::uint32_t>(h + 4), get<std::uint64_t>(h + 8), get<std::int64_t>(h + 16),
+          get<std::uint64_t>(h + 24)};
+}
+
+std::uint32_t record_crc(const unsigned char* header, std::string_view body) {
+  const std::uint32_t c = crc32c(0, {reinterpret_cast<const char*>(header) + 8, EventLog::kHeaderBytes - 8});
+  return crc32c(c, body);
+}
+
+std::string errno_text(int error) { return std::strerror(error); }
+
+bool pread_all(int fd, char* out, std::size_t n, std::uint64_t offset) {
+  while (n > 0) {
+    const ssize_t got = ::pread(fd, out, n, static_cast<off_t>(offset));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    out += got;
+    n -= static_cast<std::size_t>(got);
+    offset += static_cast<std::uint64_t>(got);
+  }
+  return true;
+}
+
+Status sync_dir(const std::filesystem::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return retryable(dir.string() + ": " + errno_text(errno));
+  const int rc = ::fsync(fd);
+  const int error = errno;
+  ::close(fd);
+  if (rc != 0) return retryable(dir.string() + ": fsync: " + errno_text(error));
+  return {};
+}
+
+// "0000000042.log" → 42; nullopt for any other name.
+std::optional<std::uint32_t> segment_number(const std::string& name) {
+  if (name.size() != 14 || !name.ends_with(".log")) return std::nullopt;
+  std::uint32_t n = 0;
+  auto [end, ec] = std::from_chars(name.data(), name.data() + 10, n);
+  if (ec != std::errc() || end != name.data() + 10 || n == 0) return std::nullopt;
+  return n;
+}
+
+}  // namespace
+
+std::uint32_t crc32c(std::uint32_t crc, std::string_view data) {
+  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+  std::uint32_t c = ~crc;
+#if defined(__x86_64__)
+  if (kHaveSse42) return ~crc_sse42(c, p, data.size());
+#endif
+  return ~crc_software(c, p, data.size());
+}
+
+struct EventLog::Segment {
+  std::uint32_t number = 0;
+  std::filesystem::path path;
+  int fd = -1;
+  std::uint64_t size = 0;  // bytes written (the active one: durable ones)
+  dev_t dev = 0;
+  ino_t ino = 0;
+  ~Segment() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+EventLog::EventLog(std::filesystem::path dir, bool writer) : dir_(std::move(dir)), writer_(writer) {}
+
+EventLog::~EventLog() = default;
+
+std::filesystem::path EventLog::path_of(std::uint32_t number) const {
+  char name[24];
+  std::snprintf(name, sizeof name, "%010u.log", number);
+  return dir_ / name;
+}
+
+std::unique_ptr<EventLog> EventLog::reader(std::filesystem::path dir) {
+  return std::unique_ptr<EventLog>(new EventLog(std::move(dir), /*writer=*/false));
+}
+
+Result<std::unique_ptr<EventLog>> EventLog::open(const Options& options) {
+  std::unique_ptr<EventLog> log(new EventLog(options.dir, /*writer=*/true));
+  log->fsync_ = options.fsync;
+  log->segment_bytes_ = std::max<std::uint64_t>(options.segment_bytes, 4096);
+  std::error_code ec;
+  if (std::filesystem::create_directories(options.dir, ec) && !ec) {
+    std::filesystem::permissions(options.dir, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace, ec);
+    if (options.fsync && !ec) {
+      if (Status s = sync_dir(options.dir.parent_path()); !s) return s.error();
+    }
+  }
+  if (ec) return permanent(options.dir.string() + ": " + ec.message());
+  std::vector<std::uint32_t> numbers;
+  for (const auto& entry : std::filesystem::directory_iterator(options.dir, ec)) {
+    if (auto n = segment_number(entry.path().filename().string())) numbers.push_back(*n);
+  }
+  if (ec) return permanent(options.dir.string() + ": " + ec.message());
+  std::sort(numbers.begin(), numbers.end());
+  for (std::size_t i = 0; i < numbers.size(); ++i) {
+    if (Status s = log->recover(numbers[i], i + 1 == numbers.size()); !s) return s.error();
+  }
+  if (!numbers.empty()) {  // else the first add() starts one
+    log->active_ = log->segments_.rbegin()->second;
+    log->written_ = log->active_->size;
+  }
+  return log;
+}
+
+// Reads segment `number` through, checking each record. In the last segment, a record that
+// does not check with no good record after it is a write the engine did not finish (a
+// crash): cut off. Anything else that does not check is damage.
+Status EventLog::recover(std::uint32_t number, bool last) {
+  auto seg = std::make_shared<Segment>();
+  seg->number = number;
+  seg->path = path_of(number);
+  seg->fd = ::open(seg->path.c_str(), (last ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+  if (seg->fd < 0) return permanent(seg->path.string() + ": " + errno_text(errno));
+  struct stat st {};
+  if (::fstat(seg->fd, &st) != 0) return permanent(seg->path.string() + ": " + errno_text(errno));
+  seg->dev = st.st_dev;
+  seg->ino = st.st_ino;
+  std::string data(static_cast<std::size_t>(st.st_size), '\0');
+  if (!pread_all(seg->fd, data.data(), data.size(), 0)) {
+    return permanent(seg->path.string() + ": cannot read it: " + errno_text(errno));
+  }
+  const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
+  // A record that checks at `at`, with a sequence number after `after`: its end, else 0.
+  auto good_at = [&](std::size_t at, std::uint64_t after) -> std::size_t {
+    if (data.size() - at < kHeaderBytes) return 0;
+    const Header h = parse(bytes + at);
+    if (h.seq <= after || h.size > data.size() - at - kHeaderBytes) return 0;
+    if (h.crc != record_crc(bytes + at, std::string_view(data).substr(at + kHeaderBytes, h.size))) return 0;
+    return at + kHeaderBytes + h.size;
+  };
+  std::size_t at = 0;
+  while (at < data.size()) {
+    const std::size_t end = good_at(at, last_seq_);
+    if (end == 0) break;
+    last_seq_ = parse(bytes + at).seq;
+    at = end;
+  }
+  if (at < data.size()) {
+    bool more = false;
+    for (std::size_t probe = at + 1; probe + kHeaderBytes <= data.size() && !more; ++probe) {
+      more = good_at(probe, last_seq_) != 0;
+    }
+    if (!last || more) {
+      return permanent(seg->path.string() + " is damaged at byte " + std::to_string(at) +
+                       " (a record that does not check, with more after it). The engine will not run on it, so "
+                       "nothing in it is lost: stop here, move state.dir's events/ and journal.db aside to start "
+                       "empty, and keep them for recovery");
+    }
+    log::engine().warn("journal: {} ended in a record the previous run did not finish writing ({} byte(s), cut off; "
+                       "it was never acknowledged)",
+                       seg->path.string(), data.size() - at);
+    if (::ftruncate(seg->fd, static_cast<off_t>(at)) != 0 || ::fsync(seg->fd) != 0) {
+      return permanent(seg->path.string() + ": cannot cut off the unfinished record: " + errno_text(errno));
+    }
+  }
+  seg->size = at;
+  std::lock_guard lock(mutex_);
+  segments_.emplace(number, std::move(seg));
+  return {};
+}
+
+Status EventLog::start_segment() {
+  const std::uint32_t number = active_ ? active_->number + 1 : (segments_.empty() ? 1 : segments_.rbegin()->first + 1);
+  auto seg = std::make_shared<Segment>();
+  seg->number = number;
+  seg->path = path_of(number);
+  seg->fd = ::open(seg->path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (seg->fd < 0) {
+    no_space_ = errno == ENOSPC;
+    return retryable(seg->path.string() + ": " + errno_text(errno));
+  }
+  struct stat st {};
+  if (::fstat(seg->fd, &st) == 0) {
+    seg->dev = st.st_dev;
+    seg->ino = st.st_ino;
+  }
+  if (fsync_) {
+    if (Status s = sync_dir(dir_); !s) return s;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    segments_[number] = seg;
+  }
+  active_ = std::move(seg);
+  written_ = 0;
+  return {};
+}
+
+Result<std::uint64_t> EventLog::add(std::uint64_t seq, std::int64_t pipeline, std::uint64_t mask, std::string_view body) {
+  const std::uint64_t bytes = kHeaderBytes + body.size();
+  if (!active_) {
+    if (Status s = start_segment(); !s) return s.error();
+  } else if (written_ + queued_bytes_ > 0 && written_ + queued_bytes_ + bytes > segment_bytes_) {
+    // This segment is full: what is queued goes to it, synced, then the next one starts.
+    if (Status s = sync(); !s) return s.error();
+    if (Status s = start_segment(); !s) return s.error();
+  }
+  Queued q;
+  put(q.header, static_cast<std::uint32_t>(body.size()));
+  put(q.header + 8, seq);
+  put(q.header + 16, pipeline);
+  put(q.header + 24, mask);
+  put(q.header + 4, record_crc(q.header, body));
+  q.body = body;
+  const std::uint64_t location = log_location(active_->number, written_ + queued_bytes_);
+  queued_.push_back(q);
+  queued_bytes_ += bytes;
+  return location;
+}
+
+Status EventLog::write_queued() {
+  std::vector<iovec> io;
+  io.reserve(queued_.size() * 2);
+  for (auto& q : queued_) {
+    io.push_back({q.header, kHeaderBytes});
+    if (!q.body.empty()) io.push_back({const_cast<char*>(q.body.data()), q.body.size()});
+  }
+  std::uint64_t offset = written_;
+  std::size_t first = 0;
+  while (first < io.size()) {
+    const int count = static_cast<int>(std::min<std::size_t>(io.size() - first, IOV_MAX));
+    const ssize_t n = ::pwritev(active_->fd, io.data() + first, count, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      no_space_ = errno == ENOSPC;
+      return retryable(active_->path.string() + ": " + errno_text(errno));
+    }
+    offset += static_cast<std::uint64_t>(n);
+    auto left = static_cast<std::size_t>(n);
+    while (first < io.size() && left >= io[first].iov_len) left -= io[first++].iov_len;
+    if (left > 0) {  // a short write: the rest of this buffer next
+      io[first].iov_base = static_cast<char*>(io[first].iov_base) + left;
+      io[first].iov_len -= left;
+    }
+  }
+  return {};
+}
+
+Status EventLog::sync() {
+  if (queued_.empty()) return {};
+  Status status = write_queued();
+  if (status && fsync_ && ::fdatasync(active_->fd) != 0) {
+    no_space_ = errno == ENOSPC;
+    status = retryable(active_->path.string() + ": fdatasync: " + errno_text(errno));
+  }
+  if (!status) {
+    discard();
+    return status;
+  }
+  no_space_ = false;
+  written_ += queued_bytes_;
+  {
+    std::lock_guard lock(mutex_);
+    active_->size = written_;
+  }
+  queued_.clear();
+  queued_bytes_ = 0;
+  return {};
+}
+
+void EventLog::discard() {
+  queued_.clear();
+  queued_bytes_ = 0;
+  // Whatever of it reached the file goes; should that fail, the records stay as ones no row
+  // refers to (never read; their sequence numbers are not used again).
+  if (active_) (void)!::ftruncate(active_->fd, static_cast<off_t>(written_));
+}
+
+void EventLog::release(std::optional<std::uint64_t> oldest) {
+  if (!active_) return;
+  const std::uint32_t keep_from = oldest ? static_cast<std::uint32_t>(*oldest >> 40) : active_->number;
+  if (!oldest && written_ >= std::min(segment_bytes_, kRestartBytes) && queued_.empty()) {
+    if (!start_segment()) return;  // tried again at the next release
+  }
+  std::vector<std::shared_ptr<Segment>> gone;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = segments_.begin(); it != segments_.end() && it->first < keep_from;) {
+      if (it->second == active_) break;
+      gone.push_back(std::move(it->second));
+      it = segments_.erase(it);
+    }
+    if (!oldest) {
+      for (auto it = segments_.begin(); it != segments_.end();) {
+        if (it->second == active_) {
+          ++it;
+          continue;
+        }
+        gone.push_back(std::move(it->second));
+        it = segments_.erase(it);
+      }
+    }
+  }
+  // A reader holding one of them reads on: the file lives until its descriptor closes.
+  for (const auto& seg : gone) {
+    std::error_code ec;
+    std::filesystem::remove(seg->path, ec);
+    if (ec) log::engine().warn("journal: could not delete {}: {}", seg->path.string(), ec.message());
+  }
+}
+
+std::uint64_t EventLog::live_bytes(std::optional<std::uint64_t> oldest) const {
+  if (!oldest) return 0;
+  const auto number = static_cast<std::uint32_t>(*oldest >> 40);
+  std::uint64_t bytes = 0;
+  std::lock_guard lock(mutex_);
+  for (auto it = segments_.lower_bound(number); it != segments_.end(); ++it) bytes += it->second->size;
+  const std::uint64_t offset = *oldest & kOffsetMask;
+  return bytes > offset ? bytes - offset : 0;
+}
+
+std::string EventLog::check() const {
+  if (!active_) return {};
+  const std::string name = "events/" + active_->path.filename().string();
+  struct stat st {};
+  if (::fstat(active_->fd, &st) == 0 && st.st_nlink == 0) return name + " was deleted";
+  if (::stat(active_->path.c_str(), &st) != 0) {
+    return name + (errno == ENOENT ? " was deleted" : " cannot be looked at: " + errno_text(errno));
+  }
+  if (st.st_dev != active_->dev || st.st_ino != active_->ino) return name + " was replaced by another file";
+  return {};
+}
+
+Status EventLog::expect(std::uint64_t location) const {
+  const auto number = static_cast<std::uint32_t>(location >> 40);
+  std::lock_guard lock(mutex_);
+  auto it = segments_.find(number);
+  if (it != segments_.end() && (location & kOffsetMask) < it->second->size) return {};
+  return permanent("journal.db refers to " + path_of(number).string() + (it == segments_.end() ? ", which is missing" : ", which is shorter") +
+                   ": the bodies of the events it lists are not there. The engine will not run without them; "
+                   "put the events/ directory that belongs with this journal.db back beside it (or move both aside "
+                   "to start empty)");
+}
+
+std::string EventLog::restore() const {
+  std::vector<std::shared_ptr<Segment>> all;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [_, seg] : segments_) all.push_back(seg);
+  }
+  std::string done;
+  for (const auto& seg : all) {
+    struct stat st {};
+    if (::stat(seg->path.c_str(), &st) == 0 || errno != ENOENT || seg->fd < 0) continue;
+    const auto temp = seg->path.string() + ".restoring";
+    const int out = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = out >= 0;
+    std::uint64_t at = 0;
+    char buffer[1 << 16];
+    while (ok && at < seg->size) {
+      const auto n = ::pread(seg->fd, buffer, std::min<std::uint64_t>(sizeof buffer, seg->size - at), static_cast<off_t>(at));
+      ok = n > 0 && ::write(out, buffer, static_cast<std::size_t>(n)) == n;
+      at += n > 0 ? static_cast<std::uint64_t>(n) : 0;
+    }
+    ok = ok && ::fsync(out) == 0;
+    if (out >= 0) ::close(out);
+    ok = ok && ::rename(temp.c_str(), seg->path.c_str()) == 0;
+    done += (done.empty() ? "" : "; ") + seg->path.filename().string() + (ok ? " written back" : " could not be written back: " + errno_text(errno));
+  }
+  return done.empty() ? "no segment to write back" : "event log: " + done;
+}
+
+std::shared_ptr<EventLog::Segment> EventLog::segment(std::uint32_t number) const {
+  std::lock_guard lock(mutex_);
+  if (auto it = segments_.find(number); it != segments_.end()) return it->second;
+  if (writer_) {
+    // Segments go oldest first: one before the oldest kept was released (every row that
+    // referred to it is gone); any other is missing.
+    if (segments_.empty() || number < segments_.begin()->first) return nullptr;
+    auto missing = std::make_shared<Segment>();
+    missing->number = number;
+    missing->path = path_of(number);
+    return missing;  // fd -1: the read fails, naming the file
+  }
+  auto seg = std::make_shared<Segment>();
+  seg->number = number;
+  seg->path = path_of(number);
+  seg->fd = ::open(seg->path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (seg->fd < 0) return nullptr;
+  segments_.emplace(number, seg);
+  return seg;
+}
+
+Result<std::optional<std::string>> EventLog::read(std::uint64_t location, std::uint64_t seq) const {
+  const auto number = static_cast<std::uint32_t>(location >> 40);
+  const std::uint64_t offset = location & kOffsetMask;
+  auto seg = segment(number);
+  if (!seg) return std::optional<std::string>();
+  unsigned char header[kHeaderBytes];
+  const std::string where = seg->path.string() + " at byte " + std::to_string(offset);
+  errno = 0;
+  if (seg->fd < 0 || !pread_all(seg->fd, reinterpret_cast<char*>(header), kHeaderBytes, offset)) {
+    return permanent(where + ": event " + std::to_string(seq) + " is not there (" +
+                     (seg->fd < 0 ? std::string("the file is missing")
+                                  : errno ? errno_text(errno) : std::string("the file ends before it")) + ")");
+  }
+  const Header h = parse(header);
+  if (h.seq != seq) {
+    return permanent(where + ": event " + std::to_string(seq) + " is not there (found " + std::to_string(h.seq) + ")");
+  }
+  std::string body(h.size, '\0');
+  if (!pread_all(seg->fd, body.data(), body.size(), offset + kHeaderBytes) || h.crc != record_crc(header, body)) {
+    return permanent(where + ": the record of event " + std::to_string(seq) + " does not check (damaged)");
+  }
+  return std::optional<std::string>(std::move(body));
+}
+
+Status register_event_body(sql::Db& db, const EventLog& log) {
+  auto fn = [](sqlite3_context* ctx, int, sqlite3_value** args) {
+    if (sqlite3_value_type(args[2]) == SQLITE_NULL) {
+      sqlite3_result_value(ctx, args[1]);
+      return;
+    }
+    const auto* log = static_cast<const EventLog*>(sqlite3_user_data(ctx));
+    auto body = log->read(static_cast<std::uint64_t>(sqlite3_value_int64(args[2])),
+                          static_cast<std::uint64_t>(sqlite3_value_int64(args[0])));
+    if (!body) {
+      sqlite3_result_error(ctx, body.error().message.c_str(), -1);
+    } else if (!*body) {
+      sqlite3_result_null(ctx);
+    } else {
+      sqlite3_result_blob64(ctx, (*body)->data(), (*body)->size(), SQLITE_TRANSIENT);
+    }
+  };
+  const int rc = sqlite3_create_function_v2(db.get(), "event_body", 3, SQLITE_UTF8, const_cast<EventLog*>(&log), fn,
+                                            nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return permanent("event_body: " + db.error());
+  return {};
+}
+
+}  // namespace switchyard::journal

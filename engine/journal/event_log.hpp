@@ -1,0 +1,134 @@
+#pragma once
+// The event log: the stored form (codec.hpp) of every durable event, written once, appended
+// to segment files `state.dir/events/<number>.log`. The journal's events table keeps a row
+// per event with the record's location here (a few bytes), so SQLite no longer carries
+// payloads through its WAL and back into its pages, and deletes no payload pages. A segment
+// is deleted whole once no row refers to anything in it.
+//
+// A record is a 32-byte header, then the body. The header, little-endian: body size (u32),
+// CRC-32C (u32) of the rest of the header and the body, sequence number (u64), pipeline id
+// (i64), sinks mask (u64). The writer thread appends a batch with one pwritev and one
+// fdatasync before the transaction that refers to it commits, and a segment is synced
+// before the next one is started, so a torn record can only be at the end of the last
+// segment: open() cuts it off. A record that does not check anywhere else is damage: open()
+// refuses, naming the file and the byte, and nothing is deleted.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "switchyard/result.hpp"
+
+namespace switchyard::journal {
+
+namespace sql {
+class Db;
+}
+
+/// CRC-32C (Castagnoli) of `data`, continuing from `crc` (0 to start); SSE4.2 when present.
+std::uint32_t crc32c(std::uint32_t crc, std::string_view data);
+
+class EventLog {
+ public:
+  struct Options {
+    std::filesystem::path dir;  ///< state.dir/events
+    bool fsync = true;          ///< fdatasync every batch (as state.fsync)
+    std::uint64_t segment_bytes = std::uint64_t{64} << 20;
+  };
+  static constexpr std::size_t kHeaderBytes = 32;
+
+  /// Opens the log in `options.dir` (created when absent), checking every record and
+  /// cutting a torn end off the last segment; a damaged record elsewhere is an error that
+  /// names the file and the byte.
+  static Result<std::unique_ptr<EventLog>> open(const Options& options);
+  /// The log of a journal another process may be writing, for reading records only.
+  static std::unique_ptr<EventLog> reader(std::filesystem::path dir);
+  ~EventLog();
+  EventLog(const EventLog&) = delete;
+  EventLog& operator=(const EventLog&) = delete;
+
+  // --- the journal's writer thread ---
+  /// Queues a record; returns its location. `body` must stay alive until sync() or
+  /// discard(). Starting a new segment writes and syncs what is queued first: an error then.
+  Result<std::uint64_t> add(std::uint64_t seq, std::int64_t pipeline, std::uint64_t mask, std::string_view body);
+  /// Writes what add() queued and makes it durable (fdatasync unless fsync is off). On an
+  /// error nothing of it stays: the segment is cut back.
+  Status sync();
+  /// Forgets what add() queued since the last sync() (its transaction did not commit).
+  void discard();
+  /// Deletes the segments before the one holding `oldest`, the location of the oldest record
+  /// a row still refers to (nullopt: none; then an active segment grown past a few MiB is
+  /// replaced by a fresh one too).
+  void release(std::optional<std::uint64_t> oldest);
+  /// Bytes from `oldest` (as for release()) to the end of the log.
+  std::uint64_t live_bytes(std::optional<std::uint64_t> oldest) const;
+  /// Empty while the segment being written is still the file this engine opened; else what
+  /// happened to it ("events/0000000003.log was deleted").
+  std::string check() const;
+  /// After check() found segments deleted: writes each back from the descriptor still
+  /// open, so the next start finds every body its rows refer to. Says what it did, for the log.
+  std::string restore() const;
+  /// Whether the last failed sync() found the disk full.
+  bool no_space() const { return no_space_; }
+  /// The highest sequence number open() found (0 when empty).
+  std::uint64_t last_seq() const { return last_seq_; }
+
+  /// An error when the segment holding `location` is missing (or ends before it): the rows
+  /// of journal.db would have no bodies.
+  Status expect(std::uint64_t location) const;
+
+  // --- any thread ---
+  /// The body of event `seq` stored at `location`; nullopt when its segment is gone (every
+  /// sink was done with it); an error when the record is not there or does not check.
+  Result<std::optional<std::string>> read(std::uint64_t location, std::uint64_t seq) const;
+
+  const std::filesystem::path& dir() const { return dir_; }
+
+ private:
+  struct Segment;
+  struct Queued {
+    unsigned char header[kHeaderBytes];
+    std::string_view body;
+  };
+  EventLog(std::filesystem::path dir, bool writer);
+
+  std::filesystem::path path_of(std::uint32_t number) const;
+  std::shared_ptr<Segment> segment(std::uint32_t number) const;
+  Status recover(std::uint32_t number, bool last);
+  Status start_segment();
+  Status write_queued();
+
+  std::filesystem::path dir_;
+  bool writer_ = true;
+  bool fsync_ = true;
+  std::uint64_t segment_bytes_ = 0;
+  mutable std::mutex mutex_;  // segments_
+  mutable std::map<std::uint32_t, std::shared_ptr<Segment>> segments_;
+  // Writer thread only:
+  std::shared_ptr<Segment> active_;
+  std::uint64_t written_ = 0;  // bytes of the active segment that are durable (or written)
+  std::uint64_t queued_bytes_ = 0;
+  std::vector<Queued> queued_;
+  std::uint64_t last_seq_ = 0;
+  bool no_space_ = false;
+};
+
+/// Location of a record: segment number and byte offset.
+constexpr std::uint64_t log_location(std::uint32_t segment, std::uint64_t offset) {
+  return (std::uint64_t{segment} << 40) | offset;
+}
+
+/// Registers `event_body(seq, body, loc)` on `db`: `body` when `loc` is NULL (a row that
+/// holds its payload, as journals before version 3 did), else the record read from `log`
+/// (NULL when gone). `log` must outlive the connection.
+Status register_event_body(sql::Db& db, const EventLog& log);
+
+}  // namespace switchyard::journal
