@@ -1,5 +1,7 @@
 #include "journal/codec.hpp"
 
+#include <cstring>
+
 #include <rapidjson/error/en.h>
 
 namespace switchyard::journal {
@@ -52,6 +54,47 @@ std::string encode_event(const Event& event) {
   w.Reset(buffer);
   event.data.Accept(w);
   return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+std::string encode_state_writes(const StateWrites& writes) {
+  std::string out;
+  auto put = [&](const auto& v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); };
+  for (const auto& w : writes) {
+    put(static_cast<std::uint8_t>(w.erase));
+    put(static_cast<std::int64_t>(w.expires_ms));
+    put(static_cast<std::uint32_t>(w.key.size()));
+    out += w.key;
+    put(static_cast<std::uint32_t>(w.value.size()));
+    out += w.value;
+  }
+  return out;
+}
+
+Result<StateWrites> decode_state_writes(std::string_view bytes) {
+  StateWrites out;
+  auto take = [&](auto& v) {
+    if (bytes.size() < sizeof v) return false;
+    std::memcpy(&v, bytes.data(), sizeof v);
+    bytes.remove_prefix(sizeof v);
+    return true;
+  };
+  auto text = [&](std::string& s) {
+    std::uint32_t n = 0;
+    if (!take(n) || bytes.size() < n) return false;
+    s.assign(bytes.data(), n);
+    bytes.remove_prefix(n);
+    return true;
+  };
+  while (!bytes.empty()) {
+    std::uint8_t erase = 0;
+    StateWrite w;
+    if (!take(erase) || !take(w.expires_ms) || !text(w.key) || !text(w.value)) {
+      return permanent("stored state writes are cut short");
+    }
+    w.erase = erase != 0;
+    out.push_back(std::move(w));
+  }
+  return out;
 }
 
 std::optional<std::int64_t> envelope_time_ms(std::string_view envelope) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "journal/journal.hpp"
 #include "switchyard/event.hpp"
 #include "switchyard/result.hpp"
 
@@ -19,6 +20,11 @@ std::string encode_event(const Event& event);
 
 /// The receipt time (Unix ms) in a stored event's envelope line; nullopt when unreadable.
 std::optional<std::int64_t> envelope_time_ms(std::string_view envelope);
+
+/// State writes as the event log keeps them with their event (per write: erase u8, expires
+/// i64, key size u32, key, value size u32, value; little-endian).
+std::string encode_state_writes(const StateWrites& writes);
+Result<StateWrites> decode_state_writes(std::string_view bytes);
 
 /// The event stored as `body`; an error says what is malformed.
 Result<std::unique_ptr<Event>> decode_event(std::string_view body);

@@ -77,16 +77,19 @@ struct Header {
   std::uint64_t seq = 0;
   std::int64_t pipeline = 0;
   std::uint64_t mask = 0;
+  std::uint32_t writes = 0;
+  std::uint64_t total() const { return EventLog::kHeaderBytes + std::uint64_t{size} + writes; }
 };
 
 Header parse(const unsigned char* h) {
   return {get<std::uint32_t>(h), get<std::uint32_t>(h + 4), get<std::uint64_t>(h + 8), get<std::int64_t>(h + 16),
-          get<std::uint64_t>(h + 24)};
+          get<std::uint64_t>(h + 24), get<std::uint32_t>(h + 32)};
 }
 
-std::uint32_t record_crc(const unsigned char* header, std::string_view body) {
+// Over the header after the CRC, the body and the state writes.
+std::uint32_t record_crc(const unsigned char* header, std::string_view body, std::string_view writes) {
   const std::uint32_t c = crc32c(0, {reinterpret_cast<const char*>(header) + 8, EventLog::kHeaderBytes - 8});
-  return crc32c(c, body);
+  return crc32c(crc32c(c, body), writes);
 }
 
 std::string errno_text(int error) { return std::strerror(error); }
@@ -138,6 +141,7 @@ struct EventLog::Segment {
   std::filesystem::path path;
   int fd = -1;
   std::uint64_t size = 0;  // bytes written (the active one: durable ones)
+  std::uint64_t first_seq = 0, last_seq = 0;  // of the records in it (0: none)
   dev_t dev = 0;
   ino_t ino = 0;
   ~Segment() {
@@ -209,15 +213,18 @@ Status EventLog::recover(std::uint32_t number, bool last) {
   auto good_at = [&](std::size_t at, std::uint64_t after) -> std::size_t {
     if (data.size() - at < kHeaderBytes) return 0;
     const Header h = parse(bytes + at);
-    if (h.seq <= after || h.size > data.size() - at - kHeaderBytes) return 0;
-    if (h.crc != record_crc(bytes + at, std::string_view(data).substr(at + kHeaderBytes, h.size))) return 0;
-    return at + kHeaderBytes + h.size;
+    if (h.seq <= after || h.total() > data.size() - at) return 0;
+    const std::string_view rest = std::string_view(data).substr(at + kHeaderBytes);
+    if (h.crc != record_crc(bytes + at, rest.substr(0, h.size), rest.substr(h.size, h.writes))) return 0;
+    return at + h.total();
   };
   std::size_t at = 0;
   while (at < data.size()) {
     const std::size_t end = good_at(at, last_seq_);
     if (end == 0) break;
     last_seq_ = parse(bytes + at).seq;
+    if (seg->first_seq == 0) seg->first_seq = last_seq_;
+    seg->last_seq = last_seq_;
     at = end;
   }
   if (at < data.size()) {
@@ -271,8 +278,9 @@ Status EventLog::start_segment() {
   return {};
 }
 
-Result<std::uint64_t> EventLog::add(std::uint64_t seq, std::int64_t pipeline, std::uint64_t mask, std::string_view body) {
-  const std::uint64_t bytes = kHeaderBytes + body.size();
+Result<std::uint64_t> EventLog::add(std::uint64_t seq, std::int64_t pipeline, std::uint64_t mask, std::string_view body,
+                                    std::string writes) {
+  const std::uint64_t bytes = kHeaderBytes + body.size() + writes.size();
   if (!active_) {
     if (Status s = start_segment(); !s) return s.error();
   } else if (written_ + queued_bytes_ > 0 && written_ + queued_bytes_ + bytes > segment_bytes_) {
@@ -280,15 +288,17 @@ Result<std::uint64_t> EventLog::add(std::uint64_t seq, std::int64_t pipeline, st
     if (Status s = sync(); !s) return s.error();
     if (Status s = start_segment(); !s) return s.error();
   }
-  Queued q;
+  const std::uint64_t location = log_location(active_->number, written_ + queued_bytes_);
+  Queued& q = queued_.emplace_back();
   put(q.header, static_cast<std::uint32_t>(body.size()));
   put(q.header + 8, seq);
   put(q.header + 16, pipeline);
   put(q.header + 24, mask);
-  put(q.header + 4, record_crc(q.header, body));
+  put(q.header + 32, static_cast<std::uint32_t>(writes.size()));
+  put(q.header + 36, std::uint32_t{0});
+  put(q.header + 4, record_crc(q.header, body, writes));
   q.body = body;
-  const std::uint64_t location = log_location(active_->number, written_ + queued_bytes_);
-  queued_.push_back(q);
+  q.writes = std::move(writes);
   queued_bytes_ += bytes;
   return location;
 }
@@ -299,6 +309,7 @@ Status EventLog::write_queued() {
   for (auto& q : queued_) {
     io.push_back({q.header, kHeaderBytes});
     if (!q.body.empty()) io.push_back({const_cast<char*>(q.body.data()), q.body.size()});
+    if (!q.writes.empty()) io.push_back({q.writes.data(), q.writes.size()});
   }
   std::uint64_t offset = written_;
   std::size_t first = 0;
@@ -337,6 +348,8 @@ Status EventLog::sync() {
   {
     std::lock_guard lock(mutex_);
     active_->size = written_;
+    if (active_->first_seq == 0) active_->first_seq = get<std::uint64_t>(queued_.front().header + 8);
+    active_->last_seq = get<std::uint64_t>(queued_.back().header + 8);
   }
   queued_.clear();
   queued_bytes_ = 0;
@@ -349,6 +362,40 @@ void EventLog::discard() {
   // Whatever of it reached the file goes; should that fail, the records stay as ones no row
   // refers to (never read; their sequence numbers are not used again).
   if (active_) (void)!::ftruncate(active_->fd, static_cast<off_t>(written_));
+}
+
+bool EventLog::releases(std::optional<std::uint64_t> oldest) const {
+  if (!active_) return false;
+  if (!oldest && written_ >= std::min(segment_bytes_, kRestartBytes)) return true;
+  const std::uint32_t keep_from = oldest ? static_cast<std::uint32_t>(*oldest >> 40) : active_->number;
+  std::lock_guard lock(mutex_);
+  return !segments_.empty() && segments_.begin()->first < keep_from && segments_.begin()->second != active_;
+}
+
+Status EventLog::replay_after(std::uint64_t seq, const std::function<Status(const Record&)>& fn) const {
+  std::vector<std::shared_ptr<Segment>> later;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [_, seg] : segments_) {
+      if (seg->last_seq > seq) later.push_back(seg);
+    }
+  }
+  for (const auto& seg : later) {
+    std::string data(seg->size, '\0');
+    if (!pread_all(seg->fd, data.data(), data.size(), 0)) return permanent(seg->path.string() + ": " + errno_text(errno));
+    const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
+    for (std::size_t at = 0; at + kHeaderBytes <= data.size();) {
+      const Header h = parse(bytes + at);
+      if (h.seq > seq) {
+        const std::string_view rest = std::string_view(data).substr(at + kHeaderBytes);
+        Record r{h.seq, h.pipeline, h.mask, log_location(seg->number, at), rest.substr(0, h.size),
+                 rest.substr(h.size, h.writes)};
+        if (Status s = fn(r); !s) return s;
+      }
+      at += h.total();
+    }
+  }
+  return {};
 }
 
 void EventLog::release(std::optional<std::uint64_t> oldest) {
@@ -483,11 +530,13 @@ Result<std::optional<std::string>> EventLog::read(std::uint64_t location, std::u
   if (h.seq != seq) {
     return permanent(where + ": event " + std::to_string(seq) + " is not there (found " + std::to_string(h.seq) + ")");
   }
-  std::string body(h.size, '\0');
-  if (!pread_all(seg->fd, body.data(), body.size(), offset + kHeaderBytes) || h.crc != record_crc(header, body)) {
+  std::string rest(h.size + std::size_t{h.writes}, '\0');
+  if (!pread_all(seg->fd, rest.data(), rest.size(), offset + kHeaderBytes) ||
+      h.crc != record_crc(header, std::string_view(rest).substr(0, h.size), std::string_view(rest).substr(h.size))) {
     return permanent(where + ": the record of event " + std::to_string(seq) + " does not check (damaged)");
   }
-  return std::optional<std::string>(std::move(body));
+  rest.resize(h.size);
+  return std::optional<std::string>(std::move(rest));
 }
 
 Status register_event_body(sql::Db& db, const EventLog& log) {

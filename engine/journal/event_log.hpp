@@ -5,10 +5,13 @@
 // payloads through its WAL and back into its pages, and deletes no payload pages. A segment
 // is deleted whole once no row refers to anything in it.
 //
-// A record is a 32-byte header, then the body. The header, little-endian: body size (u32),
-// CRC-32C (u32) of the rest of the header and the body, sequence number (u64), pipeline id
-// (i64), sinks mask (u64). The writer thread appends a batch with one pwritev and one
-// fdatasync before the transaction that refers to it commits, and a segment is synced
+// A record is a 40-byte header, the body, then the state writes made with the event
+// (codec.hpp). The header, little-endian: body size (u32), CRC-32C (u32) of the rest of the
+// header, the body and the state writes, sequence number (u64), pipeline id (i64), sinks
+// mask (u64), state writes' size (u32), zero (u32). The writer thread appends a batch with
+// one pwritev and one fdatasync before the transaction that refers to it commits, so the
+// log is what makes an event durable: journal.db commits without a sync of its own, and
+// open() redoes from the log whatever journal.db lost (replay_after()). A segment is synced
 // before the next one is started, so a torn record can only be at the end of the last
 // segment: open() cuts it off. A record that does not check anywhere else is damage: open()
 // refuses, naming the file and the byte, and nothing is deleted.
@@ -17,6 +20,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -43,7 +47,17 @@ class EventLog {
     bool fsync = true;          ///< fdatasync every batch (as state.fsync)
     std::uint64_t segment_bytes = std::uint64_t{64} << 20;
   };
-  static constexpr std::size_t kHeaderBytes = 32;
+  static constexpr std::size_t kHeaderBytes = 40;
+
+  /// A record as replay_after() gives it.
+  struct Record {
+    std::uint64_t seq = 0;
+    std::int64_t pipeline = 0;
+    std::uint64_t mask = 0;
+    std::uint64_t location = 0;
+    std::string_view body;
+    std::string_view writes;  ///< encode_state_writes() form
+  };
 
   /// Opens the log in `options.dir` (created when absent), checking every record and
   /// cutting a torn end off the last segment; a damaged record elsewhere is an error that
@@ -58,12 +72,15 @@ class EventLog {
   // --- the journal's writer thread ---
   /// Queues a record; returns its location. `body` must stay alive until sync() or
   /// discard(). Starting a new segment writes and syncs what is queued first: an error then.
-  Result<std::uint64_t> add(std::uint64_t seq, std::int64_t pipeline, std::uint64_t mask, std::string_view body);
+  Result<std::uint64_t> add(std::uint64_t seq, std::int64_t pipeline, std::uint64_t mask, std::string_view body,
+                            std::string writes = {});
   /// Writes what add() queued and makes it durable (fdatasync unless fsync is off). On an
   /// error nothing of it stays: the segment is cut back.
   Status sync();
   /// Forgets what add() queued since the last sync() (its transaction did not commit).
   void discard();
+  /// Whether release(oldest) would delete a segment.
+  bool releases(std::optional<std::uint64_t> oldest) const;
   /// Deletes the segments before the one holding `oldest`, the location of the oldest record
   /// a row still refers to (nullopt: none; then an active segment grown past a few MiB is
   /// replaced by a fresh one too).
@@ -80,6 +97,8 @@ class EventLog {
   bool no_space() const { return no_space_; }
   /// The highest sequence number open() found (0 when empty).
   std::uint64_t last_seq() const { return last_seq_; }
+  /// Calls `fn` with every record numbered after `seq`, in order (open, before any add()).
+  Status replay_after(std::uint64_t seq, const std::function<Status(const Record&)>& fn) const;
 
   /// An error when the segment holding `location` is missing (or ends before it): the rows
   /// of journal.db would have no bodies.
@@ -97,6 +116,7 @@ class EventLog {
   struct Queued {
     unsigned char header[kHeaderBytes];
     std::string_view body;
+    std::string writes;
   };
   EventLog(std::filesystem::path dir, bool writer);
 

@@ -104,6 +104,45 @@ Status Journal::Impl::orphan(const std::string& pipeline, std::int64_t id, const
   return {};
 }
 
+// What the log has and journal.db lost: records after marks.logged were synced to the log
+// but their transaction never became durable (a power cut since; or a crash between the two,
+// before the source heard of it). Their rows and state writes are made again, so every
+// event the log has is delivered and its delivery ids kept.
+Status Journal::Impl::redo() {
+  auto logged = db.scalar("SELECT value FROM marks WHERE name = 'logged'");
+  if (!logged) return logged.error();
+  if (static_cast<std::uint64_t>(*logged) >= log->last_seq()) return {};
+  std::size_t events = 0, writes = 0;
+  if (Status s = db.exec("BEGIN IMMEDIATE"); !s) return s;
+  Status status = log->replay_after(static_cast<std::uint64_t>(*logged), [&](const EventLog::Record& r) -> Status {
+    if (r.mask != 0) {
+      insert_event.bind(1, r.seq).bind(2, r.pipeline).bind(3, r.mask).bind_blob_static(4, std::string_view("", 0)).bind(5, r.location);
+      if (Status s = insert_event.run(); !s) return s;
+      ++events;
+    }
+    auto decoded = decode_state_writes(r.writes);
+    if (!decoded) return decoded.error();
+    for (const auto& w : *decoded) {
+      if (Status s = state(w); !s) return s;
+      ++writes;
+    }
+    return {};
+  });
+  if (status) {
+    mark_logged.bind(1, log->last_seq());
+    status = mark_logged.run();
+  }
+  if (status) status = db.exec("COMMIT");
+  if (!status) {
+    (void)db.exec("ROLLBACK");
+    return status;
+  }
+  log::engine().warn("journal: {} event(s) and {} state change(s) were in the event log but not in journal.db (a power "
+                     "cut or a crash before their commit); made again from the log",
+                     events, writes);
+  return {};
+}
+
 Journal::Journal(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Journal::~Journal() {
@@ -135,7 +174,10 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
   if (!db) return db.error();
   impl->db = std::move(*db);
   auto& d = impl->db;
-  if (Status s = d.exec(options.fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"); !s) {
+  // The event log is what makes an appended event durable (it is synced before the
+  // transaction commits, and open() redoes what journal.db lost): journal.db's commits need
+  // no sync of their own. Before the log deletes a segment, journal.db is synced (measure()).
+  if (Status s = d.exec("PRAGMA synchronous=NORMAL"); !s) {
     return s.error();
   }
   // Debian builds SQLite with SECURE_DELETE, which writes every page an event freed back
@@ -151,6 +193,13 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
   for (sql::Db* connection : {&d, &impl->reader}) {
     if (Status s = register_event_body(*connection, *impl->log); !s) return s.error();
   }
+  // marks.logged: the last record of the log whose row and state writes journal.db has. A
+  // journal without it had every logged record committed with a sync (older versions).
+  if (Status s = d.exec("CREATE TABLE IF NOT EXISTS marks(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+                        "INSERT OR IGNORE INTO marks VALUES ('logged', " + std::to_string(impl->log->last_seq()) + ")");
+      !s) {
+    return permanent(impl->file.string() + ": " + s.error().message);
+  }
 
   auto prepare = [&](sql::Stmt& out, std::string_view text) -> Status {
     auto stmt = d.prepare(text);
@@ -161,6 +210,7 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
   for (Status s : {
            prepare(impl->insert_event, "INSERT INTO events(seq, pipeline, pending, body, loc) VALUES (?, ?, ?, ?, ?)"),
            prepare(impl->oldest_location, "SELECT loc FROM events WHERE loc IS NOT NULL ORDER BY seq LIMIT 1"),
+           prepare(impl->mark_logged, "UPDATE marks SET value = ? WHERE name = 'logged'"),
            prepare(impl->delete_done, "DELETE FROM events WHERE seq = ? AND pending = ?"),
            prepare(impl->clear_bit, "UPDATE events SET pending = pending & ~? WHERE seq = ?"),
            prepare(impl->insert_dlq_from_event,
@@ -179,6 +229,7 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
        }) {
     if (!s) return permanent(impl->file.string() + ": " + s.error().message);
   }
+  if (Status s = impl->redo(); !s) return permanent(impl->file.string() + ": " + s.error().message);
   // Replays a memory pipeline of the previous run held in memory and never finished.
   if (Status s = d.exec("UPDATE dlq SET replay = 1 WHERE replay >= 2"); !s) {
     return permanent(impl->file.string() + ": " + s.error().message);

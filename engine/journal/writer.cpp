@@ -166,6 +166,11 @@ bool Journal::Impl::commit(std::deque<Op>& batch) {
     }
   }
   if (status && due) status = poll(replays);
+  if (status && logged_seq > marked_seq) {
+    mark_logged.bind(1, logged_seq);
+    status = mark_logged.run();
+    if (status) marked_seq = logged_seq;
+  }
   // The batch's records are durable in the event log before the rows that point at them.
   if (status) status = log->sync();
   if (status) status = db.exec("COMMIT");
@@ -178,6 +183,7 @@ bool Journal::Impl::commit(std::deque<Op>& batch) {
     const bool no_space = (sqlite3_extended_errcode(db.get()) & 0xff) == SQLITE_FULL || log->no_space();
     (void)db.exec("ROLLBACK");
     log->discard();
+    marked_seq = 0;  // written again with the next commit
     if (no_space) disk_full = true;
     failing = true;
     if (!unavailable) set_problem("commits fail: " + status.error().message);
@@ -232,12 +238,16 @@ Status Journal::Impl::apply(Op& op, std::vector<std::pair<AppendOp*, std::uint64
         if constexpr (std::is_same_v<T, AppendOp>) {
           const std::uint64_t seq = ++last_seq;
           if (o.mask != 0) {
-            auto location = log->add(seq, o.pipeline, o.mask, o.body);
+            auto location = log->add(seq, o.pipeline, o.mask, o.body, encode_state_writes(o.writes));
             if (!location) return location.error();
+            logged_seq = seq;
             insert_event.bind(1, seq).bind(2, o.pipeline).bind(3, o.mask).bind_blob_static(4, std::string_view("", 0)).bind(5, *location);
             if (Status s = insert_event.run(); !s) return s;
             appended.fetch_add(1, std::memory_order_relaxed);
             appended_since_measure += o.body.size();
+          }
+          if (o.mask == 0 && !o.writes.empty()) {
+            if (Status s = log_state(o.writes); !s) return s;
           }
           for (auto& w : o.writes) {
             if (Status s = state(w); !s) return s;
@@ -256,6 +266,7 @@ Status Journal::Impl::apply(Op& op, std::vector<std::pair<AppendOp*, std::uint64
           attempted.emplace(o.seq, o.bit);
           return {};
         } else if constexpr (std::is_same_v<T, StateWrite>) {
+          if (Status s = log_state({o}); !s) return s;
           return state(o);
         } else {
           o.run();
@@ -376,6 +387,14 @@ Status Journal::Impl::poll(std::vector<std::pair<std::function<void(Replay)>, Re
   return {};
 }
 
+Status Journal::Impl::log_state(const StateWrites& writes) {
+  const std::uint64_t seq = ++last_seq;
+  auto location = log->add(seq, 0, 0, {}, encode_state_writes(writes));
+  if (!location) return location.error();
+  logged_seq = seq;
+  return {};
+}
+
 void Journal::Impl::measure() {
   auto pages = db.scalar("PRAGMA page_count");
   auto free_pages = db.scalar("PRAGMA freelist_count");
@@ -384,7 +403,16 @@ void Journal::Impl::measure() {
   std::optional<std::uint64_t> oldest;
   if (oldest_location.step() == SQLITE_ROW) oldest = static_cast<std::uint64_t>(oldest_location.integer(0));
   oldest_location.reset();
-  log->release(oldest);
+  // journal.db commits without a sync: before a segment goes, what no longer points into it
+  // is made durable, so a power cut cannot bring back rows whose records are gone.
+  bool release = true;
+  if (options.fsync && log->releases(oldest)) {
+    release = db.exec("PRAGMA synchronous=FULL; BEGIN IMMEDIATE; UPDATE marks SET value = value WHERE name = 'logged'; "
+                      "COMMIT; PRAGMA synchronous=NORMAL")
+                  .has_value();
+    if (!release) (void)db.exec("ROLLBACK; PRAGMA synchronous=NORMAL");
+  }
+  if (release) log->release(oldest);
   const auto used = static_cast<std::uint64_t>((*pages - *free_pages) * page_size) + log->live_bytes(oldest);
   bytes_used.store(used, std::memory_order_relaxed);
   const bool now_full = options.max_bytes > 0 && used >= options.max_bytes;

@@ -100,7 +100,7 @@ struct Journal::Impl {
   std::mutex read_mutex;
 
   // Prepared statements of the writer.
-  sql::Stmt insert_event, oldest_location, delete_done, clear_bit, insert_dlq_from_event, insert_dlq, delete_dlq, put_state,
+  sql::Stmt insert_event, oldest_location, mark_logged, delete_done, clear_bit, insert_dlq_from_event, insert_dlq, delete_dlq, put_state,
       erase_state, put_attempt, drop_attempt;
   // (seq, bit) with a row in attempts (writer thread): only those cost a delete when done.
   std::set<std::pair<std::uint64_t, std::uint64_t>> attempted;
@@ -113,6 +113,8 @@ struct Journal::Impl {
   std::thread writer;
 
   std::uint64_t last_seq = 0;  // writer thread
+  std::uint64_t logged_seq = 0;  // writer thread: the last record added to the log
+  std::uint64_t marked_seq = 0;  // writer thread: marks.logged in the transaction being built
   std::atomic<std::uint64_t> committed_seq{0};
   std::uint64_t next_token = 1;
   std::int64_t page_size = 4096;
@@ -186,6 +188,11 @@ struct Journal::Impl {
   Status poll(std::vector<std::pair<std::function<void(Replay)>, Replay>>& replays);
 
   void measure();
+
+  // Rows and state writes of records the log has and journal.db lost (open()).
+  Status redo();
+  // Logs `writes` (with no event) so a lost commit of journal.db gets them back.
+  Status log_state(const StateWrites& writes);
 
   // Runs `fn` on the writer thread inside a transaction and returns its result once the
   // transaction has ended.
