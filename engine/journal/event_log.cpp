@@ -26,8 +26,6 @@ namespace {
 constexpr std::uint64_t kOffsetMask = (std::uint64_t{1} << 40) - 1;
 // A log with nothing left in it is started afresh once its segment has grown this big.
 constexpr std::uint64_t kRestartBytes = std::uint64_t{4} << 20;
-// Released segments kept for reuse.
-constexpr std::size_t kMaxSpares = 2;
 
 constexpr std::array<std::uint32_t, 256> crc_table() {
   std::array<std::uint32_t, 256> table{};
@@ -144,7 +142,6 @@ struct EventLog::Segment {
   int fd = -1;
   std::uint64_t size = 0;  // bytes written (the active one: durable ones)
   std::uint64_t first_seq = 0, last_seq = 0;  // of the records in it (0: none)
-  std::uint64_t file_size = 0;  // with what a reused file held before, past `size`
   dev_t dev = 0;
   ino_t ino = 0;
   ~Segment() {
@@ -154,14 +151,7 @@ struct EventLog::Segment {
 
 EventLog::EventLog(std::filesystem::path dir, bool writer) : dir_(std::move(dir)), writer_(writer) {}
 
-EventLog::~EventLog() {
-  // A reused segment's old bytes past the end are cut off, so the next start reads no end
-  // it has to cut (and warn about).
-  if (writer_ && active_ && active_->file_size > written_ && ::ftruncate(active_->fd, static_cast<off_t>(written_)) == 0 &&
-      fsync_) {
-    (void)::fdatasync(active_->fd);
-  }
-}
+EventLog::~EventLog() = default;
 
 std::filesystem::path EventLog::path_of(std::uint32_t number) const {
   char name[24];
@@ -187,16 +177,7 @@ Result<std::unique_ptr<EventLog>> EventLog::open(const Options& options) {
   if (ec) return permanent(options.dir.string() + ": " + ec.message());
   std::vector<std::uint32_t> numbers;
   for (const auto& entry : std::filesystem::directory_iterator(options.dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (auto n = segment_number(name)) {
-      numbers.push_back(*n);
-    } else if (name.starts_with("spare-") && name.ends_with(".log")) {
-      if (log->spares_.size() < kMaxSpares) {
-        log->spares_.push_back(entry.path());
-      } else {
-        std::filesystem::remove(entry.path(), ec);
-      }
-    }
+    if (auto n = segment_number(entry.path().filename().string())) numbers.push_back(*n);
   }
   if (ec) return permanent(options.dir.string() + ": " + ec.message());
   std::sort(numbers.begin(), numbers.end());
@@ -265,7 +246,6 @@ Status EventLog::recover(std::uint32_t number, bool last) {
     }
   }
   seg->size = at;
-  seg->file_size = at;
   std::lock_guard lock(mutex_);
   segments_.emplace(number, std::move(seg));
   return {};
@@ -276,12 +256,7 @@ Status EventLog::start_segment() {
   auto seg = std::make_shared<Segment>();
   seg->number = number;
   seg->path = path_of(number);
-  if (!spares_.empty() && ::rename(spares_.back().c_str(), seg->path.c_str()) == 0) {
-    seg->fd = ::open(seg->path.c_str(), O_RDWR | O_CLOEXEC);  // its old records: written over
-  } else {
-    seg->fd = ::open(seg->path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  }
-  if (!spares_.empty()) spares_.pop_back();
+  seg->fd = ::open(seg->path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (seg->fd < 0) {
     no_space_ = errno == ENOSPC;
     return retryable(seg->path.string() + ": " + errno_text(errno));
@@ -290,7 +265,6 @@ Status EventLog::start_segment() {
   if (::fstat(seg->fd, &st) == 0) {
     seg->dev = st.st_dev;
     seg->ino = st.st_ino;
-    seg->file_size = static_cast<std::uint64_t>(st.st_size);
   }
   if (fsync_) {
     if (Status s = sync_dir(dir_); !s) return s;
@@ -304,17 +278,6 @@ Status EventLog::start_segment() {
   return {};
 }
 
-// A reused file's old bytes past the last record go before the next segment starts (and
-// durably): only the last segment may end in bytes that are not records.
-Status EventLog::finish_segment() {
-  if (active_->file_size <= written_) return {};
-  if (::ftruncate(active_->fd, static_cast<off_t>(written_)) != 0 || (fsync_ && ::fdatasync(active_->fd) != 0)) {
-    return retryable(active_->path.string() + ": " + errno_text(errno));
-  }
-  active_->file_size = written_;
-  return {};
-}
-
 Result<std::uint64_t> EventLog::add(std::uint64_t seq, std::int64_t pipeline, std::uint64_t mask, std::string_view body,
                                     std::string writes) {
   const std::uint64_t bytes = kHeaderBytes + body.size() + writes.size();
@@ -323,7 +286,6 @@ Result<std::uint64_t> EventLog::add(std::uint64_t seq, std::int64_t pipeline, st
   } else if (written_ + queued_bytes_ > 0 && written_ + queued_bytes_ + bytes > segment_bytes_) {
     // This segment is full: what is queued goes to it, synced, then the next one starts.
     if (Status s = sync(); !s) return s.error();
-    if (Status s = finish_segment(); !s) return s.error();
     if (Status s = start_segment(); !s) return s.error();
   }
   const std::uint64_t location = log_location(active_->number, written_ + queued_bytes_);
@@ -386,7 +348,6 @@ Status EventLog::sync() {
   {
     std::lock_guard lock(mutex_);
     active_->size = written_;
-    active_->file_size = std::max(active_->file_size, written_);
     if (active_->first_seq == 0) active_->first_seq = get<std::uint64_t>(queued_.front().header + 8);
     active_->last_seq = get<std::uint64_t>(queued_.back().header + 8);
   }
@@ -441,7 +402,7 @@ void EventLog::release(std::optional<std::uint64_t> oldest) {
   if (!active_) return;
   const std::uint32_t keep_from = oldest ? static_cast<std::uint32_t>(*oldest >> 40) : active_->number;
   if (!oldest && written_ >= std::min(segment_bytes_, kRestartBytes) && queued_.empty()) {
-    if (!finish_segment() || !start_segment()) return;  // tried again at the next release
+    if (!start_segment()) return;  // tried again at the next release
   }
   std::vector<std::shared_ptr<Segment>> gone;
   {
@@ -462,15 +423,8 @@ void EventLog::release(std::optional<std::uint64_t> oldest) {
       }
     }
   }
-  // A reader holding one of them reads on (a reused one's records no longer check: gone).
+  // A reader holding one of them reads on: the file lives until its descriptor closes.
   for (const auto& seg : gone) {
-    if (spares_.size() < kMaxSpares) {
-      auto spare = dir_ / ("spare-" + seg->path.filename().string());
-      if (::rename(seg->path.c_str(), spare.c_str()) == 0) {
-        spares_.push_back(std::move(spare));
-        continue;
-      }
-    }
     std::error_code ec;
     std::filesystem::remove(seg->path, ec);
     if (ec) log::engine().warn("journal: could not delete {}: {}", seg->path.string(), ec.message());
@@ -564,29 +518,21 @@ Result<std::optional<std::string>> EventLog::read(std::uint64_t location, std::u
   const std::uint64_t offset = location & kOffsetMask;
   auto seg = segment(number);
   if (!seg) return std::optional<std::string>();
-  // Released while being read (and perhaps reused): every sink was done with the event.
-  auto released = [&] {
-    std::lock_guard lock(mutex_);
-    return writer_ && !segments_.count(number);
-  };
   unsigned char header[kHeaderBytes];
   const std::string where = seg->path.string() + " at byte " + std::to_string(offset);
   errno = 0;
   if (seg->fd < 0 || !pread_all(seg->fd, reinterpret_cast<char*>(header), kHeaderBytes, offset)) {
-    if (released()) return std::optional<std::string>();
     return permanent(where + ": event " + std::to_string(seq) + " is not there (" +
                      (seg->fd < 0 ? std::string("the file is missing")
                                   : errno ? errno_text(errno) : std::string("the file ends before it")) + ")");
   }
   const Header h = parse(header);
   if (h.seq != seq) {
-    if (released()) return std::optional<std::string>();
     return permanent(where + ": event " + std::to_string(seq) + " is not there (found " + std::to_string(h.seq) + ")");
   }
   std::string rest(h.size + std::size_t{h.writes}, '\0');
   if (!pread_all(seg->fd, rest.data(), rest.size(), offset + kHeaderBytes) ||
       h.crc != record_crc(header, std::string_view(rest).substr(0, h.size), std::string_view(rest).substr(h.size))) {
-    if (released()) return std::optional<std::string>();
     return permanent(where + ": the record of event " + std::to_string(seq) + " does not check (damaged)");
   }
   rest.resize(h.size);

@@ -124,7 +124,6 @@ class EventLog {
   std::shared_ptr<Segment> segment(std::uint32_t number) const;
   Status recover(std::uint32_t number, bool last);
   Status start_segment();
-  Status finish_segment();
   Status write_queued();
 
   std::filesystem::path dir_;
@@ -138,9 +137,6 @@ class EventLog {
   std::uint64_t written_ = 0;  // bytes of the active segment that are durable (or written)
   std::uint64_t queued_bytes_ = 0;
   std::vector<Queued> queued_;
-  // Released segments kept for reuse: writing over blocks a file already has costs an
-  // fdatasync no block allocation or size change (a new file's appends do).
-  std::vector<std::filesystem::path> spares_;
   std::uint64_t last_seq_ = 0;
   bool no_space_ = false;
 };

@@ -36,20 +36,11 @@ std::string read_body(const EventLog& log, std::uint64_t location, std::uint64_t
   return *body ? **body : "gone";
 }
 
-// The segments in use (not the spares kept for reuse), in order.
 std::vector<std::filesystem::path> segments(const std::filesystem::path& dir) {
   std::vector<std::filesystem::path> out;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    if (!e.path().filename().string().starts_with("spare-")) out.push_back(e.path());
-  }
+  for (const auto& e : std::filesystem::directory_iterator(dir)) out.push_back(e.path());
   std::sort(out.begin(), out.end());
   return out;
-}
-
-std::size_t spares(const std::filesystem::path& dir) {
-  std::size_t n = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) n += e.path().filename().string().starts_with("spare-");
-  return n;
 }
 
 void flip_byte(const std::filesystem::path& file, std::uint64_t at) {
@@ -207,43 +198,7 @@ TEST(EventLog, SegmentsGoWholeOnceNothingRefersToThem) {
   EXPECT_EQ(log->live_bytes(at[4]), 4 * (1500 + EventLog::kHeaderBytes));
   log->release(std::nullopt);  // nothing wanted: only the segment being written stays
   EXPECT_EQ(segments(dir.path()).size(), 1u);
-  EXPECT_EQ(spares(dir.path()), 2u) << "two released segments are kept for reuse, the third deleted";
   EXPECT_EQ(log->live_bytes(std::nullopt), 0u);
-}
-
-// A released segment is reused: the next segment writes over its old records. They are
-// never read as new ones: not at open after a crash (cut off like a torn end), not by a
-// read of an old location (gone), and a clean close leaves no old bytes behind.
-TEST(EventLog, AReusedSegmentsOldRecordsAreNeverTakenForNewOnes) {
-  test::TempDir dir;
-  test::TempDir crashed;
-  const std::string old_body(1500, 'o'), new_body(700, 'n');
-  std::vector<std::uint64_t> old_at, new_at;
-  {
-    auto log = open_log(dir.path(), 4096);
-    for (std::uint64_t seq = 1; seq <= 6; ++seq) old_at.push_back(*log->add(seq, 1, 1, old_body));
-    ASSERT_TRUE(log->sync());
-    log->release(old_at[4]);  // segments 1 and 2 become spares
-    ASSERT_EQ(spares(dir.path()), 2u);
-    for (std::uint64_t seq = 7; seq <= 10; ++seq) new_at.push_back(*log->add(seq, 1, 1, new_body));
-    ASSERT_TRUE(log->sync());
-    EXPECT_EQ(spares(dir.path()), 1u) << "segment 4 is a reused file";
-    EXPECT_GT(std::filesystem::file_size(segments(dir.path()).back()),
-              (new_at.back() & ((std::uint64_t{1} << 40) - 1)) + 700 + EventLog::kHeaderBytes)
-        << "old records still past the new ones";
-    EXPECT_EQ(read_body(*log, old_at[0], 1), "gone");
-    for (std::size_t i = 0; i < new_at.size(); ++i) EXPECT_EQ(read_body(*log, new_at[i], 7 + i), new_body);
-    std::filesystem::copy(dir.path(), crashed.path(), std::filesystem::copy_options::recursive);
-  }
-  for (const auto& where : {crashed.path(), dir.path()}) {  // as kill -9 left it; after a clean close
-    auto log = open_log(where, 4096);
-    ASSERT_TRUE(log);
-    EXPECT_EQ(log->last_seq(), 10u) << where;
-    for (std::size_t i = 0; i < new_at.size(); ++i) EXPECT_EQ(read_body(*log, new_at[i], 7 + i), new_body) << where;
-    EXPECT_EQ(std::filesystem::file_size(segments(where).back()),
-              (new_at.back() & ((std::uint64_t{1} << 40) - 1)) + 700 + EventLog::kHeaderBytes)
-        << where << ": the old records past the new ones are cut off";
-  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -498,27 +453,8 @@ TEST(JournalEventLog, AfterRandomCrashesAndPowerCutsItHoldsWhatTheReferenceHolds
         if (const auto torn = pick(3); torn > 0 && !files.empty()) {
           // Records the log got (whole, or cut short) whose transaction never committed and
           // that nobody heard of: no sinks, so nothing to deliver.
-          // Where the engine would have written them: after the last record (a reused
-          // segment has old records past it).
           const auto& last = files.back();
-          std::uint64_t end = 0;
-          {
-            std::ifstream in(last, std::ios::binary);
-            std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-            std::uint64_t prev = 0;
-            while (end + EventLog::kHeaderBytes <= data.size()) {
-              std::uint32_t size = 0, writes = 0;
-              std::uint64_t seq = 0;
-              std::memcpy(&size, data.data() + end, 4);
-              std::memcpy(&seq, data.data() + end + 8, 8);
-              std::memcpy(&writes, data.data() + end + 32, 4);
-              if (seq <= prev || end + EventLog::kHeaderBytes + size + writes > data.size()) break;
-              prev = seq;
-              end += EventLog::kHeaderBytes + size + writes;
-            }
-          }
-          std::fstream f(last, std::ios::in | std::ios::out | std::ios::binary);
-          f.seekp(static_cast<std::streamoff>(end));
+          std::ofstream f(last, std::ios::app | std::ios::binary);
           unsigned char header[EventLog::kHeaderBytes] = {};
           const std::string body = body_of(-1, 300);
           const std::uint64_t seq = bodies.empty() ? 1'000'000 : bodies.rbegin()->first + 1'000'000;
