@@ -10,6 +10,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "journal/codec.hpp"
@@ -481,6 +482,9 @@ void PipelineRuntime::fan_out(TransformChain::Finished finished) {
       [self, event = EventPtr(std::move(finished.incoming.event)), selected = std::move(selected),
        done = std::move(finished.incoming.done), keys = std::move(keys), bytes = finished.incoming.bytes,
        wait = std::move(wait)](Result<std::uint64_t> seq) mutable {
+        // Committed: the source answers from here (the writer thread posts to its
+        // executor) instead of after a hop through this strand, which delivers.
+        if (seq) self->ingress_.acknowledge(std::exchange(done, nullptr), {});
         asio::post(self->strand_, [self, event = std::move(event), selected = std::move(selected),
                                    done = std::move(done), keys = std::move(keys), seq = std::move(seq), bytes,
                                    wait = std::move(wait)]() mutable {
