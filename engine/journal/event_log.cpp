@@ -15,7 +15,6 @@
 #include <cstring>
 
 #include "journal/sqlite.hpp"
-#include "log/logging.hpp"
 
 namespace switchyard::journal {
 
@@ -238,9 +237,8 @@ Status EventLog::recover(std::uint32_t number, bool last) {
                        "nothing in it is lost: stop here, move state.dir's events/ and journal.db aside to start "
                        "empty, and keep them for recovery");
     }
-    log::engine().warn("journal: {} ended in a record the previous run did not finish writing ({} byte(s), cut off; "
-                       "it was never acknowledged)",
-                       seg->path.string(), data.size() - at);
+    warnings_.push_back(seg->path.string() + " ended in a record the previous run did not finish writing (" +
+                        std::to_string(data.size() - at) + " byte(s), cut off; it was never acknowledged)");
     if (::ftruncate(seg->fd, static_cast<off_t>(at)) != 0 || ::fsync(seg->fd) != 0) {
       return permanent(seg->path.string() + ": cannot cut off the unfinished record: " + errno_text(errno));
     }
@@ -427,7 +425,7 @@ void EventLog::release(std::optional<std::uint64_t> oldest) {
   for (const auto& seg : gone) {
     std::error_code ec;
     std::filesystem::remove(seg->path, ec);
-    if (ec) log::engine().warn("journal: could not delete {}: {}", seg->path.string(), ec.message());
+    if (ec) warnings_.push_back("could not delete " + seg->path.string() + ": " + ec.message());
   }
 }
 
@@ -439,6 +437,12 @@ std::uint64_t EventLog::live_bytes(std::optional<std::uint64_t> oldest) const {
   for (auto it = segments_.lower_bound(number); it != segments_.end(); ++it) bytes += it->second->size;
   const std::uint64_t offset = *oldest & kOffsetMask;
   return bytes > offset ? bytes - offset : 0;
+}
+
+std::vector<std::string> EventLog::take_warnings() {
+  std::vector<std::string> out;
+  out.swap(warnings_);
+  return out;
 }
 
 std::string EventLog::check() const {

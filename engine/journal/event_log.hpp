@@ -93,6 +93,8 @@ class EventLog {
   /// After check() found segments deleted: writes each back from the descriptor still
   /// open, so the next start finds every body its rows refer to. Says what it did, for the log.
   std::string restore() const;
+  /// What open() and release() did that an operator should hear of (for the log), once.
+  std::vector<std::string> take_warnings();
   /// Whether the last failed sync() found the disk full.
   bool no_space() const { return no_space_; }
   /// The highest sequence number open() found (0 when empty).
@@ -139,6 +141,7 @@ class EventLog {
   std::vector<Queued> queued_;
   std::uint64_t last_seq_ = 0;
   bool no_space_ = false;
+  std::vector<std::string> warnings_;
 };
 
 /// Location of a record: segment number and byte offset.

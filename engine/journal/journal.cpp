@@ -187,9 +187,10 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
   auto reader = sql::Db::open(impl->file, false);
   if (!reader) return reader.error();
   impl->reader = std::move(*reader);
-  auto log = EventLog::open({.dir = options.dir / kEventLogDir, .fsync = options.fsync, .segment_bytes = options.segment_bytes});
-  if (!log) return log.error();
-  impl->log = std::move(*log);
+  auto event_log = EventLog::open({.dir = options.dir / kEventLogDir, .fsync = options.fsync, .segment_bytes = options.segment_bytes});
+  if (!event_log) return event_log.error();
+  impl->log = std::move(*event_log);
+  for (const auto& warning : impl->log->take_warnings()) log::engine().warn("journal: {}", warning);
   for (sql::Db* connection : {&d, &impl->reader}) {
     if (Status s = register_event_body(*connection, *impl->log); !s) return s.error();
   }

@@ -412,7 +412,10 @@ void Journal::Impl::measure() {
                   .has_value();
     if (!release) (void)db.exec("ROLLBACK; PRAGMA synchronous=NORMAL");
   }
-  if (release) log->release(oldest);
+  if (release) {
+    log->release(oldest);
+    for (const auto& warning : log->take_warnings()) log::engine().warn("journal: {}", warning);
+  }
   const auto used = static_cast<std::uint64_t>((*pages - *free_pages) * page_size) + log->live_bytes(oldest);
   bytes_used.store(used, std::memory_order_relaxed);
   const bool now_full = options.max_bytes > 0 && used >= options.max_bytes;

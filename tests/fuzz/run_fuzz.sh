@@ -5,7 +5,8 @@
 # TARGET: expr (the expression parser/evaluator), json (webhook payload parsing,
 # differential against RapidJSON alone) or yaml (configuration files: YAML to JSON with
 # positions and interpolation) or http (request framing on the shared listener: Beast's
-# parser as the session configures it, and the checks before routing).
+# parser as the session configures it, and the checks before routing) or event_log (the
+# journal's event log read back after whatever a crash or a disk left in its segments).
 set -euo pipefail
 src=$1
 out=$2/fuzz
@@ -44,6 +45,11 @@ case "$target" in
     # what ships.
     build() { clang++ "${flags[@]}" -DNDEBUG -I "$src/engine" "$src/tests/fuzz/http_fuzz.cpp" -o "$bin"; }
     max_len=4096 ;;
+  event_log)
+    inputs=("$src/engine/journal/event_log.cpp" "$src/engine/journal/event_log.hpp" "$src/tests/fuzz/event_log_fuzz.cpp")
+    build() { clang++ "${flags[@]}" -I "$src/engine" -I "$src/sdk/include" "$src/tests/fuzz/event_log_fuzz.cpp" \
+                "$src/engine/journal/event_log.cpp" -lsqlite3 -o "$bin"; }
+    max_len=8192 ;;
   *) echo "unknown fuzz target: $target" >&2; exit 2 ;;
 esac
 inputs+=("$0")  # a change of the build flags here rebuilds too
