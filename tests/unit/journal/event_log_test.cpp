@@ -63,6 +63,24 @@ TEST(Crc32c, MatchesThePublishedCheckValues) {
   EXPECT_EQ(crc32c(0, ascending), 0x46DD794Eu);
   // In pieces as in one go.
   EXPECT_EQ(crc32c(crc32c(0, "12345"), "6789"), 0xE3069283u);
+  // Long inputs (three streams at once) against the bitwise definition.
+  auto bitwise = [](std::string_view data) {
+    std::uint32_t c = 0xFFFFFFFFu;
+    for (unsigned char byte : data) {
+      c ^= byte;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+    }
+    return ~c;
+  };
+  std::mt19937 rng(7);
+  std::string data(20'000, '\0');
+  for (auto& c : data) c = static_cast<char>(rng());
+  for (std::size_t size : {0u, 7u, 767u, 768u, 769u, 1536u, 5000u, 8191u, 20'000u}) {
+    for (std::size_t offset : {0u, 1u, 5u}) {
+      const auto piece = std::string_view(data).substr(offset, std::min(size, data.size() - offset));
+      EXPECT_EQ(crc32c(0, piece), bitwise(piece)) << size << " bytes at offset " << offset;
+    }
+  }
 }
 
 TEST(EventLog, RecordsReadBackAsWrittenAlsoAfterReopening) {
