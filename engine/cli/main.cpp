@@ -16,7 +16,7 @@ namespace {
 
 // Without -c: $SWITCHYARD_CONFIG when set (and not empty), else config/switchyard.yaml in the working directory (a source checkout), else the
 // configuration of an installed tree, <prefix>/etc/switchyard/switchyard.yaml beside
-// <prefix>/bin/switchyard, so `switchyard dlq list` in a container or on a host finds the
+// <prefix>/bin/switchyard (/etc/switchyard/switchyard.yaml for the prefix /usr), so `switchyard dlq list` in a container or on a host finds the
 // running engine's state. Neither present: config/switchyard.yaml, i.e. every default.
 std::string default_config_file() {
   const std::filesystem::path local = "config/switchyard.yaml";
@@ -24,7 +24,10 @@ std::string default_config_file() {
   if (std::filesystem::exists(local, ec)) return local.string();
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (!ec) {
-    const auto installed = exe.parent_path().parent_path() / "etc" / "switchyard" / "switchyard.yaml";
+    const auto prefix = exe.parent_path().parent_path();
+    // Installed with the prefix /usr (a distribution's package), the configuration is in /etc.
+    const auto installed = prefix == "/usr" ? std::filesystem::path("/etc/switchyard/switchyard.yaml")
+                                            : prefix / "etc" / "switchyard" / "switchyard.yaml";
     if (std::filesystem::is_regular_file(installed, ec)) return installed.string();
   }
   return local.string();

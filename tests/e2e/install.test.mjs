@@ -4,7 +4,9 @@
 // share/switchyard/pipelines/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tempDir } from './lib/engine.mjs';
 import { installTree, runInstalled, startInstalled, loopbackEnv } from './lib/install.mjs';
@@ -40,6 +42,28 @@ test('cmake --install lays out bin/, the plugins, the pipelines and a configurat
   assert.doesNotMatch(config, /\/usr\/local\//, 'no path of the default prefix is left');
   const unit = readFileSync(join(p, 'lib', 'systemd', 'system', 'switchyard.service'), 'utf8');
   assert.match(unit, new RegExp(`^ExecStart=${p}/bin/switchyard run -c ${p}/etc/switchyard/switchyard.yaml$`, 'm'));
+});
+
+// A distribution's package installs with the prefix /usr: the configuration then goes to
+// /etc/switchyard (where the engine looks when its binary is /usr/bin/switchyard), and the
+// systemd unit names it there.
+test('cmake --install with the prefix /usr puts the configuration in /etc/switchyard', () => {
+  const root = mkdtempSync(join(tmpdir(), 'switchyard-destdir-'));
+  try {
+    const r = spawnSync('cmake', ['--install', process.env.SWITCHYARD_BUILD_DIR, '--prefix', '/usr'], {
+      encoding: 'utf8', timeout: 120000, env: { ...process.env, DESTDIR: root },
+    });
+    assert.equal(r.status, 0, `cmake --install:\n${r.stdout}${r.stderr}`);
+    assert.ok(existsSync(join(root, 'usr', 'bin', 'switchyard')), 'usr/bin/switchyard');
+    assert.ok(!existsSync(join(root, 'usr', 'etc')), 'nothing under usr/etc');
+    const config = readFileSync(join(root, 'etc', 'switchyard', 'switchyard.yaml'), 'utf8');
+    assert.ok(config.includes('/usr/share/switchyard/pipelines'), 'the configuration names the installed pipelines');
+    assert.doesNotMatch(config, /\/usr\/local\//, 'no path of the default prefix is left');
+    const unit = readFileSync(join(root, 'usr', 'lib', 'systemd', 'system', 'switchyard.service'), 'utf8');
+    assert.match(unit, /^ExecStart=\/usr\/bin\/switchyard run -c \/etc\/switchyard\/switchyard\.yaml$/m);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test('the installed engine starts from its own tree, answers /healthz and a shipped pipeline, and stops on SIGTERM', async () => {
