@@ -17,31 +17,31 @@ void Journal::Impl::tell_dead_letter_watchers() {
   for (auto& recorded : told) recorded();
 }
 
-void Journal::Impl::feed_read(FeedRead read) {
+void Journal::Impl::read_on(ReadThread& reads, FeedRead read) {
   {
-    std::lock_guard lock(feed.mutex);
-    if (feed.stopping) return;  // the engine is closing: nobody is left to tell
-    feed.reads.push_back(std::move(read));
-    if (!feed.thread.joinable()) feed.thread = std::thread([this] { run_feed_reads(); });
+    std::lock_guard lock(reads.mutex);
+    if (reads.stopping) return;  // the engine is closing: nobody is left to tell
+    reads.reads.push_back(std::move(read));
+    if (!reads.thread.joinable()) reads.thread = std::thread([this, &reads] { run_reads(reads); });
   }
-  feed.wake.notify_one();
+  reads.wake.notify_one();
 }
 
-void Journal::Impl::run_feed_reads() {
+void Journal::Impl::run_reads(ReadThread& reads) {
   std::optional<sql::Db> connection;
   for (;;) {
     FeedRead read;
     {
-      std::unique_lock lock(feed.mutex);
-      feed.wake.wait(lock, [&] { return feed.stopping || !feed.reads.empty(); });
-      if (feed.stopping) return;
-      read = std::move(feed.reads.front());
-      feed.reads.pop_front();
+      std::unique_lock lock(reads.mutex);
+      reads.wake.wait(lock, [&] { return reads.stopping || !reads.reads.empty(); });
+      if (reads.stopping) return;
+      read = std::move(reads.reads.front());
+      reads.reads.pop_front();
     }
     if (!connection) {
       auto opened = sql::Db::open(file, false);
       if (!opened) {
-        read(retryable("journal: cannot open a reader for the dead-letter queue: " + opened.error().message));
+        read(retryable(std::string("journal: cannot open a reader for ") + reads.what + ": " + opened.error().message));
         continue;
       }
       connection.emplace(std::move(*opened));
@@ -50,14 +50,14 @@ void Journal::Impl::run_feed_reads() {
   }
 }
 
-void Journal::Impl::stop_feed_reads() {
+void Journal::Impl::stop_reads(ReadThread& reads) {
   {
-    std::lock_guard lock(feed.mutex);
-    feed.stopping = true;
-    feed.reads.clear();
+    std::lock_guard lock(reads.mutex);
+    reads.stopping = true;
+    reads.reads.clear();
   }
-  feed.wake.notify_one();
-  if (feed.thread.joinable()) feed.thread.join();
+  reads.wake.notify_one();
+  if (reads.thread.joinable()) reads.thread.join();
 }
 
 void Journal::read_dead_letters(std::int64_t after, std::size_t limit,

@@ -146,7 +146,8 @@ Status Journal::Impl::redo() {
 Journal::Journal(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Journal::~Journal() {
-  impl_->stop_feed_reads();
+  impl_->stop_reads(impl_->feed);
+  impl_->stop_reads(impl_->backlog);
   {
     std::lock_guard lock(impl_->mutex);
     impl_->stopping = true;
@@ -338,10 +339,12 @@ void Journal::stop_by(std::chrono::steady_clock::time_point deadline) {
   impl_->stop_deadline = deadline;
 }
 
-Result<std::vector<Pending>> Journal::pending(std::int64_t pipeline, std::uint64_t bit, std::uint64_t from_seq,
-                                              std::size_t limit, std::uint64_t to_seq) {
-  std::lock_guard lock(impl_->read_mutex);
-  auto stmt = impl_->reader.prepare(
+namespace {
+
+// Up to `limit` events of `pipeline` still wanted by sink `bit`, from `from_seq` to `to_seq`.
+Result<std::vector<Pending>> read_pending(sql::Db& db, const EventLog& log, std::int64_t pipeline, std::uint64_t bit,
+                                          std::uint64_t from_seq, std::size_t limit, std::uint64_t to_seq) {
+  auto stmt = db.prepare(
       "SELECT e.seq, e.body, coalesce(a.count, 0), e.loc FROM events e LEFT JOIN attempts a ON a.seq = e.seq AND a.bit = ?4 "
       "WHERE e.seq >= ?1 AND e.seq <= ?2 AND e.pipeline = ?3 AND (e.pending & ?4) != 0 ORDER BY e.seq LIMIT ?5");
   if (!stmt) return stmt.error();
@@ -355,13 +358,30 @@ Result<std::vector<Pending>> Journal::pending(std::int64_t pipeline, std::uint64
       out.push_back(Pending{seq, stmt->blob(1), attempts});
       continue;
     }
-    auto body = impl_->log->read(static_cast<std::uint64_t>(stmt->integer(3)), seq);
+    auto body = log.read(static_cast<std::uint64_t>(stmt->integer(3)), seq);
     if (!body) return body.error();
     if (!*body) continue;  // every sink finished with it since the row was read
     out.push_back(Pending{seq, std::move(**body), attempts});
   }
-  if (rc != SQLITE_DONE) return retryable("journal read: " + impl_->reader.error());
+  if (rc != SQLITE_DONE) return retryable("journal read: " + db.error());
   return out;
+}
+
+}  // namespace
+
+Result<std::vector<Pending>> Journal::pending(std::int64_t pipeline, std::uint64_t bit, std::uint64_t from_seq,
+                                              std::size_t limit, std::uint64_t to_seq) {
+  std::lock_guard lock(impl_->read_mutex);
+  return read_pending(impl_->reader, *impl_->log, pipeline, bit, from_seq, limit, to_seq);
+}
+
+void Journal::pending_async(std::int64_t pipeline, std::uint64_t bit, std::uint64_t from_seq, std::size_t limit,
+                            std::uint64_t to_seq, std::function<void(Result<std::vector<Pending>>)> done) {
+  const EventLog* log = impl_->log.get();
+  impl_->read_on(impl_->backlog, [=, done = std::move(done)](Result<sql::Db*> db) {
+    if (!db) return done(db.error());
+    done(read_pending(**db, *log, pipeline, bit, from_seq, limit, to_seq));
+  });
 }
 
 Result<std::int64_t> Journal::pending_count(std::int64_t pipeline, std::uint64_t mask) {

@@ -178,6 +178,10 @@ class Journal {
   /// `to_seq`, oldest first. Thread-safe (its own connection).
   Result<std::vector<Pending>> pending(std::int64_t pipeline, std::uint64_t bit, std::uint64_t from_seq,
                                        std::size_t limit, std::uint64_t to_seq = ~std::uint64_t{0} >> 1);
+  /// The same read on the journal's backlog reader thread (its own connection), for sinks:
+  /// `done` runs there. Not called once the journal is closing.
+  void pending_async(std::int64_t pipeline, std::uint64_t bit, std::uint64_t from_seq, std::size_t limit,
+                     std::uint64_t to_seq, std::function<void(Result<std::vector<Pending>>)> done);
   /// Events of `pipeline` that a sink in `mask` has not finished with (committed so far).
   Result<std::int64_t> pending_count(std::int64_t pipeline, std::uint64_t mask);
   /// When the oldest event some sink has not finished with was received (Unix ms, from its

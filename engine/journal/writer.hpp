@@ -2,7 +2,8 @@
 // Internal to engine/journal: the journal's state and its writer thread (Journal::Impl),
 // the operations queued to it, and the constants they share. journal.cpp opens and attaches,
 // writer.cpp is the writer thread (one transaction per batch of queued operations, failures,
-// the files watched), dead_letter_reads.cpp reads the dead-letter queue for feeds.
+// the files watched), dead_letter_reads.cpp reads the dead-letter queue for feeds and runs
+// the reader threads.
 
 #include <atomic>
 #include <chrono>
@@ -230,23 +231,28 @@ struct Journal::Impl {
 
   void tell_dead_letter_watchers();
 
-  // Reads for dead-letter feeds, on a thread and connection of their own (started on first
-  // use): a source's read neither blocks an engine thread nor waits for the writer, and a
-  // slow read holds up no sink's read of its backlog (the `reader` connection).
+  // Reads on a thread and connection of their own (started on first use), never on the
+  // caller's: `feed` for dead-letter feeds, `backlog` for sinks reading their backlog
+  // (pending_async()). A read neither blocks an engine thread nor waits for the writer, and
+  // a slow feed read holds up no sink's backlog.
   using FeedRead = std::function<void(Result<sql::Db*>)>;
-  struct FeedReader {
+  struct ReadThread {
+    const char* what = "";
     std::mutex mutex;
     std::condition_variable wake;
     std::deque<FeedRead> reads;
     bool stopping = false;
     std::thread thread;
-  } feed;
+  };
+  ReadThread feed{.what = "the dead-letter queue"};
+  ReadThread backlog{.what = "backlogs"};
 
-  void feed_read(FeedRead read);
+  void read_on(ReadThread& reads, FeedRead read);
+  void feed_read(FeedRead read) { read_on(feed, std::move(read)); }
 
-  void run_feed_reads();
+  void run_reads(ReadThread& reads);
 
-  void stop_feed_reads();
+  void stop_reads(ReadThread& reads);
 };
 
 }  // namespace switchyard::journal

@@ -56,7 +56,10 @@ void SinkRunner::bind(journal::Journal* journal, std::int64_t pipeline_id, std::
 
 void SinkRunner::arrive(std::uint64_t seq, EventPtr event, std::int64_t dlq_id, std::shared_ptr<DeliveryWait> wait) {
   if (seq != 0) {
-    if (seq <= cursor_.loaded_through || cursor_.catching_up) return;  // read (or to be read) from the journal
+    if (seq <= cursor_.loaded_through || cursor_.catching_up) {  // read (or to be read) from the journal
+      if (cursor_.catching_up) skipped_through_ = std::max(skipped_through_, seq);
+      return;
+    }
     if (full()) {
       cursor_.catching_up = true;
       cursor_.read_from = seq;
@@ -70,6 +73,8 @@ void SinkRunner::arrive(std::uint64_t seq, EventPtr event, std::int64_t dlq_id, 
 
 void SinkRunner::recover() {
   if (!cursor_.journal) return;
+  ++read_generation_;  // a read in flight started from elsewhere
+  reading_ = false;
   cursor_.catching_up = true;
   cursor_.read_from = 0;
   cursor_.held = false;
@@ -78,6 +83,8 @@ void SinkRunner::recover() {
 
 void SinkRunner::hold() {
   if (!cursor_.journal) return;
+  ++read_generation_;
+  reading_ = false;
   cursor_.catching_up = true;
   cursor_.read_from = 0;
   cursor_.held = true;
@@ -210,16 +217,36 @@ void SinkRunner::report(std::uint64_t t, Status status) {
   });
 }
 
+// Starts a read of the backlog on the journal's reader thread (never a file read on this
+// strand); its rows come back here (take()), which dispatches again. False: nothing to
+// deliver yet.
 bool SinkRunner::refill() {
   if (delayed_.size() >= delayed_limit()) return false;  // read on once some fall due
+  if (reading_) return false;                            // its rows dispatch again
   const std::size_t room = config_.queue_size - queue_.size();
-  auto rows = cursor_.journal->pending(cursor_.pipeline_id, cursor_.bit, cursor_.read_from, room, cursor_.read_to);
+  reading_ = true;
+  const std::uint64_t generation = ++read_generation_;
+  cursor_.journal->pending_async(
+      cursor_.pipeline_id, cursor_.bit, cursor_.read_from, room, cursor_.read_to,
+      [this, alive = owner_.keep_alive(), generation, room](Result<std::vector<journal::Pending>> rows) mutable {
+        asio::post(strand_, [this, alive = std::move(alive), generation, room, rows = std::move(rows)]() mutable {
+          if (generation != read_generation_) return;  // recover() or hold() started over
+          reading_ = false;
+          if (stopped_) return;
+          take(std::move(rows), room);
+          dispatch();
+        });
+      });
+  return false;
+}
+
+void SinkRunner::take(Result<std::vector<journal::Pending>> rows, std::size_t room) {
   if (!rows) {
     // The read failed (I/O error): try again shortly rather than spin.
     owner_.logger().error("{}: reading the journal failed ({}); retrying in 1 s", host.label(), rows.error().message);
     if (!refill_timer_) refill_timer_ = std::make_unique<StrandTimer>(strand_);
     refill_timer_->expires_after(std::chrono::seconds(1), [this] { dispatch(); });
-    return false;
+    return;
   }
   std::size_t read = 0;
   for (auto& row : *rows) {
@@ -242,9 +269,13 @@ bool SinkRunner::refill() {
     }
     push(row.seq, EventPtr(std::move(*event)), 0, nullptr, row.attempts);
   }
-  if (read == rows->size() && rows->size() < room) cursor_.catching_up = false;  // caught up: live events arrive in memory again
+  // Caught up when the read came back short, unless live events skipped while it ran are
+  // newer than what it read (committed after it began): those are read next.
+  if (read == rows->size() && rows->size() < room &&
+      std::min(skipped_through_, cursor_.read_to) <= cursor_.loaded_through) {
+    cursor_.catching_up = false;  // live events arrive in memory again
+  }
   if (!cursor_.catching_up) owner_.on_sink_progress();
-  return read > 0;
 }
 
 void SinkRunner::complete(std::uint32_t index, Status status) {

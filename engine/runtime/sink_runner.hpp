@@ -134,6 +134,7 @@ class SinkRunner {
   void release_due();
   void wake_at(std::chrono::system_clock::time_point when);
   bool refill();
+  void take(Result<std::vector<journal::Pending>> rows, std::size_t room);
   void push(std::uint64_t seq, EventPtr event, std::int64_t dlq_id = 0, std::shared_ptr<DeliveryWait> wait = nullptr,
             std::uint32_t attempts = 0);
   void attempt(std::uint32_t index);
@@ -159,6 +160,11 @@ class SinkRunner {
 
   JournalCursor cursor_;
   std::unique_ptr<StrandTimer> refill_timer_;
+  // A backlog read on the journal's reader thread is in flight (its rows come back to the
+  // strand); a result of an older generation (recover() or hold() since) is dropped.
+  bool reading_ = false;
+  std::uint64_t read_generation_ = 0;
+  std::uint64_t skipped_through_ = 0;  // the newest live event skipped while catching up
 
   // Delayed events by due time (insertion order among equal times), and for ordered sinks
   // their keys: later events of such a key wait behind them.
