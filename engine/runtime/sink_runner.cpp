@@ -311,8 +311,22 @@ void SinkRunner::retry_later(std::uint32_t index, const Error& error, std::chron
   Slot& slot = slots_[index];
   tap(slot, EventTap::Outcome::failed, error.message);
   retried_.fetch_add(1, std::memory_order_relaxed);
-  owner_.logger().warn("{}: event {} attempt {} failed ({}), retrying in {} ms", host.label(), slot.entry.event->id,
-                       slot.attempt, error.message, delay.count());
+  // One warning per sink per kRetryWarnEvery: a sink that is down would otherwise write a
+  // line per attempt of every event. The others go to debug, counted in the next warning.
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= next_retry_warning_) {
+    next_retry_warning_ = now + kRetryWarnEvery;
+    owner_.logger().warn("{}: event {} attempt {} failed ({}), retrying in {} ms{}", host.label(), slot.entry.event->id,
+                         slot.attempt, error.message, delay.count(),
+                         quiet_retries_ == 0 ? std::string()
+                                             : "; " + std::to_string(quiet_retries_) +
+                                                   " other retries since the last warning were logged at debug");
+    quiet_retries_ = 0;
+  } else {
+    ++quiet_retries_;
+    owner_.logger().debug("{}: event {} attempt {} failed ({}), retrying in {} ms", host.label(), slot.entry.event->id,
+                          slot.attempt, error.message, delay.count());
+  }
   // Kept in the journal, so max_attempts still holds after a restart.
   if (cursor_.journal && slot.entry.seq != 0) cursor_.journal->attempted(slot.entry.seq, cursor_.bit, slot.attempt);
   if (!slot.timer) slot.timer = std::make_unique<StrandTimer>(strand_);

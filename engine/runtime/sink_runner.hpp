@@ -165,6 +165,10 @@ class SinkRunner {
   bool reading_ = false;
   std::uint64_t read_generation_ = 0;
   std::uint64_t skipped_through_ = 0;  // the newest live event skipped while catching up
+  // Retry warnings: at most one per kRetryWarnEvery, the rest at debug.
+  static constexpr std::chrono::seconds kRetryWarnEvery{10};
+  std::chrono::steady_clock::time_point next_retry_warning_{};
+  std::size_t quiet_retries_ = 0;
 
   // Delayed events by due time (insertion order among equal times), and for ordered sinks
   // their keys: later events of such a key wait behind them.

@@ -387,6 +387,26 @@ TEST_F(Cli, RunStartsTheValidPipelinesBesideAnInvalidFile) {
       << engine.err();
 }
 
+// A sink that keeps failing writes one retry warning per 10 s, not one per attempt: 3
+// events failing 15 attempts each (45 retries in well under 10 s) give a single warning;
+// the others are at debug (not shown at log.level info). Every event is delivered.
+TEST_F(Cli, RetriesOfASinkThatKeepsFailingAreOneWarningNotOnePerAttempt) {
+  const auto out = dir_ / "flaky.txt";
+  dir_.write("pipelines/flaky.yaml", "source: {type: generate, interval: 1ms, count: 3}\n"
+                                     "sinks: [{name: shaky, type: test.flaky_sink, path: " + out.string() +
+                                     ", fail_first: 15, retry: {initial: 1ms, max: 2ms, max_attempts: 20}}]\n");
+  const std::string paths = "plugins: {paths: [" + std::string(SWITCHYARD_PLUGIN_DIR) + ", " + kFixtures + "/faulty]}\n";
+  test::Child engine({kBinary, "run", "-c", config(paths + "log: {format: json}\n")}, dir_.path());
+  ASSERT_TRUE(wait_until([&] { return lines(test::read_file(out)).size() == 3; })) << engine.err();
+  engine.signal(SIGTERM);
+  ASSERT_EQ(engine.wait(), 0) << engine.err();
+  std::size_t warnings = 0;
+  for (const auto& line : lines(engine.err())) {
+    if (line.find("retrying in") != std::string::npos) ++warnings;
+  }
+  EXPECT_EQ(warnings, 1u) << engine.err();
+}
+
 // JSON log lines carry the pipeline, the component and the event id as fields, a
 // multi-line message stays one record, and levels are named as log.level names them.
 TEST_F(Cli, JsonLogLinesCarryPipelineComponentAndEventId) {
