@@ -5,6 +5,7 @@
 #include <cassert>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <algorithm>
 #include <optional>
 #include <vector>
@@ -220,9 +221,7 @@ const rapidjson::Value* repeated_name(const rapidjson::Value& object) {
   const std::size_t max_probes = 8 * static_cast<std::size_t>(n);
   for (rapidjson::SizeType a = 0; a < n; ++a) {
     const std::string_view key = key_of(first[a].name);
-    std::uint64_t h = 14695981039346656037ull;  // FNV-1a
-    for (const char c : key) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
-    for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+    for (std::size_t i = detail::key_hash(key) & mask;; i = (i + 1) & mask) {
       if (slots[i] == 0) {
         slots[i] = a + 1;
         break;
@@ -293,6 +292,31 @@ ParseResult parse(rapidjson::Document& doc, std::string_view json, int max_depth
 }
 
 namespace detail {
+
+std::uint64_t key_hash(std::string_view key) {
+  // The first and last 8 bytes (4, or 3 of them, for shorter names) and the length: most
+  // names whole, in a few loads and multiplications.
+  const auto* p = key.data();
+  const std::size_t n = key.size();
+  std::uint64_t a = 0, b = 0;
+  if (n >= 8) {
+    std::memcpy(&a, p, 8);
+    std::memcpy(&b, p + n - 8, 8);
+  } else if (n >= 4) {
+    std::uint32_t x = 0, y = 0;
+    std::memcpy(&x, p, 4);
+    std::memcpy(&y, p + n - 4, 4);
+    a = x;
+    b = y;
+  } else if (n > 0) {
+    a = static_cast<unsigned char>(p[0]) | static_cast<std::uint64_t>(static_cast<unsigned char>(p[n / 2])) << 8 |
+        static_cast<std::uint64_t>(static_cast<unsigned char>(p[n - 1])) << 16;
+  }
+  std::uint64_t h = (a ^ n) * 0x9e3779b97f4a7c15ull ^ b * 0xc2b2ae3d27d4eb4full;
+  h ^= h >> 31;
+  h *= 0xff51afd7ed558ccdull;
+  return h ^ (h >> 29);
+}
 
 ParseResult parse_rapidjson(rapidjson::Document& doc, std::string_view json, int max_depth) {
   assert(json.empty() || json.data()[json.size()] == '\0');
