@@ -41,7 +41,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         // neither chunk extensions nor trailers, so this bound is what keeps one connection
         // from buffering without end (it reads buffer_overflow, answered 431 or 400).
         buffer_(server_->settings.max_header + kReadSize),
-        handler_timer_(stream_.get_executor()) {}
+        handler_timer_(stream_.get_executor()), idle_timer_(stream_.get_executor()) {}
 
   ~Session() {
     if (stream_state_) {
@@ -93,7 +93,17 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   // Meanwhile the connection is idle: a new connection at max_connections may end it.
   void wait_next(std::chrono::milliseconds wait) {
     if (buffer_.size() > 0) return read_header();
-    lowest().expires_after(wait);
+    if constexpr (kPlain) {
+      // The wait is the socket's own read, under the session's idle deadline rather than a
+      // Beast timeout: arming and cancelling a timer for every keep-alive request cost an
+      // allocation, two timer-queue updates and a cancelled handler run per request.
+      idle_until_ = Clock::now() + wait;
+      // Re-armed only when the deadline comes sooner than the one it waits for (the first
+      // wait has read_timeout, the next ones idle_timeout).
+      if (!idle_timer_armed_ || idle_until_ < idle_timer_.expiry()) arm_idle_timer();
+    } else {
+      lowest().expires_after(wait);
+    }
     if (!idle_.evict) {
       idle_.evict = [weak = this->weak_from_this(), executor = stream_.get_executor()] {
         asio::post(executor, [weak] {
@@ -102,12 +112,37 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       };
     }
     server_->connections.idle(idle_);
-    stream_.async_read_some(buffer_.prepare(16 * 1024), [self = this->shared_from_this()](
-                                                       beast::error_code ec, std::size_t n) {
+    auto next = [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
+      self->waiting_ = false;
       self->server_->connections.busy(self->idle_);
       if (ec) return self->close();  // idle timeout, evicted, or the client left: not an error
       self->buffer_.commit(n);
       self->read_header();
+    };
+    waiting_ = true;
+    if constexpr (kPlain) {
+      lowest().socket().async_read_some(buffer_.prepare(16 * 1024), std::move(next));
+    } else {
+      stream_.async_read_some(buffer_.prepare(16 * 1024), std::move(next));
+    }
+  }
+
+  // The idle deadline's timer (plain TCP): armed once and moved on lazily. When it fires
+  // before the deadline (requests kept coming), it waits again for the rest; past it, with
+  // the connection still waiting, the read is cancelled and the connection closes. So it
+  // runs about once per idle_timeout, not once per request. It holds the session weakly:
+  // a connection that ended is not kept until its timer fires.
+  void arm_idle_timer() {
+    idle_timer_armed_ = true;
+    idle_timer_.expires_at(idle_until_);
+    idle_timer_.async_wait([weak = this->weak_from_this()](beast::error_code ec) {
+      auto self = weak.lock();
+      if (!self || ec == asio::error::operation_aborted) return;  // re-armed, or closed
+      self->idle_timer_armed_ = false;
+      if (ec || !self->waiting_) return;  // the next wait arms it again
+      if (Clock::now() < self->idle_until_) return self->arm_idle_timer();
+      beast::error_code ignored;
+      self->lowest().socket().cancel(ignored);  // the read ends: close()
     });
   }
 
@@ -484,6 +519,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         self->lowest().socket().close(ignore);
       });
     } else {
+      idle_timer_.cancel();
       // Lingering close: stop sending, then discard what the client still sends for a
       // moment. Closing with unread data makes the kernel send RST, and the client may
       // lose the answer (a 413 for a body we refused to read) before it reads it.
@@ -525,6 +561,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::string method_, path_, query_;
   bool keep_alive_ = true;
   asio::steady_timer handler_timer_;
+  asio::steady_timer idle_timer_;  // plain TCP: the idle deadline between requests
+  Clock::time_point idle_until_;
+  bool idle_timer_armed_ = false;
+  bool waiting_ = false;  // a read for the next request is pending
   std::atomic<bool> dispatching_{false};
   std::thread::id dispatch_thread_;
   std::optional<HttpResponse> sync_response_;

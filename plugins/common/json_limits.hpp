@@ -19,6 +19,7 @@
 #include "switchyard/result.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -55,6 +56,9 @@ ParseResult parse(rapidjson::Document& doc, std::string_view json, int max_depth
 namespace detail {
 /// RapidJSON alone: the reference that parse() agrees with (tests and fuzzing compare them).
 ParseResult parse_rapidjson(rapidjson::Document& doc, std::string_view json, int max_depth);
+/// The hash the duplicate-key check files an object's member names by (tests build names
+/// that collide with it).
+std::uint64_t key_hash(std::string_view key);
 }  // namespace detail
 
 }  // namespace switchyard::json_limits

@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/params.h>
+#include <openssl/sha.h>
 
 #include <algorithm>
 #include <array>
@@ -75,27 +76,25 @@ inline std::optional<Digest> parse_header(std::string_view header) {
   return from_hex(header.substr(kPrefix.size()));
 }
 
-/// The secrets a receiver accepts, each kept as an HMAC context with its key already
-/// absorbed. Checking a request then copies a context instead of fetching the algorithm
-/// and hashing the key again (OpenSSL 3's one-shot HMAC() does both on every call, under
-/// a lock shared by all threads). Thread-safe: verify() only reads the prepared contexts.
+/// The secrets a receiver accepts, each kept as the two SHA-256 states HMAC starts from (the
+/// key with the inner and with the outer pad already absorbed, RFC 2104). Checking a request
+/// copies those states (plain structs) and hashes the body: no allocation, no lock, nothing
+/// shared written. OpenSSL 3's one-shot HMAC() fetches the algorithm and hashes the key on
+/// every call, under a lock shared by all threads; duplicating a prepared EVP_MAC_CTX costs
+/// about a dozen allocations and reference counts every thread bumps. Thread-safe: verify()
+/// only reads the prepared states.
 class Keys {
  public:
   Keys() = default;  // accepts nothing
   explicit Keys(const std::vector<std::string>& secrets) {
-    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-    char digest[] = "SHA256";
-    const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-                                 OSSL_PARAM_construct_end()};
-    for (const auto& secret : secrets) {
-      Context context(mac ? EVP_MAC_CTX_new(mac) : nullptr);
-      if (context && EVP_MAC_init(context.get(), reinterpret_cast<const unsigned char*>(secret.data()),
-                                  secret.size(), params) != 1) {
-        context.reset();  // fails closed in verify()
-      }
-      keys_.push_back(std::move(context));
-    }
-    EVP_MAC_free(mac);
+    for (const auto& secret : secrets) keys_.push_back(prepare(secret));
+  }
+  Keys(const Keys&) = default;
+  Keys(Keys&&) = default;
+  Keys& operator=(const Keys&) = default;
+  Keys& operator=(Keys&&) = default;
+  ~Keys() {
+    if (!keys_.empty()) OPENSSL_cleanse(keys_.data(), keys_.size() * sizeof(Key));
   }
 
   /// Whether `header` ("sha256=<hex>") is the signature of `body` under any of the secrets.
@@ -110,36 +109,66 @@ class Keys {
     bool match = false;
     for (const auto& key : keys_) {
       Digest expected{};
-      const bool computed = mac(key.get(), data, expected);
+      const bool computed = mac(key, data, expected);
       match |= computed & (CRYPTO_memcmp(expected.data(), given.data(), expected.size()) == 0);
     }
     return match;
   }
 
   std::size_t size() const { return keys_.size(); }
-  /// Whether every secret could be prepared (OpenSSL has HMAC-SHA256 and took each key).
+  /// Whether every secret could be prepared (OpenSSL hashed each key).
   /// A receiver refuses to start otherwise: a key that failed matches nothing.
   bool ok() const {
-    return std::all_of(keys_.begin(), keys_.end(), [](const Context& key) { return key != nullptr; });
+    return std::all_of(keys_.begin(), keys_.end(), [](const Key& key) { return key.ok; });
   }
 
  private:
-  struct Free {
-    void operator()(EVP_MAC_CTX* context) const { EVP_MAC_CTX_free(context); }
+  // SHA256_Init/Update/Final are deprecated in OpenSSL 3 in favour of EVP, whose contexts
+  // cannot be copied without allocating; they remain the same code (and the same SHA-NI or
+  // AVX2 block function) underneath.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  struct Key {
+    SHA256_CTX inner;  // after SHA256_Update(key ^ ipad)
+    SHA256_CTX outer;  // after SHA256_Update(key ^ opad)
+    bool ok = false;
   };
-  using Context = std::unique_ptr<EVP_MAC_CTX, Free>;
+  static constexpr std::size_t kBlock = 64;  // SHA-256's block size
 
-  // The MAC of `data` under a prepared key into `out`; false (and `out` untouched) should
-  // OpenSSL fail, which verify() counts as no match.
-  static bool mac(const EVP_MAC_CTX* key, std::string_view data, Digest& out) {
-    std::size_t length = 0;
-    const Context work(key ? EVP_MAC_CTX_dup(key) : nullptr);
-    return work &&
-           EVP_MAC_update(work.get(), reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1 &&
-           EVP_MAC_final(work.get(), out.data(), &length, out.size()) == 1 && length == out.size();
+  static Key prepare(std::string_view secret) {
+    Key key{};
+    std::array<unsigned char, kBlock> block{};
+    // A key longer than the block is hashed first (RFC 2104 section 2).
+    if (secret.size() > kBlock) {
+      SHA256(reinterpret_cast<const unsigned char*>(secret.data()), secret.size(), block.data());
+    } else {
+      std::copy(secret.begin(), secret.end(), reinterpret_cast<char*>(block.data()));
+    }
+    std::array<unsigned char, kBlock> pad{};
+    for (std::size_t i = 0; i < kBlock; ++i) pad[i] = block[i] ^ 0x36;
+    key.ok = SHA256_Init(&key.inner) == 1 && SHA256_Update(&key.inner, pad.data(), pad.size()) == 1;
+    for (std::size_t i = 0; i < kBlock; ++i) pad[i] = block[i] ^ 0x5c;
+    key.ok = key.ok && SHA256_Init(&key.outer) == 1 && SHA256_Update(&key.outer, pad.data(), pad.size()) == 1;
+    OPENSSL_cleanse(block.data(), block.size());
+    OPENSSL_cleanse(pad.data(), pad.size());
+    return key;
   }
 
-  std::vector<Context> keys_;
+  // The MAC of `data` under a prepared key into `out`; false should OpenSSL fail, which
+  // verify() counts as no match.
+  static bool mac(const Key& key, std::string_view data, Digest& out) {
+    if (!key.ok) return false;
+    SHA256_CTX work = key.inner;
+    Digest inner{};
+    bool ok = SHA256_Update(&work, data.data(), data.size()) == 1 && SHA256_Final(inner.data(), &work) == 1;
+    work = key.outer;
+    ok = ok && SHA256_Update(&work, inner.data(), inner.size()) == 1 && SHA256_Final(out.data(), &work) == 1;
+    OPENSSL_cleanse(&work, sizeof work);
+    return ok;
+  }
+#pragma GCC diagnostic pop
+
+  std::vector<Key> keys_;
 };
 
 }  // namespace switchyard::signing

@@ -128,8 +128,9 @@ intake::Admission WebhookProtocol::admit(const HttpRequest& request) const {
   auto event = std::make_unique<Event>();
   std::string_view json = request.body;
   std::optional<std::string> decoded;
-  const auto content_type = intake::lower(request.headers.get("Content-Type").value_or("application/json"));
-  if (content_type.starts_with("application/x-www-form-urlencoded")) {
+  constexpr std::string_view kForm = "application/x-www-form-urlencoded";
+  const auto content_type = request.headers.get("Content-Type").value_or("application/json");
+  if (content_type.size() >= kForm.size() && iequals(content_type.substr(0, kForm.size()), kForm)) {
     decoded = form_payload(request.body);
     if (!decoded) return Admission::refuse(400, "form body has no valid payload field");
     json = *decoded;

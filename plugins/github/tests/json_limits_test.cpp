@@ -6,6 +6,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cstdint>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -194,6 +195,29 @@ TEST(JsonLimits, AnObjectNamingAKeyTwiceIsRefusedByBothParsersNamingTheKey) {
   // The same key in sibling objects is fine.
   rapidjson::Document ok;
   EXPECT_TRUE(parse(ok, R"([{"a":1},{"a":2}])"));
+}
+
+// Names chosen so that the hashed check's probes collide (the same low bits) still
+// get an exact answer, from the sorted check it falls back to.
+TEST(JsonLimits, KeysChosenToCollideAreStillCheckedExactly) {
+  std::vector<std::string> keys;
+  for (int i = 0; keys.size() < 60; ++i) {
+    std::string key = "k" + std::to_string(i);
+    if ((detail::key_hash(key) & 127) == 5) keys.push_back(std::move(key));
+  }
+  std::string text = "{";
+  for (const auto& key : keys) text += "\"" + key + "\":1,";
+  const std::string unique = text.substr(0, text.size() - 1) + "}";
+  const std::string repeated = text + "\"" + keys[37] + "\":2,\"" + keys[3] + "\":3}";
+  rapidjson::Document doc, reference;
+  EXPECT_TRUE(parse(doc, unique));
+  EXPECT_EQ(doc.MemberCount(), keys.size());
+  const ParseResult a = parse(doc, repeated);
+  const ParseResult b = detail::parse_rapidjson(reference, repeated, kMaxDepth);
+  ASSERT_EQ(outcome_of(a), Outcome::duplicate_key);
+  ASSERT_EQ(outcome_of(b), Outcome::duplicate_key);
+  EXPECT_EQ(a.error().key, keys[37]) << "the first member repeating an earlier name";
+  EXPECT_EQ(b.error().key, keys[37]);
 }
 
 }  // namespace
