@@ -432,9 +432,9 @@ void EventLog::discard() {
   if (active_) (void)!::ftruncate(active_->fd, static_cast<off_t>(written_));
 }
 
-bool EventLog::releases(std::optional<std::uint64_t> oldest) const {
+bool EventLog::releases(std::optional<std::uint64_t> oldest, bool idle) const {
   if (!active_) return false;
-  if (!oldest && written_ >= std::min(segment_bytes_, kRestartBytes)) return true;
+  if (!oldest && idle && written_ >= std::min(segment_bytes_, kRestartBytes)) return true;
   const std::uint32_t keep_from = oldest ? static_cast<std::uint32_t>(*oldest >> 40) : active_->number;
   std::lock_guard lock(mutex_);
   return !segments_.empty() && segments_.begin()->first < keep_from && segments_.begin()->second != active_;
@@ -466,11 +466,11 @@ Status EventLog::replay_after(std::uint64_t seq, const std::function<Status(cons
   return {};
 }
 
-void EventLog::release(std::optional<std::uint64_t> oldest) {
-  if (!active_) return;
+EventLog::Deletion EventLog::release(std::optional<std::uint64_t> oldest, bool idle) {
+  if (!active_) return {};
   const std::uint32_t keep_from = oldest ? static_cast<std::uint32_t>(*oldest >> 40) : active_->number;
-  if (!oldest && written_ >= std::min(segment_bytes_, kRestartBytes) && queued_.empty()) {
-    if (!start_segment()) return;  // tried again at the next release
+  if (!oldest && idle && written_ >= std::min(segment_bytes_, kRestartBytes) && queued_.empty()) {
+    if (!start_segment()) return {};  // tried again at the next release
   }
   std::vector<std::shared_ptr<Segment>> gone;
   {
@@ -491,12 +491,19 @@ void EventLog::release(std::optional<std::uint64_t> oldest) {
       }
     }
   }
-  // A reader holding one of them reads on: the file lives until its descriptor closes.
-  for (const auto& seg : gone) {
-    std::error_code ec;
-    std::filesystem::remove(seg->path, ec);
-    if (ec) warnings_.push_back("could not delete " + seg->path.string() + ": " + ec.message());
-  }
+  if (gone.empty()) return {};
+  // A reader holding one of them reads on: the file lives until its last descriptor closes,
+  // which is when the file system frees its blocks.
+  return [gone = std::move(gone)]() mutable {
+    std::vector<std::string> problems;
+    for (const auto& seg : gone) {
+      std::error_code ec;
+      std::filesystem::remove(seg->path, ec);
+      if (ec) problems.push_back("could not delete " + seg->path.string() + ": " + ec.message());
+    }
+    gone.clear();
+    return problems;
+  };
 }
 
 std::uint64_t EventLog::live_bytes(std::optional<std::uint64_t> oldest) const {

@@ -79,12 +79,16 @@ class EventLog {
   Status sync();
   /// Forgets what add() queued since the last sync() (its transaction did not commit).
   void discard();
-  /// Whether release(oldest) would delete a segment.
-  bool releases(std::optional<std::uint64_t> oldest) const;
-  /// Deletes the segments before the one holding `oldest`, the location of the oldest record
-  /// a row still refers to (nullopt: none; then an active segment grown past a few MiB is
-  /// replaced by a fresh one too).
-  void release(std::optional<std::uint64_t> oldest);
+  /// Deleting released segments, for another thread (unlinking and closing a large file
+  /// frees its blocks: milliseconds the writer should not spend); returns what failed.
+  using Deletion = std::function<std::vector<std::string>()>;
+  /// Whether release(oldest, idle) would let a segment go.
+  bool releases(std::optional<std::uint64_t> oldest, bool idle) const;
+  /// Lets go of the segments before the one holding `oldest`, the location of the oldest
+  /// record a row still refers to (nullopt: none; then, when `idle` (nothing added since the
+  /// last release), an active segment grown past a few MiB is replaced by a fresh one too).
+  /// Reads of them answer "gone" from now on; the files go when the returned Deletion runs.
+  [[nodiscard]] Deletion release(std::optional<std::uint64_t> oldest, bool idle);
   /// Bytes from `oldest` (as for release()) to the end of the log.
   std::uint64_t live_bytes(std::optional<std::uint64_t> oldest) const;
   /// Empty while the segment being written is still the file this engine opened; else what
@@ -93,7 +97,7 @@ class EventLog {
   /// After check() found segments deleted: writes each back from the descriptor still
   /// open, so the next start finds every body its rows refer to. Says what it did, for the log.
   std::string restore() const;
-  /// What open() and release() did that an operator should hear of (for the log), once.
+  /// What open() did that an operator should hear of (for the log), once.
   std::vector<std::string> take_warnings();
   /// Whether the last failed sync() found the disk full.
   bool no_space() const { return no_space_; }

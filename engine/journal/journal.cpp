@@ -185,6 +185,14 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
   // as zeros: about as many bytes again as the event itself, for nothing the journal
   // promises (freed pages are reused; docs/operations.md, Security, says what stays on disk).
   if (Status s = d.exec("PRAGMA secure_delete=OFF"); !s) return s.error();
+  // The writer checkpoints (Impl::checkpoint()) so it knows when journal.db is durable.
+  sqlite3_wal_hook(
+      d.get(),
+      [](void* self, sqlite3*, const char*, int pages) {
+        static_cast<Impl*>(self)->wal_pages = pages;
+        return SQLITE_OK;
+      },
+      impl.get());
   auto reader = sql::Db::open(impl->file, false);
   if (!reader) return reader.error();
   impl->reader = std::move(*reader);
@@ -261,6 +269,7 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
     if (Status s = impl->log->expect(oldest); !s) return s.error();
   }
   impl->oldest_location.reset();
+  impl->checkpoint(/*idle=*/true);  // what journal.db holds now is durable before a segment goes
   impl->measure();
   impl->files.emplace(impl->file);
   impl->next_purge = std::chrono::steady_clock::now();

@@ -153,6 +153,7 @@ bool Journal::Impl::commit(std::deque<Op>& batch) {
   const bool due = poll_due();
   if (batch.empty() && measure_owed) {  // idle (at most kPollInterval after the last commit)
     measure_owed = false;
+    checkpoint(/*idle=*/true);
     measure();
   }
   if (batch.empty() && !due) return true;
@@ -211,6 +212,7 @@ bool Journal::Impl::commit(std::deque<Op>& batch) {
   }
   if (!batch.empty()) commits.fetch_add(1, std::memory_order_relaxed);
   if (failing) recovered();
+  checkpoint();
   committed_seq.store(last_seq, std::memory_order_release);
   // The size is looked at every kMeasureInterval, and sooner when the events appended
   // since could take the journal past a 64th of state.max_bytes beyond its cap.
@@ -241,6 +243,7 @@ Status Journal::Impl::apply(Op& op, std::vector<std::pair<AppendOp*, std::uint64
             auto location = log->add(seq, o.pipeline, o.mask, o.body, encode_state_writes(o.writes));
             if (!location) return location.error();
             logged_seq = seq;
+            appended_since_release = true;
             insert_event.bind(1, seq).bind(2, o.pipeline).bind(3, o.mask).bind_blob_static(4, std::string_view("", 0)).bind(5, *location);
             if (Status s = insert_event.run(); !s) return s;
             appended.fetch_add(1, std::memory_order_relaxed);
@@ -392,7 +395,47 @@ Status Journal::Impl::log_state(const StateWrites& writes) {
   auto location = log->add(seq, 0, 0, {}, encode_state_writes(writes));
   if (!location) return location.error();
   logged_seq = seq;
+  appended_since_release = true;
   return {};
+}
+
+// A segment may go once no row refers to it: no row now (`oldest`), and, since journal.db
+// commits without a sync, no row a power cut could bring back: none as of its last
+// checkpoint (which syncs it), `durable_oldest`. Without fsync nothing is promised across a
+// power cut: only the rows now count. At most once per kReleaseInterval; the files are
+// deleted on the backlog reader thread (freeing a large file's blocks takes milliseconds).
+void Journal::Impl::release(std::optional<std::uint64_t> oldest) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_release) return;
+  if (options.fsync) {
+    if (!durable_known) return;
+    if (durable_oldest && (!oldest || *durable_oldest < *oldest)) oldest = durable_oldest;
+  }
+  const bool idle = !appended_since_release;
+  if (!log->releases(oldest, idle)) return;
+  next_release = now + kReleaseInterval;
+  appended_since_release = false;
+  if (auto deletion = log->release(oldest, idle)) {
+    read_on(backlog, [deletion = std::move(deletion)](Result<sql::Db*>) {
+      for (const auto& problem : deletion()) log::engine().warn("journal: {}", problem);
+    });
+  }
+}
+
+// SQLite's automatic checkpoint is off (open()); this one runs after a commit that left the
+// WAL at kCheckpointPages or more, or when the writer is idle with anything in it, and notes
+// what a completed one made durable.
+void Journal::Impl::checkpoint(bool idle) {
+  if (wal_pages < (idle ? 1 : kCheckpointPages)) return;
+  int frames = 0, backfilled = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(db.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, &backfilled);
+  if (rc != SQLITE_OK || backfilled < frames) return;  // a reader holds it back: next commit
+  wal_pages = 0;
+  std::optional<std::uint64_t> oldest;
+  if (oldest_location.step() == SQLITE_ROW) oldest = static_cast<std::uint64_t>(oldest_location.integer(0));
+  oldest_location.reset();
+  durable_oldest = oldest;
+  durable_known = true;
 }
 
 void Journal::Impl::measure() {
@@ -403,19 +446,7 @@ void Journal::Impl::measure() {
   std::optional<std::uint64_t> oldest;
   if (oldest_location.step() == SQLITE_ROW) oldest = static_cast<std::uint64_t>(oldest_location.integer(0));
   oldest_location.reset();
-  // journal.db commits without a sync: before a segment goes, what no longer points into it
-  // is made durable, so a power cut cannot bring back rows whose records are gone.
-  bool release = true;
-  if (options.fsync && log->releases(oldest)) {
-    release = db.exec("PRAGMA synchronous=FULL; BEGIN IMMEDIATE; UPDATE marks SET value = value WHERE name = 'logged'; "
-                      "COMMIT; PRAGMA synchronous=NORMAL")
-                  .has_value();
-    if (!release) (void)db.exec("ROLLBACK; PRAGMA synchronous=NORMAL");
-  }
-  if (release) {
-    log->release(oldest);
-    for (const auto& warning : log->take_warnings()) log::engine().warn("journal: {}", warning);
-  }
+  release(oldest);
   const auto used = static_cast<std::uint64_t>((*pages - *free_pages) * page_size) + log->live_bytes(oldest);
   bytes_used.store(used, std::memory_order_relaxed);
   const bool now_full = options.max_bytes > 0 && used >= options.max_bytes;

@@ -46,6 +46,11 @@ inline constexpr auto kPurgeInterval = std::chrono::seconds(60);
 // commits by other connections (`switchyard dlq`): PRAGMAs prepared per commit cost more
 // than the commit's own inserts of a few events.
 inline constexpr auto kMeasureInterval = std::chrono::milliseconds(50);
+// How often at most the event log's released segments are let go.
+inline constexpr auto kReleaseInterval = std::chrono::seconds(1);
+// journal.db's WAL is checkpointed (and so synced) by the writer once it holds this many
+// pages, SQLite's own default.
+inline constexpr int kCheckpointPages = 1000;
 // Bits 0..62 of the pending mask name sinks; 63 stays clear so masks are positive.
 inline constexpr std::uint64_t kMaxSinks = 63;
 
@@ -116,6 +121,11 @@ struct Journal::Impl {
   std::uint64_t last_seq = 0;  // writer thread
   std::uint64_t logged_seq = 0;  // writer thread: the last record added to the log
   std::uint64_t marked_seq = 0;  // writer thread: marks.logged in the transaction being built
+  bool appended_since_release = false;  // writer thread: the log grew since segments were let go
+  std::chrono::steady_clock::time_point next_release;  // writer thread
+  int wal_pages = 0;             // writer thread: frames in journal.db's WAL (its wal hook)
+  bool durable_known = false;    // a checkpoint completed since open
+  std::optional<std::uint64_t> durable_oldest;  // the oldest row's location as of it
   std::atomic<std::uint64_t> committed_seq{0};
   std::uint64_t next_token = 1;
   std::int64_t page_size = 4096;
@@ -189,6 +199,8 @@ struct Journal::Impl {
   Status poll(std::vector<std::pair<std::function<void(Replay)>, Replay>>& replays);
 
   void measure();
+  void release(std::optional<std::uint64_t> oldest);
+  void checkpoint(bool idle = false);
 
   // Rows and state writes of records the log has and journal.db lost (open()).
   Status redo();
