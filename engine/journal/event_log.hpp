@@ -45,7 +45,7 @@ class EventLog {
   struct Options {
     std::filesystem::path dir;  ///< state.dir/events
     bool fsync = true;          ///< fdatasync every batch (as state.fsync)
-    std::uint64_t segment_bytes = std::uint64_t{64} << 20;
+    std::uint64_t segment_bytes = std::uint64_t{8} << 20;
   };
   static constexpr std::size_t kHeaderBytes = 40;
 

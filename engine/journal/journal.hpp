@@ -39,7 +39,7 @@ struct Options {
   /// no stop_by() deadline was set; then what could not be committed is given up.
   std::chrono::milliseconds stop_timeout{30'000};
   /// Size at which the event log starts its next segment file.
-  std::uint64_t segment_bytes = std::uint64_t{64} << 20;
+  std::uint64_t segment_bytes = std::uint64_t{8} << 20;
 };
 
 /// A pipeline's identity in the journal: its id and one bit per sink, in configuration order.
