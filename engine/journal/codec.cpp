@@ -107,7 +107,7 @@ std::optional<std::int64_t> envelope_time_ms(std::string_view envelope) {
   return t->value.GetInt64();
 }
 
-Result<std::unique_ptr<Event>> decode_event(std::string_view body) {
+Result<std::unique_ptr<Event>> decode_event(std::string_view body, Payload payload) {
   const auto newline = body.find('\n');
   if (newline == std::string_view::npos) return permanent("stored event has no payload line");
   rapidjson::Document envelope;
@@ -135,14 +135,21 @@ Result<std::unique_ptr<Event>> decode_event(std::string_view body) {
   if (auto m = envelope.FindMember("meta"); m != envelope.MemberEnd() && m->value.IsObject()) {
     event->meta.CopyFrom(m->value, event->allocator());  // parsed strings are copied
   }
-  const std::string_view data = body.substr(newline + 1);
-  event->data.Parse(data.data(), data.size());
-  if (event->data.HasParseError()) {
-    return permanent(std::string("stored event payload is not valid JSON: ") +
-                     rapidjson::GetParseError_En(event->data.GetParseError()));
-  }
-  event->set_raw_data(data);  // what `data` was read from: written on as it is
+  event->set_raw_data(body.substr(newline + 1));  // what `data` is read from: written on as it is
+  if (payload == Payload::deferred) return event;
+  if (auto parsed = parse_payload(*event); !parsed) return parsed.error();
   return event;
+}
+
+Status parse_payload(Event& event) {
+  const std::string_view raw = event.raw_data();
+  event.data.Parse(raw.data(), raw.size());
+  if (event.data.HasParseError()) {
+    const auto code = event.data.GetParseError();
+    event.data.SetNull();
+    return permanent(std::string("stored event payload is not valid JSON: ") + rapidjson::GetParseError_En(code));
+  }
+  return {};
 }
 
 }  // namespace switchyard::journal

@@ -26,7 +26,17 @@ std::optional<std::int64_t> envelope_time_ms(std::string_view envelope);
 std::string encode_state_writes(const StateWrites& writes);
 Result<StateWrites> decode_state_writes(std::string_view bytes);
 
-/// The event stored as `body`; an error says what is malformed.
-Result<std::unique_ptr<Event>> decode_event(std::string_view body);
+enum class Payload {
+  parsed,    ///< `data` holds the payload
+  deferred,  ///< only raw_data() does, until parse_payload(): for an event that waits first
+};
+
+/// The event stored as `body`; an error says what is malformed (with a deferred payload,
+/// only the envelope is checked here).
+Result<std::unique_ptr<Event>> decode_event(std::string_view body, Payload payload = Payload::parsed);
+
+/// Parses `event.raw_data()` into `event.data`, as decode_event() does; on error `data` is
+/// null and the error says why.
+Status parse_payload(Event& event);
 
 }  // namespace switchyard::journal

@@ -100,7 +100,14 @@ class PipelineRuntime final : public Pipeline,
   void fan_out(TransformChain::Finished finished);
   void failed(TransformChain::Finished finished);
   void until_done(TransformChain::Finished finished, const std::vector<SinkRunner*>& selected, bool reply_owed);
-  void committed(const Result<std::uint64_t>& seq, const EventPtr& event, const std::vector<SinkRunner*>& selected,
+  /// Hands `event` to `sinks`, the last one taking this reference: a sink alone with it
+  /// may then keep only its bytes while it waits (runtime/held_payload.hpp).
+  static void hand_to(const std::vector<SinkRunner*>& sinks, std::uint64_t seq, EventPtr event,
+                      const std::shared_ptr<DeliveryWait>& wait) {
+    for (std::size_t i = 0; i + 1 < sinks.size(); ++i) sinks[i]->arrive(seq, event, 0, wait);
+    if (!sinks.empty()) sinks.back()->arrive(seq, std::move(event), 0, wait);
+  }
+  void committed(const Result<std::uint64_t>& seq, EventPtr event, const std::vector<SinkRunner*>& selected,
                  EmitCallback done, const std::vector<std::string>& keys, std::size_t bytes,
                  const std::shared_ptr<DeliveryWait>& reply_wait);
   void no_reply(std::string_view event_id, const char* why);
@@ -458,8 +465,7 @@ void PipelineRuntime::fan_out(TransformChain::Finished finished) {
   if (finished.incoming.until_done) return until_done(std::move(finished), selected, reply_owed);
   auto wait = reply_owed ? reply_wait(event.id, selected.size()) : nullptr;
   if (!durable_) {
-    EventPtr shared(std::move(finished.incoming.event));
-    for (auto* sink : selected) sink->arrive(0, shared, 0, wait);
+    hand_to(selected, 0, EventPtr(std::move(finished.incoming.event)), wait);
     ingress_.acknowledge(std::move(finished.incoming.done), {});  // a replayed dead letter's
     ingress_.finished(finished.incoming.bytes);
     check_drained();  // that may have been the last event a drain waits for
@@ -488,7 +494,7 @@ void PipelineRuntime::fan_out(TransformChain::Finished finished) {
         asio::post(self->strand_, [self, event = std::move(event), selected = std::move(selected),
                                    done = std::move(done), keys = std::move(keys), seq = std::move(seq), bytes,
                                    wait = std::move(wait)]() mutable {
-          self->committed(seq, event, selected, std::move(done), keys, bytes, wait);
+          self->committed(seq, std::move(event), selected, std::move(done), keys, bytes, wait);
         });
       });
 }
@@ -549,12 +555,11 @@ void PipelineRuntime::until_done(TransformChain::Finished finished, const std::v
         if (!id.empty()) no_reply(id, "every sink it went to finished without replying");
         ingress_.acknowledge(std::move(done), {});
       });
-  EventPtr shared(std::move(finished.incoming.event));
-  for (auto* sink : selected) sink->arrive(0, shared, 0, wait);
+  hand_to(selected, 0, EventPtr(std::move(finished.incoming.event)), wait);
 }
 
 // The journal has the event (or failed to take it): deliver and acknowledge the source.
-void PipelineRuntime::committed(const Result<std::uint64_t>& seq, const EventPtr& event,
+void PipelineRuntime::committed(const Result<std::uint64_t>& seq, EventPtr event,
                                 const std::vector<SinkRunner*>& selected, EmitCallback done,
                                 const std::vector<std::string>& keys, std::size_t bytes,
                                 const std::shared_ptr<DeliveryWait>& reply_wait) {
@@ -567,7 +572,7 @@ void PipelineRuntime::committed(const Result<std::uint64_t>& seq, const EventPtr
     ingress_.acknowledge(std::move(done), seq.error());
   } else {
     if (!stopped_) {
-      for (auto* sink : selected) sink->arrive(*seq, event, 0, reply_wait);
+      hand_to(selected, *seq, std::move(event), reply_wait);
     }
     ingress_.acknowledge(std::move(done), {});
   }

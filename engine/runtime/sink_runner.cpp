@@ -8,6 +8,7 @@
 #include "journal/journal.hpp"
 #include "metrics/registry.hpp"
 #include "runtime/drops.hpp"
+#include "runtime/held_payload.hpp"
 #include "runtime/pipeline.hpp"
 
 namespace switchyard::runtime {
@@ -176,28 +177,41 @@ void SinkRunner::wake_at(std::chrono::system_clock::time_point when) {
 }
 
 void SinkRunner::push(std::uint64_t seq, EventPtr event, std::int64_t dlq_id, std::shared_ptr<DeliveryWait> wait,
-                      std::uint32_t attempts) {
+                      std::uint32_t attempts, bool shelved) {
   std::string key;
-  if (config_.ordered && config_.order_key) config_.order_key->render_string(*event, key);
+  if (config_.ordered && config_.order_key) {
+    // The key may come from the payload: a deferred one is parsed for it (should that
+    // fail, the event is dead-lettered when its turn comes).
+    if (shelved && unshelve_payload(event)) shelved = false;
+    config_.order_key->render_string(*event, key);
+  }
   outstanding_.fetch_add(1, std::memory_order_relaxed);
+  const bool delayed = event->not_before != std::chrono::system_clock::time_point{} &&
+                       event->not_before > std::chrono::system_clock::now();
+  // One that will wait keeps only its received bytes meanwhile (runtime/held_payload.hpp).
+  if (!shelved && (delayed || !queue_.empty() || free_.empty())) shelved = shelve_payload(event);
   const std::size_t bytes = event->memory_size();
   waiting_bytes_ += bytes;
-  if (event->not_before != std::chrono::system_clock::time_point{} &&
-      event->not_before > std::chrono::system_clock::now()) {
+  if (delayed) {
     const auto due = event->not_before;
     if (config_.ordered) delayed_keys_.insert(key);
     if (seq == 0) ++delayed_in_memory_only_;
-    delayed_.emplace(due, Entry{seq, std::move(event), std::move(key), dlq_id, std::move(wait), bytes, attempts});
+    delayed_.emplace(due, Entry{seq, std::move(event), std::move(key), dlq_id, std::move(wait), bytes, attempts, shelved});
     wake_at(due);
     return;
   }
-  queue_.push_back(Entry{seq, std::move(event), std::move(key), dlq_id, std::move(wait), bytes, attempts});
+  queue_.push_back(Entry{seq, std::move(event), std::move(key), dlq_id, std::move(wait), bytes, attempts, shelved});
 }
 
 void SinkRunner::attempt(std::uint32_t index) {
   Slot& slot = slots_[index];
   ++slot.attempt;
   const std::uint64_t t = ticket(index, ++slot.generation);
+  if (std::exchange(slot.entry.shelved, false)) {
+    // Its bytes parsed once before (the source's parser, or the journal's): should they
+    // not now, the event is not deliverable, and the dead-letter queue keeps the bytes.
+    if (auto parsed = unshelve_payload(slot.entry.event); !parsed) return complete(index, parsed.error());
+  }
   SinkRunner* self = this;
   host.deliver(slot.entry.event, [self, t](Status status) { self->report(t, std::move(status)); });
 }
@@ -255,7 +269,8 @@ void SinkRunner::take(Result<std::vector<journal::Pending>> rows, std::size_t ro
     ++read;
     cursor_.read_from = row.seq + 1;
     cursor_.loaded_through = row.seq;
-    auto event = journal::decode_event(row.body);
+    // Parsed when its turn comes: until then it waits as the stored bytes.
+    auto event = journal::decode_event(row.body, journal::Payload::deferred);
     if (!event) {
       // Not deliverable, but not to be lost either: the DLQ keeps the stored bytes.
       dead_lettered_.fetch_add(1, std::memory_order_relaxed);
@@ -267,7 +282,7 @@ void SinkRunner::take(Result<std::vector<journal::Pending>> rows, std::size_t ro
           row.seq, cursor_.bit, {});
       continue;
     }
-    push(row.seq, EventPtr(std::move(*event)), 0, nullptr, row.attempts);
+    push(row.seq, EventPtr(std::move(*event)), 0, nullptr, row.attempts, /*shelved=*/true);
   }
   // Caught up when the read came back short, unless live events skipped while it ran are
   // newer than what it read (committed after it began): those are read next.
@@ -333,6 +348,14 @@ void SinkRunner::retry_later(std::uint32_t index, const Error& error, std::chron
   // Dropped once cancelled (stop) or destroyed with this runner.
   slot.timer->expires_after(delay, [this, index] {
     if (!stopped_) attempt(index);
+  });
+  // Meanwhile the event keeps only its bytes, once the sink has let go of it (a turn later;
+  // should it still hold it then, the event stays as it is).
+  asio::post(strand_, [this, alive = owner_.keep_alive(), index, generation = slot.generation] {
+    Slot& waiting = slots_[index];
+    if (!stopped_ && waiting.generation == generation && !waiting.entry.shelved) {
+      waiting.entry.shelved = shelve_payload(waiting.entry.event);
+    }
   });
   dispatch();
   owner_.on_sink_progress();

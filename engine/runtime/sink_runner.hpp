@@ -117,6 +117,7 @@ class SinkRunner {
     std::shared_ptr<DeliveryWait> wait;  // emit_until_done: told when this sink is done
     std::size_t bytes = 0;               // the event's memory, counted while it waits
     std::uint32_t attempts = 0;          // failed attempts before this run (from the journal)
+    bool shelved = false;                // `data` is parsed from the raw bytes when its turn comes
   };
   struct Slot {
     Entry entry;
@@ -135,8 +136,9 @@ class SinkRunner {
   void wake_at(std::chrono::system_clock::time_point when);
   bool refill();
   void take(Result<std::vector<journal::Pending>> rows, std::size_t room);
+  /// `shelved`: the event's payload is its raw bytes only (runtime/held_payload.hpp).
   void push(std::uint64_t seq, EventPtr event, std::int64_t dlq_id = 0, std::shared_ptr<DeliveryWait> wait = nullptr,
-            std::uint32_t attempts = 0);
+            std::uint32_t attempts = 0, bool shelved = false);
   void attempt(std::uint32_t index);
   void report(std::uint64_t ticket, Status status);
   void complete(std::uint32_t index, Status status);

@@ -315,6 +315,28 @@ sinks:
   EXPECT_LE(Captured::instance().max_in_flight["slow"], 4);
 }
 
+// A large event waiting behind another holds its received bytes, not also their parsed
+// tree (about twice the bytes for a long string): queue_bytes then admits about twice as
+// many, and each is delivered with its whole payload, parsed again when its turn comes.
+TEST_F(PipelineTest, LargeEventsWaitingForASinkHoldTheirBytesOnlyAndArriveWhole) {
+  auto p = start(R"(
+source: {type: test.sequence, count: 16, raw: true, pad: 100000}
+sinks:
+  - {type: test.capture, bucket: big, delay: 50ms, queue_bytes: 1MiB}
+)");
+  // 100 kB events in a 1 MiB window: 6 fit holding both forms, 10 holding the bytes only.
+  std::size_t most = 0;
+  EXPECT_TRUE(wait_until([&] { return (most = std::max(most, p->stats().sinks[0].queued)) >= 9; },
+                         std::chrono::seconds(5)))
+      << "the window took at most " << most << " events of 100 kB";
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("big").size() == 16; }));
+  drain(*p);
+  p->stop();
+  EXPECT_EQ(Captured::instance().of("big"), iota(16));
+  const std::string pad = R"("pad": ")" + std::string(100000, 'x') + '"';
+  for (const auto& json : Captured::instance().json("big")) EXPECT_NE(json.find(pad), std::string::npos);
+}
+
 TEST_F(PipelineTest, RetryableFailuresAreRetriedUntilDelivered) {
   auto p = start(R"(
 source: {type: test.sequence, count: 50}
@@ -572,6 +594,37 @@ sinks:
   ASSERT_TRUE(key);
   EXPECT_TRUE(journal_->pending(key->id, key->sink_bits[0] | key->sink_bits[1], 0, 10)->empty())
       << "delivered events left in the journal";
+}
+
+// Events read back from the journal wait as their stored bytes and are parsed when their
+// turn comes; an ordered sink whose key comes from the payload parses them for the key.
+TEST_F(JournaledPipelineTest, EventsReadBackFromTheJournalArriveWholeAndKeyedByTheirPayload) {
+  auto p = start(R"(
+name: read-back
+source: {type: test.sequence, count: 300, raw: true, pad: 20000}
+sinks:
+  - name: slow
+    type: test.capture
+    bucket: slow
+    delay: 1ms
+    queue_size: 8
+    concurrency: 3
+    ordered: true
+    order_key: ${{ payload.n % 3 }}
+)");
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("slow").size() == 300; }, std::chrono::seconds(60)));
+  drain(*p);
+  p->stop();
+  EXPECT_GT(journal_->stats().appended, 0u);
+  std::vector<int> by_key[3];
+  for (int n : Captured::instance().of("slow")) by_key[n % 3].push_back(n);
+  for (int k = 0; k < 3; ++k) {
+    std::vector<int> expected;
+    for (int n = k; n < 300; n += 3) expected.push_back(n);
+    EXPECT_EQ(by_key[k], expected) << "key " << k << " out of order";
+  }
+  const std::string pad = R"("pad": ")" + std::string(20000, 'x') + '"';
+  for (const auto& json : Captured::instance().json("slow")) ASSERT_NE(json.find(pad), std::string::npos);
 }
 
 TEST_F(JournaledPipelineTest, AnEventEmittedUntilDoneIsAnsweredOnceEverySinkIsDoneAndSkipsTheJournal) {

@@ -49,13 +49,15 @@ struct Captured {
 
 // Emits {"n": 0..count-1} as fast as the pipeline accepts, respecting backpressure. With
 // `raw`, each payload is parsed from the text {"n": N, "note": "a  b"} (spaced as a person
-// writes it), which the event keeps as its received bytes (Event::set_raw_data).
+// writes it), which the event keeps as its received bytes (Event::set_raw_data); `pad`
+// adds a string of that many characters to it ("pad": "xx...").
 class SequenceSource final : public Source {
  public:
   static inline std::atomic<int> waits{0};
   Status configure(const Options& options, Context& context) override {
     count_ = static_cast<int>(options.integer("count"));
     raw_ = options.boolean("raw");
+    pad_ = static_cast<std::size_t>(options.integer("pad"));
     context_ = &context;
     return {};
   }
@@ -82,7 +84,9 @@ class SequenceSource final : public Source {
       event->type = "test.sequence";
       event->source = "test://sequence";
       if (raw_) {
-        const std::string text = "{\"n\": " + std::to_string(next_++) + ", \"note\": \"a  b\"}";
+        std::string text = "{\"n\": " + std::to_string(next_++) + ", \"note\": \"a  b\"";
+        if (pad_ > 0) text += ", \"pad\": \"" + std::string(pad_, 'x') + "\"";
+        text += "}";
         event->data.Parse(text.data(), text.size());
         event->set_raw_data(text);
       } else {
@@ -98,6 +102,7 @@ class SequenceSource final : public Source {
   int count_ = 0;
   int next_ = 0;
   bool raw_ = false;
+  std::size_t pad_ = 0;
   bool running_ = false;
 };
 
@@ -327,6 +332,7 @@ inline constexpr OptionSpec kAsyncCheckOptions[] = {
 inline constexpr OptionSpec kSequenceOptions[] = {
     {.name = "count", .type = OptionType::integer, .default_value = "100"},
     {.name = "raw", .type = OptionType::boolean, .default_value = "false"},
+    {.name = "pad", .type = OptionType::integer, .default_value = "0"},
 };
 inline constexpr OptionSpec kCaptureOptions[] = {
     {.name = "bucket", .type = OptionType::string, .required = true},

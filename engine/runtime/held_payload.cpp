@@ -1,0 +1,31 @@
+#include "runtime/held_payload.hpp"
+
+#include "journal/codec.hpp"
+
+namespace switchyard::runtime {
+namespace {
+
+// The runner holds the only reference to an event it shelves, and events are made mutable
+// (shared read-only only once they fan out), so changing it through the reference is sound.
+Event& sole(EventPtr& event) { return const_cast<Event&>(*event); }
+
+}  // namespace
+
+bool shelve_payload(EventPtr& event) {
+  if (!event || event.use_count() != 1 || event->raw_data().empty()) return false;
+  const std::size_t tree = event->memory_size() - event->raw_data().size();
+  if (tree < kShelveTreesFrom) return false;
+  Event& e = sole(event);
+  // `meta` lives in the allocator that is about to be emptied: it moves out and back.
+  rapidjson::Document meta;
+  meta.CopyFrom(e.meta, meta.GetAllocator());
+  e.data.SetNull();
+  e.meta.SetNull();
+  e.allocator().Clear();
+  e.meta.CopyFrom(meta, e.allocator());
+  return true;
+}
+
+Status unshelve_payload(EventPtr& event) { return journal::parse_payload(sole(event)); }
+
+}  // namespace switchyard::runtime
