@@ -11,10 +11,10 @@ Event& sole(EventPtr& event) { return const_cast<Event&>(*event); }
 
 }  // namespace
 
-bool shelve_payload(EventPtr& event) {
+bool shelve_payload(EventPtr& event, std::size_t min_tree) {
   if (!event || event.use_count() != 1 || event->raw_data().empty()) return false;
   const std::size_t tree = event->memory_size() - event->raw_data().size();
-  if (tree < kShelveTreesFrom) return false;
+  if (tree < min_tree) return false;
   Event& e = sole(event);
   // `meta` lives in the allocator that is about to be emptied: it moves out and back.
   rapidjson::Document meta;

@@ -14,12 +14,16 @@ namespace switchyard::runtime {
 
 /// Parsed trees smaller than this are kept: parsing them again would cost more than they hold.
 inline constexpr std::size_t kShelveTreesFrom = 16 * 1024;
+/// Trees from kShelveTreesFrom up to this are freed only when the wait is long (a delay, a
+/// retry's back-off) or the window is filling: an event that waits behind one delivery of
+/// a sink that keeps up would otherwise be parsed twice for nothing.
+inline constexpr std::size_t kShelveAlwaysFrom = 256 * 1024;
 
 /// Frees the parsed payload of `event`, keeping its envelope, metadata, secrets and raw
 /// bytes, when that is safe (`event` is the only reference to it), possible (raw_data()
-/// holds the payload) and worth it (kShelveTreesFrom). True when it did: `data` is null
-/// until unshelve_payload().
-bool shelve_payload(EventPtr& event);
+/// holds the payload) and worth it (a tree of `min_tree` bytes or more). True when it did:
+/// `data` is null until unshelve_payload().
+bool shelve_payload(EventPtr& event, std::size_t min_tree = kShelveTreesFrom);
 
 /// Parses a shelved payload back from its bytes (into the same event, which the caller
 /// alone holds). An error only when they no longer parse.

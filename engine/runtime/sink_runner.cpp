@@ -188,8 +188,11 @@ void SinkRunner::push(std::uint64_t seq, EventPtr event, std::int64_t dlq_id, st
   outstanding_.fetch_add(1, std::memory_order_relaxed);
   const bool delayed = event->not_before != std::chrono::system_clock::time_point{} &&
                        event->not_before > std::chrono::system_clock::now();
-  // One that will wait keeps only its received bytes meanwhile (runtime/held_payload.hpp).
-  if (!shelved && (delayed || !queue_.empty() || free_.empty())) shelved = shelve_payload(event);
+  // One that will wait keeps only its received bytes meanwhile (runtime/held_payload.hpp):
+  // a large one always, a smaller one when the wait is long or the window is filling.
+  if (!shelved && (delayed || !queue_.empty() || free_.empty())) {
+    shelved = shelve_payload(event, delayed || over_bytes(4) ? kShelveTreesFrom : kShelveAlwaysFrom);
+  }
   const std::size_t bytes = event->memory_size();
   waiting_bytes_ += bytes;
   if (delayed) {
