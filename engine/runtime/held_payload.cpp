@@ -11,11 +11,10 @@ Event& sole(EventPtr& event) { return const_cast<Event&>(*event); }
 
 }  // namespace
 
-bool shelve_payload(EventPtr& event, std::size_t min_tree) {
-  if (!event || event.use_count() != 1 || event->raw_data().empty()) return false;
-  const std::size_t tree = event->memory_size() - event->raw_data().size();
+bool shelve_payload(Event& e, std::size_t min_tree) {
+  if (e.raw_data().empty()) return false;
+  const std::size_t tree = e.memory_size() - e.raw_data().size();
   if (tree < min_tree) return false;
-  Event& e = sole(event);
   // `meta` lives in the allocator that is about to be emptied: it moves out and back.
   rapidjson::Document meta;
   meta.CopyFrom(e.meta, meta.GetAllocator());
@@ -26,6 +25,12 @@ bool shelve_payload(EventPtr& event, std::size_t min_tree) {
   return true;
 }
 
-Status unshelve_payload(EventPtr& event) { return journal::parse_payload(sole(event)); }
+Status unshelve_payload(Event& event) { return journal::parse_payload(event); }
+
+bool shelve_payload(EventPtr& event, std::size_t min_tree) {
+  return event && event.use_count() == 1 && shelve_payload(sole(event), min_tree);
+}
+
+Status unshelve_payload(EventPtr& event) { return unshelve_payload(sole(event)); }
 
 }  // namespace switchyard::runtime

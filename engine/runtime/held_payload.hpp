@@ -29,4 +29,8 @@ bool shelve_payload(EventPtr& event, std::size_t min_tree = kShelveTreesFrom);
 /// alone holds). An error only when they no longer parse.
 Status unshelve_payload(EventPtr& event);
 
+/// The same for an event not yet shared (waiting for the transforms).
+bool shelve_payload(Event& event, std::size_t min_tree = kShelveTreesFrom);
+Status unshelve_payload(Event& event);
+
 }  // namespace switchyard::runtime

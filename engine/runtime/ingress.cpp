@@ -105,6 +105,15 @@ void Ingress::finished(std::size_t bytes) {
   wake_waiters();
 }
 
+void Ingress::resized(std::size_t was, std::size_t now) {
+  if (now >= was) {
+    queued_bytes_.fetch_add(now - was, std::memory_order_relaxed);
+    return;
+  }
+  queued_bytes_.fetch_sub(was - now, std::memory_order_relaxed);
+  wake_waiters();
+}
+
 void Ingress::add(std::size_t events, std::size_t bytes) {
   queued_.fetch_add(events, std::memory_order_relaxed);
   queued_bytes_.fetch_add(bytes, std::memory_order_relaxed);

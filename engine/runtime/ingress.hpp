@@ -57,6 +57,8 @@ class Ingress final : public Emitter {
   /// A transform split an event counted for `parent_bytes` into `events` events of `bytes`
   /// in all: each is counted until it finishes, as an event the source emitted would be.
   void replaced(std::size_t parent_bytes, std::size_t events, std::size_t bytes);
+  /// An event waiting for the transforms now holds `now` bytes instead of `was`.
+  void resized(std::size_t was, std::size_t now);
   /// Counts `events` more events of `bytes` in all (a dead letter replayed into the transforms).
   void add(std::size_t events, std::size_t bytes);
   /// A further source's emit (IngressPort): counted in `received` as well as here, and

@@ -19,6 +19,7 @@
 #include "metrics/registry.hpp"
 #include "runtime/component_context.hpp"
 #include "runtime/event_tap.hpp"
+#include "runtime/held_payload.hpp"
 #include "runtime/ingress.hpp"
 #include "runtime/io.hpp"
 #include "runtime/replies.hpp"
@@ -97,6 +98,8 @@ class PipelineRuntime final : public Pipeline,
   Status attach_journal();
   void replayed(journal::Replay replay);
   void process();
+  void shelve_pending();
+  bool unshelve(Incoming& incoming);
   void fan_out(TransformChain::Finished finished);
   void failed(TransformChain::Finished finished);
   void until_done(TransformChain::Finished finished, const std::vector<SinkRunner*>& selected, bool reply_owed);
@@ -431,13 +434,47 @@ void PipelineRuntime::process() {
     }
     Incoming incoming = std::move(pending_.front());
     pending_.pop_front();
+    if (incoming.shelved && !unshelve(incoming)) continue;
     chain_->run(std::move(incoming));
   }
   processing_ = false;
+  if (blocked_) shelve_pending();
   if (!pending_.empty() && !blocked_) {
     asio::post(strand_, [self = shared_from_this()] { self->process(); });
   }
   check_drained();
+}
+
+// Blocked, the events waiting for the transforms may wait long: each new one keeps only
+// its received bytes meanwhile (runtime/held_payload.hpp), and the ingress counts that.
+void PipelineRuntime::shelve_pending() {
+  for (auto it = pending_.rbegin(); it != pending_.rend() && !it->examined; ++it) {
+    it->examined = true;
+    if (!shelve_payload(*it->event)) continue;
+    it->shelved = true;
+    const std::size_t bytes = it->event->memory_size();
+    ingress_.resized(it->bytes, bytes);
+    it->bytes = bytes;
+  }
+}
+
+// Its payload parsed again before the transforms have it. Those bytes parsed a moment
+// ago; should they not now, the event cannot go on: said loudly, and the source is told
+// where it still waits for an answer.
+bool PipelineRuntime::unshelve(Incoming& incoming) {
+  if (auto parsed = unshelve_payload(*incoming.event); !parsed) {
+    log_->error("event {} cannot be read back before the transforms ({}); it is lost", incoming.event->id,
+                parsed.error().message);
+    note_error(parsed.error().message);
+    ingress_.acknowledge(std::move(incoming.done), parsed.error());
+    ingress_.finished(incoming.bytes);
+    return false;
+  }
+  incoming.shelved = false;
+  const std::size_t bytes = incoming.event->memory_size();
+  ingress_.resized(incoming.bytes, bytes);
+  incoming.bytes = bytes;
+  return true;
 }
 
 // An event out of the transforms: to the sinks whose if: holds, through the journal when

@@ -32,6 +32,8 @@ struct Incoming {
   bool until_done = false;  // Emitter::emit_until_done: not journaled, answered at the end
   std::size_t bytes = 0;    // the event's memory when it arrived, as the ingress counted it
   std::int64_t replaces = 0;  // a dead letter of a transform being replayed: its DLQ entry
+  bool examined = false;      // a blocked pipeline looked at it: its payload may be shelved
+  bool shelved = false;       // only its raw bytes are held until the transforms take it
 };
 
 class TransformChain {

@@ -339,6 +339,29 @@ sinks:
   for (const auto& json : Captured::instance().json("big")) EXPECT_NE(json.find(pad), std::string::npos);
 }
 
+// Behind a full sink, events waiting for the transforms hold their received bytes only
+// too: the pipeline's queue_bytes admits about twice as many 100 kB events before the
+// source is pushed back, and each goes through whole.
+TEST_F(PipelineTest, EventsWaitingBehindAFullSinkHoldTheirBytesOnlyAndArriveWhole) {
+  auto p = start(R"(
+queue_bytes: 2MiB
+source: {type: test.sequence, count: 30, raw: true, pad: 100000}
+transforms: [{type: test.peek}]
+sinks:
+  - {type: test.capture, bucket: big, delay: 50ms, queue_size: 1}
+)");
+  // In the pipeline's 2 MiB: 11 events holding both forms, 20 holding the bytes only.
+  std::size_t most = 0;
+  EXPECT_TRUE(wait_until([&] { return (most = std::max(most, p->in_flight())) >= 18; }, std::chrono::seconds(5)))
+      << "at most " << most << " events of 100 kB were taken";
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("big").size() == 30; }));
+  drain(*p);
+  p->stop();
+  EXPECT_EQ(Captured::instance().of("big"), iota(30));
+  const std::string pad = R"("pad": ")" + std::string(100000, 'x') + '"';
+  for (const auto& json : Captured::instance().json("big")) EXPECT_NE(json.find(pad), std::string::npos);
+}
+
 TEST_F(PipelineTest, RetryableFailuresAreRetriedUntilDelivered) {
   auto p = start(R"(
 source: {type: test.sequence, count: 50}
