@@ -129,9 +129,12 @@ ${auth}`;
   // Without credentials, an operator-mode server lets nobody in.
   assert.ok((await reasons()).some((r) => r.startsWith('anonymous/bus: NATS')));
   await waitUntil(() => /Authorization Violation|authentication error/i.test(server.log), 20000, `the refusal:\n${server.log}`);
-  // The engine says why too, not an empty reason.
+  // The engine says why too, not an empty reason, and that libnats gave up (it does once
+  // the only server refused the credentials): the sink does not pretend to retry.
   await engine.waitFor((e) => /\[anonymous\/bus\] no NATS server of 1 answered yet \([^)]*authoriz/i.test(e.stderr), 10000,
     'the reason in the engine log');
+  await engine.waitFor((e) => /\[anonymous\/bus\] the NATS client gave up connecting \([^)]*authoriz[^)]*\); this component stays unready/i.test(e.stderr),
+    10000, 'the give-up in the engine log');
   const seed = new TextDecoder().decode(user.getSeed());
   assert.ok(!engine.stderr.includes(seed), 'the user seed in the log');
 });

@@ -107,6 +107,18 @@ struct Connection::Shared {
   std::string url;
   std::mutex errors_mutex;
   std::chrono::steady_clock::time_point last_error_log{};
+  std::string failure_said;  // why no server answered, as last logged; cleared once connected
+  // A new reason to log (a round of attempts ran into something else than last said).
+  bool new_failure(const std::string& why) {
+    std::lock_guard lock(errors_mutex);
+    if (why.empty() || why == failure_said) return false;
+    failure_said = why;
+    return true;
+  }
+  void connected() {
+    std::lock_guard lock(errors_mutex);
+    failure_said.clear();
+  }
 
   // Lane 0 only.
   Link link;
@@ -185,6 +197,7 @@ void on_connected(natsConnection* nc, void* closure) {
     }
   }
   s->set_url(nc);
+  s->connected();
   s->log(LogLevel::info, "connected to " + s->server());
   s->state(true);
 }
@@ -193,6 +206,7 @@ void on_reconnected(natsConnection* nc, void* closure) {
   auto s = from(closure);
   if (!s) return;
   s->set_url(nc);
+  s->connected();
   if (auto pass = s->gate.enter()) s->reconnects->inc();
   s->log(LogLevel::info, "reconnected to " + s->server());
   s->state(true);
@@ -206,11 +220,27 @@ void on_disconnected(natsConnection*, void* closure) {
   s->state(false);
 }
 
-void on_closed(natsConnection*, void* closure) {
+void on_closed(natsConnection* nc, void* closure) {
   auto s = from(closure);
   if (!s) return;
   s->up = false;
   if (auto pass = s->gate.enter()) s->connected_gauge->set(0);
+  if (s->closing) return;
+  // libnats stops trying once every server refused the connection's credentials (its
+  // own error then only says no server is left): the reason logged before is the one.
+  std::string why;
+  {
+    std::lock_guard lock(s->errors_mutex);
+    why = s->failure_said;
+  }
+  if (why.empty()) {
+    const char* text = nullptr;
+    natsConnection_GetLastError(nc, &text);
+    if (text != nullptr) why = text;
+  }
+  s->log(LogLevel::error, "the NATS client gave up connecting (" + (why.empty() ? std::string("no answer") : why) +
+                              "); this component stays unready until its pipeline is reloaded or the engine "
+                              "restarts");
 }
 
 void on_lame_duck(natsConnection*, void* closure) {
@@ -237,7 +267,17 @@ void on_async_error(natsConnection* nc, natsSubscription*, natsStatus err, void*
                              (text != nullptr && text[0] != '\0' ? std::string(" (") + text + ")" : std::string()));
 }
 
-int64_t reconnect_delay(natsConnection*, int attempts, void* closure) {
+// What the last connection attempt ran into: this thread's error (libnats's reconnecting
+// thread keeps the server's -ERR there, "Authorization Violation"), else the connection's.
+// Empty before any attempt failed.
+std::string last_failure(natsConnection* nc) {
+  const char* why = nats_GetLastError(nullptr);
+  if ((why == nullptr || why[0] == '\0') && nc != nullptr) natsConnection_GetLastError(nc, &why);
+  return why != nullptr ? std::string(why) : std::string();
+}
+
+// Called by libnats's reconnecting thread, without the connection's lock, before each round.
+int64_t reconnect_delay(natsConnection* nc, int attempts, void* closure) {
   auto s = from(closure);
   if (!s) return 1000;
   const auto& cfg = s->settings;
@@ -248,9 +288,13 @@ int64_t reconnect_delay(natsConnection*, int attempts, void* closure) {
   thread_local std::mt19937_64 random{std::random_device{}()};
   const auto half = delay.count() / 2;
   const auto wait = half + static_cast<int64_t>(random() % static_cast<std::uint64_t>(half + 1));
-  if (attempts == 1 || attempts % 20 == 0) {
-    s->log(LogLevel::warn, "no NATS server answered (round " + std::to_string(attempts) + " of reconnect attempts); next round in " +
-                               human(milliseconds(wait)));
+  // Said at the first round, every 20th, and whenever the reason changes: the first
+  // connect may only have seen "no server available" before the server refused the user.
+  const std::string why = last_failure(nc);
+  if (s->new_failure(why) || attempts == 1 || attempts % 20 == 0) {
+    s->log(LogLevel::warn, "no NATS server of " + std::to_string(cfg.servers.size()) + " answered yet (" +
+                               (why.empty() ? std::string("no answer") : why) + "; round " + std::to_string(attempts) +
+                               " of reconnect attempts); next round in " + human(milliseconds(wait)));
   }
   return wait;
 }
@@ -359,14 +403,13 @@ void connect(const std::shared_ptr<Shared>& s, Anchor* anchor) {
       if (up) {
         on_connected(nc, anchor);
       } else {
-        // The connection keeps its last error ("Authorization Violation", a TLS failure);
-        // the thread's is empty when the connect is left to the background.
-        const char* why = nullptr;
-        natsConnection_GetLastError(nc, &why);
-        if (why == nullptr || why[0] == '\0') why = nats_GetLastError(nullptr);
+        // This thread's last error says what the attempt ran into ("Authorization
+        // Violation", a TLS failure); the connection's may already be libnats's own
+        // giving up ("No server available for connection") by now.
+        const std::string why = last_failure(nc);
+        s->new_failure(why);
         s->log(LogLevel::warn, "no NATS server of " + std::to_string(s->settings.servers.size()) + " answered yet (" +
-                                   std::string(why != nullptr && why[0] != '\0' ? why : "no answer") +
-                                   "); retrying in the background");
+                                   (why.empty() ? std::string("no answer") : why) + "); retrying in the background");
       }
       return;
     }
