@@ -239,7 +239,7 @@ void on_closed(natsConnection* nc, void* closure) {
     if (text != nullptr) why = text;
   }
   s->log(LogLevel::error, "the NATS client gave up connecting (" + (why.empty() ? std::string("no answer") : why) +
-                              "); this component stays unready until its pipeline is reloaded or the engine "
+                              "); this component stays unready until its pipeline changes or the engine "
                               "restarts");
 }
 
