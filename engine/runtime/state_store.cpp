@@ -64,6 +64,10 @@ std::optional<std::string> StateTable::get(const std::string& key) {
 
 void StateTable::store(const std::string& key, std::string_view value, Clock::time_point expires) {
   auto [it, inserted] = entries_.try_emplace(key);
+  store(it, inserted, value, expires);
+}
+
+void StateTable::store(Entries::iterator it, bool inserted, std::string_view value, Clock::time_point expires) {
   if (!inserted && it->second.in_expiries != expiries_.end()) expiries_.erase(it->second.in_expiries);
   it->second.value.assign(value);
   it->second.expires = expires;
@@ -88,9 +92,11 @@ bool StateTable::put_if_absent(const std::string& key, std::string_view value,
   std::lock_guard lock(mutex_);
   const auto now = Clock::now();
   purge(now);
-  auto it = entries_.find(key);
-  if (it != entries_.end() && it->second.expires > now) return false;
-  store(key, value, expiry(ttl));
+  // One lookup of the key (a random place in a large table: a few cache misses each): the
+  // entry is made here when absent, or taken over when it expired.
+  auto [it, inserted] = entries_.try_emplace(key);
+  if (!inserted && it->second.expires > now) return false;
+  store(it, inserted, value, expiry(ttl));
   if (durable) persist(key, value, ttl);
   return true;
 }

@@ -59,12 +59,14 @@ class StateTable {
     Clock::time_point expires;  // max(): never
     Expiries::iterator in_expiries;
   };
+  using Entries = std::unordered_map<std::string, Entry>;
   static Clock::time_point expiry(std::chrono::milliseconds ttl);
   void store(const std::string& key, std::string_view value, Clock::time_point expires);
+  void store(Entries::iterator it, bool inserted, std::string_view value, Clock::time_point expires);
   void purge(Clock::time_point now);
 
   std::mutex mutex_;
-  std::unordered_map<std::string, Entry> entries_;
+  Entries entries_;
   // Keys by expiry time, so expired entries are removed oldest first at a cost
   // proportional to what expires, not to what is stored.
   Expiries expiries_;
