@@ -37,9 +37,6 @@ namespace sql {
 class Db;
 }
 
-/// CRC-32C (Castagnoli) of `data`, continuing from `crc` (0 to start); SSE4.2 when present.
-std::uint32_t crc32c(std::uint32_t crc, std::string_view data);
-
 class EventLog {
  public:
   struct Options {

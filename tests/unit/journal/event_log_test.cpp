@@ -6,23 +6,28 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <fstream>
 #include <future>
-#include <thread>
-#include <cstring>
 #include <map>
 #include <optional>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "journal/codec.hpp"
+#include "journal/crc32c.hpp"
 #include "journal/dead_letters.hpp"
 #include "journal/journal.hpp"
 #include "journal/sqlite.hpp"
+#include "journal_helpers.hpp"
 #include "support/temp_dir.hpp"
 
 namespace switchyard::journal {
 namespace {
+
+using test::body_of;
+using test::try_append;
 
 std::unique_ptr<EventLog> open_log(const std::filesystem::path& dir, std::uint64_t segment_bytes = 1 << 20) {
   auto log = EventLog::open({.dir = dir, .fsync = false, .segment_bytes = segment_bytes});
@@ -227,26 +232,6 @@ TEST(EventLog, SegmentsGoWholeOnceNothingRefersToThem) {
 // ---------------------------------------------------------------------------------------
 // The journal with its bodies in the log.
 
-std::string body_of(int n, std::size_t size) {
-  Event e;
-  e.id = "id-" + std::to_string(n);
-  e.type = "test.event";
-  e.source = "test://journal";
-  e.data.SetObject();
-  e.data.AddMember("n", n, e.allocator());
-  rapidjson::Value pad;
-  pad.SetString(std::string(size, 'p').c_str(), static_cast<rapidjson::SizeType>(size), e.allocator());
-  e.data.AddMember("pad", pad, e.allocator());
-  return encode_event(e);
-}
-
-Result<std::uint64_t> append(Journal& j, std::int64_t pipeline, std::uint64_t mask, std::string body) {
-  std::promise<Result<std::uint64_t>> done;
-  auto f = done.get_future();
-  j.append(pipeline, mask, std::move(body), {}, [&](Result<std::uint64_t> seq) { done.set_value(std::move(seq)); });
-  return f.get();
-}
-
 std::size_t log_files(const std::filesystem::path& state) { return segments(state / kEventLogDir).size(); }
 
 TEST(JournalEventLog, BodiesAreWrittenOnceToTheLogAndItsSegmentsGoOnceDelivered) {
@@ -256,7 +241,7 @@ TEST(JournalEventLog, BodiesAreWrittenOnceToTheLogAndItsSegmentsGoOnceDelivered)
   auto key = (*j)->attach("p", {"a"}, true, nullptr);
   ASSERT_TRUE(key);
   std::vector<std::uint64_t> seqs;
-  for (int i = 0; i < 100; ++i) seqs.push_back(*append(**j, key->id, key->sink_bits[0], body_of(i, 4000)));
+  for (int i = 0; i < 100; ++i) seqs.push_back(*try_append(**j, key->id, key->sink_bits[0], body_of(i, 4000)));
   (*j)->flush();
   EXPECT_GE(log_files(dir.path()), 6u) << "400 KB of bodies in 64 KiB segments";
   {
@@ -283,10 +268,10 @@ TEST(JournalEventLog, ADeletedSegmentRefusesEventsAndIsWrittenBack) {
   ASSERT_TRUE(j);
   auto key = (*j)->attach("p", {"a"}, true, nullptr);
   ASSERT_TRUE(key);
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(append(**j, key->id, key->sink_bits[0], body_of(i, 10)));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(try_append(**j, key->id, key->sink_bits[0], body_of(i, 10)));
   const auto file = segments(dir / kEventLogDir).at(0);
   std::filesystem::remove(file);
-  auto refused = append(**j, key->id, key->sink_bits[0], body_of(3, 10));
+  auto refused = try_append(**j, key->id, key->sink_bits[0], body_of(3, 10));
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message.find("was deleted"), std::string::npos) << refused.error().message;
   ASSERT_TRUE((*j)->problem());
@@ -306,7 +291,7 @@ TEST(JournalEventLog, AJournalWhoseLogIsMissingIsRefusedNotEmptied) {
   {
     auto j = Journal::open({.dir = dir.path(), .fsync = false});
     auto key = (*j)->attach("p", {"a"}, true, nullptr);
-    ASSERT_TRUE(append(**j, key->id, key->sink_bits[0], body_of(1, 10)));
+    ASSERT_TRUE(try_append(**j, key->id, key->sink_bits[0], body_of(1, 10)));
   }
   std::filesystem::rename(dir / kEventLogDir, dir / "events.aside");
   auto j = Journal::open({.dir = dir.path(), .fsync = false});
@@ -347,7 +332,7 @@ TEST(JournalEventLog, AVersion2JournalsEventsAreDeliveredFromTheirRows) {
   ASSERT_TRUE(j) << j.error().message;
   auto key = (*j)->attach("p", {"a"}, true, nullptr);  // sink b removed: its delivery to the DLQ
   ASSERT_TRUE(key) << key.error().message;
-  const auto fresh = append(**j, key->id, key->sink_bits[0], body_of(8, 100));
+  const auto fresh = try_append(**j, key->id, key->sink_bits[0], body_of(8, 100));
   ASSERT_TRUE(fresh);
   EXPECT_GT(*fresh, 7u);
   auto pending = (*j)->pending(key->id, key->sink_bits[0], 0, 100);
@@ -372,8 +357,8 @@ TEST(JournalEventLog, DeadLettersAndAdoptionCopyTheBodyFromTheLog) {
   auto key = (*j)->attach("p", {"a"}, true, nullptr);
   auto gone = (*j)->attach("old", {"x"}, true, nullptr);
   ASSERT_TRUE(key && gone);
-  const auto s1 = *append(**j, key->id, key->sink_bits[0], body_of(1, 50));
-  ASSERT_TRUE(append(**j, gone->id, gone->sink_bits[0], body_of(2, 50)));
+  const auto s1 = *try_append(**j, key->id, key->sink_bits[0], body_of(1, 50));
+  ASSERT_TRUE(try_append(**j, gone->id, gone->sink_bits[0], body_of(2, 50)));
   (*j)->dead_letter(Failure{.pipeline = "p", .sink = "a", .event_id = "id-1", .type = "test.event", .error = "no"}, s1,
                     key->sink_bits[0], {});
   (*j)->flush();

@@ -16,6 +16,7 @@
 #include "journal/dead_letters.hpp"
 #include "journal/lock.hpp"
 #include "journal/sqlite.hpp"
+#include "journal_helpers.hpp"
 #include "support/temp_dir.hpp"
 
 namespace switchyard::journal {
@@ -30,24 +31,12 @@ std::unique_ptr<Journal> open_journal(const std::filesystem::path& dir, std::uin
 // Appends and waits for the sequence number.
 std::uint64_t append(Journal& j, std::int64_t pipeline, std::uint64_t mask, std::string body,
                      StateWrites writes = {}) {
-  std::promise<Result<std::uint64_t>> done;
-  auto f = done.get_future();
-  j.append(pipeline, mask, std::move(body), std::move(writes),
-           [&](Result<std::uint64_t> seq) { done.set_value(std::move(seq)); });
-  auto seq = f.get();
+  auto seq = test::try_append(j, pipeline, mask, std::move(body), std::move(writes));
   EXPECT_TRUE(seq) << (seq ? "" : seq.error().message);
   return seq ? *seq : 0;
 }
 
-std::string body_of(int n) {
-  Event e;
-  e.id = "id-" + std::to_string(n);
-  e.type = "test.event";
-  e.source = "test://journal";
-  e.data.SetObject();
-  e.data.AddMember("n", n, e.allocator());
-  return encode_event(e);
-}
+using test::body_of;
 
 std::vector<std::uint64_t> seqs(const Result<std::vector<Pending>>& rows) {
   std::vector<std::uint64_t> out;
@@ -557,13 +546,7 @@ TEST(DeadLetters, NoJournalIsAClearError) {
 namespace switchyard::journal {
 namespace {
 
-// Appends and returns the outcome, error included.
-Result<std::uint64_t> try_append(Journal& j, std::int64_t pipeline, std::uint64_t mask, std::string body) {
-  std::promise<Result<std::uint64_t>> done;
-  auto f = done.get_future();
-  j.append(pipeline, mask, std::move(body), {}, [&](Result<std::uint64_t> seq) { done.set_value(std::move(seq)); });
-  return f.get();
-}
+using test::try_append;
 
 // Issue 16, item 7: journal.db deleted under a running engine was written on, unlinked,
 // and everything in it lost at the next start, with nothing refused.
