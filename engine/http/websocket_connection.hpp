@@ -223,11 +223,11 @@ class WebSocketConnectionImpl final : public WebSocketConnection,
     return true;
   }
   /// Lets the socket go; `to_beast`: straight to Beast's waiting write. True when frames are
-  /// queued (the session has something to write).
+  /// still to be written (queued, or in the session's batch): the session has work.
   bool release_socket(bool to_beast) {
     std::lock_guard lock(mutex_);
     writer_ = to_beast ? Writer::beast : Writer::none;
-    return !pending_.empty();
+    return queued_ > 0;
   }
 
   WebSocketRoute& route() { return *route_; }
