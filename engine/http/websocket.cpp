@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <utility>
 
 #include "http/listener.hpp"
@@ -74,6 +75,112 @@ void WebSocketRoute::detach() {
 
 namespace {
 
+// --- the socket under a plain connection's Beast stream ------------------------------------
+
+// A plain TCP socket that lets Beast's writes (the handshake answer, ping, pong, close) and
+// the frames written without Beast (send() and the session, see websocket_connection.hpp)
+// take turns: a Beast write takes the socket from the connection first, and waits for the
+// session's frame when it cannot. Beast writes one whole frame per async_write, and its
+// continuations run inside the completion of the last write_some: the socket is given back
+// only once a completion starts no further write.
+class FrameSocket {
+ public:
+  using executor_type = tcp::socket::executor_type;
+  using next_layer_type = tcp::socket;
+
+  explicit FrameSocket(tcp::socket&& socket) : socket_(std::move(socket)) {}
+
+  executor_type get_executor() noexcept { return socket_.get_executor(); }
+  tcp::socket& next_layer() noexcept { return socket_; }
+  const tcp::socket& next_layer() const noexcept { return socket_; }
+
+  /// From now on Beast's writes take turns with `connection`'s; `resume` wakes the session
+  /// when a Beast write gives the socket back with frames queued.
+  void share(std::shared_ptr<WebSocketConnectionImpl> connection, std::function<void()> resume) {
+    state_->connection = std::move(connection);
+    state_->resume = std::move(resume);
+  }
+
+  /// The session lets the socket go: to Beast's waiting write, if any (it starts now).
+  /// True when frames are queued.
+  bool release() {
+    const bool waiting = static_cast<bool>(state_->deferred);
+    const bool queued = state_->connection->release_socket(waiting);
+    if (waiting) std::exchange(state_->deferred, nullptr)->start();
+    return queued;
+  }
+
+  /// A close frame goes out: send() writes no more and no data frame follows.
+  void frames_end() {
+    if (state_->connection) state_->connection->stop_writing_directly(true);
+  }
+
+  template <class Buffers, class Token>
+  auto async_read_some(const Buffers& buffers, Token&& token) {
+    return socket_.async_read_some(buffers, std::forward<Token>(token));
+  }
+
+  template <class Buffers, class Token>
+  auto async_write_some(const Buffers& buffers, Token&& token) {
+    return asio::async_initiate<Token, void(beast::error_code, std::size_t)>(
+        [this](auto handler, const Buffers& b) { write_some(b, std::move(handler)); }, token, buffers);
+  }
+
+ private:
+  struct Deferred {
+    virtual ~Deferred() = default;
+    virtual void start() = 0;
+  };
+  template <class Buffers, class Handler>
+  struct DeferredWrite final : Deferred {
+    DeferredWrite(FrameSocket& s, const Buffers& b, Handler&& h) : socket(s), buffers(b), handler(std::move(h)) {}
+    void start() override { socket.start_write(buffers, std::move(handler)); }
+    FrameSocket& socket;
+    Buffers buffers;
+    Handler handler;
+  };
+  struct State {
+    std::shared_ptr<WebSocketConnectionImpl> connection;  // unset: during the handshake
+    std::function<void()> resume;
+    std::unique_ptr<Deferred> deferred;  // Beast's write waiting for the session's frame
+    bool completing = false, again = false;
+  };
+
+  template <class Buffers, class Handler>
+  void write_some(const Buffers& buffers, Handler&& handler) {
+    if (state_->completing) {
+      state_->again = true;  // the same frame goes on, or Beast's next write right after it
+    } else if (state_->connection && !state_->connection->take_socket(WebSocketConnectionImpl::Writer::beast)) {
+      state_->deferred = std::make_unique<DeferredWrite<Buffers, std::decay_t<Handler>>>(*this, buffers, std::move(handler));
+      return;
+    }
+    start_write(buffers, std::move(handler));
+  }
+
+  template <class Buffers, class Handler>
+  void start_write(const Buffers& buffers, Handler&& handler) {
+    socket_.async_write_some(buffers, [state = state_, handler = std::move(handler)](beast::error_code ec,
+                                                                                      std::size_t n) mutable {
+      state->completing = true;
+      state->again = false;
+      std::move(handler)(ec, n);
+      state->completing = false;
+      if (state->again || !state->connection) return;
+      if (state->connection->release_socket(false) && state->resume) state->resume();
+    });
+  }
+
+  tcp::socket socket_;
+  std::shared_ptr<State> state_ = std::make_shared<State>();
+};
+
+// Beast's close handshake ends with a teardown of the next layer: no frame follows it.
+template <class Handler>
+void async_teardown(beast::role_type role, FrameSocket& socket, Handler&& handler) {
+  socket.frames_end();
+  websocket::async_teardown(role, socket.next_layer(), std::forward<Handler>(handler));
+}
+
 // --- one connection: the socket's side --------------------------------------------------
 
 // Messages of one client handed to the component and not yet handled: past this, the
@@ -84,6 +191,9 @@ template <class Stream>
 class WebSocketSession final : public Flusher, public std::enable_shared_from_this<WebSocketSession<Stream>> {
  public:
   using Frame = WebSocketConnectionImpl::Frame;
+  // Plain connections write their data frames themselves (header + the shared message);
+  // TLS ones through Beast.
+  static constexpr bool kRaw = std::is_same_v<Stream, FrameSocket>;
 
   WebSocketSession(std::shared_ptr<Listener> listener, Stream&& stream, std::shared_ptr<WebSocketRoute> route,
                    std::string remote, std::string address)
@@ -108,7 +218,7 @@ class WebSocketSession final : public Flusher, public std::enable_shared_from_th
 
   void run(bhttp::request<bhttp::string_body> request, WebSocketUpgrade accepted) {
     const WebSocketOptions& options = route_->options();
-    if constexpr (!std::is_same_v<Stream, tcp::socket>) {
+    if constexpr (!kRaw && !std::is_same_v<Stream, tcp::socket>) {
       beast::get_lowest_layer(ws_).expires_never();  // the websocket stream keeps its own time
     }
     websocket::stream_base::timeout timeouts{};
@@ -125,6 +235,11 @@ class WebSocketSession final : public Flusher, public std::enable_shared_from_th
     // Any frame from the client (pong, ping, close) shows it is alive.
     ws_.control_callback([this](websocket::frame_type, beast::string_view) { heard_ = true; });
     connection_ = std::make_shared<WebSocketConnectionImpl>(route_, remote_, std::move(accepted));
+    if constexpr (kRaw) {
+      ws_.next_layer().share(connection_, [weak = this->weak_from_this()] {
+        if (auto self = weak.lock()) self->schedule_flush();
+      });
+    }
     request_ = std::move(request);  // the accept operation reads it until it completes
     ws_.async_accept(*request_, [self = this->shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
   }
@@ -147,6 +262,7 @@ class WebSocketSession final : public Flusher, public std::enable_shared_from_th
       read();
       return flush();
     }
+    if constexpr (kRaw) connection_->write_directly(socket().native_handle());
     route_->post([connection = connection_](WebSocketHandler& h) { h.opened(connection); });
     read();
     arm_heartbeat();
@@ -207,8 +323,9 @@ class WebSocketSession final : public Flusher, public std::enable_shared_from_th
     if (!busy) {
       batch_.clear();
       next_ = 0;
+      offset_ = 0;
     }
-    auto step = connection_->next(busy, batch_);
+    auto step = connection_->next(busy, batch_, offset_);
     switch (step.kind) {
       case WebSocketConnectionImpl::Step::wait:
         return;
@@ -216,18 +333,36 @@ class WebSocketSession final : public Flusher, public std::enable_shared_from_th
         if (!writing_) write_next();
         return;
       case WebSocketConnectionImpl::Step::close:
-        // Dropping: only the message being written (if any) still goes out.
-        if (step.drop) batch_.resize(writing_ ? next_ + 1 : next_);
+        // Dropping: only the message being written (if any) still goes out, and one that
+        // send() began on the socket.
+        if (step.drop) batch_.resize(writing_ || offset_ > 0 ? next_ + 1 : next_);
+        if (!writing_ && next_ < batch_.size()) write_next();
         return start_close(step.code, step.reason);
     }
   }
 
   void write_next() {
-    writing_ = true;
-    ws_.text(true);
-    ws_.async_write(asio::buffer(*batch_[next_]), [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-      self->on_write(ec);
-    });
+    if constexpr (kRaw) {
+      // The frame's header and the shared message, straight to the socket; the socket is
+      // the session's until the write completes (Beast's writes wait for it).
+      if (!connection_->take_socket(WebSocketConnectionImpl::Writer::session)) return;  // Beast's write resumes us
+      writing_ = true;
+      const std::string& text = *batch_[next_];
+      const std::size_t header_size = text_frame_header(text.size(), header_);
+      std::array<asio::const_buffer, 2> parts{asio::buffer(header_, header_size), asio::buffer(text)};
+      auto rest = beast::buffers_suffix<std::array<asio::const_buffer, 2>>(parts);
+      rest.consume(std::exchange(offset_, 0));
+      asio::async_write(socket(), rest, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+        self->ws_.next_layer().release();
+        self->on_write(ec);
+      });
+    } else {
+      writing_ = true;
+      ws_.text(true);
+      ws_.async_write(asio::buffer(*batch_[next_]), [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+        self->on_write(ec);
+      });
+    }
   }
 
   void on_write(beast::error_code ec) {
@@ -248,6 +383,7 @@ class WebSocketSession final : public Flusher, public std::enable_shared_from_th
 
   void start_close(std::uint16_t code, const std::string& reason) {
     close_started_ = true;
+    if constexpr (kRaw) connection_->stop_writing_directly(false);  // the close frame ends them
     sent_code_ = code;
     sent_reason_ = reason;
     wait(route_->options().close_timeout, &WebSocketSession::close_overdue);
@@ -264,8 +400,8 @@ class WebSocketSession final : public Flusher, public std::enable_shared_from_th
   }
 
   tcp::socket& socket() {
-    if constexpr (std::is_same_v<Stream, tcp::socket>) {
-      return ws_.next_layer();
+    if constexpr (kRaw) {
+      return ws_.next_layer().next_layer();
     } else {
       return beast::get_lowest_layer(ws_).socket();
     }
@@ -273,6 +409,7 @@ class WebSocketSession final : public Flusher, public std::enable_shared_from_th
 
   // Closes the socket; the pending read (if any) then ends the session.
   void teardown() {
+    if constexpr (kRaw) connection_->stop_writing_directly(true);
     beast::error_code ignored;
     socket().close(ignored);
     if (!reading_) finish(asio::error::operation_aborted);
@@ -302,6 +439,10 @@ class WebSocketSession final : public Flusher, public std::enable_shared_from_th
     beast::error_code ignored;
     socket().close(ignored);
     batch_.clear();
+    // A Beast write waiting for a frame that will not be written fails now (closed socket).
+    if constexpr (kRaw) {
+      if (!writing_) ws_.next_layer().release();
+    }
     route_->post([connection = connection_, how = std::move(how)](WebSocketHandler& h) { h.closed(connection, how); });
   }
 
@@ -356,6 +497,8 @@ class WebSocketSession final : public Flusher, public std::enable_shared_from_th
   beast::flat_buffer read_buf_;
   std::vector<Frame> batch_;  // taken from the connection's queue; next_ is the next to write
   std::size_t next_ = 0;
+  std::size_t offset_ = 0;       // bytes of batch_[next_]'s frame already written (by send())
+  unsigned char header_[10]{};   // the header of the frame being written (plain connections)
   int in_flight_ = 0;
   bool reading_ = false, paused_ = false, writing_ = false;
   bool heard_ = false, ping_in_flight_ = false;
@@ -415,7 +558,7 @@ std::optional<HttpResponse> upgrade(const std::shared_ptr<Listener>& listener, F
       return std::make_shared<WebSocketSession<Stream>>(listener, std::move(stream), route, std::string(remote),
                                                         std::exchange(address, {}));
     } else {
-      return std::make_shared<WebSocketSession<Stream>>(listener, stream.release_socket(), route, std::string(remote),
+      return std::make_shared<WebSocketSession<Stream>>(listener, Stream(stream.release_socket()), route, std::string(remote),
                                                         std::exchange(address, {}));
     }
   }();
@@ -436,7 +579,7 @@ std::optional<HttpResponse> upgrade_websocket(const std::shared_ptr<Listener>& l
                                               std::string_view remote, std::string& address) {
   // Plain connections: the bare socket, without tcp_stream's timeout layer (unused here, and
   // a measurable share of the cost of each message written when broadcasting).
-  return upgrade<tcp::socket>(listener, stream, parser, bytes_after_request, route, remote, address);
+  return upgrade<FrameSocket>(listener, stream, parser, bytes_after_request, route, remote, address);
 }
 
 std::optional<HttpResponse> upgrade_websocket(const std::shared_ptr<Listener>& listener,

@@ -249,6 +249,51 @@ TEST_F(WebSocketTest, AClientThatStopsReadingIsClosedWith1013WhileAnotherKeepsRe
   EXPECT_EQ(recorder->closes[0].code, 1013);
 }
 
+// Frames are written by send() on the sender's thread, by the session, and by Beast (pings);
+// a frame that went out in part is finished before anything else. A client that pauses
+// while a sender thread floods it, with a ping due meanwhile, then reads, gets every
+// message whole and in order (a frame cut by another would fail its parsing).
+TEST_F(WebSocketTest, FramesFromSendersTheSessionAndPingsNeverInterleave) {
+  serve(WebSocketOptions{.send_queue = 256 * 1024 * 1024, .ping_interval = 50ms, .pong_timeout = 2s});
+  auto client = connect();
+  auto connection = recorder->connection(0);
+  ASSERT_TRUE(connection);
+  auto message = [](int i) {
+    const std::size_t sizes[] = {100, 1000, 20'000, 100, 1000, 70'000};  // the three header lengths
+    std::string text = std::to_string(i) + ":";
+    // Now and then one larger than the socket's buffers: it takes several writes.
+    text.resize(i % 250 == 1 ? 3 * 1024 * 1024 : sizes[i % 6], static_cast<char>('a' + i % 26));
+    return text;
+  };
+  constexpr int kMessages = 2000;
+  int pings = 0;
+  client->control_callback([&](websocket::frame_type kind, beast::string_view) {
+    if (kind == websocket::frame_type::ping) ++pings;
+  });
+  std::thread sender([&] {
+    for (int i = 0; i < kMessages; ++i) {
+      ASSERT_EQ(connection->send(message(i)), WebSocketSend::queued);
+    }
+  });
+  // The socket's buffers fill: a send goes out in part, the rest queues; the session writes
+  // it when the client reads again, with the ping that came meanwhile waiting for its turn.
+  std::this_thread::sleep_for(300ms);
+  beast::flat_buffer buffer;
+  for (int i = 0; i < kMessages; ++i) {
+    beast::error_code ec;
+    client->read(buffer, ec);
+    ASSERT_FALSE(ec) << "message " << i << ": " << ec.message();
+    ASSERT_EQ(beast::buffers_to_string(buffer.data()), message(i)) << "message " << i;
+    buffer.consume(buffer.size());
+  }
+  sender.join();
+  EXPECT_GT(pings, 0);
+  EXPECT_EQ(connection->send("last"), WebSocketSend::queued);
+  EXPECT_EQ(read(*client), "last");
+  std::lock_guard lock(recorder->mutex);
+  EXPECT_TRUE(recorder->closes.empty()) << "the client answered every ping";
+}
+
 TEST_F(WebSocketTest, TheHeartbeatDropsAClientThatNeverAnswers) {
   serve(WebSocketOptions{.ping_interval = 100ms, .pong_timeout = 150ms});
   // A Beast client answers pings while it reads: it stays across several intervals.
