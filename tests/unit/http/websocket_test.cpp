@@ -16,6 +16,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -292,6 +293,47 @@ TEST_F(WebSocketTest, FramesFromSendersTheSessionAndPingsNeverInterleave) {
   EXPECT_EQ(read(*client), "last");
   std::lock_guard lock(recorder->mutex);
   EXPECT_TRUE(recorder->closes.empty()) << "the client answered every ping";
+}
+
+// The client's pings are answered by Beast (a pong written at once, from the read loop)
+// while send() and the session write a flood the client does not read yet: each pong
+// waits for the frame being written, so every message and every pong arrives whole.
+TEST_F(WebSocketTest, PongsToAClientsPingsWaitForTheFrameBeingWritten) {
+  serve(WebSocketOptions{.send_queue = 256 * 1024 * 1024});
+  auto client = connect();
+  auto connection = recorder->connection(0);
+  ASSERT_TRUE(connection);
+  auto message = [](int i) {
+    std::string text = std::to_string(i) + ":";
+    text.resize(i % 50 == 1 ? 2 * 1024 * 1024 : 30'000, static_cast<char>('a' + i % 26));
+    return text;
+  };
+  constexpr int kMessages = 400;
+  std::atomic<int> pongs{0};
+  client->control_callback([&](websocket::frame_type kind, beast::string_view) {
+    if (kind == websocket::frame_type::pong) ++pongs;
+  });
+  std::thread sender([&] {
+    for (int i = 0; i < kMessages; ++i) ASSERT_EQ(connection->send(message(i)), WebSocketSend::queued);
+  });
+  // While the server's writes are stuck on the full socket, pings it must answer.
+  constexpr int kPings = 20;
+  for (int i = 0; i < kPings; ++i) {
+    client->ping("p");
+    std::this_thread::sleep_for(10ms);
+  }
+  beast::flat_buffer buffer;
+  for (int i = 0; i < kMessages; ++i) {
+    beast::error_code ec;
+    client->read(buffer, ec);
+    ASSERT_FALSE(ec) << "message " << i << ": " << ec.message();
+    ASSERT_EQ(beast::buffers_to_string(buffer.data()), message(i)) << "message " << i;
+    buffer.consume(buffer.size());
+  }
+  sender.join();
+  EXPECT_EQ(connection->send("last"), WebSocketSend::queued);
+  EXPECT_EQ(read(*client), "last");
+  EXPECT_EQ(pongs.load(), kPings);
 }
 
 TEST_F(WebSocketTest, TheHeartbeatDropsAClientThatNeverAnswers) {
