@@ -69,7 +69,9 @@ class Event {
   /// Transform::changes_payload); whoever changes `data` elsewhere calls clear_raw_data().
   /// Never contains a line break, so a CloudEvent written with it stays on one line.
   /// Equal in meaning to `data`, not always in spelling: "\u00e9" stays an escape, a
-  /// number keeps its digits (also beyond 64 bits, which `data` holds as a double).
+  /// number keeps its digits (also beyond 64 bits, which `data` holds as a double). While
+  /// a large event waits, the engine may keep only these bytes and parse `data` again from
+  /// them before a component sees it: never set them for a `data` they do not parse to.
   std::string_view raw_data() const { return raw_data_; }
 
   /// Keeps `json`, the text `data` was parsed from (valid JSON, as a parser accepted it),
