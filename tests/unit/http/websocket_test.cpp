@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -129,6 +130,18 @@ struct WebSocketTest : ::testing::Test {
     beast::flat_buffer buffer;
     ws.read(buffer);
     return beast::buffers_to_string(buffer.data());
+  }
+  // Reads `count` messages, each whole and in order: message(0), message(1)...
+  static void read_in_order(websocket::stream<tcp::socket>& ws, int count,
+                            const std::function<std::string(int)>& message) {
+    beast::flat_buffer buffer;
+    for (int i = 0; i < count; ++i) {
+      beast::error_code ec;
+      ws.read(buffer, ec);
+      ASSERT_FALSE(ec) << "message " << i << ": " << ec.message();
+      ASSERT_EQ(beast::buffers_to_string(buffer.data()), message(i)) << "message " << i;
+      buffer.consume(buffer.size());
+    }
   }
 
   runtime::Io io{2};
@@ -279,14 +292,7 @@ TEST_F(WebSocketTest, FramesFromSendersTheSessionAndPingsNeverInterleave) {
   // The socket's buffers fill: a send goes out in part, the rest queues; the session writes
   // it when the client reads again, with the ping that came meanwhile waiting for its turn.
   std::this_thread::sleep_for(300ms);
-  beast::flat_buffer buffer;
-  for (int i = 0; i < kMessages; ++i) {
-    beast::error_code ec;
-    client->read(buffer, ec);
-    ASSERT_FALSE(ec) << "message " << i << ": " << ec.message();
-    ASSERT_EQ(beast::buffers_to_string(buffer.data()), message(i)) << "message " << i;
-    buffer.consume(buffer.size());
-  }
+  ASSERT_NO_FATAL_FAILURE(read_in_order(*client, kMessages, message));
   sender.join();
   EXPECT_GT(pings, 0);
   EXPECT_EQ(connection->send("last"), WebSocketSend::queued);
@@ -322,14 +328,7 @@ TEST_F(WebSocketTest, PongsToAClientsPingsWaitForTheFrameBeingWritten) {
     client->ping("p");
     std::this_thread::sleep_for(10ms);
   }
-  beast::flat_buffer buffer;
-  for (int i = 0; i < kMessages; ++i) {
-    beast::error_code ec;
-    client->read(buffer, ec);
-    ASSERT_FALSE(ec) << "message " << i << ": " << ec.message();
-    ASSERT_EQ(beast::buffers_to_string(buffer.data()), message(i)) << "message " << i;
-    buffer.consume(buffer.size());
-  }
+  ASSERT_NO_FATAL_FAILURE(read_in_order(*client, kMessages, message));
   sender.join();
   EXPECT_EQ(connection->send("last"), WebSocketSend::queued);
   EXPECT_EQ(read(*client), "last");
