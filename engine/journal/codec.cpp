@@ -143,7 +143,8 @@ Result<std::unique_ptr<Event>> decode_event(std::string_view body, Payload paylo
 
 Status parse_payload(Event& event) {
   const std::string_view raw = event.raw_data();
-  event.data.Parse(raw.data(), raw.size());
+  // Full precision: a decimal reads as the nearest double, as simdjson reads it at the source.
+  event.data.Parse<rapidjson::kParseFullPrecisionFlag>(raw.data(), raw.size());
   if (event.data.HasParseError()) {
     const auto code = event.data.GetParseError();
     event.data.SetNull();

@@ -1,8 +1,16 @@
 #include "runtime/component_host.hpp"
 
+#include "runtime/held_payload.hpp"
 #include "runtime/io.hpp"
 
 namespace switchyard::runtime {
+namespace {
+
+// A transform reads and may change `data`: a payload a source deferred is parsed first. The
+// pipeline does that before its transforms; this covers any other way an event gets here.
+Status parse_deferred(Event& event) { return event.payload_deferred() ? unshelve_payload(event) : Status{}; }
+
+}  // namespace
 
 ComponentHost::ComponentHost(const config::ComponentConfig& config, std::string label)
     : config_(&config), label_(std::move(label)) {}
@@ -45,6 +53,9 @@ Status ComponentHost::configure(const std::string& pipeline, Strand strand, Serv
       if (config_->decl->kind == ComponentKind::transform) {
         changes_payload_ = static_cast<const Transform&>(*component_).changes_payload();
       }
+      if (config_->decl->kind == ComponentKind::sink) {
+        reads_payload_ = static_cast<const Sink&>(*component_).reads_payload();
+      }
       return Status{};
     });
   });
@@ -83,6 +94,7 @@ void ComponentHost::stop() {
 }
 
 Result<Verdict> ComponentHost::apply(Event& event) {
+  if (Status s = parse_deferred(event); !s) return s.error();
   if (changes_payload_) event.clear_raw_data();
   try {
     return static_cast<Transform&>(*component_).apply(event);
@@ -94,6 +106,7 @@ Result<Verdict> ComponentHost::apply(Event& event) {
 }
 
 Result<Events> ComponentHost::split(Event& event) {
+  if (Status s = parse_deferred(event); !s) return s.error();
   if (changes_payload_) event.clear_raw_data();
   try {
     return split_->split(event);
@@ -105,6 +118,7 @@ Result<Events> ComponentHost::split(Event& event) {
 }
 
 void ComponentHost::process(Event& event, TransformCallback done) {
+  if (Status s = parse_deferred(event); !s) return done(s.error());
   if (changes_payload_) event.clear_raw_data();
   // `done` may have run before the exception: the caller's callback ignores a second call.
   try {

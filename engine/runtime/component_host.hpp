@@ -47,6 +47,8 @@ class ComponentHost {
   /// The transform as a SplitTransform, or nullptr.
   SplitTransform* splitting() const { return split_; }
   bool configured() const { return component_ != nullptr; }
+  /// A sink's Sink::reads_payload(), asked once it is configured.
+  bool reads_payload() const { return reads_payload_; }
   const std::string& label() const { return label_; }
   const config::ComponentConfig& config() const { return *config_; }
   ComponentContext& context() { return *context_; }
@@ -64,6 +66,7 @@ class ComponentHost {
   AsyncTransform* async_ = nullptr;
   SplitTransform* split_ = nullptr;
   bool changes_payload_ = true;  // a transform's: the event's raw payload bytes are forgotten before it runs
+  bool reads_payload_ = true;    // a sink's
 };
 
 }  // namespace switchyard::runtime

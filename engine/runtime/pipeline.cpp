@@ -34,6 +34,11 @@ Status PipelineRuntime::build() {
       return s;
     }
   }
+  // A payload a source left unparsed (Event::payload_deferred) is parsed before the
+  // transforms when a transform, an if:, an order_key or a sink may read it; otherwise it
+  // travels as its bytes alone, into the journal and out through the sinks.
+  parse_payloads_ = !transforms_.empty() ||
+                    std::any_of(sinks_.begin(), sinks_.end(), [](const auto& s) { return s->reads_payload(); });
   // With a journal, a transform's failure is a dead letter holding the event as it came in.
   chain_ = std::make_unique<TransformChain>(*this, transforms_, strand_, durable_, journal_ != nullptr,
                                             [this](TransformChain::Finished f) { fan_out(std::move(f)); });

@@ -34,7 +34,9 @@ void PipelineRuntime::process() {
     }
     Incoming incoming = std::move(pending_.front());
     pending_.pop_front();
-    if (incoming.shelved && !unshelve(incoming)) continue;
+    if ((incoming.shelved || (parse_payloads_ && incoming.event->payload_deferred())) && !unshelve(incoming)) {
+      continue;
+    }
     chain_->run(std::move(incoming));
   }
   processing_ = false;
@@ -58,12 +60,13 @@ void PipelineRuntime::shelve_pending() {
   }
 }
 
-// Its payload parsed again before the transforms have it. Those bytes parsed a moment
-// ago; should they not now, the event cannot go on: said loudly, and the source is told
-// where it still waits for an answer.
+// Its payload parsed (again, or the first time when its source deferred it) before the
+// transforms have it. Those bytes passed the source's check; should they not parse now,
+// the event cannot go on: said loudly, and the source is told where it still waits for an
+// answer.
 bool PipelineRuntime::unshelve(Incoming& incoming) {
   if (auto parsed = unshelve_payload(*incoming.event); !parsed) {
-    log_->error("event {} cannot be read back before the transforms ({}); it is lost", incoming.event->id,
+    log_->error("event {}: its payload does not parse before the transforms ({}); the event is dropped and its source told so", incoming.event->id,
                 parsed.error().message);
     note_error(parsed.error().message);
     ingress_.acknowledge(std::move(incoming.done), parsed.error());

@@ -144,6 +144,7 @@ class PipelineRuntime final : public Pipeline,
 
   // Strand-only state.
   std::deque<Incoming> pending_;  // taken from the ingress, not yet in the transforms
+  bool parse_payloads_ = true;    // something reads payloads: a deferred one is parsed before the transforms
   bool blocked_ = false;          // memory pipeline: a full sink stopped the intake
   bool processing_ = false;
   bool stopped_ = false;

@@ -210,9 +210,10 @@ void SinkRunner::attempt(std::uint32_t index) {
   Slot& slot = slots_[index];
   ++slot.attempt;
   const std::uint64_t t = ticket(index, ++slot.generation);
-  if (std::exchange(slot.entry.shelved, false)) {
+  if (std::exchange(slot.entry.shelved, false) && host.reads_payload()) {
     // Its bytes parsed once before (the source's parser, or the journal's): should they
     // not now, the event is not deliverable, and the dead-letter queue keeps the bytes.
+    // A sink that reads only the bytes (Sink::reads_payload) has it as they are.
     if (auto parsed = unshelve_payload(slot.entry.event); !parsed) return complete(index, parsed.error());
   }
   SinkRunner* self = this;

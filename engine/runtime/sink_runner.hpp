@@ -77,6 +77,9 @@ class SinkRunner {
   /// journal keeps them for the next version or the next start.
   bool idle() const;
   const config::SinkConfig& config() const { return config_; }
+  /// Whether this sink needs an event's payload parsed: its `if:` or `order_key` may read
+  /// it, or the sink itself does (Sink::reads_payload). Once configured.
+  bool reads_payload() const { return host.reads_payload() || config_.condition || config_.order_key; }
 
   /// Creates this sink's series (once its host is configured).
   void register_metrics();

@@ -134,17 +134,34 @@ bool replay(simdjson::dom::element element, Handler& handler) {
   return false;
 }
 
-// True when simdjson read `json` and `doc` now holds it; false leaves `doc` alone.
-bool parse_simdjson(rapidjson::Document& doc, std::string_view json, int max_depth) {
-  thread_local simdjson::dom::parser parser;  // its buffers are kept between parses
+// The thread's simdjson parser (its buffers are kept between parses), and how many texts it
+// has read: PayloadFields without a tree read the root of the parse they were made from.
+simdjson::dom::parser& thread_parser() {
+  thread_local simdjson::dom::parser parser;
+  return parser;
+}
+thread_local std::uint64_t t_parses = 0;
+thread_local simdjson::dom::element t_root;
+
+// True when simdjson read `json`; `root` is then its value, valid until the thread's next parse.
+bool read_simdjson(std::string_view json, int max_depth, simdjson::dom::element& root) {
+  auto& parser = thread_parser();
   const auto depth = static_cast<std::size_t>(max_depth);
   if (parser.max_depth() != depth &&
       parser.allocate(std::max(parser.capacity(), json.size()), depth) != simdjson::SUCCESS) {
     return false;
   }
-  simdjson::dom::element root;
+  ++t_parses;
   // `true`: the text is copied into simdjson's padded buffer (it reads past the end).
   if (parser.parse(json.data(), json.size(), true).get(root) != simdjson::SUCCESS) return false;
+  t_root = root;
+  return true;
+}
+
+// True when simdjson read `json` and `doc` now holds it; false leaves `doc` alone.
+bool parse_simdjson(rapidjson::Document& doc, std::string_view json, int max_depth) {
+  simdjson::dom::element root;
+  if (!read_simdjson(json, max_depth, root)) return false;
   bool built = false;
   auto generate = [&](rapidjson::Document& handler) { return built = replay(root, handler); };
   doc.Populate(generate);
@@ -193,60 +210,61 @@ std::size_t invalid_utf8(std::string_view text) {
 
 std::string_view key_of(const rapidjson::Value& name) { return {name.GetString(), name.GetStringLength()}; }
 
-// The first member of `object` (in order) whose name an earlier member has, if any: by
-// comparing pairs for a few members, by hashing for more. A webhook payload has dozens of
+// The first of `n` names (in order) that an earlier one repeats, by index, if any: by
+// comparing pairs for a few names, by hashing for more. A webhook payload has dozens of
 // objects of 10 to 100 members, and this runs on every request: sorting each object's names
 // took about as long as building the document.
-const rapidjson::Value* repeated_name(const rapidjson::Value& object) {
-  const auto n = object.MemberCount();
-  const auto first = object.MemberBegin();
+template <class NameAt>
+std::optional<std::size_t> repeated_index(std::size_t n, NameAt name_at) {
   if (n <= 8) {
-    for (rapidjson::SizeType a = 1; a < n; ++a) {
-      for (rapidjson::SizeType b = 0; b < a; ++b) {
-        if (key_of(first[a].name) == key_of(first[b].name)) return &first[a].name;
+    for (std::size_t a = 1; a < n; ++a) {
+      for (std::size_t b = 0; b < a; ++b) {
+        if (name_at(a) == name_at(b)) return a;
       }
     }
-    return nullptr;
+    return std::nullopt;
   }
-  // Open addressing over member indices (+1; 0 is empty), at most half full, reused by the
-  // thread. Keys chosen to collide could make probing quadratic: past a bound on the probes
+  // Open addressing over name indices (+1; 0 is empty), at most half full, reused by the
+  // thread. Names chosen to collide could make probing quadratic: past a bound on the probes
   // the names are sorted instead, which is n log n whatever they are.
   thread_local std::vector<std::uint32_t> slots;
   std::size_t size = 16;
-  while (size < 2 * static_cast<std::size_t>(n)) size *= 2;
+  while (size < 2 * n) size *= 2;
   if (slots.size() < size) slots.resize(size);
   std::fill_n(slots.begin(), size, 0u);
   const std::size_t mask = size - 1;
   std::size_t probes = 0;
-  const std::size_t max_probes = 8 * static_cast<std::size_t>(n);
-  for (rapidjson::SizeType a = 0; a < n; ++a) {
-    const std::string_view key = key_of(first[a].name);
+  const std::size_t max_probes = 8 * n;
+  for (std::size_t a = 0; a < n; ++a) {
+    const std::string_view key = name_at(a);
     for (std::size_t i = detail::key_hash(key) & mask;; i = (i + 1) & mask) {
       if (slots[i] == 0) {
-        slots[i] = a + 1;
+        slots[i] = static_cast<std::uint32_t>(a + 1);
         break;
       }
-      if (key_of(first[slots[i] - 1].name) == key) return &first[a].name;
+      if (name_at(slots[i] - 1) == key) return a;
       if (++probes > max_probes) {
-        std::vector<rapidjson::SizeType> order(n);
-        for (rapidjson::SizeType k = 0; k < n; ++k) order[k] = k;
-        std::stable_sort(order.begin(), order.end(),
-                         [&](auto x, auto y) { return key_of(first[x].name) < key_of(first[y].name); });
-        // Of each run of equal names, the one after the first in member order is a repeat;
-        // the earliest such member is the one the hashing would have found.
-        const rapidjson::Value* found = nullptr;
-        rapidjson::SizeType at = n;
+        std::vector<std::size_t> order(n);
+        for (std::size_t k = 0; k < n; ++k) order[k] = k;
+        std::stable_sort(order.begin(), order.end(), [&](auto x, auto y) { return name_at(x) < name_at(y); });
+        // Of each run of equal names, the one after the first in order is a repeat; the
+        // earliest such name is the one the hashing would have found.
+        std::optional<std::size_t> found;
         for (std::size_t k = 1; k < order.size(); ++k) {
-          if (key_of(first[order[k]].name) == key_of(first[order[k - 1]].name) && order[k] < at) {
-            at = order[k];
-            found = &first[at].name;
-          }
+          if (name_at(order[k]) == name_at(order[k - 1]) && (!found || order[k] < *found)) found = order[k];
         }
         return found;
       }
     }
   }
-  return nullptr;
+  return std::nullopt;
+}
+
+// The first member of `object` whose name an earlier member has, if any.
+const rapidjson::Value* repeated_name(const rapidjson::Value& object) {
+  const auto first = object.MemberBegin();
+  const auto at = repeated_index(object.MemberCount(), [&](std::size_t i) { return key_of(first[i].name); });
+  return at ? &first[*at].name : nullptr;
 }
 
 // The first key some object of `value` names twice, if any (depth is bounded by the parse).
@@ -277,7 +295,112 @@ ParseResult refuse_duplicates(rapidjson::Document& doc, rapidjson::Document& par
   return {};
 }
 
+#ifdef SWITCHYARD_HAVE_SIMDJSON
+// Walks a simdjson value as duplicate_key() walks a tree (an object's own names, then its
+// members' values, in order) and stops at the first repeated name or decimal number.
+class Screen {
+ public:
+  std::optional<std::string_view> repeated;  // the first name an object repeats
+  bool decimal = false;                       // a number RapidJSON could read as another double
+
+  bool visit(simdjson::dom::element element) {  // false: stopped
+    using Type = simdjson::dom::element_type;
+    switch (element.type()) {
+      case Type::ARRAY: {
+        simdjson::dom::array array;
+        if (element.get(array) != simdjson::SUCCESS) return false;
+        for (const auto item : array) {
+          if (!visit(item)) return false;
+        }
+        return true;
+      }
+      case Type::OBJECT: {
+        simdjson::dom::object object;
+        if (element.get(object) != simdjson::SUCCESS) return false;
+        const std::size_t base = names_.size();
+        for (const auto field : object) names_.push_back(field.key);
+        const auto at = repeated_index(names_.size() - base, [&](std::size_t i) { return names_[base + i]; });
+        if (at) repeated = names_[base + *at];
+        names_.resize(base);
+        if (repeated) return false;
+        for (const auto field : object) {
+          if (!visit(field.value)) return false;
+        }
+        return true;
+      }
+      case Type::DOUBLE:
+        decimal = true;
+        return false;
+      default:
+        return true;
+    }
+  }
+
+ private:
+  // The names of the objects being visited (each visit takes its own back off), kept by the
+  // thread between checks.
+  static inline thread_local std::vector<std::string_view> names_;
+};
+#endif
+
 }  // namespace
+
+bool PayloadFields::is_object() const {
+  if (tree_ != nullptr) return tree_->IsObject();
+#ifdef SWITCHYARD_HAVE_SIMDJSON
+  return parse_ == t_parses && t_root.is_object();
+#else
+  return false;
+#endif
+}
+
+std::string PayloadFields::read(std::initializer_list<std::string_view> path, bool integers) const {
+  if (tree_ != nullptr) {
+    const rapidjson::Value* v = tree_;
+    for (const std::string_view name : path) {
+      if (!v->IsObject()) return {};
+      const auto it = v->FindMember(rapidjson::StringRef(name.data(), name.size()));
+      if (it == v->MemberEnd()) return {};
+      v = &it->value;
+    }
+    if (v->IsString()) return std::string(v->GetString(), v->GetStringLength());
+    if (integers && v->IsInt64()) return std::to_string(v->GetInt64());
+    if (integers && v->IsUint64()) return std::to_string(v->GetUint64());
+    return {};
+  }
+#ifdef SWITCHYARD_HAVE_SIMDJSON
+  if (parse_ != t_parses) return {};  // another parse since: these fields are gone
+  simdjson::dom::element v = t_root;
+  for (const std::string_view name : path) {
+    if (!v.is_object() || v.get_object().at_key(name).get(v) != simdjson::SUCCESS) return {};
+  }
+  if (std::string_view s; v.get(s) == simdjson::SUCCESS) return std::string(s);
+  if (std::int64_t i = 0; integers && v.is_int64() && v.get(i) == simdjson::SUCCESS) return std::to_string(i);
+  if (std::uint64_t u = 0; integers && v.is_uint64() && v.get(u) == simdjson::SUCCESS) return std::to_string(u);
+#endif
+  return {};
+}
+
+Result<PayloadFields, JsonError> check(rapidjson::Document& doc, std::string_view json, int max_depth) {
+#ifdef SWITCHYARD_HAVE_SIMDJSON
+  std::string_view text = json;
+  skip_bom(text);
+  if (simdjson::dom::element root; !text.empty() && text.size() <= kSimdjsonUpTo && read_simdjson(text, max_depth, root)) {
+    Screen screen;
+    screen.visit(root);
+    if (screen.repeated) {
+      return JsonError{.outcome = Outcome::duplicate_key, .offset = 0, .key = std::string(screen.repeated->substr(0, 64))};
+    }
+    if (!screen.decimal) {
+      PayloadFields fields;
+      fields.parse_ = t_parses;
+      return fields;
+    }
+  }
+#endif
+  if (auto parsed = parse(doc, json, max_depth); !parsed) return parsed.error();
+  return PayloadFields(doc);
+}
 
 ParseResult parse(rapidjson::Document& doc, std::string_view json, int max_depth) {
 #ifdef SWITCHYARD_HAVE_SIMDJSON

@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -52,6 +53,36 @@ inline Outcome outcome_of(const ParseResult& result) { return result ? Outcome::
 /// and an HttpRequest's body are: RapidJSON then reads it in place as a terminated string,
 /// scanning 16 bytes at a time.
 ParseResult parse(rapidjson::Document& doc, std::string_view json, int max_depth = kMaxDepth);
+
+/// What a source reads of a payload to make its event's envelope: strings and integers at
+/// a path of member names, read from the parsed tree or, when check() built none, from the
+/// parse itself.
+class PayloadFields {
+ public:
+  /// Fields of a parsed tree (which must outlive this).
+  explicit PayloadFields(const rapidjson::Value& tree) : tree_(&tree) {}
+  bool is_object() const;
+  /// The string at `path`, or an integer there as its decimal digits; "" when there is
+  /// none, or something else.
+  std::string text(std::initializer_list<std::string_view> path) const { return read(path, true); }
+  /// The string at `path`; "" when there is none, or something else.
+  std::string string(std::initializer_list<std::string_view> path) const { return read(path, false); }
+
+ private:
+  std::string read(std::initializer_list<std::string_view> path, bool integers) const;
+  friend Result<PayloadFields, JsonError> check(rapidjson::Document&, std::string_view, int);
+  PayloadFields() = default;
+  const rapidjson::Value* tree_ = nullptr;
+  std::uint64_t parse_ = 0;  // without a tree: the thread's parse these fields read
+};
+
+/// Checks `json` as parse() does (the same errors) and, where it can, builds no tree: for
+/// bodies simdjson reads (up to 256 KiB) holding no decimal numbers `doc` stays null, and
+/// the caller keeps `json` as the payload (Event::set_raw_data; the payload is then
+/// deferred, Event::payload_deferred), which RapidJSON later parses to exactly the tree
+/// parse() would have built. Otherwise `doc` holds the tree, as after parse(). The fields
+/// returned read either, on this thread until its next check() or parse().
+Result<PayloadFields, JsonError> check(rapidjson::Document& doc, std::string_view json, int max_depth = kMaxDepth);
 
 namespace detail {
 /// RapidJSON alone: the reference that parse() agrees with (tests and fuzzing compare them).

@@ -18,6 +18,8 @@ class FileSink final : public Sink {
   Status start() override;
   void deliver(EventPtr event, DeliveryCallback done) override;
   void stop() override;
+  /// A line is the CloudEvent (or payload) with the payload's received bytes spliced in.
+  bool reads_payload() const override { return false; }
 
  private:
   std::string path_;

@@ -12,6 +12,8 @@ class StdoutSink final : public Sink {
  public:
   Status configure(const Options& options, Context& context) override;
   void deliver(EventPtr event, DeliveryCallback done) override;
+  /// Unless `pretty` (indented from the tree), a line has the payload's received bytes.
+  bool reads_payload() const override { return pretty_; }
 
  private:
   LineFormat format_ = LineFormat::cloudevent;

@@ -149,9 +149,10 @@ std::unique_ptr<Event> make_run_event(const rapidjson::Value& run, const RunStat
   if (sender != nullptr && sender->IsObject()) data.AddMember("sender", rapidjson::Value(*sender, a), a);
 
   event->id = "actions:" + r.id + ":" + r.attempt + ":" + std::string(r.state);
-  event->type = event_type("workflow_run", event->data);
-  event->source = event_source(event->data);
-  event->subject = event_subject("workflow_run", event->data);
+  const PayloadFields payload(event->data);
+  event->type = event_type("workflow_run", payload);
+  event->source = event_source(payload);
+  event->subject = event_subject("workflow_run", payload);
   event->time = std::chrono::system_clock::now();
   event->set_meta("x-github-event", "workflow_run");
   return event;

@@ -135,40 +135,37 @@ intake::Admission WebhookProtocol::admit(const HttpRequest& request) const {
     if (!decoded) return Admission::refuse(400, "form body has no valid payload field");
     json = *decoded;
   }
-  if (const auto parsed = json_limits::parse(event->data, json); !parsed) {
-    if (parsed.error().outcome == json_limits::Outcome::too_deep) {
+  // Checked, not parsed: the event keeps the body as its payload and the engine builds the
+  // tree only if something in the pipeline reads it (Event::payload_deferred).
+  const auto checked = json_limits::check(event->data, json);
+  if (!checked) {
+    if (checked.error().outcome == json_limits::Outcome::too_deep) {
       return Admission::refuse(400, "payload nests deeper than " + std::to_string(json_limits::kMaxDepth) + " levels");
     }
-    if (parsed.error().outcome == json_limits::Outcome::duplicate_key) {
-      return Admission::refuse(400, "payload names the key '" + parsed.error().key + "' twice in one object");
+    if (checked.error().outcome == json_limits::Outcome::duplicate_key) {
+      return Admission::refuse(400, "payload names the key '" + checked.error().key + "' twice in one object");
     }
-    return Admission::refuse(400, "body is not valid JSON (offset " + std::to_string(parsed.error().offset) + ")");
+    return Admission::refuse(400, "body is not valid JSON (offset " + std::to_string(checked.error().offset) + ")");
   }
-  if (!event->data.IsObject()) return Admission::refuse(400, "payload must be a JSON object");
+  const json_limits::PayloadFields& payload = *checked;
+  if (!payload.is_object()) return Admission::refuse(400, "payload must be a JSON object");
 
   const std::string id(*delivery);
   if (*event_name == "ping") {
-    std::string zen;
-    if (auto it = event->data.FindMember("zen"); it != event->data.MemberEnd() && it->value.IsString()) {
-      zen = it->value.GetString();
-    }
     logger->info("ping from GitHub (hook " + std::string(request.headers.get("X-GitHub-Hook-ID").value_or("?")) +
-                 "): " + zen);
+                 "): " + payload.string({"zen"}));
     return Admission::respond(HttpResponse::json(200, "{\"status\":\"pong\"}"));
   }
-  std::string action;
-  if (auto it = event->data.FindMember("action"); it != event->data.MemberEnd() && it->value.IsString()) {
-    action.assign(it->value.GetString(), it->value.GetStringLength());
-  }
+  const std::string action = payload.string({"action"});
   if (!listed(events, *event_name) || (!action.empty() && !listed(actions, action))) {
     return Admission::respond(intake::status_answer(200, "ignored", id));
   }
 
-  event->set_raw_data(json);  // the journal and sinks write it as it came, not serialised again
   event->id = id;
-  event->type = event_type(*event_name, event->data);
-  event->source = event_source(event->data);
-  event->subject = event_subject(*event_name, event->data);
+  event->type = event_type(*event_name, payload);
+  event->source = event_source(payload);
+  event->subject = event_subject(*event_name, payload);
+  event->set_raw_data(json);  // the payload: the journal and sinks write it as it came
   event->time = std::chrono::system_clock::now();
   for (const auto& name : headers) {
     if (auto value = request.headers.get(name)) event->set_meta(name, *value);

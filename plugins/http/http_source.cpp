@@ -129,14 +129,17 @@ std::optional<std::string> HttpProtocol::verify(const HttpRequest& request) cons
 
 intake::Admission HttpProtocol::admit(const HttpRequest& request) const {
   auto event = std::make_unique<Event>();
-  const auto parsed = json_limits::parse(event->data, request.body);
-  if (json_limits::outcome_of(parsed) == json_limits::Outcome::too_deep) {
+  // Checked, not parsed where it need not be: the body is the payload and the engine builds
+  // its tree only if something in the pipeline reads it (Event::payload_deferred).
+  const auto checked = json_limits::check(event->data, request.body);
+  const auto outcome = checked ? json_limits::Outcome::ok : checked.error().outcome;
+  if (outcome == json_limits::Outcome::too_deep) {
     return intake::Admission::refuse(400, "body nests deeper than " + std::to_string(json_limits::kMaxDepth) + " levels");
   }
-  if (json_limits::outcome_of(parsed) == json_limits::Outcome::duplicate_key) {
-    return intake::Admission::refuse(400, "body names the key '" + parsed.error().key + "' twice in one object");
+  if (outcome == json_limits::Outcome::duplicate_key) {
+    return intake::Admission::refuse(400, "body names the key '" + checked.error().key + "' twice in one object");
   }
-  if (!parsed || request.body.empty()) {
+  if (!checked || request.body.empty()) {
     event->data.SetString(request.body.data(), static_cast<rapidjson::SizeType>(request.body.size()),
                           event->allocator());
   } else {

@@ -3,14 +3,19 @@
 // RapidJSON alone on every input: the same outcome, the same error offset, and the same
 // document, compared in order so duplicate keys and their order count. Doubles may differ
 // in their last digits (simdjson rounds to nearest; RapidJSON's fast reading does not
-// always), and a zero with a huge exponent is read as 0 where RapidJSON refuses it. Any
-// other difference, or a crash, is a finding. Built and run by run_fuzz.sh.
+// always), and a zero with a huge exponent is read as 0 where RapidJSON refuses it. And
+// check() must answer as parse() does; where it builds no tree, the text must parse with
+// RapidJSON (full precision, as the engine parses a deferred payload) to exactly parse()'s
+// tree. Any other difference, or a crash, is a finding. Built and run by run_fuzz.sh.
 
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include "common/json_limits.hpp"
 
@@ -73,6 +78,13 @@ bool same(const rapidjson::Value& a, const rapidjson::Value& b) {
   }
 }
 
+// The same, doubles included.
+bool same_exactly(const rapidjson::Value& a, const rapidjson::Value& b) {
+  rapidjson::StringBuffer x, y;
+  rapidjson::Writer<rapidjson::StringBuffer> wx(x), wy(y);
+  return a.Accept(wx) && b.Accept(wy) && std::string_view(x.GetString(), x.GetSize()) == std::string_view(y.GetString(), y.GetSize());
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -92,6 +104,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       continue;
     }
     if (a && !same(fast, reference)) std::abort();
+
+    rapidjson::Document tree;
+    const auto checked = check(tree, text, depth);
+    if (outcome_of(a) != (checked ? Outcome::ok : checked.error().outcome)) std::abort();
+    if (!checked) {
+      if (checked.error().offset != a.error().offset || checked.error().key != a.error().key) std::abort();
+      continue;
+    }
+    if (tree.IsNull()) {  // deferred: what the engine builds from the text later
+      std::string_view kept = text;
+      if (kept.substr(0, 3) == "\xEF\xBB\xBF") kept.remove_prefix(3);
+      tree.Parse<rapidjson::kParseFullPrecisionFlag>(kept.data(), kept.size());
+      if (tree.HasParseError() || !same_exactly(tree, fast)) std::abort();
+    } else if (!same_exactly(tree, fast)) {
+      std::abort();
+    }
   }
   return 0;
 }

@@ -220,5 +220,80 @@ TEST(JsonLimits, KeysChosenToCollideAreStillCheckedExactly) {
   EXPECT_EQ(b.error().key, keys[37]);
 }
 
+// check() answers as parse() does, and builds a tree only where the text could later parse
+// to another one (decimals) or simdjson does not read it (large bodies): otherwise the caller
+// keeps the text, which RapidJSON parses, as the engine does (full precision), to exactly
+// parse()'s tree.
+TEST(JsonLimits, CheckAnswersAsParseDoesAndBuildsATreeOnlyWhereItMust) {
+  std::ifstream file(std::string(SWITCHYARD_SOURCE_DIR) + "/bench/fixtures/workflow_run.json", std::ios::binary);
+  const std::string bench((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  std::string large = "[";
+  while (large.size() < (300u << 10)) large += R"({"n":12345,"s":"some text"},)";
+  large.back() = ']';
+  struct Case {
+    std::string text;
+    bool tree;  // check() must build one
+  };
+  const std::vector<Case> cases = {
+      {bench, false},
+      {R"({"a":1,"b":[true,false,null],"c":{},"d":"\u00e9\ud83d\ude00","e":-9223372036854775808})", false},
+      {R"([9223372036854775807,9223372036854775808,18446744073709551615,-0,0])", false},
+      {R"({"price":0.1,"big":1e308,"tiny":5e-324,"zero":0e400})", true},
+      {"\xEF\xBB\xBF{\"bom\":1}", false},
+      {"  {\n\t\"spaced\" : [ 1 , 2 ] }  ", false},
+      {large, true},
+      {R"({"a":1,"a":2})", false},
+      {R"({"a":[{"b":1},{"c":{"d":1,"e":2,"d":3}}]})", false},
+      {R"({"x":0.5,"a":{"k":1,"k":2}})", false},  // a decimal before the repeat: parse() decides
+      {nested(kMaxDepth + 1), false},
+      {"[18446744073709551616]", true},  // beyond 64 bits: RapidJSON reads it, as a double
+      {"[1,]", false}, {"{\"a\" 1}", false}, {"[\"\\ud800\"]", false}, {"\"\xff\"", false}, {"", false},
+  };
+  for (const auto& [text, tree] : cases) {
+    SCOPED_TRACE(text.substr(0, 80));
+    rapidjson::Document checked_doc, parsed_doc;
+    const auto checked = check(checked_doc, text);
+    const ParseResult parsed = parse(parsed_doc, text);
+    ASSERT_EQ(checked ? Outcome::ok : checked.error().outcome, outcome_of(parsed));
+    if (!parsed) {
+      EXPECT_EQ(checked.error().offset, parsed.error().offset);
+      EXPECT_EQ(checked.error().key, parsed.error().key);
+      continue;
+    }
+    EXPECT_EQ(!checked_doc.IsNull(), tree);
+    if (!checked_doc.IsNull()) {
+      EXPECT_EQ(text_of(checked_doc), text_of(parsed_doc));
+      continue;
+    }
+    rapidjson::Document later;  // what the engine builds from the kept text
+    std::string_view kept = text;
+    if (kept.substr(0, 3) == "\xEF\xBB\xBF") kept.remove_prefix(3);
+    later.Parse<rapidjson::kParseFullPrecisionFlag>(kept.data(), kept.size());
+    ASSERT_FALSE(later.HasParseError());
+    EXPECT_EQ(text_of(later), text_of(parsed_doc));
+  }
+}
+
+TEST(JsonLimits, FieldsOfACheckReadTheTextUntilTheThreadParsesAnother) {
+  rapidjson::Document doc;
+  const std::string text = R"({"action":"opened","issue":{"number":7,"title":"t"},"n":-3,"u":18446744073709551615,"b":true})";
+  const auto fields = check(doc, text);
+  ASSERT_TRUE(fields);
+  ASSERT_TRUE(doc.IsNull());
+  EXPECT_TRUE(fields->is_object());
+  EXPECT_EQ(fields->string({"action"}), "opened");
+  EXPECT_EQ(fields->text({"issue", "number"}), "7");
+  EXPECT_EQ(fields->string({"issue", "number"}), "") << "a number is not a string";
+  EXPECT_EQ(fields->text({"n"}), "-3");
+  EXPECT_EQ(fields->text({"u"}), "18446744073709551615");
+  EXPECT_EQ(fields->text({"b"}), "");
+  EXPECT_EQ(fields->text({"issue", "missing"}), "");
+  EXPECT_EQ(fields->text({"action", "deeper"}), "");
+  rapidjson::Document other;
+  ASSERT_TRUE(parse(other, R"({"action":"closed"})"));
+  EXPECT_EQ(fields->string({"action"}), "") << "fields read a parse that is gone";
+  EXPECT_FALSE(fields->is_object());
+}
+
 }  // namespace
 }  // namespace switchyard::json_limits

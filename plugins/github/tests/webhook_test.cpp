@@ -49,6 +49,21 @@ TEST_F(Webhook, AcceptsASignedPushAndMapsTheEnvelope) {
   EXPECT_EQ(e.subject, "main");
   EXPECT_STREQ(e.data["repository"]["full_name"].GetString(), "octo/app");
   EXPECT_STREQ(e.meta["x-github-event"].GetString(), "push");
+  // The body is the payload, its tree left to the engine (built above by the harness).
+  EXPECT_EQ(h.emitter().deferred, 1u) << "the source built the payload's tree";
+  EXPECT_EQ(e.raw_data(), kPush);
+}
+
+// A body with a decimal number is parsed at the source (a later parse could read the number
+// as another double), still kept as received.
+TEST_F(Webhook, APayloadWithADecimalNumberIsParsedAtTheSource) {
+  const std::string body = R"({"ref":"refs/heads/main","score":0.1})";
+  ASSERT_EQ(post(signed_headers("s3cret", body, "push"), body).status, 202);
+  ASSERT_EQ(h.emitted().size(), 1u);
+  EXPECT_EQ(h.emitter().deferred, 0u);
+  EXPECT_EQ(h.emitted()[0]->subject, "main");
+  EXPECT_DOUBLE_EQ(h.emitted()[0]->data["score"].GetDouble(), 0.1);
+  EXPECT_EQ(h.emitted()[0]->raw_data(), body);
 }
 
 TEST_F(Webhook, TypeCarriesTheActionAndSubjectTheBranch) {
@@ -192,19 +207,42 @@ TEST(WebhookLifecycle, StopRemovesTheRoute) {
 }
 
 TEST(GithubEvent, SubjectsOfCommonEvents) {
-  auto subject = [](std::string_view event, const char* json) {
-    rapidjson::Document d;
-    d.Parse(json);
-    return event_subject(event, d);
-  };
-  EXPECT_EQ(subject("pull_request", R"({"pull_request":{"number":42}})"), "42");
-  EXPECT_EQ(subject("issues", R"({"issue":{"number":7}})"), "7");
-  EXPECT_EQ(subject("release", R"({"release":{"tag_name":"v2.0.0"}})"), "v2.0.0");
-  EXPECT_EQ(subject("check_run", R"({"check_run":{"check_suite":{"head_branch":"dev"}}})"), "dev");
-  EXPECT_EQ(subject("star", R"({"action":"created"})"), "");
-  rapidjson::Document org;
-  org.Parse(R"({"organization":{"login":"octo-org"}})");
-  EXPECT_EQ(event_source(org), "https://github.com/octo-org");
+  // The same envelope from a parsed tree (the Actions poller) and from the check of a body
+  // whose tree was never built (the webhook source).
+  for (const bool from_tree : {true, false}) {
+    SCOPED_TRACE(from_tree ? "from a tree" : "from a check");
+    auto read = [&](const char* json, auto what) {
+      rapidjson::Document d;
+      if (from_tree) {
+        d.Parse(json);
+        return what(PayloadFields(d));
+      }
+      auto checked = json_limits::check(d, json);
+      EXPECT_TRUE(checked) << json;
+      EXPECT_TRUE(d.IsNull()) << "a tree was built for " << json;
+      return what(*checked);
+    };
+    auto subject = [&](std::string_view event, const char* json) {
+      return read(json, [&](const PayloadFields& p) { return event_subject(event, p); });
+    };
+    EXPECT_EQ(subject("pull_request", R"({"pull_request":{"number":42}})"), "42");
+    EXPECT_EQ(subject("issues", R"({"issue":{"number":7}})"), "7");
+    EXPECT_EQ(subject("release", R"({"release":{"tag_name":"v2.0.0"}})"), "v2.0.0");
+    EXPECT_EQ(subject("check_run", R"({"check_run":{"check_suite":{"head_branch":"dev"}}})"), "dev");
+    EXPECT_EQ(subject("push", R"({"ref":"refs/heads/main"})"), "main");
+    EXPECT_EQ(subject("create", R"({"ref":"refs/tags/v1"})"), "v1");
+    EXPECT_EQ(subject("issues", R"({"issue":{"number":18446744073709551615}})"), "18446744073709551615");
+    EXPECT_EQ(subject("issues", R"({"issue":{"number":true}})"), "");
+    EXPECT_EQ(subject("star", R"({"action":"created"})"), "");
+    const auto source = [&](const char* json) { return read(json, [](const PayloadFields& p) { return event_source(p); }); };
+    EXPECT_EQ(source(R"({"organization":{"login":"octo-org"}})"), "https://github.com/octo-org");
+    EXPECT_EQ(source(R"({"repository":{"html_url":"https://github.com/o/r"},"organization":{"login":"o"}})"),
+              "https://github.com/o/r");
+    EXPECT_EQ(source(R"({"repository":"o/r"})"), "https://github.com");
+    const auto type = [&](const char* json) { return read(json, [](const PayloadFields& p) { return event_type("issues", p); }); };
+    EXPECT_EQ(type(R"({"action":"opened"})"), "github.issues.opened");
+    EXPECT_EQ(type(R"({"action":7})"), "github.issues");  // an action is a string
+  }
 }
 
 }  // namespace

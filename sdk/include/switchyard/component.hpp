@@ -128,6 +128,11 @@ class Sink : public Component {
     (void)event;
     return std::optional<Rendering>();
   }
+  /// False when deliver() and render() read of an event only its envelope, meta and
+  /// raw_data(), never `data` (a sink that forwards the CloudEvent as received): the engine
+  /// may then hand it events whose payload is deferred (Event::payload_deferred) and need
+  /// not parse them. Asked once, after configure().
+  virtual bool reads_payload() const { return true; }
 };
 
 /// The kind of a component.

@@ -51,7 +51,13 @@ class Event {
   std::string type;     ///< Dotted type, e.g. "github.pull_request.opened".
   std::string subject;  ///< Optional: branch, PR number, command user...
   std::chrono::system_clock::time_point time;  ///< When the source saw it.
-  rapidjson::Document data;  ///< The payload ("payload" in expressions).
+  /// The payload ("payload" in expressions). A source may leave it null and keep the
+  /// payload only as raw_data(), bytes it has checked to be one JSON value (as
+  /// json_limits::check does): the payload is then deferred (payload_deferred()), and the
+  /// engine parses it before a transform, an `if:` or `order_key`, or a sink that reads the
+  /// payload (Sink::reads_payload) has the event; a pipeline that needs none of them never
+  /// builds the tree.
+  rapidjson::Document data;
   rapidjson::Value meta;     ///< Object of source metadata (selected headers...), allocated from allocator().
   std::string pipeline;      ///< Extension: the pipeline carrying the event (set by the engine).
   std::uint32_t attempt = 0; ///< Extension: delivery attempt, 1-based once a sink has tried it.
@@ -73,6 +79,8 @@ class Event {
   /// a large event waits, the engine may keep only these bytes and parse `data` again from
   /// them before a component sees it: never set them for a `data` they do not parse to.
   std::string_view raw_data() const { return raw_data_; }
+  /// True while the payload is only raw_data(): `data` not parsed from it yet (see `data`).
+  bool payload_deferred() const { return data.IsNull() && !raw_data_.empty(); }
 
   /// Keeps `json`, the text `data` was parsed from (valid JSON, as a parser accepted it),
   /// as the payload's bytes. Text with line breaks (pretty-printed) is kept without the

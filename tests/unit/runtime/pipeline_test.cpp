@@ -362,6 +362,67 @@ sinks:
   for (const auto& json : Captured::instance().json("big")) EXPECT_NE(json.find(pad), std::string::npos);
 }
 
+// A payload its source left unparsed (Event::payload_deferred, as github.webhook leaves it)
+// is never parsed when nothing in the pipeline reads it: the sink that forwards the bytes
+// gets them as they came.
+TEST_F(PipelineTest, ADeferredPayloadNothingReadsIsNeverParsed) {
+  auto p = start(R"(
+source: {type: test.sequence, count: 50, raw: true, defer: true}
+sinks:
+  - {type: test.capture, bucket: bytes, raw_only: true}
+)");
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("bytes").size() == 50; }));
+  drain(*p);
+  p->stop();
+  EXPECT_EQ(Captured::instance().of("bytes"), iota(50));
+  EXPECT_EQ(Captured::instance().deferred_in("bytes"), 50) << "the engine parsed payloads nothing reads";
+  for (const auto& json : Captured::instance().json("bytes")) EXPECT_NE(json.find(R"("note": "a  b")"), std::string::npos) << json;
+}
+
+// What reads the payload gets it parsed: a transform, a sink's if:, a sink that reads it
+// beside one that does not.
+TEST_F(PipelineTest, ADeferredPayloadIsParsedForWhateverReadsIt) {
+  {
+    auto p = start(R"(
+source: {type: test.sequence, count: 40, raw: true, defer: true}
+transforms: [{type: test.drop_odd}]
+sinks:
+  - {type: test.capture, bucket: transformed, raw_only: true}
+)");
+    ASSERT_TRUE(wait_until([] { return Captured::instance().of("transformed").size() == 20; }));
+    drain(*p);
+    p->stop();
+    EXPECT_EQ(Captured::instance().of("transformed"), iota(40, 2));
+  }
+  {
+    auto p = start(R"(
+source: {type: test.sequence, count: 40, raw: true, defer: true}
+sinks:
+  - {name: low, type: test.capture, bucket: low, raw_only: true, if: "${{ payload.n < 10 }}"}
+)");
+    ASSERT_TRUE(wait_until([p] { return p->stats().received == 40 && p->in_flight() == 0; }));
+    drain(*p);
+    p->stop();
+    EXPECT_EQ(Captured::instance().of("low"), iota(10));
+  }
+  {
+    auto p = start(R"(
+source: {type: test.sequence, count: 40, raw: true, defer: true}
+sinks:
+  - {name: bytes, type: test.capture, bucket: bytes, raw_only: true}
+  - {name: tree, type: test.capture, bucket: tree}
+)");
+    ASSERT_TRUE(wait_until([] { return Captured::instance().of("tree").size() == 40 && Captured::instance().of("bytes").size() == 40; }));
+    drain(*p);
+    p->stop();
+    EXPECT_EQ(Captured::instance().of("tree"), iota(40));
+    EXPECT_EQ(Captured::instance().of("bytes"), iota(40));
+  }
+  for (const char* bucket : {"transformed", "low", "bytes", "tree"}) {
+    EXPECT_EQ(Captured::instance().deferred_in(bucket), 0) << bucket << " got a payload unparsed";
+  }
+}
+
 TEST_F(PipelineTest, RetryableFailuresAreRetriedUntilDelivered) {
   auto p = start(R"(
 source: {type: test.sequence, count: 50}
@@ -650,6 +711,32 @@ sinks:
   }
   const std::string pad = R"("pad": ")" + std::string(20000, 'x') + '"';
   for (const auto& json : Captured::instance().json("slow")) ASSERT_NE(json.find(pad), std::string::npos);
+}
+
+// A deferred payload goes into the journal as its bytes and out of it whole: to a sink that
+// forwards the bytes unparsed, and, read back behind a slow window, to one that reads it.
+TEST_F(JournaledPipelineTest, ADeferredPayloadIsJournaledAsItsBytes) {
+  auto p = start(R"(
+name: deferred
+source: {type: test.sequence, count: 400, raw: true, defer: true, pad: 2000}
+sinks:
+  - {name: bytes, type: test.capture, bucket: bytes, raw_only: true}
+  - {name: slow, type: test.capture, bucket: slow, delay: 1ms, queue_size: 8, raw_only: true}
+)");
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("slow").size() == 400; }, std::chrono::seconds(60)));
+  drain(*p);
+  p->stop();
+  EXPECT_EQ(journal_->stats().appended, 400u);
+  EXPECT_EQ(Captured::instance().of("bytes"), iota(400));
+  EXPECT_EQ(Captured::instance().of("slow"), iota(400));
+  EXPECT_GT(Captured::instance().deferred_in("bytes"), 0);
+  const std::string pad = R"("pad": ")" + std::string(2000, 'x') + '"';
+  for (const char* bucket : {"bytes", "slow"}) {
+    for (const auto& json : Captured::instance().json(bucket)) {
+      ASSERT_NE(json.find(pad), std::string::npos) << bucket;
+      ASSERT_NE(json.find(R"("note": "a  b")"), std::string::npos) << bucket;
+    }
+  }
 }
 
 TEST_F(JournaledPipelineTest, AnEventEmittedUntilDoneIsAnsweredOnceEverySinkIsDoneAndSkipsTheJournal) {

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <algorithm>
 #include <map>
 #include <mutex>
@@ -21,6 +22,7 @@ struct Captured {
   std::map<std::string, std::vector<std::chrono::system_clock::time_point>> received_at;  // parallel to received
   std::map<std::string, int> max_in_flight;
   std::map<std::string, std::vector<std::string>> cloudevents;  // to_cloudevent_json of each, parallel to received
+  std::map<std::string, int> deferred;  // events that reached the sink with their payload never parsed
 
   static Captured& instance() {
     static Captured c;
@@ -44,19 +46,26 @@ struct Captured {
     received.clear();
     received_at.clear();
     max_in_flight.clear();
+    deferred.clear();
+  }
+  int deferred_in(const std::string& bucket) {
+    std::lock_guard lock(mutex);
+    return deferred[bucket];
   }
 };
 
 // Emits {"n": 0..count-1} as fast as the pipeline accepts, respecting backpressure. With
 // `raw`, each payload is parsed from the text {"n": N, "note": "a  b"} (spaced as a person
 // writes it), which the event keeps as its received bytes (Event::set_raw_data); `pad`
-// adds a string of that many characters to it ("pad": "xx...").
+// adds a string of that many characters to it ("pad": "xx..."). With `defer` as well the
+// payload is left unparsed (Event::payload_deferred), as the GitHub webhook source leaves it.
 class SequenceSource final : public Source {
  public:
   static inline std::atomic<int> waits{0};
   Status configure(const Options& options, Context& context) override {
     count_ = static_cast<int>(options.integer("count"));
     raw_ = options.boolean("raw");
+    defer_ = options.boolean("defer");
     pad_ = static_cast<std::size_t>(options.integer("pad"));
     context_ = &context;
     return {};
@@ -87,7 +96,7 @@ class SequenceSource final : public Source {
         std::string text = "{\"n\": " + std::to_string(next_++) + ", \"note\": \"a  b\"";
         if (pad_ > 0) text += ", \"pad\": \"" + std::string(pad_, 'x') + "\"";
         text += "}";
-        event->data.Parse(text.data(), text.size());
+        if (!defer_) event->data.Parse(text.data(), text.size());
         event->set_raw_data(text);
       } else {
         event->data.SetObject();
@@ -102,6 +111,7 @@ class SequenceSource final : public Source {
   int count_ = 0;
   int next_ = 0;
   bool raw_ = false;
+  bool defer_ = false;
   std::size_t pad_ = 0;
   bool running_ = false;
 };
@@ -141,9 +151,12 @@ class UntilDoneSource final : public Source {
 };
 
 // Records payload.n per bucket; optionally completes later (async) or fails first attempts.
+// With `raw_only` it says it does not read the payload (Sink::reads_payload) and reads n
+// from the payload's received bytes when the tree was never built.
 class CaptureSink final : public Sink {
  public:
   Status configure(const Options& options, Context& context) override {
+    raw_only_ = options.boolean("raw_only");
     bucket_ = options.string("bucket");
     delay_ = options.duration("delay");
     fail_first_ = options.integer("fail_first");
@@ -151,8 +164,14 @@ class CaptureSink final : public Sink {
     context_ = &context;
     return {};
   }
+  bool reads_payload() const override { return !raw_only_; }
   void deliver(EventPtr event, DeliveryCallback done) override {
-    const int n = event->data["n"].GetInt();
+    const bool deferred = event->payload_deferred();
+    if (deferred) {
+      std::lock_guard lock(Captured::instance().mutex);
+      ++Captured::instance().deferred[bucket_];
+    }
+    const int n = deferred ? std::atoi(event->raw_data().data() + event->raw_data().find(':') + 1) : event->data["n"].GetInt();
     if (attempts_[n]++ < fail_first_) {
       return done(permanent_ ? permanent("nope") : retryable("later", std::chrono::milliseconds(1)));
     }
@@ -197,6 +216,7 @@ class CaptureSink final : public Sink {
 
  private:
   Context* context_ = nullptr;
+  bool raw_only_ = false;
   std::string bucket_;
   std::chrono::milliseconds delay_{0};
   std::int64_t fail_first_ = 0;
@@ -332,6 +352,7 @@ inline constexpr OptionSpec kAsyncCheckOptions[] = {
 inline constexpr OptionSpec kSequenceOptions[] = {
     {.name = "count", .type = OptionType::integer, .default_value = "100"},
     {.name = "raw", .type = OptionType::boolean, .default_value = "false"},
+    {.name = "defer", .type = OptionType::boolean, .default_value = "false"},
     {.name = "pad", .type = OptionType::integer, .default_value = "0"},
 };
 inline constexpr OptionSpec kCaptureOptions[] = {
@@ -339,6 +360,7 @@ inline constexpr OptionSpec kCaptureOptions[] = {
     {.name = "delay", .type = OptionType::duration, .default_value = "0"},
     {.name = "fail_first", .type = OptionType::integer, .default_value = "0"},
     {.name = "permanent", .type = OptionType::boolean, .default_value = "false"},
+    {.name = "raw_only", .type = OptionType::boolean, .default_value = "false"},
 };
 inline const ComponentDecl kTestComponents[] = {
     {.kind = ComponentKind::source, .type = "test.sequence", .summary = "", .options = kSequenceOptions,

@@ -201,7 +201,9 @@ class MemoryStateStore final : public StateStore {
   std::map<std::string, Entry> entries_;
 };
 
-/// Records what a source emits. `capacity` simulates a saturated pipeline.
+/// Records what a source emits. `capacity` simulates a saturated pipeline. A deferred
+/// payload (Event::payload_deferred) is parsed as the engine would before a transform has
+/// the event, and counted in `deferred`: a test reads `data` either way.
 class CapturingEmitter final : public Emitter {
  public:
   void emit(std::unique_ptr<Event> event, EmitCallback done) override {
@@ -209,6 +211,16 @@ class CapturingEmitter final : public Emitter {
       ++refused;
       if (done) done(retryable("pipeline saturated"));
       return;
+    }
+    if (event->payload_deferred()) {
+      ++deferred;
+      const std::string_view raw = event->raw_data();
+      event->data.Parse<rapidjson::kParseFullPrecisionFlag>(raw.data(), raw.size());
+      if (event->data.HasParseError()) {
+        event->data.SetNull();
+        if (done) done(permanent("the deferred payload does not parse"));
+        return;
+      }
     }
     events.push_back(std::move(event));
     if (done) done({});
@@ -230,6 +242,7 @@ class CapturingEmitter final : public Emitter {
   std::vector<std::function<void()>> waiters;
   std::size_t capacity = SIZE_MAX;
   std::size_t refused = 0;
+  std::size_t deferred = 0;  ///< events emitted with their payload deferred
 };
 
 /// Metrics recorded in memory: value() reads a counter or gauge, observations() a histogram.
