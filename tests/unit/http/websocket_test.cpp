@@ -224,9 +224,11 @@ TEST_F(WebSocketTest, APlainGetIsToldToUpgrade) {
 TEST_F(WebSocketTest, AClientThatStopsReadingIsClosedWith1013WhileAnotherKeepsReceiving) {
   // The close waits for the write the slow client blocks: give the test time to read.
   serve(WebSocketOptions{.send_queue = 256 * 1024, .close_timeout = 30s});
+  // Each client's connection is known before the next connects: the server's two I/O
+  // threads may otherwise record them in either order.
   auto slow = connect();
-  auto fast = connect();
   auto slow_connection = recorder->connection(0);
+  auto fast = connect();
   auto fast_connection = recorder->connection(1);
   ASSERT_TRUE(slow_connection && fast_connection);
 
