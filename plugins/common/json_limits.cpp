@@ -300,31 +300,24 @@ ParseResult refuse_duplicates(rapidjson::Document& doc, rapidjson::Document& par
 // members' values, in order) and stops at the first repeated name or decimal number.
 class Screen {
  public:
+  // `names`: scratch space the thread keeps between checks (reached once: a thread_local
+  // of a shared library costs a call each time it is named).
+  explicit Screen(std::vector<std::string_view>& names) : names_(names) { names_.clear(); }
+
   std::optional<std::string_view> repeated;  // the first name an object repeats
   bool decimal = false;                       // a number RapidJSON could read as another double
 
-  bool visit(simdjson::dom::element element) {  // false: stopped
+  bool value(simdjson::dom::element element) {  // false: stopped
     using Type = simdjson::dom::element_type;
     switch (element.type()) {
-      case Type::ARRAY: {
-        simdjson::dom::array array;
-        if (element.get(array) != simdjson::SUCCESS) return false;
-        for (const auto item : array) {
-          if (!visit(item)) return false;
-        }
-        return true;
-      }
       case Type::OBJECT: {
-        simdjson::dom::object object;
-        if (element.get(object) != simdjson::SUCCESS) return false;
-        const std::size_t base = names_.size();
-        for (const auto field : object) names_.push_back(field.key);
-        const auto at = repeated_index(names_.size() - base, [&](std::size_t i) { return names_[base + i]; });
-        if (at) repeated = names_[base + *at];
-        names_.resize(base);
-        if (repeated) return false;
-        for (const auto field : object) {
-          if (!visit(field.value)) return false;
+        const simdjson::dom::object object = element.get_object().value_unsafe();  // the type says it is one
+        return members(object);
+      }
+      case Type::ARRAY: {
+        const simdjson::dom::array items = element.get_array().value_unsafe();
+        for (const auto item : items) {
+          if (!value(item)) return false;
         }
         return true;
       }
@@ -337,9 +330,22 @@ class Screen {
   }
 
  private:
-  // The names of the objects being visited (each visit takes its own back off), kept by the
-  // thread between checks.
-  static inline thread_local std::vector<std::string_view> names_;
+  bool members(simdjson::dom::object object) {
+    const std::size_t base = names_.size();
+    for (auto it = object.begin(); it != object.end(); ++it) names_.emplace_back(it.key_c_str(), it.key_length());
+    const std::string_view* names = names_.data() + base;
+    if (const auto at = repeated_index(names_.size() - base, [names](std::size_t i) { return names[i]; })) {
+      repeated = names[*at];
+      return false;
+    }
+    names_.resize(base);
+    for (auto it = object.begin(); it != object.end(); ++it) {  // the values only: names are not read again
+      if (!value(it.value())) return false;
+    }
+    return true;
+  }
+
+  std::vector<std::string_view>& names_;  // of the objects being visited, innermost last
 };
 #endif
 
@@ -386,8 +392,9 @@ Result<PayloadFields, JsonError> check(rapidjson::Document& doc, std::string_vie
   std::string_view text = json;
   skip_bom(text);
   if (simdjson::dom::element root; !text.empty() && text.size() <= kSimdjsonUpTo && read_simdjson(text, max_depth, root)) {
-    Screen screen;
-    screen.visit(root);
+    thread_local std::vector<std::string_view> names;
+    Screen screen(names);
+    screen.value(root);
     if (screen.repeated) {
       return JsonError{.outcome = Outcome::duplicate_key, .offset = 0, .key = std::string(screen.repeated->substr(0, 64))};
     }
