@@ -11,6 +11,7 @@
 # BODY_FORMAT=pretty|compact (the fixture as stored, 9.4 KB indented, or without
 # whitespace, 8.0 KB, as GitHub sends it),
 # SINK=blackhole|file (file: the file sink writing CloudEvents JSON lines to /dev/null),
+# SINK_IF="\${{ payload.action == 'completed' }}" (an if: on the sink: the payload is read),
 # ROUNDS=3, DURATION, CONNECTIONS, THREADS, BUILD, FSYNC=true|false, ENGINE_THREADS =
 # runtime.threads; DURABILITY=memory|disk is the older spelling of MODES="nginx <it>").
 # bench/ingest_compare.sh runs it as issue 20 measures: nginx, disk, memory, file sink.
@@ -113,6 +114,9 @@ case $sink in
   file) sink_yaml="{name: out, type: file, path: /dev/null, queue_size: 65536}" ;;
   *) echo "SINK must be blackhole or file" >&2; exit 2 ;;
 esac
+# SINK_IF: an if: on the sink (an expression over the payload, so the pipeline reads
+# payloads: the source builds each payload's tree instead of deferring it).
+if [ -n "${SINK_IF:-}" ]; then sink_yaml="${sink_yaml%\}}, if: \"${SINK_IF}\"}"; fi
 write_pipeline() {  # $1 = durability
   cat > "$tmp/pipelines/bench.yaml" <<YAML
 name: bench

@@ -41,6 +41,9 @@ class Ingress final : public Emitter {
   void emit_until_done(std::unique_ptr<Event> event, EmitCallback done) override;
   bool saturated() const override { return refusal().has_value(); }
   std::optional<Error> refusal() const override;
+  bool payload_read() const override { return payload_read_; }
+  /// What payload_read() says from now on (the pipeline, before it configures its sources).
+  void set_payload_read(bool read) { payload_read_ = read; }
   void when_ready(std::function<void()> ready) override;
 
   // --- the pipeline's view ---
@@ -86,6 +89,7 @@ class Ingress final : public Emitter {
   std::vector<std::pair<Executor*, std::function<void()>>> waiters_;
   bool scheduled_ = false;
   bool accepting_ = false;
+  bool payload_read_ = true;
   std::atomic<std::size_t> queued_{0};
   std::atomic<std::size_t> queued_bytes_{0};
   std::atomic<std::uint64_t> received_{0}, refused_{0};
@@ -109,6 +113,7 @@ class IngressPort final : public Emitter {
   }
   bool saturated() const override { return ingress_.saturated(); }
   std::optional<Error> refusal() const override { return ingress_.refusal(); }
+  bool payload_read() const override { return ingress_.payload_read(); }
   void when_ready(std::function<void()> ready) override { ingress_.when_ready(std::move(ready), *executor_); }
 
  private:

@@ -39,6 +39,8 @@ Status PipelineRuntime::build() {
   // travels as its bytes alone, into the journal and out through the sinks.
   parse_payloads_ = !transforms_.empty() ||
                     std::any_of(sinks_.begin(), sinks_.end(), [](const auto& s) { return s->reads_payload(); });
+  // Sources ask (Emitter::payload_read) and then parse with their own, faster, parser.
+  ingress_.set_payload_read(parse_payloads_);
   // With a journal, a transform's failure is a dead letter holding the event as it came in.
   chain_ = std::make_unique<TransformChain>(*this, transforms_, strand_, durable_, journal_ != nullptr,
                                             [this](TransformChain::Finished f) { fan_out(std::move(f)); });

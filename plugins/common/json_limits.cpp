@@ -387,11 +387,11 @@ std::string PayloadFields::read(std::initializer_list<std::string_view> path, bo
   return {};
 }
 
-Result<PayloadFields, JsonError> check(rapidjson::Document& doc, std::string_view json, int max_depth) {
+Result<PayloadFields, JsonError> check(rapidjson::Document& doc, std::string_view json, Tree tree, int max_depth) {
 #ifdef SWITCHYARD_HAVE_SIMDJSON
   std::string_view text = json;
   skip_bom(text);
-  if (simdjson::dom::element root; !text.empty() && text.size() <= kSimdjsonUpTo && read_simdjson(text, max_depth, root)) {
+  if (simdjson::dom::element root; tree == Tree::if_needed && !text.empty() && text.size() <= kSimdjsonUpTo && read_simdjson(text, max_depth, root)) {
     thread_local std::vector<std::string_view> names;
     Screen screen(names);
     screen.value(root);

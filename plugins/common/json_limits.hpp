@@ -54,6 +54,10 @@ inline Outcome outcome_of(const ParseResult& result) { return result ? Outcome::
 /// scanning 16 bytes at a time.
 ParseResult parse(rapidjson::Document& doc, std::string_view json, int max_depth = kMaxDepth);
 
+/// Whether check() builds the payload's tree: `always` (something downstream reads the
+/// payload: Emitter::payload_read) or only where it must (`if_needed`).
+enum class Tree { if_needed, always };
+
 /// What a source reads of a payload to make its event's envelope: strings and integers at
 /// a path of member names, read from the parsed tree or, when check() built none, from the
 /// parse itself.
@@ -70,19 +74,20 @@ class PayloadFields {
 
  private:
   std::string read(std::initializer_list<std::string_view> path, bool integers) const;
-  friend Result<PayloadFields, JsonError> check(rapidjson::Document&, std::string_view, int);
+  friend Result<PayloadFields, JsonError> check(rapidjson::Document&, std::string_view, Tree, int);
   PayloadFields() = default;
   const rapidjson::Value* tree_ = nullptr;
   std::uint64_t parse_ = 0;  // without a tree: the thread's parse these fields read
 };
 
-/// Checks `json` as parse() does (the same errors) and, where it can, builds no tree: for
-/// bodies simdjson reads (up to 256 KiB) holding no decimal numbers `doc` stays null, and
-/// the caller keeps `json` as the payload (Event::set_raw_data; the payload is then
-/// deferred, Event::payload_deferred), which RapidJSON later parses to exactly the tree
-/// parse() would have built. Otherwise `doc` holds the tree, as after parse(). The fields
-/// returned read either, on this thread until its next check() or parse().
-Result<PayloadFields, JsonError> check(rapidjson::Document& doc, std::string_view json, int max_depth = kMaxDepth);
+/// Checks `json` as parse() does (the same errors). With Tree::if_needed it builds no tree
+/// where it can: for bodies simdjson reads (up to 256 KiB) holding no decimal numbers `doc`
+/// stays null, and the caller keeps `json` as the payload (Event::set_raw_data; the payload
+/// is then deferred, Event::payload_deferred), which RapidJSON later parses to exactly the
+/// tree parse() would have built. Otherwise `doc` holds the tree, as after parse(). The
+/// fields returned read either, on this thread until its next check() or parse().
+Result<PayloadFields, JsonError> check(rapidjson::Document& doc, std::string_view json, Tree tree,
+                                       int max_depth = kMaxDepth);
 
 namespace detail {
 /// RapidJSON alone: the reference that parse() agrees with (tests and fuzzing compare them).

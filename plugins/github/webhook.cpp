@@ -94,6 +94,9 @@ Status WebhookSource::configure(const Options& options, Context& context) {
   protocol->actions = options.strings("actions");
   for (const auto& h : options.strings("headers")) protocol->headers.push_back(intake::lower(h));
   protocol->logger = &context.logger();
+  // The payload's tree is built here, with simdjson, when the pipeline reads payloads;
+  // otherwise the body is kept as it came and no tree is built at all.
+  protocol->tree = context.emitter().payload_read() ? json_limits::Tree::always : json_limits::Tree::if_needed;
   intake::EndpointOptions endpoint{.path = std::string(options.string("path")),
                                    .max_body = options.size("max_body"),
                                    .redelivery_window = options.duration("dedup_window"),
@@ -137,7 +140,7 @@ intake::Admission WebhookProtocol::admit(const HttpRequest& request) const {
   }
   // Checked, not parsed: the event keeps the body as its payload and the engine builds the
   // tree only if something in the pipeline reads it (Event::payload_deferred).
-  const auto checked = json_limits::check(event->data, json);
+  const auto checked = json_limits::check(event->data, json, tree);
   if (!checked) {
     if (checked.error().outcome == json_limits::Outcome::too_deep) {
       return Admission::refuse(400, "payload nests deeper than " + std::to_string(json_limits::kMaxDepth) + " levels");

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/intake.hpp"
+#include "common/json_limits.hpp"
 #include "common/signing.hpp"
 #include "switchyard/switchyard.hpp"
 
@@ -25,6 +26,7 @@ class WebhookProtocol final : public intake::Protocol {
   std::vector<std::string> actions;  // empty: all
   std::vector<std::string> headers;  // copied into meta, lower case
   Logger* logger = nullptr;
+  json_limits::Tree tree = json_limits::Tree::always;  // if_needed: nothing in the pipeline reads payloads
 };
 
 class WebhookSource final : public Source {

@@ -85,6 +85,7 @@ Status HttpSource::configure(const Options& options, Context& context) {
   p->signature_header = options.string("signature_header");
   p->secrets = options.strings("secret");
   p->reply_within = options.duration("reply_within");
+  p->tree = context.emitter().payload_read() ? json_limits::Tree::always : json_limits::Tree::if_needed;
   const std::string_view auth = options.string("auth");
   p->auth = auth == "token" ? HttpProtocol::Auth::token
             : auth == "hmac-sha256" ? HttpProtocol::Auth::hmac
@@ -129,9 +130,9 @@ std::optional<std::string> HttpProtocol::verify(const HttpRequest& request) cons
 
 intake::Admission HttpProtocol::admit(const HttpRequest& request) const {
   auto event = std::make_unique<Event>();
-  // Checked, not parsed where it need not be: the body is the payload and the engine builds
-  // its tree only if something in the pipeline reads it (Event::payload_deferred).
-  const auto checked = json_limits::check(event->data, request.body);
+  // Parsed when the pipeline reads payloads; otherwise checked only, the body kept as the
+  // payload (Event::payload_deferred).
+  const auto checked = json_limits::check(event->data, request.body, tree);
   const auto outcome = checked ? json_limits::Outcome::ok : checked.error().outcome;
   if (outcome == json_limits::Outcome::too_deep) {
     return intake::Admission::refuse(400, "body nests deeper than " + std::to_string(json_limits::kMaxDepth) + " levels");

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/intake.hpp"
+#include "common/json_limits.hpp"
 #include "common/signing.hpp"
 #include "switchyard/switchyard.hpp"
 
@@ -30,6 +31,7 @@ class HttpProtocol final : public intake::Protocol {
   signing::Keys keys;                // HMAC secrets, prepared (auth: hmac-sha256)
   Auth auth = Auth::none;
   std::chrono::milliseconds reply_within{0};
+  json_limits::Tree tree = json_limits::Tree::always;  // if_needed: nothing in the pipeline reads payloads
 };
 
 class HttpSource final : public Source {

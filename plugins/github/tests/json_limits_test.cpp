@@ -252,7 +252,7 @@ TEST(JsonLimits, CheckAnswersAsParseDoesAndBuildsATreeOnlyWhereItMust) {
   for (const auto& [text, tree] : cases) {
     SCOPED_TRACE(text.substr(0, 80));
     rapidjson::Document checked_doc, parsed_doc;
-    const auto checked = check(checked_doc, text);
+    const auto checked = check(checked_doc, text, Tree::if_needed);
     const ParseResult parsed = parse(parsed_doc, text);
     ASSERT_EQ(checked ? Outcome::ok : checked.error().outcome, outcome_of(parsed));
     if (!parsed) {
@@ -277,7 +277,7 @@ TEST(JsonLimits, CheckAnswersAsParseDoesAndBuildsATreeOnlyWhereItMust) {
 TEST(JsonLimits, FieldsOfACheckReadTheTextUntilTheThreadParsesAnother) {
   rapidjson::Document doc;
   const std::string text = R"({"action":"opened","issue":{"number":7,"title":"t"},"n":-3,"u":18446744073709551615,"b":true})";
-  const auto fields = check(doc, text);
+  const auto fields = check(doc, text, Tree::if_needed);
   ASSERT_TRUE(fields);
   ASSERT_TRUE(doc.IsNull());
   EXPECT_TRUE(fields->is_object());

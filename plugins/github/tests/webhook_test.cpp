@@ -49,21 +49,43 @@ TEST_F(Webhook, AcceptsASignedPushAndMapsTheEnvelope) {
   EXPECT_EQ(e.subject, "main");
   EXPECT_STREQ(e.data["repository"]["full_name"].GetString(), "octo/app");
   EXPECT_STREQ(e.meta["x-github-event"].GetString(), "push");
-  // The body is the payload, its tree left to the engine (built above by the harness).
-  EXPECT_EQ(h.emitter().deferred, 1u) << "the source built the payload's tree";
   EXPECT_EQ(e.raw_data(), kPush);
+  EXPECT_EQ(h.emitter().deferred, 0u) << "the pipeline reads payloads: the source builds the tree";
 }
 
-// A body with a decimal number is parsed at the source (a later parse could read the number
-// as another double), still kept as received.
-TEST_F(Webhook, APayloadWithADecimalNumberIsParsedAtTheSource) {
-  const std::string body = R"({"ref":"refs/heads/main","score":0.1})";
-  ASSERT_EQ(post(signed_headers("s3cret", body, "push"), body).status, 202);
+// When nothing in the pipeline reads payloads (Emitter::payload_read), the body is checked
+// as a parse would check it and kept as the payload, with no tree built (the harness builds
+// it afterwards, as the engine would for a reader, and counts the event as deferred).
+TEST(WebhookDeferred, APayloadNothingReadsIsCheckedAndKeptAsItsBytes) {
+  Harness h(kWebhookDecl, R"({"secret": "s3cret"})");
+  h.emitter().reads_payload = false;
+  ASSERT_TRUE(h.configure());
+  ASSERT_TRUE(h.start());
+  ASSERT_EQ(h.request("POST", kPath, signed_headers("s3cret", kRun, "workflow_run"), kRun).status, 202);
   ASSERT_EQ(h.emitted().size(), 1u);
-  EXPECT_EQ(h.emitter().deferred, 0u);
-  EXPECT_EQ(h.emitted()[0]->subject, "main");
-  EXPECT_DOUBLE_EQ(h.emitted()[0]->data["score"].GetDouble(), 0.1);
-  EXPECT_EQ(h.emitted()[0]->raw_data(), body);
+  EXPECT_EQ(h.emitter().deferred, 1u) << "the source built a tree nothing reads";
+  const Event& e = *h.emitted()[0];
+  EXPECT_EQ(e.type, "github.workflow_run.completed");
+  EXPECT_EQ(e.source, "https://github.com/octo/app");
+  EXPECT_EQ(e.subject, "release/1.2");
+  EXPECT_EQ(e.raw_data(), kRun);
+  EXPECT_EQ(e.data["workflow_run"]["id"].GetInt(), 7);
+  // Refused as a parse refuses.
+  const std::string twice = R"({"ref":"refs/heads/main","ref":"evil"})";
+  const auto r = h.request("POST", kPath, signed_headers("s3cret", twice, "push", "d-2"), twice);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("names the key 'ref' twice"), std::string::npos) << r.body;
+  const std::string broken = R"({"ref":)";
+  EXPECT_EQ(h.request("POST", kPath, signed_headers("s3cret", broken, "push", "d-3"), broken).status, 400);
+  // A decimal number: parsed at the source all the same (a later parse could read it as
+  // another double), still kept as received.
+  const std::string scored = R"({"ref":"refs/heads/main","score":0.1})";
+  ASSERT_EQ(h.request("POST", kPath, signed_headers("s3cret", scored, "push", "d-4"), scored).status, 202);
+  ASSERT_EQ(h.emitted().size(), 2u);
+  EXPECT_EQ(h.emitter().deferred, 1u);
+  EXPECT_EQ(h.emitted()[1]->subject, "main");
+  EXPECT_DOUBLE_EQ(h.emitted()[1]->data["score"].GetDouble(), 0.1);
+  EXPECT_EQ(h.emitted()[1]->raw_data(), scored);
 }
 
 TEST_F(Webhook, TypeCarriesTheActionAndSubjectTheBranch) {
@@ -217,7 +239,7 @@ TEST(GithubEvent, SubjectsOfCommonEvents) {
         d.Parse(json);
         return what(PayloadFields(d));
       }
-      auto checked = json_limits::check(d, json);
+      auto checked = json_limits::check(d, json, json_limits::Tree::if_needed);
       EXPECT_TRUE(checked) << json;
       EXPECT_TRUE(d.IsNull()) << "a tree was built for " << json;
       return what(*checked);

@@ -22,8 +22,8 @@ namespace switchyard {
 //    DeadLetterFeed (a new virtual), Event::set_secret/secret (Event grew a member),
 //    Reply::unanswered (Reply grew a member).
 // 10: Context::report_health (a new virtual).
-// 11: Sink::reads_payload (a new virtual), and events whose payload is deferred
-//     (Event::payload_deferred: `data` null while raw_data() holds the payload).
+// 11: Sink::reads_payload and Emitter::payload_read (new virtuals), and events whose
+//     payload is deferred (Event::payload_deferred: `data` null while raw_data() holds it).
 inline constexpr std::uint32_t kAbiVersion = 11;
 
 #define SWITCHYARD_STRINGIFY_IMPL(x) #x

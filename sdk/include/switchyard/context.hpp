@@ -124,6 +124,13 @@ class Emitter {
     if (!saturated()) return std::nullopt;
     return retryable("pipeline is saturated", std::chrono::seconds(1));
   }
+  /// Whether anything the events go to reads their payload: a transform, an `if:` or
+  /// `order_key`, a sink whose Sink::reads_payload() is true. Known once the source is
+  /// configured (a pipeline configures its source last) and fixed for its life. When false a
+  /// source that received the payload as JSON text may keep only the text and defer parsing
+  /// it (Event::payload_deferred): nothing would ever read the tree. When true it had best
+  /// build the tree itself, with its own fast parser, rather than leave it to the engine.
+  virtual bool payload_read() const { return true; }
 };
 
 /// A delivery the engine gave up on, as its dead-letter queue keeps it.

@@ -376,6 +376,7 @@ sinks:
   p->stop();
   EXPECT_EQ(Captured::instance().of("bytes"), iota(50));
   EXPECT_EQ(Captured::instance().deferred_in("bytes"), 50) << "the engine parsed payloads nothing reads";
+  EXPECT_FALSE(test::SequenceSource::payload_read) << "the source was not told it may defer";
   for (const auto& json : Captured::instance().json("bytes")) EXPECT_NE(json.find(R"("note": "a  b")"), std::string::npos) << json;
 }
 
@@ -389,6 +390,7 @@ transforms: [{type: test.drop_odd}]
 sinks:
   - {type: test.capture, bucket: transformed, raw_only: true}
 )");
+    EXPECT_TRUE(test::SequenceSource::payload_read) << "a transform reads payloads";
     ASSERT_TRUE(wait_until([] { return Captured::instance().of("transformed").size() == 20; }));
     drain(*p);
     p->stop();
@@ -400,6 +402,7 @@ source: {type: test.sequence, count: 40, raw: true, defer: true}
 sinks:
   - {name: low, type: test.capture, bucket: low, raw_only: true, if: "${{ payload.n < 10 }}"}
 )");
+    EXPECT_TRUE(test::SequenceSource::payload_read) << "an if: reads payloads";
     ASSERT_TRUE(wait_until([p] { return p->stats().received == 40 && p->in_flight() == 0; }));
     drain(*p);
     p->stop();
@@ -412,6 +415,7 @@ sinks:
   - {name: bytes, type: test.capture, bucket: bytes, raw_only: true}
   - {name: tree, type: test.capture, bucket: tree}
 )");
+    EXPECT_TRUE(test::SequenceSource::payload_read) << "a sink reads payloads";
     ASSERT_TRUE(wait_until([] { return Captured::instance().of("tree").size() == 40 && Captured::instance().of("bytes").size() == 40; }));
     drain(*p);
     p->stop();

@@ -62,7 +62,9 @@ struct Captured {
 class SequenceSource final : public Source {
  public:
   static inline std::atomic<int> waits{0};
+  static inline std::atomic<bool> payload_read{true};  // what the last one configured heard (Emitter::payload_read)
   Status configure(const Options& options, Context& context) override {
+    payload_read = context.emitter().payload_read();
     count_ = static_cast<int>(options.integer("count"));
     raw_ = options.boolean("raw");
     defer_ = options.boolean("defer");

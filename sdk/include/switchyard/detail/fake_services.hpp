@@ -227,6 +227,7 @@ class CapturingEmitter final : public Emitter {
   }
   bool saturated() const override { return events.size() >= capacity; }
   void when_ready(std::function<void()> ready) override { waiters.push_back(std::move(ready)); }
+  bool payload_read() const override { return reads_payload; }
 
   /// Empties the captured events and wakes sources waiting for room.
   std::vector<std::unique_ptr<Event>> take() {
@@ -243,6 +244,7 @@ class CapturingEmitter final : public Emitter {
   std::size_t capacity = SIZE_MAX;
   std::size_t refused = 0;
   std::size_t deferred = 0;  ///< events emitted with their payload deferred
+  bool reads_payload = true;  ///< what payload_read() says: set before configure
 };
 
 /// Metrics recorded in memory: value() reads a counter or gauge, observations() a histogram.
