@@ -66,8 +66,8 @@ void PipelineRuntime::shelve_pending() {
 // answer.
 bool PipelineRuntime::unshelve(Incoming& incoming) {
   if (auto parsed = unshelve_payload(*incoming.event); !parsed) {
-    log_->error("event {}: its payload does not parse before the transforms ({}); the event is dropped and its source told so", incoming.event->id,
-                parsed.error().message);
+    log_->error("event {}: its payload does not parse before the transforms ({}); dropped, its source told so",
+                incoming.event->id, parsed.error().message);
     note_error(parsed.error().message);
     ingress_.acknowledge(std::move(incoming.done), parsed.error());
     ingress_.finished(incoming.bytes);

@@ -391,12 +391,14 @@ Result<PayloadFields, JsonError> check(rapidjson::Document& doc, std::string_vie
 #ifdef SWITCHYARD_HAVE_SIMDJSON
   std::string_view text = json;
   skip_bom(text);
-  if (simdjson::dom::element root; tree == Tree::if_needed && !text.empty() && text.size() <= kSimdjsonUpTo && read_simdjson(text, max_depth, root)) {
+  simdjson::dom::element root;
+  if (tree == Tree::if_needed && !text.empty() && text.size() <= kSimdjsonUpTo && read_simdjson(text, max_depth, root)) {
     thread_local std::vector<std::string_view> names;
     Screen screen(names);
     screen.value(root);
     if (screen.repeated) {
-      return JsonError{.outcome = Outcome::duplicate_key, .offset = 0, .key = std::string(screen.repeated->substr(0, 64))};
+      return JsonError{
+          .outcome = Outcome::duplicate_key, .offset = 0, .key = std::string(screen.repeated->substr(0, 64))};
     }
     if (!screen.decimal) {
       PayloadFields fields;
