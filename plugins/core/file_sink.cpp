@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <sys/uio.h>
 #include <unistd.h>
 
 namespace switchyard::core {
@@ -53,17 +54,28 @@ void FileSink::deliver(EventPtr event, DeliveryCallback done) {
   if (!file) return done(file.error());
   if (reopened) context_->logger().info(path_ + " was moved or removed: writing to a new file at that path");
   const int fd = *file;
-  line_.clear();
-  append_json_line(*event, format_, false, line_);
+  // The received payload is written from the event, not copied into the line first.
+  const LinePieces line = json_line_pieces(*event, format_, false, line_);
+  iovec pieces[] = {{const_cast<char*>(line.head.data()), line.head.size()},
+                    {const_cast<char*>(line.payload.data()), line.payload.size()},
+                    {const_cast<char*>(line.tail.data()), line.tail.size()}};
   // O_APPEND makes each write land at the end, whole, even with other writers.
-  std::size_t written = 0;
-  while (written < line_.size()) {
-    const ssize_t n = ::write(fd, line_.data() + written, line_.size() - written);
+  iovec* next = pieces;
+  int left = 3;
+  while (left > 0) {
+    const ssize_t n = ::writev(fd, next, left);
     if (n < 0) {
       if (errno == EINTR) continue;
       return done(retryable("writing " + path_ + " failed: " + std::strerror(errno)));
     }
-    written += static_cast<std::size_t>(n);
+    if (n == 0) return done(retryable("writing " + path_ + " failed: nothing was written"));
+    // A short write (a signal, a full disk): on from where it stopped.
+    auto written = static_cast<std::size_t>(n);
+    for (; left > 0 && written >= next->iov_len; ++next, --left) written -= next->iov_len;
+    if (left > 0) {
+      next->iov_base = static_cast<char*>(next->iov_base) + written;
+      next->iov_len -= written;
+    }
   }
   if (fsync_ && ::fsync(fd) != 0) {
     return done(retryable("fsync " + path_ + " failed: " + std::strerror(errno)));

@@ -54,4 +54,28 @@ inline void append_json_line(const Event& event, LineFormat format, bool pretty,
   out.push_back('\n');
 }
 
+/// One event's JSON line (as append_json_line writes it) in up to three pieces, so a sink
+/// can write a received payload (Event::raw_data) from where it is instead of copying it
+/// into the line first: `head` (in `buffer`), then `payload`, then `tail`.
+struct LinePieces {
+  std::string_view head, payload, tail;
+};
+
+inline LinePieces json_line_pieces(const Event& event, LineFormat format, bool pretty, std::string& buffer) {
+  buffer.clear();
+  const std::string_view raw = event.raw_data();
+  if (pretty || raw.empty()) {
+    append_json_line(event, format, pretty, buffer);
+    return {.head = buffer};
+  }
+  if (format == LineFormat::data) return {.payload = raw, .tail = "\n"};
+  rapidjson::StringBuffer envelope;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(envelope);
+  writer.StartObject();
+  detail::write_cloudevent_envelope(event, writer);
+  writer.Key("data");  // as append_cloudevent_json: the value and the closing brace follow
+  buffer.append(envelope.GetString(), envelope.GetSize()).push_back(':');
+  return {.head = buffer, .payload = raw, .tail = "}\n"};
+}
+
 }  // namespace switchyard::core

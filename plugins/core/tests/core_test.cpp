@@ -121,6 +121,38 @@ TEST(FileSink, DataFormatWritesOnlyThePayload) {
   EXPECT_EQ(test::read_file(path), "{\"a\":[1,2]}\n");
 }
 
+// A payload the source kept as received (deferred: never parsed) is written as those bytes,
+// in both formats: its escapes and its digits as they came, the line as stdout writes it.
+TEST(FileSink, WritesAReceivedPayloadAsItsBytes) {
+  const std::string raw = R"({"msg":"caf\u00e9","big":123456789012345678901234567890,"n":[1,2.50]})";
+  for (const std::string format : {"cloudevent", "data"}) {
+    test::TempDir dir;
+    const auto path = dir / "out.jsonl";
+    Harness h(kFileDecl, R"({"path": ")" + path.string() + R"(", "format": ")" + format + R"("})");
+    ASSERT_TRUE(h.configure());
+    ASSERT_TRUE(h.start());
+    auto event = testing::make_event("demo.raw", "null");
+    event->subject = "main";
+    event->set_raw_data(raw);
+    ASSERT_TRUE(event->payload_deferred());
+    std::string expected;
+    append_json_line(*event, parse_line_format(format), false, expected);
+    ASSERT_TRUE(h.deliver(std::move(event)));
+    ASSERT_TRUE(h.deliver(testing::make_event("demo.parsed", R"({"a": 1})")));
+    h.stop();
+    const std::string content = test::read_file(path);
+    ASSERT_EQ(content.substr(0, expected.size()), expected) << format;
+    EXPECT_NE(expected.find(raw), std::string::npos) << format;
+    if (format == "cloudevent") {
+      EXPECT_TRUE(expected.ends_with(",\"data\":" + raw + "}\n")) << expected;
+    } else {
+      EXPECT_EQ(expected, raw + "\n");
+    }
+    EXPECT_EQ(content.substr(expected.size()).find(R"("type":"demo.parsed")") != std::string::npos, format == "cloudevent");
+    EXPECT_EQ(std::count(content.begin(), content.end(), '\n'), 2) << content;
+  }
+}
+
 TEST(FileSink, UnwritableDirectoryFailsAtStartWithThePath) {
   Harness h(kFileDecl, R"({"path": "/nonexistent/dir/out.jsonl"})");
   ASSERT_TRUE(h.configure());
