@@ -18,6 +18,15 @@ std::string_view string_member(const rapidjson::Value& object, const char* name)
 }  // namespace
 
 std::string encode_event(const Event& event) {
+  EncodedEvent pieces = encode_event_pieces(event);
+  if (!pieces.payload.empty()) {
+    pieces.head.reserve(pieces.head.size() + pieces.payload.size());
+    pieces.head.append(pieces.payload);
+  }
+  return std::move(pieces.head);
+}
+
+EncodedEvent encode_event_pieces(const Event& event) {
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
   auto str = [&](const char* key, const std::string& value) {
@@ -46,14 +55,11 @@ std::string encode_event(const Event& event) {
   buffer.Put('\n');
   if (const std::string_view raw = event.raw_data(); !raw.empty()) {
     // The payload as received: stored as it came, not serialised again.
-    std::string out;
-    out.reserve(buffer.GetSize() + raw.size());
-    out.append(buffer.GetString(), buffer.GetSize()).append(raw);
-    return out;
+    return {.head = std::string(buffer.GetString(), buffer.GetSize()), .payload = raw};
   }
   w.Reset(buffer);
   event.data.Accept(w);
-  return std::string(buffer.GetString(), buffer.GetSize());
+  return {.head = std::string(buffer.GetString(), buffer.GetSize())};
 }
 
 std::string encode_state_writes(const StateWrites& writes) {

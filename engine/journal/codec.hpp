@@ -18,6 +18,16 @@ namespace switchyard::journal {
 /// The stored form of `event`.
 std::string encode_event(const Event& event);
 
+/// encode_event() in two pieces, so that a received payload is not copied on its way to the
+/// event log: `head`, the envelope line (followed by the payload serialised from `data` when
+/// the event kept no received bytes), then `payload`, the event's raw_data() itself (empty
+/// when `head` holds it all): a view that lives as long as the event's bytes stay as they are.
+struct EncodedEvent {
+  std::string head;
+  std::string_view payload;
+};
+EncodedEvent encode_event_pieces(const Event& event);
+
 /// The receipt time (Unix ms) in a stored event's envelope line; nullopt when unreadable.
 std::optional<std::int64_t> envelope_time_ms(std::string_view envelope);
 

@@ -52,9 +52,10 @@ Header parse(const unsigned char* h) {
 }
 
 // Over the header after the CRC, the body and the state writes.
-std::uint32_t record_crc(const unsigned char* header, std::string_view body, std::string_view writes) {
+std::uint32_t record_crc(const unsigned char* header, std::string_view body, std::string_view writes,
+                         std::string_view body_rest = {}) {
   const std::uint32_t c = crc32c(0, {reinterpret_cast<const char*>(header) + 8, EventLog::kHeaderBytes - 8});
-  return crc32c(crc32c(c, body), writes);
+  return crc32c(crc32c(crc32c(c, body), body_rest), writes);
 }
 
 std::string errno_text(int error) { return std::strerror(error); }
@@ -234,8 +235,9 @@ Status EventLog::start_segment() {
 }
 
 Result<std::uint64_t> EventLog::add(std::uint64_t seq, std::int64_t pipeline, std::uint64_t mask, std::string_view body,
-                                    std::string writes) {
-  const std::uint64_t bytes = kHeaderBytes + body.size() + writes.size();
+                                    std::string writes, std::string_view body_rest) {
+  const std::uint64_t body_bytes = body.size() + body_rest.size();
+  const std::uint64_t bytes = kHeaderBytes + body_bytes + writes.size();
   if (!active_) {
     if (Status s = start_segment(); !s) return s.error();
   } else if (written_ + queued_bytes_ > 0 && written_ + queued_bytes_ + bytes > segment_bytes_) {
@@ -245,14 +247,15 @@ Result<std::uint64_t> EventLog::add(std::uint64_t seq, std::int64_t pipeline, st
   }
   const std::uint64_t location = log_location(active_->number, written_ + queued_bytes_);
   Queued& q = queued_.emplace_back();
-  put(q.header, static_cast<std::uint32_t>(body.size()));
+  put(q.header, static_cast<std::uint32_t>(body_bytes));
   put(q.header + 8, seq);
   put(q.header + 16, pipeline);
   put(q.header + 24, mask);
   put(q.header + 32, static_cast<std::uint32_t>(writes.size()));
   put(q.header + 36, std::uint32_t{0});
-  put(q.header + 4, record_crc(q.header, body, writes));
+  put(q.header + 4, record_crc(q.header, body, writes, body_rest));
   q.body = body;
+  q.body_rest = body_rest;
   q.writes = std::move(writes);
   queued_bytes_ += bytes;
   return location;
@@ -260,10 +263,11 @@ Result<std::uint64_t> EventLog::add(std::uint64_t seq, std::int64_t pipeline, st
 
 Status EventLog::write_queued() {
   std::vector<iovec> io;
-  io.reserve(queued_.size() * 2);
+  io.reserve(queued_.size() * 3);
   for (auto& q : queued_) {
     io.push_back({q.header, kHeaderBytes});
     if (!q.body.empty()) io.push_back({const_cast<char*>(q.body.data()), q.body.size()});
+    if (!q.body_rest.empty()) io.push_back({const_cast<char*>(q.body_rest.data()), q.body_rest.size()});
     if (!q.writes.empty()) io.push_back({q.writes.data(), q.writes.size()});
   }
   std::uint64_t offset = written_;

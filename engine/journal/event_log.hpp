@@ -67,10 +67,11 @@ class EventLog {
   EventLog& operator=(const EventLog&) = delete;
 
   // --- the journal's writer thread ---
-  /// Queues a record; returns its location. `body` must stay alive until sync() or
-  /// discard(). Starting a new segment writes and syncs what is queued first: an error then.
+  /// Queues a record whose body is `body` followed by `body_rest`; returns its location.
+  /// Both must stay alive until sync() or discard(). Starting a new segment writes and
+  /// syncs what is queued first: an error then.
   Result<std::uint64_t> add(std::uint64_t seq, std::int64_t pipeline, std::uint64_t mask, std::string_view body,
-                            std::string writes = {});
+                            std::string writes = {}, std::string_view body_rest = {});
   /// Writes what add() queued and makes it durable (fdatasync unless fsync is off). On an
   /// error nothing of it stays: the segment is cut back.
   Status sync();
@@ -118,7 +119,7 @@ class EventLog {
   struct Segment;
   struct Queued {
     unsigned char header[kHeaderBytes];
-    std::string_view body;
+    std::string_view body, body_rest;
     std::string writes;
   };
   EventLog(std::filesystem::path dir, bool writer);

@@ -314,8 +314,8 @@ void Journal::replay_done(std::int64_t dlq_id) {
 std::uint64_t Journal::last_committed() const { return impl_->committed_seq.load(std::memory_order_acquire); }
 
 void Journal::append(std::int64_t pipeline, std::uint64_t mask, std::string body, StateWrites writes,
-                     std::function<void(Result<std::uint64_t>)> done) {
-  impl_->push(AppendOp{pipeline, mask, std::move(body), std::move(writes), std::move(done)});
+                     std::function<void(Result<std::uint64_t>)> done, std::string_view body_rest) {
+  impl_->push(AppendOp{pipeline, mask, std::move(body), std::move(writes), std::move(done), body_rest});
 }
 
 void Journal::complete(std::uint64_t seq, std::uint64_t bit) {

@@ -146,9 +146,11 @@ class Journal {
   std::uint64_t last_committed() const;
 
   /// Makes an event durable for the sinks in `mask`, together with `writes`; `done` gets its
-  /// sequence number once committed, or a retryable error (disk full, I/O error).
+  /// sequence number once committed, or a retryable error (disk full, I/O error). The stored
+  /// form is `body` followed by `body_rest` (encode_event_pieces()), which is not copied: it
+  /// must stay as it is until `done` runs (and `done` must be given with it).
   void append(std::int64_t pipeline, std::uint64_t mask, std::string body, StateWrites writes,
-              std::function<void(Result<std::uint64_t>)> done);
+              std::function<void(Result<std::uint64_t>)> done, std::string_view body_rest = {});
   /// The sink with `bit` is done with event `seq`; the event goes once no sink wants it.
   void complete(std::uint64_t seq, std::uint64_t bit);
   /// The sink with `bit` has failed `attempts` times at event `seq` and will try again: kept

@@ -240,14 +240,14 @@ Status Journal::Impl::apply(Op& op, std::vector<std::pair<AppendOp*, std::uint64
         if constexpr (std::is_same_v<T, AppendOp>) {
           const std::uint64_t seq = ++last_seq;
           if (o.mask != 0) {
-            auto location = log->add(seq, o.pipeline, o.mask, o.body, encode_state_writes(o.writes));
+            auto location = log->add(seq, o.pipeline, o.mask, o.body, encode_state_writes(o.writes), o.body_rest);
             if (!location) return location.error();
             logged_seq = seq;
             appended_since_release = true;
             insert_event.bind(1, seq).bind(2, o.pipeline).bind(3, o.mask).bind_blob_static(4, std::string_view("", 0)).bind(5, *location);
             if (Status s = insert_event.run(); !s) return s;
             appended.fetch_add(1, std::memory_order_relaxed);
-            appended_since_measure += o.body.size();
+            appended_since_measure += o.body.size() + o.body_rest.size();
           }
           if (o.mask == 0 && !o.writes.empty()) {
             if (Status s = log_state(o.writes); !s) return s;

@@ -60,6 +60,7 @@ struct AppendOp {
   std::string body;
   StateWrites writes;
   std::function<void(Result<std::uint64_t>)> done;
+  std::string_view body_rest;  // the rest of the body, not owned: alive until `done` runs
 };
 struct CompleteOp {
   std::uint64_t seq;

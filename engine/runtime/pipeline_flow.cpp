@@ -119,12 +119,14 @@ void PipelineRuntime::fan_out(TransformChain::Finished finished) {
     check_drained();  // that may have been the last event a drain waits for
     return;
   }
-  std::string body = journal::encode_event(event);
+  // The received payload goes to the log from the event itself, which the callback keeps
+  // (unchanged) until the journal is done with it.
+  journal::EncodedEvent body = journal::encode_event_pieces(event);
   std::vector<std::string> keys;
   for (const auto& w : finished.writes) keys.push_back(w.key);
   auto self = shared_from_this();
   journal_->append(
-      key_->id, mask, std::move(body), std::move(finished.writes),
+      key_->id, mask, std::move(body.head), std::move(finished.writes),
       [self, event = EventPtr(std::move(finished.incoming.event)), selected = std::move(selected),
        done = std::move(finished.incoming.done), keys = std::move(keys), bytes = finished.incoming.bytes,
        wait = std::move(wait)](Result<std::uint64_t> seq) mutable {
@@ -136,7 +138,8 @@ void PipelineRuntime::fan_out(TransformChain::Finished finished) {
                                    wait = std::move(wait)]() mutable {
           self->committed(seq, std::move(event), selected, std::move(done), keys, bytes, wait);
         });
-      });
+      },
+      body.payload);
 }
 
 // A transform failed the event: into the dead-letter queue, named after the transform, as

@@ -113,6 +113,40 @@ TEST(EventLog, RecordsReadBackAsWrittenAlsoAfterReopening) {
   for (std::size_t i = 0; i < written.size(); ++i) EXPECT_EQ(read_body(*log, written[i].first, i + 1), written[i].second);
 }
 
+// The journal writes an event's envelope and its received payload as two pieces of one
+// record (the payload is not copied first): stored, checked and read back as one body.
+TEST(EventLog, ABodyGivenInTwoPiecesIsOneRecord) {
+  test::TempDir dir;
+  const std::string head = "{\"sy1\":1,\"id\":\"a\"}\n";
+  const std::string payload(9000, 'p');
+  const StateWrites writes = {{.key = "k", .value = "v", .expires_ms = 5}};
+  std::uint64_t at = 0;
+  {
+    auto log = open_log(dir.path());
+    ASSERT_TRUE(log);
+    at = *log->add(1, 7, 3, head, encode_state_writes(writes), payload);
+    ASSERT_TRUE(log->add(2, 7, 3, "next"));
+    ASSERT_TRUE(log->sync());
+    EXPECT_EQ(read_body(*log, at, 1), head + payload);
+  }
+  auto log = open_log(dir.path());  // every record's CRC checked again
+  ASSERT_TRUE(log);
+  EXPECT_EQ(log->last_seq(), 2u);
+  EXPECT_EQ(read_body(*log, at, 1), head + payload);
+  std::vector<std::pair<std::string, std::string>> replayed;
+  ASSERT_TRUE(log->replay_after(0, [&](const EventLog::Record& r) {
+    replayed.emplace_back(std::string(r.body), std::string(r.writes));
+    return Status{};
+  }));
+  ASSERT_EQ(replayed.size(), 2u);
+  EXPECT_EQ(replayed[0].first, head + payload);
+  auto decoded = decode_state_writes(replayed[0].second);
+  ASSERT_TRUE(decoded);
+  ASSERT_EQ(decoded->size(), 1u);
+  EXPECT_EQ((*decoded)[0].key, "k");
+  EXPECT_EQ(replayed[1].first, "next");
+}
+
 TEST(EventLog, ABatchThatDidNotCommitLeavesNothing) {
   test::TempDir dir;
   auto log = open_log(dir.path());

@@ -93,6 +93,26 @@ TEST(Codec, ThePayloadAsReceivedIsStoredAsItCameAndReadBackWithIt) {
       << "without the received bytes the payload is written from data: " << to_cloudevent_json(**back);
 }
 
+// The pieces the journal writes (the payload not copied) are the stored form, whole.
+TEST(Codec, ThePiecesOfAnEncodingAreTheEncoding) {
+  Event e;
+  e.id = "d-pieces";
+  e.set_meta("x-github-event", "push");
+  e.data.Parse(R"({"a":[1,2],"b":"x"})");
+  EncodedEvent parsed = encode_event_pieces(e);
+  EXPECT_TRUE(parsed.payload.empty()) << "serialised from data: all in the head";
+  EXPECT_EQ(parsed.head, encode_event(e));
+  e.set_raw_data(R"({"a":[1,2],"b":"x"})");
+  EncodedEvent raw = encode_event_pieces(e);
+  EXPECT_EQ(raw.payload.data(), e.raw_data().data()) << "the received bytes themselves, not a copy";
+  EXPECT_EQ(raw.head + std::string(raw.payload), encode_event(e));
+  EXPECT_EQ(raw.head.back(), '\n');
+  auto back = decode_event(raw.head + std::string(raw.payload));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ((*back)->raw_data(), e.raw_data());
+  EXPECT_EQ((*back)->meta["x-github-event"].GetString(), std::string("push"));
+}
+
 TEST(Codec, ADelayedEventKeepsItsNotBefore) {
   Event e;
   e.id = "d-2";
