@@ -12,7 +12,8 @@
 # whitespace, 8.0 KB, as GitHub sends it),
 # SINK=blackhole|file (file: the file sink writing CloudEvents JSON lines to /dev/null),
 # SINK_IF="\${{ payload.action == 'completed' }}" (an if: on the sink: the payload is read),
-# ROUNDS=3, DURATION, CONNECTIONS, THREADS, BUILD, FSYNC=true|false, ENGINE_THREADS =
+# ROUNDS=3, DURATION, CONNECTIONS, THREADS, BUILD, FSYNC=true|false, DEDUP_WINDOW (github.webhook's
+# dedup_window, default 10m; 0 records no delivery ids), ENGINE_THREADS =
 # runtime.threads; DURABILITY=memory|disk is the older spelling of MODES="nginx <it>").
 # bench/ingest_compare.sh runs it as issue 20 measures: nginx, disk, memory, file sink.
 # Needs wrk and nginx (installed from Debian when missing).
@@ -122,7 +123,7 @@ write_pipeline() {  # $1 = durability
 name: bench
 durability: $1
 queue_size: 65536
-source: {type: github.webhook, path: /github/webhook, secret: $secret, dedup_window: 10m}
+source: {type: github.webhook, path: /github/webhook, secret: $secret, dedup_window: ${DEDUP_WINDOW:-10m}}
 sinks: [$sink_yaml]
 YAML
 }
