@@ -1,5 +1,5 @@
-// The journal on its own: codec round trip, per-sink delivery state, dead letters and
-// replays, state, the size cap, and refusing damaged files.
+// The journal on its own: per-sink delivery state, dead letters and replays, state, the
+// size cap, and refusing damaged files (the stored form of an event: codec_test.cpp).
 #include "journal/journal.hpp"
 
 #include <gtest/gtest.h>
@@ -44,90 +44,6 @@ std::vector<std::uint64_t> seqs(const Result<std::vector<Pending>>& rows) {
     for (const auto& r : *rows) out.push_back(r.seq);
   }
   return out;
-}
-
-TEST(Codec, RoundTripKeepsEnvelopeMetaAndPayload) {
-  Event e;
-  e.id = "d-1";
-  e.source = "https://github.com/o/r";
-  e.type = "github.push";
-  e.subject = "main";
-  e.pipeline = "p";
-  e.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(1'700'000'000'123));
-  e.set_meta("x-github-delivery", "d-1");
-  e.data.Parse(R"({"ref":"refs/heads/main","commits":[{"id":"abc","message":"ünïcode \"q\"\n"}],"n":1.5})");
-  auto back = decode_event(encode_event(e));
-  ASSERT_TRUE(back) << back.error().message;
-  const Event& b = **back;
-  EXPECT_EQ(b.id, e.id);
-  EXPECT_EQ(b.source, e.source);
-  EXPECT_EQ(b.type, e.type);
-  EXPECT_EQ(b.subject, e.subject);
-  EXPECT_EQ(b.pipeline, e.pipeline);
-  EXPECT_EQ(b.time, e.time);
-  EXPECT_EQ(b.not_before, std::chrono::system_clock::time_point{}) << "no delay stays no delay";
-  EXPECT_EQ(to_cloudevent_json(b), to_cloudevent_json(e));
-}
-
-TEST(Codec, ThePayloadAsReceivedIsStoredAsItCameAndReadBackWithIt) {
-  // Pretty-printed, with an escape, a number spelled with an exponent and an integer past
-  // 64 bits: stored as received (without the line breaks and indentation), not as
-  // RapidJSON would write it ("é", 100.0, a rounded double).
-  const std::string pretty = "\xEF\xBB\xBF{\n  \"name\": \"caf\\u00e9  \\\"x\\\"\",\n  \"n\": 1e2,\n  \"big\": 123456789012345678901234567890\n}\n";
-  const std::string compact = R"({"name":"caf\u00e9  \"x\"","n":1e2,"big":123456789012345678901234567890})";
-  Event e;
-  e.id = "d-raw";
-  e.data.Parse(pretty.data() + 3, pretty.size() - 3);
-  ASSERT_FALSE(e.data.HasParseError());
-  e.set_raw_data(pretty);
-  EXPECT_EQ(e.raw_data(), compact);
-  const std::string body = encode_event(e);
-  EXPECT_EQ(body.substr(body.find('\n') + 1), compact);
-  auto back = decode_event(body);
-  ASSERT_TRUE(back) << back.error().message;
-  EXPECT_EQ((*back)->raw_data(), compact);
-  EXPECT_NE(to_cloudevent_json(**back).find(R"("data":)" + compact + "}"), std::string::npos) << to_cloudevent_json(**back);
-  EXPECT_EQ((*back)->data["n"].GetDouble(), 100.0);
-  (*back)->clear_raw_data();
-  EXPECT_NE(to_cloudevent_json(**back).find(R"("data":{"name":"café  \"x\"","n":100.0,)"), std::string::npos)
-      << "without the received bytes the payload is written from data: " << to_cloudevent_json(**back);
-}
-
-// The pieces the journal writes (the payload not copied) are the stored form, whole.
-TEST(Codec, ThePiecesOfAnEncodingAreTheEncoding) {
-  Event e;
-  e.id = "d-pieces";
-  e.set_meta("x-github-event", "push");
-  e.data.Parse(R"({"a":[1,2],"b":"x"})");
-  EncodedEvent parsed = encode_event_pieces(e);
-  EXPECT_TRUE(parsed.payload.empty()) << "serialised from data: all in the head";
-  EXPECT_EQ(parsed.head, encode_event(e));
-  e.set_raw_data(R"({"a":[1,2],"b":"x"})");
-  EncodedEvent raw = encode_event_pieces(e);
-  EXPECT_EQ(raw.payload.data(), e.raw_data().data()) << "the received bytes themselves, not a copy";
-  EXPECT_EQ(raw.head + std::string(raw.payload), encode_event(e));
-  EXPECT_EQ(raw.head.back(), '\n');
-  auto back = decode_event(raw.head + std::string(raw.payload));
-  ASSERT_TRUE(back) << back.error().message;
-  EXPECT_EQ((*back)->raw_data(), e.raw_data());
-  EXPECT_EQ((*back)->meta["x-github-event"].GetString(), std::string("push"));
-}
-
-TEST(Codec, ADelayedEventKeepsItsNotBefore) {
-  Event e;
-  e.id = "d-2";
-  e.data.Parse("{}");
-  e.not_before = std::chrono::system_clock::time_point(std::chrono::milliseconds(1'800'000'000'456));
-  auto back = decode_event(encode_event(e));
-  ASSERT_TRUE(back) << back.error().message;
-  EXPECT_EQ((*back)->not_before, e.not_before);
-}
-
-TEST(Codec, MalformedBodiesAreErrorsNotCrashes) {
-  for (std::string_view bad : {"", "{}", "no newline", "{\"sy1\":1}\n{", "{\"sy1\":2}\n{}", "[1]\n{}",
-                               "{\"sy1\":1}\n"}) {
-    EXPECT_FALSE(decode_event(bad)) << bad;
-  }
 }
 
 TEST(Journal, EachSinkHasItsOwnDeliveryState) {
