@@ -66,7 +66,8 @@ std::string encode_state_writes(const StateWrites& writes) {
   std::string out;
   auto put = [&](const auto& v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); };
   for (const auto& w : writes) {
-    put(static_cast<std::uint8_t>(w.erase));
+    // What the write is: 0 a put, 1 an erase, 2 a remembered key.
+    put(static_cast<std::uint8_t>(w.remember ? 2 : w.erase ? 1 : 0));
     put(static_cast<std::int64_t>(w.expires_ms));
     put(static_cast<std::uint32_t>(w.key.size()));
     out += w.key;
@@ -97,7 +98,9 @@ Result<StateWrites> decode_state_writes(std::string_view bytes) {
     if (!take(erase) || !take(w.expires_ms) || !text(w.key) || !text(w.value)) {
       return permanent("stored state writes are cut short");
     }
-    w.erase = erase != 0;
+    if (erase > 2) return permanent("stored state write of unknown kind " + std::to_string(erase));
+    w.erase = erase == 1;
+    w.remember = erase == 2;
     out.push_back(std::move(w));
   }
   return out;

@@ -233,6 +233,7 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
                    "INSERT INTO state(key, value, expires) VALUES (?, ?, ?) "
                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires = excluded.expires"),
            prepare(impl->erase_state, "DELETE FROM state WHERE key = ?"),
+           prepare(impl->put_remembered, "INSERT OR IGNORE INTO remembered(expires, fingerprint) VALUES (?, ?)"),
            prepare(impl->delete_dlq, "DELETE FROM dlq WHERE id = ?"),
            prepare(impl->put_attempt, "INSERT OR REPLACE INTO attempts(seq, bit, count) VALUES (?, ?, ?)"),
            prepare(impl->drop_attempt, "DELETE FROM attempts WHERE seq = ? AND bit = ?"),
@@ -442,6 +443,18 @@ Result<std::vector<StateEntry>> Journal::load_state() {
   while ((rc = stmt->step()) == SQLITE_ROW) {
     out.push_back(StateEntry{stmt->text(0), stmt->blob(1), stmt->integer(2)});
   }
+  if (rc != SQLITE_DONE) return permanent("journal read: " + impl_->reader.error());
+  return out;
+}
+
+Result<std::vector<RememberedEntry>> Journal::load_remembered() {
+  std::lock_guard lock(impl_->read_mutex);
+  auto stmt = impl_->reader.prepare("SELECT fingerprint, expires FROM remembered WHERE expires = 0 OR expires > ?");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, unix_ms());
+  std::vector<RememberedEntry> out;
+  int rc;
+  while ((rc = stmt->step()) == SQLITE_ROW) out.push_back(RememberedEntry{stmt->blob(0), stmt->integer(1)});
   if (rc != SQLITE_DONE) return permanent("journal read: " + impl_->reader.error());
   return out;
 }

@@ -78,16 +78,23 @@ struct DeadLetter {
 
 /// A change to a component's state, made durable in order with the events.
 struct StateWrite {
-  std::string key;
+  std::string key;  ///< remember: the key's fingerprint (runtime/key_set.hpp), 16 bytes
   std::string value;
   std::int64_t expires_ms = 0;  ///< Unix milliseconds; 0: never.
   bool erase = false;
+  bool remember = false;  ///< a remembered key (StateStore::remember), kept apart from the entries
 };
 using StateWrites = std::vector<StateWrite>;
 
 struct StateEntry {
   std::string key;
   std::string value;
+  std::int64_t expires_ms = 0;
+};
+
+/// A remembered key's fingerprint and when it expires (Unix ms; 0: never).
+struct RememberedEntry {
+  std::string fingerprint;
   std::int64_t expires_ms = 0;
 };
 
@@ -193,6 +200,8 @@ class Journal {
   Result<std::vector<std::pair<std::string, std::int64_t>>> pending_by_pipeline();
   /// Every unexpired state entry.
   Result<std::vector<StateEntry>> load_state();
+  /// Every unexpired remembered key.
+  Result<std::vector<RememberedEntry>> load_remembered();
 
   /// Dead-letter feeds (runtime/dead_letter_feed.hpp, the `dlq` source). Reads run on the
   /// journal's own reader thread and connection (started on first use), never on the

@@ -6,7 +6,10 @@ namespace {
 // 1: pipelines, sinks, events, dlq, state. 2: attempts (a sink's failed attempts at an event,
 // kept across restarts so max_attempts holds). 3: events.loc, where the event's body is in the
 // event log (event_log.hpp); rows written before keep theirs in events.body (loc NULL).
-constexpr int kSchemaVersion = 3;
+// 4: remembered, the fingerprints of remembered keys (StateStore::remember) by expiry: they
+// arrive in about the order they expire, so rows go in at the end of the index and leave
+// from its start.
+constexpr int kSchemaVersion = 4;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS pipelines(
@@ -44,6 +47,10 @@ CREATE TABLE IF NOT EXISTS state(
   key TEXT PRIMARY KEY,
   value BLOB NOT NULL,
   expires INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS remembered(
+  expires INTEGER NOT NULL,
+  fingerprint BLOB NOT NULL,
+  PRIMARY KEY (expires, fingerprint)) WITHOUT ROWID;
 )sql";
 
 Error damaged(const std::filesystem::path& file, const std::string& why) {
@@ -87,7 +94,7 @@ Result<sql::Db> open_database(const std::filesystem::path& file, bool create) {
       return permanent(file.string() + ": cannot create the journal: " + s.error().message);
     }
   } else if (*version < kSchemaVersion) {
-    // Version 1 had no attempts table, 2 no events.loc: added; the rows stay as they are
+    // Version 1 had no attempts table, 2 no events.loc, 3 no remembered table: added; the rows stay as they are
     // (their bodies in events.body) and are delivered as before.
     auto has_loc = db.scalar("SELECT count(*) FROM pragma_table_info('events') WHERE name = 'loc'");
     if (!has_loc) return damaged(file, has_loc.error().message);

@@ -316,6 +316,10 @@ Status Journal::Impl::forget_dead_letter(std::int64_t id) {
 }
 
 Status Journal::Impl::state(const StateWrite& w) {
+  if (w.remember) {
+    put_remembered.bind(1, w.expires_ms).bind_blob_static(2, w.key);
+    return put_remembered.run();
+  }
   if (w.erase) {
     erase_state.bind(1, w.key);
     return erase_state.run();
@@ -344,6 +348,11 @@ Status Journal::Impl::poll(std::vector<std::pair<std::function<void(Replay)>, Re
     if (!purge) return purge.error();
     purge->bind(1, unix_ms());
     if (Status s = purge->run(); !s) return s;
+    // A range of the index's start (rows are ordered by expiry).
+    auto forget = db.prepare("DELETE FROM remembered WHERE expires BETWEEN 1 AND ?");
+    if (!forget) return forget.error();
+    forget->bind(1, unix_ms());
+    if (Status s = forget->run(); !s) return s;
   }
   poll_now = false;
   if (attached.empty()) return {};

@@ -108,7 +108,7 @@ struct Journal::Impl {
 
   // Prepared statements of the writer.
   sql::Stmt insert_event, oldest_location, mark_logged, delete_done, clear_bit, insert_dlq_from_event, insert_dlq, delete_dlq, put_state,
-      erase_state, put_attempt, drop_attempt;
+      erase_state, put_remembered, put_attempt, drop_attempt;
   // (seq, bit) with a row in attempts (writer thread): only those cost a delete when done.
   std::set<std::pair<std::uint64_t, std::uint64_t>> attempted;
 

@@ -93,5 +93,25 @@ TEST(Codec, MalformedBodiesAreErrorsNotCrashes) {
   }
 }
 
+// A state write is a put, an erase or a remembered key, and reads back as what it was;
+// a kind this build does not know is an error, not a put.
+TEST(Codec, StateWritesOfEachKindReadBackAsThatKind) {
+  const StateWrites writes{{.key = "p/c/k", .value = "v", .expires_ms = 5},
+                           {.key = "p/c/gone", .erase = true},
+                           {.key = std::string(16, 'f'), .expires_ms = 7, .remember = true}};
+  auto back = decode_state_writes(encode_state_writes(writes));
+  ASSERT_TRUE(back) << back.error().message;
+  ASSERT_EQ(back->size(), 3u);
+  EXPECT_TRUE(!(*back)[0].erase && !(*back)[0].remember);
+  EXPECT_EQ((*back)[0].value, "v");
+  EXPECT_TRUE((*back)[1].erase && !(*back)[1].remember);
+  EXPECT_TRUE((*back)[2].remember && !(*back)[2].erase);
+  EXPECT_EQ((*back)[2].key, std::string(16, 'f'));
+  EXPECT_EQ((*back)[2].expires_ms, 7);
+  std::string unknown = encode_state_writes({writes[0]});
+  unknown[0] = 3;
+  EXPECT_FALSE(decode_state_writes(unknown));
+}
+
 }  // namespace
 }  // namespace switchyard::journal
