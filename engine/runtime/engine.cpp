@@ -426,7 +426,9 @@ Status Engine::open_journal() {
   if (!journal) return journal.error();
   auto entries = (*journal)->load_state();
   if (!entries) return entries.error();
-  state_->store.attach(**journal, std::move(*entries));
+  auto remembered = (*journal)->load_remembered();
+  if (!remembered) return remembered.error();
+  state_->store.attach(**journal, std::move(*entries), std::move(*remembered));
   state_->journal = std::move(*journal);
   state_->services.journal = state_->journal.get();
   const auto stats = state_->journal->stats();

@@ -7,9 +7,10 @@ namespace switchyard::runtime {
 Ingress::Ingress(Settings settings, std::function<void()> schedule)
     : settings_(std::move(settings)), schedule_(std::move(schedule)) {}
 
-void Ingress::bind_source(Executor& source, Counter& received) {
+void Ingress::bind_source(Executor& source, Counter& received, StateStore& state) {
   source_ = &source;
   received_metric_ = &received;
+  source_state_ = &state;
 }
 
 void Ingress::open() {
@@ -30,7 +31,9 @@ void Ingress::emit_until_done(std::unique_ptr<Event> event, EmitCallback done) {
   take_in(std::move(event), std::move(done), true, nullptr);
 }
 
-void Ingress::take_in(std::unique_ptr<Event> event, EmitCallback done, bool until_done, Counter* received) {
+void Ingress::take_in(std::unique_ptr<Event> event, EmitCallback done, bool until_done, Counter* received,
+                      StateStore* state) {
+  if (state == nullptr) state = source_state_;
   if (!event) {
     if (done) done(permanent("emit: no event"));
     return;
@@ -39,6 +42,7 @@ void Ingress::take_in(std::unique_ptr<Event> event, EmitCallback done, bool unti
   if (event->time == std::chrono::system_clock::time_point{}) event->time = std::chrono::system_clock::now();
   event->pipeline = settings_.pipeline;
   bool schedule = false;
+  std::vector<Event::Remembered> remembered;
   {
     std::lock_guard lock(mutex_);
     auto refused = accepting_ ? refusal() : std::optional<Error>(retryable("pipeline is stopping"));
@@ -50,8 +54,12 @@ void Ingress::take_in(std::unique_ptr<Event> event, EmitCallback done, bool unti
     // Durable: the source hears back once the event is in the journal; memory: now;
     // until_done: once every sink is done with it.
     const bool later = settings_.durable || until_done;
+    // Answered now (memory): remembered now, before the source hears, so a redelivery
+    // that follows at once is known. Otherwise as the event enters the transforms.
+    if (!later) remembered = event->take_remembered();
     const std::size_t bytes = event->memory_size();
     arrived_.push_back(Incoming{std::move(event), later ? std::move(done) : EmitCallback(), until_done, bytes});
+    arrived_.back().source_state = state;
     queued_.fetch_add(1, std::memory_order_relaxed);
     queued_bytes_.fetch_add(bytes, std::memory_order_relaxed);
     schedule = !scheduled_;
@@ -59,6 +67,9 @@ void Ingress::take_in(std::unique_ptr<Event> event, EmitCallback done, bool unti
   }
   received_.fetch_add(1, std::memory_order_relaxed);
   if (Counter* counter = received ? received : received_metric_) counter->inc();
+  if (state != nullptr) {
+    for (auto& r : remembered) (void)state->remember(r.key, r.ttl);
+  }
   if (schedule) schedule_();
   if (done && !settings_.durable && !until_done) done({});
 }

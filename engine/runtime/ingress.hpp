@@ -47,8 +47,9 @@ class Ingress final : public Emitter {
   void when_ready(std::function<void()> ready) override;
 
   // --- the pipeline's view ---
-  /// Where acknowledgements and wake-ups run: the source's strand.
-  void bind_source(Executor& source, Counter& received);
+  /// Where acknowledgements and wake-ups run: the source's strand; `state`: the source's
+  /// state store, where the keys its events ask to be remembered go.
+  void bind_source(Executor& source, Counter& received, StateStore& state);
   /// Events are taken from now on (open) or refused as "pipeline is stopping" (close).
   void open();
   void close();
@@ -66,7 +67,9 @@ class Ingress final : public Emitter {
   void add(std::size_t events, std::size_t bytes);
   /// A further source's emit (IngressPort): counted in `received` as well as here, and
   /// `ready` of when_ready() run on `executor`.
-  void take_in(std::unique_ptr<Event> event, EmitCallback done, bool until_done, Counter* received);
+  /// `state`: that source's state store (nullptr: this ingress's own source's).
+  void take_in(std::unique_ptr<Event> event, EmitCallback done, bool until_done, Counter* received,
+               StateStore* state = nullptr);
   void when_ready(std::function<void()> ready, Executor& executor);
   /// Answers the source on its own strand.
   void acknowledge(EmitCallback done, Status status);
@@ -83,6 +86,7 @@ class Ingress final : public Emitter {
   std::function<void()> schedule_;
   Executor* source_ = nullptr;
   Counter* received_metric_ = nullptr;
+  StateStore* source_state_ = nullptr;
 
   mutable std::mutex mutex_;
   std::vector<Incoming> arrived_;
@@ -100,16 +104,18 @@ class Ingress final : public Emitter {
 class IngressPort final : public Emitter {
  public:
   explicit IngressPort(Ingress& ingress) : ingress_(ingress) {}
-  /// Where this source's callbacks run, and its received counter (after its configure).
-  void bind(Executor& executor, Counter& received) {
+  /// Where this source's callbacks run, its received counter and its state store (after
+  /// its configure).
+  void bind(Executor& executor, Counter& received, StateStore& state) {
     executor_ = &executor;
     received_ = &received;
+    state_ = &state;
   }
   void emit(std::unique_ptr<Event> event, EmitCallback done) override {
-    ingress_.take_in(std::move(event), own(std::move(done)), false, received_);
+    ingress_.take_in(std::move(event), own(std::move(done)), false, received_, state_);
   }
   void emit_until_done(std::unique_ptr<Event> event, EmitCallback done) override {
-    ingress_.take_in(std::move(event), own(std::move(done)), true, received_);
+    ingress_.take_in(std::move(event), own(std::move(done)), true, received_, state_);
   }
   bool saturated() const override { return ingress_.saturated(); }
   std::optional<Error> refusal() const override { return ingress_.refusal(); }
@@ -128,6 +134,7 @@ class IngressPort final : public Emitter {
   Ingress& ingress_;
   Executor* executor_ = nullptr;
   Counter* received_ = nullptr;
+  StateStore* state_ = nullptr;
 };
 
 }  // namespace switchyard::runtime

@@ -52,9 +52,9 @@ Status PipelineRuntime::build() {
     if (Status s = slot.host.configure(c.name, slot.strand, services_, way_in, replies_, durable_state, drops_); !s) return s;
     Counter& received = slot.host.context().metrics().counter(metrics::names::kReceived, kReceivedHelp);
     if (i == 0) {
-      ingress_.bind_source(slot.host.context().executor(), received);
+      ingress_.bind_source(slot.host.context().executor(), received, slot.host.context().state());
     } else {
-      slot.port.bind(slot.host.context().executor(), received);
+      slot.port.bind(slot.host.context().executor(), received, slot.host.context().state());
     }
   }
   return {};

@@ -122,8 +122,8 @@ void PipelineRuntime::fan_out(TransformChain::Finished finished) {
   // The received payload goes to the log from the event itself, which the callback keeps
   // (unchanged) until the journal is done with it.
   journal::EncodedEvent body = journal::encode_event_pieces(event);
-  std::vector<std::string> keys;
-  for (const auto& w : finished.writes) keys.push_back(w.key);
+  std::vector<StateKey> keys;
+  for (const auto& w : finished.writes) keys.push_back(StateKey{w.key, w.remember});
   auto self = shared_from_this();
   journal_->append(
       key_->id, mask, std::move(body.head), std::move(finished.writes),
@@ -204,12 +204,18 @@ void PipelineRuntime::until_done(TransformChain::Finished finished, const std::v
 // The journal has the event (or failed to take it): deliver and acknowledge the source.
 void PipelineRuntime::committed(const Result<std::uint64_t>& seq, EventPtr event,
                                 const std::vector<SinkRunner*>& selected, EmitCallback done,
-                                const std::vector<std::string>& keys, std::size_t bytes,
+                                const std::vector<StateKey>& keys, std::size_t bytes,
                                 const std::shared_ptr<DeliveryWait>& reply_wait) {
   if (!seq) {
     // The source is told to retry; state the transforms recorded for this event would
     // otherwise make its redelivery look like a duplicate.
-    for (const auto& key : keys) services_.state.forget(key);
+    for (const auto& key : keys) {
+      if (key.remembered) {
+        services_.state.forget_remembered(key.key);
+      } else {
+        services_.state.forget(key.key);
+      }
+    }
     log_->warn("event {} refused: {}", event->id, seq.error().message);
     note_error(seq.error().message);
     ingress_.acknowledge(std::move(done), seq.error());

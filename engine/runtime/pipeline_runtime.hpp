@@ -105,8 +105,13 @@ class PipelineRuntime final : public Pipeline,
     for (std::size_t i = 0; i + 1 < sinks.size(); ++i) sinks[i]->arrive(seq, event, 0, wait);
     if (!sinks.empty()) sinks.back()->arrive(seq, std::move(event), 0, wait);
   }
+  // A state write made with an event: undone in memory should the event not be journaled.
+  struct StateKey {
+    std::string key;
+    bool remembered = false;  // a remembered key's fingerprint (StateTable::forget_remembered)
+  };
   void committed(const Result<std::uint64_t>& seq, EventPtr event, const std::vector<SinkRunner*>& selected,
-                 EmitCallback done, const std::vector<std::string>& keys, std::size_t bytes,
+                 EmitCallback done, const std::vector<StateKey>& keys, std::size_t bytes,
                  const std::shared_ptr<DeliveryWait>& reply_wait);
   void no_reply(std::string_view event_id, const char* why);
   std::shared_ptr<DeliveryWait> reply_wait(const std::string& event_id, std::size_t sinks);

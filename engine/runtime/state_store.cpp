@@ -1,5 +1,8 @@
 #include "runtime/state_store.hpp"
 
+#include <algorithm>
+#include <cstdint>
+
 namespace switchyard::runtime {
 namespace {
 thread_local journal::StateWrites* t_capture = nullptr;
@@ -18,7 +21,8 @@ StateWriteCapture::StateWriteCapture(journal::StateWrites& into) : previous_(t_c
 StateWriteCapture::~StateWriteCapture() { t_capture = previous_; }
 journal::StateWrites* StateWriteCapture::current() { return t_capture; }
 
-void StateTable::attach(journal::Journal& journal, std::vector<journal::StateEntry> entries) {
+void StateTable::attach(journal::Journal& journal, std::vector<journal::StateEntry> entries,
+                        std::vector<journal::RememberedEntry> remembered) {
   std::lock_guard lock(mutex_);
   const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
@@ -29,7 +33,54 @@ void StateTable::attach(journal::Journal& journal, std::vector<journal::StateEnt
     store(e.key, e.value,
           e.expires_ms == 0 ? Clock::time_point::max() : now + std::chrono::milliseconds(e.expires_ms - now_ms));
   }
+  // Soonest to expire first: they leave their queue in that order.
+  std::sort(remembered.begin(), remembered.end(), [](const auto& a, const auto& b) {
+    return (a.expires_ms == 0 ? INT64_MAX : a.expires_ms) < (b.expires_ms == 0 ? INT64_MAX : b.expires_ms);
+  });
+  for (const auto& r : remembered) {
+    const auto fp = KeySet::from_bytes(r.fingerprint);
+    if (!fp || (r.expires_ms != 0 && r.expires_ms <= now_ms)) continue;
+    remembered_.insert(*fp,
+                       r.expires_ms == 0 ? Clock::time_point::max()
+                                         : now + std::chrono::milliseconds(r.expires_ms - now_ms),
+                       std::chrono::milliseconds(-1));  // a queue of their own
+  }
   journal_ = &journal;
+}
+
+bool StateTable::remembers(std::string_view key) {
+  const auto fp = KeySet::fingerprint(key);  // outside the lock: the hash is most of the cost
+  std::lock_guard lock(mutex_);
+  return remembered_.contains(fp, Clock::now());
+}
+
+void StateTable::remember(std::string_view key, std::chrono::milliseconds ttl, bool durable) {
+  const auto fp = KeySet::fingerprint(key);
+  {
+    std::lock_guard lock(mutex_);
+    const auto now = Clock::now();
+    remembered_.purge(now);
+    remembered_.insert(fp, ttl.count() <= 0 ? Clock::time_point::max() : now + ttl, ttl);
+  }
+  if (!durable || !journal_) return;
+  journal::StateWrite write{.key = KeySet::bytes(fp), .expires_ms = unix_ms_after(ttl), .remember = true};
+  if (auto* capture = StateWriteCapture::current()) {
+    capture->push_back(std::move(write));
+  } else {
+    journal_->write_state(std::move(write));
+  }
+}
+
+void StateTable::forget_remembered(std::string_view fingerprint) {
+  const auto fp = KeySet::from_bytes(fingerprint);
+  if (!fp) return;
+  std::lock_guard lock(mutex_);
+  remembered_.erase(*fp);
+}
+
+std::size_t StateTable::remembered() const {
+  std::lock_guard lock(mutex_);
+  return remembered_.size();
 }
 
 void StateTable::persist(const std::string& key, std::string_view value,
@@ -134,6 +185,13 @@ Result<bool> ScopedStateStore::put_if_absent(std::string_view key, std::string_v
 }
 Status ScopedStateStore::erase(std::string_view key) {
   store_.erase(scoped(key), durable_);
+  return {};
+}
+bool ScopedStateStore::remembers(std::string_view key) {
+  return store_.remembers(scoped(key));
+}
+Status ScopedStateStore::remember(std::string_view key, std::chrono::milliseconds ttl) {
+  store_.remember(scoped(key), ttl, durable_);
   return {};
 }
 

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "journal/journal.hpp"
+#include "runtime/key_set.hpp"
 #include "switchyard/context.hpp"
 
 namespace switchyard::runtime {
@@ -35,9 +36,10 @@ class StateWriteCapture {
 /// expiring by TTL, and written through to the journal when the engine has one.
 class StateTable {
  public:
-  /// Writes go through to `journal` from now on; `entries` (from journal.load_state()) are
-  /// what it already holds.
-  void attach(journal::Journal& journal, std::vector<journal::StateEntry> entries);
+  /// Writes go through to `journal` from now on; `entries` and `remembered` (from
+  /// journal.load_state() and load_remembered()) are what it already holds.
+  void attach(journal::Journal& journal, std::vector<journal::StateEntry> entries,
+              std::vector<journal::RememberedEntry> remembered = {});
 
   std::optional<std::string> get(const std::string& key);
   // `durable`: also write the change to the journal (when attached).
@@ -47,6 +49,13 @@ class StateTable {
   void erase(const std::string& key, bool durable = true);
   /// Forgets `key` in memory only: undoes a captured write whose event was not journaled.
   void forget(const std::string& key);
+
+  /// Remembered keys (StateStore::remember), a set apart from the entries: see key_set.hpp.
+  bool remembers(std::string_view key);
+  void remember(std::string_view key, std::chrono::milliseconds ttl, bool durable = true);
+  /// Undoes remember() in memory only, given its write's key (a fingerprint's bytes).
+  void forget_remembered(std::string_view fingerprint);
+  std::size_t remembered() const;
 
  private:
   void persist(const std::string& key, std::string_view value, std::chrono::milliseconds ttl);
@@ -65,11 +74,12 @@ class StateTable {
   void store(Entries::iterator it, bool inserted, std::string_view value, Clock::time_point expires);
   void purge(Clock::time_point now);
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   Entries entries_;
   // Keys by expiry time, so expired entries are removed oldest first at a cost
   // proportional to what expires, not to what is stored.
   Expiries expiries_;
+  KeySet remembered_;
   journal::Journal* journal_ = nullptr;
 };
 
@@ -84,6 +94,8 @@ class ScopedStateStore final : public StateStore {
   Result<bool> put_if_absent(std::string_view key, std::string_view value,
                              std::chrono::milliseconds ttl) override;
   Status erase(std::string_view key) override;
+  bool remembers(std::string_view key) override;
+  Status remember(std::string_view key, std::chrono::milliseconds ttl) override;
 
  private:
   std::string scoped(std::string_view key) const { return prefix_ + std::string(key); }

@@ -126,6 +126,13 @@ std::vector<TransformChain::Finished> TransformChain::split(ComponentHost& stage
 
 void TransformChain::run(Incoming incoming) {
   Finished f{std::move(incoming), true, {}, {}, {}, nullptr};
+  if (f.incoming.source_state) {
+    // Written with the event (or, dropped or dead-lettered, with its outcome): remembered
+    // exactly when the pipeline keeps what it accepted.
+    std::optional<StateWriteCapture> capture;
+    if (capture_state_) capture.emplace(f.writes);
+    for (auto& r : f.incoming.event->take_remembered()) (void)f.incoming.source_state->remember(r.key, r.ttl);
+  }
   if (keep_originals_) f.original = f.incoming.event->clone();
   if (!has_async_) return run_inline(std::move(f), 0);
   Ticket ticket{next_ticket_++};

@@ -34,6 +34,9 @@ struct Incoming {
   std::int64_t replaces = 0;  // a dead letter of a transform being replayed: its DLQ entry
   bool examined = false;      // a blocked pipeline looked at it: its payload may be shelved
   bool shelved = false;       // only its raw bytes are held until the transforms take it
+  // The emitting source's state store: the keys its event asks to be remembered
+  // (Event::remember_when_accepted) go there as it enters the chain, with the event's writes.
+  StateStore* source_state = nullptr;
 };
 
 class TransformChain {

@@ -145,7 +145,7 @@ void Endpoint::State::handle(const std::shared_ptr<State>& self, const HttpReque
                                            retry_after_seconds(*refused, kRetryAfterFallback)));
   }
   // 4. A delivery seen before (state store: survives restarts) or being emitted right now.
-  if (admission.redelivery && !redeliveries.claim(*context, admission.event->id)) {
+  if (admission.redelivery && !redeliveries.claim(*context, *admission.event)) {
     duplicates->inc();
     return reply(protocol->duplicate(admission.event->id));
   }
@@ -176,7 +176,7 @@ void Endpoint::State::emit(const std::shared_ptr<State>& self, Admission admissi
       [self, reply = std::move(reply), answer = std::move(admission.answer), parked, id = std::move(id),
        redelivery](Status status) mutable {
         auto pass = self->gate.enter();  // the component's state only while it runs
-        if (redelivery) self->redeliveries.settle(*self->context, id, status && pass.has_value());
+        if (redelivery) self->redeliveries.settle(id);
         if (!parked) return reply(status ? std::move(answer) : failure(status.error()));
         if (status) return parked->emitted();
         if (pass) self->context->replies().withdraw(id);

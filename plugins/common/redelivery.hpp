@@ -16,9 +16,9 @@
 namespace switchyard::intake {
 
 /// Delivery ids accepted within a window. An id is remembered in the component's state
-/// store (so across restarts) only once its event is accepted: a crash in between never
-/// turns the sender's retry into a "duplicate" that was never delivered. An id being
-/// emitted right now is a duplicate too.
+/// store (so across restarts) with its event, and only if the event is accepted
+/// (Event::remember_when_accepted): a crash in between never turns the sender's retry into a
+/// "duplicate" that was never delivered. An id being emitted right now is a duplicate too.
 class Redeliveries {
  public:
   /// Ids are kept under `prefix` + id for `window`; a zero window turns this off.
@@ -28,21 +28,26 @@ class Redeliveries {
   }
   bool enabled() const { return window_.count() > 0; }
 
-  /// Whether `id` may be emitted. When true and enabled, settle() must follow.
-  bool claim(Context& context, const std::string& id) {
+  /// Whether `event` (its id) may be emitted. When true and enabled, the event will ask to
+  /// be remembered, and settle() must follow its emit.
+  bool claim(Context& context, Event& event) {
     if (!enabled()) return true;
-    std::lock_guard lock(mutex_);  // settle() records the id before it leaves inflight_
-    return !context.state().get(prefix_ + id) && inflight_.insert(id).second;
+    std::string key = prefix_ + event.id;
+    auto& state = context.state();
+    // Ids recorded by an earlier version as entries (get()) count until their window ends.
+    if (state.remembers(key) || state.get(key)) return false;
+    {
+      std::lock_guard lock(mutex_);  // the id is remembered before it leaves inflight_
+      if (!inflight_.insert(event.id).second) return false;
+    }
+    event.remember_when_accepted(std::move(key), window_);
+    return true;
   }
 
-  /// Ends the claim; `accepted` records the id for the window.
-  void settle(Context& context, const std::string& id, bool accepted) {
+  /// Ends the claim once the emit has been answered (the id is remembered by then if the
+  /// event was accepted).
+  void settle(const std::string& id) {
     if (!enabled()) return;
-    if (accepted) {
-      if (auto put = context.state().put(prefix_ + id, "1", window_); !put) {
-        context.logger().warn(id + ": could not record it for redelivery checks: " + put.error().message);
-      }
-    }
     std::lock_guard lock(mutex_);
     inflight_.erase(id);
   }

@@ -24,7 +24,9 @@ namespace switchyard {
 // 10: Context::report_health (a new virtual).
 // 11: Sink::reads_payload and Emitter::payload_read (new virtuals), and events whose
 //     payload is deferred (Event::payload_deferred: `data` null while raw_data() holds it).
-inline constexpr std::uint32_t kAbiVersion = 11;
+// 12: StateStore::remembers/remember (new virtuals) and Event::remember_when_accepted
+//     (Event grew a member).
+inline constexpr std::uint32_t kAbiVersion = 12;
 
 #define SWITCHYARD_STRINGIFY_IMPL(x) #x
 #define SWITCHYARD_STRINGIFY(x) SWITCHYARD_STRINGIFY_IMPL(x)

@@ -91,6 +91,14 @@ class StateStore {
                                      std::chrono::milliseconds ttl) = 0;
   /// Removes `key`.
   virtual Status erase(std::string_view key) = 0;
+
+  /// Whether `key` is remembered (remember(), Event::remember_when_accepted()) and has not
+  /// expired. Remembered keys are a set beside the entries above: get() does not see them.
+  virtual bool remembers(std::string_view key) = 0;
+  /// Remembers `key` for `ttl` (zero: for good). For many short-lived keys, such as the
+  /// delivery ids a source has seen: the engine keeps a fixed-size fingerprint of each (tens
+  /// of bytes, no allocation), not the key itself, and never gives the key back.
+  virtual Status remember(std::string_view key, std::chrono::milliseconds ttl) = 0;
 };
 
 /// Called once an emitted event is safely accepted (durable where the pipeline is durable)

@@ -142,6 +142,24 @@ class Event {
     return std::nullopt;
   }
 
+  /// A key its source asked the engine to remember once the event is accepted.
+  struct Remembered {
+    std::string key;
+    std::chrono::milliseconds ttl{0};
+  };
+  /// Asks the engine to remember `key` in the emitting source's state store for `ttl`
+  /// (StateStore::remembers() then answers true; zero: for good) once its pipeline accepts
+  /// this event, and only then: the key is written to the journal in the event's own
+  /// record, so no crash leaves it remembered for an event that was lost (whose redelivery
+  /// would then be taken for a duplicate), and it costs no write of its own. For a sender's
+  /// delivery id. A copy of the event (clone()) does not carry it.
+  void remember_when_accepted(std::string key, std::chrono::milliseconds ttl) {
+    remembered_.push_back(Remembered{std::move(key), ttl});
+  }
+  /// What remember_when_accepted() asked for, handed over once: the engine (or a test's
+  /// emitter) takes it as it accepts the event.
+  std::vector<Remembered> take_remembered() { return std::exchange(remembered_, {}); }
+
   /// About the memory the event holds (its JSON values and strings): what the engine's
   /// byte bounds (queue_bytes) count.
   std::size_t memory_size() const {
@@ -183,6 +201,7 @@ class Event {
  private:
   std::string raw_data_;
   std::vector<std::pair<std::string, std::string>> secrets_;
+  std::vector<Remembered> remembered_;
 };
 
 /// Events are shared read-only once they fan out to sinks.

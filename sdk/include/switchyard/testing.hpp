@@ -129,7 +129,7 @@ class TestContext final : public Context {
   CapturedLogger logger_;
   ManualExecutor executor_;
   MemoryStateStore state_{executor_};
-  CapturingEmitter emitter_;
+  CapturingEmitter emitter_{&state_};
   Emitter* other_emitter_ = nullptr;
   CapturingRoutes routes_;
   CapturingMetrics metrics_;

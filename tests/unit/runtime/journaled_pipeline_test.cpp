@@ -158,6 +158,56 @@ sinks:
   EXPECT_EQ(dead_letters().size(), 10u) << "sink b's failures are dead-lettered (and count as done)";
 }
 
+// Keys a source asks to be remembered with its events (delivery ids) are remembered once the
+// events are accepted, written to the journal with them, and known again after a restart; a
+// memory pipeline remembers them in memory only.
+TEST_F(JournaledPipelineTest, KeysRememberedWithEventsAreWrittenWithThemAndKnownAfterARestart) {
+  store_.attach(*journal_, {});  // as the engine attaches its state to its journal
+  auto p = start(R"(
+name: ids
+source: {type: test.sequence, count: 50, remember: 10m}
+sinks: [{name: a, type: test.capture, bucket: a}]
+)");
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("a").size() == 50; }));
+  ASSERT_TRUE(wait_until([&] { return p->in_flight() == 0; }));
+  drain(*p);
+  p->stop();
+  for (int n = 0; n < 50; ++n) EXPECT_TRUE(store_.remembers("ids/test.sequence/n/" + std::to_string(n))) << n;
+  EXPECT_FALSE(store_.remembers("ids/test.sequence/n/50"));
+  EXPECT_FALSE(store_.get("ids/test.sequence/n/0")) << "a remembered key is not an entry";
+  journal_->flush();
+  auto remembered = journal_->load_remembered();
+  ASSERT_TRUE(remembered) << remembered.error().message;
+  EXPECT_EQ(remembered->size(), 50u) << "each event's key is in the journal";
+  p.reset();
+  close_journal();
+  open_journal();
+  store_.attach(*journal_, {});
+  StateTable restarted;
+  auto entries = journal_->load_state();
+  auto again = journal_->load_remembered();
+  ASSERT_TRUE(entries && again);
+  restarted.attach(*journal_, std::move(*entries), std::move(*again));
+  EXPECT_TRUE(restarted.remembers("ids/test.sequence/n/0"));
+  EXPECT_TRUE(restarted.remembers("ids/test.sequence/n/49"));
+  EXPECT_FALSE(restarted.remembers("ids/test.sequence/n/50"));
+
+  auto m = start(R"(
+name: fleeting
+durability: memory
+source: {type: test.sequence, count: 5, remember: 10m}
+sinks: [{name: b, type: test.capture, bucket: b}]
+)");
+  ASSERT_TRUE(wait_until([] { return Captured::instance().of("b").size() == 5; }));
+  drain(*m);
+  m->stop();
+  EXPECT_TRUE(store_.remembers("fleeting/test.sequence/n/4"));
+  journal_->flush();
+  again = journal_->load_remembered();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->size(), 50u) << "a memory pipeline's keys went to the journal";
+}
+
 TEST_F(JournaledPipelineTest, UndeliveredEventsResumeAfterARestart) {
   auto first = start(R"(
 name: resume

@@ -59,6 +59,8 @@ struct Captured {
 // writes it), which the event keeps as its received bytes (Event::set_raw_data); `pad`
 // adds a string of that many characters to it ("pad": "xx..."). With `defer` as well the
 // payload is left unparsed (Event::payload_deferred), as the GitHub webhook source leaves it.
+// With `remember` (a duration), each event asks for "n/N" to be remembered that long once
+// accepted (Event::remember_when_accepted), as webhook sources do with delivery ids.
 class SequenceSource final : public Source {
  public:
   static inline std::atomic<int> waits{0};
@@ -69,6 +71,7 @@ class SequenceSource final : public Source {
     raw_ = options.boolean("raw");
     defer_ = options.boolean("defer");
     pad_ = static_cast<std::size_t>(options.integer("pad"));
+    remember_ = options.duration("remember");
     context_ = &context;
     return {};
   }
@@ -104,6 +107,7 @@ class SequenceSource final : public Source {
         event->data.SetObject();
         event->data.AddMember("n", next_++, event->allocator());
       }
+      if (remember_.count() > 0) event->remember_when_accepted("n/" + std::to_string(next_ - 1), remember_);
       emitter.emit(std::move(event), {});
     }
     if (running_ && next_ < count_) context_->executor().post([this] { pump(); });
@@ -115,6 +119,7 @@ class SequenceSource final : public Source {
   bool raw_ = false;
   bool defer_ = false;
   std::size_t pad_ = 0;
+  std::chrono::milliseconds remember_{0};
   bool running_ = false;
 };
 
@@ -356,6 +361,7 @@ inline constexpr OptionSpec kSequenceOptions[] = {
     {.name = "raw", .type = OptionType::boolean, .default_value = "false"},
     {.name = "defer", .type = OptionType::boolean, .default_value = "false"},
     {.name = "pad", .type = OptionType::integer, .default_value = "0"},
+    {.name = "remember", .type = OptionType::duration, .default_value = "0"},
 };
 inline constexpr OptionSpec kCaptureOptions[] = {
     {.name = "bucket", .type = OptionType::string, .required = true},

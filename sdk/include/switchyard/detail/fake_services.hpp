@@ -185,6 +185,14 @@ class MemoryStateStore final : public StateStore {
     entries_.erase(std::string(key));
     return {};
   }
+  bool remembers(std::string_view key) override {
+    auto it = remembered_.find(std::string(key));
+    return it != remembered_.end() && (it->second.count() == 0 || it->second > clock_.now());
+  }
+  Status remember(std::string_view key, std::chrono::milliseconds ttl) override {
+    remembered_[std::string(key)] = expiry(ttl);
+    return {};
+  }
 
  private:
   struct Entry {
@@ -199,13 +207,16 @@ class MemoryStateStore final : public StateStore {
   }
   const ManualExecutor& clock_;
   std::map<std::string, Entry> entries_;
+  std::map<std::string, std::chrono::milliseconds> remembered_;  // key -> expiry (zero: never)
 };
 
 /// Records what a source emits. `capacity` simulates a saturated pipeline. A deferred
 /// payload (Event::payload_deferred) is parsed as the engine would before a transform has
-/// the event, and counted in `deferred`: a test reads `data` either way.
+/// the event, and counted in `deferred`: a test reads `data` either way. The keys an
+/// accepted event asks to be remembered (Event::remember_when_accepted) go to `state`.
 class CapturingEmitter final : public Emitter {
  public:
+  explicit CapturingEmitter(StateStore* state = nullptr) : state_(state) {}
   void emit(std::unique_ptr<Event> event, EmitCallback done) override {
     if (saturated()) {
       ++refused;
@@ -221,6 +232,9 @@ class CapturingEmitter final : public Emitter {
         if (done) done(permanent("the deferred payload does not parse"));
         return;
       }
+    }
+    for (auto& r : event->take_remembered()) {
+      if (state_) (void)state_->remember(r.key, r.ttl);
     }
     events.push_back(std::move(event));
     if (done) done({});
@@ -245,6 +259,9 @@ class CapturingEmitter final : public Emitter {
   std::size_t refused = 0;
   std::size_t deferred = 0;  ///< events emitted with their payload deferred
   bool reads_payload = true;  ///< what payload_read() says: set before configure
+
+ private:
+  StateStore* state_;
 };
 
 /// Metrics recorded in memory: value() reads a counter or gauge, observations() a histogram.
