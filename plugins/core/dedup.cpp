@@ -33,12 +33,17 @@ Status DedupTransform::configure(const Options& options, Context& context) {
 Result<Verdict> DedupTransform::apply(Event& event) {
   scratch_.assign("k:");
   key_->render_string(event, scratch_);
-  auto fresh = context_->state().put_if_absent(scratch_, "1", window_);
-  if (!fresh) return fresh.error();
-  if (!*fresh && context_->logger().enabled(LogLevel::debug)) {
-    context_->logger().debug("event " + event.id + " dropped as a duplicate");
+  // Transforms run one event at a time: the look and the remembering need no lock between
+  // them. A key an earlier version stored as an entry (get()) counts until its window ends.
+  auto& state = context_->state();
+  if (state.remembers(scratch_) || state.get(scratch_)) {
+    if (context_->logger().enabled(LogLevel::debug)) {
+      context_->logger().debug("event " + event.id + " dropped as a duplicate");
+    }
+    return Verdict::drop;
   }
-  return *fresh ? Verdict::keep : Verdict::drop;
+  if (Status s = state.remember(scratch_, window_); !s) return s.error();
+  return Verdict::keep;
 }
 
 }  // namespace switchyard::core

@@ -398,7 +398,8 @@ void ActionsSource::emit_next(const std::shared_ptr<Page>& page) {
       continue;
     }
     std::string key = state_key(state->id, state->attempt, state->state);
-    if (context_->state().get(key)) continue;
+    // Runs an earlier version recorded as entries (get()) count until they are forgotten.
+    if (context_->state().remembers(key) || context_->state().get(key)) continue;
     if (emitter.saturated()) {
       // Stop here and keep the previous ETag: the next poll gets this page again.
       context_->logger().warn(repos_[page->repo].name +
@@ -407,13 +408,16 @@ void ActionsSource::emit_next(const std::shared_ptr<Page>& page) {
     }
     auto event = make_run_event(run, *state, repos_[page->repo].default_branch);
     context_->logger().debug(repos_[page->repo].name + ": emitting " + event->id);
+    // Remembered with the event, only once it is accepted: a refused event is emitted again
+    // at the next poll, never lost, and no crash between the two repeats an accepted one.
+    event->remember_when_accepted(std::move(key), settings_.remember);
     // The engine may report from another thread once the event is durable: continue on
     // the strand, and not at all once this component is stopped.
-    emitter.emit(std::move(event), [this, page, key = std::move(key), alive = std::weak_ptr<char>(alive_),
+    emitter.emit(std::move(event), [this, page, alive = std::weak_ptr<char>(alive_),
                                     executor = &context_->executor()](Status status) mutable {
-      executor->post([this, page, key = std::move(key), alive, status = std::move(status)] {
+      executor->post([this, page, alive, status = std::move(status)] {
         if (alive.expired()) return;
-        on_emitted(page, key, status);
+        on_emitted(page, status);
       });
     });
     return;
@@ -421,8 +425,7 @@ void ActionsSource::emit_next(const std::shared_ptr<Page>& page) {
   finish(*page, true);
 }
 
-void ActionsSource::on_emitted(const std::shared_ptr<Page>& page, const std::string& key,
-                               Status status) {
+void ActionsSource::on_emitted(const std::shared_ptr<Page>& page, Status status) {
   if (!status) {
     const std::string line = repos_[page->repo].name + ": the pipeline refused an event (" +
                              status.error().message + "); it is emitted again at the next poll";
@@ -434,11 +437,6 @@ void ActionsSource::on_emitted(const std::shared_ptr<Page>& page, const std::str
     return finish(*page, false);
   }
   ++emitted_;
-  // Remembered only once accepted: a refused event is emitted again, never lost.
-  if (auto put = context_->state().put(key, "1", settings_.remember); !put) {
-    context_->logger().warn("state store failed (" + put.error().message + "): " + key +
-                            " may be emitted again after a restart (with the same event id)");
-  }
   ++page->next;
   emit_next(page);
 }

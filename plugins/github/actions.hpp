@@ -89,7 +89,7 @@ class ActionsSource final : public Source {
   void on_response(std::size_t index, Result<HttpClientResponse> result);
   void on_page(std::size_t index, const HttpClientResponse& response);
   void emit_next(const std::shared_ptr<Page>& page);
-  void on_emitted(const std::shared_ptr<Page>& page, const std::string& key, Status status);
+  void on_emitted(const std::shared_ptr<Page>& page, Status status);
   void finish(const Page& page, bool complete);
   void failed(std::size_t index, const std::string& why, std::chrono::milliseconds at_least,
               LogLevel level = LogLevel::warn);

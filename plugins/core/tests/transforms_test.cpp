@@ -118,6 +118,19 @@ TEST(Dedup, DropsRepeatsWithinTheWindowOnly) {
   EXPECT_EQ(*h.apply(*make_event("x", kRun)), Verdict::keep) << "the window has passed";
 }
 
+// Keys are remembered (StateStore::remember), not stored as entries; a key an earlier
+// version stored as an entry still counts as seen.
+TEST(Dedup, RemembersItsKeysAndHonoursOnesStoredAsEntries) {
+  Harness h(kDedupDecl, R"({"key": "${{ payload.workflow_run.id }}", "window": "1h"})");
+  ASSERT_TRUE(h.configure());
+  EXPECT_EQ(*h.apply(*make_event("x", kRun)), Verdict::keep);
+  auto& state = h.context().state();
+  EXPECT_TRUE(state.remembers("k:30433642"));
+  EXPECT_FALSE(state.get("k:30433642")) << "stored as an entry";
+  ASSERT_TRUE(state.put("k:7", "1", 1h));  // as the version before wrote it
+  EXPECT_EQ(*h.apply(*make_event("x", R"({"workflow_run": {"id": 7}})")), Verdict::drop);
+}
+
 TEST(RateLimit, AllowsTheBurstThenRefillsAtTheRate) {
   Harness h(kRateLimitDecl, R"({"rate": 60, "per": "1m", "burst": 3})");
   ASSERT_TRUE(h.configure());
