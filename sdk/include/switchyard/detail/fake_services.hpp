@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <string>
@@ -84,7 +85,12 @@ class ManualExecutor final : public Executor {
     std::function<void()> readable_, writable_;
   };
 
-  void post(std::function<void()> task) override { tasks_.push_back(std::move(task)); }
+  /// From any thread, as the engine's executors take posts (a callback the engine runs on
+  /// another thread posts back to the component's strand); the task runs in run_pending().
+  void post(std::function<void()> task) override {
+    std::lock_guard lock(tasks_mutex_);
+    tasks_.push_back(std::move(task));
+  }
   std::unique_ptr<Timer> make_timer() override { return std::make_unique<ManualTimer>(*this); }
   std::unique_ptr<FdWatch> watch(int fd) override { return std::make_unique<ManualFdWatch>(*this, fd); }
 
@@ -93,9 +99,7 @@ class ManualExecutor final : public Executor {
   std::size_t run_pending() {
     std::size_t ran = 0;
     for (;;) {
-      while (!tasks_.empty()) {
-        auto task = std::move(tasks_.front());
-        tasks_.erase(tasks_.begin());
+      while (auto task = next_task()) {
         task();
         ++ran;
       }
@@ -139,11 +143,11 @@ class ManualExecutor final : public Executor {
       pollfd p{w->fd_, static_cast<short>((w->readable_ ? POLLIN : 0) | (w->writable_ ? POLLOUT : 0)), 0};
       if (::poll(&p, 1, 0) <= 0) continue;
       if (w->readable_ && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
-        tasks_.push_back(std::exchange(w->readable_, nullptr));
+        post(std::exchange(w->readable_, nullptr));
         any = true;
       }
       if (w->writable_ && (p.revents & (POLLOUT | POLLHUP | POLLERR))) {
-        tasks_.push_back(std::exchange(w->writable_, nullptr));
+        post(std::exchange(w->writable_, nullptr));
         any = true;
       }
     }
@@ -154,6 +158,15 @@ class ManualExecutor final : public Executor {
     return next_id_;
   }
 
+  std::function<void()> next_task() {
+    std::lock_guard lock(tasks_mutex_);
+    if (tasks_.empty()) return nullptr;
+    auto task = std::move(tasks_.front());
+    tasks_.erase(tasks_.begin());
+    return task;
+  }
+
+  std::mutex tasks_mutex_;
   std::vector<std::function<void()>> tasks_;
   std::map<std::uint64_t, Pending> timers_;
   std::vector<ManualFdWatch*> watches_;
