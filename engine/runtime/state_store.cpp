@@ -63,12 +63,7 @@ void StateTable::remember(std::string_view key, std::chrono::milliseconds ttl, b
     remembered_.insert(fp, ttl.count() <= 0 ? Clock::time_point::max() : now + ttl, ttl);
   }
   if (!durable || !journal_) return;
-  journal::StateWrite write{.key = KeySet::bytes(fp), .expires_ms = unix_ms_after(ttl), .remember = true};
-  if (auto* capture = StateWriteCapture::current()) {
-    capture->push_back(std::move(write));
-  } else {
-    journal_->write_state(std::move(write));
-  }
+  record({.key = KeySet::bytes(fp), .expires_ms = unix_ms_after(ttl), .remember = true});
 }
 
 void StateTable::forget_remembered(std::string_view fingerprint) {
@@ -86,7 +81,11 @@ std::size_t StateTable::remembered() const {
 void StateTable::persist(const std::string& key, std::string_view value,
                                std::chrono::milliseconds ttl) {
   if (!journal_) return;
-  journal::StateWrite write{.key = key, .value = std::string(value), .expires_ms = unix_ms_after(ttl)};
+  record({.key = key, .value = std::string(value), .expires_ms = unix_ms_after(ttl)});
+}
+
+// With the event being handled when a capture is open (StateWriteCapture), else on its own.
+void StateTable::record(journal::StateWrite write) {
   if (auto* capture = StateWriteCapture::current()) {
     capture->push_back(std::move(write));
   } else {
@@ -155,12 +154,7 @@ bool StateTable::put_if_absent(const std::string& key, std::string_view value,
 void StateTable::erase(const std::string& key, bool durable) {
   forget(key);
   if (!journal_ || !durable) return;
-  journal::StateWrite write{.key = key, .erase = true};
-  if (auto* capture = StateWriteCapture::current()) {
-    capture->push_back(std::move(write));
-  } else {
-    journal_->write_state(std::move(write));
-  }
+  record({.key = key, .erase = true});
 }
 
 void StateTable::purge(Clock::time_point now) {

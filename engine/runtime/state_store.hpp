@@ -59,6 +59,7 @@ class StateTable {
 
  private:
   void persist(const std::string& key, std::string_view value, std::chrono::milliseconds ttl);
+  void record(journal::StateWrite write);
 
   using Clock = std::chrono::steady_clock;
   // Points at the key inside entries_ (node-based: the key stays put across rehashes).
