@@ -4,11 +4,13 @@
 // server's certificate; one with a token the server does not know is refused; neither
 // becomes ready, and no secret reaches the log or the admin API. Then decentralized auth: a
 // server in operator mode (JWTs made with the NATS authors' @nats-io/jwt), and a sink with
-// the user's .creds file.
+// the user's .creds file: refused while the file holds a user of an account the server does
+// not know, and connected once it holds the right one (the sink starts over after libnats
+// gives up, and libnats reads the file at every connect).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startEngine } from './lib/engine.mjs';
 import { makeCerts } from './lib/certs.mjs';
@@ -87,6 +89,7 @@ test('a .creds file (user JWT and seed) against a server in operator mode', asyn
   const operator = nkeys.createOperator();
   const system = nkeys.createAccount();
   const account = nkeys.createAccount();
+  const unknownAccount = nkeys.createAccount();
   const user = nkeys.createUser();
   const unlimited = { conn: -1, subs: -1, data: -1, payload: -1, leaf: -1, imports: -1, exports: -1, wildcards: true,
     mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 };
@@ -94,6 +97,7 @@ test('a .creds file (user JWT and seed) against a server in operator mode', asyn
   const systemJwt = await jwt.encodeAccount('SYS', system, {}, { signer: operator });
   const accountJwt = await jwt.encodeAccount('APP', account, { limits: unlimited }, { signer: operator });
   const creds = jwt.fmtCreds(await jwt.encodeUser('switchyard', user, account), user);
+  const wrongCreds = jwt.fmtCreds(await jwt.encodeUser('switchyard', user, unknownAccount), user);
 
   const server = await standaloneNatsServer({
     config: () => [`operator: ${operatorJwt}`, `system_account: ${system.getPublicKey()}`, 'resolver: MEMORY',
@@ -102,7 +106,7 @@ test('a .creds file (user JWT and seed) against a server in operator mode', asyn
   cleanups.push(() => server.close());
   await server.start();
   const credsFile = join(server.dir, 'switchyard.creds');
-  writeFileSync(credsFile, creds, { mode: 0o600 });
+  writeFileSync(credsFile, wrongCreds, { mode: 0o600 });
 
   const relay = (name, auth) => `name: ${name}
 source: {type: http, path: /${name}}
@@ -113,24 +117,51 @@ sinks:
     subject: ${name}.in
     stream: ${name.toUpperCase()}
     create_stream: {subjects: ["${name}.>"], replicas: 1}
+    reconnect: {initial: 100ms, max: 1s}
 ${auth}`;
+  // And a consumer of that stream with the same file: a source, whose fetching lane is
+  // parked and its subscription made again when the connection is replaced.
+  const received = join(server.dir, 'received.jsonl');
+  const consumer = `name: consumer
+source:
+  type: nats
+  servers: ["${server.url}"]
+  stream: CREDS
+  consumer: readers
+  credentials: ${credsFile}
+  reconnect: {initial: 100ms, max: 1s}
+sinks:
+  - {type: file, path: ${received}}
+`;
   const engine = await startEngine({
     pipelines: {
       creds: relay('creds', `    credentials: ${credsFile}\n`),
       anonymous: relay('anonymous', ''),
+      consumer,
     },
   });
   cleanups.push(() => engine.stop());
   const reasons = async () => (await (await fetch(`${engine.adminUrl}/readyz`)).json()).reasons;
-  await waitUntil(async () => !(await reasons()).some((r) => r.startsWith('creds/')), 20000, 'the creds sink connected');
+  // A user of an account the server does not know: refused, and libnats gives up; the sink
+  // says so, stays unready, and starts over.
+  await engine.waitFor((e) => /\[creds\/bus\] the NATS client gave up connecting \([^)]*\); starting over with a new connection in/.test(e.stderr),
+    10000, 'the creds sink to give up once');
+  assert.ok((await reasons()).some((r) => r.startsWith('creds/bus: NATS')));
+  // The right user in the file: the next new connection gets in.
+  writeFileSync(credsFile, creds, { mode: 0o600 });
+  await waitUntil(async () => !(await reasons()).some((r) => r.startsWith('creds/')), 20000,
+    async () => `the creds sink connected; readiness: ${JSON.stringify(await reasons())}\nengine:\n${engine.stderr}\nserver:\n${server.log}`);
   const res = await fetch(`${engine.url}/creds`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n": 1}' });
   assert.equal(res.status, 202);
   await waitUntil(async () => (await server.messages('CREDS')) === 1, 20000, 'the event stored through the user\'s account');
+  await waitUntil(() => existsSync(received) && readFileSync(received, 'utf8').includes('"n":1'), 20000,
+    () => `the consumer to receive the event:\n${engine.stderr}`);
+  assert.ok(/\[consumer\/nats\] the NATS client gave up connecting/.test(engine.stderr), 'the consumer was refused first');
   // Without credentials, an operator-mode server lets nobody in.
   assert.ok((await reasons()).some((r) => r.startsWith('anonymous/bus: NATS')));
   await waitUntil(() => /Authorization Violation|authentication error/i.test(server.log), 20000, `the refusal:\n${server.log}`);
   // The engine says why too, not an empty reason, and that libnats gave up (it does once
-  // the only server refused the credentials): the sink does not pretend to retry. The
+  // the only server refused the credentials) and a new connection will try again. The
   // reason is libnats's: usually the server's "Authorization Violation", but when libnats
   // gives up before its reconnecting thread reports a round (it keeps the server's -ERR in
   // that thread's own error), all it says is that no server is left (a CI run of 2026-12-07
@@ -138,8 +169,14 @@ ${auth}`;
   const reason = '(?:[^)]*authoriz|No server available for connection)';
   await engine.waitFor((e) => new RegExp(`\\[anonymous/bus\\] no NATS server of 1 answered yet \\(${reason}`, 'i').test(e.stderr), 10000,
     'the reason in the engine log');
-  await engine.waitFor((e) => new RegExp(`\\[anonymous/bus\\] the NATS client gave up connecting \\(${reason}[^)]*\\); this component stays unready`, 'i').test(e.stderr),
+  await engine.waitFor((e) => new RegExp(`\\[anonymous/bus\\] the NATS client gave up connecting \\(${reason}[^)]*\\); starting over with a new connection in`, 'i').test(e.stderr),
     10000, 'the give-up in the engine log');
+  // And keeps trying: new connections, each refused by the server, about one a second here
+  // (reconnect.max 1s), while the log says the give-up once per reason (the first may be
+  // libnats's "No server available", as above).
+  const refusals = () => server.log.match(/"[^"]*anonymous\/bus" - authentication error/g)?.length ?? 0;
+  await waitUntil(() => refusals() >= 4, 15000, () => `four refusals of the anonymous sink:\n${server.log}`);
+  assert.ok(engine.stderr.match(/\[anonymous\/bus\] the NATS client gave up connecting/g).length <= 2, engine.stderr);
   const seed = new TextDecoder().decode(user.getSeed());
   assert.ok(!engine.stderr.includes(seed), 'the user seed in the log');
 });

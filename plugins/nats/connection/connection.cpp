@@ -28,11 +28,13 @@ constexpr milliseconds kFlushGrace = 1s;
 // most this often.
 constexpr auto kErrorLogInterval = 10s;
 
-// One thread running jobs in order.
+// One thread running jobs in order, and at most one job waiting for its time.
 struct Lane {
+  using Clock = std::chrono::steady_clock;
   std::mutex mutex;
   std::condition_variable wake;
   std::deque<std::function<void()>> jobs;
+  std::optional<std::pair<Clock::time_point, std::function<void()>>> later;
   bool finishing = false;
   std::thread thread;
 
@@ -44,7 +46,17 @@ struct Lane {
     }
     wake.notify_one();
   }
-  // The jobs already queued still run; then the thread ends.
+  // Runs `job` once `delay` has passed and the jobs queued by then have run; replaces a job
+  // given here before that has not run yet.
+  void post_after(milliseconds delay, std::function<void()> job) {
+    {
+      std::lock_guard lock(mutex);
+      if (finishing) return;
+      later.emplace(Clock::now() + delay, std::move(job));
+    }
+    wake.notify_one();
+  }
+  // The jobs already queued still run (not one waiting for its time); then the thread ends.
   void finish() {
     {
       std::lock_guard lock(mutex);
@@ -57,10 +69,24 @@ struct Lane {
       std::function<void()> job;
       {
         std::unique_lock lock(mutex);
-        wake.wait(lock, [this] { return finishing || !jobs.empty(); });
-        if (jobs.empty()) return;
-        job = std::move(jobs.front());
-        jobs.pop_front();
+        for (;;) {
+          if (!jobs.empty()) {
+            job = std::move(jobs.front());
+            jobs.pop_front();
+            break;
+          }
+          if (finishing) return;
+          if (later && later->first <= Clock::now()) {
+            job = std::move(later->second);
+            later.reset();
+            break;
+          }
+          if (later) {
+            wake.wait_until(lock, later->first);
+          } else {
+            wake.wait(lock);
+          }
+        }
       }
       try {
         job();
@@ -89,6 +115,10 @@ void pin_libraries() {
 
 }  // namespace
 
+namespace {
+struct Anchor;
+}  // namespace
+
 struct Connection::Shared {
   ConnectionSettings settings;
   Context* context = nullptr;  // only while the gate lets a caller in
@@ -108,6 +138,8 @@ struct Connection::Shared {
   std::mutex errors_mutex;
   std::chrono::steady_clock::time_point last_error_log{};
   std::string failure_said;  // why no server answered, as last logged; cleared once connected
+  int give_ups = 0;          // times libnats gave up since the last connection; cleared once connected
+  std::string give_up_said;  // why, as last logged
   // A new reason to log (a round of attempts ran into something else than last said).
   bool new_failure(const std::string& why) {
     std::lock_guard lock(errors_mutex);
@@ -118,10 +150,24 @@ struct Connection::Shared {
   void connected() {
     std::lock_guard lock(errors_mutex);
     failure_said.clear();
+    give_ups = 0;
+    give_up_said.clear();
+  }
+  // Counts a give-up; whether to log it: the first, every 20th, and whenever the reason
+  // changes. libnats's own "No server available for connection" (what it says when its
+  // reconnecting thread kept the server's answer to itself) does not replace a reason said.
+  bool new_give_up(std::string& why) {
+    std::lock_guard lock(errors_mutex);
+    if (why == natsStatus_GetText(NATS_NO_SERVER) && !give_up_said.empty()) why = give_up_said;
+    ++give_ups;
+    const bool say = give_ups == 1 || give_ups % 20 == 0 || why != give_up_said;
+    give_up_said = why;
+    return say;
   }
 
-  // Lane 0 only.
+  // Lane 0 only (other lanes read it while their jobs run; restart() parks them first).
   Link link;
+  Anchor* anchor = nullptr;  // set by open()
 
   // The teardown's end, and the connect loop's wait.
   std::mutex done_mutex;
@@ -186,6 +232,15 @@ Anchor* anchor_for(const std::shared_ptr<Shared>& shared) {
 
 std::shared_ptr<Shared> from(void* closure) { return static_cast<Anchor*>(closure)->shared.lock(); }
 
+// Half fixed, half random: engines that lost the same server do not come back in step.
+milliseconds jittered(milliseconds delay) {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  const auto half = delay.count() / 2;
+  return milliseconds(half + static_cast<int64_t>(random() % static_cast<std::uint64_t>(half + 1)));
+}
+
+void restart(const std::shared_ptr<Shared>& s);
+
 void on_connected(natsConnection* nc, void* closure) {
   auto s = from(closure);
   if (!s) return;
@@ -238,9 +293,18 @@ void on_closed(natsConnection* nc, void* closure) {
     natsConnection_GetLastError(nc, &text);
     if (text != nullptr) why = text;
   }
-  s->log(LogLevel::error, "the NATS client gave up connecting (" + (why.empty() ? std::string("no answer") : why) +
-                              "); this component stays unready until its pipeline changes or the engine "
-                              "restarts");
+  if (why.empty()) why = "no answer";
+  // A daemon does not give up: the credentials may be fixed on the server, or the refusal
+  // may have been the server's or libnats's passing fault. A new connection is made after
+  // the longest reconnect back-off, for as long as the component runs.
+  const milliseconds wait = jittered(s->settings.reconnect_max);
+  if (s->new_give_up(why)) {
+    s->log(LogLevel::error, "the NATS client gave up connecting (" + why + "); starting over with a new connection in " +
+                                human(wait) + ", and every " + human(s->settings.reconnect_max) +
+                                " after (said again at every 20th time or a new reason)");
+  }
+  if (auto pass = s->gate.enter()) s->context->report_health("NATS: the client gave up connecting (" + why + "); starting over");
+  s->lanes[0]->post_after(wait, [keep = s] { restart(keep); });
 }
 
 void on_lame_duck(natsConnection*, void* closure) {
@@ -284,10 +348,7 @@ int64_t reconnect_delay(natsConnection* nc, int attempts, void* closure) {
   milliseconds delay = cfg.reconnect_initial;
   for (int i = 1; i < attempts && delay < cfg.reconnect_max; ++i) delay *= 2;
   delay = std::min(delay, cfg.reconnect_max);
-  // Half fixed, half random: engines that lost the same server do not come back in step.
-  thread_local std::mt19937_64 random{std::random_device{}()};
-  const auto half = delay.count() / 2;
-  const auto wait = half + static_cast<int64_t>(random() % static_cast<std::uint64_t>(half + 1));
+  const auto wait = jittered(delay).count();
   // Said at the first round, every 20th, and whenever the reason changes: the first
   // connect may only have seen "no server available" before the server refused the user.
   const std::string why = last_failure(nc);
@@ -407,8 +468,13 @@ void connect(const std::shared_ptr<Shared>& s, Anchor* anchor) {
         // Violation", a TLS failure); the connection's may already be libnats's own
         // giving up ("No server available for connection") by now.
         const std::string why = last_failure(nc);
-        s->new_failure(why);
-        s->log(LogLevel::warn, "no NATS server of " + std::to_string(s->settings.servers.size()) + " answered yet (" +
+        const bool news = s->new_failure(why);
+        bool started_over = false;
+        {
+          std::lock_guard lock(s->errors_mutex);
+          started_over = s->give_ups > 0;
+        }
+        if (news || !started_over) s->log(LogLevel::warn, "no NATS server of " + std::to_string(s->settings.servers.size()) + " answered yet (" +
                                    (why.empty() ? std::string("no answer") : why) + "); retrying in the background");
       }
       return;
@@ -418,6 +484,54 @@ void connect(const std::shared_ptr<Shared>& s, Anchor* anchor) {
     std::unique_lock lock(s->done_mutex);
     if (s->done_changed.wait_for(lock, s->settings.reconnect_max, [&] { return s->closing.load(); })) return;
   }
+}
+
+// Lane 0, after libnats gave up: parks the other lanes (their jobs in progress end first;
+// with the connection closed, a fetch returns at once), frees what they used with the old
+// connection (Callbacks::lanes_done), and connects anew before letting them go on.
+void restart(const std::shared_ptr<Shared>& s) {
+  if (s->closing) return;
+  struct Barrier {
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::size_t parked = 0;
+    bool released = false;
+  };
+  auto barrier = std::make_shared<Barrier>();
+  const std::size_t others = s->lanes.size() - 1;
+  for (std::size_t i = 1; i < s->lanes.size(); ++i) {
+    s->lanes[i]->post([barrier] {
+      std::unique_lock lock(barrier->mutex);
+      ++barrier->parked;
+      barrier->changed.notify_all();
+      barrier->changed.wait(lock, [&] { return barrier->released; });
+    });
+  }
+  const auto release = [&] {
+    {
+      std::lock_guard lock(barrier->mutex);
+      barrier->released = true;
+    }
+    barrier->changed.notify_all();
+  };
+  {
+    std::unique_lock lock(barrier->mutex);
+    // A closing connection does not wait for them (teardown ends the lanes).
+    while (barrier->parked < others && !s->closing) barrier->changed.wait_for(lock, 100ms);
+  }
+  if (s->closing) return release();
+  Link& link = s->link;
+  if (s->callbacks.lanes_done) s->callbacks.lanes_done(link);
+  jsCtx_Destroy(link.jetstream);
+  natsConnection_Destroy(link.connection);
+  link = {};
+  {
+    std::lock_guard lock(s->link_mutex);
+    s->link_ready = false;
+    s->up_pending = false;
+  }
+  connect(s, s->anchor);
+  release();
 }
 
 // Lane 0, last job: says what is left to say, ends the other lanes, flushes and closes.
@@ -489,6 +603,7 @@ Connection::~Connection() {
 
 void Connection::open() {
   Anchor* anchor = anchor_for(shared_);
+  shared_->anchor = anchor;
   std::string servers;
   for (const auto& server : shared_->settings.servers) servers += (servers.empty() ? "" : ", ") + server;
   shared_->context->report_health("NATS: connecting to " + servers);  // cleared once connected

@@ -47,8 +47,9 @@ class Connection {
     /// On lane 0 when closing, before the other lanes are joined: wake the calls they block
     /// in (the source unsubscribes, which ends a fetch) and say what is left to say.
     std::function<void(Link&)> closing;
-    /// On lane 0 when closing, once the other lanes have ended and before the connection
-    /// closes: free what those lanes used (the source's subscription).
+    /// On lane 0 while the other lanes are ended or parked, before the connection goes:
+    /// free what those lanes used (the source's subscription). When closing, and when
+    /// libnats gave up and a new connection replaces the old one.
     std::function<void(Link&)> lanes_done;
   };
 
@@ -62,7 +63,9 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  /// Starts connecting, on lane 0. Servers that do not answer are retried in the background.
+  /// Starts connecting, on lane 0. Servers that do not answer are retried in the background;
+  /// when libnats gives up (every server refused the credentials), a new connection is made
+  /// after `reconnect.max`, for as long as the component runs.
   void open();
   /// Runs `job` on `lane` after the jobs given to it before. Jobs given after close() do not run.
   void run(int lane, std::function<void(Link&)> job);

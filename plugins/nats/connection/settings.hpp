@@ -19,7 +19,7 @@ inline constexpr OptionSpec kReconnectOptions[] = {
                     "each round, with jitter, up to max. A lost server is replaced at once by "
                     "another of the cluster: the wait applies only when none answers."},
     {.name = "max", .type = OptionType::duration, .default_value = "8s",
-     .description = "Longest wait between two rounds. The client never gives up."},
+     .description = "Longest wait between two rounds. The client never gives up: when every server has refused the credentials (libnats then closes the connection), a new connection tries again after this long."},
 };
 
 inline constexpr OptionSpec kConnectionOptions[] = {

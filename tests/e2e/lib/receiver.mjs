@@ -34,12 +34,16 @@ export async function startReceiver(respond = () => ({ status: 200 })) {
   };
 }
 
+// `what` names the wait in the error; a function is called then, so the error can carry
+// what was known at that moment (a log, a readiness report).
 export async function waitUntil(predicate, ms, what) {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await predicate();
     if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'function' ? await what() : what}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
 }
