@@ -148,6 +148,7 @@ Journal::Journal(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Journal::~Journal() {
   impl_->stop_reads(impl_->feed);
   impl_->stop_reads(impl_->backlog);
+  impl_->stop_reads(impl_->checkpoints);
   {
     std::lock_guard lock(impl_->mutex);
     impl_->stopping = true;

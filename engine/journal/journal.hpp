@@ -40,6 +40,8 @@ struct Options {
   std::chrono::milliseconds stop_timeout{30'000};
   /// Size at which the event log starts its next segment file.
   std::uint64_t segment_bytes = std::uint64_t{8} << 20;
+  /// WAL pages of journal.db after which a commit has it checkpointed (SQLite's default).
+  int checkpoint_pages = 1000;
 };
 
 /// A pipeline's identity in the journal: its id and one bit per sink, in configuration order.

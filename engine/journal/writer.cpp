@@ -432,10 +432,35 @@ void Journal::Impl::release(std::optional<std::uint64_t> oldest) {
 }
 
 // SQLite's automatic checkpoint is off (open()); this one runs after a commit that left the
-// WAL at kCheckpointPages or more, or when the writer is idle with anything in it, and notes
-// what a completed one made durable.
+// WAL at Options::checkpoint_pages or more, or when the writer is idle with anything in it, and notes
+// what a completed one made durable. After a commit it runs on the checkpoint thread, with
+// its own connection: the writer goes on committing while journal.db is written and synced
+// (a checkpoint in the writer held every request waiting on the next commit for as long).
+// Idle, the writer runs it itself: nobody waits.
 void Journal::Impl::checkpoint(bool idle) {
-  if (wal_pages < (idle ? 1 : kCheckpointPages)) return;
+  take_checkpoint();
+  if (checkpoint_running || wal_pages < (idle ? 1 : options.checkpoint_pages)) return;
+  if (!idle) {
+    checkpoint_running = true;
+    read_on(checkpoints, [this](Result<sql::Db*> db) {
+      CheckpointDone done;
+      if (db) {
+        // Read before the checkpoint starts, so the snapshot read is one it covers: a
+        // location at most as far on as the oldest row journal.db holds once synced
+        // (rows only leave, and new ones point further on). Keeping a segment longer is safe.
+        if (auto oldest = (*db)->prepare("SELECT loc FROM events WHERE loc IS NOT NULL ORDER BY seq LIMIT 1")) {
+          if (oldest->step() == SQLITE_ROW) done.oldest = static_cast<std::uint64_t>(oldest->integer(0));
+          oldest->reset();
+          int frames = 0, backfilled = 0;
+          const int rc = sqlite3_wal_checkpoint_v2((*db)->get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, &backfilled);
+          done.complete = rc == SQLITE_OK && backfilled >= frames;
+        }
+      }
+      std::lock_guard lock(checkpoint_mutex);
+      checkpoint_done = done;
+    });
+    return;
+  }
   int frames = 0, backfilled = 0;
   const int rc = sqlite3_wal_checkpoint_v2(db.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, &backfilled);
   if (rc != SQLITE_OK || backfilled < frames) return;  // a reader holds it back: next commit
@@ -444,6 +469,21 @@ void Journal::Impl::checkpoint(bool idle) {
   if (oldest_location.step() == SQLITE_ROW) oldest = static_cast<std::uint64_t>(oldest_location.integer(0));
   oldest_location.reset();
   durable_oldest = oldest;
+  durable_known = true;
+}
+
+// Writer thread: what the checkpoint thread's last checkpoint made durable. One that did
+// not finish (a reader held frames back) is due again with the next commit.
+void Journal::Impl::take_checkpoint() {
+  std::optional<CheckpointDone> done;
+  {
+    std::lock_guard lock(checkpoint_mutex);
+    done.swap(checkpoint_done);
+  }
+  if (!done) return;
+  checkpoint_running = false;
+  if (!done->complete) return;
+  durable_oldest = done->oldest;
   durable_known = true;
 }
 

@@ -48,9 +48,6 @@ inline constexpr auto kPurgeInterval = std::chrono::seconds(60);
 inline constexpr auto kMeasureInterval = std::chrono::milliseconds(50);
 // How often at most the event log's released segments are let go.
 inline constexpr auto kReleaseInterval = std::chrono::seconds(1);
-// journal.db's WAL is checkpointed (and so synced) by the writer once it holds this many
-// pages, SQLite's own default.
-inline constexpr int kCheckpointPages = 1000;
 // Bits 0..62 of the pending mask name sinks; 63 stays clear so masks are positive.
 inline constexpr std::uint64_t kMaxSinks = 63;
 
@@ -259,6 +256,17 @@ struct Journal::Impl {
   };
   ReadThread feed{.what = "the dead-letter queue"};
   ReadThread backlog{.what = "backlogs"};
+  // The checkpoints due after commits run here (checkpoint()): journal.db's sync then holds
+  // up no group commit. What one finished with, for the writer to take (take_checkpoint()).
+  ReadThread checkpoints{.what = "checkpoints"};
+  struct CheckpointDone {
+    bool complete = false;                ///< every WAL frame there was is in journal.db, synced
+    std::optional<std::uint64_t> oldest;  ///< the oldest row's location, read before it began
+  };
+  std::mutex checkpoint_mutex;
+  std::optional<CheckpointDone> checkpoint_done;
+  bool checkpoint_running = false;  // writer thread
+  void take_checkpoint();
 
   void read_on(ReadThread& reads, FeedRead read);
   void feed_read(FeedRead read) { read_on(feed, std::move(read)); }

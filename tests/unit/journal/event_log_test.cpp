@@ -6,10 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <cstring>
 #include <fstream>
 #include <future>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
@@ -294,6 +296,56 @@ TEST(JournalEventLog, BodiesAreWrittenOnceToTheLogAndItsSegmentsGoOnceDelivered)
   for (int i = 0; i < 250 && log_files(dir.path()) > 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_EQ(log_files(dir.path()), 1u) << "delivered: only the segment being written stays";
   EXPECT_EQ((*j)->stats().bytes_used < 100'000u, true);
+}
+
+// With fsync on, a segment goes only once journal.db is synced past the rows that pointed
+// into it: by a checkpoint. A writer that never rests has them all run on the checkpoint
+// thread (an idle writer runs its own), and what they made durable still lets segments go.
+TEST(JournalEventLog, SegmentsGoWhileTheWriterNeverRests) {
+  test::TempDir dir;
+  auto j = Journal::open({.dir = dir.path(), .fsync = true, .segment_bytes = 64 * 1024, .checkpoint_pages = 20});
+  ASSERT_TRUE(j) << j.error().message;
+  auto key = (*j)->attach("p", {"a"}, true, nullptr);
+  ASSERT_TRUE(key);
+  const std::uint64_t bit = key->sink_bits[0];
+  // An event still wanted when the idle writer checkpoints: from then on, as far as a power
+  // cut is concerned, it holds every segment from its own on, until a later checkpoint.
+  const auto first = try_append(**j, key->id, bit, body_of(0, 4000));
+  ASSERT_TRUE(first);
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));  // past kPollInterval: idle
+  (*j)->complete(*first, bit);
+  std::mutex mutex;
+  std::condition_variable changed;
+  int in_flight = 0;
+  int failed = 0;
+  std::size_t most = 0;
+  bool went = false;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  // Always 16 appends in flight, each completed as soon as it is committed, until segments
+  // have gone (the writer lets them go at most once a second) or 20 s have passed.
+  for (int i = 1; !went && std::chrono::steady_clock::now() < until; ++i) {
+    {
+      std::unique_lock lock(mutex);
+      changed.wait(lock, [&] { return in_flight < 16; });
+      ++in_flight;
+    }
+    (*j)->append(key->id, bit, body_of(i, 4000), {}, [&](Result<std::uint64_t> seq) {
+      if (seq) (*j)->complete(*seq, bit);
+      std::lock_guard lock(mutex);
+      if (!seq) ++failed;
+      --in_flight;
+      changed.notify_all();
+    });
+    if (i % 16 == 0) {
+      const std::size_t now = log_files(dir.path());
+      most = std::max(most, now);
+      went = most >= 4 && now < most;
+    }
+  }
+  EXPECT_TRUE(went) << "no segment went while the writer was busy (most at once: " << most << ")";
+  (*j)->flush();
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(failed, 0);
 }
 
 TEST(JournalEventLog, ADeletedSegmentRefusesEventsAndIsWrittenBack) {
