@@ -249,7 +249,7 @@ std::shared_ptr<DeliveryWait> PipelineRuntime::reply_wait(const std::string& eve
 void PipelineRuntime::check_drained() {
   if (!drained_ || ingress_.queued() != 0) return;
   for (const auto& sink : sinks_) {
-    if (!sink->idle()) return;
+    if (!(durable_ ? sink->settled_in_journal() : sink->idle())) return;
   }
   auto done = std::move(drained_);
   drained_ = nullptr;

@@ -39,6 +39,21 @@ bool SinkRunner::idle() const {
   return queue_.empty() && free_.size() == slots_.size() && !cursor_.catching_up && delayed_in_memory_only_ == 0;
 }
 
+bool SinkRunner::settled_in_journal() const {
+  if (idle()) return true;
+  if (cursor_.journal == nullptr || delayed_in_memory_only_ != 0) return false;
+  bool backing_off = false;
+  std::vector<bool> free(slots_.size(), false);
+  for (const auto index : free_) free[index] = true;
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    if (free[i]) continue;
+    if (!slots_[i].backing_off || slots_[i].entry.seq == 0) return false;
+    backing_off = true;
+  }
+  if (!backing_off) return false;
+  return std::all_of(queue_.begin(), queue_.end(), [](const Entry& e) { return e.seq != 0; });
+}
+
 void SinkRunner::register_metrics() {
   auto& m = host.context().metrics();
   delivered_metric_ = &m.counter(metrics::names::kDelivered, kDeliveredHelp);
@@ -350,7 +365,9 @@ void SinkRunner::retry_later(std::uint32_t index, const Error& error, std::chron
   if (cursor_.journal && slot.entry.seq != 0) cursor_.journal->attempted(slot.entry.seq, cursor_.bit, slot.attempt);
   if (!slot.timer) slot.timer = std::make_unique<StrandTimer>(strand_);
   // Dropped once cancelled (stop) or destroyed with this runner.
+  slot.backing_off = true;
   slot.timer->expires_after(delay, [this, index] {
+    slots_[index].backing_off = false;
     if (!stopped_) attempt(index);
   });
   // Meanwhile the event keeps only its bytes, once the sink has let go of it (a turn later;

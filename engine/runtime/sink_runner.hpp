@@ -76,6 +76,11 @@ class SinkRunner {
   /// Nothing queued or in flight. Journaled events delayed until later do not count: the
   /// journal keeps them for the next version or the next start.
   bool idle() const;
+  /// What a durable pipeline's drain waits for: idle(), or no delivery under way, only
+  /// slots waiting out a retry back-off, and every event held journaled. A sink that is
+  /// failing holds no shutdown for its whole timeout: its events stay in the journal for
+  /// the next start (or the next version of the pipeline).
+  bool settled_in_journal() const;
   const config::SinkConfig& config() const { return config_; }
   /// Whether this sink needs an event's payload parsed: its `if:` or `order_key` may read
   /// it, or the sink itself does (Sink::reads_payload). Once configured.
@@ -127,6 +132,7 @@ class SinkRunner {
     std::uint32_t attempt = 0;
     std::uint32_t generation = 0;  // of the delivery in flight: a late or repeated callback is ignored
     std::unique_ptr<StrandTimer> timer;  // retry back-off
+    bool backing_off = false;            // waiting for `timer`, no delivery under way
   };
 
   /// Waiting events (queued or delayed) hold at least queue_bytes / `fraction`.

@@ -196,6 +196,31 @@ test('replay while the engine is stopped: delivered at the next start on the sam
   assert.equal(await third.stop(), 0);
 });
 
+test('SIGTERM while a sink is failing: no wait for shutdown_timeout; the events stay journaled and are delivered after the next start', async () => {
+  let up = false;
+  const receiver = track.receiver(await startReceiver(() => (up ? { status: 200 } : { status: 503 })));
+  const dir = track.dir(tempDir());
+  const pipelines = { relay: relay(receiver.url, { retry: '{max_attempts: 100, initial: 200ms, max: 1s}' }) };
+  const first = track.engine(await startEngine({ dir, pipelines }));
+  for (const id of ['down-1', 'down-2', 'down-3']) assert.equal((await post(first, id, { id })).status, 202);
+  await waitUntil(() => receiver.requestsFor('down-1').length >= 2, 10000, 'the first event refused twice');
+  // The sink is waiting out a retry back-off (the others queued behind it): nothing is
+  // under way that a drain could finish, and the events are safe in the journal.
+  assert.equal(await first.stop(), 0);
+  assert.doesNotMatch(first.stderr, /shutdown_timeout reached/, first.stderr);
+  assert.match(first.stderr, /stopped with 3 event\(s\) not yet delivered to every sink; they stay in the journal/);
+
+  up = true;
+  const second = track.engine(await startEngine({ dir }));
+  await waitUntil(() => ['down-1', 'down-2', 'down-3'].every((id) => receiver.delivered().includes(id)), 10000,
+    'the three events after the restart');
+  await sleep(500);
+  for (const id of ['down-1', 'down-2', 'down-3']) {
+    assert.equal(receiver.requestsFor(id).filter((r) => r.status === 200).length, 1, `${id} delivered once`);
+  }
+  assert.equal(await second.stop(), 0);
+});
+
 test('kill -9 with deliveries pending: every acknowledged event is delivered after the restart', async () => {
   let up = false;
   const receiver = track.receiver(await startReceiver(() => (up ? { status: 200 } : { status: 503, headers: { 'Retry-After': '1' } })));
