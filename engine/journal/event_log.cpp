@@ -407,6 +407,8 @@ std::uint64_t EventLog::live_bytes(std::optional<std::uint64_t> oldest) const {
   return bytes > offset ? bytes - offset : 0;
 }
 
+std::uint64_t EventLog::end() const { return active_ ? log_location(active_->number, written_) : 0; }
+
 std::vector<std::string> EventLog::take_warnings() {
   std::vector<std::string> out;
   out.swap(warnings_);

@@ -89,6 +89,8 @@ class EventLog {
   [[nodiscard]] Deletion release(std::optional<std::uint64_t> oldest, bool idle);
   /// Bytes from `oldest` (as for release()) to the end of the log.
   std::uint64_t live_bytes(std::optional<std::uint64_t> oldest) const;
+  /// Writer thread, between batches: the location the next record goes at or after.
+  std::uint64_t end() const;
   /// Empty while the segment being written is still the file this engine opened; else what
   /// happened to it ("events/0000000003.log was deleted").
   std::string check() const;

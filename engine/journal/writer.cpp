@@ -442,13 +442,17 @@ void Journal::Impl::checkpoint(bool idle) {
   if (checkpoint_running || wal_pages < (idle ? 1 : options.checkpoint_pages)) return;
   if (!idle) {
     checkpoint_running = true;
-    read_on(checkpoints, [this](Result<sql::Db*> db) {
+    // Every row committed from here on points at or after the log's end now.
+    read_on(checkpoints, [this, end = log->end()](Result<sql::Db*> db) {
       CheckpointDone done;
       if (db) {
         // Read before the checkpoint starts, so the snapshot read is one it covers: a
         // location at most as far on as the oldest row journal.db holds once synced
-        // (rows only leave, and new ones point further on). Keeping a segment longer is safe.
+        // (rows only leave, and new ones point further on). With no row then, rows the
+        // writer commits before the checkpoint starts are in it too: they point at or
+        // after `end`. Keeping a segment longer is safe.
         if (auto oldest = (*db)->prepare("SELECT loc FROM events WHERE loc IS NOT NULL ORDER BY seq LIMIT 1")) {
+          done.oldest = end;
           if (oldest->step() == SQLITE_ROW) done.oldest = static_cast<std::uint64_t>(oldest->integer(0));
           oldest->reset();
           int frames = 0, backfilled = 0;

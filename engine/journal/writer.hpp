@@ -261,7 +261,7 @@ struct Journal::Impl {
   ReadThread checkpoints{.what = "checkpoints"};
   struct CheckpointDone {
     bool complete = false;                ///< every WAL frame there was is in journal.db, synced
-    std::optional<std::uint64_t> oldest;  ///< the oldest row's location, read before it began
+    std::optional<std::uint64_t> oldest;  ///< the oldest row's location read before it began, else the log's end then
   };
   std::mutex checkpoint_mutex;
   std::optional<CheckpointDone> checkpoint_done;

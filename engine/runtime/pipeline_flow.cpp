@@ -251,6 +251,12 @@ void PipelineRuntime::check_drained() {
   for (const auto& sink : sinks_) {
     if (!(durable_ ? sink->settled_in_journal() : sink->idle())) return;
   }
+  // A failing sink left with its events in the journal starts nothing more: no retry
+  // between the drain and stop(), nor while the next version of the pipeline (a hot
+  // reload) delivers the same events.
+  for (auto& sink : sinks_) {
+    if (!sink->idle()) sink->cancel_timers();
+  }
   auto done = std::move(drained_);
   drained_ = nullptr;
   done();

@@ -108,8 +108,8 @@ class SinkRunner {
     skipped_.fetch_add(1, std::memory_order_relaxed);
     if (filtered_metric_) filtered_metric_->inc();
   }
-  /// Cancels retry and delay waits and stops dispatching; queued events stay (in the
-  /// journal, when there is one).
+  /// Cancels retry and delay waits and stops dispatching (and taking outcomes and backlog
+  /// reads); queued events stay (in the journal, when there is one).
   void cancel_timers();
 
   SinkStats stats() const;

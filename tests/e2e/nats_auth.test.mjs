@@ -180,3 +180,51 @@ sinks:
   const seed = new TextDecoder().decode(user.getSeed());
   assert.ok(!engine.stderr.includes(seed), 'the user seed in the log');
 });
+
+test('a publish awaiting its acknowledgement when libnats gives up is retried on the new connection, not left waiting', async () => {
+  // The server comes back asking for a token the sink does not have (libnats gives up),
+  // then without it again: the event posted while it was away reaches the stream once.
+  let token = false;
+  const server = await standaloneNatsServer({ config: () => (token ? 'authorization { token: "not-the-sinks" }' : '') });
+  cleanups.push(() => server.close());
+  await server.start();
+  const engine = await startEngine({
+    pipelines: {
+      relay: `name: relay
+source: {type: http, path: /in}
+sinks:
+  - name: bus
+    type: nats
+    servers: ["${server.url}"]
+    subject: events.in
+    stream: EVENTS
+    create_stream: {subjects: ["events.>"], replicas: 1}
+    reconnect: {initial: 100ms, max: 1s}
+    retry: {max_attempts: 1000, initial: 200ms, max: 1s}
+`,
+    },
+  });
+  cleanups.push(() => engine.stop());
+  const ready = async () => (await fetch(`${engine.adminUrl}/readyz`)).status === 200;
+  await waitUntil(ready, 20000, 'the sink connected');
+  await waitUntil(() => /created stream EVENTS/.test(engine.stderr), 10000, 'the stream created');
+
+  await server.kill();
+  await waitUntil(async () => !(await ready()), 10000, 'the loss noticed');
+  // Published into libnats's reconnect buffer: it awaits the stream's acknowledgement.
+  const res = await fetch(`${engine.url}/in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n": 1}' });
+  assert.equal(res.status, 202);
+
+  token = true;
+  await server.start();
+  await engine.waitFor((e) => /\[relay\/bus\] the NATS client gave up connecting/.test(e.stderr), 20000, 'libnats to give up');
+  await engine.waitFor((e) => /the NATS connection was replaced before the stream acknowledged the publish/.test(e.stderr), 10000,
+    'the waiting publish answered as failed');
+
+  await server.kill();
+  token = false;
+  await server.start();
+  await waitUntil(async () => (await server.messages('EVENTS')) === 1, 30000,
+    async () => `the event in the stream (${await server.messages('EVENTS')}):\n${engine.stderr}`);
+  await waitUntil(ready, 10000, 'ready again');
+});

@@ -56,11 +56,14 @@ struct Lane {
     }
     wake.notify_one();
   }
-  // The jobs already queued still run (not one waiting for its time); then the thread ends.
+  // The jobs already queued still run (not one waiting for its time, which is dropped: it
+  // may hold what owns this lane); then the thread ends.
   void finish() {
+    std::optional<std::pair<Clock::time_point, std::function<void()>>> dropped;
     {
       std::lock_guard lock(mutex);
       finishing = true;
+      dropped.swap(later);
     }
     wake.notify_one();
   }
@@ -70,17 +73,17 @@ struct Lane {
       {
         std::unique_lock lock(mutex);
         for (;;) {
+          if (later && !finishing && later->first <= Clock::now()) {  // due: not put off by a busy lane
+            job = std::move(later->second);
+            later.reset();
+            break;
+          }
           if (!jobs.empty()) {
             job = std::move(jobs.front());
             jobs.pop_front();
             break;
           }
           if (finishing) return;
-          if (later && later->first <= Clock::now()) {
-            job = std::move(later->second);
-            later.reset();
-            break;
-          }
           if (later) {
             wake.wait_until(lock, later->first);
           } else {
@@ -521,6 +524,9 @@ void restart(const std::shared_ptr<Shared>& s) {
   }
   if (s->closing) return release();
   Link& link = s->link;
+  if (s->callbacks.replacing) {
+    if (auto pass = s->gate.enter()) s->callbacks.replacing(link);
+  }
   if (s->callbacks.lanes_done) s->callbacks.lanes_done(link);
   jsCtx_Destroy(link.jetstream);
   natsConnection_Destroy(link.connection);

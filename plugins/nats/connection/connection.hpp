@@ -51,6 +51,10 @@ class Connection {
     /// free what those lanes used (the source's subscription). When closing, and when
     /// libnats gave up and a new connection replaces the old one.
     std::function<void(Link&)> lanes_done;
+    /// On lane 0 when libnats gave up and a new connection replaces the old one, before the
+    /// old connection and its JetStream context go: what waits on them must be answered
+    /// now (the context frees the publishes awaiting acknowledgement without a word).
+    std::function<void(Link&)> replacing;
   };
 
   /// Posts to the component's strand unless it has stopped; usable from any thread, and

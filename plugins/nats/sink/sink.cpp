@@ -66,6 +66,16 @@ struct NatsSink::Publishes {
     pending.erase(it);
     return p;
   }
+  // Every publish still awaiting its acknowledgement fails with `error` (retryable: the
+  // stream's duplicate window drops a second copy of one that did get there).
+  void fail_all(const Error& error) {
+    std::unordered_map<natsMsg*, Pending> all;
+    {
+      std::lock_guard lock(mutex);
+      all.swap(pending);
+    }
+    for (auto& [message, p] : all) finished(p, error);
+  }
   void finished(Pending& p, Status status) {
     p.done(std::move(status));
     std::function<void()> idle;
@@ -125,6 +135,9 @@ Status NatsSink::start() {
     const std::string text = error != nullptr && error->ErrText != nullptr ? error->ErrText : "";
     p->finished(*pending, publish_error(error != nullptr ? error->Err : NATS_ERR, error != nullptr ? error->ErrCode : 0,
                                         text, p->stream, pending->subject, p->timeout));
+  };
+  callbacks.replacing = [p = publishes_](Link&) {
+    p->fail_all(retryable("the NATS connection was replaced before the stream acknowledged the publish"));
   };
   connection_ = std::make_unique<Connection>(connection_settings_, *context_, std::move(callbacks));
   context_->logger().info("publishing to stream " + stream_ + " on " + std::to_string(connection_settings_.servers.size()) +
