@@ -410,15 +410,18 @@ Status Journal::Impl::log_state(const StateWrites& writes) {
 
 // A segment may go once no row refers to it: no row now (`oldest`), and, since journal.db
 // commits without a sync, no row a power cut could bring back: none as of its last
-// checkpoint (which syncs it), `durable_oldest`. Without fsync nothing is promised across a
-// power cut: only the rows now count. At most once per kReleaseInterval; the files are
+// checkpoint (which syncs it), nor one committed after it (a power cut may keep a prefix
+// of the unsynced WAL): `durable_oldest`, the oldest row then, or the log's end then when
+// there was none (every later row points at or after it). When the log has not moved
+// since, no such row can exist. Without fsync nothing is promised across a power cut: only
+// the rows now count. At most once per kReleaseInterval; the files are
 // deleted on the backlog reader thread (freeing a large file's blocks takes milliseconds).
 void Journal::Impl::release(std::optional<std::uint64_t> oldest) {
   const auto now = std::chrono::steady_clock::now();
   if (now < next_release) return;
   if (options.fsync) {
     if (!durable_known) return;
-    if (durable_oldest && (!oldest || *durable_oldest < *oldest)) oldest = durable_oldest;
+    if (durable_oldest && *durable_oldest < log->end() && (!oldest || *durable_oldest < *oldest)) oldest = durable_oldest;
   }
   const bool idle = !appended_since_release;
   if (!log->releases(oldest, idle)) return;
@@ -469,10 +472,9 @@ void Journal::Impl::checkpoint(bool idle) {
   const int rc = sqlite3_wal_checkpoint_v2(db.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, &backfilled);
   if (rc != SQLITE_OK || backfilled < frames) return;  // a reader holds it back: next commit
   wal_pages = 0;
-  std::optional<std::uint64_t> oldest;
-  if (oldest_location.step() == SQLITE_ROW) oldest = static_cast<std::uint64_t>(oldest_location.integer(0));
+  durable_oldest = log->end();  // no row: every one committed later points at or after it
+  if (oldest_location.step() == SQLITE_ROW) durable_oldest = static_cast<std::uint64_t>(oldest_location.integer(0));
   oldest_location.reset();
-  durable_oldest = oldest;
   durable_known = true;
 }
 

@@ -123,7 +123,7 @@ struct Journal::Impl {
   std::chrono::steady_clock::time_point next_release;  // writer thread
   int wal_pages = 0;             // writer thread: frames in journal.db's WAL (its wal hook)
   bool durable_known = false;    // a checkpoint completed since open
-  std::optional<std::uint64_t> durable_oldest;  // the oldest row's location as of it
+  std::optional<std::uint64_t> durable_oldest;  // the oldest row's location as of it, else the log's end then
   std::atomic<std::uint64_t> committed_seq{0};
   std::uint64_t next_token = 1;
   std::int64_t page_size = 4096;
