@@ -14,7 +14,7 @@ import { readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startEngine } from './lib/engine.mjs';
 import { makeCerts } from './lib/certs.mjs';
-import { standaloneNatsServer } from './lib/nats.mjs';
+import { standaloneNatsServer, relayToNats } from './lib/nats.mjs';
 import { waitUntil } from './lib/receiver.mjs';
 
 // The example user pair of the NATS documentation (nkey authentication).
@@ -190,18 +190,9 @@ test('a publish awaiting its acknowledgement when libnats gives up is retried on
   await server.start();
   const engine = await startEngine({
     pipelines: {
-      relay: `name: relay
-source: {type: http, path: /in}
-sinks:
-  - name: bus
-    type: nats
-    servers: ["${server.url}"]
-    subject: events.in
-    stream: EVENTS
-    create_stream: {subjects: ["events.>"], replicas: 1}
-    reconnect: {initial: 100ms, max: 1s}
-    retry: {max_attempts: 1000, initial: 200ms, max: 1s}
-`,
+      relay: relayToNats(server.url, {
+        more: '    reconnect: {initial: 100ms, max: 1s}\n    retry: {max_attempts: 1000, initial: 200ms, max: 1s}\n',
+      }),
     },
   });
   cleanups.push(() => engine.stop());

@@ -6,7 +6,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startEngine } from './lib/engine.mjs';
-import { startNatsCluster } from './lib/nats.mjs';
+import { startNatsCluster, relayToNats } from './lib/nats.mjs';
 import { waitUntil } from './lib/receiver.mjs';
 
 const cleanups = [];
@@ -17,17 +17,7 @@ test('a server entering lame-duck mode: the sink moves to another server and los
   cleanups.push(() => cluster.close());
   const engine = await startEngine({
     pipelines: {
-      relay: `name: relay
-source: {type: http, path: /in}
-sinks:
-  - name: bus
-    type: nats
-    servers: ["${cluster.urls.join(',')}"]
-    subject: events.in
-    stream: EVENTS
-    create_stream: {subjects: ["events.>"], replicas: 3}
-    retry: {max_attempts: 1000, initial: 250ms, max: 2s}
-`,
+      relay: relayToNats(cluster.urls.join(','), { replicas: 3, more: '    retry: {max_attempts: 1000, initial: 250ms, max: 2s}\n' }),
     },
   });
   cleanups.push(() => engine.stop());

@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startEngine } from './lib/engine.mjs';
-import { standaloneNatsServer } from './lib/nats.mjs';
+import { standaloneNatsServer, relayToNats } from './lib/nats.mjs';
 import { waitUntil } from './lib/receiver.mjs';
 
 const cleanups = [];
@@ -18,16 +18,7 @@ test('/readyz follows the NATS connection of a running sink', async () => {
 
   const engine = await startEngine({
     pipelines: {
-      relay: `name: relay
-source: {type: http, path: /in}
-sinks:
-  - name: bus
-    type: nats
-    servers: ["${node.url}"]
-    subject: events.in
-    stream: EVENTS
-    create_stream: {subjects: ["events.>"], replicas: 1}
-`,
+      relay: relayToNats(node.url),
     },
   });
   cleanups.push(() => engine.stop());

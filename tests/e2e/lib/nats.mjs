@@ -176,3 +176,19 @@ export async function standaloneNatsServer({ config = () => '' } = {}) {
   };
   return server;
 }
+
+// The pipeline the NATS e2e tests run: `POST /in` → a `nats` sink `bus` publishing on
+// events.in into stream EVENTS (created with `replicas`), with `more` (indented option
+// lines) added to the sink.
+export function relayToNats(servers, { replicas = 1, more = '' } = {}) {
+  return `name: relay
+source: {type: http, path: /in}
+sinks:
+  - name: bus
+    type: nats
+    servers: ["${servers}"]
+    subject: events.in
+    stream: EVENTS
+    create_stream: {subjects: ["events.>"], replicas: ${replicas}}
+${more}`;
+}
