@@ -43,12 +43,13 @@ struct Header {
   std::int64_t pipeline = 0;
   std::uint64_t mask = 0;
   std::uint32_t writes = 0;
+  std::uint32_t segment = 0;  // written to (0: by a version before segments were used again)
   std::uint64_t total() const { return EventLog::kHeaderBytes + std::uint64_t{size} + writes; }
 };
 
 Header parse(const unsigned char* h) {
   return {get<std::uint32_t>(h), get<std::uint32_t>(h + 4), get<std::uint64_t>(h + 8), get<std::int64_t>(h + 16),
-          get<std::uint64_t>(h + 24), get<std::uint32_t>(h + 32)};
+          get<std::uint64_t>(h + 24), get<std::uint32_t>(h + 32), get<std::uint32_t>(h + 36)};
 }
 
 // Over the header after the CRC, the body and the state writes.
@@ -82,13 +83,19 @@ Status sync_dir(const std::filesystem::path& dir) {
   return {};
 }
 
-// "0000000042.log" → 42; nullopt for any other name.
-std::optional<std::uint32_t> segment_number(const std::string& name) {
-  if (name.size() != 14 || !name.ends_with(".log")) return std::nullopt;
+// "0000000042.log" → 42 (or "0000000042.spare" with that suffix); nullopt for any other name.
+std::optional<std::uint32_t> segment_number(const std::string& name, std::string_view suffix = ".log") {
+  if (name.size() != 10 + suffix.size() || !name.ends_with(suffix)) return std::nullopt;
   std::uint32_t n = 0;
   auto [end, ec] = std::from_chars(name.data(), name.data() + 10, n);
   if (ec != std::errc() || end != name.data() + 10 || n == 0) return std::nullopt;
   return n;
+}
+
+std::filesystem::path numbered(const std::filesystem::path& dir, std::uint32_t number, const char* suffix) {
+  char name[32];
+  std::snprintf(name, sizeof name, "%010u%s", number, suffix);
+  return dir / name;
 }
 
 }  // namespace
@@ -98,7 +105,9 @@ struct EventLog::Segment {
   std::filesystem::path path;
   int fd = -1;
   std::uint64_t size = 0;  // bytes written (the active one: durable ones)
+  std::uint64_t allocated = 0;  // bytes the file has (more than `size` when it is used again)
   std::uint64_t first_seq = 0, last_seq = 0;  // of the records in it (0: none)
+  bool legacy = false;  // holds records of an older version (segment 0): never used again
   dev_t dev = 0;
   ino_t ino = 0;
   ~Segment() {
@@ -108,13 +117,15 @@ struct EventLog::Segment {
 
 EventLog::EventLog(std::filesystem::path dir, bool writer) : dir_(std::move(dir)), writer_(writer) {}
 
-EventLog::~EventLog() = default;
-
-std::filesystem::path EventLog::path_of(std::uint32_t number) const {
-  char name[24];
-  std::snprintf(name, sizeof name, "%010u.log", number);
-  return dir_ / name;
+// A clean stop leaves the segment being written as long as its records, so the next start
+// finds nothing of the file's earlier use after them.
+EventLog::~EventLog() {
+  if (writer_ && active_ && active_->allocated > written_) {
+    if (::ftruncate(active_->fd, static_cast<off_t>(written_)) == 0 && fsync_) (void)!::fsync(active_->fd);
+  }
 }
+
+std::filesystem::path EventLog::path_of(std::uint32_t number) const { return numbered(dir_, number, ".log"); }
 
 std::unique_ptr<EventLog> EventLog::reader(std::filesystem::path dir) {
   return std::unique_ptr<EventLog>(new EventLog(std::move(dir), /*writer=*/false));
@@ -132,15 +143,21 @@ Result<std::unique_ptr<EventLog>> EventLog::open(const Options& options) {
     }
   }
   if (ec) return permanent(options.dir.string() + ": " + ec.message());
-  std::vector<std::uint32_t> numbers;
+  std::vector<std::uint32_t> numbers, spares;
   for (const auto& entry : std::filesystem::directory_iterator(options.dir, ec)) {
-    if (auto n = segment_number(entry.path().filename().string())) numbers.push_back(*n);
+    const std::string name = entry.path().filename().string();
+    if (auto n = segment_number(name)) numbers.push_back(*n);
+    if (auto n = segment_number(name, ".spare")) spares.push_back(*n);
   }
   if (ec) return permanent(options.dir.string() + ": " + ec.message());
   std::sort(numbers.begin(), numbers.end());
   for (std::size_t i = 0; i < numbers.size(); ++i) {
-    if (Status s = log->recover(numbers[i], i + 1 == numbers.size()); !s) return s.error();
+    if (Status s = log->recover(numbers[i], i + 1 == numbers.size(), options.referenced_end); !s) return s.error();
   }
+  // A spare's old records carry its number: every segment from now on is numbered after it.
+  std::sort(spares.begin(), spares.end(), std::greater<>());
+  for (std::uint32_t n : spares) log->keep_spare(n);
+  log->highest_number_ = std::max(numbers.empty() ? 0 : numbers.back(), spares.empty() ? 0 : spares.front());
   if (!numbers.empty()) {  // else the first add() starts one
     log->active_ = log->segments_.rbegin()->second;
     log->written_ = log->active_->size;
@@ -150,8 +167,11 @@ Result<std::unique_ptr<EventLog>> EventLog::open(const Options& options) {
 
 // Reads segment `number` through, checking each record. In the last segment, a record that
 // does not check with no good record after it is a write the engine did not finish (a
-// crash): cut off. Anything else that does not check is damage.
-Status EventLog::recover(std::uint32_t number, bool last) {
+// crash): cut off; with good ones of this segment after it, the same when nothing
+// journal.db refers to lies there (Options::referenced_end). Records of the file's
+// earlier use as another segment end it too: they stay, to be written over. Anything else
+// that does not check is damage.
+Status EventLog::recover(std::uint32_t number, bool last, std::optional<std::uint64_t> referenced_end) {
   auto seg = std::make_shared<Segment>();
   seg->number = number;
   seg->path = path_of(number);
@@ -166,39 +186,56 @@ Status EventLog::recover(std::uint32_t number, bool last) {
     return permanent(seg->path.string() + ": cannot read it: " + errno_text(errno));
   }
   const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
-  // A record that checks at `at`, with a sequence number after `after`: its end, else 0.
+  auto checks = [&](std::size_t at, const Header& h) {
+    if (h.total() > data.size() - at) return false;
+    const std::string_view rest = std::string_view(data).substr(at + kHeaderBytes);
+    return h.crc == record_crc(bytes + at, rest.substr(0, h.size), rest.substr(h.size, h.writes));
+  };
+  // A record of this segment that checks at `at`, numbered after `after`: its end, else 0.
   auto good_at = [&](std::size_t at, std::uint64_t after) -> std::size_t {
     if (data.size() - at < kHeaderBytes) return 0;
     const Header h = parse(bytes + at);
-    if (h.seq <= after || h.total() > data.size() - at) return 0;
-    const std::string_view rest = std::string_view(data).substr(at + kHeaderBytes);
-    if (h.crc != record_crc(bytes + at, rest.substr(0, h.size), rest.substr(h.size, h.writes))) return 0;
+    if (h.seq <= after || (h.segment != 0 && h.segment != number) || !checks(at, h)) return 0;
     return at + h.total();
   };
   std::size_t at = 0;
   while (at < data.size()) {
     const std::size_t end = good_at(at, last_seq_);
     if (end == 0) break;
-    last_seq_ = parse(bytes + at).seq;
+    const Header h = parse(bytes + at);
+    last_seq_ = h.seq;
+    if (h.segment == 0) seg->legacy = true;
     if (seg->first_seq == 0) seg->first_seq = last_seq_;
     seg->last_seq = last_seq_;
     at = end;
   }
+  seg->allocated = data.size();
   if (at < data.size()) {
     bool more = false;
     for (std::size_t probe = at + 1; probe + kHeaderBytes <= data.size() && !more; ++probe) {
       more = good_at(probe, last_seq_) != 0;
     }
-    if (!last || more) {
+    const bool unreferenced = referenced_end && log_location(number, at) >= *referenced_end;
+    if (!last || (more && !unreferenced)) {
       return permanent(seg->path.string() + " is damaged at byte " + std::to_string(at) +
                        " (a record that does not check, with more after it). The engine will not run on it, so "
                        "nothing in it is lost: stop here, move state.dir's events/ and journal.db aside to start "
                        "empty, and keep them for recovery");
     }
-    warnings_.push_back(seg->path.string() + " ended in a record the previous run did not finish writing (" +
-                        std::to_string(data.size() - at) + " byte(s), cut off; it was never acknowledged)");
-    if (::ftruncate(seg->fd, static_cast<off_t>(at)) != 0 || ::fsync(seg->fd) != 0) {
-      return permanent(seg->path.string() + ": cannot cut off the unfinished record: " + errno_text(errno));
+    // What follows the last record of a file used before is what it held then (another
+    // segment's number, or bytes of a record of it): left to be written over.
+    const Header h = data.size() - at >= kHeaderBytes ? parse(bytes + at) : Header{};
+    const bool earlier_use = !more && h.segment != 0 && h.segment != number;
+    if (!earlier_use) {
+      warnings_.push_back(seg->path.string() + " ended in " +
+                          (more ? "a batch of records the previous run did not finish writing, part of it on disk"
+                                : "a record the previous run did not finish writing") +
+                          " (" + std::to_string(data.size() - at) + " byte(s) from byte " + std::to_string(at) +
+                          ", cut off; it was never acknowledged)");
+      if (::ftruncate(seg->fd, static_cast<off_t>(at)) != 0 || ::fsync(seg->fd) != 0) {
+        return permanent(seg->path.string() + ": cannot cut off the unfinished record: " + errno_text(errno));
+      }
+      seg->allocated = at;
     }
   }
   seg->size = at;
@@ -207,21 +244,82 @@ Status EventLog::recover(std::uint32_t number, bool last) {
   return {};
 }
 
-Status EventLog::start_segment() {
-  const std::uint32_t number = active_ ? active_->number + 1 : (segments_.empty() ? 1 : segments_.rbegin()->first + 1);
-  auto seg = std::make_shared<Segment>();
-  seg->number = number;
-  seg->path = path_of(number);
-  seg->fd = ::open(seg->path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (seg->fd < 0) {
-    no_space_ = errno == ENOSPC;
-    return retryable(seg->path.string() + ": " + errno_text(errno));
+// A spare found at open(): kept (up to kSpares) or deleted.
+void EventLog::keep_spare(std::uint32_t number) {
+  const auto path = numbered(dir_, number, ".spare");
+  std::lock_guard lock(mutex_);
+  if (spares_.size() < kSpares) {
+    auto seg = std::make_shared<Segment>();
+    seg->number = number;
+    seg->path = path;
+    seg->fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (seg->fd >= 0) {
+      spares_.push_back(std::move(seg));
+      return;
+    }
   }
+  std::error_code ignored;
+  std::filesystem::remove(path, ignored);
+}
+
+// A spare renamed to be segment `number`, or nullptr (none, or the rename failed).
+std::shared_ptr<EventLog::Segment> EventLog::take_spare(std::uint32_t number) {
+  std::shared_ptr<Segment> seg;
+  {
+    std::lock_guard lock(mutex_);
+    if (spares_.empty()) return nullptr;
+    seg = std::move(spares_.back());
+    spares_.pop_back();
+  }
+  const auto path = path_of(number);
+  auto fresh = std::make_shared<Segment>();
+  fresh->number = number;
+  fresh->path = path;
   struct stat st {};
-  if (::fstat(seg->fd, &st) == 0) {
-    seg->dev = st.st_dev;
-    seg->ino = st.st_ino;
+  if (::rename(seg->path.c_str(), path.c_str()) != 0) {
+    std::error_code ignored;
+    std::filesystem::remove(seg->path, ignored);
+    return nullptr;
   }
+  fresh->fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);  // a segment open() found was read-only
+  if (fresh->fd < 0 || ::fstat(fresh->fd, &st) != 0) {
+    std::error_code ignored;
+    std::filesystem::remove(path, ignored);
+    return nullptr;
+  }
+  fresh->allocated = static_cast<std::uint64_t>(st.st_size);
+  fresh->dev = st.st_dev;
+  fresh->ino = st.st_ino;
+  return fresh;
+}
+
+// The next segment: a spare renamed, else a new file. A segment used before is first cut
+// to what it holds now (open() reads a segment before the last one to its end).
+Status EventLog::start_segment() {
+  if (active_ && active_->allocated > written_) {
+    if (::ftruncate(active_->fd, static_cast<off_t>(written_)) != 0 || (fsync_ && ::fsync(active_->fd) != 0)) {
+      return retryable(active_->path.string() + ": cannot cut it to its records: " + errno_text(errno));
+    }
+    active_->allocated = written_;
+  }
+  const std::uint32_t number = highest_number_ + 1;
+  auto seg = take_spare(number);
+  if (!seg) {
+    seg = std::make_shared<Segment>();
+    seg->number = number;
+    seg->path = path_of(number);
+    seg->fd = ::open(seg->path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (seg->fd < 0) {
+      no_space_ = errno == ENOSPC;
+      return retryable(seg->path.string() + ": " + errno_text(errno));
+    }
+    struct stat st {};
+    if (::fstat(seg->fd, &st) == 0) {
+      seg->dev = st.st_dev;
+      seg->ino = st.st_ino;
+    }
+  }
+  highest_number_ = number;
   if (fsync_) {
     if (Status s = sync_dir(dir_); !s) return s;
   }
@@ -252,7 +350,7 @@ Result<std::uint64_t> EventLog::add(std::uint64_t seq, std::int64_t pipeline, st
   put(q.header + 16, pipeline);
   put(q.header + 24, mask);
   put(q.header + 32, static_cast<std::uint32_t>(writes.size()));
-  put(q.header + 36, std::uint32_t{0});
+  put(q.header + 36, active_->number);
   put(q.header + 4, record_crc(q.header, body, writes, body_rest));
   q.body = body;
   q.body_rest = body_rest;
@@ -304,6 +402,7 @@ Status EventLog::sync() {
   }
   no_space_ = false;
   written_ += queued_bytes_;
+  active_->allocated = std::max(active_->allocated, written_);
   {
     std::lock_guard lock(mutex_);
     active_->size = written_;
@@ -320,7 +419,7 @@ void EventLog::discard() {
   queued_bytes_ = 0;
   // Whatever of it reached the file goes; should that fail, the records stay as ones no row
   // refers to (never read; their sequence numbers are not used again).
-  if (active_) (void)!::ftruncate(active_->fd, static_cast<off_t>(written_));
+  if (active_ && ::ftruncate(active_->fd, static_cast<off_t>(written_)) == 0) active_->allocated = written_;
 }
 
 bool EventLog::releases(std::optional<std::uint64_t> oldest, bool idle) const {
@@ -383,11 +482,28 @@ EventLog::Deletion EventLog::release(std::optional<std::uint64_t> oldest, bool i
     }
   }
   if (gone.empty()) return {};
-  // A reader holding one of them reads on: the file lives until its last descriptor closes,
-  // which is when the file system frees its blocks.
-  return [gone = std::move(gone)]() mutable {
+  // Up to kSpares are kept to be written over, newest first; the others are deleted. A
+  // reader holding one reads on: the file lives until its last descriptor closes, which is
+  // when the file system frees its blocks (one a reader holds is not used again). Runs on
+  // another thread; the log outlives it (the journal stops its threads first).
+  return [this, gone = std::move(gone)]() mutable {
     std::vector<std::string> problems;
-    for (const auto& seg : gone) {
+    for (auto it = gone.rbegin(); it != gone.rend(); ++it) {
+      auto& seg = *it;
+      bool spare = false;
+      {
+        std::lock_guard lock(mutex_);
+        spare = writer_ && seg.use_count() == 1 && seg->fd >= 0 && !seg->legacy && spares_.size() < kSpares;
+      }
+      if (spare) {
+        const auto path = numbered(dir_, seg->number, ".spare");
+        if (::rename(seg->path.c_str(), path.c_str()) == 0) {
+          seg->path = path;
+          std::lock_guard lock(mutex_);
+          spares_.push_back(std::move(seg));
+          continue;
+        }
+      }
       std::error_code ec;
       std::filesystem::remove(seg->path, ec);
       if (ec) problems.push_back("could not delete " + seg->path.string() + ": " + ec.message());
@@ -501,6 +617,7 @@ Result<std::optional<std::string>> EventLog::read(std::uint64_t location, std::u
                                   : errno ? errno_text(errno) : std::string("the file ends before it")) + ")");
   }
   const Header h = parse(header);
+  if (h.segment != 0 && h.segment != number) return std::optional<std::string>();  // the file is another segment now
   if (h.seq != seq) {
     return permanent(where + ": event " + std::to_string(seq) + " is not there (found " + std::to_string(h.seq) + ")");
   }

@@ -8,13 +8,25 @@
 // A record is a 40-byte header, the body, then the state writes made with the event
 // (codec.hpp). The header, little-endian: body size (u32), CRC-32C (u32) of the rest of the
 // header, the body and the state writes, sequence number (u64), pipeline id (i64), sinks
-// mask (u64), state writes' size (u32), zero (u32). The writer thread appends a batch with
-// one pwritev and one fdatasync before the transaction that refers to it commits, so the
-// log is what makes an event durable: journal.db commits without a sync of its own, and
-// open() redoes from the log whatever journal.db lost (replay_after()). A segment is synced
-// before the next one is started, so a torn record can only be at the end of the last
-// segment: open() cuts it off. A record that does not check anywhere else is damage: open()
-// refuses, naming the file and the byte, and nothing is deleted.
+// mask (u64), state writes' size (u32), the number of the segment it was written to (u32;
+// zero in logs of versions before it). The writer thread appends a batch with one pwritev
+// and one fdatasync before the transaction that refers to it commits, so the log is what
+// makes an event durable: journal.db commits without a sync of its own, and open() redoes
+// from the log whatever journal.db lost (replay_after()). A segment is synced before the
+// next one is started, so a torn record can only be at the end of the last segment: open()
+// cuts it off. A record that does not check anywhere else is damage: open() refuses,
+// naming the file and the byte, and nothing is deleted.
+//
+// Segments are used again: a released one is kept as a spare (`<number>.spare`, at most
+// kSpares) and renamed to be the next segment. Writing over blocks a file already has
+// costs an fdatasync half the time and CPU of extending the file (no file system journal
+// commit for new blocks). Two things follow. A spare still holds its earlier records past
+// what is written now: their segment number (and sequence number) tell them apart, and a
+// finished segment is cut to what it holds before the next one starts. And an unfinished
+// batch written over old blocks may reach the disk in any order, leaving a record that
+// does not check with good ones of the same batch after it: open() cuts that off too when
+// no row of journal.db refers to it or anything after it (Options::referenced_end); when
+// one does, it is damage.
 
 #include <sys/types.h>
 
@@ -43,7 +55,14 @@ class EventLog {
     std::filesystem::path dir;  ///< state.dir/events
     bool fsync = true;          ///< fdatasync every batch (as state.fsync)
     std::uint64_t segment_bytes = std::uint64_t{8} << 20;
+    /// Where what journal.db refers to ends: one past the location of the newest record a
+    /// row refers to (0: no row does). In the last segment, a record that does not check
+    /// with good records after it is the batch being written when the engine stopped when
+    /// it lies at or after this (cut off), and damage before it (refused). nullopt: always
+    /// damage.
+    std::optional<std::uint64_t> referenced_end;
   };
+  static constexpr std::size_t kSpares = 4;
   static constexpr std::size_t kHeaderBytes = 40;
 
   /// A record as replay_after() gives it.
@@ -85,7 +104,8 @@ class EventLog {
   /// Lets go of the segments before the one holding `oldest`, the location of the oldest
   /// record a row still refers to (nullopt: none; then, when `idle` (nothing added since the
   /// last release), an active segment grown past a few MiB is replaced by a fresh one too).
-  /// Reads of them answer "gone" from now on; the files go when the returned Deletion runs.
+  /// Reads of them answer "gone" from now on; the files go when the returned Deletion runs
+  /// (up to kSpares of them are kept as spares instead, when nobody else holds them).
   [[nodiscard]] Deletion release(std::optional<std::uint64_t> oldest, bool idle);
   /// Bytes from `oldest` (as for release()) to the end of the log.
   std::uint64_t live_bytes(std::optional<std::uint64_t> oldest) const;
@@ -128,7 +148,9 @@ class EventLog {
 
   std::filesystem::path path_of(std::uint32_t number) const;
   std::shared_ptr<Segment> segment(std::uint32_t number) const;
-  Status recover(std::uint32_t number, bool last);
+  Status recover(std::uint32_t number, bool last, std::optional<std::uint64_t> referenced_end);
+  void keep_spare(std::uint32_t number);
+  std::shared_ptr<Segment> take_spare(std::uint32_t number);
   Status start_segment();
   Status write_queued();
 
@@ -138,7 +160,9 @@ class EventLog {
   std::uint64_t segment_bytes_ = 0;
   mutable std::mutex mutex_;  // segments_
   mutable std::map<std::uint32_t, std::shared_ptr<Segment>> segments_;
+  std::vector<std::shared_ptr<Segment>> spares_;  // released files to write the next segments to
   // Writer thread only:
+  std::uint32_t highest_number_ = 0;  // of every segment and spare seen: the next is after it
   std::shared_ptr<Segment> active_;
   std::uint64_t written_ = 0;  // bytes of the active segment that are durable (or written)
   std::uint64_t queued_bytes_ = 0;

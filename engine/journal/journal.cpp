@@ -197,7 +197,18 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
   auto reader = sql::Db::open(impl->file, false);
   if (!reader) return reader.error();
   impl->reader = std::move(*reader);
-  auto event_log = EventLog::open({.dir = options.dir / kEventLogDir, .fsync = options.fsync, .segment_bytes = options.segment_bytes});
+  // Segments are written over when used again, so a batch cut short by a crash may have
+  // reached the disk in any order: the log may cut records after one that does not check
+  // only where no row refers (its rows' locations grow with their sequence numbers).
+  auto newest = d.prepare("SELECT loc FROM events WHERE loc IS NOT NULL ORDER BY seq DESC LIMIT 1");
+  if (!newest) return permanent(impl->file.string() + ": " + newest.error().message);
+  std::uint64_t referenced_end = 0;
+  if (newest->step() == SQLITE_ROW) referenced_end = static_cast<std::uint64_t>(newest->integer(0)) + 1;
+  newest->reset();
+  auto event_log = EventLog::open({.dir = options.dir / kEventLogDir,
+                                   .fsync = options.fsync,
+                                   .segment_bytes = options.segment_bytes,
+                                   .referenced_end = referenced_end});
   if (!event_log) return event_log.error();
   impl->log = std::move(*event_log);
   for (const auto& warning : impl->log->take_warnings()) log::engine().warn("journal: {}", warning);

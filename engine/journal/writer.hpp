@@ -46,8 +46,9 @@ inline constexpr auto kPurgeInterval = std::chrono::seconds(60);
 // commits by other connections (`switchyard dlq`): PRAGMAs prepared per commit cost more
 // than the commit's own inserts of a few events.
 inline constexpr auto kMeasureInterval = std::chrono::milliseconds(50);
-// How often at most the event log's released segments are let go.
-inline constexpr auto kReleaseInterval = std::chrono::seconds(1);
+// How often at most the event log's released segments are let go. Often enough that the
+// few kept as spares (EventLog::kSpares) cover the segments a busy log starts meanwhile.
+inline constexpr auto kReleaseInterval = std::chrono::milliseconds(100);
 // Bits 0..62 of the pending mask name sinks; 63 stays clear so masks are positive.
 inline constexpr std::uint64_t kMaxSinks = 63;
 

@@ -4,6 +4,8 @@
 // reference kept in memory.
 #include "journal/event_log.hpp"
 
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <condition_variable>
@@ -43,10 +45,28 @@ std::string read_body(const EventLog& log, std::uint64_t location, std::uint64_t
   return *body ? **body : "gone";
 }
 
-std::vector<std::filesystem::path> segments(const std::filesystem::path& dir) {
+// The files of `dir` named *<suffix>, in order: its segments, or its spares (".spare").
+std::vector<std::filesystem::path> segments(const std::filesystem::path& dir, std::string_view suffix = ".log") {
   std::vector<std::filesystem::path> out;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) out.push_back(e.path());
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().filename().string().ends_with(suffix)) out.push_back(e.path());
+  }
   std::sort(out.begin(), out.end());
+  return out;
+}
+
+ino_t inode(const std::filesystem::path& file) {
+  struct stat st {};
+  EXPECT_EQ(::stat(file.c_str(), &st), 0) << file;
+  return st.st_ino;
+}
+
+std::vector<std::uint64_t> replayed_seqs(const EventLog& log) {
+  std::vector<std::uint64_t> out;
+  EXPECT_TRUE(log.replay_after(0, [&](const EventLog::Record& r) {
+    out.push_back(r.seq);
+    return Status{};
+  }));
   return out;
 }
 
@@ -265,6 +285,136 @@ TEST(EventLog, SegmentsGoWholeOnceNothingRefersToThem) {
   EXPECT_EQ(log->live_bytes(std::nullopt), 0u);
 }
 
+// Released segments are kept (two at most) and written over as the next ones: the file
+// system allocates no blocks for them. What a reused file held before is never read back
+// as a record: not after a clean stop, not after a crash at any point, not through an old
+// location.
+TEST(EventLog, ReleasedSegmentsAreWrittenOverAndTheirOldRecordsNeverComeBack) {
+  test::TempDir dir;
+  auto log = open_log(dir.path(), 4096);
+  std::vector<std::uint64_t> at;
+  const std::string big(1500, 'o');  // two to a segment
+  const std::uint64_t released = EventLog::kSpares + 1;
+  std::uint64_t seq = 0;
+  while (seq < 2 * (released + 1)) at.push_back(*log->add(++seq, 1, 1, big));
+  ASSERT_TRUE(log->sync());
+  auto reader = EventLog::reader(dir.path());  // as `switchyard dlq` reads bodies, holding the file open
+  EXPECT_EQ(read_body(*reader, at[2], 3), big);
+  auto deletion = log->release(at[2 * released], false);  // all but the last segment go
+  ASSERT_TRUE(deletion);
+  EXPECT_TRUE(deletion().empty());
+  const auto spares = segments(dir.path(), ".spare");
+  ASSERT_EQ(spares.size(), EventLog::kSpares) << "kept up to kSpares, the rest deleted";
+  std::set<ino_t> spare_inodes;
+  for (const auto& f : spares) spare_inodes.insert(inode(f));
+  EXPECT_EQ(segments(dir.path()).size(), 1u);
+
+  // Small records now, until every spare is a segment again: each reused file holds old
+  // records after the new ones.
+  const std::string small(300, 'n');
+  std::vector<std::uint64_t> live = {seq - 1, seq};
+  std::map<std::uint64_t, std::uint64_t> fresh;  // seq → location
+  while (!segments(dir.path(), ".spare").empty() && fresh.size() < 500) {
+    ++seq;
+    fresh[seq] = *log->add(seq, 1, 1, small);
+    live.push_back(seq);
+    ASSERT_TRUE(log->sync());
+  }
+  ASSERT_TRUE(segments(dir.path(), ".spare").empty());
+  std::set<ino_t> used;
+  for (const auto& f : segments(dir.path())) used.insert(inode(f));
+  for (ino_t i : spare_inodes) EXPECT_EQ(used.count(i), 1u) << "a spare became a segment";
+  EXPECT_EQ(read_body(*log, at[2], 3), "gone");
+  EXPECT_EQ(read_body(*reader, at[2], 3), "gone") << "an old location in a file written over";
+  EXPECT_EQ(replayed_seqs(*log), live);
+
+  // A crash now (the files as they are, the last one as long as it was).
+  {
+    test::TempDir crash;
+    std::filesystem::copy(dir.path(), crash.path(), std::filesystem::copy_options::recursive);
+    auto copy = open_log(crash.path(), 4096);
+    ASSERT_TRUE(copy);
+    EXPECT_EQ(replayed_seqs(*copy), live);
+    EXPECT_TRUE(copy->take_warnings().empty()) << "the old records after the new ones are no unfinished write";
+    for (const auto& [n, location] : fresh) EXPECT_EQ(read_body(*copy, location, n), small);
+  }
+  // Everything delivered; the next segment starts on a spare and the engine stops before
+  // its first record is written: nothing of the spare's past is read as a record, although
+  // no earlier record is left to compare sequence numbers with.
+  // (Idle with nothing wanted, a segment grown past its size is replaced by the next one.)
+  const std::string large(5000, 'l');
+  for (int round = 0; round < 2; ++round) {
+    ASSERT_TRUE(log->add(++seq, 1, 1, large));
+    ASSERT_TRUE(log->sync());
+    deletion = log->release(std::nullopt, true);
+    ASSERT_TRUE(deletion);
+    EXPECT_TRUE(deletion().empty());
+  }
+  ASSERT_EQ(segments(dir.path()).size(), 1u);
+  EXPECT_GT(std::filesystem::file_size(segments(dir.path()).at(0)), 0u) << "the segment being written is a reused file";
+  EXPECT_TRUE(replayed_seqs(*log).empty());
+  {
+    test::TempDir crash;
+    std::filesystem::copy(dir.path(), crash.path(), std::filesystem::copy_options::recursive);
+    auto copy = open_log(crash.path(), 4096);
+    ASSERT_TRUE(copy);
+    EXPECT_TRUE(replayed_seqs(*copy).empty()) << "a record of the file's earlier use came back";
+    EXPECT_EQ(copy->last_seq(), 0u);
+  }
+  ASSERT_TRUE(log->add(++seq, 1, 1, small));
+  ASSERT_TRUE(log->sync());
+  log.reset();  // a clean stop
+  log = open_log(dir.path(), 4096);
+  ASSERT_TRUE(log);
+  EXPECT_TRUE(log->take_warnings().empty());
+  EXPECT_EQ(replayed_seqs(*log), std::vector<std::uint64_t>{seq});
+  EXPECT_EQ(log->last_seq(), seq);
+}
+
+// A batch written over a reused file can reach the disk in any order when the power goes:
+// a record that does not check with good ones after it. Where no row refers, that is the
+// batch that was never acknowledged: cut off. Where a row refers, it is damage: refused,
+// nothing cut.
+TEST(EventLog, ABatchCutShortOutOfOrderIsCutOffWhereNoRowRefers) {
+  test::TempDir dir;
+  std::vector<std::uint64_t> at;
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 5; ++i) bodies.emplace_back(200, static_cast<char>('a' + i));
+  {
+    auto log = open_log(dir.path());
+    for (std::uint64_t seq = 1; seq <= 2; ++seq) at.push_back(*log->add(seq, 1, 1, bodies[seq - 1]));
+    ASSERT_TRUE(log->sync());
+    for (std::uint64_t seq = 3; seq <= 5; ++seq) at.push_back(*log->add(seq, 1, 1, bodies[seq - 1]));
+    ASSERT_TRUE(log->sync());
+  }
+  const auto file = segments(dir.path()).at(0);
+  const auto size = std::filesystem::file_size(file);
+  flip_byte(file, (at[2] & ((std::uint64_t{1} << 40) - 1)) + EventLog::kHeaderBytes + 10);  // record 3's body
+  auto open_with = [&](const std::filesystem::path& d, std::optional<std::uint64_t> referenced_end) {
+    return EventLog::open({.dir = d, .fsync = false, .referenced_end = referenced_end});
+  };
+  const std::string damaged = " is damaged at byte " + std::to_string(at[2] & ((std::uint64_t{1} << 40) - 1));
+  for (std::optional<std::uint64_t> referenced : {std::optional<std::uint64_t>(), std::optional(at[3] + 1)}) {
+    test::TempDir copy;
+    std::filesystem::copy(dir.path(), copy.path(), std::filesystem::copy_options::recursive);
+    auto log = open_with(copy.path(), referenced);
+    ASSERT_FALSE(log) << "a row refers to record 4";
+    EXPECT_NE(log.error().message.find(damaged), std::string::npos) << log.error().message;
+    EXPECT_EQ(std::filesystem::file_size(segments(copy.path()).at(0)), size) << "nothing cut";
+  }
+  auto log = open_with(dir.path(), at[1] + 1);  // rows refer to records 1 and 2 at most
+  ASSERT_TRUE(log) << log.error().message;
+  EXPECT_EQ((*log)->last_seq(), 2u);
+  const auto warnings = (*log)->take_warnings();
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("a batch of records the previous run did not finish writing"), std::string::npos) << warnings[0];
+  EXPECT_EQ(std::filesystem::file_size(file), at[2] & ((std::uint64_t{1} << 40) - 1));
+  EXPECT_EQ(read_body(**log, at[1], 2), bodies[1]);
+  auto next = (*log)->add(3, 1, 1, "again");
+  ASSERT_TRUE((*log)->sync());
+  EXPECT_EQ(read_body(**log, *next, 3), "again");
+}
+
 // ---------------------------------------------------------------------------------------
 // The journal with its bodies in the log.
 
@@ -302,7 +452,7 @@ TEST(JournalEventLog, BodiesAreWrittenOnceToTheLogAndItsSegmentsGoOnceDelivered)
   EXPECT_EQ((*pending)[42].body, body_of(42, 4000));
   for (auto seq : seqs) (*j)->complete(seq, key->sink_bits[0]);
   (*j)->flush();
-  // The writer lets segments go at most once a second.
+  // The writer lets segments go at most every kReleaseInterval.
   for (int i = 0; i < 250 && log_files(dir.path()) > 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_EQ(log_files(dir.path()), 1u) << "delivered: only the segment being written stays";
   EXPECT_EQ((*j)->stats().bytes_used < 100'000u, true);
@@ -332,7 +482,7 @@ TEST(JournalEventLog, SegmentsGoWhileTheWriterNeverRests) {
   bool went = false;
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   // Always 16 appends in flight, each completed as soon as it is committed, until segments
-  // have gone (the writer lets them go at most once a second) or 20 s have passed.
+  // have gone (the writer lets them go at most every kReleaseInterval) or 20 s have passed.
   for (int i = 1; !went && std::chrono::steady_clock::now() < until; ++i) {
     {
       std::unique_lock lock(mutex);
@@ -379,12 +529,15 @@ TEST(JournalEventLog, ARowAPowerCutCanBringBackKeepsItsSegment) {
     first = *appended;
     copy_journal_db(dir.path(), dir / "then");  // what a power cut may leave of journal.db
     (*j)->complete(first, bit);
-    // Busy for 1.5 s (segments are let go at most once a second), every event delivered.
+    // Busy for 1.5 s (segments are let go every kReleaseInterval), every event delivered.
+    // Paced, so the segments are few enough to copy before the writer, idle, checkpoints
+    // (after which no power cut brings the first row back).
     const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
     for (int i = 2; std::chrono::steady_clock::now() < until; ++i) {
       auto seq = try_append(**j, key->id, bit, body_of(i, 3000));
       ASSERT_TRUE(seq);
       (*j)->complete(*seq, bit);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     (*j)->flush();
     // The power cut, now: the log as it is, journal.db as copied.
@@ -449,6 +602,52 @@ TEST(JournalEventLog, AJournalWhoseLogIsMissingIsRefusedNotEmptied) {
 
 // Migration: a journal written before the event log (version 2) keeps each body in its row.
 // Opened by this version, those events are delivered from there; new ones go to the log.
+// The journal tells the two apart by its rows: a record that does not check with whole
+// ones after it is damage while a row refers to it or after it (refused, nothing cut),
+// and the unfinished batch of a power cut when journal.db lost that batch's rows too.
+TEST(JournalEventLog, DamageUnderARowIsRefusedAnUnfinishedBatchIsCutOff) {
+  test::TempDir dir;
+  std::vector<std::uint64_t> locations;
+  {
+    auto j = Journal::open({.dir = dir.path(), .fsync = false});
+    auto key = (*j)->attach("p", {"a"}, true, nullptr);
+    for (int i = 1; i <= 3; ++i) ASSERT_TRUE(try_append(**j, key->id, key->sink_bits[0], body_of(i, 500)));
+  }
+  {
+    auto db = sql::Db::open(dir / kJournalFile, false);
+    auto rows = db->prepare("SELECT loc FROM events ORDER BY seq");
+    while (rows->step() == SQLITE_ROW) locations.push_back(static_cast<std::uint64_t>(rows->integer(0)));
+  }
+  ASSERT_EQ(locations.size(), 3u);
+  const auto offset = [](std::uint64_t location) { return location & ((std::uint64_t{1} << 40) - 1); };
+  const auto file = segments(dir / kEventLogDir).at(0);
+  flip_byte(file, offset(locations[1]) + EventLog::kHeaderBytes + 20);  // event 2's body
+  const auto size = std::filesystem::file_size(file);
+  {
+    auto j = Journal::open({.dir = dir.path(), .fsync = false});
+    ASSERT_FALSE(j) << "rows refer to events 2 and 3";
+    EXPECT_NE(j.error().message.find(file.string() + " is damaged at byte " + std::to_string(offset(locations[1]))),
+              std::string::npos)
+        << j.error().message;
+    EXPECT_EQ(std::filesystem::file_size(file), size) << "nothing cut";
+  }
+  // As after a power cut that took events 2 and 3's commit from journal.db while their
+  // batch was reaching the log: nobody heard of them.
+  {
+    auto db = sql::Db::open(dir / kJournalFile, false);
+    ASSERT_TRUE(db->exec("DELETE FROM events WHERE seq > 1; DELETE FROM remembered; UPDATE marks SET value = 1 WHERE name = 'logged'"));
+  }
+  auto j = Journal::open({.dir = dir.path(), .fsync = false});
+  ASSERT_TRUE(j) << j.error().message;
+  EXPECT_EQ(std::filesystem::file_size(file), offset(locations[1]));
+  auto key = (*j)->attach("p", {"a"}, true, nullptr);
+  auto pending = (*j)->pending(key->id, key->sink_bits[0], 0, 100);
+  ASSERT_TRUE(pending);
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].body, body_of(1, 500));
+  ASSERT_TRUE(try_append(**j, key->id, key->sink_bits[0], body_of(4, 10)));
+}
+
 TEST(JournalEventLog, AVersion2JournalsEventsAreDeliveredFromTheirRows) {
   test::TempDir dir;
   {
@@ -531,6 +730,7 @@ TEST(JournalEventLog, DeadLettersAndAdoptionCopyTheBodyFromTheLog) {
 // some sink has not finished, with its body and its delivery id, and nothing else but
 // deliveries finished after journal.db's copy (made again: at least once).
 TEST(JournalEventLog, AfterRandomCrashesAndPowerCutsItHoldsWhatTheReferenceHolds) {
+  std::size_t spares_seen = 0;  // segments kept to be written over, seen between steps
   for (unsigned seed = 1; seed <= 4; ++seed) {
     std::mt19937 rng(seed);
     auto pick = [&](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng); };
@@ -552,6 +752,7 @@ TEST(JournalEventLog, AfterRandomCrashesAndPowerCutsItHoldsWhatTheReferenceHolds
     const auto copy_db = copy_journal_db;
     int n = 0;
     for (int step = 0; step < 300; ++step) {
+      spares_seen += segments(state / kEventLogDir, ".spare").size();
       const auto op = pick(10);
       if (op < 5) {
         const std::uint64_t mask = pick(3) == 0 ? a | b : (pick(2) ? a : b);
@@ -605,9 +806,11 @@ TEST(JournalEventLog, AfterRandomCrashesAndPowerCutsItHoldsWhatTheReferenceHolds
         for (const auto& f : segments_then) power_cut = power_cut && std::filesystem::exists(copy / kEventLogDir / f);
         copy_db(power_cut ? *db_copy : state, copy);
         const auto files = segments(copy / kEventLogDir);
-        if (const auto torn = pick(3); torn > 0 && !files.empty()) {
-          // Records the log got (whole, or cut short) whose transaction never committed and
-          // that nobody heard of: no sinks, so nothing to deliver.
+        if (const auto torn = pick(4); torn > 0 && !files.empty()) {
+          // Records the log got (whole, cut short, or one not checking with a whole one
+          // after it: a batch written over a reused file reaches the disk in any order) whose
+          // transaction never committed and that nobody heard of: no sinks, so nothing to
+          // deliver.
           const auto& last = files.back();
           std::ofstream f(last, std::ios::app | std::ios::binary);
           unsigned char header[EventLog::kHeaderBytes] = {};
@@ -621,7 +824,18 @@ TEST(JournalEventLog, AfterRandomCrashesAndPowerCutsItHoldsWhatTheReferenceHolds
           std::memcpy(header + 4, &crc, 4);
           std::string record(reinterpret_cast<char*>(header), sizeof header);
           record += body;
-          f << (torn == 1 ? record : record.substr(0, pick(record.size())));
+          if (torn == 3) {
+            std::string bad = record;
+            bad[EventLog::kHeaderBytes + pick(body.size())] ^= 0x5a;
+            std::string next = record;
+            const std::uint64_t after = seq + 1;
+            std::memcpy(next.data() + 8, &after, 8);
+            const std::uint32_t next_crc = crc32c(crc32c(0, {next.data() + 8, EventLog::kHeaderBytes - 8}), body);
+            std::memcpy(next.data() + 4, &next_crc, 4);
+            f << bad << next;
+          } else {
+            f << (torn == 1 ? record : record.substr(0, pick(record.size())));
+          }
         }
         j.reset();
         auto again_options = options;
@@ -667,6 +881,7 @@ TEST(JournalEventLog, AfterRandomCrashesAndPowerCutsItHoldsWhatTheReferenceHolds
       }
     }
   }
+  EXPECT_GT(spares_seen, 0u) << "the model never had a segment used again";
 }
 
 }  // namespace
