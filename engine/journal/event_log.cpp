@@ -52,10 +52,11 @@ Header parse(const unsigned char* h) {
           get<std::uint64_t>(h + 24), get<std::uint32_t>(h + 32), get<std::uint32_t>(h + 36)};
 }
 
-// Over the header after the CRC, the body and the state writes.
-std::uint32_t record_crc(const unsigned char* header, std::string_view body, std::string_view writes,
+// Over the header after the CRC, the body and the state writes, from `key` (0 for records
+// naming no segment: older versions').
+std::uint32_t record_crc(std::uint32_t key, const unsigned char* header, std::string_view body, std::string_view writes,
                          std::string_view body_rest = {}) {
-  const std::uint32_t c = crc32c(0, {reinterpret_cast<const char*>(header) + 8, EventLog::kHeaderBytes - 8});
+  const std::uint32_t c = crc32c(key, {reinterpret_cast<const char*>(header) + 8, EventLog::kHeaderBytes - 8});
   return crc32c(crc32c(crc32c(c, body), body_rest), writes);
 }
 
@@ -115,7 +116,8 @@ struct EventLog::Segment {
   }
 };
 
-EventLog::EventLog(std::filesystem::path dir, bool writer) : dir_(std::move(dir)), writer_(writer) {}
+EventLog::EventLog(std::filesystem::path dir, bool writer, std::uint32_t key)
+    : dir_(std::move(dir)), writer_(writer), key_(key) {}
 
 // A clean stop leaves the segment being written as long as its records, so the next start
 // finds nothing of the file's earlier use after them.
@@ -127,12 +129,12 @@ EventLog::~EventLog() {
 
 std::filesystem::path EventLog::path_of(std::uint32_t number) const { return numbered(dir_, number, ".log"); }
 
-std::unique_ptr<EventLog> EventLog::reader(std::filesystem::path dir) {
-  return std::unique_ptr<EventLog>(new EventLog(std::move(dir), /*writer=*/false));
+std::unique_ptr<EventLog> EventLog::reader(std::filesystem::path dir, std::uint32_t key) {
+  return std::unique_ptr<EventLog>(new EventLog(std::move(dir), /*writer=*/false, key));
 }
 
 Result<std::unique_ptr<EventLog>> EventLog::open(const Options& options) {
-  std::unique_ptr<EventLog> log(new EventLog(options.dir, /*writer=*/true));
+  std::unique_ptr<EventLog> log(new EventLog(options.dir, /*writer=*/true, options.key));
   log->fsync_ = options.fsync;
   log->segment_bytes_ = std::max<std::uint64_t>(options.segment_bytes, 4096);
   std::error_code ec;
@@ -152,7 +154,7 @@ Result<std::unique_ptr<EventLog>> EventLog::open(const Options& options) {
   if (ec) return permanent(options.dir.string() + ": " + ec.message());
   std::sort(numbers.begin(), numbers.end());
   for (std::size_t i = 0; i < numbers.size(); ++i) {
-    if (Status s = log->recover(numbers[i], i + 1 == numbers.size(), options.referenced_end); !s) return s.error();
+    if (Status s = log->recover(numbers[i], i + 1 == numbers.size(), options.committed); !s) return s.error();
   }
   // A spare's old records carry its number: every segment from now on is numbered after it.
   std::sort(spares.begin(), spares.end(), std::greater<>());
@@ -171,7 +173,7 @@ Result<std::unique_ptr<EventLog>> EventLog::open(const Options& options) {
 // journal.db refers to lies there (Options::referenced_end). Records of the file's
 // earlier use as another segment end it too: they stay, to be written over. Anything else
 // that does not check is damage.
-Status EventLog::recover(std::uint32_t number, bool last, std::optional<std::uint64_t> referenced_end) {
+Status EventLog::recover(std::uint32_t number, bool last, const std::optional<Committed>& committed) {
   auto seg = std::make_shared<Segment>();
   seg->number = number;
   seg->path = path_of(number);
@@ -189,13 +191,18 @@ Status EventLog::recover(std::uint32_t number, bool last, std::optional<std::uin
   auto checks = [&](std::size_t at, const Header& h) {
     if (h.total() > data.size() - at) return false;
     const std::string_view rest = std::string_view(data).substr(at + kHeaderBytes);
-    return h.crc == record_crc(bytes + at, rest.substr(0, h.size), rest.substr(h.size, h.writes));
+    return h.crc == record_crc(h.segment == 0 ? 0 : key_, bytes + at, rest.substr(0, h.size), rest.substr(h.size, h.writes));
   };
+  // Records name their segment; only a segment an older version began holds ones naming
+  // none (0), from its start (it is never used again). Anything else naming none is not a
+  // record: it may be bytes of an earlier use's payload.
+  const bool legacy = data.size() >= kHeaderBytes && parse(bytes).segment == 0 && parse(bytes).seq > last_seq_ &&
+                      checks(0, parse(bytes));
   // A record of this segment that checks at `at`, numbered after `after`: its end, else 0.
   auto good_at = [&](std::size_t at, std::uint64_t after) -> std::size_t {
     if (data.size() - at < kHeaderBytes) return 0;
     const Header h = parse(bytes + at);
-    if (h.seq <= after || (h.segment != 0 && h.segment != number) || !checks(at, h)) return 0;
+    if (h.seq <= after || h.segment != (h.segment == 0 && legacy ? 0 : number) || !checks(at, h)) return 0;
     return at + h.total();
   };
   std::size_t at = 0;
@@ -204,19 +211,21 @@ Status EventLog::recover(std::uint32_t number, bool last, std::optional<std::uin
     if (end == 0) break;
     const Header h = parse(bytes + at);
     last_seq_ = h.seq;
-    if (h.segment == 0) seg->legacy = true;
     if (seg->first_seq == 0) seg->first_seq = last_seq_;
     seg->last_seq = last_seq_;
     at = end;
   }
+  seg->legacy = legacy;
   seg->allocated = data.size();
   if (at < data.size()) {
-    bool more = false;
-    for (std::size_t probe = at + 1; probe + kHeaderBytes <= data.size() && !more; ++probe) {
-      more = good_at(probe, last_seq_) != 0;
+    std::uint64_t more = 0;  // the first good record after it: its sequence number
+    for (std::size_t probe = at + 1; probe + kHeaderBytes <= data.size() && more == 0; ++probe) {
+      if (good_at(probe, last_seq_) != 0) more = parse(bytes + probe).seq;
     }
-    const bool unreferenced = referenced_end && log_location(number, at) >= *referenced_end;
-    if (!last || (more && !unreferenced)) {
+    // A batch never acknowledged: nothing after it that journal.db knows of, by location
+    // (its rows) or by number (its commits: the batch had not reached it).
+    const bool unfinished = committed && log_location(number, at) >= committed->referenced_end && more > committed->seq;
+    if (!last || (more != 0 && !unfinished)) {
       return permanent(seg->path.string() + " is damaged at byte " + std::to_string(at) +
                        " (a record that does not check, with more after it). The engine will not run on it, so "
                        "nothing in it is lost: stop here, move state.dir's events/ and journal.db aside to start "
@@ -225,10 +234,10 @@ Status EventLog::recover(std::uint32_t number, bool last, std::optional<std::uin
     // What follows the last record of a file used before is what it held then (another
     // segment's number, or bytes of a record of it): left to be written over.
     const Header h = data.size() - at >= kHeaderBytes ? parse(bytes + at) : Header{};
-    const bool earlier_use = !more && h.segment != 0 && h.segment != number;
+    const bool earlier_use = more == 0 && h.segment != 0 && h.segment != number;
     if (!earlier_use) {
       warnings_.push_back(seg->path.string() + " ended in " +
-                          (more ? "a batch of records the previous run did not finish writing, part of it on disk"
+                          (more != 0 ? "a batch of records the previous run did not finish writing, part of it on disk"
                                 : "a record the previous run did not finish writing") +
                           " (" + std::to_string(data.size() - at) + " byte(s) from byte " + std::to_string(at) +
                           ", cut off; it was never acknowledged)");
@@ -351,7 +360,7 @@ Result<std::uint64_t> EventLog::add(std::uint64_t seq, std::int64_t pipeline, st
   put(q.header + 24, mask);
   put(q.header + 32, static_cast<std::uint32_t>(writes.size()));
   put(q.header + 36, active_->number);
-  put(q.header + 4, record_crc(q.header, body, writes, body_rest));
+  put(q.header + 4, record_crc(key_, q.header, body, writes, body_rest));
   q.body = body;
   q.body_rest = body_rest;
   q.writes = std::move(writes);
@@ -483,9 +492,11 @@ EventLog::Deletion EventLog::release(std::optional<std::uint64_t> oldest, bool i
   }
   if (gone.empty()) return {};
   // Up to kSpares are kept to be written over, newest first; the others are deleted. A
-  // reader holding one reads on: the file lives until its last descriptor closes, which is
-  // when the file system frees its blocks (one a reader holds is not used again). Runs on
-  // another thread; the log outlives it (the journal stops its threads first).
+  // reader of this log holding one reads on: the file lives until its last descriptor
+  // closes, which is when the file system frees its blocks (one it holds is not used
+  // again). A reader in another process (EventLog::reader) may find its file written over:
+  // read() answers "gone" then. Runs on another thread; the log outlives it (the journal
+  // stops its threads first).
   return [this, gone = std::move(gone)]() mutable {
     std::vector<std::string> problems;
     for (auto it = gone.rbegin(); it != gone.rend(); ++it) {
@@ -623,7 +634,14 @@ Result<std::optional<std::string>> EventLog::read(std::uint64_t location, std::u
   }
   std::string rest(h.size + std::size_t{h.writes}, '\0');
   if (!pread_all(seg->fd, rest.data(), rest.size(), offset + kHeaderBytes) ||
-      h.crc != record_crc(header, std::string_view(rest).substr(0, h.size), std::string_view(rest).substr(h.size))) {
+      h.crc != record_crc(h.segment == 0 ? 0 : key_, header, std::string_view(rest).substr(0, h.size),
+                          std::string_view(rest).substr(h.size))) {
+    // Written over while it was read (a reader in another process holds a file the
+    // writer used again): gone, not damaged.
+    unsigned char again[kHeaderBytes];
+    if (pread_all(seg->fd, reinterpret_cast<char*>(again), kHeaderBytes, offset) && std::memcmp(again, header, kHeaderBytes) != 0) {
+      return std::optional<std::string>();
+    }
     return permanent(where + ": the record of event " + std::to_string(seq) + " does not check (damaged)");
   }
   rest.resize(h.size);

@@ -7,9 +7,10 @@
 //
 // A record is a 40-byte header, the body, then the state writes made with the event
 // (codec.hpp). The header, little-endian: body size (u32), CRC-32C (u32) of the rest of the
-// header, the body and the state writes, sequence number (u64), pipeline id (i64), sinks
-// mask (u64), state writes' size (u32), the number of the segment it was written to (u32;
-// zero in logs of versions before it). The writer thread appends a batch with one pwritev
+// header, the body and the state writes, started from the journal's key (Options::key; 0
+// for records naming no segment), sequence number (u64), pipeline id (i64), sinks mask
+// (u64), state writes' size (u32), the number of the segment it was written to (u32; zero
+// in logs of versions before it, read only in segments they began). The writer thread appends a batch with one pwritev
 // and one fdatasync before the transaction that refers to it commits, so the log is what
 // makes an event durable: journal.db commits without a sync of its own, and open() redoes
 // from the log whatever journal.db lost (replay_after()). A segment is synced before the
@@ -25,8 +26,7 @@
 // finished segment is cut to what it holds before the next one starts. And an unfinished
 // batch written over old blocks may reach the disk in any order, leaving a record that
 // does not check with good ones of the same batch after it: open() cuts that off too when
-// no row of journal.db refers to it or anything after it (Options::referenced_end); when
-// one does, it is damage.
+// journal.db knows of nothing at or after it (Options::committed); otherwise it is damage.
 
 #include <sys/types.h>
 
@@ -51,16 +51,22 @@ class Db;
 
 class EventLog {
  public:
+  struct Committed {
+    std::uint64_t referenced_end = 0;  ///< one past the newest location a row refers to (0: none)
+    std::uint64_t seq = 0;             ///< the highest sequence number it committed
+  };
   struct Options {
     std::filesystem::path dir;  ///< state.dir/events
     bool fsync = true;          ///< fdatasync every batch (as state.fsync)
     std::uint64_t segment_bytes = std::uint64_t{8} << 20;
-    /// Where what journal.db refers to ends: one past the location of the newest record a
-    /// row refers to (0: no row does). In the last segment, a record that does not check
-    /// with good records after it is the batch being written when the engine stopped when
-    /// it lies at or after this (cut off), and damage before it (refused). nullopt: always
-    /// damage.
-    std::optional<std::uint64_t> referenced_end;
+    /// What journal.db holds. In the last segment, a record that does not check with good
+    /// records after it is the batch being written when the engine stopped (cut off) when
+    /// journal.db knows nothing at or after it, and damage (refused) otherwise. nullopt:
+    /// always damage.
+    std::optional<Committed> committed;
+    /// What records naming their segment are checked with (CRC-32C's starting value;
+    /// journal.db's marks.log_key): bytes nobody with the key wrote do not pass as a record.
+    std::uint32_t key = 0;
   };
   static constexpr std::size_t kSpares = 4;
   static constexpr std::size_t kHeaderBytes = 40;
@@ -80,7 +86,7 @@ class EventLog {
   /// names the file and the byte.
   static Result<std::unique_ptr<EventLog>> open(const Options& options);
   /// The log of a journal another process may be writing, for reading records only.
-  static std::unique_ptr<EventLog> reader(std::filesystem::path dir);
+  static std::unique_ptr<EventLog> reader(std::filesystem::path dir, std::uint32_t key);
   ~EventLog();
   EventLog(const EventLog&) = delete;
   EventLog& operator=(const EventLog&) = delete;
@@ -144,11 +150,11 @@ class EventLog {
     std::string_view body, body_rest;
     std::string writes;
   };
-  EventLog(std::filesystem::path dir, bool writer);
+  EventLog(std::filesystem::path dir, bool writer, std::uint32_t key);
 
   std::filesystem::path path_of(std::uint32_t number) const;
   std::shared_ptr<Segment> segment(std::uint32_t number) const;
-  Status recover(std::uint32_t number, bool last, std::optional<std::uint64_t> referenced_end);
+  Status recover(std::uint32_t number, bool last, const std::optional<Committed>& committed);
   void keep_spare(std::uint32_t number);
   std::shared_ptr<Segment> take_spare(std::uint32_t number);
   Status start_segment();
@@ -156,9 +162,10 @@ class EventLog {
 
   std::filesystem::path dir_;
   bool writer_ = true;
+  std::uint32_t key_ = 0;
   bool fsync_ = true;
   std::uint64_t segment_bytes_ = 0;
-  mutable std::mutex mutex_;  // segments_
+  mutable std::mutex mutex_;  // segments_, spares_
   mutable std::map<std::uint32_t, std::shared_ptr<Segment>> segments_;
   std::vector<std::shared_ptr<Segment>> spares_;  // released files to write the next segments to
   // Writer thread only:

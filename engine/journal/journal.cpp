@@ -104,6 +104,30 @@ Status Journal::Impl::orphan(const std::string& pipeline, std::int64_t id, const
   return {};
 }
 
+namespace {
+
+// What journal.db holds, for the event log's recovery: where its newest row's record ends
+// and the highest sequence number it committed (marks.logged, absent before version 4).
+Result<EventLog::Committed> committed_to(sql::Db& db) {
+  EventLog::Committed out;
+  auto newest = db.prepare("SELECT loc FROM events WHERE loc IS NOT NULL ORDER BY seq DESC LIMIT 1");
+  if (!newest) return newest.error();
+  if (newest->step() == SQLITE_ROW) out.referenced_end = static_cast<std::uint64_t>(newest->integer(0)) + 1;
+  auto last = db.scalar("SELECT coalesce(max(seq), 0) FROM events");
+  if (!last) return last.error();
+  out.seq = static_cast<std::uint64_t>(*last);
+  auto marks = db.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'marks'");
+  if (!marks) return marks.error();
+  if (*marks > 0) {
+    auto logged = db.scalar("SELECT coalesce(max(value), 0) FROM marks WHERE name = 'logged'");
+    if (!logged) return logged.error();
+    out.seq = std::max(out.seq, static_cast<std::uint64_t>(*logged));
+  }
+  return out;
+}
+
+}  // namespace
+
 // What the log has and journal.db lost: records after marks.logged were synced to the log
 // but their transaction never became durable (a power cut since; or a crash between the two,
 // before the source heard of it). Their rows and state writes are made again, so every
@@ -199,16 +223,17 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
   impl->reader = std::move(*reader);
   // Segments are written over when used again, so a batch cut short by a crash may have
   // reached the disk in any order: the log may cut records after one that does not check
-  // only where no row refers (its rows' locations grow with their sequence numbers).
-  auto newest = d.prepare("SELECT loc FROM events WHERE loc IS NOT NULL ORDER BY seq DESC LIMIT 1");
-  if (!newest) return permanent(impl->file.string() + ": " + newest.error().message);
-  std::uint64_t referenced_end = 0;
-  if (newest->step() == SQLITE_ROW) referenced_end = static_cast<std::uint64_t>(newest->integer(0)) + 1;
-  newest->reset();
+  // only where journal.db knows of nothing, neither a row (rows' locations grow with their
+  // sequence numbers) nor a commit.
+  auto committed = committed_to(d);
+  if (!committed) return permanent(impl->file.string() + ": " + committed.error().message);
+  auto key = log_key(d);
+  if (!key) return permanent(impl->file.string() + ": " + key.error().message);
   auto event_log = EventLog::open({.dir = options.dir / kEventLogDir,
                                    .fsync = options.fsync,
                                    .segment_bytes = options.segment_bytes,
-                                   .referenced_end = referenced_end});
+                                   .committed = *committed,
+                                   .key = *key});
   if (!event_log) return event_log.error();
   impl->log = std::move(*event_log);
   for (const auto& warning : impl->log->take_warnings()) log::engine().warn("journal: {}", warning);
@@ -274,7 +299,8 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
   if (!last || !page_size) return permanent(impl->file.string() + ": " + d.error());
   // Records of a batch whose transaction never committed (a crash in between) may follow
   // the last row: their numbers are not used again.
-  impl->last_seq = std::max(static_cast<std::uint64_t>(*last), impl->log->last_seq());
+  // Nor those of records whose segments are gone (an empty log starts again at 1).
+  impl->last_seq = std::max({static_cast<std::uint64_t>(*last), impl->log->last_seq(), committed->seq});
   impl->page_size = *page_size;
   if (impl->oldest_location.step() == SQLITE_ROW) {
     const auto oldest = static_cast<std::uint64_t>(impl->oldest_location.integer(0));

@@ -23,6 +23,7 @@
 #include "journal/crc32c.hpp"
 #include "journal/dead_letters.hpp"
 #include "journal/journal.hpp"
+#include "journal/schema.hpp"
 #include "journal/sqlite.hpp"
 #include "journal_helpers.hpp"
 #include "support/temp_dir.hpp"
@@ -285,7 +286,7 @@ TEST(EventLog, SegmentsGoWholeOnceNothingRefersToThem) {
   EXPECT_EQ(log->live_bytes(std::nullopt), 0u);
 }
 
-// Released segments are kept (two at most) and written over as the next ones: the file
+// Released segments are kept (EventLog::kSpares at most) and written over as the next ones: the file
 // system allocates no blocks for them. What a reused file held before is never read back
 // as a record: not after a clean stop, not after a crash at any point, not through an old
 // location.
@@ -298,7 +299,7 @@ TEST(EventLog, ReleasedSegmentsAreWrittenOverAndTheirOldRecordsNeverComeBack) {
   std::uint64_t seq = 0;
   while (seq < 2 * (released + 1)) at.push_back(*log->add(++seq, 1, 1, big));
   ASSERT_TRUE(log->sync());
-  auto reader = EventLog::reader(dir.path());  // as `switchyard dlq` reads bodies, holding the file open
+  auto reader = EventLog::reader(dir.path(), 0);  // as `switchyard dlq` reads bodies, holding the file open
   EXPECT_EQ(read_body(*reader, at[2], 3), big);
   auto deletion = log->release(at[2 * released], false);  // all but the last segment go
   ASSERT_TRUE(deletion);
@@ -364,11 +365,88 @@ TEST(EventLog, ReleasedSegmentsAreWrittenOverAndTheirOldRecordsNeverComeBack) {
   ASSERT_TRUE(log->add(++seq, 1, 1, small));
   ASSERT_TRUE(log->sync());
   log.reset();  // a clean stop
+  EXPECT_EQ(std::filesystem::file_size(segments(dir.path()).at(0)), EventLog::kHeaderBytes + small.size())
+      << "cut to its one record";
   log = open_log(dir.path(), 4096);
   ASSERT_TRUE(log);
   EXPECT_TRUE(log->take_warnings().empty());
   EXPECT_EQ(replayed_seqs(*log), std::vector<std::uint64_t>{seq});
   EXPECT_EQ(log->last_seq(), seq);
+}
+
+// A record as the test writes it: `segment` 0 is how versions before segments were used
+// again wrote them.
+std::string record_bytes(std::uint64_t seq, std::uint32_t segment, std::string_view body) {
+  unsigned char header[EventLog::kHeaderBytes] = {};
+  const auto size = static_cast<std::uint32_t>(body.size());
+  const std::uint64_t mask = 1;
+  const std::int64_t pipeline = 1;
+  std::memcpy(header, &size, 4);
+  std::memcpy(header + 8, &seq, 8);
+  std::memcpy(header + 16, &pipeline, 8);
+  std::memcpy(header + 24, &mask, 8);
+  std::memcpy(header + 36, &segment, 4);
+  const std::uint32_t crc = crc32c(crc32c(0, {reinterpret_cast<char*>(header) + 8, EventLog::kHeaderBytes - 8}), body);
+  std::memcpy(header + 4, &crc, 4);
+  return std::string(reinterpret_cast<char*>(header), sizeof header) + std::string(body);
+}
+
+// Segments an older version wrote (records naming no segment) are read, and this version
+// goes on in them; in a segment this version began, bytes shaped like such a record (a
+// payload of a file's earlier use could hold them) are not a record.
+TEST(EventLog, OlderVersionsRecordsAreReadOnlyInSegmentsItBegan) {
+  test::TempDir dir;
+  {
+    std::ofstream f(dir / "0000000001.log", std::ios::binary);
+    f << record_bytes(1, 0, "old one") << record_bytes(2, 0, "old two");
+  }
+  {
+    auto log = open_log(dir.path());
+    ASSERT_TRUE(log);
+    EXPECT_EQ(replayed_seqs(*log), (std::vector<std::uint64_t>{1, 2}));
+    ASSERT_TRUE(log->add(3, 1, 1, "new"));
+    ASSERT_TRUE(log->sync());
+  }
+  auto log = open_log(dir.path());
+  ASSERT_TRUE(log);
+  EXPECT_EQ(replayed_seqs(*log), (std::vector<std::uint64_t>{1, 2, 3}));
+  log.reset();
+
+  test::TempDir fresh;
+  {
+    auto log = open_log(fresh.path());
+    ASSERT_TRUE(log->add(1, 1, 1, "mine"));
+    ASSERT_TRUE(log->sync());
+  }
+  {
+    std::ofstream f(fresh / "0000000001.log", std::ios::binary | std::ios::app);
+    f << record_bytes(2, 0, "forged");
+  }
+  log = open_log(fresh.path());
+  ASSERT_TRUE(log);
+  EXPECT_EQ(replayed_seqs(*log), std::vector<std::uint64_t>{1});
+  EXPECT_EQ(log->last_seq(), 1u);
+}
+
+// Records are checked with the journal's key: bytes written without it — a record of this
+// very segment made up by whoever does not know the key — are not a record.
+TEST(EventLog, BytesWrittenWithoutTheKeyAreNoRecord) {
+  test::TempDir dir;
+  const std::uint32_t key = 0x5eed1234;
+  {
+    auto log = EventLog::open({.dir = dir.path(), .fsync = false, .key = key});
+    ASSERT_TRUE(log);
+    ASSERT_TRUE((*log)->add(1, 1, 1, "mine"));
+    ASSERT_TRUE((*log)->sync());
+  }
+  {
+    std::ofstream f(dir / "0000000001.log", std::ios::binary | std::ios::app);
+    f << record_bytes(2, 1, "made up");
+  }
+  auto log = EventLog::open({.dir = dir.path(), .fsync = false, .key = key});
+  ASSERT_TRUE(log);
+  EXPECT_EQ(replayed_seqs(**log), std::vector<std::uint64_t>{1});
+  EXPECT_EQ((*log)->last_seq(), 1u);
 }
 
 // A batch written over a reused file can reach the disk in any order when the power goes:
@@ -390,19 +468,26 @@ TEST(EventLog, ABatchCutShortOutOfOrderIsCutOffWhereNoRowRefers) {
   const auto file = segments(dir.path()).at(0);
   const auto size = std::filesystem::file_size(file);
   flip_byte(file, (at[2] & ((std::uint64_t{1} << 40) - 1)) + EventLog::kHeaderBytes + 10);  // record 3's body
-  auto open_with = [&](const std::filesystem::path& d, std::optional<std::uint64_t> referenced_end) {
-    return EventLog::open({.dir = d, .fsync = false, .referenced_end = referenced_end});
+  using Committed = EventLog::Committed;
+  auto open_with = [&](const std::filesystem::path& d, std::optional<Committed> committed) {
+    return EventLog::open({.dir = d, .fsync = false, .committed = committed});
   };
   const std::string damaged = " is damaged at byte " + std::to_string(at[2] & ((std::uint64_t{1} << 40) - 1));
-  for (std::optional<std::uint64_t> referenced : {std::optional<std::uint64_t>(), std::optional(at[3] + 1)}) {
+  const std::vector<std::pair<std::optional<Committed>, std::string>> refused = {
+      {std::nullopt, "journal.db not asked"},
+      {Committed{.referenced_end = at[3] + 1, .seq = 4}, "a row refers to record 4"},
+      {Committed{.referenced_end = at[2] + 1, .seq = 3}, "a row refers to record 3 itself"},
+      {Committed{.referenced_end = 0, .seq = 4}, "no row is left, but record 4 was committed (delivered since)"},
+  };
+  for (const auto& [committed, why] : refused) {
     test::TempDir copy;
     std::filesystem::copy(dir.path(), copy.path(), std::filesystem::copy_options::recursive);
-    auto log = open_with(copy.path(), referenced);
-    ASSERT_FALSE(log) << "a row refers to record 4";
+    auto log = open_with(copy.path(), committed);
+    ASSERT_FALSE(log) << why;
     EXPECT_NE(log.error().message.find(damaged), std::string::npos) << log.error().message;
-    EXPECT_EQ(std::filesystem::file_size(segments(copy.path()).at(0)), size) << "nothing cut";
+    EXPECT_EQ(std::filesystem::file_size(segments(copy.path()).at(0)), size) << "nothing cut: " << why;
   }
-  auto log = open_with(dir.path(), at[1] + 1);  // rows refer to records 1 and 2 at most
+  auto log = open_with(dir.path(), Committed{.referenced_end = at[1] + 1, .seq = 2});  // records 1 and 2 at most
   ASSERT_TRUE(log) << log.error().message;
   EXPECT_EQ((*log)->last_seq(), 2u);
   const auto warnings = (*log)->take_warnings();
@@ -600,8 +685,6 @@ TEST(JournalEventLog, AJournalWhoseLogIsMissingIsRefusedNotEmptied) {
   EXPECT_EQ(segments(dir / "events.aside").size(), 1u);
 }
 
-// Migration: a journal written before the event log (version 2) keeps each body in its row.
-// Opened by this version, those events are delivered from there; new ones go to the log.
 // The journal tells the two apart by its rows: a record that does not check with whole
 // ones after it is damage while a row refers to it or after it (refused, nothing cut),
 // and the unfinished batch of a power cut when journal.db lost that batch's rows too.
@@ -648,6 +731,51 @@ TEST(JournalEventLog, DamageUnderARowIsRefusedAnUnfinishedBatchIsCutOff) {
   ASSERT_TRUE(try_append(**j, key->id, key->sink_bits[0], body_of(4, 10)));
 }
 
+// Once every event is delivered and its segments let go, the log is empty: sequence
+// numbers still go on after the last one journal.db committed (a power cut may bring its
+// rows back; the redo after one compares numbers).
+TEST(JournalEventLog, SequenceNumbersGoOnAfterTheLogIsEmpty) {
+  test::TempDir dir;
+  const Options options{.dir = dir.path(), .fsync = false, .segment_bytes = 4096};
+  std::uint64_t last = 0;
+  {
+    auto j = Journal::open(options);
+    ASSERT_TRUE(j) << j.error().message;
+    auto key = (*j)->attach("p", {"a"}, true, nullptr);
+    for (int i = 1; i <= 3; ++i) {
+      auto seq = try_append(**j, key->id, key->sink_bits[0], body_of(i, 5000));
+      ASSERT_TRUE(seq);
+      last = *seq;
+      (*j)->complete(*seq, key->sink_bits[0]);
+    }
+    (*j)->flush();
+    // Nothing pending: the segments go, the one being written replaced too (when nothing
+    // was added since the last look).
+    auto replaced = [&] {
+      const auto files = segments(dir / kEventLogDir);
+      return files.size() == 1 && files[0].filename() > "0000000003.log";
+    };
+    for (int i = 0; i < 200 && !replaced(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(60));
+      (*j)->flush();  // a commit: the writer looks again
+    }
+    ASSERT_TRUE(replaced());
+  }
+  {
+    auto log = EventLog::open({.dir = dir / kEventLogDir, .fsync = false});
+    ASSERT_TRUE(log);
+    ASSERT_EQ((*log)->last_seq(), 0u) << "the log holds nothing now";
+  }
+  auto j = Journal::open(options);
+  ASSERT_TRUE(j) << j.error().message;
+  auto key = (*j)->attach("p", {"a"}, true, nullptr);
+  auto next = try_append(**j, key->id, key->sink_bits[0], body_of(4, 10));
+  ASSERT_TRUE(next);
+  EXPECT_GT(*next, last);
+}
+
+// Migration: a journal written before the event log (version 2) keeps each body in its row.
+// Opened by this version, those events are delivered from there; new ones go to the log.
 TEST(JournalEventLog, AVersion2JournalsEventsAreDeliveredFromTheirRows) {
   test::TempDir dir;
   {
@@ -729,6 +857,31 @@ TEST(JournalEventLog, DeadLettersAndAdoptionCopyTheBodyFromTheLog) {
 // commits are not synced; the log is). The copy, opened, must hold every acknowledged event
 // some sink has not finished, with its body and its delivery id, and nothing else but
 // deliveries finished after journal.db's copy (made again: at least once).
+// Where the records of segment `number` end in `file` (what follows may be bytes the file
+// held before it was used again).
+std::uint64_t records_end(const std::filesystem::path& file, std::uint32_t number, std::uint32_t key) {
+  std::ifstream in(file, std::ios::binary);
+  const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::uint64_t at = 0, last_seq = 0;
+  while (data.size() - at >= EventLog::kHeaderBytes) {
+    std::uint32_t size = 0, crc = 0, writes = 0, segment = 0;
+    std::uint64_t seq = 0;
+    std::memcpy(&size, data.data() + at, 4);
+    std::memcpy(&crc, data.data() + at + 4, 4);
+    std::memcpy(&seq, data.data() + at + 8, 8);
+    std::memcpy(&writes, data.data() + at + 32, 4);
+    std::memcpy(&segment, data.data() + at + 36, 4);
+    const std::uint64_t total = EventLog::kHeaderBytes + std::uint64_t{size} + writes;
+    if (segment != number || seq <= last_seq || total > data.size() - at ||
+        crc != crc32c(key, std::string_view(data).substr(at + 8, total - 8))) {
+      break;
+    }
+    last_seq = seq;
+    at += total;
+  }
+  return at;
+}
+
 TEST(JournalEventLog, AfterRandomCrashesAndPowerCutsItHoldsWhatTheReferenceHolds) {
   std::size_t spares_seen = 0;  // segments kept to be written over, seen between steps
   for (unsigned seed = 1; seed <= 4; ++seed) {
@@ -811,16 +964,27 @@ TEST(JournalEventLog, AfterRandomCrashesAndPowerCutsItHoldsWhatTheReferenceHolds
           // after it: a batch written over a reused file reaches the disk in any order) whose
           // transaction never committed and that nobody heard of: no sinks, so nothing to
           // deliver.
+          // Written where the engine would write next: at the end of the last segment's
+          // records, over what the file held before when it is a spare used again.
           const auto& last = files.back();
-          std::ofstream f(last, std::ios::app | std::ios::binary);
+          const std::uint32_t number = static_cast<std::uint32_t>(std::stoul(last.filename().string().substr(0, 10)));
+          std::fstream f(last, std::ios::in | std::ios::out | std::ios::binary);
+          std::uint32_t key = 0;
+          {
+            auto db = sql::Db::open(copy / kJournalFile, false);
+            ASSERT_TRUE(db);
+            key = *log_key(*db);
+          }
+          f.seekp(static_cast<std::streamoff>(records_end(last, number, key)));
           unsigned char header[EventLog::kHeaderBytes] = {};
           const std::string body = body_of(-1, 300);
           const std::uint64_t seq = bodies.empty() ? 1'000'000 : bodies.rbegin()->first + 1'000'000;
           const auto size = static_cast<std::uint32_t>(body.size());
           std::memcpy(header, &size, 4);
           std::memcpy(header + 8, &seq, 8);
+          std::memcpy(header + 36, &number, 4);
           const std::uint32_t crc =
-              crc32c(crc32c(0, {reinterpret_cast<char*>(header) + 8, EventLog::kHeaderBytes - 8}), body);
+              crc32c(crc32c(key, {reinterpret_cast<char*>(header) + 8, EventLog::kHeaderBytes - 8}), body);
           std::memcpy(header + 4, &crc, 4);
           std::string record(reinterpret_cast<char*>(header), sizeof header);
           record += body;
@@ -830,7 +994,7 @@ TEST(JournalEventLog, AfterRandomCrashesAndPowerCutsItHoldsWhatTheReferenceHolds
             std::string next = record;
             const std::uint64_t after = seq + 1;
             std::memcpy(next.data() + 8, &after, 8);
-            const std::uint32_t next_crc = crc32c(crc32c(0, {next.data() + 8, EventLog::kHeaderBytes - 8}), body);
+            const std::uint32_t next_crc = crc32c(crc32c(key, {next.data() + 8, EventLog::kHeaderBytes - 8}), body);
             std::memcpy(next.data() + 4, &next_crc, 4);
             f << bad << next;
           } else {
