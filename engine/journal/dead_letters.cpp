@@ -106,9 +106,7 @@ std::string dead_letters_json(const std::vector<DeadLetter>& entries) {
 Result<DeadLetters> DeadLetters::open(const std::filesystem::path& state_dir) {
   auto db = open_database(state_dir / kJournalFile, /*create=*/false);
   if (!db) return db.error();
-  auto key = log_key(*db);
-  if (!key) return key.error();
-  auto log = EventLog::reader(state_dir / kEventLogDir, *key);
+  auto log = EventLog::reader(state_dir / kEventLogDir);
   if (Status s = register_event_body(*db, *log); !s) return s.error();
   return DeadLetters(std::move(log), std::move(*db));
 }

@@ -11,6 +11,8 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <random>
 
 #include "journal/crc32c.hpp"
 #include "journal/sqlite.hpp"
@@ -116,8 +118,52 @@ struct EventLog::Segment {
   }
 };
 
-EventLog::EventLog(std::filesystem::path dir, bool writer, std::uint32_t key)
-    : dir_(std::move(dir)), writer_(writer), key_(key) {}
+EventLog::EventLog(std::filesystem::path dir, bool writer) : dir_(std::move(dir)), writer_(writer) {}
+
+// events/key, when there is one (a log written before it has none: every record with 0).
+Status EventLog::read_key() {
+  const auto path = dir_ / "key";
+  std::ifstream in(path);
+  if (!in) {
+    if (errno == ENOENT) return {};
+    return permanent(path.string() + ": " + errno_text(errno));
+  }
+  std::uint64_t key = 0, from = 0;
+  std::string rest;
+  if (!(in >> key >> from) || key == 0 || key > UINT32_MAX || from == 0 || from > UINT32_MAX || (in >> rest)) {
+    return permanent(path.string() + " is damaged (expected \"<key> <first segment>\"). The engine will not run "
+                     "on the event log without it: put back the file that belongs with events/");
+  }
+  key_ = static_cast<std::uint32_t>(key);
+  keyed_from_ = static_cast<std::uint32_t>(from);
+  return {};
+}
+
+// A new key for the segments from the next one on, durable before any of them is written.
+Status EventLog::make_key() {
+  std::random_device random;
+  std::uint32_t key = 0;
+  while (key == 0) key = random();
+  const std::uint32_t from = highest_number_ + 1;
+  const auto path = dir_ / "key";
+  const auto temp = dir_ / "key.new";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << key << ' ' << from << '\n';
+    out.flush();
+    if (!out) return permanent(temp.string() + ": cannot write it: " + errno_text(errno));
+  }
+  const int fd = ::open(temp.c_str(), O_RDONLY | O_CLOEXEC);
+  const bool synced = fd >= 0 && (!fsync_ || ::fsync(fd) == 0);
+  if (fd >= 0) ::close(fd);
+  if (!synced || ::rename(temp.c_str(), path.c_str()) != 0) return permanent(path.string() + ": " + errno_text(errno));
+  if (fsync_) {
+    if (Status s = sync_dir(dir_); !s) return s;
+  }
+  key_ = key;
+  keyed_from_ = from;
+  return {};
+}
 
 // A clean stop leaves the segment being written as long as its records, so the next start
 // finds nothing of the file's earlier use after them.
@@ -129,12 +175,14 @@ EventLog::~EventLog() {
 
 std::filesystem::path EventLog::path_of(std::uint32_t number) const { return numbered(dir_, number, ".log"); }
 
-std::unique_ptr<EventLog> EventLog::reader(std::filesystem::path dir, std::uint32_t key) {
-  return std::unique_ptr<EventLog>(new EventLog(std::move(dir), /*writer=*/false, key));
+std::unique_ptr<EventLog> EventLog::reader(std::filesystem::path dir) {
+  std::unique_ptr<EventLog> log(new EventLog(std::move(dir), /*writer=*/false));
+  (void)log->read_key();  // unreadable: its reads fail, naming the record
+  return log;
 }
 
 Result<std::unique_ptr<EventLog>> EventLog::open(const Options& options) {
-  std::unique_ptr<EventLog> log(new EventLog(options.dir, /*writer=*/true, options.key));
+  std::unique_ptr<EventLog> log(new EventLog(options.dir, /*writer=*/true));
   log->fsync_ = options.fsync;
   log->segment_bytes_ = std::max<std::uint64_t>(options.segment_bytes, 4096);
   std::error_code ec;
@@ -152,6 +200,7 @@ Result<std::unique_ptr<EventLog>> EventLog::open(const Options& options) {
     if (auto n = segment_number(name, ".spare")) spares.push_back(*n);
   }
   if (ec) return permanent(options.dir.string() + ": " + ec.message());
+  if (Status s = log->read_key(); !s) return s.error();
   std::sort(numbers.begin(), numbers.end());
   for (std::size_t i = 0; i < numbers.size(); ++i) {
     if (Status s = log->recover(numbers[i], i + 1 == numbers.size(), options.committed); !s) return s.error();
@@ -160,6 +209,9 @@ Result<std::unique_ptr<EventLog>> EventLog::open(const Options& options) {
   std::sort(spares.begin(), spares.end(), std::greater<>());
   for (std::uint32_t n : spares) log->keep_spare(n);
   log->highest_number_ = std::max(numbers.empty() ? 0 : numbers.back(), spares.empty() ? 0 : spares.front());
+  if (log->keyed_from_ == UINT32_MAX) {
+    if (Status s = log->make_key(); !s) return s.error();
+  }
   if (!numbers.empty()) {  // else the first add() starts one
     log->active_ = log->segments_.rbegin()->second;
     log->written_ = log->active_->size;
@@ -191,7 +243,8 @@ Status EventLog::recover(std::uint32_t number, bool last, const std::optional<Co
   auto checks = [&](std::size_t at, const Header& h) {
     if (h.total() > data.size() - at) return false;
     const std::string_view rest = std::string_view(data).substr(at + kHeaderBytes);
-    return h.crc == record_crc(h.segment == 0 ? 0 : key_, bytes + at, rest.substr(0, h.size), rest.substr(h.size, h.writes));
+    return h.crc == record_crc(h.segment == 0 ? 0 : key_of(number), bytes + at, rest.substr(0, h.size),
+                               rest.substr(h.size, h.writes));
   };
   // Records name their segment; only a segment an older version began holds ones naming
   // none (0), from its start (it is never used again). Anything else naming none is not a
@@ -199,10 +252,12 @@ Status EventLog::recover(std::uint32_t number, bool last, const std::optional<Co
   const bool legacy = data.size() >= kHeaderBytes && parse(bytes).segment == 0 && parse(bytes).seq > last_seq_ &&
                       checks(0, parse(bytes));
   // A record of this segment that checks at `at`, numbered after `after`: its end, else 0.
+  bool named_seen = false;  // a record naming this segment: none naming none after it
   auto good_at = [&](std::size_t at, std::uint64_t after) -> std::size_t {
     if (data.size() - at < kHeaderBytes) return 0;
     const Header h = parse(bytes + at);
-    if (h.seq <= after || h.segment != (h.segment == 0 && legacy ? 0 : number) || !checks(at, h)) return 0;
+    const bool ours = h.segment != 0 ? h.segment == number : legacy && !named_seen;
+    if (h.seq <= after || !ours || !checks(at, h)) return 0;
     return at + h.total();
   };
   std::size_t at = 0;
@@ -211,6 +266,7 @@ Status EventLog::recover(std::uint32_t number, bool last, const std::optional<Co
     if (end == 0) break;
     const Header h = parse(bytes + at);
     last_seq_ = h.seq;
+    named_seen = named_seen || h.segment != 0;
     if (seg->first_seq == 0) seg->first_seq = last_seq_;
     seg->last_seq = last_seq_;
     at = end;
@@ -360,7 +416,7 @@ Result<std::uint64_t> EventLog::add(std::uint64_t seq, std::int64_t pipeline, st
   put(q.header + 24, mask);
   put(q.header + 32, static_cast<std::uint32_t>(writes.size()));
   put(q.header + 36, active_->number);
-  put(q.header + 4, record_crc(key_, q.header, body, writes, body_rest));
+  put(q.header + 4, record_crc(key_of(active_->number), q.header, body, writes, body_rest));
   q.body = body;
   q.body_rest = body_rest;
   q.writes = std::move(writes);
@@ -627,21 +683,29 @@ Result<std::optional<std::string>> EventLog::read(std::uint64_t location, std::u
                      (seg->fd < 0 ? std::string("the file is missing")
                                   : errno ? errno_text(errno) : std::string("the file ends before it")) + ")");
   }
+  // A reader in another process may hold a file the writer has since let go and used
+  // again as another segment: what it finds there then is gone, not damaged.
+  auto used_again = [&] {
+    struct stat held {}, named {};
+    return !writer_ && ::fstat(seg->fd, &held) == 0 &&
+           (::stat(seg->path.c_str(), &named) != 0 || named.st_ino != held.st_ino || named.st_dev != held.st_dev);
+  };
   const Header h = parse(header);
   if (h.segment != 0 && h.segment != number) return std::optional<std::string>();  // the file is another segment now
   if (h.seq != seq) {
+    if (used_again()) return std::optional<std::string>();
     return permanent(where + ": event " + std::to_string(seq) + " is not there (found " + std::to_string(h.seq) + ")");
+  }
+  struct stat st {};
+  if (::fstat(seg->fd, &st) != 0 || offset + h.total() > static_cast<std::uint64_t>(st.st_size)) {
+    if (used_again()) return std::optional<std::string>();
+    return permanent(where + ": the record of event " + std::to_string(seq) + " runs past the end of the file (damaged)");
   }
   std::string rest(h.size + std::size_t{h.writes}, '\0');
   if (!pread_all(seg->fd, rest.data(), rest.size(), offset + kHeaderBytes) ||
-      h.crc != record_crc(h.segment == 0 ? 0 : key_, header, std::string_view(rest).substr(0, h.size),
+      h.crc != record_crc(h.segment == 0 ? 0 : key_of(number), header, std::string_view(rest).substr(0, h.size),
                           std::string_view(rest).substr(h.size))) {
-    // Written over while it was read (a reader in another process holds a file the
-    // writer used again): gone, not damaged.
-    unsigned char again[kHeaderBytes];
-    if (pread_all(seg->fd, reinterpret_cast<char*>(again), kHeaderBytes, offset) && std::memcmp(again, header, kHeaderBytes) != 0) {
-      return std::optional<std::string>();
-    }
+    if (used_again()) return std::optional<std::string>();
     return permanent(where + ": the record of event " + std::to_string(seq) + " does not check (damaged)");
   }
   rest.resize(h.size);

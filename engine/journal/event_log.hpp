@@ -7,8 +7,8 @@
 //
 // A record is a 40-byte header, the body, then the state writes made with the event
 // (codec.hpp). The header, little-endian: body size (u32), CRC-32C (u32) of the rest of the
-// header, the body and the state writes, started from the journal's key (Options::key; 0
-// for records naming no segment), sequence number (u64), pipeline id (i64), sinks mask
+// header, the body and the state writes, started from the log's key (below; 0 for records
+// naming no segment), sequence number (u64), pipeline id (i64), sinks mask
 // (u64), state writes' size (u32), the number of the segment it was written to (u32; zero
 // in logs of versions before it, read only in segments they began). The writer thread appends a batch with one pwritev
 // and one fdatasync before the transaction that refers to it commits, so the log is what
@@ -21,9 +21,13 @@
 // Segments are used again: a released one is kept as a spare (`<number>.spare`, at most
 // kSpares) and renamed to be the next segment. Writing over blocks a file already has
 // costs an fdatasync half the time and CPU of extending the file (no file system journal
-// commit for new blocks). Two things follow. A spare still holds its earlier records past
+// commit for new blocks). Three things follow. A spare still holds its earlier records past
 // what is written now: their segment number (and sequence number) tell them apart, and a
-// finished segment is cut to what it holds before the next one starts. And an unfinished
+// finished segment is cut to what it holds before the next one starts. Those bytes may be
+// an old payload, which anyone could have shaped like a record of this very segment: the
+// CRC starts from the log's key, a random number in `events/key` ("<key> <first segment
+// keyed>", made when the log is first opened; segments before that were written with 0),
+// so bytes written without it are no record. And an unfinished
 // batch written over old blocks may reach the disk in any order, leaving a record that
 // does not check with good ones of the same batch after it: open() cuts that off too when
 // journal.db knows of nothing at or after it (Options::committed); otherwise it is damage.
@@ -64,9 +68,6 @@ class EventLog {
     /// journal.db knows nothing at or after it, and damage (refused) otherwise. nullopt:
     /// always damage.
     std::optional<Committed> committed;
-    /// What records naming their segment are checked with (CRC-32C's starting value;
-    /// journal.db's marks.log_key): bytes nobody with the key wrote do not pass as a record.
-    std::uint32_t key = 0;
   };
   static constexpr std::size_t kSpares = 4;
   static constexpr std::size_t kHeaderBytes = 40;
@@ -86,7 +87,7 @@ class EventLog {
   /// names the file and the byte.
   static Result<std::unique_ptr<EventLog>> open(const Options& options);
   /// The log of a journal another process may be writing, for reading records only.
-  static std::unique_ptr<EventLog> reader(std::filesystem::path dir, std::uint32_t key);
+  static std::unique_ptr<EventLog> reader(std::filesystem::path dir);
   ~EventLog();
   EventLog(const EventLog&) = delete;
   EventLog& operator=(const EventLog&) = delete;
@@ -150,7 +151,10 @@ class EventLog {
     std::string_view body, body_rest;
     std::string writes;
   };
-  EventLog(std::filesystem::path dir, bool writer, std::uint32_t key);
+  EventLog(std::filesystem::path dir, bool writer);
+  Status read_key();
+  Status make_key();
+  std::uint32_t key_of(std::uint32_t segment) const { return segment >= keyed_from_ ? key_ : 0; }
 
   std::filesystem::path path_of(std::uint32_t number) const;
   std::shared_ptr<Segment> segment(std::uint32_t number) const;
@@ -162,7 +166,10 @@ class EventLog {
 
   std::filesystem::path dir_;
   bool writer_ = true;
+  // Records of segments from keyed_from_ on are checked with key_, earlier ones (written
+  // before the log had a key) with 0: `events/key`, made when the log first opens.
   std::uint32_t key_ = 0;
+  std::uint32_t keyed_from_ = UINT32_MAX;
   bool fsync_ = true;
   std::uint64_t segment_bytes_ = 0;
   mutable std::mutex mutex_;  // segments_, spares_

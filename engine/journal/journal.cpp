@@ -227,13 +227,10 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
   // sequence numbers) nor a commit.
   auto committed = committed_to(d);
   if (!committed) return permanent(impl->file.string() + ": " + committed.error().message);
-  auto key = log_key(d);
-  if (!key) return permanent(impl->file.string() + ": " + key.error().message);
   auto event_log = EventLog::open({.dir = options.dir / kEventLogDir,
                                    .fsync = options.fsync,
                                    .segment_bytes = options.segment_bytes,
-                                   .committed = *committed,
-                                   .key = *key});
+                                   .committed = *committed});
   if (!event_log) return event_log.error();
   impl->log = std::move(*event_log);
   for (const auto& warning : impl->log->take_warnings()) log::engine().warn("journal: {}", warning);

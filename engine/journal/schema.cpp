@@ -8,9 +8,9 @@ namespace {
 // event log (event_log.hpp); rows written before keep theirs in events.body (loc NULL).
 // 4: remembered, the fingerprints of remembered keys (StateStore::remember) by expiry: they
 // arrive in about the order they expire, so rows go in at the end of the index and leave
-// from its start. 5: marks.log_key, a random number the event log's records are checked with
-// (so no bytes written to it by anyone else, a payload among them, pass as a record); older
-// versions would read none of those records, so they refuse a version-5 journal.
+// from its start. 5: the event log's records are checked with its key (events/key), which
+// older versions do not know: they refuse the journal rather than take its records for
+// damage.
 constexpr int kSchemaVersion = 5;
 
 constexpr const char* kSchema = R"sql(
@@ -53,8 +53,6 @@ CREATE TABLE IF NOT EXISTS remembered(
   expires INTEGER NOT NULL,
   fingerprint BLOB NOT NULL,
   PRIMARY KEY (expires, fingerprint)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS marks(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-INSERT OR IGNORE INTO marks VALUES ('log_key', 1 + abs(random() % 4294967295));
 )sql";
 
 Error damaged(const std::filesystem::path& file, const std::string& why) {
@@ -111,12 +109,6 @@ Result<sql::Db> open_database(const std::filesystem::path& file, bool create) {
     }
   }
   return db;
-}
-
-Result<std::uint32_t> log_key(sql::Db& db) {
-  auto key = db.scalar("SELECT value FROM marks WHERE name = 'log_key'");
-  if (!key) return key.error();
-  return static_cast<std::uint32_t>(*key);
 }
 
 }  // namespace switchyard::journal

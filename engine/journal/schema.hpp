@@ -11,8 +11,4 @@ namespace switchyard::journal {
 /// understands, and creates the schema in a new file. Errors name the file and say what to do.
 Result<sql::Db> open_database(const std::filesystem::path& file, bool create);
 
-/// The key the event log's records are checked with (marks.log_key; the database must be open
-/// by open_database()).
-Result<std::uint32_t> log_key(sql::Db& db);
-
 }  // namespace switchyard::journal

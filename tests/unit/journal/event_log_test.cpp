@@ -23,7 +23,6 @@
 #include "journal/crc32c.hpp"
 #include "journal/dead_letters.hpp"
 #include "journal/journal.hpp"
-#include "journal/schema.hpp"
 #include "journal/sqlite.hpp"
 #include "journal_helpers.hpp"
 #include "support/temp_dir.hpp"
@@ -299,7 +298,7 @@ TEST(EventLog, ReleasedSegmentsAreWrittenOverAndTheirOldRecordsNeverComeBack) {
   std::uint64_t seq = 0;
   while (seq < 2 * (released + 1)) at.push_back(*log->add(++seq, 1, 1, big));
   ASSERT_TRUE(log->sync());
-  auto reader = EventLog::reader(dir.path(), 0);  // as `switchyard dlq` reads bodies, holding the file open
+  auto reader = EventLog::reader(dir.path());  // as `switchyard dlq` reads bodies, holding the file open
   EXPECT_EQ(read_body(*reader, at[2], 3), big);
   auto deletion = log->release(at[2 * released], false);  // all but the last segment go
   ASSERT_TRUE(deletion);
@@ -412,6 +411,18 @@ TEST(EventLog, OlderVersionsRecordsAreReadOnlyInSegmentsItBegan) {
   EXPECT_EQ(replayed_seqs(*log), (std::vector<std::uint64_t>{1, 2, 3}));
   log.reset();
 
+  // Records naming their segment, from before the log had a key: checked with none.
+  test::TempDir unkeyed;
+  {
+    std::ofstream f(unkeyed / "0000000003.log", std::ios::binary);
+    f << record_bytes(7, 3, "numbered") << record_bytes(8, 3, "unkeyed");
+  }
+  log = open_log(unkeyed.path());
+  ASSERT_TRUE(log);
+  EXPECT_EQ(replayed_seqs(*log), (std::vector<std::uint64_t>{7, 8}));
+  EXPECT_TRUE(log->take_warnings().empty());
+  log.reset();
+
   test::TempDir fresh;
   {
     auto log = open_log(fresh.path());
@@ -428,13 +439,12 @@ TEST(EventLog, OlderVersionsRecordsAreReadOnlyInSegmentsItBegan) {
   EXPECT_EQ(log->last_seq(), 1u);
 }
 
-// Records are checked with the journal's key: bytes written without it — a record of this
-// very segment made up by whoever does not know the key — are not a record.
+// Records are checked with the log's key: bytes written without it — a record of this very
+// segment made up by whoever does not know the key — are not a record.
 TEST(EventLog, BytesWrittenWithoutTheKeyAreNoRecord) {
   test::TempDir dir;
-  const std::uint32_t key = 0x5eed1234;
   {
-    auto log = EventLog::open({.dir = dir.path(), .fsync = false, .key = key});
+    auto log = EventLog::open({.dir = dir.path(), .fsync = false});
     ASSERT_TRUE(log);
     ASSERT_TRUE((*log)->add(1, 1, 1, "mine"));
     ASSERT_TRUE((*log)->sync());
@@ -443,7 +453,7 @@ TEST(EventLog, BytesWrittenWithoutTheKeyAreNoRecord) {
     std::ofstream f(dir / "0000000001.log", std::ios::binary | std::ios::app);
     f << record_bytes(2, 1, "made up");
   }
-  auto log = EventLog::open({.dir = dir.path(), .fsync = false, .key = key});
+  auto log = EventLog::open({.dir = dir.path(), .fsync = false});
   ASSERT_TRUE(log);
   EXPECT_EQ(replayed_seqs(**log), std::vector<std::uint64_t>{1});
   EXPECT_EQ((*log)->last_seq(), 1u);
@@ -857,6 +867,14 @@ TEST(JournalEventLog, DeadLettersAndAdoptionCopyTheBodyFromTheLog) {
 // commits are not synced; the log is). The copy, opened, must hold every acknowledged event
 // some sink has not finished, with its body and its delivery id, and nothing else but
 // deliveries finished after journal.db's copy (made again: at least once).
+// The key records of segment `number` in the log `dir` are checked with (events/key).
+std::uint32_t key_of(const std::filesystem::path& dir, std::uint32_t number) {
+  std::ifstream in(dir / "key");
+  std::uint32_t key = 0, from = 0;
+  in >> key >> from;
+  return in && number >= from ? key : 0;
+}
+
 // Where the records of segment `number` end in `file` (what follows may be bytes the file
 // held before it was used again).
 std::uint64_t records_end(const std::filesystem::path& file, std::uint32_t number, std::uint32_t key) {
@@ -969,12 +987,7 @@ TEST(JournalEventLog, AfterRandomCrashesAndPowerCutsItHoldsWhatTheReferenceHolds
           const auto& last = files.back();
           const std::uint32_t number = static_cast<std::uint32_t>(std::stoul(last.filename().string().substr(0, 10)));
           std::fstream f(last, std::ios::in | std::ios::out | std::ios::binary);
-          std::uint32_t key = 0;
-          {
-            auto db = sql::Db::open(copy / kJournalFile, false);
-            ASSERT_TRUE(db);
-            key = *log_key(*db);
-          }
+          const std::uint32_t key = key_of(copy / kEventLogDir, number);
           f.seekp(static_cast<std::streamoff>(records_end(last, number, key)));
           unsigned char header[EventLog::kHeaderBytes] = {};
           const std::string body = body_of(-1, 300);
