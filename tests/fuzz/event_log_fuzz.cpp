@@ -10,7 +10,8 @@
 //
 // Build (clang; tests/fuzz/run_fuzz.sh does this):
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I engine -I sdk/include \
-//     tests/fuzz/event_log_fuzz.cpp engine/journal/event_log.cpp -lsqlite3 -o event_log_fuzz
+//     tests/fuzz/event_log_fuzz.cpp engine/journal/event_log.cpp engine/journal/event_log_open.cpp \
+//     engine/journal/crc32c.cpp -lsqlite3 -o event_log_fuzz
 #include <unistd.h>
 
 #include <cstddef>

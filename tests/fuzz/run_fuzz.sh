@@ -46,10 +46,12 @@ case "$target" in
     build() { clang++ "${flags[@]}" -DNDEBUG -I "$src/engine" "$src/tests/fuzz/http_fuzz.cpp" -o "$bin"; }
     max_len=4096 ;;
   event_log)
-    inputs=("$src/engine/journal/event_log.cpp" "$src/engine/journal/event_log.hpp" "$src/engine/journal/crc32c.cpp"
-            "$src/engine/journal/crc32c.hpp" "$src/tests/fuzz/event_log_fuzz.cpp")
+    inputs=("$src/engine/journal/event_log.cpp" "$src/engine/journal/event_log_open.cpp" "$src/engine/journal/event_log.hpp"
+            "$src/engine/journal/event_log_parts.hpp" "$src/engine/journal/crc32c.cpp" "$src/engine/journal/crc32c.hpp"
+            "$src/tests/fuzz/event_log_fuzz.cpp")
     build() { clang++ "${flags[@]}" -I "$src/engine" -I "$src/sdk/include" "$src/tests/fuzz/event_log_fuzz.cpp" \
-                "$src/engine/journal/event_log.cpp" "$src/engine/journal/crc32c.cpp" -lsqlite3 -o "$bin"; }
+                "$src/engine/journal/event_log.cpp" "$src/engine/journal/event_log_open.cpp" \
+                "$src/engine/journal/crc32c.cpp" -lsqlite3 -o "$bin"; }
     max_len=8192 ;;
   *) echo "unknown fuzz target: $target" >&2; exit 2 ;;
 esac
