@@ -103,8 +103,8 @@ Result<std::unique_ptr<EventLog>> EventLog::open(const Options& options) {
 
 // Reads segment `number` through, checking each record. In the last segment, a record that
 // does not check with no good record after it is a write the engine did not finish (a
-// crash): cut off; with good ones of this segment after it, the same when nothing
-// journal.db refers to lies there (Options::referenced_end). Records of the file's
+// crash): cut off; with good ones of this segment after it, the same when journal.db
+// knows of nothing there (Options::committed). Records of the file's
 // earlier use as another segment end it too: they stay, to be written over. Anything else
 // that does not check is damage.
 Status EventLog::recover(std::uint32_t number, bool last, const std::optional<Committed>& committed) {
