@@ -95,6 +95,12 @@ Result<sql::Db> open_database(const std::filesystem::path& file, bool create) {
         !s) {
       return permanent(file.string() + ": cannot create the journal: " + s.error().message);
     }
+  } else if (*version < kSchemaVersion && !create) {
+    // `switchyard dlq` leaves the upgrade to the engine: an older engine still using the
+    // journal would refuse it afterwards.
+    return permanent(file.string() + " is journal version " + std::to_string(*version) + ", from an older Switchyard: " +
+                     "`switchyard run` of this version upgrades it to version " + std::to_string(kSchemaVersion) +
+                     " when it starts; until then, use the switchyard that wrote it");
   } else if (*version < kSchemaVersion) {
     // Version 1 had no attempts table, 2 no events.loc, 3 no remembered table: added; the rows stay as they are
     // (their bodies in events.body) and are delivered as before.

@@ -465,6 +465,33 @@ TEST(Journal, RememberedKeysAreKeptApartWithTheirExpiry) {
   EXPECT_TRUE(entries->empty()) << "a remembered key came back as a state entry";
 }
 
+// `switchyard dlq` on a journal an older version wrote says what to do and writes nothing:
+// upgrading it would lock out the engine that still uses it.
+TEST(Journal, TheDeadLetterCommandsDoNotUpgradeAnOlderJournal) {
+  test::TempDir dir;
+  {
+    auto j = open_journal(dir.path());
+    ASSERT_NE(j, nullptr);
+  }
+  {
+    auto db = sql::Db::open(dir.path() / kJournalFile, false);
+    ASSERT_TRUE(db);
+    ASSERT_TRUE(db->exec("PRAGMA user_version = 4;"));
+  }
+  auto letters = DeadLetters::open(dir.path());
+  ASSERT_FALSE(letters);
+  EXPECT_NE(letters.error().message.find("journal version 4, from an older Switchyard"), std::string::npos)
+      << letters.error().message;
+  {
+    auto db = sql::Db::open(dir.path() / kJournalFile, false);
+    EXPECT_EQ(*db->scalar("PRAGMA user_version"), 4) << "left as it was";
+  }
+  auto j = open_journal(dir.path());  // the engine upgrades it
+  ASSERT_NE(j, nullptr);
+  j.reset();
+  EXPECT_TRUE(DeadLetters::open(dir.path()));
+}
+
 TEST(Journal, IsFullAtMaxBytesAndNotOnceDeliveriesFreeSpace) {
   test::TempDir dir;
   auto j = open_journal(dir.path(), 256 * 1024);
