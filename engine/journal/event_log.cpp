@@ -393,8 +393,15 @@ Result<std::optional<std::string>> EventLog::read(std::uint64_t location, std::u
     if (used_again()) return std::optional<std::string>();
     return permanent(where + ": event " + std::to_string(seq) + " is not there (found " + std::to_string(h.seq) + ")");
   }
-  struct stat st {};
-  if (::fstat(seg->fd, &st) != 0 || offset + h.total() > static_cast<std::uint64_t>(st.st_size)) {
+  // The writer knows how much of each segment is durable; a reader asks the file.
+  std::uint64_t held = 0;
+  if (writer_) {
+    std::lock_guard lock(mutex_);
+    held = seg->size;
+  } else if (struct stat st {}; ::fstat(seg->fd, &st) == 0) {
+    held = static_cast<std::uint64_t>(st.st_size);
+  }
+  if (offset + h.total() > held) {
     if (used_again()) return std::optional<std::string>();
     return permanent(where + ": the record of event " + std::to_string(seq) + " runs past the end of the file (damaged)");
   }

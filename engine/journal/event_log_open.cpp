@@ -131,8 +131,8 @@ Status EventLog::recover(std::uint32_t number, bool last, const std::optional<Co
   // Records name their segment; only a segment an older version began holds ones naming
   // none (0), from its start (it is never used again). Anything else naming none is not a
   // record: it may be bytes of an earlier use's payload.
-  const bool legacy = data.size() >= kHeaderBytes && parse(bytes).segment == 0 && parse(bytes).seq > last_seq_ &&
-                      checks(0, parse(bytes));
+  const Header first = data.size() >= kHeaderBytes ? parse(bytes) : Header{};
+  const bool legacy = data.size() >= kHeaderBytes && first.segment == 0 && first.seq > last_seq_ && checks(0, first);
   // A record of this segment that checks at `at`, numbered after `after`: its end, else 0.
   bool named_seen = false;  // a record naming this segment: none naming none after it
   auto good_at = [&](std::size_t at, std::uint64_t after) -> std::size_t {

@@ -291,13 +291,13 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
       impl->attempted.emplace(static_cast<std::uint64_t>(rows->integer(0)), static_cast<std::uint64_t>(rows->integer(1)));
     }
   }
-  auto last = d.scalar("SELECT coalesce(max(seq), 0) FROM events");
   auto page_size = d.scalar("PRAGMA page_size");
-  if (!last || !page_size) return permanent(impl->file.string() + ": " + d.error());
-  // Records of a batch whose transaction never committed (a crash in between) may follow
-  // the last row: their numbers are not used again.
-  // Nor those of records whose segments are gone (an empty log starts again at 1).
-  impl->last_seq = std::max({static_cast<std::uint64_t>(*last), impl->log->last_seq(), committed->seq});
+  if (!page_size) return permanent(impl->file.string() + ": " + d.error());
+  // After the last row and marks.logged (records whose segments are gone: an empty log
+  // would start again at 1), and after the log's last record (a batch whose transaction
+  // never committed, a crash in between): those numbers are not used again. redo() added
+  // rows only for records of the log.
+  impl->last_seq = std::max(impl->log->last_seq(), committed->seq);
   impl->page_size = *page_size;
   if (impl->oldest_location.step() == SQLITE_ROW) {
     const auto oldest = static_cast<std::uint64_t>(impl->oldest_location.integer(0));
