@@ -4,6 +4,7 @@
 #include <atomic>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
 
 namespace switchyard::nats {
 namespace {
@@ -148,8 +149,14 @@ Status NatsSink::start() {
 
 void NatsSink::on_state(bool up) {
   if (!running_) return;
-  // Checked once per connection: a stream deleted while the sink runs shows as failures.
-  if (up && readiness_ == Readiness::checking) check_stream();
+  // Checked again after every reconnect (publishing goes on meanwhile): a server that came
+  // back without its JetStream store has no stream until the check creates it again. A
+  // stream deleted while the connection stays up shows as failed publishes.
+  if (!up) {
+    reconnected_ = true;
+    return;
+  }
+  if (std::exchange(reconnected_, false) || readiness_ == Readiness::checking) check_stream();
 }
 
 // Lane 0: the stream is there (or created), and takes the sink's subject.

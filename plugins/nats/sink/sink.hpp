@@ -72,6 +72,7 @@ class NatsSink final : public Sink {
   std::shared_ptr<Publishes> publishes_;
   Readiness readiness_ = Readiness::checking;
   bool check_running_ = false;
+  bool reconnected_ = false;  // the connection went down since the stream was checked
   std::string broken_because_;
   std::vector<Waiting> waiting_;  // deliveries before the stream is known to be there
   std::unique_ptr<Timer> waiting_timer_;
