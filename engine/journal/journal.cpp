@@ -499,7 +499,7 @@ void Journal::flush() {
 }
 
 Stats Journal::stats() const {
-  return Stats{impl_->commits.load(), impl_->appended.load(), impl_->bytes_used.load(), full()};
+  return Stats{impl_->commits.load(), impl_->appended.load(), impl_->bytes_used.load(), full(), impl_->checkpoints_run.load()};
 }
 
 }  // namespace switchyard::journal

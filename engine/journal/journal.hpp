@@ -124,6 +124,7 @@ struct Stats {
   std::uint64_t appended = 0;  ///< Events made durable.
   std::uint64_t bytes_used = 0;
   bool full = false;
+  std::uint64_t checkpoints = 0;  ///< Checkpoints of journal.db's WAL run (each syncs journal.db).
 };
 
 class Journal {

@@ -49,6 +49,9 @@ inline constexpr auto kMeasureInterval = std::chrono::milliseconds(50);
 // How often at most the event log's released segments are let go. Often enough that the
 // few kept as spares (EventLog::kSpares) cover the segments a busy log starts meanwhile.
 inline constexpr auto kReleaseInterval = std::chrono::milliseconds(100);
+// The most WAL frames the writer copies itself after a checkpoint on the checkpoint thread
+// (checkpoint()): about what it commits in a few milliseconds under load.
+inline constexpr int kCatchUpFrames = 256;
 // Bits 0..62 of the pending mask name sinks; 63 stays clear so masks are positive.
 inline constexpr std::uint64_t kMaxSinks = 63;
 
@@ -140,7 +143,7 @@ struct Journal::Impl {
   std::atomic<bool> failing{false};    // the last commit failed (any reason)
   std::atomic<bool> unavailable{false};  // its files were deleted or replaced: until restart
   std::chrono::steady_clock::time_point next_probe;
-  std::atomic<std::uint64_t> commits{0}, appended{0}, bytes_used{0};
+  std::atomic<std::uint64_t> commits{0}, appended{0}, bytes_used{0}, checkpoints_run{0};
   std::optional<JournalFiles> files;  // writer thread
   std::optional<std::chrono::steady_clock::time_point> stop_deadline;  // under mutex
   mutable std::mutex problem_mutex;
@@ -263,10 +266,12 @@ struct Journal::Impl {
   struct CheckpointDone {
     bool complete = false;                ///< every WAL frame there was is in journal.db, synced
     std::optional<std::uint64_t> oldest;  ///< the oldest row's location read before it began, else the log's end then
+    int frames = 0;                       ///< the WAL frames it copied
   };
   std::mutex checkpoint_mutex;
   std::optional<CheckpointDone> checkpoint_done;
   bool checkpoint_running = false;  // writer thread
+  int caught_up_to = -1;  // writer thread: frames a completed checkpoint copied, until the writer copies the rest
   void take_checkpoint();
 
   void read_on(ReadThread& reads, FeedRead read);

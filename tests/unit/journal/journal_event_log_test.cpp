@@ -124,6 +124,59 @@ TEST(JournalEventLog, SegmentsGoWhileTheWriterNeverRests) {
   EXPECT_EQ(failed, 0);
 }
 
+// journal.db's WAL starts again from its beginning about every checkpoint_pages frames
+// while the writer never rests, and checkpoints run about that often: not after every
+// commit, each syncing journal.db on the disk the event log's commits wait for.
+TEST(JournalEventLog, TheWalStartsAgainAndCheckpointsStayFewWhileTheWriterNeverRests) {
+  test::TempDir dir;
+  constexpr int kPages = 200;
+  auto j = Journal::open({.dir = dir.path(), .fsync = true, .segment_bytes = 1 << 20, .checkpoint_pages = kPages});
+  ASSERT_TRUE(j) << j.error().message;
+  auto key = (*j)->attach("p", {"a"}, true, nullptr);
+  ASSERT_TRUE(key);
+  const std::uint64_t bit = key->sink_bits[0];
+  const auto wal = dir / "journal.db-wal";
+  std::mutex mutex;
+  std::condition_variable changed;
+  int in_flight = 0;
+  int failed = 0;
+  std::uintmax_t largest_wal = 0;
+  const auto before = (*j)->stats();
+  // 16 appends in flight, each completed once committed: a few frames per commit, commits
+  // back to back.
+  for (int i = 0; i < 6000; ++i) {
+    {
+      std::unique_lock lock(mutex);
+      changed.wait(lock, [&] { return in_flight < 16; });
+      ++in_flight;
+    }
+    (*j)->append(key->id, bit, body_of(i, 500), {}, [&](Result<std::uint64_t> seq) {
+      if (seq) (*j)->complete(*seq, bit);
+      std::lock_guard lock(mutex);
+      if (!seq) ++failed;
+      --in_flight;
+      changed.notify_all();
+    });
+    if (i % 64 == 0) {
+      std::error_code ec;
+      const auto size = std::filesystem::file_size(wal, ec);
+      if (!ec) largest_wal = std::max(largest_wal, size);
+    }
+  }
+  (*j)->flush();
+  const auto after = (*j)->stats();
+  const auto commits = after.commits - before.commits;
+  const auto checkpoints = after.checkpoints - before.checkpoints;
+  ASSERT_GT(commits, 200u) << "the writer committed in small batches";
+  EXPECT_GT(checkpoints, 0u);
+  EXPECT_LE(checkpoints * 8, commits) << checkpoints << " checkpoints for " << commits << " commits";
+  // A WAL frame is a page (4 KiB) and a 24-byte header; the writer copies up to
+  // kCatchUpFrames itself after a checkpoint on the thread.
+  EXPECT_LE(largest_wal, std::uintmax_t{2 * kPages + 256} * (4096 + 24)) << "the WAL kept growing";
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(failed, 0);
+}
+
 // A power cut leaves journal.db as of its last checkpoint plus, possibly, a prefix of its
 // unsynced WAL: a row committed after a checkpoint that found none can come back although
 // the commit that ended its delivery did not. Its segment must still be there then, or the
