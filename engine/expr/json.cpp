@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "switchyard/detail/json_escape.hpp"
 #include "expr/internal.hpp"
 
 namespace switchyard::expr::detail {
@@ -138,62 +139,11 @@ void append_number(std::string& out, double d) {
 
 namespace {
 
-// Bytes a JSON string must escape: controls, '"' and '\\'.
-constexpr std::array<bool, 256> kNeedsEscape = [] {
-  std::array<bool, 256> t{};
-  for (int c = 0; c < 0x20; ++c) t[static_cast<std::size_t>(c)] = true;
-  t['"'] = t['\\'] = true;
-  return t;
-}();
-
-// Whether any of the 8 bytes of `w` must be escaped, with whole-word arithmetic ("Bit
-// Twiddling Hacks": hasless/haszero, exact as a yes/no answer): text to render is mostly
-// long runs that need none, and a byte-at-a-time scan was a third of rendering a JSON body.
-constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
-constexpr std::uint64_t kHighBits = 0x8080808080808080ULL;
-constexpr bool has_zero_byte(std::uint64_t v) { return ((v - kOnes) & ~v & kHighBits) != 0; }
-constexpr bool word_needs_escape(std::uint64_t w) {
-  return ((w - kOnes * 0x20) & ~w & kHighBits) != 0 || has_zero_byte(w ^ (kOnes * '"')) ||
-         has_zero_byte(w ^ (kOnes * '\\'));
-}
-
 }  // namespace
 
 void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
-  std::size_t run = 0;  // start of the pending unescaped run
-  std::size_t i = 0;
-  while (i < s.size()) {
-    if (s.size() - i >= 8) {
-      std::uint64_t w;
-      std::memcpy(&w, s.data() + i, 8);
-      if (!word_needs_escape(w)) {
-        i += 8;
-        continue;
-      }
-    }
-    for (const std::size_t end = std::min(s.size(), i + 8); i < end; ++i) {
-      auto c = static_cast<unsigned char>(s[i]);
-      if (!kNeedsEscape[c]) continue;
-      out.append(s.data() + run, i - run);
-      run = i + 1;
-      switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        default:
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 15];
-      }
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
+  switchyard::detail::escape_json(s, "0123456789abcdef", [&](const char* p, std::size_t n) { out.append(p, n); });
   out += '"';
 }
 

@@ -1,5 +1,6 @@
 #include "journal/codec.hpp"
 
+#include <charconv>
 #include <cstring>
 
 #include <rapidjson/error/en.h>
@@ -27,39 +28,53 @@ std::string encode_event(const Event& event) {
 }
 
 EncodedEvent encode_event_pieces(const Event& event) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
-  auto str = [&](const char* key, const std::string& value) {
-    w.Key(key);
-    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+  // The thread's buffer, its memory used again: no buffer grown afresh per event. One that
+  // held a large payload serialised from `data` is let go afterwards. The envelope is
+  // written as RapidJSON's writer would write it (Codec.TheEnvelopeIsWhatAWriterWrites),
+  // without one: a few memcpy and the escaping its strings need.
+  thread_local rapidjson::StringBuffer buffer;
+  buffer.Clear();
+  using detail::append_json_string;
+  using detail::append_raw;
+  auto member = [&](std::string_view key, const std::string& value) {
+    append_raw(key, buffer);
+    append_json_string(value, buffer);
   };
-  w.StartObject();
-  w.Key(kMagic);
-  w.Int(1);
-  str("id", event.id);
-  str("source", event.source);
-  str("type", event.type);
-  if (!event.subject.empty()) str("subject", event.subject);
-  w.Key("time");
-  w.Int64(std::chrono::duration_cast<std::chrono::milliseconds>(event.time.time_since_epoch()).count());
-  if (!event.pipeline.empty()) str("pipeline", event.pipeline);
-  if (event.not_before != std::chrono::system_clock::time_point{}) {
-    w.Key("not_before");
-    w.Int64(std::chrono::duration_cast<std::chrono::milliseconds>(event.not_before.time_since_epoch()).count());
-  }
+  auto integer = [&](std::string_view key, std::int64_t value) {
+    append_raw(key, buffer);
+    char digits[24];
+    append_raw({digits, static_cast<std::size_t>(std::to_chars(digits, digits + sizeof digits, value).ptr - digits)}, buffer);
+  };
+  auto ms = [](std::chrono::system_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  };
+  append_raw(R"({")", buffer);
+  append_raw(kMagic, buffer);
+  append_raw(R"(":1)", buffer);
+  member(R"(,"id":)", event.id);
+  member(R"(,"source":)", event.source);
+  member(R"(,"type":)", event.type);
+  if (!event.subject.empty()) member(R"(,"subject":)", event.subject);
+  integer(R"(,"time":)", ms(event.time));
+  if (!event.pipeline.empty()) member(R"(,"pipeline":)", event.pipeline);
+  if (event.not_before != std::chrono::system_clock::time_point{}) integer(R"(,"not_before":)", ms(event.not_before));
   if (event.meta.IsObject() && event.meta.MemberCount() > 0) {
-    w.Key("meta");
-    event.meta.Accept(w);
+    append_raw(R"(,"meta":)", buffer);
+    detail::append_json_value(event.meta, buffer);
   }
-  w.EndObject();
-  buffer.Put('\n');
+  append_raw("}\n", buffer);
   if (const std::string_view raw = event.raw_data(); !raw.empty()) {
     // The payload as received: stored as it came, not serialised again.
     return {.head = std::string(buffer.GetString(), buffer.GetSize()), .payload = raw};
   }
-  w.Reset(buffer);
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
   event.data.Accept(w);
-  return {.head = std::string(buffer.GetString(), buffer.GetSize())};
+  EncodedEvent out{.head = std::string(buffer.GetString(), buffer.GetSize())};
+  if (buffer.GetSize() > (1u << 20)) {
+    buffer.Clear();
+    buffer.ShrinkToFit();
+  }
+  return out;
 }
 
 std::string encode_state_writes(const StateWrites& writes) {

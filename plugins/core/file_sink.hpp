@@ -27,7 +27,7 @@ class FileSink final : public Sink {
   bool fsync_ = false;
   ReopeningFile file_;  // follows the path when logrotate moves or removes the file
   Context* context_ = nullptr;
-  std::string line_;
+  LineBuffer line_;  // reused: deliveries of one sink never run concurrently
 };
 
 }  // namespace switchyard::core

@@ -21,6 +21,25 @@ inline LineFormat parse_line_format(std::string_view text) {
   return text == "data" ? LineFormat::data : LineFormat::cloudevent;
 }
 
+/// Writes the line of an event whose payload is written from `data` (the event kept no
+/// received bytes, or `pretty` asks for it indented), without the newline, to `buffer`.
+inline void write_line_from_data(const Event& event, LineFormat format, bool pretty, rapidjson::StringBuffer& buffer) {
+  auto write = [&](auto& writer) {
+    if (format == LineFormat::data) {
+      event.data.Accept(writer);
+    } else {
+      write_cloudevent(event, writer, /*use_raw_data=*/false);
+    }
+  };
+  if (pretty) {
+    rapidjson::PrettyWriter<rapidjson::StringBuffer> writer(buffer);
+    write(writer);
+  } else {
+    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+    write(writer);
+  }
+}
+
 /// Appends one event as JSON plus "\n" to `out`.
 /// A payload the source kept as received (Event::raw_data) is written as those bytes, not
 /// serialised again, unless `pretty` asks for it indented.
@@ -36,46 +55,33 @@ inline void append_json_line(const Event& event, LineFormat format, bool pretty,
     return;
   }
   rapidjson::StringBuffer buffer;
-  auto write = [&](auto& writer) {
-    if (format == LineFormat::data) {
-      event.data.Accept(writer);
-    } else {
-      write_cloudevent(event, writer, /*use_raw_data=*/false);  // only pretty gets here: indented from data
-    }
-  };
-  if (pretty) {
-    rapidjson::PrettyWriter<rapidjson::StringBuffer> writer(buffer);
-    write(writer);
-  } else {
-    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-    write(writer);
-  }
+  write_line_from_data(event, format, pretty, buffer);
   out.append(buffer.GetString(), buffer.GetSize());
   out.push_back('\n');
 }
 
 /// One event's JSON line (as append_json_line writes it) in up to three pieces, so a sink
 /// can write a received payload (Event::raw_data) from where it is instead of copying it
-/// into the line first: `head` (in `buffer`), then `payload`, then `tail`.
+/// into the line first: `head` (in the sink's buffer), then `payload`, then `tail`.
 struct LinePieces {
   std::string_view head, payload, tail;
 };
 
-inline LinePieces json_line_pieces(const Event& event, LineFormat format, bool pretty, std::string& buffer) {
-  buffer.clear();
+/// What a sink keeps between lines to render them in: its memory is used again.
+using LineBuffer = rapidjson::StringBuffer;
+
+inline LinePieces json_line_pieces(const Event& event, LineFormat format, bool pretty, LineBuffer& buffer) {
+  buffer.Clear();
   const std::string_view raw = event.raw_data();
-  if (pretty || raw.empty()) {
-    append_json_line(event, format, pretty, buffer);
-    return {.head = buffer};
+  if (!pretty && !raw.empty() && format == LineFormat::data) return {.payload = raw, .tail = "\n"};
+  if (!pretty && !raw.empty()) {  // as append_cloudevent_json
+    detail::append_cloudevent_envelope(event, buffer);
+    detail::append_raw(R"(,"data":)", buffer);
+    return {.head = {buffer.GetString(), buffer.GetSize()}, .payload = raw, .tail = "}\n"};
   }
-  if (format == LineFormat::data) return {.payload = raw, .tail = "\n"};
-  rapidjson::StringBuffer envelope;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(envelope);
-  writer.StartObject();
-  detail::write_cloudevent_envelope(event, writer);
-  writer.Key("data");  // as append_cloudevent_json: the value and the closing brace follow
-  buffer.append(envelope.GetString(), envelope.GetSize()).push_back(':');
-  return {.head = buffer, .payload = raw, .tail = "}\n"};
+  write_line_from_data(event, format, pretty, buffer);
+  buffer.Put('\n');
+  return {.head = {buffer.GetString(), buffer.GetSize()}};
 }
 
 }  // namespace switchyard::core

@@ -153,6 +153,29 @@ TEST(FileSink, WritesAReceivedPayloadAsItsBytes) {
   }
 }
 
+// The sink renders every line in one buffer it keeps: a long line leaves nothing behind in
+// the lines after it, whether their payload is spliced in as received or written from `data`.
+TEST(FileSink, LinesAfterALongOneAreTheirOwn) {
+  test::TempDir dir;
+  const auto path = dir / "out.jsonl";
+  Harness h(kFileDecl, R"({"path": ")" + path.string() + R"("})");
+  ASSERT_TRUE(h.configure());
+  ASSERT_TRUE(h.start());
+  std::vector<EventPtr> events;
+  events.push_back(testing::make_event("demo.long", R"({"text": ")" + std::string(100'000, 'x') + R"("})"));
+  auto raw = testing::make_event("demo.raw", "null");
+  raw->set_raw_data(R"({"n":1})");
+  raw->set_meta("x-github-delivery", "d-1");
+  events.push_back(std::move(raw));
+  events.push_back(testing::make_event("demo.short", R"({"b": 2})"));
+  std::string expected;
+  for (const auto& e : events) append_json_line(*e, LineFormat::cloudevent, false, expected);
+  for (auto& e : events) ASSERT_TRUE(h.deliver(std::move(e)));
+  h.stop();
+  EXPECT_EQ(test::read_file(path), expected);
+  EXPECT_EQ(std::count(expected.begin(), expected.end(), '\n'), 3);
+}
+
 TEST(FileSink, UnwritableDirectoryFailsAtStartWithThePath) {
   Harness h(kFileDecl, R"({"path": "/nonexistent/dir/out.jsonl"})");
   ASSERT_TRUE(h.configure());

@@ -8,8 +8,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <memory>
 #include <optional>
 #include <random>
@@ -17,6 +17,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "switchyard/detail/json_escape.hpp"
 
 namespace switchyard {
 
@@ -232,19 +234,65 @@ inline std::string make_event_id() {
   return out;
 }
 
+/// The length of an RFC 3339 time as format_rfc3339() writes it for years 0 to 9999.
+inline constexpr std::size_t kRfc3339Size = 24;
+
+/// Writes `tp` as RFC 3339 UTC with milliseconds ("2026-11-23T09:36:14.123Z") to `out`;
+/// returns its length: kRfc3339Size, or up to 31 for a year outside 0 to 9999 (a sign, more
+/// digits). Without gmtime or printf: days to a civil date by Howard Hinnant's algorithm.
+inline std::size_t write_rfc3339(std::chrono::system_clock::time_point tp, char (&out)[32]) {
+  const std::int64_t ms_total =
+      std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count();
+  constexpr std::int64_t kDay = 86'400'000;
+  std::int64_t days = ms_total / kDay, ms_of_day = ms_total % kDay;
+  if (ms_of_day < 0) {
+    ms_of_day += kDay;
+    --days;
+  }
+  const std::int64_t z = days + 719'468;
+  const std::int64_t era = (z >= 0 ? z : z - 146'096) / 146'097;
+  const std::int64_t doe = z - era * 146'097;                                   // [0, 146096]
+  const std::int64_t yoe = (doe - doe / 1'460 + doe / 36'524 - doe / 146'096) / 365;  // [0, 399]
+  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);              // [0, 365]
+  const std::int64_t mp = (5 * doy + 2) / 153;                                   // [0, 11]
+  const int day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  const int month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  const std::int64_t year = yoe + era * 400 + (month <= 2);
+  const int ms = static_cast<int>(ms_of_day % 1000);
+  const int secs = static_cast<int>(ms_of_day / 1000);
+  if (year < 0 || year > 9999) {
+    return static_cast<std::size_t>(std::snprintf(out, sizeof out, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                                                  static_cast<long long>(year), month, day, secs / 3600,
+                                                  secs / 60 % 60, secs % 60, ms));
+  }
+  auto two = [&](std::size_t at, int v) {
+    out[at] = static_cast<char>('0' + v / 10);
+    out[at + 1] = static_cast<char>('0' + v % 10);
+  };
+  const int y = static_cast<int>(year);
+  two(0, y / 100);
+  two(2, y % 100);
+  out[4] = '-';
+  two(5, month);
+  out[7] = '-';
+  two(8, day);
+  out[10] = 'T';
+  two(11, secs / 3600);
+  out[13] = ':';
+  two(14, secs / 60 % 60);
+  out[16] = ':';
+  two(17, secs % 60);
+  out[19] = '.';
+  out[20] = static_cast<char>('0' + ms / 100);
+  two(21, ms % 100);
+  out[23] = 'Z';
+  return kRfc3339Size;
+}
+
 /// RFC 3339 UTC with milliseconds, e.g. "2026-11-23T09:36:14.123Z".
 inline std::string format_rfc3339(std::chrono::system_clock::time_point tp) {
-  const auto ms_total =
-      std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms_total / 1000);
-  int ms = static_cast<int>(ms_total % 1000);
-  if (ms < 0) { ms += 1000; --secs; }
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
-  return buf;
+  char buf[32];
+  return std::string(buf, write_rfc3339(tp, buf));
 }
 
 namespace detail {
@@ -261,8 +309,9 @@ void write_cloudevent_envelope(const Event& event, Writer& w) {
   str("source", event.source);
   str("type", event.type);
   if (!event.subject.empty()) str("subject", event.subject);
-  const std::string time = format_rfc3339(event.time);
-  str("time", time);
+  char time[32];
+  w.Key("time");
+  w.String(time, static_cast<rapidjson::SizeType>(write_rfc3339(event.time, time)));
   w.Key("datacontenttype");
   w.String("application/json");
   if (!event.pipeline.empty()) str("pipeline", event.pipeline);
@@ -273,6 +322,68 @@ void write_cloudevent_envelope(const Event& event, Writer& w) {
   if (event.meta.IsObject() && event.meta.MemberCount() > 0) {
     w.Key("meta");
     event.meta.Accept(w);
+  }
+}
+
+/// Appends `text` as a JSON string to `out`: controls, '"' and '\\' escaped (\u00XX in
+/// upper case, as RapidJSON's writer writes them), other bytes as they are.
+inline void append_json_string(std::string_view text, rapidjson::StringBuffer& out) {
+  out.Put('"');
+  escape_json(text, "0123456789ABCDEF",
+              [&](const char* p, std::size_t n) { std::memcpy(out.Push(n), p, n); });
+  out.Put('"');
+}
+
+inline void append_raw(std::string_view text, rapidjson::StringBuffer& out) {
+  std::memcpy(out.Push(text.size()), text.data(), text.size());
+}
+
+/// Appends `value` as RapidJSON's writer writes it: an object of strings (an event's meta,
+/// as sources set it) directly, anything else through a writer.
+inline void append_json_value(const rapidjson::Value& value, rapidjson::StringBuffer& out) {
+  if (value.IsString()) return append_json_string({value.GetString(), value.GetStringLength()}, out);
+  if (value.IsObject()) {
+    out.Put('{');
+    bool first = true;
+    for (const auto& m : value.GetObject()) {
+      if (!first) out.Put(',');
+      first = false;
+      append_json_string({m.name.GetString(), m.name.GetStringLength()}, out);
+      out.Put(':');
+      append_json_value(m.value, out);
+    }
+    out.Put('}');
+    return;
+  }
+  rapidjson::Writer<rapidjson::StringBuffer> writer(out);
+  value.Accept(writer);
+}
+
+/// What write_cloudevent_envelope() writes with a compact writer into a started object,
+/// the object's '{' included, without a writer: a few memcpy and the escaping its strings
+/// need (the file sink's and the http sink's every line).
+inline void append_cloudevent_envelope(const Event& event, rapidjson::StringBuffer& out) {
+  auto member = [&](std::string_view key, const std::string& value) {
+    append_raw(key, out);
+    append_json_string(value, out);
+  };
+  append_raw(R"({"specversion":"1.0")", out);
+  member(R"(,"id":)", event.id);
+  member(R"(,"source":)", event.source);
+  member(R"(,"type":)", event.type);
+  if (!event.subject.empty()) member(R"(,"subject":)", event.subject);
+  char time[32];
+  append_raw(R"(,"time":")", out);
+  append_raw({time, write_rfc3339(event.time, time)}, out);
+  append_raw(R"(","datacontenttype":"application/json")", out);
+  if (!event.pipeline.empty()) member(R"(,"pipeline":)", event.pipeline);
+  if (event.attempt > 0) {
+    append_raw(R"(,"attempt":)", out);
+    append_raw(std::to_string(event.attempt), out);
+  }
+  if (event.meta.IsObject() && event.meta.MemberCount() > 0) {
+    append_raw(R"(,"meta":)", out);
+    append_json_value(event.meta, out);
   }
 }
 }  // namespace detail
@@ -304,11 +415,10 @@ inline void append_cloudevent_json(const Event& event, std::string& out) {
     out.append(buffer.GetString(), buffer.GetSize());
     return;
   }
-  writer.StartObject();
-  detail::write_cloudevent_envelope(event, writer);
-  writer.Key("data");  // the writer is left here: the value and the closing brace follow
-  out.reserve(out.size() + buffer.GetSize() + raw.size() + 2);
-  out.append(buffer.GetString(), buffer.GetSize()).append(1, ':').append(raw).append(1, '}');
+  detail::append_cloudevent_envelope(event, buffer);
+  detail::append_raw(R"(,"data":)", buffer);
+  out.reserve(out.size() + buffer.GetSize() + raw.size() + 1);
+  out.append(buffer.GetString(), buffer.GetSize()).append(raw).append(1, '}');
 }
 
 /// The structured-mode CloudEvents JSON of an event, on one line.

@@ -1,10 +1,14 @@
 // The stored form of an event (journal/codec.hpp): envelope, meta and payload round trip,
-// the received payload kept as it came, the pieces the journal writes, and malformed bodies.
+// the received payload kept as it came, the pieces the journal writes, the envelope written
+// as RapidJSON's writer writes it, and malformed bodies.
 #include "journal/codec.hpp"
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
+
+#include "support/random_event.hpp"
 
 namespace switchyard::journal {
 namespace {
@@ -74,6 +78,56 @@ TEST(Codec, ThePiecesOfAnEncodingAreTheEncoding) {
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ((*back)->raw_data(), e.raw_data());
   EXPECT_EQ((*back)->meta["x-github-event"].GetString(), std::string("push"));
+}
+
+// The reference: the envelope line as RapidJSON's writer writes it (how the codec wrote it
+// until it wrote the line itself).
+std::string envelope_by_a_writer(const Event& event) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  auto str = [&](const char* key, const std::string& value) {
+    w.Key(key);
+    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+  };
+  auto ms = [](std::chrono::system_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  };
+  w.StartObject();
+  w.Key("sy1");
+  w.Int(1);
+  str("id", event.id);
+  str("source", event.source);
+  str("type", event.type);
+  if (!event.subject.empty()) str("subject", event.subject);
+  w.Key("time");
+  w.Int64(ms(event.time));
+  if (!event.pipeline.empty()) str("pipeline", event.pipeline);
+  if (event.not_before != std::chrono::system_clock::time_point{}) {
+    w.Key("not_before");
+    w.Int64(ms(event.not_before));
+  }
+  if (event.meta.IsObject() && event.meta.MemberCount() > 0) {
+    w.Key("meta");
+    event.meta.Accept(w);
+  }
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
+}
+
+TEST(Codec, TheEnvelopeIsWhatAWriterWritesAndReadsBack) {
+  std::mt19937_64 random(3);
+  for (int i = 0; i < 3000; ++i) {
+    auto event = test::random_event(random);
+    if (i % 2) event->set_raw_data(R"({"n":1})");
+    const EncodedEvent encoded = encode_event_pieces(*event);
+    const std::string expected = envelope_by_a_writer(*event);
+    ASSERT_EQ(encoded.head.substr(0, expected.size()), expected) << "event " << i;
+    auto back = decode_event(encoded.head + std::string(encoded.payload));
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ((*back)->id, event->id);
+    EXPECT_EQ((*back)->subject, event->subject);
+    EXPECT_EQ(encode_event(**back), encoded.head + std::string(encoded.payload)) << "read back, it encodes the same: event " << i;
+  }
 }
 
 TEST(Codec, ADelayedEventKeepsItsNotBefore) {
