@@ -152,10 +152,12 @@ void NatsSink::on_state(bool up) {
   // Checked again after every reconnect (publishing goes on meanwhile): a server that came
   // back without its JetStream store has no stream until the check creates it again. A
   // stream deleted while the connection stays up shows as failed publishes.
+  up_ = up;
   if (!up) {
     reconnected_ = true;
     return;
   }
+  if (check_running_) return;  // one that began before this reconnect: on_checked() looks again
   if (std::exchange(reconnected_, false) || readiness_ == Readiness::checking) check_stream();
 }
 
@@ -230,6 +232,8 @@ void NatsSink::check_stream() {
 void NatsSink::on_checked(const StreamCheck& check) {
   check_running_ = false;
   if (!running_) return;
+  // The connection went and came back while this check ran: it may have asked the old one.
+  if (up_ && std::exchange(reconnected_, false)) check_stream();
   context_->logger().log(check.level, check.message);
   readiness_ = check.readiness;
   if (readiness_ == Readiness::broken) broken_because_ = check.message;

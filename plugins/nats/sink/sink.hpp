@@ -73,6 +73,7 @@ class NatsSink final : public Sink {
   Readiness readiness_ = Readiness::checking;
   bool check_running_ = false;
   bool reconnected_ = false;  // the connection went down since the stream was checked
+  bool up_ = false;           // the connection is up (on_state)
   std::string broken_because_;
   std::vector<Waiting> waiting_;  // deliveries before the stream is known to be there
   std::unique_ptr<Timer> waiting_timer_;
