@@ -41,6 +41,9 @@ inline std::vector<std::filesystem::path> segments(const std::filesystem::path& 
   return out;
 }
 
+// The segments of the event log in the state dir `state` (a journal's).
+inline std::size_t log_files(const std::filesystem::path& state) { return segments(state / "events").size(); }
+
 inline ino_t inode(const std::filesystem::path& file) {
   struct stat st {};
   EXPECT_EQ(::stat(file.c_str(), &st), 0) << file;

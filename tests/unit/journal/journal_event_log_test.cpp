@@ -1,5 +1,5 @@
 // The journal with its bodies in the event log (issue 20): written once and let go once
-// delivered, also while the writer never rests; what a power cut can bring back keeps its
+// delivered (journal_checkpoint_test.cpp: while the writer never rests); what a power cut can bring back keeps its
 // segment; deleted or missing segments; damage told from an unfinished batch by what
 // journal.db knows; sequence numbers that go on; version-2 journals; dead letters; and a
 // model test of the journal under random crashes and power cuts against a reference kept
@@ -33,8 +33,6 @@ namespace {
 using namespace log_test;
 using test::body_of;
 using test::try_append;
-
-std::size_t log_files(const std::filesystem::path& state) { return segments(state / kEventLogDir).size(); }
 
 // journal.db and its WAL in `from` copied to `to` (no -shm: SQLite rebuilds it from the WAL).
 void copy_journal_db(const std::filesystem::path& from, const std::filesystem::path& to) {
@@ -72,109 +70,6 @@ TEST(JournalEventLog, BodiesAreWrittenOnceToTheLogAndItsSegmentsGoOnceDelivered)
   for (int i = 0; i < 250 && log_files(dir.path()) > 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_EQ(log_files(dir.path()), 1u) << "delivered: only the segment being written stays";
   EXPECT_EQ((*j)->stats().bytes_used < 100'000u, true);
-}
-
-// With fsync on, a segment goes only once journal.db is synced past the rows that pointed
-// into it: by a checkpoint. A writer that never rests has them all run on the checkpoint
-// thread (an idle writer runs its own), and what they made durable still lets segments go.
-TEST(JournalEventLog, SegmentsGoWhileTheWriterNeverRests) {
-  test::TempDir dir;
-  auto j = Journal::open({.dir = dir.path(), .fsync = true, .segment_bytes = 64 * 1024, .checkpoint_pages = 20});
-  ASSERT_TRUE(j) << j.error().message;
-  auto key = (*j)->attach("p", {"a"}, true, nullptr);
-  ASSERT_TRUE(key);
-  const std::uint64_t bit = key->sink_bits[0];
-  // An event still wanted when the idle writer checkpoints: from then on, as far as a power
-  // cut is concerned, it holds every segment from its own on, until a later checkpoint.
-  const auto first = try_append(**j, key->id, bit, body_of(0, 4000));
-  ASSERT_TRUE(first);
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));  // past kPollInterval: idle
-  (*j)->complete(*first, bit);
-  std::mutex mutex;
-  std::condition_variable changed;
-  int in_flight = 0;
-  int failed = 0;
-  std::size_t most = 0;
-  bool went = false;
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  // Always 16 appends in flight, each completed as soon as it is committed, until segments
-  // have gone (the writer lets them go at most every kReleaseInterval) or 20 s have passed.
-  for (int i = 1; !went && std::chrono::steady_clock::now() < until; ++i) {
-    {
-      std::unique_lock lock(mutex);
-      changed.wait(lock, [&] { return in_flight < 16; });
-      ++in_flight;
-    }
-    (*j)->append(key->id, bit, body_of(i, 4000), {}, [&](Result<std::uint64_t> seq) {
-      if (seq) (*j)->complete(*seq, bit);
-      std::lock_guard lock(mutex);
-      if (!seq) ++failed;
-      --in_flight;
-      changed.notify_all();
-    });
-    if (i % 16 == 0) {
-      const std::size_t now = log_files(dir.path());
-      most = std::max(most, now);
-      went = most >= 4 && now < most;
-    }
-  }
-  EXPECT_TRUE(went) << "no segment went while the writer was busy (most at once: " << most << ")";
-  (*j)->flush();
-  std::lock_guard lock(mutex);
-  EXPECT_EQ(failed, 0);
-}
-
-// journal.db's WAL starts again from its beginning about every checkpoint_pages frames
-// while the writer never rests, and checkpoints run about that often: not after every
-// commit, each syncing journal.db on the disk the event log's commits wait for.
-TEST(JournalEventLog, TheWalStartsAgainAndCheckpointsStayFewWhileTheWriterNeverRests) {
-  test::TempDir dir;
-  constexpr int kPages = 200;
-  auto j = Journal::open({.dir = dir.path(), .fsync = true, .segment_bytes = 1 << 20, .checkpoint_pages = kPages});
-  ASSERT_TRUE(j) << j.error().message;
-  auto key = (*j)->attach("p", {"a"}, true, nullptr);
-  ASSERT_TRUE(key);
-  const std::uint64_t bit = key->sink_bits[0];
-  const auto wal = dir / "journal.db-wal";
-  std::mutex mutex;
-  std::condition_variable changed;
-  int in_flight = 0;
-  int failed = 0;
-  std::uintmax_t largest_wal = 0;
-  const auto before = (*j)->stats();
-  // 16 appends in flight, each completed once committed: a few frames per commit, commits
-  // back to back.
-  for (int i = 0; i < 6000; ++i) {
-    {
-      std::unique_lock lock(mutex);
-      changed.wait(lock, [&] { return in_flight < 16; });
-      ++in_flight;
-    }
-    (*j)->append(key->id, bit, body_of(i, 500), {}, [&](Result<std::uint64_t> seq) {
-      if (seq) (*j)->complete(*seq, bit);
-      std::lock_guard lock(mutex);
-      if (!seq) ++failed;
-      --in_flight;
-      changed.notify_all();
-    });
-    if (i % 64 == 0) {
-      std::error_code ec;
-      const auto size = std::filesystem::file_size(wal, ec);
-      if (!ec) largest_wal = std::max(largest_wal, size);
-    }
-  }
-  (*j)->flush();
-  const auto after = (*j)->stats();
-  const auto commits = after.commits - before.commits;
-  const auto checkpoints = after.checkpoints - before.checkpoints;
-  ASSERT_GT(commits, 200u) << "the writer committed in small batches";
-  EXPECT_GT(checkpoints, 0u);
-  EXPECT_LE(checkpoints * 8, commits) << checkpoints << " checkpoints for " << commits << " commits";
-  // A WAL frame is a page (4 KiB) and a 24-byte header; the writer copies up to
-  // kCatchUpFrames itself after a checkpoint on the thread.
-  EXPECT_LE(largest_wal, std::uintmax_t{2 * kPages + 256} * (4096 + 24)) << "the WAL kept growing";
-  std::lock_guard lock(mutex);
-  EXPECT_EQ(failed, 0);
 }
 
 // A power cut leaves journal.db as of its last checkpoint plus, possibly, a prefix of its
