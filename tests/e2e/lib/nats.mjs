@@ -36,7 +36,19 @@ async function getJson(url) {
   }
 }
 
-export async function startNatsCluster({ size = 3, name = 'switchyard-test' } = {}) {
+export async function startNatsCluster(options = {}) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNatsClusterOnce(options);
+    } catch (e) {
+      // A free port is found by binding port 0 and letting it go: another process (tests run
+      // in parallel) can take it before nats-server binds it. Fresh ports then.
+      if (attempt >= 3 || !/address already in use/.test(String(e?.message))) throw e;
+    }
+  }
+}
+
+async function startNatsClusterOnce({ size = 3, name = 'switchyard-test' } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-nats-'));
   const ports = [];
   for (let i = 0; i < size; i++) ports.push({ client: await freePort(), route: await freePort(), monitor: await freePort() });
