@@ -30,7 +30,7 @@ std::string encode_event(const Event& event) {
 EncodedEvent encode_event_pieces(const Event& event) {
   // The thread's buffer, its memory used again: no buffer grown afresh per event. One that
   // held a large payload serialised from `data` is let go afterwards. The envelope is
-  // written as RapidJSON's writer would write it (Codec.TheEnvelopeIsWhatAWriterWrites),
+  // written as RapidJSON's writer would write it (Codec.TheEnvelopeIsWhatAWriterWritesAndReadsBack),
   // without one: a few memcpy and the escaping its strings need.
   thread_local rapidjson::StringBuffer buffer;
   buffer.Clear();
