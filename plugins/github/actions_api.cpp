@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "github_event.hpp"
+#include "switchyard/time.hpp"
 
 namespace switchyard::github {
 namespace {
@@ -48,37 +49,6 @@ std::string number_text(const rapidjson::Value* v) {
   return {};
 }
 
-// GitHub writes times in UTC as "2024-05-01T12:34:56Z"; offsets are accepted too.
-std::optional<std::chrono::system_clock::time_point> parse_timestamp(std::string_view s) {
-  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':') {
-    return std::nullopt;
-  }
-  int y = 0;
-  unsigned mo = 0, d = 0, hh = 0, mm = 0, ss = 0;
-  if (!parse_number(s.substr(0, 4), y) || !parse_number(s.substr(5, 2), mo) ||
-      !parse_number(s.substr(8, 2), d) || !parse_number(s.substr(11, 2), hh) ||
-      !parse_number(s.substr(14, 2), mm) || !parse_number(s.substr(17, 2), ss)) {
-    return std::nullopt;
-  }
-  const std::chrono::year_month_day date{std::chrono::year(y), std::chrono::month(mo), std::chrono::day(d)};
-  if (!date.ok() || hh > 23 || mm > 59 || ss > 60) return std::nullopt;
-  auto tp = std::chrono::sys_days(date) + std::chrono::hours(hh) + std::chrono::minutes(mm) +
-            std::chrono::seconds(ss);
-  auto rest = s.substr(19);
-  if (!rest.empty() && rest.front() == '.') {
-    rest.remove_prefix(1);
-    while (!rest.empty() && rest.front() >= '0' && rest.front() <= '9') rest.remove_prefix(1);
-  }
-  if (rest == "Z") return tp;
-  unsigned oh = 0, om = 0;
-  if (rest.size() != 6 || (rest[0] != '+' && rest[0] != '-') || rest[3] != ':' ||
-      !parse_number(rest.substr(1, 2), oh) || !parse_number(rest.substr(4, 2), om)) {
-    return std::nullopt;
-  }
-  const auto offset = std::chrono::hours(oh) + std::chrono::minutes(om);
-  return rest[0] == '+' ? tp - offset : tp + offset;
-}
-
 // When the primary rate limit resets, if this answer says it is spent.
 // https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api
 std::optional<std::chrono::system_clock::time_point> spent_until(const HttpClientResponse& r) {
@@ -88,7 +58,7 @@ std::optional<std::chrono::system_clock::time_point> spent_until(const HttpClien
   if (!remaining || trim(*remaining) != "0" || !reset || !parse_number(trim(*reset), epoch)) {
     return std::nullopt;
   }
-  return std::chrono::system_clock::time_point(std::chrono::seconds(epoch));
+  return time_from_unix_seconds(epoch);
 }
 
 // GitHub's own words from an error body ({"message": "Bad credentials", ...}), shortened.
@@ -113,7 +83,7 @@ std::optional<RunState> read_run(const rapidjson::Value& run) {
   if (r.id.empty() || r.state.empty()) return std::nullopt;
   r.attempt = number_text(member(run, "run_attempt"));
   if (r.attempt.empty()) r.attempt = "1";  // older Enterprise Server versions lack run_attempt
-  r.updated = parse_timestamp(string_of(member(run, "updated_at")));
+  r.updated = parse_rfc3339(string_of(member(run, "updated_at")));
   return r;
 }
 

@@ -26,9 +26,6 @@ std::string_view string_of(const rapidjson::Value* v);
 /// An unsigned integer's digits; "" for anything else.
 std::string number_text(const rapidjson::Value* v);
 
-/// A GitHub timestamp ("2024-05-01T12:34:56Z", or with an offset); nullopt when malformed.
-std::optional<std::chrono::system_clock::time_point> parse_timestamp(std::string_view s);
-
 /// When the primary rate limit resets, if this answer says it is spent.
 std::optional<std::chrono::system_clock::time_point> spent_until(const HttpClientResponse& r);
 /// GitHub's own words from an error body, shortened and quoted: ` ("Bad credentials")`.

@@ -53,6 +53,21 @@ struct Keys {
   unsigned char sk[crypto_sign_SECRETKEYBYTES];
 };
 
+TEST(DiscordSignature, ATimestampBeyondTheClockIsRefusedNotTakenForNow) {
+  // 2^55 + 1,700,000,000 seconds: counted in nanoseconds that overflows 64 bits and wraps to
+  // exactly 1,700,000,000 s after the epoch, where a signed request would have looked fresh.
+  const Keys keys;
+  const std::string ts = "36028798718963968", body = R"({"type":1})";
+  const auto key = parse_public_key(keys.public_hex());
+  ASSERT_TRUE(key);
+  const auto now = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
+  const auto why = refuse(*key, keys.sign(ts + body), ts, body, now, 5min);
+  ASSERT_TRUE(why);
+  EXPECT_NE(why->find("max_age"), std::string::npos) << *why;
+  const std::string fresh = "1700000000";
+  EXPECT_EQ(refuse(*key, keys.sign(fresh + body), fresh, body, now, 5min), std::nullopt);
+}
+
 struct Source {
   explicit Source(std::string more = "")
       : h(kInteractionsSourceDecl, R"({"public_key": ")" + keys.public_hex() + "\"" + more + "}") {

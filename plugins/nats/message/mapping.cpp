@@ -4,9 +4,9 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
-#include <charconv>
 
 #include "common/json_limits.hpp"
+#include "switchyard/time.hpp"
 
 namespace switchyard::nats {
 namespace {
@@ -37,12 +37,6 @@ std::string_view string_member(const rapidjson::Value& object, const char* name)
   auto it = object.FindMember(name);
   if (it == object.MemberEnd() || !it->value.IsString()) return {};
   return {it->value.GetString(), it->value.GetStringLength()};
-}
-
-template <class T>
-bool number(std::string_view s, T& out) {
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && end == s.data() + s.size();
 }
 
 // JSON read with the same depth limit as webhook payloads. `text` must be followed by a NUL.
@@ -184,43 +178,6 @@ Result<std::unique_ptr<Event>> decode(const IncomingMessage& m) {
   }
   add_metadata(*event, m);
   return event;
-}
-
-std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view s) {
-  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':') {
-    return std::nullopt;
-  }
-  int y = 0;
-  unsigned mo = 0, d = 0, hh = 0, mm = 0, ss = 0;
-  if (!number(s.substr(0, 4), y) || !number(s.substr(5, 2), mo) || !number(s.substr(8, 2), d) ||
-      !number(s.substr(11, 2), hh) || !number(s.substr(14, 2), mm) || !number(s.substr(17, 2), ss)) {
-    return std::nullopt;
-  }
-  const std::chrono::year_month_day date{std::chrono::year(y), std::chrono::month(mo), std::chrono::day(d)};
-  if (!date.ok() || hh > 23 || mm > 59 || ss > 60) return std::nullopt;
-  std::chrono::system_clock::time_point tp = std::chrono::sys_days(date) + std::chrono::hours(hh) +
-                                             std::chrono::minutes(mm) + std::chrono::seconds(ss);
-  auto rest = s.substr(19);
-  if (!rest.empty() && rest.front() == '.') {
-    rest.remove_prefix(1);
-    std::int64_t micros = 0;
-    int digits = 0;
-    while (!rest.empty() && rest.front() >= '0' && rest.front() <= '9') {
-      if (digits < 6) micros = micros * 10 + (rest.front() - '0'), ++digits;
-      rest.remove_prefix(1);
-    }
-    if (digits == 0) return std::nullopt;
-    while (digits++ < 6) micros *= 10;
-    tp += std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::microseconds(micros));
-  }
-  if (rest == "Z" || rest == "z") return tp;
-  unsigned oh = 0, om = 0;
-  if (rest.size() != 6 || (rest[0] != '+' && rest[0] != '-') || rest[3] != ':' || !number(rest.substr(1, 2), oh) ||
-      !number(rest.substr(4, 2), om) || oh > 23 || om > 59) {
-    return std::nullopt;
-  }
-  const auto offset = std::chrono::hours(oh) + std::chrono::minutes(om);
-  return rest[0] == '+' ? tp - offset : tp + offset;
 }
 
 }  // namespace switchyard::nats

@@ -64,7 +64,4 @@ Result<std::unique_ptr<Event>> decode(const IncomingMessage& message);
 /// The first value of header `name` (case-insensitive, as NATS compares them), if any.
 std::optional<std::string_view> header(const Headers& headers, std::string_view name);
 
-/// Parses an RFC 3339 time ("2024-05-01T12:34:56.789Z", offsets accepted).
-std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view text);
-
 }  // namespace switchyard::nats

@@ -5,6 +5,7 @@
 #include <switchyard/testing.hpp>
 
 #include "message/mapping.hpp"
+#include "switchyard/time.hpp"
 
 namespace switchyard::nats {
 namespace {
@@ -140,6 +141,21 @@ TEST(NatsMapping, ParsesRfc3339Times) {
   EXPECT_EQ(format_rfc3339(*utc).substr(0, 19), "2024-05-01T12:34:56");
   EXPECT_FALSE(parse_rfc3339("2024-13-01T00:00:00Z"));
   EXPECT_FALSE(parse_rfc3339("yesterday"));
+}
+
+TEST(NatsMapping, ATimeTheClockCannotHoldBecomesTheTimeTheStreamStoredIt) {
+  auto event = sample();
+  auto out = encode(*event, Mode::structured, "github.push");
+  ASSERT_TRUE(out) << out.error().message;
+  const auto at = out->payload.find("\"time\":\"");
+  ASSERT_NE(at, std::string::npos);
+  // A producer's "forever": in nanoseconds since 1970 it overflows 64 bits.
+  out->payload.replace(at + 8, kRfc3339Size, "9999-12-31T23:59:59.000Z");
+  Received in(*out);
+  in.message.stored = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
+  auto decoded = decode(in.message);
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  EXPECT_EQ(format_rfc3339((*decoded)->time), "2023-11-14T22:13:20.000Z");
 }
 
 }  // namespace

@@ -58,6 +58,15 @@ TEST(SlackSigning, WrongSignaturesBodiesSecretsAndStaleRequestsAreRefused) {
 
 constexpr const char* kSecret = "slack-signing-secret";
 
+TEST(SlackSigning, ATimestampBeyondTheClockIsARefusedReplayNotNow) {
+  // 2^55 + 1,700,000,000 seconds: counted in nanoseconds that overflows 64 bits and wraps to
+  // exactly 1,700,000,000 s after the epoch, where a signed request would have looked fresh.
+  const std::string ts = "36028798718963968";
+  const auto why = refuse(signing::Keys({kSecret}), sign(kSecret, ts, kDocBody), ts, kDocBody, at("1700000000"), 5min);
+  ASSERT_TRUE(why);
+  EXPECT_NE(why->find("replay"), std::string::npos) << *why;
+}
+
 struct Source {
   explicit Source(std::string more = "") : h(kEventsSourceDecl, R"({"secret": ")" + std::string(kSecret) + "\"" + more + "}") {
     auto configured = h.configure();
