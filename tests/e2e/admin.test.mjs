@@ -5,11 +5,11 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startEngine, sign, tempDir } from './lib/engine.mjs';
 import { startReceiver, waitUntil } from './lib/receiver.mjs';
+import { freePort } from './lib/ports.mjs';
 
 const cleanups = [];
 // The admin API takes state changes only as JSON (no web page can send them).
@@ -18,13 +18,6 @@ after(async () => { for (const c of cleanups.reverse()) await c(); });
 
 const SECRET = 'webhook-secret-never-shown';
 const TOKEN = 'admin-token-for-tests';
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
 
 const pipelines = (receiverUrl) => ({
   gh: `name: gh

@@ -9,11 +9,11 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { SOURCE_DIR, sign, startEngine, tempDir } from './lib/engine.mjs';
 import { jwt } from './lib/live_client.mjs';
+import { freePort } from './lib/ports.mjs';
 
 const { chromium } = createRequire(import.meta.url)('playwright-core');
 const CHROMIUM = process.env.SWITCHYARD_CHROMIUM || '/usr/bin/chromium';
@@ -49,14 +49,6 @@ async function pageServer() {
   const port = await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
   cleanups.push(() => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }));
   return { origin: `http://127.0.0.1:${port}`, requested };
-}
-
-// A port free now, so that a restarted engine listens where the page reconnects.
-async function freePort() {
-  const server = createNetServer();
-  const port = await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function webhook(engine, event, delivery, payload) {

@@ -11,19 +11,11 @@
 //   await cluster.close();
 import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './ports.mjs';
 
 const BINARY = process.env.SWITCHYARD_NATS_SERVER ?? 'nats-server';
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -41,8 +33,8 @@ export async function startNatsCluster(options = {}) {
     try {
       return await startNatsClusterOnce(options);
     } catch (e) {
-      // A free port is found by binding port 0 and letting it go: another process (tests run
-      // in parallel) can take it before nats-server binds it. Fresh ports then.
+      // Ports come from outside the kernel's ephemeral range (ports.mjs), but another test's
+      // server can still pick one in the moment between the check and the bind: fresh ones.
       if (attempt >= 3 || !/address already in use/.test(String(e?.message))) throw e;
     }
   }

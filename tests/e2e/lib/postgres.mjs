@@ -12,9 +12,9 @@
 //   await pg.close();
 import { spawn, execFile } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './ports.mjs';
 
 const NOBODY = 65534;
 
@@ -37,14 +37,6 @@ function run(file, args, options = {}) {
       if (error) reject(new Error(`${file} ${args.join(' ')}: ${stderr || error.message}`));
       else resolve(stdout);
     });
-  });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
   });
 }
 
