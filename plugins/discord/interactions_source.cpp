@@ -148,8 +148,7 @@ std::optional<std::string> refuse(const PublicKey& key, std::optional<std::strin
   if (timestamp->empty() || ec != std::errc() || end != timestamp->data() + timestamp->size()) {
     return std::string("X-Signature-Timestamp is not a number of seconds");
   }
-  const auto sent = time_from_unix_seconds(seconds);  // nullopt: further off than any max_age
-  if (!sent || (now > *sent ? now - *sent : *sent - now) > max_age) {
+  if (!unix_seconds_within(seconds, now, max_age)) {
     return std::string("X-Signature-Timestamp is more than max_age away: a replay, or a clock off");
   }
   return std::nullopt;

@@ -110,10 +110,8 @@ std::optional<std::string> refuse(const signing::Keys& keys, std::optional<std::
   if (timestamp->empty() || ec != std::errc() || end != timestamp->data() + timestamp->size()) {
     return std::string("X-Slack-Request-Timestamp is not a number of seconds");
   }
-  // A valid signature on an old (or far-future) request is a replay of a captured one; so
-  // is one at a time the clock cannot hold.
-  const auto sent = time_from_unix_seconds(seconds);
-  const bool stale = !sent || (now > *sent ? now - *sent : *sent - now) > max_age;
+  // A valid signature on an old (or far-future) request is a replay of a captured one.
+  const bool stale = !unix_seconds_within(seconds, now, max_age);
   constexpr std::string_view kPrefix = "v0=";
   const auto given = signature->substr(0, kPrefix.size()) == kPrefix
                          ? signing::from_hex(signature->substr(kPrefix.size()))

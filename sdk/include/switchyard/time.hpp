@@ -24,6 +24,20 @@ inline std::optional<std::chrono::system_clock::time_point> time_from_unix_secon
   return system_clock::time_point(std::chrono::duration_cast<system_clock::duration>(std::chrono::seconds(seconds)));
 }
 
+/// Whether `seconds` after the Unix epoch is at most `max_age` (under a few centuries) from
+/// `now`, either way: a signed request's timestamp inside its replay window. Compared without
+/// building a time point from `seconds` or subtracting two far apart, either of which could
+/// overflow and wrap a timestamp centuries off into the window.
+inline bool unix_seconds_within(std::int64_t seconds, std::chrono::system_clock::time_point now,
+                                std::chrono::milliseconds max_age) {
+  using std::chrono::duration_cast;
+  const std::int64_t now_s = duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  const std::int64_t age_s = duration_cast<std::chrono::seconds>(max_age).count() + 1;
+  if (seconds < now_s - age_s || seconds > now_s + age_s) return false;
+  const auto sent = std::chrono::system_clock::time_point(std::chrono::seconds(seconds));  // near now: no overflow
+  return (now > sent ? now - sent : sent - now) <= max_age;
+}
+
 namespace detail {
 /// Exactly `text.size()` decimal digits.
 inline bool rfc3339_digits(std::string_view text, int& out) {

@@ -75,5 +75,20 @@ TEST(TimeFromUnixSeconds, TheClocksRangeAndNoFurther) {
   EXPECT_FALSE(time_from_unix_seconds(static_cast<std::int64_t>(kWraps)));
 }
 
+TEST(UnixSecondsWithin, AReplayWindowBothWaysAndNoWrapFromCenturiesOff) {
+  const auto now = system_clock::time_point(1'700'000'000s) + 400ms;
+  EXPECT_TRUE(unix_seconds_within(1'700'000'000, now, 5min));
+  EXPECT_TRUE(unix_seconds_within(1'700'000'000 - 299, now, 5min));
+  EXPECT_FALSE(unix_seconds_within(1'700'000'000 - 301, now, 5min));
+  EXPECT_TRUE(unix_seconds_within(1'700'000'000 + 300, now, 5min));   // 299.6 s ahead
+  EXPECT_FALSE(unix_seconds_within(1'700'000'000 + 301, now, 5min));
+  EXPECT_FALSE(unix_seconds_within(1'700'000'000 + 1, now, 500ms));  // 600 ms ahead
+  // Times whose distance to now, or whose nanoseconds, do not fit in 64 bits: far, not near.
+  EXPECT_FALSE(unix_seconds_within(-7'600'000'000, now, 5min));  // 1729: now minus it overflows
+  EXPECT_FALSE(unix_seconds_within((std::int64_t{1} << 55) + 1'700'000'000, now, 5min));
+  EXPECT_FALSE(unix_seconds_within(std::numeric_limits<std::int64_t>::min(), now, 5min));
+  EXPECT_FALSE(unix_seconds_within(std::numeric_limits<std::int64_t>::max(), now, 5min));
+}
+
 }  // namespace
 }  // namespace switchyard
