@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "common/http_options.hpp"
+#include "common/json_limits.hpp"
 #include "common/message_sender.hpp"
 #include "common/text_limits.hpp"
 #include "interactions_source.hpp"
@@ -253,8 +254,7 @@ Result<Interaction> interaction_of(const Event& event) {
 std::optional<milliseconds> pause_after(const HttpClientResponse& response) {
   if (response.status == 429) {
     rapidjson::Document body;
-    body.Parse(response.body.data(), response.body.size());
-    if (!body.HasParseError() && body.IsObject()) {
+    if (json_limits::parse(body, response.body) && body.IsObject()) {
       if (auto r = body.FindMember("retry_after"); r != body.MemberEnd() && r->value.IsNumber()) {
         if (auto ms = chat::seconds(r->value.GetDouble())) return ms;
       }

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "actions_api.hpp"
+#include "common/json_limits.hpp"
 
 namespace switchyard::github {
 namespace {
@@ -274,8 +275,8 @@ void ActionsSource::on_repository(std::size_t index, Result<HttpClientResponse> 
     return poll_runs(index);
   } else if (result->status == 200) {
     rapidjson::Document doc;
-    doc.Parse(result->body.data(), result->body.size());
-    const std::string_view branch = doc.HasParseError() ? std::string_view() : string_of(member(doc, "default_branch"));
+    const bool parsed = static_cast<bool>(json_limits::parse(doc, result->body));
+    const std::string_view branch = parsed ? string_of(member(doc, "default_branch")) : std::string_view();
     if (!branch.empty()) {
       repo.default_branch = std::string(branch);
       repo.lookup_etag = std::string(result->headers.get("ETag").value_or(""));
@@ -371,9 +372,9 @@ void ActionsSource::on_response(std::size_t index, Result<HttpClientResponse> re
 void ActionsSource::on_page(std::size_t index, const HttpClientResponse& response) {
   auto page = std::make_shared<Page>();
   page->repo = index;
-  page->doc.Parse(response.body.data(), response.body.size());
+  // Depth-limited like webhook payloads: a reply of a million '[' would overflow the stack.
   const rapidjson::Value* runs = nullptr;
-  if (!page->doc.HasParseError()) runs = member(page->doc, "workflow_runs");
+  if (json_limits::parse(page->doc, response.body)) runs = member(page->doc, "workflow_runs");
   if (runs == nullptr || !runs->IsArray()) {
     return failed(index, "the answer is not a list of workflow runs", 0ms);
   }

@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "common/json_limits.hpp"
 #include "github_event.hpp"
 #include "switchyard/time.hpp"
 
@@ -64,8 +65,7 @@ std::optional<std::chrono::system_clock::time_point> spent_until(const HttpClien
 // GitHub's own words from an error body ({"message": "Bad credentials", ...}), shortened.
 std::string github_message(const HttpClientResponse& r) {
   rapidjson::Document doc;
-  doc.Parse(r.body.data(), r.body.size());
-  if (doc.HasParseError()) return {};
+  if (!json_limits::parse(doc, r.body)) return {};
   std::string text(string_of(member(doc, "message")).substr(0, 200));
   return text.empty() ? text : " (\"" + text + "\")";
 }

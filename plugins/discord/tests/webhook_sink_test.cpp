@@ -197,6 +197,20 @@ TEST(DiscordWebhook, A429WaitsForRetryAfterAndARetrySendsOnlyTheMessagesNotYetAc
   EXPECT_EQ(joined, message);
 }
 
+TEST(DiscordWebhook, A429WithABodyNestedTooDeepFallsBackToRetryAfterNotACrash) {
+  Sink s(options(R"("content": "hello")"));
+  s.h.respond_with([&](const HttpClientRequest&) {
+    // 1 MiB of '[' (max_response): RapidJSON's recursive parse of that overflows the stack.
+    auto r = answer(429, std::string(std::size_t{1} << 20, '['));
+    r.headers.set("Retry-After", "3");
+    return r;
+  });
+  Status sent = s.h.deliver(push_event("hi"));
+  ASSERT_FALSE(sent);
+  EXPECT_EQ(sent.error().kind, ErrorKind::retryable);
+  EXPECT_EQ(sent.error().retry_after, std::optional<milliseconds>(3000));
+}
+
 TEST(DiscordWebhook, AnEmptyRateLimitBucketIsWaitedOutBeforeTheNextRequest) {
   Sink s(options(R"("content": "hello")"));
   std::vector<milliseconds> at;

@@ -519,6 +519,21 @@ TEST(GithubActions, AMalformedAnswerBacksOffLikeAServerError) {
   EXPECT_TRUE(p.h.logs().contains("not a list of workflow runs", LogLevel::warn));
 }
 
+TEST(GithubActions, AnswersNestedTooDeepAreMalformedNotACrash) {
+  // 2 MiB of '[': RapidJSON's recursive parse of that overflows a thread's stack.
+  const std::string deep(std::size_t{2} << 20, '[');
+  Poller p;
+  p.respond = [&](const HttpClientRequest&) -> Result<HttpClientResponse> {
+    return answer(p.times.size() == 1 ? 200 : 401, deep);
+  };
+  p.repository = [&](const HttpClientRequest&) -> Result<HttpClientResponse> { return answer(200, deep); };
+  p.start();
+  p.h.advance(120s);
+  EXPECT_TRUE(p.h.logs().contains("not a list of workflow runs", LogLevel::warn));
+  EXPECT_EQ(p.log_lines(LogLevel::error, "octo-org/octo-repo: GitHub answered HTTP 401"), 1u);
+  EXPECT_EQ(p.lookup_times.size(), 1u);
+}
+
 TEST(GithubActions, UnauthorizedOrNotFoundLogsAnErrorOnceAndKeepsPollingAtInterval) {
   Poller p;
   p.respond = [&](const HttpClientRequest&) -> Result<HttpClientResponse> {
