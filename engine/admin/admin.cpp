@@ -318,7 +318,9 @@ struct Admin::Impl {
 
   Result<journal::DeadLetterFilter> filter_from_json(std::string_view body, bool need_selection) {
     rapidjson::Document doc;
-    doc.Parse(body.data(), body.size());
+    // Iterative: a body of a million '[' would overflow the recursive parser's stack. Only
+    // top-level members are read; nothing walks the values recursively.
+    doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
     if (doc.HasParseError() || !doc.IsObject()) return invalid_config("the body must be a JSON object");
     journal::DeadLetterFilter f;
     bool all = false;
