@@ -5,6 +5,9 @@
 namespace switchyard::http {
 namespace {
 
+// `whole`: what the error may show (an address, or a URL's scheme and authority only: the
+// path and query of a webhook URL often hold its token, and errors are logged and kept with
+// dead letters).
 Result<std::uint16_t> parse_port(std::string_view text, std::string_view whole) {
   unsigned value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -87,11 +90,12 @@ Result<Url> parse_url(std::string_view text) {
   } else if (starts("http://")) {
     rest = text.substr(7);
   } else {
-    return invalid_config("URL must start with http:// or https://: '" + std::string(text) + "'");
+    return invalid_config("URL must start with http:// or https://");  // the rest unshown: it may be a token
   }
   const auto slash = rest.find_first_of("/?#");
   std::string_view authority = rest.substr(0, slash);
   std::string_view target = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+  const std::string_view shown = text.substr(0, text.size() - rest.size() + authority.size());  // scheme://authority
   if (authority.find('@') != std::string_view::npos) {
     return invalid_config("credentials in URLs are not supported; use headers");
   }
@@ -103,7 +107,7 @@ Result<Url> parse_url(std::string_view text) {
     url.host = std::string(authority.substr(1, close - 1));
     if (close + 1 < authority.size()) {
       if (authority[close + 1] != ':') return invalid_config("invalid URL authority");
-      auto p = parse_port(authority.substr(close + 2), text);
+      auto p = parse_port(authority.substr(close + 2), shown);
       if (!p) return p.error();
       url.port = *p;
     }
@@ -111,12 +115,12 @@ Result<Url> parse_url(std::string_view text) {
     const auto colon = authority.find(':');
     url.host = std::string(authority.substr(0, colon));
     if (colon != std::string_view::npos) {
-      auto p = parse_port(authority.substr(colon + 1), text);
+      auto p = parse_port(authority.substr(colon + 1), shown);
       if (!p) return p.error();
       url.port = *p;
     }
   }
-  if (url.host.empty()) return invalid_config("URL has no host: '" + std::string(text) + "'");
+  if (url.host.empty()) return invalid_config("URL has no host");
   for (char c : url.host) {
     if (static_cast<unsigned char>(c) <= 0x20 || c == '/' || c == '\\') {
       return invalid_config("invalid character in URL host");

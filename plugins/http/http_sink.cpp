@@ -93,8 +93,10 @@ Result<HttpClientRequest> HttpSink::request_for(const Event& event) const {
     const bool controls = std::any_of(request.url.begin(), request.url.end(),
                                       [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; });
     if (controls || (!request.url.starts_with("http://") && !request.url.starts_with("https://"))) {
-      return permanent("url: the url template gave '" + request.url.substr(0, 200) +
-                       "', not an http:// or https:// URL");
+      // Up to its query, whose values may be keys (?api_key=): the error is logged and kept.
+      const std::string_view given = std::string_view(request.url).substr(0, std::min<std::size_t>(request.url.find('?'), 200));
+      return permanent("url: the url template gave '" + std::string(given) +
+                       (given.size() < request.url.size() ? "...'" : "'") + ", not an http:// or https:// URL");
     }
   }
   request.headers = headers_;

@@ -211,5 +211,13 @@ TEST(HttpSinkRender, AUrlTemplateThatGivesNoUrlFailsAsDeliverWould) {
   EXPECT_EQ(rendered.error().message, "url: the url template gave 'refs/heads/main', not an http:// or https:// URL");
 }
 
+TEST(HttpSinkRender, AUrlTemplateErrorShowsNoQueryWhereKeysLive) {
+  Harness h(kHttpSinkDecl, R"({"url": "${{ payload.ref }}?api_key=SECRETKEY"})");
+  ASSERT_TRUE(h.configure());
+  auto rendered = h.render(*sample());
+  ASSERT_FALSE(rendered);
+  EXPECT_EQ(rendered.error().message, "url: the url template gave 'refs/heads/main...', not an http:// or https:// URL");
+}
+
 }  // namespace
 }  // namespace switchyard::http_plugin

@@ -55,6 +55,20 @@ TEST(Url, RefusesWhatWouldBeAmbiguousOrUnsafe) {
   }
 }
 
+TEST(Url, ErrorsNeverShowThePathOrQueryWhereTokensLive) {
+  // A webhook URL's token is in its path (Slack, Discord) or query: errors are logged and kept
+  // with dead letters, so they show at most the scheme and authority.
+  for (const char* bad : {"https://hooks.slack.com:/services/T0/B0/SECRETTOKEN", "hooks.slack.com/services/T0/B0/SECRETTOKEN",
+                          "https:///services/T0/B0/SECRETTOKEN", "https://[::1]:x/services/SECRETTOKEN",
+                          "https://h:1/a b?key=SECRETTOKEN"}) {
+    const auto u = parse_url(bad);
+    ASSERT_FALSE(u) << bad;
+    EXPECT_EQ(u.error().message.find("SECRETTOKEN"), std::string::npos) << u.error().message;
+  }
+  EXPECT_EQ(parse_url("https://hooks.slack.com:/services/T0/B0/SECRETTOKEN").error().message,
+            "invalid port in 'https://hooks.slack.com:'");
+}
+
 TEST(NoProxy, MatchesHostsDomainsAndWildcard) {
   EXPECT_TRUE(no_proxy_matches("localhost,127.0.0.1", "127.0.0.1"));
   EXPECT_TRUE(no_proxy_matches("example.com", "api.example.com"));
