@@ -35,6 +35,7 @@ using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 constexpr int kMaxRedirects = 5;
 constexpr std::size_t kMaxResponseHeader = 64 * 1024;
+constexpr std::size_t kReadSize = 64 * 1024;  // Beast reads at most this much at a time
 // Servers close idle keep-alive connections after a while (nginx: 75 s, many CDNs: 60 s or
 // less); a connection idle longer than this is closed rather than reused.
 constexpr std::chrono::seconds kIdleLifetime{30};
@@ -107,7 +108,10 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   std::unique_ptr<tcp::resolver> resolver_;
   std::optional<Url> proxy_;
   bhttp::request<bhttp::string_body> wire_;
-  beast::flat_buffer buffer_;
+  // What the parser has not consumed: at most the headers, a chunk-size line with its
+  // extensions or a trailer line, plus one read. Beast bounds neither chunk extensions nor
+  // trailers: without this a server could fill memory until the request's timeout.
+  beast::flat_buffer buffer_{kMaxResponseHeader + kReadSize};
   std::optional<bhttp::response_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response_parser<bhttp::empty_body>> connect_parser_;
 };
@@ -338,6 +342,11 @@ void Exchange::on_response(beast::error_code ec) {
     conn_->close();
     return finish(permanent("response from " + url_.host + " exceeds " +
                             std::to_string(client_->options.max_response_bytes) + " bytes"));
+  }
+  if (ec == bhttp::error::buffer_overflow) {
+    conn_->close();
+    return finish(permanent("response from " + url_.host + " has a header, chunk line or trailer over " +
+                            std::to_string(kMaxResponseHeader / 1024) + " KiB"));
   }
   if (ec) return fail_io(ec, "reading the response");
   auto& res = parser_->get();

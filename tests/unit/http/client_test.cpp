@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <future>
+#include <thread>
 
 #include "log/logging.hpp"
 #include "runtime/io.hpp"
@@ -118,6 +119,34 @@ TEST_F(ClientTest, ASilentServerTimesOutAsRetryable) {
   EXPECT_EQ(r.error().kind, ErrorKind::retryable);
   EXPECT_NE(r.error().message.find("timed out"), std::string::npos) << r.error().message;
   ::close(conn);
+}
+
+TEST_F(ClientTest, AnEndlessChunkExtensionIsRefusedNotBufferedUntilTheTimeout) {
+  // Beast bounds neither chunk extensions nor trailers: the client's buffer does.
+  Listener server;
+  auto client = make_client(io, executor, logger, HttpClientOptions{.request_timeout = 20s});
+  std::promise<Result<HttpClientResponse>> result;
+  client->send({.url = "http://127.0.0.1:" + std::to_string(server.port) + "/"},
+               [&](Result<HttpClientResponse> r) { result.set_value(std::move(r)); });
+  const int conn = server.accept_request();
+  std::thread feed([conn] {
+    std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;";
+    ::send(conn, head.data(), head.size(), MSG_NOSIGNAL);
+    const std::string more(64 * 1024, 'x');
+    for (int i = 0; i < 256; ++i) {  // 16 MiB, or until the client hangs up
+      if (::send(conn, more.data(), more.size(), MSG_NOSIGNAL) < 0) break;
+    }
+  });
+  auto future = result.get_future();
+  const bool answered = future.wait_for(10s) == std::future_status::ready;
+  ::shutdown(conn, SHUT_RDWR);
+  feed.join();
+  ::close(conn);
+  ASSERT_TRUE(answered) << "still buffering";
+  auto r = future.get();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::permanent);
+  EXPECT_NE(r.error().message.find("chunk line"), std::string::npos) << r.error().message;
 }
 
 }  // namespace
