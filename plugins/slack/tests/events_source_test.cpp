@@ -141,6 +141,17 @@ TEST(SlackEvents, SlashCommandsBecomeEventsAndGetTheImmediateReply) {
   EXPECT_STREQ(e.data["response_url"].GetString(), "https://hooks.slack.com/commands/1/2/3");
 }
 
+TEST(SlackEvents, ARepeatedFormFieldCountsOnceWithItsFirstValue) {
+  Source s;
+  auto r = s.post("command=%2Fdeploy&text=first&trigger_id=t-2&text=second&text=third&user_name=mona",
+                  "application/x-www-form-urlencoded");
+  EXPECT_EQ(r.status, 200);
+  ASSERT_EQ(s.h.emitted().size(), 1u);
+  const auto& data = s.h.emitted()[0]->data;
+  EXPECT_EQ(data.MemberCount(), 4u);
+  EXPECT_STREQ(data["text"].GetString(), "first");
+}
+
 TEST(SlackEvents, InteractionPayloadsBecomeEvents) {
   Source s;
   auto r = s.post("payload=%7B%22type%22%3A%22block_actions%22%2C%22trigger_id%22%3A%22t-1%22%2C%22team%22%3A%7B%22id%22%3A%22T9%22%7D"
