@@ -9,9 +9,15 @@
 
 namespace switchyard {
 
-/// Parses "500ms", "10s", "1.5s", "5m", "24h", "7d", "1h30m" or "0". Returns nullopt when malformed.
-inline std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
-  if (text == "0") return std::chrono::milliseconds(0);
+/// The longest duration a configuration may give: 100 years. The clocks count nanoseconds in
+/// 64 bits (292 years, and system_clock only to 2262), so a longer one would overflow when
+/// added to now: a dedup window of 100000d made its entries expire in the past.
+inline constexpr std::chrono::milliseconds kMaxDuration{std::int64_t{36'525} * 86'400'000};
+
+namespace detail {
+/// parse_duration() in milliseconds, without its upper bound.
+inline std::optional<double> duration_ms(std::string_view text) {
+  if (text == "0") return 0.0;
   if (text.empty()) return std::nullopt;
   double total_ms = 0;
   std::size_t i = 0;
@@ -44,8 +50,16 @@ inline std::optional<std::chrono::milliseconds> parse_duration(std::string_view 
     else return std::nullopt;
     total_ms += whole * unit_ms;
   }
-  if (total_ms > 9.0e15) return std::nullopt;
-  return std::chrono::milliseconds(static_cast<std::int64_t>(total_ms + 0.5));
+  return total_ms;
+}
+}  // namespace detail
+
+/// Parses "500ms", "10s", "1.5s", "5m", "24h", "7d", "1h30m" or "0". Returns nullopt when
+/// malformed or longer than kMaxDuration.
+inline std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  const auto ms = detail::duration_ms(text);
+  if (!ms || *ms > static_cast<double>(kMaxDuration.count())) return std::nullopt;
+  return std::chrono::milliseconds(static_cast<std::int64_t>(*ms + 0.5));
 }
 
 /// Parses "1024", "512B", "64KB"/"64kB" (10^3), "25MiB" (2^20), "1GB", "2GiB". Nullopt when malformed.

@@ -125,6 +125,15 @@ TEST(Units, DurationsRejectMissingOrUnknownUnits) {
   EXPECT_EQ(*parse_duration("7d"), std::chrono::hours(168));
 }
 
+TEST(Units, DurationsStopAtAHundredYearsWhereTheClocksStillHoldThem) {
+  EXPECT_EQ(*parse_duration("36525d"), kMaxDuration);
+  EXPECT_FALSE(parse_duration("36525d1ms"));
+  EXPECT_FALSE(parse_duration("100000d"));  // 274 years: past 2262 once added to now
+  EXPECT_FALSE(parse_duration("99999999999999999999h"));
+  auto n = normalize(R"({"url": "u", "timeout": "100000d"})");
+  EXPECT_NE(n.error_text().find("timeout: at most 36525d (100 years)"), std::string::npos) << n.error_text();
+}
+
 TEST(Units, SizesDistinguishDecimalAndBinaryUnits) {
   EXPECT_EQ(*parse_size("1KiB"), 1024u);
   EXPECT_EQ(*parse_size("1KB"), 1000u);

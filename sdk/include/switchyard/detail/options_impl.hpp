@@ -156,9 +156,11 @@ inline void normalize_value(const OptionSpec& spec, const rapidjson::Value& in,
     case OptionType::duration: {
       if (in.IsInt64() && in.GetInt64() == 0) { out.SetInt64(0); return; }
       if (!in.IsString()) return fail("a duration like 500ms, 30s, 5m or 24h");
-      auto d = parse_duration(std::string_view(in.GetString(), in.GetStringLength()));
+      const std::string_view text(in.GetString(), in.GetStringLength());
+      auto d = parse_duration(text);
       if (!d) {
-        errors.push_back({path, "expected a duration like 500ms, 30s, 5m or 24h"});
+        errors.push_back({path, detail::duration_ms(text) ? "at most 36525d (100 years)"
+                                                          : "expected a duration like 500ms, 30s, 5m or 24h"});
         return;
       }
       out.SetInt64(d->count());
