@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "common/json_limits.hpp"
+#include "rendered_url.hpp"
 
 namespace switchyard::http_plugin {
 namespace {
@@ -13,46 +14,6 @@ namespace {
 std::string human(std::chrono::milliseconds d) {
   if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
   return std::to_string(d.count()) + "ms";
-}
-
-// Whether a path segment is "." or "..", also when percent-encoded ("%2e%2E"): a server
-// that resolves dot segments would let an event climb out of the path the URL pins.
-bool dot_segment(std::string_view segment) {
-  int dots = 0;
-  for (std::size_t i = 0; i < segment.size();) {
-    if (segment[i] == '.') {
-      ++i;
-    } else if (segment.substr(i, 3) == "%2e" || segment.substr(i, 3) == "%2E") {
-      i += 3;
-    } else {
-      return false;
-    }
-    ++dots;
-  }
-  return dots == 1 || dots == 2;
-}
-
-// Checks what the event rendered into the URL: no control characters or spaces, no
-// backslash (some servers read it as '/'), no dot segment in the path.
-Status check_rendered(const std::string& url, std::size_t pinned) {
-  if (std::any_of(url.begin(), url.end(), [](char c) {
-        return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '\\';
-      })) {
-    return permanent("url: the rendered URL holds a space, control character or backslash; "
-                     "pass event values through urlencode()");
-  }
-  const std::string_view rest = std::string_view(url).substr(std::min(pinned, url.size()));
-  const std::string_view path = rest.substr(0, rest.find_first_of("?#"));
-  for (std::size_t start = 0; start <= path.size();) {
-    const auto slash = path.find('/', start);
-    const auto end = slash == std::string_view::npos ? path.size() : slash;
-    if (dot_segment(path.substr(start, end - start))) {
-      return permanent("url: the rendered path holds a '.' or '..' segment; pass event values "
-                       "through urlencode()");
-    }
-    start = end + 1;
-  }
-  return {};
 }
 
 }  // namespace
@@ -94,7 +55,7 @@ Result<HttpClientRequest> HttpRequestTransform::build(const Event& event) const 
   request.method = method_;
   request.url = url_.render(event);
   if (!url_.is_constant()) {
-    if (Status s = check_rendered(request.url, pinned_); !s) return s.error();
+    if (Status s = check_rendered_url(request.url, pinned_); !s) return s.error();
   }
   request.headers = headers_;
   for (const auto& [name, value] : header_templates_) {

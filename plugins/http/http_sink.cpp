@@ -7,6 +7,7 @@
 #include <rapidjson/writer.h>
 
 #include "common/http_options.hpp"
+#include "rendered_url.hpp"
 
 namespace switchyard::http_plugin {
 namespace {
@@ -98,6 +99,9 @@ Result<HttpClientRequest> HttpSink::request_for(const Event& event) const {
       return permanent("url: the url template gave '" + std::string(given) +
                        (given.size() < request.url.size() ? "...'" : "'") + ", not an http:// or https:// URL");
     }
+    // An issue titled ".." must not turn /tenants/<title>/notify into /notify (with the
+    // sink's credentials): no dot segment or backslash from the event, as for http.request.
+    if (Status s = check_rendered_url(request.url, authority_end(request.url)); !s) return s.error();
   }
   request.headers = headers_;
   for (const auto& [name, value] : header_templates_) {

@@ -211,6 +211,22 @@ TEST(HttpSinkRender, AUrlTemplateThatGivesNoUrlFailsAsDeliverWould) {
   EXPECT_EQ(rendered.error().message, "url: the url template gave 'refs/heads/main', not an http:// or https:// URL");
 }
 
+TEST(HttpSinkRender, AnEventCannotClimbOutOfThePathTheUrlWasWrittenFor) {
+  Harness h(kHttpSinkDecl, R"({"url": "https://api.example.com/tenants/${{ payload.title }}/notify?k=${{ payload.title }}"})");
+  ASSERT_TRUE(h.configure());
+  for (const char* title : {"..", ".", "%2e%2E", "a\\b"}) {
+    auto event = testing::make_event("github.issues", std::string(R"({"title": ")") + title + "\"}");
+    auto rendered = h.render(*event);
+    ASSERT_FALSE(rendered) << title << " gave " << (*rendered)->url;
+    EXPECT_EQ(rendered.error().kind, ErrorKind::permanent);
+  }
+  // In the query, dots are just text.
+  auto fine = h.render(*testing::make_event("github.issues", R"({"title": "v1..2"})"));
+  ASSERT_TRUE(fine) << fine.error().message;
+  ASSERT_TRUE(fine->has_value());
+  EXPECT_EQ((*fine)->url, "https://api.example.com/tenants/v1..2/notify?k=v1..2");
+}
+
 TEST(HttpSinkRender, AUrlTemplateErrorShowsNoQueryWhereKeysLive) {
   Harness h(kHttpSinkDecl, R"({"url": "${{ payload.ref }}?api_key=SECRETKEY"})");
   ASSERT_TRUE(h.configure());
