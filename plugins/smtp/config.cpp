@@ -40,15 +40,16 @@ constexpr OptionSpec kOptions[] = {
                     "Its domain names the Message-ID.",
      .example = "CI <ci@example.com>"},
     {.name = "to", .type = OptionType::template_list, .required = true,
-     .description = "Recipients: a list, or one string of comma-separated addresses; a template "
-                    "yielding a JSON list of addresses works too. `to: []` with bcc sends to the "
-                    "bcc recipients only.",
+     .description = "Recipients: a list, or one string of comma-separated addresses. An item "
+                    "with an expression gives one address, whatever the event holds (an e-mail "
+                    "with a comma in it is refused), unless the expression's value is a list "
+                    "(${{ payload.emails }}). `to: []` with bcc sends to the bcc recipients only.",
      .example = "[ops@example.com, \"${{ payload.pusher.email }}\"]"},
     {.name = "cc", .type = OptionType::template_list, .description = "Copy recipients, as to."},
     {.name = "bcc", .type = OptionType::template_list,
      .description = "Blind copy recipients, as to: in the envelope only, never in a header."},
     {.name = "reply_to", .type = OptionType::text_template, .default_value = "",
-     .description = "Reply-To addresses (comma-separated)."},
+     .description = "Reply-To addresses (comma-separated; with an expression, as to)."},
     {.name = "subject", .type = OptionType::text_template, .default_value = "",
      .description = "Subject. Line breaks in it (a commit message) become spaces: no value from an "
                     "event can start another header. Non-ASCII text is RFC 2047-encoded.",

@@ -24,30 +24,37 @@ std::vector<std::string> split_lines(std::string_view s) {
   return out;
 }
 
-// A rendered to/cc/bcc item: comma-separated addresses, or a JSON list of them (a template
-// such as ${{ payload.emails }} that yields an array).
-Result<std::vector<Address>> addresses_of(const std::string& rendered) {
-  if (!rendered.empty() && rendered.front() == '[') {
-    rapidjson::Document doc;
-    doc.Parse(rendered.data(), rendered.size());
-    if (!doc.HasParseError() && doc.IsArray()) {
-      std::vector<Address> out;
-      for (const auto& item : doc.GetArray()) {
-        if (!item.IsString()) return permanent("a list of recipients holds something that is not a string");
-        auto list = parse_address_list(std::string_view(item.GetString(), item.GetStringLength()));
-        if (!list) return list.error();
-        out.insert(out.end(), list->begin(), list->end());
-      }
-      return out;
+// The addresses of a to/cc/bcc item or of reply_to. As written: comma-separated. From a
+// template, event data cannot add recipients the template did not ask for: a string is one
+// address (a commit author's e-mail "dev@example.com, victim@example.org", or a name with a
+// comma and an '@' in it, is refused, not two recipients), and only an expression whose
+// value is a list (${{ payload.emails }}) gives several: its strings, each comma-separated.
+Result<std::vector<Address>> addresses_of(const TextOption& item, const Event& event) {
+  if (item.is_constant()) return parse_address_list(item.render(event));
+  rapidjson::Document value;
+  item.compiled()->render(event, value, value.GetAllocator());
+  if (value.IsNull()) return std::vector<Address>{};
+  if (value.IsArray()) {
+    std::vector<Address> out;
+    for (const auto& element : value.GetArray()) {
+      if (!element.IsString()) return permanent("a list of recipients holds something that is not a string");
+      auto list = parse_address_list(std::string_view(element.GetString(), element.GetStringLength()));
+      if (!list) return list.error();
+      out.insert(out.end(), list->begin(), list->end());
     }
+    return out;
   }
-  return parse_address_list(rendered);
+  const std::string text = value.IsString() ? std::string(value.GetString(), value.GetStringLength()) : item.render(event);
+  if (text.find_first_not_of(" \t") == std::string::npos) return std::vector<Address>{};
+  auto one = parse_address(text);
+  if (!one) return one.error();
+  return std::vector<Address>{std::move(*one)};
 }
 
 Result<std::vector<Address>> render_list(const std::vector<TextOption>& items, const Event& event, const char* name) {
   std::vector<Address> out;
   for (const auto& item : items) {
-    auto list = addresses_of(item.render(event));
+    auto list = addresses_of(item, event);
     if (!list) return permanent(std::string(name) + ": " + list.error().message);
     out.insert(out.end(), list->begin(), list->end());
   }
@@ -74,7 +81,7 @@ Result<Rendered> SmtpSink::message_for(const Event& event) const {
   if (!cc) return cc.error();
   auto bcc = render_list(s.bcc, event, "bcc");
   if (!bcc) return bcc.error();
-  auto reply_to = parse_address_list(s.reply_to.render(event));
+  auto reply_to = addresses_of(s.reply_to, event);
   if (!reply_to) return permanent("reply_to: " + reply_to.error().message);
   spec.to = std::move(*to);
   spec.cc = std::move(*cc);

@@ -109,6 +109,27 @@ TEST(SmtpSink, AHostileCommitMessageInjectsNothing) {
   EXPECT_NE(message.find("Subject: Build failed: Fix parser Bcc: attacker@example.com\r\n"), std::string::npos);
 }
 
+TEST(SmtpSink, EventDataCannotAddRecipientsToATemplateOfOneAddress) {
+  // Git keeps a comma in an author's e-mail; a name may hold one and an '@'. Each would have
+  // been split into recipients of the sender's choosing (Bcc ones too).
+  Harness h(kSmtpSinkDecl, options(R"("to": ["ops@example.com", "${{ payload.email }}", "${{ payload.name }} <dev@example.com>"],
+                                      "bcc": "${{ payload.email }}", "reply_to": "${{ payload.email }}")"));
+  ASSERT_TRUE(h.configure());
+  for (const char* payload : {R"({"email": "dev@example.com, victim@example.org", "name": "Dev"})",
+                              R"({"email": "[\"v1@example.org\",\"v2@example.org\"]", "name": "Dev"})"}) {
+    auto rendered = h.component<SmtpSink>().message_for(*make_event("ci.failed", payload));
+    ASSERT_FALSE(rendered) << payload << ": " << rendered->recipients.size() << " recipients";
+    EXPECT_EQ(rendered.error().kind, ErrorKind::permanent);
+  }
+  // The name stays a name, whatever it holds.
+  auto rendered = h.component<SmtpSink>().message_for(
+      *make_event("ci.failed", R"({"email": "dev@example.com", "name": "x@example.org, Bob"})"));
+  ASSERT_TRUE(rendered) << rendered.error().message;
+  std::vector<std::string> mailboxes;
+  for (const auto& a : rendered->recipients) mailboxes.push_back(a.mailbox);
+  EXPECT_EQ(mailboxes, (std::vector<std::string>{"ops@example.com", "dev@example.com"}));
+}
+
 TEST(SmtpSink, ARenderedAddressWithALineBreakFailsPermanently) {
   Harness h(kSmtpSinkDecl, options(R"("to": "${{ payload.email }}")"));
   ASSERT_TRUE(h.configure());

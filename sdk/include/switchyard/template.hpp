@@ -49,6 +49,9 @@ class TextOption {
   bool is_constant() const { return compiled_ == nullptr || compiled_->is_constant(); }
   /// The option's text as written (expressions unevaluated).
   std::string_view literal() const { return literal_; }
+  /// The compiled template, nullptr for a value without expressions: for the typed result
+  /// (Template::render), e.g. whether an expression gave a list or a string.
+  const Template* compiled() const { return compiled_; }
   /// The value for `event`, appended to `out`.
   void render(const Event& event, std::string& out) const {
     if (compiled_ != nullptr) {
