@@ -351,6 +351,8 @@ class Screen {
 
 }  // namespace
 
+std::size_t first_invalid_utf8(std::string_view text) { return invalid_utf8(text); }
+
 bool PayloadFields::is_object() const {
   if (tree_ != nullptr) return tree_->IsObject();
 #ifdef SWITCHYARD_HAVE_SIMDJSON

@@ -46,6 +46,10 @@ using ParseResult = Result<void, JsonError>;
 /// How a parse ended: Outcome::ok, or its error's.
 inline Outcome outcome_of(const ParseResult& result) { return result ? Outcome::ok : result.error().outcome; }
 
+/// Where `text` stops being UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past
+/// U+10FFFF), or npos when it is UTF-8 throughout.
+std::size_t first_invalid_utf8(std::string_view text);
+
 /// Parses `json` into `doc` (replacing what it held), refusing nesting deeper than
 /// `max_depth`. On failure `doc` is left as it was.
 ///

@@ -25,7 +25,8 @@ constexpr OptionSpec kOptions[] = {
     {.name = "headers", .type = OptionType::string_list, .default_value = R"(["content-type", "user-agent"])",
      .description = "Request headers copied into the event's meta (names in lower case)."},
     {.name = "id_header", .type = OptionType::string,
-     .description = "Header whose value becomes the event id (a UUIDv7 when absent or empty).",
+     .description = "Header whose value becomes the event id (a UUIDv7 when absent, empty, over "
+                    "256 bytes or not printable ASCII).",
      .example = "X-Request-Id"},
     {.name = "auth", .type = OptionType::string, .default_value = "none",
      .description = "none; token: 'Authorization: Bearer <secret>'; hmac-sha256: "
@@ -141,18 +142,30 @@ intake::Admission HttpProtocol::admit(const HttpRequest& request) const {
     return intake::Admission::refuse(400, "body names the key '" + checked.error().key + "' twice in one object");
   }
   if (!checked || request.body.empty()) {
+    // Events carry text: bytes that are not UTF-8 would make every JSON line, CloudEvent and
+    // WebSocket frame written from the event invalid (a browser drops such a connection).
+    if (const auto bad = json_limits::first_invalid_utf8(request.body); bad != std::string_view::npos) {
+      return intake::Admission::refuse(400, "body is neither JSON nor UTF-8 text (byte " + std::to_string(bad) + ")");
+    }
     event->data.SetString(request.body.data(), static_cast<rapidjson::SizeType>(request.body.size()),
                           event->allocator());
   } else {
     event->set_raw_data(request.body);  // the journal and sinks write it as it came
   }
   const auto id = id_header.empty() ? std::nullopt : request.headers.get(id_header);
-  event->id = id && !id->empty() && id->size() <= 256 ? std::string(*id) : make_event_id();
+  const bool usable = id && !id->empty() && id->size() <= 256 &&
+                      std::all_of(id->begin(), id->end(), [](char c) { return c > 0x20 && c < 0x7f; });
+  event->id = usable ? std::string(*id) : make_event_id();
   event->type = event_type;
   event->source = event_source;
   event->time = std::chrono::system_clock::now();
   for (const auto& name : headers) {
-    if (auto value = request.headers.get(name)) event->set_meta(name, *value);
+    const auto value = request.headers.get(name);
+    if (!value) continue;
+    if (json_limits::first_invalid_utf8(*value) != std::string_view::npos) {
+      return intake::Admission::refuse(400, "header " + name + " is not UTF-8 text");
+    }
+    event->set_meta(name, *value);
   }
   intake::Admission admission;
   admission.answer = HttpResponse::json(202, "{\"id\":" + HttpResponse::json_quote(event->id) + "}");

@@ -47,6 +47,28 @@ TEST(HttpSource, NonJsonBodyBecomesAString) {
   EXPECT_EQ(h.emitted()[0]->id.size(), 36u);
 }
 
+TEST(HttpSource, BytesThatAreNotUtf8AreRefusedNotPassedOnAsText) {
+  // As a string payload they would make every CloudEvent, JSON line and WebSocket frame
+  // written from the event invalid.
+  Harness h(kHttpSourceDecl, R"({"path": "/in", "headers": ["X-Team"], "id_header": "X-Request-Id"})");
+  ASSERT_TRUE(h.configure());
+  ASSERT_TRUE(h.start());
+  const auto bad = h.request("POST", "/in", {}, "caf\xe9");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("neither JSON nor UTF-8 text (byte 3)"), std::string::npos) << bad.body;
+  HttpHeaders team;
+  team.add("X-Team", "\xff");
+  EXPECT_EQ(h.request("POST", "/in", team, "{}").status, 400);
+  EXPECT_TRUE(h.emitted().empty());
+  // UTF-8 text is fine; an id that is not printable ASCII is replaced by a fresh one.
+  HttpHeaders id;
+  id.add("X-Request-Id", "req\xc3\xa9");
+  EXPECT_EQ(h.request("POST", "/in", id, "caf\xc3\xa9").status, 202);
+  ASSERT_EQ(h.emitted().size(), 1u);
+  EXPECT_STREQ(h.emitted()[0]->data.GetString(), "caf\xc3\xa9");
+  EXPECT_EQ(h.emitted()[0]->id.size(), 36u);
+}
+
 TEST(HttpSource, TokenAuthRefusesMissingAndWrongTokens) {
   Harness h(kHttpSourceDecl, R"({"path": "/in", "auth": "token", "secret": ["t0ken", "n3w"]})");
   ASSERT_TRUE(h.configure());
