@@ -12,6 +12,7 @@ namespace {
 
 constexpr std::size_t kFoldAt = 78;          // RFC 5322 2.1.1: SHOULD
 constexpr std::size_t kMaxLine = 998;        // RFC 5322 2.1.1: MUST
+constexpr std::size_t kLongName = 64;         // longer display names are written as encoded-words
 constexpr std::size_t kMaxPlainWord = 900;   // longer words are encoded so they can be split
 constexpr std::size_t kEncodedChunk = 39;    // bytes per encoded-word: 52 base64 characters
 constexpr char kHex[] = "0123456789ABCDEF";
@@ -67,9 +68,11 @@ std::string base64(std::string_view data) {
 }
 
 // A display name as a phrase: atoms as they are, other ASCII as a quoted-string, non-ASCII
-// as encoded-words (RFC 2047 5(3)).
+// as encoded-words (RFC 2047 5(3)), and so is a long name: a phrase cannot be folded inside
+// a quoted-string or an atom, and a committer's name of 2,000 characters would otherwise
+// make a header line past 998 octets, which servers refuse.
 std::string phrase(std::string_view name) {
-  if (!is_ascii(name)) return encoded_words(name);
+  if (!is_ascii(name) || name.size() > kLongName) return encoded_words(name);
   const bool atoms = name.find("=?") == std::string_view::npos &&
                      std::all_of(name.begin(), name.end(), [](char c) {
                        const auto u = static_cast<unsigned char>(c);

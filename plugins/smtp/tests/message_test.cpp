@@ -323,6 +323,21 @@ TEST(SmtpMessage, AutoSubmittedCanBeOverridden) {
   EXPECT_EQ(p.get("Auto-Submitted"), "auto-replied");
 }
 
+TEST(SmtpMessage, AVeryLongDisplayNameIsFoldedNotOneLinePastTheLimit) {
+  std::string name;
+  while (name.size() < 2000) name += "Committer With A Long Name ";
+  name.pop_back();
+  auto address = parse_address(name + " <dev@example.com>");
+  ASSERT_TRUE(address) << address.error().message;
+  const std::string header = address_header("To", {*address});
+  expect_wire_clean(header);
+  std::istringstream lines(header);
+  std::size_t count = 0;
+  for (std::string line; std::getline(lines, line); ++count) EXPECT_LE(line.size(), 100u) << line;
+  EXPECT_GT(count, 20u);
+  EXPECT_NE(parse(header + "\r\n").get("To").find("<dev@example.com>"), std::string::npos);
+}
+
 TEST(SmtpMessage, ManyRecipientsFoldBetweenAddresses) {
   std::vector<Address> to;
   for (int i = 0; i < 20; ++i) to.push_back(*parse_address("Person " + std::to_string(i) + " <p" + std::to_string(i) + "@example.com>"));
