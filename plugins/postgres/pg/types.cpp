@@ -277,7 +277,11 @@ Encoding encoding_of(std::string_view name, char category, int& bits) {
 
 Result<std::optional<std::string>> encode(const rapidjson::Value& value, const ColumnType& type) {
   if (type.encoding != Encoding::array || value.IsNull()) return encode_scalar(value, type.encoding, type.bits);
-  if (value.IsString()) return std::optional<std::string>(std::string(string_of(value)));  // an array literal
+  if (value.IsString()) {  // an array literal
+    const auto s = string_of(value);
+    if (s.find('\0') != std::string_view::npos) return permanent("text holds a NUL character, which PostgreSQL cannot store");
+    return std::optional<std::string>(std::string(s));
+  }
   if (!value.IsArray()) return mismatch("a list", value);
   std::string out;
   if (Status s = append_element(out, value, type.element, type.element_bits); !s) return s.error();

@@ -88,7 +88,14 @@ void PostgresQuery::process(Event& event, TransformCallback done) {
   request->event = &event;
   request->done = std::move(done);
   request->started = std::chrono::steady_clock::now();
-  for (const auto& param : settings_.params) request->params.emplace_back(param.render(event));
+  for (const auto& param : settings_.params) {
+    request->params.emplace_back(param.render(event));
+    // libpq takes values as C strings: the rest would be cut off without a word.
+    if (request->params.back()->find('\0') != std::string::npos) {
+      return fail(request, permanent("params[" + std::to_string(request->params.size() - 1) +
+                                     "]: the value holds a NUL character, which PostgreSQL cannot take"));
+    }
+  }
   if (!pool_) return fail(request, retryable("the transform is not running"));
   request->deadline = context_->executor().make_timer();
   request->deadline->expires_after(settings_.timeout, [this, request] {

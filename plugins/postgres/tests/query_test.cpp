@@ -153,6 +153,21 @@ TEST_F(PostgresQueryTest, ParametersAreBoundSoSqlInACommandIsJustAValue) {
   h.stop();
 }
 
+TEST_F(PostgresQueryTest, AParameterWithANulFailsTheEventInsteadOfBeingCutShort) {
+  // libpq reads values as C strings: "admin\0" + "@corp" would have been looked up as "admin".
+  auto& pg = shared_server();
+  Harness h(kQueryDecl, options(pg, R"("query": "SELECT count(*) AS n FROM contributors WHERE login = $1",
+                                     "params": ["${{ payload.user }}@corp"])"));
+  ASSERT_TRUE(h.configure());
+  ASSERT_TRUE(h.start());
+  auto event = make_event("t", R"({"user": "admin\u0000"})");
+  auto verdict = process(h, *event);
+  ASSERT_FALSE(verdict);
+  EXPECT_EQ(verdict.error().kind, ErrorKind::permanent);
+  EXPECT_NE(verdict.error().message.find("params[0]: the value holds a NUL"), std::string::npos) << verdict.error().message;
+  h.stop();
+}
+
 TEST_F(PostgresQueryTest, AWrongParameterCountOrASyntaxErrorIsReportedAtStartAndFailsEvents) {
   auto& pg = shared_server();
   Harness count(kQueryDecl, options(pg, R"("query": "SELECT $1::text, $2::text", "params": ["a"])"));

@@ -101,6 +101,7 @@ TEST(PostgresEncode, ListsBecomeArrayLiteralsWithEveryItemChecked) {
   EXPECT_EQ(text("[[1, 2], [3, 4]]", ints), R"({{"1","2"},{"3","4"}})");
   EXPECT_EQ(text(R"([1, "x"])", ints), R"(error: expected an integer (32 bits), got "x")");
   EXPECT_EQ(text("7", ints), "error: expected a list, got 7");
+  EXPECT_EQ(text(R"("{bug,a\u0000b}")", labels), "error: text holds a NUL character, which PostgreSQL cannot store");
 }
 
 TEST(PostgresEncode, EncodingFollowsTheBaseTypeName) {
