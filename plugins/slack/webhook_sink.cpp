@@ -71,7 +71,10 @@ void escape_strings(rapidjson::Value& v, Alloc& a) {
   } else if (v.IsArray()) {
     for (auto& item : v.GetArray()) escape_strings(item, a);
   } else if (v.IsObject()) {
-    for (auto& m : v.GetObject()) escape_strings(m.value, a);
+    for (auto& m : v.GetObject()) {
+      escape_strings(m.name, a);  // tojson(payload) writes the keys too
+      escape_strings(m.value, a);
+    }
   }
 }
 
@@ -168,7 +171,7 @@ const ComponentDecl kWebhookSinkDecl{
 
 std::unique_ptr<Event> escaped(const Event& event) {
   auto copy = std::make_unique<Event>();
-  copy->id = event.id;
+  copy->id = escape_text(event.id);  // the http source takes it from a request header
   copy->source = escape_text(event.source);
   copy->type = escape_text(event.type);
   copy->subject = escape_text(event.subject);

@@ -75,6 +75,18 @@ TEST(SlackWebhook, PostsTextBlocksAndAttachmentsBuiltFromTheEvent) {
   EXPECT_FALSE(body["unfurl_links"].GetBool());
 }
 
+TEST(SlackWebhook, NeitherTheEventsIdNorItsKeysCanMention) {
+  // The http source takes the id from a request header; tojson() writes keys as well.
+  Sink s(options(R"("text": "${{ event.id }} ${{ tojson(payload.x) }}")"));
+  auto event = testing::make_event("x", R"({"x": {"<!here>": "<!channel>"}})");
+  event->id = "<!everyone>";
+  ASSERT_TRUE(s.h.deliver(std::move(event)));
+  const std::string text = s.body(0)["text"].GetString();
+  EXPECT_EQ(text.find('<'), std::string::npos) << text;
+  EXPECT_NE(text.find("&lt;!everyone&gt;"), std::string::npos) << text;
+  EXPECT_NE(text.find("&lt;!here&gt;"), std::string::npos) << text;
+}
+
 TEST(SlackWebhook, ValuesFromTheEventCannotMentionOrForgeLinks) {
   Sink s(options(R"("text": "<!here> ${{ payload.workflow_run.name }} on ${{ payload.workflow_run.head_branch }}")"));
   ASSERT_TRUE(s.h.deliver(run_event("<!channel> & <https://evil.example|docs>", "a>b")));
