@@ -13,33 +13,33 @@ bool is_url_option(const OptionSpec& spec) {
          (spec.type == OptionType::string || spec.type == OptionType::text_template);
 }
 
-// The value at `relative` ("url", "headers.Authorization", "to[1]") inside `root`, or null.
-rapidjson::Value* find(rapidjson::Value& root, std::string_view relative) {
-  rapidjson::Value* at = &root;
-  while (!relative.empty() && at) {
-    if (relative.front() == '[') {
-      const auto close = relative.find(']');
-      if (close == std::string_view::npos || !at->IsArray()) return nullptr;
-      std::size_t index = 0;
-      const auto digits = relative.substr(1, close - 1);
-      if (std::from_chars(digits.data(), digits.data() + digits.size(), index).ec != std::errc() ||
-          index >= at->Size()) {
-        return nullptr;
-      }
-      at = &(*at)[static_cast<rapidjson::SizeType>(index)];
-      relative.remove_prefix(close + 1);
-      if (relative.starts_with(".")) relative.remove_prefix(1);
-      continue;
+// The value at `relative` ("url", "headers.Authorization", "to[1]") inside `at`, or null.
+// A key may itself hold '.' or '[' ("body.service.token" may be the key "service.token" of
+// body): every member whose name the path continues with is tried.
+rapidjson::Value* find(rapidjson::Value& at, std::string_view relative) {
+  if (relative.empty()) return &at;
+  if (relative.front() == '[' && at.IsArray()) {
+    const auto close = relative.find(']');
+    std::size_t index = 0;
+    const auto digits = relative.substr(1, close == std::string_view::npos ? 0 : close - 1);
+    if (close != std::string_view::npos &&
+        std::from_chars(digits.data(), digits.data() + digits.size(), index).ec == std::errc() && index < at.Size()) {
+      std::string_view rest = relative.substr(close + 1);
+      if (rest.starts_with(".")) rest.remove_prefix(1);
+      return find(at[static_cast<rapidjson::SizeType>(index)], rest);
     }
-    const auto end = relative.find_first_of(".[");
-    const std::string_view key = relative.substr(0, end);
-    if (!at->IsObject()) return nullptr;
-    auto it = at->FindMember(rapidjson::Value(rapidjson::StringRef(key.data(), key.size())));
-    at = it == at->MemberEnd() ? nullptr : &it->value;
-    relative.remove_prefix(end == std::string_view::npos ? relative.size() : end);
-    if (relative.starts_with(".")) relative.remove_prefix(1);
+    return nullptr;
   }
-  return at;
+  if (!at.IsObject()) return nullptr;
+  for (auto& m : at.GetObject()) {
+    const std::string_view name(m.name.GetString(), m.name.GetStringLength());
+    if (!relative.starts_with(name)) continue;
+    std::string_view rest = relative.substr(name.size());
+    if (!rest.empty() && rest.front() != '.' && rest.front() != '[') continue;
+    if (rest.starts_with(".")) rest.remove_prefix(1);
+    if (auto* found = find(m.value, rest)) return found;
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -93,7 +93,19 @@ void redact_component(const JsonFile& file, const std::string& path, std::span<c
   const std::string prefix = path + ".";
   for (auto it = file.interpolated.lower_bound(prefix); it != file.interpolated.end() && it->first.starts_with(prefix);
        ++it) {
-    rapidjson::Value* value = find(redacted, std::string_view(it->first).substr(prefix.size()));
+    const std::string_view relative = std::string_view(it->first).substr(prefix.size());
+    rapidjson::Value* value = find(redacted, relative);
+    if (!value && redacted.IsObject()) {
+      // Not where the path says: fail closed, the whole option it is in shown as redacted.
+      for (auto& m : redacted.GetObject()) {
+        const std::string_view name(m.name.GetString(), m.name.GetStringLength());
+        if (relative.starts_with(name) && (relative.size() == name.size() || relative[name.size()] == '.' ||
+                                           relative[name.size()] == '[')) {
+          m.value.SetString(rapidjson::StringRef(kRedacted.data(), kRedacted.size()));
+        }
+      }
+      continue;
+    }
     if (!value || (value->IsString() && std::string_view(value->GetString(), value->GetStringLength()) == kRedacted)) {
       continue;
     }

@@ -76,6 +76,23 @@ sinks:
   EXPECT_EQ(std::string((*config.sinks[0].options)["format"].GetString()), "data");
 }
 
+TEST_F(RedactionTest, AnInterpolatedValueUnderAKeyWithADotShowsAsWritten) {
+  // The recorded path sinks[0].body.service.token: body holds the key "service.token".
+  ::setenv("SY_TEST_SVC_TOKEN", "svc-token-that-must-not-show", 1);
+  PipelineConfig config;
+  std::string errors;
+  ASSERT_TRUE(load(R"(source: {type: generate}
+sinks:
+  - type: http
+    url: https://api.example.com/ingest
+    body: {"service.token": "${SY_TEST_SVC_TOKEN}", "list[0]": ["${SY_TEST_SVC_TOKEN}"], "plain": 1}
+)", config, errors, {"SY_TEST_SVC_TOKEN"})) << errors;
+  const std::string shown = json(*config.sinks[0].redacted);
+  EXPECT_EQ(shown.find("svc-token-that-must-not-show"), std::string::npos) << shown;
+  EXPECT_NE(shown.find(R"("service.token":"${SY_TEST_SVC_TOKEN}")"), std::string::npos) << shown;
+  EXPECT_NE(shown.find(R"("list[0]":["${SY_TEST_SVC_TOKEN}"])"), std::string::npos) << shown;
+}
+
 TEST_F(RedactionTest, ValidateRefusesCredentialsInAUrl) {
   PipelineConfig config;
   std::string errors;
