@@ -42,7 +42,9 @@ std::int64_t Hub::system_ms() {
       .count();
 }
 
-std::shared_ptr<Hub> Hub::shared(const std::string& key) {
+std::shared_ptr<Hub> Hub::shared(std::string_view pipeline, std::string_view component) {
+  // Length first: "a/b" + "c" and "a" + "b/c" are two sinks.
+  const std::string key = std::to_string(pipeline.size()) + ":" + std::string(pipeline) + "/" + std::string(component);
   std::lock_guard lock(registry_mutex);
   auto& hubs = registry();
   std::erase_if(hubs, [](const auto& entry) { return entry.second.expired(); });

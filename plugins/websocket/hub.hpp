@@ -61,9 +61,9 @@ class Hub : public std::enable_shared_from_this<Hub> {
   explicit Hub(Clock clock = system_ms);
   static std::int64_t system_ms();
 
-  /// The hub of `key` ("pipeline/sink"): the same object for every version of that sink
-  /// alive at once.
-  static std::shared_ptr<Hub> shared(const std::string& key);
+  /// The hub of sink `component` of `pipeline`: the same object for every version of that
+  /// sink alive at once, and never another sink's (whatever '/' the names hold).
+  static std::shared_ptr<Hub> shared(std::string_view pipeline, std::string_view component);
 
   /// Applies the settings of the newest version of the sink.
   void configure(const ReplaySettings& settings);

@@ -47,7 +47,7 @@ class WebSocketSink::Endpoint final : public WebSocketHandler {
 };
 
 Status WebSocketSink::start() {
-  hub_ = Hub::shared(std::string(context_->pipeline()) + "/" + std::string(context_->component()));
+  hub_ = Hub::shared(context_->pipeline(), context_->component());
   hub_->configure(replay_);
   doorkeeper_ = std::make_shared<Doorkeeper>(access_, access_metrics_, *connections_, context_->logger());
   endpoint_ = std::make_shared<Endpoint>(hub_, doorkeeper_, context_->state(), telemetry_, this);

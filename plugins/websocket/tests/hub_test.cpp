@@ -46,6 +46,15 @@ struct HubTest : ::testing::Test {
   Telemetry telemetry;
 };
 
+TEST(HubRegistry, EachSinkHasItsOwnHubWhateverSlashesItsNamesHold) {
+  // Pipeline "a/b" with sink "c" and pipeline "a" with sink "b/c": two endpoints, whose
+  // clients must not see each other's events.
+  const auto one = Hub::shared("a/b", "c");
+  const auto other = Hub::shared("a", "b/c");
+  EXPECT_NE(one, other);
+  EXPECT_EQ(Hub::shared("a/b", "c"), one) << "a reloaded version of the sink shares its hub";
+}
+
 TEST_F(HubTest, EachRoomNumbersItsEventsFromItsFirstMillisecond) {
   auto hub = make_hub();
   ASSERT_TRUE(publish(*hub, {"a"}, "e1", state));
