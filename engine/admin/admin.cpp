@@ -507,6 +507,12 @@ struct Admin::Impl {
     auto entry = dlq->get(id);
     if (!entry) return HttpResponse::error(500, entry.error().message);
     if (!*entry) return HttpResponse::error(404, "no dead-letter entry " + std::to_string(id));
+    if (settings.token.empty()) {
+      // The event is what its sender sent (names, e-mail addresses, code, request headers):
+      // as with the stream's payloads, only to a holder of the admin token.
+      return HttpResponse::error(403, "dead-letter payloads are served only when admin.token is set (and given); "
+                                      "`switchyard dlq show " + std::to_string(id) + "` reads them on the engine's host");
+    }
     rapidjson::StringBuffer buffer;
     JsonWriter w(buffer);
     journal::write_dead_letter_with_event(w, **entry);

@@ -103,7 +103,7 @@ scrape_configs:
 });
 
 test('admin.token: every endpoint wants it; secrets never appear in /api/pipelines', async () => {
-  const receiver = await startReceiver(() => ({ status: 200 }));
+  const receiver = await startReceiver((r) => (r.url === '/reject' ? { status: 400 } : { status: 200 }));
   cleanups.push(() => receiver.close());
   const engine = await startEngine({
     pipelines: pipelines(receiver.url),
@@ -134,6 +134,14 @@ test('admin.token: every endpoint wants it; secrets never appear in /api/pipelin
   assert.equal(gh.source.type, 'github.webhook');
   assert.match(JSON.stringify(gh.source.options.secret), /<redacted>/, 'the secret option is listed, redacted');
   assert.ok(!(await (await fetch(`${engine.adminUrl}/metrics`, { headers: auth })).text()).includes(SECRET));
+  // With the token, a dead letter's event is served whole.
+  assert.equal(await post(engine, 'dead-with-token'), 202);
+  const [dead] = await waitUntil(async () => {
+    const l = await (await fetch(`${engine.adminUrl}/api/dlq`, { headers: auth })).json();
+    return l.length === 1 && l;
+  }, 10_000, 'the dead letter');
+  const entry = await (await fetch(`${engine.adminUrl}/api/dlq/entry?id=${dead.id}`, { headers: auth })).json();
+  assert.equal(entry.event.data.id, 'dead-with-token');
 });
 
 test('/readyz is 503 naming a pipeline that failed to start; DLQ endpoints and their 4xx answers', async () => {
@@ -163,8 +171,10 @@ test('/readyz is 503 naming a pipeline that failed to start; DLQ endpoints and t
   }, 10_000, 'two dead letters');
   assert.deepEqual(list.map((e) => e.event_id).sort(), ['dead-1', 'dead-2']);
   assert.equal((await (await fetch(`${engine.adminUrl}/api/dlq?pipeline=none`)).json()).length, 0);
-  const entry = await (await fetch(`${engine.adminUrl}/api/dlq/entry?id=${list[0].id}`)).json();
-  assert.equal(entry.event.data.id, list[0].event_id);
+  // Without admin.token the entry's payload is not served (anyone who reaches the port).
+  const open = await fetch(`${engine.adminUrl}/api/dlq/entry?id=${list[0].id}`);
+  assert.equal(open.status, 403);
+  assert.match((await open.json()).error, /only when admin.token is set.*switchyard dlq show/);
 
   // 4xx: bad id, unknown id, bad body, no selection, unknown key, bad duration, wrong method.
   assert.equal((await fetch(`${engine.adminUrl}/api/dlq/entry?id=abc`)).status, 400);
