@@ -118,6 +118,7 @@ sinks:
     stream: ${name.toUpperCase()}
     create_stream: {subjects: ["${name}.>"], replicas: 1}
     reconnect: {initial: 100ms, max: 1s}
+    retry: {max_attempts: 1000, initial: 200ms, max: 1s}
 ${auth}`;
   // And a consumer of that stream with the same file: a source, whose fetching lane is
   // parked and its subscription made again when the connection is replaced.
@@ -153,7 +154,9 @@ sinks:
     async () => `the creds sink connected; readiness: ${JSON.stringify(await reasons())}\nengine:\n${engine.stderr}\nserver:\n${server.log}`);
   const res = await fetch(`${engine.url}/creds`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n": 1}' });
   assert.equal(res.status, 202);
-  await waitUntil(async () => (await server.messages('CREDS')) === 1, 20000, 'the event stored through the user\'s account');
+  // Retried every second at most (retry.max) until the stream takes it.
+  await waitUntil(async () => (await server.messages('CREDS')) === 1, 20000,
+    () => `the event stored through the user's account:\nengine:\n${engine.stderr}\nserver:\n${server.log}`);
   await waitUntil(() => existsSync(received) && readFileSync(received, 'utf8').includes('"n":1'), 20000,
     () => `the consumer to receive the event:\n${engine.stderr}`);
   assert.ok(/\[consumer\/nats\] the NATS client gave up connecting/.test(engine.stderr), 'the consumer was refused first');
