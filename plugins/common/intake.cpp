@@ -1,6 +1,7 @@
 #include "common/intake.hpp"
 
 #include <mutex>
+#include <unordered_set>
 
 namespace switchyard::intake {
 namespace {
@@ -101,6 +102,13 @@ struct Endpoint::State {
   Counter* duplicates = nullptr;  // redeliveries answered "duplicate", not emitted again
   ThrottledWarning refusals;
   Redeliveries redeliveries;
+  // Event ids of requests waiting for the pipeline's reply (reply_within).
+  std::mutex parked_mutex;
+  std::unordered_set<std::string> parked_ids;
+  void unpark(const std::string& id) {
+    std::lock_guard lock(parked_mutex);
+    parked_ids.erase(id);
+  }
   // Handlers and callbacks hold a pass while they touch the component; close() waits for them.
   HttpGate gate;
 
@@ -157,9 +165,18 @@ void Endpoint::State::emit(const std::shared_ptr<State>& self, Admission admissi
   const bool redelivery = admission.redelivery;
   std::shared_ptr<Parked> parked;
   if (admission.reply_within.count() > 0) {
+    // One request per event id waits for a reply: the pipeline's reply goes by event id, and
+    // a second request parked under the id (a client's id header) would take the first one's.
+    {
+      std::lock_guard lock(parked_mutex);
+      if (!parked_ids.insert(id).second) {
+        return reply(HttpResponse::error(409, "a request with this event id is waiting for its reply"));
+      }
+    }
     // Parked before emitting: a reply sink may answer before the emit's callback runs.
     parked = std::make_shared<Parked>(std::move(reply), std::move(admission.answer));
-    context->replies().park(id, admission.reply_within, [parked, protocol = protocol](std::optional<Reply> r) {
+    context->replies().park(id, admission.reply_within, [self, id, parked, protocol = protocol](std::optional<Reply> r) {
+      self->unpark(id);
       if (r && r->unanswered) {
         // The pipeline is through with the event and nothing answered: the fallback now.
         if (auto fallback = protocol->unanswered()) return parked->replied(std::move(*fallback));
@@ -179,7 +196,7 @@ void Endpoint::State::emit(const std::shared_ptr<State>& self, Admission admissi
         if (redelivery) self->redeliveries.settle(id);
         if (!parked) return reply(status ? std::move(answer) : failure(status.error()));
         if (status) return parked->emitted();
-        if (pass) self->context->replies().withdraw(id);
+        if (pass && self->context->replies().withdraw(id)) self->unpark(id);
         parked->failed(failure(status.error()));
       });
 }

@@ -34,11 +34,16 @@ class Redeliveries {
     if (!enabled()) return true;
     std::string key = prefix_ + event.id;
     auto& state = context.state();
-    // Ids recorded by an earlier version as entries (get()) count until their window ends.
-    if (state.remembers(key) || state.get(key)) return false;
     {
-      std::lock_guard lock(mutex_);  // the id is remembered before it leaves inflight_
+      // In flight first, remembered second: the id is remembered before it leaves
+      // inflight_, so a repeat arriving as the first settles meets one or the other.
+      std::lock_guard lock(mutex_);
       if (!inflight_.insert(event.id).second) return false;
+    }
+    // Ids recorded by an earlier version as entries (get()) count until their window ends.
+    if (state.remembers(key) || state.get(key)) {
+      settle(event.id);
+      return false;
     }
     event.remember_when_accepted(std::move(key), window_);
     return true;

@@ -187,6 +187,32 @@ TEST(HttpSource, WithoutAReplyInTimeTheAnswerIs202WithTheEventId) {
   EXPECT_FALSE(h.replies().answer(h.emitted()[0]->id, Reply{}));
 }
 
+TEST(HttpSource, ASecondRequestWithTheIdOfOneWaitingForItsReplyIs409) {
+  // The reply goes by event id: a second request parked under a client-chosen id would have
+  // taken the first one's reply (and the first would have had a bare 202).
+  Harness h(kHttpSourceDecl, R"({"path": "/api", "reply_within": "2s", "id_header": "X-Request-Id"})");
+  ASSERT_TRUE(h.configure());
+  ASSERT_TRUE(h.start());
+  HttpHeaders id;
+  id.add("X-Request-Id", "abc");
+  std::optional<HttpResponse> second;
+  const auto first = h.routes().call("POST", "/api", id, R"({"who": "first"})", [&] {
+    if (!second && h.replies().parked() == 1) {
+      second = h.routes().call("POST", "/api", id, R"({"who": "second"})", [&] { h.advance(std::chrono::milliseconds(10)); });
+      EXPECT_TRUE(h.replies().answer("abc", Reply{.status = 201, .body = R"({"for":"first"})"}));
+    }
+    h.advance(std::chrono::milliseconds(10));
+  });
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 409);
+  EXPECT_EQ(first.status, 201);
+  EXPECT_EQ(first.body, R"({"for":"first"})");
+  ASSERT_EQ(h.emitted().size(), 1u);
+  // Once answered, the id is free again.
+  const auto third = h.routes().call("POST", "/api", id, "{}", [&] { h.advance(std::chrono::milliseconds(10)); });
+  EXPECT_EQ(third.status, 202);
+}
+
 TEST(HttpSource, ASaturatedPipelineIsAnswered503BeforeAnythingIsParked) {
   Harness h(kHttpSourceDecl, R"({"path": "/api", "reply_within": "2s"})");
   ASSERT_TRUE(h.configure());
