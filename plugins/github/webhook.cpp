@@ -121,10 +121,19 @@ std::optional<std::string> WebhookProtocol::verify(const HttpRequest& request) c
 
 intake::Admission WebhookProtocol::admit(const HttpRequest& request) const {
   using intake::Admission;
+  // The signature covers the body only: the headers are held to what GitHub sends. An event
+  // name is lower case ("workflow_run"), a delivery id a GUID: anything else would go into
+  // the event's type and id, and on into every sink's output.
   const auto event_name = request.headers.get("X-GitHub-Event");
   if (!event_name || event_name->empty()) return Admission::refuse(400, "missing X-GitHub-Event");
+  if (event_name->size() > 64 || !std::all_of(event_name->begin(), event_name->end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+      })) {
+    return Admission::refuse(400, "invalid X-GitHub-Event (GitHub's are lower case letters, digits and '_')");
+  }
   const auto delivery = request.headers.get("X-GitHub-Delivery");
-  if (!delivery || delivery->empty() || delivery->size() > 128) {
+  if (!delivery || delivery->empty() || delivery->size() > 128 ||
+      !std::all_of(delivery->begin(), delivery->end(), [](char c) { return c > 0x20 && c < 0x7f; })) {
     return Admission::refuse(400, "missing or invalid X-GitHub-Delivery");
   }
 
@@ -171,7 +180,12 @@ intake::Admission WebhookProtocol::admit(const HttpRequest& request) const {
   event->set_raw_data(json);  // the payload: the journal and sinks write it as it came
   event->time = std::chrono::system_clock::now();
   for (const auto& name : headers) {
-    if (auto value = request.headers.get(name)) event->set_meta(name, *value);
+    const auto value = request.headers.get(name);
+    if (!value) continue;
+    if (json_limits::first_invalid_utf8(*value) != std::string_view::npos) {
+      return Admission::refuse(400, "header " + name + " is not UTF-8 text");
+    }
+    event->set_meta(name, *value);
   }
   Admission admission;
   admission.event = std::move(event);

@@ -167,6 +167,19 @@ TEST_F(Webhook, MissingEventOrDeliveryHeaderIs400) {
   EXPECT_EQ(post(h2, kPush).status, 400);
 }
 
+TEST_F(Webhook, HeadersTheSignatureDoesNotCoverAreHeldToWhatGitHubSends) {
+  // A captured delivery replayed with headers of the replayer's choosing: the event's type
+  // and id come from them.
+  for (const char* event : {"Push", "push.evil", "push release", "p\xc3\xbcsh"}) {
+    EXPECT_EQ(post(signed_headers("s3cret", kPush, event), kPush).status, 400) << event;
+  }
+  for (const char* delivery : {"d 1", "d-\xc3\xa9", "d-\x7f"}) {
+    EXPECT_EQ(post(signed_headers("s3cret", kPush, "push", delivery), kPush).status, 400) << delivery;
+  }
+  EXPECT_TRUE(h.emitted().empty());
+  EXPECT_EQ(post(signed_headers("s3cret", kRun, "workflow_run", "72d3162e-cc78-11e3-81ab-4c9367dc0958"), kRun).status, 202);
+}
+
 TEST_F(Webhook, RedeliveryIsAnswered200AndNotEmittedAgain) {
   EXPECT_EQ(post(signed_headers("s3cret", kPush, "push", "same"), kPush).status, 202);
   const auto again = post(signed_headers("s3cret", kPush, "push", "same"), kPush);
