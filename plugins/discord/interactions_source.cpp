@@ -24,7 +24,8 @@ constexpr OptionSpec kOptions[] = {
      .example = "${DISCORD_PUBLIC_KEY}"},
     {.name = "max_age", .type = OptionType::duration, .default_value = "5m",
      .description = "How far X-Signature-Timestamp may be from the engine's clock, either way; "
-                    "older requests are refused as replays."},
+                    "older requests are refused as replays, and an interaction id seen within "
+                    "twice this is answered as a duplicate, not emitted again."},
     {.name = "ephemeral", .type = OptionType::boolean, .default_value = "false",
      .description = "Deferred answers to commands are seen only by the user who ran them."},
     {.name = "reply_within", .type = OptionType::duration, .default_value = "0s",
@@ -177,6 +178,10 @@ Status InteractionsSource::configure(const Options& options, Context& context) {
   if (p->reply_within > milliseconds(2900)) {
     return invalid_config("reply_within: at most 2900ms (Discord drops interactions not answered within 3 s)");
   }
+  // A signed request replayed within max_age (either way of the clock) is answered as a
+  // duplicate, not run again: interaction ids are remembered for twice that.
+  endpoint.redelivery_window = 2 * p->max_age;
+  endpoint.redelivery_prefix = "interaction/";
   endpoint_.configure(context, std::move(p), std::move(endpoint));
   return {};
 }
@@ -236,6 +241,7 @@ intake::Admission InteractionsProtocol::admit(const HttpRequest& request) const 
   admission.event = std::move(event);
   admission.answer = HttpResponse::json(200, std::move(deferred));
   if (type == kCommand) admission.reply_within = reply_within;
+  admission.redelivery = true;
   return admission;
 }
 

@@ -39,8 +39,10 @@ constexpr OptionSpec kOptions[] = {
                     "unanswered (filtered out, taken by no sink, or every sink done without "
                     "replying). Use durability: memory for answers this quick."},
     {.name = "dedup_window", .type = OptionType::duration, .default_value = "1h",
-     .description = "How long Events API event ids are remembered: Slack's retries of an event "
-                    "already accepted are answered 200 and not emitted again. 0 turns this off."},
+     .description = "How long Events API event ids, and the trigger ids of commands and "
+                    "interactions, are remembered: Slack's retries of an event already accepted, "
+                    "and a captured request sent again, are answered 200 and not emitted again. "
+                    "0 turns this off."},
     {.name = "max_body", .type = OptionType::size, .default_value = "1MiB",
      .description = "Largest request accepted."},
 };
@@ -255,6 +257,7 @@ intake::Admission EventsProtocol::admit_command(std::unique_ptr<Event> event) co
   const std::string team = member_string(data, "team_id");
   auto admission = admitted(std::move(event), std::move(id), "slack.command", std::move(command), team);
   admission.reply_within = reply_within;
+  admission.redelivery = true;  // Slack never repeats a command: a repeat is a replay
   if (command_reply.empty()) {
     admission.answer = HttpResponse();  // 200, no body: Slack shows nothing
   } else {
@@ -273,7 +276,9 @@ intake::Admission EventsProtocol::admit_interaction(std::unique_ptr<Event> event
   if (id.empty()) id = member_string(data, "action_ts");
   std::string channel = data.HasMember("channel") ? member_string(data["channel"], "id") : std::string();
   const std::string team = data.HasMember("team") ? member_string(data["team"], "id") : std::string();
-  return admitted(std::move(event), std::move(id), "slack.interaction." + interaction, std::move(channel), team);
+  auto admission = admitted(std::move(event), std::move(id), "slack.interaction." + interaction, std::move(channel), team);
+  admission.redelivery = true;  // a replayed click or submission runs once
+  return admission;
 }
 
 }  // namespace switchyard::slack

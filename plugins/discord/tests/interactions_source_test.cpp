@@ -120,6 +120,18 @@ TEST(DiscordInteractions, SlashCommandsAreDeferredAndEmitted) {
   EXPECT_EQ(*e.clone()->secret(kTokenSecret), "itoken");
 }
 
+TEST(DiscordInteractions, AnInteractionReplayedWithinMaxAgeRunsOnce) {
+  // A captured request sent again: its signature and timestamp still hold.
+  Source s;
+  const std::string body = R"({"id": "1180000000000000009", "application_id": "9", "type": 3, "token": "t",
+    "data": {"custom_id": "approve", "component_type": 2}})";
+  EXPECT_EQ(s.post(body).status, 200);
+  const auto again = s.post(body);
+  EXPECT_EQ(again.status, 200);
+  EXPECT_NE(again.body.find("duplicate"), std::string::npos) << again.body;
+  EXPECT_EQ(s.h.emitted().size(), 1u);
+}
+
 TEST(DiscordInteractions, ComponentsKeepTheirMessageAndModalsAreEmitted) {
   Source s(R"(, "ephemeral": true)");
   auto r = s.post(R"({"id": "11", "type": 3, "token": "t", "data": {"custom_id": "approve", "component_type": 2}})");

@@ -152,6 +152,20 @@ TEST(SlackEvents, ARepeatedFormFieldCountsOnceWithItsFirstValue) {
   EXPECT_STREQ(data["text"].GetString(), "first");
 }
 
+TEST(SlackEvents, ACommandOrInteractionReplayedWithinMaxAgeRunsOnce) {
+  // Slack never repeats these (unlike event callbacks): a repeat is a captured request.
+  Source s;
+  const std::string command = "command=%2Fdeploy&text=prod&trigger_id=t-42";
+  const std::string click = "payload=%7B%22type%22%3A%22block_actions%22%2C%22trigger_id%22%3A%22t-43%22%7D";
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(s.post(command, "application/x-www-form-urlencoded").status, 200);
+    EXPECT_EQ(s.post(click, "application/x-www-form-urlencoded").status, 200);
+  }
+  ASSERT_EQ(s.h.emitted().size(), 2u);
+  EXPECT_EQ(s.h.emitted()[0]->id, "t-42");
+  EXPECT_EQ(s.h.emitted()[1]->id, "t-43");
+}
+
 TEST(SlackEvents, InteractionPayloadsBecomeEvents) {
   Source s;
   auto r = s.post("payload=%7B%22type%22%3A%22block_actions%22%2C%22trigger_id%22%3A%22t-1%22%2C%22team%22%3A%7B%22id%22%3A%22T9%22%7D"
