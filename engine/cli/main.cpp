@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -37,6 +38,10 @@ std::string default_config_file() {
 
 int main(int argc, char** argv) {
   using namespace switchyard;
+  // A write to a pipe or socket whose reader has gone (`switchyard run | head`, a TLS
+  // connection a peer reset under a library that writes without MSG_NOSIGNAL) is an error
+  // the writer handles (EPIPE), not the end of the process and of what it holds in memory.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"Switchyard: plugin-based event pipelines (GitHub to chat, e-mail, dashboards, PostgreSQL)"};
   app.set_version_flag("--version", std::string("switchyard ") + SWITCHYARD_VERSION);
   app.require_subcommand(1);
