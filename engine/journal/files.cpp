@@ -77,6 +77,9 @@ std::string JournalFiles::save(sql::Db& db) const {
   if (Status s = db.exec("VACUUM INTO " + quoted(copy.string())); !s) {
     return "could not save a copy (" + copy.string() + "): " + s.error().message;
   }
+  std::error_code ec;  // payloads, as journal.db: the owner's alone
+  std::filesystem::permissions(copy, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::replace, ec);
   return "a copy of everything it held is saved as " + copy.string() +
          ": stop the engine, move that file to journal.db (with no -wal or -shm beside it) and start it again";
 }

@@ -192,6 +192,12 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
     std::filesystem::permissions(options.dir, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace, ec);
   }
   if (ec) return permanent("state.dir " + options.dir.string() + ": " + ec.message());
+  if (const auto mode = std::filesystem::status(options.dir, ec).permissions();
+      !ec && (mode & (std::filesystem::perms::group_all | std::filesystem::perms::others_all)) != std::filesystem::perms::none) {
+    log::engine().warn("state.dir {} can be read by other users (mode {:o}): the journal holds payloads as "
+                       "received; chmod 700 it (its files are created 0600)",
+                       options.dir.string(), static_cast<unsigned>(mode) & 0777u);
+  }
   auto lock = StateDirLock::take(options.dir);
   if (!lock) return lock.error();
   impl->lock.emplace(std::move(*lock));

@@ -1,5 +1,8 @@
 #include "journal/sqlite.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 namespace switchyard::journal::sql {
 
 Status Stmt::run() {
@@ -13,7 +16,13 @@ Status Stmt::run() {
 Result<Db> Db::open(const std::filesystem::path& file, bool create) {
   Db db;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
-  if (create) flags |= SQLITE_OPEN_CREATE;
+  if (create) {
+    flags |= SQLITE_OPEN_CREATE;
+    // The file holds payloads as received: the owner's alone, whatever the umask. SQLite
+    // gives its -wal and -shm the database file's mode, so they follow.
+    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0) ::close(fd);
+  }
   const int rc = sqlite3_open_v2(file.c_str(), &db.db_, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = db.db_ ? sqlite3_errmsg(db.db_) : sqlite3_errstr(rc);
