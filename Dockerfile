@@ -34,7 +34,10 @@ COPY --from=build /opt/switchyard/share/switchyard /opt/switchyard/share/switchy
 # Webhooks on every interface: a published port reaches nothing on the container's loopback
 # (the installed configuration's default, 127.0.0.1:8080, suits a host). Set the pipelines'
 # secrets: the shipped ones accept a development secret while GITHUB_WEBHOOK_SECRET is unset.
+# SWITCHYARD_CONFIG: `docker exec ... switchyard dlq list` reads the installed configuration,
+# never one the engine's user could put in the working directory (its state dir).
 ENV PATH=/opt/switchyard/bin:$PATH \
+    SWITCHYARD_CONFIG=/opt/switchyard/etc/switchyard/switchyard.yaml \
     SWITCHYARD_STATE_DIR=/var/lib/switchyard \
     SWITCHYARD_HTTP_LISTEN=0.0.0.0:8080
 WORKDIR /var/lib/switchyard

@@ -2,10 +2,15 @@
 
 #include <CLI/CLI.hpp>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "cli/commands.hpp"
 
@@ -19,10 +24,31 @@ namespace {
 // configuration of an installed tree, <prefix>/etc/switchyard/switchyard.yaml beside
 // <prefix>/bin/switchyard (/etc/switchyard/switchyard.yaml for the prefix /usr), so `switchyard dlq list` in a container or on a host finds the
 // running engine's state. Neither present: config/switchyard.yaml, i.e. every default.
+//
+// A configuration names plugin libraries to load: one found in the working directory is read
+// only when it, its directory and the working directory belong to this user (or root) and
+// no one else may write them. Else `switchyard validate` run by root in a directory another
+// user controls would run that user's code.
+std::optional<std::string> untrusted(const std::filesystem::path& local) {
+  for (const auto& path : {local, local.parent_path(), std::filesystem::path(".")}) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) return path.string() + ": " + std::strerror(errno);
+    if (S_ISLNK(st.st_mode)) return path.string() + " is a symbolic link";
+    if (st.st_uid != ::geteuid() && st.st_uid != 0) return path.string() + " belongs to another user";
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) return path.string() + " can be written by other users";
+  }
+  return std::nullopt;
+}
+
 std::string default_config_file() {
   const std::filesystem::path local = "config/switchyard.yaml";
   std::error_code ec;
-  if (std::filesystem::exists(local, ec)) return local.string();
+  if (std::filesystem::exists(local, ec)) {
+    const auto why = untrusted(local);
+    if (!why) return local.string();
+    std::cerr << "switchyard: not reading " << local.string() << " in the working directory (" << *why
+              << "); pass it with -c to read it anyway\n";
+  }
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (!ec) {
     const auto prefix = exe.parent_path().parent_path();
@@ -31,7 +57,7 @@ std::string default_config_file() {
                                             : prefix / "etc" / "switchyard" / "switchyard.yaml";
     if (std::filesystem::is_regular_file(installed, ec)) return installed.string();
   }
-  return local.string();
+  return std::filesystem::exists(local, ec) ? std::string() : local.string();  // "": every default
 }
 
 }  // namespace

@@ -127,6 +127,32 @@ TEST_F(Cli, SwitchyardConfigVariableIsTheDefaultConfigFile) {
   EXPECT_EQ(flag.code, 0) << "-c wins: " << flag.err;
 }
 
+// A configuration names plugin libraries to load: one in the working directory that another
+// user may write would run that user's code as whoever runs switchyard there.
+TEST_F(Cli, AConfigInTheWorkingDirectoryOthersMayWriteIsNotRead) {
+  const auto own_state = (dir_ / "own-state").string();
+  const auto file = dir_.write("shared/config/switchyard.yaml", "state: {dir: " + own_state + "}\n");
+  const std::string cwd = file.parent_path().parent_path().string();
+  namespace fs = std::filesystem;
+  for (const auto& d : {file.parent_path(), file.parent_path().parent_path()}) {
+    fs::permissions(d, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec | fs::perms::others_read |
+                           fs::perms::others_exec);  // whatever the umask: 0755
+  }
+  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
+  auto trusted = run_to_end({kBinary, "dlq", "list"}, dir_, cwd);
+  EXPECT_NE(trusted.err.find("no journal at " + own_state + "/journal.db"), std::string::npos) << trusted.err;
+  std::filesystem::permissions(file, std::filesystem::perms::group_write, std::filesystem::perm_options::add);
+  auto refused = run_to_end({kBinary, "dlq", "list"}, dir_, cwd);
+  EXPECT_EQ(refused.err.find(own_state), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("not reading config/switchyard.yaml in the working directory "
+                             "(config/switchyard.yaml can be written by other users)"),
+            std::string::npos)
+      << refused.err;
+  // Named with -c, it is read: the caller chose it.
+  auto named = run_to_end({kBinary, "dlq", "list", "-c", file.string()}, dir_, cwd);
+  EXPECT_NE(named.err.find("no journal at " + own_state + "/journal.db"), std::string::npos) << named.err;
+}
+
 // Issue 21: `dlq list` says which journal it read, on standard error (standard output
 // stays a table or JSON).
 TEST_F(Cli, DlqListNamesTheJournalItRead) {
