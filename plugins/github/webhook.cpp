@@ -88,6 +88,9 @@ const ComponentDecl kWebhookDecl{
     .signer = &kSigner,
 };
 
+// The secret the shipped pipelines use while GITHUB_WEBHOOK_SECRET is unset: public.
+constexpr const char* kDevelopmentSecret = "switchyard-dev-secret";
+
 Status WebhookSource::configure(const Options& options, Context& context) {
   auto protocol = std::make_shared<WebhookProtocol>();
   protocol->events = options.strings("events");
@@ -106,6 +109,12 @@ Status WebhookSource::configure(const Options& options, Context& context) {
   auto secrets = options.strings("secret");
   std::erase_if(secrets, [](const std::string& x) { return x.empty(); });
   if (secrets.empty()) return invalid_config("secret: must not be empty (GitHub signs deliveries with it)");
+  if (std::find(secrets.begin(), secrets.end(), kDevelopmentSecret) != secrets.end()) {
+    // The shipped pipelines fall back to it while GITHUB_WEBHOOK_SECRET is unset.
+    context.logger().warn(std::string("secret is the published development secret (") + kDevelopmentSecret +
+                          "): anyone can sign webhooks this source accepts; set GITHUB_WEBHOOK_SECRET "
+                          "before this listener is reachable from another host");
+  }
   protocol->keys = signing::Keys(secrets);
   if (!protocol->keys.ok()) return invalid_config("secret: OpenSSL could not prepare an HMAC-SHA256 key");
   endpoint_.configure(context, std::move(protocol), std::move(endpoint));

@@ -231,6 +231,15 @@ TEST(WebhookConfig, AnEmptySecretIsRefused) {
   EXPECT_FALSE(missing.configure());
 }
 
+TEST(WebhookConfig, ThePublishedDevelopmentSecretIsWarnedAbout) {
+  Harness dev(kWebhookDecl, R"({"secret": ["switchyard-dev-secret"]})");
+  ASSERT_TRUE(dev.configure());
+  EXPECT_TRUE(dev.logs().contains("published development secret", LogLevel::warn));
+  Harness own(kWebhookDecl, R"({"secret": ["s3cret"]})");
+  ASSERT_TRUE(own.configure());
+  EXPECT_FALSE(own.logs().contains("development secret", LogLevel::warn));
+}
+
 TEST(WebhookLifecycle, StopRemovesTheRoute) {
   Harness h(kWebhookDecl, R"({"secret": "s", "path": "/gh"})");
   ASSERT_TRUE(h.configure());
