@@ -9,8 +9,10 @@
 namespace switchyard::core {
 namespace {
 
+// The file holds payloads: created 0640, so other users cannot read it (the engine's group
+// may: a log shipper), and the umask may take more.
 int open_for_append(const std::string& path) {
-  return ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  return ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The file the `file` sink writes to follows its path when logrotate moves or removes it.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -36,6 +37,21 @@ TEST(ReopeningFile, MovedFileIsCreatedAgainAtThePath) {
   EXPECT_EQ(test::read_file(dir / "events.jsonl.1"), "one\n");
   EXPECT_EQ(test::read_file(path), "two\nthree\n");
   EXPECT_EQ(file.reopens(), 1u);
+}
+
+TEST(ReopeningFile, AFileItCreatesOtherUsersCannotRead) {
+  // Payloads go in; under the usual umask 022 the file was 0644.
+  const mode_t before = ::umask(022);
+  test::TempDir dir;
+  const auto path = dir / "events.jsonl";
+  ReopeningFile file(0ms);
+  ASSERT_TRUE(file.open(path.string()));
+  std::filesystem::remove(path);
+  ASSERT_TRUE(append(file, "again\n"));  // created anew
+  ::umask(before);
+  const auto perms = std::filesystem::status(path).permissions();
+  EXPECT_EQ(perms & std::filesystem::perms::others_all, std::filesystem::perms::none);
+  EXPECT_EQ(perms & std::filesystem::perms::group_write, std::filesystem::perms::none);
 }
 
 TEST(ReopeningFile, RemovedFileIsCreatedAgain) {
