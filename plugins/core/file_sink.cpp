@@ -13,7 +13,7 @@ constexpr OptionSpec kOptions[] = {
     {.name = "path", .type = OptionType::string, .required = true,
      .description = "File to append to; created (with parent directories absent: an error) if missing. "
                     "Moved or removed (logrotate), it is created again at the path within a second.",
-     .example = "/var/log/switchyard/events.jsonl"},
+     .example = "/tmp/switchyard-events.jsonl"},  // `plugins check` writes it
     {.name = "format", .type = OptionType::string, .default_value = "cloudevent",
      .description = "cloudevent: the structured CloudEvents JSON; data: only the payload.",
      .choices = kLineFormats},
