@@ -28,14 +28,16 @@ namespace {
 // A configuration names plugin libraries to load: one found in the working directory is read
 // only when it, its directory and the working directory belong to this user (or root) and
 // no one else may write them. Else `switchyard validate` run by root in a directory another
-// user controls would run that user's code.
+// user controls would run that user's code. Group-writable is fine when the group is the
+// caller's own primary group (a umask of 002 with a group per user, Debian's default).
 std::optional<std::string> untrusted(const std::filesystem::path& local) {
   for (const auto& path : {local, local.parent_path(), std::filesystem::path(".")}) {
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0) return path.string() + ": " + std::strerror(errno);
     if (S_ISLNK(st.st_mode)) return path.string() + " is a symbolic link";
     if (st.st_uid != ::geteuid() && st.st_uid != 0) return path.string() + " belongs to another user";
-    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) return path.string() + " can be written by other users";
+    const bool group_of_others = (st.st_mode & S_IWGRP) != 0 && st.st_gid != ::getegid();
+    if ((st.st_mode & S_IWOTH) != 0 || group_of_others) return path.string() + " can be written by other users";
   }
   return std::nullopt;
 }

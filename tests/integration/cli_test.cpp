@@ -1,4 +1,6 @@
 // The `switchyard` binary end to end: what an operator types and sees.
+#include <unistd.h>
+
 #include "cli_fixture.hpp"
 
 namespace switchyard {
@@ -104,7 +106,17 @@ TEST_F(Cli, AConfigInTheWorkingDirectoryOthersMayWriteIsNotRead) {
   fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
   auto trusted = run_to_end({kBinary, "dlq", "list"}, dir_, cwd);
   EXPECT_NE(trusted.err.find("no journal at " + own_state + "/journal.db"), std::string::npos) << trusted.err;
-  std::filesystem::permissions(file, std::filesystem::perms::group_write, std::filesystem::perm_options::add);
+  // Group-writable with the caller's own group (a umask of 002 with a group per user): read.
+  fs::permissions(file, fs::perms::group_write, fs::perm_options::add);
+  auto own_group = run_to_end({kBinary, "dlq", "list"}, dir_, cwd);
+  EXPECT_NE(own_group.err.find("no journal at " + own_state + "/journal.db"), std::string::npos) << own_group.err;
+  if (::geteuid() == 0 && ::chown(file.c_str(), 0, 65534) == 0) {  // another group (nogroup) may write it
+    auto shared_group = run_to_end({kBinary, "dlq", "list"}, dir_, cwd);
+    EXPECT_NE(shared_group.err.find("can be written by other users"), std::string::npos) << shared_group.err;
+    EXPECT_EQ(::chown(file.c_str(), 0, 0), 0);
+  }
+  fs::permissions(file, fs::perms::group_write, fs::perm_options::remove);
+  fs::permissions(file, fs::perms::others_write, fs::perm_options::add);
   auto refused = run_to_end({kBinary, "dlq", "list"}, dir_, cwd);
   EXPECT_EQ(refused.err.find(own_state), std::string::npos) << refused.err;
   EXPECT_NE(refused.err.find("not reading config/switchyard.yaml in the working directory "
