@@ -1,7 +1,10 @@
 #include "common/intake.hpp"
 
+#include <algorithm>
 #include <mutex>
 #include <unordered_set>
+
+#include "common/json_limits.hpp"
 
 namespace switchyard::intake {
 namespace {
@@ -84,6 +87,23 @@ HttpResponse status_answer(int code, std::string_view status, std::string_view i
   body += HttpResponse::json_quote(id);
   body += '}';
   return HttpResponse::json(code, std::move(body));
+}
+
+std::optional<HttpResponse> copy_headers(const HttpRequest& request, const std::vector<std::string>& names,
+                                         Event& event) {
+  for (const auto& name : names) {
+    const auto value = request.headers.get(name);
+    if (!value) continue;
+    if (json_limits::first_invalid_utf8(*value) != std::string_view::npos) {
+      return HttpResponse::error(400, "header " + name + " is not UTF-8 text");
+    }
+    event.set_meta(name, *value);
+  }
+  return std::nullopt;
+}
+
+bool printable_ascii(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
 std::string lower(std::string_view text) {

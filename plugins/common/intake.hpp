@@ -102,4 +102,13 @@ HttpResponse status_answer(int code, std::string_view status, std::string_view i
 /// The lower-case copy of an ASCII string (header names, content types).
 std::string lower(std::string_view text);
 
+/// Copies the request's headers `names` (lower case) that are present into `event`'s meta.
+/// A value that is not UTF-8 text would make every CloudEvent written from the event
+/// invalid: the answer to give then (400), naming the header; nullopt once all are copied.
+std::optional<HttpResponse> copy_headers(const HttpRequest& request, const std::vector<std::string>& names,
+                                         Event& event);
+
+/// Printable ASCII, no space: what an id taken from a header may be.
+bool printable_ascii(std::string_view text);
+
 }  // namespace switchyard::intake

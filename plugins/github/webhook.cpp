@@ -142,7 +142,7 @@ intake::Admission WebhookProtocol::admit(const HttpRequest& request) const {
   }
   const auto delivery = request.headers.get("X-GitHub-Delivery");
   if (!delivery || delivery->empty() || delivery->size() > 128 ||
-      !std::all_of(delivery->begin(), delivery->end(), [](char c) { return c > 0x20 && c < 0x7f; })) {
+      !intake::printable_ascii(*delivery)) {
     return Admission::refuse(400, "missing or invalid X-GitHub-Delivery");
   }
 
@@ -188,14 +188,7 @@ intake::Admission WebhookProtocol::admit(const HttpRequest& request) const {
   event->subject = event_subject(*event_name, payload);
   event->set_raw_data(json);  // the payload: the journal and sinks write it as it came
   event->time = std::chrono::system_clock::now();
-  for (const auto& name : headers) {
-    const auto value = request.headers.get(name);
-    if (!value) continue;
-    if (json_limits::first_invalid_utf8(*value) != std::string_view::npos) {
-      return Admission::refuse(400, "header " + name + " is not UTF-8 text");
-    }
-    event->set_meta(name, *value);
-  }
+  if (auto refusal = intake::copy_headers(request, headers, *event)) return Admission::respond(std::move(*refusal));
   Admission admission;
   admission.event = std::move(event);
   admission.answer = intake::status_answer(202, "accepted", id);

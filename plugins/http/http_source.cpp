@@ -154,19 +154,12 @@ intake::Admission HttpProtocol::admit(const HttpRequest& request) const {
   }
   const auto id = id_header.empty() ? std::nullopt : request.headers.get(id_header);
   const bool usable = id && !id->empty() && id->size() <= 256 &&
-                      std::all_of(id->begin(), id->end(), [](char c) { return c > 0x20 && c < 0x7f; });
+                      intake::printable_ascii(*id);
   event->id = usable ? std::string(*id) : make_event_id();
   event->type = event_type;
   event->source = event_source;
   event->time = std::chrono::system_clock::now();
-  for (const auto& name : headers) {
-    const auto value = request.headers.get(name);
-    if (!value) continue;
-    if (json_limits::first_invalid_utf8(*value) != std::string_view::npos) {
-      return intake::Admission::refuse(400, "header " + name + " is not UTF-8 text");
-    }
-    event->set_meta(name, *value);
-  }
+  if (auto refusal = intake::copy_headers(request, headers, *event)) return intake::Admission::respond(std::move(*refusal));
   intake::Admission admission;
   admission.answer = HttpResponse::json(202, "{\"id\":" + HttpResponse::json_quote(event->id) + "}");
   admission.event = std::move(event);
