@@ -52,8 +52,9 @@ class Occupancy {
 };
 
 Admission::Admission(std::shared_ptr<Occupancy> occupancy, std::string client, bool limits_rooms,
-                     std::vector<std::string> rooms)
-    : occupancy_(std::move(occupancy)), client_(std::move(client)), limits_rooms_(limits_rooms), rooms_(std::move(rooms)) {}
+                     std::vector<std::string> rooms, std::optional<std::chrono::system_clock::time_point> expires)
+    : occupancy_(std::move(occupancy)), client_(std::move(client)), limits_rooms_(limits_rooms), rooms_(std::move(rooms)),
+      expires_(expires) {}
 
 Admission::~Admission() { occupancy_->leave(client_); }
 
@@ -145,6 +146,7 @@ WebSocketUpgrade Doorkeeper::decide(const WebSocketRequest& request) {
   std::string client = "ip:" + std::string(remote_address(request.http.remote));
   bool limits_rooms = false;
   std::vector<std::string> rooms;
+  std::optional<std::chrono::system_clock::time_point> expires;
   if (settings_.auth != Auth::none) {
     const auto token = bearer_token(request);
     if (!token || token->empty()) return unauthorized("missing bearer token");
@@ -157,11 +159,12 @@ WebSocketUpgrade Doorkeeper::decide(const WebSocketRequest& request) {
       }
       if (!match) return unauthorized("invalid token");
     } else {
-      auto claims = verify_jwt(*token, settings_.jwt_secret, std::chrono::system_clock::now());
+      auto claims = verify_jwt(*token, settings_.jwt_secret, std::chrono::system_clock::now(), settings_.jwt_policy);
       if (!claims) return unauthorized(claims.error().message);
       if (!claims->subject.empty()) client = "sub:" + claims->subject;
       limits_rooms = claims->limits_rooms;
       rooms = std::move(claims->rooms);
+      expires = claims->expires;
     }
   }
 
@@ -180,7 +183,7 @@ WebSocketUpgrade Doorkeeper::decide(const WebSocketRequest& request) {
       return WebSocketUpgrade::refuse(std::move(answer));
     }
   }
-  auto admission = std::make_shared<Admission>(occupancy_, std::move(client), limits_rooms, std::move(rooms));
+  auto admission = std::make_shared<Admission>(occupancy_, std::move(client), limits_rooms, std::move(rooms), expires);
   return WebSocketUpgrade::accept(offered_ours ? std::string(kSubprotocol) : std::string(), std::move(admission));
 }
 

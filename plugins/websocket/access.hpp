@@ -9,14 +9,17 @@
 // token: Sec-WebSocket-Protocol answers are logged by proxies).
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "jwt.hpp"
 #include "switchyard/context.hpp"
 #include "switchyard/websocket.hpp"
 
@@ -33,6 +36,7 @@ struct AccessSettings {
   Auth auth = Auth::none;
   std::vector<std::array<unsigned char, 32>> token_digests;  // SHA-256 of each accepted token
   std::string jwt_secret;
+  JwtPolicy jwt_policy;
   std::vector<std::string> origins;  // lower case; empty: any
   std::size_t max_connections = 10'000;
   std::size_t max_per_client = 10;
@@ -52,7 +56,8 @@ class Occupancy;
 /// place in the connection limits is freed when the connection (and so this) goes.
 class Admission {
  public:
-  Admission(std::shared_ptr<Occupancy> occupancy, std::string client, bool limits_rooms, std::vector<std::string> rooms);
+  Admission(std::shared_ptr<Occupancy> occupancy, std::string client, bool limits_rooms, std::vector<std::string> rooms,
+            std::optional<std::chrono::system_clock::time_point> expires = std::nullopt);
   ~Admission();
   Admission(const Admission&) = delete;
   Admission& operator=(const Admission&) = delete;
@@ -61,12 +66,15 @@ class Admission {
   const std::string& client() const { return client_; }
   /// Whether the client may subscribe to `room` (its token's rooms claim).
   bool may_read(std::string_view room) const;
+  /// When the client's token expires (then its connection is closed); unset: never.
+  const std::optional<std::chrono::system_clock::time_point>& expires() const { return expires_; }
 
  private:
   std::shared_ptr<Occupancy> occupancy_;
   std::string client_;
   bool limits_rooms_;
   std::vector<std::string> rooms_;
+  std::optional<std::chrono::system_clock::time_point> expires_;
 };
 
 /// The sink's upgrade decisions. decide() is thread-safe (engine I/O threads).

@@ -54,6 +54,18 @@ constexpr OptionSpec kOptions[] = {
     {.name = "jwt_secret", .type = OptionType::string,
      .description = "HMAC key for auth: jwt, at least 32 bytes (RFC 7518 3.2).",
      .example = "${DASHBOARD_JWT_SECRET}", .secret = true},
+    {.name = "jwt_audience", .type = OptionType::string,
+     .description = "For auth: jwt: the audience tokens must name in their `aud` claim (a string or "
+                    "a list); empty: not checked. Set it when your login service signs tokens for "
+                    "other services with the same key.",
+     .example = "teampulse-dashboard"},
+    {.name = "jwt_issuer", .type = OptionType::string,
+     .description = "For auth: jwt: the `iss` claim tokens must carry; empty: not checked.",
+     .example = "https://login.example.com"},
+    {.name = "jwt_require_exp", .type = OptionType::boolean, .default_value = "true",
+     .description = "For auth: jwt: refuse tokens without an `exp` claim (they would never expire). "
+                    "A connection is closed (1008, \"token expired\") when its token expires; the "
+                    "client reconnects with a fresh one and resumes with `after`."},
     {.name = "origins", .type = OptionType::string_list,
      .description = "Pages allowed to connect: the Origin a browser sends (scheme://host[:port]), "
                     "checked on the upgrade (403 otherwise). Empty: any. Requests without Origin "
@@ -165,6 +177,14 @@ Status WebSocketSink::configure(const Options& options, Context& context) {
     errors.push_back("jwt_secret: auth: jwt needs a key of at least 32 bytes");
   }
   if (access_.auth != Auth::jwt && !access_.jwt_secret.empty()) errors.push_back("jwt_secret: only with auth: jwt");
+  access_.jwt_policy.audience = std::string(options.string("jwt_audience"));
+  access_.jwt_policy.issuer = std::string(options.string("jwt_issuer"));
+  access_.jwt_policy.require_exp = options.boolean("jwt_require_exp");
+  if (access_.auth != Auth::jwt) {
+    if (!access_.jwt_policy.audience.empty()) errors.push_back("jwt_audience: only with auth: jwt");
+    if (!access_.jwt_policy.issuer.empty()) errors.push_back("jwt_issuer: only with auth: jwt");
+    if (!access_.jwt_policy.require_exp) errors.push_back("jwt_require_exp: only with auth: jwt");
+  }
   for (const auto& origin : options.strings("origins")) {
     if (origin != "*" && !is_origin(origin)) {
       errors.push_back("origins: '" + origin + "' is not an origin (scheme://host[:port], no path)");

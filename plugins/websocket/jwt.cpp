@@ -3,6 +3,7 @@
 #include <fnmatch.h>
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 
@@ -30,6 +31,17 @@ std::optional<double> numeric_date(const rapidjson::Value& claims, const char* n
     return std::nullopt;
   }
   return it->value.GetDouble();
+}
+
+// Whether the `aud` claim (a string, or a list of strings) holds `audience`.
+bool names_audience(const rapidjson::Value& claims, std::string_view audience) {
+  auto aud = claims.FindMember("aud");
+  if (aud == claims.MemberEnd()) return false;
+  auto is = [&](const rapidjson::Value& v) {
+    return v.IsString() && std::string_view(v.GetString(), v.GetStringLength()) == audience;
+  };
+  if (!aud->value.IsArray()) return is(aud->value);
+  return std::any_of(aud->value.Begin(), aud->value.End(), is);
 }
 
 }  // namespace
@@ -72,7 +84,7 @@ std::string base64url_encode(std::string_view bytes) {
 }
 
 Result<JwtClaims> verify_jwt(std::string_view token, std::string_view secret,
-                             std::chrono::system_clock::time_point now) {
+                             std::chrono::system_clock::time_point now, const JwtPolicy& policy) {
   if (token.size() > kMaxTokenBytes) return permanent("token too long");
   const auto dot1 = token.find('.');
   const auto dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
@@ -108,10 +120,28 @@ Result<JwtClaims> verify_jwt(std::string_view token, std::string_view secret,
   const auto exp = numeric_date(claims, "exp", malformed);
   const auto nbf = numeric_date(claims, "nbf", malformed);
   if (malformed) return permanent("malformed token (exp and nbf must be numbers)");
+  if (!exp && policy.require_exp) return permanent("token without exp (jwt_require_exp)");
   if (exp && now_s >= *exp + leeway) return permanent("token expired");
   if (nbf && now_s + leeway < *nbf) return permanent("token not valid yet (nbf)");
+  if (!policy.issuer.empty()) {
+    auto iss = claims.FindMember("iss");
+    if (iss == claims.MemberEnd() || !iss->value.IsString() ||
+        std::string_view(iss->value.GetString(), iss->value.GetStringLength()) != policy.issuer) {
+      return permanent("token from another issuer (iss)");
+    }
+  }
+  if (!policy.audience.empty() && !names_audience(claims, policy.audience)) {
+    return permanent("token for another audience (aud)");
+  }
 
   JwtClaims out;
+  if (exp) {
+    // Capped a century ahead: system_clock's nanoseconds end in 2262, and exp may be 1e300.
+    constexpr double kCentury = 36525.0 * 86400.0;
+    const double until = std::min(*exp + leeway, now_s + kCentury);
+    out.expires = std::chrono::system_clock::time_point{} +
+                  std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double>(until));
+  }
   if (auto sub = claims.FindMember("sub"); sub != claims.MemberEnd()) {
     if (!sub->value.IsString()) return permanent("malformed token (sub must be a string)");
     out.subject.assign(sub->value.GetString(), sub->value.GetStringLength());

@@ -1,6 +1,8 @@
 #include "websocket_sink.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <unordered_map>
 
 #include "protocol.hpp"
 
@@ -11,14 +13,17 @@ namespace switchyard::websocket {
 // is gone (stop()).
 class WebSocketSink::Endpoint final : public WebSocketHandler {
  public:
-  Endpoint(std::shared_ptr<Hub> hub, std::shared_ptr<Doorkeeper> doorkeeper, StateStore& state, Telemetry telemetry,
-           const void* owner)
-      : hub_(std::move(hub)), doorkeeper_(std::move(doorkeeper)), state_(state), telemetry_(telemetry), owner_(owner) {}
+  Endpoint(std::shared_ptr<Hub> hub, std::shared_ptr<Doorkeeper> doorkeeper, StateStore& state, Executor& executor,
+           Telemetry telemetry, const void* owner)
+      : hub_(std::move(hub)), doorkeeper_(std::move(doorkeeper)), state_(state), executor_(executor),
+        telemetry_(telemetry), owner_(owner) {}
 
   WebSocketUpgrade upgrade(const WebSocketRequest& request) override { return doorkeeper_->decide(request); }
 
   void opened(const std::shared_ptr<WebSocketConnection>& connection) override {
-    hub_->join(connection, std::static_pointer_cast<const Admission>(connection->attachment()), owner_);
+    auto admission = std::static_pointer_cast<const Admission>(connection->attachment());
+    if (admission && admission->expires()) close_at(*admission->expires(), connection);
+    hub_->join(connection, std::move(admission), owner_);
   }
 
   void message(const std::shared_ptr<WebSocketConnection>& connection, std::string text) override {
@@ -35,13 +40,31 @@ class WebSocketSink::Endpoint final : public WebSocketHandler {
   }
 
   void closed(const std::shared_ptr<WebSocketConnection>& connection, const WebSocketClosed&) override {
+    expiries_.erase(connection->id());
     hub_->leave(connection->id());
   }
 
+  void stop() { expiries_.clear(); }
+
  private:
+  // A connection lasts no longer than its token: when the token expires (exp plus the
+  // leeway), the connection is closed with 1008 "token expired". The client reconnects with
+  // a fresh token and resumes after its last seq, so it misses nothing.
+  void close_at(std::chrono::system_clock::time_point expires, const std::shared_ptr<WebSocketConnection>& connection) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(expires - std::chrono::system_clock::now());
+    auto timer = executor_.make_timer();
+    timer->expires_after(std::max(left, std::chrono::milliseconds(0)),
+                         [weak = std::weak_ptr<WebSocketConnection>(connection)] {
+                           if (auto open = weak.lock()) open->close(websocket_close::kPolicyViolation, "token expired");
+                         });
+    expiries_[connection->id()] = std::move(timer);
+  }
+
   std::shared_ptr<Hub> hub_;
   std::shared_ptr<Doorkeeper> doorkeeper_;
   StateStore& state_;
+  Executor& executor_;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Timer>> expiries_;  // by connection id
   const Telemetry telemetry_;
   const void* owner_;
 };
@@ -50,7 +73,7 @@ Status WebSocketSink::start() {
   hub_ = Hub::shared(context_->pipeline(), context_->component());
   hub_->configure(replay_);
   doorkeeper_ = std::make_shared<Doorkeeper>(access_, access_metrics_, *connections_, context_->logger());
-  endpoint_ = std::make_shared<Endpoint>(hub_, doorkeeper_, context_->state(), telemetry_, this);
+  endpoint_ = std::make_shared<Endpoint>(hub_, doorkeeper_, context_->state(), context_->executor(), telemetry_, this);
   auto route = context_->routes().add_websocket(path_, endpoint_, socket_);
   if (!route) return route.error();
   route_ = std::move(*route);
@@ -122,6 +145,7 @@ void WebSocketSink::deliver(EventPtr event, DeliveryCallback done) {
 void WebSocketSink::stop() {
   route_.reset();  // open connections close (1001); no callback reaches the endpoint any more
   prune_timer_.reset();
+  if (endpoint_) endpoint_->stop();
   if (hub_) hub_->leave_all(this);
   if (doorkeeper_) doorkeeper_->stop();
 }

@@ -234,7 +234,8 @@ test('auth: jwt — expired and badly signed tokens are refused; the rooms claim
   const bearer = async (claims, key = secret) => ({ headers: { authorization: `Bearer ${await jwt(claims, key)}` } });
   assert.equal(await refusal(url, await bearer({ sub: 'ann', exp: now - 3600 })), 401, 'expired');
   assert.equal(await refusal(url, await bearer({ sub: 'ann', exp: now + 3600 }, 'some-other-secret-of-32-bytes-long!')), 401, 'bad signature');
-  assert.equal(await refusal(url, await bearer({ sub: 'ann', nbf: now + 3600 })), 401, 'not valid yet');
+  assert.equal(await refusal(url, await bearer({ sub: 'ann', nbf: now + 3600, exp: now + 7200 })), 401, 'not valid yet');
+  assert.equal(await refusal(url, await bearer({ sub: 'ann' })), 401, 'no exp: it would never expire');
 
   const client = await open(url, { protocols: ['switchyard.v1', `bearer.${await jwt({ sub: 'ann', exp: now + 3600, rooms: ['octo-org/*'] }, secret)}`] });
   client.subscribe('acme/secret');
@@ -246,6 +247,29 @@ test('auth: jwt — expired and badly signed tokens are refused; the rooms claim
   await post(engine, 'j2', 'octo-org/hello-service');
   assert.deepEqual(ids(await client.waitEvents('octo-org/hello-service', 1)), ['j2']);
   assert.equal(client.events('acme/secret').length, 0);
+});
+
+test('auth: jwt — a connection is closed when its token expires; jwt_audience and jwt_issuer refuse other tokens', async () => {
+  const secret = 'omnilens-jwt-secret-of-32-bytes-or-more';
+  const engine = await engineWith(`auth: jwt\njwt_secret: "${secret}"\njwt_audience: dashboard\njwt_issuer: https://login.example.com`);
+  const url = wsUrl(engine);
+  const now = Math.floor(Date.now() / 1000);
+  const ours = { aud: 'dashboard', iss: 'https://login.example.com' };
+  const bearer = async (claims) => ({ headers: { authorization: `Bearer ${await jwt(claims, secret)}` } });
+  assert.equal(await refusal(url, await bearer({ sub: 'ann', exp: now + 3600, aud: 'billing', iss: ours.iss })), 401, 'another audience');
+  assert.equal(await refusal(url, await bearer({ sub: 'ann', exp: now + 3600, aud: ours.aud })), 401, 'no issuer');
+
+  // exp is 28 s ago: inside the 30 s leeway, so it connects, and is closed about 2 s later.
+  const expiring = await open(url, await bearer({ sub: 'ann', exp: now - 28, ...ours }));
+  const lasting = await open(url, await bearer({ sub: 'bob', exp: now + 3600, ...ours }));
+  expiring.subscribe('octo-org/hello-service');
+  lasting.subscribe('octo-org/hello-service');
+  await expiring.waitOp('subscribed', 'octo-org/hello-service');
+  const closed = await Promise.race([expiring.closedPromise, new Promise((r) => setTimeout(() => r(null), 10000))]);
+  assert.deepEqual(closed, { code: 1008, reason: 'token expired' });
+  await post(engine, 'after-expiry', 'octo-org/hello-service');
+  assert.deepEqual(ids(await lasting.waitEvents('octo-org/hello-service', 1)), ['after-expiry'], 'other connections go on');
+  assert.equal(lasting.closed, null);
 });
 
 test('a client that stops reading is closed with 1013 while a fast client receives everything, in order', async () => {

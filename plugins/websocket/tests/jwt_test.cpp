@@ -56,7 +56,7 @@ TEST(Jwt, ReadsSubjectAndRooms) {
   EXPECT_FALSE(room_allowed(claims->rooms, "acme/site2"));
   EXPECT_FALSE(room_allowed(claims->rooms, "evil/octo-org/x"));
 
-  auto one = verify_jwt(mint(R"({"rooms":"acme/*"})"), kSecret, at(1900000000));
+  auto one = verify_jwt(mint(R"({"rooms":"acme/*"})"), kSecret, at(1900000000), {.require_exp = false});
   ASSERT_TRUE(one);
   EXPECT_EQ(one->rooms, std::vector<std::string>{"acme/*"});
   EXPECT_TRUE(one->subject.empty());
@@ -83,6 +83,45 @@ TEST(Jwt, ChecksExpiryAndNotBeforeWithTheLeeway) {
   EXPECT_TRUE(verify_jwt(token, kSecret, at(900 - kJwtLeeway.count())));
   EXPECT_EQ(verify_jwt(token, kSecret, at(900 - kJwtLeeway.count() - 1)).error().message, "token not valid yet (nbf)");
   EXPECT_FALSE(verify_jwt(mint(R"({"exp":"tomorrow"})"), kSecret, at(950)));
+}
+
+TEST(Jwt, WantsAnExpUnlessThePolicySaysOtherwise) {
+  const std::string forever = mint(R"({"sub":"a"})");
+  EXPECT_EQ(verify_jwt(forever, kSecret, at(1900000000)).error().message, "token without exp (jwt_require_exp)");
+  auto allowed = verify_jwt(forever, kSecret, at(1900000000), {.require_exp = false});
+  ASSERT_TRUE(allowed) << allowed.error().message;
+  EXPECT_FALSE(allowed->expires) << "no exp: the connection is never closed for it";
+
+  // A token knows when it expires: exp plus the leeway, to the second.
+  auto dated = verify_jwt(mint(R"({"exp":1000})"), kSecret, at(950));
+  ASSERT_TRUE(dated && dated->expires);
+  EXPECT_EQ(*dated->expires, at(1000 + kJwtLeeway.count()));
+  // An exp past system_clock's range (2262) is held a century from now, not wrapped into the past.
+  auto far = verify_jwt(mint(R"({"exp":1e300})"), kSecret, at(1900000000));
+  ASSERT_TRUE(far && far->expires);
+  EXPECT_GT(*far->expires, at(1900000000 + 99LL * 365 * 86400));
+}
+
+TEST(Jwt, ChecksAudienceAndIssuerWhenTheEndpointNamesThem) {
+  const JwtPolicy policy{.audience = "dashboard", .issuer = "https://login.example.com"};
+  auto check = [&](const std::string& claims) {
+    auto r = verify_jwt(mint(claims), kSecret, at(950), policy);
+    return r ? std::string("ok") : r.error().message;
+  };
+  EXPECT_EQ(check(R"({"exp":1000,"aud":"dashboard","iss":"https://login.example.com"})"), "ok");
+  EXPECT_EQ(check(R"({"exp":1000,"aud":["billing","dashboard"],"iss":"https://login.example.com"})"), "ok");
+  EXPECT_EQ(check(R"({"exp":1000,"aud":"billing","iss":"https://login.example.com"})"),
+            "token for another audience (aud)");
+  EXPECT_EQ(check(R"({"exp":1000,"aud":["billing"],"iss":"https://login.example.com"})"),
+            "token for another audience (aud)");
+  EXPECT_EQ(check(R"({"exp":1000,"iss":"https://login.example.com"})"), "token for another audience (aud)");
+  EXPECT_EQ(check(R"({"exp":1000,"aud":"dashboard","iss":"https://evil.example.com"})"),
+            "token from another issuer (iss)");
+  EXPECT_EQ(check(R"({"exp":1000,"aud":"dashboard"})"), "token from another issuer (iss)");
+  EXPECT_EQ(check(R"({"exp":1000,"aud":"dashboard","iss":["https://login.example.com"]})"),
+            "token from another issuer (iss)");
+  // Without a policy, aud and iss are not looked at.
+  EXPECT_TRUE(verify_jwt(mint(R"({"exp":1000,"aud":"billing","iss":"x"})"), kSecret, at(950)));
 }
 
 TEST(Jwt, RefusesMalformedTokens) {

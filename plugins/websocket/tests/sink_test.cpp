@@ -78,9 +78,12 @@ struct Sink : ::testing::Test {
 TEST(WebSocketSinkConfig, ReportsEveryProblemAtOnce) {
   const std::string error = configure_error(
       R"({"path": "/live", "room": "x", "replay_max": -1, "ping_interval": "10ms", "auth": "token",
-          "tokens": ["short"], "jwt_secret": "k", "origins": ["dashboard.example.com"],
+          "tokens": ["short"], "jwt_secret": "k", "origins": ["dashboard.example.com"], "jwt_audience": "a",
+          "jwt_issuer": "i", "jwt_require_exp": false,
           "max_connections": 0, "max_connections_per_client": 0, "send_queue": 100, "max_message": 10})");
   for (const char* expected : {"replay_max:", "ping_interval:", "tokens[0]:", "jwt_secret: only with auth: jwt",
+                               "jwt_audience: only with auth: jwt", "jwt_issuer: only with auth: jwt",
+                               "jwt_require_exp: only with auth: jwt",
                                "origins: 'dashboard.example.com'", "max_connections:", "max_connections_per_client:",
                                "send_queue:", "max_message:"}) {
     EXPECT_NE(error.find(expected), std::string::npos) << expected << " in: " << error;
@@ -351,15 +354,54 @@ TEST_F(JwtAuth, TheTokensRoomsLimitSubscriptionsAndItsSubjectCountsConnections) 
   auto third = connect(headers({{"Authorization", "Bearer " + alice}}), "10.0.0.3:1");
   ASSERT_TRUE(third.refusal);
   EXPECT_EQ(third.refusal->status, 429);
-  EXPECT_TRUE(connect(headers({{"Authorization", "Bearer " + jwt(R"({"sub":"bob"})")}})));
+  EXPECT_TRUE(connect(headers({{"Authorization", "Bearer " + jwt(R"({"sub":"bob","exp":4102444800})")}})));
 
   for (const auto& [claims, secret] : {std::pair{std::string(R"({"sub":"x","exp":1000})"), kJwtSecret},
-                                       std::pair{std::string(R"({"sub":"x"})"), std::string("another secret, also 32 bytes long")}}) {
+                                       std::pair{std::string(R"({"sub":"x","exp":4102444800})"),
+                                                 std::string("another secret, also 32 bytes long")},
+                                       std::pair{std::string(R"({"sub":"x"})"), kJwtSecret}}) {
     auto refused = connect(headers({{"Authorization", "Bearer " + jwt(claims, secret)}}));
-    ASSERT_TRUE(refused.refusal);
+    ASSERT_TRUE(refused.refusal) << claims;
     EXPECT_EQ(refused.refusal->status, 401);
   }
-  EXPECT_EQ(h.metrics().value("switchyard_websocket_auth_failures_total"), 2);
+  EXPECT_EQ(h.metrics().value("switchyard_websocket_auth_failures_total"), 3);
+}
+
+TEST_F(JwtAuth, AConnectionEndsWhenItsTokenExpires) {
+  // exp in the past but within the leeway: let in, and closed once the leeway is used up.
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+  const auto exp = now.count() - kJwtLeeway.count() + 5;
+  auto ws = connect(headers({{"Authorization", "Bearer " + jwt(R"({"sub":"ann","exp":)" + std::to_string(exp) + "}")}}));
+  ASSERT_TRUE(ws) << ws.refusal->body;
+  auto lasting = connect(headers({{"Authorization", "Bearer " + jwt(R"({"sub":"bo","exp":4102444800})")}}));
+  ASSERT_TRUE(lasting);
+  subscribe(ws, "octo-org/hello-service");
+  h.advance(std::chrono::milliseconds(2'000));
+  EXPECT_FALSE(ws->closed()) << "still valid";
+  h.advance(std::chrono::milliseconds(5'000));
+  ASSERT_TRUE(ws->closed());
+  EXPECT_EQ(ws->how()->code, websocket_close::kPolicyViolation);
+  EXPECT_EQ(ws->how()->reason, "token expired");
+  EXPECT_FALSE(lasting->closed()) << "a token valid until 2100 keeps its connection";
+}
+
+struct JwtPolicyAuth : Sink {
+  JwtPolicyAuth()
+      : Sink(options(R"("auth": "jwt", "jwt_secret": ")" + kJwtSecret +
+                     R"(", "jwt_audience": "dashboard", "jwt_issuer": "https://login.example.com", "jwt_require_exp": false)")) {}
+};
+
+TEST_F(JwtPolicyAuth, TokensForAnotherAudienceOrFromAnotherIssuerAreRefused) {
+  const std::string iss = R"("iss":"https://login.example.com")";
+  EXPECT_TRUE(connect(headers({{"Authorization", "Bearer " + jwt(R"({"aud":"dashboard",)" + iss + "}")}})))
+      << "right audience and issuer; no exp, which this endpoint allows";
+  for (const std::string& claims : {R"({"aud":"billing",)" + iss + "}", R"({)" + iss + "}",
+                                    std::string(R"({"aud":"dashboard","iss":"https://evil.example.com"})")}) {
+    auto refused = connect(headers({{"Authorization", "Bearer " + jwt(claims)}}));
+    ASSERT_TRUE(refused.refusal) << claims;
+    EXPECT_EQ(refused.refusal->status, 401);
+  }
+  EXPECT_EQ(h.metrics().value("switchyard_websocket_auth_failures_total"), 3);
 }
 
 struct FewConnections : Sink {
