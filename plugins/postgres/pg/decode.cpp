@@ -96,6 +96,34 @@ void set_timestamp(rapidjson::Value& out, std::string_view s, bool zoned, Alloc&
 
 void decode_scalar(std::string_view text, Oid oid, rapidjson::Value& out, Alloc& alloc);
 
+// Arrays and objects nested deeper than this in a json or jsonb value leave it a string:
+// RapidJSON's parser, and every walk of the event afterwards (serialising it), recurse once
+// per level, and PostgreSQL stores values thousands of levels deep.
+constexpr int kMaxJsonDepth = 128;
+
+// Whether the nesting of JSON `text` stays within `max` (strings skipped, escapes honoured).
+bool nesting_within(std::string_view text, int max) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max) return false;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return true;
+}
+
 // A PostgreSQL array literal ({1,2,NULL}, {"a b","c\"d"}, {{1,2},{3,4}}) as JSON lists.
 // https://www.postgresql.org/docs/15/arrays.html#ARRAYS-IO
 class ArrayReader {
@@ -112,15 +140,15 @@ class ArrayReader {
   }
 
  private:
-  bool list(rapidjson::Value& out) {
-    if (i_ >= s_.size() || s_[i_] != '{') return false;
+  bool list(rapidjson::Value& out, int depth = 1) {
+    if (i_ >= s_.size() || s_[i_] != '{' || depth > kMaxArrayDepth) return false;
     ++i_;
     out.SetArray();
     if (i_ < s_.size() && s_[i_] == '}') return ++i_, true;
     for (;;) {
       rapidjson::Value item;
       if (i_ < s_.size() && s_[i_] == '{') {
-        if (!list(item)) return false;
+        if (!list(item, depth + 1)) return false;
       } else if (!element(item)) {
         return false;
       }
@@ -156,6 +184,7 @@ class ArrayReader {
     return true;
   }
 
+  static constexpr int kMaxArrayDepth = 6;  // PostgreSQL's MAXDIM
   std::string_view s_;
   std::size_t i_ = 0;
   Oid element_;
@@ -181,6 +210,10 @@ void decode_scalar(std::string_view text, Oid oid, rapidjson::Value& out, Alloc&
     case kJson:
     case kJsonb: {
       rapidjson::Document doc(&alloc);
+      if (!nesting_within(text, kMaxJsonDepth)) {
+        set_string(out, text, alloc);
+        return;
+      }
       doc.Parse(text.data(), text.size());
       if (doc.HasParseError()) {
         set_string(out, text, alloc);

@@ -143,6 +143,20 @@ TEST(PostgresDecode, ArraysBecomeLists) {
   EXPECT_EQ(decoded("[0:1]={t,f}", 1000), "[true,false]");
   EXPECT_EQ(decoded("{}", 1009), "[]");
   EXPECT_EQ(decoded("{broken", 1007), R"("{broken")");
+  // PostgreSQL has at most 6 dimensions; deeper text is not an array it wrote.
+  EXPECT_EQ(decoded("{{{{{{1}}}}}}", 1007), "[[[[[[1]]]]]]");
+  EXPECT_EQ(decoded("{{{{{{{1}}}}}}}", 1007), R"("{{{{{{{1}}}}}}}")");
+}
+
+TEST(PostgresDecode, JsonNestedTooDeeplyStaysAString) {
+  // 128 levels is a value; 100,000 would overflow the stack parsing or serialising it.
+  const std::string ok = std::string(128, '[') + std::string(128, ']');
+  EXPECT_EQ(decoded(ok.c_str(), 3802), ok);
+  const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+  EXPECT_EQ(decoded(deep.c_str(), 114), "\"" + deep + "\"");
+  // Brackets inside strings do not count.
+  const std::string text = R"({"a": ")" + std::string(1000, '[') + R"(\"]"})";
+  EXPECT_EQ(decoded(text.c_str(), 3802), R"({"a":")" + std::string(1000, '[') + R"(\"]"})");
 }
 
 TEST(PostgresDsn, KeywordStringsAndUrlsParseWithoutShowingThePassword) {
