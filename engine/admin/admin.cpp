@@ -1,6 +1,7 @@
 #include "admin/admin.hpp"
 
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -217,8 +218,13 @@ struct Admin::Impl {
   // opening a page, and EventSource, cannot send an Authorization header).
   bool authorized(const HttpRequest& request, bool query_token = false) const {
     if (settings.token.empty()) return true;
+    // Digests compared in constant time: neither the token's content nor its length shows in
+    // how long a wrong guess takes.
     auto same = [](std::string_view given, std::string_view expected) {
-      return given.size() == expected.size() && CRYPTO_memcmp(given.data(), expected.data(), given.size()) == 0;
+      unsigned char a[SHA256_DIGEST_LENGTH], b[SHA256_DIGEST_LENGTH];
+      SHA256(reinterpret_cast<const unsigned char*>(given.data()), given.size(), a);
+      SHA256(reinterpret_cast<const unsigned char*>(expected.data()), expected.size(), b);
+      return CRYPTO_memcmp(a, b, sizeof a) == 0;
     };
     if (same(request.headers.get("Authorization").value_or(""), "Bearer " + settings.token)) return true;
     if (!query_token) return false;
