@@ -38,7 +38,19 @@ const char* file_kind(mode_t mode) {
 // `docker -v` mounts when the host file is missing) would read as "", a FIFO would block
 // until some writer came, a device never ends. The file is opened non-blocking, so even
 // a FIFO's open returns at once, and its type checked before any read.
-Result<std::string> read_file(const std::string& path) {
+bool allows_file(const InterpolationScope& scope, const std::string& path);
+
+// The path of the file open on `fd`, as the kernel resolved it; "" when unknown.
+std::string opened_path(int fd) {
+  const std::string link = "/proc/self/fd/" + std::to_string(fd);
+  std::string target(4096, '\0');
+  const ssize_t n = ::readlink(link.c_str(), target.data(), target.size());
+  if (n <= 0 || static_cast<std::size_t>(n) >= target.size()) return {};
+  target.resize(static_cast<std::size_t>(n));
+  return target;
+}
+
+Result<std::string> read_file(const std::string& path, const InterpolationScope& scope) {
   std::string out;
   const std::string reference = "${file:" + path + "}";
   const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
@@ -49,6 +61,14 @@ Result<std::string> read_file(const std::string& path) {
     int fd;
     ~Closer() { ::close(fd); }
   } closer{fd};
+  // The allow-list was checked on the path before opening it (opening may have effects);
+  // checked again on the file actually opened, so a link swapped in between is refused.
+  if (scope.restricted) {
+    const std::string opened = opened_path(fd);
+    if (opened.empty() || !allows_file(scope, opened)) {
+      return invalid_config(reference + " changed while it was opened: it is no longer a file env.allow lists");
+    }
+  }
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     return invalid_config("cannot read " + reference + ": " + std::strerror(errno));
@@ -178,7 +198,7 @@ Result<std::string> interpolate(std::string_view text, const InterpolationScope&
         return fail(dollar, "${file:" + path + "} is not listed in env.allow of the engine configuration (pipeline "
                             "files read only the files it lists as file:PATH or file:DIR/)");
       }
-      auto content = read_file(path);
+      auto content = read_file(path, scope);
       if (!content) return fail(dollar, std::move(content.error().message));
       found("${file:" + path + "}");
       out.append(*content);

@@ -6,9 +6,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <future>
+#include <thread>
 
 #include "support/temp_dir.hpp"
 
@@ -160,6 +162,43 @@ TEST(Interpolate, ARestrictedScopeReadsOnlyAllowedFiles) {
   std::filesystem::create_symlink(other, dir / "secrets" / "link");
   const std::string error = refusal(interpolate("${file:" + (dir / "secrets" / "link").string() + "}", scope));
   EXPECT_NE(error.find("is not listed in env.allow"), std::string::npos) << error;
+}
+
+TEST(Interpolate, ALinkSwappedBetweenTheCheckAndTheOpenIsRefused) {
+  // Another thread keeps pointing a link in the allowed directory at an allowed file, then at
+  // one outside it (rename(2) swaps it atomically). Whatever the timing, the outside file's
+  // content never comes back: the allow-list is checked again on the file that was opened.
+  test::TempDir dir;
+  const auto allowed = dir.write("secrets/hook", "allowed");
+  const auto outside = dir.write("outside", "OUTSIDE");
+  const auto link = dir / "secrets" / "link";
+  const auto staging = dir / "secrets" / ".link.new";
+  const InterpolationScope scope{.restricted = true, .allow = {"file:" + (dir / "secrets").string() + "/"}};
+  std::filesystem::create_symlink(allowed, link);
+  std::atomic<bool> stop{false};
+  std::thread swapper([&] {
+    for (bool out = true; !stop.load(std::memory_order_relaxed); out = !out) {
+      ::unlink(staging.c_str());
+      if (::symlink((out ? outside : allowed).c_str(), staging.c_str()) == 0) ::rename(staging.c_str(), link.c_str());
+    }
+  });
+  int read_allowed = 0, refused = 0, leaked = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+  while (std::chrono::steady_clock::now() < until) {
+    auto out = interpolate("${file:" + link.string() + "}", scope);
+    if (!out) {
+      ++refused;
+    } else if (*out == "allowed") {
+      ++read_allowed;
+    } else {
+      ++leaked;
+    }
+  }
+  stop = true;
+  swapper.join();
+  EXPECT_EQ(leaked, 0) << "read the file outside env.allow";
+  EXPECT_GT(read_allowed, 0);
+  EXPECT_GT(refused, 0);
 }
 
 TEST(Interpolate, LeavesExpressionsAlone) {
