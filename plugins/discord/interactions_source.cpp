@@ -5,6 +5,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "common/json_limits.hpp"
@@ -69,6 +70,34 @@ std::string member_string(const rapidjson::Value& object, const char* name) {
                                                           : std::string();
 }
 
+// The event type of a slash command: discord.command.<name> (discord.command.stats), as
+// pipelines route on it. Discord's command names are 1-32 lowercase letters (any script),
+// digits, '-' or '_'; a name with a '.', a space or a control character, or none, leaves
+// the type discord.command.
+std::string command_type(std::string_view name) {
+  constexpr std::size_t kMaxNameBytes = 32 * 4;  // 32 characters of UTF-8
+  const bool usable = !name.empty() && name.size() <= kMaxNameBytes &&
+                      std::none_of(name.begin(), name.end(), [](char c) {
+                        const auto b = static_cast<unsigned char>(c);
+                        return b <= 0x20 || b == 0x7f || c == '.';
+                      });
+  return usable ? "discord.command." + std::string(name) : std::string("discord.command");
+}
+
+// Who ran the interaction: the username (member.user in a guild, user in a DM), else the id.
+std::string invoker(const rapidjson::Value& interaction) {
+  for (const char* holder : {"member", "user"}) {
+    auto it = interaction.FindMember(holder);
+    if (it == interaction.MemberEnd() || !it->value.IsObject()) continue;
+    const rapidjson::Value& user =
+        std::string_view(holder) == "member" && it->value.HasMember("user") ? it->value["user"] : it->value;
+    for (const char* field : {"username", "id"}) {
+      if (std::string value = member_string(user, field); !value.empty()) return value;
+    }
+  }
+  return {};
+}
+
 // `switchyard send discord FILE`: a request this source accepts when configured with the
 // signing key's public key (kTestPublicKey for `--secret test`).
 constexpr RequestSigner kSigner{.service = "discord",
@@ -84,7 +113,8 @@ const ComponentDecl kInteractionsSourceDecl{
     .summary = "A Discord application's Interactions Endpoint: verifies the Ed25519 signature "
                "(libsodium) within a replay window, answers PING, acknowledges slash commands, "
                "components and modals at once with a deferred response and emits them "
-               "(discord.command, discord.component, discord.modal) for a follow-up message.",
+               "(discord.command.<name> with the user as subject, discord.component and "
+               "discord.modal with the custom_id as subject) for a follow-up message.",
     .options = kOptions,
     .create = &make_component<InteractionsSource>,
     .signer = &kSigner,
@@ -216,8 +246,8 @@ intake::Admission InteractionsProtocol::admit(const HttpRequest& request) const 
   const rapidjson::Value* inner = data.HasMember("data") ? &data["data"] : nullptr;
   std::string kind, subject;
   if (type == kCommand) {
-    kind = "discord.command";
-    subject = inner ? member_string(*inner, "name") : std::string();
+    kind = command_type(inner ? member_string(*inner, "name") : std::string());
+    subject = invoker(data);
   } else if (type == kComponent || type == kModal) {
     kind = type == kComponent ? "discord.component" : "discord.modal";
     subject = inner ? member_string(*inner, "custom_id") : std::string();

@@ -105,8 +105,8 @@ TEST(DiscordInteractions, SlashCommandsAreDeferredAndEmitted) {
   EXPECT_EQ(r.body, R"({"type":5,"data":{"flags":64}})");
   ASSERT_EQ(s.h.emitted().size(), 1u);
   const auto& e = *s.h.emitted()[0];
-  EXPECT_EQ(e.type, "discord.command");
-  EXPECT_EQ(e.subject, "stats");
+  EXPECT_EQ(e.type, "discord.command.stats");
+  EXPECT_EQ(e.subject, "mona") << "the command's user";
   EXPECT_EQ(e.id, "1180000000000000001");
   EXPECT_EQ(e.source, "https://discord.com/guilds/55");
   EXPECT_STREQ(e.data["data"]["options"][0]["value"].GetString(), "octocat");
@@ -118,6 +118,28 @@ TEST(DiscordInteractions, SlashCommandsAreDeferredAndEmitted) {
   EXPECT_EQ(to_cloudevent_json(e).find("itoken"), std::string::npos);
   EXPECT_EQ(to_cloudevent_json(*e.clone()).find("itoken"), std::string::npos);
   EXPECT_EQ(*e.clone()->secret(kTokenSecret), "itoken");
+}
+
+TEST(DiscordInteractions, ACommandsTypeNamesItAndItsSubjectIsWhoRanIt) {
+  Source s;
+  int n = 0;
+  auto command = [&](const std::string& name, const std::string& who) -> const Event* {
+    const std::string id = "118000000000000010" + std::to_string(n++);
+    EXPECT_EQ(s.post(R"({"id": ")" + id + R"(", "type": 2, "token": "t", )" + who + R"(, "data": {"name": )" + name + "}}").status,
+              200);
+    return s.h.emitted().back().get();
+  };
+  // In a direct message the user is `user`, not `member.user`; without a username, its id.
+  auto dm = command(R"("deploy")", R"("user": {"id": "42", "username": "hubot"})");
+  EXPECT_EQ(dm->type, "discord.command.deploy");
+  EXPECT_EQ(dm->subject, "hubot");
+  EXPECT_EQ(command(R"("état")", R"("member": {"user": {"id": "43"}})")->subject, "43");
+  EXPECT_EQ(s.h.emitted().back()->type, "discord.command.état") << "names may be in any script";
+  // A name that would add a dot-separated part to the type, or none, leaves discord.command.
+  EXPECT_EQ(command(R"("a.b")", R"("user": {"id": "1"})")->type, "discord.command");
+  EXPECT_EQ(command(R"("a b")", R"("user": {"id": "1"})")->type, "discord.command");
+  EXPECT_EQ(command(R"("")", R"("user": {"id": "1"})")->type, "discord.command");
+  EXPECT_EQ(command("7", R"("user": {"id": "1"})")->type, "discord.command");
 }
 
 TEST(DiscordInteractions, AnInteractionReplayedWithinMaxAgeRunsOnce) {
