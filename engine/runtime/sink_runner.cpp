@@ -231,6 +231,14 @@ void SinkRunner::attempt(std::uint32_t index) {
     // A sink that reads only the bytes (Sink::reads_payload) has it as they are.
     if (auto parsed = unshelve_payload(slot.entry.event); !parsed) return complete(index, parsed.error());
   }
+  // From its second attempt at this sink on, the event says which attempt it is (the
+  // CloudEvents extension `attempt`: 2, 3, ...; absent on the first). Other sinks share the
+  // event, so this sink gets a copy: a copy per retry, nothing on a first delivery.
+  if (const std::uint32_t shown = slot.attempt >= 2 ? slot.attempt : 0; slot.entry.event->attempt != shown) {
+    auto copy = slot.entry.event->clone();
+    copy->attempt = shown;
+    slot.entry.event = std::move(copy);
+  }
   SinkRunner* self = this;
   host.deliver(slot.entry.event, [self, t](Status status) { self->report(t, std::move(status)); });
 }

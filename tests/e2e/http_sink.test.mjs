@@ -37,12 +37,14 @@ sinks:
 test('503, then 429 with Retry-After: 2, then success: every event arrives once it recovers', async () => {
   const received = [];
   const times = [];
+  const attempts = [];
   let phase = 0;
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => { body += c; });
     req.on('end', () => {
       times.push(Date.now());
+      attempts.push(JSON.parse(body).attempt);
       phase += 1;
       if (phase <= 2) { res.writeHead(503); return res.end('busy'); }
       if (phase === 3) { res.writeHead(429, { 'Retry-After': '2' }); return res.end('slow down'); }
@@ -65,6 +67,8 @@ test('503, then 429 with Retry-After: 2, then success: every event arrives once 
   assert.equal(received[0].headers['content-type'], 'application/cloudevents+json');
   assert.equal(received[0].headers['idempotency-key'], 'evt-1');
   assert.equal(times.length, 4);
+  // Each retry says which attempt it is (the CloudEvents extension); the first says nothing.
+  assert.deepEqual(attempts, [undefined, 2, 3, 4]);
   // The wait after the 429 honours Retry-After: 2 (backoff alone would be far shorter).
   assert.ok(times[3] - times[2] >= 1900, `waited only ${times[3] - times[2]} ms after 429`);
 });

@@ -144,6 +144,7 @@ Result<OutgoingMessage> encode(const Event& event, Mode mode, std::string subjec
   out.headers.emplace_back("ce-type", event.type);
   if (!event.subject.empty()) out.headers.emplace_back("ce-subject", event.subject);
   out.headers.emplace_back("ce-time", format_rfc3339(event.time));
+  if (event.attempt > 0) out.headers.emplace_back("ce-attempt", std::to_string(event.attempt));  // a retry
   // Compact JSON escapes line breaks: the value stays on one line.
   if (event.meta.IsObject() && event.meta.MemberCount() > 0) out.headers.emplace_back("ce-meta", json_text(event.meta));
   out.payload = json_text(event.data);

@@ -75,6 +75,20 @@ TEST(NatsMapping, BinaryModeCarriesTheDataAsPayloadAndAttributesAsHeaders) {
   auto decoded = decode(in.message);
   ASSERT_TRUE(decoded) << decoded.error().message;
   expect_same_event(*event, **decoded);
+  EXPECT_FALSE(header(out->headers, "ce-attempt")) << "a first delivery says nothing";
+
+  // A retry says which attempt it is, in either mode; an engine reading it counts its own.
+  event->attempt = 3;
+  auto retry = encode(*event, Mode::binary, "github.push");
+  ASSERT_TRUE(retry);
+  EXPECT_EQ(header(retry->headers, "ce-attempt").value_or(""), "3");
+  auto structured = encode(*event, Mode::structured, "github.push");
+  ASSERT_TRUE(structured);
+  EXPECT_NE(structured->payload.find(R"("attempt":3)"), std::string::npos) << structured->payload;
+  Received again(*retry);
+  auto redecoded = decode(again.message);
+  ASSERT_TRUE(redecoded);
+  EXPECT_EQ((*redecoded)->attempt, 0u);
 }
 
 TEST(NatsMapping, DecodedEventsCarryWhereTheyCameFrom) {

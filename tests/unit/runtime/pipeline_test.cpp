@@ -348,14 +348,25 @@ sinks:
     bucket: flaky
     fail_first: 2
     retry: {max_attempts: 3, initial: 1ms, max: 5ms}
+  - {name: steady, type: test.capture, bucket: steady}
 )");
-  ASSERT_TRUE(wait_until([] { return Captured::instance().of("flaky").size() == 50; }));
+  ASSERT_TRUE(wait_until([] {
+    return Captured::instance().of("flaky").size() == 50 && Captured::instance().of("steady").size() == 50;
+  }));
   drain(*p);
   p->stop();
   EXPECT_EQ(Captured::instance().of("flaky"), iota(50));
   const auto s = p->stats().sinks[0];
   EXPECT_EQ(s.retried, 100u);
   EXPECT_EQ(s.dead_lettered, 0u);
+  // The third attempt says so (the CloudEvents extension `attempt`); the other sink, which
+  // shares the event and delivered it at once, sees no attempt.
+  for (const auto& json : Captured::instance().json("flaky")) {
+    EXPECT_NE(json.find(R"("attempt":3)"), std::string::npos) << json;
+  }
+  for (const auto& json : Captured::instance().json("steady")) {
+    EXPECT_EQ(json.find("attempt"), std::string::npos) << json;
+  }
 }
 
 TEST_F(PipelineTest, EventsAreGivenUpAfterMaxAttemptsOrAtOnceWhenPermanent) {
