@@ -48,6 +48,13 @@ FileSink::~FileSink() { stop(); }
 
 Status FileSink::start() { return file_.open(path_); }
 
+Result<std::optional<Rendering>> FileSink::render(const Event& event) {
+  std::string line;
+  append_json_line(event, format_, false, line);
+  if (!line.empty() && line.back() == '\n') line.pop_back();
+  return std::optional<Rendering>(Rendering{.method = "APPEND", .url = path_, .body = std::move(line)});
+}
+
 void FileSink::deliver(EventPtr event, DeliveryCallback done) {
   bool reopened = false;
   const auto file = file_.descriptor(reopened);

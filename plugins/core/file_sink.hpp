@@ -17,6 +17,8 @@ class FileSink final : public Sink {
   Status configure(const Options& options, Context& context) override;
   Status start() override;
   void deliver(EventPtr event, DeliveryCallback done) override;
+  /// The line it would append: method "APPEND", the path as url.
+  Result<std::optional<Rendering>> render(const Event& event) override;
   void stop() override;
   /// A line is the CloudEvent (or payload) with the payload's received bytes spliced in.
   bool reads_payload() const override { return false; }

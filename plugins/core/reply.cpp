@@ -62,7 +62,7 @@ Status ReplySink::configure(const Options& options, Context& context) {
   return {};
 }
 
-Result<Reply> ReplySink::render(const Event& event) const {
+Result<Reply> ReplySink::answer_for(const Event& event) const {
   Reply reply;
   const std::string status = status_.render(event);
   int code = 0;
@@ -90,8 +90,17 @@ Result<Reply> ReplySink::render(const Event& event) const {
   return reply;
 }
 
+Result<std::optional<Rendering>> ReplySink::render(const Event& event) {
+  auto reply = answer_for(event);
+  if (!reply) return reply.error();
+  Rendering r{.method = "REPLY", .url = "HTTP " + std::to_string(reply->status), .headers = reply->headers,
+              .body = std::move(reply->body)};
+  if (!reply->content_type.empty()) r.headers.set("Content-Type", reply->content_type);
+  return std::optional<Rendering>(std::move(r));
+}
+
 void ReplySink::deliver(EventPtr event, DeliveryCallback done) {
-  auto reply = render(*event);
+  auto reply = answer_for(*event);
   if (!reply) return done(reply.error());
   if (context_->replies().answer(event->id, std::move(*reply))) return done({});
   const std::string why = "no request waits for event " + event->id +

@@ -17,9 +17,11 @@ class ReplySink final : public Sink {
  public:
   Status configure(const Options& options, Context& context) override;
   void deliver(EventPtr event, DeliveryCallback done) override;
+  /// The answer the waiting request would get: method "REPLY", its status as the url.
+  Result<std::optional<Rendering>> render(const Event& event) override;
 
  private:
-  Result<Reply> render(const Event& event) const;
+  Result<Reply> answer_for(const Event& event) const;
 
   Context* context_ = nullptr;
   const Template* body_ = nullptr;  // json_template; else text_

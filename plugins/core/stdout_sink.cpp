@@ -62,4 +62,11 @@ void StdoutSink::deliver(EventPtr event, DeliveryCallback done) {
   }
 }
 
+Result<std::optional<Rendering>> StdoutSink::render(const Event& event) {
+  std::string line;
+  append_json_line(event, format_, pretty_, line);
+  if (!line.empty() && line.back() == '\n') line.pop_back();
+  return std::optional<Rendering>(Rendering{.method = "WRITE", .url = "stdout", .body = std::move(line)});
+}
+
 }  // namespace switchyard::core

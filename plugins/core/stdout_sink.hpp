@@ -12,6 +12,8 @@ class StdoutSink final : public Sink {
  public:
   Status configure(const Options& options, Context& context) override;
   void deliver(EventPtr event, DeliveryCallback done) override;
+  /// The line it would print: method "WRITE", url "stdout".
+  Result<std::optional<Rendering>> render(const Event& event) override;
   /// Unless `pretty` (indented from the tree), a line has the payload's received bytes.
   bool reads_payload() const override { return pretty_; }
 

@@ -124,6 +124,22 @@ Result<std::vector<std::string>> WebSocketSink::rooms_of(const Event& event) con
   return rooms;
 }
 
+std::string WebSocketSink::message_of(const Event& event) const {
+  if (data_ == nullptr) return cloudevent_json(event);
+  rapidjson::Document data;
+  data_->render(event, data, data.GetAllocator());
+  return cloudevent_json(event, &data);
+}
+
+Result<std::optional<Rendering>> WebSocketSink::render(const Event& event) {
+  auto rooms = rooms_of(event);
+  if (!rooms) return rooms.error();
+  std::string where = path_ + " rooms: ";
+  for (const auto& room : *rooms) where += (&room == &rooms->front() ? "" : ", ") + room;
+  if (rooms->empty()) where += "none (published nowhere)";
+  return std::optional<Rendering>(Rendering{.method = "PUBLISH", .url = std::move(where), .body = message_of(event)});
+}
+
 void WebSocketSink::deliver(EventPtr event, DeliveryCallback done) {
   auto rooms = rooms_of(*event);
   if (!rooms) return done(rooms.error());
@@ -131,15 +147,7 @@ void WebSocketSink::deliver(EventPtr event, DeliveryCallback done) {
     context_->logger().debug("event " + event->id + ": its room is empty; published nowhere");
     return done({});
   }
-  std::string json;
-  if (data_ != nullptr) {
-    rapidjson::Document data;
-    data_->render(*event, data, data.GetAllocator());
-    json = cloudevent_json(*event, &data);
-  } else {
-    json = cloudevent_json(*event);
-  }
-  done(hub_->publish(*rooms, json, event->id, context_->state(), telemetry_));
+  done(hub_->publish(*rooms, message_of(*event), event->id, context_->state(), telemetry_));
 }
 
 void WebSocketSink::stop() {

@@ -22,6 +22,9 @@ class WebSocketSink final : public Sink {
   Status configure(const Options& options, Context& context) override;
   Status start() override;
   void deliver(EventPtr event, DeliveryCallback done) override;
+  /// What subscribers would get: method "PUBLISH", the path and rooms as url, the event's
+  /// CloudEvent JSON (with `data` as configured) as body.
+  Result<std::optional<Rendering>> render(const Event& event) override;
   void stop() override;
 
   /// The rooms `event` goes to (public for tests).
@@ -31,6 +34,7 @@ class WebSocketSink final : public Sink {
  private:
   class Endpoint;
   void schedule_prune();
+  std::string message_of(const Event& event) const;  // the CloudEvent JSON subscribers get
 
   Context* context_ = nullptr;
   std::string path_;

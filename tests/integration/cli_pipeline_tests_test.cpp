@@ -174,7 +174,7 @@ sinks:
     url: ${DISCORD_WEBHOOK_URL}
     embeds: {title: "Build ${{ payload.id }} failed", color: "#D73A49"}
   - name: log
-    type: stdout
+    type: blackhole
 )";
 constexpr const char* kNotifyAllow = "env: {allow: [HOOK_URL, TOKEN, DISCORD_WEBHOOK_URL]}\n";
 
@@ -211,7 +211,7 @@ cases:
     input: {payload: {id: 10, ref: "a\nb"}}
     rendered:
       hook: {body: {text: Build 10}}
-  - name: asks what stdout would send
+  - name: asks what blackhole would send
     input: {payload: {id: 11}}
     rendered:
       log: {body: x}
@@ -238,7 +238,7 @@ cases:
                        "holds a line break\n"),
             std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find("cases[4].rendered.log: a stdout sink cannot say what it would send, so rendered: cannot check "
+  EXPECT_NE(r.out.find("cases[4].rendered.log: a blackhole sink cannot say what it would send, so rendered: cannot check "
                        "it (expect: checks what it receives)"),
             std::string::npos)
       << r.out;
@@ -271,7 +271,7 @@ TEST_F(Cli, RenderPrintsWhatEachSinkWouldSendWithSecretsRedacted) {
   EXPECT_EQ(chat["url"], "https://discord.com/<redacted>") << "the webhook URL is a secret option";
   EXPECT_EQ(chat["body"]["embeds"][0u]["color"].GetInt(), 14105161);
   EXPECT_EQ(d[2]["sink"], "log");
-  EXPECT_EQ(d[2]["error"], "a stdout sink cannot say what it would send");
+  EXPECT_EQ(d[2]["error"], "a blackhole sink cannot say what it would send");
   for (const char* secret : {"env-secret-value", "real-token"}) {
     EXPECT_EQ(r.out.find(secret), std::string::npos) << secret;
   }
@@ -296,6 +296,38 @@ TEST_F(Cli, RenderPrintsWhatEachSinkWouldSendWithSecretsRedacted) {
   ASSERT_TRUE(!d.HasParseError() && d.IsArray() && d.Size() == 2) << b.out;
   EXPECT_EQ(d[0]["body"]["text"], "Build 8 passed");
   EXPECT_EQ(d[1]["sink"], "log");
+}
+
+TEST_F(Cli, RenderPrintsTheLinesOfStdoutAndFileTheAnswerOfReplyAndTheRoomsOfWebsocket) {
+  const auto pipeline = dir_.write("local.yaml", R"(name: local
+source: {type: http, path: /in}
+sinks:
+  - {name: out, type: stdout}
+  - {name: log, type: file, path: /var/log/builds.jsonl, format: data}
+  - {name: answer, type: reply, status: "201", body: {ok: "${{ payload.repo }}"}}
+  - {name: live, type: websocket, path: /live, room: ["all", "${{ payload.repo }}"], data: {repo: "${{ payload.repo }}"}}
+)");
+  const auto input = dir_.write("in.json", R"({"payload": {"repo": "octo/x", "n": 1}})");
+  auto r = run_to_end({kBinary, "render", pipeline.string(), input.string(), "-c", config("")}, dir_);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  rapidjson::Document d;
+  d.Parse(r.out.c_str());
+  ASSERT_TRUE(!d.HasParseError() && d.IsArray() && d.Size() == 4) << r.out;
+  EXPECT_EQ(d[0]["method"], "WRITE");
+  EXPECT_EQ(d[0]["url"], "stdout");
+  EXPECT_EQ(d[0]["body"]["specversion"], "1.0") << "the CloudEvent line";
+  EXPECT_EQ(d[0]["body"]["data"]["repo"], "octo/x");
+  EXPECT_EQ(d[1]["method"], "APPEND");
+  EXPECT_EQ(d[1]["url"], "/var/log/builds.jsonl");
+  EXPECT_EQ(d[1]["body"]["n"].GetInt(), 1) << "format: data writes the payload alone";
+  EXPECT_FALSE(std::filesystem::exists("/var/log/builds.jsonl")) << "render writes nothing";
+  EXPECT_EQ(d[2]["method"], "REPLY");
+  EXPECT_EQ(d[2]["url"], "HTTP 201");
+  EXPECT_EQ(d[2]["body"]["ok"], "octo/x");
+  EXPECT_EQ(d[3]["method"], "PUBLISH");
+  EXPECT_EQ(d[3]["url"], "/live rooms: all, octo/x");
+  EXPECT_EQ(d[3]["body"]["data"]["repo"], "octo/x");
+  EXPECT_FALSE(d[3]["body"]["data"].HasMember("n")) << "data: as configured";
 }
 
 TEST_F(Cli, RenderRefusesABadInputAndSaysWhatASinkWouldFailWith) {
