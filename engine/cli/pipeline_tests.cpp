@@ -5,7 +5,9 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <map>
+#include <optional>
 
 #include "cli/dry_pipeline.hpp"
 #include "config/engine_config.hpp"
@@ -22,6 +24,16 @@
 
 namespace switchyard::cli {
 namespace {
+
+// The first key of `map` that is not one of `known` (a misspelt `rendered:` would otherwise
+// check nothing and pass).
+std::optional<std::string> unknown_key(const rapidjson::Value& map, std::initializer_list<std::string_view> known) {
+  for (const auto& m : map.GetObject()) {
+    const std::string_view key(m.name.GetString(), m.name.GetStringLength());
+    if (std::find(known.begin(), known.end(), key) == known.end()) return std::string(key);
+  }
+  return std::nullopt;
+}
 
 std::string compact(const rapidjson::Value& v) {
   rapidjson::StringBuffer b;
@@ -102,6 +114,10 @@ class TestFile {
                                         : config::format(diagnostics.front()));
     }
     const auto& root = doc_.json;
+    if (auto key = unknown_key(root, {"pipeline", "variables", "stubs", "cases"})) {
+      return broken(config::format(
+          doc_.error(*key, "unknown key (a test file has pipeline, variables, stubs and cases)")));
+    }
     if (!root.HasMember("pipeline") || !root["pipeline"].IsString()) {
       return broken(config::format(doc_.error("pipeline", "the pipeline file to test is required")));
     }
@@ -223,6 +239,11 @@ class TestFile {
   void run_case(const rapidjson::Value& c, const std::string& path, std::vector<std::string>& failures) {
     if (!c.IsObject()) {
       failures.push_back(where(path) + ": expected a map with input(s) and expect");
+      return;
+    }
+    if (auto key = unknown_key(c, {"name", "input", "inputs", "stubs", "expect", "rendered"})) {
+      failures.push_back(where(path + "." + *key) +
+                         ": unknown key (a case has name, input or inputs, stubs, expect and rendered)");
       return;
     }
     std::vector<std::unique_ptr<Event>> inputs;

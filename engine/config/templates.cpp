@@ -199,7 +199,14 @@ std::shared_ptr<const Template> compile_condition_template(const rapidjson::Valu
     error.message = "expected a condition: true, false or ${{ expression }}";
     return nullptr;
   }
-  return compile_template(value, false, error);
+  auto compiled = compile_template(value, false, error);
+  if (compiled && !single_expression(text)) {
+    // Text around the ${{ }} renders a non-empty string, which is always true.
+    error.message = "a condition is one ${{ expression }} with nothing around it (text outside it would make "
+                    "it always true): write ${{ payload.branch == 'main' }}, not ${{ payload.branch }} == 'main'";
+    return nullptr;
+  }
+  return compiled;
 }
 
 const Template* CompiledTemplates::find(std::string_view path) const {

@@ -50,6 +50,44 @@ cases:
   EXPECT_NE(r.out.find("\n0 passed, 3 failed\n"), std::string::npos) << r.out;
 }
 
+TEST_F(Cli, PipelineTestsRefuseKeysTheyDoNotKnowAndConditionsWithTextAroundThem) {
+  const std::string pipeline = std::string(SWITCHYARD_SOURCE_DIR) + "/pipelines/ci-failures.yaml";
+  const std::string input = R"(
+    input:
+      payload: {action: completed, workflow_run: {id: 1, name: CI, conclusion: failure, head_branch: main},
+                repository: {full_name: o/r}})";
+  const auto file = dir_.write("typos.yaml", "pipeline: " + pipeline + R"(
+cases:
+  - name: a misspelt rendered checks nothing)" + input + R"(
+    renderd: {alert: {body: {nothing: 1}}}
+  - name: text around the condition would always be true)" + input + R"(
+    expect:
+      alert: [{that: ["${{ payload.external_id }} == 2"]}]
+  - name: a sound case)" + input + R"(
+    expect:
+      alert: [{that: ["${{ payload.external_id == 1 }}"]}]
+)");
+  const auto config_file = config("env: {allow: [GITHUB_WEBHOOK_SECRET]}\n");
+  auto r = run_to_end({kBinary, "test", "-c", config_file, file.string()}, dir_);
+  EXPECT_EQ(r.code, 1);
+  const std::string f = file.string();
+  EXPECT_NE(r.out.find(f + ":7:5: cases[0].renderd: unknown key (a case has name, input or inputs, stubs, expect and "
+                           "rendered)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("cases[1].expect.alert[0].that[0]: a condition is one ${{ expression }} with nothing around it"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("\n1 passed, 2 failed\n"), std::string::npos) << r.out;
+
+  const auto top = dir_.write("top.yaml", "pipeline: " + pipeline + "\ncase:\n  - name: x\n");
+  auto t = run_to_end({kBinary, "test", "-c", config_file, top.string()}, dir_);
+  EXPECT_EQ(t.code, 1);
+  EXPECT_NE((t.out + t.err).find("case: unknown key (a test file has pipeline, variables, stubs and cases)"),
+            std::string::npos)
+      << t.out << t.err;
+}
+
 TEST_F(Cli, PipelineTestsStubATransformThatNeedsWhatATestHasNot) {
   // The throwing transform stands for one that needs a database: stubbed, it sets what the
   // test says instead of running.

@@ -231,11 +231,22 @@ sinks:
   - name: c
     type: stdout
     if: payload.action == 'x'
+  - name: d
+    type: stdout
+    if: "${{ payload.branch }} == 'main'"
+  - name: e
+    type: stdout
+    if: "  ${{ payload.branch == 'main' }}\n"
 )");
   EXPECT_NE(errors.find("p.yaml:5:38: sinks[0].if: unknown context 'nosuch'"), std::string::npos) << errors;
   EXPECT_NE(errors.find("p.yaml:8:14: sinks[1].if: wrong number of arguments to 'startsWith'"), std::string::npos) << errors;
   EXPECT_NE(errors.find("sinks[1].if: "), std::string::npos) << errors;
   EXPECT_NE(errors.find("sinks[2].if: expected a condition: true, false or ${{ expression }}"), std::string::npos) << errors;
+  // Text around the expression would render a non-empty string: always true.
+  EXPECT_NE(errors.find("p.yaml:14:10: sinks[3].if: a condition is one ${{ expression }} with nothing around it"),
+            std::string::npos)
+      << errors;
+  EXPECT_EQ(errors.find("sinks[4]"), std::string::npos) << "white space around it is fine: " << errors;
 }
 
 TEST_F(PipelineConfigTest, MissingSourceAndSinksAreReported) {
