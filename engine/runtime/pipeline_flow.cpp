@@ -86,6 +86,16 @@ void PipelineRuntime::fan_out(TransformChain::Finished finished) {
   Event& event = *finished.incoming.event;
   if (services_.tap) services_.tap->accepted(config_->name, event, finished.kept);
   if (!finished.failed_at.empty()) return failed(std::move(finished));
+  if (!finished.kept && finished.incoming.replaces != 0 && !finished.dropped_by.empty()) {
+    // A transform's dead letter, replayed, and dropped this time: a dedup or rate_limit
+    // that saw it on its first pass, or a filter changed since. Taking the entry out would
+    // lose the event without a word; it goes back in, saying what dropped it.
+    finished.failed_at = finished.dropped_by;
+    finished.error = "dropped (" + finished.drop_reason + ") when replayed from the dead-letter queue; left there: "
+                     "replay it once the transform lets it through (a dedup window or rate limit passes), or "
+                     "`switchyard dlq drop` it";
+    return failed(std::move(finished));
+  }
   if (!finished.kept) no_reply(event.id, "a transform dropped it");
   std::uint64_t mask = 0;
   std::vector<SinkRunner*> selected;

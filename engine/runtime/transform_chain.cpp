@@ -50,6 +50,8 @@ bool TransformChain::judge(const ComponentHost& stage, Finished& f, const Result
   if (*verdict == Verdict::drop) {
     dropped_.fetch_add(1, std::memory_order_relaxed);
     counters.dropped->inc();
+    f.dropped_by = stage.label();
+    f.drop_reason = drop_reason(stage.config().type);
     return false;
   }
   return true;
@@ -117,7 +119,7 @@ std::vector<TransformChain::Finished> TransformChain::split(ComponentHost& stage
     const std::size_t size = event.memory_size();
     bytes += size;
     out.push_back(Finished{Incoming{std::move(made[i]), done, f.incoming.until_done, size, f.incoming.replaces},
-                           true, {}, {}, {}, f.original});
+                           true, {}, {}, {}, {}, {}, f.original});
   }
   out.front().writes = std::move(f.writes);
   hooks_.replaced(f.incoming.bytes, out.size(), bytes);
@@ -125,7 +127,7 @@ std::vector<TransformChain::Finished> TransformChain::split(ComponentHost& stage
 }
 
 void TransformChain::run(Incoming incoming) {
-  Finished f{std::move(incoming), true, {}, {}, {}, nullptr};
+  Finished f{std::move(incoming), true, {}, {}, {}, {}, {}, nullptr};
   if (f.incoming.source_state) {
     // Written with the event (or, dropped or dead-lettered, with its outcome): remembered
     // exactly when the pipeline keeps what it accepted.

@@ -48,6 +48,8 @@ class TransformChain {
     journal::StateWrites writes;  // captured state writes (durable pipelines)
     std::string failed_at;        // the transform that failed it ("transforms[1] 'enrich'"); empty: none
     std::string error;            // and why
+    std::string dropped_by;       // the transform that dropped it ("transforms[0] 'dedup'"); empty: none
+    std::string drop_reason;      // and its reason label ("deduplicated")
     // The event as it entered the chain (kept_originals): what the dead-letter queue
     // stores when a transform fails it, so a replay runs the whole chain again.
     std::shared_ptr<const Event> original;

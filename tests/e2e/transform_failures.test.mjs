@@ -81,3 +81,35 @@ test('a map that fails an event dead-letters it; fixed and reloaded, dlq replay 
   await waitUntil(async () => (await dlqList(engine.configFile)).length === 0, 10000, 'the entry out of the DLQ');
   assert.equal(await engine.stop(), 0);
 });
+
+// A review found the replay lost: dedup, before the failing map, remembered the event's key
+// on its first pass and dropped the replay as a duplicate, and the entry was taken out.
+test('a replay a transform drops (dedup saw it before it failed) stays in the dead-letter queue, saying why', async () => {
+  const receiver = await startReceiver(() => ({ status: 200 }));
+  cleanups.push(() => receiver.close());
+  const deduped = (eventType) => relay(receiver.url, eventType).replace(
+    'transforms:\n', "transforms:\n  - type: dedup\n    key: '${{ payload.n }}'\n");
+  const engine = await startEngine({ pipelines: { typed: deduped("'${{ payload.kind }}'") } });
+  cleanups.push(() => engine.stop());
+
+  assert.equal(await post(engine, 'bad-1', { n: 1, note: 'no kind' }), 202);
+  const entries = await waitUntil(async () => {
+    const list = await dlqList(engine.configFile);
+    return list.length === 1 && list;
+  }, 10000, 'the failed event in the dead-letter queue');
+  assert.equal(entries[0].sink, "transforms[1] 'map'");
+
+  writeFileSync(join(engine.dir, 'pipelines', 'typed.yaml'), deduped("'${{ payload.kind || ''unknown'' }}'"));
+  const reload = await fetch(`${engine.adminUrl}/api/reload`, { method: 'POST', headers: { 'content-type': 'application/json' } });
+  assert.equal(reload.status, 200, await reload.text());
+  await dlq(engine.configFile, 'replay', '--all');
+  // Back in the queue, named after the transform that dropped it, and not parked: listed again.
+  const again = await waitUntil(async () => {
+    const list = await dlqList(engine.configFile);
+    return list.length === 1 && list[0].sink === "transforms[0] 'dedup'" && list;
+  }, 10000, 'the dropped replay back in the dead-letter queue');
+  assert.equal(again[0].event_id, 'bad-1');
+  assert.match(again[0].error, /dropped \(deduplicated\) when replayed from the dead-letter queue/);
+  assert.deepEqual(receiver.delivered(), []);
+  assert.equal(await engine.stop(), 0);
+});
