@@ -44,12 +44,22 @@ bool same_kind_compare(const Value& a, const Value& b, Value::Kind k, int op) no
   }
 }
 
+// The exact integer a number or a string of digits stands for, when it has one: an id
+// written as text compares with an id number to the last digit.
+bool exact_integer(const Value& v, std::int64_t& out) noexcept {
+  if (v.kind() == Value::Kind::Number) return Access::exact_int(v, out);
+  return v.kind() == Value::Kind::String && detail::integer_text(v.string_value(), out);
+}
+
 // GitHub's abstract comparison: same kinds compare directly; objects/arrays
 // never equal anything but themselves; other mixes compare as numbers.
 bool compare(const Value& a, const Value& b, int op) noexcept {
   Value::Kind lk = a.kind(), rk = b.kind();
   if (lk == rk) return same_kind_compare(a, b, lk, op);
   if (!a.is_primitive() || !b.is_primitive()) return false;
+  if (std::int64_t li, ri; exact_integer(a, li) && exact_integer(b, ri)) {
+    return op == 0 ? li == ri : op == 1 ? li < ri : li > ri;
+  }
   double l = a.as_number(), r = b.as_number();
   if (std::isnan(l) || std::isnan(r)) return false;
   return op == 0 ? l == r : op == 1 ? l < r : l > r;

@@ -65,6 +65,9 @@ const rapidjson::Value* find_member(const rapidjson::Value& obj, std::string_vie
 // 0x hex, 0o octal, Infinity, -Infinity; anything else NaN). With
 // `strict`, '' and surrounding whitespace are NaN (used by the lexer).
 double parse_number(std::string_view s, bool strict = false) noexcept;
+// Whether `s` (white space around it allowed) is a decimal integer that fits int64: "-42",
+// "1234567890123456789"; not "1e3", "0x10", "1.0" or "".
+bool integer_text(std::string_view s, std::int64_t& out) noexcept;
 void append_number(std::string& out, double d);        // GitHub G15
 void append_json_string(std::string& out, std::string_view s);  // quoted + escaped
 void write_json(std::string& out, const rapidjson::Value& n, bool pretty, int indent = 0, int depth = 0);

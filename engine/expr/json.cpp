@@ -87,6 +87,18 @@ void write_json_number(std::string& out, const rapidjson::Value& n) {
 
 }  // namespace
 
+bool integer_text(std::string_view s, std::int64_t& out) noexcept {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  const std::string_view digits = !s.empty() && s.front() == '-' ? s.substr(1) : s;
+  if (digits.empty() || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return false;
+  }
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && end == s.data() + s.size();
+}
+
 double parse_number(std::string_view s, bool strict) noexcept {
   if (!strict) {
     while (!s.empty() && is_space(s.front())) s.remove_prefix(1);

@@ -159,6 +159,8 @@ Result<std::vector<Token>, ParseError> lex(std::string_view src) {
           double d = parse_number(lexeme, true);
           if (std::isnan(d)) return fail(i, "invalid number '" + std::string(lexeme) + "'");
           t.number = d;
+          // An integer literal keeps every digit (a Discord id is near 1e18; a double has 53 bits).
+          t.exact = detail::integer_text(lexeme, t.integer);
           single(Tok::Number, j - i);
           break;
         }

@@ -22,6 +22,8 @@ struct Token {
   std::uint32_t offset = 0;  // byte offset in the source
   std::uint32_t length = 0;  // bytes of source text
   double number = 0;         // Number
+  bool exact = false;        // Number: a decimal integer within int64, kept as `integer`
+  std::int64_t integer = 0;
   std::string text;          // String (unescaped) / Ident
 };
 

@@ -236,7 +236,7 @@ class Parser {
   std::unique_ptr<Node> parse_primary() {
     const Token& t = peek();
     switch (t.type) {
-      case Tok::Number: next(); return literal(Value::make_number(t.number), t.offset);
+      case Tok::Number: next(); return literal(t.exact ? detail::Access::make_int(t.integer) : Value::make_number(t.number), t.offset);
       case Tok::String: {
         next();
         auto n = make(Op::Literal, t.offset);

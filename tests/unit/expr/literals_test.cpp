@@ -71,6 +71,25 @@ INSTANTIATE_TEST_SUITE_P(ShortCircuit, LiteralCase, ::testing::Values(
     Case{"1 && 0 && 3", "0"},
     Case{"null || null || null", "null"}));
 
+TEST_F(PayloadTest, IntegerLiteralsKeepEveryDigit) {
+  // A Discord snowflake or a GitHub id past 2^53: a double would round it.
+  EXPECT_EQ(eval_json("1234567890123456789"), "1234567890123456789");
+  EXPECT_EQ(eval_json("-1234567890123456789"), "-1234567890123456789");
+  EXPECT_EQ(eval_json("9007199254740993 + 0"), "9007199254740993");
+  EXPECT_EQ(eval_json("9223372036854775807"), "9223372036854775807");
+  EXPECT_EQ(eval_str("format('{0}', 1234567890123456789)"), "1234567890123456789");
+  payload.Parse(R"({"id": 1234567890123456789, "sid": "1234567890123456789"})");
+  EXPECT_EQ(eval_json("payload.id == 1234567890123456789"), "true");
+  EXPECT_EQ(eval_json("payload.id == 1234567890123456700"), "false");
+  EXPECT_EQ(eval_json("payload.sid == 1234567890123456789"), "true") << "an id as text, to the last digit";
+  EXPECT_EQ(eval_json("payload.sid == 1234567890123456700"), "false");
+  EXPECT_EQ(eval_json("payload.sid < 1234567890123456790"), "true");
+  EXPECT_EQ(eval_json("' 42 ' == 42"), "true");
+  // Past int64, and anything not an integer, stays a double as before.
+  EXPECT_EQ(eval_json("1e3"), "1000");
+  EXPECT_EQ(eval_json("0.1 + 0.2 == 0.3"), "false");
+}
+
 TEST_F(PayloadTest, IndexByBooleanUsesItsNumberAsIndexButNotAsKey) {
   // GitHub's index helper: a boolean index is primitive (key "true") and
   // numeric (1): on arrays it selects element 1.
@@ -94,7 +113,7 @@ INSTANTIATE_TEST_SUITE_P(G15, NumberFormatCase, ::testing::Values(
     Case{"-2.25", "-2.25"},
     Case{"0.333333333333333333", "0.333333333333333"},
     Case{"123456789012345", "123456789012345"},
-    Case{"1234567890123456", "1.23456789012346E+15"},
+    Case{"1234567890123456.0", "1.23456789012346E+15"},  // a decimal; an integer literal keeps its digits
     Case{"1e20", "1E+20"},
     Case{"0.0001", "0.0001"},
     Case{"0.00001", "1E-05"},
