@@ -267,21 +267,22 @@ bool SinkRunner::refill() {
   const std::size_t room = config_.queue_size - queue_.size();
   reading_ = true;
   const std::uint64_t generation = ++read_generation_;
+  const std::uint64_t read_to = cursor_.read_to;
   cursor_.journal->pending_async(
-      cursor_.pipeline_id, cursor_.bit, cursor_.read_from, room, cursor_.read_to,
-      [this, alive = owner_.keep_alive(), generation, room](Result<std::vector<journal::Pending>> rows) mutable {
-        asio::post(strand_, [this, alive = std::move(alive), generation, room, rows = std::move(rows)]() mutable {
+      cursor_.pipeline_id, cursor_.bit, cursor_.read_from, room, read_to,
+      [this, alive = owner_.keep_alive(), generation, room, read_to](Result<std::vector<journal::Pending>> rows) mutable {
+        asio::post(strand_, [this, alive = std::move(alive), generation, room, read_to, rows = std::move(rows)]() mutable {
           if (generation != read_generation_) return;  // recover() or hold() started over
           reading_ = false;
           if (stopped_) return;
-          take(std::move(rows), room);
+          take(std::move(rows), room, read_to);
           dispatch();
         });
       });
   return false;
 }
 
-void SinkRunner::take(Result<std::vector<journal::Pending>> rows, std::size_t room) {
+void SinkRunner::take(Result<std::vector<journal::Pending>> rows, std::size_t room, std::uint64_t read_to) {
   if (!rows) {
     // The read failed (I/O error): try again shortly rather than spin.
     owner_.logger().error("{}: reading the journal failed ({}); retrying in 1 s", host.label(), rows.error().message);
@@ -312,9 +313,14 @@ void SinkRunner::take(Result<std::vector<journal::Pending>> rows, std::size_t ro
     push(row.seq, EventPtr(std::move(*event)), 0, nullptr, row.attempts, /*shelved=*/true);
   }
   // Caught up when the read came back short, unless live events skipped while it ran are
-  // newer than what it read (committed after it began): those are read next.
-  if (read == rows->size() && rows->size() < room &&
-      std::min(skipped_through_, cursor_.read_to) <= cursor_.loaded_through) {
+  // newer than what it read (committed after it began): those are read next. A read
+  // limited to a sequence number (limit_reads: a version being replaced reads no further
+  // than what was committed before its successor took over) covered everything up to that
+  // limit when it came back short, whether or not this sink's last row is that number:
+  // the numbers are the journal's, shared with other pipelines and sinks.
+  const bool limited = read_to != JournalCursor::kNoLimit;
+  const std::uint64_t covered = limited ? std::max(read_to, cursor_.loaded_through) : cursor_.loaded_through;
+  if (read == rows->size() && rows->size() < room && std::min(skipped_through_, cursor_.read_to) <= covered) {
     cursor_.catching_up = false;  // live events arrive in memory again
   }
   if (!cursor_.catching_up) owner_.on_sink_progress();

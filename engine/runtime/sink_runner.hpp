@@ -40,7 +40,8 @@ struct JournalCursor {
   bool catching_up = false;          // events from read_from on are read from the journal
   bool held = false;                 // catching up, but not reading yet (hot reload)
   std::uint64_t read_from = 0;
-  std::uint64_t read_to = ~std::uint64_t{0} >> 1;  // the previous version of a reloaded pipeline stops here
+  static constexpr std::uint64_t kNoLimit = ~std::uint64_t{0} >> 1;
+  std::uint64_t read_to = kNoLimit;  // the previous version of a reloaded pipeline stops here
   std::uint64_t loaded_through = 0;  // journaled events up to here were read back already
 };
 
@@ -144,7 +145,7 @@ class SinkRunner {
   void release_due();
   void wake_at(std::chrono::system_clock::time_point when);
   bool refill();
-  void take(Result<std::vector<journal::Pending>> rows, std::size_t room);
+  void take(Result<std::vector<journal::Pending>> rows, std::size_t room, std::uint64_t read_to);
   /// `shelved`: the event's payload is its raw bytes only (runtime/held_payload.hpp).
   void push(std::uint64_t seq, EventPtr event, std::int64_t dlq_id = 0, std::shared_ptr<DeliveryWait> wait = nullptr,
             std::uint32_t attempts = 0, bool shelved = false);

@@ -7,6 +7,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync, renameSync, rmSync, mkdtempSync, existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -249,4 +250,54 @@ test('a Kubernetes ConfigMap update (a "..data" symlink swap) is picked up by th
   await waitUntil(async () => (await post('/v1')) === 202, 5000, 'the first version serving');
   version(2, '/v2');
   await waitUntil(async () => (await post('/v2')) === 202, 5000, 'the ConfigMap update serving');
+});
+
+// A review found this stall: the previous version's sink, catching up, waited for a row
+// numbered like the last event committed before the swap, which another pipeline (here one
+// generating every 2 ms) had written. It never came; the drain spun until
+// shutdown_timeout (5 s here) while the new version stayed held and nothing was delivered.
+test('a reload while a sink catches up drains at once when other pipelines write to the journal too', { timeout: 60_000 }, async () => {
+  // A receiver taking 10 ms per request: the sink falls behind.
+  const delivered = new Set();
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => setTimeout(() => {
+      delivered.add(JSON.parse(Buffer.concat(chunks).toString()).id);
+      res.writeHead(200);
+      res.end();
+    }, 10));
+  });
+  const port = await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
+  cleanups.push(() => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }));
+  const slow = (version) => `name: p
+source: {type: http, path: /in, id_header: X-Request-Id}
+sinks:
+  - {name: out, type: http, url: http://127.0.0.1:${port}/hook, queue_size: 4, concurrency: 1}
+# version ${version}
+`;
+  const busy = 'name: q\nsource: {type: generate, interval: 2ms}\nsinks:\n  - {name: bh, type: blackhole}\n';
+  const engine = await startEngine({ pipelines: { p: slow(1), q: busy } });
+  cleanups.push(() => engine.stop());
+  let n = 0;
+  let posting = true;
+  const acked = [];
+  const poster = async () => {
+    while (posting) {
+      await sleep(6);
+      const id = `e${n++}`;
+      const res = await fetch(`${engine.url}/in`, { method: 'POST', body: '{"a":1}', headers: { ...JSON_TYPE, 'x-request-id': id } });
+      if (res.status === 202) acked.push(id);
+    }
+  };
+  const posters = [poster(), poster()];
+  await sleep(1000);  // the sink is behind: it reads its backlog back from the journal
+  writeFileSync(join(engine.dir, 'pipelines', 'p.yaml'), slow(2));
+  const reload = await fetch(`${engine.adminUrl}/api/reload`, { method: 'POST', headers: JSON_TYPE });
+  assert.equal(reload.status, 200, await reload.text());
+  await sleep(300);
+  posting = false;
+  await Promise.all(posters);
+  await waitUntil(() => acked.every((id) => delivered.has(id)), 20000, 'every acknowledged event');
+  assert.doesNotMatch(engine.stderr, /did not drain within shutdown_timeout/);
 });
