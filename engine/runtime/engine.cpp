@@ -360,8 +360,12 @@ Result<std::string> Engine::reload() {
     const bool swapping = swap != state_->last_swap.end() &&
                           swap->second.wait_for(std::chrono::seconds(0)) != std::future_status::ready;
     const std::uint64_t last_seq = state_->journal ? state_->journal->last_committed() : 0;
+    // From here on the previous version reads no newer events, though its own swap may not
+    // run yet (it waits for an earlier one): those are the new version's to deliver.
+    if (previous && state_->journal) previous->limit_reads(last_seq);
     auto next = launch(*f.config, previous != nullptr || swapping);
     if (!next) {
+      if (previous && state_->journal) previous->limit_reads(Pipeline::kNoReadLimit);  // it stays the newest
       errors.push_back(f.file + ": pipeline " + name + " failed to start: " + next.error().message);
       problems.push_back({name, f.file, (previous ? "still running the previous version; " : "") + next.error().message,
                           blocks_readiness(previous != nullptr, next.error())});

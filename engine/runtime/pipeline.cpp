@@ -172,12 +172,15 @@ void PipelineRuntime::release() {
   });
 }
 
+void PipelineRuntime::limit_reads(std::uint64_t last_seq) {
+  if (!key_) return;
+  run_on(strand_, [&] {
+    for (auto& sink : sinks_) sink->limit_reads(last_seq);
+  });
+}
+
 void PipelineRuntime::drain_for_replacement(std::function<void()> done, std::uint64_t last_seq) {
-  if (key_) {
-    run_on(strand_, [&] {
-      for (auto& sink : sinks_) sink->limit_reads(last_seq);
-    });
-  }
+  limit_reads(last_seq);
   drain(std::move(done));
 }
 

@@ -63,6 +63,14 @@ class Pipeline {
   /// Call before start(): sinks wait for release() before delivering (durable pipelines).
   virtual void hold_deliveries() = 0;
   virtual void release() = 0;
+  /// A newer version starts now: read nothing from the journal committed after `last_seq`
+  /// (the journal's last sequence number before it started), from now on, even while this
+  /// version is still held waiting for its own predecessor to drain. Else, released later,
+  /// it would read (and deliver with its own, superseded, configuration) the newer
+  /// version's events.
+  virtual void limit_reads(std::uint64_t last_seq) = 0;
+  /// limit_reads()' argument that lifts the limit (the newer version failed to start).
+  static constexpr std::uint64_t kNoReadLimit = ~std::uint64_t{0} >> 1;
   /// drain(), reading nothing from the journal committed after `last_seq` (the journal's
   /// last sequence number before the new version started).
   virtual void drain_for_replacement(std::function<void()> done, std::uint64_t last_seq) = 0;

@@ -60,6 +60,7 @@ class PipelineRuntime final : public Pipeline,
   // predecessor: it holds too.
   void hold_deliveries() override { hold_ = journal_ != nullptr; }
   void release() override;
+  void limit_reads(std::uint64_t last_seq) override;
   void drain_for_replacement(std::function<void()> done, std::uint64_t last_seq) override;
   PipelineStats stats(bool backlog) const override;
   const config::PipelineConfig& config() const override { return *config_; }

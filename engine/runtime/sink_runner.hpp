@@ -40,7 +40,7 @@ struct JournalCursor {
   bool catching_up = false;          // events from read_from on are read from the journal
   bool held = false;                 // catching up, but not reading yet (hot reload)
   std::uint64_t read_from = 0;
-  static constexpr std::uint64_t kNoLimit = ~std::uint64_t{0} >> 1;
+  static constexpr std::uint64_t kNoLimit = ~std::uint64_t{0} >> 1;  // as Pipeline::kNoReadLimit
   std::uint64_t read_to = kNoLimit;  // the previous version of a reloaded pipeline stops here
   std::uint64_t loaded_through = 0;  // journaled events up to here were read back already
 };

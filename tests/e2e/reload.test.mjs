@@ -301,3 +301,60 @@ sinks:
   await waitUntil(() => acked.every((id) => delivered.has(id)), 20000, 'every acknowledged event');
   assert.doesNotMatch(engine.stderr, /did not drain within shutdown_timeout/);
 });
+
+// A review found events misrouted: with v2 still held behind v1's drain when v3 came, v2,
+// once released, read v3's events from the journal and delivered them with v2's sink
+// configuration (its URL, its credentials) before v3's swap limited its reads.
+test('two reloads in a row: events accepted after the second go out with the newest configuration only', { timeout: 60_000 }, async () => {
+  const deliveries = [];  // [id, path]
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => setTimeout(() => {
+      deliveries.push([JSON.parse(Buffer.concat(chunks).toString()).id, req.url]);
+      res.writeHead(200);
+      res.end();
+    }, 10));
+  });
+  const port = await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
+  cleanups.push(() => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }));
+  const version = (v) => `name: p
+source: {type: http, path: /in, id_header: X-Request-Id}
+sinks:
+  - {name: out, type: http, url: http://127.0.0.1:${port}/${v}, concurrency: 1}
+`;
+  const busy = 'name: q\nsource: {type: generate, interval: 2ms}\nsinks:\n  - {name: bh, type: blackhole}\n';
+  const engine = await startEngine({ pipelines: { p: version('v1'), q: busy } });
+  cleanups.push(() => engine.stop());
+  let n = 0;
+  let posting = true;
+  let newest = false;
+  const acked = [];  // [id, accepted after the second reload]
+  const poster = async () => {
+    while (posting) {
+      await sleep(6);
+      const id = `e${n++}`;
+      const after = newest;
+      const res = await fetch(`${engine.url}/in`, { method: 'POST', body: '{"a":1}', headers: { ...JSON_TYPE, 'x-request-id': id } });
+      if (res.status === 202) acked.push([id, after]);
+    }
+  };
+  const posters = [poster(), poster()];
+  await sleep(1000);  // v1 is behind (10 ms a request, one at a time)
+  for (const v of ['v2', 'v3']) {
+    writeFileSync(join(engine.dir, 'pipelines', 'p.yaml'), version(v));
+    const reload = await fetch(`${engine.adminUrl}/api/reload`, { method: 'POST', headers: JSON_TYPE });
+    assert.equal(reload.status, 200, await reload.text());
+    if (v === 'v2') await sleep(200);
+  }
+  newest = true;
+  await sleep(1000);
+  posting = false;
+  await Promise.all(posters);
+  await waitUntil(() => acked.every(([id]) => deliveries.some(([d]) => d === id)), 30000, 'every acknowledged event');
+  const late = new Set(acked.filter(([, after]) => after).map(([id]) => id));
+  assert.ok(late.size > 50, `only ${late.size} events posted after the second reload`);
+  const misrouted = deliveries.filter(([id, path]) => late.has(id) && path !== '/v3');
+  assert.deepEqual(misrouted, [], 'events accepted after v3 started, delivered by an older version');
+  assert.equal(new Set(deliveries.map(([id]) => id)).size, deliveries.length, 'each event delivered once');
+});
