@@ -13,6 +13,10 @@ INSTANTIATE_TEST_SUITE_P(Contains, FunctionCase, ::testing::Values(
     Case{"contains('Hello World', 'WORLD')", "true"},   // strings: case-insensitive substring
     Case{"contains('Hello World', 'planet')", "false"},
     Case{"contains('abc', '')", "true"},
+    Case{"contains('xx aaaaaaaaab yy', 'AAAAAAAAAB')", "true"},   // a long needle: its own search
+    Case{"contains('aaaaaaaaaaaaaaaaaaaa', 'aaaaaaaaab')", "false"},
+    Case{"contains('prefix Deployment Failed', 'deployment failed')", "true"},
+    Case{"contains('Deployment Faile', 'deployment failed')", "false"},
     Case{"contains('', 'a')", "false"},
     Case{"contains(123, 2)", "true"},                  // primitives are cast to strings
     Case{"contains(true, 'RU')", "true"},
