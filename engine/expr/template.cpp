@@ -204,6 +204,12 @@ bool compile_tree(const rapidjson::Value& v, TNode& out, TemplateProgram& prog, 
         path += key;
         path += "']";
       }
+      if (key.find("${{") != std::string_view::npos) {
+        // Keys are literal: this one would be sent as written, braces and all.
+        err.path = path;
+        err.message = "an object key is not a template: ${{ }} in a key would be sent as written";
+        return false;
+      }
       out.keys.emplace_back(key);
       out.kids.emplace_back();
       if (!compile_tree(it->value, out.kids.back(), prog, path, depth + 1, err)) return false;

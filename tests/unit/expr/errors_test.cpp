@@ -227,6 +227,18 @@ TEST(TemplateErrorTree, ReportsThePathOfTheBadString) {
   EXPECT_EQ(e2->message, "unexpected end of expression");
 }
 
+TEST(TemplateErrorTree, AnExpressionInAKeyIsAnError) {
+  // Keys are literal: it would be sent as written, braces and all.
+  auto tree = parse_json(R"({"labels": {"${{ payload.k }}": "${{ payload.v }}"}})");
+  auto r = sx::Template::compile(tree);
+  auto* e = r ? nullptr : &r.error();
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->path, "labels['${{ payload.k }}']");
+  EXPECT_EQ(e->message, "an object key is not a template: ${{ }} in a key would be sent as written");
+  auto fine = parse_json(R"({"${ not an expression }": 1, "cost: $5": "${{ payload.v }}"})");
+  EXPECT_TRUE(sx::Template::compile(fine));
+}
+
 TEST(TemplateErrorTree, TooDeepTreeIsAnError) {
   std::string deep = std::string(300, '[') + std::string(300, ']');
   auto tree = parse_json(deep);
