@@ -306,9 +306,11 @@ class Parser {
     std::size_t argc = n->kids.size();
     if (argc < info->min_args || argc > info->max_args) {
       std::string want = info->min_args == info->max_args ? std::to_string(info->min_args)
-                         : info->max_args >= kMaxArgs     ? "at least " + std::to_string(info->min_args)
-                                                          : std::to_string(info->min_args) + " to " +
-                                                                std::to_string(info->max_args);
+                         : info->max_args >= kMaxArgs && argc < info->min_args
+                             ? "at least " + std::to_string(info->min_args)
+                         : info->max_args >= kMaxArgs ? "at most " + std::to_string(info->max_args)
+                                                      : std::to_string(info->min_args) + " to " +
+                                                            std::to_string(info->max_args);
       return fail(name.offset, "wrong number of arguments to '" + name.text + "': expected " + want + ", got " +
                                    std::to_string(argc));
     }

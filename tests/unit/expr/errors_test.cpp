@@ -227,6 +227,15 @@ TEST(TemplateErrorTree, ReportsThePathOfTheBadString) {
   EXPECT_EQ(e2->message, "unexpected end of expression");
 }
 
+TEST(ExprErrors, TooManyArgumentsSayTheLimit) {
+  std::string call = "coalesce(1";
+  for (int i = 0; i < 300; ++i) call += ", 1";
+  call += ")";
+  auto r = sx::Expression::parse(call);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "wrong number of arguments to 'coalesce': expected at most 255, got 301");
+}
+
 TEST(TemplateErrorTree, AnExpressionInAKeyIsAnError) {
   // Keys are literal: it would be sent as written, braces and all.
   auto tree = parse_json(R"({"labels": {"${{ payload.k }}": "${{ payload.v }}"}})");
