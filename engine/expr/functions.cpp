@@ -166,12 +166,13 @@ std::size_t regex_cost(std::string_view p) noexcept {
   return total;
 }
 
-Result<std::unique_ptr<const std::regex>> compile_regex(std::string_view pattern) {
+Result<std::unique_ptr<const CompiledRegex>> compile_regex(std::string_view pattern) {
   if (pattern.size() > kMaxRegexLength) {
     return invalid_config("regex too long (max " + std::to_string(kMaxRegexLength) + " bytes)");
   }
   if (has_huge_count(pattern)) return invalid_config("number too large in repetition count or escape");
-  if (regex_cost(pattern) > kMaxRegexCost) {
+  const std::size_t cost = regex_cost(pattern);
+  if (cost > kMaxRegexCost) {
     return invalid_config("regex too complex (expands to more than " + std::to_string(kMaxRegexCost) + " states)");
   }
   auto flags = std::regex::ECMAScript;
@@ -188,15 +189,18 @@ Result<std::unique_ptr<const std::regex>> compile_regex(std::string_view pattern
     std::string wrapped = "[\\s\\S]*?(?:";
     wrapped.append(pattern);
     wrapped += ')';
-    return std::make_unique<const std::regex>(wrapped, flags);
+    return std::make_unique<const CompiledRegex>(CompiledRegex{std::regex(wrapped, flags), std::max<std::size_t>(cost, 1)});
   } catch (const std::exception& e) {
     return invalid_config(e.what());
   }
 }
 
-bool regex_matches(const std::regex& re, std::string_view s) noexcept {
+bool regex_matches(const CompiledRegex& compiled, std::string_view s) noexcept {
+  // The search is linear in the subject, but each byte may step through every state: a
+  // large pattern over a large payload (25 MiB bodies are accepted) would take minutes.
+  if (s.size() > kMaxRegexWork / compiled.cost) return false;
   try {
-    return std::regex_search(s.begin(), s.end(), re, std::regex_constants::match_continuous);
+    return std::regex_search(s.begin(), s.end(), compiled.re, std::regex_constants::match_continuous);
   } catch (...) {  // error_complexity / error_stack / bad_alloc
     return false;
   }

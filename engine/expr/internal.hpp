@@ -23,6 +23,15 @@ inline constexpr int kMaxJsonDepth = 256;
 inline constexpr int kMaxExprDepth = 100;
 inline constexpr std::size_t kMaxRegexLength = 512;
 inline constexpr std::size_t kMaxRegexCost = 10000;  // see regex_cost()
+// States times subject bytes one matches() may step through (about 6 ns each here): a
+// subject longer than this over the pattern's states is not searched, and does not match.
+inline constexpr std::size_t kMaxRegexWork = 100'000'000;
+
+// A matches() pattern, compiled, with the states it expands to.
+struct CompiledRegex {
+  std::regex re;
+  std::size_t cost = 1;
+};
 inline constexpr std::size_t kMaxArgs = 255;
 
 // The result of an object filter: JSON nodes that all live in the scope's
@@ -106,7 +115,7 @@ struct Node {
   std::string text;           // property name / string literal storage
   Value literal;              // Literal (strings borrow `text`)
   std::vector<std::unique_ptr<Node>> kids;
-  std::unique_ptr<const std::regex> re;  // matches() with a literal pattern
+  std::unique_ptr<const CompiledRegex> re;  // matches() with a literal pattern
 };
 
 struct Program {

@@ -78,6 +78,19 @@ TEST(Robustness, VeryDeepPayload) {
   EXPECT_TRUE(v->IsNull());
 }
 
+TEST(Robustness, ALargePatternOverALargeSubjectIsNotSearched) {
+  // A review measured [a-z]{1,9000}z running for minutes over a 1 MB string: linear in the
+  // subject, but every byte may step through every state. Past states x bytes = 10^8 the
+  // subject is not searched (and does not match); below it, it is.
+  auto doc = parse_json(R"({"small": ")" + std::string(2000, 'a') + R"(z", "big": ")" +
+                        std::string(1'000'000, 'a') + R"(z"})");
+  sx::Scope s;
+  s.payload = &doc;
+  EXPECT_TRUE(must_parse("matches(payload.small, '[a-z]{1,9000}z')").evaluate(s).bool_value());
+  EXPECT_FALSE(must_parse("matches(payload.big, '[a-z]{1,9000}z')").evaluate(s).bool_value());
+  EXPECT_TRUE(must_parse("matches(payload.big, 'a+z$')").evaluate(s).bool_value()) << "a small pattern is searched";
+}
+
 TEST(Robustness, ConcurrentEvaluationOfSharedExpressions) {
   auto doc = parse_json(kPayload);
   sx::Scope s;
