@@ -204,9 +204,9 @@ void PipelineRuntime::until_done(TransformChain::Finished finished, const std::v
   if (selected.empty()) return ingress_.acknowledge(std::move(finished.incoming.done), {});
   std::string id = reply_owed ? finished.incoming.event->id : std::string();
   auto wait = std::make_shared<DeliveryWait>(
-      selected.size(), [this, done = std::move(finished.incoming.done), id = std::move(id)]() mutable {
+      selected.size(), [this, done = std::move(finished.incoming.done), id = std::move(id)](Status status) mutable {
         if (!id.empty()) no_reply(id, "every sink it went to finished without replying");
-        ingress_.acknowledge(std::move(done), {});
+        ingress_.acknowledge(std::move(done), std::move(status));  // a failure: the source keeps it
       });
   hand_to(selected, 0, EventPtr(std::move(finished.incoming.event)), wait);
 }
@@ -251,7 +251,7 @@ void PipelineRuntime::no_reply(std::string_view event_id, const char* why) {
 // and none of them answered it. (An event a full sink reads back from the journal later
 // carries no wait: its request then times out as before.)
 std::shared_ptr<DeliveryWait> PipelineRuntime::reply_wait(const std::string& event_id, std::size_t sinks) {
-  return std::make_shared<DeliveryWait>(sinks, [weak = weak_from_this(), event_id] {
+  return std::make_shared<DeliveryWait>(sinks, [weak = weak_from_this(), event_id](Status) {
     if (auto self = weak.lock()) self->no_reply(event_id, "every sink it went to finished without replying");
   });
 }

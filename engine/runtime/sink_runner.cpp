@@ -352,6 +352,22 @@ void SinkRunner::complete(std::uint32_t index, Status status) {
   if (can_retry) return retry_later(index, error, delay);
   tap(slot, EventTap::Outcome::dead_lettered, error.message);
   dead_letter(slot.entry, slot.attempt, error);
+  if (slot.entry.seq == 0 && slot.entry.wait && cursor_.journal) {
+    // An event never journaled whose source answers once its sinks are through (a
+    // JetStream message, acknowledged then; a webhook with acknowledge: delivered): the
+    // dead letter is its only copy, so the source hears only once that is committed (the
+    // writer keeps the order: this empty record commits after it).
+    // Not kept (disk full): the source hears a failure and keeps the event (JetStream
+    // redelivers it) rather than an acknowledgement for an event nobody has.
+    auto wait = std::move(slot.entry.wait);
+    cursor_.journal->append(cursor_.pipeline_id, 0, {}, {},
+                            [this, alive = owner_.keep_alive(), wait](Result<std::uint64_t> committed) {
+                              Status status = committed ? Status{} : Status(committed.error());
+                              asio::post(strand_, [alive, wait, status = std::move(status)]() mutable {
+                                wait->one_done(std::move(status));
+                              });
+                            });
+  }
   finish(index);
 }
 

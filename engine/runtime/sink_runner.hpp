@@ -49,14 +49,18 @@ struct JournalCursor {
 /// to deliver or dead-letter it answers the source. Lives on the pipeline's strand.
 class DeliveryWait {
  public:
-  DeliveryWait(std::size_t sinks, std::function<void()> answer) : left_(sinks), answer_(std::move(answer)) {}
-  void one_done() {
-    if (left_ > 0 && --left_ == 0 && answer_) std::exchange(answer_, nullptr)();
+  /// `answer` runs once every sink is through, with the first failure among them (a dead
+  /// letter that could not be kept), else success.
+  DeliveryWait(std::size_t sinks, std::function<void(Status)> answer) : left_(sinks), answer_(std::move(answer)) {}
+  void one_done(Status status = {}) {
+    if (!status && status_) status_ = std::move(status);
+    if (left_ > 0 && --left_ == 0 && answer_) std::exchange(answer_, nullptr)(std::move(status_));
   }
 
  private:
   std::size_t left_;
-  std::function<void()> answer_;
+  Status status_;
+  std::function<void(Status)> answer_;
 };
 
 class SinkRunner {

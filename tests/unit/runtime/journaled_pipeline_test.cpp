@@ -158,6 +158,43 @@ sinks:
   EXPECT_EQ(dead_letters().size(), 10u) << "sink b's failures are dead-lettered (and count as done)";
 }
 
+// An event emitted until done that a sink gives up on exists only as its dead letter: the
+// source (a JetStream message's acknowledgement) hears only once that is committed.
+TEST_F(JournaledPipelineTest, AnEventEmittedUntilDoneIsAnsweredOnlyOnceItsDeadLetterIsCommitted) {
+  {
+    std::lock_guard lock(test::UntilDoneSource::mutex);
+    test::UntilDoneSource::answered.clear();
+    test::UntilDoneSource::seen_before.clear();
+  }
+  std::mutex m;
+  int answers = 0, ahead_of_the_queue = 0;
+  test::UntilDoneSource::on_answer = [&](int) {
+    // Read as another process would, without flushing the writer.
+    auto dlq = journal::DeadLetters::open(dir_ / "state");
+    const auto kept = dlq ? dlq->count() : Result<std::int64_t>(0);
+    std::lock_guard lock(m);
+    ++answers;
+    if (!kept || *kept < answers) ++ahead_of_the_queue;
+  };
+  auto p = start(R"(
+name: until-done
+source: {type: test.until_done, count: 30}
+sinks:
+  - {name: b, type: test.capture, bucket: b, fail_first: 1, permanent: true}
+)");
+  ASSERT_TRUE(wait_until([] {
+    std::lock_guard lock(test::UntilDoneSource::mutex);
+    return test::UntilDoneSource::answered.size() == 30;
+  }));
+  drain(*p);
+  p->stop();
+  test::UntilDoneSource::on_answer = nullptr;
+  std::lock_guard lock(m);
+  EXPECT_EQ(answers, 30);
+  EXPECT_EQ(ahead_of_the_queue, 0) << "answered before its dead letter was committed";
+  EXPECT_EQ(dead_letters().size(), 30u);
+}
+
 // Keys a source asks to be remembered with its events (delivery ids) are remembered once the
 // events are accepted, written to the journal with them, and known again after a restart; a
 // memory pipeline remembers them in memory only.

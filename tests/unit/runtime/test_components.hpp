@@ -131,6 +131,7 @@ class UntilDoneSource final : public Source {
   static inline std::mutex mutex;
   static inline std::map<int, bool> answered;     // n → success
   static inline std::map<int, bool> seen_before;  // n → bucket "a" had it when answered
+  static inline std::function<void(int)> on_answer;  // called (outside the lock) as n is answered
   Status configure(const Options& options, Context& context) override {
     count_ = static_cast<int>(options.integer("count"));
     context_ = &context;
@@ -144,9 +145,12 @@ class UntilDoneSource final : public Source {
       event->data.AddMember("n", n, event->allocator());
       context_->emitter().emit_until_done(std::move(event), [n](Status s) {
         const auto a = Captured::instance().of("a");
-        std::lock_guard lock(mutex);
-        answered[n] = s.has_value();
-        seen_before[n] = std::find(a.begin(), a.end(), n) != a.end();
+        {
+          std::lock_guard lock(mutex);
+          answered[n] = s.has_value();
+          seen_before[n] = std::find(a.begin(), a.end(), n) != a.end();
+        }
+        if (on_answer) on_answer(n);
       });
     }
     return {};
