@@ -158,6 +158,22 @@ bool Journal::Impl::commit(std::deque<Op>& batch) {
   }
   if (batch.empty() && !due) return true;
   recorded_dead_letter = false;
+  // A dead letter that carries its event (one never in the event log: a transform failed
+  // it, or its source waits until it is through) is that event's only copy, and its source
+  // hears once this commits: the WAL is synced with it. Other commits leave that to the
+  // event log's fdatasync and the checkpoints (synchronous=NORMAL).
+  const bool carries_events = options.fsync && std::any_of(batch.begin(), batch.end(), [](const Op& op) {
+    const auto* d = std::get_if<DeadLetterOp>(&op);
+    return d != nullptr && !d->body.empty();
+  });
+  if (carries_events) (void)db.exec("PRAGMA synchronous=FULL");
+  struct Normal {
+    sql::Db& db;
+    bool on;
+    ~Normal() {
+      if (on) (void)db.exec("PRAGMA synchronous=NORMAL");
+    }
+  } normal{db, carries_events};
   Status status = db.exec("BEGIN IMMEDIATE");
   for (auto& op : batch) {
     if (status) {
