@@ -69,6 +69,9 @@ Result<PipelineKey> Journal::Impl::attach(const std::string& name, const std::ve
   PipelineKey key = a.key;
   key.warnings = std::move(orphaned);
   orphaned.clear();
+  if (auto before = attached.find(name); replacing && before != attached.end()) {
+    a.replaced = std::make_unique<Attached>(std::move(before->second));
+  }
   attached[name] = std::move(a);
   poll_now = true;  // replays that waited for this pipeline
   return key;
@@ -330,7 +333,24 @@ Result<PipelineKey> Journal::attach(const std::string& pipeline, const std::vect
 void Journal::detach(const std::string& pipeline, std::uint64_t token) {
   impl_->on_writer([&] {
     auto it = impl_->attached.find(pipeline);
-    if (it != impl_->attached.end() && it->second.key.token == token) impl_->attached.erase(it);
+    if (it == impl_->attached.end()) return 0;
+    if (it->second.key.token == token) {
+      // The newest version goes: the one it was replacing, if still running, takes over again.
+      if (it->second.replaced) {
+        it->second = std::move(*std::unique_ptr<Attached>(std::move(it->second.replaced)));
+        impl_->poll_now = true;
+      } else {
+        impl_->attached.erase(it);
+      }
+      return 0;
+    }
+    // An older version stopped (its swap is over): the newer ones forget it.
+    for (Attached* newer = &it->second; newer->replaced; newer = newer->replaced.get()) {
+      if (newer->replaced->key.token == token) {
+        newer->replaced = std::move(newer->replaced->replaced);
+        break;
+      }
+    }
     return 0;
   });
 }

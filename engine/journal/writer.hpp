@@ -15,6 +15,7 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -95,6 +96,9 @@ struct Attached {
   std::map<std::string, std::uint64_t> bits;  // sink name → bit
   bool durable = true;
   std::function<void(Replay)> on_replay;
+  // The version this one is replacing, still running until its swap: it takes replays
+  // again should this one go first (it failed to start).
+  std::unique_ptr<Attached> replaced;
 };
 
 

@@ -93,6 +93,45 @@ TEST(Journal, DeadLettersKeepTheEventAndReplayToTheirSink) {
   EXPECT_EQ(*dlq->count(), 0);
 }
 
+// A new version attaches (replacing) and then fails to start: the version still running
+// takes replays again, instead of the replay waiting for a version that never came.
+TEST(Journal, AVersionThatFailedToStartHandsReplaysBackToTheOneItWasReplacing) {
+  test::TempDir dir;
+  auto j = open_journal(dir.path());
+  std::promise<Replay> to_old;
+  bool to_new = false;
+  auto old_key = j->attach("p", {"a"}, true, [&](Replay r) { to_old.set_value(std::move(r)); });
+  ASSERT_TRUE(old_key);
+  auto new_key = j->attach("p", {"a"}, true, [&](Replay) { to_new = true; }, /*replacing=*/true);
+  ASSERT_TRUE(new_key);
+  j->detach("p", new_key->token);  // its start failed
+  const auto seq = append(*j, old_key->id, old_key->sink_bits[0], body_of(3));
+  j->dead_letter(Failure{.pipeline = "p", .sink = "a", .event_id = "id-3", .error = "HTTP 400", .attempts = 1}, seq,
+                 old_key->sink_bits[0], {});
+  j->flush();
+  auto dlq = DeadLetters::open(dir.path());
+  ASSERT_TRUE(dlq);
+  ASSERT_EQ(*dlq->replay({.pipeline = "p"}), 1);
+  auto future = to_old.get_future();
+  ASSERT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "the replay was parked";
+  EXPECT_EQ(future.get().body, body_of(3));
+  EXPECT_FALSE(to_new);
+
+  // A successful swap: the old version stops (detached), the new one keeps taking replays.
+  std::promise<Replay> to_newest;
+  auto newest = j->attach("p", {"a"}, true, [&](Replay r) { to_newest.set_value(std::move(r)); }, true);
+  ASSERT_TRUE(newest);
+  j->detach("p", old_key->token);
+  const auto seq2 = append(*j, newest->id, newest->sink_bits[0], body_of(4));
+  j->dead_letter(Failure{.pipeline = "p", .sink = "a", .event_id = "id-4", .error = "HTTP 400", .attempts = 1}, seq2,
+                 newest->sink_bits[0], {});
+  j->flush();
+  ASSERT_EQ(*dlq->replay({.pipeline = "p"}), 1);
+  auto next = to_newest.get_future();
+  ASSERT_EQ(next.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(next.get().body, body_of(4));
+}
+
 TEST(Journal, AdoptMovesAPipelinesUndeliveredEventsToTheDeadLetterQueuePerSink) {
   test::TempDir dir;
   {
