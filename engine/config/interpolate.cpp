@@ -169,6 +169,16 @@ Result<std::string> interpolate(std::string_view text, const InterpolationScope&
     }
     out.append(text.substr(i, dollar - i));
     const std::string_view rest = text.substr(dollar);
+    if (rest.starts_with("$${{")) {
+      // A literal ${{ (a GitHub Actions snippet in a message): the template compiler, which
+      // runs after this, would take a bare ${{ for an expression, so this becomes one
+      // that yields the text.
+      constexpr std::string_view kLiteral = "${{ '${{' }}";
+      where.pieces.push_back({out.size(), kLiteral.size(), dollar, 4});
+      out.append(kLiteral);
+      i = dollar + 4;
+      continue;
+    }
     if (rest.starts_with("$${")) {  // escape
       where.pieces.push_back({out.size(), 2, dollar, 3});
       out.append("${");

@@ -368,6 +368,22 @@ sinks:
   EXPECT_FALSE(d[3]["body"]["data"].HasMember("n")) << "data: as configured";
 }
 
+TEST_F(Cli, DoubleDollarWritesALiteralExpressionOpenerInATemplate) {
+  // A GitHub Actions snippet in a message: $${{ is the literal ${{, not an expression.
+  const auto pipeline = dir_.write("snippet.yaml", R"(name: snippet
+source: {type: http, path: /in}
+sinks:
+  - {name: answer, type: reply, text: "add $${{ secrets.TOKEN }} to ${{ payload.repo }}, and $${HOME} stays"}
+)");
+  const auto input = dir_.write("in.json", R"({"payload": {"repo": "octo/x"}})");
+  auto r = run_to_end({kBinary, "render", pipeline.string(), input.string(), "-c", config("")}, dir_);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  rapidjson::Document d;
+  d.Parse(r.out.c_str());
+  ASSERT_TRUE(!d.HasParseError() && d.IsArray() && d.Size() == 1) << r.out;
+  EXPECT_STREQ(d[0]["body"].GetString(), "add ${{ secrets.TOKEN }} to octo/x, and ${HOME} stays");
+}
+
 TEST_F(Cli, RenderRefusesABadInputAndSaysWhatASinkWouldFailWith) {
   const auto pipeline = dir_.write("notify.yaml", kNotifyPipeline);
   const auto broken = dir_.write("broken.json", "{\"payload\": {\"id\": 7,}}");
