@@ -252,24 +252,29 @@ test('a Kubernetes ConfigMap update (a "..data" symlink swap) is picked up by th
   await waitUntil(async () => (await post('/v2')) === 202, 5000, 'the ConfigMap update serving');
 });
 
+// A receiver that answers each request 10 ms after it came (a sink behind it falls behind),
+// telling `delivered(id, path)` of each CloudEvent; resolves with its port.
+async function slowReceiver(delivered) {
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => setTimeout(() => {
+      delivered(JSON.parse(Buffer.concat(chunks).toString()).id, req.url);
+      res.writeHead(200);
+      res.end();
+    }, 10));
+  });
+  cleanups.push(() => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }));
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
+}
+
 // A review found this stall: the previous version's sink, catching up, waited for a row
 // numbered like the last event committed before the swap, which another pipeline (here one
 // generating every 2 ms) had written. It never came; the drain spun until
 // shutdown_timeout (5 s here) while the new version stayed held and nothing was delivered.
 test('a reload while a sink catches up drains at once when other pipelines write to the journal too', { timeout: 60_000 }, async () => {
-  // A receiver taking 10 ms per request: the sink falls behind.
   const delivered = new Set();
-  const server = createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => setTimeout(() => {
-      delivered.add(JSON.parse(Buffer.concat(chunks).toString()).id);
-      res.writeHead(200);
-      res.end();
-    }, 10));
-  });
-  const port = await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
-  cleanups.push(() => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }));
+  const port = await slowReceiver((id) => delivered.add(id));
   const slow = (version) => `name: p
 source: {type: http, path: /in, id_header: X-Request-Id}
 sinks:
@@ -307,17 +312,7 @@ sinks:
 // configuration (its URL, its credentials) before v3's swap limited its reads.
 test('two reloads in a row: events accepted after the second go out with the newest configuration only', { timeout: 60_000 }, async () => {
   const deliveries = [];  // [id, path]
-  const server = createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => setTimeout(() => {
-      deliveries.push([JSON.parse(Buffer.concat(chunks).toString()).id, req.url]);
-      res.writeHead(200);
-      res.end();
-    }, 10));
-  });
-  const port = await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
-  cleanups.push(() => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }));
+  const port = await slowReceiver((id, path) => deliveries.push([id, path]));
   const version = (v) => `name: p
 source: {type: http, path: /in, id_header: X-Request-Id}
 sinks:

@@ -123,11 +123,7 @@ sinks:
 }
 
 TEST_F(JournaledPipelineTest, AnEventEmittedUntilDoneIsAnsweredOnceEverySinkIsDoneAndSkipsTheJournal) {
-  {
-    std::lock_guard lock(test::UntilDoneSource::mutex);
-    test::UntilDoneSource::answered.clear();
-    test::UntilDoneSource::seen_before.clear();
-  }
+  test::UntilDoneSource::reset();
   // Odd events are dropped by the transform (answered at once); sink a takes the even ones
   // slowly; sink b takes those below 20 and gives up on them at once (dead-lettered: done
   // with them too).
@@ -161,11 +157,7 @@ sinks:
 // An event emitted until done that a sink gives up on exists only as its dead letter: the
 // source (a JetStream message's acknowledgement) hears only once that is committed.
 TEST_F(JournaledPipelineTest, AnEventEmittedUntilDoneIsAnsweredOnlyOnceItsDeadLetterIsCommitted) {
-  {
-    std::lock_guard lock(test::UntilDoneSource::mutex);
-    test::UntilDoneSource::answered.clear();
-    test::UntilDoneSource::seen_before.clear();
-  }
+  test::UntilDoneSource::reset();
   std::mutex m;
   int answers = 0, ahead_of_the_queue = 0;
   test::UntilDoneSource::on_answer = [&](int) {

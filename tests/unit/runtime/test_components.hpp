@@ -132,6 +132,12 @@ class UntilDoneSource final : public Source {
   static inline std::map<int, bool> answered;     // n → success
   static inline std::map<int, bool> seen_before;  // n → bucket "a" had it when answered
   static inline std::function<void(int)> on_answer;  // called (outside the lock) as n is answered
+  static void reset() {
+    std::lock_guard lock(mutex);
+    answered.clear();
+    seen_before.clear();
+    on_answer = nullptr;
+  }
   Status configure(const Options& options, Context& context) override {
     count_ = static_cast<int>(options.integer("count"));
     context_ = &context;
