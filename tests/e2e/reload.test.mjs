@@ -296,11 +296,11 @@ sinks:
     }
   };
   const posters = [poster(), poster()];
-  await sleep(1000);  // the sink is behind: it reads its backlog back from the journal
+  await sleep(400);  // the sink is behind (a backlog of about a second): it reads it back from the journal
   writeFileSync(join(engine.dir, 'pipelines', 'p.yaml'), slow(2));
   const reload = await fetch(`${engine.adminUrl}/api/reload`, { method: 'POST', headers: JSON_TYPE });
   assert.equal(reload.status, 200, await reload.text());
-  await sleep(300);
+  await sleep(100);
   posting = false;
   await Promise.all(posters);
   await waitUntil(() => acked.every((id) => delivered.has(id)), 20000, 'every acknowledged event');
@@ -335,7 +335,7 @@ sinks:
     }
   };
   const posters = [poster(), poster()];
-  await sleep(1000);  // v1 is behind (10 ms a request, one at a time)
+  await sleep(400);  // v1 is behind (10 ms a request, one at a time)
   for (const v of ['v2', 'v3']) {
     writeFileSync(join(engine.dir, 'pipelines', 'p.yaml'), version(v));
     const reload = await fetch(`${engine.adminUrl}/api/reload`, { method: 'POST', headers: JSON_TYPE });
@@ -343,7 +343,7 @@ sinks:
     if (v === 'v2') await sleep(200);
   }
   newest = true;
-  await sleep(1000);
+  await sleep(500);
   posting = false;
   await Promise.all(posters);
   await waitUntil(() => acked.every(([id]) => deliveries.some(([d]) => d === id)), 30000, 'every acknowledged event');
