@@ -5,8 +5,12 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
+#include <map>
+#include <optional>
+#include <vector>
 
 #include "cli/commands.hpp"
 #include "config/engine_config.hpp"
@@ -136,29 +140,6 @@ int dlq_show(const Common& common, const DlqOptions& options) {
   return 0;
 }
 
-int dlq_replay(const Common& common, const DlqOptions& options) {
-  auto filter = filter_of(options, true);
-  if (!filter) return std::cerr << "dlq replay: " << filter.error().message << "\n", 2;
-  auto dlq = open(common);
-  if (!dlq) return 1;
-  auto n = dlq->replay(*filter);
-  if (!n) return std::cerr << "dlq replay: " << n.error().message << "\n", 1;
-  std::cout << *n << " event(s) queued for replay; a running engine delivers them within a second, "
-               "a stopped one when it next starts\n";
-  return (*n == 0 && !filter->ids.empty()) ? 1 : 0;
-}
-
-int dlq_drop(const Common& common, const DlqOptions& options) {
-  auto filter = filter_of(options, true);
-  if (!filter) return std::cerr << "dlq drop: " << filter.error().message << "\n", 2;
-  auto dlq = open(common);
-  if (!dlq) return 1;
-  auto n = dlq->drop(*filter);
-  if (!n) return std::cerr << "dlq drop: " << n.error().message << "\n", 1;
-  std::cout << *n << " event(s) dropped\n";
-  return (*n == 0 && !filter->ids.empty()) ? 1 : 0;
-}
-
 namespace {
 
 // The pipeline file in `dir` that defines `name` (its `name:`, else its file name), if any.
@@ -184,7 +165,88 @@ std::optional<std::filesystem::path> defined_in(const std::string& dir, const st
   return std::nullopt;
 }
 
+
+// The sink names a pipeline file gives (each sink's `name`, else its type), read as YAML.
+std::vector<std::string> sink_names(const std::filesystem::path& file, const config::YamlLimits& limits) {
+  std::vector<std::string> names;
+  config::JsonFile yaml;
+  config::Diagnostics ignored;
+  if (!config::load_yaml_file(file.string(), yaml, ignored, limits) || !yaml.json.IsObject()) return names;
+  auto sinks = yaml.json.FindMember("sinks");
+  if (sinks == yaml.json.MemberEnd() || !sinks->value.IsArray()) return names;
+  for (const auto& sink : sinks->value.GetArray()) {
+    if (!sink.IsObject()) continue;
+    for (const char* key : {"name", "type"}) {
+      if (auto it = sink.FindMember(key); it != sink.MemberEnd() && it->value.IsString()) {
+        names.emplace_back(it->value.GetString());
+        break;
+      }
+    }
+  }
+  return names;
+}
+
+// Replays of a pipeline no file defines, or of a sink its file no longer has, wait until one
+// does: said, with how to let them go, rather than "delivered within a second".
+void tell_waiting_replays(const Common& common, const std::vector<journal::DeadLetter>& entries) {
+  config::EngineConfig engine;
+  config::Diagnostics diagnostics;
+  if (!config::load_engine_config(common.config_file, common.config_explicit, engine, diagnostics)) return;
+  const auto limits = config::pipeline_limits(engine);
+  std::map<std::pair<std::string, std::string>, int> waiting;  // (pipeline, sink or "") → entries
+  std::map<std::string, std::optional<std::filesystem::path>> files;
+  for (const auto& e : entries) {
+    auto [file, fresh] = files.try_emplace(e.pipeline);
+    if (fresh) file->second = defined_in(engine.pipelines_dir, e.pipeline, limits);
+    if (!file->second) {
+      ++waiting[{e.pipeline, ""}];
+    } else if (!e.sink.starts_with("transforms[")) {
+      const auto names = sink_names(*file->second, limits);
+      if (std::find(names.begin(), names.end(), e.sink) == names.end()) ++waiting[{e.pipeline, e.sink}];
+    }
+  }
+  for (const auto& [where, n] : waiting) {
+    const auto& [pipeline, sink] = where;
+    if (sink.empty()) {
+      std::cerr << "dlq replay: " << n << " event(s) of pipeline '" << pipeline << "' wait: no file in "
+                << engine.pipelines_dir << " defines it; they go once one does (or `switchyard dlq drop --pipeline "
+                << pipeline << "`)\n";
+    } else {
+      std::cerr << "dlq replay: " << n << " event(s) for sink '" << sink << "' of pipeline '" << pipeline
+                << "' wait: the pipeline's file has no such sink; they go once it does (or `switchyard dlq drop "
+                   "--pipeline "
+                << pipeline << " --sink " << sink << "`)\n";
+    }
+  }
+}
+
 }  // namespace
+
+int dlq_replay(const Common& common, const DlqOptions& options) {
+  auto filter = filter_of(options, true);
+  if (!filter) return std::cerr << "dlq replay: " << filter.error().message << "\n", 2;
+  auto dlq = open(common);
+  if (!dlq) return 1;
+  auto selected = dlq->list(*filter);  // before: a running engine may take them at once
+  auto n = dlq->replay(*filter);
+  if (!n) return std::cerr << "dlq replay: " << n.error().message << "\n", 1;
+  std::cout << *n << " event(s) queued for replay; a running engine delivers them within a second, "
+               "a stopped one when it next starts\n";
+  if (selected) tell_waiting_replays(common, *selected);
+  return (*n == 0 && !filter->ids.empty()) ? 1 : 0;
+}
+
+int dlq_drop(const Common& common, const DlqOptions& options) {
+  auto filter = filter_of(options, true);
+  if (!filter) return std::cerr << "dlq drop: " << filter.error().message << "\n", 2;
+  auto dlq = open(common);
+  if (!dlq) return 1;
+  auto n = dlq->drop(*filter);
+  if (!n) return std::cerr << "dlq drop: " << n.error().message << "\n", 1;
+  std::cout << *n << " event(s) dropped\n";
+  return (*n == 0 && !filter->ids.empty()) ? 1 : 0;
+}
+
 
 int dlq_adopt(const Common& common, const DlqOptions& options) {
   config::EngineConfig engine;

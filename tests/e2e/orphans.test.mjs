@@ -44,6 +44,10 @@ test('a renamed pipeline\'s undelivered events move to the dead-letter queue at 
   assert.deepEqual(entries.map((e) => e.event_id).sort(), ['o-1', 'o-2', 'o-3']);
   assert.ok(entries.every((e) => e.sink === 'out' && e.error === 'pipeline orders is no longer configured (moved to the dead-letter queue at engine start)'),
     JSON.stringify(entries));
+  // A replay now would wait for a pipeline no file defines: said, with the way out.
+  const parked = await dlq(engine.configFile, 'replay', '--pipeline', 'orders');
+  assert.match(parked.stdout, /^3 event\(s\) queued for replay/);
+  assert.match(parked.stderr, /dlq replay: 3 event\(s\) of pipeline 'orders' wait: no file in .* defines it; they go once one does \(or `switchyard dlq drop --pipeline orders`\)/);
   await engine.stop();
 
   // Nothing is left in the journal for that name: the next start says nothing about it.
